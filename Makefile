@@ -1,0 +1,30 @@
+# Prazium - the commands a developer and CI use. See README.md.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+.PHONY: help setup up down test test-unit lint api-key cluster-build
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+setup: ## Install what is missing: PostgreSQL, the Python venv, the control plane binary
+	@scripts/setup.sh
+
+up: ## Start control plane, PostgreSQL, operator and API in the background (http://127.0.0.1:3001)
+	@scripts/stack.sh up
+
+down: ## Stop everything `make up` started; safe to run twice
+	@scripts/stack.sh down
+
+test: ## Start a throw-away stack, run the whole suite, tear it down
+	@scripts/test.sh $(PYTEST_ARGS)
+
+test-unit: ## Only the tests that need no services
+	@. scripts/lib.sh && scripts/setup.sh && "$$PRAZIUM_PYTHON" -m pytest tests/unit $(PYTEST_ARGS)
+
+lint: ## ruff and mypy
+	@. scripts/lib.sh && "$$PRAZIUM_PYTHON" -m ruff check operator api tests bench \
+	  && "$$PRAZIUM_PYTHON" -m mypy operator/prazium_operator api/prazium_api
+
+cluster-build: ## Build (or reuse) the local control plane binary
+	@scripts/build-cluster.sh

@@ -1,0 +1,3 @@
+from prazium_api.main import main
+
+main()

@@ -1,0 +1,3 @@
+from prazium_operator.main import main
+
+main()

@@ -1,0 +1,88 @@
+"""Operator start-up: settings, API login, schema, and a heartbeat for health checks."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from typing import Any
+
+import kopf
+import psycopg
+
+from prazium_operator import db, kube
+from prazium_operator.settings import get_settings
+
+HEARTBEAT_SECONDS = 5.0
+log = logging.getLogger(__name__)
+
+
+@kopf.on.login()
+def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+    """kopf's own kubeconfig login, pointed at PRAZIUM_KUBECONFIG when it is set."""
+    kubeconfig = get_settings().kubeconfig
+    if kubeconfig:
+        os.environ["KUBECONFIG"] = kubeconfig
+        return kopf.login_with_kubeconfig(**kwargs)
+    return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+
+
+@kopf.on.startup()
+async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    prazium = get_settings()
+    kube.load_config(prazium.kubeconfig)
+    await asyncio.to_thread(db.migrate, prazium.database_url)
+    # Status is written through the status subresource; keep kopf's own
+    # bookkeeping in annotations so `kubectl get -o yaml` stays readable.
+    settings.persistence.finalizer = "prazium.io/finalizer"
+    settings.posting.level = logging.WARNING
+    settings.watching.server_timeout = 300
+    memo.instance = f"{socket.gethostname()}-{os.getpid()}"
+    memo.active_workers = 0
+    memo.heartbeat_stop = asyncio.Event()
+    memo.heartbeat_task = asyncio.get_running_loop().create_task(
+        heartbeat(memo, memo.heartbeat_stop)
+    )
+
+
+@kopf.on.cleanup()
+async def stop_heartbeat(memo: kopf.Memo, **_: Any) -> None:
+    memo.heartbeat_stop.set()
+    await memo.heartbeat_task
+
+
+async def heartbeat(memo: kopf.Memo, stop: asyncio.Event) -> None:
+    """Upsert this operator's heartbeat row until the operator stops.
+
+    A database hiccup is logged and retried: losing a beat must not stop the operator.
+    """
+    prazium = get_settings()
+    while not stop.is_set():
+        try:
+            await _beat_until_stopped(memo, stop, prazium.database_url, prazium.executor,
+                                      prazium.max_workers)
+        except psycopg.Error as exc:
+            log.warning("heartbeat failed, retrying: %s", exc)
+            try:
+                await asyncio.wait_for(stop.wait(), HEARTBEAT_SECONDS)
+            except TimeoutError:
+                pass
+
+
+async def _beat_until_stopped(
+    memo: kopf.Memo, stop: asyncio.Event, dsn: str, executor: str, max_workers: int
+) -> None:
+    async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+        while not stop.is_set():
+            await conn.execute(
+                "INSERT INTO operator_heartbeats (instance, executor, max_workers, active_workers)"
+                " VALUES (%s, %s, %s, %s) ON CONFLICT (instance) DO UPDATE SET"
+                " last_seen = now(), active_workers = EXCLUDED.active_workers",
+                (memo.instance, executor, max_workers, memo.active_workers),
+            )
+            try:
+                await asyncio.wait_for(stop.wait(), HEARTBEAT_SECONDS)
+            except TimeoutError:
+                pass
+        await conn.execute("DELETE FROM operator_heartbeats WHERE instance = %s", (memo.instance,))

@@ -1,0 +1,76 @@
+"""The one rule between API ids and custom-resource names.
+
+    Project  proj_<name>      <->  Project <name>
+    Run      run_<name>       <->  Run <name>
+    Task     task_<NNN>       <->  Task <run-name>-task-<NNN>   (id within its run)
+
+A CR name is DNS-1123, so it never contains "_": the prefix up to the first
+"_" is the kind, the rest is the name, and the mapping is reversible for
+objects created through the API or with kubectl alike.
+"""
+
+from __future__ import annotations
+
+import re
+
+DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+TASK_DEFINITION_ID = re.compile(r"^task-(\d{3})$")
+TASK_API_ID = re.compile(r"^task_(\d{3})$")
+PROJECT_NAME_MAX = 40
+
+
+class InvalidId(ValueError):
+    """An API id that does not follow the rule above."""
+
+
+def _name_from(api_id: str, prefix: str, max_len: int = 253) -> str:
+    if not api_id.startswith(prefix):
+        raise InvalidId(f"{api_id!r} is not a {prefix.rstrip('_')} id (expected {prefix}<name>)")
+    name = api_id[len(prefix):]
+    if not name or len(name) > max_len or not DNS1123_LABEL.match(name):
+        raise InvalidId(f"{api_id!r} does not name a valid resource")
+    return name
+
+
+def project_id(name: str) -> str:
+    return f"proj_{name}"
+
+
+def project_name(api_id: str) -> str:
+    return _name_from(api_id, "proj_", PROJECT_NAME_MAX)
+
+
+def run_id(name: str) -> str:
+    return f"run_{name}"
+
+
+def run_name(api_id: str) -> str:
+    return _name_from(api_id, "run_", 63)
+
+
+def task_id(definition_id: str) -> str:
+    """task-001 (plan/definition id) -> task_001 (API id)."""
+    match = TASK_DEFINITION_ID.match(definition_id)
+    if not match:
+        raise InvalidId(f"{definition_id!r} is not a task definition id (task-NNN)")
+    return f"task_{match.group(1)}"
+
+
+def task_definition_id(api_id: str) -> str:
+    """task_001 (API id) -> task-001 (plan/definition id)."""
+    match = TASK_API_ID.match(api_id)
+    if not match:
+        raise InvalidId(f"{api_id!r} is not a task id (task_NNN)")
+    return f"task-{match.group(1)}"
+
+
+def task_cr_name(run: str, definition_id: str) -> str:
+    """The Task CR's name: the natural key (run, task id), so creation is idempotent."""
+    task_id(definition_id)  # validates
+    return f"{run}-{definition_id}"
+
+
+def branch_name(run_number: int, definition_id: str, slug: str) -> str:
+    """feat/run-1/task-001-ui-shell: one branch per task, scoped by run number so a
+    retry never reuses (or force-moves) the branch of an earlier run."""
+    return f"feat/run-{run_number}/{definition_id}-{slug}"

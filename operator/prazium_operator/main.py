@@ -1,0 +1,31 @@
+"""`python -m prazium_operator`: run the kopf operator with Prazium's settings."""
+
+from __future__ import annotations
+
+import logging
+
+import kopf
+
+from prazium_operator.settings import get_settings
+
+
+def main() -> None:
+    settings = get_settings()
+    kopf.configure(
+        log_format=kopf.LogFormat.JSON,
+        verbose=settings.log_level.upper() == "DEBUG",
+    )
+    logging.getLogger().setLevel(settings.log_level.upper())
+    import prazium_operator.handlers  # noqa: F401  (registers the handlers)
+
+    namespaces = settings.namespaces
+    kopf.run(
+        standalone=True,
+        clusterwide=not namespaces,
+        namespaces=namespaces,
+        liveness_endpoint=settings.liveness_endpoint or None,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""Process settings, read once from the environment (prefix PRAZIUM_)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Settings shared by the operator, the worker and the API.
+
+    Secrets (the database password, agent credentials) come from the
+    environment or a Kubernetes Secret mounted as environment; never from a CR.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="PRAZIUM_", extra="ignore")
+
+    # Where bare repositories and worktrees live (the shared repo volume).
+    data_dir: Path = Path(".dev/data")
+    # PostgreSQL DSN for the event journal, API keys, sessions, exports.
+    database_url: str = "postgresql://prazium@127.0.0.1:5432/prazium"
+    # Empty: in-cluster config, then ~/.kube/config.
+    kubeconfig: str = ""
+    # Namespaces the operator watches; empty: all namespaces (cluster-wide).
+    namespaces: list[str] = []
+    executor: Literal["local", "kubernetes"] = "local"
+    # Upper bound on workers running at once in this operator (local executor).
+    max_workers: int = 4
+    # Seconds a single worker may run before it is killed and the task failed.
+    task_deadline_seconds: int = 1800
+    # Worker image and resources for the kubernetes executor.
+    worker_image: str = "prazium/worker:0.1.0"
+    worker_cpu_request: str = "250m"
+    worker_memory_request: str = "256Mi"
+    worker_cpu_limit: str = "1"
+    worker_memory_limit: str = "1Gi"
+    repo_volume_claim: str = "prazium-repos"
+    # Verification (the generated app's own tests) time limit.
+    verify_timeout_seconds: int = 600
+    log_level: str = "INFO"
+    # e.g. http://0.0.0.0:8080/healthz for a Pod's liveness probe; empty: off.
+    liveness_endpoint: str = ""
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,105 @@
+# Shared helpers for Prazium's dev scripts. Source it; do not run it.
+# shellcheck shell=bash
+
+PRAZIUM_ROOT=${PRAZIUM_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+# All runtime state lives here (git-ignored); the test suite uses its own.
+DEV_DIR=${PRAZIUM_DEV_DIR:-$PRAZIUM_ROOT/.dev}
+CACHE_DIR=${PRAZIUM_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/prazium}
+mkdir -p "$DEV_DIR"
+DEV_DIR=$(cd "$DEV_DIR" && pwd)
+
+say() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# port_free PORT: true when nothing listens on 127.0.0.1:PORT.
+port_free() {
+  python3 - "$1" <<'PY'
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+try:
+    s.bind(("127.0.0.1", int(sys.argv[1])))
+except OSError:
+    sys.exit(1)
+PY
+}
+
+require_port() { # require_port PORT WHAT
+  port_free "$1" || die "port $1 (for $2) is already in use on 127.0.0.1; stop what holds it (make down) or choose another port"
+}
+
+# pid_alive PIDFILE: true when the pid in PIDFILE names a running process.
+pid_alive() {
+  [ -f "$1" ] || return 1
+  local pid; pid=$(cat "$1" 2>/dev/null) || return 1
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
+}
+
+# start_bg NAME LOGFILE PIDFILE CMD...: start CMD in its own session (so its
+# whole process group can be signalled), detached from the terminal.
+start_bg() {
+  local name=$1 log=$2 pidfile=$3; shift 3
+  mkdir -p "$(dirname "$log")" "$(dirname "$pidfile")"
+  setsid "$@" >>"$log" 2>&1 </dev/null &
+  echo $! >"$pidfile"
+  say "started $name (pid $!, log ${log#"$PRAZIUM_ROOT"/})"
+}
+
+# stop_pidfile NAME PIDFILE: TERM the process group, KILL after 15 s; idempotent.
+stop_pidfile() {
+  local name=$1 pidfile=$2 pid i
+  [ -f "$pidfile" ] || return 0
+  pid=$(cat "$pidfile" 2>/dev/null || true)
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    for i in $(seq 1 150); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+      say "$name did not stop in 15 s; killing it"
+      kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+    fi
+    say "stopped $name"
+  fi
+  # Children that left the group (none expected) are still ours: end them too.
+  pkill -KILL -g "$pid" 2>/dev/null || true
+  rm -f "$pidfile"
+}
+
+# wait_until WHAT TIMEOUT PIDFILE LOG CMD...: poll CMD until it succeeds; fail
+# at once, with the log's tail, if the process behind PIDFILE dies meanwhile.
+wait_until() {
+  local what=$1 timeout=$2 pidfile=$3 log=$4; shift 4
+  local deadline=$((SECONDS + timeout))
+  until "$@" >/dev/null 2>&1; do
+    if [ -n "$pidfile" ] && ! pid_alive "$pidfile"; then
+      printf 'error: %s exited while starting; last lines of %s:\n' "$what" "$log" >&2
+      tail -n 30 "$log" >&2 || true
+      exit 1
+    fi
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      printf 'error: %s not ready after %s s; last lines of %s:\n' "$what" "$timeout" "$log" >&2
+      tail -n 30 "$log" >&2 || true
+      exit 1
+    fi
+    sleep 0.3
+  done
+}
+
+# Ports: fixed defaults for `make up`; the test suite exports its own.
+: "${PRAZIUM_APISERVER_PORT:=6443}"
+: "${PRAZIUM_ETCD_PORT:=2379}"
+: "${PRAZIUM_ETCD_PEER_PORT:=2380}"
+: "${PRAZIUM_CM_PORT:=10257}"
+: "${PRAZIUM_PG_PORT:=5433}"
+: "${PRAZIUM_API_PORT:=3001}"
+export PRAZIUM_APISERVER_PORT PRAZIUM_ETCD_PORT PRAZIUM_ETCD_PEER_PORT PRAZIUM_CM_PORT PRAZIUM_PG_PORT PRAZIUM_API_PORT
+
+# The Python environment: dependencies only, keyed by the lock file, kept in
+# the user cache so clones and CI runs share it. The project's own packages
+# are found through PYTHONPATH, so one venv serves every checkout.
+VENV=$CACHE_DIR/venv-$(cat "$PRAZIUM_ROOT/requirements.lock" <(python3 -c 'import sys; print(sys.version)') | sha256sum | cut -c1-16)
+PRAZIUM_PYTHON=$VENV/bin/python
+PYTHONPATH=$PRAZIUM_ROOT/operator:$PRAZIUM_ROOT/api${PYTHONPATH:+:$PYTHONPATH}
+export PRAZIUM_PYTHON PYTHONPATH

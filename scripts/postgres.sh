@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# A project-local PostgreSQL: cluster in .dev/postgres, TCP on 127.0.0.1 only,
+# password auth with a generated password, schema migrations applied at start.
+#   postgres.sh start | stop | status | dsn
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+PG=$DEV_DIR/postgres
+DATA=$PG/data
+PWFILE=$PG/password
+LOG=$PG/postgres.log
+DB=prazium
+DB_USER=prazium
+
+pg_bin() {
+  local dir
+  for dir in /usr/lib/postgresql/*/bin; do
+    [ -x "$dir/pg_ctl" ] && { echo "$dir"; return 0; }
+  done
+  command -v pg_ctl >/dev/null && { dirname "$(command -v pg_ctl)"; return 0; }
+  return 1
+}
+BIN=$(pg_bin) || die "PostgreSQL server binaries not found; run 'make setup' (installs Debian's postgresql)"
+
+# PostgreSQL refuses to run as root; as root, run it as the 'postgres' user.
+as_pg() {
+  if [ "$(id -u)" = 0 ]; then
+    id postgres >/dev/null 2>&1 || die "running as root needs the 'postgres' system user (Debian's postgresql package creates it)"
+    runuser -u postgres -- "$@"
+  else
+    "$@"
+  fi
+}
+
+dsn() {
+  printf 'postgresql://%s:%s@127.0.0.1:%s/%s' "$DB_USER" "$(cat "$PWFILE")" "$(cat "$PG/port")" "$DB"
+}
+
+init_cluster() {
+  [ -f "$DATA/PG_VERSION" ] && return 0
+  say "initialising a PostgreSQL cluster in ${PG#"$PRAZIUM_ROOT"/}"
+  rm -rf "$PG"; mkdir -p "$PG"
+  python3 -c 'import secrets; print(secrets.token_urlsafe(24))' >"$PWFILE"
+  chmod 600 "$PWFILE"
+  [ "$(id -u)" = 0 ] && chown -R postgres "$PG"
+  as_pg "$BIN/initdb" -D "$DATA" -U "$DB_USER" --pwfile="$PWFILE" \
+    --auth-local=scram-sha-256 --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 >"$PG/initdb.log" 2>&1 \
+    || { tail -n 20 "$PG/initdb.log" >&2; die "initdb failed"; }
+}
+
+running() { [ -f "$DATA/postmaster.pid" ] && as_pg "$BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; }
+
+start() {
+  if running; then
+    say "PostgreSQL already running on 127.0.0.1:$(cat "$PG/port")"
+  else
+    init_cluster
+    require_port "$PRAZIUM_PG_PORT" PostgreSQL
+    echo "$PRAZIUM_PG_PORT" >"$PG/port"
+    as_pg "$BIN/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 start \
+      -o "-c listen_addresses=127.0.0.1 -p $PRAZIUM_PG_PORT -c unix_socket_directories='' -c fsync=off -c max_connections=200" \
+      >/dev/null || { tail -n 20 "$LOG" >&2; die "PostgreSQL did not start (log: $LOG)"; }
+    say "PostgreSQL ready on 127.0.0.1:$PRAZIUM_PG_PORT"
+  fi
+  PGPASSWORD=$(cat "$PWFILE") "$BIN/psql" -qAt -h 127.0.0.1 -p "$(cat "$PG/port")" -U "$DB_USER" -d postgres \
+    -c "SELECT 1 FROM pg_database WHERE datname = '$DB'" | grep -q 1 \
+    || PGPASSWORD=$(cat "$PWFILE") "$BIN/createdb" -h 127.0.0.1 -p "$(cat "$PG/port")" -U "$DB_USER" "$DB"
+  PRAZIUM_DATABASE_URL=$(dsn) "$PRAZIUM_PYTHON" -m prazium_operator.db >&2
+}
+
+stop() {
+  if [ -f "$DATA/postmaster.pid" ]; then
+    as_pg "$BIN/pg_ctl" -D "$DATA" -m fast -w -t 30 stop >/dev/null 2>&1 \
+      || as_pg "$BIN/pg_ctl" -D "$DATA" -m immediate -w stop >/dev/null 2>&1 || true
+    say "stopped PostgreSQL"
+  fi
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  status) running && echo "postgres: running on 127.0.0.1:$(cat "$PG/port")" || { echo "postgres: not running"; exit 1; } ;;
+  dsn) dsn ;;
+  *) echo "usage: $0 start|stop|status|dsn" >&2; exit 2 ;;
+esac

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Install what Prazium needs on this machine: Debian packages (PostgreSQL,
+# openssl, curl, git) when missing, the Python environment from
+# requirements.lock, and the local control plane binary. Idempotent.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+missing=()
+ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing+=(postgresql)
+command -v openssl >/dev/null || missing+=(openssl)
+command -v curl >/dev/null || missing+=(curl)
+command -v git >/dev/null || missing+=(git)
+if [ ${#missing[@]} -gt 0 ]; then
+  [ "$(id -u)" = 0 ] || die "missing Debian packages: ${missing[*]}; install them (sudo apt-get install ${missing[*]})"
+  say "installing Debian packages: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+command -v go >/dev/null || die "Go is required to build the local control plane (go 1.25 or newer)"
+
+if [ ! -f "$VENV/.complete" ]; then
+  say "creating the Python environment from requirements.lock"
+  rm -rf "$VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --upgrade pip
+  "$VENV/bin/pip" install -q -r "$PRAZIUM_ROOT/requirements.lock"
+  touch "$VENV/.complete"  # an interrupted install is redone, not half-used
+fi
+ln -sfn "$VENV" "$PRAZIUM_ROOT/.venv"
+
+"$PRAZIUM_ROOT/scripts/build-cluster.sh"
+say "setup complete"

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# `make up` / `make down`: the whole local stack - control plane, PostgreSQL,
+# the operator (local executor) and the API on 127.0.0.1:3001.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+RUN=$DEV_DIR/run
+KUBECONFIG_FILE=$DEV_DIR/kubeconfig
+API_URL=http://127.0.0.1:$PRAZIUM_API_PORT
+
+service_env() {
+  export PRAZIUM_KUBECONFIG=$KUBECONFIG_FILE
+  PRAZIUM_DATABASE_URL=$("$PRAZIUM_ROOT/scripts/postgres.sh" dsn)
+  export PRAZIUM_DATABASE_URL
+  export PRAZIUM_DATA_DIR=$DEV_DIR/data
+  export PRAZIUM_PORT=$PRAZIUM_API_PORT
+}
+
+api_healthy() { curl -fsS --max-time 5 "$API_URL/v1/health"; }
+
+up() {
+  local t0=$SECONDS
+  "$PRAZIUM_ROOT/scripts/setup.sh"
+  "$PRAZIUM_ROOT/scripts/cluster.sh" start
+  "$PRAZIUM_ROOT/scripts/postgres.sh" start
+  say "installing the CRDs"
+  "$DEV_DIR/bin/kubectl" --kubeconfig "$KUBECONFIG_FILE" apply -f "$PRAZIUM_ROOT/crds/" >/dev/null
+  "$DEV_DIR/bin/kubectl" --kubeconfig "$KUBECONFIG_FILE" wait --for=condition=Established \
+    crd/projects.prazium.io crd/runs.prazium.io crd/tasks.prazium.io --timeout=60s >/dev/null
+  service_env
+  mkdir -p "$PRAZIUM_DATA_DIR" "$RUN"
+  if ! pid_alive "$RUN/operator.pid"; then
+    start_bg operator "$RUN/operator.log" "$RUN/operator.pid" "$PRAZIUM_PYTHON" -m prazium_operator
+  fi
+  if ! pid_alive "$RUN/api.pid"; then
+    require_port "$PRAZIUM_API_PORT" "the API"
+    start_bg api "$RUN/api.log" "$RUN/api.pid" "$PRAZIUM_PYTHON" -m prazium_api
+  fi
+  wait_until "the API" 60 "$RUN/api.pid" "$RUN/api.log" api_healthy
+  # The operator reports through its heartbeat; health is 200 only when it beats.
+  pid_alive "$RUN/operator.pid" || { tail -n 30 "$RUN/operator.log" >&2; die "the operator exited"; }
+  cat <<MSG
+
+Prazium is up in $((SECONDS - t0)) s.
+  API          $API_URL   (try: curl -s $API_URL/v1/health)
+  kubeconfig   ${KUBECONFIG_FILE#"$PRAZIUM_ROOT"/}   (try: .dev/bin/kubectl --kubeconfig .dev/kubeconfig get prazium -A)
+  logs         ${RUN#"$PRAZIUM_ROOT"/}/{operator,api}.log, .dev/cluster/logs/, .dev/postgres/postgres.log
+  stop         make down
+MSG
+}
+
+down() {
+  stop_pidfile api "$RUN/api.pid"
+  stop_pidfile operator "$RUN/operator.pid"
+  "$PRAZIUM_ROOT/scripts/postgres.sh" stop
+  "$PRAZIUM_ROOT/scripts/cluster.sh" stop
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  *) echo "usage: $0 up|down" >&2; exit 2 ;;
+esac

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# `make test`: a throw-away control plane and PostgreSQL on free ports (state
+# in .dev/test, apart from a running `make up`), the whole pytest suite, then
+# teardown. Extra arguments go to pytest.
+set -euo pipefail
+export PRAZIUM_DEV_DIR=${PRAZIUM_TEST_DEV_DIR:-$(cd "$(dirname "$0")/.." && pwd)/.dev/test}
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+export PRAZIUM_APISERVER_PORT=$(free_port) PRAZIUM_ETCD_PORT=$(free_port) \
+  PRAZIUM_ETCD_PEER_PORT=$(free_port) PRAZIUM_CM_PORT=$(free_port) PRAZIUM_PG_PORT=$(free_port)
+. "$(dirname "$0")/lib.sh"
+
+"$PRAZIUM_ROOT/scripts/setup.sh"
+
+teardown() {
+  "$PRAZIUM_ROOT/scripts/postgres.sh" stop || true
+  "$PRAZIUM_ROOT/scripts/cluster.sh" stop || true
+  rm -rf "$DEV_DIR"
+}
+teardown >/dev/null 2>&1  # leftovers of an interrupted run
+trap teardown EXIT
+
+t0=$SECONDS
+"$PRAZIUM_ROOT/scripts/cluster.sh" start
+"$PRAZIUM_ROOT/scripts/postgres.sh" start
+"$DEV_DIR/bin/kubectl" --kubeconfig "$DEV_DIR/kubeconfig" apply -f "$PRAZIUM_ROOT/crds/" >/dev/null
+"$DEV_DIR/bin/kubectl" --kubeconfig "$DEV_DIR/kubeconfig" wait --for=condition=Established \
+  crd/projects.prazium.io crd/runs.prazium.io crd/tasks.prazium.io --timeout=60s >/dev/null
+say "test stack ready in $((SECONDS - t0)) s"
+
+export PRAZIUM_TEST_KUBECONFIG=$DEV_DIR/kubeconfig
+PRAZIUM_TEST_DATABASE_URL=$("$PRAZIUM_ROOT/scripts/postgres.sh" dsn)
+export PRAZIUM_TEST_DATABASE_URL
+export PRAZIUM_TEST_KUBECTL=$DEV_DIR/bin/kubectl
+cd "$PRAZIUM_ROOT"
+"$PRAZIUM_PYTHON" -m pytest "$@"

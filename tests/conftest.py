@@ -1,0 +1,81 @@
+"""Fixtures over the real test stack that `make test` (scripts/test.sh) starts.
+
+Integration tests never skip for want of services: without the stack they
+fail and say how to run them.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from kubernetes import client, config
+
+from tests.support.services import ServiceProcess, Stack, start_api, start_operator, wait_for
+
+
+@pytest.fixture(scope="session")
+def stack() -> Stack:
+    kubeconfig = os.environ.get("PRAZIUM_TEST_KUBECONFIG")
+    database_url = os.environ.get("PRAZIUM_TEST_DATABASE_URL")
+    kubectl = os.environ.get("PRAZIUM_TEST_KUBECTL")
+    if not (kubeconfig and database_url and kubectl):
+        pytest.fail("integration tests need the local control plane and PostgreSQL: run `make test`"
+                    " (or set PRAZIUM_TEST_KUBECONFIG, PRAZIUM_TEST_DATABASE_URL and"
+                    " PRAZIUM_TEST_KUBECTL)")
+    config.load_kube_config(config_file=kubeconfig)
+    return Stack(kubeconfig=kubeconfig, database_url=database_url, kubectl=kubectl)
+
+
+@pytest.fixture
+def namespace(stack: Stack) -> Iterator[str]:
+    """A fresh namespace (a tenant) for one test, deleted afterwards."""
+    name = f"t-{uuid.uuid4().hex[:10]}"
+    core = client.CoreV1Api()
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    yield name
+    core.delete_namespace(name, propagation_policy="Background")
+
+
+@pytest.fixture
+def db(stack: Stack) -> Iterator[psycopg.Connection]:
+    with psycopg.connect(stack.database_url, autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "data"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def operator(stack: Stack, namespace: str, data_dir: Path, tmp_path: Path
+             ) -> Iterator[ServiceProcess]:
+    """The real operator process, watching this test's namespace only."""
+    proc = start_operator(stack, data_dir, [namespace], tmp_path / "logs")
+    # Ready when its heartbeat row is written.
+    wait_for(lambda: _heartbeat_seen(stack.database_url, proc.pid), 30, "operator heartbeat", proc)
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+def api(stack: Stack, data_dir: Path, tmp_path: Path) -> Iterator[str]:
+    """The real API served by uvicorn on a free loopback port; yields its base URL."""
+    proc, base = start_api(stack, data_dir, tmp_path / "logs")
+    yield base
+    proc.stop()
+
+
+def _heartbeat_seen(dsn: str, pid: int) -> bool:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(
+            "SELECT 1 FROM operator_heartbeats WHERE instance LIKE %s", (f"%-{pid}",)
+        ).fetchone()
+    return row is not None
