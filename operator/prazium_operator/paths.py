@@ -1,0 +1,47 @@
+"""Where a project's files live on the shared repo volume (PRAZIUM_DATA_DIR).
+
+    <data>/repos/<namespace>/<project>.git                 bare repository, branch main
+    <data>/workspaces/<namespace>/<project>/<run>/<task>    one worktree per task
+    <data>/results/<namespace>/<run>/<task>-<attempt>.json  a worker's result
+    <data>/exports/<namespace>/<export-id>.<ext>            export archives
+
+Every component is a validated DNS-1123 name, so no path escapes its root.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prazium_operator.ids import DNS1123_LABEL
+
+
+def _safe(*parts: str) -> tuple[str, ...]:
+    for part in parts:
+        if not DNS1123_LABEL.match(part):
+            raise ValueError(f"{part!r} is not a DNS-1123 name; refusing to build a path from it")
+    return parts
+
+
+def repo_path(data_dir: Path, namespace: str, project: str) -> Path:
+    ns, name = _safe(namespace, project)
+    return data_dir / "repos" / ns / f"{name}.git"
+
+
+def project_workspace(data_dir: Path, namespace: str, project: str) -> Path:
+    ns, name = _safe(namespace, project)
+    return data_dir / "workspaces" / ns / name
+
+
+def task_worktree(data_dir: Path, namespace: str, project: str, run: str, task: str) -> Path:
+    _safe(run, task)
+    return project_workspace(data_dir, namespace, project) / run / task
+
+
+def result_path(data_dir: Path, namespace: str, run: str, task: str, attempt: int) -> Path:
+    ns, run_name, task_name = _safe(namespace, run, task)
+    return data_dir / "results" / ns / run_name / f"{task_name}-{attempt}.json"
+
+
+def exports_dir(data_dir: Path, namespace: str) -> Path:
+    (ns,) = _safe(namespace)
+    return data_dir / "exports" / ns
