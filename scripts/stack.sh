@@ -24,7 +24,7 @@ up() {
   "$PRAZIUM_ROOT/scripts/cluster.sh" start
   "$PRAZIUM_ROOT/scripts/postgres.sh" start
   say "installing the CRDs"
-  "$DEV_DIR/bin/kubectl" --kubeconfig "$KUBECONFIG_FILE" apply -f "$PRAZIUM_ROOT/crds/" >/dev/null
+  "$DEV_DIR/bin/kubectl" --kubeconfig "$KUBECONFIG_FILE" apply --server-side --force-conflicts -f "$PRAZIUM_ROOT/crds/" >/dev/null
   "$DEV_DIR/bin/kubectl" --kubeconfig "$KUBECONFIG_FILE" wait --for=condition=Established \
     crd/projects.prazium.io crd/runs.prazium.io crd/tasks.prazium.io --timeout=60s >/dev/null
   service_env

@@ -22,7 +22,7 @@ trap teardown EXIT
 t0=$SECONDS
 "$PRAZIUM_ROOT/scripts/cluster.sh" start
 "$PRAZIUM_ROOT/scripts/postgres.sh" start
-"$DEV_DIR/bin/kubectl" --kubeconfig "$DEV_DIR/kubeconfig" apply -f "$PRAZIUM_ROOT/crds/" >/dev/null
+"$DEV_DIR/bin/kubectl" --kubeconfig "$DEV_DIR/kubeconfig" apply --server-side --force-conflicts -f "$PRAZIUM_ROOT/crds/" >/dev/null
 "$DEV_DIR/bin/kubectl" --kubeconfig "$DEV_DIR/kubeconfig" wait --for=condition=Established \
   crd/projects.prazium.io crd/runs.prazium.io crd/tasks.prazium.io --timeout=60s >/dev/null
 say "test stack ready in $((SECONDS - t0)) s"
