@@ -1,0 +1,71 @@
+"""Agents by name.
+
+Factories are registered rather than instances so that importing the registry
+never imports an agent's dependencies (HTTP clients, SDKs) until that agent is
+actually chosen, and so each call gets a fresh, independently configured agent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from prazium_operator.agents.base import Coder, Planner
+
+PlannerFactory = Callable[..., Planner]
+CoderFactory = Callable[..., Coder]
+
+_PLANNERS: dict[str, PlannerFactory] = {}
+_CODERS: dict[str, CoderFactory] = {}
+
+
+def register_planner(name: str, factory: PlannerFactory) -> None:
+    """Make ``get_planner(name)`` return ``factory(**options)``; re-registering replaces."""
+    _PLANNERS[name] = factory
+
+
+def register_coder(name: str, factory: CoderFactory) -> None:
+    """Make ``get_coder(name)`` return ``factory(**options)``; re-registering replaces."""
+    _CODERS[name] = factory
+
+
+def planner_names() -> list[str]:
+    return sorted(_PLANNERS)
+
+
+def coder_names() -> list[str]:
+    return sorted(_CODERS)
+
+
+def get_planner(name: str, **options: Any) -> Planner:
+    """The planner registered as ``name``; ValueError naming the known planners otherwise."""
+    factory = _PLANNERS.get(name)
+    if factory is None:
+        known = ", ".join(planner_names())
+        raise ValueError(f"unknown planner agent {name!r}; known agents: {known}")
+    return factory(**options)
+
+
+def get_coder(name: str, **options: Any) -> Coder:
+    """The coder registered as ``name``; ValueError naming the known coders otherwise."""
+    factory = _CODERS.get(name)
+    if factory is None:
+        known = ", ".join(coder_names())
+        raise ValueError(f"unknown coder agent {name!r}; known agents: {known}")
+    return factory(**options)
+
+
+def _template_planner(**options: Any) -> Planner:
+    from prazium_operator.agents.template import TemplatePlanner
+
+    return TemplatePlanner(**options)
+
+
+def _template_coder(**options: Any) -> Coder:
+    from prazium_operator.agents.template import TemplateCoder
+
+    return TemplateCoder(**options)
+
+
+register_planner("template", _template_planner)
+register_coder("template", _template_coder)

@@ -1,0 +1,31 @@
+"""The built-in ``template`` agent: deterministic, offline planning and coding.
+
+It asks keyword-driven clarifying questions, writes the four spec documents,
+and builds a small but real Python standard-library JSON API (SQLite storage,
+CRUD for every DATA.md entity, optional accounts) whose own tests pass.
+
+Modules, one job each: ``features`` and ``vocabulary`` (what a description
+mentions), ``questions``, ``entity_selection``, ``spec``, ``data_md`` and
+``routes`` (documents), ``layout`` and ``decompose`` (the plan), ``appgen``
+(generated sources) and ``coder``.
+"""
+
+from prazium_operator.agents.template.coder import CoderError, TemplateCoder
+from prazium_operator.agents.template.data_md import parse_data_md, render_data_md
+from prazium_operator.agents.template.entities import Entity, Field
+from prazium_operator.agents.template.features import FEATURES, detect_features
+from prazium_operator.agents.template.planner import TemplatePlanner
+from prazium_operator.agents.template.routes import parse_routes_md
+
+__all__ = [
+    "FEATURES",
+    "CoderError",
+    "Entity",
+    "Field",
+    "TemplateCoder",
+    "TemplatePlanner",
+    "detect_features",
+    "parse_data_md",
+    "parse_routes_md",
+    "render_data_md",
+]

@@ -1,0 +1,110 @@
+"""The data model the template agent builds an app for: entities with typed fields.
+
+An :class:`Entity` knows every name derived from it (table, module, URL path),
+so the spec writer, decomposer and code generator cannot disagree about them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from prazium_operator.agents.template.naming import (
+    camel_case,
+    kebab_case,
+    plural_words,
+    snake_case,
+    words_of,
+)
+
+FIELD_TYPES = ("string", "integer", "number", "boolean")
+"""JSON-level field types; booleans are stored as SQLite integers, numbers as REAL."""
+
+FIELD_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
+RESERVED_FIELDS = frozenset({"id"})
+"""Assigned by the server; a DATA.md row with one of these names is ignored."""
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    type: str
+    required: bool = False
+
+    def __post_init__(self) -> None:
+        if self.type not in FIELD_TYPES:
+            raise ValueError(f"field {self.name!r}: unknown type {self.type!r}")
+        if not FIELD_NAME_PATTERN.match(self.name) or self.name in RESERVED_FIELDS:
+            raise ValueError(f"invalid field name {self.name!r}")
+
+
+@dataclass(frozen=True)
+class Entity:
+    """A record type with a CamelCase ASCII ``name`` and at least one field."""
+
+    name: str
+    fields: tuple[Field, ...]
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[A-Z][A-Za-z0-9]*", self.name):
+            raise ValueError(f"entity name must be CamelCase ASCII: {self.name!r}")
+        if not self.fields:
+            raise ValueError(f"entity {self.name} has no fields")
+
+    @property
+    def words(self) -> list[str]:
+        return words_of(self.name)
+
+    @property
+    def table(self) -> str:
+        """SQLite table and Python module name, e.g. ``time_entries``."""
+        return snake_case(plural_words(self.words))
+
+    @property
+    def module(self) -> str:
+        return self.table
+
+    @property
+    def url_segment(self) -> str:
+        """Plural kebab-case, e.g. ``time-entries``; also used in task slugs."""
+        return kebab_case(plural_words(self.words))
+
+    @property
+    def collection_path(self) -> str:
+        return f"/api/{self.url_segment}"
+
+    @property
+    def item_path(self) -> str:
+        return f"/api/{self.url_segment}/{{id}}"
+
+    @property
+    def label(self) -> str:
+        """Human wording, e.g. ``time entry``."""
+        return " ".join(self.words)
+
+    @property
+    def plural_label(self) -> str:
+        return " ".join(plural_words(self.words))
+
+    @property
+    def required_fields(self) -> list[Field]:
+        return [field for field in self.fields if field.required]
+
+
+def entity_name(text: str) -> str:
+    """CamelCase entity name for free text (``time entry`` -> ``TimeEntry``); '' if no words."""
+    return camel_case(words_of(text))
+
+
+def fields(*specs: str) -> tuple[Field, ...]:
+    """Compact field declarations: ``"title:string!"`` (``!`` = required), ``"done:boolean"``."""
+    result = []
+    for spec in specs:
+        name, _, type_spec = spec.partition(":")
+        required = type_spec.endswith("!")
+        result.append(Field(name, type_spec.rstrip("!"), required))
+    return tuple(result)
+
+
+FALLBACK_ENTITY = Entity("Item", fields("name:string!"))
+"""Used when neither the description nor DATA.md names any entity."""

@@ -1,0 +1,86 @@
+"""The HTTP routes of the generated app and the ROUTES.md document describing them.
+
+Routes are derived from the entity list (five CRUD routes each), plus the health
+check and, when authentication is part of the spec, the account routes. The
+decomposer reads ROUTES.md back only to learn whether authentication is in scope,
+so editing ROUTES.md to drop the ``/api/auth/`` rows removes the auth task.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prazium_operator.agents.template.entities import Entity
+from prazium_operator.agents.template.markdown import is_separator, render_table, split_row
+
+HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+AUTH_PREFIX = "/api/auth/"
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    description: str
+
+
+HEALTH_ROUTE = Route("GET", "/health", "Liveness check; lists the loaded resource modules")
+
+AUTH_ROUTES = (
+    Route("POST", "/api/auth/register", "Create an account from email and password"),
+    Route("POST", "/api/auth/login", "Exchange email and password for a bearer token"),
+    Route("GET", "/api/auth/me", "The account of the bearer token"),
+    Route("POST", "/api/auth/logout", "Revoke the bearer token"),
+)
+
+
+def entity_routes(entity: Entity) -> list[Route]:
+    label, plural = entity.label, entity.plural_label
+    return [
+        Route("GET", entity.collection_path, f"List {plural} (`limit`, `offset` query)"),
+        Route("POST", entity.collection_path, f"Create a {label}"),
+        Route("GET", entity.item_path, f"Get one {label}"),
+        Route("PUT", entity.item_path, f"Update fields of a {label}"),
+        Route("DELETE", entity.item_path, f"Delete a {label}"),
+    ]
+
+
+def app_routes(entities: list[Entity], with_auth: bool) -> list[Route]:
+    routes = [HEALTH_ROUTE]
+    if with_auth:
+        routes.extend(AUTH_ROUTES)
+    for entity in entities:
+        routes.extend(entity_routes(entity))
+    return routes
+
+
+def render_routes_md(entities: list[Entity], with_auth: bool) -> str:
+    rows = [
+        (route.method, route.path, route.description) for route in app_routes(entities, with_auth)
+    ]
+    return "\n".join(
+        [
+            "# Routes\n",
+            "All request and response bodies are JSON. Errors have the shape",
+            '`{"error": {"code": "...", "message": "...", "fields": {...}}}`; validation',
+            "failures return 400, unknown records 404, unsupported methods 405.\n",
+            render_table(("Method", "Path", "Description"), rows),
+        ]
+    )
+
+
+def parse_routes_md(text: str) -> list[tuple[str, str]]:
+    """(method, path) of every table row whose first cell is an HTTP method."""
+    routes = []
+    for line in text.splitlines():
+        cells = split_row(line)
+        if not cells or is_separator(cells) or len(cells) < 2:
+            continue
+        method = cells[0].upper()
+        if method in HTTP_METHODS and cells[1].startswith("/"):
+            routes.append((method, cells[1]))
+    return routes
+
+
+def routes_include_auth(routes_md: str) -> bool:
+    return any(path.startswith(AUTH_PREFIX) for _, path in parse_routes_md(routes_md))
