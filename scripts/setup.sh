@@ -29,4 +29,5 @@ fi
 ln -sfn "$VENV" "$PRAZIUM_ROOT/.venv"
 
 "$PRAZIUM_ROOT/scripts/build-cluster.sh"
+"$PRAZIUM_ROOT/scripts/build-helm.sh"
 say "setup complete"

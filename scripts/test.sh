@@ -9,8 +9,6 @@ export PRAZIUM_APISERVER_PORT=$(free_port) PRAZIUM_ETCD_PORT=$(free_port) \
   PRAZIUM_ETCD_PEER_PORT=$(free_port) PRAZIUM_CM_PORT=$(free_port) PRAZIUM_PG_PORT=$(free_port)
 . "$(dirname "$0")/lib.sh"
 
-"$PRAZIUM_ROOT/scripts/setup.sh"
-
 teardown() {
   "$PRAZIUM_ROOT/scripts/postgres.sh" stop || true
   "$PRAZIUM_ROOT/scripts/cluster.sh" stop || true
@@ -18,6 +16,7 @@ teardown() {
 }
 teardown >/dev/null 2>&1  # leftovers of an interrupted run
 trap teardown EXIT
+"$PRAZIUM_ROOT/scripts/setup.sh"
 
 t0=$SECONDS
 "$PRAZIUM_ROOT/scripts/cluster.sh" start
@@ -30,6 +29,6 @@ say "test stack ready in $((SECONDS - t0)) s"
 export PRAZIUM_TEST_KUBECONFIG=$DEV_DIR/kubeconfig
 PRAZIUM_TEST_DATABASE_URL=$("$PRAZIUM_ROOT/scripts/postgres.sh" dsn)
 export PRAZIUM_TEST_DATABASE_URL
-export PRAZIUM_TEST_KUBECTL=$DEV_DIR/bin/kubectl
+export PRAZIUM_TEST_KUBECTL=$DEV_DIR/bin/kubectl PRAZIUM_TEST_HELM=$DEV_DIR/bin/helm
 cd "$PRAZIUM_ROOT"
 "$PRAZIUM_PYTHON" -m pytest "$@"
