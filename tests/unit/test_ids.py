@@ -19,7 +19,8 @@ def test_task_ids_map_between_api_and_definition_and_cr_name() -> None:
 
 
 @pytest.mark.parametrize(
-    "bad", ["todo-app", "run_todo", "proj_", "proj_Todo", "proj_../etc", "proj_a_b", "proj_" + "a" * 41]
+    "bad",
+    ["todo-app", "run_todo", "proj_", "proj_Todo", "proj_../etc", "proj_a_b", "proj_" + "a" * 41],
 )
 def test_bad_project_ids_are_refused(bad: str) -> None:
     with pytest.raises(ids.InvalidId):

@@ -6,6 +6,7 @@ import copy
 from typing import Any
 
 import pytest
+
 from prazium_operator.plan import (
     PlanError,
     find_cycle,

@@ -10,6 +10,7 @@ import sys
 from typing import Any
 
 import pytest
+
 from prazium_operator.agents import (
     QUESTION_TYPES,
     SPEC_DOCUMENTS,

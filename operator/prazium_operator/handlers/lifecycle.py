@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -64,10 +65,8 @@ async def heartbeat(memo: kopf.Memo, stop: asyncio.Event) -> None:
                                       prazium.max_workers)
         except psycopg.Error as exc:
             log.warning("heartbeat failed, retrying: %s", exc)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), HEARTBEAT_SECONDS)
-            except TimeoutError:
-                pass
 
 
 async def _beat_until_stopped(
@@ -81,8 +80,6 @@ async def _beat_until_stopped(
                 " last_seen = now(), active_workers = EXCLUDED.active_workers",
                 (memo.instance, executor, max_workers, memo.active_workers),
             )
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), HEARTBEAT_SECONDS)
-            except TimeoutError:
-                pass
         await conn.execute("DELETE FROM operator_heartbeats WHERE instance = %s", (memo.instance,))
