@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help setup up down test test-unit lint api-key cluster-build
+.PHONY: help setup up down test test-unit lint api-key bench-api cluster-build
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -28,3 +28,15 @@ lint: ## ruff and mypy
 
 cluster-build: ## Build (or reuse) the local control plane binary
 	@scripts/build-cluster.sh
+
+api-key: ## Print a new API key: make api-key TENANT=<namespace> TIER=<free|pro|enterprise> [ADMIN=1]
+	@test -n "$(TENANT)" || { echo "usage: make api-key TENANT=<namespace> TIER=<free|pro|enterprise> [ADMIN=1]" >&2; exit 2; }
+	@. scripts/lib.sh && PYTHONPATH="$$PRAZIUM_ROOT/operator:$$PRAZIUM_ROOT/api" \
+	  PRAZIUM_KUBECONFIG=$${PRAZIUM_KUBECONFIG:-$$DEV_DIR/kubeconfig} \
+	  PRAZIUM_DATABASE_URL=$${PRAZIUM_DATABASE_URL:-$$(scripts/postgres.sh dsn)} \
+	  "$$PRAZIUM_PYTHON" -m prazium_api.admin_cli create-key --tenant "$(TENANT)" \
+	  --tier "$(or $(TIER),free)" $(if $(ADMIN),--admin,)
+
+bench-api: ## API latency/throughput vs direct apiserver reads, SSE fan-out (needs make up)
+	@. scripts/lib.sh && PYTHONPATH="$$PRAZIUM_ROOT/operator:$$PRAZIUM_ROOT/api:$$PRAZIUM_ROOT" \
+	  "$$PRAZIUM_PYTHON" bench/bench_api.py $(BENCH_ARGS)

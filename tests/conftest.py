@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 from kubernetes import client, config
@@ -79,3 +80,43 @@ def _heartbeat_seen(dsn: str, pid: int) -> bool:
             "SELECT 1 FROM operator_heartbeats WHERE instance LIKE %s", (f"%-{pid}",)
         ).fetchone()
     return row is not None
+
+
+@pytest.fixture
+def make_key(stack: Stack) -> Callable[..., str]:
+    """make_key(tenant, tier="pro", admin=False) -> a new API key (pzm_...) in PostgreSQL."""
+    from prazium_api.keys import create_key
+
+    def make(tenant: str, tier: str = "pro", admin: bool = False) -> str:
+        with psycopg.connect(stack.database_url, autocommit=True) as conn:
+            return create_key(conn, tenant, tier, admin)[1]
+
+    return make
+
+
+@pytest.fixture
+def api_key(make_key: Callable[..., str], namespace: str) -> str:
+    """An enterprise-tier key for this test's namespace (no rate limit in the way)."""
+    return make_key(namespace, "enterprise")
+
+
+@pytest.fixture
+def client_for(api: str) -> Iterator[Callable[[str], httpx.Client]]:
+    """client_for(key): an httpx client for the API authenticated with key."""
+    clients: list[httpx.Client] = []
+
+    def make(key: str) -> httpx.Client:
+        http = httpx.Client(base_url=f"{api}/v1", timeout=60,
+                            headers={"Authorization": f"Bearer {key}"})
+        clients.append(http)
+        return http
+
+    yield make
+    for http in clients:
+        http.close()
+
+
+@pytest.fixture
+def http(client_for: Callable[[str], httpx.Client], api_key: str) -> httpx.Client:
+    """The API at /v1 with this test's namespace's key."""
+    return client_for(api_key)

@@ -2,16 +2,43 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
 from fastapi import FastAPI
 
-from prazium_api import __version__
-from prazium_api.routers import system
+from prazium_api import __version__, db, errors, openapi
+from prazium_api.follower import JournalHub
+from prazium_api.middleware import ApiGateMiddleware
+from prazium_api.routers import auth, events, projects, runs, system, tasks, ws
 from prazium_api.settings import get_api_settings
+from prazium_operator import db as schema
 from prazium_operator import kube
+
+log = logging.getLogger(__name__)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings = get_api_settings()
+    try:
+        await anyio.to_thread.run_sync(schema.migrate, settings.database_url)
+    except Exception as exc:  # health reports the database; start anyway
+        log.warning("could not apply migrations at start: %s", exc.__class__.__name__)
+    hub = JournalHub(settings.database_url, settings.stream_poll_seconds)
+    await hub.start()
+    app.state.journal_hub = hub
+    yield
+    await hub.stop()
+    await anyio.to_thread.run_sync(db.close)
 
 
 def create_app() -> FastAPI:
     settings = get_api_settings()
+    logging.basicConfig(level=settings.log_level.upper())
     kube.load_config(settings.kubeconfig)
     app = FastAPI(
         title="Prazium API",
@@ -19,7 +46,18 @@ def create_app() -> FastAPI:
         openapi_url="/v1/openapi.json",
         docs_url="/v1/docs",
         redoc_url=None,
+        lifespan=lifespan,
     )
-    app.include_router(system.router, prefix="/v1")
-    app.include_router(system.router)  # /health for liveness/readiness probes
+    errors.install(app)
+    for module in (system, auth, projects, runs, tasks, events, ws):
+        app.include_router(module.router, prefix="/v1")
+    app.include_router(system.router, include_in_schema=False)  # /health for probes
+    app.add_middleware(ApiGateMiddleware)
+
+    def custom_openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = openapi.build(app)
+        return app.openapi_schema
+
+    app.openapi = custom_openapi  # type: ignore[method-assign]
     return app

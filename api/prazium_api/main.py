@@ -16,6 +16,8 @@ def main() -> None:
         port=settings.port,
         log_level=settings.log_level.lower(),
         proxy_headers=False,
+        # Open SSE streams never end on their own; clients resume with Last-Event-ID.
+        timeout_graceful_shutdown=3,
     )
 
 

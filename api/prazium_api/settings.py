@@ -14,6 +14,41 @@ class ApiSettings(Settings):
     max_body_bytes: int = 1_048_576
     # An operator whose heartbeat is older than this counts as down.
     operator_stale_seconds: float = 30.0
+    # How long a synchronous route (clarify, answers, approve, regenerate, start a
+    # run, cancel) waits for the operator to reconcile before answering 500
+    # INTERNAL_ERROR with reason OPERATOR_TIMEOUT (the change itself is recorded).
+    sync_timeout_seconds: float = 30.0
+    # SSE keep-alive comment interval; proxies drop idle connections after ~30-60 s.
+    sse_keepalive_seconds: float = 15.0
+    # A follower re-reads the journal this often even without a notification, so a
+    # notification lost while the LISTEN connection reconnects delays, never drops.
+    stream_poll_seconds: float = 5.0
+    # Requests per minute by tier (fixed one-minute windows shared by replicas).
+    rate_limit_free: int = 60
+    rate_limit_pro: int = 300
+    rate_limit_enterprise: int = 1000
+    # Builds (non-terminal Runs) a tenant may have at once; 0 means unlimited.
+    concurrent_builds_free: int = 1
+    concurrent_builds_pro: int = 5
+    concurrent_builds_enterprise: int = 0
+    # Web UI session lifetime and cookie flags (set secure behind TLS).
+    session_ttl_seconds: int = 7 * 24 * 3600
+    session_cookie_secure: bool = False
+    # Export archives are kept this long, then answer 404.
+    export_ttl_seconds: int = 7 * 24 * 3600
+    # Preview deployment providers this installation offers.
+    deploy_providers: list[str] = ["kubernetes"]
+    # Image that runs the generated (Python standard library) app.
+    deploy_image: str = "python:3.11-slim"
+    # Largest generated app (sum of file sizes) that fits a preview ConfigMap.
+    deploy_max_bytes: int = 900_000
+    # Preview URL pattern; {service}, {namespace} and {port} are filled in.
+    deploy_url_template: str = "http://{service}.{namespace}.svc:{port}"
+    # Project lists are served from a per-namespace snapshot at most this old
+    # (seconds); writes through this replica invalidate it. 0 disables it.
+    list_cache_seconds: float = 2.0
+    # PostgreSQL connections per API process.
+    db_pool_size: int = 10
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,194 @@
+"""Follow a run's journal live: LISTEN/NOTIFY wakes, the journal is the truth.
+
+One LISTEN connection per API process (JournalHub). A notification only says
+"run R of namespace N has something new"; the run's RunFeed then reads the rows
+after the last id it read - once, for all of that run's subscribers - and hands
+them to each subscriber's queue. A subscriber registers with the feed *before*
+replaying from the journal, so every row is either in its replay or in its
+queue (duplicates are dropped by id): no gap, no duplicate. Rows of one run
+commit in id order (journal.append holds a per-run advisory lock), so "id >
+last read" never skips a row. A poll every stream_poll_seconds covers
+notifications lost while the LISTEN connection reconnects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from prazium_operator.journal import FINAL_EVENT_TYPES, NOTIFY_CHANNEL, Event
+
+log = logging.getLogger(__name__)
+RunKey = tuple[str, str]  # (namespace, run CR name)
+_PAGE = 500
+_SELECT = (
+    "SELECT id, namespace, project, run, task, event_type, payload, created_at"
+    " FROM events WHERE namespace = %s AND run = %s AND id > %s ORDER BY id LIMIT %s"
+)
+
+
+class RunFeed:
+    def __init__(self, hub: JournalHub, key: RunKey, last_id: int) -> None:
+        self.hub = hub
+        self.key = key
+        self.last_id = last_id
+        self.queues: set[asyncio.Queue[Event]] = set()
+        self._lock = asyncio.Lock()
+        self._again = False
+
+    async def fetch(self) -> None:
+        """Read rows after last_id and fan them out; coalesces concurrent wake-ups."""
+        try:
+            await self._fetch()
+        except Exception as exc:  # the next wake-up or poll tries again
+            log.warning("journal read for %s/%s failed: %s", *self.key, exc.__class__.__name__)
+
+    async def _fetch(self) -> None:
+        if self._lock.locked():
+            self._again = True
+            return
+        async with self._lock:
+            self._again = True
+            while self._again:
+                self._again = False
+                while True:
+                    rows = await self.hub.read(self.key, self.last_id, _PAGE)
+                    for event in rows:
+                        for queue in self.queues:
+                            queue.put_nowait(event)
+                    if rows:
+                        self.last_id = rows[-1].id
+                    if len(rows) < _PAGE:
+                        break
+
+
+class JournalHub:
+    def __init__(self, dsn: str, poll_seconds: float) -> None:
+        self.dsn = dsn
+        self.poll_seconds = poll_seconds
+        self.pool: AsyncConnectionPool[Any] | None = None
+        self.feeds: dict[RunKey, RunFeed] = {}
+        self._feed_lock = asyncio.Lock()
+        self._listener: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self.pool = AsyncConnectionPool(self.dsn, min_size=1, max_size=5, open=False,
+                                        kwargs={"autocommit": True, "connect_timeout": 5},
+                                        name="prazium-journal")
+        await self.pool.open(wait=False)
+        self._listener = asyncio.get_running_loop().create_task(self._listen())
+
+    async def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._listener
+        if self.pool is not None:
+            await self.pool.close()
+
+    async def read(self, key: RunKey, after_id: int, limit: int) -> list[Event]:
+        assert self.pool is not None
+        async with self.pool.connection(timeout=10) as conn, conn.cursor(
+            row_factory=dict_row) as cur:
+            await cur.execute(_SELECT, (key[0], key[1], after_id, limit))
+            return [Event(**row) for row in await cur.fetchall()]
+
+    async def _max_id(self, key: RunKey) -> int:
+        assert self.pool is not None
+        async with self.pool.connection(timeout=10) as conn:
+            cur = await conn.execute(
+                "SELECT coalesce(max(id), 0) FROM events WHERE namespace = %s AND run = %s", key)
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def _listen(self) -> None:
+        while True:
+            try:
+                conn = await psycopg.AsyncConnection.connect(self.dsn, autocommit=True)
+                async with conn:
+                    await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                    self._wake_all()  # whatever was missed while (re)connecting
+                    async for note in conn.notifies():
+                        namespace, _, rest = note.payload.partition("/")
+                        run = rest.rpartition(":")[0]
+                        feed = self.feeds.get((namespace, run))
+                        if feed is not None:
+                            asyncio.get_running_loop().create_task(feed.fetch())
+            except asyncio.CancelledError:
+                raise
+            except (psycopg.Error, OSError) as exc:
+                log.warning("journal LISTEN connection lost (%s); reconnecting",
+                            exc.__class__.__name__)
+                await asyncio.sleep(1)
+
+    def _wake_all(self) -> None:
+        for feed in list(self.feeds.values()):
+            asyncio.get_running_loop().create_task(feed.fetch())
+
+    @contextlib.asynccontextmanager
+    async def subscription(self, key: RunKey) -> AsyncIterator[tuple[RunFeed,
+                                                                      asyncio.Queue[Event]]]:
+        queue: asyncio.Queue[Event] = asyncio.Queue()
+        async with self._feed_lock:
+            feed = self.feeds.get(key)
+            if feed is None:
+                feed = RunFeed(self, key, await self._max_id(key))
+                self.feeds[key] = feed
+            feed.queues.add(queue)
+        try:
+            yield feed, queue
+        finally:
+            feed.queues.discard(queue)
+            if not feed.queues and self.feeds.get(key) is feed:
+                del self.feeds[key]
+
+    async def follow(self, key: RunKey, after_id: int, tick_seconds: float
+                     ) -> AsyncIterator[Event | None]:
+        """Events of the run after after_id, in order, live; None every tick_seconds
+        of silence (for keep-alives). Ends after the run's final event."""
+        sent = after_id
+        async with self.subscription(key) as (feed, queue):
+            while True:  # replay what is already in the journal
+                rows = await self.read(key, sent, _PAGE)
+                for event in rows:
+                    sent = event.id
+                    yield event
+                    if event.event_type in FINAL_EVENT_TYPES:
+                        return
+                if len(rows) < _PAGE:
+                    break
+            loop = asyncio.get_running_loop()
+            last_output = last_poll = loop.time()
+            while True:
+                wait = min(tick_seconds - (loop.time() - last_output),
+                           self.poll_seconds - (loop.time() - last_poll))
+                try:
+                    event = await asyncio.wait_for(queue.get(), max(wait, 0.01))
+                except TimeoutError:
+                    now = loop.time()
+                    if now - last_poll >= self.poll_seconds:
+                        last_poll = now
+                        loop.create_task(feed.fetch())
+                    if now - last_output >= tick_seconds:
+                        last_output = now
+                        yield None
+                    continue
+                if event.id <= sent:
+                    continue
+                sent = event.id
+                last_output = loop.time()
+                yield event
+                if event.event_type in FINAL_EVENT_TYPES:
+                    return
+
+
+def iso(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")

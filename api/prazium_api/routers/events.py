@@ -1,0 +1,74 @@
+"""A run's events: list from the journal, and the live SSE stream."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import StreamingResponse
+
+from prazium_api import db, events, lookup
+from prazium_api.deps import Caller, ok
+from prazium_api.errors import invalid
+from prazium_api.follower import JournalHub
+from prazium_api.settings import get_api_settings
+from prazium_operator import ids, journal
+
+router = APIRouter(tags=["events"])
+
+
+@router.get("/projects/{projectId}/runs/{runId}/events", summary="List a run's events")
+def list_events(
+    projectId: str, runId: str, caller: Caller,
+    after: Annotated[dt.datetime | None, Query(description="Events after this time")] = None,
+    type: Annotated[str | None, Query(description="Filter by event type")] = None,
+    taskId: Annotated[str | None, Query(description="Filter by task (task_001)")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000, description="Max events to return")] = 100,
+    afterId: Annotated[str | None, Query(description="Events after this id (evt_N)")] = None,
+) -> dict[str, Any]:
+    if type is not None and type not in journal.EVENT_TYPES:
+        raise invalid(f"unknown event type {type!r}", "type",
+                      allowed=sorted(journal.EVENT_TYPES))
+    task: str | None = None
+    if taskId is not None:
+        try:
+            task = ids.task_definition_id(taskId)
+        except ids.InvalidId as exc:
+            raise invalid(str(exc), "taskId") from exc
+    if after is not None and after.tzinfo is None:
+        after = after.replace(tzinfo=dt.UTC)
+    run = lookup.run(caller.tenant, projectId, runId)
+    with db.connection() as conn:
+        rows = journal.list_events(
+            conn, namespace=caller.tenant, run=run["metadata"]["name"],
+            after_id=events.parse_event_id(afterId), after_time=after, event_type=type,
+            task=task, limit=limit)
+    return ok([events.list_item(e) for e in rows])
+
+
+@router.get(
+    "/projects/{projectId}/runs/{runId}/events/stream",
+    summary="Stream a run's events (SSE); resumes after Last-Event-ID",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def stream_events(
+    projectId: str, runId: str, request: Request, caller: Caller,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+) -> StreamingResponse:
+    run = await anyio.to_thread.run_sync(lookup.run, caller.tenant, projectId, runId)
+    hub: JournalHub = request.app.state.journal_hub
+    key = (caller.tenant, run["metadata"]["name"])
+    after_id = events.parse_event_id(last_event_id)
+    keepalive = get_api_settings().sse_keepalive_seconds
+
+    async def frames() -> AsyncIterator[str]:
+        yield "retry: 2000\n\n"
+        async for event in hub.follow(key, after_id, keepalive):
+            yield ": keep-alive\n\n" if event is None else events.sse_frame(event)
+
+    return StreamingResponse(frames(), media_type="text/event-stream", headers={
+        "Cache-Control": "no-cache", "X-Accel-Buffering": "no", "Connection": "keep-alive"})

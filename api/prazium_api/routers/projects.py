@@ -1,0 +1,184 @@
+"""Projects and their spec: create, list, get, update, archive; clarify, answers,
+approve, regenerate (synchronous over the operator, see sync.py)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Query
+
+from prazium_api import crs, lookup, naming, views
+from prazium_api.deps import Caller, Paging, ok
+from prazium_api.errors import ApiError, conflict, invalid
+from prazium_api.models import CreateProject, Regenerate, SubmitAnswers, UpdateProject
+from prazium_api.settings import get_api_settings
+from prazium_api.sync import wait_for_operator
+from prazium_operator.kube import LABEL_MANAGED_BY, PROJECTS
+
+router = APIRouter(tags=["projects"])
+Obj = dict[str, Any]
+ProjectPhase = Literal["draft", "clarifying", "spec_review", "approved", "building", "built",
+                       "failed", "archived"]
+SPEC_PHASES = frozenset({"spec_review", "approved", "building", "built", "failed"})
+
+
+@router.post("/projects", status_code=201, summary="Create a project")
+def create_project(body: CreateProject, caller: Caller) -> Obj:
+    name = naming.new_project_name(body.name)
+    obj = crs.create(caller.tenant, PROJECTS, {
+        "metadata": {"name": name, "labels": {LABEL_MANAGED_BY: "prazium-api"}},
+        "spec": {"displayName": body.name, "description": body.description},
+    }, "project")
+    detail = views.project_summary(obj)
+    return ok({
+        "id": detail["id"], "name": detail["name"], "description": detail["description"],
+        "status": "draft",
+        "repoPath": views.repo_path(get_api_settings().data_dir, obj),
+        "createdAt": detail["createdAt"], "updatedAt": detail["updatedAt"],
+    })
+
+
+@router.get("/projects", summary="List projects")
+def list_projects(
+    caller: Caller, paging: Paging,
+    status: Annotated[ProjectPhase | None, Query(description="Filter by status")] = None,
+    search: Annotated[str | None, Query(max_length=200,
+                                        description="Search name/description")] = None,
+) -> Obj:
+    items = crs.project_lists.get(caller.tenant, get_api_settings().list_cache_seconds)
+    if status is not None:
+        items = [obj for obj in items if views.project_phase(obj) == status]
+    if search:
+        needle = search.casefold()
+        items = [obj for obj in items
+                 if needle in str(obj.get("spec", {}).get("displayName", "")).casefold()
+                 or needle in str(obj.get("spec", {}).get("description", "")).casefold()]
+    items = sorted(items, key=lambda o: (o["metadata"].get("creationTimestamp", ""),
+                                         o["metadata"]["name"]), reverse=True)
+    page, pagination = paging.apply(items)
+    return ok([views.project_summary(obj) for obj in page], pagination=pagination)
+
+
+@router.get("/projects/{projectId}", summary="Get a project with its spec documents")
+def get_project(projectId: str, caller: Caller) -> Obj:
+    obj = lookup.project(caller.tenant, projectId)
+    return ok(views.project_detail(obj, get_api_settings().data_dir))
+
+
+@router.patch("/projects/{projectId}", summary="Update name and/or description")
+def update_project(projectId: str, body: UpdateProject, caller: Caller) -> Obj:
+    obj = lookup.project(caller.tenant, projectId)
+    changes: Obj = {}
+    if body.name is not None:
+        changes["displayName"] = body.name
+    if body.description is not None:
+        changes["description"] = body.description
+    if changes:
+        obj = crs.patch(caller.tenant, PROJECTS, obj["metadata"]["name"], {"spec": changes},
+                        f"project {projectId}")
+    return ok(views.project_detail(obj, get_api_settings().data_dir))
+
+
+@router.delete("/projects/{projectId}", summary="Archive a project (a soft delete)")
+def archive_project(projectId: str, caller: Caller) -> Obj:
+    obj = lookup.project(caller.tenant, projectId)
+    crs.patch(caller.tenant, PROJECTS, obj["metadata"]["name"], {"spec": {"archived": True}},
+              f"project {projectId}")
+    return ok({"id": projectId, "status": "archived"})
+
+
+def _refuse_archived(obj: Obj, project_id: str) -> None:
+    if obj.get("spec", {}).get("archived"):
+        raise conflict(f"project {project_id} is archived")
+
+
+@router.post("/projects/{projectId}/clarify", summary="Get clarifying questions")
+def clarify(projectId: str, caller: Caller) -> Obj:
+    obj = lookup.project(caller.tenant, projectId)
+    _refuse_archived(obj, projectId)
+    obj = wait_for_operator(
+        caller.tenant, PROJECTS, obj["metadata"]["name"], int(obj["metadata"]["generation"]),
+        lambda o: o.get("status", {}).get("questions") is not None,
+        f"project {projectId}", "write clarifying questions")
+    return ok({"questions": obj["status"]["questions"]})
+
+
+@router.post("/projects/{projectId}/answers", summary="Submit answers; returns the spec")
+def submit_answers(projectId: str, body: SubmitAnswers, caller: Caller) -> Obj:
+    obj = lookup.project(caller.tenant, projectId)
+    _refuse_archived(obj, projectId)
+    questions = obj.get("status", {}).get("questions")
+    if questions is None:
+        raise conflict(f"project {projectId} has no clarifying questions yet:"
+                       " call POST /projects/{projectId}/clarify first")
+    known = {q.get("id") for q in questions}
+    unknown = [a.questionId for a in body.answers if a.questionId not in known]
+    if unknown:
+        raise ApiError("VALIDATION_ERROR", f"unknown question ids: {', '.join(unknown)}",
+                       {"fields": [{"field": "answers.questionId", "message": f"unknown {q}"}
+                                   for q in unknown]})
+    seen: set[str] = set()
+    for answer in body.answers:
+        if answer.questionId in seen:
+            raise invalid(f"question {answer.questionId} answered twice", "answers.questionId")
+        seen.add(answer.questionId)
+    name = obj["metadata"]["name"]
+    patched = crs.patch(caller.tenant, PROJECTS, name, {"spec": {"answers": [
+        a.model_dump() for a in body.answers]}}, f"project {projectId}")
+    obj = wait_for_operator(
+        caller.tenant, PROJECTS, name, int(patched["metadata"]["generation"]),
+        lambda o: views.project_phase(o) in SPEC_PHASES and views.spec_view(o) is not None,
+        f"project {projectId}", "write the spec")
+    spec = views.spec_view(obj) or {}
+    return ok({"status": views.project_phase(obj),
+               "spec": {"version": spec.get("version"), "documents": spec.get("documents")}})
+
+
+@router.post("/projects/{projectId}/approve", summary="Approve the current spec version")
+def approve(projectId: str, caller: Caller) -> Obj:
+    obj = lookup.project(caller.tenant, projectId)
+    _refuse_archived(obj, projectId)
+    spec = views.spec_view(obj)
+    phase = views.project_phase(obj)
+    if spec is None or phase not in SPEC_PHASES:
+        raise conflict(f"project {projectId} has no spec to approve (status {phase})")
+    version = spec["version"]
+    name = obj["metadata"]["name"]
+    patched = crs.patch(caller.tenant, PROJECTS, name,
+                        {"spec": {"approval": {"specVersion": version}}}, f"project {projectId}")
+    obj = wait_for_operator(
+        caller.tenant, PROJECTS, name, int(patched["metadata"]["generation"]),
+        lambda o: bool((views.spec_view(o) or {}).get("approvedAt"))
+        and views.project_phase(o) in SPEC_PHASES - {"spec_review"},
+        f"project {projectId}", "approve the spec")
+    approved = views.spec_view(obj) or {}
+    return ok({"status": views.project_phase(obj),
+               "spec": {"version": approved.get("version"),
+                        "approvedAt": approved.get("approvedAt")}})
+
+
+@router.post("/projects/{projectId}/regenerate", summary="Regenerate the spec, with feedback")
+def regenerate(projectId: str, caller: Caller,
+               body: Annotated[Regenerate | None, Body()] = None) -> Obj:
+    obj = lookup.project(caller.tenant, projectId)
+    _refuse_archived(obj, projectId)
+    spec = views.spec_view(obj)
+    phase = views.project_phase(obj)
+    if spec is None or phase not in SPEC_PHASES - {"building"}:
+        raise conflict(f"project {projectId} cannot regenerate its spec in status {phase}")
+    previous = obj.get("spec", {}).get("regenerate") or {}
+    request: Obj = {"revision": int(previous.get("revision") or 0) + 1}
+    if body is not None and body.feedback:
+        request["feedback"] = body.feedback
+    name = obj["metadata"]["name"]
+    patched = crs.patch(caller.tenant, PROJECTS, name, {"spec": {"regenerate": request}},
+                        f"project {projectId}")
+    old_version = int(spec["version"])
+    obj = wait_for_operator(
+        caller.tenant, PROJECTS, name, int(patched["metadata"]["generation"]),
+        lambda o: int((views.spec_view(o) or {}).get("version") or 0) > old_version
+        and views.project_phase(o) == "spec_review",
+        f"project {projectId}", "regenerate the spec")
+    return ok({"status": views.project_phase(obj), "spec": views.spec_view(obj)})
+
+

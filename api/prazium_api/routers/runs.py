@@ -1,0 +1,111 @@
+"""Runs (builds): start, list, get, cancel, retry."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Query
+
+from prazium_api import builds, crs, lookup, views
+from prazium_api.deps import Caller, Paging, ok
+from prazium_api.errors import conflict
+from prazium_api.models import StartRun
+from prazium_api.settings import get_api_settings
+from prazium_api.sync import wait_for_operator
+from prazium_operator.kube import RUNS
+
+router = APIRouter(tags=["runs"])
+Obj = dict[str, Any]
+RunPhase = Literal["pending", "decomposing", "executing", "merging", "verifying", "succeeded",
+                   "failed", "cancelled"]
+BUILDABLE = frozenset({"approved", "building", "built", "failed"})
+
+
+def _started(caller: Caller, run: Obj, project_id: str) -> Obj:
+    """The 201 answer: waits (bounded) for the operator to hand out the run number."""
+    name = run["metadata"]["name"]
+    run = crs.wait_until(caller.tenant, RUNS, name,
+                         lambda o: bool(o.get("status", {}).get("runNumber")),
+                         get_api_settings().sync_timeout_seconds, f"run {name}") or run
+    summary = views.run_summary(run)
+    phase = summary["status"]
+    return {
+        "id": summary["id"], "projectId": project_id, "runNumber": summary["runNumber"],
+        # The contract reports a run that is about to be planned as "decomposing".
+        "status": "decomposing" if phase in ("pending", "decomposing") else phase,
+        "trigger": summary["trigger"], "createdAt": summary["createdAt"],
+    }
+
+
+def _buildable(project: Obj, project_id: str) -> None:
+    phase = views.project_phase(project)
+    if phase == "archived":
+        raise conflict(f"project {project_id} is archived")
+    if phase not in BUILDABLE:
+        raise conflict(f"project {project_id} has no approved spec (status {phase});"
+                       " approve the spec first", {"status": phase})
+
+
+@router.post("/projects/{projectId}/runs", status_code=201, summary="Start a build")
+def start_run(projectId: str, caller: Caller,
+              body: Annotated[StartRun | None, Body()] = None) -> Obj:
+    body = body or StartRun()
+    project = lookup.project(caller.tenant, projectId)
+    _buildable(project, projectId)
+    run = builds.create_run(caller, project, body.trigger, body.parallelism)
+    return ok(_started(caller, run, projectId))
+
+
+@router.get("/projects/{projectId}/runs", summary="List a project's runs")
+def list_runs(projectId: str, caller: Caller, paging: Paging,
+              status: Annotated[RunPhase | None, Query(description="Filter by status")] = None,
+              ) -> Obj:
+    name = lookup.project(caller.tenant, projectId)["metadata"]["name"]
+    runs = [r for r in crs.list_objects(caller.tenant, RUNS) if views.run_project(r) == name]
+    if status is not None:
+        runs = [r for r in runs if views.run_phase(r) == status]
+    runs.sort(key=lambda r: (r.get("status", {}).get("runNumber") or 0,
+                             r["metadata"].get("creationTimestamp", "")), reverse=True)
+    page, pagination = paging.apply(runs)
+    return ok([views.run_summary(r) for r in page], pagination=pagination)
+
+
+@router.get("/projects/{projectId}/runs/{runId}", summary="Get a run with its plan and tasks")
+def get_run(projectId: str, runId: str, caller: Caller) -> Obj:
+    run = lookup.run(caller.tenant, projectId, runId)
+    tasks = lookup.tasks(caller.tenant, run["metadata"]["name"])
+    return ok(views.run_detail(run, tasks))
+
+
+@router.post("/projects/{projectId}/runs/{runId}/cancel", summary="Cancel a run")
+def cancel_run(projectId: str, runId: str, caller: Caller) -> Obj:
+    run = lookup.run(caller.tenant, projectId, runId)
+    phase = views.run_phase(run)
+    if phase in ("succeeded", "failed"):
+        raise conflict(f"run {runId} already {phase}", {"status": phase})
+    if phase != "cancelled":
+        name = run["metadata"]["name"]
+        patched = crs.patch(caller.tenant, RUNS, name, {"spec": {"cancel": True}}, f"run {runId}")
+        run = wait_for_operator(
+            caller.tenant, RUNS, name, int(patched["metadata"]["generation"]),
+            lambda o: views.run_phase(o) in views.TERMINAL_RUN_PHASES,
+            f"run {runId}", "cancel the run")
+    return ok({"id": runId, "status": views.run_phase(run)})
+
+
+@router.post("/projects/{projectId}/runs/{runId}/retry", status_code=201,
+             summary="Start a new run with the same spec snapshot")
+def retry_run(projectId: str, runId: str, caller: Caller) -> Obj:
+    project = lookup.project(caller.tenant, projectId)
+    old = lookup.run(caller.tenant, projectId, runId)
+    phase = views.run_phase(old)
+    if phase not in views.TERMINAL_RUN_PHASES:
+        raise conflict(f"run {runId} is still {phase}; cancel it or wait before retrying",
+                       {"status": phase})
+    if views.project_phase(project) == "archived":
+        raise conflict(f"project {projectId} is archived")
+    run = builds.create_run(caller, project, "retry", old.get("spec", {}).get("parallelism"),
+                            retry_of=old["metadata"]["name"])
+    started = _started(caller, run, projectId)
+    return ok({key: started[key] for key in ("id", "runNumber", "status", "trigger",
+                                             "projectId", "createdAt")})
