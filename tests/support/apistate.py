@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 from kubernetes import client
+
 from prazium_operator import paths
 from prazium_operator.kube import API_VERSION, GROUP, LABEL_PROJECT, LABEL_RUN, VERSION
 
