@@ -13,7 +13,17 @@ from fastapi import FastAPI
 from prazium_api import __version__, db, errors, openapi
 from prazium_api.follower import JournalHub
 from prazium_api.middleware import ApiGateMiddleware
-from prazium_api.routers import auth, events, projects, runs, system, tasks, ws
+from prazium_api.routers import (
+    auth,
+    events,
+    exports,
+    files,
+    projects,
+    runs,
+    system,
+    tasks,
+    ws,
+)
 from prazium_api.settings import get_api_settings
 from prazium_operator import db as schema
 from prazium_operator import kube
@@ -49,7 +59,7 @@ def create_app() -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
-    for module in (system, auth, projects, runs, tasks, events, ws):
+    for module in (system, auth, projects, runs, tasks, events, files, exports, ws):
         app.include_router(module.router, prefix="/v1")
     app.include_router(system.router, include_in_schema=False)  # /health for probes
     app.add_middleware(ApiGateMiddleware)

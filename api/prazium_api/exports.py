@@ -1,0 +1,106 @@
+"""Export archives (zip, tar.gz) of a project's repository at a run's merged commit.
+
+The record lives in PostgreSQL (exports), the file under paths.exports_dir; the
+archive is built by `git archive` in a background thread of the API process that
+accepted the request. Files are written to a temporary name and renamed, so a
+"completed" export always has its whole file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+import threading
+from pathlib import Path
+from typing import Any
+
+from prazium_api import db, repo
+from prazium_api.errors import ApiError
+from prazium_operator import paths
+
+log = logging.getLogger(__name__)
+EXTENSIONS = {"zip": "zip", "tar.gz": "tar.gz"}
+MEDIA_TYPES = {"zip": "application/zip", "tar.gz": "application/gzip"}
+_COLUMNS = ("id, namespace, project, run, format, status, file_path, file_name, size_bytes,"
+            " error, created_at, expires_at, expires_at <= now() AS expired")
+
+
+def new_export_id() -> str:
+    return "exp_" + secrets.token_hex(8)
+
+
+def start(data_dir: Path, namespace: str, project: str, run: str, fmt: str, commit: str,
+          base_name: str, ttl_seconds: int) -> dict[str, Any]:
+    export_id = new_export_id()
+    file_name = f"{base_name}.{EXTENSIONS[fmt]}"
+    target = paths.exports_dir(data_dir, namespace) / f"{export_id}.{EXTENSIONS[fmt]}"
+    with db.connection() as conn:
+        conn.execute(
+            "INSERT INTO exports (id, namespace, project, run, format, status, file_path,"
+            " file_name, expires_at) VALUES (%s, %s, %s, %s, %s, 'processing', %s, %s,"
+            " now() + make_interval(secs => %s))",
+            (export_id, namespace, project, run, fmt, str(target), file_name, ttl_seconds))
+    bare = paths.repo_path(data_dir, namespace, project)
+    threading.Thread(target=_build, args=(export_id, bare, commit, fmt, base_name, target),
+                     name=f"export-{export_id}", daemon=True).start()
+    return {"id": export_id, "status": "processing", "format": fmt}
+
+
+def _build(export_id: str, bare: Path, commit: str, fmt: str, prefix: str,
+           target: Path) -> None:
+    partial = target.with_name(target.name + ".partial")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        repo.archive(bare, commit, fmt, prefix, partial)
+        partial.rename(target)
+        size = target.stat().st_size
+        with db.connection() as conn:
+            conn.execute("UPDATE exports SET status = 'completed', size_bytes = %s"
+                         " WHERE id = %s", (size, export_id))
+        log.info("export %s completed (%d bytes)", export_id, size)
+    except Exception as exc:  # recorded for the client; the details stay in the log
+        log.exception("export %s failed", export_id)
+        partial.unlink(missing_ok=True)
+        try:
+            with db.connection() as conn:
+                conn.execute("UPDATE exports SET status = 'failed', error = %s WHERE id = %s",
+                             (exc.__class__.__name__, export_id))
+        except ApiError:
+            pass
+
+
+def get(namespace: str, project: str, export_id: str) -> dict[str, Any]:
+    """The export's record; 404 when unknown, of another project/tenant, or expired."""
+    with db.connection() as conn:
+        cur = conn.execute(f"SELECT {_COLUMNS} FROM exports WHERE id = %s AND namespace = %s"
+                           " AND project = %s", (export_id, namespace, project))
+        row = cur.fetchone()
+        names = [c.name for c in cur.description or []]
+    if row is None:
+        raise ApiError("NOT_FOUND", f"export {export_id} not found")
+    record = dict(zip(names, row, strict=True))
+    if record["expired"]:
+        Path(record["file_path"]).unlink(missing_ok=True)
+        raise ApiError("NOT_FOUND", f"export {export_id} expired at"
+                       f" {_iso(record['expires_at'])}", {"reason": "EXPIRED"})
+    return record
+
+
+def _iso(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def view(record: dict[str, Any], project_id: str) -> dict[str, Any]:
+    data: dict[str, Any] = {"id": record["id"], "status": record["status"],
+                            "format": record["format"]}
+    if record["status"] == "completed":
+        data.update(
+            sizeBytes=record["size_bytes"],
+            # Relative to the API's base URL (…/v1), as in the contract.
+            downloadUrl=f"/projects/{project_id}/exports/{record['id']}/download",
+            expiresAt=_iso(record["expires_at"]),
+        )
+    elif record["status"] == "failed":
+        data["error"] = "the archive could not be built"
+    return data
