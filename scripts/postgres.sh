@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # A project-local PostgreSQL: cluster in .dev/postgres, TCP on 127.0.0.1 only,
 # password auth with a generated password, schema migrations applied at start.
-#   postgres.sh start | stop | status | dsn
+#   postgres.sh start | stop | status | dsn | purge
+# As root, the server runs as the 'postgres' user; when that user cannot reach
+# .dev (a checkout under a private home, say), the cluster's files live in
+# /var/tmp/prazium-postgres/<digest> and .dev/postgres/data links to them.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 PG=$DEV_DIR/postgres
 DATA=$PG/data
 PWFILE=$PG/password
-LOG=$PG/postgres.log
+# The server's own view of its files: resolved, since it may not be able to
+# traverse .dev to follow the link.
+real_data() { readlink -f "$DATA"; }
 DB=prazium
 DB_USER=prazium
 
@@ -39,16 +44,33 @@ dsn() {
 init_cluster() {
   [ -f "$DATA/PG_VERSION" ] && return 0
   say "initialising a PostgreSQL cluster in ${PG#"$PRAZIUM_ROOT"/}"
+  purge
   rm -rf "$PG"; mkdir -p "$PG"
   python3 -c 'import secrets; print(secrets.token_urlsafe(24))' >"$PWFILE"
   chmod 600 "$PWFILE"
-  [ "$(id -u)" = 0 ] && chown -R postgres "$PG"
-  as_pg "$BIN/initdb" -D "$DATA" -U "$DB_USER" --pwfile="$PWFILE" \
+  local home=$PG/server
+  if [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$PG"; then
+    home=/var/tmp/prazium-postgres/$(echo "$PG" | sha256sum | cut -c1-16)
+    rm -rf "$home"
+  fi
+  mkdir -p "$home"
+  ln -sfn "$home/data" "$DATA"
+  cp "$PWFILE" "$home/pwfile"
+  [ "$(id -u)" = 0 ] && chown -R postgres "$home"
+  as_pg "$BIN/initdb" -D "$home/data" -U "$DB_USER" --pwfile="$home/pwfile" \
     --auth-local=scram-sha-256 --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 >"$PG/initdb.log" 2>&1 \
     || { tail -n 20 "$PG/initdb.log" >&2; die "initdb failed"; }
+  rm -f "$home/pwfile"
 }
 
-running() { [ -f "$DATA/postmaster.pid" ] && as_pg "$BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; }
+# purge: remove the cluster's files (also when they live outside .dev).
+purge() {
+  local target
+  target=$(readlink "$DATA" 2>/dev/null) || return 0
+  rm -rf "$(dirname "$target")"
+}
+
+running() { [ -f "$DATA/postmaster.pid" ] && as_pg "$BIN/pg_ctl" -D "$(real_data)" status >/dev/null 2>&1; }
 
 start() {
   if running; then
@@ -57,9 +79,11 @@ start() {
     init_cluster
     require_port "$PRAZIUM_PG_PORT" PostgreSQL
     echo "$PRAZIUM_PG_PORT" >"$PG/port"
-    as_pg "$BIN/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 start \
+    local log
+    log="$(dirname "$(real_data)")/postgres.log"
+    as_pg "$BIN/pg_ctl" -D "$(real_data)" -l "$log" -w -t 60 start \
       -o "-c listen_addresses=127.0.0.1 -p $PRAZIUM_PG_PORT -c unix_socket_directories='' -c fsync=off -c max_connections=200" \
-      >/dev/null || { tail -n 20 "$LOG" >&2; die "PostgreSQL did not start (log: $LOG)"; }
+      >/dev/null || { tail -n 20 "$log" >&2; die "PostgreSQL did not start (log: $log)"; }
     say "PostgreSQL ready on 127.0.0.1:$PRAZIUM_PG_PORT"
   fi
   PGPASSWORD=$(cat "$PWFILE") "$BIN/psql" -qAt -h 127.0.0.1 -p "$(cat "$PG/port")" -U "$DB_USER" -d postgres \
@@ -70,8 +94,8 @@ start() {
 
 stop() {
   if [ -f "$DATA/postmaster.pid" ]; then
-    as_pg "$BIN/pg_ctl" -D "$DATA" -m fast -w -t 30 stop >/dev/null 2>&1 \
-      || as_pg "$BIN/pg_ctl" -D "$DATA" -m immediate -w stop >/dev/null 2>&1 || true
+    as_pg "$BIN/pg_ctl" -D "$(real_data)" -m fast -w -t 30 stop >/dev/null 2>&1 \
+      || as_pg "$BIN/pg_ctl" -D "$(real_data)" -m immediate -w stop >/dev/null 2>&1 || true
     say "stopped PostgreSQL"
   fi
 }
@@ -81,5 +105,6 @@ case "${1:-}" in
   stop) stop ;;
   status) running && echo "postgres: running on 127.0.0.1:$(cat "$PG/port")" || { echo "postgres: not running"; exit 1; } ;;
   dsn) dsn ;;
+  purge) stop; purge ;;
   *) echo "usage: $0 start|stop|status|dsn" >&2; exit 2 ;;
 esac

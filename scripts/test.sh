@@ -10,7 +10,7 @@ export PRAZIUM_APISERVER_PORT=$(free_port) PRAZIUM_ETCD_PORT=$(free_port) \
 . "$(dirname "$0")/lib.sh"
 
 teardown() {
-  "$PRAZIUM_ROOT/scripts/postgres.sh" stop || true
+  "$PRAZIUM_ROOT/scripts/postgres.sh" purge || true
   "$PRAZIUM_ROOT/scripts/cluster.sh" stop || true
   rm -rf "$DEV_DIR"
 }
