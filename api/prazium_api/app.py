@@ -15,6 +15,7 @@ from prazium_api.follower import JournalHub
 from prazium_api.middleware import ApiGateMiddleware
 from prazium_api.routers import (
     auth,
+    deployments,
     events,
     exports,
     files,
@@ -59,8 +60,10 @@ def create_app() -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
-    for module in (system, auth, projects, runs, tasks, events, files, exports, ws):
+    for module in (system, auth, projects, runs, tasks, events, files, exports, deployments,
+                   ws):
         app.include_router(module.router, prefix="/v1")
+    app.include_router(system.admin_router, prefix="/v1")
     app.include_router(system.router, include_in_schema=False)  # /health for probes
     app.add_middleware(ApiGateMiddleware)
 

@@ -8,10 +8,17 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from prazium_api import __version__, health
+from prazium_api import __version__, health, stats
+from prazium_api.deps import Admin, ok
 from prazium_api.settings import get_api_settings
 
 router = APIRouter(tags=["system"])
+admin_router = APIRouter(tags=["system"])
+
+
+@admin_router.get("/admin/stats", summary="System statistics (admin keys only)")
+def get_stats(admin: Admin) -> dict[str, Any]:
+    return ok(stats.collect(get_api_settings().operator_stale_seconds))
 
 
 @router.get("/health", summary="Health of the API and each component it depends on")

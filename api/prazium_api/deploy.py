@@ -1,0 +1,184 @@
+"""Preview deployments of a generated app on Kubernetes (provider "kubernetes").
+
+The generated app uses only the Python standard library, so no image is built:
+its files at the run's merged commit go into a ConfigMap mounted read-only into
+a stock Python image, run as an unprivileged user with the restricted Pod
+Security profile. A Deployment + ClusterIP Service in the tenant's namespace,
+all owned by the Project (archiving and deleting it cleans them up).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from prazium_api import repo
+from prazium_api.errors import ApiError, conflict
+from prazium_api.settings import ApiSettings
+from prazium_operator import kube
+
+APP_PORT = 8000
+SERVICE_PORT = 80
+LABEL_DEPLOYMENT = "prazium.io/deployment"
+_PYTHON_MODULE = re.compile(r"python3? -m ([A-Za-z_][\w.]*)")
+
+
+def new_deployment_id() -> str:
+    return "dep_" + secrets.token_hex(5)
+
+
+def object_name(deployment_id: str) -> str:
+    return "pzd-" + deployment_id.removeprefix("dep_")
+
+
+def entry_command(files: dict[str, int], readme: str) -> list[str]:
+    """How the generated app starts: its package's __main__, else run.sh, else the
+    `python -m X` its README documents."""
+    if "app/__main__.py" in files:
+        return ["python", "-m", "app"]
+    if "run.sh" in files:
+        return ["sh", "run.sh"]
+    match = _PYTHON_MODULE.search(readme)
+    if match:
+        return ["python", "-m", match.group(1)]
+    raise conflict("the generated app has no entry point (app/__main__.py, run.sh, or"
+                   " `python -m` in README.md)")
+
+
+def manifests(settings: ApiSettings, namespace: str, deployment_id: str, project: dict[str, Any],
+              bare: Path, commit: str) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    files = dict(repo.tree_files(bare, commit))
+    total = sum(files.values())
+    if total > settings.deploy_max_bytes:
+        raise conflict(f"the generated app ({total} bytes) is larger than a preview allows"
+                       f" ({settings.deploy_max_bytes} bytes)")
+    readme = ""
+    if "README.md" in files:
+        readme = repo.read_file(bare, commit, "README.md").decode("utf-8", "replace")
+    command = entry_command(files, readme)
+    name = object_name(deployment_id)
+    project_name = project["metadata"]["name"]
+    labels = {"app.kubernetes.io/name": "prazium-preview", "app.kubernetes.io/instance": name,
+              "app.kubernetes.io/managed-by": "prazium-api", kube.LABEL_PROJECT: project_name,
+              LABEL_DEPLOYMENT: deployment_id.removeprefix("dep_")}
+    owner = [kube.owner_reference(project, controller=False)]
+    meta = {"name": name, "namespace": namespace, "labels": labels, "ownerReferences": owner}
+    data: dict[str, str] = {}
+    binary: dict[str, str] = {}
+    items = []
+    for index, path in enumerate(sorted(files)):
+        key = f"f{index:04d}"
+        content = repo.read_file(bare, commit, path)
+        try:
+            data[key] = content.decode("utf-8")
+        except UnicodeDecodeError:
+            import base64
+            binary[key] = base64.b64encode(content).decode("ascii")
+        items.append({"key": key, "path": path})
+    config_map = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": data,
+                  "binaryData": binary}
+    selector = {"app.kubernetes.io/instance": name}
+    deployment = {
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta,
+        "spec": {
+            "replicas": 1, "selector": {"matchLabels": selector},
+            "progressDeadlineSeconds": 300,
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "automountServiceAccountToken": False,
+                    "enableServiceLinks": False,
+                    "securityContext": {"runAsNonRoot": True, "runAsUser": 65534,
+                                        "runAsGroup": 65534,
+                                        "seccompProfile": {"type": "RuntimeDefault"}},
+                    "containers": [{
+                        "name": "app", "image": settings.deploy_image, "command": command,
+                        "workingDir": "/app",
+                        "env": [{"name": "APP_HOST", "value": "0.0.0.0"},
+                                {"name": "APP_PORT", "value": str(APP_PORT)},
+                                {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},
+                                {"name": "HOME", "value": "/tmp"}],
+                        "ports": [{"name": "http", "containerPort": APP_PORT}],
+                        "readinessProbe": {"tcpSocket": {"port": "http"},
+                                           "periodSeconds": 5},
+                        "resources": {"requests": {"cpu": "50m", "memory": "64Mi"},
+                                      "limits": {"cpu": "500m", "memory": "256Mi"}},
+                        "securityContext": {"allowPrivilegeEscalation": False,
+                                            "readOnlyRootFilesystem": True,
+                                            "capabilities": {"drop": ["ALL"]}},
+                        "volumeMounts": [{"name": "app", "mountPath": "/app",
+                                          "readOnly": True},
+                                         {"name": "tmp", "mountPath": "/tmp"}],
+                    }],
+                    "volumes": [{"name": "app", "configMap": {"name": name, "items": items}},
+                                {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}],
+                },
+            },
+        },
+    }
+    service = {"apiVersion": "v1", "kind": "Service", "metadata": meta,
+               "spec": {"type": "ClusterIP", "selector": selector,
+                        "ports": [{"name": "http", "port": SERVICE_PORT,
+                                   "targetPort": "http"}]}}
+    return config_map, deployment, service
+
+
+def create(namespace: str, objects: tuple[dict[str, Any], ...]) -> None:
+    core, apps = client.CoreV1Api(), client.AppsV1Api()
+    config_map, deployment, service = objects
+    try:
+        core.create_namespaced_config_map(namespace, config_map)
+        apps.create_namespaced_deployment(namespace, deployment)
+        core.create_namespaced_service(namespace, service)
+    except ApiException as exc:
+        teardown(namespace, config_map["metadata"]["name"])
+        raise ApiError("INTERNAL_ERROR", f"could not create the preview ({exc.status})") from exc
+
+
+def url(settings: ApiSettings, namespace: str, name: str) -> str:
+    return settings.deploy_url_template.format(service=name, namespace=namespace,
+                                               port=SERVICE_PORT)
+
+
+def observed_status(namespace: str, name: str) -> str | None:
+    """deploying | live | failed from the Deployment; None when it is gone."""
+    try:
+        response = client.AppsV1Api().read_namespaced_deployment(
+            name, namespace, _preload_content=False)
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise ApiError("INTERNAL_ERROR", "could not read the preview Deployment") from exc
+    return status_of(json.loads(response.data))
+
+
+def status_of(found: dict[str, Any]) -> str:
+    """live once a replica is available; failed when the rollout stalled; else deploying."""
+    status = found.get("status") or {}
+    if int(status.get("availableReplicas") or 0) >= 1:
+        return "live"
+    for condition in status.get("conditions") or []:
+        kind, state = condition.get("type"), condition.get("status")
+        if (kind == "Progressing" and state == "False") or (
+                kind == "ReplicaFailure" and state == "True"):
+            return "failed"
+    return "deploying"
+
+
+def teardown(namespace: str, name: str) -> None:
+    core, apps = client.CoreV1Api(), client.AppsV1Api()
+    for delete in (lambda: core.delete_namespaced_service(name, namespace),
+                   lambda: apps.delete_namespaced_deployment(name, namespace,
+                                                             propagation_policy="Background"),
+                   lambda: core.delete_namespaced_config_map(name, namespace)):
+        try:
+            delete()
+        except ApiException as exc:
+            if exc.status != 404:
+                raise ApiError("INTERNAL_ERROR", "could not delete the preview") from exc

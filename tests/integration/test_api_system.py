@@ -1,0 +1,163 @@
+"""Deployments, admin stats, rate limits and the OpenAPI document over real HTTP."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from tests.support import apistate
+from tests.support.apistate import assert_error
+from tests.support.services import ServiceProcess, Stack, start_api
+
+pytestmark = pytest.mark.integration
+
+APP_FILES = {
+    "README.md": b"# Notes\n\n```sh\npython -m app\n```\n",
+    "app/__init__.py": b"APP_NAME = 'Notes'\n",
+    "app/__main__.py": b"from app.server import main\nmain()\n",
+    "app/server.py": b"def main():\n    pass\n",
+    "static/icon.bin": bytes([0, 255, 1, 254]),
+}
+
+
+@pytest.fixture
+def built(namespace: str, data_dir: Path, tmp_path: Path) -> str:
+    apistate.create_project(namespace, "notes", "Notes")
+    _, sha = apistate.make_repo(data_dir, namespace, "notes", APP_FILES, tmp_path)
+    apistate.create_run(namespace, "notes", "notes-r1",
+                        {"runNumber": 1, "phase": "succeeded", "mergedCommit": sha})
+    return sha
+
+
+def test_kubernetes_preview_deploy_status_and_teardown(http: httpx.Client, namespace: str,
+                                                       built: str) -> None:
+    refused = assert_error(http.post("/projects/proj_notes/deploy",
+                                     json={"runId": "run_notes-r1", "provider": "railway"}),
+                           400, "VALIDATION_ERROR")
+    assert "kubernetes" in refused["message"]
+    assert refused["details"]["configured"] == ["kubernetes"]
+
+    created = http.post("/projects/proj_notes/deploy",
+                        json={"runId": "run_notes-r1", "provider": "kubernetes"})
+    assert created.status_code == 202, created.text
+    data = created.json()["data"]
+    assert data["status"] == "deploying" and data["provider"] == "kubernetes"
+    dep_id = data["deploymentId"]
+    name = "pzd-" + dep_id.removeprefix("dep_")
+
+    apps, core = client.AppsV1Api(), client.CoreV1Api()
+    deployment = apps.read_namespaced_deployment(name, namespace)
+    pod = deployment.spec.template.spec
+    assert pod.security_context.run_as_non_root is True
+    assert pod.security_context.seccomp_profile.type == "RuntimeDefault"
+    container = pod.containers[0]
+    assert container.command == ["python", "-m", "app"]
+    assert container.security_context.allow_privilege_escalation is False
+    assert container.security_context.read_only_root_filesystem is True
+    assert container.security_context.capabilities.drop == ["ALL"]
+    assert deployment.metadata.owner_references[0].name == "notes"
+    config_map = core.read_namespaced_config_map(name, namespace)
+    assert APP_FILES["app/server.py"].decode() in config_map.data.values()
+    assert len(config_map.binary_data) == 1
+    assert {i.path for i in pod.volumes[0].config_map.items} == set(APP_FILES)
+    service = core.read_namespaced_service(name, namespace)
+    assert service.spec.ports[0].port == 80
+
+    status = http.get(f"/projects/proj_notes/deployments/{dep_id}").json()["data"]
+    assert status["status"] == "deploying" and status["url"] is None  # no kubelet here
+
+    # The local control plane has no kubelet: the pod never runs, so the preview
+    # stays "deploying" (the deployment controller owns .status; mapping of
+    # availability to live/failed is covered in tests/unit/test_api_deploy.py).
+    assert deployment.spec.template.spec.containers[0].image == "python:3.11-slim"
+
+    gone = http.delete(f"/projects/proj_notes/deployments/{dep_id}")
+    assert gone.json()["data"] == {"id": dep_id, "status": "stopped"}
+    for read in (lambda: core.read_namespaced_config_map(name, namespace),
+                 lambda: core.read_namespaced_service(name, namespace)):
+        with pytest.raises(ApiException) as raised:
+            read()
+        assert raised.value.status == 404
+    assert http.get(f"/projects/proj_notes/deployments/{dep_id}").json()["data"]["status"] \
+        == "stopped"
+    assert_error(http.get("/projects/proj_notes/deployments/dep_nope"), 404, "NOT_FOUND")
+
+
+def test_admin_stats_count_real_objects_and_need_an_admin_key(
+    http: httpx.Client, namespace: str, built: str, make_key: Callable[..., str],
+    client_for: Callable[[str], httpx.Client], operator: ServiceProcess,
+) -> None:
+    assert_error(http.get("/admin/stats"), 403, "FORBIDDEN")
+    admin = client_for(make_key(namespace, "pro", admin=True))
+    response = admin.get("/admin/stats")
+    assert response.status_code == 200, response.text
+    stats = response.json()["data"]
+    assert stats["projects"]["total"] >= 1 and stats["projects"]["active"] >= 1
+    assert stats["runs"]["succeeded"] >= 1 and stats["runs"]["total"] >= 1
+    assert set(stats["queue"]) == {"pending", "processing"}
+    assert stats["workers"]["total"] >= 1 and stats["workers"]["operators"] >= 1
+
+
+@pytest.fixture
+def two_replicas(stack: Stack, data_dir: Path, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    first, base1 = start_api(stack, data_dir, tmp_path / "a")
+    second, base2 = start_api(stack, data_dir, tmp_path / "b")
+    yield base1, base2
+    first.stop()
+    second.stop()
+
+
+def test_rate_limit_is_shared_by_two_replicas(
+    two_replicas: tuple[str, str], namespace: str, make_key: Callable[..., str]
+) -> None:
+    key = make_key(namespace, "free")
+    headers = {"Authorization": f"Bearer {key}"}
+    # Start at the beginning of a minute window so all 61 requests land in one.
+    if time.time() % 60 > 50:
+        time.sleep(61 - time.time() % 60)
+    answers = [httpx.get(f"{two_replicas[i % 2]}/v1/projects", headers=headers, timeout=10)
+               for i in range(61)]
+    assert [r.status_code for r in answers[:60]] == [200] * 60
+    assert answers[0].headers["x-ratelimit-limit"] == "60"
+    assert answers[0].headers["x-ratelimit-remaining"] == "59"
+    assert answers[59].headers["x-ratelimit-remaining"] == "0"
+    reset = int(answers[0].headers["x-ratelimit-reset"])
+    assert 0 < reset - time.time() <= 61
+    limited = assert_error(answers[60], 429, "RATE_LIMITED")
+    assert limited["details"]["limit"] == 60
+    assert 1 <= int(answers[60].headers["retry-after"]) <= 60
+    assert answers[60].headers["x-ratelimit-remaining"] == "0"
+    # Error responses carry the headers too; other keys have their own budget.
+    pro = make_key(namespace, "pro")
+    other = httpx.get(f"{two_replicas[0]}/v1/nope", headers={"Authorization": f"Bearer {pro}"})
+    assert other.status_code == 404 and other.headers["x-ratelimit-limit"] == "300"
+
+
+def test_openapi_document_is_served_and_uses_the_envelope(api: str) -> None:
+    doc = httpx.get(f"{api}/v1/openapi.json").json()
+    paths = doc["paths"]
+    for path in ("/v1/projects", "/v1/projects/{projectId}", "/v1/projects/{projectId}/clarify",
+                 "/v1/projects/{projectId}/answers", "/v1/projects/{projectId}/approve",
+                 "/v1/projects/{projectId}/regenerate", "/v1/projects/{projectId}/runs",
+                 "/v1/projects/{projectId}/runs/{runId}/cancel",
+                 "/v1/projects/{projectId}/runs/{runId}/retry",
+                 "/v1/projects/{projectId}/runs/{runId}/tasks/{taskId}",
+                 "/v1/projects/{projectId}/runs/{runId}/events/stream",
+                 "/v1/projects/{projectId}/files/{filePath}", "/v1/projects/{projectId}/export",
+                 "/v1/projects/{projectId}/exports/{exportId}/download",
+                 "/v1/projects/{projectId}/deploy",
+                 "/v1/projects/{projectId}/deployments/{deploymentId}", "/v1/admin/stats",
+                 "/v1/health", "/v1/auth/login"):
+        assert path in paths, path
+    create = paths["/v1/projects"]["post"]["responses"]
+    assert "201" in create and "422" not in create
+    assert create["400"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "ErrorEnvelope")
+    params = {p["name"] for p in paths["/v1/projects"]["get"]["parameters"]}
+    assert params == {"page", "pageSize", "status", "search"}
