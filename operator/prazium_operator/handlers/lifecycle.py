@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import os
@@ -13,6 +14,7 @@ import kopf
 import psycopg
 
 from prazium_operator import db, kube
+from prazium_operator.executor import make_executor
 from prazium_operator.settings import get_settings
 
 HEARTBEAT_SECONDS = 5.0
@@ -39,6 +41,11 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.persistence.finalizer = "prazium.io/finalizer"
     settings.posting.level = logging.WARNING
     settings.watching.server_timeout = 300
+    # Run daemons do their blocking calls (Kubernetes API, git, PostgreSQL) in
+    # threads; the default pool (cpu + 4) would let a few busy runs starve the rest.
+    asyncio.get_running_loop().set_default_executor(
+        concurrent.futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="prazium"))
+    memo.executor = make_executor(prazium)
     memo.instance = f"{socket.gethostname()}-{os.getpid()}"
     memo.active_workers = 0
     memo.heartbeat_stop = asyncio.Event()
@@ -49,6 +56,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
 
 @kopf.on.cleanup()
 async def stop_heartbeat(memo: kopf.Memo, **_: Any) -> None:
+    await memo.executor.shutdown()
     memo.heartbeat_stop.set()
     await memo.heartbeat_task
 
@@ -78,7 +86,7 @@ async def _beat_until_stopped(
                 "INSERT INTO operator_heartbeats (instance, executor, max_workers, active_workers)"
                 " VALUES (%s, %s, %s, %s) ON CONFLICT (instance) DO UPDATE SET"
                 " last_seen = now(), active_workers = EXCLUDED.active_workers",
-                (memo.instance, executor, max_workers, memo.active_workers),
+                (memo.instance, executor, max_workers, getattr(memo.executor, "active", 0)),
             )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), HEARTBEAT_SECONDS)

@@ -1,0 +1,38 @@
+"""The executor interface."""
+
+from __future__ import annotations
+
+import enum
+from typing import Any, Protocol
+
+from prazium_operator.worker.request import WorkerRequest
+
+
+class WorkerState(enum.Enum):
+    RUNNING = "running"
+    EXITED = "exited"  # read the result file
+    LOST = "lost"  # gone without a result (killed, node lost): retry with attempt + 1
+
+
+class Executor(Protocol):
+    kind: str
+
+    def has_capacity(self) -> bool:
+        """True when this operator may start one more worker now."""
+        ...
+
+    async def start(self, request: WorkerRequest, owner: dict[str, Any]) -> dict[str, Any]:
+        """Start the worker; return the reference stored in Task status.executor."""
+        ...
+
+    async def state(self, ref: dict[str, Any], request: WorkerRequest) -> WorkerState:
+        """Running, exited (a result file exists) or lost; works after an operator restart."""
+        ...
+
+    async def stop(self, ref: dict[str, Any], request: WorkerRequest) -> None:
+        """Stop the worker and wait until it is gone (cancel)."""
+        ...
+
+    async def shutdown(self) -> None:
+        """The operator is exiting."""
+        ...

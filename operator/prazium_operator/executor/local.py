@@ -1,0 +1,148 @@
+"""The local executor: workers as child processes of the operator.
+
+Each worker runs in its own session (process group), so cancel can kill it
+with everything it started, and an operator crash (SIGKILL) leaves it running:
+the restarted operator re-adopts it through its pid file and the result file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from prazium_operator.executor.base import WorkerState
+from prazium_operator.settings import Settings
+from prazium_operator.worker.request import (
+    WorkerRequest,
+    log_path,
+    pid_path,
+    read_result,
+    request_path,
+)
+
+WORKER_MODULE = "prazium_operator.worker"
+STOP_GRACE_SECONDS = 3.0
+
+
+class LocalExecutor:
+    kind = "local"
+
+    def __init__(self, settings: Settings) -> None:
+        self.max_workers = settings.max_workers
+        self._children: dict[int, asyncio.subprocess.Process] = {}
+        self._adopted: set[int] = set()
+        self._starting = 0
+
+    @property
+    def active(self) -> int:
+        return self._starting + sum(1 for p in self._children.values() if p.returncode is None) \
+            + len(self._adopted)
+
+    def has_capacity(self) -> bool:
+        return self.active < self.max_workers
+
+    async def start(self, request: WorkerRequest, owner: dict[str, Any]) -> dict[str, Any]:
+        result = Path(request.result_path)
+        result.parent.mkdir(parents=True, exist_ok=True)
+        for stale in (result, pid_path(result)):
+            stale.unlink(missing_ok=True)
+        req_file = request_path(result)
+        req_file.write_text(request.to_json(), encoding="utf-8")
+        self._starting += 1
+        try:
+            with log_path(result).open("ab") as log:
+                proc = await asyncio.create_subprocess_exec(
+                    sys.executable, "-m", WORKER_MODULE, "--request", str(req_file),
+                    stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log,
+                    start_new_session=True, env=_worker_env(),
+                )
+        finally:
+            self._starting -= 1
+        self._children[proc.pid] = proc
+        return {"kind": self.kind, "pid": proc.pid}
+
+    async def state(self, ref: dict[str, Any], request: WorkerRequest) -> WorkerState:
+        result = Path(request.result_path)
+        pid = ref.get("pid") or _pid_from_file(result)
+        child = self._children.get(pid) if pid else None
+        if child is not None:
+            if child.returncode is None:
+                return WorkerState.RUNNING
+            self._children.pop(child.pid, None)
+        elif pid and _is_our_worker(pid, request_path(result)):
+            self._adopted.add(pid)
+            return WorkerState.RUNNING
+        elif pid:
+            self._adopted.discard(pid)
+        return WorkerState.EXITED if read_result(result) is not None else WorkerState.LOST
+
+    async def stop(self, ref: dict[str, Any], request: WorkerRequest) -> None:
+        pid = ref.get("pid") or _pid_from_file(Path(request.result_path))
+        if not pid:
+            return
+        child = self._children.get(pid)
+        if child is None and not _is_our_worker(pid, request_path(Path(request.result_path))):
+            return
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, sig)
+            if await _gone(pid, child, STOP_GRACE_SECONDS):
+                break
+        self._children.pop(pid, None)
+        self._adopted.discard(pid)
+
+    async def shutdown(self) -> None:
+        # Leave workers running: a restarted operator re-adopts them (crash-only design).
+        self._children.clear()
+
+
+async def _gone(pid: int, child: asyncio.subprocess.Process | None, timeout: float) -> bool:
+    if child is not None:
+        try:
+            await asyncio.wait_for(child.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        if not _alive(pid):
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
+
+
+def _is_our_worker(pid: int, req_file: Path) -> bool:
+    """True when pid is alive and is the worker for this very request (pids get reused)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return False
+    return _alive(pid) and str(req_file).encode() in cmdline
+
+
+def _pid_from_file(result: Path) -> int | None:
+    data = read_result(pid_path(result))
+    return int(data["pid"]) if data and data.get("pid") else None
+
+
+def _worker_env() -> dict[str, str]:
+    env = dict(os.environ)
+    # The worker imports this package the way the operator did.
+    package_root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join(
+        [package_root, *[p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]])
+    return env

@@ -1,0 +1,59 @@
+"""Reads and writes of Prazium's custom resources (synchronous; call via asyncio.to_thread)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubernetes.client.exceptions import ApiException
+
+from prazium_operator import kube
+
+
+def get(namespace: str, plural: str, name: str) -> dict[str, Any] | None:
+    try:
+        obj = kube.custom_objects().get_namespaced_custom_object(
+            kube.GROUP, kube.VERSION, namespace, plural, name)
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+    return dict(obj)  # type: ignore[call-overload]
+
+
+def patch_status(namespace: str, plural: str, name: str, status: dict[str, Any]) -> None:
+    """A JSON merge patch of status (null removes a field); the client's default for dicts."""
+    kube.custom_objects().patch_namespaced_custom_object_status(
+        kube.GROUP, kube.VERSION, namespace, plural, name, {"status": status})
+
+
+def patch_meta(namespace: str, plural: str, name: str, metadata: dict[str, Any]) -> None:
+    kube.custom_objects().patch_namespaced_custom_object(
+        kube.GROUP, kube.VERSION, namespace, plural, name, {"metadata": metadata})
+
+
+def replace_status(namespace: str, plural: str, obj: dict[str, Any]) -> None:
+    """Replace status guarded by obj's resourceVersion: raises ApiException 409 on a race."""
+    kube.custom_objects().replace_namespaced_custom_object_status(
+        kube.GROUP, kube.VERSION, namespace, plural, obj["metadata"]["name"], obj)
+
+
+def create(namespace: str, plural: str, obj: dict[str, Any]) -> bool:
+    """Create obj; False when it already exists (creation by natural key is idempotent)."""
+    try:
+        kube.custom_objects().create_namespaced_custom_object(
+            kube.GROUP, kube.VERSION, namespace, plural, obj)
+    except ApiException as exc:
+        if exc.status == 409:
+            return False
+        raise
+    return True
+
+
+def list_by_label(namespace: str, plural: str, selector: str) -> list[dict[str, Any]]:
+    found = kube.custom_objects().list_namespaced_custom_object(
+        kube.GROUP, kube.VERSION, namespace, plural, label_selector=selector)
+    return list(found.get("items", []))  # type: ignore[attr-defined]
+
+
+def is_conflict(exc: BaseException) -> bool:
+    return isinstance(exc, ApiException) and exc.status == 409

@@ -1,0 +1,123 @@
+"""A Project's way from description to approved spec, as one idempotent step.
+
+:func:`reconcile` reads spec and status and returns the status fields to merge:
+questions, spec {version, documents, source, revision, answersDigest,
+approvedAt, approvedVersion, commitSha}, repoPath, phase, message, conditions.
+Called again with the status it produced, it changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from prazium_operator import gitrepo, paths, projectstate
+from prazium_operator.agents import SPEC_DOCUMENTS, get_planner
+from prazium_operator.conditions import now_iso
+
+SPEC_DIR = "docs/spec"
+
+
+def answers_digest(answers: list[dict[str, Any]]) -> str:
+    canonical = json.dumps(sorted(answers, key=lambda a: str(a.get("questionId"))),
+                           sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def reconcile(data_dir: Path, namespace: str, name: str, spec: dict[str, Any],
+              status: dict[str, Any], generation: int | None) -> dict[str, Any]:
+    repo = paths.repo_path(data_dir, namespace, name)
+    gitrepo.init_bare(repo)
+    out: dict[str, Any] = {"repoPath": str(repo), "message": ""}
+    current = dict(status.get("spec") or {})
+    archived = bool(spec.get("archived"))
+    if not archived:
+        new_spec, extra = _next_spec(spec, status, current)
+        out.update(extra)
+        if new_spec is not None:
+            new_spec = _apply_approval(repo, spec, new_spec, out)
+            if new_spec != current:
+                out["spec"] = new_spec
+    merged = {**status, **out}
+    out["phase"] = projectstate.project_phase(merged, archived)
+    merged["phase"] = out["phase"]
+    out["conditions"] = projectstate.project_conditions(merged, generation)
+    out["observedGeneration"] = generation
+    return out
+
+
+def _next_spec(spec: dict[str, Any], status: dict[str, Any], current: dict[str, Any]
+               ) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """The spec state this generation calls for (None: none yet) and other status fields."""
+    extra: dict[str, Any] = {}
+    version = int(current.get("version") or 0)
+    regenerate = spec.get("regenerate") or {}
+    revision = int(regenerate.get("revision") or 0)
+    provided = spec.get("specDocuments")
+    if provided:
+        documents = {key: provided[key] for key in SPEC_DOCUMENTS}
+        if current.get("source") == "provided" and current.get("documents") == documents:
+            return current, extra
+        return _fresh(version, documents, "provided", revision, ""), extra
+
+    planner = get_planner((spec.get("agent") or {}).get("planner") or "template")
+    if not status.get("questions"):
+        extra["questions"] = planner.clarify(spec["displayName"], spec["description"])
+    answers = spec.get("answers")
+    if answers is None:
+        return (current or None), extra
+    digest = answers_digest(answers)
+    stale = (
+        not version or current.get("source") != "generated"
+        or current.get("answersDigest") != digest
+        or revision > int(current.get("revision") or 0)
+    )
+    if not stale:
+        return current, extra
+    feedback = regenerate.get("feedback") if revision > int(current.get("revision") or 0) else None
+    answer_map = {str(a["questionId"]): a.get("answer") for a in answers}
+    documents = planner.write_spec(spec["displayName"], spec["description"], answer_map,
+                                   feedback, revision)
+    return _fresh(version, dict(documents), "generated", revision, digest), extra
+
+
+def _fresh(version: int, documents: dict[str, str], source: str, revision: int,
+           digest: str) -> dict[str, Any]:
+    # A new version clears the approval: it was given to the previous one.
+    return {"version": version + 1, "documents": documents, "source": source,
+            "revision": revision, "answersDigest": digest, "approvedAt": None,
+            "approvedVersion": None, "commitSha": None}
+
+
+def _apply_approval(repo: Path, spec: dict[str, Any], state: dict[str, Any],
+                    out: dict[str, Any]) -> dict[str, Any]:
+    wanted = (spec.get("approval") or {}).get("specVersion")
+    version = state.get("version")
+    if wanted is None or state.get("approvedVersion") == version:
+        return state
+    if wanted != version:
+        out["message"] = (f"spec.approval.specVersion is {wanted} but the current spec version"
+                          f" is {version}; approve version {version} to build it")
+        return state
+    approved_at = now_iso()
+    commit = commit_spec(repo, state["documents"], version, approved_at)
+    return {**state, "approvedVersion": version, "approvedAt": approved_at, "commitSha": commit}
+
+
+def commit_spec(repo: Path, documents: dict[str, str], version: int, date: str) -> str:
+    """Commit the approved documents under docs/spec/ on main (compare-and-swap, retried)."""
+    files = {f"{SPEC_DIR}/{key}": text for key, text in documents.items()}
+    for _ in range(20):
+        main = gitrepo.rev_parse(repo, gitrepo.MAIN)
+        assert main is not None
+        commit = gitrepo.commit_files(repo, main, files, f"Approve spec version {version}", date)
+        if commit == main:
+            return commit
+        try:
+            gitrepo.update_ref(repo, gitrepo.MAIN, commit, main)
+        except gitrepo.GitError:
+            continue  # main moved (a merge landed); commit again on top of it
+        return commit
+    raise gitrepo.GitError("main kept moving while committing the approved spec")

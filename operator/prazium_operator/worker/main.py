@@ -1,0 +1,162 @@
+"""`python -m prazium_operator.worker --request FILE`: carry out one task attempt.
+
+Contract (see request.py): reads a WorkerRequest, writes TASK_STARTED and one
+FILE_CREATED / FILE_MODIFIED per path to the journal, commits the task's work on
+its branch, writes the result JSON (status, filesCreated, filesModified,
+commitSha or error) and exits 0 (succeeded), 1 (task failed) or 2 (bad request).
+
+Re-running an attempt is safe: uncommitted leftovers are discarded, and a commit
+is made only when the branch tip is not already the task's result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from prazium_operator import ids, journal, recorder
+from prazium_operator.gitrepo import GitError, changed_files, git, identity_env, remove_worktree
+from prazium_operator.plan import path_in_scope
+from prazium_operator.settings import get_settings
+from prazium_operator.worker.request import (
+    EXIT_BAD_REQUEST,
+    EXIT_SUCCEEDED,
+    EXIT_TASK_FAILED,
+    WorkerRequest,
+    pid_path,
+    write_json_atomically,
+)
+
+log = logging.getLogger("prazium.worker")
+
+
+class TaskFailure(Exception):
+    """The task cannot succeed; the message says why and is shown to the user."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="prazium-worker", description=__doc__)
+    parser.add_argument("--request", required=True, type=Path, help="WorkerRequest JSON file")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format='{"level":"%(levelname)s","msg":"%(message)s"}')
+    try:
+        request = WorkerRequest.from_json(args.request.read_text(encoding="utf-8"))
+    except (OSError, ValueError, TypeError) as exc:
+        log.error("bad request %s: %s", args.request, exc)
+        return EXIT_BAD_REQUEST
+    return run(request)
+
+
+def run(request: WorkerRequest) -> int:
+    result_path = Path(request.result_path)
+    write_json_atomically(pid_path(result_path), {"pid": os.getpid()})
+    started = time.monotonic()
+    started_at = _now()
+    task_key = request.task_id
+    dsn = get_settings().database_url
+    recorder.record(dsn, namespace=request.namespace, project=request.project, run=request.run,
+                    task=task_key, event_type=journal.TASK_STARTED, extra=request.attempt,
+                    payload={"taskId": ids.task_id(task_key), "slug": request.task.get("slug"),
+                             "attempt": request.attempt, "branch": request.branch})
+    result: dict[str, Any] = {"attempt": request.attempt, "startedAt": started_at}
+    try:
+        commit, created, modified = execute(request)
+    except TaskFailure as exc:
+        result.update(status="failed", error=str(exc))
+    except Exception as exc:  # an agent or git crash is a task failure, reported as such
+        log.exception("task %s failed", task_key)
+        result.update(status="failed", error=f"{type(exc).__name__}: {exc}")
+    else:
+        _record_files(request, dsn, created, modified)
+        result.update(status="succeeded", commitSha=commit, filesCreated=created,
+                      filesModified=modified)
+    result.update(completedAt=_now(), durationSeconds=round(time.monotonic() - started, 3))
+    write_json_atomically(result_path, result)
+    return EXIT_SUCCEEDED if result["status"] == "succeeded" else EXIT_TASK_FAILED
+
+
+def execute(request: WorkerRequest) -> tuple[str, list[str], list[str]]:
+    repo = Path(request.repo_path)
+    worktree = Path(request.worktree)
+    tip = prepare_worktree(repo, worktree, request.branch, request.base_commit)
+
+    coder = _coder(request)
+    coder.code(dict(request.task), dict(request.documents), worktree)
+
+    git("add", "--all", cwd=worktree)
+    scope = list(request.task["pathScope"])
+    touched = git("diff", "--cached", "--name-only", "--no-renames", request.base_commit,
+                  cwd=worktree).stdout.split("\n")
+    outside = sorted(path for path in touched if path and not path_in_scope(path, scope))
+    if outside:
+        git("reset", "--hard", "--quiet", tip, cwd=worktree)
+        raise TaskFailure(f"{request.task_id} changed paths outside its pathScope "
+                          f"{scope}: {', '.join(outside)}")
+    pending = git("diff", "--cached", "--quiet", tip, cwd=worktree, check=False).returncode
+    if pending:
+        # Only when the branch tip is not already this task's result (idempotent re-run).
+        author = identity_env("Prazium", f"{request.coder}@prazium.io")
+        message = (f"{request.task_id} {request.task.get('slug', '')}: "
+                   f"{request.task.get('description', '')}".strip())
+        git("commit", "--quiet", "--no-verify", "-m", message, cwd=worktree, env=author)
+    head = git("rev-parse", "HEAD", cwd=worktree).stdout.strip()
+    created, modified = changed_files(repo, request.base_commit, head)
+    return head, created, modified
+
+
+def prepare_worktree(repo: Path, worktree: Path, branch: str, base: str) -> str:
+    """Check out branch (created at base if new) in worktree, clean; return its tip."""
+    valid = (worktree / ".git").exists() and git(
+        "rev-parse", "--abbrev-ref", "HEAD", cwd=worktree, check=False).stdout.strip() == branch
+    if not valid:
+        remove_worktree(repo, worktree)
+        worktree.parent.mkdir(parents=True, exist_ok=True)
+        exists = git("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}", cwd=repo,
+                     check=False).returncode == 0
+        if exists:
+            git("worktree", "add", "--force", str(worktree), branch, cwd=repo)
+        else:
+            git("worktree", "add", "-b", branch, str(worktree), base, cwd=repo)
+    # Leftovers of an attempt that died before committing are discarded.
+    git("reset", "--hard", "--quiet", "HEAD", cwd=worktree)
+    git("clean", "-fdxq", cwd=worktree)
+    tip = git("rev-parse", "HEAD", cwd=worktree).stdout.strip()
+    if git("merge-base", "--is-ancestor", base, tip, cwd=worktree, check=False).returncode:
+        raise GitError(f"branch {branch} ({tip}) does not contain its base {base}")
+    return tip
+
+
+def _coder(request: WorkerRequest) -> Any:
+    from prazium_operator.agents import get_coder
+    from prazium_operator.worker.command_coder import ensure_registered
+
+    ensure_registered()
+    return get_coder(request.coder, **request.coder_options)
+
+
+def _record_files(request: WorkerRequest, dsn: str, created: list[str],
+                  modified: list[str]) -> None:
+    worktree = Path(request.worktree)
+    for event_type, paths in ((journal.FILE_CREATED, created), (journal.FILE_MODIFIED, modified)):
+        for path in paths:
+            file = worktree / path
+            size = file.stat().st_size if file.exists() else 0
+            recorder.record(dsn, namespace=request.namespace, project=request.project,
+                            run=request.run, task=request.task_id, event_type=event_type,
+                            extra=path, payload={"taskId": ids.task_id(request.task_id),
+                                                 "path": path, "size": size})
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

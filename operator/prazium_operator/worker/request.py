@@ -1,0 +1,74 @@
+"""The worker's contract: what it is given (a request file) and what it returns (a result file).
+
+The same JSON travels to a local child process and to a Kubernetes Job (on the
+shared repo volume), so the operator cannot tell executors apart.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+EXIT_SUCCEEDED = 0
+EXIT_TASK_FAILED = 1
+EXIT_BAD_REQUEST = 2
+
+
+@dataclass(frozen=True)
+class WorkerRequest:
+    namespace: str
+    project: str
+    run: str
+    task: dict[str, Any]  # the plan's task definition (id, slug, pathScope, ...)
+    documents: dict[str, str]
+    repo_path: str
+    worktree: str
+    branch: str
+    base_commit: str
+    attempt: int
+    result_path: str
+    coder: str = "template"
+    coder_options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def task_id(self) -> str:
+        return str(self.task["id"])
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> WorkerRequest:
+        return cls(**json.loads(text))
+
+
+def request_path(result_path: Path) -> Path:
+    return result_path.with_suffix(".request.json")
+
+
+def pid_path(result_path: Path) -> Path:
+    """Written by the worker at start: lets a restarted operator find a running worker."""
+    return result_path.with_suffix(".pid")
+
+
+def log_path(result_path: Path) -> Path:
+    return result_path.with_suffix(".log")
+
+
+def write_json_atomically(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_result(path: Path) -> dict[str, Any] | None:
+    try:
+        return dict(json.loads(path.read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        return None
+    except json.JSONDecodeError:
+        return None
