@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help setup up down test test-unit lint api-key bench-api cluster-build
+.PHONY: help setup up down test test-unit lint api-key bench-api bench-build cluster-build
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -40,3 +40,6 @@ api-key: ## Print a new API key: make api-key TENANT=<namespace> TIER=<free|pro|
 bench-api: ## API latency/throughput vs direct apiserver reads, SSE fan-out (needs make up)
 	@. scripts/lib.sh && PYTHONPATH="$$PRAZIUM_ROOT/operator:$$PRAZIUM_ROOT/api:$$PRAZIUM_ROOT" \
 	  "$$PRAZIUM_PYTHON" bench/bench_api.py $(BENCH_ARGS)
+
+bench-build: ## Build engine: run wall time, overhead vs worker time, parallelism 1 vs 3 (own stack)
+	@scripts/test.sh bench/bench_build.py -q -s -p no:cacheprovider
