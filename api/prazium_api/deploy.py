@@ -133,9 +133,10 @@ def create(namespace: str, objects: tuple[dict[str, Any], ...]) -> None:
     core, apps = client.CoreV1Api(), client.AppsV1Api()
     config_map, deployment, service = objects
     try:
-        core.create_namespaced_config_map(namespace, config_map)
-        apps.create_namespaced_deployment(namespace, deployment)
-        core.create_namespaced_service(namespace, service)
+        # Plain manifests (dicts) are accepted and serialised as they are.
+        core.create_namespaced_config_map(namespace, config_map)  # type: ignore[arg-type]
+        apps.create_namespaced_deployment(namespace, deployment)  # type: ignore[arg-type]
+        core.create_namespaced_service(namespace, service)  # type: ignore[arg-type]
     except ApiException as exc:
         teardown(namespace, config_map["metadata"]["name"])
         raise ApiError("INTERNAL_ERROR", f"could not create the preview ({exc.status})") from exc
@@ -155,7 +156,7 @@ def observed_status(namespace: str, name: str) -> str | None:
         if exc.status == 404:
             return None
         raise ApiError("INTERNAL_ERROR", "could not read the preview Deployment") from exc
-    return status_of(json.loads(response.data))
+    return status_of(json.loads(response.data))  # type: ignore[attr-defined]  # raw response
 
 
 def status_of(found: dict[str, Any]) -> str:

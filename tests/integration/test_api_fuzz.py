@@ -31,7 +31,8 @@ def fuzz_target(stack: Stack, tmp_path_factory: pytest.TempPathFactory
     with psycopg.connect(stack.database_url, autocommit=True) as conn:
         key = create_key(conn, namespace, "enterprise")[1]
     proc, base = start_api(stack, tmp / "data", tmp / "logs",
-                           PRAZIUM_SYNC_TIMEOUT_SECONDS="1", PRAZIUM_RATE_LIMIT_ENTERPRISE="1000000")
+                           PRAZIUM_SYNC_TIMEOUT_SECONDS="1",
+                           PRAZIUM_RATE_LIMIT_ENTERPRISE="1000000")
     yield base, key
     proc.stop()
     core.delete_namespace(namespace)
