@@ -1,0 +1,127 @@
+"""Build-engine pieces that need only git and the file system: Job spec, git merges,
+test-count parsing, and the worker's scope check and idempotent commit."""
+
+from __future__ import annotations
+
+import pathlib
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from prazium_operator import gitrepo, verify
+from prazium_operator.agents import register_coder
+from prazium_operator.executor.kubernetes import build_job, job_name
+from prazium_operator.settings import Settings
+from prazium_operator.worker import main as worker
+from prazium_operator.worker.request import WorkerRequest
+
+DATE = "2026-01-01T00:00:00Z"
+
+
+def _request(tmp_path: Path, repo: Path, base: str, **overrides: Any) -> WorkerRequest:
+    fields: dict[str, Any] = dict(
+        namespace="t1", project="shop", run="shop-1",
+        task={"id": "task-001", "slug": "shell", "description": "App shell",
+              "pathScope": ["app/**"], "dependencies": []},
+        documents={}, repo_path=str(repo), worktree=str(tmp_path / "wt" / "task-001"),
+        branch="feat/run-1/task-001-shell", base_commit=base, attempt=1,
+        result_path=str(tmp_path / "results" / "task-001-1.json"), coder="unit-writer")
+    fields.update(overrides)
+    return WorkerRequest(**fields)
+
+
+class _Writer:
+    """A coder that writes fixed files (deterministic, like every coder must be)."""
+
+    def __init__(self, files: dict[str, str] | None = None) -> None:
+        self.files = files or {"app/main.py": "print('hi')\n"}
+
+    def code(self, task: dict[str, Any], documents: dict[str, str],
+             worktree: pathlib.Path) -> None:
+        for path, text in self.files.items():
+            (worktree / path).parent.mkdir(parents=True, exist_ok=True)
+            (worktree / path).write_text(text)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    path = tmp_path / "repos" / "shop.git"
+    gitrepo.init_bare(path)
+    return path
+
+
+def test_job_spec_is_restricted_owned_and_retry_free() -> None:
+    settings = Settings(data_dir=Path("/data"), worker_image="prazium/worker:test",
+                        worker_cpu_limit="2", repo_volume_claim="repos-claim",
+                        task_deadline_seconds=900)
+    owner = {"apiVersion": "prazium.io/v1alpha1", "kind": "Task",
+             "metadata": {"name": "shop-1-task-001", "uid": "u-1"}}
+    request = _request(Path("/data/tmp"), Path("/data/repos/t1/shop.git"), "abc", attempt=2)
+    job = build_job(request, owner, settings)
+    assert job["metadata"]["name"] == job_name("shop-1-task-001", 2) == "shop-1-task-001-a2"
+    assert job["metadata"]["ownerReferences"][0]["uid"] == "u-1"
+    spec = job["spec"]
+    assert spec["backoffLimit"] == 0 and spec["activeDeadlineSeconds"] == 900
+    assert spec["ttlSecondsAfterFinished"] > 0
+    pod = spec["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    container = pod["containers"][0]
+    assert container["image"] == "prazium/worker:test"
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert container["resources"]["limits"]["cpu"] == "2"
+    assert container["command"][:3] == ["python", "-m", "prazium_operator.worker"]
+    assert pod["volumes"][0]["persistentVolumeClaim"]["claimName"] == "repos-claim"
+    dsn = next(e for e in container["env"] if e["name"] == "PRAZIUM_DATABASE_URL")
+    assert "value" not in dsn and dsn["valueFrom"]["secretKeyRef"]
+
+
+def test_merges_are_deterministic_and_conflicts_name_the_paths(repo: Path) -> None:
+    root = gitrepo.rev_parse(repo, "main")
+    assert root
+    left = gitrepo.commit_files(repo, root, {"a.txt": "a\n", "same.txt": "left\n"}, "l", DATE)
+    right = gitrepo.commit_files(repo, root, {"b.txt": "b\n", "same.txt": "right\n"}, "r", DATE)
+    only_b = gitrepo.commit_files(repo, root, {"b.txt": "b\n"}, "b", DATE)
+    assert gitrepo.merge(repo, root, left, "m", DATE).commit == left  # fast-forward
+    first = gitrepo.merge(repo, left, only_b, "m", DATE).commit
+    assert first and first == gitrepo.merge(repo, left, only_b, "m", DATE).commit
+    assert gitrepo.merge(repo, first, only_b, "m", DATE).commit == first  # already in
+    conflict = gitrepo.merge(repo, left, right, "m", DATE)
+    assert conflict.commit is None and conflict.conflicts == ["same.txt"]
+
+
+@pytest.mark.parametrize(("output", "counts"), [
+    ("test_a ... ok\n\nRan 12 tests in 0.3s\n\nOK\n", (12, 0)),
+    ("Ran 5 tests in 0.1s\n\nFAILED (failures=1, errors=2)\n", (2, 3)),
+    ("==== 7 passed, 1 failed in 0.5s ====", (7, 1)),
+    ("nothing recognisable", (0, 0)),
+])
+def test_test_counts_from_unittest_and_pytest(output: str, counts: tuple[int, int]) -> None:
+    assert verify.count_tests(output) == counts
+
+
+def test_worker_commits_once_and_a_rerun_is_idempotent(repo: Path, tmp_path: Path) -> None:
+    register_coder("unit-writer", _Writer)
+    base = gitrepo.rev_parse(repo, "main")
+    assert base
+    request = _request(tmp_path, repo, base)
+    head, created, modified = worker.execute(request)
+    assert created == ["app/main.py"] and modified == []
+    log = subprocess.run(["git", "log", "-1", "--format=%an <%ae>|%s", head], cwd=repo,
+                         capture_output=True, text=True, check=True).stdout.strip()
+    assert log == "Prazium <unit-writer@prazium.io>|task-001 shell: App shell"
+    # A second attempt (say, after a crash) finds the work done: no new commit.
+    again, created_again, _ = worker.execute(_request(tmp_path, repo, base, attempt=2))
+    assert again == head and created_again == ["app/main.py"]
+
+
+def test_worker_refuses_changes_outside_the_path_scope(repo: Path, tmp_path: Path) -> None:
+    register_coder("unit-stray", lambda: _Writer({"app/ok.py": "", "secrets.txt": "x"}))
+    base = gitrepo.rev_parse(repo, "main")
+    assert base
+    with pytest.raises(worker.TaskFailure, match="secrets.txt"):
+        worker.execute(_request(tmp_path, repo, base, coder="unit-stray"))
+    assert gitrepo.rev_parse(repo, "feat/run-1/task-001-shell") == base
