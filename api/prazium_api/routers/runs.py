@@ -8,10 +8,9 @@ from fastapi import APIRouter, Body, Query
 
 from prazium_api import builds, crs, lookup, views
 from prazium_api.deps import Caller, Paging, ok
-from prazium_api.errors import conflict
+from prazium_api.errors import conflict, operator_timeout
 from prazium_api.models import StartRun
 from prazium_api.settings import get_api_settings
-from prazium_api.sync import wait_for_operator
 from prazium_operator.kube import RUNS
 
 router = APIRouter(tags=["runs"])
@@ -85,11 +84,16 @@ def cancel_run(projectId: str, runId: str, caller: Caller) -> Obj:
         raise conflict(f"run {runId} already {phase}", {"status": phase})
     if phase != "cancelled":
         name = run["metadata"]["name"]
-        patched = crs.patch(caller.tenant, RUNS, name, {"spec": {"cancel": True}}, f"run {runId}")
-        run = wait_for_operator(
-            caller.tenant, RUNS, name, int(patched["metadata"]["generation"]),
-            lambda o: views.run_phase(o) in views.TERMINAL_RUN_PHASES,
-            f"run {runId}", "cancel the run")
+        crs.patch(caller.tenant, RUNS, name, {"spec": {"cancel": True}}, f"run {runId}")
+        # A terminal phase is the operator's answer by itself; the Run's
+        # observedGeneration is not required to move for it.
+        timeout = get_api_settings().sync_timeout_seconds
+        finished = crs.wait_until(
+            caller.tenant, RUNS, name,
+            lambda o: views.run_phase(o) in views.TERMINAL_RUN_PHASES, timeout, f"run {runId}")
+        if finished is None:
+            raise operator_timeout("cancel the run", timeout)
+        run = finished
     return ok({"id": runId, "status": views.run_phase(run)})
 
 
