@@ -382,7 +382,7 @@ class RunDriver:
                     break
                 await self._start_task(task, int(task.status.get("attempts") or 0) + 1)
             await self._update_summary()
-            await self._sleep(POLL_SECONDS)
+            await self.executor.wait_for_exit(POLL_SECONDS)
         await self._set_phase("merging")
 
     def _in_phase(self, *phases: str) -> list[TaskState]:
@@ -575,6 +575,8 @@ class RunDriver:
     async def _finish(self, phase: str, message: str) -> None:
         if self.tasks:
             await self._update_summary()
+        # Before the final status: whoever sees the run finished sees no worktree left.
+        await asyncio.to_thread(self._remove_worktrees)
         await self._set_status(completedAt=conditions.now_iso())
         await self._set_phase(phase, message)
         await self._k8s_event(self.run, {"succeeded": "RunSucceeded", "failed": "RunFailed",

@@ -33,6 +33,10 @@ class Executor(Protocol):
         """Stop the worker and wait until it is gone (cancel)."""
         ...
 
+    async def wait_for_exit(self, timeout: float) -> None:
+        """Return when a worker this executor watches may have finished, or after timeout."""
+        ...
+
     async def shutdown(self) -> None:
         """The operator is exiting."""
         ...

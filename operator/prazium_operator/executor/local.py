@@ -96,6 +96,19 @@ class LocalExecutor:
         self._children.pop(pid, None)
         self._adopted.discard(pid)
 
+    async def wait_for_exit(self, timeout: float) -> None:
+        """Wake as soon as one of our children exits (adopted workers are polled)."""
+        waiters = [asyncio.ensure_future(p.wait()) for p in self._children.values()
+                   if p.returncode is None]
+        if not waiters:
+            await asyncio.sleep(timeout)
+            return
+        try:
+            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
     async def shutdown(self) -> None:
         # Leave workers running: a restarted operator re-adopts them (crash-only design).
         self._children.clear()

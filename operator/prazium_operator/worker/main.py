@@ -143,15 +143,23 @@ def _coder(request: WorkerRequest) -> Any:
 
 def _record_files(request: WorkerRequest, dsn: str, created: list[str],
                   modified: list[str]) -> None:
+    """One event per path, deduplicated per (run, task, type, path): a re-run adds none."""
+    import psycopg
+
     worktree = Path(request.worktree)
-    for event_type, paths in ((journal.FILE_CREATED, created), (journal.FILE_MODIFIED, modified)):
-        for path in paths:
-            file = worktree / path
-            size = file.stat().st_size if file.exists() else 0
-            recorder.record(dsn, namespace=request.namespace, project=request.project,
-                            run=request.run, task=request.task_id, event_type=event_type,
-                            extra=path, payload={"taskId": ids.task_id(request.task_id),
-                                                 "path": path, "size": size})
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for event_type, paths in ((journal.FILE_CREATED, created),
+                                  (journal.FILE_MODIFIED, modified)):
+            for path in paths:
+                file = worktree / path
+                size = file.stat().st_size if file.exists() else 0
+                journal.append(
+                    conn, namespace=request.namespace, project=request.project,
+                    run=request.run, task=request.task_id, event_type=event_type,
+                    payload={"taskId": ids.task_id(request.task_id), "path": path,
+                             "size": size},
+                    dedup_key=recorder.dedup_key(request.namespace, request.run,
+                                                 request.task_id, event_type, path))
 
 
 def _now() -> str:
