@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 from kubernetes import client
 
-from prazium_operator.kube import GROUP, VERSION
+from tests.support.build import kubectl_apply, wait_phase, wait_run_done
 from tests.support.rbac import delete_cluster_role, service_account_kubeconfig
-from tests.support.services import Stack, start_operator, wait_for
+from tests.support.services import ROOT, Stack, start_operator
+
+EXAMPLES = ROOT / "examples"
 
 pytestmark = pytest.mark.integration
 
@@ -42,30 +44,29 @@ def test_chart_rules_grant_no_secrets_and_no_cluster_admin(
         delete_cluster_role(role)
 
 
-def test_operator_reconciles_with_only_the_chart_rules(
+def test_operator_builds_a_project_with_only_the_chart_rules(
     stack: Stack, namespace: str, data_dir: Path, tmp_path: Path
 ) -> None:
+    """A whole build - questions, spec, approval, run, tasks, events - as the chart's
+    operator ServiceAccount: anything the chart forgot to grant fails it."""
     kubeconfig, role = service_account_kubeconfig(
         stack.kubeconfig, namespace, "operator", tmp_path / "kubeconfig"
     )
     proc = start_operator(stack, data_dir, [namespace], tmp_path / "logs",
                           PRAZIUM_KUBECONFIG=str(kubeconfig))
     try:
-        client.CustomObjectsApi().create_namespaced_custom_object(
-            GROUP, VERSION, namespace, "projects",
-            {"apiVersion": f"{GROUP}/{VERSION}", "kind": "Project",
-             "metadata": {"name": "rbac-check"},
-             "spec": {"displayName": "RBAC", "description": "A bookmarks app with tags"}},
-        )
-
-        def phase() -> str | None:
-            project = client.CustomObjectsApi().get_namespaced_custom_object(
-                GROUP, VERSION, namespace, "projects", "rbac-check")
-            return project.get("status", {}).get("phase")
-
-        assert wait_for(phase, 30, "the operator (as its ServiceAccount) to set a phase", proc)
-        log = proc.log_tail(400)
-        assert "Forbidden" not in log and "forbidden" not in log, log
+        kubectl_apply(stack, namespace, EXAMPLES / "project-answered.yaml")
+        wait_phase(namespace, "projects", "todo-answered", {"approved"}, proc)
+        kubectl_apply(stack, namespace, EXAMPLES / "run.yaml")
+        run = wait_run_done(namespace, "todo-answered-build", proc)
+        assert run["status"]["phase"] == "succeeded", run["status"].get("message")
+        assert run["status"]["verificationResult"]["exitCode"] == 0
+        # The story reached `kubectl describe` too (Events need their own grant).
+        events = client.CoreV1Api().list_namespaced_event(
+            namespace, field_selector="involvedObject.name=todo-answered-build").items
+        assert events, "no Kubernetes Event was recorded on the Run"
+        log = proc.log_tail(2000)
+        assert "forbidden" not in log.lower(), log
     finally:
         proc.stop()
         delete_cluster_role(role)
