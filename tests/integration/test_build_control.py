@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shlex
+import signal
+import sys
 import threading
 from collections import Counter
 from pathlib import Path
@@ -39,6 +42,34 @@ def _group_alive(pgid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def _group_members(pgid: int) -> list[int]:
+    """Live (not zombie) processes of a process group, read from /proc."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            members.append(int(entry.name))
+    return members
+
+
+# The template coder driven through the `command` coder from the worktree's own
+# docs/spec; task-001's first attempt sleeps first, so it is reliably mid-task.
+_TEMPLATE_FROM_WORKTREE = (
+    "import json, os, pathlib\n"
+    "from prazium_operator.agents import get_coder\n"
+    "docs = {p.name: p.read_text() for p in pathlib.Path('docs/spec').glob('*.md')}\n"
+    "get_coder('template').code(json.loads(os.environ['PRAZIUM_TASK_JSON']), docs,"
+    " pathlib.Path('.'))\n")
+SLOW_ON_FIRST_ATTEMPT = (
+    '[ "$PRAZIUM_TASK_ATTEMPT" = 1 ] && [ "$PRAZIUM_TASK_ID" = task-001 ] && sleep 30; '
+    f"exec {shlex.quote(sys.executable)} -c {shlex.quote(_TEMPLATE_FROM_WORKTREE)}")
 
 
 def test_out_of_scope_write_fails_the_task_and_the_run_naming_the_path(
@@ -183,3 +214,63 @@ def test_operator_killed_mid_run_resumes_without_duplicates(
     events_api = client.CoreV1Api().list_namespaced_event(
         namespace, field_selector="involvedObject.name=todo-crash").items
     assert "RunSucceeded" in {e.reason for e in events_api}
+
+
+def test_lost_worker_is_rerun_as_attempt_2_without_duplicates(
+    stack: Stack, namespace: str, operator: ServiceProcess, data_dir: Path, tmp_path: Path
+) -> None:
+    """Operator and worker both SIGKILLed mid-task: the new operator finds the worker
+    gone without a result (LOST) and re-runs the task as attempt 2."""
+    project = _approved_project(stack, namespace, operator)
+    repo = project["status"]["repoPath"]
+    create(namespace, "runs", "Run", "notes-lost", {
+        "projectRef": {"name": "notes-gitops"},
+        "agent": {"coder": "command", "command": SLOW_ON_FIRST_ATTEMPT}})
+
+    def first_attempt_running() -> int | None:
+        tasks = tasks_of(namespace, "notes-lost")
+        status = tasks[0].get("status", {}) if tasks else {}
+        started = [e for e in events(stack.database_url, namespace, "notes-lost")
+                   if e["type"] == "TASK_STARTED"]
+        pid = status.get("executor", {}).get("pid")
+        return pid if pid and started and status.get("attempts") == 1 else None
+
+    pid = wait_for(first_attempt_running, 30, "task-001's first attempt to start", operator,
+                   interval=0.05)
+    # The worker (sh -c, sleep) is mid-task: kill the operator, then the worker's group.
+    wait_for(lambda: len(_group_members(pid)) >= 3, 10, "the command to run", operator,
+             interval=0.05)
+    operator.kill()
+    os.killpg(pid, signal.SIGKILL)
+    wait_for(lambda: not _group_members(pid), 10, "the worker's process group to die")
+
+    restarted = start_operator(stack, data_dir, [namespace], tmp_path / "logs-restarted")
+    try:
+        run = wait_run_done(namespace, "notes-lost", restarted, timeout=60)
+        journal = wait_final_event(stack.database_url, namespace, "notes-lost", restarted)
+    finally:
+        restarted.stop()
+    assert run["status"]["phase"] == "succeeded", run["status"].get("message")
+    assert run["status"]["verificationResult"]["exitCode"] == 0
+    tasks = {t["spec"]["definition"]["id"]: t["status"] for t in tasks_of(namespace, "notes-lost")}
+    assert tasks["task-001"]["attempts"] == 2
+    assert tasks["task-001"]["executor"]["pid"] != pid
+    assert {tasks[t]["attempts"] for t in tasks if t != "task-001"} == {1}
+
+    counts = Counter((e["type"], e["task"]) for e in journal)
+    for task_id in tasks:
+        assert counts[("TASK_COMPLETED", task_id)] == 1, task_id
+        assert counts[("TASK_FAILED", task_id)] == 0, task_id
+    started = [e["payload"]["attempt"] for e in journal
+               if e["type"] == "TASK_STARTED" and e["task"] == "task-001"]
+    assert started == [1, 2]
+    assert sum(e["type"] in {"RUN_COMPLETED", "RUN_FAILED", "RUN_CANCELLED"}
+               for e in journal) == 1 and journal[-1]["type"] == "RUN_COMPLETED"
+    # One commit per task on main (the lost attempt committed nothing), one per branch.
+    subjects = git(repo, "log", "--no-merges", "--format=%s", "main").splitlines()
+    for task_id in tasks:
+        assert sum(s.startswith(f"{task_id} ") for s in subjects) == 1, subjects
+    for task in tasks.values():
+        base, branch = task["baseCommit"], task["branchName"]
+        assert git(repo, "rev-list", "--count", f"{base}..{branch}").strip() == "1", branch
+    assert git(repo, "rev-parse", "main").strip() == run["status"]["mergedCommit"]

@@ -1,8 +1,12 @@
 """A minimal `command` coder: any coding-agent CLI run in the task's worktree.
 
 Registered only when the agents package has no `command` coder of its own. The
-command runs through the shell with the task in environment variables; a
-non-zero exit fails the task. Credentials reach it as environment (from a
+command runs through the shell in the worktree with the task in environment
+variables: PRAZIUM_TASK_ID, PRAZIUM_TASK_SLUG, PRAZIUM_TASK_DESCRIPTION,
+PRAZIUM_TASK_INSTRUCTIONS, PRAZIUM_TASK_JSON (the whole task definition) and
+PRAZIUM_TASK_ATTEMPT (1 on the first attempt, 2 when the operator re-runs a
+task whose worker was lost, ...; set by the worker). A non-zero exit fails the
+task. Credentials reach it as environment (from a
 Secret), never through the command line.
 """
 

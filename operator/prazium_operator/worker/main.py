@@ -7,6 +7,10 @@ commitSha or error) and exits 0 (succeeded), 1 (task failed) or 2 (bad request).
 
 Re-running an attempt is safe: uncommitted leftovers are discarded, and a commit
 is made only when the branch tip is not already the task's result.
+
+The worker exports PRAZIUM_TASK_ATTEMPT (1, 2, ...: the operator's attempt
+number for this task) to its own environment, so every process a coder starts
+(the `command` coder's CLI, for one) can tell a first run from a re-run.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from prazium_operator.worker.request import (
 )
 
 log = logging.getLogger("prazium.worker")
+ATTEMPT_ENV = "PRAZIUM_TASK_ATTEMPT"
 
 
 class TaskFailure(Exception):
@@ -57,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
 def run(request: WorkerRequest) -> int:
     result_path = Path(request.result_path)
     write_json_atomically(pid_path(result_path), {"pid": os.getpid()})
+    os.environ[ATTEMPT_ENV] = str(request.attempt)  # this process carries one attempt only
     started = time.monotonic()
     started_at = _now()
     task_key = request.task_id
