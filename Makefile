@@ -24,7 +24,7 @@ test-unit: ## Only the tests that need no services
 
 lint: ## ruff and mypy
 	@. scripts/lib.sh && "$$PRAZIUM_PYTHON" -m ruff check operator api tests bench \
-	  && "$$PRAZIUM_PYTHON" -m mypy operator/prazium_operator api/prazium_api
+	  && "$$PRAZIUM_PYTHON" -m mypy -p prazium_operator -p prazium_api
 
 cluster-build: ## Build (or reuse) the local control plane binary
 	@scripts/build-cluster.sh
