@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 from kubernetes import watch
 from kubernetes.client.exceptions import ApiException
@@ -53,22 +53,23 @@ def _to_api_error(exc: ApiException, what: str) -> ApiError:
 
 def get(namespace: str, plural: str, name: str, what: str) -> Obj:
     with mapped_errors(what):
-        obj: Obj = kube.custom_objects().get_namespaced_custom_object(
-            GROUP, VERSION, namespace, plural, name)
+        obj = cast(Obj, kube.custom_objects().get_namespaced_custom_object(
+            GROUP, VERSION, namespace, plural, name))
     return obj
 
 
 def list_objects(namespace: str, plural: str, label_selector: str = "") -> list[Obj]:
     with mapped_errors(plural):
-        result = kube.custom_objects().list_namespaced_custom_object(
-            GROUP, VERSION, namespace, plural, label_selector=label_selector)
+        result = cast(Obj, kube.custom_objects().list_namespaced_custom_object(
+            GROUP, VERSION, namespace, plural, label_selector=label_selector))
     items: list[Obj] = result.get("items", [])
     return items
 
 
 def list_all_namespaces(plural: str) -> list[Obj]:
     with mapped_errors(plural):
-        result = kube.custom_objects().list_cluster_custom_object(GROUP, VERSION, plural)
+        result = cast(Obj, kube.custom_objects().list_cluster_custom_object(
+            GROUP, VERSION, plural))
     items: list[Obj] = result.get("items", [])
     return items
 
@@ -76,16 +77,16 @@ def list_all_namespaces(plural: str) -> list[Obj]:
 def create(namespace: str, plural: str, body: Obj, what: str) -> Obj:
     body = {"apiVersion": kube.API_VERSION, "kind": KIND_BY_PLURAL[plural], **body}
     with mapped_errors(what):
-        obj: Obj = kube.custom_objects().create_namespaced_custom_object(
-            GROUP, VERSION, namespace, plural, body)
+        obj = cast(Obj, kube.custom_objects().create_namespaced_custom_object(
+            GROUP, VERSION, namespace, plural, body))
     project_lists.invalidate(namespace)
     return obj
 
 
 def patch(namespace: str, plural: str, name: str, merge_patch: Obj, what: str) -> Obj:
     with mapped_errors(what):
-        obj: Obj = kube.custom_objects().patch_namespaced_custom_object(
-            GROUP, VERSION, namespace, plural, name, merge_patch)
+        obj = cast(Obj, kube.custom_objects().patch_namespaced_custom_object(
+            GROUP, VERSION, namespace, plural, name, merge_patch))
     project_lists.invalidate(namespace)
     return obj
 

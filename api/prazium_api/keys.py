@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +28,47 @@ class Principal:
     tenant: str
     tier: str
     is_admin: bool
+
+
+class KeyCache:
+    """Principals of API keys this process verified recently, by key hash.
+
+    An entry is trusted for ttl seconds counted from *before* the lookup that
+    produced it, so a key revoked in PostgreSQL stops working on every replica
+    within ttl seconds (PRAZIUM_KEY_CACHE_SECONDS). Unknown and revoked keys are
+    never cached: a new key works at once. Sessions are not cached (a logout ends
+    the session at once).
+    """
+
+    def __init__(self, max_entries: int = 10_000) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[str, tuple[float, Principal]] = {}
+        self.max_entries = max_entries
+
+    def get(self, key_hash: str, ttl: float) -> Principal | None:
+        if ttl <= 0:
+            return None
+        with self._lock:
+            entry = self._entries.get(key_hash)
+        if entry is not None and time.monotonic() - entry[0] < ttl:
+            return entry[1]
+        return None
+
+    def put(self, key_hash: str, principal: Principal, checked_at: float, ttl: float) -> None:
+        if ttl <= 0:
+            return
+        with self._lock:
+            self._entries.pop(key_hash, None)
+            while len(self._entries) >= self.max_entries:  # oldest first
+                self._entries.pop(next(iter(self._entries)))
+            self._entries[key_hash] = (checked_at, principal)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+key_cache = KeyCache()
 
 
 def digest(secret: str) -> str:

@@ -13,11 +13,10 @@ import logging
 from http.cookies import SimpleCookie
 from typing import Any
 
-import anyio
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from prazium_api import db, keys, ratelimit
+from prazium_api import gate, ratelimit
 from prazium_api.errors import ApiError, envelope
 from prazium_api.settings import get_api_settings
 
@@ -50,29 +49,16 @@ def credentials(headers: list[tuple[bytes, bytes]]) -> tuple[str | None, str | N
     return bearer, session
 
 
-def authenticate(bearer: str | None, session: str | None) -> keys.Principal | None:
-    with db.connection() as conn:
-        if bearer:
-            return keys.principal_for_key(conn, bearer)
-        if session:
-            return keys.principal_for_session(conn, session)
-    return None
+def client_ip(scope: Scope) -> str:
+    """The TCP peer (uvicorn runs without proxy headers)."""
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
 
 
-def _authenticate_and_count(bearer: str | None, session: str | None
-                            ) -> tuple[keys.Principal | None, ratelimit.Verdict | None]:
-    settings = get_api_settings()
-    with db.connection() as conn:
-        principal = None
-        if bearer:
-            principal = keys.principal_for_key(conn, bearer)
-        elif session:
-            principal = keys.principal_for_session(conn, session)
-        if principal is None:
-            return None, None
-        verdict = ratelimit.count_request(conn, principal.key_id,
-                                          ratelimit.limit_for(settings, principal.tier))
-    return principal, verdict
+def rate_limited(verdict: ratelimit.Verdict, what: str) -> dict[str, Any]:
+    return envelope("RATE_LIMITED", f"rate limit of {verdict.limit} {what} per minute"
+                    f" exceeded; retry after {verdict.retry_after} s",
+                    {"limit": verdict.limit, "retryAfter": verdict.retry_after})
 
 
 async def _send_json(send: Send, status: int, body: dict[str, Any],
@@ -119,25 +105,29 @@ class ApiGateMiddleware:
                     " or the prazium_session cookie"), [(b"www-authenticate", b"Bearer")])
                 return
             try:
-                principal, verdict = await anyio.to_thread.run_sync(
-                    _authenticate_and_count, bearer, session)
+                outcome = await gate.check(bearer, session, client_ip(scope))
             except ApiError as exc:
                 await _send_json(send, exc.status, envelope(exc.code, exc.message))
                 return
-            if principal is None or verdict is None:
+            principal, verdict = outcome.principal, outcome.verdict
+            if principal is None:
+                if outcome.limited:
+                    assert verdict is not None
+                    await _send_json(send, 429, rate_limited(
+                        verdict, "failed credential checks from this address"),
+                        [*verdict.headers(), (b"retry-after", str(verdict.retry_after).encode())])
+                    return
                 await _send_json(send, 401, envelope(
                     "UNAUTHORIZED", "invalid or revoked API key or session"),
                     [(b"www-authenticate", b"Bearer")])
                 return
+            assert verdict is not None
             extra_headers = verdict.headers()
             if not verdict.allowed:
                 log.info("rate limited key %s (tier %s)", principal.key_id, principal.tier)
-                await _send_json(send, 429, envelope(
-                    "RATE_LIMITED",
-                    f"rate limit of {verdict.limit} requests per minute exceeded;"
-                    f" retry after {verdict.retry_after} s",
-                    {"limit": verdict.limit, "retryAfter": verdict.retry_after}),
-                    [*extra_headers, (b"retry-after", str(verdict.retry_after).encode())])
+                await _send_json(send, 429, rate_limited(verdict, "requests"),
+                                 [*extra_headers,
+                                  (b"retry-after", str(verdict.retry_after).encode())])
                 return
             scope.setdefault("state", {})["principal"] = principal
 

@@ -1,5 +1,12 @@
 """Requests per minute per key, in fixed one-minute windows kept in PostgreSQL so
-every API replica counts against the same budget."""
+every API replica counts against the same budget.
+
+A bucket is a row of rate_limit_windows: an API key's id (key_...) or a client
+IP's failed credential checks (ip:<address>). Counting is one statement, an
+atomic upsert; a key not in this replica's key cache is looked up, checked
+against its IP's failure budget and counted in one statement too. Old windows of
+a bucket are dropped by the first request of its next window.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +20,41 @@ import psycopg
 from prazium_api.settings import ApiSettings
 
 WINDOW_SECONDS = 60
+WINDOW = "date_trunc('minute', now())"
+
+COUNT_SQL = (
+    "INSERT INTO rate_limit_windows (key_id, window_start, count)"
+    f" VALUES (%(bucket)s, {WINDOW}, 1)"
+    " ON CONFLICT (key_id, window_start)"
+    " DO UPDATE SET count = rate_limit_windows.count + 1"
+    " RETURNING count, window_start, now()"
+)
+DROP_OLD_SQL = "DELETE FROM rate_limit_windows WHERE key_id = %s AND window_start < %s"
+
+_WHO = {
+    "key": "SELECT id, tenant, tier, is_admin FROM api_keys"
+           " WHERE key_hash = %(secret)s AND revoked_at IS NULL",
+    "session": "SELECT k.id, k.tenant, k.tier, k.is_admin FROM sessions s"
+               " JOIN api_keys k ON k.id = s.key_id WHERE s.token_hash = %(secret)s"
+               " AND s.expires_at > now() AND k.revoked_at IS NULL",
+}
+
+
+def lookup_and_count_sql(kind: str) -> str:
+    """One round trip: is the client IP over its failure budget (then nothing is
+    looked up), who the credentials belong to, and count the request for them.
+    Row: blocked, id, tenant, tier, is_admin, count, window_start, now()."""
+    return (
+        "WITH blocked AS (SELECT coalesce(max(count), 0) >= %(ip_limit)s AS b"
+        f" FROM rate_limit_windows WHERE key_id = %(ip)s AND window_start = {WINDOW}),"
+        f" who AS ({_WHO[kind]} AND NOT (SELECT b FROM blocked)),"
+        " counted AS (INSERT INTO rate_limit_windows (key_id, window_start, count)"
+        f" SELECT id, {WINDOW}, 1 FROM who ON CONFLICT (key_id, window_start)"
+        " DO UPDATE SET count = rate_limit_windows.count + 1 RETURNING count, window_start)"
+        " SELECT (SELECT b FROM blocked), who.id, who.tenant, who.tier, who.is_admin,"
+        " counted.count, counted.window_start, now()"
+        " FROM (SELECT 1) AS one LEFT JOIN who ON true LEFT JOIN counted ON true"
+    )
 
 
 @dataclass(frozen=True)
@@ -39,23 +81,33 @@ def limit_for(settings: ApiSettings, tier: str) -> int:
             "enterprise": settings.rate_limit_enterprise}[tier]
 
 
-def count_request(conn: psycopg.Connection[Any], key_id: str, limit: int) -> Verdict:
-    """Count one request in the key's current window (atomically, across replicas)."""
-    row = conn.execute(
-        "INSERT INTO rate_limit_windows (key_id, window_start, count)"
-        " VALUES (%s, date_trunc('minute', now()), 1)"
-        " ON CONFLICT (key_id, window_start)"
-        " DO UPDATE SET count = rate_limit_windows.count + 1"
-        " RETURNING count, window_start, now()",
-        (key_id,),
-    ).fetchone()
-    assert row is not None
-    count, window_start, now = int(row[0]), row[1], row[2]
-    if count == 1:
-        # First request of a window: drop this key's old windows (cheap, indexed).
-        conn.execute("DELETE FROM rate_limit_windows WHERE key_id = %s AND window_start < %s",
-                     (key_id, window_start))
-    window_end: dt.datetime = window_start + dt.timedelta(seconds=WINDOW_SECONDS)
+def ip_bucket(address: str) -> str:
+    return f"ip:{address}"
+
+
+def verdict(limit: int, count: int, window_start: dt.datetime, now: dt.datetime) -> Verdict:
+    window_end = window_start + dt.timedelta(seconds=WINDOW_SECONDS)
     retry_after = max(1, math.ceil((window_end - now).total_seconds()))
     return Verdict(limit=limit, remaining=limit - count,
                    reset_epoch=int(window_end.timestamp()), retry_after=retry_after)
+
+
+def exhausted(limit: int, now: dt.datetime) -> Verdict:
+    """The verdict for a bucket already over its limit in now's window."""
+    return verdict(limit, limit + 1, now.replace(second=0, microsecond=0), now)
+
+
+async def count(conn: psycopg.AsyncConnection[Any], bucket: str, limit: int) -> Verdict:
+    """Count one request in the bucket's current window (atomically, across replicas)."""
+    cur = await conn.execute(COUNT_SQL, {"bucket": bucket})
+    row = await cur.fetchone()
+    assert row is not None
+    n, window_start, now = int(row[0]), row[1], row[2]
+    if n == 1:
+        await drop_old(conn, bucket, window_start)
+    return verdict(limit, n, window_start, now)
+
+
+async def drop_old(conn: psycopg.AsyncConnection[Any], bucket: str,
+                   window_start: dt.datetime) -> None:
+    await conn.execute(DROP_OLD_SQL, (bucket, window_start))

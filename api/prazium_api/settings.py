@@ -27,6 +27,21 @@ class ApiSettings(Settings):
     rate_limit_free: int = 60
     rate_limit_pro: int = 300
     rate_limit_enterprise: int = 1000
+    # A verified API key is trusted on this replica for this long without asking
+    # PostgreSQL again (the per-key rate limit is still counted there on every
+    # request): a revoked key stops working within this many seconds. 0 disables.
+    key_cache_seconds: float = 5.0
+    # Failed credential checks (bad key on login, WebSocket auth or a REST route,
+    # expired session) per client IP per minute, shared by replicas. Once reached,
+    # every credential check from that IP that is not of a key this replica
+    # verified within key_cache_seconds answers 429 until the minute ends, so a
+    # guessed key is not even looked at. (The IP is the TCP peer: behind a proxy
+    # all clients share its budget.)
+    auth_failures_per_minute: int = 10
+    # Messages per minute one WebSocket connection may send (any type); more get a
+    # RATE_LIMITED error message and are dropped. Authenticated messages also count
+    # against the key's per-minute budget, like REST requests.
+    ws_messages_per_minute: int = 120
     # Builds (non-terminal Runs) a tenant may have at once; 0 means unlimited.
     concurrent_builds_free: int = 1
     concurrent_builds_pro: int = 5
@@ -47,8 +62,13 @@ class ApiSettings(Settings):
     # Project lists are served from a per-namespace snapshot at most this old
     # (seconds); writes through this replica invalidate it. 0 disables it.
     list_cache_seconds: float = 2.0
-    # PostgreSQL connections per API process.
+    # PostgreSQL connections per API process: db_pool_size for routes (they run in
+    # the thread pool), db_gate_pool_size for the async auth/rate-limit gate, which
+    # holds a connection for one statement per request.
     db_pool_size: int = 10
+    db_gate_pool_size: int = 4
+    # Kept-alive HTTPS connections to the Kubernetes API (one shared client).
+    kube_pool_size: int = 32
 
 
 @lru_cache(maxsize=1)

@@ -7,10 +7,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from prazium_api.keys import digest
 from tests.support import apistate
 from tests.support.apistate import assert_error
 from tests.support.services import ServiceProcess, Stack, start_api
@@ -137,6 +139,35 @@ def test_rate_limit_is_shared_by_two_replicas(
     pro = make_key(namespace, "pro")
     other = httpx.get(f"{two_replicas[0]}/v1/nope", headers={"Authorization": f"Bearer {pro}"})
     assert other.status_code == 404 and other.headers["x-ratelimit-limit"] == "300"
+
+
+def test_revoked_key_stops_working_within_the_key_cache_ttl(
+    stack: Stack, data_dir: Path, tmp_path: Path, namespace: str, make_key: Callable[..., str],
+    db: psycopg.Connection,
+) -> None:
+    """Verified keys are cached per replica for PRAZIUM_KEY_CACHE_SECONDS (here 1 s);
+    revocation in PostgreSQL takes effect within that bound, never later."""
+    proc, base = start_api(stack, data_dir, tmp_path / "logs", PRAZIUM_KEY_CACHE_SECONDS="1")
+    try:
+        key = make_key(namespace, "pro")
+        headers = {"Authorization": f"Bearer {key}"}
+        with httpx.Client(base_url=f"{base}/v1", headers=headers, timeout=10) as web:
+            first = web.get("/projects")
+            assert first.status_code == 200, first.text
+            second = web.get("/projects")  # served from the cache, still counted
+            assert int(second.headers["x-ratelimit-remaining"]) == \
+                int(first.headers["x-ratelimit-remaining"]) - 1
+            db.execute("UPDATE api_keys SET revoked_at = now() WHERE key_hash = %s",
+                       (digest(key),))
+            revoked = time.monotonic()
+            while (status := web.get("/projects").status_code) == 200:
+                assert time.monotonic() - revoked < 1.5, "revoked key still accepted"
+                time.sleep(0.05)
+            assert status == 401
+            # And it stays refused (no stale entry comes back).
+            assert_error(web.get("/projects"), 401, "UNAUTHORIZED")
+    finally:
+        proc.stop()
 
 
 def test_openapi_document_is_served_and_uses_the_envelope(api: str) -> None:

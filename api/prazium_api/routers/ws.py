@@ -22,11 +22,11 @@ from typing import Any
 import anyio
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from prazium_api import crs, events
+from prazium_api import crs, events, gate
 from prazium_api.errors import ApiError, envelope
 from prazium_api.follower import JournalHub
 from prazium_api.keys import Principal
-from prazium_api.middleware import authenticate, credentials
+from prazium_api.middleware import client_ip, credentials
 from prazium_operator import ids
 from prazium_operator.kube import RUNS
 
@@ -53,9 +53,10 @@ class Connection:
 
     async def authenticate(self, token: str | None, session: str | None = None) -> bool:
         try:
-            principal = await anyio.to_thread.run_sync(authenticate, token, session)
+            outcome = await gate.check(token, session, client_ip(self.socket.scope))
         except ApiError:
-            principal = None
+            return False
+        principal = outcome.principal
         if principal is None:
             return False
         self.principal = principal
