@@ -37,11 +37,8 @@ def _approved_project(stack: Stack, namespace: str, operator: ServiceProcess) ->
 
 
 def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+    """A live (not zombie) process remains in the group; init reaps zombies when it can."""
+    return bool(_group_members(pgid))
 
 
 def _group_members(pgid: int) -> list[int]:
@@ -57,6 +54,13 @@ def _group_members(pgid: int) -> list[int]:
         if fields[0] != "Z" and int(fields[2]) == pgid:
             members.append(int(entry.name))
     return members
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (FileNotFoundError, ProcessLookupError):
+        return b""
 
 
 # The template coder driven through the `command` coder from the worktree's own
@@ -237,9 +241,10 @@ def test_lost_worker_is_rerun_as_attempt_2_without_duplicates(
 
     pid = wait_for(first_attempt_running, 30, "task-001's first attempt to start", operator,
                    interval=0.05)
-    # The worker (sh -c, sleep) is mid-task: kill the operator, then the worker's group.
-    wait_for(lambda: len(_group_members(pid)) >= 3, 10, "the command to run", operator,
-             interval=0.05)
+    # Once the coder's `sleep` runs, the worker is mid-task (no git command in flight):
+    # kill the operator, then the worker's whole group.
+    wait_for(lambda: any(_cmdline(p).startswith(b"sleep\0") for p in _group_members(pid)), 10,
+             "the command's sleep to run", operator, interval=0.05)
     operator.kill()
     os.killpg(pid, signal.SIGKILL)
     wait_for(lambda: not _group_members(pid), 10, "the worker's process group to die")
@@ -274,3 +279,4 @@ def test_lost_worker_is_rerun_as_attempt_2_without_duplicates(
         base, branch = task["baseCommit"], task["branchName"]
         assert git(repo, "rev-list", "--count", f"{base}..{branch}").strip() == "1", branch
     assert git(repo, "rev-parse", "main").strip() == run["status"]["mergedCommit"]
+

@@ -125,3 +125,26 @@ def test_worker_refuses_changes_outside_the_path_scope(repo: Path, tmp_path: Pat
     with pytest.raises(worker.TaskFailure, match="secrets.txt"):
         worker.execute(_request(tmp_path, repo, base, coder="unit-stray"))
     assert gitrepo.rev_parse(repo, "feat/run-1/task-001-shell") == base
+
+
+def test_a_rerun_recovers_from_git_locks_left_by_a_killed_attempt(
+    repo: Path, tmp_path: Path
+) -> None:
+    """Attempt 1 SIGKILLed inside `git reset` or `git commit` leaves index.lock / a ref
+    lock behind; attempt 2 must not fail on them."""
+    register_coder("unit-writer", _Writer)
+    base = gitrepo.rev_parse(repo, "main")
+    assert base
+    first = _request(tmp_path, repo, base)
+    worker.prepare_worktree(repo, Path(first.worktree), first.branch, base)
+    admin = Path(first.worktree) / (Path(first.worktree) / ".git").read_text().split(":", 1)[
+        1].strip()
+    index_lock = admin / "index.lock"
+    ref_lock = repo / "refs" / "heads" / f"{first.branch}.lock"
+    index_lock.write_text("")
+    ref_lock.parent.mkdir(parents=True, exist_ok=True)
+    ref_lock.write_text("")
+    head, created, _ = worker.execute(_request(tmp_path, repo, base, attempt=2))
+    assert created == ["app/main.py"] and head != base
+    assert gitrepo.rev_parse(repo, first.branch) == head
+    assert not index_lock.exists() and not ref_lock.exists()

@@ -115,19 +115,42 @@ class LocalExecutor:
 
 
 async def _gone(pid: int, child: asyncio.subprocess.Process | None, timeout: float) -> bool:
+    """Wait until the worker's whole process group is gone (zombies awaiting init count as
+    gone): a coder's CLI that outlives the worker must not keep writing to the worktree."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
     if child is not None:
         try:
             await asyncio.wait_for(child.wait(), timeout)
         except TimeoutError:
             return False
-        return True
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
     while loop.time() < deadline:
-        if not _alive(pid):
+        if not _group_members(pid):
             return True
         await asyncio.sleep(0.05)
-    return False
+    return not _group_members(pid)
+
+
+def _group_members(pgid: int) -> list[int]:
+    """Live (not zombie) processes in process group pgid."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return []
+    except PermissionError:
+        pass
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text(encoding="ascii", errors="replace") \
+                .rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            members.append(int(entry.name))
+    return members
 
 
 def _alive(pid: int) -> bool:

@@ -119,6 +119,7 @@ def execute(request: WorkerRequest) -> tuple[str, list[str], list[str]]:
 
 def prepare_worktree(repo: Path, worktree: Path, branch: str, base: str) -> str:
     """Check out branch (created at base if new) in worktree, clean; return its tip."""
+    clear_stale_locks(repo, worktree, branch)
     valid = (worktree / ".git").exists() and git(
         "rev-parse", "--abbrev-ref", "HEAD", cwd=worktree, check=False).stdout.strip() == branch
     if not valid:
@@ -137,6 +138,27 @@ def prepare_worktree(repo: Path, worktree: Path, branch: str, base: str) -> str:
     if git("merge-base", "--is-ancestor", base, tip, cwd=worktree, check=False).returncode:
         raise GitError(f"branch {branch} ({tip}) does not contain its base {base}")
     return tip
+
+
+def clear_stale_locks(repo: Path, worktree: Path, branch: str) -> None:
+    """Remove git lock files a previous attempt of this task left when it was killed in
+    the middle of a git command (SIGKILL, OOM, a lost node).
+
+    Only this task's worker uses its worktree and branch, and the operator starts attempt
+    N + 1 only once attempt N is gone (WorkerState.LOST), so such a lock is stale; left in
+    place it would fail every re-run ("Unable to create .../index.lock: File exists").
+    """
+    locks = [repo / "refs" / "heads" / f"{branch}.lock"]
+    dotgit = worktree / ".git"
+    if dotgit.is_file():
+        text = dotgit.read_text(encoding="utf-8", errors="replace").strip()
+        if text.startswith("gitdir:"):
+            admin = worktree / text.split(":", 1)[1].strip()  # absolute, or relative to it
+            locks += [admin / "index.lock", admin / "HEAD.lock"]
+    for lock in locks:
+        if lock.exists():
+            log.warning("removing stale lock %s left by an earlier attempt", lock)
+            lock.unlink(missing_ok=True)
 
 
 def _coder(request: WorkerRequest) -> Any:
