@@ -13,6 +13,12 @@ step checks what is already done (natural keys everywhere):
     verifying    the plan's verifyCommand in a clean checkout of the merged commit
 
 The final journal event is written after the final status is stored.
+
+status.observedGeneration follows metadata.generation (kstatus): the driver
+reads the live spec (spec.cancel, spec.parallelism) on every step, so each
+status write records the generation it acted on, and a spec change while a run
+executes is acknowledged within a scheduling round. A finished Run's later spec
+changes are acknowledged by handlers/run.py (observe_finished_run).
 """
 
 from __future__ import annotations
@@ -99,6 +105,7 @@ class RunDriver:
         self.status: dict[str, Any] = {}
         self.project_obj: dict[str, Any] = {}
         self.tasks: dict[str, TaskState] = {}
+        self.observed: int | None = None
 
     # ------------------------------------------------------------------ entry
 
@@ -150,6 +157,9 @@ class RunDriver:
     def _check(self, *, cancellable: bool = True) -> None:
         if self.stopped:
             raise Stopped()
+        live = (self.live.get("metadata") or {}).get("generation")
+        if live is not None:
+            self.observed = int(live)  # from here on, this generation's spec is acted on
         if cancellable and (self.live.get("spec") or {}).get("cancel"):
             raise RunCancelled()
 
@@ -160,19 +170,18 @@ class RunDriver:
         self.status.update(fields)
         await asyncio.to_thread(resources.patch_status, self.ns, kube.RUNS, self.name, fields)
 
+    def _generation(self) -> int | None:
+        """The generation of the spec last acted on (the live spec, read by _check)."""
+        return self.observed or self.run["metadata"].get("generation")
+
+    def _spec(self) -> dict[str, Any]:
+        return dict(self.live.get("spec") or self.run.get("spec") or {})
+
     async def _set_phase(self, phase: str, message: str = "") -> None:
-        ready = phase == "succeeded"
-        active = phase not in TERMINAL
-        reason = {"succeeded": "Succeeded", "failed": "Failed", "cancelled": "Cancelled"}.get(
-            phase, phase.capitalize())
-        await self._set_status(
-            phase=phase, message=message,
-            conditions=conditions.build(
-                self.status.get("conditions"), self.run["metadata"].get("generation"),
-                ready=ready, reconciling=active, stalled=phase == "failed", reason=reason,
-                message=message or phase),
-            observedGeneration=self.run["metadata"].get("generation"),
-        )
+        generation = self._generation()
+        await self._set_status(phase=phase, message=message, observedGeneration=generation,
+                               conditions=phase_conditions(self.status.get("conditions"),
+                                                           generation, phase, message))
         if self.status.get("runNumber"):
             await asyncio.to_thread(
                 projectstate.record_latest_run, self.ns, self.project, self.name,
@@ -351,9 +360,10 @@ class RunDriver:
     # ------------------------------------------------------------- executing
 
     async def _execute(self) -> None:
-        parallelism = int(self.run["spec"].get("parallelism") or 3)
         while True:
             self._check()
+            parallelism = int(self._spec().get("parallelism") or 3)
+            await self._observe_generation()
             for task in self._in_phase("running"):
                 await self._poll(task)
             await self._update_summary()
@@ -395,6 +405,14 @@ class RunDriver:
     async def _set_task(self, task: TaskState, **fields: Any) -> None:
         task.status.update(fields)
         await asyncio.to_thread(resources.patch_status, self.ns, kube.TASKS, task.name, fields)
+
+    async def _observe_generation(self) -> None:
+        """Acknowledge a spec change (say, spec.parallelism) without a phase change."""
+        generation = self._generation()
+        if generation is not None and generation != self.status.get("observedGeneration"):
+            await self._set_status(observedGeneration=generation, conditions=phase_conditions(
+                self.status.get("conditions"), generation, str(self.status.get("phase")),
+                str(self.status.get("message") or "")))
 
     async def _update_summary(self) -> None:
         summary = _summary_of({t.id: t.phase for t in self.tasks.values()})
@@ -615,6 +633,16 @@ class RunDriver:
                 gitrepo.remove_worktree(self.repo, worktree)
             run_dir.rmdir() if not any(run_dir.iterdir()) else None
         gitrepo.git("worktree", "prune", cwd=self.repo, check=False)
+
+
+def phase_conditions(previous: list[dict[str, Any]] | None, generation: int | None,
+                     phase: str, message: str) -> list[dict[str, Any]]:
+    """Ready / Reconciling / Stalled for a Run phase."""
+    reason = {"succeeded": "Succeeded", "failed": "Failed", "cancelled": "Cancelled"}.get(
+        phase, phase.capitalize())
+    return conditions.build(previous, generation, ready=phase == "succeeded",
+                            reconciling=phase not in TERMINAL, stalled=phase == "failed",
+                            reason=reason, message=message or phase)
 
 
 def _summary_of(phases: dict[str, str]) -> dict[str, int]:

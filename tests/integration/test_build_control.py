@@ -22,6 +22,7 @@ from tests.support.build import (
     patch_spec,
     tasks_of,
     wait_final_event,
+    wait_observed,
     wait_phase,
     wait_run_done,
 )
@@ -280,3 +281,41 @@ def test_lost_worker_is_rerun_as_attempt_2_without_duplicates(
         assert git(repo, "rev-list", "--count", f"{base}..{branch}").strip() == "1", branch
     assert git(repo, "rev-parse", "main").strip() == run["status"]["mergedCommit"]
 
+
+def test_observed_generation_follows_spec_changes_and_cancel(
+    stack: Stack, namespace: str, operator: ServiceProcess
+) -> None:
+    """kstatus: status.observedGeneration (and each condition's) follows metadata.generation
+    while the run executes, through spec.cancel, and after the run has finished."""
+    _approved_project(stack, namespace, operator)
+    create(namespace, "runs", "Run", "notes-gen", {
+        "projectRef": {"name": "notes-gitops"},
+        "agent": {"coder": "command", "command": "sleep 60"}})
+    wait_for(lambda: any(t.get("status", {}).get("executor", {}).get("pid")
+                         for t in tasks_of(namespace, "notes-gen")),
+             30, "a worker to start", operator, interval=0.1)
+
+    def observes(generation: int) -> dict:
+        run = wait_observed(namespace, "runs", "notes-gen", generation, operator)
+        assert run["metadata"]["generation"] == generation
+        assert run["status"]["observedGeneration"] == generation
+        assert {c["observedGeneration"] for c in run["status"]["conditions"]} == {generation}
+        return run
+
+    assert observes(1)["status"]["phase"] == "executing"
+    # A spec change mid-run (parallelism is read live) is acknowledged without a phase change.
+    generation = patch_spec(namespace, "runs", "notes-gen", {"parallelism": 2})
+    assert observes(generation)["status"]["phase"] == "executing"
+
+    generation = patch_spec(namespace, "runs", "notes-gen", {"cancel": True})
+    run = wait_run_done(namespace, "notes-gen", operator, timeout=30)
+    assert run["status"]["phase"] == "cancelled"
+    run = observes(generation)
+    ready = next(c for c in run["status"]["conditions"] if c["type"] == "Ready")
+    assert ready["status"] == "False" and ready["reason"] == "Cancelled"
+
+    # After the end the daemon is gone; a later spec change is still observed.
+    generation = patch_spec(namespace, "runs", "notes-gen", {"parallelism": 1})
+    run = observes(generation)
+    assert run["status"]["phase"] == "cancelled"
+    assert run["status"]["completedAt"]

@@ -8,12 +8,15 @@ survive an operator crash.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import kopf
+from kubernetes.client.exceptions import ApiException
 
+from prazium_operator import resources
 from prazium_operator.kube import GROUP, RUNS, VERSION
-from prazium_operator.runner import RunDriver
+from prazium_operator.runner import TERMINAL, RunDriver, phase_conditions
 from prazium_operator.settings import get_settings
 
 
@@ -24,3 +27,29 @@ async def drive_run(name: str, namespace: str | None, body: kopf.Body, memo: kop
     assert namespace is not None  # Runs are namespaced
     driver = RunDriver(namespace, name, body, memo.executor, get_settings(), stopped)
     await driver.drive()
+
+
+@kopf.on.event(GROUP, VERSION, RUNS)
+async def observe_finished_run(name: str, namespace: str | None, body: kopf.Body,
+                               type: str | None, **_: Any) -> None:
+    """A finished Run's daemon is gone: acknowledge a later spec change (kstatus).
+
+    Nothing is left to do for a finished run (a late spec.cancel changes nothing), so
+    the new generation is observed at once; a no-op unless the generation moved.
+    """
+    status = body.get("status") or {}
+    generation = (body.get("metadata") or {}).get("generation")
+    if type == "DELETED" or namespace is None or generation is None \
+            or status.get("phase") not in TERMINAL \
+            or status.get("observedGeneration") == generation:
+        return
+    try:
+        await asyncio.to_thread(resources.patch_status, namespace, RUNS, name, {
+            "observedGeneration": generation,
+            "conditions": phase_conditions(status.get("conditions"), int(generation),
+                                           str(status["phase"]),
+                                           str(status.get("message") or "")),
+        })
+    except ApiException as exc:
+        if exc.status != 404:  # deleted meanwhile: nothing to observe
+            raise
