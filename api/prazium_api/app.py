@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,6 +14,7 @@ from fastapi import FastAPI
 from kubernetes import client as k8s
 
 from prazium_api import __version__, db, errors, openapi
+from prazium_api import exports as exports_store
 from prazium_api.follower import JournalHub
 from prazium_api.middleware import ApiGateMiddleware
 from prazium_api.routers import (
@@ -43,10 +46,25 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     hub = JournalHub(settings.database_url, settings.stream_poll_seconds)
     await hub.start()
     app.state.journal_hub = hub
+    reaper = asyncio.get_running_loop().create_task(_reap_exports(
+        settings.export_stale_seconds, settings.export_reap_interval_seconds))
     yield
+    reaper.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await reaper
     await hub.stop()
     await db.aclose()
     await anyio.to_thread.run_sync(db.close)
+
+
+async def _reap_exports(stale_seconds: float, interval: float) -> None:
+    """Exports left "processing" by a replica that died: failed (see exports.py)."""
+    while True:
+        try:
+            await anyio.to_thread.run_sync(exports_store.reap_stale, stale_seconds)
+        except Exception as exc:  # the database may be down; try again later
+            log.warning("export reaper: %s", exc.__class__.__name__)
+        await asyncio.sleep(interval)
 
 
 def share_kube_client(pool_size: int) -> None:

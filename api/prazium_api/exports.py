@@ -4,6 +4,12 @@ The record lives in PostgreSQL (exports), the file under paths.exports_dir; the
 archive is built by `git archive` in a background thread of the API process that
 accepted the request. Files are written to a temporary name and renamed, so a
 "completed" export always has its whole file.
+
+If that process dies, nothing would finish the export: a reaper marks exports
+still "processing" after export_stale_seconds as "failed" with an error that
+says so - at API start, every export_reap_interval_seconds, and on a status
+read. A build that finishes after being reaped does not resurrect the export
+(the client may already have seen "failed"); its file is removed.
 """
 
 from __future__ import annotations
@@ -23,7 +29,25 @@ log = logging.getLogger(__name__)
 EXTENSIONS = {"zip": "zip", "tar.gz": "tar.gz"}
 MEDIA_TYPES = {"zip": "application/zip", "tar.gz": "application/gzip"}
 _COLUMNS = ("id, namespace, project, run, format, status, file_path, file_name, size_bytes,"
-            " error, created_at, expires_at, expires_at <= now() AS expired")
+            " error, created_at, expires_at, expires_at <= now() AS expired,"
+            " created_at < now() - make_interval(secs => %s) AS stale")
+BUILD_FAILED = "the archive could not be built"
+_REAP = ("UPDATE exports SET status = 'failed', error = %s WHERE status = 'processing'"
+         " AND created_at < now() - make_interval(secs => %s)")
+
+
+def stale_error(stale_seconds: float) -> str:
+    return (f"the export did not finish within {stale_seconds:g} s (the API replica"
+            " building it stopped); request a new export")
+
+
+def reap_stale(stale_seconds: float) -> int:
+    """Mark every export "processing" for longer than stale_seconds as failed."""
+    with db.connection() as conn:
+        count = conn.execute(_REAP, (stale_error(stale_seconds), stale_seconds)).rowcount
+    if count:
+        log.warning("marked %d stale export(s) as failed", count)
+    return count
 
 
 def new_export_id() -> str:
@@ -56,30 +80,51 @@ def _build(export_id: str, bare: Path, commit: str, fmt: str, prefix: str,
         partial.rename(target)
         size = target.stat().st_size
         with db.connection() as conn:
-            conn.execute("UPDATE exports SET status = 'completed', size_bytes = %s"
-                         " WHERE id = %s", (size, export_id))
+            done = conn.execute("UPDATE exports SET status = 'completed', size_bytes = %s"
+                                " WHERE id = %s AND status = 'processing'",
+                                (size, export_id)).rowcount
+        if not done:  # reaped meanwhile: it stays failed
+            target.unlink(missing_ok=True)
+            log.warning("export %s finished after it was marked failed", export_id)
+            return
         log.info("export %s completed (%d bytes)", export_id, size)
     except Exception as exc:  # recorded for the client; the details stay in the log
         log.exception("export %s failed", export_id)
         partial.unlink(missing_ok=True)
         try:
             with db.connection() as conn:
-                conn.execute("UPDATE exports SET status = 'failed', error = %s WHERE id = %s",
-                             (exc.__class__.__name__, export_id))
+                conn.execute("UPDATE exports SET status = 'failed', error = %s"
+                             " WHERE id = %s AND status = 'processing'",
+                             (f"{BUILD_FAILED} ({exc.__class__.__name__})", export_id))
         except ApiError:
             pass
 
 
-def get(namespace: str, project: str, export_id: str) -> dict[str, Any]:
-    """The export's record; 404 when unknown, of another project/tenant, or expired."""
+def get(namespace: str, project: str, export_id: str,
+        stale_seconds: float | None = None) -> dict[str, Any]:
+    """The export's record; 404 when unknown, of another project/tenant, or expired.
+    A "processing" record older than stale_seconds is reaped first."""
+    stale = stale_seconds if stale_seconds is not None else 1e12
     with db.connection() as conn:
         cur = conn.execute(f"SELECT {_COLUMNS} FROM exports WHERE id = %s AND namespace = %s"
-                           " AND project = %s", (export_id, namespace, project))
+                           " AND project = %s", (stale, export_id, namespace, project))
         row = cur.fetchone()
         names = [c.name for c in cur.description or []]
-    if row is None:
-        raise ApiError("NOT_FOUND", f"export {export_id} not found")
-    record = dict(zip(names, row, strict=True))
+        if row is None:
+            raise ApiError("NOT_FOUND", f"export {export_id} not found")
+        record = dict(zip(names, row, strict=True))
+        if record["status"] == "processing" and record["stale"]:
+            error = stale_error(stale)
+            if conn.execute("UPDATE exports SET status = 'failed', error = %s"
+                            " WHERE id = %s AND status = 'processing'",
+                            (error, export_id)).rowcount:
+                log.warning("export %s was stale: marked failed", export_id)
+                record.update(status="failed", error=error)
+            else:  # finished or reaped meanwhile: read it again
+                row = conn.execute(f"SELECT {_COLUMNS} FROM exports WHERE id = %s",
+                                   (stale, export_id)).fetchone()
+                assert row is not None
+                record = dict(zip(names, row, strict=True))
     if record["expired"]:
         Path(record["file_path"]).unlink(missing_ok=True)
         raise ApiError("NOT_FOUND", f"export {export_id} expired at"
@@ -102,5 +147,5 @@ def view(record: dict[str, Any], project_id: str) -> dict[str, Any]:
             expiresAt=_iso(record["expires_at"]),
         )
     elif record["status"] == "failed":
-        data["error"] = "the archive could not be built"
+        data["error"] = record["error"] or BUILD_FAILED
     return data

@@ -51,6 +51,11 @@ class ApiSettings(Settings):
     session_cookie_secure: bool = False
     # Export archives are kept this long, then answer 404.
     export_ttl_seconds: int = 7 * 24 * 3600
+    # An export still "processing" after this long is marked failed (the replica
+    # building it died or restarted): at start, every export_reap_interval_seconds,
+    # and on a status read. Building a repository archive takes seconds.
+    export_stale_seconds: float = 900.0
+    export_reap_interval_seconds: float = 60.0
     # Preview deployment providers this installation offers.
     deploy_providers: list[str] = ["kubernetes"]
     # Image that runs the generated (Python standard library) app.

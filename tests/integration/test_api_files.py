@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import tarfile
+import uuid
 import zipfile
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import pytest
 
 from tests.support import apistate
 from tests.support.apistate import assert_error
-from tests.support.services import wait_for
+from tests.support.services import Stack, start_api, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -137,3 +138,50 @@ def test_export_errors(http: httpx.Client, built: str, db: psycopg.Connection) -
                          "NOT_FOUND")
     assert error["details"]["reason"] == "EXPIRED"
     assert_error(http.get(done["downloadUrl"]), 404, "NOT_FOUND")
+
+
+def _stale_row(db: psycopg.Connection, namespace: str, age: str) -> str:
+    """An export row as a replica that died mid-build leaves it."""
+    export_id = f"exp_{uuid.uuid4().hex[:16]}"
+    db.execute("INSERT INTO exports (id, namespace, project, run, format, status, file_path,"
+               " file_name, created_at, expires_at) VALUES (%s, %s, 'my-saas', 'my-saas-r1',"
+               " 'zip', 'processing', '/nonexistent/x.zip', 'x.zip', now() - %s::interval,"
+               " now() + interval '1 day')", (export_id, namespace, age))
+    return export_id
+
+
+def test_export_left_processing_by_a_dead_replica_fails_with_a_clear_error(
+    http: httpx.Client, built: str, db: psycopg.Connection, namespace: str, stack: Stack,
+    data_dir: Path, tmp_path: Path,
+) -> None:
+    # On a status read (the API under test has the default bound of 900 s).
+    stale = _stale_row(db, namespace, "20 minutes")
+    fresh = _stale_row(db, namespace, "1 minute")
+    data = http.get(f"/projects/proj_my-saas/exports/{stale}").json()["data"]
+    assert data["status"] == "failed" and data["format"] == "zip", data
+    assert "did not finish within 900 s" in data["error"]
+    assert "request a new export" in data["error"]
+    assert "downloadUrl" not in data
+    assert db.execute("SELECT status FROM exports WHERE id = %s", (stale,)).fetchone() == (
+        "failed",)
+    assert_error(http.get(f"/projects/proj_my-saas/exports/{stale}/download"), 409, "CONFLICT")
+    # A build younger than the bound is left alone.
+    assert http.get(f"/projects/proj_my-saas/exports/{fresh}").json()["data"] == {
+        "id": fresh, "status": "processing", "format": "zip"}
+
+    # Without any read: the reaper of a (re)starting replica, then periodically.
+    proc, _ = start_api(stack, data_dir, tmp_path / "reaper",
+                        PRAZIUM_EXPORT_STALE_SECONDS="30",
+                        PRAZIUM_EXPORT_REAP_INTERVAL_SECONDS="0.5")
+    try:
+        wait_for(lambda: db.execute("SELECT status, error FROM exports WHERE id = %s",
+                                    (fresh,)).fetchone()[0] == "failed", 10,
+                 "the start-up reaper", proc)
+        later = _stale_row(db, namespace, "31 seconds")
+        wait_for(lambda: db.execute("SELECT status FROM exports WHERE id = %s",
+                                    (later,)).fetchone()[0] == "failed", 10,
+                 "the periodic reaper", proc)
+    finally:
+        proc.stop()
+    # A real export still completes normally afterwards.
+    assert _export(http, "zip")["status"] == "completed"

@@ -46,7 +46,9 @@ def create_export(projectId: str, body: CreateExport, caller: Caller) -> dict[st
 @router.get("/projects/{projectId}/exports/{exportId}", summary="Get an export's status")
 def get_export(projectId: str, exportId: str, caller: Caller) -> dict[str, Any]:
     name = lookup.project(caller.tenant, projectId)["metadata"]["name"]
-    return ok(exports.view(exports.get(caller.tenant, name, exportId), projectId))
+    record = exports.get(caller.tenant, name, exportId,
+                         get_api_settings().export_stale_seconds)
+    return ok(exports.view(record, projectId))
 
 
 @router.get("/projects/{projectId}/exports/{exportId}/download",
@@ -54,7 +56,8 @@ def get_export(projectId: str, exportId: str, caller: Caller) -> dict[str, Any]:
             responses={200: {"content": {"application/zip": {}, "application/gzip": {}}}})
 def download_export(projectId: str, exportId: str, caller: Caller) -> FileResponse:
     name = lookup.project(caller.tenant, projectId)["metadata"]["name"]
-    record = exports.get(caller.tenant, name, exportId)
+    record = exports.get(caller.tenant, name, exportId,
+                         get_api_settings().export_stale_seconds)
     if record["status"] != "completed":
         raise conflict(f"export {exportId} is {record['status']}, not completed",
                        {"status": record["status"]})
