@@ -16,7 +16,14 @@ import psycopg
 import pytest
 from kubernetes import client, config
 
-from tests.support.services import ServiceProcess, Stack, start_api, start_operator, wait_for
+from tests.support.services import (
+    ServiceProcess,
+    Stack,
+    kill_workers,
+    start_api,
+    start_operator,
+    wait_for,
+)
 
 
 @pytest.fixture(scope="session")
@@ -49,10 +56,13 @@ def db(stack: Stack) -> Iterator[psycopg.Connection]:
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path) -> Path:
+def data_dir(tmp_path: Path) -> Iterator[Path]:
+    """This test's shared repo volume. Teardown kills any local worker still running
+    on it (workers have their own session, so stopping an operator leaves them)."""
     path = tmp_path / "data"
     path.mkdir()
-    return path
+    yield path
+    kill_workers(path)
 
 
 @pytest.fixture
@@ -64,6 +74,7 @@ def operator(stack: Stack, namespace: str, data_dir: Path, tmp_path: Path
     wait_for(lambda: _heartbeat_seen(stack.database_url, proc.pid), 30, "operator heartbeat", proc)
     yield proc
     proc.stop()
+    kill_workers(data_dir)
 
 
 @pytest.fixture

@@ -26,7 +26,16 @@ from tests.support.build import (
     wait_phase,
     wait_run_done,
 )
-from tests.support.services import ServiceProcess, Stack, start_operator, wait_for
+from tests.support.services import (
+    ServiceProcess,
+    Stack,
+    cmdline,
+    group_members,
+    kill_workers,
+    processes_naming,
+    start_operator,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -39,29 +48,7 @@ def _approved_project(stack: Stack, namespace: str, operator: ServiceProcess) ->
 
 def _group_alive(pgid: int) -> bool:
     """A live (not zombie) process remains in the group; init reaps zombies when it can."""
-    return bool(_group_members(pgid))
-
-
-def _group_members(pgid: int) -> list[int]:
-    """Live (not zombie) processes of a process group, read from /proc."""
-    members = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (FileNotFoundError, ProcessLookupError, IndexError):
-            continue
-        if fields[0] != "Z" and int(fields[2]) == pgid:
-            members.append(int(entry.name))
-    return members
-
-
-def _cmdline(pid: int) -> bytes:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes()
-    except (FileNotFoundError, ProcessLookupError):
-        return b""
+    return bool(group_members(pgid))
 
 
 # The template coder driven through the `command` coder from the worktree's own
@@ -244,11 +231,11 @@ def test_lost_worker_is_rerun_as_attempt_2_without_duplicates(
                    interval=0.05)
     # Once the coder's `sleep` runs, the worker is mid-task (no git command in flight):
     # kill the operator, then the worker's whole group.
-    wait_for(lambda: any(_cmdline(p).startswith(b"sleep\0") for p in _group_members(pid)), 10,
+    wait_for(lambda: any(cmdline(p).startswith(b"sleep\0") for p in group_members(pid)), 10,
              "the command's sleep to run", operator, interval=0.05)
     operator.kill()
     os.killpg(pid, signal.SIGKILL)
-    wait_for(lambda: not _group_members(pid), 10, "the worker's process group to die")
+    wait_for(lambda: not group_members(pid), 10, "the worker's process group to die")
 
     restarted = start_operator(stack, data_dir, [namespace], tmp_path / "logs-restarted")
     try:
@@ -319,3 +306,26 @@ def test_observed_generation_follows_spec_changes_and_cancel(
     run = observes(generation)
     assert run["status"]["phase"] == "cancelled"
     assert run["status"]["completedAt"]
+
+
+def test_stopping_the_operator_leaves_workers_that_cleanup_then_kills(
+    stack: Stack, namespace: str, operator: ServiceProcess, data_dir: Path
+) -> None:
+    """Workers outlive their operator on purpose; the fixtures' cleanup (kill_workers on
+    the test's data_dir) must leave none behind, children included."""
+    _approved_project(stack, namespace, operator)
+    create(namespace, "runs", "Run", "notes-orphan", {
+        "projectRef": {"name": "notes-gitops"},
+        "agent": {"coder": "command", "command": "sleep 60"}})
+    pid = wait_for(lambda: next((t["status"]["executor"]["pid"]
+                                 for t in tasks_of(namespace, "notes-orphan")
+                                 if t.get("status", {}).get("executor", {}).get("pid")), None),
+                   30, "a worker to start", operator, interval=0.1)
+    wait_for(lambda: any(cmdline(p).startswith(b"sleep\0") for p in group_members(pid)), 10,
+             "the command's sleep to run", operator, interval=0.05)
+    operator.stop()  # SIGTERM: a clean operator exit leaves its workers running
+    assert _group_alive(pid) and pid in processes_naming(data_dir)
+
+    assert kill_workers(data_dir) == [pid]
+    assert not _group_alive(pid), "a worker's child (the sleep) survived"
+    assert processes_naming(data_dir) == []

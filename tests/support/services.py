@@ -7,6 +7,7 @@ can stop, SIGKILL and restart them like an operator of a cluster would.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -135,6 +136,69 @@ def _answers(url: str) -> bool:
     except httpx.HTTPError:
         return False
     return True
+
+
+def _proc_stat(pid: str) -> list[str] | None:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            return stat.read().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return None
+
+
+def live_processes() -> dict[int, list[str]]:
+    """pid -> /proc stat fields (after the name) of every process that is not a zombie."""
+    out = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            fields = _proc_stat(entry)
+            if fields is not None and fields[0] != "Z":
+                out[int(entry)] = fields
+    return out
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live (not zombie) processes of a process group; init reaps zombies when it can."""
+    return [pid for pid, fields in live_processes().items() if int(fields[2]) == pgid]
+
+
+def cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (FileNotFoundError, ProcessLookupError):
+        return b""
+
+
+def processes_naming(path: Path) -> list[int]:
+    """Live processes (not this one) whose command line contains path."""
+    needle = str(path).encode()
+    return [pid for pid in live_processes() if pid != os.getpid() and needle in cmdline(pid)]
+
+
+def kill_workers(data_dir: Path, timeout: float = 10.0) -> list[int]:
+    """SIGKILL the process group of every process whose command line names data_dir.
+
+    Local workers run in their own session on purpose (they survive an operator crash
+    and are re-adopted), so stopping a test's operator leaves them running; their
+    command line holds the request file under data_dir. Returns the groups killed.
+    """
+    own = os.getpgrp()
+    groups = set()
+    for pid in processes_naming(data_dir):
+        try:
+            pgid = os.getpgid(pid)
+        except ProcessLookupError:
+            continue
+        groups.add(pgid)
+        with contextlib.suppress(ProcessLookupError):
+            if pgid == own:
+                os.kill(pid, signal.SIGKILL)  # never our own group
+            else:
+                os.killpg(pgid, signal.SIGKILL)
+    wait_for(lambda: not any(group_members(g) for g in groups - {own})
+             and not processes_naming(data_dir),
+             timeout, f"worker processes under {data_dir} to exit", interval=0.05)
+    return sorted(groups)
 
 
 def wait_for(predicate: Any, timeout: float, what: str,
