@@ -34,7 +34,9 @@ _ERRORS = {
     "500": "Server error (INTERNAL_ERROR)",
 }
 _REF = {"$ref": "#/components/schemas/ErrorEnvelope"}
-PUBLIC = {"/v1/health", "/v1/auth/login"}
+# No credentials, no rate limit (login has both: it checks a key, and failed
+# attempts spend the client address's budget).
+PUBLIC = {"/v1/health"}
 
 
 def build(app: FastAPI) -> dict[str, Any]:

@@ -9,6 +9,14 @@ Server -> client:  {"type": "authenticated", ...}  {"type": "subscribed", "chann
                    {"type": "error", "error": {code, message, details}}
 A session cookie or Authorization header on the handshake also authenticates.
 Subscribing replays the run's journal (after lastEventId) and then follows it.
+
+Rate limits: a connection may send ws_messages_per_minute messages a minute;
+once authenticated, each message also counts against the key's per-minute
+budget, like a REST request (shared by replicas). A message over either limit is
+dropped and answered {"type": "error", "error": {"code": "RATE_LIMITED",
+"details": {"limit", "retryAfter"}}}. A failed auth spends the client address's
+failure budget; past it, auth answers RATE_LIMITED and the socket is closed
+(4429) without the token being looked at.
 """
 
 from __future__ import annotations
@@ -17,6 +25,8 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
+import time
 from typing import Any
 
 import anyio
@@ -27,12 +37,33 @@ from prazium_api.errors import ApiError, envelope
 from prazium_api.follower import JournalHub
 from prazium_api.keys import Principal
 from prazium_api.middleware import client_ip, credentials
+from prazium_api.settings import get_api_settings
 from prazium_operator import ids
 from prazium_operator.kube import RUNS
 
 router = APIRouter(tags=["websocket"])
 log = logging.getLogger(__name__)
 AUTH_CLOSE_CODE = 4401
+RATE_LIMIT_CLOSE_CODE = 4429
+
+
+class MessageWindow:
+    """Messages of one connection in fixed one-minute windows."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.started = time.monotonic()
+        self.count = 0
+
+    def admit(self) -> int | None:
+        """None when the message may go on, else seconds until the window ends."""
+        now = time.monotonic()
+        if now - self.started >= 60:
+            self.started, self.count = now, 0
+        self.count += 1
+        if self.count > self.limit:
+            return max(1, math.ceil(60 - (now - self.started)))
+        return None
 
 
 class Connection:
@@ -51,12 +82,23 @@ class Connection:
         await self.send({"type": "error", **{k: v for k, v in envelope(
             code, message, details).items() if k == "error"}})
 
-    async def authenticate(self, token: str | None, session: str | None = None) -> bool:
+    async def rate_limited(self, limit: int, retry_after: int, what: str) -> None:
+        await self.error("RATE_LIMITED", f"rate limit of {limit} {what} per minute exceeded;"
+                         f" retry after {retry_after} s", limit=limit, retryAfter=retry_after)
+
+    async def authenticate(self, token: str | None, session: str | None = None) -> bool | None:
+        """True when authenticated; False on bad credentials; None when rate limited
+        (an error message was sent)."""
         try:
             outcome = await gate.check(token, session, client_ip(self.socket.scope))
         except ApiError:
             return False
-        principal = outcome.principal
+        principal, verdict = outcome.principal, outcome.verdict
+        if verdict is not None and not verdict.allowed:
+            await self.rate_limited(
+                verdict.limit, verdict.retry_after,
+                "requests" if principal else "failed credential checks from this address")
+            return None
         if principal is None:
             return False
         self.principal = principal
@@ -116,9 +158,14 @@ async def websocket_endpoint(socket: WebSocket) -> None:
     bearer, session = credentials(socket.scope["headers"])
     if bearer or session:
         await conn.authenticate(bearer, session)
+    window = MessageWindow(get_api_settings().ws_messages_per_minute)
     try:
         while True:
             text = await socket.receive_text()
+            retry_after = window.admit()
+            if retry_after is not None:
+                await conn.rate_limited(window.limit, retry_after, "messages on a connection")
+                continue
             try:
                 message = json.loads(text)
                 if not isinstance(message, dict):
@@ -127,9 +174,19 @@ async def websocket_endpoint(socket: WebSocket) -> None:
                 await conn.error("VALIDATION_ERROR", "messages are JSON objects with a type")
                 continue
             kind = message.get("type")
+            if conn.principal is not None and kind != "auth":
+                verdict = await gate.count_key(conn.principal)
+                if not verdict.allowed:
+                    await conn.rate_limited(verdict.limit, verdict.retry_after, "requests")
+                    continue
             if kind == "auth":
                 token = message.get("token")
-                if not isinstance(token, str) or not await conn.authenticate(token):
+                authenticated = await conn.authenticate(token) if isinstance(token, str) \
+                    else False
+                if authenticated is None:
+                    await socket.close(RATE_LIMIT_CLOSE_CODE)
+                    return
+                if not authenticated:
                     await conn.error("UNAUTHORIZED", "invalid or revoked API key")
                     await socket.close(AUTH_CLOSE_CODE)
                     return
