@@ -435,6 +435,7 @@ class RunDriver:
             base_commit=base, attempt=attempt,
             result_path=str(paths.result_path(data_dir, self.ns, self.name, task.id, attempt)),
             coder=coder, coder_options=options,
+            credentials_secret=agent.get("credentialsSecret") or None,
         )
 
     async def _task_base(self, task: TaskState) -> str:

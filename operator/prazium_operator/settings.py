@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     worker_cpu_limit: str = "1"
     worker_memory_limit: str = "1Gi"
     repo_volume_claim: str = "prazium-repos"
+    # The Secret in the task's namespace that worker Jobs read the database URL from
+    # (name and key; referenced by the Job, never copied into it).
+    database_secret_name: str = "prazium-database"
+    database_secret_key: str = "DATABASE_URL"
     # Verification (the generated app's own tests) time limit.
     verify_timeout_seconds: int = 600
     log_level: str = "INFO"

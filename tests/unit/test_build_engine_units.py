@@ -55,28 +55,54 @@ def repo(tmp_path: Path) -> Path:
 def test_job_spec_is_restricted_owned_and_retry_free() -> None:
     settings = Settings(data_dir=Path("/data"), worker_image="prazium/worker:test",
                         worker_cpu_limit="2", repo_volume_claim="repos-claim",
-                        task_deadline_seconds=900)
+                        task_deadline_seconds=900, database_secret_name="pg-dsn",
+                        database_secret_key="uri")
     owner = {"apiVersion": "prazium.io/v1alpha1", "kind": "Task",
              "metadata": {"name": "shop-1-task-001", "uid": "u-1"}}
-    request = _request(Path("/data/tmp"), Path("/data/repos/t1/shop.git"), "abc", attempt=2)
+    request = _request(Path("/data/tmp"), Path("/data/repos/t1/shop.git"), "abc", attempt=2,
+                       credentials_secret="shop-agent-keys")
     job = build_job(request, owner, settings)
     assert job["metadata"]["name"] == job_name("shop-1-task-001", 2) == "shop-1-task-001-a2"
-    assert job["metadata"]["ownerReferences"][0]["uid"] == "u-1"
+    assert job["metadata"]["namespace"] == "t1"
+    assert job["metadata"]["ownerReferences"] == [{
+        "apiVersion": "prazium.io/v1alpha1", "kind": "Task", "name": "shop-1-task-001",
+        "uid": "u-1", "controller": True, "blockOwnerDeletion": True}]
     spec = job["spec"]
     assert spec["backoffLimit"] == 0 and spec["activeDeadlineSeconds"] == 900
     assert spec["ttlSecondsAfterFinished"] > 0
     pod = spec["template"]["spec"]
+    assert pod["restartPolicy"] == "Never" and pod["automountServiceAccountToken"] is False
     assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] != 0
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
-    container = pod["containers"][0]
+    [container] = pod["containers"]
     assert container["image"] == "prazium/worker:test"
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
     assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
     assert container["resources"]["limits"]["cpu"] == "2"
     assert container["command"][:3] == ["python", "-m", "prazium_operator.worker"]
-    assert pod["volumes"][0]["persistentVolumeClaim"]["claimName"] == "repos-claim"
+    assert container["command"][-1] == "/data/tmp/results/task-001-1.request.json"
+    repos = next(v for v in pod["volumes"] if v["name"] == "repos")
+    assert repos["persistentVolumeClaim"] == {"claimName": "repos-claim"}
+    assert {"name": "repos", "mountPath": "/data"} in container["volumeMounts"]
+    # Secrets by reference only: the agent's keys as envFrom, the DSN as a secretKeyRef.
+    assert container["envFrom"] == [{"secretRef": {"name": "shop-agent-keys"}}]
     dsn = next(e for e in container["env"] if e["name"] == "PRAZIUM_DATABASE_URL")
-    assert "value" not in dsn and dsn["valueFrom"]["secretKeyRef"]
+    assert dsn == {"name": "PRAZIUM_DATABASE_URL",
+                   "valueFrom": {"secretKeyRef": {"name": "pg-dsn", "key": "uri"}}}
+    assert all("valueFrom" in e or e["name"] == "PRAZIUM_DATA_DIR" for e in container["env"])
+
+
+def test_job_spec_defaults_database_secret_and_no_credentials() -> None:
+    owner = {"apiVersion": "prazium.io/v1alpha1", "kind": "Task",
+             "metadata": {"name": "shop-1-task-001", "uid": "u-1"}}
+    request = _request(Path("/data/tmp"), Path("/data/repos/t1/shop.git"), "abc")
+    container = build_job(request, owner, Settings(data_dir=Path("/data")))[
+        "spec"]["template"]["spec"]["containers"][0]
+    assert container["envFrom"] == []
+    dsn = next(e for e in container["env"] if e["name"] == "PRAZIUM_DATABASE_URL")
+    assert dsn["valueFrom"]["secretKeyRef"] == {"name": "prazium-database",
+                                                "key": "DATABASE_URL"}
 
 
 def test_merges_are_deterministic_and_conflicts_name_the_paths(repo: Path) -> None:

@@ -5,6 +5,11 @@ image, with the shared repo volume mounted at the operator's data dir path (so
 every path in the request is valid inside the Pod). backoffLimit 0: retries
 are the operator's (attempt + 1, a new Job). The Job is owned by its Task, so
 deleting a Run garbage-collects its Jobs and Pods.
+
+Secrets are referenced, never copied: the agent's credentials Secret
+(spec.agent.credentialsSecret) as envFrom, the database URL as a secretKeyRef
+to PRAZIUM_DATABASE_SECRET_NAME / PRAZIUM_DATABASE_SECRET_KEY; both Secrets
+must exist in the task's namespace.
 """
 
 from __future__ import annotations
@@ -37,14 +42,14 @@ def build_job(request: WorkerRequest, owner: dict[str, Any], settings: Settings
     data_dir = str(settings.data_dir)
     env = [
         {"name": "PRAZIUM_DATA_DIR", "value": data_dir},
-        # The DSN holds a password: it comes from the operator's Secret, never inline.
+        # The DSN holds a password: the Job references the Secret, never the value.
         {"name": "PRAZIUM_DATABASE_URL", "valueFrom": {"secretKeyRef": {
-            "name": "prazium-database", "key": "url"}}},
+            "name": settings.database_secret_name, "key": settings.database_secret_key}}},
     ]
-    env_from = []
-    secret = request.coder_options.get("credentialsSecret")
-    if secret:
-        env_from.append({"secretRef": {"name": secret}})
+    # The agent's credentials (spec.agent.credentialsSecret) become the worker's
+    # environment, key by key, without their values ever appearing in the Job.
+    env_from = [{"secretRef": {"name": request.credentials_secret}}] \
+        if request.credentials_secret else []
     labels = {kube.LABEL_PROJECT: request.project, kube.LABEL_RUN: request.run,
               kube.LABEL_MANAGED_BY: "prazium", "prazium.io/task": request.task_id}
     return {

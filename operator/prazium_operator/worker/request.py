@@ -32,6 +32,10 @@ class WorkerRequest:
     result_path: str
     coder: str = "template"
     coder_options: dict[str, Any] = field(default_factory=dict)
+    # Name of the Secret holding the agent's credentials (spec.agent.credentialsSecret of
+    # the run, else the project). The kubernetes executor gives the worker its keys as
+    # environment (envFrom); only the name travels here, never a value.
+    credentials_secret: str | None = None
 
     @property
     def task_id(self) -> str:
