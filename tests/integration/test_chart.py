@@ -77,3 +77,23 @@ def test_external_database_mode_requires_a_secret() -> None:
     rendered = _render("--set", "database.mode=external")
     assert rendered.returncode != 0
     assert "database.existingSecret is required when database.mode=external" in rendered.stderr
+
+
+def test_config_map_values_are_valid_settings(namespace: str, monkeypatch: pytest.MonkeyPatch
+                                              ) -> None:
+    """Every PRAZIUM_ value the chart renders parses into the processes' settings."""
+    from prazium_api.settings import ApiSettings
+
+    docs = [d for d in yaml.safe_load_all(_render("--namespace", namespace).stdout) if d]
+    config = next(d for d in docs if d["kind"] == "ConfigMap")["data"]
+    for key in [k for k in os.environ if k.startswith("PRAZIUM_")]:
+        monkeypatch.delenv(key)
+    for key, value in config.items():
+        monkeypatch.setenv(key, value)
+    settings = ApiSettings()
+    fields = {f"PRAZIUM_{name.upper()}" for name in ApiSettings.model_fields}
+    unknown = sorted(set(config) - fields)
+    assert unknown == [], f"chart sets variables no settings field reads: {unknown}"
+    assert settings.max_body_bytes == 1048576
+    assert settings.executor == "kubernetes"
+    assert settings.deploy_providers == ["kubernetes"]
