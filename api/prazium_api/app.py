@@ -11,7 +11,6 @@ from typing import Any
 
 import anyio
 from fastapi import FastAPI
-from kubernetes import client as k8s
 
 from prazium_api import __version__, db, errors, openapi
 from prazium_api import exports as exports_store
@@ -67,20 +66,11 @@ async def _reap_exports(stale_seconds: float, interval: float) -> None:
         await asyncio.sleep(interval)
 
 
-def share_kube_client(pool_size: int) -> None:
-    """One ApiClient for the process: every kubernetes.client *Api() made without
-    an api_client uses it, so CR reads reuse kept-alive TLS connections instead of
-    building a new client (connection pool, TLS handshake) per request."""
-    configuration = k8s.Configuration.get_default_copy()
-    configuration.connection_pool_maxsize = pool_size
-    k8s.ApiClient.set_default(k8s.ApiClient(configuration))
-
-
 def create_app() -> FastAPI:
     settings = get_api_settings()
     logging.basicConfig(level=settings.log_level.upper())
     kube.load_config(settings.kubeconfig)
-    share_kube_client(settings.kube_pool_size)
+    kube.share_client(settings.kube_pool_size)
     app = FastAPI(
         title="Prazium API",
         version=__version__,

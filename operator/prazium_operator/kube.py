@@ -30,6 +30,15 @@ def load_config(kubeconfig: str = "") -> None:
         config.load_kube_config()
 
 
+def share_client(pool_size: int) -> None:
+    """One ApiClient for the process: every kubernetes.client *Api() made without an
+    api_client uses it, so calls reuse kept-alive TLS connections instead of building
+    a client (connection pool, TLS handshake) per call. Call after load_config."""
+    configuration = client.Configuration.get_default_copy()
+    configuration.connection_pool_maxsize = pool_size
+    client.ApiClient.set_default(client.ApiClient(configuration))
+
+
 def custom_objects() -> client.CustomObjectsApi:
     return client.CustomObjectsApi()
 

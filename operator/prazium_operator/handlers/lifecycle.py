@@ -35,6 +35,7 @@ def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
 async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     prazium = get_settings()
     kube.load_config(prazium.kubeconfig)
+    kube.share_client(prazium.max_workers + 8)  # workers' threads plus handlers
     await asyncio.to_thread(db.migrate, prazium.database_url)
     # Status is written through the status subresource; keep kopf's own
     # bookkeeping in annotations so `kubectl get -o yaml` stays readable.
