@@ -6,14 +6,12 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from prazium_operator import ids, paths
+from prazium_operator import ids, models, paths
 
 Obj = dict[str, Any]
-TERMINAL_RUN_PHASES = frozenset({"succeeded", "failed", "cancelled"})
-PROJECT_PHASES = ("draft", "clarifying", "spec_review", "approved", "building", "built",
-                  "failed", "archived")
-RUN_PHASES = ("pending", "decomposing", "executing", "merging", "verifying", "succeeded",
-              "failed", "cancelled")
+TERMINAL_RUN_PHASES = models.RUN_FINAL_PHASES
+PROJECT_PHASES = models.PROJECT_PHASES
+RUN_PHASES = models.RUN_PHASES
 SUMMARY_KEYS = ("total", "pending", "queued", "running", "succeeded", "failed", "cancelled")
 
 

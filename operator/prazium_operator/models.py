@@ -7,6 +7,7 @@ agree field by field (names, required fields, enums), so neither drifts.
 
 from __future__ import annotations
 
+import typing
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -22,7 +23,11 @@ RunPhase = Literal[
 TaskPhase = Literal["pending", "queued", "running", "succeeded", "failed", "cancelled"]
 QuestionType = Literal["single_choice", "multi_choice", "boolean", "text"]
 
+PROJECT_PHASES: tuple[str, ...] = typing.get_args(ProjectPhase)
+RUN_PHASES: tuple[str, ...] = typing.get_args(RunPhase)
+TASK_PHASES: tuple[str, ...] = typing.get_args(TaskPhase)
 RUN_FINAL_PHASES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
+RUN_ACTIVE_PHASES: frozenset[str] = frozenset(RUN_PHASES) - RUN_FINAL_PHASES
 TASK_FINAL_PHASES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
 
 _CAMEL = ConfigDict(populate_by_name=True, extra="forbid")

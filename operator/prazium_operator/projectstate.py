@@ -12,11 +12,11 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
-from prazium_operator import conditions, kube, resources
+from prazium_operator import conditions, kube, models, resources
 
-ACTIVE_RUN_PHASES = frozenset({"pending", "decomposing", "executing", "merging", "verifying"})
+ACTIVE_RUN_PHASES = models.RUN_ACTIVE_PHASES
 BUSY_RUN_PHASES = ACTIVE_RUN_PHASES - {"pending"}
-TERMINAL_RUN_PHASES = frozenset({"succeeded", "failed", "cancelled"})
+TERMINAL_RUN_PHASES = models.RUN_FINAL_PHASES
 MAX_CONFLICT_RETRIES = 50
 
 

@@ -38,6 +38,7 @@ from prazium_operator import (
     journal,
     kevents,
     kube,
+    models,
     paths,
     projectstate,
     recorder,
@@ -55,7 +56,7 @@ TERMINAL = projectstate.TERMINAL_RUN_PHASES
 POLL_SECONDS = 0.2
 WAIT_FOR_SLOT_SECONDS = 0.5
 MAX_ATTEMPTS = 3
-TASK_TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
+TASK_TERMINAL = models.TASK_FINAL_PHASES
 
 
 class RunFailed(Exception):
