@@ -37,11 +37,8 @@ api-key: ## Print a new API key: make api-key TENANT=<namespace> TIER=<free|pro|
 	  "$$PRAZIUM_PYTHON" -m prazium_api.admin_cli create-key --tenant "$(TENANT)" \
 	  --tier "$(or $(TIER),free)" $(if $(ADMIN),--admin,)
 
-bench-api: ## API latency/throughput vs direct apiserver reads, SSE fan-out (needs make up)
-	@. scripts/lib.sh && PYTHONPATH="$$PRAZIUM_ROOT/operator:$$PRAZIUM_ROOT/api:$$PRAZIUM_ROOT" \
-	  PRAZIUM_DEV_DIR="$$DEV_DIR" \
-	  PRAZIUM_DATABASE_URL=$${PRAZIUM_DATABASE_URL:-$$(scripts/postgres.sh dsn)} \
-	  "$$PRAZIUM_PYTHON" bench/bench_api.py
+bench-api: ## API latency/throughput vs direct apiserver reads, SSE fan-out (own throw-away stack)
+	@scripts/test.sh bench/bench_api.py -q -s -p no:cacheprovider
 
 bench-build: ## Build engine: run wall time, overhead vs worker time, parallelism 1 vs 3 (own stack)
 	@scripts/test.sh bench/bench_build.py -q -s -p no:cacheprovider

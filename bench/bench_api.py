@@ -7,9 +7,11 @@
   * SSE delivery latency (journal append -> frame received) with 200 subscribers
     following one run.
 
-Run on a throw-away stack:  PRAZIUM_TEST_DEV_DIR=/tmp/pz-bench make test \
-    PYTEST_ARGS="bench/bench_api.py -s -q"
-or against `make up` with `make bench-api` (uses .dev/kubeconfig and its database).
+Run it with `make bench-api`: a throw-away control plane and PostgreSQL, no
+operator (the SSE case drives a Run's journal itself; an operator would fail
+that unapproved Run and end its stream early). `python bench/bench_api.py`
+runs it against a stack of your own (PRAZIUM_DEV_DIR, PRAZIUM_DATABASE_URL)
+whose operator does not watch the bench's namespaces.
 """
 
 from __future__ import annotations
