@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from prazium_operator import gitrepo, paths, projectstate
+from prazium_operator import conditions, gitrepo, paths, projectstate
 from prazium_operator.agents import SPEC_DOCUMENTS, get_planner
 from prazium_operator.conditions import now_iso
 
@@ -33,19 +33,33 @@ def reconcile(data_dir: Path, namespace: str, name: str, spec: dict[str, Any],
     out: dict[str, Any] = {"repoPath": str(repo), "message": ""}
     current = dict(status.get("spec") or {})
     archived = bool(spec.get("archived"))
+    blocked = ""
     if not archived:
-        new_spec, extra = _next_spec(spec, status, current)
-        out.update(extra)
-        if new_spec is not None:
-            new_spec = _apply_approval(repo, spec, new_spec, out)
-            if new_spec != current:
-                out["spec"] = new_spec
+        try:
+            new_spec, extra = _next_spec(spec, status, current)
+        except UnknownAgent as exc:
+            # Retrying cannot help until the spec changes: say so and stall.
+            blocked = out["message"] = str(exc)
+        else:
+            out.update(extra)
+            if new_spec is not None:
+                new_spec = _apply_approval(repo, spec, new_spec, out)
+                if new_spec != current:
+                    out["spec"] = new_spec
     merged = {**status, **out}
     out["phase"] = projectstate.project_phase(merged, archived)
     merged["phase"] = out["phase"]
-    out["conditions"] = projectstate.project_conditions(merged, generation)
+    out["conditions"] = (
+        conditions.build(status.get("conditions"), generation, ready=False, reconciling=False,
+                         stalled=True, reason="UnknownAgent", message=blocked)
+        if blocked else projectstate.project_conditions(merged, generation)
+    )
     out["observedGeneration"] = generation
     return out
+
+
+class UnknownAgent(ValueError):
+    """spec.agent names a planner this installation does not have."""
 
 
 def _next_spec(spec: dict[str, Any], status: dict[str, Any], current: dict[str, Any]
@@ -62,7 +76,10 @@ def _next_spec(spec: dict[str, Any], status: dict[str, Any], current: dict[str, 
             return current, extra
         return _fresh(version, documents, "provided", revision, ""), extra
 
-    planner = get_planner((spec.get("agent") or {}).get("planner") or "template")
+    try:
+        planner = get_planner((spec.get("agent") or {}).get("planner") or "template")
+    except ValueError as exc:
+        raise UnknownAgent(f"spec.agent.planner: {exc}") from exc
     if not status.get("questions"):
         extra["questions"] = planner.clarify(spec["displayName"], spec["description"])
     answers = spec.get("answers")

@@ -166,3 +166,28 @@ def test_project_lifecycle_questions_spec_approval_regenerate_archive_delete(
              operator, interval=0.1)
     assert not Path(repo).exists()
     assert Path(other["status"]["repoPath"]).exists()
+
+
+def test_a_planner_this_installation_lacks_stalls_the_project_with_a_clear_message(
+    stack: Stack, namespace: str, operator: ServiceProcess
+) -> None:
+    create(namespace, "projects", "Project", "llm-app",
+           {"displayName": "LLM App", "description": "A notes app with search and tags",
+            "agent": {"planner": "openai"}})
+
+    def observed(key: str) -> dict | None:
+        project = get(namespace, "projects", "llm-app") or {}
+        return project if project.get("status", {}).get(key) else None
+
+    project = wait_for(lambda: observed("observedGeneration"), 30,
+                       "the operator to observe the project", operator)
+    status = project["status"]
+    stalled = next(c for c in status["conditions"] if c["type"] == "Stalled")
+    assert stalled["status"] == "True" and stalled["reason"] == "UnknownAgent"
+    assert "unknown planner agent 'openai'; known agents: template" in status["message"]
+    assert not status.get("questions")
+    # Fixing the spec un-stalls it.
+    patch_spec(namespace, "projects", "llm-app", {"agent": {"planner": "template"}})
+    project = wait_for(lambda: observed("questions"), 30, "questions after the fix", operator)
+    stalled = next(c for c in project["status"]["conditions"] if c["type"] == "Stalled")
+    assert stalled["status"] == "False"
