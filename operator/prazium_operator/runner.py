@@ -152,6 +152,9 @@ class RunDriver:
             if self.stopped.reason and kopf.DaemonStoppingReason.RESOURCE_DELETED in \
                     self.stopped.reason:
                 await self._stop_running_tasks()
+                # Also any Job the operator no longer remembers (by label); the Run's
+                # delete handler does the same, so either one is enough.
+                await self.executor.release_run(self.ns, self.name)
 
     # --------------------------------------------------------------- helpers
 
@@ -471,10 +474,14 @@ class RunDriver:
     async def _poll(self, task: TaskState) -> None:
         attempt = int(task.status.get("attempts") or 1)
         request = self._request(task, attempt, str(task.status.get("baseCommit")))
-        state = await self.executor.state(task.status.get("executor") or {}, request)
+        ref = task.status.get("executor") or {}
+        state = await self.executor.state(ref, request)
         if state is WorkerState.RUNNING:
             return
         result = read_result(Path(request.result_path)) if state is WorkerState.EXITED else None
+        # The result is on the shared volume now (or there is none): the worker's Job,
+        # if any, has nothing more to tell. A retry is a new Job (attempt + 1).
+        await self.executor.release(ref, request)
         if result is None:
             if attempt < MAX_ATTEMPTS:
                 log.warning("worker of %s attempt %s lost; retrying", task.name, attempt)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -38,7 +40,14 @@ class Settings(BaseSettings):
     worker_cpu_limit: str = "1"
     worker_memory_limit: str = "1Gi"
     repo_volume_claim: str = "prazium-repos"
-    # The Secret in the task's namespace that worker Jobs read the database URL from
+    # The namespace worker Jobs run in: the operator's own (where the repo volume claim
+    # and the database Secret live), never a tenant's. Default: the POD_NAMESPACE
+    # environment variable, else prazium-system.
+    job_namespace: str = Field(
+        default_factory=lambda: os.environ.get("POD_NAMESPACE") or "prazium-system")
+    # ServiceAccount of worker Pods ("": the job namespace's default); no token is mounted.
+    worker_service_account: str = ""
+    # The Secret in the job namespace that worker Jobs read the database URL from
     # (name and key; referenced by the Job, never copied into it).
     database_secret_name: str = "prazium-database"
     database_secret_key: str = "DATABASE_URL"

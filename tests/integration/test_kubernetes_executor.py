@@ -1,13 +1,18 @@
 """The kubernetes executor against the local control plane: a batch/v1 Job per task
-attempt, owned by its Task, secrets by reference only, deleted on cancel.
+attempt in the operator's own namespace (never the tenant's), labelled with its task,
+secrets by reference only, deleted on cancel and when its Run is deleted.
+
+The operator runs as a ServiceAccount holding exactly the chart's RBAC (the ClusterRole
+plus the Role in its own namespace), so a missing grant fails these tests too.
 
 The local control plane has no kubelet, so the Job's Pod never runs: the task stays
-running until the run is cancelled, which is exactly what this test needs.
+running until the run is cancelled or deleted, which is exactly what this test needs.
 """
 
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +22,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from tests.support.build import (
+    api,
     create,
     get,
     kubectl_apply,
@@ -25,11 +31,13 @@ from tests.support.build import (
     wait_phase,
     wait_run_done,
 )
+from tests.support.rbac import delete_cluster_role, service_account_kubeconfig
 from tests.support.services import ServiceProcess, Stack, start_operator, wait_for
 
 pytestmark = pytest.mark.integration
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 SECRET_VALUE = "sk-test-0123456789-never-in-a-spec"
+WORKER_SA = "it-worker"
 SETTINGS = {
     "PRAZIUM_EXECUTOR": "kubernetes",
     "PRAZIUM_WORKER_IMAGE": "prazium/worker:it",
@@ -37,15 +45,34 @@ SETTINGS = {
     "PRAZIUM_TASK_DEADLINE_SECONDS": "600",
     "PRAZIUM_DATABASE_SECRET_NAME": "it-database",
     "PRAZIUM_DATABASE_SECRET_KEY": "dsn",
+    "PRAZIUM_WORKER_SERVICE_ACCOUNT": WORKER_SA,
 }
 
 
 @pytest.fixture
-def k8s_operator(stack: Stack, namespace: str, data_dir: Path, tmp_path: Path
-                 ) -> Iterator[ServiceProcess]:
-    proc = start_operator(stack, data_dir, [namespace], tmp_path / "logs", **SETTINGS)
+def job_namespace(stack: Stack) -> Iterator[str]:
+    """The operator's own (release) namespace, where worker Jobs run."""
+    name = f"pz-{uuid.uuid4().hex[:10]}"
+    core = client.CoreV1Api()
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    core.create_namespaced_service_account(name, {
+        "metadata": {"name": WORKER_SA}, "automountServiceAccountToken": False})
+    yield name
+    core.delete_namespace(name, propagation_policy="Background")
+
+
+@pytest.fixture
+def k8s_operator(stack: Stack, namespace: str, job_namespace: str, data_dir: Path,
+                 tmp_path: Path) -> Iterator[ServiceProcess]:
+    kubeconfig, role = service_account_kubeconfig(
+        stack.kubeconfig, job_namespace, "operator", tmp_path / "kubeconfig")
+    proc = start_operator(stack, data_dir, [namespace], tmp_path / "logs",
+                          PRAZIUM_KUBECONFIG=str(kubeconfig),
+                          PRAZIUM_JOB_NAMESPACE=job_namespace, **SETTINGS)
     yield proc
     proc.stop()
+    delete_cluster_role(role)
+    assert "forbidden" not in proc.log_tail(2000).lower(), proc.log_tail(2000)
 
 
 def _job(namespace: str, name: str) -> dict[str, Any] | None:
@@ -58,55 +85,83 @@ def _job(namespace: str, name: str) -> dict[str, Any] | None:
     return dict(client.ApiClient().sanitize_for_serialization(job))
 
 
-def test_kubernetes_executor_submits_an_owned_restricted_job_and_cancel_deletes_it(
-    stack: Stack, namespace: str, k8s_operator: ServiceProcess, data_dir: Path
+def _run_jobs(job_namespace: str, namespace: str, run: str) -> list[Any]:
+    return list(client.BatchV1Api().list_namespaced_job(
+        job_namespace, label_selector=f"prazium.io/task-namespace={namespace},"
+        f"prazium.io/run={run}").items)
+
+
+def _start_run(stack: Stack, namespace: str, operator: ServiceProcess, run: str,
+               **spec: Any) -> dict[str, Any]:
+    """An approved project and a Run whose first task's Job is submitted; the Task."""
+    kubectl_apply(stack, namespace, EXAMPLES / "project-gitops.yaml")
+    wait_phase(namespace, "projects", "notes-gitops", {"approved"}, operator)
+    create(namespace, "runs", "Run", run, {"projectRef": {"name": "notes-gitops"}, **spec})
+
+    def first_task_submitted() -> dict[str, Any] | None:
+        tasks = tasks_of(namespace, run)
+        status = tasks[0].get("status", {}) if tasks else {}
+        return tasks[0] if status.get("executor", {}).get("name") else None
+
+    return dict(wait_for(first_task_submitted, 30, "task-001's Job to be submitted",
+                         operator, interval=0.1))
+
+
+def test_kubernetes_executor_submits_a_restricted_job_in_its_own_namespace_and_cancel_deletes_it(
+    stack: Stack, namespace: str, job_namespace: str, k8s_operator: ServiceProcess,
+    data_dir: Path
 ) -> None:
     client.CoreV1Api().create_namespaced_secret(namespace, client.V1Secret(
         metadata=client.V1ObjectMeta(name="notes-agent-keys"),
         string_data={"OPENAI_API_KEY": SECRET_VALUE}))
-    kubectl_apply(stack, namespace, EXAMPLES / "project-gitops.yaml")
-    wait_phase(namespace, "projects", "notes-gitops", {"approved"}, k8s_operator)
-    create(namespace, "runs", "Run", "notes-k8s", {
-        "projectRef": {"name": "notes-gitops"},
-        "agent": {"credentialsSecret": "notes-agent-keys"}})
-
-    def first_task_submitted() -> dict[str, Any] | None:
-        tasks = tasks_of(namespace, "notes-k8s")
-        status = tasks[0].get("status", {}) if tasks else {}
-        return tasks[0] if status.get("executor", {}).get("name") else None
-
-    task = wait_for(first_task_submitted, 30, "task-001's Job to be submitted", k8s_operator,
-                    interval=0.1)
+    task = _start_run(stack, namespace, k8s_operator, "notes-k8s",
+                      agent={"credentialsSecret": "notes-agent-keys"})
     assert task["metadata"]["name"] == "notes-k8s-task-001"
     assert task["status"]["phase"] == "running" and task["status"]["attempts"] == 1
-    assert task["status"]["executor"] == {"kind": "kubernetes", "name": "notes-k8s-task-001-a1"}
-    job = _job(namespace, "notes-k8s-task-001-a1")
+    ref = task["status"]["executor"]
+    assert ref["kind"] == "kubernetes"
+    assert ref["name"].endswith("-a1") and len(ref["name"]) <= 63
+    assert namespace in ref["name"]  # readable, and unique across tenants (hashed)
+    job = _job(job_namespace, ref["name"])
     assert job is not None
 
-    # Owned by the Task (so the Task's deletion garbage-collects it), one attempt, bounded.
-    assert job["metadata"]["ownerReferences"] == [{
-        "apiVersion": "prazium.io/v1alpha1", "kind": "Task", "name": "notes-k8s-task-001",
-        "uid": task["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True}]
-    assert job["metadata"]["labels"]["prazium.io/run"] == "notes-k8s"
+    # Nothing in the tenant's namespace: no Job, no Pod, no copied Secret.
+    assert client.BatchV1Api().list_namespaced_job(namespace).items == []
+    assert client.CoreV1Api().list_namespaced_pod(namespace).items == []
+    assert [s.metadata.name for s in client.CoreV1Api().list_namespaced_secret(namespace).items
+            if s.type != "kubernetes.io/service-account-token"] == ["notes-agent-keys"]
+
+    # No ownerReference (they cannot cross namespaces): labels name the task instead.
+    assert not job["metadata"].get("ownerReferences")
+    labels = job["metadata"]["labels"]
+    assert labels["prazium.io/task-namespace"] == namespace
+    assert labels["prazium.io/run"] == "notes-k8s"
+    assert labels["prazium.io/task"] == "notes-k8s-task-001"
+    assert [j.metadata.name for j in _run_jobs(job_namespace, namespace, "notes-k8s")] == [
+        ref["name"]]
     spec = job["spec"]
     assert spec["backoffLimit"] == 0
     assert spec["activeDeadlineSeconds"] == 600
     assert spec["ttlSecondsAfterFinished"] > 0
     pod = spec["template"]["spec"]
     assert pod["restartPolicy"] == "Never"
+    assert pod["serviceAccountName"] == WORKER_SA
+    assert pod["automountServiceAccountToken"] is False
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     [container] = pod["containers"]
     assert container["image"] == "prazium/worker:it"
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
     assert {"name": "repos", "persistentVolumeClaim": {"claimName": "it-repos"}} in [
         {"name": v["name"], "persistentVolumeClaim": v.get("persistentVolumeClaim")}
         for v in pod["volumes"]]
     assert {"name": "repos", "mountPath": str(data_dir)} in [
         {"name": m["name"], "mountPath": m["mountPath"]} for m in container["volumeMounts"]]
-    # Secrets by reference: the agent's credentials as envFrom, the DSN as a secretKeyRef.
-    assert container["envFrom"] == [{"secretRef": {"name": "notes-agent-keys"}}]
+    # Secrets by reference, in the job namespace: the tenant's agent credentials from
+    # the admin-provisioned "<tenant>.<secret>", the DSN as a secretKeyRef.
+    assert container["envFrom"] == [{"secretRef": {"name": f"{namespace}.notes-agent-keys"}}]
     dsn = next(e for e in container["env"] if e["name"] == "PRAZIUM_DATABASE_URL")
     assert dsn["valueFrom"]["secretKeyRef"] == {"name": "it-database", "key": "dsn"}
     text = json.dumps(job)
@@ -124,8 +179,32 @@ def test_kubernetes_executor_submits_an_owned_restricted_job_and_cancel_deletes_
     run = wait_run_done(namespace, "notes-k8s", k8s_operator, timeout=30)
     assert run["status"]["phase"] == "cancelled"
     assert {t["status"]["phase"] for t in tasks_of(namespace, "notes-k8s")} == {"cancelled"}
-    wait_for(lambda: _job(namespace, "notes-k8s-task-001-a1") is None, 20,
+    wait_for(lambda: _job(job_namespace, ref["name"]) is None, 20,
              "the cancelled task's Job to be deleted", k8s_operator, interval=0.1)
-    jobs = client.BatchV1Api().list_namespaced_job(
-        namespace, label_selector="prazium.io/run=notes-k8s").items
-    assert jobs == []
+    assert _run_jobs(job_namespace, namespace, "notes-k8s") == []
+
+
+def test_deleting_a_run_deletes_its_jobs_in_the_job_namespace(
+    stack: Stack, namespace: str, job_namespace: str, k8s_operator: ServiceProcess
+) -> None:
+    task = _start_run(stack, namespace, k8s_operator, "notes-del")
+    name = task["status"]["executor"]["name"]
+    assert _job(job_namespace, name) is not None
+    # A Job the operator does not remember (say, an attempt submitted just before a
+    # crash) goes too: deletion is by label.
+    stray = client.BatchV1Api().read_namespaced_job(name, job_namespace)
+    stray_body = {"metadata": {"name": f"{name[:50]}-stray",
+                               "labels": dict(stray.metadata.labels)},
+                  "spec": {"template": {"metadata": {"labels": {"x": "y"}},
+                                        "spec": client.ApiClient().sanitize_for_serialization(
+                                            stray.spec.template.spec)}}}
+    client.BatchV1Api().create_namespaced_job(job_namespace, stray_body)
+    assert len(_run_jobs(job_namespace, namespace, "notes-del")) == 2
+
+    api().delete_namespaced_custom_object("prazium.io", "v1alpha1", namespace, "runs",
+                                          "notes-del")
+    wait_for(lambda: get(namespace, "runs", "notes-del") is None, 30,
+             "the Run to be deleted (its finalizer released)", k8s_operator, interval=0.1)
+    wait_for(lambda: _run_jobs(job_namespace, namespace, "notes-del") == [], 20,
+             "the deleted Run's Jobs to be gone", k8s_operator, interval=0.1)
+    assert client.BatchV1Api().list_namespaced_job(namespace).items == []

@@ -40,6 +40,14 @@ def test_chart_rules_grant_no_secrets_and_no_cluster_admin(
         assert not _can_i(stack, kubeconfig, "create", "clusterrolebindings")
         assert not _can_i(stack, kubeconfig, "create", "pods", "-n", namespace)
         assert not _can_i(stack, kubeconfig, "delete", "customresourcedefinitions")
+        # Worker Jobs: the operator's own (release) namespace only, never a tenant's.
+        assert _can_i(stack, kubeconfig, "create", "jobs.batch", "-n", namespace) \
+            is (component == "operator")
+        assert _can_i(stack, kubeconfig, "deletecollection", "jobs.batch", "-n", namespace) \
+            is (component == "operator")
+        assert not _can_i(stack, kubeconfig, "create", "jobs.batch", "-n", "some-tenant")
+        assert not _can_i(stack, kubeconfig, "list", "jobs.batch", "-A")
+        assert not _can_i(stack, kubeconfig, "list", "pods", "-n", "some-tenant")
     finally:
         delete_cluster_role(role)
 

@@ -18,19 +18,36 @@ def chart_rules(component: str) -> list[dict]:
     return yaml.safe_load((CHART_FILES / f"{component}-rules.yaml").read_text())
 
 
+def has_namespace_rules(component: str) -> bool:
+    """Whether the chart also grants the component a Role in the release namespace
+    (files/<component>-namespace-rules.yaml)."""
+    return (CHART_FILES / f"{component}-namespace-rules.yaml").is_file()
+
+
 def service_account_kubeconfig(admin_kubeconfig: str, namespace: str, component: str,
                                out: Path) -> tuple[Path, str]:
-    """Create a ServiceAccount bound to a ClusterRole with the chart's rules; write a
-    kubeconfig that authenticates with a token for it. Returns (path, role name)."""
+    """Create a ServiceAccount in `namespace` (the release namespace) bound to a
+    ClusterRole with the chart's rules and, as the chart does, to a Role in that
+    namespace with its namespace rules; write a kubeconfig that authenticates with a
+    token for it. Returns (path, role name)."""
     name = f"prazium-{component}-{uuid.uuid4().hex[:6]}"
     core, rbac = client.CoreV1Api(), client.RbacAuthorizationV1Api()
     core.create_namespaced_service_account(namespace, {"metadata": {"name": name}})
+    subjects = [{"kind": "ServiceAccount", "name": name, "namespace": namespace}]
     rbac.create_cluster_role({"metadata": {"name": name}, "rules": chart_rules(component)})
     rbac.create_cluster_role_binding({
         "metadata": {"name": name},
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
-        "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}],
+        "subjects": subjects,
     })
+    if has_namespace_rules(component):
+        rbac.create_namespaced_role(namespace, {
+            "metadata": {"name": name}, "rules": chart_rules(f"{component}-namespace")})
+        rbac.create_namespaced_role_binding(namespace, {
+            "metadata": {"name": name},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+            "subjects": subjects,
+        })
     token = core.create_namespaced_service_account_token(
         name, namespace, {"spec": {"expirationSeconds": 3600}}
     ).status.token

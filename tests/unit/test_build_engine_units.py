@@ -4,6 +4,7 @@ test-count parsing, and the worker's scope check and idempotent commit."""
 from __future__ import annotations
 
 import pathlib
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ import pytest
 
 from prazium_operator import gitrepo, verify
 from prazium_operator.agents import register_coder
-from prazium_operator.executor.kubernetes import build_job, job_name
+from prazium_operator.executor.kubernetes import build_job, job_name, label_value
 from prazium_operator.settings import Settings
 from prazium_operator.worker import main as worker
 from prazium_operator.worker.request import WorkerRequest
@@ -52,26 +53,34 @@ def repo(tmp_path: Path) -> Path:
     return path
 
 
-def test_job_spec_is_restricted_owned_and_retry_free() -> None:
+def test_job_spec_is_restricted_in_the_job_namespace_labelled_and_retry_free() -> None:
     settings = Settings(data_dir=Path("/data"), worker_image="prazium/worker:test",
                         worker_cpu_limit="2", repo_volume_claim="repos-claim",
                         task_deadline_seconds=900, database_secret_name="pg-dsn",
-                        database_secret_key="uri")
+                        database_secret_key="uri", job_namespace="prazium",
+                        worker_service_account="prazium-worker")
     owner = {"apiVersion": "prazium.io/v1alpha1", "kind": "Task",
              "metadata": {"name": "shop-1-task-001", "uid": "u-1"}}
     request = _request(Path("/data/tmp"), Path("/data/repos/t1/shop.git"), "abc", attempt=2,
                        credentials_secret="shop-agent-keys")
     job = build_job(request, owner, settings)
-    assert job["metadata"]["name"] == job_name("shop-1-task-001", 2) == "shop-1-task-001-a2"
-    assert job["metadata"]["namespace"] == "t1"
-    assert job["metadata"]["ownerReferences"] == [{
-        "apiVersion": "prazium.io/v1alpha1", "kind": "Task", "name": "shop-1-task-001",
-        "uid": "u-1", "controller": True, "blockOwnerDeletion": True}]
+    name = job["metadata"]["name"]
+    assert name == job_name("t1", "shop-1-task-001", 2)
+    assert name.startswith("t1-shop-1-task-001-") and name.endswith("-a2")
+    # The operator's namespace, not the tenant's; no ownerReference across namespaces.
+    assert job["metadata"]["namespace"] == "prazium"
+    assert "ownerReferences" not in job["metadata"]
+    labels = job["metadata"]["labels"]
+    assert labels["prazium.io/task-namespace"] == "t1"
+    assert labels["prazium.io/run"] == "shop-1"
+    assert labels["prazium.io/task"] == "shop-1-task-001"
+    assert job["spec"]["template"]["metadata"]["labels"] == labels
     spec = job["spec"]
     assert spec["backoffLimit"] == 0 and spec["activeDeadlineSeconds"] == 900
     assert spec["ttlSecondsAfterFinished"] > 0
     pod = spec["template"]["spec"]
     assert pod["restartPolicy"] == "Never" and pod["automountServiceAccountToken"] is False
+    assert pod["serviceAccountName"] == "prazium-worker"
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["runAsUser"] != 0
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
@@ -85,8 +94,9 @@ def test_job_spec_is_restricted_owned_and_retry_free() -> None:
     repos = next(v for v in pod["volumes"] if v["name"] == "repos")
     assert repos["persistentVolumeClaim"] == {"claimName": "repos-claim"}
     assert {"name": "repos", "mountPath": "/data"} in container["volumeMounts"]
-    # Secrets by reference only: the agent's keys as envFrom, the DSN as a secretKeyRef.
-    assert container["envFrom"] == [{"secretRef": {"name": "shop-agent-keys"}}]
+    # Secrets by reference only: the agent's keys as envFrom from the admin-provisioned
+    # "<tenant>.<secret>" in the job namespace, the DSN as a secretKeyRef.
+    assert container["envFrom"] == [{"secretRef": {"name": "t1.shop-agent-keys"}}]
     dsn = next(e for e in container["env"] if e["name"] == "PRAZIUM_DATABASE_URL")
     assert dsn == {"name": "PRAZIUM_DATABASE_URL",
                    "valueFrom": {"secretKeyRef": {"name": "pg-dsn", "key": "uri"}}}
@@ -97,12 +107,38 @@ def test_job_spec_defaults_database_secret_and_no_credentials() -> None:
     owner = {"apiVersion": "prazium.io/v1alpha1", "kind": "Task",
              "metadata": {"name": "shop-1-task-001", "uid": "u-1"}}
     request = _request(Path("/data/tmp"), Path("/data/repos/t1/shop.git"), "abc")
-    container = build_job(request, owner, Settings(data_dir=Path("/data")))[
-        "spec"]["template"]["spec"]["containers"][0]
+    job = build_job(request, owner, Settings(data_dir=Path("/data")))
+    assert "serviceAccountName" not in job["spec"]["template"]["spec"]
+    container = job["spec"]["template"]["spec"]["containers"][0]
     assert container["envFrom"] == []
     dsn = next(e for e in container["env"] if e["name"] == "PRAZIUM_DATABASE_URL")
     assert dsn["valueFrom"]["secretKeyRef"] == {"name": "prazium-database",
                                                 "key": "DATABASE_URL"}
+
+
+def test_job_namespace_defaults_to_the_pod_namespace(monkeypatch: pytest.MonkeyPatch
+                                                     ) -> None:
+    monkeypatch.delenv("PRAZIUM_JOB_NAMESPACE", raising=False)
+    monkeypatch.delenv("POD_NAMESPACE", raising=False)
+    assert Settings().job_namespace == "prazium-system"
+    monkeypatch.setenv("POD_NAMESPACE", "prz")
+    assert Settings().job_namespace == "prz"
+    monkeypatch.setenv("PRAZIUM_JOB_NAMESPACE", "jobs")
+    assert Settings().job_namespace == "jobs"
+
+
+def test_job_names_and_labels_stay_valid_and_apart_across_tenants() -> None:
+    long_ns, long_task = "t" * 63, "r" * 200 + "-task-001"
+    names = {job_name(ns, task, 1) for ns, task in [
+        ("a", "b-task-001"), ("a-b", "task-001"), (long_ns, long_task),
+        (long_ns, long_task[:-1] + "2"), ("a", "b-task-001-x")]}
+    assert len(names) == 5
+    dns_label = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    assert all(len(n) <= 63 and dns_label.match(n) for n in names)
+    assert job_name(long_ns, long_task, 12) != job_name(long_ns, long_task, 1)
+    assert label_value("short") == "short"
+    long_value = label_value(long_task)
+    assert len(long_value) <= 63 and long_value != label_value(long_task[:-1] + "2")
 
 
 def test_merges_are_deterministic_and_conflicts_name_the_paths(repo: Path) -> None:

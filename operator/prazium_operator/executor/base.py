@@ -33,6 +33,14 @@ class Executor(Protocol):
         """Stop the worker and wait until it is gone (cancel)."""
         ...
 
+    async def release(self, ref: dict[str, Any], request: WorkerRequest) -> None:
+        """The worker is done with (its result read, or lost): free what it left behind."""
+        ...
+
+    async def release_run(self, namespace: str, run: str) -> None:
+        """The Run is being deleted: remove every worker object of it (idempotent)."""
+        ...
+
     async def wait_for_exit(self, timeout: float) -> None:
         """Return when a worker this executor watches may have finished, or after timeout."""
         ...

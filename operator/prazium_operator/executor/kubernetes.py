@@ -3,18 +3,33 @@
 The Job runs the same worker command as the local executor, in the worker
 image, with the shared repo volume mounted at the operator's data dir path (so
 every path in the request is valid inside the Pod). backoffLimit 0: retries
-are the operator's (attempt + 1, a new Job). The Job is owned by its Task, so
-deleting a Run garbage-collects its Jobs and Pods.
+are the operator's (attempt + 1, a new Job).
 
-Secrets are referenced, never copied: the agent's credentials Secret
-(spec.agent.credentialsSecret) as envFrom, the database URL as a secretKeyRef
-to PRAZIUM_DATABASE_SECRET_NAME / PRAZIUM_DATABASE_SECRET_KEY; both Secrets
-must exist in the task's namespace.
+Jobs run in the operator's own namespace (PRAZIUM_JOB_NAMESPACE), never in the
+tenant's: a Pod can only mount a claim and read Secrets of its own namespace, and
+the repo volume claim and the database Secret (which holds every tenant's data)
+must stay out of tenant namespaces. So a Job cannot be owned by its Task
+(ownerReferences do not cross namespaces); it carries labels naming its task
+(prazium.io/task-namespace, prazium.io/run, prazium.io/task) and the operator
+deletes it itself: once the task's result is read (release), on cancel (stop),
+and when the Run is deleted (release_run, by label; ttlSecondsAfterFinished is
+only a backstop).
+
+Secrets are referenced, never copied, and the operator reads none: the database
+URL as a secretKeyRef to PRAZIUM_DATABASE_SECRET_NAME / _KEY in the job namespace.
+The agent's credentials: spec.agent.credentialsSecret names a Secret in the
+TENANT namespace, which a Pod in the job namespace cannot read. The worker gets
+instead, as envFrom, the Secret "<tenant namespace>.<credentialsSecret>" in the
+job namespace, created there by the platform admin (credentials_secret_name). A
+namespace name holds no ".", so the prefix is unambiguous: a tenant can only ever
+reach Secrets provisioned for its own namespace ("a" + "b-c" and "a-b" + "c"
+would collide with "-" as the separator).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -28,17 +43,43 @@ from prazium_operator.worker.request import WorkerRequest, read_result, request_
 
 WORKER_UID = 10001
 JOB_TTL_SECONDS = 3600
+LABEL_TASK_NAMESPACE = "prazium.io/task-namespace"
+LABEL_TASK = "prazium.io/task"
 
 
-def job_name(task_cr: str, attempt: int) -> str:
-    """Natural key (task, attempt): creating the same attempt twice is a no-op (409)."""
-    return f"{task_cr[:55]}-a{attempt}"
+def _digest(text: str, length: int = 10) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def label_value(value: str) -> str:
+    """value itself when it is a valid label value (<= 63 chars), else a prefix and a hash."""
+    return value if len(value) <= 63 else f"{value[:52]}-{_digest(value)}"
+
+
+def job_name(namespace: str, task_cr: str, attempt: int) -> str:
+    """Natural key (tenant, task, attempt): creating the same attempt twice is a no-op
+    (409). All tenants' Jobs share the job namespace: the hash of namespace/task keeps
+    names apart however the readable prefix is cut."""
+    readable = f"{namespace}-{task_cr}"[:40].rstrip("-")
+    return f"{readable}-{_digest(f'{namespace}/{task_cr}')}-a{attempt}"
+
+
+def credentials_secret_name(namespace: str, secret: str) -> str:
+    """The Secret in the job namespace holding a tenant's agent credentials."""
+    return f"{namespace}.{secret}"
+
+
+def run_selector(namespace: str, run: str) -> str:
+    """Label selector for every Job of one Run (in the job namespace)."""
+    return f"{LABEL_TASK_NAMESPACE}={namespace},{kube.LABEL_RUN}={label_value(run)}"
 
 
 def build_job(request: WorkerRequest, owner: dict[str, Any], settings: Settings
               ) -> dict[str, Any]:
-    """The Job manifest for one task attempt (plain dict, apply-ready)."""
-    name = job_name(owner["metadata"]["name"], request.attempt)
+    """The Job manifest for one task attempt (plain dict, apply-ready), in the job
+    namespace; owner is the Task, named in labels (not an ownerReference)."""
+    task_cr = owner["metadata"]["name"]
+    name = job_name(request.namespace, task_cr, request.attempt)
     data_dir = str(settings.data_dir)
     env = [
         {"name": "PRAZIUM_DATA_DIR", "value": data_dir},
@@ -46,61 +87,66 @@ def build_job(request: WorkerRequest, owner: dict[str, Any], settings: Settings
         {"name": "PRAZIUM_DATABASE_URL", "valueFrom": {"secretKeyRef": {
             "name": settings.database_secret_name, "key": settings.database_secret_key}}},
     ]
-    # The agent's credentials (spec.agent.credentialsSecret) become the worker's
-    # environment, key by key, without their values ever appearing in the Job.
-    env_from = [{"secretRef": {"name": request.credentials_secret}}] \
-        if request.credentials_secret else []
-    labels = {kube.LABEL_PROJECT: request.project, kube.LABEL_RUN: request.run,
-              kube.LABEL_MANAGED_BY: "prazium", "prazium.io/task": request.task_id}
+    # The agent's credentials become the worker's environment, key by key, without
+    # their values ever appearing in the Job; from the admin-provisioned
+    # "<tenant>.<credentialsSecret>" in the job namespace (see the module docstring).
+    env_from = [{"secretRef": {"name": credentials_secret_name(
+        request.namespace, request.credentials_secret)}}] if request.credentials_secret else []
+    labels = {LABEL_TASK_NAMESPACE: request.namespace,
+              kube.LABEL_PROJECT: label_value(request.project),
+              kube.LABEL_RUN: label_value(request.run),
+              LABEL_TASK: label_value(task_cr),
+              kube.LABEL_MANAGED_BY: "prazium"}
+    pod: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "automountServiceAccountToken": False,
+        "securityContext": {
+            "runAsNonRoot": True, "runAsUser": WORKER_UID,
+            "runAsGroup": WORKER_UID, "fsGroup": WORKER_UID,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [{
+            "name": "worker",
+            "image": settings.worker_image,
+            "command": ["python", "-m", "prazium_operator.worker", "--request",
+                        str(request_path(Path(request.result_path)))],
+            "env": env,
+            "envFrom": env_from,
+            "resources": {
+                "requests": {"cpu": settings.worker_cpu_request,
+                             "memory": settings.worker_memory_request},
+                "limits": {"cpu": settings.worker_cpu_limit,
+                           "memory": settings.worker_memory_limit},
+            },
+            "securityContext": {
+                "allowPrivilegeEscalation": False,
+                "readOnlyRootFilesystem": True,
+                "capabilities": {"drop": ["ALL"]},
+            },
+            "volumeMounts": [{"name": "repos", "mountPath": data_dir},
+                             {"name": "tmp", "mountPath": "/tmp"}],
+        }],
+        "volumes": [
+            {"name": "repos", "persistentVolumeClaim": {
+                "claimName": settings.repo_volume_claim}},
+            {"name": "tmp", "emptyDir": {}},
+        ],
+    }
+    if settings.worker_service_account:
+        pod["serviceAccountName"] = settings.worker_service_account
     return {
         "apiVersion": "batch/v1", "kind": "Job",
         "metadata": {
-            "name": name, "namespace": request.namespace, "labels": labels,
-            "ownerReferences": [kube.owner_reference(owner)],
-            "annotations": {"prazium.io/attempt": str(request.attempt)},
+            "name": name, "namespace": settings.job_namespace, "labels": labels,
+            "annotations": {"prazium.io/attempt": str(request.attempt),
+                            "prazium.io/task-name": task_cr,
+                            "prazium.io/run-name": request.run},
         },
         "spec": {
             "backoffLimit": 0,
             "activeDeadlineSeconds": settings.task_deadline_seconds,
             "ttlSecondsAfterFinished": JOB_TTL_SECONDS,
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {
-                    "restartPolicy": "Never",
-                    "automountServiceAccountToken": False,
-                    "securityContext": {
-                        "runAsNonRoot": True, "runAsUser": WORKER_UID,
-                        "runAsGroup": WORKER_UID, "fsGroup": WORKER_UID,
-                        "seccompProfile": {"type": "RuntimeDefault"},
-                    },
-                    "containers": [{
-                        "name": "worker",
-                        "image": settings.worker_image,
-                        "command": ["python", "-m", "prazium_operator.worker", "--request",
-                                    str(request_path(Path(request.result_path)))],
-                        "env": env,
-                        "envFrom": env_from,
-                        "resources": {
-                            "requests": {"cpu": settings.worker_cpu_request,
-                                         "memory": settings.worker_memory_request},
-                            "limits": {"cpu": settings.worker_cpu_limit,
-                                       "memory": settings.worker_memory_limit},
-                        },
-                        "securityContext": {
-                            "allowPrivilegeEscalation": False,
-                            "readOnlyRootFilesystem": True,
-                            "capabilities": {"drop": ["ALL"]},
-                        },
-                        "volumeMounts": [{"name": "repos", "mountPath": data_dir},
-                                         {"name": "tmp", "mountPath": "/tmp"}],
-                    }],
-                    "volumes": [
-                        {"name": "repos", "persistentVolumeClaim": {
-                            "claimName": settings.repo_volume_claim}},
-                        {"name": "tmp", "emptyDir": {}},
-                    ],
-                },
-            },
+            "template": {"metadata": {"labels": labels}, "spec": pod},
         },
     }
 
@@ -110,9 +156,11 @@ class KubernetesExecutor:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.namespace = settings.job_namespace
         # The cluster schedules Jobs; this only bounds what one operator submits at once.
         self.max_workers = settings.max_workers
-        self._running: set[str] = set()
+        # Job name -> (tenant namespace, run): what release_run must forget.
+        self._running: dict[str, tuple[str, str]] = {}
 
     @property
     def active(self) -> int:
@@ -129,53 +177,77 @@ class KubernetesExecutor:
         job = build_job(request, owner, self.settings)
         try:
             await asyncio.to_thread(client.BatchV1Api().create_namespaced_job,
-                                    request.namespace, job)  # type: ignore[arg-type]
+                                    self.namespace, job)  # type: ignore[arg-type]
         except ApiException as exc:
             if exc.status != 409:  # the same attempt already submitted: adopt it
                 raise
-        self._running.add(job["metadata"]["name"])
+        self._running[job["metadata"]["name"]] = (request.namespace, request.run)
+        # The Task's status.executor schema holds kind and name: the namespace is always
+        # the configured job namespace (changing it orphans running Jobs to their TTL;
+        # their tasks are retried as lost).
         return {"kind": self.kind, "name": job["metadata"]["name"]}
 
     async def state(self, ref: dict[str, Any], request: WorkerRequest) -> WorkerState:
         if read_result(Path(request.result_path)) is not None:
-            self._running.discard(str(ref.get("name")))
+            self._running.pop(str(ref.get("name")), None)
             return WorkerState.EXITED
         name = ref.get("name")
         if not name:
             return WorkerState.LOST
         try:
-            job = await asyncio.to_thread(client.BatchV1Api().read_namespaced_job_status,
-                                          name, request.namespace)
+            # get on jobs (not jobs/status): the object carries its status.
+            job = await asyncio.to_thread(client.BatchV1Api().read_namespaced_job,
+                                          name, self.namespace)
         except ApiException as exc:
             if exc.status == 404:
-                self._running.discard(name)
+                self._running.pop(name, None)
                 return WorkerState.LOST
             raise
-        self._running.add(name)
+        self._running[name] = (request.namespace, request.run)
         status = job.status
         if status and (status.succeeded or status.failed):
-            self._running.discard(name)
+            self._running.pop(name, None)
             # Finished without a result file: the Pod died (deadline, OOM, eviction).
             return WorkerState.LOST
         return WorkerState.RUNNING
 
-    async def stop(self, ref: dict[str, Any], request: WorkerRequest) -> None:
+    async def _delete(self, ref: dict[str, Any], policy: str) -> None:
         name = ref.get("name")
         if not name:
             return
         try:
             await asyncio.to_thread(
-                client.BatchV1Api().delete_namespaced_job, name, request.namespace,
-                body=client.V1DeleteOptions(propagation_policy="Foreground",
+                client.BatchV1Api().delete_namespaced_job, name, self.namespace,
+                body=client.V1DeleteOptions(propagation_policy=policy,
                                             grace_period_seconds=0))
         except ApiException as exc:
             if exc.status != 404:
                 raise
-        self._running.discard(name)
+        self._running.pop(name, None)
+
+    async def stop(self, ref: dict[str, Any], request: WorkerRequest) -> None:
+        await self._delete(ref, "Foreground")
+
+    async def release(self, ref: dict[str, Any], request: WorkerRequest) -> None:
+        # The result is read (or the worker is lost): the Job has nothing more to say.
+        await self._delete(ref, "Background")
+
+    async def release_run(self, namespace: str, run: str) -> None:
+        """Delete every Job of the Run, whatever state the operator remembers (idempotent)."""
+        try:
+            await asyncio.to_thread(
+                client.BatchV1Api().delete_collection_namespaced_job, self.namespace,
+                label_selector=run_selector(namespace, run), propagation_policy="Background",
+                grace_period_seconds=0)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+        for name, owner in list(self._running.items()):
+            if owner == (namespace, run):
+                del self._running[name]
 
     async def wait_for_exit(self, timeout: float) -> None:
         await asyncio.sleep(timeout)  # Job status is polled
 
     async def shutdown(self) -> None:
         self._running.clear()
-

@@ -109,6 +109,12 @@ class LocalExecutor:
             for waiter in waiters:
                 waiter.cancel()
 
+    async def release(self, ref: dict[str, Any], request: WorkerRequest) -> None:
+        """Nothing to free: an exited child leaves no object behind."""
+
+    async def release_run(self, namespace: str, run: str) -> None:
+        """Nothing to free: the Run's daemon stops its running children."""
+
     async def shutdown(self) -> None:
         # Leave workers running: a restarted operator re-adopts them (crash-only design).
         self._children.clear()

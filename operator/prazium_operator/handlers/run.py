@@ -29,6 +29,16 @@ async def drive_run(name: str, namespace: str | None, body: kopf.Body, memo: kop
     await driver.drive()
 
 
+@kopf.on.delete(GROUP, VERSION, RUNS)
+async def release_run_workers(name: str, namespace: str | None, memo: kopf.Memo,
+                              **_: Any) -> None:
+    """A deleted Run leaves no worker behind: Jobs live in the job namespace, beyond the
+    reach of ownerReferences, so they are deleted by label here. The handler's finalizer
+    holds the Run until this succeeded, even if the operator was down at deletion."""
+    assert namespace is not None
+    await memo.executor.release_run(namespace, name)
+
+
 @kopf.on.event(GROUP, VERSION, RUNS)
 async def observe_finished_run(name: str, namespace: str | None, body: kopf.Body,
                                type: str | None, **_: Any) -> None:
