@@ -97,3 +97,24 @@ def test_config_map_values_are_valid_settings(namespace: str, monkeypatch: pytes
     assert settings.max_body_bytes == 1048576
     assert settings.executor == "kubernetes"
     assert settings.deploy_providers == ["kubernetes"]
+
+
+def test_worker_jobs_run_in_the_release_namespace_with_a_namespaced_role(namespace: str
+                                                                         ) -> None:
+    """Jobs and Pods are granted by a Role in the release namespace only (no ClusterRole
+    touches them), and worker Jobs run there as the token-less worker ServiceAccount."""
+    docs = [d for d in yaml.safe_load_all(_render("--namespace", namespace).stdout) if d]
+    config = next(d for d in docs if d["kind"] == "ConfigMap")["data"]
+    assert config["PRAZIUM_JOB_NAMESPACE"] == namespace
+    worker = next(d for d in docs if d["kind"] == "ServiceAccount"
+                  and d["metadata"]["name"] == config["PRAZIUM_WORKER_SERVICE_ACCOUNT"])
+    assert worker["automountServiceAccountToken"] is False
+    for role in [d for d in docs if d["kind"] == "ClusterRole"]:
+        resources = {r for rule in role["rules"] for r in rule["resources"]}
+        assert not resources & {"jobs", "pods"}, role["metadata"]["name"]
+    [role] = [d for d in docs if d["kind"] == "Role"]
+    assert role["rules"] == yaml.safe_load(
+        (CHART / "files" / "operator-namespace-rules.yaml").read_text())
+    [binding] = [d for d in docs if d["kind"] == "RoleBinding"]
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    assert binding["subjects"][0]["name"].endswith("-operator")

@@ -62,16 +62,22 @@ def job_namespace(stack: Stack) -> Iterator[str]:
 
 
 @pytest.fixture
-def k8s_operator(stack: Stack, namespace: str, job_namespace: str, data_dir: Path,
-                 tmp_path: Path) -> Iterator[ServiceProcess]:
+def operator_env(stack: Stack, job_namespace: str, tmp_path: Path
+                 ) -> Iterator[dict[str, str]]:
+    """The operator's environment: the chart's ServiceAccount in the job namespace."""
     kubeconfig, role = service_account_kubeconfig(
         stack.kubeconfig, job_namespace, "operator", tmp_path / "kubeconfig")
-    proc = start_operator(stack, data_dir, [namespace], tmp_path / "logs",
-                          PRAZIUM_KUBECONFIG=str(kubeconfig),
-                          PRAZIUM_JOB_NAMESPACE=job_namespace, **SETTINGS)
+    yield {"PRAZIUM_KUBECONFIG": str(kubeconfig), "PRAZIUM_JOB_NAMESPACE": job_namespace,
+           **SETTINGS}
+    delete_cluster_role(role)
+
+
+@pytest.fixture
+def k8s_operator(stack: Stack, namespace: str, operator_env: dict[str, str], data_dir: Path,
+                 tmp_path: Path) -> Iterator[ServiceProcess]:
+    proc = start_operator(stack, data_dir, [namespace], tmp_path / "logs", **operator_env)
     yield proc
     proc.stop()
-    delete_cluster_role(role)
     assert "forbidden" not in proc.log_tail(2000).lower(), proc.log_tail(2000)
 
 
@@ -184,8 +190,10 @@ def test_kubernetes_executor_submits_a_restricted_job_in_its_own_namespace_and_c
     assert _run_jobs(job_namespace, namespace, "notes-k8s") == []
 
 
+@pytest.mark.parametrize("operator_up", [True, False], ids=["operator-up", "operator-down"])
 def test_deleting_a_run_deletes_its_jobs_in_the_job_namespace(
-    stack: Stack, namespace: str, job_namespace: str, k8s_operator: ServiceProcess
+    stack: Stack, namespace: str, job_namespace: str, k8s_operator: ServiceProcess,
+    operator_env: dict[str, str], data_dir: Path, tmp_path: Path, operator_up: bool
 ) -> None:
     task = _start_run(stack, namespace, k8s_operator, "notes-del")
     name = task["status"]["executor"]["name"]
@@ -201,10 +209,24 @@ def test_deleting_a_run_deletes_its_jobs_in_the_job_namespace(
     client.BatchV1Api().create_namespaced_job(job_namespace, stray_body)
     assert len(_run_jobs(job_namespace, namespace, "notes-del")) == 2
 
+    operator = k8s_operator
+    if not operator_up:
+        operator.stop()
     api().delete_namespaced_custom_object("prazium.io", "v1alpha1", namespace, "runs",
                                           "notes-del")
-    wait_for(lambda: get(namespace, "runs", "notes-del") is None, 30,
-             "the Run to be deleted (its finalizer released)", k8s_operator, interval=0.1)
-    wait_for(lambda: _run_jobs(job_namespace, namespace, "notes-del") == [], 20,
-             "the deleted Run's Jobs to be gone", k8s_operator, interval=0.1)
-    assert client.BatchV1Api().list_namespaced_job(namespace).items == []
+    if not operator_up:
+        # The finalizer holds the Run (and nothing deletes its Jobs) until an operator
+        # is back; then its delete handler removes them and releases the Run.
+        assert (get(namespace, "runs", "notes-del") or {})["metadata"]["deletionTimestamp"]
+        assert len(_run_jobs(job_namespace, namespace, "notes-del")) == 2
+        operator = start_operator(stack, data_dir, [namespace], tmp_path / "logs-2",
+                                  **operator_env)
+    try:
+        wait_for(lambda: get(namespace, "runs", "notes-del") is None, 30,
+                 "the Run to be deleted (its finalizer released)", operator, interval=0.1)
+        wait_for(lambda: _run_jobs(job_namespace, namespace, "notes-del") == [], 20,
+                 "the deleted Run's Jobs to be gone", operator, interval=0.1)
+        assert client.BatchV1Api().list_namespaced_job(namespace).items == []
+    finally:
+        if operator is not k8s_operator:
+            operator.stop()
