@@ -53,12 +53,12 @@ def resolve(repo: Path, ref: str) -> str:
     return result.stdout.decode().strip()
 
 
-def _ls(repo: Path, commit: str, path: str) -> list[tuple[str, str, int | None, str]]:
-    """(mode, type, size, name) of a tree's entries (git ls-tree -l -z)."""
-    target = f"{commit}:{path}" if path else f"{commit}^{{tree}}"
-    result = _git(repo, "ls-tree", "-l", "-z", "--end-of-options", target)
+def _ls_tree(repo: Path, target: str, not_found: str, *flags: str
+             ) -> list[tuple[str, str, int | None, str]]:
+    """(mode, type, size, name) of `git ls-tree -l -z [flags] target`'s entries."""
+    result = _git(repo, "ls-tree", "-l", "-z", *flags, "--end-of-options", target)
     if result.returncode != 0:
-        raise ApiError("NOT_FOUND", f"directory {path or '/'} not found")
+        raise ApiError("NOT_FOUND", not_found)
     entries = []
     for record in result.stdout.split(b"\0"):
         if not record:
@@ -68,6 +68,12 @@ def _ls(repo: Path, commit: str, path: str) -> list[tuple[str, str, int | None, 
         entries.append((mode, kind, int(size) if size.strip().isdigit() else None,
                         name.decode("utf-8", "replace")))
     return entries
+
+
+def _ls(repo: Path, commit: str, path: str) -> list[tuple[str, str, int | None, str]]:
+    """The entries of one directory of a commit."""
+    target = f"{commit}:{path}" if path else f"{commit}^{{tree}}"
+    return _ls_tree(repo, target, f"directory {path or '/'} not found")
 
 
 def object_type(repo: Path, commit: str, path: str) -> str | None:
@@ -99,18 +105,9 @@ def read_file(repo: Path, commit: str, path: str) -> bytes:
 
 def tree_files(repo: Path, commit: str) -> list[tuple[str, int]]:
     """(path, size) of every file in the commit."""
-    result = _git(repo, "ls-tree", "-r", "-l", "-z", "--end-of-options", commit)
-    if result.returncode != 0:
-        raise ApiError("NOT_FOUND", f"commit {commit} not found")
-    files = []
-    for record in result.stdout.split(b"\0"):
-        if not record:
-            continue
-        meta, _, name = record.partition(b"\t")
-        _, kind, _, size = meta.decode().split(maxsplit=3)
-        if kind == "blob":
-            files.append((name.decode("utf-8", "replace"), int(size.strip())))
-    return files
+    return [(name, size or 0)
+            for _, kind, size, name in _ls_tree(repo, commit, f"commit {commit} not found", "-r")
+            if kind == "blob"]
 
 
 def archive(repo: Path, commit: str, fmt: str, prefix: str, output: Path) -> None:
