@@ -16,6 +16,7 @@ from prazium_api import __version__, db, errors, openapi
 from prazium_api import exports as exports_store
 from prazium_api.follower import JournalHub
 from prazium_api.middleware import ApiGateMiddleware
+from prazium_api.requestlog import RequestContextMiddleware
 from prazium_api.routers import (
     auth,
     deployments,
@@ -30,7 +31,7 @@ from prazium_api.routers import (
 )
 from prazium_api.settings import get_api_settings
 from prazium_operator import db as schema
-from prazium_operator import kube
+from prazium_operator import kube, logs
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ async def _reap_exports(stale_seconds: float, interval: float) -> None:
 
 def create_app() -> FastAPI:
     settings = get_api_settings()
-    logging.basicConfig(level=settings.log_level.upper())
+    logs.configure(settings.log_level, settings.log_format)  # main.py's log_config did
     kube.load_config(settings.kubeconfig)
     kube.share_client(settings.kube_pool_size)
     app = FastAPI(
@@ -86,6 +87,7 @@ def create_app() -> FastAPI:
     app.include_router(system.admin_router, prefix="/v1")
     app.include_router(system.router, include_in_schema=False)  # /health for probes
     app.add_middleware(ApiGateMiddleware)
+    app.add_middleware(RequestContextMiddleware)  # outermost: request id, access line
 
     def custom_openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -15,6 +15,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from prazium_operator import logs
+
 log = logging.getLogger(__name__)
 
 STATUS_BY_CODE = {
@@ -133,4 +135,6 @@ def install(app: FastAPI) -> None:
             envelope("INTERNAL_ERROR", f"internal error (reference {reference})",
                      {"reference": reference}),
             status_code=500,
+            # This handler runs outside the middleware, which cannot add the header.
+            headers={"X-Request-ID": rid} if (rid := logs.context().get("requestId")) else None,
         )

@@ -14,6 +14,7 @@ read. A build that finishes after being reaped does not resurrect the export
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import logging
 import secrets
@@ -66,7 +67,9 @@ def start(data_dir: Path, namespace: str, project: str, run: str, fmt: str, comm
             " now() + make_interval(secs => %s))",
             (export_id, namespace, project, run, fmt, str(target), file_name, ttl_seconds))
     bare = paths.repo_path(data_dir, namespace, project)
-    threading.Thread(target=_build, args=(export_id, bare, commit, fmt, base_name, target),
+    # In the request's context, so its log lines carry the request id, tenant and key id.
+    threading.Thread(target=contextvars.copy_context().run,
+                     args=(_build, export_id, bare, commit, fmt, base_name, target),
                      name=f"export-{export_id}", daemon=True).start()
     return {"id": export_id, "status": "processing", "format": fmt}
 

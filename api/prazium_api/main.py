@@ -1,10 +1,19 @@
-"""`python -m prazium_api`: serve the API with uvicorn."""
+"""`python -m prazium_api`: serve the API with uvicorn.
+
+Logging (PRAZIUM_LOG_FORMAT, PRAZIUM_LOG_LEVEL) is configured through uvicorn's
+log_config, so uvicorn's own lines go through the same formatter as the app's
+(prazium_operator.logs). uvicorn's access log is off: its lines carry the query
+string and no duration; the API writes its own access line per request
+(prazium_api.requestlog: method, path, status, durationMs, client, requestId,
+tenant, keyId).
+"""
 
 from __future__ import annotations
 
 import uvicorn
 
 from prazium_api.settings import get_api_settings
+from prazium_operator import logs
 
 
 def main() -> None:
@@ -15,6 +24,8 @@ def main() -> None:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
+        log_config=logs.dict_config(settings.log_level, settings.log_format),
+        access_log=False,
         proxy_headers=False,
         # Open SSE streams never end on their own; clients resume with Last-Event-ID.
         timeout_graceful_shutdown=3,

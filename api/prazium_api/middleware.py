@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from prazium_api import gate, ratelimit
 from prazium_api.errors import ApiError, envelope
 from prazium_api.settings import get_api_settings
+from prazium_operator import logs
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +123,8 @@ class ApiGateMiddleware:
                     [(b"www-authenticate", b"Bearer")])
                 return
             assert verdict is not None
+            # Every later line of this request names the caller (requestlog.py).
+            logs.context().update(tenant=principal.tenant, keyId=principal.key_id)
             extra_headers = verdict.headers()
             if not verdict.allowed:
                 log.info("rate limited key %s (tier %s)", principal.key_id, principal.tier)

@@ -35,4 +35,5 @@ def post(obj: dict[str, Any], reason: str, message: str, *, warning: bool = Fals
     try:
         client.CoreV1Api().create_namespaced_event(namespace, event)  # type: ignore[arg-type]
     except (ApiException, OSError) as exc:
-        log.warning("could not post event %s on %s/%s: %s", reason, namespace, meta["name"], exc)
+        log.warning("could not post event %s on %s/%s: %s", reason, namespace, meta["name"], exc,
+                    extra={"namespace": namespace, obj["kind"].lower(): meta["name"]})

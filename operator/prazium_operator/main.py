@@ -12,7 +12,9 @@ from prazium_operator.settings import get_settings
 def main() -> None:
     settings = get_settings()
     kopf.configure(
-        log_format=kopf.LogFormat.JSON,
+        # kopf's JSON lines carry the object (namespace, name) of handler logs; prazium's
+        # own modules add namespace/run/task/attempt with extra= (executor/*.py).
+        log_format=kopf.LogFormat.JSON if settings.log_format == "json" else kopf.LogFormat.FULL,
         verbose=settings.log_level.upper() == "DEBUG",
     )
     logging.getLogger().setLevel(settings.log_level.upper())

@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     # Verification (the generated app's own tests) time limit.
     verify_timeout_seconds: int = 600
     log_level: str = "INFO"
+    # json (default): one JSON object per log line, with the request's or task's ids;
+    # text: readable lines for a terminal (`make up`). See prazium_operator/logs.py.
+    # The operator's kopf lines follow it too (kopf's JSON, or its plain format).
+    log_format: Literal["json", "text"] = "json"
     # e.g. http://0.0.0.0:8080/healthz for a Pod's liveness probe; empty: off.
     liveness_endpoint: str = ""
 

@@ -38,7 +38,7 @@ from prazium_api.follower import JournalHub
 from prazium_api.keys import Principal
 from prazium_api.middleware import client_ip, credentials
 from prazium_api.settings import get_api_settings
-from prazium_operator import ids
+from prazium_operator import ids, logs
 from prazium_operator.kube import RUNS
 
 router = APIRouter(tags=["websocket"])
@@ -102,6 +102,7 @@ class Connection:
         if principal is None:
             return False
         self.principal = principal
+        logs.context().update(tenant=principal.tenant, keyId=principal.key_id)
         await self.send({"type": "authenticated", "keyId": principal.key_id,
                          "tenant": principal.tenant})
         return True

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,8 @@ from prazium_operator import kube
 from prazium_operator.executor.base import WorkerState
 from prazium_operator.settings import Settings
 from prazium_operator.worker.request import WorkerRequest, read_result, request_path
+
+log = logging.getLogger(__name__)
 
 WORKER_UID = 10001
 JOB_TTL_SECONDS = 3600
@@ -182,6 +185,8 @@ class KubernetesExecutor:
             if exc.status != 409:  # the same attempt already submitted: adopt it
                 raise
         self._running[job["metadata"]["name"]] = (request.namespace, request.run)
+        log.info("submitted Job %s for %s", job["metadata"]["name"], request.task_id,
+                 extra={**request.log_fields(), "job": job["metadata"]["name"]})
         # The Task's status.executor schema holds kind and name: the namespace is always
         # the configured job namespace (changing it orphans running Jobs to their TTL;
         # their tasks are retried as lost).
@@ -226,6 +231,8 @@ class KubernetesExecutor:
         self._running.pop(name, None)
 
     async def stop(self, ref: dict[str, Any], request: WorkerRequest) -> None:
+        log.info("deleting Job %s of %s", ref.get("name"), request.task_id,
+                 extra={**request.log_fields(), "job": ref.get("name")})
         await self._delete(ref, "Foreground")
 
     async def release(self, ref: dict[str, Any], request: WorkerRequest) -> None:

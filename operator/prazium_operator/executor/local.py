@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import sys
@@ -25,6 +26,7 @@ from prazium_operator.worker.request import (
     request_path,
 )
 
+log = logging.getLogger(__name__)
 WORKER_MODULE = "prazium_operator.worker"
 STOP_GRACE_SECONDS = 3.0
 
@@ -55,15 +57,17 @@ class LocalExecutor:
         req_file.write_text(request.to_json(), encoding="utf-8")
         self._starting += 1
         try:
-            with log_path(result).open("ab") as log:
+            with log_path(result).open("ab") as output:
                 proc = await asyncio.create_subprocess_exec(
                     sys.executable, "-m", WORKER_MODULE, "--request", str(req_file),
-                    stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log,
+                    stdin=asyncio.subprocess.DEVNULL, stdout=output, stderr=output,
                     start_new_session=True, env=_worker_env(),
                 )
         finally:
             self._starting -= 1
         self._children[proc.pid] = proc
+        log.info("started worker pid %s for %s", proc.pid, request.task_id,
+                 extra={**request.log_fields(), "pid": proc.pid})
         return {"kind": self.kind, "pid": proc.pid}
 
     async def state(self, ref: dict[str, Any], request: WorkerRequest) -> WorkerState:
@@ -88,6 +92,8 @@ class LocalExecutor:
         child = self._children.get(pid)
         if child is None and not _is_our_worker(pid, request_path(Path(request.result_path))):
             return
+        log.info("stopping worker pid %s of %s", pid, request.task_id,
+                 extra={**request.log_fields(), "pid": pid})
         for sig in (signal.SIGTERM, signal.SIGKILL):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, sig)

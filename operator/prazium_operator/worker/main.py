@@ -19,12 +19,11 @@ import argparse
 import datetime as dt
 import logging
 import os
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from prazium_operator import ids, journal, recorder
+from prazium_operator import ids, journal, logs, recorder
 from prazium_operator.gitrepo import GitError, changed_files, git, identity_env, remove_worktree
 from prazium_operator.plan import path_in_scope
 from prazium_operator.settings import get_settings
@@ -49,8 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="prazium-worker", description=__doc__)
     parser.add_argument("--request", required=True, type=Path, help="WorkerRequest JSON file")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format='{"level":"%(levelname)s","msg":"%(message)s"}')
+    settings = get_settings()
+    logs.configure(settings.log_level, settings.log_format)
     try:
         request = WorkerRequest.from_json(args.request.read_text(encoding="utf-8"))
     except (OSError, ValueError, TypeError) as exc:
@@ -67,6 +66,9 @@ def run(request: WorkerRequest) -> int:
     started_at = _now()
     task_key = request.task_id
     dsn = get_settings().database_url
+    # Every line of this attempt names it (prazium_operator.logs).
+    logs.bind(**request.log_fields())
+    log.info("task %s attempt %s started (coder %s)", task_key, request.attempt, request.coder)
     recorder.record(dsn, namespace=request.namespace, project=request.project, run=request.run,
                     task=task_key, event_type=journal.TASK_STARTED, extra=request.attempt,
                     payload={"taskId": ids.task_id(task_key), "slug": request.task.get("slug"),
@@ -84,6 +86,11 @@ def run(request: WorkerRequest) -> int:
         result.update(status="succeeded", commitSha=commit, filesCreated=created,
                       filesModified=modified)
     result.update(completedAt=_now(), durationSeconds=round(time.monotonic() - started, 3))
+    log.log(logging.INFO if result["status"] == "succeeded" else logging.WARNING,
+            "task %s attempt %s %s", task_key, request.attempt, result["status"],
+            extra={"status": result["status"], "durationSeconds": result["durationSeconds"],
+                   **({"commit": result["commitSha"]} if "commitSha" in result
+                      else {"error": result.get("error")})})
     write_json_atomically(result_path, result)
     return EXIT_SUCCEEDED if result["status"] == "succeeded" else EXIT_TASK_FAILED
 

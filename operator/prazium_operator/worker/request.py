@@ -41,6 +41,11 @@ class WorkerRequest:
     def task_id(self) -> str:
         return str(self.task["id"])
 
+    def log_fields(self) -> dict[str, Any]:
+        """Context for log lines about this attempt (worker, executors)."""
+        return {"namespace": self.namespace, "project": self.project, "run": self.run,
+                "task": self.task_id, "attempt": self.attempt}
+
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
 
