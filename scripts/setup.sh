@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what Prazium needs on this machine: Debian packages (PostgreSQL,
 # openssl, curl, git) when missing, the Python environment from
-# requirements.lock, and the local control plane binary. Idempotent.
+# requirements-dev.lock, and the local control plane binary. Idempotent.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -19,11 +19,11 @@ fi
 command -v go >/dev/null || die "Go is required to build the local control plane (go 1.25 or newer)"
 
 if [ ! -f "$VENV/.complete" ]; then
-  say "creating the Python environment from requirements.lock"
+  say "creating the Python environment from requirements-dev.lock"
   rm -rf "$VENV"
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q --upgrade pip
-  "$VENV/bin/pip" install -q -r "$PRAZIUM_ROOT/requirements.lock"
+  "$VENV/bin/pip" install -q -r "$PRAZIUM_ROOT/requirements-dev.lock"
   touch "$VENV/.complete"  # an interrupted install is redone, not half-used
 fi
 ln -sfn "$VENV" "$PRAZIUM_ROOT/.venv"

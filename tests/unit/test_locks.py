@@ -1,0 +1,27 @@
+"""requirements.lock (runtime, the image) and requirements-dev.lock (the venv) agree."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _pins(name: str) -> dict[str, str]:
+    pins = {}
+    for line in (ROOT / name).read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            package, _, version = line.partition("==")
+            assert version, f"{name}: {line!r} is not pinned with =="
+            pins[package.lower().replace("_", "-")] = version
+    return pins
+
+
+def test_every_runtime_pin_is_in_the_dev_lock_at_the_same_version() -> None:
+    runtime, dev = _pins("requirements.lock"), _pins("requirements-dev.lock")
+    assert {p: v for p, v in runtime.items() if dev.get(p) != v} == {}
+
+
+def test_runtime_lock_holds_no_test_tools() -> None:
+    assert not {"pytest", "schemathesis", "mypy", "ruff"} & set(_pins("requirements.lock"))
