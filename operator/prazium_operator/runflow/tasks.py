@@ -103,7 +103,8 @@ async def poll(ctx: RunContext, task: TaskState) -> None:
     await ctx.executor.release(ref, request)
     if result is None:
         if attempt < MAX_ATTEMPTS:
-            log.warning("worker of %s attempt %s lost; retrying", task.name, attempt)
+            log.warning("worker of %s attempt %s lost; retrying", task.name, attempt,
+                        extra=request.log_fields())
             await start_task(ctx, task, attempt + 1)
         else:
             await _fail_task(ctx, task, f"the worker exited without a result {attempt} times")
