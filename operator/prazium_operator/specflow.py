@@ -15,6 +15,7 @@ from typing import Any
 
 from prazium_operator import conditions, gitrepo, paths, projectstate
 from prazium_operator.agents import SPEC_DOCUMENTS, get_planner
+from prazium_operator.agents.registry import agent_options
 from prazium_operator.conditions import now_iso
 
 SPEC_DIR = "docs/spec"
@@ -77,7 +78,8 @@ def _next_spec(spec: dict[str, Any], status: dict[str, Any], current: dict[str, 
         return _fresh(version, documents, "provided", revision, ""), extra
 
     try:
-        planner = get_planner((spec.get("agent") or {}).get("planner") or "template")
+        chosen = spec.get("agent") or {}
+        planner = get_planner(chosen.get("planner") or "template", **agent_options(chosen))
     except ValueError as exc:
         raise UnknownAgent(f"spec.agent.planner: {exc}") from exc
     if not status.get("questions"):

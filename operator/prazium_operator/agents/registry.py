@@ -55,17 +55,38 @@ def get_coder(name: str, **options: Any) -> Coder:
     return factory(**options)
 
 
-def _template_planner(**options: Any) -> Planner:
+def _template_planner(model: str | None = None, **options: Any) -> Planner:
+    # spec.agent.model names a language model; the template agent has none.
     from prazium_operator.agents.template import TemplatePlanner
 
     return TemplatePlanner(**options)
 
 
-def _template_coder(**options: Any) -> Coder:
+def _template_coder(model: str | None = None, **options: Any) -> Coder:
     from prazium_operator.agents.template import TemplateCoder
 
     return TemplateCoder(**options)
 
 
+def _openai_planner(**options: Any) -> Planner:
+    from prazium_operator.agents.openai import OpenAIPlanner
+
+    return OpenAIPlanner(**options)
+
+
+def _openai_coder(**options: Any) -> Coder:
+    from prazium_operator.agents.openai import OpenAICoder
+
+    return OpenAICoder(**options)
+
+
+def agent_options(agent: dict[str, Any]) -> dict[str, Any]:
+    """The factory options spec.agent carries for planners and coders (the model, if any)."""
+    model = agent.get("model")
+    return {"model": str(model)} if model else {}
+
+
 register_planner("template", _template_planner)
 register_coder("template", _template_coder)
+register_planner("openai", _openai_planner)
+register_coder("openai", _openai_coder)

@@ -28,8 +28,10 @@ async def decompose(ctx: RunContext) -> None:
     check(ctx)
     if not ctx.status.get("plan"):
         from prazium_operator.agents import get_planner
+        from prazium_operator.agents.registry import agent_options
 
-        planner = get_planner(agent(ctx).get("planner") or "template")
+        chosen = agent(ctx)
+        planner = get_planner(chosen.get("planner") or "template", **agent_options(chosen))
         display = ctx.project_obj["spec"]["displayName"]
         documents = ctx.status["specSnapshot"]["documents"]
         try:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from prazium_operator import conditions, gitrepo, ids, journal, kube, paths, resources
+from prazium_operator.agents.registry import agent_options
 from prazium_operator.executor.base import WorkerState
 from prazium_operator.runflow.context import (
     RunContext,
@@ -41,6 +42,7 @@ def _request(ctx: RunContext, task: TaskState, attempt: int, base: str) -> Worke
     coder = chosen.get("coder") or "template"
     options = {"command": chosen["command"]} \
         if coder == "command" and chosen.get("command") else {}
+    options.update(agent_options(chosen))
     return WorkerRequest(
         namespace=ctx.ns, project=ctx.project, run=ctx.name, task=task.definition,
         documents=ctx.status["specSnapshot"]["documents"], repo_path=str(ctx.repo),

@@ -1,0 +1,170 @@
+"""A small Chat Completions client for any OpenAI-compatible endpoint.
+
+Speaks ``POST {base_url}/chat/completions`` with ``response_format`` set to a
+strict JSON schema and returns the decoded JSON of the first choice. Settings
+come from the environment only (never from custom-resource specs):
+
+* ``PRAZIUM_OPENAI_BASE_URL`` (default ``https://api.openai.com/v1``);
+* ``OPENAI_API_KEY``, sent as a Bearer token; it is never logged and is masked
+  out of every error message;
+* ``PRAZIUM_OPENAI_MODEL``, used when spec.agent.model names none;
+* ``PRAZIUM_OPENAI_TIMEOUT`` (seconds per request, default 120) and
+  ``PRAZIUM_OPENAI_MAX_ATTEMPTS`` (default 4): 429 and 5xx answers and
+  transport errors are retried with exponential backoff (``Retry-After`` is
+  honoured, capped at 30 s).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+log = logging.getLogger("prazium.agents.openai")
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+BASE_URL_ENV = "PRAZIUM_OPENAI_BASE_URL"
+API_KEY_ENV = "OPENAI_API_KEY"
+MODEL_ENV = "PRAZIUM_OPENAI_MODEL"
+TIMEOUT_ENV = "PRAZIUM_OPENAI_TIMEOUT"
+MAX_ATTEMPTS_ENV = "PRAZIUM_OPENAI_MAX_ATTEMPTS"
+MAX_RETRY_AFTER = 30.0
+_ERROR_BODY_CHARS = 300
+
+
+class OpenAIAgentError(RuntimeError):
+    """The endpoint could not be used or answered something unusable; the message says why."""
+
+
+@dataclass(frozen=True)
+class ChatSettings:
+    base_url: str
+    api_key: str
+    model: str
+    timeout: float = 120.0
+    max_attempts: int = 4
+    backoff: float = 1.0
+
+    def __repr__(self) -> str:  # never show the key, not even in a traceback's repr
+        return f"ChatSettings(base_url={self.base_url!r}, model={self.model!r})"
+
+    @classmethod
+    def from_env(cls, model: str | None = None, environ: Mapping[str, str] | None = None,
+                 **overrides: Any) -> ChatSettings:
+        env = os.environ if environ is None else environ
+        api_key = env.get(API_KEY_ENV, "").strip()
+        if not api_key:
+            raise OpenAIAgentError(
+                f"the openai agent needs an API key: set {API_KEY_ENV} in the operator's and"
+                " workers' environment (for example from the Secret named by"
+                " spec.agent.credentialsSecret)")
+        chosen = (model or env.get(MODEL_ENV, "")).strip()
+        if not chosen:
+            raise OpenAIAgentError(
+                f"the openai agent needs a model: set spec.agent.model or {MODEL_ENV}")
+        base_url = (env.get(BASE_URL_ENV) or DEFAULT_BASE_URL).strip().rstrip("/")
+        try:
+            timeout = float(env.get(TIMEOUT_ENV) or 120)
+            attempts = int(env.get(MAX_ATTEMPTS_ENV) or 4)
+        except ValueError as exc:
+            raise OpenAIAgentError(f"{TIMEOUT_ENV}/{MAX_ATTEMPTS_ENV}: {exc}") from exc
+        values: dict[str, Any] = {"timeout": timeout, "max_attempts": max(1, attempts)}
+        values.update(overrides)
+        return cls(base_url=base_url, api_key=api_key, model=chosen, **values)
+
+
+class ChatClient:
+    def __init__(self, settings: ChatSettings) -> None:
+        self.settings = settings
+
+    def complete_json(self, system: str, user: str, schema_name: str,
+                      schema: dict[str, Any]) -> Any:
+        """The JSON object the model returns for these messages under ``schema``."""
+        body = {
+            "model": self.settings.model,
+            "messages": [{"role": "system", "content": system},
+                         {"role": "user", "content": user}],
+            "response_format": {"type": "json_schema", "json_schema": {
+                "name": schema_name, "strict": True, "schema": schema}},
+        }
+        try:
+            data = self._post(body)
+            return _content_json(data, schema_name)
+        except OpenAIAgentError as exc:
+            raise OpenAIAgentError(self._mask(str(exc))) from None
+
+    def _post(self, body: dict[str, Any]) -> Any:
+        url = f"{self.settings.base_url}/chat/completions"
+        headers = {"Authorization": f"Bearer {self.settings.api_key}",
+                   "Content-Type": "application/json"}
+        attempts = self.settings.max_attempts
+        with httpx.Client(timeout=self.settings.timeout) as http:
+            for attempt in range(1, attempts + 1):
+                delay = self.settings.backoff * 2 ** (attempt - 1)
+                try:
+                    response = http.post(url, json=body, headers=headers)
+                except httpx.HTTPError as exc:
+                    problem = f"{type(exc).__name__}: {exc}"
+                else:
+                    if response.status_code < 300:
+                        try:
+                            return response.json()
+                        except ValueError:
+                            raise OpenAIAgentError(
+                                f"{url} answered {response.status_code} with a body that is"
+                                f" not JSON: {response.text[:_ERROR_BODY_CHARS]!r}") from None
+                    problem = (f"{url} answered {response.status_code}:"
+                               f" {response.text[:_ERROR_BODY_CHARS]!r}")
+                    if response.status_code != 429 and response.status_code < 500:
+                        raise OpenAIAgentError(problem)
+                    delay = _retry_after(response, delay)
+                if attempt == attempts:
+                    raise OpenAIAgentError(f"giving up after {attempts} attempts: {problem}")
+                log.warning("openai endpoint attempt %s/%s failed, retrying in %.1fs: %s",
+                            attempt, attempts, delay, self._mask(problem))
+                time.sleep(delay)
+        raise AssertionError("unreachable")
+
+    def _mask(self, text: str) -> str:
+        key = self.settings.api_key
+        return text.replace(key, "***") if key else text
+
+
+def _retry_after(response: httpx.Response, default: float) -> float:
+    value = response.headers.get("retry-after")
+    if value is None:
+        return default
+    try:
+        return min(max(float(value), 0.0), MAX_RETRY_AFTER)
+    except ValueError:
+        return default
+
+
+def _content_json(data: Any, schema_name: str) -> Any:
+    """The first choice's message content, decoded as JSON."""
+    try:
+        choice = data["choices"][0]
+        message = choice["message"]
+    except (KeyError, IndexError, TypeError):
+        raise OpenAIAgentError(
+            f"{schema_name}: the response has no choices[0].message") from None
+    if message.get("refusal"):
+        raise OpenAIAgentError(f"{schema_name}: the model refused: {message['refusal']!r}"[:500])
+    if choice.get("finish_reason") == "length":
+        raise OpenAIAgentError(f"{schema_name}: the answer was cut off (finish_reason length);"
+                               " the model's output limit is too small")
+    content = message.get("content")
+    if not isinstance(content, str) or not content.strip():
+        raise OpenAIAgentError(f"{schema_name}: the response's message content is empty")
+    try:
+        return json.loads(content)
+    except json.JSONDecodeError as exc:
+        raise OpenAIAgentError(
+            f"{schema_name}: the model's answer is not valid JSON ({exc}):"
+            f" {content[:200]!r}") from None
