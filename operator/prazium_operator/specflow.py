@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from prazium_operator import conditions, gitrepo, paths, projectstate
-from prazium_operator.agents import SPEC_DOCUMENTS, get_planner
+from prazium_operator.agents import SPEC_DOCUMENTS, AgentError, get_planner
 from prazium_operator.agents.registry import agent_options
 from prazium_operator.conditions import now_iso
 
@@ -34,13 +34,15 @@ def reconcile(data_dir: Path, namespace: str, name: str, spec: dict[str, Any],
     out: dict[str, Any] = {"repoPath": str(repo), "message": ""}
     current = dict(status.get("spec") or {})
     archived = bool(spec.get("archived"))
-    blocked = ""
+    blocked = reason = ""
     if not archived:
         try:
             new_spec, extra = _next_spec(spec, status, current)
-        except UnknownAgent as exc:
-            # Retrying cannot help until the spec changes: say so and stall.
+        except (UnknownAgent, AgentError) as exc:
+            # Retrying blindly cannot help: say why and stall until the spec (or the
+            # agent's endpoint and credentials) change; any edit of the Project retries.
             blocked = out["message"] = str(exc)
+            reason = "UnknownAgent" if isinstance(exc, UnknownAgent) else "AgentFailed"
         else:
             out.update(extra)
             if new_spec is not None:
@@ -52,7 +54,7 @@ def reconcile(data_dir: Path, namespace: str, name: str, spec: dict[str, Any],
     merged["phase"] = out["phase"]
     out["conditions"] = (
         conditions.build(status.get("conditions"), generation, ready=False, reconciling=False,
-                         stalled=True, reason="UnknownAgent", message=blocked)
+                         stalled=True, reason=reason, message=blocked)
         if blocked else projectstate.project_conditions(merged, generation)
     )
     out["observedGeneration"] = generation

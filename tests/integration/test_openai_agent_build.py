@@ -67,3 +67,27 @@ def test_a_project_built_with_the_openai_agent_verifies(
     assert len(logs) > 1  # the operator's and the workers'
     for path in logs:
         assert KEY not in path.read_text(errors="replace"), path
+
+
+def test_an_endpoint_that_refuses_the_key_stalls_the_project_saying_why(
+    stack: Stack, namespace: str, data_dir: Path, tmp_path: Path, standin: OpenAIStandin
+) -> None:
+    wrong_key = "sk-test-wrong-0a1b2c3d4e5f"
+    operator = start_operator(stack, data_dir, [namespace], tmp_path / "logs",
+                              PRAZIUM_OPENAI_BASE_URL=standin.base_url,
+                              OPENAI_API_KEY=wrong_key, PRAZIUM_OPENAI_MODEL="standin-1")
+    try:
+        wait_for(lambda: _heartbeat_seen(stack.database_url, operator.pid), 30,
+                 "operator heartbeat", operator)
+        created = create(namespace, "projects", "Project", "denied", {
+            "displayName": "Denied", "description": "A notes app whose endpoint says no",
+            "agent": {"planner": "openai"}})
+        status = wait_observed(namespace, "projects", "denied",
+                               created["metadata"]["generation"], operator)["status"]
+    finally:
+        operator.stop()
+    stalled = next(c for c in status["conditions"] if c["type"] == "Stalled")
+    assert stalled["status"] == "True" and stalled["reason"] == "AgentFailed", status
+    assert "401" in status["message"], status["message"]
+    assert wrong_key not in status["message"]
+    assert not status.get("questions")

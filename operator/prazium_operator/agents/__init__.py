@@ -1,6 +1,12 @@
 """Pluggable planning and coding agents (see DESIGN.md, "Executors, workers, agents")."""
 
-from prazium_operator.agents.base import QUESTION_TYPES, SPEC_DOCUMENTS, Coder, Planner
+from prazium_operator.agents.base import (
+    QUESTION_TYPES,
+    SPEC_DOCUMENTS,
+    AgentError,
+    Coder,
+    Planner,
+)
 from prazium_operator.agents.registry import (
     coder_names,
     get_coder,
@@ -13,6 +19,7 @@ from prazium_operator.agents.registry import (
 __all__ = [
     "QUESTION_TYPES",
     "SPEC_DOCUMENTS",
+    "AgentError",
     "Coder",
     "Planner",
     "coder_names",

@@ -15,6 +15,13 @@ from __future__ import annotations
 import pathlib
 from typing import Any, Protocol, runtime_checkable
 
+
+class AgentError(RuntimeError):
+    """An agent could not do what was asked: its endpoint failed or answered something
+    unusable. The message is safe to show (no credentials) and names the cause; the
+    operator reports it in status instead of retrying blindly."""
+
+
 QUESTION_TYPES = ("single_choice", "multi_choice", "boolean", "text")
 """Allowed ``type`` values of a clarifying question; only the choice types carry ``options``."""
 

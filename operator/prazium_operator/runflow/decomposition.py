@@ -27,7 +27,7 @@ from prazium_operator.runflow.context import (
 async def decompose(ctx: RunContext) -> None:
     check(ctx)
     if not ctx.status.get("plan"):
-        from prazium_operator.agents import get_planner
+        from prazium_operator.agents import AgentError, get_planner
         from prazium_operator.agents.registry import agent_options
 
         chosen = agent(ctx)
@@ -39,6 +39,8 @@ async def decompose(ctx: RunContext) -> None:
             validate_plan(plan)
         except PlanError as exc:
             raise RunFailed(f"the planner produced an invalid plan: {exc}") from exc
+        except AgentError as exc:
+            raise RunFailed(f"the planner failed: {exc}") from exc
         await set_status(ctx, plan=plan, tasksSummary=summary_of(
             {t["id"]: "pending" for t in plan["tasks"]}))
     plan = ctx.status["plan"]

@@ -26,6 +26,8 @@ from typing import Any
 
 import httpx
 
+from prazium_operator.agents.base import AgentError
+
 log = logging.getLogger("prazium.agents.openai")
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -38,7 +40,7 @@ MAX_RETRY_AFTER = 30.0
 _ERROR_BODY_CHARS = 300
 
 
-class OpenAIAgentError(RuntimeError):
+class OpenAIAgentError(AgentError):
     """The endpoint could not be used or answered something unusable; the message says why."""
 
 
