@@ -173,7 +173,7 @@ def test_a_planner_this_installation_lacks_stalls_the_project_with_a_clear_messa
 ) -> None:
     create(namespace, "projects", "Project", "llm-app",
            {"displayName": "LLM App", "description": "A notes app with search and tags",
-            "agent": {"planner": "anthropic"}})
+            "agent": {"planner": "command"}})
 
     def observed(key: str) -> dict | None:
         project = get(namespace, "projects", "llm-app") or {}
@@ -184,7 +184,8 @@ def test_a_planner_this_installation_lacks_stalls_the_project_with_a_clear_messa
     status = project["status"]
     stalled = next(c for c in status["conditions"] if c["type"] == "Stalled")
     assert stalled["status"] == "True" and stalled["reason"] == "UnknownAgent"
-    assert "unknown planner agent 'anthropic'; known agents: openai, template" in status["message"]
+    assert ("unknown planner agent 'command'; known agents: anthropic, openai, template"
+            in status["message"])
     assert not status.get("questions")
     # Fixing the spec un-stalls it.
     patch_spec(namespace, "projects", "llm-app", {"agent": {"planner": "template"}})

@@ -4,8 +4,8 @@ It speaks the Chat Completions protocol (``POST /v1/chat/completions``), checks
 the Bearer key, records every request, and answers deterministically by running
 the template agent on the inputs the prompt carries, so its JSON is valid and
 the resulting application's own tests pass. Tests can script faults for the
-next requests: an HTTP status (``fail_next``) or a rewritten answer
-(``tamper_next``).
+next requests: an HTTP status (``fail_next``), a rewritten answer
+(``tamper_next``) or a slow answer (``delay_next``).
 """
 
 from __future__ import annotations
@@ -14,13 +14,14 @@ import json
 import pathlib
 import tempfile
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from prazium_operator.agents.openai.prompts import parse_inputs
-from prazium_operator.agents.openai.schemas import DOCUMENT_KEYS
+from prazium_operator.agents.structured.prompts import parse_inputs
+from prazium_operator.agents.structured.schemas import DOCUMENT_KEYS
 from prazium_operator.agents.template import TemplateCoder, TemplatePlanner
 
 Fault = Callable[[Any], tuple[int, Any]]
@@ -54,6 +55,7 @@ class OpenAIStandin:
         self.api_key = api_key
         self.requests: list[dict[str, Any]] = []
         self.faults: deque[Fault] = deque()
+        self.delays: deque[float] = deque()
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -85,10 +87,18 @@ class OpenAIStandin:
         """Answer the next request with change(correct answer); a str is sent as raw content."""
         self.faults.append(lambda answer: (200, _completion(change(answer))))
 
+    def delay_next(self, seconds: float, times: int = 1) -> None:
+        """Answer the next requests only after seconds (each is recorded on arrival)."""
+        for _ in range(times):
+            self.delays.append(seconds)
+
     def respond(self, headers: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:
         with self._lock:
             self.requests.append({"headers": headers, "body": body})
             fault = self.faults.popleft() if self.faults else None
+            delay = self.delays.popleft() if self.delays else 0.0
+        if delay:
+            time.sleep(delay)
         if headers.get("authorization") != f"Bearer {self.api_key}":
             return 401, {"error": {"message": "invalid api key", "type": "auth"}}
         schema = body["response_format"]["json_schema"]

@@ -80,6 +80,18 @@ def _openai_coder(**options: Any) -> Coder:
     return OpenAICoder(**options)
 
 
+def _anthropic_planner(**options: Any) -> Planner:
+    from prazium_operator.agents.anthropic import AnthropicPlanner
+
+    return AnthropicPlanner(**options)
+
+
+def _anthropic_coder(**options: Any) -> Coder:
+    from prazium_operator.agents.anthropic import AnthropicCoder
+
+    return AnthropicCoder(**options)
+
+
 def agent_options(agent: dict[str, Any]) -> dict[str, Any]:
     """The factory options spec.agent carries for planners and coders (the model, if any)."""
     model = agent.get("model")
@@ -90,3 +102,5 @@ register_planner("template", _template_planner)
 register_coder("template", _template_coder)
 register_planner("openai", _openai_planner)
 register_coder("openai", _openai_coder)
+register_planner("anthropic", _anthropic_planner)
+register_coder("anthropic", _anthropic_coder)

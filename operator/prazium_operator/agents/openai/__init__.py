@@ -1,9 +1,9 @@
 """The ``openai`` agent: planner and coder over any OpenAI-compatible endpoint.
 
 OpenAI, vLLM, Ollama, llama.cpp's server, LiteLLM...: anything speaking the Chat
-Completions protocol with ``response_format`` JSON schemas. Modules: ``client``
-(HTTP, settings from the environment, retries), ``schemas`` (the strict schemas),
-``prompts``, ``validate`` (every answer is checked before use) and ``agent``.
+Completions protocol with ``response_format`` JSON schemas. Only ``client``
+(HTTP, settings from the environment) is OpenAI's own; prompts, schemas, retries
+and the checks of every answer live in :mod:`prazium_operator.agents.structured`.
 """
 
 from prazium_operator.agents.openai.agent import OpenAICoder, OpenAIPlanner

@@ -1,88 +1,33 @@
-"""The ``openai`` planner and coder: one Chat Completions call per step, every answer checked."""
+"""The ``openai`` planner and coder: one Chat Completions call per step, every answer checked.
+
+Everything but the HTTP client is shared with the other LLM agents
+(:mod:`prazium_operator.agents.structured`).
+"""
 
 from __future__ import annotations
 
-import pathlib
 from typing import Any
 
-from prazium_operator.agents.openai import prompts, schemas, validate
 from prazium_operator.agents.openai.client import ChatClient, ChatSettings, OpenAIAgentError
-from prazium_operator.plan import path_in_scope
-
-MAX_CONTEXT_FILE_BYTES = 200_000
-EXECUTABLE_MODE = 0o755
+from prazium_operator.agents.structured.agent import StructuredCoder, StructuredPlanner
 
 
-class _Agent:
+def _client(model: str | None, settings: ChatSettings | None) -> ChatClient:
+    # The key is read here, so a missing one fails the step that needs it with a clear message.
+    return ChatClient(settings or ChatSettings.from_env(model))
+
+
+class OpenAIPlanner(StructuredPlanner):
+    error = OpenAIAgentError
+
+    def __init__(self, model: str | None = None, settings: ChatSettings | None = None,
+                 **_: Any) -> None:  # options other agents use (command, ...) are ignored
+        super().__init__(_client(model, settings))
+
+
+class OpenAICoder(StructuredCoder):
+    error = OpenAIAgentError
+
     def __init__(self, model: str | None = None, settings: ChatSettings | None = None,
                  **_: Any) -> None:
-        # Options other agents use (command, ...) are ignored; the key is read here, so a
-        # missing one fails the step that needs it with a clear message.
-        self.client = ChatClient(settings or ChatSettings.from_env(model))
-
-    def _ask(self, instruction: str, schema_name: str, inputs: dict[str, Any]) -> Any:
-        return self.client.complete_json(prompts.SYSTEM, prompts.user_message(instruction, inputs),
-                                         schema_name, schemas.NAMES[schema_name])
-
-
-class OpenAIPlanner(_Agent):
-    def clarify(self, display_name: str, description: str) -> list[dict[str, Any]]:
-        answer = self._ask(prompts.CLARIFY, "questions",
-                           {"displayName": display_name, "description": description})
-        return validate.questions(answer)
-
-    def write_spec(self, display_name: str, description: str, answers: dict[str, object],
-                   feedback: str | None, revision: int) -> dict[str, str]:
-        answer = self._ask(prompts.WRITE_SPEC, "spec_documents", {
-            "displayName": display_name, "description": description, "answers": answers,
-            "feedback": feedback or "", "revision": revision})
-        return validate.documents(answer)
-
-    def decompose(self, display_name: str, documents: dict[str, str]) -> dict[str, Any]:
-        answer = self._ask(prompts.DECOMPOSE, "plan",
-                           {"displayName": display_name, "documents": documents})
-        return validate.plan(answer)
-
-
-class OpenAICoder(_Agent):
-    def code(self, task: dict[str, Any], documents: dict[str, str],
-             worktree: pathlib.Path) -> None:
-        task_id = task.get("id", "?")
-        scope = [str(p) for p in task.get("pathScope") or []]
-        if not scope:
-            raise OpenAIAgentError(f"{task_id}: the task has no pathScope")
-        root = worktree.resolve()
-        answer = self._ask(prompts.CODE, "files", {
-            "task": task, "documents": documents,
-            "currentFiles": current_files(root, task.get("expectedOutputs") or [], scope)})
-        try:
-            changes = validate.files(answer, scope, root)
-        except validate.InvalidAnswer as exc:
-            raise OpenAIAgentError(f"{task_id}: {exc}") from None
-        for change in changes:  # all checked before the first write
-            target = root / change.path
-            data = change.content.encode("utf-8")
-            if not (target.is_file() and target.read_bytes() == data):
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(data)
-            if change.executable:
-                target.chmod(EXECUTABLE_MODE)
-        missing = [p for p in task.get("expectedOutputs") or [] if not (root / p).is_file()]
-        if missing:
-            raise OpenAIAgentError(f"{task_id}: expected outputs were not produced: {missing}")
-
-
-def current_files(root: pathlib.Path, outputs: list[str], scope: list[str]) -> dict[str, str]:
-    """The present content of the task's expected outputs (in scope, not via symlinks)."""
-    found: dict[str, str] = {}
-    for path in outputs:
-        if not isinstance(path, str) or not path_in_scope(path, scope):
-            continue
-        try:
-            validate.check_path(path, scope, root)
-        except validate.InvalidAnswer:
-            continue
-        target = root / path
-        if target.is_file() and target.stat().st_size <= MAX_CONTEXT_FILE_BYTES:
-            found[path] = target.read_text(encoding="utf-8", errors="replace")
-    return found
+        super().__init__(_client(model, settings))

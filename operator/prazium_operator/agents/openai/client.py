@@ -19,14 +19,12 @@ from __future__ import annotations
 import json
 import logging
 import os
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
 from prazium_operator.agents.base import AgentError
+from prazium_operator.agents.structured import transport
 
 log = logging.getLogger("prazium.agents.openai")
 
@@ -36,8 +34,6 @@ API_KEY_ENV = "OPENAI_API_KEY"
 MODEL_ENV = "PRAZIUM_OPENAI_MODEL"
 TIMEOUT_ENV = "PRAZIUM_OPENAI_TIMEOUT"
 MAX_ATTEMPTS_ENV = "PRAZIUM_OPENAI_MAX_ATTEMPTS"
-MAX_RETRY_AFTER = 30.0
-_ERROR_BODY_CHARS = 300
 
 
 class OpenAIAgentError(AgentError):
@@ -95,57 +91,16 @@ class ChatClient:
             "response_format": {"type": "json_schema", "json_schema": {
                 "name": schema_name, "strict": True, "schema": schema}},
         }
+        key = self.settings.api_key
+        data = transport.post_json(
+            f"{self.settings.base_url}/chat/completions", body,
+            {"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+            secret=key, timeout=self.settings.timeout, max_attempts=self.settings.max_attempts,
+            backoff=self.settings.backoff, error=OpenAIAgentError, log=log)
         try:
-            data = self._post(body)
             return _content_json(data, schema_name)
         except OpenAIAgentError as exc:
-            raise OpenAIAgentError(self._mask(str(exc))) from None
-
-    def _post(self, body: dict[str, Any]) -> Any:
-        url = f"{self.settings.base_url}/chat/completions"
-        headers = {"Authorization": f"Bearer {self.settings.api_key}",
-                   "Content-Type": "application/json"}
-        attempts = self.settings.max_attempts
-        with httpx.Client(timeout=self.settings.timeout) as http:
-            for attempt in range(1, attempts + 1):
-                delay = self.settings.backoff * 2 ** (attempt - 1)
-                try:
-                    response = http.post(url, json=body, headers=headers)
-                except httpx.HTTPError as exc:
-                    problem = f"{type(exc).__name__}: {exc}"
-                else:
-                    if response.status_code < 300:
-                        try:
-                            return response.json()
-                        except ValueError:
-                            raise OpenAIAgentError(
-                                f"{url} answered {response.status_code} with a body that is"
-                                f" not JSON: {response.text[:_ERROR_BODY_CHARS]!r}") from None
-                    problem = (f"{url} answered {response.status_code}:"
-                               f" {response.text[:_ERROR_BODY_CHARS]!r}")
-                    if response.status_code != 429 and response.status_code < 500:
-                        raise OpenAIAgentError(problem)
-                    delay = _retry_after(response, delay)
-                if attempt == attempts:
-                    raise OpenAIAgentError(f"giving up after {attempts} attempts: {problem}")
-                log.warning("openai endpoint attempt %s/%s failed, retrying in %.1fs: %s",
-                            attempt, attempts, delay, self._mask(problem))
-                time.sleep(delay)
-        raise AssertionError("unreachable")
-
-    def _mask(self, text: str) -> str:
-        key = self.settings.api_key
-        return text.replace(key, "***") if key else text
-
-
-def _retry_after(response: httpx.Response, default: float) -> float:
-    value = response.headers.get("retry-after")
-    if value is None:
-        return default
-    try:
-        return min(max(float(value), 0.0), MAX_RETRY_AFTER)
-    except ValueError:
-        return default
+            raise OpenAIAgentError(transport.mask(str(exc), key)) from None
 
 
 def _content_json(data: Any, schema_name: str) -> Any:

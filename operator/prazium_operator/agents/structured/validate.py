@@ -7,17 +7,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from prazium_operator.agents.base import QUESTION_TYPES, SPEC_DOCUMENTS
-from prazium_operator.agents.openai.client import OpenAIAgentError
-from prazium_operator.agents.openai.schemas import DOCUMENT_KEYS
+from prazium_operator.agents.base import QUESTION_TYPES, SPEC_DOCUMENTS, AgentError
+from prazium_operator.agents.structured.schemas import DOCUMENT_KEYS
 from prazium_operator.plan import PlanError, path_in_scope, validate_plan
 
 CHOICE_TYPES = ("single_choice", "multi_choice")
 MAX_FILE_BYTES = 1_000_000
 
 
-class InvalidAnswer(OpenAIAgentError):
-    """The model answered, but not with something Prazium can use."""
+class InvalidAnswer(AgentError):
+    """The model answered, but not with something Prazium can use. Agents re-raise it as
+    their own :class:`AgentError` subclass."""
 
 
 def _object(answer: Any, what: str) -> Mapping[str, Any]:

@@ -1,8 +1,10 @@
-"""Strict JSON schemas for the four structured answers (OpenAI "structured outputs").
+"""Strict JSON schemas for the four structured answers, shared by every provider.
 
-Strict mode wants every object closed (``additionalProperties: false``) with
-every property required, so optional values are expressed as empty strings or
-lists. The spec documents travel under plain keys (``SPEC`` for ``SPEC.md``, ...).
+They serve as OpenAI "structured outputs" schemas and as Anthropic tool input
+schemas alike. OpenAI's strict mode wants every object closed
+(``additionalProperties: false``) with every property required, so optional
+values are expressed as empty strings or lists. The spec documents travel under
+plain keys (``SPEC`` for ``SPEC.md``, ...).
 """
 
 from __future__ import annotations
