@@ -19,6 +19,9 @@ VARIANTS = {
         "--set", "database.mode=external", "--set", "database.existingSecret=prazium-db",
         "--set", "api.ingress.enabled=true", "--set", "operator.executor=local",
         "--set", "operator.namespaces={team-a,team-b}",
+        "--set", "operator.envFromSecrets={llm-keys}",
+        "--set", "operator.extraEnv[0].name=PRAZIUM_OPENAI_BASE_URL",
+        "--set", "operator.extraEnv[0].value=http://vllm:8000/v1",
     ],
 }
 
