@@ -26,6 +26,14 @@ def patch_status(namespace: str, plural: str, name: str, status: dict[str, Any])
         kube.GROUP, kube.VERSION, namespace, plural, name, {"status": status})
 
 
+def patch_status_at(namespace: str, plural: str, name: str, resource_version: str,
+                    status: dict[str, Any]) -> None:
+    """patch_status, only if the object is still at resource_version (else ApiException 409)."""
+    kube.custom_objects().patch_namespaced_custom_object_status(
+        kube.GROUP, kube.VERSION, namespace, plural, name,
+        {"metadata": {"resourceVersion": resource_version}, "status": status})
+
+
 def patch_meta(namespace: str, plural: str, name: str, metadata: dict[str, Any]) -> None:
     kube.custom_objects().patch_namespaced_custom_object(
         kube.GROUP, kube.VERSION, namespace, plural, name, {"metadata": metadata})

@@ -4,12 +4,19 @@
 questions, spec {version, documents, source, revision, answersDigest,
 approvedAt, approvedVersion, commitSha}, repoPath, phase, message, conditions.
 Called again with the status it produced, it changes nothing.
+
+:func:`planning_needed` says whether a step would ask the planner (which may
+take minutes); :class:`PlannerCalls` remembers the planner's answers (and
+failures) by their inputs, so the same step recomputed on a fresher status
+(after a write conflict) does not ask again. The reconciler in
+handlers/project.py uses both to keep planner calls off its handler.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +34,50 @@ def answers_digest(answers: list[dict[str, Any]]) -> str:
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
+class PlannerCalls:
+    """The planner's answers by their inputs: each call asked at most once per instance."""
+
+    def __init__(self) -> None:
+        self._outcomes: dict[str, tuple[bool, Any]] = {}
+
+    def call(self, what: Callable[..., Any], *args: Any) -> Any:
+        key = json.dumps([getattr(what, "__qualname__", repr(what)), args], sort_keys=True,
+                         default=str)
+        if key not in self._outcomes:
+            try:
+                self._outcomes[key] = (True, what(*args))
+            except AgentError as exc:
+                self._outcomes[key] = (False, exc)
+        ok, value = self._outcomes[key]
+        if not ok:
+            raise value
+        return value
+
+
+def planning_needed(spec: dict[str, Any], status: dict[str, Any]) -> bool:
+    """Whether reconcile() would call the planner (clarify or write_spec) for this state."""
+    if spec.get("archived") or spec.get("specDocuments"):
+        return False
+    if not status.get("questions"):
+        return True
+    answers = spec.get("answers")
+    return answers is not None and _stale(spec, dict(status.get("spec") or {}), answers)
+
+
+def _stale(spec: dict[str, Any], current: dict[str, Any], answers: list[dict[str, Any]]
+           ) -> bool:
+    """Whether the generated documents do not match these answers and revision."""
+    revision = int((spec.get("regenerate") or {}).get("revision") or 0)
+    return (
+        not int(current.get("version") or 0) or current.get("source") != "generated"
+        or current.get("answersDigest") != answers_digest(answers)
+        or revision > int(current.get("revision") or 0)
+    )
+
+
 def reconcile(data_dir: Path, namespace: str, name: str, spec: dict[str, Any],
-              status: dict[str, Any], generation: int | None) -> dict[str, Any]:
+              status: dict[str, Any], generation: int | None,
+              calls: PlannerCalls | None = None) -> dict[str, Any]:
     repo = paths.repo_path(data_dir, namespace, name)
     gitrepo.init_bare(repo)
     out: dict[str, Any] = {"repoPath": str(repo), "message": ""}
@@ -37,7 +86,7 @@ def reconcile(data_dir: Path, namespace: str, name: str, spec: dict[str, Any],
     blocked = reason = ""
     if not archived:
         try:
-            new_spec, extra = _next_spec(spec, status, current)
+            new_spec, extra = _next_spec(spec, status, current, calls or PlannerCalls())
         except (UnknownAgent, AgentError) as exc:
             # Retrying blindly cannot help: say why and stall until the spec (or the
             # agent's endpoint and credentials) change; any edit of the Project retries.
@@ -65,8 +114,8 @@ class UnknownAgent(ValueError):
     """spec.agent names a planner this installation does not have."""
 
 
-def _next_spec(spec: dict[str, Any], status: dict[str, Any], current: dict[str, Any]
-               ) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+def _next_spec(spec: dict[str, Any], status: dict[str, Any], current: dict[str, Any],
+               calls: PlannerCalls) -> tuple[dict[str, Any] | None, dict[str, Any]]:
     """The spec state this generation calls for (None: none yet) and other status fields."""
     extra: dict[str, Any] = {}
     version = int(current.get("version") or 0)
@@ -85,22 +134,18 @@ def _next_spec(spec: dict[str, Any], status: dict[str, Any], current: dict[str, 
     except ValueError as exc:
         raise UnknownAgent(f"spec.agent.planner: {exc}") from exc
     if not status.get("questions"):
-        extra["questions"] = planner.clarify(spec["displayName"], spec["description"])
+        extra["questions"] = calls.call(planner.clarify, spec["displayName"],
+                                        spec["description"])
     answers = spec.get("answers")
     if answers is None:
         return (current or None), extra
     digest = answers_digest(answers)
-    stale = (
-        not version or current.get("source") != "generated"
-        or current.get("answersDigest") != digest
-        or revision > int(current.get("revision") or 0)
-    )
-    if not stale:
+    if not _stale(spec, current, answers):
         return current, extra
     feedback = regenerate.get("feedback") if revision > int(current.get("revision") or 0) else None
     answer_map = {str(a["questionId"]): a.get("answer") for a in answers}
-    documents = planner.write_spec(spec["displayName"], spec["description"], answer_map,
-                                   feedback, revision)
+    documents = calls.call(planner.write_spec, spec["displayName"], spec["description"],
+                           answer_map, feedback, revision)
     return _fresh(version, dict(documents), "generated", revision, digest), extra
 
 

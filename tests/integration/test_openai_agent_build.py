@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -91,3 +93,116 @@ def test_an_endpoint_that_refuses_the_key_stalls_the_project_saying_why(
     assert "401" in status["message"], status["message"]
     assert wrong_key not in status["message"]
     assert not status.get("questions")
+
+
+def _condition(obj: dict[str, Any] | None, kind: str) -> dict[str, Any]:
+    found = ((obj or {}).get("status") or {}).get("conditions") or []
+    return next((c for c in found if c.get("type") == kind), {})
+
+
+def _planning(namespace: str, name: str) -> dict[str, Any] | None:
+    obj = get(namespace, "projects", name)
+    reconciling = _condition(obj, "Reconciling")
+    if reconciling.get("status") == "True" and reconciling.get("reason") == "Planning":
+        return obj
+    return None
+
+
+def _requests_seen(standin: OpenAIStandin, count: int) -> bool:
+    return len(standin.requests) >= count
+
+
+def test_a_slow_planner_runs_off_the_handler_and_the_latest_generation_wins(
+    stack: Stack, namespace: str, data_dir: Path, tmp_path: Path, standin: OpenAIStandin
+) -> None:
+    slow = 10.0
+    operator = start_operator(stack, data_dir, [namespace], tmp_path / "logs",
+                              PRAZIUM_OPENAI_BASE_URL=standin.base_url, OPENAI_API_KEY=KEY,
+                              PRAZIUM_OPENAI_MODEL="standin-1")
+    agent = {"planner": "openai"}
+    try:
+        wait_for(lambda: _heartbeat_seen(stack.database_url, operator.pid), 30,
+                 "operator heartbeat", operator)
+        standin.delay_next(slow)
+        started = time.monotonic()
+        slow_project = create(namespace, "projects", "Project", "slow", {
+            "displayName": "Slow", "description": "A notes app where writers keep notes",
+            "agent": agent})
+        wait_for(lambda: _requests_seen(standin, 1), 30, "the slow clarify request", operator)
+
+        # (a) the slow planner holds neither the operator nor its own status
+        quick = create(namespace, "projects", "Project", "quick", {
+            "displayName": "Quick", "description": "A todo app with tags", "agent": agent})
+        status = wait_observed(namespace, "projects", "quick", quick["metadata"]["generation"],
+                               operator)["status"]
+        assert status["questions"], status
+        planning = wait_for(lambda: _planning(namespace, "slow"), 10, "slow to show Planning",
+                            operator)
+        assert time.monotonic() - started < slow, "the quick project waited for the slow one"
+        assert not planning["status"].get("observedGeneration"), planning["status"]
+        assert not planning["status"].get("questions"), planning["status"]
+        assert "planner" in _condition(planning, "Reconciling")["message"]
+
+        # (b) then the slow one reaches its questions, observed in the same patch
+        generation = slow_project["metadata"]["generation"]
+        status = wait_observed(namespace, "projects", "slow", generation, operator,
+                               timeout=slow + 30)["status"]
+        assert status["observedGeneration"] == generation
+        assert status["questions"][0]["id"] == "q1", status
+        assert status["phase"] == "clarifying"
+        assert _condition({"status": status}, "Reconciling")["status"] == "False", status
+
+        # (c) an edit during planning ends with the newer generation's result
+        count = len(standin.requests)
+        standin.delay_next(slow)
+        patch_spec(namespace, "projects", "slow", {"answers": []})
+        wait_for(lambda: _requests_seen(standin, count + 1), 30, "the slow write_spec request",
+                 operator)
+        wait_for(lambda: _planning(namespace, "slow"), 10, "slow to show Planning", operator)
+        newest = patch_spec(namespace, "projects", "slow", {
+            "regenerate": {"revision": 1, "feedback": "Also track tags"}})
+        status = wait_observed(namespace, "projects", "slow", newest, operator)["status"]
+        assert status["observedGeneration"] == newest
+        assert status["spec"]["version"] == 1 and status["spec"]["revision"] == 1, status
+        time.sleep(slow)  # the superseded request has answered by now; its result is dropped
+        project = get(namespace, "projects", "slow")
+        assert project is not None
+        assert project["status"]["spec"]["version"] == 1, project["status"]
+        assert project["status"]["spec"]["revision"] == 1, project["status"]
+        assert project["status"]["observedGeneration"] == newest
+        assert project["status"]["phase"] == "spec_review"
+    finally:
+        operator.stop()
+
+
+def test_planning_interrupted_by_an_operator_crash_starts_again_on_the_next_start(
+    stack: Stack, namespace: str, data_dir: Path, tmp_path: Path, standin: OpenAIStandin
+) -> None:
+    env = {"PRAZIUM_OPENAI_BASE_URL": standin.base_url, "OPENAI_API_KEY": KEY,
+           "PRAZIUM_OPENAI_MODEL": "standin-1"}
+    operator = start_operator(stack, data_dir, [namespace], tmp_path / "logs1", **env)
+    try:
+        wait_for(lambda: _heartbeat_seen(stack.database_url, operator.pid), 30,
+                 "operator heartbeat", operator)
+        standin.delay_next(30.0)
+        created = create(namespace, "projects", "Project", "crashy", {
+            "displayName": "Crashy", "description": "A notes app where writers keep notes",
+            "agent": {"planner": "openai"}})
+        wait_for(lambda: _planning(namespace, "crashy"), 30, "crashy to show Planning",
+                 operator)
+        wait_for(lambda: _requests_seen(standin, 1), 30, "the clarify request", operator)
+        operator.kill()
+    finally:
+        operator.stop()
+    project = get(namespace, "projects", "crashy")
+    assert project is not None and not project["status"].get("observedGeneration")
+
+    operator = start_operator(stack, data_dir, [namespace], tmp_path / "logs2", **env)
+    try:
+        status = wait_observed(namespace, "projects", "crashy",
+                               created["metadata"]["generation"], operator)["status"]
+    finally:
+        operator.stop()
+    assert status["questions"][0]["id"] == "q1", status
+    assert _condition({"status": status}, "Reconciling")["status"] == "False", status
+    assert len(standin.requests) == 2  # asked again after the restart

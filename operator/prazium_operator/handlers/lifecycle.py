@@ -49,6 +49,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     memo.executor = make_executor(prazium)
     memo.instance = f"{socket.gethostname()}-{os.getpid()}"
     memo.active_workers = 0
+    memo.planning = {}  # (namespace, project) -> its planning task (handlers/project.py)
     memo.heartbeat_stop = asyncio.Event()
     memo.heartbeat_task = asyncio.get_running_loop().create_task(
         heartbeat(memo, memo.heartbeat_stop)
@@ -57,6 +58,8 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
 
 @kopf.on.cleanup()
 async def stop_heartbeat(memo: kopf.Memo, **_: Any) -> None:
+    for entry in list(memo.planning.values()):
+        entry.task.cancel()  # unfinished planning starts again on the next start (resume)
     await memo.executor.shutdown()
     memo.heartbeat_stop.set()
     await memo.heartbeat_task
