@@ -1,0 +1,166 @@
+"""What the stand-ins for paid LLM endpoints share: a real HTTP server on loopback.
+
+A stand-in records every request, checks the provider's own headers and body
+shape, and answers deterministically by running the template agent on the
+inputs the prompt carries, so its answers are valid and the resulting
+application's own tests pass. Tests script the next requests: an HTTP status
+(``fail_next``), a rewritten answer (``tamper_next``) or a slow answer
+(``delay_next``). Subclasses speak one provider's wire protocol.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import tempfile
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Self
+
+from prazium_operator.agents.structured.schemas import DOCUMENT_KEYS
+from prazium_operator.agents.template import TemplateCoder, TemplatePlanner
+
+# A scripted fault: the correct answer in, (status, answer or error body) out.
+Fault = Callable[[Any], tuple[int, Any]]
+
+
+def template_answer(schema_name: str, inputs: dict[str, Any]) -> Any:
+    """The answer a well-behaved model gives, computed by the template agent."""
+    planner = TemplatePlanner()
+    if schema_name == "questions":
+        questions = planner.clarify(inputs["displayName"], inputs["description"])
+        return {"questions": [{"options": [], **q} for q in questions]}
+    if schema_name == "spec_documents":
+        documents = planner.write_spec(inputs["displayName"], inputs["description"],
+                                       inputs["answers"], inputs["feedback"] or None,
+                                       inputs["revision"])
+        return {key: documents[name] for name, key in DOCUMENT_KEYS.items()}
+    if schema_name == "plan":
+        return planner.decompose(inputs["displayName"], inputs["documents"])
+    if schema_name == "files":
+        with tempfile.TemporaryDirectory() as tmp:
+            root = pathlib.Path(tmp)
+            TemplateCoder().code(inputs["task"], inputs["documents"], root)
+            return {"files": [
+                {"path": str(p.relative_to(root)), "content": p.read_text(encoding="utf-8"),
+                 "executable": bool(p.stat().st_mode & 0o100)}
+                for p in sorted(root.rglob("*")) if p.is_file()]}
+    raise ValueError(f"unknown schema {schema_name!r}")
+
+
+class LLMStandin:
+    """One provider's endpoint; subclasses fill in the protocol-specific parts."""
+
+    route = ""                 # the one path served, e.g. "/v1/messages"
+    base_path = ""             # what a client appends to host:port as its base URL
+    retry_statuses: frozenset[int] = frozenset({429})
+
+    def __init__(self, api_key: str) -> None:
+        self.api_key = api_key
+        self.requests: list[dict[str, Any]] = []
+        self.faults: deque[Fault] = deque()
+        self.delays: deque[float] = deque()
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    # -- protocol-specific -------------------------------------------------------
+
+    def error_body(self, status: int, message: str) -> Any:
+        raise NotImplementedError
+
+    def refusal(self, headers: dict[str, str], body: dict[str, Any]) -> tuple[int, Any] | None:
+        """The error the real endpoint would answer to this request, if any."""
+        raise NotImplementedError
+
+    def schema_and_inputs(self, body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        raise NotImplementedError
+
+    def envelope(self, answer: Any, body: dict[str, Any]) -> Any:
+        """A successful response carrying answer."""
+        raise NotImplementedError
+
+    # -- shared --------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}{self.base_path}"
+
+    def start(self) -> Self:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def fail_next(self, status: int, times: int = 1) -> None:
+        for _ in range(times):
+            self.faults.append(
+                lambda _answer: (status, self.error_body(status, f"stand-in {status}")))
+
+    def tamper_next(self, change: Callable[[Any], Any]) -> None:
+        """Answer the next request with change(correct answer)."""
+        self.faults.append(lambda answer: (200, change(answer)))
+
+    def delay_next(self, seconds: float, times: int = 1) -> None:
+        """Answer the next requests only after seconds (each is recorded on arrival)."""
+        for _ in range(times):
+            self.delays.append(seconds)
+
+    def respond(self, headers: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:
+        with self._lock:
+            self.requests.append({"headers": headers, "body": body})
+            fault = self.faults.popleft() if self.faults else None
+            delay = self.delays.popleft() if self.delays else 0.0
+        if delay:
+            time.sleep(delay)
+        refused = self.refusal(headers, body)
+        if refused is not None:
+            return refused
+        answer = template_answer(*self.schema_and_inputs(body))
+        if fault is not None:
+            status, answer = fault(answer)
+            if status != 200:
+                return status, answer
+        return 200, self.envelope(answer, body)
+
+
+def _handler(standin: LLMStandin) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            if self.path != standin.route:
+                self._send(404, standin.error_body(404, f"no route {self.path}"))
+                return
+            length = int(self.headers.get("content-length") or 0)
+            body = json.loads(self.rfile.read(length))
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            try:
+                status, payload = standin.respond(headers, body)
+            except Exception as exc:  # a stand-in bug shows as a 500 with the reason
+                status, payload = 500, standin.error_body(500, f"{type(exc).__name__}: {exc}")
+            self._send(status, payload)
+
+        def _send(self, status: int, payload: Any) -> None:
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            if status in standin.retry_statuses:
+                self.send_header("Retry-After", "0")
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    return Handler
