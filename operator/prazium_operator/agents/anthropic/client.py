@@ -62,30 +62,20 @@ class MessagesSettings:
     def from_env(cls, model: str | None = None, environ: Mapping[str, str] | None = None,
                  **overrides: Any) -> MessagesSettings:
         env = os.environ if environ is None else environ
-        api_key = env.get(API_KEY_ENV, "").strip()
-        if not api_key:
-            raise AnthropicAgentError(
-                f"the anthropic agent needs an API key: set {API_KEY_ENV} in the operator's and"
-                " workers' environment (for example from the Secret named by"
-                " spec.agent.credentialsSecret)")
-        chosen = (model or env.get(MODEL_ENV, "")).strip()
-        if not chosen:
-            raise AnthropicAgentError(
-                f"the anthropic agent needs a model: set spec.agent.model or {MODEL_ENV}")
-        base_url = (env.get(BASE_URL_ENV) or DEFAULT_BASE_URL).strip().rstrip("/")
+        values = transport.endpoint_from_env(
+            env, agent="anthropic", error=AnthropicAgentError, model=model,
+            key_env=API_KEY_ENV, model_env=MODEL_ENV, base_url_env=BASE_URL_ENV,
+            default_base_url=DEFAULT_BASE_URL, timeout_env=TIMEOUT_ENV,
+            attempts_env=MAX_ATTEMPTS_ENV)
         try:
             max_tokens = int(env.get(MAX_TOKENS_ENV) or 8192)
-            timeout = float(env.get(TIMEOUT_ENV) or 120)
-            attempts = int(env.get(MAX_ATTEMPTS_ENV) or 4)
         except ValueError as exc:
-            raise AnthropicAgentError(
-                f"{MAX_TOKENS_ENV}/{TIMEOUT_ENV}/{MAX_ATTEMPTS_ENV}: {exc}") from exc
+            raise AnthropicAgentError(f"{MAX_TOKENS_ENV}: {exc}") from exc
         if max_tokens < 1:
             raise AnthropicAgentError(f"{MAX_TOKENS_ENV} must be positive, not {max_tokens}")
-        values: dict[str, Any] = {"max_tokens": max_tokens, "timeout": timeout,
-                                  "max_attempts": max(1, attempts)}
+        values["max_tokens"] = max_tokens
         values.update(overrides)
-        return cls(base_url=base_url, api_key=api_key, model=chosen, **values)
+        return cls(**values)
 
 
 class MessagesClient:

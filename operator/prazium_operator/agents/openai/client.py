@@ -56,25 +56,12 @@ class ChatSettings:
     def from_env(cls, model: str | None = None, environ: Mapping[str, str] | None = None,
                  **overrides: Any) -> ChatSettings:
         env = os.environ if environ is None else environ
-        api_key = env.get(API_KEY_ENV, "").strip()
-        if not api_key:
-            raise OpenAIAgentError(
-                f"the openai agent needs an API key: set {API_KEY_ENV} in the operator's and"
-                " workers' environment (for example from the Secret named by"
-                " spec.agent.credentialsSecret)")
-        chosen = (model or env.get(MODEL_ENV, "")).strip()
-        if not chosen:
-            raise OpenAIAgentError(
-                f"the openai agent needs a model: set spec.agent.model or {MODEL_ENV}")
-        base_url = (env.get(BASE_URL_ENV) or DEFAULT_BASE_URL).strip().rstrip("/")
-        try:
-            timeout = float(env.get(TIMEOUT_ENV) or 120)
-            attempts = int(env.get(MAX_ATTEMPTS_ENV) or 4)
-        except ValueError as exc:
-            raise OpenAIAgentError(f"{TIMEOUT_ENV}/{MAX_ATTEMPTS_ENV}: {exc}") from exc
-        values: dict[str, Any] = {"timeout": timeout, "max_attempts": max(1, attempts)}
+        values = transport.endpoint_from_env(
+            env, agent="openai", error=OpenAIAgentError, model=model, key_env=API_KEY_ENV,
+            model_env=MODEL_ENV, base_url_env=BASE_URL_ENV, default_base_url=DEFAULT_BASE_URL,
+            timeout_env=TIMEOUT_ENV, attempts_env=MAX_ATTEMPTS_ENV)
         values.update(overrides)
-        return cls(base_url=base_url, api_key=api_key, model=chosen, **values)
+        return cls(**values)
 
 
 class ChatClient:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -17,6 +18,31 @@ from prazium_operator.agents.base import AgentError
 
 MAX_RETRY_AFTER = 30.0
 ERROR_BODY_CHARS = 300
+
+
+def endpoint_from_env(env: Mapping[str, str], *, agent: str, error: type[AgentError],
+                      model: str | None, key_env: str, model_env: str, base_url_env: str,
+                      default_base_url: str, timeout_env: str, attempts_env: str
+                      ) -> dict[str, Any]:
+    """base_url, api_key, model, timeout and max_attempts of an agent's endpoint, read
+    from the environment (never from a CR); a clear ``error`` when one is missing."""
+    api_key = env.get(key_env, "").strip()
+    if not api_key:
+        raise error(
+            f"the {agent} agent needs an API key: set {key_env} in the operator's and"
+            " workers' environment (for example from the Secret named by"
+            " spec.agent.credentialsSecret)")
+    chosen = (model or env.get(model_env, "")).strip()
+    if not chosen:
+        raise error(f"the {agent} agent needs a model: set spec.agent.model or {model_env}")
+    try:
+        timeout = float(env.get(timeout_env) or 120)
+        attempts = int(env.get(attempts_env) or 4)
+    except ValueError as exc:
+        raise error(f"{timeout_env}/{attempts_env}: {exc}") from exc
+    return {"base_url": (env.get(base_url_env) or default_base_url).strip().rstrip("/"),
+            "api_key": api_key, "model": chosen, "timeout": timeout,
+            "max_attempts": max(1, attempts)}
 
 
 def mask(text: str, secret: str) -> str:
