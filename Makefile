@@ -23,15 +23,15 @@ test-unit: ## Only the tests that need no services
 	@. scripts/lib.sh && scripts/setup.sh && "$$PRAZIUM_PYTHON" -m pytest tests/unit $(PYTEST_ARGS)
 
 lint: ## ruff and mypy
-	@. scripts/lib.sh && "$$PRAZIUM_PYTHON" -m ruff check operator api tests bench \
-	  && "$$PRAZIUM_PYTHON" -m mypy -p prazium_operator -p prazium_api
+	@. scripts/lib.sh && "$$PRAZIUM_PYTHON" -m ruff check kit operator api tests bench \
+	  && "$$PRAZIUM_PYTHON" -m mypy -p prazium_kit -p prazium_operator -p prazium_api
 
 cluster-build: ## Build (or reuse) the local control plane binary
 	@scripts/build-cluster.sh
 
 api-key: ## Print a new API key: make api-key TENANT=<namespace> TIER=<free|pro|enterprise> [ADMIN=1]
 	@test -n "$(TENANT)" || { echo "usage: make api-key TENANT=<namespace> TIER=<free|pro|enterprise> [ADMIN=1]" >&2; exit 2; }
-	@. scripts/lib.sh && PYTHONPATH="$$PRAZIUM_ROOT/operator:$$PRAZIUM_ROOT/api" \
+	@. scripts/lib.sh && PYTHONPATH="$$PRAZIUM_ROOT/kit:$$PRAZIUM_ROOT/operator:$$PRAZIUM_ROOT/api" \
 	  PRAZIUM_KUBECONFIG=$${PRAZIUM_KUBECONFIG:-$$DEV_DIR/kubeconfig} \
 	  PRAZIUM_DATABASE_URL=$${PRAZIUM_DATABASE_URL:-$$(scripts/postgres.sh dsn)} \
 	  "$$PRAZIUM_PYTHON" -m prazium_api.admin_cli create-key --tenant "$(TENANT)" \

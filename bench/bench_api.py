@@ -33,8 +33,8 @@ import psycopg
 from kubernetes import client, config
 
 from prazium_api.keys import create_key
-from prazium_operator import journal
-from prazium_operator.kube import API_VERSION, GROUP, VERSION
+from prazium_kit import journal
+from prazium_kit.kube import API_VERSION, GROUP, VERSION
 from tests.support.services import Stack, start_api
 
 PROJECTS = int(os.environ.get("BENCH_PROJECTS", "5000"))

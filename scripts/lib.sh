@@ -102,5 +102,5 @@ export PRAZIUM_APISERVER_PORT PRAZIUM_ETCD_PORT PRAZIUM_ETCD_PEER_PORT PRAZIUM_C
 # are found through PYTHONPATH, so one venv serves every checkout.
 VENV=$CACHE_DIR/venv-$(cat "$PRAZIUM_ROOT/requirements-dev.lock" <(python3 -c 'import sys; print(sys.version)') | sha256sum | cut -c1-16)
 PRAZIUM_PYTHON=$VENV/bin/python
-PYTHONPATH=$PRAZIUM_ROOT/operator:$PRAZIUM_ROOT/api${PYTHONPATH:+:$PYTHONPATH}
+PYTHONPATH=$PRAZIUM_ROOT/kit:$PRAZIUM_ROOT/operator:$PRAZIUM_ROOT/api${PYTHONPATH:+:$PYTHONPATH}
 export PRAZIUM_PYTHON PYTHONPATH

@@ -89,7 +89,7 @@ start() {
   PGPASSWORD=$(cat "$PWFILE") "$BIN/psql" -qAt -h 127.0.0.1 -p "$(cat "$PG/port")" -U "$DB_USER" -d postgres \
     -c "SELECT 1 FROM pg_database WHERE datname = '$DB'" | grep -q 1 \
     || PGPASSWORD=$(cat "$PWFILE") "$BIN/createdb" -h 127.0.0.1 -p "$(cat "$PG/port")" -U "$DB_USER" "$DB"
-  PRAZIUM_DATABASE_URL=$(dsn) "$PRAZIUM_PYTHON" -m prazium_operator.db >&2
+  PRAZIUM_DATABASE_URL=$(dsn) "$PRAZIUM_PYTHON" -m prazium_kit.db >&2
 }
 
 stop() {

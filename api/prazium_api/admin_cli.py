@@ -15,8 +15,8 @@ from kubernetes.client.exceptions import ApiException
 
 from prazium_api.keys import TIERS, create_key
 from prazium_api.settings import get_api_settings
-from prazium_operator import db, kube
-from prazium_operator.ids import DNS1123_LABEL
+from prazium_kit import db, kube
+from prazium_kit.ids import DNS1123_LABEL
 
 
 def ensure_namespace(name: str) -> bool:

@@ -30,8 +30,8 @@ from prazium_api.routers import (
     ws,
 )
 from prazium_api.settings import get_api_settings
-from prazium_operator import db as schema
-from prazium_operator import kube, logs
+from prazium_kit import db as schema
+from prazium_kit import kube, logs
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from prazium_api import crs, db, views
 from prazium_api.errors import ApiError
 from prazium_api.keys import Principal
 from prazium_api.settings import get_api_settings
-from prazium_operator import ids, kube
-from prazium_operator.kube import LABEL_MANAGED_BY, LABEL_PROJECT, RUNS
+from prazium_kit import ids, kube
+from prazium_kit.kube import LABEL_MANAGED_BY, LABEL_PROJECT, RUNS
 
 Obj = dict[str, Any]
 _LOCK_PREFIX = "prazium-builds/"

@@ -17,8 +17,8 @@ from kubernetes import watch
 from kubernetes.client.exceptions import ApiException
 
 from prazium_api.errors import ApiError
-from prazium_operator import kube
-from prazium_operator.kube import GROUP, PROJECTS, RUNS, TASKS, VERSION
+from prazium_kit import kube
+from prazium_kit.kube import GROUP, PROJECTS, RUNS, TASKS, VERSION
 
 KIND_BY_PLURAL = {PROJECTS: "Project", RUNS: "Run", TASKS: "Task"}
 Obj = dict[str, Any]

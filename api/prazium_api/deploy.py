@@ -21,7 +21,7 @@ from kubernetes.client.exceptions import ApiException
 from prazium_api import repo
 from prazium_api.errors import ApiError, conflict
 from prazium_api.settings import ApiSettings
-from prazium_operator import kube
+from prazium_kit import kube
 
 APP_PORT = 8000
 SERVICE_PORT = 80

@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from prazium_operator import logs
+from prazium_kit import logs
 
 log = logging.getLogger(__name__)
 

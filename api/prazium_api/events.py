@@ -7,8 +7,8 @@ import json
 from typing import Any
 
 from prazium_api import views
-from prazium_operator import ids
-from prazium_operator.journal import Event
+from prazium_kit import ids
+from prazium_kit.journal import Event
 
 
 def event_id(event: Event) -> str:

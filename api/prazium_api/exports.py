@@ -24,7 +24,7 @@ from typing import Any
 
 from prazium_api import db, repo
 from prazium_api.errors import ApiError
-from prazium_operator import paths
+from prazium_kit import paths
 
 log = logging.getLogger(__name__)
 EXTENSIONS = {"zip": "zip", "tar.gz": "tar.gz"}

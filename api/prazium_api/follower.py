@@ -24,7 +24,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from prazium_operator.journal import FINAL_EVENT_TYPES, NOTIFY_CHANNEL, Event
+from prazium_kit.journal import FINAL_EVENT_TYPES, NOTIFY_CHANNEL, Event
 
 log = logging.getLogger(__name__)
 RunKey = tuple[str, str]  # (namespace, run CR name)

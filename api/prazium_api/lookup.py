@@ -7,8 +7,8 @@ from typing import Any
 
 from prazium_api import crs
 from prazium_api.errors import ApiError
-from prazium_operator import ids
-from prazium_operator.kube import LABEL_RUN, PROJECTS, RUNS, TASKS
+from prazium_kit import ids
+from prazium_kit.kube import LABEL_RUN, PROJECTS, RUNS, TASKS
 
 Obj = dict[str, Any]
 

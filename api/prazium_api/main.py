@@ -2,7 +2,7 @@
 
 Logging (PRAZIUM_LOG_FORMAT, PRAZIUM_LOG_LEVEL) is configured through uvicorn's
 log_config, so uvicorn's own lines go through the same formatter as the app's
-(prazium_operator.logs). uvicorn's access log is off: its lines carry the query
+(prazium_kit.logs). uvicorn's access log is off: its lines carry the query
 string and no duration; the API writes its own access line per request
 (prazium_api.requestlog: method, path, status, durationMs, client, requestId,
 tenant, keyId).
@@ -13,7 +13,7 @@ from __future__ import annotations
 import uvicorn
 
 from prazium_api.settings import get_api_settings
-from prazium_operator import logs
+from prazium_kit import logs
 
 
 def main() -> None:

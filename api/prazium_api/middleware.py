@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from prazium_api import gate, ratelimit
 from prazium_api.errors import ApiError, envelope
 from prazium_api.settings import get_api_settings
-from prazium_operator import logs
+from prazium_kit import logs
 
 log = logging.getLogger(__name__)
 

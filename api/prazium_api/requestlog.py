@@ -18,7 +18,7 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from prazium_operator import logs
+from prazium_kit import logs
 
 access_log = logging.getLogger("prazium_api.access")
 HEADER = b"x-request-id"

@@ -1,13 +1,13 @@
-"""API settings (PRAZIUM_ prefix), on top of the settings every process shares."""
+"""API settings (PRAZIUM_ prefix), on top of the settings every process shares (the kit's)."""
 
 from __future__ import annotations
 
 from functools import lru_cache
 
-from prazium_operator.settings import Settings
+from prazium_kit.settings import KitSettings
 
 
-class ApiSettings(Settings):
+class ApiSettings(KitSettings):
     host: str = "127.0.0.1"
     port: int = 3001
     # Largest request body accepted, in bytes; larger ones get 413.

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from prazium_api import crs, db, views
-from prazium_operator.kube import PROJECTS, RUNS, TASKS
+from prazium_kit.kube import PROJECTS, RUNS, TASKS
 
 IN_PROGRESS = frozenset({"pending", "decomposing", "executing", "merging", "verifying"})
 

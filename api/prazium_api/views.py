@@ -1,4 +1,4 @@
-"""Custom resources -> the contract's JSON shapes (ids per prazium_operator.ids)."""
+"""Custom resources -> the contract's JSON shapes (ids per prazium_kit.ids)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from prazium_operator import ids, models, paths
+from prazium_kit import ids, models, paths
 
 Obj = dict[str, Any]
 TERMINAL_RUN_PHASES = models.RUN_FINAL_PHASES

@@ -10,7 +10,7 @@ from typing import Any
 
 import psycopg
 
-from prazium_operator import journal
+from prazium_kit import journal
 
 
 def dedup_key(namespace: str, run: str, task: str | None, event_type: str,

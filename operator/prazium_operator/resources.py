@@ -6,7 +6,7 @@ from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
-from prazium_operator import kube
+from prazium_kit import kube
 
 
 def get(namespace: str, plural: str, name: str) -> dict[str, Any] | None:

@@ -1,31 +1,19 @@
-"""Process settings, read once from the environment (prefix PRAZIUM_)."""
+"""Operator and worker settings, read once from the environment (prefix PRAZIUM_)."""
 
 from __future__ import annotations
 
 import os
 from functools import lru_cache
-from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from prazium_kit.settings import KitSettings
 
 
-class Settings(BaseSettings):
-    """Settings shared by the operator, the worker and the API.
+class Settings(KitSettings):
+    """Settings of the operator and the worker, on top of the shared ones."""
 
-    Secrets (the database password, agent credentials) come from the
-    environment or a Kubernetes Secret mounted as environment; never from a CR.
-    """
-
-    model_config = SettingsConfigDict(env_prefix="PRAZIUM_", extra="ignore")
-
-    # Where bare repositories and worktrees live (the shared repo volume).
-    data_dir: Path = Path(".dev/data")
-    # PostgreSQL DSN for the event journal, API keys, sessions, exports.
-    database_url: str = "postgresql://prazium@127.0.0.1:5432/prazium"
-    # Empty: in-cluster config, then ~/.kube/config.
-    kubeconfig: str = ""
     # Namespaces the operator watches; empty: all namespaces (cluster-wide).
     namespaces: list[str] = []
     executor: Literal["local", "kubernetes"] = "local"
@@ -53,11 +41,6 @@ class Settings(BaseSettings):
     database_secret_key: str = "DATABASE_URL"
     # Verification (the generated app's own tests) time limit.
     verify_timeout_seconds: int = 600
-    log_level: str = "INFO"
-    # json (default): one JSON object per log line, with the request's or task's ids;
-    # text: readable lines for a terminal (`make up`). See prazium_operator/logs.py.
-    # The operator's kopf lines follow it too (kopf's JSON, or its plain format).
-    log_format: Literal["json", "text"] = "json"
     # e.g. http://0.0.0.0:8080/healthz for a Pod's liveness probe; empty: off.
     liveness_endpoint: str = ""
 

@@ -20,7 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from prazium_operator import conditions, gitrepo, paths, projectstate
+from prazium_kit import paths
+from prazium_operator import conditions, gitrepo, projectstate
 from prazium_operator.agents import SPEC_DOCUMENTS, AgentError, get_planner
 from prazium_operator.agents.registry import agent_options
 from prazium_operator.conditions import now_iso

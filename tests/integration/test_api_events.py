@@ -15,7 +15,7 @@ import psycopg
 import pytest
 from websockets.sync.client import connect as ws_connect
 
-from prazium_operator import journal
+from prazium_kit import journal
 from tests.support import apistate
 from tests.support.apistate import assert_error
 from tests.support.services import ServiceProcess, Stack, start_api, wait_for

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from kubernetes import client
 
 from prazium_api.keys import create_key
-from prazium_operator import journal
+from prazium_kit import journal
 from tests.support import apistate
 from tests.support.services import Stack, start_api, wait_for
 

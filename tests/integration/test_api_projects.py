@@ -7,7 +7,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from prazium_operator.kube import GROUP, VERSION
+from prazium_kit.kube import GROUP, VERSION
 from tests.support import apistate
 from tests.support.apistate import assert_error
 

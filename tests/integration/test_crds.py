@@ -9,7 +9,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from prazium_operator.kube import GROUP, VERSION
+from prazium_kit.kube import GROUP, VERSION
 from tests.support.services import ROOT, Stack
 
 pytestmark = pytest.mark.integration

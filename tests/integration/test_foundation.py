@@ -9,8 +9,8 @@ import psycopg
 import pytest
 from kubernetes import client
 
-from prazium_operator import db as prazium_db
-from prazium_operator.kube import GROUP, VERSION
+from prazium_kit import db as prazium_db
+from prazium_kit.kube import GROUP, VERSION
 from tests.support.services import ServiceProcess, Stack, free_port, start_api, wait_for
 
 pytestmark = pytest.mark.integration

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from prazium_operator import gitrepo, paths
+from prazium_kit import paths
+from prazium_operator import gitrepo
 from prazium_operator.worker.request import WorkerRequest, log_path, request_path
 from tests.support.services import ROOT, Stack
 

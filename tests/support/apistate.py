@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 from kubernetes import client
 
-from prazium_operator import paths
-from prazium_operator.kube import API_VERSION, GROUP, LABEL_PROJECT, LABEL_RUN, VERSION
+from prazium_kit import paths
+from prazium_kit.kube import API_VERSION, GROUP, LABEL_PROJECT, LABEL_RUN, VERSION
 
 Obj = dict[str, Any]
 

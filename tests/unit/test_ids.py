@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from prazium_operator import ids
+from prazium_kit import ids
 
 
 def test_project_and_run_ids_round_trip() -> None:

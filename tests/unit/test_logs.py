@@ -6,7 +6,7 @@ import json
 import logging
 
 from prazium_api.requestlog import request_id
-from prazium_operator import logs
+from prazium_kit import logs
 
 
 def _record(message: str, *args: object, **extra: object) -> logging.LogRecord:

@@ -1,4 +1,4 @@
-"""crds/*.yaml and prazium_operator.models describe the same fields."""
+"""crds/*.yaml and prazium_kit.models describe the same fields."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
-from prazium_operator import models
+from prazium_kit import models
 
 CRDS = Path(__file__).resolve().parents[2] / "crds"
 

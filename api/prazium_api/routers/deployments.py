@@ -13,7 +13,7 @@ from prazium_api.errors import ApiError, invalid
 from prazium_api.models import CreateDeployment
 from prazium_api.routers.exports import merged_commit
 from prazium_api.settings import get_api_settings
-from prazium_operator import paths
+from prazium_kit import paths
 
 router = APIRouter(tags=["deployments"])
 

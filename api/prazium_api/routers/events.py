@@ -15,7 +15,7 @@ from prazium_api.deps import Caller, ok
 from prazium_api.errors import invalid
 from prazium_api.follower import JournalHub
 from prazium_api.settings import get_api_settings
-from prazium_operator import ids, journal
+from prazium_kit import ids, journal
 
 router = APIRouter(tags=["events"])
 

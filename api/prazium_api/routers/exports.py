@@ -13,7 +13,7 @@ from prazium_api.deps import Caller, ok
 from prazium_api.errors import ApiError, conflict
 from prazium_api.models import CreateExport
 from prazium_api.settings import get_api_settings
-from prazium_operator import paths
+from prazium_kit import paths
 
 router = APIRouter(tags=["exports"])
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from prazium_api import lookup, repo
 from prazium_api.deps import Caller, ok
 from prazium_api.settings import get_api_settings
-from prazium_operator import paths
+from prazium_kit import paths
 
 router = APIRouter(tags=["files"])
 RefParam = Annotated[str, Query(max_length=200, description="Branch, tag or commit")]

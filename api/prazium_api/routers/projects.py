@@ -13,7 +13,7 @@ from prazium_api.errors import ApiError, conflict, invalid
 from prazium_api.models import CreateProject, Regenerate, SubmitAnswers, UpdateProject
 from prazium_api.settings import get_api_settings
 from prazium_api.sync import wait_for_operator
-from prazium_operator.kube import LABEL_MANAGED_BY, PROJECTS
+from prazium_kit.kube import LABEL_MANAGED_BY, PROJECTS
 
 router = APIRouter(tags=["projects"])
 Obj = dict[str, Any]

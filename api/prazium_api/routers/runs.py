@@ -11,7 +11,7 @@ from prazium_api.deps import Caller, Paging, ok
 from prazium_api.errors import conflict, operator_timeout
 from prazium_api.models import StartRun
 from prazium_api.settings import get_api_settings
-from prazium_operator.kube import RUNS
+from prazium_kit.kube import RUNS
 
 router = APIRouter(tags=["runs"])
 Obj = dict[str, Any]

@@ -38,8 +38,8 @@ from prazium_api.follower import JournalHub
 from prazium_api.keys import Principal
 from prazium_api.middleware import client_ip, credentials
 from prazium_api.settings import get_api_settings
-from prazium_operator import ids, logs
-from prazium_operator.kube import RUNS
+from prazium_kit import ids, logs
+from prazium_kit.kube import RUNS
 
 router = APIRouter(tags=["websocket"])
 log = logging.getLogger(__name__)

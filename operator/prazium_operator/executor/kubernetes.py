@@ -37,7 +37,7 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from prazium_operator import kube
+from prazium_kit import kube
 from prazium_operator.executor.base import WorkerState
 from prazium_operator.settings import Settings
 from prazium_operator.worker.request import WorkerRequest, read_result, request_path

@@ -13,7 +13,7 @@ from typing import Any
 import kopf
 import psycopg
 
-from prazium_operator import db, kube
+from prazium_kit import db, kube
 from prazium_operator.executor import make_executor
 from prazium_operator.settings import get_settings
 

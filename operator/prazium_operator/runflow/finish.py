@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import asyncio
 
+from prazium_kit import journal, kube, paths
 from prazium_operator import (
     conditions,
     gitrepo,
-    journal,
-    kube,
-    paths,
     projectstate,
     recorder,
     resources,

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 
-from prazium_operator import gitrepo, ids, journal, paths, verify
+from prazium_kit import ids, journal, paths
+from prazium_operator import gitrepo, verify
 from prazium_operator.runflow.context import (
     RunContext,
     RunFailed,

@@ -7,7 +7,7 @@ phases, so a restarted daemon carries on with the workers already running.
 
 from __future__ import annotations
 
-from prazium_operator import ids, journal
+from prazium_kit import ids, journal
 from prazium_operator.runflow.context import (
     RunContext,
     RunFailed,

@@ -23,7 +23,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from prazium_operator import ids, journal, logs, recorder
+from prazium_kit import ids, journal, logs
+from prazium_operator import recorder
 from prazium_operator.gitrepo import GitError, changed_files, git, identity_env, remove_worktree
 from prazium_operator.plan import path_in_scope
 from prazium_operator.settings import get_settings
@@ -66,7 +67,7 @@ def run(request: WorkerRequest) -> int:
     started_at = _now()
     task_key = request.task_id
     dsn = get_settings().database_url
-    # Every line of this attempt names it (prazium_operator.logs).
+    # Every line of this attempt names it (prazium_kit.logs).
     logs.bind(**request.log_fields())
     log.info("task %s attempt %s started (coder %s)", task_key, request.attempt, request.coder)
     recorder.record(dsn, namespace=request.namespace, project=request.project, run=request.run,

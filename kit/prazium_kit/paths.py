@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from prazium_operator.ids import DNS1123_LABEL
+from prazium_kit.ids import DNS1123_LABEL
 
 
 def _safe(*parts: str) -> tuple[str, ...]:

@@ -16,7 +16,7 @@ _MIGRATION_LOCK = 7_236_512_001
 def migration_files() -> list[tuple[int, str, str]]:
     """(version, file name, SQL) for every migrations/NNN_*.sql, in order."""
     found = []
-    for entry in resources.files("prazium_operator.migrations").iterdir():
+    for entry in resources.files("prazium_kit.migrations").iterdir():
         name = entry.name
         if name.endswith(".sql") and name[:3].isdigit():
             found.append((int(name[:3]), name, entry.read_text(encoding="utf-8")))
@@ -55,11 +55,11 @@ def migrate(dsn: str) -> list[str]:
 
 
 def main() -> None:
-    """`python -m prazium_operator.db`: apply migrations to PRAZIUM_DATABASE_URL."""
-    from prazium_operator.settings import get_settings
+    """`python -m prazium_kit.db`: apply migrations to PRAZIUM_DATABASE_URL."""
+    from prazium_kit.settings import KitSettings
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    names = migrate(get_settings().database_url)
+    names = migrate(KitSettings().database_url)
     print("migrations applied: " + (", ".join(names) if names else "none pending"))
 
 
