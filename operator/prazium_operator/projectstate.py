@@ -12,8 +12,8 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
-from prazium_kit import kube, models
-from prazium_operator import conditions, resources
+from prazium_kit import kube, models, resources
+from prazium_operator import conditions
 
 ACTIVE_RUN_PHASES = models.RUN_ACTIVE_PHASES
 BUSY_RUN_PHASES = ACTIVE_RUN_PHASES - {"pending"}

@@ -31,8 +31,7 @@ import asyncio
 
 import kopf
 
-from prazium_kit import kube
-from prazium_operator import resources
+from prazium_kit import kube, resources
 from prazium_operator.executor.base import Executor
 from prazium_operator.runflow import admission, decomposition, finish, integrate, scheduler
 from prazium_operator.runflow.context import (

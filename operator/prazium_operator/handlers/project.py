@@ -42,9 +42,9 @@ from typing import Any
 
 import kopf
 
-from prazium_kit import paths
+from prazium_kit import paths, resources
 from prazium_kit.kube import GROUP, PROJECTS, VERSION
-from prazium_operator import conditions, resources, specflow
+from prazium_operator import conditions, specflow
 from prazium_operator.settings import get_settings
 
 log = logging.getLogger(__name__)

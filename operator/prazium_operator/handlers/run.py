@@ -14,8 +14,8 @@ from typing import Any
 import kopf
 from kubernetes.client.exceptions import ApiException
 
+from prazium_kit import resources
 from prazium_kit.kube import GROUP, RUNS, VERSION
-from prazium_operator import resources
 from prazium_operator.runner import TERMINAL, RunDriver, phase_conditions
 from prazium_operator.settings import get_settings
 

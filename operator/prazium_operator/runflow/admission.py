@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from prazium_kit import ids, journal, kube
-from prazium_operator import conditions, gitrepo, projectstate, resources
+from prazium_kit import ids, journal, kube, resources
+from prazium_operator import conditions, gitrepo, projectstate
 from prazium_operator.runflow.context import (
     TERMINAL,
     RunContext,

@@ -14,8 +14,8 @@ from typing import Any
 
 import kopf
 
-from prazium_kit import kube, paths
-from prazium_operator import conditions, kevents, projectstate, recorder, resources
+from prazium_kit import kube, paths, resources
+from prazium_operator import conditions, kevents, projectstate, recorder
 from prazium_operator.executor.base import Executor
 from prazium_operator.settings import Settings
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from prazium_kit import ids, journal, kube
-from prazium_operator import resources
+from prazium_kit import ids, journal, kube, resources
 from prazium_operator.plan import PlanError, validate_plan
 from prazium_operator.runflow.context import (
     RunContext,

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import asyncio
 
-from prazium_kit import journal, kube, paths
+from prazium_kit import journal, kube, paths, resources
 from prazium_operator import (
     conditions,
     gitrepo,
     projectstate,
     recorder,
-    resources,
 )
 from prazium_operator.runflow.context import (
     RunContext,

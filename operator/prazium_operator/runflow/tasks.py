@@ -11,8 +11,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from prazium_kit import ids, journal, kube, paths
-from prazium_operator import conditions, gitrepo, resources
+from prazium_kit import ids, journal, kube, paths, resources
+from prazium_operator import conditions, gitrepo
 from prazium_operator.agents.registry import agent_options
 from prazium_operator.executor.base import WorkerState
 from prazium_operator.runflow.context import (

@@ -1,4 +1,5 @@
-"""Reads and writes of Prazium's custom resources (synchronous; call via asyncio.to_thread)."""
+"""Reads and writes of Prazium's custom resources, the one CR-access layer of the operator and the
+API (synchronous; call via asyncio.to_thread or from a thread-pool route)."""
 
 from __future__ import annotations
 
