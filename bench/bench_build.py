@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "operator")]
+sys.path[:0] = [str(ROOT), str(ROOT / "kit"), str(ROOT / "operator")]
 
 import yaml  # noqa: E402
 from kubernetes import client, config  # noqa: E402
