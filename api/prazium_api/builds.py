@@ -6,16 +6,14 @@ API replicas cannot both see "0 active" and both create a Run.
 
 from __future__ import annotations
 
-from typing import Any
-
 from prazium_api import crs, db, views
 from prazium_api.errors import ApiError
 from prazium_api.keys import Principal
 from prazium_api.settings import get_api_settings
 from prazium_kit import ids, kube
 from prazium_kit.kube import LABEL_MANAGED_BY, LABEL_PROJECT, RUNS
+from prazium_kit.types import Obj
 
-Obj = dict[str, Any]
 _LOCK_PREFIX = "prazium-builds/"
 
 

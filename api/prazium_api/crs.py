@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, cast
+from typing import cast
 
 from kubernetes import watch
 from kubernetes.client.exceptions import ApiException
@@ -19,9 +19,9 @@ from kubernetes.client.exceptions import ApiException
 from prazium_api.errors import ApiError
 from prazium_kit import kube
 from prazium_kit.kube import GROUP, PROJECTS, RUNS, TASKS, VERSION
+from prazium_kit.types import Obj
 
 KIND_BY_PLURAL = {PROJECTS: "Project", RUNS: "Run", TASKS: "Task"}
-Obj = dict[str, Any]
 
 
 @contextmanager

@@ -15,7 +15,6 @@ read. A build that finishes after being reaped does not resurrect the export
 from __future__ import annotations
 
 import contextvars
-import datetime as dt
 import logging
 import secrets
 import threading
@@ -25,6 +24,7 @@ from typing import Any
 from prazium_api import db, repo
 from prazium_api.errors import ApiError
 from prazium_kit import paths
+from prazium_kit.timefmt import iso_z
 
 log = logging.getLogger(__name__)
 EXTENSIONS = {"zip": "zip", "tar.gz": "tar.gz"}
@@ -131,12 +131,8 @@ def get(namespace: str, project: str, export_id: str,
     if record["expired"]:
         Path(record["file_path"]).unlink(missing_ok=True)
         raise ApiError("NOT_FOUND", f"export {export_id} expired at"
-                       f" {_iso(record['expires_at'])}", {"reason": "EXPIRED"})
+                       f" {iso_z(record['expires_at'])}", {"reason": "EXPIRED"})
     return record
-
-
-def _iso(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
 def view(record: dict[str, Any], project_id: str) -> dict[str, Any]:
@@ -147,7 +143,7 @@ def view(record: dict[str, Any], project_id: str) -> dict[str, Any]:
             sizeBytes=record["size_bytes"],
             # Relative to the API's base URL (…/v1), as in the contract.
             downloadUrl=f"/projects/{project_id}/exports/{record['id']}/download",
-            expiresAt=_iso(record["expires_at"]),
+            expiresAt=iso_z(record["expires_at"]),
         )
     elif record["status"] == "failed":
         data["error"] = record["error"] or BUILD_FAILED

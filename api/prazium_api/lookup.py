@@ -3,14 +3,11 @@ namespaces, so they are simply not found (404): existence is never revealed."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from prazium_api import crs
 from prazium_api.errors import ApiError
 from prazium_kit import ids
 from prazium_kit.kube import LABEL_RUN, PROJECTS, RUNS, TASKS
-
-Obj = dict[str, Any]
+from prazium_kit.types import Obj
 
 
 def project_name(project_id: str) -> str:

@@ -4,13 +4,11 @@ wait (bounded) until status.observedGeneration catches up."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from prazium_api import crs
 from prazium_api.errors import ApiError, operator_timeout
 from prazium_api.settings import get_api_settings
-
-Obj = dict[str, Any]
+from prazium_kit.types import Obj
 
 
 def observed(obj: Obj, generation: int) -> bool:

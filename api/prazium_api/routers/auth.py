@@ -13,6 +13,7 @@ from prazium_api.errors import ApiError
 from prazium_api.middleware import SESSION_COOKIE, client_ip, credentials, rate_limited
 from prazium_api.models import Login
 from prazium_api.settings import get_api_settings
+from prazium_kit.timefmt import iso_z
 
 router = APIRouter(tags=["auth"])
 
@@ -46,7 +47,7 @@ async def login(body: Login, request: Request, response: Response) -> dict[str, 
         samesite="lax", secure=settings.session_cookie_secure, path="/",
     )
     return ok({"keyId": principal.key_id, "tenant": principal.tenant, "tier": principal.tier,
-               "expiresAt": expires_at.isoformat().replace("+00:00", "Z")})
+               "expiresAt": iso_z(expires_at)})
 
 
 @router.post("/auth/logout", summary="End the session of the prazium_session cookie")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter
@@ -14,12 +13,9 @@ from prazium_api.models import CreateDeployment
 from prazium_api.routers.exports import merged_commit
 from prazium_api.settings import get_api_settings
 from prazium_kit import paths
+from prazium_kit.timefmt import iso_z
 
 router = APIRouter(tags=["deployments"])
-
-
-def _iso(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
 @router.post("/projects/{projectId}/deploy", status_code=202, summary="Deploy a preview")
@@ -77,7 +73,7 @@ def get_deployment(projectId: str, deploymentId: str, caller: Caller) -> dict[st
                              " WHERE id = %s", (status, deploymentId))
     return ok({"id": deploymentId, "status": status, "provider": record["provider"],
                "url": record["url"] if status == "live" else None,
-               "runId": f"run_{record['run']}", "createdAt": _iso(record["created_at"])})
+               "runId": f"run_{record['run']}", "createdAt": iso_z(record["created_at"])})
 
 
 @router.delete("/projects/{projectId}/deployments/{deploymentId}",

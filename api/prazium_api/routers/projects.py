@@ -3,7 +3,7 @@ approve, regenerate (synchronous over the operator, see sync.py)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Query
 
@@ -14,9 +14,9 @@ from prazium_api.models import CreateProject, Regenerate, SubmitAnswers, UpdateP
 from prazium_api.settings import get_api_settings
 from prazium_api.sync import wait_for_operator
 from prazium_kit.kube import LABEL_MANAGED_BY, PROJECTS
+from prazium_kit.types import Obj
 
 router = APIRouter(tags=["projects"])
-Obj = dict[str, Any]
 ProjectPhase = Literal["draft", "clarifying", "spec_review", "approved", "building", "built",
                        "failed", "archived"]
 SPEC_PHASES = frozenset({"spec_review", "approved", "building", "built", "failed"})

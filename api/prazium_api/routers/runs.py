@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Query
 
@@ -12,9 +12,9 @@ from prazium_api.errors import conflict, operator_timeout
 from prazium_api.models import StartRun
 from prazium_api.settings import get_api_settings
 from prazium_kit.kube import RUNS
+from prazium_kit.types import Obj
 
 router = APIRouter(tags=["runs"])
-Obj = dict[str, Any]
 RunPhase = Literal["pending", "decomposing", "executing", "merging", "verifying", "succeeded",
                    "failed", "cancelled"]
 BUILDABLE = frozenset({"approved", "building", "built", "failed"})
