@@ -15,5 +15,6 @@ from fastapi import APIRouter
 
 class ApiRouter(APIRouter):
     def add_api_route(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
-        kwargs.setdefault("response_model_exclude_unset", True)
+        # Always: the decorators pass False explicitly, and include_router copies it.
+        kwargs["response_model_exclude_unset"] = True
         super().add_api_route(path, endpoint, **kwargs)
