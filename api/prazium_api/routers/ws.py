@@ -1,6 +1,7 @@
 """WebSocket /v1/ws: auth, subscribe / unsubscribe to run channels, event messages.
 
-Client -> server:  {"type": "auth", "token": "pzm_..."}
+Client -> server (parsed as wsmessages.ClientMessage, a union on "type"):
+                   {"type": "auth", "token": "pzm_..."}
                    {"type": "subscribe", "channel": "run:run_x", "lastEventId": "evt_7"?}
                    {"type": "unsubscribe", "channel": "run:run_x"}   {"type": "ping"}
 Server -> client:  {"type": "authenticated", ...}  {"type": "subscribed", "channel"}
@@ -27,11 +28,10 @@ import json
 import logging
 import math
 import time
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import anyio
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
-from pydantic import BaseModel, BeforeValidator, Field, TypeAdapter, ValidationError
 
 from prazium_api import crs, events
 from prazium_api.authn import client_ip, credentials
@@ -40,6 +40,14 @@ from prazium_api.follower import JournalHub
 from prazium_api.gate import Gate
 from prazium_api.keys import Principal
 from prazium_api.settings import ApiSettings
+from prazium_api.wsmessages import (
+    AuthMessage,
+    ClientMessage,
+    PingMessage,
+    SubscribeMessage,
+    UnsubscribeMessage,
+    parse_message,
+)
 from prazium_kit import ids, logs
 from prazium_kit.kube import RUNS
 
@@ -47,49 +55,6 @@ router = APIRouter(tags=["WebSocket"])
 log = logging.getLogger(__name__)
 AUTH_CLOSE_CODE = 4401
 RATE_LIMIT_CLOSE_CODE = 4429
-
-
-def _string_or_none(value: Any) -> Any:
-    return value if isinstance(value, str) else None
-
-
-# A field of the wrong JSON type reads as absent, so the handler answers it as it
-# answers a missing one (a token that is not a string authenticates nobody; a
-# channel that is not a string is "channel is required").
-OptionalText = Annotated[str | None, BeforeValidator(_string_or_none)]
-
-
-class AuthMessage(BaseModel):
-    type: Literal["auth"]
-    token: OptionalText = None
-
-
-class SubscribeMessage(BaseModel):
-    type: Literal["subscribe"]
-    channel: OptionalText = None
-    lastEventId: OptionalText = None
-
-
-class UnsubscribeMessage(BaseModel):
-    type: Literal["unsubscribe"]
-    channel: OptionalText = None
-
-
-class PingMessage(BaseModel):
-    type: Literal["ping"]
-
-
-ClientMessage = Annotated[AuthMessage | SubscribeMessage | UnsubscribeMessage | PingMessage,
-                          Field(discriminator="type")]
-_CLIENT_MESSAGE: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
-
-
-def parse_message(raw: dict[str, Any]) -> ClientMessage | None:
-    """The message, or None when its type is missing or unknown."""
-    try:
-        return _CLIENT_MESSAGE.validate_python(raw)
-    except ValidationError:
-        return None
 
 
 class MessageWindow:
