@@ -84,6 +84,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         version=__version__,
         openapi_url="/v1/openapi.json",
         docs_url="/v1/docs",
+        swagger_ui_oauth2_redirect_url="/v1/docs/oauth2-redirect",  # public, like the docs
         redoc_url=None,
         lifespan=lifespan,
     )

@@ -62,11 +62,12 @@ class Database:
             cm.__exit__(None, None, None)
 
     @asynccontextmanager
-    async def aconnection(self, timeout: float = 10.0
+    async def aconnection(self, acquire_seconds: float = 10.0
                           ) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
-        """A pooled autocommit connection of the event loop; errors as in connection()."""
+        """A pooled autocommit connection of the event loop (waiting at most
+        acquire_seconds for one); errors as in connection()."""
         try:
-            cm = self.gate_pool.connection(timeout=timeout)
+            cm = self.gate_pool.connection(timeout=acquire_seconds)
             conn = await cm.__aenter__()
         except (PoolTimeout, psycopg.OperationalError) as exc:
             log.error("database unavailable: %s", exc.__class__.__name__)
