@@ -10,12 +10,14 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
-from prazium_api import __version__, db, errors, openapi
+from prazium_api import __version__, authn, errors, openapi
 from prazium_api import exports as exports_store
+from prazium_api.db import Database
 from prazium_api.follower import JournalHub
-from prazium_api.middleware import ApiGateMiddleware
+from prazium_api.gate import Gate
+from prazium_api.middleware import BodyLimitMiddleware, RateLimitHeadersMiddleware
 from prazium_api.requestlog import RequestContextMiddleware
 from prazium_api.routers import (
     auth,
@@ -29,7 +31,7 @@ from prazium_api.routers import (
     tasks,
     ws,
 )
-from prazium_api.settings import get_api_settings
+from prazium_api.settings import ApiSettings, get_api_settings
 from prazium_kit import db as schema
 from prazium_kit import kube, logs
 
@@ -38,37 +40,42 @@ log = logging.getLogger(__name__)
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    settings = get_api_settings()
+    """What routes get as dependencies (deps.py): the settings, the database pools,
+    the gate and the journal hub, made here and closed when the app stops."""
+    settings: ApiSettings = app.state.settings
     try:
         await anyio.to_thread.run_sync(schema.migrate, settings.database_url)
     except Exception as exc:  # health reports the database; start anyway
         log.warning("could not apply migrations at start: %s", exc.__class__.__name__)
+    database = Database(settings)
+    await database.open()
     hub = JournalHub(settings.database_url, settings.stream_poll_seconds)
     await hub.start()
+    app.state.database = database
+    app.state.gate = Gate(database, settings)
     app.state.journal_hub = hub
     reaper = asyncio.get_running_loop().create_task(_reap_exports(
-        settings.export_stale_seconds, settings.export_reap_interval_seconds))
+        database, settings.export_stale_seconds, settings.export_reap_interval_seconds))
     yield
     reaper.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await reaper
     await hub.stop()
-    await db.aclose()
-    await anyio.to_thread.run_sync(db.close)
+    await database.close()
 
 
-async def _reap_exports(stale_seconds: float, interval: float) -> None:
+async def _reap_exports(database: Database, stale_seconds: float, interval: float) -> None:
     """Exports left "processing" by a replica that died: failed (see exports.py)."""
     while True:
         try:
-            await anyio.to_thread.run_sync(exports_store.reap_stale, stale_seconds)
+            await anyio.to_thread.run_sync(exports_store.reap_stale, database, stale_seconds)
         except Exception as exc:  # the database may be down; try again later
             log.warning("export reaper: %s", exc.__class__.__name__)
         await asyncio.sleep(interval)
 
 
-def create_app() -> FastAPI:
-    settings = get_api_settings()
+def create_app(settings: ApiSettings | None = None) -> FastAPI:
+    settings = settings or get_api_settings()
     logs.configure(settings.log_level, settings.log_format)  # main.py's log_config did
     kube.load_config(settings.kubeconfig)
     kube.share_client(settings.kube_pool_size)
@@ -77,16 +84,26 @@ def create_app() -> FastAPI:
         version=__version__,
         openapi_url="/v1/openapi.json",
         docs_url="/v1/docs",
+        swagger_ui_oauth2_redirect_url="/v1/docs/oauth2-redirect",  # public, like the docs
         redoc_url=None,
         lifespan=lifespan,
     )
-    errors.install(app)
-    for module in (system, auth, projects, runs, tasks, events, files, exports, deployments,
-                   ws):
-        app.include_router(module.router, prefix="/v1")
-    app.include_router(system.admin_router, prefix="/v1")
+    app.state.settings = settings
+    errors.install(app, check_first=authn.refuse_unauthenticated)
+    # Public: health, login (auth's other routes take the caller themselves), the
+    # WebSocket (it authenticates its own messages).
+    for public in (system.router, auth.router):
+        app.include_router(public, prefix="/v1")
+    # Every route of these needs credentials (most also take the caller as deps.Caller;
+    # the check runs once per request either way).
+    for protected in (projects.router, projects.spec_router, runs.router, tasks.router,
+                      events.router, files.router, exports.router, deployments.router,
+                      system.admin_router):
+        app.include_router(protected, prefix="/v1", dependencies=[Depends(authn.authenticate)])
+    app.include_router(ws.router, prefix="/v1")
     app.include_router(system.router, include_in_schema=False)  # /health for probes
-    app.add_middleware(ApiGateMiddleware)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RateLimitHeadersMiddleware)
     app.add_middleware(RequestContextMiddleware)  # outermost: request id, access line
 
     def custom_openapi() -> dict[str, Any]:

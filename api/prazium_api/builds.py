@@ -6,21 +6,19 @@ API replicas cannot both see "0 active" and both create a Run.
 
 from __future__ import annotations
 
-from typing import Any
-
-from prazium_api import crs, db, views
+from prazium_api import crs, views
+from prazium_api.db import Database
 from prazium_api.errors import ApiError
 from prazium_api.keys import Principal
-from prazium_api.settings import get_api_settings
+from prazium_api.settings import ApiSettings
 from prazium_kit import ids, kube
 from prazium_kit.kube import LABEL_MANAGED_BY, LABEL_PROJECT, RUNS
+from prazium_kit.types import Obj
 
-Obj = dict[str, Any]
 _LOCK_PREFIX = "prazium-builds/"
 
 
-def build_limit(tier: str) -> int:
-    settings = get_api_settings()
+def build_limit(settings: ApiSettings, tier: str) -> int:
     return {"free": settings.concurrent_builds_free, "pro": settings.concurrent_builds_pro,
             "enterprise": settings.concurrent_builds_enterprise}[tier]
 
@@ -30,10 +28,11 @@ def active_runs(namespace: str) -> list[Obj]:
             if views.run_phase(run) not in views.TERMINAL_RUN_PHASES]
 
 
-def create_run(caller: Principal, project: Obj, trigger: str, parallelism: int | None = None,
-               retry_of: str | None = None) -> Obj:
+def create_run(database: Database, settings: ApiSettings, caller: Principal, project: Obj,
+               trigger: str, parallelism: int | None = None, retry_of: str | None = None
+               ) -> Obj:
     """Create a Run CR for project, refusing with 409 CONFLICT over the tier's quota."""
-    limit = build_limit(caller.tier)
+    limit = build_limit(settings, caller.tier)
     project_name = project["metadata"]["name"]
     spec: Obj = {"projectRef": {"name": project_name}, "trigger": trigger}
     if parallelism is not None:
@@ -48,7 +47,7 @@ def create_run(caller: Principal, project: Obj, trigger: str, parallelism: int |
         },
         "spec": spec,
     }
-    with db.connection() as conn, conn.transaction():
+    with database.connection() as conn, conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))",
                      (_LOCK_PREFIX + caller.tenant,))
         if limit > 0:

@@ -1,5 +1,6 @@
-"""Reads and writes of Prazium's custom resources, with apiserver errors mapped to
-the contract's codes, and a bounded wait for the operator (a watch, not sleeps).
+"""The API's view of prazium_kit.resources (the one CR-access layer): apiserver
+errors mapped to the contract's codes, a bounded wait for the operator (a watch,
+not sleeps), and the short-lived Project list snapshot.
 
 The kubernetes client is synchronous: call these from `def` routes (FastAPI runs
 them in its thread pool) or through asyncio.to_thread.
@@ -7,21 +8,20 @@ them in its thread pool) or through asyncio.to_thread.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, cast
 
-from kubernetes import watch
 from kubernetes.client.exceptions import ApiException
 
 from prazium_api.errors import ApiError
-from prazium_kit import kube
-from prazium_kit.kube import GROUP, PROJECTS, RUNS, TASKS, VERSION
+from prazium_kit import kube, resources
+from prazium_kit.kube import PROJECTS, RUNS, TASKS
+from prazium_kit.types import Obj
 
 KIND_BY_PLURAL = {PROJECTS: "Project", RUNS: "Run", TASKS: "Task"}
-Obj = dict[str, Any]
 
 
 @contextmanager
@@ -34,8 +34,6 @@ def mapped_errors(what: str) -> Iterator[None]:
 
 
 def _to_api_error(exc: ApiException, what: str) -> ApiError:
-    import json
-
     message = exc.reason or "error"
     try:
         body = json.loads(exc.body or "{}")
@@ -53,40 +51,33 @@ def _to_api_error(exc: ApiException, what: str) -> ApiError:
 
 def get(namespace: str, plural: str, name: str, what: str) -> Obj:
     with mapped_errors(what):
-        obj = cast(Obj, kube.custom_objects().get_namespaced_custom_object(
-            GROUP, VERSION, namespace, plural, name))
+        obj = resources.get(namespace, plural, name)
+    if obj is None:
+        raise ApiError("NOT_FOUND", f"{what} not found")
     return obj
 
 
 def list_objects(namespace: str, plural: str, label_selector: str = "") -> list[Obj]:
     with mapped_errors(plural):
-        result = cast(Obj, kube.custom_objects().list_namespaced_custom_object(
-            GROUP, VERSION, namespace, plural, label_selector=label_selector))
-    items: list[Obj] = result.get("items", [])
-    return items
+        return resources.list_by_label(namespace, plural, label_selector)
 
 
 def list_all_namespaces(plural: str) -> list[Obj]:
     with mapped_errors(plural):
-        result = cast(Obj, kube.custom_objects().list_cluster_custom_object(
-            GROUP, VERSION, plural))
-    items: list[Obj] = result.get("items", [])
-    return items
+        return resources.list_all_namespaces(plural)
 
 
 def create(namespace: str, plural: str, body: Obj, what: str) -> Obj:
     body = {"apiVersion": kube.API_VERSION, "kind": KIND_BY_PLURAL[plural], **body}
     with mapped_errors(what):
-        obj = cast(Obj, kube.custom_objects().create_namespaced_custom_object(
-            GROUP, VERSION, namespace, plural, body))
+        obj = resources.create_object(namespace, plural, body)
     project_lists.invalidate(namespace)
     return obj
 
 
 def patch(namespace: str, plural: str, name: str, merge_patch: Obj, what: str) -> Obj:
     with mapped_errors(what):
-        obj = cast(Obj, kube.custom_objects().patch_namespaced_custom_object(
-            GROUP, VERSION, namespace, plural, name, merge_patch))
+        obj = resources.merge_patch(namespace, plural, name, merge_patch)
     project_lists.invalidate(namespace)
     return obj
 
@@ -100,28 +91,18 @@ def wait_until(namespace: str, plural: str, name: str, done: Callable[[Obj], boo
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return None
-        watcher = watch.Watch()
         try:
-            for event in watcher.stream(
-                kube.custom_objects().list_namespaced_custom_object, GROUP, VERSION,
-                namespace, plural, field_selector=f"metadata.name={name}",
-                resource_version=obj["metadata"]["resourceVersion"],
-                timeout_seconds=max(1, int(remaining + 0.999)),
-                _request_timeout=remaining + 5,
-            ):
-                if event.get("type") == "DELETED":
+            for kind, candidate in resources.watch_object(
+                    namespace, plural, name, obj["metadata"]["resourceVersion"], remaining):
+                if kind == "DELETED":
                     raise ApiError("NOT_FOUND", f"{what} not found")
-                candidate = event.get("object")
-                if isinstance(candidate, dict) and candidate.get("metadata"):
-                    obj = candidate
-                    if done(obj):
-                        return obj
+                obj = candidate
+                if done(obj):
+                    return obj
                 if time.monotonic() > deadline:
                     break
         except ApiException:
             pass  # e.g. 410 Gone: the fresh get below restarts the watch
-        finally:
-            watcher.stop()
         obj = get(namespace, plural, name, what)
     return obj
 

@@ -13,7 +13,6 @@ import json
 import re
 import secrets
 from pathlib import Path
-from typing import Any
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
@@ -22,9 +21,15 @@ from prazium_api import repo
 from prazium_api.errors import ApiError, conflict
 from prazium_api.settings import ApiSettings
 from prazium_kit import kube
+from prazium_kit.podsecurity import (
+    restricted_container_security_context,
+    restricted_pod_security_context,
+)
+from prazium_kit.types import Obj
 
 APP_PORT = 8000
 SERVICE_PORT = 80
+NOBODY_UID = 65534  # the stock image's unprivileged user
 LABEL_DEPLOYMENT = "prazium.io/deployment"
 _PYTHON_MODULE = re.compile(r"python3? -m ([A-Za-z_][\w.]*)")
 
@@ -51,8 +56,8 @@ def entry_command(files: dict[str, int], readme: str) -> list[str]:
                    " `python -m` in README.md)")
 
 
-def manifests(settings: ApiSettings, namespace: str, deployment_id: str, project: dict[str, Any],
-              bare: Path, commit: str) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+def manifests(settings: ApiSettings, namespace: str, deployment_id: str, project: Obj,
+              bare: Path, commit: str) -> tuple[Obj, Obj, Obj]:
     files = dict(repo.tree_files(bare, commit))
     total = sum(files.values())
     if total > settings.deploy_max_bytes:
@@ -94,9 +99,7 @@ def manifests(settings: ApiSettings, namespace: str, deployment_id: str, project
                 "spec": {
                     "automountServiceAccountToken": False,
                     "enableServiceLinks": False,
-                    "securityContext": {"runAsNonRoot": True, "runAsUser": 65534,
-                                        "runAsGroup": 65534,
-                                        "seccompProfile": {"type": "RuntimeDefault"}},
+                    "securityContext": restricted_pod_security_context(NOBODY_UID),
                     "containers": [{
                         "name": "app", "image": settings.deploy_image, "command": command,
                         "workingDir": "/app",
@@ -109,9 +112,7 @@ def manifests(settings: ApiSettings, namespace: str, deployment_id: str, project
                                            "periodSeconds": 5},
                         "resources": {"requests": {"cpu": "50m", "memory": "64Mi"},
                                       "limits": {"cpu": "500m", "memory": "256Mi"}},
-                        "securityContext": {"allowPrivilegeEscalation": False,
-                                            "readOnlyRootFilesystem": True,
-                                            "capabilities": {"drop": ["ALL"]}},
+                        "securityContext": restricted_container_security_context(),
                         "volumeMounts": [{"name": "app", "mountPath": "/app",
                                           "readOnly": True},
                                          {"name": "tmp", "mountPath": "/tmp"}],
@@ -129,7 +130,7 @@ def manifests(settings: ApiSettings, namespace: str, deployment_id: str, project
     return config_map, deployment, service
 
 
-def create(namespace: str, objects: tuple[dict[str, Any], ...]) -> None:
+def create(namespace: str, objects: tuple[Obj, ...]) -> None:
     core, apps = client.CoreV1Api(), client.AppsV1Api()
     config_map, deployment, service = objects
     try:
@@ -159,7 +160,7 @@ def observed_status(namespace: str, name: str) -> str | None:
     return status_of(json.loads(response.data))  # type: ignore[attr-defined]  # raw response
 
 
-def status_of(found: dict[str, Any]) -> str:
+def status_of(found: Obj) -> str:
     """live once a replica is available; failed when the rollout stalled; else deploying."""
     status = found.get("status") or {}
     if int(status.get("availableReplicas") or 0) >= 1:

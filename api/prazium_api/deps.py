@@ -1,4 +1,5 @@
-"""Route dependencies: who is calling (tenant), pagination."""
+"""Route dependencies: who is calling (authn), the settings, the database pools and
+the journal hub the lifespan made (app.state), pagination."""
 
 from __future__ import annotations
 
@@ -6,36 +7,50 @@ import math
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Query, Request
-from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Depends, Query
+from starlette.requests import HTTPConnection
 
+from prazium_api.authn import authenticate
+from prazium_api.db import Database
 from prazium_api.errors import ApiError
+from prazium_api.follower import JournalHub
+from prazium_api.gate import Gate
 from prazium_api.keys import Principal
-
-# Declared for the OpenAPI document; the check itself ran in ApiGateMiddleware.
-_bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer pzm_...")
-_cookie = APIKeyCookie(name="prazium_session", auto_error=False)
+from prazium_api.settings import ApiSettings
 
 
-def current_principal(
-    request: Request,
-    _token: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None,
-    _session: Annotated[str | None, Depends(_cookie)] = None,
-) -> Principal:
-    principal = request.scope.get("state", {}).get("principal")
-    if not isinstance(principal, Principal):
-        raise ApiError("UNAUTHORIZED", "missing or invalid credentials")
-    return principal
-
-
-def admin_principal(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+def admin_principal(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
     if not principal.is_admin:
         raise ApiError("FORBIDDEN", "this route needs an admin API key")
     return principal
 
 
-Caller = Annotated[Principal, Depends(current_principal)]
+def app_settings(conn: HTTPConnection) -> ApiSettings:
+    settings: ApiSettings = conn.app.state.settings
+    return settings
+
+
+def app_database(conn: HTTPConnection) -> Database:
+    database: Database = conn.app.state.database
+    return database
+
+
+def app_gate(conn: HTTPConnection) -> Gate:
+    gate: Gate = conn.app.state.gate
+    return gate
+
+
+def app_journal_hub(conn: HTTPConnection) -> JournalHub:
+    hub: JournalHub = conn.app.state.journal_hub
+    return hub
+
+
+Caller = Annotated[Principal, Depends(authenticate)]
 Admin = Annotated[Principal, Depends(admin_principal)]
+Settings = Annotated[ApiSettings, Depends(app_settings)]
+Db = Annotated[Database, Depends(app_database)]
+GateDep = Annotated[Gate, Depends(app_gate)]
+Hub = Annotated[JournalHub, Depends(app_journal_hub)]
 
 
 @dataclass(frozen=True)

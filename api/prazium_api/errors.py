@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -96,13 +97,23 @@ def _validation_details(exc: RequestValidationError) -> dict[str, Any]:
     return {"fields": fields}
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI,
+            check_first: Callable[[Request], Awaitable[JSONResponse | None]] | None = None,
+            ) -> None:
+    """check_first: for errors raised before a route's dependencies ran (unknown
+    route, unreadable body), a response that takes precedence (e.g. 401) or None."""
+
+    async def _refusal(request: Request) -> JSONResponse | None:
+        return await check_first(request) if check_first is not None else None
+
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
         return error_response(exc)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        if (refused := await _refusal(request)) is not None:
+            return refused
         details = _validation_details(exc)
         names = ", ".join(sorted({f["field"] for f in details["fields"]}))
         return JSONResponse(envelope("VALIDATION_ERROR", f"invalid request: {names}", details),
@@ -110,6 +121,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if (refused := await _refusal(request)) is not None:
+            return refused
         if exc.status_code == 404:
             return JSONResponse(envelope("NOT_FOUND", f"no route {request.url.path}"), 404)
         if exc.status_code == 405:

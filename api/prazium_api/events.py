@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from typing import Any
 
 from prazium_api import views
 from prazium_kit import ids
 from prazium_kit.journal import Event
+from prazium_kit.timefmt import iso_z
 
 
 def event_id(event: Event) -> str:
@@ -23,10 +23,6 @@ def parse_event_id(text: str | None) -> int:
     return int(value) if value.isdigit() else 0
 
 
-def _iso(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-
-
 def list_item(event: Event) -> dict[str, Any]:
     return {
         "id": event_id(event),
@@ -34,7 +30,7 @@ def list_item(event: Event) -> dict[str, Any]:
         "taskId": views.task_api_id(event.task),
         "eventType": event.event_type,
         "payload": event.payload,
-        "createdAt": _iso(event.created_at),
+        "createdAt": iso_z(event.created_at),
     }
 
 
@@ -52,4 +48,4 @@ def ws_message(channel: str, event: Event) -> dict[str, Any]:
     return {"type": "event", "channel": channel, "data": {
         "id": event_id(event), "eventType": event.event_type,
         "taskId": views.task_api_id(event.task), "payload": event.payload,
-        "timestamp": _iso(event.created_at)}}
+        "timestamp": iso_z(event.created_at)}}

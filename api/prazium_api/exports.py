@@ -15,16 +15,17 @@ read. A build that finishes after being reaped does not resurrect the export
 from __future__ import annotations
 
 import contextvars
-import datetime as dt
 import logging
 import secrets
 import threading
 from pathlib import Path
 from typing import Any
 
-from prazium_api import db, repo
+from prazium_api import repo
+from prazium_api.db import Database
 from prazium_api.errors import ApiError
 from prazium_kit import paths
+from prazium_kit.timefmt import iso_z
 
 log = logging.getLogger(__name__)
 EXTENSIONS = {"zip": "zip", "tar.gz": "tar.gz"}
@@ -42,9 +43,9 @@ def stale_error(stale_seconds: float) -> str:
             " building it stopped); request a new export")
 
 
-def reap_stale(stale_seconds: float) -> int:
+def reap_stale(database: Database, stale_seconds: float) -> int:
     """Mark every export "processing" for longer than stale_seconds as failed."""
-    with db.connection() as conn:
+    with database.connection() as conn:
         count = conn.execute(_REAP, (stale_error(stale_seconds), stale_seconds)).rowcount
     if count:
         log.warning("marked %d stale export(s) as failed", count)
@@ -55,12 +56,12 @@ def new_export_id() -> str:
     return "exp_" + secrets.token_hex(8)
 
 
-def start(data_dir: Path, namespace: str, project: str, run: str, fmt: str, commit: str,
-          base_name: str, ttl_seconds: int) -> dict[str, Any]:
+def start(database: Database, data_dir: Path, namespace: str, project: str, run: str,
+          fmt: str, commit: str, base_name: str, ttl_seconds: int) -> dict[str, Any]:
     export_id = new_export_id()
     file_name = f"{base_name}.{EXTENSIONS[fmt]}"
     target = paths.exports_dir(data_dir, namespace) / f"{export_id}.{EXTENSIONS[fmt]}"
-    with db.connection() as conn:
+    with database.connection() as conn:
         conn.execute(
             "INSERT INTO exports (id, namespace, project, run, format, status, file_path,"
             " file_name, expires_at) VALUES (%s, %s, %s, %s, %s, 'processing', %s, %s,"
@@ -69,12 +70,12 @@ def start(data_dir: Path, namespace: str, project: str, run: str, fmt: str, comm
     bare = paths.repo_path(data_dir, namespace, project)
     # In the request's context, so its log lines carry the request id, tenant and key id.
     threading.Thread(target=contextvars.copy_context().run,
-                     args=(_build, export_id, bare, commit, fmt, base_name, target),
+                     args=(_build, database, export_id, bare, commit, fmt, base_name, target),
                      name=f"export-{export_id}", daemon=True).start()
     return {"id": export_id, "status": "processing", "format": fmt}
 
 
-def _build(export_id: str, bare: Path, commit: str, fmt: str, prefix: str,
+def _build(database: Database, export_id: str, bare: Path, commit: str, fmt: str, prefix: str,
            target: Path) -> None:
     partial = target.with_name(target.name + ".partial")
     try:
@@ -82,7 +83,7 @@ def _build(export_id: str, bare: Path, commit: str, fmt: str, prefix: str,
         repo.archive(bare, commit, fmt, prefix, partial)
         partial.rename(target)
         size = target.stat().st_size
-        with db.connection() as conn:
+        with database.connection() as conn:
             done = conn.execute("UPDATE exports SET status = 'completed', size_bytes = %s"
                                 " WHERE id = %s AND status = 'processing'",
                                 (size, export_id)).rowcount
@@ -95,7 +96,7 @@ def _build(export_id: str, bare: Path, commit: str, fmt: str, prefix: str,
         log.exception("export %s failed", export_id)
         partial.unlink(missing_ok=True)
         try:
-            with db.connection() as conn:
+            with database.connection() as conn:
                 conn.execute("UPDATE exports SET status = 'failed', error = %s"
                              " WHERE id = %s AND status = 'processing'",
                              (f"{BUILD_FAILED} ({exc.__class__.__name__})", export_id))
@@ -103,12 +104,12 @@ def _build(export_id: str, bare: Path, commit: str, fmt: str, prefix: str,
             pass
 
 
-def get(namespace: str, project: str, export_id: str,
+def get(database: Database, namespace: str, project: str, export_id: str,
         stale_seconds: float | None = None) -> dict[str, Any]:
     """The export's record; 404 when unknown, of another project/tenant, or expired.
     A "processing" record older than stale_seconds is reaped first."""
     stale = stale_seconds if stale_seconds is not None else 1e12
-    with db.connection() as conn:
+    with database.connection() as conn:
         cur = conn.execute(f"SELECT {_COLUMNS} FROM exports WHERE id = %s AND namespace = %s"
                            " AND project = %s", (stale, export_id, namespace, project))
         row = cur.fetchone()
@@ -131,12 +132,8 @@ def get(namespace: str, project: str, export_id: str,
     if record["expired"]:
         Path(record["file_path"]).unlink(missing_ok=True)
         raise ApiError("NOT_FOUND", f"export {export_id} expired at"
-                       f" {_iso(record['expires_at'])}", {"reason": "EXPIRED"})
+                       f" {iso_z(record['expires_at'])}", {"reason": "EXPIRED"})
     return record
-
-
-def _iso(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
 def view(record: dict[str, Any], project_id: str) -> dict[str, Any]:
@@ -147,7 +144,7 @@ def view(record: dict[str, Any], project_id: str) -> dict[str, Any]:
             sizeBytes=record["size_bytes"],
             # Relative to the API's base URL (…/v1), as in the contract.
             downloadUrl=f"/projects/{project_id}/exports/{record['id']}/download",
-            expiresAt=_iso(record["expires_at"]),
+            expiresAt=iso_z(record["expires_at"]),
         )
     elif record["status"] == "failed":
         data["error"] = record["error"] or BUILD_FAILED

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -78,6 +77,15 @@ class JournalHub:
         self.feeds: dict[RunKey, RunFeed] = {}
         self._feed_lock = asyncio.Lock()
         self._listener: asyncio.Task[None] | None = None
+        # The event loop keeps only weak references to tasks: a fetch nobody holds
+        # could be garbage-collected mid-flight (RUF006), so the hub holds them.
+        self._fetches: set[asyncio.Task[None]] = set()
+
+    def wake(self, feed: RunFeed) -> None:
+        """Start feed.fetch() in the background, referenced until it is done."""
+        task = asyncio.get_running_loop().create_task(feed.fetch())
+        self._fetches.add(task)
+        task.add_done_callback(self._fetches.discard)
 
     async def start(self) -> None:
         self.pool = AsyncConnectionPool(self.dsn, min_size=1, max_size=5, open=False,
@@ -91,6 +99,9 @@ class JournalHub:
             self._listener.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._listener
+        for task in list(self._fetches):
+            task.cancel()
+        await asyncio.gather(*self._fetches, return_exceptions=True)
         if self.pool is not None:
             await self.pool.close()
 
@@ -121,7 +132,7 @@ class JournalHub:
                         run = rest.rpartition(":")[0]
                         feed = self.feeds.get((namespace, run))
                         if feed is not None:
-                            asyncio.get_running_loop().create_task(feed.fetch())
+                            self.wake(feed)
             except asyncio.CancelledError:
                 raise
             except (psycopg.Error, OSError) as exc:
@@ -131,7 +142,7 @@ class JournalHub:
 
     def _wake_all(self) -> None:
         for feed in list(self.feeds.values()):
-            asyncio.get_running_loop().create_task(feed.fetch())
+            self.wake(feed)
 
     @contextlib.asynccontextmanager
     async def subscription(self, key: RunKey) -> AsyncIterator[tuple[RunFeed,
@@ -176,7 +187,7 @@ class JournalHub:
                     now = loop.time()
                     if now - last_poll >= self.poll_seconds:
                         last_poll = now
-                        loop.create_task(feed.fetch())
+                        self.wake(feed)
                     if now - last_output >= tick_seconds:
                         last_output = now
                         yield None
@@ -188,7 +199,3 @@ class JournalHub:
                 yield event
                 if event.event_type in FINAL_EVENT_TYPES:
                     return
-
-
-def iso(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")

@@ -8,6 +8,8 @@ PostgreSQL statement.
     budget, looks the credentials up and counts the request;
   * credentials that match nothing: the IP's failure budget is counted too, and
     once it is spent the answer is 429 instead of 401 - before any lookup.
+
+One Gate per API process, made by the app's lifespan (it owns the key cache).
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ from dataclasses import dataclass
 
 import psycopg
 
-from prazium_api import db, keys, ratelimit
+from prazium_api import keys, ratelimit
+from prazium_api.db import Database
 from prazium_api.errors import ApiError
-from prazium_api.settings import get_api_settings
+from prazium_api.settings import ApiSettings
 
 log = logging.getLogger(__name__)
 
@@ -38,53 +41,75 @@ class Outcome:
         return self.verdict is not None and not self.verdict.allowed
 
 
-async def check(bearer: str | None, session: str | None, client_ip: str,
-                use_cache: bool = True) -> Outcome:
-    """Authenticate and count one request; database trouble is a 500 envelope."""
-    try:
-        return await _check(bearer, session, client_ip, use_cache)
-    except psycopg.Error as exc:
-        log.error("gate: database error %s", exc.__class__.__name__)
-        raise ApiError("INTERNAL_ERROR", "database unavailable") from exc
+class Gate:
+    def __init__(self, database: Database, settings: ApiSettings) -> None:
+        self.database = database
+        self.settings = settings
+        self.key_cache = keys.KeyCache()
 
+    async def check(self, bearer: str | None, session: str | None, client_ip: str,
+                    use_cache: bool = True) -> Outcome:
+        """Authenticate and count one request; database trouble is a 500 envelope."""
+        try:
+            return await self._check(bearer, session, client_ip, use_cache)
+        except psycopg.Error as exc:
+            log.error("gate: database error %s", exc.__class__.__name__)
+            raise ApiError("INTERNAL_ERROR", "database unavailable") from exc
 
-async def _check(bearer: str | None, session: str | None, client_ip: str,
-                 use_cache: bool) -> Outcome:
-    settings = get_api_settings()
-    ttl = settings.key_cache_seconds
-    ip_limit = settings.auth_failures_per_minute
-    ip = ratelimit.ip_bucket(client_ip)
-    if bearer:
-        kind, secret = "key", keys.digest(bearer)
-    elif session:
-        kind, secret = "session", keys.digest(session)
-    else:
-        return Outcome(None, None)
-    async with db.aconnection() as conn:
-        if kind == "key":
-            if not bearer or not bearer.startswith(keys.KEY_PREFIX):
+    async def _check(self, bearer: str | None, session: str | None, client_ip: str,
+                     use_cache: bool) -> Outcome:
+        settings = self.settings
+        ttl = settings.key_cache_seconds
+        ip_limit = settings.auth_failures_per_minute
+        ip = ratelimit.ip_bucket(client_ip)
+        if bearer:
+            kind, secret = "key", keys.digest(bearer)
+        elif session:
+            kind, secret = "session", keys.digest(session)
+        else:
+            return Outcome(None, None)
+        async with self.database.aconnection() as conn:
+            if kind == "key":
+                if not bearer or not bearer.startswith(keys.KEY_PREFIX):
+                    return Outcome(None, await _failure(conn, ip, ip_limit))
+                cached = self.key_cache.get(secret, ttl) if use_cache else None
+                if cached is not None:
+                    return Outcome(cached, await ratelimit.count(
+                        conn, cached.key_id, ratelimit.limit_for(settings, cached.tier)))
+            checked_at = time.monotonic()
+            cur = await conn.execute(ratelimit.lookup_and_count_sql(kind),
+                                     {"secret": secret, "ip": ip, "ip_limit": ip_limit})
+            row = await cur.fetchone()
+            assert row is not None
+            blocked, key_id, tenant, tier, is_admin, count, window_start, now = row
+            if blocked:
+                return Outcome(None, ratelimit.exhausted(ip_limit, now))
+            if key_id is None:
                 return Outcome(None, await _failure(conn, ip, ip_limit))
-            cached = keys.key_cache.get(secret, ttl) if use_cache else None
-            if cached is not None:
-                return Outcome(cached, await ratelimit.count(
-                    conn, cached.key_id, ratelimit.limit_for(settings, cached.tier)))
-        checked_at = time.monotonic()
-        cur = await conn.execute(ratelimit.lookup_and_count_sql(kind),
-                                 {"secret": secret, "ip": ip, "ip_limit": ip_limit})
-        row = await cur.fetchone()
-        assert row is not None
-        blocked, key_id, tenant, tier, is_admin, count, window_start, now = row
-        if blocked:
-            return Outcome(None, ratelimit.exhausted(ip_limit, now))
-        if key_id is None:
-            return Outcome(None, await _failure(conn, ip, ip_limit))
-        principal = keys.Principal(key_id, tenant, tier, is_admin)
-        if kind == "key":
-            keys.key_cache.put(secret, principal, checked_at, ttl)
-        if int(count) == 1:
-            await ratelimit.drop_old(conn, key_id, window_start)
-        return Outcome(principal, ratelimit.verdict(
-            ratelimit.limit_for(settings, tier), int(count), window_start, now))
+            principal = keys.Principal(key_id, tenant, tier, is_admin)
+            if kind == "key":
+                self.key_cache.put(secret, principal, checked_at, ttl)
+            if int(count) == 1:
+                await ratelimit.drop_old(conn, key_id, window_start)
+            return Outcome(principal, ratelimit.verdict(
+                ratelimit.limit_for(settings, tier), int(count), window_start, now))
+
+    async def count_key(self, principal: keys.Principal) -> ratelimit.Verdict:
+        """Count one more request (e.g. a WebSocket message) against the key's budget."""
+        try:
+            async with self.database.aconnection() as conn:
+                return await ratelimit.count(
+                    conn, principal.key_id, ratelimit.limit_for(self.settings, principal.tier))
+        except psycopg.Error as exc:
+            log.error("gate: database error %s", exc.__class__.__name__)
+            raise ApiError("INTERNAL_ERROR", "database unavailable") from exc
+
+    async def login_attempt(self, api_key: str, client_ip: str) -> Outcome:
+        """POST /auth/login: like any credential check, the IP's failure budget is
+        checked before the key is looked up (a blocked client learns nothing about its
+        guesses), and a failed attempt spends it. Not served from the key cache: a
+        session is only handed out for a key PostgreSQL says is not revoked."""
+        return await self.check(api_key, None, client_ip, use_cache=False)
 
 
 async def _failure(conn: psycopg.AsyncConnection[object], ip: str,
@@ -95,23 +120,3 @@ async def _failure(conn: psycopg.AsyncConnection[object], ip: str,
     if spent.remaining < 0:
         log.info("credential checks from %s over %d per minute", ip, ip_limit)
     return spent
-
-
-async def count_key(principal: keys.Principal) -> ratelimit.Verdict:
-    """Count one more request (e.g. a WebSocket message) against the key's budget."""
-    settings = get_api_settings()
-    try:
-        async with db.aconnection() as conn:
-            return await ratelimit.count(conn, principal.key_id,
-                                         ratelimit.limit_for(settings, principal.tier))
-    except psycopg.Error as exc:
-        log.error("gate: database error %s", exc.__class__.__name__)
-        raise ApiError("INTERNAL_ERROR", "database unavailable") from exc
-
-
-async def login_attempt(api_key: str, client_ip: str) -> Outcome:
-    """POST /auth/login: like any credential check, the IP's failure budget is
-    checked before the key is looked up (a blocked client learns nothing about its
-    guesses), and a failed attempt spends it. Not served from the key cache: a
-    session is only handed out for a key PostgreSQL says is not revoked."""
-    return await check(api_key, None, client_ip, use_cache=False)

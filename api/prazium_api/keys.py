@@ -68,8 +68,6 @@ class KeyCache:
             self._entries.clear()
 
 
-key_cache = KeyCache()
-
 
 def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()

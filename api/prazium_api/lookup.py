@@ -3,14 +3,11 @@ namespaces, so they are simply not found (404): existence is never revealed."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from prazium_api import crs
-from prazium_api.errors import ApiError
+from prazium_api.errors import ApiError, conflict
 from prazium_kit import ids
 from prazium_kit.kube import LABEL_RUN, PROJECTS, RUNS, TASKS
-
-Obj = dict[str, Any]
+from prazium_kit.types import Obj
 
 
 def project_name(project_id: str) -> str:
@@ -57,3 +54,14 @@ def task(namespace: str, run_cr_name: str, task_id: str) -> Obj:
     if obj.get("spec", {}).get("runRef", {}).get("name") != run_cr_name:
         raise ApiError("NOT_FOUND", f"task {task_id} not found")
     return obj
+
+
+def merged_run(namespace: str, project_id: str, run_id: str) -> tuple[Obj, Obj, str]:
+    """(project, run, commit) for a run whose work is merged; 409 otherwise."""
+    found = project(namespace, project_id)
+    obj = run(namespace, project_id, run_id)
+    commit = obj.get("status", {}).get("mergedCommit")
+    if not commit:
+        phase = obj.get("status", {}).get("phase") or "pending"
+        raise conflict(f"run {run_id} has no merged commit (status {phase})", {"status": phase})
+    return found, obj, str(commit)

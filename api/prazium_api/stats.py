@@ -5,19 +5,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from prazium_api import crs, db, views
+from prazium_api import crs, views
+from prazium_api.db import Database
 from prazium_kit.kube import PROJECTS, RUNS, TASKS
 
 IN_PROGRESS = frozenset({"pending", "decomposing", "executing", "merging", "verifying"})
 
 
-def collect(stale_seconds: float) -> dict[str, Any]:
+def collect(database: Database, stale_seconds: float) -> dict[str, Any]:
     projects = crs.list_all_namespaces(PROJECTS)
     runs = crs.list_all_namespaces(RUNS)
     tasks = crs.list_all_namespaces(TASKS)
     run_phases = [views.run_phase(run) for run in runs]
     task_phases = [str(t.get("status", {}).get("phase") or "pending") for t in tasks]
-    with db.connection() as conn:
+    with database.connection() as conn:
         row = conn.execute(
             "SELECT count(*), coalesce(sum(max_workers), 0), coalesce(sum(active_workers), 0)"
             " FROM operator_heartbeats WHERE last_seen > now() - make_interval(secs => %s)",

@@ -4,13 +4,10 @@ wait (bounded) until status.observedGeneration catches up."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from prazium_api import crs
 from prazium_api.errors import ApiError, operator_timeout
-from prazium_api.settings import get_api_settings
-
-Obj = dict[str, Any]
+from prazium_kit.types import Obj
 
 
 def observed(obj: Obj, generation: int) -> bool:
@@ -27,14 +24,13 @@ def stalled_message(obj: Obj, generation: int) -> str | None:
 
 
 def wait_for_operator(namespace: str, plural: str, name: str, generation: int,
-                      ready: Callable[[Obj], bool], what: str, doing: str) -> Obj:
+                      ready: Callable[[Obj], bool], what: str, doing: str,
+                      timeout: float) -> Obj:
     """Wait until the operator observed `generation` and ready(obj) holds.
 
     A Stalled condition for that generation is answered as 409 CONFLICT with the
     operator's message; a timeout as 500 INTERNAL_ERROR (reason OPERATOR_TIMEOUT).
     """
-    timeout = get_api_settings().sync_timeout_seconds
-
     def done(obj: Obj) -> bool:
         if not observed(obj, generation):
             return False

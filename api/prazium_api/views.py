@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
-from typing import Any
 
 from prazium_kit import ids, models, paths
+from prazium_kit.types import Obj
 
-Obj = dict[str, Any]
 TERMINAL_RUN_PHASES = models.RUN_FINAL_PHASES
 PROJECT_PHASES = models.PROJECT_PHASES
 RUN_PHASES = models.RUN_PHASES
 SUMMARY_KEYS = ("total", "pending", "queued", "running", "succeeded", "failed", "cancelled")
-
-
-def iso(value: str | dt.datetime | None) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-    return value
 
 
 def updated_at(obj: Obj) -> str | None:

@@ -3,8 +3,10 @@ API (synchronous; call via asyncio.to_thread or from a thread-pool route)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
+from kubernetes import watch
 from kubernetes.client.exceptions import ApiException
 
 from prazium_kit import kube
@@ -66,3 +68,50 @@ def list_by_label(namespace: str, plural: str, selector: str) -> list[dict[str, 
 
 def is_conflict(exc: BaseException) -> bool:
     return isinstance(exc, ApiException) and exc.status == 409
+
+
+# Reads and writes the API needs beside the operator's (the API maps ApiException
+# to the contract's error codes in prazium_api.crs).
+
+
+def create_object(namespace: str, plural: str, obj: dict[str, Any]) -> dict[str, Any]:
+    """Create obj and return it as stored (with its generated name); ApiException on
+    any refusal, 409 included."""
+    created = kube.custom_objects().create_namespaced_custom_object(
+        kube.GROUP, kube.VERSION, namespace, plural, obj)
+    return dict(created)  # type: ignore[call-overload]
+
+
+def merge_patch(namespace: str, plural: str, name: str,
+                patch: dict[str, Any]) -> dict[str, Any]:
+    """A JSON merge patch of the object (spec, metadata); returns the object as stored."""
+    patched = kube.custom_objects().patch_namespaced_custom_object(
+        kube.GROUP, kube.VERSION, namespace, plural, name, patch)
+    return dict(patched)  # type: ignore[call-overload]
+
+
+def list_all_namespaces(plural: str) -> list[dict[str, Any]]:
+    found = kube.custom_objects().list_cluster_custom_object(kube.GROUP, kube.VERSION, plural)
+    return list(found.get("items", []))  # type: ignore[attr-defined]
+
+
+def watch_object(namespace: str, plural: str, name: str, resource_version: str,
+                 timeout: float) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(event type, object) for changes of one object after resource_version, for at
+    most timeout seconds. ApiException (e.g. 410 Gone) ends it: read the object again."""
+    watcher = watch.Watch()
+    try:
+        for event in watcher.stream(
+            kube.custom_objects().list_namespaced_custom_object, kube.GROUP, kube.VERSION,
+            namespace, plural, field_selector=f"metadata.name={name}",
+            resource_version=resource_version,
+            timeout_seconds=max(1, int(timeout + 0.999)),
+            _request_timeout=timeout + 5,
+        ):
+            candidate = event.get("object")
+            if isinstance(candidate, dict) and candidate.get("metadata"):
+                yield str(event.get("type")), candidate
+            elif event.get("type") == "DELETED":
+                yield "DELETED", {}
+    finally:
+        watcher.stop()

@@ -85,7 +85,7 @@ def test_api_log_lines_are_json_with_request_id_tenant_and_key_id(
     assert [r["path"] for r in listing] == ["/v1/projects"]  # no query string
     # A line the app logs during a request (the gate's rate-limit notice) names it too.
     notice = [r for r in records if r.get("requestId") == limited
-              and r["logger"] == "prazium_api.middleware"]
+              and r["logger"] == "prazium_api.authn"]
     assert notice and notice[0]["tenant"] == namespace and notice[0]["keyId"] == key_id
     assert key_id in notice[0]["message"]
     # A refused request has a request id and no tenant.

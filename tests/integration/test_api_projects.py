@@ -123,6 +123,43 @@ def test_auth_is_required_and_keys_must_be_valid(api: str) -> None:
                  401, "UNAUTHORIZED")
 
 
+def test_credentials_are_checked_before_the_route_and_the_body(
+    api: str, http: httpx.Client
+) -> None:
+    """Without credentials the answer is 401 whatever else is wrong with the request
+    (an unknown route or method, a body that is not JSON or streams past the limit);
+    with them, those requests are counted like any other (X-RateLimit-* headers)."""
+    base = f"{api}/v1"
+
+    def chunks():  # no Content-Length: counted while it streams in
+        for _ in range(20):
+            yield b"x" * 100_000
+
+    for response in (
+        httpx.get(f"{base}/nope"),
+        httpx.put(f"{base}/projects"),
+        httpx.post(f"{base}/projects", content=b"{not json",
+                   headers={"content-type": "application/json"}),
+        httpx.post(f"{base}/projects", content=chunks(),
+                   headers={"content-type": "application/json"}),
+    ):
+        assert_error(response, 401, "UNAUTHORIZED")
+        assert response.headers["www-authenticate"] == "Bearer"
+        assert "x-ratelimit-limit" not in response.headers
+    for response, status in (
+        (http.get("/nope"), 404),
+        (http.put("/projects"), 404),
+        (http.post("/projects", content=b"{not json",
+                   headers={"content-type": "application/json"}), 400),
+        (http.post("/projects", content=chunks(),
+                   headers={"content-type": "application/json"}), 413),
+    ):
+        assert response.status_code == status, response.text
+        assert response.headers["x-ratelimit-limit"] == "1000"  # the enterprise tier
+    remaining = [int(http.get("/nope").headers["x-ratelimit-remaining"]) for _ in range(2)]
+    assert remaining[1] == remaining[0] - 1
+
+
 def test_other_tenants_objects_are_not_found(
     http: httpx.Client, make_key: Callable[..., str], client_for: Callable[[str], httpx.Client],
     stack: object,

@@ -5,61 +5,69 @@ from __future__ import annotations
 from typing import Any
 
 import anyio
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 
-from prazium_api import db, gate, keys
-from prazium_api.deps import Caller, ok
+from prazium_api import keys
+from prazium_api.authn import SESSION_COOKIE, client_ip, credentials, rate_limited_error
+from prazium_api.db import Database
+from prazium_api.deps import Caller, Db, GateDep, Settings, ok
 from prazium_api.errors import ApiError
-from prazium_api.middleware import SESSION_COOKIE, client_ip, credentials, rate_limited
 from prazium_api.models import Login
-from prazium_api.settings import get_api_settings
+from prazium_api.routing import ApiRouter
+from prazium_api.schemas import LoggedOut, Me, Ok, Session
+from prazium_kit.timefmt import iso_z
+from prazium_kit.types import Obj
 
-router = APIRouter(tags=["auth"])
+router = ApiRouter(tags=["Authentication"])
 
 
-def _create_session(key_id: str, ttl_seconds: int) -> tuple[str, Any]:
-    with db.connection() as conn:
+def _create_session(database: Database, key_id: str, ttl_seconds: int) -> tuple[str, Any]:
+    with database.connection() as conn:
         return keys.create_session(conn, key_id, ttl_seconds)
 
 
 @router.post("/auth/login", summary="Exchange an API key for a session cookie",
+             operation_id="login", response_model=Ok[Session],
              description="Failed attempts are limited per client address"
              " (PRAZIUM_AUTH_FAILURES_PER_MINUTE, shared by replicas): past the limit"
              " every attempt answers 429 RATE_LIMITED until the minute ends, without"
              " looking at the key. A login also counts as a request of the key.")
-async def login(body: Login, request: Request, response: Response) -> dict[str, Any]:
-    settings = get_api_settings()
+async def login(body: Login, request: Request, response: Response, settings: Settings,
+                database: Db, gate: GateDep) -> Obj:
     outcome = await gate.login_attempt(body.apiKey, client_ip(request.scope))
     verdict, principal = outcome.verdict, outcome.principal
     if verdict is not None and not verdict.allowed:
         what = "requests" if principal else "failed credential checks from this address"
-        error = rate_limited(verdict, what)["error"]
-        raise ApiError("RATE_LIMITED", error["message"], error["details"], headers={
-            "retry-after": str(verdict.retry_after),
-            **{k.decode(): v.decode() for k, v in verdict.headers()}})
+        error = rate_limited_error(verdict, what)
+        # Public route: the headers are not added by the middleware (no verdict recorded).
+        error.headers = {**(error.headers or {}),
+                         **{k.decode(): v.decode() for k, v in verdict.headers()}}
+        raise error
     if principal is None:
         raise ApiError("UNAUTHORIZED", "invalid or revoked API key")
     token, expires_at = await anyio.to_thread.run_sync(
-        _create_session, principal.key_id, settings.session_ttl_seconds)
+        _create_session, database, principal.key_id, settings.session_ttl_seconds)
     response.set_cookie(
         SESSION_COOKIE, token, max_age=settings.session_ttl_seconds, httponly=True,
         samesite="lax", secure=settings.session_cookie_secure, path="/",
     )
     return ok({"keyId": principal.key_id, "tenant": principal.tenant, "tier": principal.tier,
-               "expiresAt": expires_at.isoformat().replace("+00:00", "Z")})
+               "expiresAt": iso_z(expires_at)})
 
 
-@router.post("/auth/logout", summary="End the session of the prazium_session cookie")
-def logout(request: Request, response: Response, caller: Caller) -> dict[str, Any]:
+@router.post("/auth/logout", summary="End the session of the prazium_session cookie",
+             operation_id="logout", response_model=Ok[LoggedOut])
+def logout(request: Request, response: Response, caller: Caller, database: Db) -> Obj:
     _, session = credentials(request.scope["headers"])
     if session:
-        with db.connection() as conn:
+        with database.connection() as conn:
             keys.delete_session(conn, session)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return ok({"loggedOut": True})
 
 
-@router.get("/auth/me", summary="Who the credentials belong to")
-def me(caller: Caller) -> dict[str, Any]:
+@router.get("/auth/me", summary="Who the credentials belong to", operation_id="getMe",
+            response_model=Ok[Me])
+def me(caller: Caller) -> Obj:
     return ok({"keyId": caller.key_id, "tenant": caller.tenant, "tier": caller.tier,
                "admin": caller.is_admin})

@@ -4,31 +4,34 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated
 
 import anyio
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import Header, Query
 from fastapi.responses import StreamingResponse
 
-from prazium_api import db, events, lookup
-from prazium_api.deps import Caller, ok
+from prazium_api import events, lookup
+from prazium_api.deps import Caller, Db, Hub, Settings, ok
 from prazium_api.errors import invalid
-from prazium_api.follower import JournalHub
-from prazium_api.settings import get_api_settings
+from prazium_api.routing import ApiRouter
+from prazium_api.schemas import Event, Ok
 from prazium_kit import ids, journal
+from prazium_kit.types import Obj
 
-router = APIRouter(tags=["events"])
+router = ApiRouter(tags=["Events"])
+SSE_EXAMPLE = ('id: evt_7\nevent: TASK_STARTED\ndata: {"taskId":"task_001","slug":"ui-shell"}\n\n')
 
 
-@router.get("/projects/{projectId}/runs/{runId}/events", summary="List a run's events")
+@router.get("/projects/{projectId}/runs/{runId}/events", summary="List a run's events",
+            operation_id="listEvents", response_model=Ok[list[Event]])
 def list_events(
-    projectId: str, runId: str, caller: Caller,
+    projectId: str, runId: str, caller: Caller, database: Db,
     after: Annotated[dt.datetime | None, Query(description="Events after this time")] = None,
     type: Annotated[str | None, Query(description="Filter by event type")] = None,
     taskId: Annotated[str | None, Query(description="Filter by task (task_001)")] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="Max events to return")] = 100,
     afterId: Annotated[str | None, Query(description="Events after this id (evt_N)")] = None,
-) -> dict[str, Any]:
+) -> Obj:
     if type is not None and type not in journal.EVENT_TYPES:
         raise invalid(f"unknown event type {type!r}", "type",
                       allowed=sorted(journal.EVENT_TYPES))
@@ -41,7 +44,7 @@ def list_events(
     if after is not None and after.tzinfo is None:
         after = after.replace(tzinfo=dt.UTC)
     run = lookup.run(caller.tenant, projectId, runId)
-    with db.connection() as conn:
+    with database.connection() as conn:
         rows = journal.list_events(
             conn, namespace=caller.tenant, run=run["metadata"]["name"],
             after_id=events.parse_event_id(afterId), after_time=after, event_type=type,
@@ -52,18 +55,24 @@ def list_events(
 @router.get(
     "/projects/{projectId}/runs/{runId}/events/stream",
     summary="Stream a run's events (SSE); resumes after Last-Event-ID",
+    operation_id="streamEvents",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}}},
+    response_model=None,
+    responses={200: {
+        "description": "Server-sent events: `id: evt_N`, `event: <eventType>`, `data: <JSON>`"
+                       " per journal event; `: keep-alive` comments while the run is quiet;"
+                       " the stream ends after the run's final event.",
+        "content": {"text/event-stream": {"schema": {"type": "string"},
+                                          "example": SSE_EXAMPLE}}}},
 )
 async def stream_events(
-    projectId: str, runId: str, request: Request, caller: Caller,
+    projectId: str, runId: str, caller: Caller, hub: Hub, settings: Settings,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> StreamingResponse:
     run = await anyio.to_thread.run_sync(lookup.run, caller.tenant, projectId, runId)
-    hub: JournalHub = request.app.state.journal_hub
     key = (caller.tenant, run["metadata"]["name"])
     after_id = events.parse_event_id(last_event_id)
-    keepalive = get_api_settings().sse_keepalive_seconds
+    keepalive = settings.sse_keepalive_seconds
 
     async def frames() -> AsyncIterator[str]:
         yield "retry: 2000\n\n"

@@ -3,61 +3,58 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
 from prazium_api import exports, lookup, naming, repo
-from prazium_api.deps import Caller, ok
+from prazium_api.deps import Caller, Db, Settings, ok
 from prazium_api.errors import ApiError, conflict
 from prazium_api.models import CreateExport
-from prazium_api.settings import get_api_settings
+from prazium_api.routing import ApiRouter
+from prazium_api.schemas import ExportCreated, ExportStatus, Ok
 from prazium_kit import paths
+from prazium_kit.types import Obj
 
-router = APIRouter(tags=["exports"])
-
-
-def merged_commit(caller: Caller, project_id: str, run_id: str) -> tuple[dict[str, Any],
-                                                                          dict[str, Any], str]:
-    """(project, run, commit) for a run whose work is merged; 409 otherwise."""
-    project = lookup.project(caller.tenant, project_id)
-    run = lookup.run(caller.tenant, project_id, run_id)
-    commit = run.get("status", {}).get("mergedCommit")
-    if not commit:
-        phase = run.get("status", {}).get("phase") or "pending"
-        raise conflict(f"run {run_id} has no merged commit (status {phase})", {"status": phase})
-    return project, run, str(commit)
+router = ApiRouter(tags=["Export"])
+_ARCHIVE = {"schema": {"type": "string", "format": "binary"}}
 
 
-@router.post("/projects/{projectId}/export", status_code=202, summary="Export a run's code")
-def create_export(projectId: str, body: CreateExport, caller: Caller) -> dict[str, Any]:
-    project, run, commit = merged_commit(caller, projectId, body.runId)
-    settings = get_api_settings()
+@router.post("/projects/{projectId}/export", status_code=202, summary="Export a run's code",
+             operation_id="createExport", response_model=Ok[ExportCreated])
+def create_export(projectId: str, body: CreateExport, caller: Caller, settings: Settings,
+                  database: Db) -> Obj:
+    project, run, commit = lookup.merged_run(caller.tenant, projectId, body.runId)
     name = project["metadata"]["name"]
     bare = paths.repo_path(settings.data_dir, caller.tenant, name)
     commit = repo.resolve(bare, commit)
     base = (f"{naming.slug(project['spec'].get('displayName', name), 60)}"
             f"-run-{run.get('status', {}).get('runNumber') or 0}")
-    return ok(exports.start(settings.data_dir, caller.tenant, name, run["metadata"]["name"],
-                            body.format, commit, base, settings.export_ttl_seconds))
+    return ok(exports.start(database, settings.data_dir, caller.tenant, name,
+                            run["metadata"]["name"], body.format, commit, base,
+                            settings.export_ttl_seconds))
 
 
-@router.get("/projects/{projectId}/exports/{exportId}", summary="Get an export's status")
-def get_export(projectId: str, exportId: str, caller: Caller) -> dict[str, Any]:
+@router.get("/projects/{projectId}/exports/{exportId}", summary="Get an export's status",
+            operation_id="getExport", response_model=Ok[ExportStatus])
+def get_export(projectId: str, exportId: str, caller: Caller, settings: Settings,
+               database: Db) -> Obj:
     name = lookup.project(caller.tenant, projectId)["metadata"]["name"]
-    record = exports.get(caller.tenant, name, exportId,
-                         get_api_settings().export_stale_seconds)
+    record = exports.get(database, caller.tenant, name, exportId,
+                         settings.export_stale_seconds)
     return ok(exports.view(record, projectId))
 
 
 @router.get("/projects/{projectId}/exports/{exportId}/download",
-            summary="Download a completed export", response_class=FileResponse,
-            responses={200: {"content": {"application/zip": {}, "application/gzip": {}}}})
-def download_export(projectId: str, exportId: str, caller: Caller) -> FileResponse:
+            summary="Download a completed export", operation_id="downloadExport",
+            response_class=FileResponse, response_model=None,
+            responses={200: {
+                "description": "The archive (Content-Disposition: attachment; filename=...)",
+                "content": {"application/zip": _ARCHIVE, "application/gzip": _ARCHIVE}}})
+def download_export(projectId: str, exportId: str, caller: Caller, settings: Settings,
+                    database: Db) -> FileResponse:
     name = lookup.project(caller.tenant, projectId)["metadata"]["name"]
-    record = exports.get(caller.tenant, name, exportId,
-                         get_api_settings().export_stale_seconds)
+    record = exports.get(database, caller.tenant, name, exportId,
+                         settings.export_stale_seconds)
     if record["status"] != "completed":
         raise conflict(f"export {exportId} is {record['status']}, not completed",
                        {"status": record["status"]})

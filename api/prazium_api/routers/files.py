@@ -3,41 +3,46 @@
 from __future__ import annotations
 
 import base64
-from typing import Annotated, Any
+from pathlib import Path
+from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from prazium_api import lookup, repo
-from prazium_api.deps import Caller, ok
-from prazium_api.settings import get_api_settings
+from prazium_api.deps import Caller, Settings, ok
+from prazium_api.routing import ApiRouter
+from prazium_api.schemas import Directory, FileContent, Ok
 from prazium_kit import paths
+from prazium_kit.types import Obj
 
-router = APIRouter(tags=["files"])
+router = ApiRouter(tags=["Files"])
 RefParam = Annotated[str, Query(max_length=200, description="Branch, tag or commit")]
 
 
-def _repo_of(caller: Caller, project_id: str) -> Any:
+def _repo_of(caller: Caller, project_id: str, data_dir: Path) -> Path:
     name = lookup.project(caller.tenant, project_id)["metadata"]["name"]
-    return paths.repo_path(get_api_settings().data_dir, caller.tenant, name)
+    return paths.repo_path(data_dir, caller.tenant, name)
 
 
-@router.get("/projects/{projectId}/files", summary="List a directory of the repository")
-def list_files(projectId: str, caller: Caller, ref: RefParam = "main",
+@router.get("/projects/{projectId}/files", summary="List a directory of the repository",
+            operation_id="listFiles", response_model=Ok[Directory])
+def list_files(projectId: str, caller: Caller, settings: Settings, ref: RefParam = "main",
                path: Annotated[str, Query(max_length=1000, description="Directory path")] = "/",
-               ) -> dict[str, Any]:
+               ) -> Obj:
     clean = repo.clean_path(path)
-    bare = _repo_of(caller, projectId)
+    bare = _repo_of(caller, projectId, settings.data_dir)
     commit = repo.resolve(bare, ref)
     entries = [{"name": e.name, "type": e.type, **({"size": e.size} if e.type == "file" else {})}
                for e in repo.list_dir(bare, commit, clean)]
     return ok({"ref": ref, "commit": commit, "path": "/" + clean, "entries": entries})
 
 
-@router.get("/projects/{projectId}/files/{filePath:path}", summary="Get a file's content")
-def get_file(projectId: str, filePath: str, caller: Caller, ref: RefParam = "main",
-             ) -> dict[str, Any]:
+@router.get("/projects/{projectId}/files/{filePath:path}", summary="Get a file's content",
+            operation_id="getFile", response_model=Ok[FileContent])
+def get_file(projectId: str, filePath: str, caller: Caller, settings: Settings,
+             ref: RefParam = "main") -> Obj:
     clean = repo.clean_path(filePath)
-    bare = _repo_of(caller, projectId)
+    bare = _repo_of(caller, projectId, settings.data_dir)
     commit = repo.resolve(bare, ref)
     data = repo.read_file(bare, commit, clean)
     try:

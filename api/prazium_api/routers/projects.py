@@ -3,27 +3,41 @@ approve, regenerate (synchronous over the operator, see sync.py)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Query
+from fastapi import Body, Query
 
 from prazium_api import crs, lookup, naming, views
-from prazium_api.deps import Caller, Paging, ok
+from prazium_api.deps import Caller, Paging, Settings, ok
 from prazium_api.errors import ApiError, conflict, invalid
 from prazium_api.models import CreateProject, Regenerate, SubmitAnswers, UpdateProject
-from prazium_api.settings import get_api_settings
+from prazium_api.routing import ApiRouter
+from prazium_api.schemas import (
+    Ok,
+    OkPage,
+    ProjectArchived,
+    ProjectCreated,
+    ProjectDetail,
+    ProjectSummary,
+    Questions,
+    SpecApproved,
+    SpecRegenerated,
+    SpecWritten,
+)
 from prazium_api.sync import wait_for_operator
 from prazium_kit.kube import LABEL_MANAGED_BY, PROJECTS
+from prazium_kit.types import Obj
 
-router = APIRouter(tags=["projects"])
-Obj = dict[str, Any]
+router = ApiRouter(tags=["Projects"])
+spec_router = ApiRouter(tags=["Spec Generation"])
 ProjectPhase = Literal["draft", "clarifying", "spec_review", "approved", "building", "built",
                        "failed", "archived"]
 SPEC_PHASES = frozenset({"spec_review", "approved", "building", "built", "failed"})
 
 
-@router.post("/projects", status_code=201, summary="Create a project")
-def create_project(body: CreateProject, caller: Caller) -> Obj:
+@router.post("/projects", status_code=201, summary="Create a project",
+             operation_id="createProject", response_model=Ok[ProjectCreated])
+def create_project(body: CreateProject, caller: Caller, settings: Settings) -> Obj:
     name = naming.new_project_name(body.name)
     obj = crs.create(caller.tenant, PROJECTS, {
         "metadata": {"name": name, "labels": {LABEL_MANAGED_BY: "prazium-api"}},
@@ -33,19 +47,20 @@ def create_project(body: CreateProject, caller: Caller) -> Obj:
     return ok({
         "id": detail["id"], "name": detail["name"], "description": detail["description"],
         "status": "draft",
-        "repoPath": views.repo_path(get_api_settings().data_dir, obj),
+        "repoPath": views.repo_path(settings.data_dir, obj),
         "createdAt": detail["createdAt"], "updatedAt": detail["updatedAt"],
     })
 
 
-@router.get("/projects", summary="List projects")
+@router.get("/projects", summary="List projects", operation_id="listProjects",
+            response_model=OkPage[ProjectSummary])
 def list_projects(
-    caller: Caller, paging: Paging,
+    caller: Caller, paging: Paging, settings: Settings,
     status: Annotated[ProjectPhase | None, Query(description="Filter by status")] = None,
     search: Annotated[str | None, Query(max_length=200,
                                         description="Search name/description")] = None,
 ) -> Obj:
-    items = crs.project_lists.get(caller.tenant, get_api_settings().list_cache_seconds)
+    items = crs.project_lists.get(caller.tenant, settings.list_cache_seconds)
     if status is not None:
         items = [obj for obj in items if views.project_phase(obj) == status]
     if search:
@@ -59,14 +74,17 @@ def list_projects(
     return ok([views.project_summary(obj) for obj in page], pagination=pagination)
 
 
-@router.get("/projects/{projectId}", summary="Get a project with its spec documents")
-def get_project(projectId: str, caller: Caller) -> Obj:
+@router.get("/projects/{projectId}", summary="Get a project with its spec documents",
+            operation_id="getProject", response_model=Ok[ProjectDetail])
+def get_project(projectId: str, caller: Caller, settings: Settings) -> Obj:
     obj = lookup.project(caller.tenant, projectId)
-    return ok(views.project_detail(obj, get_api_settings().data_dir))
+    return ok(views.project_detail(obj, settings.data_dir))
 
 
-@router.patch("/projects/{projectId}", summary="Update name and/or description")
-def update_project(projectId: str, body: UpdateProject, caller: Caller) -> Obj:
+@router.patch("/projects/{projectId}", summary="Update name and/or description",
+              operation_id="updateProject", response_model=Ok[ProjectDetail])
+def update_project(projectId: str, body: UpdateProject, caller: Caller,
+                   settings: Settings) -> Obj:
     obj = lookup.project(caller.tenant, projectId)
     changes: Obj = {}
     if body.name is not None:
@@ -76,10 +94,11 @@ def update_project(projectId: str, body: UpdateProject, caller: Caller) -> Obj:
     if changes:
         obj = crs.patch(caller.tenant, PROJECTS, obj["metadata"]["name"], {"spec": changes},
                         f"project {projectId}")
-    return ok(views.project_detail(obj, get_api_settings().data_dir))
+    return ok(views.project_detail(obj, settings.data_dir))
 
 
-@router.delete("/projects/{projectId}", summary="Archive a project (a soft delete)")
+@router.delete("/projects/{projectId}", summary="Archive a project (a soft delete)",
+               operation_id="deleteProject", response_model=Ok[ProjectArchived])
 def archive_project(projectId: str, caller: Caller) -> Obj:
     obj = lookup.project(caller.tenant, projectId)
     crs.patch(caller.tenant, PROJECTS, obj["metadata"]["name"], {"spec": {"archived": True}},
@@ -92,19 +111,22 @@ def _refuse_archived(obj: Obj, project_id: str) -> None:
         raise conflict(f"project {project_id} is archived")
 
 
-@router.post("/projects/{projectId}/clarify", summary="Get clarifying questions")
-def clarify(projectId: str, caller: Caller) -> Obj:
+@spec_router.post("/projects/{projectId}/clarify", summary="Get clarifying questions",
+                  operation_id="getClarifyingQuestions", response_model=Ok[Questions])
+def clarify(projectId: str, caller: Caller, settings: Settings) -> Obj:
     obj = lookup.project(caller.tenant, projectId)
     _refuse_archived(obj, projectId)
     obj = wait_for_operator(
         caller.tenant, PROJECTS, obj["metadata"]["name"], int(obj["metadata"]["generation"]),
         lambda o: o.get("status", {}).get("questions") is not None,
-        f"project {projectId}", "write clarifying questions")
+        f"project {projectId}", "write clarifying questions", settings.sync_timeout_seconds)
     return ok({"questions": obj["status"]["questions"]})
 
 
-@router.post("/projects/{projectId}/answers", summary="Submit answers; returns the spec")
-def submit_answers(projectId: str, body: SubmitAnswers, caller: Caller) -> Obj:
+@spec_router.post("/projects/{projectId}/answers", summary="Submit answers; returns the spec",
+                  operation_id="submitAnswers", response_model=Ok[SpecWritten])
+def submit_answers(projectId: str, body: SubmitAnswers, caller: Caller,
+                   settings: Settings) -> Obj:
     obj = lookup.project(caller.tenant, projectId)
     _refuse_archived(obj, projectId)
     questions = obj.get("status", {}).get("questions")
@@ -128,14 +150,15 @@ def submit_answers(projectId: str, body: SubmitAnswers, caller: Caller) -> Obj:
     obj = wait_for_operator(
         caller.tenant, PROJECTS, name, int(patched["metadata"]["generation"]),
         lambda o: views.project_phase(o) in SPEC_PHASES and views.spec_view(o) is not None,
-        f"project {projectId}", "write the spec")
+        f"project {projectId}", "write the spec", settings.sync_timeout_seconds)
     spec = views.spec_view(obj) or {}
     return ok({"status": views.project_phase(obj),
                "spec": {"version": spec.get("version"), "documents": spec.get("documents")}})
 
 
-@router.post("/projects/{projectId}/approve", summary="Approve the current spec version")
-def approve(projectId: str, caller: Caller) -> Obj:
+@spec_router.post("/projects/{projectId}/approve", summary="Approve the current spec version",
+                  operation_id="approveSpec", response_model=Ok[SpecApproved])
+def approve(projectId: str, caller: Caller, settings: Settings) -> Obj:
     obj = lookup.project(caller.tenant, projectId)
     _refuse_archived(obj, projectId)
     spec = views.spec_view(obj)
@@ -150,15 +173,17 @@ def approve(projectId: str, caller: Caller) -> Obj:
         caller.tenant, PROJECTS, name, int(patched["metadata"]["generation"]),
         lambda o: bool((views.spec_view(o) or {}).get("approvedAt"))
         and views.project_phase(o) in SPEC_PHASES - {"spec_review"},
-        f"project {projectId}", "approve the spec")
+        f"project {projectId}", "approve the spec", settings.sync_timeout_seconds)
     approved = views.spec_view(obj) or {}
     return ok({"status": views.project_phase(obj),
                "spec": {"version": approved.get("version"),
                         "approvedAt": approved.get("approvedAt")}})
 
 
-@router.post("/projects/{projectId}/regenerate", summary="Regenerate the spec, with feedback")
-def regenerate(projectId: str, caller: Caller,
+@spec_router.post("/projects/{projectId}/regenerate",
+                  summary="Regenerate the spec, with feedback",
+                  operation_id="regenerateSpec", response_model=Ok[SpecRegenerated])
+def regenerate(projectId: str, caller: Caller, settings: Settings,
                body: Annotated[Regenerate | None, Body()] = None) -> Obj:
     obj = lookup.project(caller.tenant, projectId)
     _refuse_archived(obj, projectId)
@@ -178,7 +203,7 @@ def regenerate(projectId: str, caller: Caller,
         caller.tenant, PROJECTS, name, int(patched["metadata"]["generation"]),
         lambda o: int((views.spec_view(o) or {}).get("version") or 0) > old_version
         and views.project_phase(o) == "spec_review",
-        f"project {projectId}", "regenerate the spec")
+        f"project {projectId}", "regenerate the spec", settings.sync_timeout_seconds)
     return ok({"status": views.project_phase(obj), "spec": views.spec_view(obj)})
 
 

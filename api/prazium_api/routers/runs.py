@@ -2,30 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Query
+from fastapi import Body, Query
 
 from prazium_api import builds, crs, lookup, views
-from prazium_api.deps import Caller, Paging, ok
+from prazium_api.deps import Caller, Db, Paging, Settings, ok
 from prazium_api.errors import conflict, operator_timeout
 from prazium_api.models import StartRun
-from prazium_api.settings import get_api_settings
+from prazium_api.routing import ApiRouter
+from prazium_api.schemas import Ok, OkPage, RunCancelled, RunDetail, RunStarted, RunSummary
 from prazium_kit.kube import RUNS
+from prazium_kit.types import Obj
 
-router = APIRouter(tags=["runs"])
-Obj = dict[str, Any]
+router = ApiRouter(tags=["Builds"])
 RunPhase = Literal["pending", "decomposing", "executing", "merging", "verifying", "succeeded",
                    "failed", "cancelled"]
 BUILDABLE = frozenset({"approved", "building", "built", "failed"})
 
 
-def _started(caller: Caller, run: Obj, project_id: str) -> Obj:
+def _started(caller: Caller, run: Obj, project_id: str, timeout: float) -> Obj:
     """The 201 answer: waits (bounded) for the operator to hand out the run number."""
     name = run["metadata"]["name"]
     run = crs.wait_until(caller.tenant, RUNS, name,
                          lambda o: bool(o.get("status", {}).get("runNumber")),
-                         get_api_settings().sync_timeout_seconds, f"run {name}") or run
+                         timeout, f"run {name}") or run
     summary = views.run_summary(run)
     phase = summary["status"]
     return {
@@ -45,17 +46,20 @@ def _buildable(project: Obj, project_id: str) -> None:
                        " approve the spec first", {"status": phase})
 
 
-@router.post("/projects/{projectId}/runs", status_code=201, summary="Start a build")
-def start_run(projectId: str, caller: Caller,
+@router.post("/projects/{projectId}/runs", status_code=201, summary="Start a build",
+             operation_id="createRun", response_model=Ok[RunStarted])
+def start_run(projectId: str, caller: Caller, settings: Settings, database: Db,
               body: Annotated[StartRun | None, Body()] = None) -> Obj:
     body = body or StartRun()
     project = lookup.project(caller.tenant, projectId)
     _buildable(project, projectId)
-    run = builds.create_run(caller, project, body.trigger, body.parallelism)
-    return ok(_started(caller, run, projectId))
+    run = builds.create_run(database, settings, caller, project, body.trigger,
+                            body.parallelism)
+    return ok(_started(caller, run, projectId, settings.sync_timeout_seconds))
 
 
-@router.get("/projects/{projectId}/runs", summary="List a project's runs")
+@router.get("/projects/{projectId}/runs", summary="List a project's runs",
+            operation_id="listRuns", response_model=OkPage[RunSummary])
 def list_runs(projectId: str, caller: Caller, paging: Paging,
               status: Annotated[RunPhase | None, Query(description="Filter by status")] = None,
               ) -> Obj:
@@ -69,15 +73,17 @@ def list_runs(projectId: str, caller: Caller, paging: Paging,
     return ok([views.run_summary(r) for r in page], pagination=pagination)
 
 
-@router.get("/projects/{projectId}/runs/{runId}", summary="Get a run with its plan and tasks")
+@router.get("/projects/{projectId}/runs/{runId}", summary="Get a run with its plan and tasks",
+            operation_id="getRun", response_model=Ok[RunDetail])
 def get_run(projectId: str, runId: str, caller: Caller) -> Obj:
     run = lookup.run(caller.tenant, projectId, runId)
     tasks = lookup.tasks(caller.tenant, run["metadata"]["name"])
     return ok(views.run_detail(run, tasks))
 
 
-@router.post("/projects/{projectId}/runs/{runId}/cancel", summary="Cancel a run")
-def cancel_run(projectId: str, runId: str, caller: Caller) -> Obj:
+@router.post("/projects/{projectId}/runs/{runId}/cancel", summary="Cancel a run",
+             operation_id="cancelRun", response_model=Ok[RunCancelled])
+def cancel_run(projectId: str, runId: str, caller: Caller, settings: Settings) -> Obj:
     run = lookup.run(caller.tenant, projectId, runId)
     phase = views.run_phase(run)
     if phase in ("succeeded", "failed"):
@@ -87,7 +93,7 @@ def cancel_run(projectId: str, runId: str, caller: Caller) -> Obj:
         crs.patch(caller.tenant, RUNS, name, {"spec": {"cancel": True}}, f"run {runId}")
         # A terminal phase is the operator's answer by itself; the Run's
         # observedGeneration is not required to move for it.
-        timeout = get_api_settings().sync_timeout_seconds
+        timeout = settings.sync_timeout_seconds
         finished = crs.wait_until(
             caller.tenant, RUNS, name,
             lambda o: views.run_phase(o) in views.TERMINAL_RUN_PHASES, timeout, f"run {runId}")
@@ -98,8 +104,10 @@ def cancel_run(projectId: str, runId: str, caller: Caller) -> Obj:
 
 
 @router.post("/projects/{projectId}/runs/{runId}/retry", status_code=201,
-             summary="Start a new run with the same spec snapshot")
-def retry_run(projectId: str, runId: str, caller: Caller) -> Obj:
+             summary="Start a new run with the same spec snapshot",
+             operation_id="retryRun", response_model=Ok[RunStarted])
+def retry_run(projectId: str, runId: str, caller: Caller, settings: Settings,
+              database: Db) -> Obj:
     project = lookup.project(caller.tenant, projectId)
     old = lookup.run(caller.tenant, projectId, runId)
     phase = views.run_phase(old)
@@ -108,8 +116,9 @@ def retry_run(projectId: str, runId: str, caller: Caller) -> Obj:
                        {"status": phase})
     if views.project_phase(project) == "archived":
         raise conflict(f"project {projectId} is archived")
-    run = builds.create_run(caller, project, "retry", old.get("spec", {}).get("parallelism"),
+    run = builds.create_run(database, settings, caller, project, "retry",
+                            old.get("spec", {}).get("parallelism"),
                             retry_of=old["metadata"]["name"])
-    started = _started(caller, run, projectId)
+    started = _started(caller, run, projectId, settings.sync_timeout_seconds)
     return ok({key: started[key] for key in ("id", "runNumber", "status", "trigger",
                                              "projectId", "createdAt")})

@@ -1,29 +1,32 @@
-"""GET /v1/health (and /health for probes)."""
+"""GET /v1/health (and /health for probes); GET /v1/admin/stats."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
-from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from prazium_api import __version__, health, stats
-from prazium_api.deps import Admin, ok
-from prazium_api.settings import get_api_settings
+from prazium_api.deps import Admin, Db, Settings, ok
+from prazium_api.routing import ApiRouter
+from prazium_api.schemas import Health, Ok, Stats
+from prazium_kit.types import Obj
 
-router = APIRouter(tags=["system"])
-admin_router = APIRouter(tags=["system"])
-
-
-@admin_router.get("/admin/stats", summary="System statistics (admin keys only)")
-def get_stats(admin: Admin) -> dict[str, Any]:
-    return ok(stats.collect(get_api_settings().operator_stale_seconds))
+router = ApiRouter(tags=["System"])
+admin_router = ApiRouter(tags=["System"])
 
 
-@router.get("/health", summary="Health of the API and each component it depends on")
-async def get_health() -> JSONResponse:
-    settings = get_api_settings()
+@admin_router.get("/admin/stats", summary="System statistics (admin keys only)",
+                  operation_id="getSystemStats", response_model=Ok[Stats])
+def get_stats(admin: Admin, settings: Settings, database: Db) -> Obj:
+    return ok(stats.collect(database, settings.operator_stale_seconds))
+
+
+@router.get("/health", summary="Health of the API and each component it depends on",
+            operation_id="getHealth", response_model=Health,
+            responses={503: {"model": Health, "description": "A component is unhealthy"}})
+async def get_health(settings: Settings) -> JSONResponse:
     checks = await asyncio.gather(
         asyncio.to_thread(health.check_kubernetes),
         asyncio.to_thread(health.check_database, settings.database_url),

@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from fastapi import APIRouter
-
 from prazium_api import lookup, views
 from prazium_api.deps import Caller, ok
+from prazium_api.routing import ApiRouter
+from prazium_api.schemas import Ok, TaskDetail
+from prazium_kit.types import Obj
 
-router = APIRouter(tags=["tasks"])
+router = ApiRouter(tags=["Tasks"])
 
 
-@router.get("/projects/{projectId}/runs/{runId}/tasks", summary="List a run's tasks")
-def list_tasks(projectId: str, runId: str, caller: Caller) -> dict[str, Any]:
+@router.get("/projects/{projectId}/runs/{runId}/tasks", summary="List a run's tasks",
+            operation_id="listTasks", response_model=Ok[list[TaskDetail]])
+def list_tasks(projectId: str, runId: str, caller: Caller) -> Obj:
     run = lookup.run(caller.tenant, projectId, runId)
     return ok([views.task_detail(t) for t in lookup.tasks(caller.tenant, run["metadata"]["name"])])
 
 
-@router.get("/projects/{projectId}/runs/{runId}/tasks/{taskId}", summary="Get one task")
-def get_task(projectId: str, runId: str, taskId: str, caller: Caller) -> dict[str, Any]:
+@router.get("/projects/{projectId}/runs/{runId}/tasks/{taskId}", summary="Get one task",
+            operation_id="getTask", response_model=Ok[TaskDetail])
+def get_task(projectId: str, runId: str, taskId: str, caller: Caller) -> Obj:
     run = lookup.run(caller.tenant, projectId, runId)
     return ok(views.task_detail(lookup.task(caller.tenant, run["metadata"]["name"], taskId)))

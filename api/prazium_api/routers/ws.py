@@ -1,6 +1,7 @@
 """WebSocket /v1/ws: auth, subscribe / unsubscribe to run channels, event messages.
 
-Client -> server:  {"type": "auth", "token": "pzm_..."}
+Client -> server (parsed as wsmessages.ClientMessage, a union on "type"):
+                   {"type": "auth", "token": "pzm_..."}
                    {"type": "subscribe", "channel": "run:run_x", "lastEventId": "evt_7"?}
                    {"type": "unsubscribe", "channel": "run:run_x"}   {"type": "ping"}
 Server -> client:  {"type": "authenticated", ...}  {"type": "subscribed", "channel"}
@@ -32,16 +33,25 @@ from typing import Any
 import anyio
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from prazium_api import crs, events, gate
+from prazium_api import crs, events
+from prazium_api.authn import client_ip, credentials
 from prazium_api.errors import ApiError, envelope
 from prazium_api.follower import JournalHub
+from prazium_api.gate import Gate
 from prazium_api.keys import Principal
-from prazium_api.middleware import client_ip, credentials
-from prazium_api.settings import get_api_settings
+from prazium_api.settings import ApiSettings
+from prazium_api.wsmessages import (
+    AuthMessage,
+    ClientMessage,
+    PingMessage,
+    SubscribeMessage,
+    UnsubscribeMessage,
+    parse_message,
+)
 from prazium_kit import ids, logs
 from prazium_kit.kube import RUNS
 
-router = APIRouter(tags=["websocket"])
+router = APIRouter(tags=["WebSocket"])
 log = logging.getLogger(__name__)
 AUTH_CLOSE_CODE = 4401
 RATE_LIMIT_CLOSE_CODE = 4429
@@ -67,9 +77,10 @@ class MessageWindow:
 
 
 class Connection:
-    def __init__(self, socket: WebSocket, hub: JournalHub) -> None:
+    def __init__(self, socket: WebSocket, hub: JournalHub, gate: Gate) -> None:
         self.socket = socket
         self.hub = hub
+        self.gate = gate
         self.principal: Principal | None = None
         self.subscriptions: dict[str, asyncio.Task[None]] = {}
         self._send_lock = asyncio.Lock()
@@ -90,7 +101,7 @@ class Connection:
         """True when authenticated; False on bad credentials; None when rate limited
         (an error message was sent)."""
         try:
-            outcome = await gate.check(token, session, client_ip(self.socket.scope))
+            outcome = await self.gate.check(token, session, client_ip(self.socket.scope))
         except ApiError:
             return False
         principal, verdict = outcome.principal, outcome.verdict
@@ -155,11 +166,12 @@ class Connection:
 @router.websocket("/ws")
 async def websocket_endpoint(socket: WebSocket) -> None:
     await socket.accept()
-    conn = Connection(socket, socket.app.state.journal_hub)
+    settings: ApiSettings = socket.app.state.settings
+    conn = Connection(socket, socket.app.state.journal_hub, socket.app.state.gate)
     bearer, session = credentials(socket.scope["headers"])
     if bearer or session:
         await conn.authenticate(bearer, session)
-    window = MessageWindow(get_api_settings().ws_messages_per_minute)
+    window = MessageWindow(settings.ws_messages_per_minute)
     try:
         while True:
             text = await socket.receive_text()
@@ -168,46 +180,50 @@ async def websocket_endpoint(socket: WebSocket) -> None:
                 await conn.rate_limited(window.limit, retry_after, "messages on a connection")
                 continue
             try:
-                message = json.loads(text)
-                if not isinstance(message, dict):
+                raw = json.loads(text)
+                if not isinstance(raw, dict):
                     raise ValueError("not an object")
             except ValueError:
                 await conn.error("VALIDATION_ERROR", "messages are JSON objects with a type")
                 continue
-            kind = message.get("type")
-            if conn.principal is not None and kind != "auth":
-                verdict = await gate.count_key(conn.principal)
+            # Every message after auth counts against the key, whatever its type.
+            if conn.principal is not None and raw.get("type") != "auth":
+                verdict = await conn.gate.count_key(conn.principal)
                 if not verdict.allowed:
                     await conn.rate_limited(verdict.limit, verdict.retry_after, "requests")
                     continue
-            if kind == "auth":
-                token = message.get("token")
-                authenticated = await conn.authenticate(token) if isinstance(token, str) \
-                    else False
-                if authenticated is None:
-                    await socket.close(RATE_LIMIT_CLOSE_CODE)
-                    return
-                if not authenticated:
-                    await conn.error("UNAUTHORIZED", "invalid or revoked API key")
-                    await socket.close(AUTH_CLOSE_CODE)
-                    return
-            elif kind == "ping":
-                await conn.send({"type": "pong"})
-            elif kind in ("subscribe", "unsubscribe"):
-                channel = message.get("channel")
-                if conn.principal is None:
-                    await conn.error("UNAUTHORIZED", "send {\"type\": \"auth\"} first")
-                elif not isinstance(channel, str):
-                    await conn.error("VALIDATION_ERROR", "channel is required", field="channel")
-                elif kind == "subscribe":
-                    last = message.get("lastEventId")
-                    await conn.subscribe(channel, last if isinstance(last, str) else None)
-                else:
-                    await conn.unsubscribe(channel)
-            else:
-                await conn.error("VALIDATION_ERROR", f"unknown message type {kind!r}",
+            message = parse_message(raw)
+            if message is None:
+                await conn.error("VALIDATION_ERROR", f"unknown message type {raw.get('type')!r}",
                                  field="type")
+            elif not await _handle(conn, message):
+                return
     except WebSocketDisconnect:
         pass
     finally:
         await conn.close_all()
+
+
+async def _handle(conn: Connection, message: ClientMessage) -> bool:
+    """Answer one message; False when the socket was closed."""
+    match message:
+        case AuthMessage(token=token):
+            authenticated = await conn.authenticate(token) if token is not None else False
+            if authenticated is None:
+                await conn.socket.close(RATE_LIMIT_CLOSE_CODE)
+                return False
+            if not authenticated:
+                await conn.error("UNAUTHORIZED", "invalid or revoked API key")
+                await conn.socket.close(AUTH_CLOSE_CODE)
+                return False
+        case PingMessage():
+            await conn.send({"type": "pong"})
+        case SubscribeMessage() | UnsubscribeMessage() if conn.principal is None:
+            await conn.error("UNAUTHORIZED", "send {\"type\": \"auth\"} first")
+        case SubscribeMessage(channel=None) | UnsubscribeMessage(channel=None):
+            await conn.error("VALIDATION_ERROR", "channel is required", field="channel")
+        case SubscribeMessage(channel=str(channel), lastEventId=last):
+            await conn.subscribe(channel, last)
+        case UnsubscribeMessage(channel=str(channel)):
+            await conn.unsubscribe(channel)
+    return True

@@ -1,0 +1,146 @@
+"""Authentication and the per-key rate limit as a route dependency (deps.Caller).
+
+authenticate() checks the credentials of a request once (the gate counts it
+against the key's budget, or a failed check against the client address's), and
+records the verdict in the request's state: middleware.RateLimitHeadersMiddleware
+puts X-RateLimit-* on whatever response follows, errors included. A request over
+its budget is refused before the route runs.
+
+Errors raised before a route's dependencies run (an unknown route or method, a
+body that is not JSON or is too large) go through refuse_unauthenticated() first,
+so those requests are checked and counted too, and a caller without valid
+credentials gets 401 (or 429) there as everywhere else.
+"""
+
+from __future__ import annotations
+
+import logging
+from http.cookies import SimpleCookie
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.responses import JSONResponse
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+from starlette.types import Scope
+
+from prazium_api import ratelimit
+from prazium_api.errors import ApiError, envelope, error_response
+from prazium_api.gate import Gate
+from prazium_api.keys import Principal
+from prazium_kit import logs
+
+log = logging.getLogger(__name__)
+
+SESSION_COOKIE = "prazium_session"
+# Paths anyone may call: probes, the API description, logging in.
+PUBLIC_PATHS = frozenset({
+    "/health", "/v1/health", "/v1/openapi.json", "/v1/docs", "/v1/docs/oauth2-redirect",
+    "/v1/auth/login",
+})
+# Where authenticate() leaves its result: the principal, or the ApiError it raised.
+_RESULT = "gate_result"
+VERDICT = "ratelimit"  # the verdict whose X-RateLimit-* headers the response carries
+
+# Declared for the OpenAPI document (security schemes); the header and cookie are
+# read from the raw headers below, as the WebSocket handshake reads them.
+_bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer pzm_...")
+_cookie = APIKeyCookie(name=SESSION_COOKIE, auto_error=False)
+
+
+def credentials(headers: list[tuple[bytes, bytes]]) -> tuple[str | None, str | None]:
+    """(bearer key, session token) from the request headers."""
+    bearer = session = None
+    for name, value in headers:
+        if name == b"authorization":
+            text = value.decode("latin-1")
+            if text[:7].lower() == "bearer ":
+                bearer = text[7:].strip()
+        elif name == b"cookie":
+            cookie: SimpleCookie = SimpleCookie()
+            try:
+                cookie.load(value.decode("latin-1"))
+            except Exception:  # a malformed Cookie header is simply no session
+                continue
+            if SESSION_COOKIE in cookie:
+                session = cookie[SESSION_COOKIE].value
+    return bearer, session
+
+
+def client_ip(scope: Scope) -> str:
+    """The TCP peer (uvicorn runs without proxy headers)."""
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
+def rate_limited(verdict: ratelimit.Verdict, what: str) -> dict[str, Any]:
+    return envelope("RATE_LIMITED", f"rate limit of {verdict.limit} {what} per minute"
+                    f" exceeded; retry after {verdict.retry_after} s",
+                    {"limit": verdict.limit, "retryAfter": verdict.retry_after})
+
+
+def rate_limited_error(verdict: ratelimit.Verdict, what: str) -> ApiError:
+    error = rate_limited(verdict, what)["error"]
+    return ApiError("RATE_LIMITED", error["message"], error["details"],
+                    headers={"retry-after": str(verdict.retry_after)})
+
+
+def _unauthorized(message: str) -> ApiError:
+    return ApiError("UNAUTHORIZED", message, headers={"www-authenticate": "Bearer"})
+
+
+async def authenticate(
+    request: Request,
+    _token: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None,
+    _session: Annotated[str | None, Depends(_cookie)] = None,
+) -> Principal:
+    """The caller of this request, checked and counted once per request."""
+    state = request.scope.setdefault("state", {})
+    if _RESULT in state:
+        result = state[_RESULT]
+        if isinstance(result, ApiError):
+            raise result
+        assert isinstance(result, Principal)
+        return result
+    try:
+        principal = await _check(request, state)
+    except ApiError as exc:
+        state[_RESULT] = exc
+        raise
+    state[_RESULT] = principal
+    return principal
+
+
+async def _check(request: Request, state: dict[str, Any]) -> Principal:
+    bearer, session = credentials(request.scope["headers"])
+    if not bearer and not session:
+        raise _unauthorized("missing credentials: send Authorization: Bearer pzm_..."
+                            " or the prazium_session cookie")
+    gate: Gate = request.app.state.gate
+    outcome = await gate.check(bearer, session, client_ip(request.scope))
+    principal, verdict = outcome.principal, outcome.verdict
+    if principal is None:
+        if outcome.limited:
+            assert verdict is not None
+            state[VERDICT] = verdict
+            raise rate_limited_error(verdict, "failed credential checks from this address")
+        raise _unauthorized("invalid or revoked API key or session")
+    assert verdict is not None
+    # Every later line of this request names the caller (requestlog.py).
+    logs.context().update(tenant=principal.tenant, keyId=principal.key_id)
+    state[VERDICT] = verdict
+    if not verdict.allowed:
+        log.info("rate limited key %s (tier %s)", principal.key_id, principal.tier)
+        raise rate_limited_error(verdict, "requests")
+    return principal
+
+
+async def refuse_unauthenticated(request: Request) -> JSONResponse | None:
+    """For an error raised before a route's dependencies ran: the error response of
+    the credential check when it fails (401/429/500), else None."""
+    if request.scope["type"] != "http" or request.scope["path"] in PUBLIC_PATHS:
+        return None
+    try:
+        await authenticate(request)
+    except ApiError as exc:
+        return error_response(exc)
+    return None

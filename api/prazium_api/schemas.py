@@ -1,0 +1,371 @@
+"""Response bodies (pydantic): the contract's JSON shapes, field for field, so the
+OpenAPI document describes every 2xx body.
+
+Routes build these shapes in views.py (and beside the route); FastAPI validates
+them against these models and serializes with response_model_exclude_unset, so a
+key that a view leaves out (an export's downloadUrl before it completes, a file
+entry's size for a directory) stays out, exactly as before. Fields written by
+the operator into a CR's status are nullable where the status may not have them
+yet.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, Field
+
+from prazium_kit.models import ProjectPhase, QuestionType, RunPhase, TaskPhase
+
+T = TypeVar("T")
+Timestamp = str  # RFC 3339 in UTC, e.g. 2024-01-15T10:30:00Z
+
+
+class Schema(BaseModel):
+    pass
+
+
+class Ok(Schema, Generic[T]):
+    """{"success": true, "data": ...}"""
+
+    success: Literal[True]
+    data: T
+
+
+class Pagination(Schema):
+    page: int
+    pageSize: int
+    total: int
+    totalPages: int
+
+
+class OkPage(Schema, Generic[T]):
+    """{"success": true, "data": [...], "pagination": {...}}"""
+
+    success: Literal[True]
+    data: list[T]
+    pagination: Pagination
+
+
+# --- Projects -------------------------------------------------------------------------
+
+class LatestRun(Schema):
+    id: str
+    runNumber: int | None
+    status: RunPhase
+
+
+class ProjectSummary(Schema):
+    id: str
+    name: str | None
+    description: str | None
+    status: ProjectPhase
+    latestRun: LatestRun | None
+    createdAt: Timestamp | None
+    updatedAt: Timestamp | None
+
+
+class Question(Schema):
+    id: str
+    question: str
+    type: QuestionType
+    options: list[str] | None = None
+
+
+class AnswerRecord(Schema):
+    questionId: str
+    answer: Any
+
+
+class Spec(Schema):
+    version: int | None
+    documents: dict[str, str] | None = Field(
+        description="SPEC.md, ACCEPTANCE.md, ROUTES.md, DATA.md by file name")
+    approvedAt: Timestamp | None = None
+
+
+class ProjectDetail(ProjectSummary):
+    spec: Spec | None
+    questions: list[Question] | None
+    answers: list[AnswerRecord] | None
+    repoPath: str
+    message: str | None
+
+
+class ProjectCreated(Schema):
+    id: str
+    name: str | None
+    description: str | None
+    status: ProjectPhase
+    repoPath: str
+    createdAt: Timestamp | None
+    updatedAt: Timestamp | None
+
+
+class ProjectArchived(Schema):
+    id: str
+    status: Literal["archived"]
+
+
+class Questions(Schema):
+    questions: list[Question]
+
+
+class SpecDocuments(Schema):
+    version: int | None
+    documents: dict[str, str] | None
+
+
+class SpecApproval(Schema):
+    version: int | None
+    approvedAt: Timestamp | None
+
+
+class SpecWritten(Schema):
+    status: ProjectPhase
+    spec: SpecDocuments
+
+
+class SpecApproved(Schema):
+    status: ProjectPhase
+    spec: SpecApproval
+
+
+class SpecRegenerated(Schema):
+    status: ProjectPhase
+    spec: Spec | None
+
+
+# --- Runs and tasks -----------------------------------------------------------------
+
+class RunStarted(Schema):
+    id: str
+    projectId: str
+    runNumber: int | None
+    status: RunPhase
+    trigger: str
+    createdAt: Timestamp | None
+
+
+class TasksSummary(Schema):
+    total: int
+    pending: int
+    queued: int
+    running: int
+    succeeded: int
+    failed: int
+    cancelled: int
+
+
+class RunSummary(Schema):
+    id: str
+    projectId: str
+    runNumber: int | None
+    status: RunPhase
+    trigger: str
+    tasksSummary: TasksSummary
+    startedAt: Timestamp | None
+    completedAt: Timestamp | None
+    createdAt: Timestamp | None
+
+
+class Plan(Schema):
+    """The decomposition (tasksJson): task definitions and the merge order."""
+
+    tasks: list[dict[str, Any]]
+    mergeOrder: list[str]
+    verifyCommand: list[str] | None
+
+
+class TaskBrief(Schema):
+    id: str | None
+    slug: str | None
+    status: TaskPhase
+    sequence: int | None
+
+
+class RunDetail(RunSummary):
+    specSnapshot: dict[str, Any] | None
+    tasksJson: Plan | None
+    tasks: list[TaskBrief]
+    verificationResult: dict[str, Any] | None
+    mergedCommit: str | None
+    message: str | None
+
+
+class RunCancelled(Schema):
+    id: str
+    status: RunPhase
+
+
+class TaskDefinition(Schema):
+    id: str | None
+    slug: str | None
+    description: str | None
+    instructions: str | None
+    dependencies: list[str]
+    pathScope: list[str]
+    expectedOutputs: list[str]
+
+
+class TaskResult(Schema):
+    filesCreated: list[str]
+    filesModified: list[str]
+    commitSha: str | None
+
+
+class TaskDetail(TaskBrief):
+    definition: TaskDefinition
+    branchName: str | None
+    worktreePath: str | None
+    attempts: int
+    message: str | None
+    result: TaskResult | None
+    startedAt: Timestamp | None
+    completedAt: Timestamp | None
+
+
+# --- Events -----------------------------------------------------------------------------
+
+class Event(Schema):
+    id: str = Field(description="evt_<n>: resume after it with afterId or Last-Event-ID")
+    runId: str
+    taskId: str | None
+    eventType: str
+    payload: dict[str, Any]
+    createdAt: Timestamp
+
+
+# --- Exports and deployments ------------------------------------------------------------
+
+ExportFormat = Literal["zip", "tar.gz"]
+
+
+class ExportCreated(Schema):
+    id: str
+    status: Literal["processing"]
+    format: ExportFormat
+
+
+class ExportStatus(Schema):
+    id: str
+    status: Literal["processing", "completed", "failed"]
+    format: ExportFormat
+    sizeBytes: int | None = Field(default=None, description="once completed")
+    downloadUrl: str | None = Field(default=None, description="once completed; relative"
+                                    " to the API's base URL")
+    expiresAt: Timestamp | None = Field(default=None, description="once completed")
+    error: str | None = Field(default=None, description="once failed")
+
+
+DeploymentState = Literal["deploying", "live", "failed", "stopped"]
+
+
+class DeploymentCreated(Schema):
+    deploymentId: str
+    status: DeploymentState
+    provider: str
+
+
+class Deployment(Schema):
+    id: str
+    status: DeploymentState
+    provider: str
+    url: str | None = Field(description="set while the preview is live")
+    runId: str
+    createdAt: Timestamp
+
+
+class DeploymentStopped(Schema):
+    id: str
+    status: DeploymentState
+
+
+# --- Files ------------------------------------------------------------------------------
+
+class FileEntry(Schema):
+    name: str
+    type: Literal["file", "directory"]
+    size: int | None = Field(default=None, description="files only")
+
+
+class Directory(Schema):
+    ref: str
+    commit: str
+    path: str
+    entries: list[FileEntry]
+
+
+class FileContent(Schema):
+    path: str
+    ref: str
+    commit: str
+    content: str
+    encoding: Literal["utf-8", "base64"]
+    size: int
+
+
+# --- System and sessions ----------------------------------------------------------------
+
+class Health(Schema):
+    """Not enveloped (the contract's health shape); 503 when a component is unhealthy."""
+
+    status: Literal["healthy", "unhealthy"]
+    version: str
+    components: dict[str, Literal["healthy", "unhealthy"]]
+    details: dict[str, str] | None = Field(default=None, description="why, per unhealthy"
+                                           " component")
+
+
+class ProjectCounts(Schema):
+    total: int
+    active: int
+
+
+class RunCounts(Schema):
+    total: int
+    succeeded: int
+    failed: int
+    cancelled: int
+    inProgress: int
+
+
+class QueueCounts(Schema):
+    pending: int
+    processing: int
+
+
+class WorkerCounts(Schema):
+    total: int
+    active: int
+    operators: int
+
+
+class EventCounts(Schema):
+    total: int
+
+
+class Stats(Schema):
+    projects: ProjectCounts
+    runs: RunCounts
+    queue: QueueCounts
+    workers: WorkerCounts
+    events: EventCounts
+
+
+class Session(Schema):
+    keyId: str
+    tenant: str
+    tier: str
+    expiresAt: Timestamp
+
+
+class LoggedOut(Schema):
+    loggedOut: bool
+
+
+class Me(Schema):
+    keyId: str
+    tenant: str
+    tier: str
+    admin: bool
