@@ -84,8 +84,10 @@ def test_external_database_mode_requires_a_secret() -> None:
 
 def test_config_map_values_are_valid_settings(namespace: str, monkeypatch: pytest.MonkeyPatch
                                               ) -> None:
-    """Every PRAZIUM_ value the chart renders parses into the processes' settings."""
+    """Every PRAZIUM_ value the chart renders parses into the processes' settings: the
+    ConfigMap feeds the operator and the API, so each key is read by one of the two."""
     from prazium_api.settings import ApiSettings
+    from prazium_operator.settings import Settings as OperatorSettings
 
     docs = [d for d in yaml.safe_load_all(_render("--namespace", namespace).stdout) if d]
     config = next(d for d in docs if d["kind"] == "ConfigMap")["data"]
@@ -93,13 +95,15 @@ def test_config_map_values_are_valid_settings(namespace: str, monkeypatch: pytes
         monkeypatch.delenv(key)
     for key, value in config.items():
         monkeypatch.setenv(key, value)
-    settings = ApiSettings()
-    fields = {f"PRAZIUM_{name.upper()}" for name in ApiSettings.model_fields}
+    api_settings = ApiSettings()
+    operator_settings = OperatorSettings()
+    fields = {f"PRAZIUM_{name.upper()}"
+              for model in (ApiSettings, OperatorSettings) for name in model.model_fields}
     unknown = sorted(set(config) - fields)
     assert unknown == [], f"chart sets variables no settings field reads: {unknown}"
-    assert settings.max_body_bytes == 1048576
-    assert settings.executor == "kubernetes"
-    assert settings.deploy_providers == ["kubernetes"]
+    assert api_settings.max_body_bytes == 1048576
+    assert operator_settings.executor == "kubernetes"
+    assert api_settings.deploy_providers == ["kubernetes"]
 
 
 def test_worker_jobs_run_in_the_release_namespace_with_a_namespaced_role(namespace: str
