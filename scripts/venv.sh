@@ -20,6 +20,7 @@ export UV_CACHE_DIR=${UV_CACHE_DIR:-$CACHE_DIR/uv}
 # Files are hard-linked from the cache (uv copies instead when it sits on another filesystem).
 export UV_LINK_MODE=${UV_LINK_MODE:-hardlink}
 export UV_NO_PROGRESS=1
+export UV_PYTHON_DOWNLOADS=never  # always this machine's python3, never a fetched one
 
 bootstrap_uv() {
   [ -x "$UV" ] && return 0
@@ -27,7 +28,8 @@ bootstrap_uv() {
   local tmp
   mkdir -p "$(dirname "$TOOLS")"
   tmp=$(mktemp -d "$TOOLS.XXXXXX")
-  python3 -m pip install -q --disable-pip-version-check --target "$tmp" "uv==$UV_VERSION"
+  PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q --disable-pip-version-check \
+    --target "$tmp" "uv==$UV_VERSION"
   # Another checkout may have won the race; either copy is the same uv.
   mv -T "$tmp" "$TOOLS" 2>/dev/null || rm -rf "$tmp"
   [ -x "$UV" ] || die "uv $UV_VERSION did not install into $TOOLS"
