@@ -2,13 +2,16 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help setup up down test test-unit lint api-key bench-api bench-build cluster-build
+.PHONY: help setup venv up down test test-unit lint api-key bench-api bench-build cluster-build
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 setup: ## Install what is missing: PostgreSQL, the Python venv, the control plane binary
 	@scripts/setup.sh
+
+venv: ## Only the Python environment (.venv: locked deps, the project installed editable)
+	@scripts/venv.sh
 
 up: ## Start control plane, PostgreSQL, operator and API in the background (http://127.0.0.1:3001)
 	@scripts/stack.sh up
@@ -19,22 +22,21 @@ down: ## Stop everything `make up` started; safe to run twice
 test: ## Start a throw-away stack, run the whole suite, tear it down
 	@scripts/test.sh $(PYTEST_ARGS)
 
-test-unit: ## Only the tests that need no services
-	@. scripts/lib.sh && scripts/setup.sh && "$$PRAZIUM_PYTHON" -m pytest tests/unit $(PYTEST_ARGS)
+test-unit: ## Only the tests that need no services (and no Go: only .venv is set up)
+	@scripts/venv.sh && .venv/bin/python -m pytest tests/unit $(PYTEST_ARGS)
 
-lint: ## ruff and mypy
-	@. scripts/lib.sh && "$$PRAZIUM_PYTHON" -m ruff check kit operator api tests bench \
-	  && "$$PRAZIUM_PYTHON" -m mypy -p prazium_kit -p prazium_operator -p prazium_api
+lint: ## ruff and mypy (mypy's folders: [tool.mypy] files in pyproject.toml)
+	@scripts/venv.sh && .venv/bin/python -m ruff check kit operator api tests bench \
+	  && .venv/bin/python -m mypy
 
 cluster-build: ## Build (or reuse) the local control plane binary
 	@scripts/build-cluster.sh
 
 api-key: ## Print a new API key: make api-key TENANT=<namespace> TIER=<free|pro|enterprise> [ADMIN=1]
 	@test -n "$(TENANT)" || { echo "usage: make api-key TENANT=<namespace> TIER=<free|pro|enterprise> [ADMIN=1]" >&2; exit 2; }
-	@. scripts/lib.sh && PYTHONPATH="$$PRAZIUM_ROOT/kit:$$PRAZIUM_ROOT/operator:$$PRAZIUM_ROOT/api" \
-	  PRAZIUM_KUBECONFIG=$${PRAZIUM_KUBECONFIG:-$$DEV_DIR/kubeconfig} \
+	@. scripts/lib.sh && PRAZIUM_KUBECONFIG=$${PRAZIUM_KUBECONFIG:-$$DEV_DIR/kubeconfig} \
 	  PRAZIUM_DATABASE_URL=$${PRAZIUM_DATABASE_URL:-$$(scripts/postgres.sh dsn)} \
-	  "$$PRAZIUM_PYTHON" -m prazium_api.admin_cli create-key --tenant "$(TENANT)" \
+	  "$$PRAZIUM_ROOT/.venv/bin/prazium-admin" create-key --tenant "$(TENANT)" \
 	  --tier "$(or $(TIER),free)" $(if $(ADMIN),--admin,)
 
 bench-api: ## API latency/throughput vs direct apiserver reads, SSE fan-out (own throw-away stack)

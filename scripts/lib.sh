@@ -96,11 +96,8 @@ wait_until() {
 : "${PRAZIUM_API_PORT:=3001}"
 export PRAZIUM_APISERVER_PORT PRAZIUM_ETCD_PORT PRAZIUM_ETCD_PEER_PORT PRAZIUM_CM_PORT PRAZIUM_PG_PORT PRAZIUM_API_PORT
 
-# The Python environment: runtime and dev dependencies (requirements-dev.lock;
-# requirements.lock is the runtime subset the image installs), keyed by the lock, kept in
-# the user cache so clones and CI runs share it. The project's own packages
-# are found through PYTHONPATH, so one venv serves every checkout.
-VENV=$CACHE_DIR/venv-$(cat "$PRAZIUM_ROOT/requirements-dev.lock" <(python3 -c 'import sys; print(sys.version)') | sha256sum | cut -c1-16)
-PRAZIUM_PYTHON=$VENV/bin/python
-PYTHONPATH=$PRAZIUM_ROOT/kit:$PRAZIUM_ROOT/operator:$PRAZIUM_ROOT/api${PYTHONPATH:+:$PYTHONPATH}
-export PRAZIUM_PYTHON PYTHONPATH
+# The Python environment: the checkout's own .venv (scripts/venv.sh makes it) with
+# the locked dependencies and this project installed in editable mode, so its
+# packages and console scripts are found like any installed package's.
+PRAZIUM_PYTHON=$PRAZIUM_ROOT/.venv/bin/python
+export PRAZIUM_PYTHON

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what Prazium needs on this machine: Debian packages (PostgreSQL,
-# openssl, curl, git) when missing, the Python environment from
-# requirements-dev.lock, and the local control plane binary. Idempotent.
+# openssl, curl, git) when missing, the checkout's .venv (scripts/venv.sh),
+# and the local control plane binary. Idempotent.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -16,17 +16,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+"$PRAZIUM_ROOT/scripts/venv.sh"  # the Python side alone: `make venv`
 command -v go >/dev/null || die "Go is required to build the local control plane (go 1.25 or newer)"
-
-if [ ! -f "$VENV/.complete" ]; then
-  say "creating the Python environment from requirements-dev.lock"
-  rm -rf "$VENV"
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q --upgrade pip
-  "$VENV/bin/pip" install -q -r "$PRAZIUM_ROOT/requirements-dev.lock"
-  touch "$VENV/.complete"  # an interrupted install is redone, not half-used
-fi
-ln -sfn "$VENV" "$PRAZIUM_ROOT/.venv"
 
 "$PRAZIUM_ROOT/scripts/build-cluster.sh"
 "$PRAZIUM_ROOT/scripts/build-helm.sh"

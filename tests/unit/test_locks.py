@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,3 +26,16 @@ def test_every_runtime_pin_is_in_the_dev_lock_at_the_same_version() -> None:
 
 def test_runtime_lock_holds_no_test_tools() -> None:
     assert not {"pytest", "schemathesis", "mypy", "ruff"} & set(_pins("requirements.lock"))
+
+
+def test_pyprojects_exact_pins_are_the_locks_versions() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    exact = {}
+    for requirement in project["dependencies"]:
+        name, _, version = requirement.partition("==")
+        if version:
+            exact[name.split("[")[0].strip().lower().replace("_", "-")] = version.strip()
+    assert exact  # the LLM SDKs at least
+    for lock in ("requirements.lock", "requirements-dev.lock"):
+        pins = _pins(lock)
+        assert {p: v for p, v in exact.items() if pins.get(p) != v} == {}, lock

@@ -1,4 +1,7 @@
-"""The openai agent end to end: operator and workers talk to a real HTTP stand-in."""
+"""The LLM agents end to end: operator and workers talk to a real HTTP stand-in.
+
+Every test runs for every provider (tests/support/providers.py).
+"""
 
 from __future__ import annotations
 
@@ -11,32 +14,47 @@ import pytest
 
 from tests.conftest import _heartbeat_seen
 from tests.support.build import create, get, patch_spec, wait_observed, wait_run_done
-from tests.support.openai_standin import OpenAIStandin
+from tests.support.llm_standin import LLMStandin
+from tests.support.providers import ANTHROPIC, OPENAI, PROVIDERS, Provider, env_for
 from tests.support.services import Stack, start_operator, wait_for
 
 pytestmark = pytest.mark.integration
-KEY = "sk-test-integration-5f3c9a7e1d2b"
+KEYS = {OPENAI.name: "sk-test-integration-5f3c9a7e1d2b",
+        ANTHROPIC.name: "sk-ant-test-integration-7d1e4b9c2a6f"}
+
+
+@pytest.fixture(params=PROVIDERS, ids=lambda p: p.name)
+def provider(request: pytest.FixtureRequest) -> Provider:
+    found: Provider = request.param
+    return found
 
 
 @pytest.fixture
-def standin() -> Iterator[OpenAIStandin]:
-    with OpenAIStandin(KEY) as server:
+def key(provider: Provider) -> str:
+    return KEYS[provider.name]
+
+
+@pytest.fixture
+def standin(provider: Provider, key: str) -> Iterator[LLMStandin]:
+    with provider.standin(key) as server:
         yield server
 
 
-def test_a_project_built_with_the_openai_agent_verifies(
-    stack: Stack, namespace: str, data_dir: Path, tmp_path: Path, standin: OpenAIStandin
+def test_a_project_built_with_the_agent_verifies(
+    stack: Stack, namespace: str, data_dir: Path, tmp_path: Path, provider: Provider,
+    key: str, standin: LLMStandin
 ) -> None:
     log_dir = tmp_path / "logs"
     operator = start_operator(stack, data_dir, [namespace], log_dir,
-                              PRAZIUM_OPENAI_BASE_URL=standin.base_url, OPENAI_API_KEY=KEY,
-                              PRAZIUM_OPENAI_MODEL="", PRAZIUM_LOG_LEVEL="DEBUG")
+                              **env_for(provider, standin.base_url, key, model=""),
+                              PRAZIUM_LOG_LEVEL="DEBUG")
     try:
         wait_for(lambda: _heartbeat_seen(stack.database_url, operator.pid), 30,
                  "operator heartbeat", operator)
         created = create(namespace, "projects", "Project", "notes", {
             "displayName": "Notes", "description": "A notes app where writers keep notes with"
-            " tags", "agent": {"planner": "openai", "coder": "openai", "model": "standin-1"}})
+            " tags", "agent": {"planner": provider.name, "coder": provider.name,
+                               "model": "standin-1"}})
         status = wait_observed(namespace, "projects", "notes",
                                created["metadata"]["generation"], operator)["status"]
         assert status["questions"][0]["id"] == "q1", status
@@ -59,31 +77,31 @@ def test_a_project_built_with_the_openai_agent_verifies(
     finally:
         operator.stop()
 
-    kinds = [r["body"]["response_format"]["json_schema"]["name"] for r in standin.requests]
+    kinds = [provider.asked(r["body"])[0] for r in standin.requests]
     assert kinds[:3] == ["questions", "spec_documents", "plan"], kinds
     assert kinds.count("files") == len(run["status"]["plan"]["tasks"])
     assert {r["body"]["model"] for r in standin.requests} == {"standin-1"}
-    assert all(r["headers"]["authorization"] == f"Bearer {KEY}" for r in standin.requests)
+    assert all(r["headers"].items() >= provider.auth(key).items() for r in standin.requests)
 
     logs = [log_dir / "operator.log", *sorted(data_dir.rglob("*.log"))]
     assert len(logs) > 1  # the operator's and the workers'
     for path in logs:
-        assert KEY not in path.read_text(errors="replace"), path
+        assert key not in path.read_text(errors="replace"), path
 
 
 def test_an_endpoint_that_refuses_the_key_stalls_the_project_saying_why(
-    stack: Stack, namespace: str, data_dir: Path, tmp_path: Path, standin: OpenAIStandin
+    stack: Stack, namespace: str, data_dir: Path, tmp_path: Path, provider: Provider,
+    standin: LLMStandin
 ) -> None:
     wrong_key = "sk-test-wrong-0a1b2c3d4e5f"
     operator = start_operator(stack, data_dir, [namespace], tmp_path / "logs",
-                              PRAZIUM_OPENAI_BASE_URL=standin.base_url,
-                              OPENAI_API_KEY=wrong_key, PRAZIUM_OPENAI_MODEL="standin-1")
+                              **env_for(provider, standin.base_url, wrong_key, "standin-1"))
     try:
         wait_for(lambda: _heartbeat_seen(stack.database_url, operator.pid), 30,
                  "operator heartbeat", operator)
         created = create(namespace, "projects", "Project", "denied", {
             "displayName": "Denied", "description": "A notes app whose endpoint says no",
-            "agent": {"planner": "openai"}})
+            "agent": {"planner": provider.name}})
         status = wait_observed(namespace, "projects", "denied",
                                created["metadata"]["generation"], operator)["status"]
     finally:
@@ -108,18 +126,18 @@ def _planning(namespace: str, name: str) -> dict[str, Any] | None:
     return None
 
 
-def _requests_seen(standin: OpenAIStandin, count: int) -> bool:
+def _requests_seen(standin: LLMStandin, count: int) -> bool:
     return len(standin.requests) >= count
 
 
 def test_a_slow_planner_runs_off_the_handler_and_the_latest_generation_wins(
-    stack: Stack, namespace: str, data_dir: Path, tmp_path: Path, standin: OpenAIStandin
+    stack: Stack, namespace: str, data_dir: Path, tmp_path: Path, provider: Provider,
+    key: str, standin: LLMStandin
 ) -> None:
     slow = 10.0
     operator = start_operator(stack, data_dir, [namespace], tmp_path / "logs",
-                              PRAZIUM_OPENAI_BASE_URL=standin.base_url, OPENAI_API_KEY=KEY,
-                              PRAZIUM_OPENAI_MODEL="standin-1")
-    agent = {"planner": "openai"}
+                              **env_for(provider, standin.base_url, key, "standin-1"))
+    agent = {"planner": provider.name}
     try:
         wait_for(lambda: _heartbeat_seen(stack.database_url, operator.pid), 30,
                  "operator heartbeat", operator)
@@ -176,10 +194,10 @@ def test_a_slow_planner_runs_off_the_handler_and_the_latest_generation_wins(
 
 
 def test_planning_interrupted_by_an_operator_crash_starts_again_on_the_next_start(
-    stack: Stack, namespace: str, data_dir: Path, tmp_path: Path, standin: OpenAIStandin
+    stack: Stack, namespace: str, data_dir: Path, tmp_path: Path, provider: Provider,
+    key: str, standin: LLMStandin
 ) -> None:
-    env = {"PRAZIUM_OPENAI_BASE_URL": standin.base_url, "OPENAI_API_KEY": KEY,
-           "PRAZIUM_OPENAI_MODEL": "standin-1"}
+    env = env_for(provider, standin.base_url, key, "standin-1")
     operator = start_operator(stack, data_dir, [namespace], tmp_path / "logs1", **env)
     try:
         wait_for(lambda: _heartbeat_seen(stack.database_url, operator.pid), 30,
@@ -187,7 +205,7 @@ def test_planning_interrupted_by_an_operator_crash_starts_again_on_the_next_star
         standin.delay_next(30.0)
         created = create(namespace, "projects", "Project", "crashy", {
             "displayName": "Crashy", "description": "A notes app where writers keep notes",
-            "agent": {"planner": "openai"}})
+            "agent": {"planner": provider.name}})
         wait_for(lambda: _planning(namespace, "crashy"), 30, "crashy to show Planning",
                  operator)
         wait_for(lambda: _requests_seen(standin, 1), 30, "the clarify request", operator)
