@@ -1,4 +1,4 @@
-"""Run reconciler: one kopf daemon per Run drives it (see runner.py).
+"""Run handlers: one kopf daemon per Run drives it (reconcilers/run/driver.py).
 
 The daemon owns the Run's status and its Tasks; it never blocks the event loop
 (blocking calls go to threads, workers are child processes or Jobs) and it is
@@ -16,8 +16,10 @@ from kubernetes.client.exceptions import ApiException
 
 from prazium_kit import resources
 from prazium_kit.kube import GROUP, RUNS, VERSION
-from prazium_operator.runner import TERMINAL, RunDriver, phase_conditions
+from prazium_kit.models import RUN_FINAL_PHASES, RunStatus, status_patch
+from prazium_operator.reconcilers.run.driver import RunDriver
 from prazium_operator.settings import get_settings
+from prazium_operator.status import run as run_status
 
 
 @kopf.daemon(GROUP, VERSION, RUNS, cancellation_timeout=10.0, initial_delay=0,
@@ -47,19 +49,16 @@ async def observe_finished_run(name: str, namespace: str | None, body: kopf.Body
     Nothing is left to do for a finished run (a late spec.cancel changes nothing), so
     the new generation is observed at once; a no-op unless the generation moved.
     """
-    status = body.get("status") or {}
+    status = RunStatus.model_validate(dict(body.get("status") or {}))
     generation = (body.get("metadata") or {}).get("generation")
     if type == "DELETED" or namespace is None or generation is None \
-            or status.get("phase") not in TERMINAL \
-            or status.get("observedGeneration") == generation:
+            or status.phase not in RUN_FINAL_PHASES \
+            or status.observed_generation == generation:
         return
+    run_status.observe(status, int(generation))
     try:
-        await asyncio.to_thread(resources.patch_status, namespace, RUNS, name, {
-            "observedGeneration": generation,
-            "conditions": phase_conditions(status.get("conditions"), int(generation),
-                                           str(status["phase"]),
-                                           str(status.get("message") or "")),
-        })
+        await asyncio.to_thread(resources.patch_status, namespace, RUNS, name,
+                                status_patch(status, *run_status.OBSERVE_FIELDS))
     except ApiException as exc:
         if exc.status != 404:  # deleted meanwhile: nothing to observe
             raise

@@ -1,15 +1,15 @@
 """A Project's way from description to approved spec, as one idempotent step.
 
-:func:`reconcile` reads spec and status and returns the status fields to merge:
-questions, spec {version, documents, source, revision, answersDigest,
-approvedAt, approvedVersion, commitSha}, repoPath, phase, message, conditions.
-Called again with the status it produced, it changes nothing.
+:func:`reconcile` reads spec and status and returns the next status with the fields
+it set: questions, spec {version, documents, source, revision, answersDigest,
+approvedAt, approvedVersion, commitSha}, repoPath, phase, message, conditions,
+observedGeneration. Called again with the status it produced, it changes nothing.
 
 :func:`planning_needed` says whether a step would ask the planner (which may
 take minutes); :class:`PlannerCalls` remembers the planner's answers (and
 failures) by their inputs, so the same step recomputed on a fresher status
-(after a write conflict) does not ask again. The reconciler in
-handlers/project.py uses both to keep planner calls off its handler.
+(after a write conflict) does not ask again. planning.py uses both to keep
+planner calls off the kopf handler.
 """
 
 from __future__ import annotations
@@ -17,20 +17,34 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from prazium_kit import paths
-from prazium_operator import conditions, gitrepo, projectstate
+from prazium_kit.models import (
+    Answer,
+    ProjectSpec,
+    ProjectStatus,
+    Question,
+    SpecState,
+    status_patch,
+)
+from prazium_kit.timefmt import utc_now
+from prazium_kit.types import Obj
+from prazium_operator import gitrepo
 from prazium_operator.agents import SPEC_DOCUMENTS, AgentError, get_planner
 from prazium_operator.agents.registry import agent_options
-from prazium_operator.conditions import now_iso
+from prazium_operator.status import project as project_status
 
 SPEC_DIR = "docs/spec"
+# The status fields a step always writes (questions and spec only when they change).
+STEP_FIELDS = ("repo_path", "message", "phase", "conditions", "observed_generation")
 
 
-def answers_digest(answers: list[dict[str, Any]]) -> str:
-    canonical = json.dumps(sorted(answers, key=lambda a: str(a.get("questionId"))),
+def answers_digest(answers: list[Answer]) -> str:
+    dumped = [a.model_dump(by_alias=True) for a in answers]
+    canonical = json.dumps(sorted(dumped, key=lambda a: str(a.get("questionId"))),
                            sort_keys=True, separators=(",", ":"))
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -55,122 +69,145 @@ class PlannerCalls:
         return value
 
 
-def planning_needed(spec: dict[str, Any], status: dict[str, Any]) -> bool:
+def planning_needed(spec: ProjectSpec, status: ProjectStatus) -> bool:
     """Whether reconcile() would call the planner (clarify or write_spec) for this state."""
-    if spec.get("archived") or spec.get("specDocuments"):
+    if spec.archived or spec.spec_documents:
         return False
-    if not status.get("questions"):
+    if not status.questions:
         return True
-    answers = spec.get("answers")
-    return answers is not None and _stale(spec, dict(status.get("spec") or {}), answers)
+    return spec.answers is not None and _stale(spec, status.spec or SpecState(), spec.answers)
 
 
-def _stale(spec: dict[str, Any], current: dict[str, Any], answers: list[dict[str, Any]]
-           ) -> bool:
+def _revision(spec: ProjectSpec) -> int:
+    return spec.regenerate.revision if spec.regenerate else 0
+
+
+def _stale(spec: ProjectSpec, current: SpecState, answers: list[Answer]) -> bool:
     """Whether the generated documents do not match these answers and revision."""
-    revision = int((spec.get("regenerate") or {}).get("revision") or 0)
     return (
-        not int(current.get("version") or 0) or current.get("source") != "generated"
-        or current.get("answersDigest") != answers_digest(answers)
-        or revision > int(current.get("revision") or 0)
+        not current.version or current.source != "generated"
+        or current.answers_digest != answers_digest(answers)
+        or _revision(spec) > (current.revision or 0)
     )
 
 
-def reconcile(data_dir: Path, namespace: str, name: str, spec: dict[str, Any],
-              status: dict[str, Any], generation: int | None,
-              calls: PlannerCalls | None = None) -> dict[str, Any]:
+@dataclass
+class Step:
+    """The status a step arrived at and the fields it set (the rest is left alone)."""
+
+    status: ProjectStatus
+    fields: tuple[str, ...]
+
+    def patch(self) -> Obj:
+        return status_patch(self.status, *self.fields)
+
+
+def reconcile(data_dir: Path, namespace: str, name: str, spec: ProjectSpec,
+              status: ProjectStatus, generation: int | None,
+              calls: PlannerCalls | None = None) -> Step:
     repo = paths.repo_path(data_dir, namespace, name)
     gitrepo.init_bare(repo)
-    out: dict[str, Any] = {"repoPath": str(repo), "message": ""}
-    current = dict(status.get("spec") or {})
-    archived = bool(spec.get("archived"))
+    out = status.model_copy(deep=True)
+    out.repo_path, out.message = str(repo), ""
+    fields = list(STEP_FIELDS)
     blocked = reason = ""
-    if not archived:
+    if not spec.archived:
         try:
-            new_spec, extra = _next_spec(spec, status, current, calls or PlannerCalls())
+            new_spec, questions = _next_spec(spec, status, calls or PlannerCalls())
         except (UnknownAgent, AgentError) as exc:
             # Retrying blindly cannot help: say why and stall until the spec (or the
             # agent's endpoint and credentials) change; any edit of the Project retries.
-            blocked = out["message"] = str(exc)
-            reason = "UnknownAgent" if isinstance(exc, UnknownAgent) else "AgentFailed"
+            blocked = out.message = str(exc)
+            reason = (project_status.UNKNOWN_AGENT if isinstance(exc, UnknownAgent)
+                      else project_status.AGENT_FAILED)
         else:
-            out.update(extra)
+            if questions is not None:
+                out.questions = questions
+                fields.append("questions")
             if new_spec is not None:
                 new_spec = _apply_approval(repo, spec, new_spec, out)
-                if new_spec != current:
-                    out["spec"] = new_spec
-    merged = {**status, **out}
-    out["phase"] = projectstate.project_phase(merged, archived)
-    merged["phase"] = out["phase"]
-    out["conditions"] = (
-        conditions.build(status.get("conditions"), generation, ready=False, reconciling=False,
-                         stalled=True, reason=reason, message=blocked)
-        if blocked else projectstate.project_conditions(merged, generation)
+                if new_spec != status.spec:
+                    out.spec = new_spec
+                    fields.append("spec")
+    out.phase = project_status.project_phase(out, spec.archived)
+    out.conditions = (
+        project_status.stalled_conditions(status, generation, reason, blocked)
+        if blocked else project_status.phase_conditions(out, generation)
     )
-    out["observedGeneration"] = generation
-    return out
+    out.observed_generation = generation
+    return Step(out, tuple(fields))
 
 
 class UnknownAgent(ValueError):
     """spec.agent names a planner this installation does not have."""
 
 
-def _next_spec(spec: dict[str, Any], status: dict[str, Any], current: dict[str, Any],
-               calls: PlannerCalls) -> tuple[dict[str, Any] | None, dict[str, Any]]:
-    """The spec state this generation calls for (None: none yet) and other status fields."""
-    extra: dict[str, Any] = {}
-    version = int(current.get("version") or 0)
-    regenerate = spec.get("regenerate") or {}
-    revision = int(regenerate.get("revision") or 0)
-    provided = spec.get("specDocuments")
-    if provided:
+def _next_spec(spec: ProjectSpec, status: ProjectStatus, calls: PlannerCalls
+               ) -> tuple[SpecState | None, list[Question] | None]:
+    """The spec state this generation calls for (None: none yet) and new questions, if any."""
+    current = status.spec or SpecState()
+    version = current.version or 0
+    revision = _revision(spec)
+    if spec.spec_documents:
+        provided = spec.spec_documents.model_dump(by_alias=True)
         documents = {key: provided[key] for key in SPEC_DOCUMENTS}
-        if current.get("source") == "provided" and current.get("documents") == documents:
-            return current, extra
-        return _fresh(version, documents, "provided", revision, ""), extra
+        if current.source == "provided" and current.documents == documents:
+            return current, None
+        return _fresh(version, documents, "provided", revision, ""), None
 
+    chosen = spec.agent
     try:
-        chosen = spec.get("agent") or {}
-        planner = get_planner(chosen.get("planner") or "template", **agent_options(chosen))
+        planner = get_planner((chosen.planner if chosen else None) or "template",
+                              **agent_options(_options(spec)))
     except ValueError as exc:
         raise UnknownAgent(f"spec.agent.planner: {exc}") from exc
-    if not status.get("questions"):
-        extra["questions"] = calls.call(planner.clarify, spec["displayName"],
-                                        spec["description"])
-    answers = spec.get("answers")
+    questions = None
+    if not status.questions:
+        asked = calls.call(planner.clarify, spec.display_name, spec.description)
+        questions = [Question.model_validate(q) for q in asked]
+    answers = spec.answers
     if answers is None:
-        return (current or None), extra
-    digest = answers_digest(answers)
+        return status.spec, questions
     if not _stale(spec, current, answers):
-        return current, extra
-    feedback = regenerate.get("feedback") if revision > int(current.get("revision") or 0) else None
-    answer_map = {str(a["questionId"]): a.get("answer") for a in answers}
-    documents = calls.call(planner.write_spec, spec["displayName"], spec["description"],
+        return current, questions
+    feedback = (spec.regenerate.feedback if spec.regenerate
+                and revision > (current.revision or 0) else None)
+    answer_map = {a.question_id: a.answer for a in answers}
+    documents = calls.call(planner.write_spec, spec.display_name, spec.description,
                            answer_map, feedback, revision)
-    return _fresh(version, dict(documents), "generated", revision, digest), extra
+    return (_fresh(version, dict(documents), "generated", revision, answers_digest(answers)),
+            questions)
+
+
+def _options(spec: ProjectSpec) -> Obj:
+    """spec.agent as the agent registry reads it."""
+    return spec.agent.model_dump(by_alias=True, exclude_none=True) if spec.agent else {}
 
 
 def _fresh(version: int, documents: dict[str, str], source: str, revision: int,
-           digest: str) -> dict[str, Any]:
-    # A new version clears the approval: it was given to the previous one.
-    return {"version": version + 1, "documents": documents, "source": source,
-            "revision": revision, "answersDigest": digest, "approvedAt": None,
-            "approvedVersion": None, "commitSha": None}
+           digest: str) -> SpecState:
+    # A new version clears the approval: it was given to the previous one (the status
+    # patch writes the cleared fields as nulls).
+    return SpecState.model_validate({"version": version + 1, "documents": documents,
+                                     "source": source, "revision": revision,
+                                     "answersDigest": digest})
 
 
-def _apply_approval(repo: Path, spec: dict[str, Any], state: dict[str, Any],
-                    out: dict[str, Any]) -> dict[str, Any]:
-    wanted = (spec.get("approval") or {}).get("specVersion")
-    version = state.get("version")
-    if wanted is None or state.get("approvedVersion") == version:
+def _apply_approval(repo: Path, spec: ProjectSpec, state: SpecState,
+                    out: ProjectStatus) -> SpecState:
+    wanted = spec.approval.spec_version if spec.approval else None
+    version = state.version
+    if wanted is None or state.approved_version == version:
         return state
     if wanted != version:
-        out["message"] = (f"spec.approval.specVersion is {wanted} but the current spec version"
-                          f" is {version}; approve version {version} to build it")
+        out.message = (f"spec.approval.specVersion is {wanted} but the current spec version"
+                       f" is {version}; approve version {version} to build it")
         return state
-    approved_at = now_iso()
-    commit = commit_spec(repo, state["documents"], version, approved_at)
-    return {**state, "approvedVersion": version, "approvedAt": approved_at, "commitSha": commit}
+    assert version is not None and state.documents is not None
+    approved_at = utc_now()
+    commit = commit_spec(repo, state.documents, version, approved_at)
+    return state.model_copy(update={"approved_version": version, "approved_at": approved_at,
+                                    "commit_sha": commit})
 
 
 def commit_spec(repo: Path, documents: dict[str, str], version: int, date: str) -> str:

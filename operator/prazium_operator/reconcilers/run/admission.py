@@ -1,18 +1,28 @@
 """pending: the Run's identity, run number, spec snapshot and the project's build slot.
 
 Each step checks what an earlier (crashed) daemon already stored, so admitting
-twice allocates one run number and takes one snapshot.
+twice allocates one run number and takes one snapshot. Whether the run may build
+at all is core.admission_decision.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
-from prazium_kit import ids, journal, kube, resources
-from prazium_operator import conditions, gitrepo, projectstate
-from prazium_operator.runflow.context import (
-    TERMINAL,
+from prazium_kit import ids, kube, resources
+from prazium_kit.models import (
+    RUN_FINAL_PHASES,
+    ProjectSpec,
+    ProjectStatus,
+    RunStatus,
+    SpecSnapshot,
+)
+from prazium_kit.timefmt import utc_now
+from prazium_kit.types import Obj
+from prazium_operator import gitrepo
+from prazium_operator.reconcilers.project import state as project_state
+from prazium_operator.reconcilers.run import core
+from prazium_operator.reconcilers.run.context import (
     RunContext,
     RunFailed,
     check,
@@ -22,15 +32,22 @@ from prazium_operator.runflow.context import (
     set_status,
     sleep,
 )
+from prazium_operator.status import run as run_status
 
 WAIT_FOR_SLOT_SECONDS = 0.5
+
+
+def _take_project(ctx: RunContext, project: Obj) -> None:
+    """Parse the Project once for the phases that follow."""
+    ctx.project_spec = ProjectSpec.model_validate(project.get("spec") or {})
+    ctx.project_status = ProjectStatus.model_validate(project.get("status") or {})
 
 
 async def ensure_identity(ctx: RunContext) -> None:
     labels = ctx.run["metadata"].get("labels") or {}
     project = await asyncio.to_thread(resources.get, ctx.ns, kube.PROJECTS, ctx.project)
     owners = ctx.run["metadata"].get("ownerReferences") or []
-    meta: dict[str, Any] = {}
+    meta: Obj = {}
     if labels.get(kube.LABEL_PROJECT) != ctx.project:
         meta["labels"] = {kube.LABEL_PROJECT: ctx.project}
     if project and not any(o.get("uid") == project["metadata"]["uid"] for o in owners):
@@ -39,26 +56,33 @@ async def ensure_identity(ctx: RunContext) -> None:
         await asyncio.to_thread(resources.patch_meta, ctx.ns, kube.RUNS, ctx.name, meta)
     if project is None:
         raise RunFailed(f"project {ctx.project!r} does not exist in namespace {ctx.ns!r}")
-    ctx.project_obj = project
-    if not ctx.status.get("runNumber"):
+    _take_project(ctx, project)
+    if not ctx.status.run_number:
         number = await asyncio.to_thread(
-            projectstate.allocate_run_number, ctx.ns, ctx.project)
-        await set_status(ctx, runNumber=number)
+            project_state.allocate_run_number, ctx.ns, ctx.project)
+        await set_status(ctx, run_number=number)
         await set_phase(ctx, "pending", "admitting")
 
 
 async def admit(ctx: RunContext) -> None:
     check(ctx)
-    project = ctx.project_obj
-    if (project.get("spec") or {}).get("archived"):
-        raise RunFailed(f"project {ctx.project!r} is archived; it accepts no new runs")
-    if not ctx.status.get("specSnapshot"):
-        await set_status(ctx, specSnapshot=await _snapshot(ctx, project))
+    retry_of = ctx.spec.retry_of
+    retried = None
+    if retry_of and not ctx.status.spec_snapshot and not ctx.archived:
+        old = await asyncio.to_thread(resources.get, ctx.ns, kube.RUNS, retry_of)
+        retried = RunStatus.model_validate((old or {}).get("status") or {}).spec_snapshot
+    decision = core.admission_decision(
+        ctx.project, ctx.archived, ctx.project_status, snapshot=ctx.status.spec_snapshot,
+        retry_of=retry_of, retried_snapshot=retried)
+    if isinstance(decision, core.Refused):
+        raise RunFailed(decision.message)
+    if not ctx.status.spec_snapshot:
+        await set_status(ctx, spec_snapshot=decision.snapshot)
     waiting_on = None
     while True:
         check(ctx)
         holder = await asyncio.to_thread(
-            projectstate.try_acquire_slot, ctx.ns, ctx.project, ctx.name,
+            project_state.try_acquire_slot, ctx.ns, ctx.project, ctx.name,
             lambda other: _run_is_active(ctx, other))
         if holder is None:
             return
@@ -72,45 +96,28 @@ async def admit(ctx: RunContext) -> None:
 
 def _run_is_active(ctx: RunContext, other: str) -> bool:
     obj = resources.get(ctx.ns, kube.RUNS, other)
-    return obj is not None and (obj.get("status") or {}).get("phase") not in TERMINAL
-
-
-async def _snapshot(ctx: RunContext, project: dict[str, Any]) -> dict[str, Any]:
-    retry_of = ctx.run["spec"].get("retryOf")
-    if retry_of:
-        old = await asyncio.to_thread(resources.get, ctx.ns, kube.RUNS, retry_of)
-        snapshot = ((old or {}).get("status") or {}).get("specSnapshot")
-        if not snapshot:
-            raise RunFailed(f"retryOf names run {retry_of!r}, which has no spec snapshot")
-        return dict(snapshot)
-    spec_state = (project.get("status") or {}).get("spec") or {}
-    version = spec_state.get("version")
-    if not version or spec_state.get("approvedVersion") != version:
-        phase = (project.get("status") or {}).get("phase", "draft")
-        raise RunFailed(
-            f"project {ctx.project!r} has no approved spec (phase {phase}); approve spec"
-            f" version {version or '(none yet)'} with spec.approval.specVersion first")
-    return {"version": version, "documents": dict(spec_state.get("documents") or {})}
+    return obj is not None and \
+        RunStatus.model_validate(obj.get("status") or {}).phase not in RUN_FINAL_PHASES
 
 
 async def start(ctx: RunContext) -> None:
     main = await asyncio.to_thread(gitrepo.rev_parse, ctx.repo, gitrepo.MAIN)
     if main is None:
         raise RunFailed(f"project {ctx.project!r} has no repository yet")
-    await set_status(ctx, startedAt=ctx.status.get("startedAt") or conditions.now_iso(),
-                     baseCommit=ctx.status.get("baseCommit") or main)
+    await set_status(ctx, started_at=ctx.status.started_at or utc_now(),
+                     base_commit=ctx.status.base_commit or main)
     await set_phase(ctx, "decomposing")
-    await event(ctx, journal.RUN_STARTED, {
-        "runId": ids.run_id(ctx.name), "runNumber": ctx.status["runNumber"],
-        "trigger": ctx.run["spec"].get("trigger", "manual"),
-        "specVersion": ctx.status["specSnapshot"].get("version")})
-    await k8s_event(ctx.run, "RunStarted",
-                    f"run #{ctx.status['runNumber']} of {ctx.project} started")
+    snapshot = ctx.status.spec_snapshot or SpecSnapshot()
+    await event(ctx, run_status.PHASES["decomposing"].journal_type, {
+        "runId": ids.run_id(ctx.name), "runNumber": ctx.status.run_number,
+        "trigger": ctx.spec.trigger, "specVersion": snapshot.version})
+    await k8s_event(ctx.run, run_status.PHASES["decomposing"].event_reason,
+                    f"run #{ctx.status.run_number} of {ctx.project} started")
 
 
 async def load_project(ctx: RunContext) -> None:
-    if not ctx.project_obj:
+    if ctx.project_spec is None:
         project = await asyncio.to_thread(resources.get, ctx.ns, kube.PROJECTS, ctx.project)
         if project is None:
             raise RunFailed(f"project {ctx.project!r} no longer exists")
-        ctx.project_obj = project
+        _take_project(ctx, project)

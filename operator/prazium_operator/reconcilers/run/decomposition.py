@@ -7,64 +7,74 @@ missing Tasks from the same plan instead of asking the planner again.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from prazium_kit import ids, journal, kube, resources
+from prazium_kit.models import Plan, TaskStatus, status_patch
+from prazium_kit.types import Obj
 from prazium_operator.plan import PlanError, validate_plan
-from prazium_operator.runflow.context import (
+from prazium_operator.reconcilers.run.context import (
     RunContext,
     RunFailed,
     TaskState,
     agent,
+    agent_fields,
     check,
     event,
     set_phase,
     set_status,
-    summary_of,
 )
+from prazium_operator.reconcilers.run.core import summary_of
+from prazium_operator.status import task as task_status
+
+# A Task is created with generation 1 (the apiserver starts every object there).
+NEW_OBJECT_GENERATION = 1
 
 
 async def decompose(ctx: RunContext) -> None:
     check(ctx)
-    if not ctx.status.get("plan"):
+    if not ctx.status.plan:
         from prazium_operator.agents import AgentError, get_planner
         from prazium_operator.agents.registry import agent_options
 
         chosen = agent(ctx)
-        planner = get_planner(chosen.get("planner") or "template", **agent_options(chosen))
-        display = ctx.project_obj["spec"]["displayName"]
-        documents = ctx.status["specSnapshot"]["documents"]
+        planner = get_planner(chosen.planner or "template",
+                              **agent_options(agent_fields(chosen)))
+        assert ctx.project_spec is not None and ctx.status.spec_snapshot is not None
+        display = ctx.project_spec.display_name
+        documents = ctx.status.spec_snapshot.documents or {}
         try:
-            plan = await asyncio.to_thread(planner.decompose, display, documents)
-            validate_plan(plan)
+            written = await asyncio.to_thread(planner.decompose, display, documents)
+            validate_plan(written)
         except PlanError as exc:
             raise RunFailed(f"the planner produced an invalid plan: {exc}") from exc
         except AgentError as exc:
             raise RunFailed(f"the planner failed: {exc}") from exc
-        await set_status(ctx, plan=plan, tasksSummary=summary_of(
-            {t["id"]: "pending" for t in plan["tasks"]}))
-    plan = ctx.status["plan"]
+        stored = Plan.model_validate(written)
+        await set_status(ctx, plan=stored,
+                         tasks_summary=summary_of("pending" for _ in stored.tasks))
+    plan = ctx.status.plan
+    assert plan is not None
     await event(ctx, journal.PLAN_CREATED, {
-        "taskCount": len(plan["tasks"]), "mergeOrder": plan["mergeOrder"],
-        "tasks": [{"taskId": ids.task_id(t["id"]), "slug": t["slug"],
-                   "dependencies": [ids.task_id(d) for d in t.get("dependencies", [])]}
-                  for t in plan["tasks"]]})
+        "taskCount": len(plan.tasks), "mergeOrder": plan.merge_order,
+        "tasks": [{"taskId": ids.task_id(t.id), "slug": t.slug,
+                   "dependencies": [ids.task_id(d) for d in t.dependencies]}
+                  for t in plan.tasks]})
     await _create_tasks(ctx, plan)
     await set_phase(ctx, "executing")
 
 
-async def _create_tasks(ctx: RunContext, plan: dict[str, Any]) -> None:
-    for sequence, task in enumerate(plan["tasks"], start=1):
-        name = ids.task_cr_name(ctx.name, task["id"])
+async def _create_tasks(ctx: RunContext, plan: Plan) -> None:
+    for sequence, task in enumerate(plan.tasks, start=1):
+        name = ids.task_cr_name(ctx.name, task.id)
         definition = {
-            "id": task["id"], "slug": task["slug"],
-            "description": (task.get("description") or task["slug"])[:2000],
-            "instructions": (task.get("instructions") or "")[:50000],
-            "dependencies": list(task.get("dependencies", [])),
-            "pathScope": list(task["pathScope"]),
-            "expectedOutputs": list(task.get("expectedOutputs", [])),
+            "id": task.id, "slug": task.slug,
+            "description": (task.description or task.slug)[:2000],
+            "instructions": (task.instructions or "")[:50000],
+            "dependencies": list(task.dependencies),
+            "pathScope": list(task.path_scope),
+            "expectedOutputs": list(task.expected_outputs),
         }
-        body = {
+        body: Obj = {
             "apiVersion": kube.API_VERSION, "kind": "Task",
             "metadata": {
                 "name": name, "namespace": ctx.ns,
@@ -78,17 +88,20 @@ async def _create_tasks(ctx: RunContext, plan: dict[str, Any]) -> None:
         created = await asyncio.to_thread(resources.create, ctx.ns, kube.TASKS, body)
         # Only the creator sets the initial status: an existing Task may be mid-flight.
         if created:
-            await asyncio.to_thread(resources.patch_status, ctx.ns, kube.TASKS, name,
-                                    {"phase": "pending", "attempts": 0})
+            status = TaskStatus(attempts=0)
+            task_status.set_phase(status, "pending", "", NEW_OBJECT_GENERATION)
+            await asyncio.to_thread(
+                resources.patch_status, ctx.ns, kube.TASKS, name,
+                status_patch(status, "attempts", *task_status.PHASE_FIELDS))
 
 
 async def load_tasks(ctx: RunContext) -> None:
     items = await asyncio.to_thread(resources.list_by_label, ctx.ns, kube.TASKS,
                                     f"{kube.LABEL_RUN}={ctx.name}")
     by_id = {item["spec"]["definition"]["id"]: item for item in items}
-    plan_tasks = (ctx.status.get("plan") or {}).get("tasks", [])
-    for task in plan_tasks:
-        body = by_id.get(task["id"])
+    for task in ctx.status.plan.tasks if ctx.status.plan else []:
+        body = by_id.get(task.id)
         if body is None:
-            raise RunFailed(f"Task {ids.task_cr_name(ctx.name, task['id'])} is missing")
-        ctx.tasks[task["id"]] = TaskState(definition=task, body=body)
+            raise RunFailed(f"Task {ids.task_cr_name(ctx.name, task.id)} is missing")
+        ctx.tasks[task.id] = TaskState(definition=task, body=body,
+                                       status=TaskStatus.model_validate(body.get("status") or {}))
