@@ -97,7 +97,7 @@ class Stack:
             PRAZIUM_KUBECONFIG=self.kubeconfig,
             PRAZIUM_DATABASE_URL=self.database_url,
             PRAZIUM_DATA_DIR=str(data_dir),
-            PYTHONPATH=f"{ROOT / 'operator'}:{ROOT / 'api'}",
+            PYTHONPATH=f"{ROOT / 'kit'}:{ROOT / 'operator'}:{ROOT / 'api'}",
         )
         env.update(extra)
         return env
