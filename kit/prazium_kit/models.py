@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
+from prazium_kit import ids
+
 AgentName = Literal["template", "openai", "anthropic", "command"]
 ProjectPhase = Literal[
     "draft", "clarifying", "spec_review", "approved", "building", "built", "failed", "archived"
@@ -111,8 +113,8 @@ class RunSpec(BaseModel):
 
 class TaskDefinition(BaseModel):
     model_config = _CAMEL
-    id: str = Field(pattern=r"^task-[0-9]{3}$")
-    slug: str = Field(max_length=40, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    id: str = Field(pattern=ids.TASK_DEFINITION_ID_PATTERN)
+    slug: str = Field(max_length=40, pattern=ids.DNS1123_LABEL_PATTERN)
     description: str = Field(min_length=1, max_length=2000)
     instructions: str | None = Field(default=None, max_length=50000)
     dependencies: list[str] = []

@@ -16,7 +16,6 @@ number for this task) to its own environment, so every process a coder starts
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import logging
 import os
 import time
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from prazium_kit import ids, journal, logs
+from prazium_kit.timefmt import utc_now
 from prazium_operator import recorder
 from prazium_operator.gitrepo import GitError, changed_files, git, identity_env, remove_worktree
 from prazium_operator.plan import path_in_scope
@@ -64,7 +64,7 @@ def run(request: WorkerRequest) -> int:
     write_json_atomically(pid_path(result_path), {"pid": os.getpid()})
     os.environ[ATTEMPT_ENV] = str(request.attempt)  # this process carries one attempt only
     started = time.monotonic()
-    started_at = _now()
+    started_at = utc_now()
     task_key = request.task_id
     dsn = get_settings().database_url
     # Every line of this attempt names it (prazium_kit.logs).
@@ -86,7 +86,7 @@ def run(request: WorkerRequest) -> int:
         _record_files(request, dsn, created, modified)
         result.update(status="succeeded", commitSha=commit, filesCreated=created,
                       filesModified=modified)
-    result.update(completedAt=_now(), durationSeconds=round(time.monotonic() - started, 3))
+    result.update(completedAt=utc_now(), durationSeconds=round(time.monotonic() - started, 3))
     log.log(logging.INFO if result["status"] == "succeeded" else logging.WARNING,
             "task %s attempt %s %s", task_key, request.attempt, result["status"],
             extra={"status": result["status"], "durationSeconds": result["durationSeconds"],
@@ -196,10 +196,6 @@ def _record_files(request: WorkerRequest, dsn: str, created: list[str],
                              "size": size},
                     dedup_key=recorder.dedup_key(request.namespace, request.run,
                                                  request.task_id, event_type, path))
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 if __name__ == "__main__":
