@@ -33,6 +33,7 @@ from prazium_operator.worker.request import (
     EXIT_SUCCEEDED,
     EXIT_TASK_FAILED,
     WorkerRequest,
+    WorkerResult,
     pid_path,
     write_json_atomically,
 )
@@ -74,26 +75,27 @@ def run(request: WorkerRequest) -> int:
                     task=task_key, event_type=journal.TASK_STARTED, extra=request.attempt,
                     payload={"taskId": ids.task_id(task_key), "slug": request.task.get("slug"),
                              "attempt": request.attempt, "branch": request.branch})
-    result: dict[str, Any] = {"attempt": request.attempt, "startedAt": started_at}
+    result = WorkerResult(attempt=request.attempt, startedAt=started_at)
     try:
         commit, created, modified = execute(request)
     except TaskFailure as exc:
-        result.update(status="failed", error=str(exc))
+        result.status, result.error = "failed", str(exc)
     except Exception as exc:  # an agent or git crash is a task failure, reported as such
         log.exception("task %s failed", task_key)
-        result.update(status="failed", error=f"{type(exc).__name__}: {exc}")
+        result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"
     else:
         _record_files(request, dsn, created, modified)
-        result.update(status="succeeded", commitSha=commit, filesCreated=created,
-                      filesModified=modified)
-    result.update(completedAt=utc_now(), durationSeconds=round(time.monotonic() - started, 3))
-    log.log(logging.INFO if result["status"] == "succeeded" else logging.WARNING,
-            "task %s attempt %s %s", task_key, request.attempt, result["status"],
-            extra={"status": result["status"], "durationSeconds": result["durationSeconds"],
-                   **({"commit": result["commitSha"]} if "commitSha" in result
-                      else {"error": result.get("error")})})
-    write_json_atomically(result_path, result)
-    return EXIT_SUCCEEDED if result["status"] == "succeeded" else EXIT_TASK_FAILED
+        result.status, result.commit_sha = "succeeded", commit
+        result.files_created, result.files_modified = created, modified
+    result.completed_at = utc_now()
+    result.duration_seconds = round(time.monotonic() - started, 3)
+    log.log(logging.INFO if result.status == "succeeded" else logging.WARNING,
+            "task %s attempt %s %s", task_key, request.attempt, result.status,
+            extra={"status": result.status, "durationSeconds": result.duration_seconds,
+                   **({"commit": result.commit_sha} if result.commit_sha
+                      else {"error": result.error})})
+    write_json_atomically(result_path, result.to_file())
+    return EXIT_SUCCEEDED if result.status == "succeeded" else EXIT_TASK_FAILED
 
 
 def execute(request: WorkerRequest) -> tuple[str, list[str], list[str]]:

@@ -10,7 +10,9 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 EXIT_SUCCEEDED = 0
 EXIT_TASK_FAILED = 1
@@ -74,10 +76,39 @@ def write_json_atomically(path: Path, data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+class WorkerResult(BaseModel):
+    """What a worker attempt came to: the result file, written once at the attempt's end."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+    attempt: int | None = None
+    status: Literal["succeeded", "failed"] | None = None
+    error: str | None = None
+    commit_sha: str | None = Field(default=None, alias="commitSha")
+    files_created: list[str] = Field(default=[], alias="filesCreated")
+    files_modified: list[str] = Field(default=[], alias="filesModified")
+    started_at: str | None = Field(default=None, alias="startedAt")
+    completed_at: str | None = Field(default=None, alias="completedAt")
+    duration_seconds: float | None = Field(default=None, alias="durationSeconds")
+
+    def to_file(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True, exclude_unset=True)
+
+
 def read_result(path: Path) -> dict[str, Any] | None:
+    """A JSON file the worker wrote (result or pid file); None while there is none."""
     try:
         return dict(json.loads(path.read_text(encoding="utf-8")))
     except FileNotFoundError:
         return None
     except json.JSONDecodeError:
+        return None
+
+
+def read_worker_result(path: Path) -> WorkerResult | None:
+    """The attempt's result; None while there is none (or it is not a result at all)."""
+    try:
+        return WorkerResult.model_validate_json(path.read_bytes())
+    except FileNotFoundError:
+        return None
+    except ValidationError:
         return None

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 
 from prazium_kit import ids, journal, paths
-from prazium_kit.models import VerificationResult
 from prazium_operator import gitrepo, verify
 from prazium_operator.reconcilers.run import core
 from prazium_operator.reconcilers.run.context import (
@@ -77,9 +76,8 @@ async def verify_merged(ctx: RunContext) -> None:
     await event(ctx, run_status.PHASES["verifying"].journal_type, {"command": command})
     workdir = paths.task_worktree(ctx.settings.data_dir, ctx.ns, ctx.project, ctx.name,
                                   "verify")
-    result = VerificationResult.model_validate(await verify.verify(
-        ctx.repo, str(ctx.status.merged_commit), command, workdir,
-        ctx.settings.verify_timeout_seconds))
+    result = await verify.verify(ctx.repo, str(ctx.status.merged_commit), command, workdir,
+                                 ctx.settings.verify_timeout_seconds)
     await set_status(ctx, verification_result=result)
     dumped = result.model_dump(by_alias=True)
     await event(ctx, journal.VERIFICATION_COMPLETED, {

@@ -30,7 +30,7 @@ from prazium_operator.reconcilers.run.context import (
     set_task_phase,
 )
 from prazium_operator.status import task as task_status
-from prazium_operator.worker.request import WorkerRequest, read_result
+from prazium_operator.worker.request import WorkerRequest, WorkerResult, read_worker_result
 
 # The logger name from before the split out of runner.py, so log filters keep matching.
 log = logging.getLogger("prazium_operator.runner")
@@ -109,7 +109,7 @@ async def poll(ctx: RunContext, task: TaskState) -> None:
     state = await ctx.executor.state(ref, request)
     if state is WorkerState.RUNNING:
         return
-    result = read_result(Path(request.result_path)) if state is WorkerState.EXITED else None
+    result = read_worker_result(Path(request.result_path)) if state is WorkerState.EXITED else None
     # The result is on the shared volume now (or there is none): the worker's Job,
     # if any, has nothing more to tell. A retry is a new Job (attempt + 1).
     await ctx.executor.release(ref, request)
@@ -121,25 +121,24 @@ async def poll(ctx: RunContext, task: TaskState) -> None:
         else:
             await _fail_task(ctx, task, f"the worker exited without a result {attempt} times")
         return
-    if result.get("status") == "succeeded":
+    if result.status == "succeeded" and result.commit_sha:
         await _complete_task(ctx, task, result)
     else:
-        await _fail_task(ctx, task, str(result.get("error") or "the worker failed"))
+        await _fail_task(ctx, task, result.error or "the worker failed")
 
 
-async def _complete_task(ctx: RunContext, task: TaskState, result: Obj) -> None:
-    """Record a worker's result file (JSON, read at the edge) as the Task's result."""
-    outcome = TaskResult(filesCreated=result.get("filesCreated", []),
-                         filesModified=result.get("filesModified", []),
-                         commitSha=result["commitSha"])
-    commit = str(outcome.commit_sha)
+async def _complete_task(ctx: RunContext, task: TaskState, result: WorkerResult) -> None:
+    """Record a worker's result as the Task's result."""
+    commit = str(result.commit_sha)
+    outcome = TaskResult(filesCreated=result.files_created,
+                         filesModified=result.files_modified, commitSha=commit)
     await set_task_phase(ctx, task, "succeeded", "", result=outcome, completed_at=utc_now())
     await event(ctx, PHASES["succeeded"].journal_type, {
         "taskId": ids.task_id(task.id), "status": "succeeded", "slug":
         task.definition.slug, "commitSha": commit,
         "filesCreated": len(outcome.files_created),
         "filesModified": len(outcome.files_modified),
-        "durationSeconds": result.get("durationSeconds")}, task=task.id)
+        "durationSeconds": result.duration_seconds}, task=task.id)
     await k8s_event(task.body, PHASES["succeeded"].event_reason, f"commit {commit[:12]}")
 
 
