@@ -8,6 +8,7 @@ agree field by field (names, required fields, enums), so neither drifts.
 from __future__ import annotations
 
 import typing
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
@@ -197,7 +198,7 @@ class ProjectStatus(_Status):
 
 class SpecSnapshot(_Status):
     version: int | None = None
-    documents: dict[str, str] | None = None
+    documents: dict[str, str] = {}
 
 
 class PlannedTask(BaseModel):
@@ -316,3 +317,16 @@ def _dump(value: Any) -> Any:
         return [item.model_dump(by_alias=True, exclude_none=True)
                 if isinstance(item, BaseModel) else item for item in value]
     return value
+
+
+M = typing.TypeVar("M", bound=BaseModel)
+
+
+def status_of(obj: Mapping[str, Any] | None, model: type[M]) -> M:
+    """The status of a custom resource as read from the apiserver (or none yet), parsed."""
+    return model.model_validate(dict((obj or {}).get("status") or {}))
+
+
+def spec_of(obj: Mapping[str, Any], model: type[M]) -> M:
+    """The spec of a custom resource as read from the apiserver, parsed."""
+    return model.model_validate(dict(obj.get("spec") or {}))

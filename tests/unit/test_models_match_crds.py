@@ -140,3 +140,11 @@ def test_planned_tasks_keep_what_the_planner_wrote() -> None:
     assert plan.tasks[0].dependencies == []
     dumped = plan.model_dump(by_alias=True)
     assert dumped["tasks"] == stored["tasks"]
+
+
+def test_status_of_parses_a_resource_with_or_without_status() -> None:
+    assert models.status_of(None, models.RunStatus) == models.RunStatus()
+    run = {"spec": {"projectRef": {"name": "p"}}, "status": {"runNumber": 2, "phase": "merging"}}
+    status = models.status_of(run, models.RunStatus)
+    assert (status.run_number, status.phase) == (2, "merging")
+    assert models.spec_of(run, models.RunSpec).parallelism == 3  # the CRD's default

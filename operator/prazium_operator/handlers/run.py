@@ -16,7 +16,7 @@ from kubernetes.client.exceptions import ApiException
 
 from prazium_kit import resources
 from prazium_kit.kube import GROUP, RUNS, VERSION
-from prazium_kit.models import RUN_FINAL_PHASES, RunStatus, status_patch
+from prazium_kit.models import RUN_FINAL_PHASES, RunStatus, status_of, status_patch
 from prazium_operator.reconcilers.run.driver import RunDriver
 from prazium_operator.settings import get_settings
 from prazium_operator.status import run as run_status
@@ -49,8 +49,8 @@ async def observe_finished_run(name: str, namespace: str | None, body: kopf.Body
     Nothing is left to do for a finished run (a late spec.cancel changes nothing), so
     the new generation is observed at once; a no-op unless the generation moved.
     """
-    status = RunStatus.model_validate(dict(body.get("status") or {}))
-    generation = (body.get("metadata") or {}).get("generation")
+    status = status_of(body, RunStatus)
+    generation = body.meta.get("generation")
     if type == "DELETED" or namespace is None or generation is None \
             or status.phase not in RUN_FINAL_PHASES \
             or status.observed_generation == generation:

@@ -39,7 +39,7 @@ from pathlib import Path
 
 from prazium_kit import resources
 from prazium_kit.kube import PROJECTS
-from prazium_kit.models import ProjectSpec, ProjectStatus, status_patch
+from prazium_kit.models import ProjectSpec, ProjectStatus, spec_of, status_of, status_patch
 from prazium_kit.types import Obj
 from prazium_operator.reconcilers.project import spec as spec_step
 from prazium_operator.status import project as project_status
@@ -114,11 +114,10 @@ def plan(data_dir: Path, namespace: str, name: str, generation: int | None,
     marked = False
     for _ in range(MAX_CONFLICT_RETRIES):
         obj = resources.get(namespace, PROJECTS, name)
-        meta = (obj or {}).get("metadata") or {}
-        if obj is None or meta.get("generation") != generation:
+        if obj is None or obj["metadata"].get("generation") != generation:
             return  # deleted, or superseded: the newer generation's handler took over
-        spec = ProjectSpec.model_validate(obj.get("spec") or {})
-        status = ProjectStatus.model_validate(obj.get("status") or {})
+        spec = spec_of(obj, ProjectSpec)
+        status = status_of(obj, ProjectStatus)
         final = marked or not spec_step.planning_needed(spec, status)
         if final:
             change = spec_step.reconcile(data_dir, namespace, name, spec, status, generation,
@@ -127,7 +126,8 @@ def plan(data_dir: Path, namespace: str, name: str, generation: int | None,
             status.conditions = project_status.planning_conditions(spec, status, generation)
             change = status_patch(status, "conditions")
         try:
-            resources.patch_status_at(namespace, PROJECTS, name, meta["resourceVersion"], change)
+            resources.patch_status_at(namespace, PROJECTS, name,
+                                      obj["metadata"]["resourceVersion"], change)
         except Exception as exc:
             if resources.is_conflict(exc):
                 continue

@@ -16,6 +16,8 @@ from prazium_kit.models import (
     ProjectStatus,
     RunStatus,
     SpecSnapshot,
+    spec_of,
+    status_of,
 )
 from prazium_kit.timefmt import utc_now
 from prazium_kit.types import Obj
@@ -39,12 +41,12 @@ WAIT_FOR_SLOT_SECONDS = 0.5
 
 def _take_project(ctx: RunContext, project: Obj) -> None:
     """Parse the Project once for the phases that follow."""
-    ctx.project_spec = ProjectSpec.model_validate(project.get("spec") or {})
-    ctx.project_status = ProjectStatus.model_validate(project.get("status") or {})
+    ctx.project_spec = spec_of(project, ProjectSpec)
+    ctx.project_status = status_of(project, ProjectStatus)
 
 
 async def ensure_identity(ctx: RunContext) -> None:
-    labels = ctx.run["metadata"].get("labels") or {}
+    labels = ctx.run["metadata"].get("labels", {})
     project = await asyncio.to_thread(resources.get, ctx.ns, kube.PROJECTS, ctx.project)
     owners = ctx.run["metadata"].get("ownerReferences") or []
     meta: Obj = {}
@@ -70,7 +72,7 @@ async def admit(ctx: RunContext) -> None:
     retried = None
     if retry_of and not ctx.status.spec_snapshot and not ctx.archived:
         old = await asyncio.to_thread(resources.get, ctx.ns, kube.RUNS, retry_of)
-        retried = RunStatus.model_validate((old or {}).get("status") or {}).spec_snapshot
+        retried = status_of(old, RunStatus).spec_snapshot
     decision = core.admission_decision(
         ctx.project, ctx.archived, ctx.project_status, snapshot=ctx.status.spec_snapshot,
         retry_of=retry_of, retried_snapshot=retried)
@@ -97,7 +99,7 @@ async def admit(ctx: RunContext) -> None:
 def _run_is_active(ctx: RunContext, other: str) -> bool:
     obj = resources.get(ctx.ns, kube.RUNS, other)
     return obj is not None and \
-        RunStatus.model_validate(obj.get("status") or {}).phase not in RUN_FINAL_PHASES
+        status_of(obj, RunStatus).phase not in RUN_FINAL_PHASES
 
 
 async def start(ctx: RunContext) -> None:

@@ -113,7 +113,7 @@ class RunContext:
 def check(ctx: RunContext, *, cancellable: bool = True) -> None:
     if ctx.stopped:
         raise Stopped()
-    live = (ctx.live.get("metadata") or {}).get("generation")
+    live = ctx.live.meta.get("generation")
     if live is not None:
         ctx.observed = int(live)  # from here on, this generation's spec is acted on
     if cancellable and live_spec(ctx).cancel:

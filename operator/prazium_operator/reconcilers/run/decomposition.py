@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 
 from prazium_kit import ids, journal, kube, resources
-from prazium_kit.models import Plan, TaskStatus, status_patch
+from prazium_kit.models import Plan, TaskStatus, status_of, status_patch
 from prazium_kit.types import Obj
 from prazium_operator.plan import PlanError, validate_plan
 from prazium_operator.reconcilers.run.context import (
@@ -41,7 +41,7 @@ async def decompose(ctx: RunContext) -> None:
                               **agent_options(agent_fields(chosen)))
         assert ctx.project_spec is not None and ctx.status.spec_snapshot is not None
         display = ctx.project_spec.display_name
-        documents = ctx.status.spec_snapshot.documents or {}
+        documents = ctx.status.spec_snapshot.documents
         try:
             written = await asyncio.to_thread(planner.decompose, display, documents)
             validate_plan(written)
@@ -104,4 +104,4 @@ async def load_tasks(ctx: RunContext) -> None:
         if body is None:
             raise RunFailed(f"Task {ids.task_cr_name(ctx.name, task.id)} is missing")
         ctx.tasks[task.id] = TaskState(definition=task, body=body,
-                                       status=TaskStatus.model_validate(body.get("status") or {}))
+                                       status=status_of(body, TaskStatus))

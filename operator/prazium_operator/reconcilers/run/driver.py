@@ -33,7 +33,7 @@ import asyncio
 import kopf
 
 from prazium_kit import kube, resources
-from prazium_kit.models import RUN_FINAL_PHASES, RunSpec, RunStatus
+from prazium_kit.models import RUN_FINAL_PHASES, RunSpec, RunStatus, spec_of, status_of
 from prazium_operator.executor.base import Executor
 from prazium_operator.reconcilers.run import (
     admission,
@@ -67,8 +67,7 @@ class RunDriver:
         ctx = RunContext(ns=self.namespace, name=self.name, live=self.body,
                          executor=self.executor, settings=self.settings,
                          stopped=self.stopped, run=run,
-                         spec=RunSpec.model_validate(run["spec"]),
-                         status=RunStatus.model_validate(run.get("status") or {}))
+                         spec=spec_of(run, RunSpec), status=status_of(run, RunStatus))
         if ctx.status.phase in RUN_FINAL_PHASES:
             await finish.after_final(ctx)
             return

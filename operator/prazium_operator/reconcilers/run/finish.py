@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 
 from prazium_kit import kube, paths, resources
-from prazium_kit.models import ProjectSpec, RunPhase
+from prazium_kit.models import ProjectSpec, RunPhase, spec_of
 from prazium_kit.timefmt import utc_now
 from prazium_operator import gitrepo, recorder
 from prazium_operator.reconcilers.project import state as project_state
@@ -55,8 +55,7 @@ async def after_final(ctx: RunContext) -> None:
     assert phase is not None
     if ctx.status.run_number:
         project = await asyncio.to_thread(resources.get, ctx.ns, kube.PROJECTS, ctx.project)
-        archived = bool(project) and ProjectSpec.model_validate(
-            (project or {}).get("spec") or {}).archived
+        archived = project is not None and spec_of(project, ProjectSpec).archived
         await asyncio.to_thread(
             project_state.record_latest_run, ctx.ns, ctx.project, ctx.name,
             ctx.status.run_number, phase,

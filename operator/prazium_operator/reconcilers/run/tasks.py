@@ -49,7 +49,7 @@ def _request(ctx: RunContext, task: TaskState, attempt: int, base: str) -> Worke
     assert ctx.status.spec_snapshot is not None and ctx.status.run_number is not None
     return WorkerRequest(
         namespace=ctx.ns, project=ctx.project, run=ctx.name, task=task.definition.as_stored(),
-        documents=ctx.status.spec_snapshot.documents or {}, repo_path=str(ctx.repo),
+        documents=ctx.status.spec_snapshot.documents, repo_path=str(ctx.repo),
         worktree=str(paths.task_worktree(data_dir, ctx.ns, ctx.project, ctx.name, task.id)),
         branch=ids.branch_name(ctx.status.run_number, task.id, task.definition.slug),
         base_commit=base, attempt=attempt,
