@@ -10,9 +10,11 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from prazium_kit.types import Obj
 
 EXIT_SUCCEEDED = 0
 EXIT_TASK_FAILED = 1
@@ -24,7 +26,7 @@ class WorkerRequest:
     namespace: str
     project: str
     run: str
-    task: dict[str, Any]  # the plan's task definition (id, slug, pathScope, ...)
+    task: Obj  # the plan's task definition as stored (id, slug, pathScope, ...): JSON
     documents: dict[str, str]
     repo_path: str
     worktree: str
@@ -33,7 +35,7 @@ class WorkerRequest:
     attempt: int
     result_path: str
     coder: str = "template"
-    coder_options: dict[str, Any] = field(default_factory=dict)
+    coder_options: Obj = field(default_factory=dict)
     # Name of the Secret holding the agent's credentials (spec.agent.credentialsSecret of
     # the run, else the project). The kubernetes executor gives the worker its keys as
     # environment (envFrom); only the name travels here, never a value.
@@ -43,7 +45,7 @@ class WorkerRequest:
     def task_id(self) -> str:
         return str(self.task["id"])
 
-    def log_fields(self) -> dict[str, Any]:
+    def log_fields(self) -> Obj:
         """Context for log lines about this attempt (worker, executors)."""
         return {"namespace": self.namespace, "project": self.project, "run": self.run,
                 "task": self.task_id, "attempt": self.attempt}
@@ -69,7 +71,7 @@ def log_path(result_path: Path) -> Path:
     return result_path.with_suffix(".log")
 
 
-def write_json_atomically(path: Path, data: dict[str, Any]) -> None:
+def write_json_atomically(path: Path, data: Obj) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(data, sort_keys=True), encoding="utf-8")
@@ -90,11 +92,11 @@ class WorkerResult(BaseModel):
     completed_at: str | None = Field(default=None, alias="completedAt")
     duration_seconds: float | None = Field(default=None, alias="durationSeconds")
 
-    def to_file(self) -> dict[str, Any]:
+    def to_file(self) -> Obj:
         return self.model_dump(by_alias=True, exclude_unset=True)
 
 
-def read_result(path: Path) -> dict[str, Any] | None:
+def read_result(path: Path) -> Obj | None:
     """A JSON file the worker wrote (result or pid file); None while there is none."""
     try:
         return dict(json.loads(path.read_text(encoding="utf-8")))
