@@ -138,3 +138,13 @@ def test_run_outcome_succeeds_when_nothing_failed() -> None:
     green = VerificationResult(exitCode=0, summary="3 tests passed")
     assert run_outcome(verification=green).phase == "succeeded"
     assert run_outcome().message == "built and verified"
+
+
+def test_only_a_finished_run_with_a_newer_generation_is_observed_by_the_event_handler() -> None:
+    from prazium_kit.models import RunStatus
+    from prazium_operator.reconcilers.run.finished import needs_observing
+
+    done = RunStatus(phase="succeeded", observedGeneration=1)
+    assert needs_observing(done, 2)
+    assert not needs_observing(done, 1)
+    assert not needs_observing(RunStatus(phase="executing", observedGeneration=1), 2)

@@ -8,18 +8,15 @@ survive an operator crash.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import kopf
-from kubernetes.client.exceptions import ApiException
 
-from prazium_kit import resources
 from prazium_kit.kube import GROUP, RUNS, VERSION
-from prazium_kit.models import RUN_FINAL_PHASES, RunStatus, status_of, status_patch
+from prazium_kit.models import RunStatus, status_of
+from prazium_operator.reconcilers.run import finished
 from prazium_operator.reconcilers.run.driver import RunDriver
 from prazium_operator.settings import get_settings
-from prazium_operator.status import run as run_status
 
 
 @kopf.daemon(GROUP, VERSION, RUNS, cancellation_timeout=10.0, initial_delay=0,
@@ -44,21 +41,10 @@ async def release_run_workers(name: str, namespace: str | None, memo: kopf.Memo,
 @kopf.on.event(GROUP, VERSION, RUNS)
 async def observe_finished_run(name: str, namespace: str | None, body: kopf.Body,
                                type: str | None, **_: Any) -> None:
-    """A finished Run's daemon is gone: acknowledge a later spec change (kstatus).
-
-    Nothing is left to do for a finished run (a late spec.cancel changes nothing), so
-    the new generation is observed at once; a no-op unless the generation moved.
-    """
+    """A finished Run's daemon is gone: acknowledge a later spec change (kstatus)."""
     status = status_of(body, RunStatus)
     generation = body.meta.get("generation")
     if type == "DELETED" or namespace is None or generation is None \
-            or status.phase not in RUN_FINAL_PHASES \
-            or status.observed_generation == generation:
+            or not finished.needs_observing(status, int(generation)):
         return
-    run_status.observe(status, int(generation))
-    try:
-        await asyncio.to_thread(resources.patch_status, namespace, RUNS, name,
-                                status_patch(status, *run_status.OBSERVE_FIELDS))
-    except ApiException as exc:
-        if exc.status != 404:  # deleted meanwhile: nothing to observe
-            raise
+    await finished.observe(namespace, name, status, int(generation))
