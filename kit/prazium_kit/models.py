@@ -86,6 +86,11 @@ class ProjectSpec(BaseModel):
     agent: ProjectAgent | None = None
     archived: bool = False
 
+    @property
+    def chosen_agent(self) -> ProjectAgent:
+        """spec.agent with its defaults (the template planner and coder) when absent."""
+        return self.agent or ProjectAgent()
+
 
 class ObjectRef(BaseModel):
     model_config = _CAMEL

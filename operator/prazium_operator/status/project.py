@@ -84,7 +84,7 @@ def stalled_conditions(status: ProjectStatus, generation: int | None, reason: st
 
 def planning_conditions(spec: ProjectSpec, status: ProjectStatus,
                         generation: int | None) -> list[Condition]:
-    planner = (spec.agent.planner if spec.agent else None) or "template"
+    planner = spec.chosen_agent.planner
     doing = ("writing the spec documents" if status.questions
              else "writing clarifying questions")
     return build(status.conditions, generation, ready=False, reconciling=True, stalled=False,

@@ -155,10 +155,8 @@ def _next_spec(spec: ProjectSpec, status: ProjectStatus, calls: PlannerCalls
             return current, None
         return _fresh(version, documents, "provided", revision, ""), None
 
-    chosen = spec.agent
     try:
-        planner = get_planner((chosen.planner if chosen else None) or "template",
-                              **agent_options(_options(spec)))
+        planner = get_planner(spec.chosen_agent.planner, **agent_options(_options(spec)))
     except ValueError as exc:
         raise UnknownAgent(f"spec.agent.planner: {exc}") from exc
     questions = None

@@ -137,7 +137,7 @@ def live_spec(ctx: RunContext) -> RunSpec:
 
 def agent(ctx: RunContext) -> ProjectAgent:
     """The project's spec.agent with the run's own choices on top."""
-    base = (ctx.project_spec.agent if ctx.project_spec else None) or ProjectAgent()
+    base = ctx.project_spec.chosen_agent if ctx.project_spec else ProjectAgent()
     override = ctx.spec.agent.model_dump(exclude_none=True) if ctx.spec.agent else {}
     return base.model_copy(update={k: v for k, v in override.items() if v})
 

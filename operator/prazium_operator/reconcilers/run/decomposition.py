@@ -37,8 +37,7 @@ async def decompose(ctx: RunContext) -> None:
         from prazium_operator.agents.registry import agent_options
 
         chosen = agent(ctx)
-        planner = get_planner(chosen.planner or "template",
-                              **agent_options(agent_fields(chosen)))
+        planner = get_planner(chosen.planner, **agent_options(agent_fields(chosen)))
         assert ctx.project_spec is not None and ctx.status.spec_snapshot is not None
         display = ctx.project_spec.display_name
         documents = ctx.status.spec_snapshot.documents

@@ -42,7 +42,7 @@ PHASES = task_status.PHASES
 def _request(ctx: RunContext, task: TaskState, attempt: int, base: str) -> WorkerRequest:
     data_dir = ctx.settings.data_dir
     chosen = agent(ctx)
-    coder = chosen.coder or "template"
+    coder = chosen.coder
     options: Obj = {"command": chosen.command} \
         if coder == "command" and chosen.command else {}
     options.update(agent_options(agent_fields(chosen)))
