@@ -21,10 +21,7 @@ from prazium_api import repo
 from prazium_api.errors import ApiError, conflict
 from prazium_api.settings import ApiSettings
 from prazium_kit import kube
-from prazium_kit.podsecurity import (
-    restricted_container_security_context,
-    restricted_pod_security_context,
-)
+from prazium_kit.podsecurity import container_security_context, pod_security_context
 from prazium_kit.types import Obj
 
 APP_PORT = 8000
@@ -99,7 +96,7 @@ def manifests(settings: ApiSettings, namespace: str, deployment_id: str, project
                 "spec": {
                     "automountServiceAccountToken": False,
                     "enableServiceLinks": False,
-                    "securityContext": restricted_pod_security_context(NOBODY_UID),
+                    "securityContext": pod_security_context(NOBODY_UID),
                     "containers": [{
                         "name": "app", "image": settings.deploy_image, "command": command,
                         "workingDir": "/app",
@@ -112,7 +109,7 @@ def manifests(settings: ApiSettings, namespace: str, deployment_id: str, project
                                            "periodSeconds": 5},
                         "resources": {"requests": {"cpu": "50m", "memory": "64Mi"},
                                       "limits": {"cpu": "500m", "memory": "256Mi"}},
-                        "securityContext": restricted_container_security_context(),
+                        "securityContext": container_security_context(),
                         "volumeMounts": [{"name": "app", "mountPath": "/app",
                                           "readOnly": True},
                                          {"name": "tmp", "mountPath": "/tmp"}],

@@ -13,8 +13,12 @@ from __future__ import annotations
 
 import re
 
-DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-TASK_DEFINITION_ID = re.compile(r"^task-(\d{3})$")
+# The patterns as text as well, for pydantic models and the CRDs' own copies
+# (crds/*.yaml, checked against the models by tests/unit/test_models_match_crds.py).
+DNS1123_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"  # also a task slug
+TASK_DEFINITION_ID_PATTERN = r"^task-([0-9]{3})$"
+DNS1123_LABEL = re.compile(DNS1123_LABEL_PATTERN)
+TASK_DEFINITION_ID = re.compile(TASK_DEFINITION_ID_PATTERN)
 TASK_API_ID = re.compile(r"^task_(\d{3})$")
 PROJECT_NAME_MAX = 40
 

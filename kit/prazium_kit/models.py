@@ -8,9 +8,12 @@ agree field by field (names, required fields, enums), so neither drifts.
 from __future__ import annotations
 
 import typing
+from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
+
+from prazium_kit import ids
 
 AgentName = Literal["template", "openai", "anthropic", "command"]
 ProjectPhase = Literal[
@@ -83,6 +86,11 @@ class ProjectSpec(BaseModel):
     agent: ProjectAgent | None = None
     archived: bool = False
 
+    @property
+    def chosen_agent(self) -> ProjectAgent:
+        """spec.agent with its defaults (the template planner and coder) when absent."""
+        return self.agent or ProjectAgent()
+
 
 class ObjectRef(BaseModel):
     model_config = _CAMEL
@@ -111,8 +119,8 @@ class RunSpec(BaseModel):
 
 class TaskDefinition(BaseModel):
     model_config = _CAMEL
-    id: str = Field(pattern=r"^task-[0-9]{3}$")
-    slug: str = Field(max_length=40, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    id: str = Field(pattern=ids.TASK_DEFINITION_ID_PATTERN)
+    slug: str = Field(max_length=40, pattern=ids.DNS1123_LABEL_PATTERN)
     description: str = Field(min_length=1, max_length=2000)
     instructions: str | None = Field(default=None, max_length=50000)
     dependencies: list[str] = []
@@ -126,3 +134,204 @@ class TaskSpec(BaseModel):
     project_ref: ObjectRef = Field(alias="projectRef")
     sequence: int = Field(ge=1, le=999)
     definition: TaskDefinition
+
+
+# ----------------------------------------------------------------------------- status
+#
+# What the operator stores under .status. Read from the apiserver, which prunes any
+# field the CRD does not declare, so unknown keys are ignored rather than refused.
+# Every field is optional: a status grows field by field as a resource progresses.
+
+
+class _Status(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+
+ConditionStatus = Literal["True", "False", "Unknown"]
+
+
+class Condition(_Status):
+    """A kstatus condition (Ready / Reconciling / Stalled)."""
+
+    type: str
+    status: ConditionStatus
+    reason: str | None = None
+    message: str | None = None
+    last_transition_time: str | None = Field(default=None, alias="lastTransitionTime")
+    observed_generation: int | None = Field(default=None, alias="observedGeneration")
+
+
+class Question(_Status):
+    id: str
+    question: str
+    type: QuestionType
+    options: list[str] | None = None
+
+
+class SpecState(_Status):
+    """The Project's spec documents: generated or provided, and which version is approved."""
+
+    version: int | None = Field(default=None, ge=0)
+    documents: dict[str, str] | None = None
+    approved_at: str | None = Field(default=None, alias="approvedAt")
+    approved_version: int | None = Field(default=None, alias="approvedVersion")
+    source: Literal["generated", "provided"] | None = None
+    answers_digest: str | None = Field(default=None, alias="answersDigest")
+    revision: int | None = None
+    commit_sha: str | None = Field(default=None, alias="commitSha")
+
+
+class LatestRun(_Status):
+    name: str | None = None
+    run_number: int | None = Field(default=None, alias="runNumber")
+    phase: str | None = None
+    spec_version: int | None = Field(default=None, alias="specVersion")
+
+
+class ProjectStatus(_Status):
+    phase: ProjectPhase | None = None
+    observed_generation: int | None = Field(default=None, alias="observedGeneration")
+    message: str | None = None
+    questions: list[Question] | None = None
+    spec: SpecState | None = None
+    repo_path: str | None = Field(default=None, alias="repoPath")
+    run_counter: int | None = Field(default=None, alias="runCounter", ge=0)
+    latest_run: LatestRun | None = Field(default=None, alias="latestRun")
+    active_run: str | None = Field(default=None, alias="activeRun")
+    conditions: list[Condition] | None = None
+
+
+class SpecSnapshot(_Status):
+    version: int | None = None
+    documents: dict[str, str] = {}
+
+
+class PlannedTask(BaseModel):
+    """One task of a stored plan. The CRD keeps a planned task's unknown fields
+    (x-kubernetes-preserve-unknown-fields), so this model keeps them too."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="allow")
+    id: str
+    slug: str
+    description: str | None = None
+    instructions: str | None = None
+    dependencies: list[str] = []
+    path_scope: list[str] = Field(default=[], alias="pathScope")
+    expected_outputs: list[str] = Field(default=[], alias="expectedOutputs")
+
+    def as_stored(self) -> dict[str, Any]:
+        """The task as the planner wrote it (and the worker reads it)."""
+        return self.model_dump(by_alias=True, exclude_unset=True)
+
+
+class Plan(_Status):
+    tasks: list[PlannedTask] = []
+    merge_order: list[str] = Field(default=[], alias="mergeOrder")
+    verify_command: list[str] = Field(default=[], alias="verifyCommand")
+
+    @field_serializer("tasks")
+    def _tasks_as_stored(self, tasks: list[PlannedTask]) -> list[dict[str, Any]]:
+        return [task.as_stored() for task in tasks]
+
+
+class TasksSummary(_Status):
+    total: int = 0
+    pending: int = 0
+    queued: int = 0
+    running: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    cancelled: int = 0
+
+
+class VerificationResult(_Status):
+    command: list[str] = []
+    exit_code: int = Field(default=0, alias="exitCode")
+    passed: int = 0
+    failed: int = 0
+    summary: str = ""
+    duration_seconds: float | None = Field(default=None, alias="durationSeconds")
+    output_tail: str | None = Field(default=None, alias="outputTail")
+
+
+class RunStatus(_Status):
+    run_number: int | None = Field(default=None, alias="runNumber", ge=1)
+    phase: RunPhase | None = None
+    observed_generation: int | None = Field(default=None, alias="observedGeneration")
+    message: str | None = None
+    spec_snapshot: SpecSnapshot | None = Field(default=None, alias="specSnapshot")
+    plan: Plan | None = None
+    tasks_summary: TasksSummary | None = Field(default=None, alias="tasksSummary")
+    verification_result: VerificationResult | None = Field(
+        default=None, alias="verificationResult")
+    merged_commit: str | None = Field(default=None, alias="mergedCommit")
+    base_commit: str | None = Field(default=None, alias="baseCommit")
+    started_at: str | None = Field(default=None, alias="startedAt")
+    completed_at: str | None = Field(default=None, alias="completedAt")
+    conditions: list[Condition] | None = None
+
+
+class ExecutorRef(_Status):
+    """Where a task's worker runs: a local process (pid) or a Kubernetes Job (name)."""
+
+    kind: Literal["local", "kubernetes"] | None = None
+    name: str | None = None
+    pid: int | None = None
+
+
+class TaskResult(_Status):
+    files_created: list[str] = Field(default=[], alias="filesCreated")
+    files_modified: list[str] = Field(default=[], alias="filesModified")
+    commit_sha: str | None = Field(default=None, alias="commitSha")
+
+
+class TaskStatus(_Status):
+    phase: TaskPhase | None = None
+    observed_generation: int | None = Field(default=None, alias="observedGeneration")
+    message: str | None = None
+    branch_name: str | None = Field(default=None, alias="branchName")
+    worktree_path: str | None = Field(default=None, alias="worktreePath")
+    base_commit: str | None = Field(default=None, alias="baseCommit")
+    executor: ExecutorRef | None = None
+    attempts: int | None = Field(default=None, ge=0)
+    result: TaskResult | None = None
+    started_at: str | None = Field(default=None, alias="startedAt")
+    completed_at: str | None = Field(default=None, alias="completedAt")
+    conditions: list[Condition] | None = None
+
+
+def status_patch(model: BaseModel, *names: str) -> dict[str, Any]:
+    """A JSON merge patch (by alias) setting the named fields of a status model.
+
+    None becomes an explicit null (merge patch: remove the field). A nested object is
+    written whole, its absent fields as nulls too, so the stored object ends up equal
+    to the model's (a merge patch would otherwise keep the old object's other keys).
+    Lists replace the stored list as they are.
+    """
+    patch: dict[str, Any] = {}
+    for name in names:
+        field = type(model).model_fields[name]
+        patch[field.alias or name] = _dump(getattr(model, name))
+    return patch
+
+
+def _dump(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(by_alias=True)
+    if isinstance(value, list):
+        return [item.model_dump(by_alias=True, exclude_none=True)
+                if isinstance(item, BaseModel) else item for item in value]
+    return value
+
+
+M = typing.TypeVar("M", bound=BaseModel)
+
+
+def status_of(obj: Mapping[str, Any] | None, model: type[M]) -> M:
+    """The status of a custom resource as read from the apiserver (or none yet), parsed."""
+    return model.model_validate(dict((obj or {}).get("status") or {}))
+
+
+def spec_of(obj: Mapping[str, Any], model: type[M]) -> M:
+    """The spec of a custom resource as read from the apiserver, parsed."""
+    return model.model_validate(dict(obj.get("spec") or {}))

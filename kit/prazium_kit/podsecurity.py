@@ -1,23 +1,26 @@
-"""The restricted Pod Security profile, written once for every Pod Prazium creates
-(the operator's workers and the API's preview deployments)."""
+"""The restricted pod security profile every Prazium pod runs with (Pod Security
+Standards "restricted"): not root, no privilege escalation, no capabilities, a
+read-only root filesystem and the runtime's default seccomp profile.
+
+The worker Jobs (operator executor) and the deployed apps (API) both build their
+pods from these, so the two cannot drift apart.
+"""
 
 from __future__ import annotations
 
 from prazium_kit.types import Obj
 
 
-def restricted_pod_security_context(uid: int, *, fs_group: int | None = None) -> Obj:
-    """A Pod's securityContext: an unprivileged user and group, the runtime's seccomp
-    profile; fs_group when a mounted volume must be writable by that user."""
+def pod_security_context(uid: int, *, fs_group: bool = False) -> Obj:
+    """Pod-level: run as uid:uid (never root); fs_group also gives volumes to that group."""
     context: Obj = {"runAsNonRoot": True, "runAsUser": uid, "runAsGroup": uid}
-    if fs_group is not None:
-        context["fsGroup"] = fs_group
+    if fs_group:
+        context["fsGroup"] = uid
     context["seccompProfile"] = {"type": "RuntimeDefault"}
     return context
 
 
-def restricted_container_security_context() -> Obj:
-    """A container's securityContext: no privilege escalation, a read-only root
-    filesystem (writes go to mounted volumes), every capability dropped."""
+def container_security_context() -> Obj:
+    """Container-level: no escalation, no capabilities, read-only root filesystem."""
     return {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
             "capabilities": {"drop": ["ALL"]}}

@@ -7,21 +7,21 @@ cannot be posted is logged and dropped.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from prazium_operator.conditions import now_iso
+from prazium_kit.timefmt import utc_now
+from prazium_kit.types import Obj
 
 log = logging.getLogger(__name__)
 COMPONENT = "prazium-operator"
 
 
-def post(obj: dict[str, Any], reason: str, message: str, *, warning: bool = False) -> None:
+def post(obj: Obj, reason: str, message: str, *, warning: bool = False) -> None:
     meta = obj["metadata"]
     namespace = meta["namespace"]
-    timestamp = now_iso()
+    timestamp = utc_now()
     event = {
         "apiVersion": "v1", "kind": "Event",
         "metadata": {"generateName": f"{meta['name']}.", "namespace": namespace},

@@ -29,8 +29,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
-TASK_ID_PATTERN = re.compile(r"^task-[0-9]{3}$")
-SLUG_PATTERN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+from prazium_kit import ids
+
+TASK_ID_PATTERN = ids.TASK_DEFINITION_ID
+SLUG_PATTERN = ids.DNS1123_LABEL
 MAX_SLUG_LENGTH = 40
 
 _WILDCARDS = ("*", "?")

@@ -6,11 +6,10 @@ caller (threads, child processes, Jobs) free of shared connection state.
 
 from __future__ import annotations
 
-from typing import Any
-
 import psycopg
 
 from prazium_kit import journal
+from prazium_kit.types import Obj
 
 
 def dedup_key(namespace: str, run: str, task: str | None, event_type: str,
@@ -21,7 +20,7 @@ def dedup_key(namespace: str, run: str, task: str | None, event_type: str,
 
 
 def record(dsn: str, *, namespace: str, project: str, run: str, event_type: str,
-           payload: dict[str, Any] | None = None, task: str | None = None,
+           payload: Obj | None = None, task: str | None = None,
            once: bool = True, extra: str | int | None = None,
            key: str | None = None) -> int | None:
     """Append an event; with once (the default) it is deduplicated by its natural key

@@ -11,8 +11,8 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
+from prazium_kit.models import VerificationResult
 from prazium_operator import gitrepo
 
 OUTPUT_TAIL_CHARS = 4000
@@ -58,7 +58,7 @@ def summarize(exit_code: int, passed: int, failed: int, timed_out: bool) -> str:
 
 
 async def verify(repo: Path, commit: str, command: list[str], workdir: Path,
-                 timeout: float) -> dict[str, Any]:
+                 timeout: float) -> VerificationResult:
     """Run command in a fresh export of commit; the verificationResult status object."""
     shutil.rmtree(workdir, ignore_errors=True)
     await asyncio.to_thread(gitrepo.export_tree, repo, commit, workdir)
@@ -85,9 +85,9 @@ async def verify(repo: Path, commit: str, command: list[str], workdir: Path,
     output = stdout.decode(errors="replace")
     exit_code = proc.returncode if proc.returncode is not None else -1
     passed, failed = count_tests(output)
-    return {
-        "command": list(command), "exitCode": exit_code, "passed": passed, "failed": failed,
-        "summary": summarize(exit_code, passed, failed, timed_out),
-        "durationSeconds": round(time.monotonic() - started, 3),
-        "outputTail": output[-OUTPUT_TAIL_CHARS:],
-    }
+    return VerificationResult(
+        command=list(command), exitCode=exit_code, passed=passed, failed=failed,
+        summary=summarize(exit_code, passed, failed, timed_out),
+        durationSeconds=round(time.monotonic() - started, 3),
+        outputTail=output[-OUTPUT_TAIL_CHARS:],
+    )

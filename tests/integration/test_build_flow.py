@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -65,6 +66,17 @@ def test_kubectl_only_project_and_run_build_a_verified_app(
         assert log.startswith("Prazium <template@prazium.io>|"), log
         assert task["spec"]["definition"]["id"] in log
     assert summary_counts(status) == {"total": len(tasks), "succeeded": len(tasks)}
+    # Succeeded tasks carry kstatus conditions, so generic tools can wait on them.
+    for task in tasks:
+        ready = [c for c in task["status"]["conditions"] if c["type"] == "Ready"]
+        assert [(c["status"], c["reason"]) for c in ready] == [("True", "Succeeded")]
+        assert task["status"]["observedGeneration"] == task["metadata"]["generation"]
+    waited = subprocess.run(
+        [stack.kubectl, "--kubeconfig", stack.kubeconfig, "-n", namespace, "wait",
+         "--for=condition=Ready", "pztask", "--all", "--timeout=20s"],
+        capture_output=True, text=True, check=False)
+    assert waited.returncode == 0, waited.stderr
+    assert waited.stdout.count("condition met") == len(tasks), waited.stdout
 
     # The journal tells the whole story, in order, each completion once.
     journal = wait_final_event(stack.database_url, namespace, "todo-answered-build", operator)

@@ -37,7 +37,7 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from prazium_kit import kube
+from prazium_kit import kube, podsecurity
 from prazium_operator.executor.base import WorkerState
 from prazium_operator.settings import Settings
 from prazium_operator.worker.request import WorkerRequest, read_result, request_path
@@ -103,11 +103,7 @@ def build_job(request: WorkerRequest, owner: dict[str, Any], settings: Settings
     pod: dict[str, Any] = {
         "restartPolicy": "Never",
         "automountServiceAccountToken": False,
-        "securityContext": {
-            "runAsNonRoot": True, "runAsUser": WORKER_UID,
-            "runAsGroup": WORKER_UID, "fsGroup": WORKER_UID,
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": podsecurity.pod_security_context(WORKER_UID, fs_group=True),
         "containers": [{
             "name": "worker",
             "image": settings.worker_image,
@@ -121,11 +117,7 @@ def build_job(request: WorkerRequest, owner: dict[str, Any], settings: Settings
                 "limits": {"cpu": settings.worker_cpu_limit,
                            "memory": settings.worker_memory_limit},
             },
-            "securityContext": {
-                "allowPrivilegeEscalation": False,
-                "readOnlyRootFilesystem": True,
-                "capabilities": {"drop": ["ALL"]},
-            },
+            "securityContext": podsecurity.container_security_context(),
             "volumeMounts": [{"name": "repos", "mountPath": data_dir},
                              {"name": "tmp", "mountPath": "/tmp"}],
         }],

@@ -49,7 +49,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     memo.executor = make_executor(prazium)
     memo.instance = f"{socket.gethostname()}-{os.getpid()}"
     memo.active_workers = 0
-    memo.planning = {}  # (namespace, project) -> its planning task (handlers/project.py)
+    memo.planning = {}  # (namespace, project) -> its planning task (reconcilers/project)
     memo.heartbeat_stop = asyncio.Event()
     memo.heartbeat_task = asyncio.get_running_loop().create_task(
         heartbeat(memo, memo.heartbeat_stop)

@@ -1,4 +1,4 @@
-"""Run reconciler: one kopf daemon per Run drives it (see runner.py).
+"""Run handlers: one kopf daemon per Run drives it (reconcilers/run/driver.py).
 
 The daemon owns the Run's status and its Tasks; it never blocks the event loop
 (blocking calls go to threads, workers are child processes or Jobs) and it is
@@ -8,15 +8,14 @@ survive an operator crash.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import kopf
-from kubernetes.client.exceptions import ApiException
 
-from prazium_kit import resources
 from prazium_kit.kube import GROUP, RUNS, VERSION
-from prazium_operator.runner import TERMINAL, RunDriver, phase_conditions
+from prazium_kit.models import RunStatus, status_of
+from prazium_operator.reconcilers.run import finished
+from prazium_operator.reconcilers.run.driver import RunDriver
 from prazium_operator.settings import get_settings
 
 
@@ -42,24 +41,10 @@ async def release_run_workers(name: str, namespace: str | None, memo: kopf.Memo,
 @kopf.on.event(GROUP, VERSION, RUNS)
 async def observe_finished_run(name: str, namespace: str | None, body: kopf.Body,
                                type: str | None, **_: Any) -> None:
-    """A finished Run's daemon is gone: acknowledge a later spec change (kstatus).
-
-    Nothing is left to do for a finished run (a late spec.cancel changes nothing), so
-    the new generation is observed at once; a no-op unless the generation moved.
-    """
-    status = body.get("status") or {}
-    generation = (body.get("metadata") or {}).get("generation")
+    """A finished Run's daemon is gone: acknowledge a later spec change (kstatus)."""
+    status = status_of(body, RunStatus)
+    generation = body.meta.get("generation")
     if type == "DELETED" or namespace is None or generation is None \
-            or status.get("phase") not in TERMINAL \
-            or status.get("observedGeneration") == generation:
+            or not finished.needs_observing(status, int(generation)):
         return
-    try:
-        await asyncio.to_thread(resources.patch_status, namespace, RUNS, name, {
-            "observedGeneration": generation,
-            "conditions": phase_conditions(status.get("conditions"), int(generation),
-                                           str(status["phase"]),
-                                           str(status.get("message") or "")),
-        })
-    except ApiException as exc:
-        if exc.status != 404:  # deleted meanwhile: nothing to observe
-            raise
+    await finished.observe(namespace, name, status, int(generation))

@@ -16,7 +16,6 @@ number for this task) to its own environment, so every process a coder starts
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import logging
 import os
 import time
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from prazium_kit import ids, journal, logs
+from prazium_kit.timefmt import utc_now
 from prazium_operator import recorder
 from prazium_operator.gitrepo import GitError, changed_files, git, identity_env, remove_worktree
 from prazium_operator.plan import path_in_scope
@@ -33,6 +33,7 @@ from prazium_operator.worker.request import (
     EXIT_SUCCEEDED,
     EXIT_TASK_FAILED,
     WorkerRequest,
+    WorkerResult,
     pid_path,
     write_json_atomically,
 )
@@ -64,7 +65,7 @@ def run(request: WorkerRequest) -> int:
     write_json_atomically(pid_path(result_path), {"pid": os.getpid()})
     os.environ[ATTEMPT_ENV] = str(request.attempt)  # this process carries one attempt only
     started = time.monotonic()
-    started_at = _now()
+    started_at = utc_now()
     task_key = request.task_id
     dsn = get_settings().database_url
     # Every line of this attempt names it (prazium_kit.logs).
@@ -74,26 +75,27 @@ def run(request: WorkerRequest) -> int:
                     task=task_key, event_type=journal.TASK_STARTED, extra=request.attempt,
                     payload={"taskId": ids.task_id(task_key), "slug": request.task.get("slug"),
                              "attempt": request.attempt, "branch": request.branch})
-    result: dict[str, Any] = {"attempt": request.attempt, "startedAt": started_at}
+    result = WorkerResult(attempt=request.attempt, startedAt=started_at)
     try:
         commit, created, modified = execute(request)
     except TaskFailure as exc:
-        result.update(status="failed", error=str(exc))
+        result.status, result.error = "failed", str(exc)
     except Exception as exc:  # an agent or git crash is a task failure, reported as such
         log.exception("task %s failed", task_key)
-        result.update(status="failed", error=f"{type(exc).__name__}: {exc}")
+        result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"
     else:
         _record_files(request, dsn, created, modified)
-        result.update(status="succeeded", commitSha=commit, filesCreated=created,
-                      filesModified=modified)
-    result.update(completedAt=_now(), durationSeconds=round(time.monotonic() - started, 3))
-    log.log(logging.INFO if result["status"] == "succeeded" else logging.WARNING,
-            "task %s attempt %s %s", task_key, request.attempt, result["status"],
-            extra={"status": result["status"], "durationSeconds": result["durationSeconds"],
-                   **({"commit": result["commitSha"]} if "commitSha" in result
-                      else {"error": result.get("error")})})
-    write_json_atomically(result_path, result)
-    return EXIT_SUCCEEDED if result["status"] == "succeeded" else EXIT_TASK_FAILED
+        result.status, result.commit_sha = "succeeded", commit
+        result.files_created, result.files_modified = created, modified
+    result.completed_at = utc_now()
+    result.duration_seconds = round(time.monotonic() - started, 3)
+    log.log(logging.INFO if result.status == "succeeded" else logging.WARNING,
+            "task %s attempt %s %s", task_key, request.attempt, result.status,
+            extra={"status": result.status, "durationSeconds": result.duration_seconds,
+                   **({"commit": result.commit_sha} if result.commit_sha
+                      else {"error": result.error})})
+    write_json_atomically(result_path, result.to_file())
+    return EXIT_SUCCEEDED if result.status == "succeeded" else EXIT_TASK_FAILED
 
 
 def execute(request: WorkerRequest) -> tuple[str, list[str], list[str]]:
@@ -196,10 +198,6 @@ def _record_files(request: WorkerRequest, dsn: str, created: list[str],
                              "size": size},
                     dedup_key=recorder.dedup_key(request.namespace, request.run,
                                                  request.task_id, event_type, path))
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 if __name__ == "__main__":

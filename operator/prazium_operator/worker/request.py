@@ -10,7 +10,11 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from prazium_kit.types import Obj
 
 EXIT_SUCCEEDED = 0
 EXIT_TASK_FAILED = 1
@@ -22,7 +26,7 @@ class WorkerRequest:
     namespace: str
     project: str
     run: str
-    task: dict[str, Any]  # the plan's task definition (id, slug, pathScope, ...)
+    task: Obj  # the plan's task definition as stored (id, slug, pathScope, ...): JSON
     documents: dict[str, str]
     repo_path: str
     worktree: str
@@ -31,7 +35,7 @@ class WorkerRequest:
     attempt: int
     result_path: str
     coder: str = "template"
-    coder_options: dict[str, Any] = field(default_factory=dict)
+    coder_options: Obj = field(default_factory=dict)
     # Name of the Secret holding the agent's credentials (spec.agent.credentialsSecret of
     # the run, else the project). The kubernetes executor gives the worker its keys as
     # environment (envFrom); only the name travels here, never a value.
@@ -41,7 +45,7 @@ class WorkerRequest:
     def task_id(self) -> str:
         return str(self.task["id"])
 
-    def log_fields(self) -> dict[str, Any]:
+    def log_fields(self) -> Obj:
         """Context for log lines about this attempt (worker, executors)."""
         return {"namespace": self.namespace, "project": self.project, "run": self.run,
                 "task": self.task_id, "attempt": self.attempt}
@@ -67,17 +71,46 @@ def log_path(result_path: Path) -> Path:
     return result_path.with_suffix(".log")
 
 
-def write_json_atomically(path: Path, data: dict[str, Any]) -> None:
+def write_json_atomically(path: Path, data: Obj) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(data, sort_keys=True), encoding="utf-8")
     os.replace(tmp, path)
 
 
-def read_result(path: Path) -> dict[str, Any] | None:
+class WorkerResult(BaseModel):
+    """What a worker attempt came to: the result file, written once at the attempt's end."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+    attempt: int | None = None
+    status: Literal["succeeded", "failed"] | None = None
+    error: str | None = None
+    commit_sha: str | None = Field(default=None, alias="commitSha")
+    files_created: list[str] = Field(default=[], alias="filesCreated")
+    files_modified: list[str] = Field(default=[], alias="filesModified")
+    started_at: str | None = Field(default=None, alias="startedAt")
+    completed_at: str | None = Field(default=None, alias="completedAt")
+    duration_seconds: float | None = Field(default=None, alias="durationSeconds")
+
+    def to_file(self) -> Obj:
+        return self.model_dump(by_alias=True, exclude_unset=True)
+
+
+def read_result(path: Path) -> Obj | None:
+    """A JSON file the worker wrote (result or pid file); None while there is none."""
     try:
         return dict(json.loads(path.read_text(encoding="utf-8")))
     except FileNotFoundError:
         return None
     except json.JSONDecodeError:
+        return None
+
+
+def read_worker_result(path: Path) -> WorkerResult | None:
+    """The attempt's result; None while there is none (or it is not a result at all)."""
+    try:
+        return WorkerResult.model_validate_json(path.read_bytes())
+    except FileNotFoundError:
+        return None
+    except ValidationError:
         return None

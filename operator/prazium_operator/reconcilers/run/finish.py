@@ -2,21 +2,20 @@
 
 The tail (latest run, build slot, worktrees, final journal event) also runs for a
 Run found already finished, because the daemon may have died between the final
-status and the final event; the event's dedup key keeps it to one.
+status and the final event; the event's dedup key keeps it to one. Which reason
+and which events a final phase has is status/run.py's table.
 """
 
 from __future__ import annotations
 
 import asyncio
 
-from prazium_kit import journal, kube, paths, resources
-from prazium_operator import (
-    conditions,
-    gitrepo,
-    projectstate,
-    recorder,
-)
-from prazium_operator.runflow.context import (
+from prazium_kit import kube, paths, resources
+from prazium_kit.models import ProjectSpec, RunPhase, spec_of
+from prazium_kit.timefmt import utc_now
+from prazium_operator import gitrepo, recorder
+from prazium_operator.reconcilers.project import state as project_state
+from prazium_operator.reconcilers.run.context import (
     RunContext,
     event,
     in_phase,
@@ -25,47 +24,48 @@ from prazium_operator.runflow.context import (
     set_status,
     update_summary,
 )
-from prazium_operator.runflow.tasks import cancel_task, stop_running_tasks
+from prazium_operator.reconcilers.run.tasks import cancel_task, stop_running_tasks
+from prazium_operator.status import run as run_status
+
+CANCELLED_MESSAGE = "cancelled by request (spec.cancel)"
 
 
 async def cancel(ctx: RunContext) -> None:
     await stop_running_tasks(ctx)
     for task in in_phase(ctx, "pending", "queued", "running"):
         await cancel_task(ctx, task, "cancelled with the run")
-    await finish(ctx, "cancelled", "cancelled by request (spec.cancel)")
+    await finish(ctx, "cancelled", CANCELLED_MESSAGE)
 
 
-async def finish(ctx: RunContext, phase: str, message: str) -> None:
+async def finish(ctx: RunContext, phase: RunPhase, message: str) -> None:
     if ctx.tasks:
         await update_summary(ctx)
     # Before the final status: whoever sees the run finished sees no worktree left.
     await asyncio.to_thread(_remove_worktrees, ctx)
-    await set_status(ctx, completedAt=conditions.now_iso())
+    await set_status(ctx, completed_at=utc_now())
     await set_phase(ctx, phase, message)
-    await k8s_event(ctx.run, {"succeeded": "RunSucceeded", "failed": "RunFailed",
-                              "cancelled": "RunCancelled"}[phase], message,
-                    warning=phase != "succeeded")
+    row = run_status.PHASES[phase]
+    await k8s_event(ctx.run, row.event_reason, message, warning=row.warning)
     await after_final(ctx)
 
 
 async def after_final(ctx: RunContext) -> None:
     """Idempotent tail of a finished run: slot, worktrees, then the final event."""
-    phase = ctx.status["phase"]
-    if ctx.status.get("runNumber"):
+    phase = ctx.status.phase
+    assert phase is not None
+    if ctx.status.run_number:
         project = await asyncio.to_thread(resources.get, ctx.ns, kube.PROJECTS, ctx.project)
+        archived = project is not None and spec_of(project, ProjectSpec).archived
         await asyncio.to_thread(
-            projectstate.record_latest_run, ctx.ns, ctx.project, ctx.name,
-            int(ctx.status["runNumber"]), phase,
-            (ctx.status.get("specSnapshot") or {}).get("version"),
-            bool(((project or {}).get("spec") or {}).get("archived")))
-    await asyncio.to_thread(projectstate.release_slot, ctx.ns, ctx.project, ctx.name)
+            project_state.record_latest_run, ctx.ns, ctx.project, ctx.name,
+            ctx.status.run_number, phase,
+            ctx.status.spec_snapshot.version if ctx.status.spec_snapshot else None, archived)
+    await asyncio.to_thread(project_state.release_slot, ctx.ns, ctx.project, ctx.name)
     await asyncio.to_thread(_remove_worktrees, ctx)
-    final = {"succeeded": journal.RUN_COMPLETED, "failed": journal.RUN_FAILED,
-             "cancelled": journal.RUN_CANCELLED}[phase]
-    await event(ctx, final, {
-        "status": phase, "message": ctx.status.get("message", ""),
-        "runNumber": ctx.status.get("runNumber"),
-        "mergedCommit": ctx.status.get("mergedCommit")},
+    await event(ctx, run_status.PHASES[phase].journal_type, {
+        "status": phase, "message": ctx.status.message or "",
+        "runNumber": ctx.status.run_number,
+        "mergedCommit": ctx.status.merged_commit},
         key=recorder.dedup_key(ctx.ns, ctx.name, None, "RUN_FINAL"))
 
 

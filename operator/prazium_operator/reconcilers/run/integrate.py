@@ -10,7 +10,8 @@ import asyncio
 
 from prazium_kit import ids, journal, paths
 from prazium_operator import gitrepo, verify
-from prazium_operator.runflow.context import (
+from prazium_operator.reconcilers.run import core
+from prazium_operator.reconcilers.run.context import (
     RunContext,
     RunFailed,
     check,
@@ -19,33 +20,36 @@ from prazium_operator.runflow.context import (
     set_phase,
     set_status,
 )
+from prazium_operator.status import run as run_status
 
 MERGE_ATTEMPTS = 10
 
 
 async def merge(ctx: RunContext) -> None:
     check(ctx)
-    plan = ctx.status["plan"]
-    await event(ctx, journal.MERGE_STARTED, {"mergeOrder": plan["mergeOrder"]})
-    await k8s_event(ctx.run, "Merging", "merging task branches into main")
+    plan = ctx.status.plan
+    assert plan is not None
+    row = run_status.PHASES["merging"]
+    await event(ctx, row.journal_type, {"mergeOrder": plan.merge_order})
+    await k8s_event(ctx.run, row.event_reason, "merging task branches into main")
     merged = None
     for _ in range(MERGE_ATTEMPTS):
         main = await asyncio.to_thread(gitrepo.rev_parse, ctx.repo, gitrepo.MAIN)
         assert main is not None
         current = main
-        for task_id in plan["mergeOrder"]:
+        for task_id in plan.merge_order:
             task = ctx.tasks[task_id]
-            commit = task.status["result"]["commitSha"]
+            assert task.status.result is not None
             outcome = await asyncio.to_thread(
-                gitrepo.merge, ctx.repo, current, commit,
-                f"Merge {task_id} {task.definition['slug']} (run {ctx.status['runNumber']})",
-                str(ctx.status["startedAt"]))
+                gitrepo.merge, ctx.repo, current, str(task.status.result.commit_sha),
+                f"Merge {task_id} {task.definition.slug} (run {ctx.status.run_number})",
+                str(ctx.status.started_at))
             if outcome.commit is None:
                 await event(ctx, journal.MERGE_CONFLICT, {
                     "taskId": ids.task_id(task_id), "paths": outcome.conflicts},
                     task=task_id)
-                raise RunFailed(f"merging {task_id} ({task.definition['slug']}) into main"
-                                f" conflicts on: {', '.join(outcome.conflicts)}")
+                raise RunFailed(core.run_outcome(merge_conflict=core.MergeConflict(
+                    task.view(), outcome.conflicts)).message)
             current = outcome.commit
         check(ctx)  # last point where cancel leaves main untouched
         if current != main:
@@ -58,25 +62,27 @@ async def merge(ctx: RunContext) -> None:
         break
     if merged is None:
         raise RunFailed("main kept moving while merging")
-    await set_status(ctx, mergedCommit=merged)
+    await set_status(ctx, merged_commit=merged)
     await event(ctx, journal.MERGE_COMPLETED, {"mergedCommit": merged})
     await set_phase(ctx, "verifying")
 
 
 async def verify_merged(ctx: RunContext) -> None:
     check(ctx)
-    command = list(ctx.status["plan"].get("verifyCommand") or [])
+    command = list(ctx.status.plan.verify_command if ctx.status.plan else [])
     if not command:
-        await set_status(ctx, verificationResult=None)
+        await set_status(ctx, verification_result=None)
         return
-    await event(ctx, journal.VERIFICATION_STARTED, {"command": command})
+    await event(ctx, run_status.PHASES["verifying"].journal_type, {"command": command})
     workdir = paths.task_worktree(ctx.settings.data_dir, ctx.ns, ctx.project, ctx.name,
                                   "verify")
-    result = await verify.verify(ctx.repo, ctx.status["mergedCommit"], command, workdir,
+    result = await verify.verify(ctx.repo, str(ctx.status.merged_commit), command, workdir,
                                  ctx.settings.verify_timeout_seconds)
-    await set_status(ctx, verificationResult=result)
+    await set_status(ctx, verification_result=result)
+    dumped = result.model_dump(by_alias=True)
     await event(ctx, journal.VERIFICATION_COMPLETED, {
-        key: result[key] for key in ("exitCode", "passed", "failed", "summary",
+        key: dumped[key] for key in ("exitCode", "passed", "failed", "summary",
                                      "durationSeconds")})
-    if result["exitCode"] != 0:
-        raise RunFailed(f"verification failed: {result['summary']}")
+    outcome = core.run_outcome(verification=result)
+    if outcome.phase == "failed":
+        raise RunFailed(outcome.message)

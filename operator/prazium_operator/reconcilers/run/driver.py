@@ -20,9 +20,10 @@ status write records the generation it acted on, and a spec change while a run
 executes is acknowledged within a scheduling round. A finished Run's later spec
 changes are acknowledged by handlers/run.py (observe_finished_run).
 
-Each phase lives in its own module under runflow/ (admission, decomposition,
-scheduler + tasks, integrate, finish) as functions over one RunContext; this
-module only decides which of them a Run still needs.
+Each phase lives in its own module of this package (admission, decomposition,
+scheduler + tasks, integrate, finish) as functions over one RunContext, asking
+core.py's pure functions for their decisions; this module only decides which
+phases a Run still needs.
 """
 
 from __future__ import annotations
@@ -32,54 +33,61 @@ import asyncio
 import kopf
 
 from prazium_kit import kube, resources
+from prazium_kit.models import RUN_FINAL_PHASES, RunSpec, RunStatus, spec_of, status_of
 from prazium_operator.executor.base import Executor
-from prazium_operator.runflow import admission, decomposition, finish, integrate, scheduler
-from prazium_operator.runflow.context import (
-    TERMINAL,
+from prazium_operator.reconcilers.run import (
+    admission,
+    core,
+    decomposition,
+    finish,
+    integrate,
+    scheduler,
+)
+from prazium_operator.reconcilers.run.context import (
     RunCancelled,
     RunContext,
     RunFailed,
     Stopped,
-    phase_conditions,
 )
-from prazium_operator.runflow.tasks import stop_running_tasks
+from prazium_operator.reconcilers.run.tasks import stop_running_tasks
 from prazium_operator.settings import Settings
-
-__all__ = ["TERMINAL", "RunDriver", "phase_conditions"]
 
 
 class RunDriver:
     def __init__(self, namespace: str, name: str, body: kopf.Body, executor: Executor,
                  settings: Settings, stopped: kopf.DaemonStopped) -> None:
-        self.ctx = RunContext(ns=namespace, name=name, live=body, executor=executor,
-                              settings=settings, stopped=stopped)
+        self.namespace, self.name, self.body = namespace, name, body
+        self.executor, self.settings, self.stopped = executor, settings, stopped
 
     async def drive(self) -> None:
-        ctx = self.ctx
-        run = await asyncio.to_thread(resources.get, ctx.ns, kube.RUNS, ctx.name)
+        run = await asyncio.to_thread(resources.get, self.namespace, kube.RUNS, self.name)
         if run is None:
             return
-        ctx.run = run
-        ctx.status = dict(run.get("status") or {})
-        if ctx.status.get("phase") in TERMINAL:
+        # The one place a Run is parsed: the phases work on these models.
+        ctx = RunContext(ns=self.namespace, name=self.name, live=self.body,
+                         executor=self.executor, settings=self.settings,
+                         stopped=self.stopped, run=run,
+                         spec=spec_of(run, RunSpec), status=status_of(run, RunStatus))
+        if ctx.status.phase in RUN_FINAL_PHASES:
             await finish.after_final(ctx)
             return
         try:
             await admission.ensure_identity(ctx)
-            if ctx.status.get("phase", "pending") == "pending":
+            if (ctx.status.phase or "pending") == "pending":
                 await admission.admit(ctx)
                 await admission.start(ctx)
             await admission.load_project(ctx)
-            if ctx.status["phase"] == "decomposing":
+            if ctx.status.phase == "decomposing":
                 await decomposition.decompose(ctx)
             await decomposition.load_tasks(ctx)
-            if ctx.status["phase"] == "executing":
+            if ctx.status.phase == "executing":
                 await scheduler.execute(ctx)
-            if ctx.status["phase"] == "merging":
+            if ctx.status.phase == "merging":
                 await integrate.merge(ctx)
-            if ctx.status["phase"] == "verifying":
+            if ctx.status.phase == "verifying":
                 await integrate.verify_merged(ctx)
-            await finish.finish(ctx, "succeeded", "built and verified")
+            outcome = core.run_outcome()
+            await finish.finish(ctx, outcome.phase, outcome.message)
         except RunFailed as exc:
             await stop_running_tasks(ctx)
             await finish.finish(ctx, "failed", str(exc))

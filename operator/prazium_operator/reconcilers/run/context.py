@@ -1,0 +1,226 @@
+"""What one Run's daemon knows while it drives the Run, and the writes all phases share.
+
+The Run's spec and status, its Project's spec and status and its Tasks' statuses
+are parsed into their models once, when the daemon reads them; the phases work on
+those. Status lives in two places on purpose: ``ctx.status`` is the driver's own
+copy (read back without a round trip), and every change is also patched to the
+Run, because after an operator restart the Run's status is all there is to resume
+from.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import kopf
+
+from prazium_kit import kube, paths, resources
+from prazium_kit.models import (
+    PlannedTask,
+    ProjectAgent,
+    ProjectSpec,
+    ProjectStatus,
+    RunPhase,
+    RunSpec,
+    RunStatus,
+    TaskPhase,
+    TaskStatus,
+    status_patch,
+)
+from prazium_kit.types import Obj
+from prazium_operator import kevents, recorder
+from prazium_operator.executor.base import Executor
+from prazium_operator.reconcilers.project import state as project_state
+from prazium_operator.reconcilers.run.core import TaskView, summary_of
+from prazium_operator.settings import Settings
+from prazium_operator.status import run as run_status
+from prazium_operator.status import task as task_status
+
+
+class RunFailed(Exception):
+    pass
+
+
+class RunCancelled(Exception):
+    pass
+
+
+class Stopped(Exception):
+    """The daemon must exit (operator exiting or Run deleted); nothing is written."""
+
+
+@dataclass
+class TaskState:
+    definition: PlannedTask
+    body: Obj  # the Task as read: the object Kubernetes Events and Jobs refer to
+    status: TaskStatus
+
+    @property
+    def id(self) -> str:
+        return self.definition.id
+
+    @property
+    def name(self) -> str:
+        return str(self.body["metadata"]["name"])
+
+    @property
+    def generation(self) -> int | None:
+        generation = self.body["metadata"].get("generation")
+        return int(generation) if generation is not None else None
+
+    @property
+    def phase(self) -> TaskPhase:
+        return self.status.phase or "pending"
+
+    def view(self) -> TaskView:
+        return TaskView(id=self.id, slug=self.definition.slug, phase=self.phase,
+                        dependencies=tuple(self.definition.dependencies),
+                        message=self.status.message or "")
+
+
+@dataclass
+class RunContext:
+    ns: str
+    name: str
+    live: kopf.Body  # kopf keeps it current: spec.cancel arrives here
+    executor: Executor
+    settings: Settings
+    stopped: kopf.DaemonStopped
+    run: Obj  # the Run as read (metadata for owner references and Events)
+    spec: RunSpec
+    status: RunStatus
+    project_spec: ProjectSpec | None = None
+    project_status: ProjectStatus = field(default_factory=ProjectStatus)
+    tasks: dict[str, TaskState] = field(default_factory=dict)
+    observed: int | None = None
+
+    @property
+    def project(self) -> str:
+        return self.spec.project_ref.name
+
+    @property
+    def repo(self) -> Path:
+        return paths.repo_path(self.settings.data_dir, self.ns, self.project)
+
+    @property
+    def archived(self) -> bool:
+        return bool(self.project_spec and self.project_spec.archived)
+
+
+def check(ctx: RunContext, *, cancellable: bool = True) -> None:
+    if ctx.stopped:
+        raise Stopped()
+    live = ctx.live.meta.get("generation")
+    if live is not None:
+        ctx.observed = int(live)  # from here on, this generation's spec is acted on
+    if cancellable and live_spec(ctx).cancel:
+        raise RunCancelled()
+
+
+async def sleep(ctx: RunContext, seconds: float) -> None:
+    await ctx.stopped.wait(seconds)
+
+
+def generation(ctx: RunContext) -> int | None:
+    """The generation of the spec last acted on (the live spec, read by check)."""
+    return ctx.observed or ctx.run["metadata"].get("generation")
+
+
+def live_spec(ctx: RunContext) -> RunSpec:
+    """The Run's spec as kopf last saw it (spec.cancel, spec.parallelism may change)."""
+    live = ctx.live.get("spec")
+    return RunSpec.model_validate(dict(live)) if live else ctx.spec
+
+
+def agent(ctx: RunContext) -> ProjectAgent:
+    """The project's spec.agent with the run's own choices on top."""
+    base = ctx.project_spec.chosen_agent if ctx.project_spec else ProjectAgent()
+    override = ctx.spec.agent.model_dump(exclude_none=True) if ctx.spec.agent else {}
+    return base.model_copy(update={k: v for k, v in override.items() if v})
+
+
+def agent_fields(chosen: ProjectAgent) -> Obj:
+    """spec.agent as the agent registry reads it."""
+    return chosen.model_dump(by_alias=True, exclude_none=True)
+
+
+def in_phase(ctx: RunContext, *phases: TaskPhase) -> list[TaskState]:
+    return [t for t in ctx.tasks.values() if t.phase in phases]
+
+
+def views(ctx: RunContext) -> list[TaskView]:
+    return [t.view() for t in ctx.tasks.values()]
+
+
+async def set_status(ctx: RunContext, **fields: Any) -> None:
+    """Set status fields (by their Python names) here and on the Run."""
+    for name, value in fields.items():
+        setattr(ctx.status, name, value)
+    await _save(ctx, *fields)
+
+
+async def _save(ctx: RunContext, *names: str) -> None:
+    await asyncio.to_thread(resources.patch_status, ctx.ns, kube.RUNS, ctx.name,
+                            status_patch(ctx.status, *names))
+
+
+async def set_phase(ctx: RunContext, phase: RunPhase, message: str = "") -> None:
+    run_status.set_phase(ctx.status, phase, message, generation(ctx))
+    await _save(ctx, *run_status.PHASE_FIELDS)
+    if ctx.status.run_number:
+        await asyncio.to_thread(
+            project_state.record_latest_run, ctx.ns, ctx.project, ctx.name,
+            ctx.status.run_number, phase,
+            ctx.status.spec_snapshot.version if ctx.status.spec_snapshot else None,
+            ctx.archived)
+
+
+async def observe_generation(ctx: RunContext) -> None:
+    """Acknowledge a spec change (say, spec.parallelism) without a phase change."""
+    gen = generation(ctx)
+    if gen is not None and gen != ctx.status.observed_generation:
+        run_status.observe(ctx.status, gen)
+        await _save(ctx, *run_status.OBSERVE_FIELDS)
+
+
+async def set_task(ctx: RunContext, task: TaskState, **fields: Any) -> None:
+    """Set Task status fields (by their Python names) here and on the Task."""
+    for name, value in fields.items():
+        setattr(task.status, name, value)
+    await _save_task(ctx, task, *fields)
+
+
+async def set_task_phase(ctx: RunContext, task: TaskState, phase: TaskPhase, message: str,
+                         **fields: Any) -> None:
+    """A Task's phase with its conditions (status/task.py) and other fields, in one write."""
+    for name, value in fields.items():
+        setattr(task.status, name, value)
+    task_status.set_phase(task.status, phase, message, task.generation)
+    await _save_task(ctx, task, *fields, *task_status.PHASE_FIELDS)
+
+
+async def _save_task(ctx: RunContext, task: TaskState, *names: str) -> None:
+    await asyncio.to_thread(resources.patch_status, ctx.ns, kube.TASKS, task.name,
+                            status_patch(task.status, *names))
+
+
+async def update_summary(ctx: RunContext) -> None:
+    summary = summary_of(t.phase for t in ctx.tasks.values())
+    if summary != ctx.status.tasks_summary:
+        await set_status(ctx, tasks_summary=summary)
+
+
+async def event(ctx: RunContext, event_type: str, payload: Obj | None = None,
+                task: str | None = None, extra: str | int | None = None,
+                key: str | None = None) -> None:
+    await asyncio.to_thread(
+        recorder.record, ctx.settings.database_url, namespace=ctx.ns,
+        project=ctx.project, run=ctx.name, event_type=event_type, payload=payload,
+        task=task, extra=extra, key=key)
+
+
+async def k8s_event(obj: Obj, reason: str, message: str, warning: bool = False) -> None:
+    await asyncio.to_thread(kevents.post, obj, reason, message, warning=warning)

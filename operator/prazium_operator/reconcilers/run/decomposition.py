@@ -1,0 +1,106 @@
+"""decomposing: the planner's plan into status.plan, then one Task CR per planned task.
+
+The plan is stored before any Task is created, so a restarted daemon re-creates
+missing Tasks from the same plan instead of asking the planner again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from prazium_kit import ids, journal, kube, resources
+from prazium_kit.models import Plan, TaskStatus, status_of, status_patch
+from prazium_kit.types import Obj
+from prazium_operator.plan import PlanError, validate_plan
+from prazium_operator.reconcilers.run.context import (
+    RunContext,
+    RunFailed,
+    TaskState,
+    agent,
+    agent_fields,
+    check,
+    event,
+    set_phase,
+    set_status,
+)
+from prazium_operator.reconcilers.run.core import summary_of
+from prazium_operator.status import task as task_status
+
+# A Task is created with generation 1 (the apiserver starts every object there).
+NEW_OBJECT_GENERATION = 1
+
+
+async def decompose(ctx: RunContext) -> None:
+    check(ctx)
+    if not ctx.status.plan:
+        from prazium_operator.agents import AgentError, get_planner
+        from prazium_operator.agents.registry import agent_options
+
+        chosen = agent(ctx)
+        planner = get_planner(chosen.planner, **agent_options(agent_fields(chosen)))
+        assert ctx.project_spec is not None and ctx.status.spec_snapshot is not None
+        display = ctx.project_spec.display_name
+        documents = ctx.status.spec_snapshot.documents
+        try:
+            written = await asyncio.to_thread(planner.decompose, display, documents)
+            validate_plan(written)
+        except PlanError as exc:
+            raise RunFailed(f"the planner produced an invalid plan: {exc}") from exc
+        except AgentError as exc:
+            raise RunFailed(f"the planner failed: {exc}") from exc
+        stored = Plan.model_validate(written)
+        await set_status(ctx, plan=stored,
+                         tasks_summary=summary_of("pending" for _ in stored.tasks))
+    plan = ctx.status.plan
+    assert plan is not None
+    await event(ctx, journal.PLAN_CREATED, {
+        "taskCount": len(plan.tasks), "mergeOrder": plan.merge_order,
+        "tasks": [{"taskId": ids.task_id(t.id), "slug": t.slug,
+                   "dependencies": [ids.task_id(d) for d in t.dependencies]}
+                  for t in plan.tasks]})
+    await _create_tasks(ctx, plan)
+    await set_phase(ctx, "executing")
+
+
+async def _create_tasks(ctx: RunContext, plan: Plan) -> None:
+    for sequence, task in enumerate(plan.tasks, start=1):
+        name = ids.task_cr_name(ctx.name, task.id)
+        definition = {
+            "id": task.id, "slug": task.slug,
+            "description": (task.description or task.slug)[:2000],
+            "instructions": (task.instructions or "")[:50000],
+            "dependencies": list(task.dependencies),
+            "pathScope": list(task.path_scope),
+            "expectedOutputs": list(task.expected_outputs),
+        }
+        body: Obj = {
+            "apiVersion": kube.API_VERSION, "kind": "Task",
+            "metadata": {
+                "name": name, "namespace": ctx.ns,
+                "labels": {kube.LABEL_PROJECT: ctx.project, kube.LABEL_RUN: ctx.name,
+                           kube.LABEL_MANAGED_BY: "prazium"},
+                "ownerReferences": [kube.owner_reference(ctx.run)],
+            },
+            "spec": {"runRef": {"name": ctx.name}, "projectRef": {"name": ctx.project},
+                     "sequence": sequence, "definition": definition},
+        }
+        created = await asyncio.to_thread(resources.create, ctx.ns, kube.TASKS, body)
+        # Only the creator sets the initial status: an existing Task may be mid-flight.
+        if created:
+            status = TaskStatus(attempts=0)
+            task_status.set_phase(status, "pending", "", NEW_OBJECT_GENERATION)
+            await asyncio.to_thread(
+                resources.patch_status, ctx.ns, kube.TASKS, name,
+                status_patch(status, "attempts", *task_status.PHASE_FIELDS))
+
+
+async def load_tasks(ctx: RunContext) -> None:
+    items = await asyncio.to_thread(resources.list_by_label, ctx.ns, kube.TASKS,
+                                    f"{kube.LABEL_RUN}={ctx.name}")
+    by_id = {item["spec"]["definition"]["id"]: item for item in items}
+    for task in ctx.status.plan.tasks if ctx.status.plan else []:
+        body = by_id.get(task.id)
+        if body is None:
+            raise RunFailed(f"Task {ids.task_cr_name(ctx.name, task.id)} is missing")
+        ctx.tasks[task.id] = TaskState(definition=task, body=body,
+                                       status=status_of(body, TaskStatus))

@@ -1,0 +1,164 @@
+"""One task attempt's life: start a worker, poll it, record how it ended.
+
+A Task's status is the record a restarted daemon resumes from (which attempt,
+which executor reference), so it is written before the worker is started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from prazium_kit import ids, paths
+from prazium_kit.models import ExecutorRef, TaskResult
+from prazium_kit.timefmt import utc_now
+from prazium_kit.types import Obj
+from prazium_operator import gitrepo
+from prazium_operator.agents.registry import agent_options
+from prazium_operator.executor.base import WorkerState
+from prazium_operator.reconcilers.run.context import (
+    RunContext,
+    RunFailed,
+    TaskState,
+    agent,
+    agent_fields,
+    event,
+    in_phase,
+    k8s_event,
+    set_task,
+    set_task_phase,
+)
+from prazium_operator.status import task as task_status
+from prazium_operator.worker.request import WorkerRequest, WorkerResult, read_worker_result
+
+# The logger name from before the split out of runner.py, so log filters keep matching.
+log = logging.getLogger("prazium_operator.runner")
+
+MAX_ATTEMPTS = 3
+PHASES = task_status.PHASES
+
+
+def _request(ctx: RunContext, task: TaskState, attempt: int, base: str) -> WorkerRequest:
+    data_dir = ctx.settings.data_dir
+    chosen = agent(ctx)
+    coder = chosen.coder
+    options: Obj = {"command": chosen.command} \
+        if coder == "command" and chosen.command else {}
+    options.update(agent_options(agent_fields(chosen)))
+    assert ctx.status.spec_snapshot is not None and ctx.status.run_number is not None
+    return WorkerRequest(
+        namespace=ctx.ns, project=ctx.project, run=ctx.name, task=task.definition.as_stored(),
+        documents=ctx.status.spec_snapshot.documents, repo_path=str(ctx.repo),
+        worktree=str(paths.task_worktree(data_dir, ctx.ns, ctx.project, ctx.name, task.id)),
+        branch=ids.branch_name(ctx.status.run_number, task.id, task.definition.slug),
+        base_commit=base, attempt=attempt,
+        result_path=str(paths.result_path(data_dir, ctx.ns, ctx.name, task.id, attempt)),
+        coder=coder, coder_options=options,
+        credentials_secret=chosen.credentials_secret or None,
+    )
+
+
+def _recorded_request(ctx: RunContext, task: TaskState) -> WorkerRequest:
+    """The request of the attempt the Task's status says is running."""
+    return _request(ctx, task, task.status.attempts or 1, str(task.status.base_commit))
+
+
+def _ref(task: TaskState) -> Obj:
+    """status.executor as the executors read it."""
+    ref = task.status.executor
+    return ref.model_dump(by_alias=True, exclude_none=True) if ref else {}
+
+
+async def _task_base(ctx: RunContext, task: TaskState) -> str:
+    """main at run start, merged with the commits of the task's dependencies."""
+    base = str(ctx.status.base_commit)
+    for dep in task.definition.dependencies:
+        result = ctx.tasks[dep].status.result
+        assert result is not None  # a dependency starts nothing before it succeeded
+        outcome = await asyncio.to_thread(
+            gitrepo.merge, ctx.repo, base, str(result.commit_sha),
+            f"Base for {task.id}: merge {dep}", str(ctx.status.started_at))
+        if outcome.commit is None:
+            raise RunFailed(f"the dependencies of {task.id} conflict on "
+                            f"{', '.join(outcome.conflicts)}")
+        base = outcome.commit
+    return base
+
+
+async def start_task(ctx: RunContext, task: TaskState, attempt: int) -> None:
+    base = await _task_base(ctx, task)
+    request = _request(ctx, task, attempt, base)
+    # Recorded before the worker starts, so a restarted operator knows which
+    # attempt (and result file) to look for.
+    await set_task_phase(
+        ctx, task, "running", f"attempt {attempt}", attempts=attempt,
+        branch_name=request.branch, worktree_path=request.worktree, base_commit=base,
+        started_at=task.status.started_at or utc_now(),
+        executor=ExecutorRef.model_validate({"kind": ctx.executor.kind}))
+    ref = await ctx.executor.start(request, task.body)
+    await set_task(ctx, task, executor=ExecutorRef.model_validate(ref))
+    await k8s_event(task.body, PHASES["running"].event_reason,
+                    f"attempt {attempt} on {request.branch} ({ref})")
+
+
+async def poll(ctx: RunContext, task: TaskState) -> None:
+    attempt = task.status.attempts or 1
+    request = _recorded_request(ctx, task)
+    ref = _ref(task)
+    state = await ctx.executor.state(ref, request)
+    if state is WorkerState.RUNNING:
+        return
+    result = read_worker_result(Path(request.result_path)) if state is WorkerState.EXITED else None
+    # The result is on the shared volume now (or there is none): the worker's Job,
+    # if any, has nothing more to tell. A retry is a new Job (attempt + 1).
+    await ctx.executor.release(ref, request)
+    if result is None:
+        if attempt < MAX_ATTEMPTS:
+            log.warning("worker of %s attempt %s lost; retrying", task.name, attempt,
+                        extra=request.log_fields())
+            await start_task(ctx, task, attempt + 1)
+        else:
+            await _fail_task(ctx, task, f"the worker exited without a result {attempt} times")
+        return
+    if result.status == "succeeded" and result.commit_sha:
+        await _complete_task(ctx, task, result)
+    else:
+        await _fail_task(ctx, task, result.error or "the worker failed")
+
+
+async def _complete_task(ctx: RunContext, task: TaskState, result: WorkerResult) -> None:
+    """Record a worker's result as the Task's result."""
+    commit = str(result.commit_sha)
+    outcome = TaskResult(filesCreated=result.files_created,
+                         filesModified=result.files_modified, commitSha=commit)
+    await set_task_phase(ctx, task, "succeeded", "", result=outcome, completed_at=utc_now())
+    await event(ctx, PHASES["succeeded"].journal_type, {
+        "taskId": ids.task_id(task.id), "status": "succeeded", "slug":
+        task.definition.slug, "commitSha": commit,
+        "filesCreated": len(outcome.files_created),
+        "filesModified": len(outcome.files_modified),
+        "durationSeconds": result.duration_seconds}, task=task.id)
+    await k8s_event(task.body, PHASES["succeeded"].event_reason, f"commit {commit[:12]}")
+
+
+async def _fail_task(ctx: RunContext, task: TaskState, message: str) -> None:
+    await set_task_phase(ctx, task, "failed", message, completed_at=utc_now())
+    await event(ctx, PHASES["failed"].journal_type, {"taskId": ids.task_id(task.id),
+                                                     "status": "failed", "error": message},
+                task=task.id)
+    await k8s_event(task.body, PHASES["failed"].event_reason, message,
+                    warning=PHASES["failed"].warning)
+
+
+async def cancel_task(ctx: RunContext, task: TaskState, message: str) -> None:
+    await set_task_phase(ctx, task, "cancelled", message, completed_at=utc_now())
+    await event(ctx, PHASES["cancelled"].journal_type, {"taskId": ids.task_id(task.id),
+                                                        "status": "cancelled",
+                                                        "reason": message},
+                task=task.id)
+
+
+async def stop_running_tasks(ctx: RunContext) -> None:
+    for task in in_phase(ctx, "running"):
+        await ctx.executor.stop(_ref(task), _recorded_request(ctx, task))
