@@ -141,3 +141,18 @@ def lookup_known_entity(phrase: str) -> Entity | None:
     """The known entity a short phrase names (``"Time entries"`` -> TimeEntry), if any."""
     matches = find_known_entities(phrase)
     return matches[0] if matches else None
+
+
+CAPABILITY_ENTITIES = frozenset({"Notification", "Attachment"})
+"""Known entities that stand for a capability; the reader lists those as features."""
+_MULTI_WORD_PHRASES: dict[str, str] = {
+    " ".join(re.split(r"[\s-]+", phrase.lower())): known.entity.name
+    for known in VOCABULARY
+    for phrase in known.phrases
+    if len(re.split(r"[\s-]+", phrase)) > 1 and known.entity.name not in CAPABILITY_ENTITIES
+}
+
+
+def known_phrase_entity(phrase: str) -> str | None:
+    """The known entity a multi-word phrase names exactly (``time tracking`` -> TimeEntry)."""
+    return _MULTI_WORD_PHRASES.get(" ".join(re.split(r"[\s-]+", phrase.lower())))

@@ -1,0 +1,443 @@
+"""Reading a description: its records, their fields and the relations between them.
+
+The reader walks each sentence's noun phrases (see :mod:`mentions`) and the
+words between consecutive ones:
+
+* ``orders with line items``, ``the owner's pets``, ``owners have pets``:
+  the second is a child of the first;
+* ``visits of pets``, ``budgets per category``, ``tickets assigned to agents``,
+  ``tasks in projects``: the first is a child of the second;
+* ``visits with dates and fees``, ``prices of products``: attributes become
+  fields of the record they are attached to (else of the nearest record before);
+* a singular record after ``has a`` (``each pet has an owner``) is a parent
+  when the text names it as a record elsewhere, else a text field.
+
+Closed sets (``paid/unpaid``, ``priority (low, medium, high)``), yes/no facts
+(``mark as returned``, ``whether it is paid``), ``number of guests``, what is
+required and what a delete does are read with patterns over the raw text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from prazium_operator.agents.template.attributes import ENUM_WORDS, attribute_field
+from prazium_operator.agents.template.entities import RESERVED_FIELDS, Field
+from prazium_operator.agents.template.lexicon import DETERMINERS, FUNCTION_WORDS
+from prazium_operator.agents.template.mentions import (
+    ACTOR,
+    ATTRIBUTE,
+    CAPABILITY,
+    RECORD,
+    Mention,
+    classify,
+    record_words,
+)
+from prazium_operator.agents.template.naming import camel_case, singularize, snake_case, words_of
+from prazium_operator.agents.template.phrases import phrases
+from prazium_operator.agents.template.tokens import Token, sentences
+
+CASCADE, RESTRICT = "cascade", "restrict"
+FILLER = DETERMINERS | frozenset(
+    {"or", "more", "one", "many", "multiple", "several", "also", "is", "are", "was", "were",
+     "be", "been", "being", "can", "will", "should", "must", "may", "usually", "always",
+     "then", "get", "gets", "got"}
+)  # fmt: skip
+CHILD_AFTER = {
+    "with": CASCADE, "containing": CASCADE, "contain": CASCADE, "contains": CASCADE,
+    "including": CASCADE, "'s": CASCADE, "has": CASCADE, "have": CASCADE, "can have": CASCADE,
+    "made of": CASCADE, "consisting of": CASCADE, "and": RESTRICT,
+}  # fmt: skip
+"""Connector -> the second mention is a child of the first (``and`` only as ``and their``)."""
+CHILD_BEFORE = frozenset(
+    {"of", "for", "per", "in", "on", "at", "from", "to", "under", "within", "by", "belong to",
+     "belongs to", "belonging to", "that belong to", "which belong to", "that belongs to",
+     "which belongs to", "for each", "for every"}
+)  # fmt: skip
+"""Connector -> the first mention is a child of the second."""
+PARTICIPLE = re.compile(r"^(?:\w+(?:ed|en)|held|run|made|sold|kept|taught|led|paid|bought|"
+                        r"sent|built|won|given|done|set|put|left|lent|owned|split) "
+                        r"(?:by|to|for|in|at|on|under|from|with)$")  # fmt: skip
+LIST_JOINERS = frozenset({"", ",", "and", ", and", "as well as"})
+
+SET_PATTERN = re.compile(r"\b([a-z][a-z-]*)((?:\s*/\s*[a-z][a-z-]*)+)", re.I)
+ENUM_PATTERN = re.compile(
+    r"\b(?P<name>statuse?s?|priorit(?:y|ies)|severit(?:y|ies)|stages?|states?|levels?|"
+    r"types?|kinds?)\s*(?:\(|:|such as|like|either|can be|is one of|one of|are)\s*"
+    r"(?P<values>[a-z][a-z -]*(?:\s*(?:,|/|\bor\b|\band\b)\s*[a-z][a-z -]*)+)",
+    re.I,
+)
+BOOLEAN_PATTERNS = (
+    re.compile(r"\b(?:mark|marks|marked|marking|flag|flags|flagged)\s+(?:\w+\s+){0,2}?as\s+"
+               r"(?P<word>[a-z]+)\b(?!\s*/)", re.I),
+    re.compile(r"\bwhether\s+(?:\w+\s+){0,4}?(?:is|are|was|were|has been|have been)\s+"
+               r"(?P<word>[a-z]+)", re.I),
+    re.compile(r"\b(?:is|are)\s+(?P<word>[a-z]+)\s+or\s+not\b", re.I),
+)  # fmt: skip
+COUNT_PATTERN = re.compile(r"\bnumber of (?P<word>[a-z]+)", re.I)
+REQUIRED_PATTERNS = (
+    re.compile(r"\b(?:must have|must include|requires?|required)\s+(?:an?\s+|the\s+|a\s+)?"
+               r"(?P<words>[a-z]+(?:[ -][a-z]+)?)", re.I),
+    re.compile(r"\b(?P<words>[a-z]+(?:[ -][a-z]+)?)\s+(?:is|are)\s+(?:required|mandatory)\b",
+               re.I),
+)  # fmt: skip
+CASCADE_PATTERN = re.compile(
+    r"\bdelet\w*\s+(?:an?\s+|the\s+)?(?P<parent>[a-z]+)\s+(?:also\s+)?(?:deletes|removes|"
+    r"delete|remove|erases)\s+(?:all\s+)?(?:of\s+)?(?:its\s+|their\s+|the\s+)?(?P<child>[a-z]+)",
+    re.I,
+)
+RESTRICT_PATTERN = re.compile(
+    r"\b(?:can ?not|can't|never|must not)\s+(?:be\s+)?delet\w*\s+(?:an?\s+|the\s+)?"
+    r"(?P<parent>[a-z]+)\s+(?:that|which|while it|while they|with)\s+(?:still\s+)?"
+    r"(?:has|have)\s+(?:\w+\s+)?(?P<child>[a-z]+)",
+    re.I,
+)
+SET_NAME_WORDS = ENUM_WORDS | {"type", "kind", "level", "category", "condition"}
+
+
+@dataclass(frozen=True)
+class Relation:
+    child: str
+    parent: str
+    on_delete: str
+    required: bool
+
+
+@dataclass
+class Reading:
+    """What a description says about its data."""
+
+    records: list[str] = field(default_factory=list)
+    """Record names in order of first mention."""
+    fields: dict[str, list[Field]] = field(default_factory=dict)
+    relations: list[Relation] = field(default_factory=list)
+    capabilities: list[str] = field(default_factory=list)
+    """Capability words as written (``reminders``, ``push notifications``)."""
+
+
+def read(text: str) -> Reading:
+    token_sentences = sentences(text)
+    known = _plural_records(token_sentences)
+    mentions = [
+        mention
+        for index, tokens in enumerate(token_sentences)
+        for phrase in phrases(tokens)
+        for mention in classify(phrase, index, tokens[phrase.start].start, known)
+    ]
+    builder = _Builder(text, token_sentences, mentions, known)
+    return builder.build()
+
+
+def _plural_records(token_sentences: list[list[Token]]) -> set[str]:
+    names = set()
+    for index, tokens in enumerate(token_sentences):
+        for phrase in phrases(tokens):
+            for mention in classify(phrase, index, 0, set()):
+                if mention.kind == RECORD and mention.plural:
+                    names.add(mention.name)
+    return names
+
+
+class _Builder:
+    def __init__(
+        self,
+        text: str,
+        token_sentences: list[list[Token]],
+        mentions: list[Mention],
+        known: set[str],
+    ) -> None:
+        self.text = text
+        self.sentences = token_sentences
+        self.mentions = mentions
+        self.known = known
+        self.reading = Reading()
+        self.related: set[str] = set()
+        self.parents: dict[str, set[str]] = {}
+        self.required_hints: list[tuple[int, str]] = []
+        # Records named after a preposition ("visits of *pets*") -> the record they
+        # qualify: what follows ("... have dates") is about the latter.
+        self.objects: dict[tuple[int, int], Mention] = {}
+
+    def build(self) -> Reading:
+        self._walk_sentences()
+        self._read_patterns()
+        self._apply_delete_rules()
+        records = [
+            mention.name
+            for mention in self.mentions
+            if mention.kind == RECORD and (mention.plural or mention.name in self.related)
+            or mention.kind == ACTOR and mention.name in self.related
+        ]
+        self.reading.records = list(dict.fromkeys(records))
+        kept = set(self.reading.records)
+        self.reading.relations = [
+            relation
+            for relation in self.reading.relations
+            if relation.child in kept and relation.parent in kept
+        ]
+        self.reading.fields = {
+            name: fields for name, fields in self.reading.fields.items() if name in kept
+        }
+        self._apply_required_hints()
+        return self.reading
+
+    # ----------------------------------------------------------- sentence walk
+
+    def _walk_sentences(self) -> None:
+        by_sentence: dict[int, list[Mention]] = {}
+        for mention in self.mentions:
+            by_sentence.setdefault(mention.sentence, []).append(mention)
+            if mention.kind == CAPABILITY:
+                self.reading.capabilities.append(" ".join(mention.words))
+        last_record: Mention | None = None
+        for index, sentence_mentions in sorted(by_sentence.items()):
+            tokens = self.sentences[index]
+            owner: Mention | None = None  # the record a "with ..." list belongs to
+            for position, mention in enumerate(sentence_mentions):
+                previous = sentence_mentions[position - 1] if position else None
+                connector = _connector(tokens, previous.end, mention.start) if previous else ""
+                if previous is not None and owner is not None and connector in LIST_JOINERS:
+                    self._attach(owner, mention, CHILD_AFTER["with"], connector)
+                    continue
+                if owner is not None and previous is not None and _qualifies(connector):
+                    # "orders with line items placed by customers": the list's owner is meant
+                    previous = owner
+                owner = None
+                if previous is not None and self._relate(previous, mention, connector, tokens):
+                    if connector in CHILD_AFTER and connector != "and":
+                        owner = self.objects.get((previous.sentence, previous.start), previous)
+                    if mention.kind in (RECORD, ACTOR):
+                        last_record = mention
+                    continue
+                if mention.kind == ATTRIBUTE:
+                    candidates = [m for m in sentence_mentions if not self._is_object(m)]
+                    target = _nearest_record(candidates, candidates.index(mention)) or last_record
+                    if target is not None:
+                        self._add_field(target.name, attribute_field(list(mention.words)))
+                elif mention.kind in (RECORD, ACTOR):
+                    last_record = mention
+
+    def _relate(self, first: Mention, second: Mention, connector: str, tokens: list[Token]) -> bool:
+        """Apply the relation the words between two mentions express; False if none."""
+        records = (RECORD, ACTOR)
+        if connector in CHILD_AFTER and connector != "'s":
+            first = self.objects.get((first.sentence, first.start), first)
+        if connector in CHILD_AFTER and first.kind in records:
+            if connector == "and" and not _followed_by_their(tokens, first.end):
+                return False
+            if second.kind == ATTRIBUTE:
+                self._add_field(first.name, attribute_field(list(second.words)))
+                return True
+            if second.kind not in records:
+                return False
+            if not second.plural and connector in ("has", "have"):
+                return self._has_one(first, second)
+            if not second.plural and second.name not in self.known and connector != "'s":
+                return False
+            return self._add_relation(second.name, first.name, CHILD_AFTER[connector], True)
+        if connector in CHILD_BEFORE or PARTICIPLE.match(connector):
+            if first.kind == ATTRIBUTE and second.kind in records:
+                self._add_field(second.name, attribute_field(list(first.words)))
+                return True
+            if first.kind in records and second.kind in records:
+                required = connector in ("of", "per") or connector.startswith(("for", "belong"))
+                self.objects[(second.sentence, second.start)] = first
+                return self._add_relation(first.name, second.name, RESTRICT, required)
+        return False
+
+    def _has_one(self, owner: Mention, other: Mention) -> bool:
+        """``each pet has an owner``: a parent if ``owners`` are records, else a text field."""
+        if other.name in self.known:
+            return self._add_relation(owner.name, other.name, RESTRICT, True)
+        name = snake_case(list(other.words))
+        if name not in RESERVED_FIELDS:
+            self._add_field(owner.name, Field(name, "string"))
+        return True
+
+    def _attach(self, owner: Mention, mention: Mention, on_delete: str, connector: str) -> None:
+        if mention.kind == ATTRIBUTE:
+            self._add_field(owner.name, attribute_field(list(mention.words)))
+        elif mention.kind in (RECORD, ACTOR) and mention.plural:
+            self._add_relation(mention.name, owner.name, on_delete, True)
+
+    def _add_relation(self, child: str, parent: str, on_delete: str, required: bool) -> bool:
+        if child == parent or self._depends_on(parent, child):
+            return False
+        if any({r.child, r.parent} == {child, parent} for r in self.reading.relations):
+            return True
+        self.reading.relations.append(Relation(child, parent, on_delete, required))
+        self.parents.setdefault(child, set()).add(parent)
+        self.related.update((child, parent))
+        return True
+
+    def _depends_on(self, child: str, parent: str) -> bool:
+        """Whether ``child`` already refers (transitively) to ``parent``."""
+        pending, seen = [child], set()
+        while pending:
+            current = pending.pop()
+            if current == parent:
+                return True
+            if current not in seen:
+                seen.add(current)
+                pending.extend(self.parents.get(current, ()))
+        return False
+
+    def _add_field(self, record: str, new: Field | None) -> None:
+        if new is None or new.name in RESERVED_FIELDS:
+            return
+        fields = self.reading.fields.setdefault(record, [])
+        for index, existing in enumerate(fields):
+            if existing.name == new.name:
+                if new.choices and not existing.choices:
+                    fields[index] = new
+                return
+        fields.append(new)
+
+    # ---------------------------------------------------------------- patterns
+
+    def _read_patterns(self) -> None:
+        for match in SET_PATTERN.finditer(self.text):
+            self._closed_set(match)
+        for match in ENUM_PATTERN.finditer(self.text):
+            values = _values(match.group("values"))
+            if len(values) >= 2:
+                name = singularize(match.group("name").lower())
+                self._field_at(match.start(), Field(name, "string", choices=values))
+        for pattern in BOOLEAN_PATTERNS:
+            for match in pattern.finditer(self.text):
+                word = match.group("word").lower()
+                usable = word.isalpha() and word not in FUNCTION_WORDS | RESERVED_FIELDS
+                if usable:
+                    self._field_at(match.start(), Field(word, "boolean"))
+        for match in COUNT_PATTERN.finditer(self.text):
+            counted = record_words([match.group("word").lower()])
+            name = snake_case([*counted, "count"])
+            self._field_at(match.start(), Field(name, "integer", minimum=0))
+        for pattern in REQUIRED_PATTERNS:
+            for match in pattern.finditer(self.text):
+                words = [singularize(word) for word in words_of(match.group("words"))]
+                self.required_hints.append((match.start(), snake_case(words)))
+
+    def _closed_set(self, match: re.Match[str]) -> None:
+        first = match.group(1).lower()
+        others = [word.strip().lower() for word in match.group(2).split("/") if word.strip()]
+        if first.endswith(("-in", "-out")) and others and others[0] in ("in", "out"):
+            # check-in/out dates: two fields sharing the words after the set
+            base = first.rsplit("-", 1)[0]
+            after = self.text[match.end() : match.end() + 40].split()
+            kind = "date" if after and after[0].lower().startswith("date") else "datetime"
+            suffix = ["date"] if kind == "date" else []
+            for part in (first.rsplit("-", 1)[1], others[0]):
+                name = snake_case([*words_of(base), part, *suffix])
+                self._field_at(match.start(), Field(name, "string", format=kind))
+            return
+        values = tuple(dict.fromkeys([first, *others]))
+        if len(values) < 2 or any(value in FUNCTION_WORDS for value in values):
+            return
+        window = self.text[max(0, match.start() - 40) : match.start()].lower()
+        before = re.findall(r"[a-z]+", window)
+        after = re.findall(r"[a-z]+", self.text[match.end() : match.end() + 20].lower())
+        named = [singularize(word) for word in before[-3:] + after[:1]]
+        name = next((word for word in reversed(named) if word in SET_NAME_WORDS), "status")
+        self._field_at(match.start(), Field(name, "string", choices=values))
+
+    def _field_at(self, offset: int, new: Field) -> None:
+        """Give a pattern's field to the record mentioned last before ``offset`` (same
+        sentence first), else to the next record mentioned after it."""
+        records = [
+            m
+            for m in self.mentions
+            if m.kind in (RECORD, ACTOR)
+            and (m.plural or m.name in self.related)
+            and not self._is_object(m)
+        ]
+        before = [m for m in records if m.offset <= offset]
+        after = [m for m in records if m.offset > offset]
+        sentence = self._sentence_at(offset)
+        same_before = [m for m in before if m.sentence == sentence]
+        same_after = [m for m in after if m.sentence == sentence]
+        for candidates, pick in ((same_before, -1), (same_after, 0), (before, -1), (after, 0)):
+            if candidates:
+                self._add_field(candidates[pick].name, new)
+                return
+
+    def _is_object(self, mention: Mention) -> bool:
+        return (mention.sentence, mention.start) in self.objects
+
+    def _sentence_at(self, offset: int) -> int:
+        index = 0
+        for number, tokens in enumerate(self.sentences):
+            if tokens and tokens[0].start <= offset:
+                index = number
+        return index
+
+    def _apply_delete_rules(self) -> None:
+        """``deleting a property deletes its units`` (cascade), ``a project that still has
+        tasks cannot be deleted`` (restrict); a relation the text did not state otherwise
+        is created by such a sentence."""
+        named = {m.name for m in self.mentions if m.kind in (RECORD, ACTOR)}
+        for pattern, rule in ((CASCADE_PATTERN, CASCADE), (RESTRICT_PATTERN, RESTRICT)):
+            for match in pattern.finditer(self.text):
+                parent = camel_case(list(record_words([match.group("parent").lower()])))
+                child = camel_case(list(record_words([match.group("child").lower()])))
+                if {parent, child} <= named:
+                    self._add_relation(child, parent, rule, True)
+                self.reading.relations = [
+                    Relation(r.child, r.parent, rule, r.required)
+                    if (r.child, r.parent) == (child, parent)
+                    else r
+                    for r in self.reading.relations
+                ]
+
+    def _apply_required_hints(self) -> None:
+        for offset, name in self.required_hints:
+            for record, fields in self.reading.fields.items():
+                for index, existing in enumerate(fields):
+                    if existing.name == name and _mentioned_near(self.mentions, record, offset):
+                        fields[index] = Field(
+                            existing.name,
+                            existing.type,
+                            True,
+                            existing.format,
+                            existing.choices,
+                            existing.minimum,
+                        )
+
+
+def _connector(tokens: list[Token], start: int, end: int) -> str:
+    words = [token.text for token in tokens[start:end] if token.text not in FILLER]
+    return " ".join(words).replace(" ,", ",").strip()
+
+
+def _qualifies(connector: str) -> bool:
+    return connector in CHILD_BEFORE or bool(PARTICIPLE.match(connector))
+
+
+def _followed_by_their(tokens: list[Token], index: int) -> bool:
+    return any(token.text in ("their", "its") for token in tokens[index : index + 3])
+
+
+def _nearest_record(mentions: list[Mention], position: int) -> Mention | None:
+    for mention in reversed(mentions[:position]):
+        if mention.kind in (RECORD, ACTOR):
+            return mention
+    for mention in mentions[position + 1 :]:
+        if mention.kind in (RECORD, ACTOR):
+            return mention
+    return None
+
+
+def _mentioned_near(mentions: list[Mention], record: str, offset: int) -> bool:
+    before = [m for m in mentions if m.kind in (RECORD, ACTOR) and m.offset <= offset]
+    return bool(before) and before[-1].name == record
+
+
+def _values(text: str) -> tuple[str, ...]:
+    parts = re.split(r"\s*(?:,|/|\bor\b|\band\b)\s*", text.strip().lower())
+    values = [part.strip() for part in parts if part.strip()]
+    if not values or any(len(value.split()) > 2 for value in values):
+        return ()
+    if any(value.split()[0] in FUNCTION_WORDS - {"in", "on"} for value in values):
+        return ()
+    return tuple(dict.fromkeys(values))
