@@ -151,5 +151,26 @@ def fields(*specs: str) -> tuple[Field, ...]:
     return tuple(result)
 
 
+def parents_first(entities: list[Entity]) -> list[Entity]:
+    """Stable order in which every referenced entity comes before the entities referring to it."""
+    by_name = {entity.name: entity for entity in entities}
+    ordered: list[Entity] = []
+    placed: set[str] = set()
+
+    def place(entity: Entity, visiting: frozenset[str]) -> None:
+        if entity.name in placed or entity.name in visiting:
+            return
+        for field in entity.references:
+            parent = by_name.get(field.references)
+            if parent is not None:
+                place(parent, visiting | {entity.name})
+        placed.add(entity.name)
+        ordered.append(entity)
+
+    for entity in entities:
+        place(entity, frozenset())
+    return ordered
+
+
 FALLBACK_ENTITY = Entity("Item", fields("name:string!"))
 """Used when neither the description nor DATA.md names any entity."""

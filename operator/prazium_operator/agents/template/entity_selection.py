@@ -11,7 +11,13 @@ from __future__ import annotations
 
 import re
 
-from prazium_operator.agents.template.entities import FALLBACK_ENTITY, Entity, Field, fields
+from prazium_operator.agents.template.entities import (
+    FALLBACK_ENTITY,
+    Entity,
+    Field,
+    fields,
+    parents_first,
+)
 from prazium_operator.agents.template.features import AUTHENTICATION, TEAMS
 from prazium_operator.agents.template.lexicon import ADJECTIVES, DETERMINERS
 from prazium_operator.agents.template.mentions import record_words
@@ -109,7 +115,7 @@ def build_entities(reading: Reading, names: list[str], feature_keys: set[str]) -
     entities = {
         name: _entity(name, reading.fields.get(name, []), relations, set(names)) for name in names
     }
-    return _parents_first(_unique_tables([entities[name] for name in names]))
+    return parents_first(_unique_tables([entities[name] for name in names]))
 
 
 def _unique_tables(entities: list[Entity]) -> list[Entity]:
@@ -181,24 +187,3 @@ def _known_reference(field: Field, names: set[str]) -> Field:
     if parent not in names:
         return field
     return Field(field.name, "integer", field.required, references=parent, on_delete="restrict")
-
-
-def _parents_first(entities: list[Entity]) -> list[Entity]:
-    """Stable order in which every referenced entity comes before the entities referring to it."""
-    by_name = {entity.name: entity for entity in entities}
-    ordered: list[Entity] = []
-    placed: set[str] = set()
-
-    def place(entity: Entity, visiting: frozenset[str]) -> None:
-        if entity.name in placed or entity.name in visiting:
-            return
-        for field in entity.references:
-            parent = by_name.get(field.references)
-            if parent is not None:
-                place(parent, visiting | {entity.name})
-        placed.add(entity.name)
-        ordered.append(entity)
-
-    for entity in entities:
-        place(entity, frozenset())
-    return ordered

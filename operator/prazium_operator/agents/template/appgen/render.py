@@ -26,7 +26,11 @@ from prazium_operator.agents.template.appgen.sources import (
 from prazium_operator.agents.template.data_md import parse_data_md
 from prazium_operator.agents.template.entities import Entity, Field
 from prazium_operator.agents.template.markdown import render_table
-from prazium_operator.agents.template.routes import app_routes, routes_include_auth
+from prazium_operator.agents.template.routes import (
+    app_routes,
+    relation_lines,
+    routes_include_auth,
+)
 from prazium_operator.agents.template.spec import VERIFY_COMMAND
 
 TITLE_PATTERN = re.compile(r"^#\s+(?P<title>.+?)(?:\s+[—-]+\s+Specification)?\s*$", re.M)
@@ -217,5 +221,11 @@ def render_readme(app: AppModel) -> str:
             "## Routes",
             "",
             table,
+            *_relations_section(list(app.entities)),
         ]
     )
+
+
+def _relations_section(entities: list[Entity]) -> list[str]:
+    lines = relation_lines(entities)
+    return ["## Relations", "", *lines, ""] if lines else []
