@@ -165,7 +165,7 @@ VAGUE_NOUNS = _words(
     collection collections overview overviews view views history histories track record
     records item items entry entries management tracking tracker trackers organizer
     organiser planner planners manager managers solution solutions feature features option
-    options part parts piece pieces side sides bit bits group groups area areas life lives
+    options part parts piece pieces side sides bit bits area areas life lives
     day days time times week weeks month months year years friend friends family families
     everyone someone anyone nobody anybody everybody people person user users admin admins
     administrator administrators me myself ourselves yourself i we business businesses
@@ -175,8 +175,24 @@ VAGUE_NOUNS = _words(
 """Nouns too vague to name a table on their own. As the head of a compound they
 still may (``line items``, ``maintenance records``, ``time entries``)."""
 
-ACTOR_NOUNS = _words("user users people person admin admins administrator administrators")
-"""Who uses the app; such nouns become records only where the text relates them."""
+ACTOR_NOUNS = _words(
+    "user users people person admin admins administrator administrators item items entry "
+    "entries record records company companies business businesses organisation organisations "
+    "organization organizations"
+)
+"""Who uses the app, and generic containers; such nouns become records only where the
+text relates them ("the items in each room")."""
+
+UNIT_NOUNS = _words(
+    """
+    centimetre centimetres centimeter centimeters cm metre metres meter meters km kilometre
+    kilometres kilometer kilometers mile miles kg kilogram kilograms gram grams pound pounds
+    lbs litre litres liter liters ml minute minutes hour hours second seconds day days week
+    weeks month months year years euro euros dollar dollars percent degree degrees inch
+    inches foot feet
+    """
+)
+"""Units of measure: "a spacing in centimetres" is about a field, not a record."""
 
 CAPABILITY_NOUNS = _words(
     """
@@ -201,3 +217,16 @@ CAPABILITY_MODIFIERS = _words(
     """
 )
 """Words that say how a capability works ("push notifications"), not what records it holds."""
+
+PEOPLE_NOUNS = _words(
+    """
+    client customer guest patient member student pupil parent child kid teacher tutor trainer
+    coach instructor doctor nurse vet driver owner tenant landlord volunteer donor agent artist
+    player employee staff worker user attendee speaker author reader subscriber supplier vendor
+    contractor technician mechanic cleaner walker host participant applicant candidate
+    resident visitor camper passenger rider traveler traveller buyer seller partner contact
+    friend person singer musician dancer athlete caregiver therapist dentist lawyer
+    accountant photographer chef cook waiter manager admin administrator teammate colleague
+    """
+)
+"""Roles people play: "appointments with clients" refers to clients, it does not own them."""

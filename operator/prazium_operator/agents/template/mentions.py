@@ -17,6 +17,7 @@ from prazium_operator.agents.template.lexicon import (
     CAPABILITY_MODIFIERS,
     CAPABILITY_NOUNS,
     FUNCTION_WORDS,
+    UNIT_NOUNS,
     VAGUE_NOUNS,
 )
 from prazium_operator.agents.template.naming import camel_case, singularize, words_of
@@ -97,8 +98,10 @@ def classify(
     capability = head in CAPABILITY_NOUNS or singularize(head) in CAPABILITY_NOUNS
     if capability and all(word in CAPABILITY_NOUNS | CAPABILITY_MODIFIERS for word in modifiers):
         return [mention(CAPABILITY, tuple(words), plural)]
-    if head in VAGUE_NOUNS and not modifiers:
+    if head in UNIT_NOUNS and not modifiers:
         return []
     if head in ACTOR_NOUNS and not modifiers:
         return [mention(ACTOR, record_words(words), plural)]
+    if head in VAGUE_NOUNS and not modifiers:
+        return []
     return [mention(RECORD, record_words(words), plural)]

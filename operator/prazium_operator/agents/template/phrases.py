@@ -12,13 +12,16 @@ from dataclasses import dataclass
 
 from prazium_operator.agents.template.lexicon import (
     ADJECTIVES,
+    CAPABILITY_NOUNS,
     DETERMINERS,
     FUNCTION_WORDS,
     GERUND_NOUNS,
     LY_NOUNS,
     NOUN_VERBS,
+    VAGUE_NOUNS,
     VERBS,
 )
+from prazium_operator.agents.template.naming import singularize
 from prazium_operator.agents.template.tokens import Token
 
 MAX_PHRASE_WORDS = 3
@@ -60,8 +63,23 @@ def phrases(tokens: list[Token]) -> list[Phrase]:
 
 
 def _close(tokens: list[Token], run: list[int], result: list[Phrase]) -> None:
+    """Add the run as phrases; a plural inside a run is a subject and ends a phrase, and
+    the word after it is the subject's verb ("members *propose* movies")."""
     if not run:
         return
+    for position, index in enumerate(run[:-1]):
+        word = tokens[index].text
+        if not (word.endswith("s") and singularize(word) != word):
+            continue
+        verb = tokens[run[position + 1]].text
+        if verb.endswith("s") or verb in VAGUE_NOUNS or verb in CAPABILITY_NOUNS:
+            continue  # a noun: "notes app", "sales reports"
+        after = run[-1] + 1
+        followed_by_function = after < len(tokens) and tokens[after].text in FUNCTION_WORDS
+        if position + 2 < len(run) or followed_by_function:
+            _close(tokens, run[: position + 1], result)
+            _close(tokens, run[position + 2 :], result)
+            return
     kept = run[-MAX_PHRASE_WORDS:]
     result.append(Phrase(tuple(tokens[i].text for i in kept), kept[0], kept[-1] + 1))
 
@@ -72,13 +90,32 @@ def _is_noun(tokens: list[Token], index: int) -> bool:
         return False
     if word in GERUND_NOUNS or word in ED_NOUNS or word in LY_NOUNS:
         return True
-    if len(word) > 4 and word.endswith(("ing", "ly")):
+    if len(word) > 4 and word.endswith("ing"):
+        return _modifies_next(tokens, index)
+    if len(word) > 4 and word.endswith("ly"):
         return False
     if len(word) > 4 and word.endswith("ed"):
         return False
+    if index == 0 and (word in VERBS or word in NOUN_VERBS) and not word.endswith("s"):
+        return False  # an instruction: "Schedule nurses", "Plan my garden"
     if word in NOUN_VERBS:
         return not _reads_as_verb(tokens, index)
     return word not in VERBS
+
+
+MODIFIER_CONTEXT = DETERMINERS | frozenset({"and", "or", ",", "with", "my", "of"})
+
+
+def _modifies_next(tokens: list[Token], index: int) -> bool:
+    """An -ing word names a kind of thing before a noun in a list or after a determiner
+    ("plants and *watering* logs"), but is a verb after "for", "by" or a subject
+    ("for *tracking* expenses")."""
+    if index == 0 or index + 1 >= len(tokens):
+        return False
+    following = tokens[index + 1]
+    if not following.is_word or following.text in FUNCTION_WORDS:
+        return False
+    return tokens[index - 1].text in MODIFIER_CONTEXT
 
 
 def _reads_as_verb(tokens: list[Token], index: int) -> bool:

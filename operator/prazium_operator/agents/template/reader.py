@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from prazium_operator.agents.template.attributes import ENUM_WORDS, attribute_field
 from prazium_operator.agents.template.entities import RESERVED_FIELDS, Field
-from prazium_operator.agents.template.lexicon import DETERMINERS, FUNCTION_WORDS
+from prazium_operator.agents.template.lexicon import DETERMINERS, FUNCTION_WORDS, PEOPLE_NOUNS
 from prazium_operator.agents.template.mentions import (
     ACTOR,
     ATTRIBUTE,
@@ -197,7 +197,14 @@ class _Builder:
             for position, mention in enumerate(sentence_mentions):
                 previous = sentence_mentions[position - 1] if position else None
                 connector = _connector(tokens, previous.end, mention.start) if previous else ""
-                if previous is not None and owner is not None and connector in LIST_JOINERS:
+                joined = previous is not None and connector in LIST_JOINERS
+                # "runs with distance and pace, and races": a record after the owner's
+                # fields continues the outer list, not the owner's.
+                if joined and previous is not None and previous.kind == mention.kind:
+                    if owner is not None:
+                        self._attach(owner, mention, CHILD_AFTER["with"], connector)
+                        continue
+                elif joined and owner is not None and mention.kind == ATTRIBUTE:
                     self._attach(owner, mention, CHILD_AFTER["with"], connector)
                     continue
                 if owner is not None and previous is not None and _qualifies(connector):
@@ -235,6 +242,9 @@ class _Builder:
                 return self._has_one(first, second)
             if not second.plural and second.name not in self.known and connector != "'s":
                 return False
+            if connector == "with" and _is_person(second) and not _is_person(first):
+                # "appointments with clients": an appointment refers to a client
+                return self._add_relation(first.name, second.name, RESTRICT, False)
             return self._add_relation(second.name, first.name, CHILD_AFTER[connector], True)
         if connector in CHILD_BEFORE or PARTICIPLE.match(connector):
             if first.kind == ATTRIBUTE and second.kind in records:
@@ -408,6 +418,10 @@ class _Builder:
 def _connector(tokens: list[Token], start: int, end: int) -> str:
     words = [token.text for token in tokens[start:end] if token.text not in FILLER]
     return " ".join(words).replace(" ,", ",").strip()
+
+
+def _is_person(mention: Mention) -> bool:
+    return bool(mention.words) and mention.words[-1] in PEOPLE_NOUNS
 
 
 def _qualifies(connector: str) -> bool:

@@ -23,7 +23,7 @@ from prazium_operator.agents.template.questions import (
     ENTITIES_KEY,
     Answer,
     build_questions,
-    description_text,
+    records_text,
     resolve_answers,
 )
 from prazium_operator.agents.template.routes import render_routes_md
@@ -80,7 +80,7 @@ def decide_spec(
     )
     entities_answer = resolved.get(ENTITIES_KEY, "")
     entities = select_entities(
-        description_text(display_name, description),
+        records_text(display_name, description),
         {decision.feature.key for decision in feature_decisions},
         entities_answer if isinstance(entities_answer, str) else "",
         feedback,
