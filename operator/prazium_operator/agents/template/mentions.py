@@ -97,7 +97,7 @@ def classify(
         return [mention(ATTRIBUTE, tuple(words), plural)]
     capability = head in CAPABILITY_NOUNS or singularize(head) in CAPABILITY_NOUNS
     if capability and all(word in CAPABILITY_NOUNS | CAPABILITY_MODIFIERS for word in modifiers):
-        return [mention(CAPABILITY, tuple(words), plural)]
+        return [mention(CAPABILITY, record_words(words), plural)]
     if head in UNIT_NOUNS and not modifiers:
         return []
     if head in ACTOR_NOUNS and not modifiers:

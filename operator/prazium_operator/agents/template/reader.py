@@ -125,8 +125,22 @@ def read(text: str) -> Reading:
         for phrase in phrases(tokens)
         for mention in classify(phrase, index, tokens[phrase.start].start, known)
     ]
+    mentions = [m for m in mentions if not _read_by_pattern(text, m)]
     builder = _Builder(text, token_sentences, mentions, known)
     return builder.build()
+
+
+def _read_by_pattern(text: str, mention: Mention) -> bool:
+    """Phrases a pattern reads instead: the words of a closed set and what follows it
+    ("check-in/out dates"), and what is counted ("the number of guests")."""
+    if mention.kind == ATTRIBUTE:
+        for match in SET_PATTERN.finditer(text):
+            after = re.match(r"\s*\w+", text[match.end() :])
+            end = match.end() + (after.end() if after else 0)
+            if match.start() <= mention.offset < end:
+                return True
+    before = text[max(0, mention.offset - 12) : mention.offset].lower()
+    return mention.kind == RECORD and bool(re.search(r"number of\s+$", before))
 
 
 def _plural_records(token_sentences: list[list[Token]]) -> set[str]:
@@ -158,14 +172,16 @@ class _Builder:
         # Records named after a preposition ("visits of *pets*") -> the record they
         # qualify: what follows ("... have dates") is about the latter.
         self.objects: dict[tuple[int, int], Mention] = {}
+        self.extra_records: list[Mention] = []
 
     def build(self) -> Reading:
         self._walk_sentences()
         self._read_patterns()
         self._apply_delete_rules()
+        mentions = sorted(self.mentions + self.extra_records, key=lambda m: m.offset)
         records = [
             mention.name
-            for mention in self.mentions
+            for mention in mentions
             if mention.kind == RECORD and (mention.plural or mention.name in self.related)
             or mention.kind == ACTOR and mention.name in self.related
         ]
@@ -214,6 +230,8 @@ class _Builder:
                 if previous is not None and self._relate(previous, mention, connector, tokens):
                     if connector in CHILD_AFTER and connector != "and":
                         owner = self.objects.get((previous.sentence, previous.start), previous)
+                        if owner.kind == CAPABILITY:
+                            owner = self.extra_records[-1]
                     if mention.kind in (RECORD, ACTOR):
                         last_record = mention
                     continue
@@ -230,6 +248,11 @@ class _Builder:
         records = (RECORD, ACTOR)
         if connector in CHILD_AFTER and connector != "'s":
             first = self.objects.get((first.sentence, first.start), first)
+        if first.kind == CAPABILITY and second.kind == ATTRIBUTE and connector in CHILD_AFTER:
+            # "reminders with a date and a message": the text treats them as records
+            first = Mention(RECORD, first.words, first.sentence, first.start, first.end,
+                            first.offset, True)  # fmt: skip
+            self.extra_records.append(first)
         if connector in CHILD_AFTER and first.kind in records:
             if connector == "and" and not _followed_by_their(tokens, first.end):
                 return False
@@ -246,6 +269,11 @@ class _Builder:
                 # "appointments with clients": an appointment refers to a client
                 return self._add_relation(first.name, second.name, RESTRICT, False)
             return self._add_relation(second.name, first.name, CHILD_AFTER[connector], True)
+        if connector == "per" and first.kind == ATTRIBUTE and first.plural:
+            # "budgets per category": one record per parent, not a field
+            first = Mention(RECORD, record_words(list(first.words)), first.sentence,
+                            first.start, first.end, first.offset, True)  # fmt: skip
+            self.extra_records.append(first)
         if connector in CHILD_BEFORE or PARTICIPLE.match(connector):
             if first.kind == ATTRIBUTE and second.kind in records:
                 self._add_field(second.name, attribute_field(list(first.words)))
