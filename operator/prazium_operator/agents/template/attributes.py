@@ -54,7 +54,7 @@ ATTRIBUTE_KINDS: dict[str, str] = {
     **dict.fromkeys(
         _keys("name title description note address color colour breed species brand isbn sku "
               "url website phone gender type kind genre currency reason code instruction "
-              "level"), TEXT),
+              "level number"), TEXT),
     **dict.fromkeys(ENUM_WORDS, TEXT),
     "email": EMAIL,
 }
@@ -68,23 +68,28 @@ OPENING_HOURS = ("opening", "hour")
 """``opening hours`` is a text like ``Mon-Fri 9-17``, not a number of hours."""
 
 
-def attribute_head(word: str) -> str | None:
-    """The catalogue key a (possibly plural) word names, if it names an attribute."""
+def attribute_head(word: str, modified: bool = False) -> str | None:
+    """The catalogue key a (possibly plural) word names, if it names an attribute.
+
+    ``number`` is one only after another word (``phone number``, ``serial number``).
+    """
     singular = singularize(word)
+    if singular == "number":
+        return "number" if modified else None
     if singular in ATTRIBUTE_KINDS:
         return singular
     return word if word in ATTRIBUTE_KINDS else None
 
 
 def is_attribute(words: list[str]) -> bool:
-    return bool(words) and attribute_head(words[-1]) is not None
+    return bool(words) and attribute_head(words[-1], len(words) > 1) is not None
 
 
 def attribute_field(words: list[str], choices: tuple[str, ...] = ()) -> Field | None:
     """The field an attribute phrase describes, or None if its head is no attribute."""
     if not words:
         return None
-    head = attribute_head(words[-1])
+    head = attribute_head(words[-1], len(words) > 1)
     if head is None:
         return None
     modifiers = [part for word in words[:-1] for part in words_of(word)]

@@ -119,6 +119,7 @@ NOUN_VERBS = _words(
     move moves count counts offer offers match matches show shows set sets treat treats
     run runs feed feeds filter filters link links sign signs print prints search searches stops
     export exports import imports update updates message messages start end finish stop
+    issue issues cover covers process processes
     """
 )
 """Words that are nouns as often as verbs: nouns unless a verb reading is clear."""

@@ -20,7 +20,7 @@ from prazium_operator.agents.template.lexicon import (
     UNIT_NOUNS,
     VAGUE_NOUNS,
 )
-from prazium_operator.agents.template.naming import camel_case, singularize, words_of
+from prazium_operator.agents.template.naming import camel_case, pluralize, singularize, words_of
 from prazium_operator.agents.template.phrases import Phrase
 from prazium_operator.agents.template.vocabulary import KNOWN_BY_NAME, known_phrase_entity
 
@@ -84,7 +84,12 @@ def classify(
     if descriptor and name not in KNOWN_BY_NAME and name not in known_records:
         return []
     # "an expense tracker" names records, "a vet clinic app" only the user's business.
-    plural = singularize(head) != head or descriptor and name in KNOWN_BY_NAME
+    # A plural, a noun without one ("fish", "equipment"), or the app's subject
+    plural = (
+        singularize(head) != head
+        or head.isalpha() and pluralize(head) == head
+        or descriptor and name in KNOWN_BY_NAME
+    )
     modifier_name = camel_case(list(record_words(modifiers)))
     both_known = modifier_name in KNOWN_BY_NAME and camel_case(list(record_words([head]))) in (
         KNOWN_BY_NAME

@@ -47,7 +47,7 @@ FILLER = DETERMINERS | frozenset(
 CHILD_AFTER = {
     "with": CASCADE, "containing": CASCADE, "contain": CASCADE, "contains": CASCADE,
     "including": CASCADE, "'s": CASCADE, "has": CASCADE, "have": CASCADE, "can have": CASCADE,
-    "made of": CASCADE, "consisting of": CASCADE, "and": RESTRICT,
+    "made of": CASCADE, "consisting of": CASCADE, "and": RESTRICT, ",": RESTRICT,
 }  # fmt: skip
 """Connector -> the second mention is a child of the first (``and`` only as ``and their``)."""
 CHILD_BEFORE = frozenset(
@@ -228,7 +228,7 @@ class _Builder:
                     previous = owner
                 owner = None
                 if previous is not None and self._relate(previous, mention, connector, tokens):
-                    if connector in CHILD_AFTER and connector != "and":
+                    if connector in CHILD_AFTER and connector not in ("and", ","):
                         owner = self.objects.get((previous.sentence, previous.start), previous)
                         if owner.kind == CAPABILITY:
                             owner = self.extra_records[-1]
@@ -254,7 +254,7 @@ class _Builder:
                             first.offset, True)  # fmt: skip
             self.extra_records.append(first)
         if connector in CHILD_AFTER and first.kind in records:
-            if connector == "and" and not _followed_by_their(tokens, first.end):
+            if connector in ("and", ",") and not _followed_by_their(tokens, first.end):
                 return False
             if second.kind == ATTRIBUTE:
                 self._add_field(first.name, attribute_field(list(second.words)))
@@ -279,6 +279,10 @@ class _Builder:
                 self._add_field(second.name, attribute_field(list(first.words)))
                 return True
             if first.kind in records and second.kind in records:
+                if not first.plural and first.name not in self.known:
+                    return False  # "... and sit at tables": a singular word is no record here
+                if not second.plural and _owned_by_writer(tokens, second.start):
+                    return False  # "the yarns in my stash": the user's one stash
                 required = connector in ("of", "per") or connector.startswith(("for", "belong"))
                 self.objects[(second.sentence, second.start)] = first
                 return self._add_relation(first.name, second.name, RESTRICT, required)
@@ -454,6 +458,10 @@ def _is_person(mention: Mention) -> bool:
 
 def _qualifies(connector: str) -> bool:
     return connector in CHILD_BEFORE or bool(PARTICIPLE.match(connector))
+
+
+def _owned_by_writer(tokens: list[Token], index: int) -> bool:
+    return index > 0 and tokens[index - 1].text in ("my", "our")
 
 
 def _followed_by_their(tokens: list[Token], index: int) -> bool:
