@@ -61,7 +61,3 @@ def kebab_case(words: list[str]) -> str:
 
 def plural_words(words: list[str]) -> list[str]:
     return [*words[:-1], pluralize(words[-1])] if words else words
-
-
-def singular_words(words: list[str]) -> list[str]:
-    return [*words[:-1], singularize(words[-1])] if words else words
