@@ -20,7 +20,7 @@ FUNCTION_WORDS = _words(
     ours you your yours i me my mine he him his she her hers who whom whose which what when
     where why how whether if then than so as such both either neither each every all any some
     no not nor none only also too very just even still already yet again ever never always
-    often sometimes usually and or but plus versus vs etc eg ie
+    often sometimes usually and or but plus versus vs etc eg ie yes ok okay please
     of for per with without within in into onto on at by from to toward towards about above
     below under over after before during between among across along around against via
     through throughout until till upon off out up down near next inside outside beside

@@ -20,6 +20,7 @@ required and what a delete does are read with patterns over the raw text.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 from prazium_operator.agents.template.attributes import ENUM_WORDS, attribute_field
@@ -117,6 +118,8 @@ class Reading:
 
 
 def read(text: str) -> Reading:
+    # Names are ASCII: "naïve cafés" is read as "naive cafes".
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
     token_sentences = sentences(text)
     known = _plural_records(token_sentences)
     mentions = [
