@@ -118,6 +118,15 @@ def test_closed_sets_booleans_and_counts() -> None:
     assert field_of(booking, "check_out_date").format == "date"
 
 
+def test_a_singular_record_given_fields_is_a_record() -> None:
+    booking = model("Clients book sitters. A booking has start and end dates and a daily rate.")[
+        "Booking"
+    ]
+    assert field_of(booking, "start_date").format == "date"
+    assert field_of(booking, "end_date").format == "date"
+    assert field_of(booking, "rate").type == "number"
+
+
 def test_required_where_the_text_says_so() -> None:
     pet = model("Owners and pets. Each pet must have a birthday.")["Pet"]
     assert field_of(pet, "birthday").required

@@ -166,7 +166,7 @@ VAGUE_NOUNS = _words(
     collection collections overview overviews view views history histories track record
     records item items entry entries management tracking tracker trackers organizer
     organiser planner planners manager managers solution solutions feature features option
-    options part parts piece pieces side sides bit bits area areas life lives
+    options side sides bit bits area areas life lives
     day days time times week weeks month months year years friend friends family families
     everyone someone anyone nobody anybody everybody people person user users admin admins
     administrator administrators me myself ourselves yourself i we business businesses
@@ -179,7 +179,7 @@ still may (``line items``, ``maintenance records``, ``time entries``)."""
 ACTOR_NOUNS = _words(
     "user users people person admin admins administrator administrators item items entry "
     "entries record records company companies business businesses organisation organisations "
-    "organization organizations"
+    "organization organizations part parts piece pieces"
 )
 """Who uses the app, and generic containers; such nouns become records only where the
 text relates them ("the items in each room")."""
@@ -190,7 +190,7 @@ UNIT_NOUNS = _words(
     kilometres kilometer kilometers mile miles kg kilogram kilograms gram grams pound pounds
     lbs litre litres liter liters ml minute minutes hour hours second seconds day days week
     weeks month months year years euro euros dollar dollars percent degree degrees inch
-    inches foot feet
+    inches foot feet star stars
     """
 )
 """Units of measure: "a spacing in centimetres" is about a field, not a record."""

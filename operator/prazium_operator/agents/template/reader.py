@@ -128,9 +128,30 @@ def read(text: str) -> Reading:
         for phrase in phrases(tokens)
         for mention in classify(phrase, index, tokens[phrase.start].start, known)
     ]
-    mentions = [m for m in mentions if not _read_by_pattern(text, m)]
+    mentions = _coordinated(
+        [m for m in mentions if not _read_by_pattern(text, m)], token_sentences
+    )
     builder = _Builder(text, token_sentences, mentions, known)
     return builder.build()
+
+
+def _coordinated(mentions: list[Mention], token_sentences: list[list[Token]]) -> list[Mention]:
+    """"start and end dates": the first word shares the second phrase's attribute head."""
+    result = list(mentions)
+    for index in range(len(result) - 1):
+        first, second = result[index], result[index + 1]
+        if (
+            first.sentence == second.sentence
+            and len(first.words) == 1
+            and second.kind == ATTRIBUTE
+            and len(second.words) > 1
+            and [t.text for t in token_sentences[first.sentence][first.end : second.start]]
+            in (["and"], ["or"], ["/"])
+        ):
+            words = (first.words[0], second.words[-1])
+            result[index] = Mention(ATTRIBUTE, words, first.sentence, first.start, first.end,
+                                    first.offset, second.plural)  # fmt: skip
+    return result
 
 
 def _read_by_pattern(text: str, mention: Mention) -> bool:
@@ -260,6 +281,8 @@ class _Builder:
             if connector in ("and", ",") and not _followed_by_their(tokens, first.end):
                 return False
             if second.kind == ATTRIBUTE:
+                # "a booking has start and end dates": the text treats it as a record
+                self.related.add(first.name)
                 self._add_field(first.name, attribute_field(list(second.words)))
                 return True
             if second.kind not in records:
