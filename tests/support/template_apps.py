@@ -223,6 +223,17 @@ class _Probe:
             if path == entity.item_path:
                 self.exercise_item(entity, method, path)
                 return
+            for reference in entity.references:
+                parent = self.entities[reference.references]
+                if method == "GET" and path == f"{parent.item_path}/{entity.url_segment}":
+                    child = self.create(entity)
+                    parent_item = f"{parent.collection_path}/{child[reference.name]}"
+                    body = self.expect("GET", f"{parent_item}/{entity.url_segment}", None, 200)
+                    self.report.exercised.append(("GET", path, 200))
+                    assert body["items"] == [child], body
+                    self.expect("GET", f"{parent.collection_path}/{MISSING_ID}/"
+                                f"{entity.url_segment}", None, 404)  # fmt: skip
+                    return
 
     def exercise_item(self, entity: Entity, method: str, route: str) -> None:
         record = self.create(entity)

@@ -308,7 +308,11 @@ def test_routes_document_lists_crud_and_health(pm_documents: dict[str, str]) -> 
         ("POST", "/api/auth/login"),
     ]:
         assert expected in routes
-    assert len(routes) == 1 + 4 + 5 * len(parse_data_md(pm_documents["DATA.md"]))
+    entities = parse_data_md(pm_documents["DATA.md"])
+    # five CRUD routes per entity, and a nested list under each parent it refers to
+    nested = sum(len(entity.references) for entity in entities)
+    assert len(routes) == 1 + 4 + 5 * len(entities) + nested
+    assert ("GET", "/api/boards/{id}/tasks") in routes
 
 
 def test_acceptance_criteria_are_numbered_per_entity(pm_documents: dict[str, str]) -> None:

@@ -171,6 +171,7 @@ def test_relations_are_stated_in_data_and_routes() -> None:
     assert "| GET | /api/visits | List visits (`limit`, `offset`, `pet_id` query) |" in (
         documents["ROUTES.md"]
     )
+    assert "| GET | /api/pets/{id}/visits | List the visits of one pet" in documents["ROUTES.md"]
     assert render_data_md(parse_data_md(documents["DATA.md"])) == documents["DATA.md"]
 
 

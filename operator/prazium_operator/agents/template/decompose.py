@@ -197,7 +197,8 @@ def _resource(entities: list[Entity], slug: str, parent_slugs: tuple[str, ...]) 
         )
         relation_note = (
             f" References {references}: 400 for a missing parent, `?<field>=<id>` filters the "
-            "list, and the parent's delete is refused (409) or cascades as DATA.md says."
+            "list, a nested list route under each parent, and the parent's delete is refused "
+            "(409) or cascades as DATA.md says."
             if references
             else ""
         )

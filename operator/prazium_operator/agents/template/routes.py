@@ -1,7 +1,8 @@
 """The HTTP routes of the generated app and the ROUTES.md document describing them.
 
-Routes are derived from the entity list (five CRUD routes each), plus the health
-check and, when authentication is part of the spec, the account routes. The
+Routes are derived from the entity list (five CRUD routes each, and a nested
+list under each parent an entity refers to), plus the health check and, when
+authentication is part of the spec, the account routes. The
 decomposer reads ROUTES.md back only to learn whether authentication is in scope,
 so editing ROUTES.md to drop the ``/api/auth/`` rows removes the auth task.
 """
@@ -47,12 +48,30 @@ def entity_routes(entity: Entity) -> list[Route]:
     ]
 
 
+def nested_routes(entity: Entity, entities: list[Entity]) -> list[Route]:
+    """``GET /api/pets/{id}/visits`` for each parent ``entity`` refers to."""
+    routes = []
+    for field in entity.references:
+        parent = next((e for e in entities if e.name == field.references), None)
+        if parent is not None:
+            routes.append(
+                Route(
+                    "GET",
+                    f"{parent.item_path}/{entity.url_segment}",
+                    f"List the {entity.plural_label} of one {parent.label} (404 if it does not"
+                    " exist)",
+                )
+            )
+    return routes
+
+
 def app_routes(entities: list[Entity], with_auth: bool) -> list[Route]:
     routes = [HEALTH_ROUTE]
     if with_auth:
         routes.extend(AUTH_ROUTES)
     for entity in entities:
         routes.extend(entity_routes(entity))
+        routes.extend(nested_routes(entity, entities))
     return routes
 
 
@@ -76,7 +95,8 @@ def relation_lines(entities: list[Entity]) -> list[str]:
             )
             lines.append(
                 f"- {entity.name} → {parent.name} (`{field.name}`): "
-                f"`GET {entity.collection_path}?{field.name}=<id>` lists one {parent.label}'s "
+                f"`GET {entity.collection_path}?{field.name}=<id>` and "
+                f"`GET {parent.item_path}/{entity.url_segment}` list one {parent.label}'s "
                 f"{entity.plural_label}; `POST`/`PUT {entity.collection_path}` with a "
                 f"`{field.name}` that does not exist returns 400; {delete}."
             )

@@ -286,7 +286,8 @@ def _entity_criteria(entity: Entity) -> list[str]:
             f"`POST {collection}` or `PUT {item}` with a `{field.name}` that names no"
             f" {field.references} record returns 400 naming `{field.name}`.",
             f"`GET {collection}?{field.name}=<id>` lists only the {entity.plural_label} of that"
-            f" {field.references}; a non-integer id returns 400.",
+            f" {field.references}; a non-integer id returns 400. The same list is served"
+            f" under the {field.references}'s own path, 404 for an unknown one.",
             f"Deleting {with_article(field.references)} that {entity.plural_label} refer to "
             + (
                 f"also deletes those {entity.plural_label}."

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.model import (
+    ENTITIES,
     ValidationError,
     delete_with_children,
     ensure_tables,
@@ -20,7 +21,7 @@ from app.model import (
     validate,
 )
 from app.model.relations import DeleteRefused
-from app.routing import HttpError, Request, Response, Router
+from app.routing import Handler, HttpError, Request, Response, Router
 from app.storage import Database
 
 ENTITY = entity_of_module(__name__)
@@ -82,6 +83,26 @@ def register(router: Router, database: Database) -> None:
     router.add("GET", ENTITY.path + "/{id}", get_record)
     router.add("PUT", ENTITY.path + "/{id}", update_record)
     router.add("DELETE", ENTITY.path + "/{id}", delete_record)
+    for field in ENTITY.references():
+        parent = ENTITIES.get(field.references)
+        if parent is not None:
+            nested = f"{parent.path}/{{id}}/{ENTITY.path.rsplit('/', 1)[-1]}"
+            router.add("GET", nested, children_lister(database, parent.table, field.name))
+
+
+def children_lister(database: Database, parent_table: str, field_name: str) -> Handler:
+    """GET /api/<parents>/{id}/<children>: one parent's records; 404 for an unknown parent."""
+
+    def list_children(request: Request) -> Response:
+        parent_id = path_id(request)
+        if database.get(parent_table, parent_id) is None:
+            raise HttpError(404, "not_found", f"{parent_table} {parent_id} not found")
+        limit, offset = page(request.query)
+        rows = database.list(ENTITY.table, limit, offset, {field_name: parent_id})
+        items = [from_row(ENTITY, row) for row in rows]
+        return Response(200, {"items": items, "limit": limit, "offset": offset})
+
+    return list_children
 
 
 def validated(body: Any, *, partial: bool) -> dict[str, Any]:

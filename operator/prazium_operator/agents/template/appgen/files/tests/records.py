@@ -101,6 +101,20 @@ class RelationChecks(ServerTestCase):
                 status, _ = self.request("GET", f"{self.entity.path}?{field.name}=abc")
                 self.assertEqual(status, 400)
 
+    def test_nested_list_shows_one_parents_records(self) -> None:
+        first, second = create(self, self.entity), create(self, self.entity)
+        segment = self.entity.path.rsplit("/", 1)[-1]
+        for field in self.entity.references():
+            parent = ENTITIES[field.references]
+            with self.subTest(field=field.name):
+                nested = f"{parent.path}/{first[field.name]}/{segment}?limit=1000"
+                status, body = self.request("GET", nested)
+                self.assertEqual(status, 200, body)
+                self.assertIn(first, body["items"])
+                self.assertNotIn(second, body["items"])
+                status, body = self.request("GET", f"{parent.path}/{MISSING_ID}/{segment}")
+                self.assertEqual(status, 404, body)
+
     def test_deleting_a_parent_follows_the_reference_rule(self) -> None:
         for field in self.entity.references():
             parent = ENTITIES[field.references]
