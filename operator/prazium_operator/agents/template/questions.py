@@ -65,7 +65,7 @@ def build_questions(display_name: str, description: str) -> list[Question]:
             ENTITIES_KEY,
             "Which kinds of records should the app manage? "
             f"Detected: {listed}. Answer with a comma-separated list to replace them, "
-            "or leave empty to keep them.",
+            '"also ..." to add some, "without ..." to drop some, or leave empty to keep them.',
             "text",
             (),
         )
