@@ -45,6 +45,9 @@ class Mention:
     offset: int
     plural: bool
     """The text names several of them (a plural, or an app "for" them)."""
+    describes_app: bool = False
+    """Read from a phrase naming the app ("a museum catalogue"): what follows such a
+    phrase ("... of artworks") is about the app, not about this record."""
 
     @property
     def name(self) -> str:
@@ -76,7 +79,9 @@ def classify(
     start = phrase.start + phrase.words.index(words[0]) if words[0] in phrase.words else 0
 
     def mention(kind: str, mention_words: tuple[str, ...], plural: bool) -> Mention:
-        return Mention(kind, mention_words, sentence, start, phrase.end, offset, plural)
+        return Mention(
+            kind, mention_words, sentence, start, phrase.end, offset, plural, descriptor
+        )
 
     head = words[-1]
     modifiers = words[:-1]

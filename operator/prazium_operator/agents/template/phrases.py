@@ -88,6 +88,8 @@ def _is_noun(tokens: list[Token], index: int) -> bool:
     word = tokens[index].text
     if word in FUNCTION_WORDS or word in ADJECTIVES:
         return False
+    if word in GERUND_NOUNS and _gerund_verb(tokens, index):
+        return False
     if word in GERUND_NOUNS or word in ED_NOUNS or word in LY_NOUNS:
         return True
     if len(word) > 4 and word.endswith("ing"):
@@ -101,6 +103,18 @@ def _is_noun(tokens: list[Token], index: int) -> bool:
     if word in NOUN_VERBS:
         return not _reads_as_verb(tokens, index)
     return word not in VERBS
+
+
+def _gerund_verb(tokens: list[Token], index: int) -> bool:
+    """"for *booking* appointments": after for/by/about, an -ing word before a noun is a verb."""
+    following = tokens[index + 1] if index + 1 < len(tokens) else None
+    return (
+        index > 0
+        and tokens[index - 1].text in ("for", "by", "about", "from")
+        and following is not None
+        and following.is_word
+        and following.text not in FUNCTION_WORDS
+    )
 
 
 MODIFIER_CONTEXT = DETERMINERS | frozenset({"and", "or", ",", "with", "my", "of"})

@@ -43,7 +43,7 @@ CASCADE, RESTRICT = "cascade", "restrict"
 FILLER = DETERMINERS | frozenset(
     {"or", "more", "one", "many", "multiple", "several", "also", "is", "are", "was", "were",
      "be", "been", "being", "can", "will", "should", "must", "may", "usually", "always",
-     "then", "get", "gets", "got"}
+     "then", "get", "gets", "got", "other", "another"}
 )  # fmt: skip
 CHILD_AFTER = {
     "with": CASCADE, "containing": CASCADE, "contain": CASCADE, "contains": CASCADE,
@@ -305,6 +305,8 @@ class _Builder:
                 self._add_field(second.name, attribute_field(list(first.words)))
                 return True
             if first.kind in records and second.kind in records:
+                if first.describes_app:
+                    return False
                 if not first.plural and first.name not in self.known:
                     return False  # "... and sit at tables": a singular word is no record here
                 if not second.plural and _owned_by_writer(tokens, second.start):
