@@ -12,9 +12,8 @@ words between consecutive ones:
 * a singular record after ``has a`` (``each pet has an owner``) is a parent
   when the text names it as a record elsewhere, else a text field.
 
-Closed sets (``paid/unpaid``, ``priority (low, medium, high)``), yes/no facts
-(``mark as returned``, ``whether it is paid``), ``number of guests``, what is
-required and what a delete does are read with patterns over the raw text.
+Closed sets, yes/no facts, counts, required fields and what a delete does are
+read with patterns over the raw text (:mod:`text_patterns`).
 """
 
 from __future__ import annotations
@@ -23,9 +22,9 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from prazium_operator.agents.template.attributes import ENUM_WORDS, attribute_field
+from prazium_operator.agents.template.attributes import attribute_field
 from prazium_operator.agents.template.entities import RESERVED_FIELDS, Field
-from prazium_operator.agents.template.lexicon import DETERMINERS, FUNCTION_WORDS, PEOPLE_NOUNS
+from prazium_operator.agents.template.lexicon import DETERMINERS, PEOPLE_NOUNS
 from prazium_operator.agents.template.mentions import (
     ACTOR,
     ATTRIBUTE,
@@ -35,11 +34,18 @@ from prazium_operator.agents.template.mentions import (
     classify,
     record_words,
 )
-from prazium_operator.agents.template.naming import camel_case, singularize, snake_case, words_of
+from prazium_operator.agents.template.naming import snake_case
 from prazium_operator.agents.template.phrases import phrases
+from prazium_operator.agents.template.text_patterns import (
+    delete_rules,
+    pattern_fields,
+    read_by_pattern,
+    required_hints,
+)
 from prazium_operator.agents.template.tokens import Token, sentences
 
 CASCADE, RESTRICT = "cascade", "restrict"
+
 FILLER = DETERMINERS | frozenset(
     {"or", "more", "one", "many", "multiple", "several", "also", "is", "are", "was", "were",
      "be", "been", "being", "can", "will", "should", "must", "may", "usually", "always",
@@ -61,41 +67,6 @@ PARTICIPLE = re.compile(r"^(?:\w+(?:ed|en)|held|run|made|sold|kept|taught|led|pa
                         r"sent|built|won|given|done|set|put|left|lent|owned|split) "
                         r"(?:by|to|for|in|at|on|under|from|with)$")  # fmt: skip
 LIST_JOINERS = frozenset({"", ",", "and", ", and", "as well as"})
-
-SET_PATTERN = re.compile(r"\b([a-z][a-z-]*)((?:\s*/\s*[a-z][a-z-]*)+)", re.I)
-ENUM_PATTERN = re.compile(
-    r"\b(?P<name>statuse?s?|priorit(?:y|ies)|severit(?:y|ies)|stages?|states?|levels?|"
-    r"types?|kinds?)\s*(?:\(|:|such as|like|either|can be|is one of|one of|are)\s*"
-    r"(?P<values>[a-z][a-z -]*(?:\s*(?:,|/|\bor\b|\band\b)\s*[a-z][a-z -]*)+)",
-    re.I,
-)
-BOOLEAN_PATTERNS = (
-    re.compile(r"\b(?:mark|marks|marked|marking|flag|flags|flagged)\s+(?:\w+\s+){0,2}?as\s+"
-               r"(?P<word>[a-z]+)\b(?!\s*/)", re.I),
-    re.compile(r"\bwhether\s+(?:\w+\s+){0,4}?(?:is|are|was|were|has been|have been)\s+"
-               r"(?P<word>[a-z]+)", re.I),
-    re.compile(r"\b(?:is|are)\s+(?P<word>[a-z]+)\s+or\s+not\b", re.I),
-)  # fmt: skip
-COUNT_PATTERN = re.compile(r"\bnumber of (?P<word>[a-z]+)", re.I)
-REQUIRED_PATTERNS = (
-    re.compile(r"\b(?:must have|must include|requires?|required)\s+(?:an?\s+|the\s+|a\s+)?"
-               r"(?P<words>[a-z]+(?:[ -][a-z]+)?)", re.I),
-    re.compile(r"\b(?P<words>[a-z]+(?:[ -][a-z]+)?)\s+(?:is|are)\s+(?:required|mandatory)\b",
-               re.I),
-)  # fmt: skip
-CASCADE_PATTERN = re.compile(
-    r"\bdelet\w*\s+(?:an?\s+|the\s+)?(?P<parent>[a-z]+)\s+(?:also\s+)?(?:deletes|removes|"
-    r"delete|remove|erases)\s+(?:all\s+)?(?:of\s+)?(?:its\s+|their\s+|the\s+)?(?P<child>[a-z]+)",
-    re.I,
-)
-RESTRICT_PATTERN = re.compile(
-    r"\b(?:can ?not|can't|never|must not)\s+(?:be\s+)?delet\w*\s+(?:an?\s+|the\s+)?"
-    r"(?P<parent>[a-z]+)\s+(?:that|which|while it|while they|with)\s+(?:still\s+)?"
-    r"(?:has|have)\s+(?:\w+\s+)?(?P<child>[a-z]+)",
-    re.I,
-)
-SET_NAME_WORDS = ENUM_WORDS | {"type", "kind", "level", "category", "condition"}
-
 
 @dataclass(frozen=True)
 class Relation:
@@ -129,7 +100,7 @@ def read(text: str) -> Reading:
         for mention in classify(phrase, index, tokens[phrase.start].start, known)
     ]
     mentions = _coordinated(
-        [m for m in mentions if not _read_by_pattern(text, m)], token_sentences
+        [m for m in mentions if not read_by_pattern(text, m)], token_sentences
     )
     builder = _Builder(text, token_sentences, mentions, known)
     return builder.build()
@@ -152,19 +123,6 @@ def _coordinated(mentions: list[Mention], token_sentences: list[list[Token]]) ->
             result[index] = Mention(ATTRIBUTE, words, first.sentence, first.start, first.end,
                                     first.offset, second.plural)  # fmt: skip
     return result
-
-
-def _read_by_pattern(text: str, mention: Mention) -> bool:
-    """Phrases a pattern reads instead: the words of a closed set and what follows it
-    ("check-in/out dates"), and what is counted ("the number of guests")."""
-    if mention.kind == ATTRIBUTE:
-        for match in SET_PATTERN.finditer(text):
-            after = re.match(r"\s*\w+", text[match.end() :])
-            end = match.end() + (after.end() if after else 0)
-            if match.start() <= mention.offset < end:
-                return True
-    before = text[max(0, mention.offset - 12) : mention.offset].lower()
-    return mention.kind == RECORD and bool(re.search(r"number of\s+$", before))
 
 
 def _plural_records(token_sentences: list[list[Token]]) -> set[str]:
@@ -367,50 +325,9 @@ class _Builder:
     # ---------------------------------------------------------------- patterns
 
     def _read_patterns(self) -> None:
-        for match in SET_PATTERN.finditer(self.text):
-            self._closed_set(match)
-        for match in ENUM_PATTERN.finditer(self.text):
-            values = _values(match.group("values"))
-            if len(values) >= 2:
-                name = singularize(match.group("name").lower())
-                self._field_at(match.start(), Field(name, "string", choices=values))
-        for pattern in BOOLEAN_PATTERNS:
-            for match in pattern.finditer(self.text):
-                word = match.group("word").lower()
-                usable = word.isalpha() and word not in FUNCTION_WORDS | RESERVED_FIELDS
-                if usable:
-                    self._field_at(match.start(), Field(word, "boolean"))
-        for match in COUNT_PATTERN.finditer(self.text):
-            counted = record_words([match.group("word").lower()])
-            name = snake_case([*counted, "count"])
-            self._field_at(match.start(), Field(name, "integer", minimum=0))
-        for pattern in REQUIRED_PATTERNS:
-            for match in pattern.finditer(self.text):
-                words = [singularize(word) for word in words_of(match.group("words"))]
-                self.required_hints.append((match.start(), snake_case(words)))
-
-    def _closed_set(self, match: re.Match[str]) -> None:
-        first = match.group(1).lower()
-        others = [word.strip().lower() for word in match.group(2).split("/") if word.strip()]
-        if first.endswith(("-in", "-out")) and others and others[0] in ("in", "out"):
-            # check-in/out dates: two fields sharing the words after the set
-            base = first.rsplit("-", 1)[0]
-            after = self.text[match.end() : match.end() + 40].split()
-            kind = "date" if after and after[0].lower().startswith("date") else "datetime"
-            suffix = ["date"] if kind == "date" else []
-            for part in (first.rsplit("-", 1)[1], others[0]):
-                name = snake_case([*words_of(base), part, *suffix])
-                self._field_at(match.start(), Field(name, "string", format=kind))
-            return
-        values = tuple(dict.fromkeys([first, *others]))
-        if len(values) < 2 or any(value in FUNCTION_WORDS for value in values):
-            return
-        window = self.text[max(0, match.start() - 40) : match.start()].lower()
-        before = re.findall(r"[a-z]+", window)
-        after = re.findall(r"[a-z]+", self.text[match.end() : match.end() + 20].lower())
-        named = [singularize(word) for word in before[-3:] + after[:1]]
-        name = next((word for word in reversed(named) if word in SET_NAME_WORDS), "status")
-        self._field_at(match.start(), Field(name, "string", choices=values))
+        for offset, new in pattern_fields(self.text):
+            self._field_at(offset, new)
+        self.required_hints = required_hints(self.text)
 
     def _field_at(self, offset: int, new: Field) -> None:
         """Give a pattern's field to the record mentioned last before ``offset`` (same
@@ -447,18 +364,15 @@ class _Builder:
         tasks cannot be deleted`` (restrict); a relation the text did not state otherwise
         is created by such a sentence."""
         named = {m.name for m in self.mentions if m.kind in (RECORD, ACTOR)}
-        for pattern, rule in ((CASCADE_PATTERN, CASCADE), (RESTRICT_PATTERN, RESTRICT)):
-            for match in pattern.finditer(self.text):
-                parent = camel_case(list(record_words([match.group("parent").lower()])))
-                child = camel_case(list(record_words([match.group("child").lower()])))
-                if {parent, child} <= named:
-                    self._add_relation(child, parent, rule, True)
-                self.reading.relations = [
-                    Relation(r.child, r.parent, rule, r.required)
-                    if (r.child, r.parent) == (child, parent)
-                    else r
-                    for r in self.reading.relations
-                ]
+        for parent, child, rule in delete_rules(self.text):
+            if {parent, child} <= named:
+                self._add_relation(child, parent, rule, True)
+            self.reading.relations = [
+                Relation(r.child, r.parent, rule, r.required)
+                if (r.child, r.parent) == (child, parent)
+                else r
+                for r in self.reading.relations
+            ]
 
     def _apply_required_hints(self) -> None:
         for offset, name in self.required_hints:
@@ -509,13 +423,3 @@ def _nearest_record(mentions: list[Mention], position: int) -> Mention | None:
 def _mentioned_near(mentions: list[Mention], record: str, offset: int) -> bool:
     before = [m for m in mentions if m.kind in (RECORD, ACTOR) and m.offset <= offset]
     return bool(before) and before[-1].name == record
-
-
-def _values(text: str) -> tuple[str, ...]:
-    parts = re.split(r"\s*(?:,|/|\bor\b|\band\b)\s*", text.strip().lower())
-    values = [part.strip() for part in parts if part.strip()]
-    if not values or any(len(value.split()) > 2 for value in values):
-        return ()
-    if any(value.split()[0] in FUNCTION_WORDS - {"in", "on"} for value in values):
-        return ()
-    return tuple(dict.fromkeys(values))
