@@ -85,6 +85,7 @@ def test_inflect_names_records() -> None:
         "status",
     ]
     assert pluralize("child") == "children"
+    assert [singularize(w) for w in ("menus", "buses", "campus")] == ["menu", "bus", "campus"]
     assert read("Track geese and their children.").records == ["Goose", "Child"]
 
 
@@ -100,6 +101,18 @@ def test_fields_from_phrases_are_typed() -> None:
     assert field_of(visit, "fee") == Field("fee", "number", minimum=0)
     assert field_of(visit, "duration_minutes") == Field("duration_minutes", "integer", minimum=0)
     assert field_of(visit, "status").choices == ("paid", "unpaid")
+
+
+def test_money_quantities_and_texts() -> None:
+    entities = model(
+        "Restaurants with opening hours and menus. Orders with taxes, tips and a total. "
+        "Plants have spacing and a height."
+    )
+    assert "Menu" in entities
+    assert field_of(entities["Restaurant"], "opening_hours") == Field("opening_hours", "string")
+    for name in ("tax", "tip", "total"):
+        assert field_of(entities["Order"], name) == Field(name, "number", minimum=0)
+    assert field_of(entities["Plant"], "spacing") == Field("spacing", "number", minimum=0)
 
 
 def test_closed_sets_booleans_and_counts() -> None:

@@ -6,9 +6,9 @@ small but real Python standard-library JSON API (SQLite storage, CRUD for every
 DATA.md entity with its rules and references, optional accounts) whose own
 tests pass.
 
-Modules, one job each: ``tokens``, ``phrases``, ``mentions``, ``attributes``
-and ``reader`` (records, fields and relations from the text, with the word
-lists of ``lexicon``), ``vocabulary`` (default fields of known records),
+Modules, one job each: ``tokens``, ``phrases``, ``mentions``, ``attributes``,
+``text_patterns`` and ``reader`` (records, fields and relations from the text,
+with the word lists of ``lexicon``), ``vocabulary`` (default fields of known records),
 ``features`` and ``capabilities`` (what the description asks the app to do),
 ``questions``, ``entity_selection``, ``spec``, ``data_md`` and ``routes``
 (documents), ``layout`` and ``decompose`` (the plan), ``appgen`` (generated

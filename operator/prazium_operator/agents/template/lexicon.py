@@ -135,7 +135,8 @@ GERUND_NOUNS = _words(
     mornings string strings thing things king kings ring rings wing wings spring
     outing outings reading readings screening screenings tasting tastings fitting
     fittings ticketing accounting marketing planning routing bedding feeding feedings
-    gathering gatherings warning warnings greeting greetings tracking
+    gathering gatherings warning warnings greeting greetings tracking spacing pricing
+    funding rating ratings ranking rankings heading headings
     """
 )
 """Words ending in -ing that name things, so they may start a compound noun."""
@@ -151,7 +152,7 @@ ADJECTIVES = _words(
     entire single individual separate specific certain particular related relevant recent
     latest first last next previous regular special general common popular top best good
     great nice tiny huge custom optional required incoming outgoing pending existing
-    potential possible nearby open late early long short high low real actual total
+    potential possible nearby open late early long short high low real actual
     complete detailed own every each any such own extra additional basic free premium
     upcoming active inactive internal lost missing broken used unused empty fresh frozen
     """

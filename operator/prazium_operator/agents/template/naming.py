@@ -16,7 +16,16 @@ import inflect
 _ENGINE = inflect.engine()
 # inflect reads a final "s" of Latin and Greek singulars as a plural ending
 # ("status" -> "statu", "analysis" -> "analysi"); such words are kept as they are.
-_SINGULAR_ENDINGS = ("ss", "us", "is")
+# Words in -us are checked against a list, since "menus" and "emus" are plurals.
+_SINGULAR_ENDINGS = ("ss", "is")
+_SINGULAR_US = frozenset(
+    {"status", "bus", "campus", "bonus", "virus", "cactus", "focus", "census", "corpus",
+     "genus", "apparatus", "circus", "chorus", "citrus", "octopus", "surplus", "syllabus",
+     "walrus", "fungus", "nucleus", "radius", "stimulus", "abacus", "lotus", "prospectus",
+     "consensus", "platypus", "asparagus", "hummus", "thesaurus", "terminus", "impetus",
+     "sinus", "onus", "minus", "plus", "us", "hippopotamus", "calculus", "exodus", "nexus",
+     "stylus"}
+)  # fmt: skip
 
 
 @cache
@@ -30,7 +39,7 @@ def pluralize(word: str) -> str:
 @cache
 def singularize(word: str) -> str:
     """Singular of a lower-case English noun (``entries`` -> ``entry``); idempotent."""
-    if not word.isalpha() or word.endswith(_SINGULAR_ENDINGS) and not word.endswith("uses"):
+    if not word.isalpha() or word.endswith(_SINGULAR_ENDINGS) or word in _SINGULAR_US:
         return word
     singular = _ENGINE.singular_noun(word)
     return singular if isinstance(singular, str) and singular else word
