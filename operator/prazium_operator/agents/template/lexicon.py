@@ -166,7 +166,7 @@ VAGUE_NOUNS = _words(
     detail details data list lists kind kinds lot lots bunch number numbers set sets
     collection collections overview overviews view views history histories track record
     records item items entry entries management tracking tracker trackers organizer
-    organiser planner planners manager managers solution solutions feature features option
+    organiser planner planners solution solutions feature features option
     options side sides bit bits area areas life lives
     day days time times week weeks month months year years friend friends family families
     everyone someone anyone nobody anybody everybody people person user users admin admins
