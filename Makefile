@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help setup venv up down test test-unit lint api-key bench-api bench-build cluster-build
+.PHONY: help setup venv up down test test-unit lint api-key bench-api bench-build bench-agent cluster-build
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -44,3 +44,7 @@ bench-api: ## API latency/throughput vs direct apiserver reads, SSE fan-out (own
 
 bench-build: ## Build engine: run wall time, overhead vs worker time, parallelism 1 vs 3 (own stack)
 	@scripts/test.sh bench/bench_build.py -q -s -p no:cacheprovider
+
+bench-agent: ## Template agent: every corpus description built, tested and probed over HTTP (no stack)
+	@. scripts/lib.sh && PYTHONPATH="$$PRAZIUM_ROOT/operator:$$PRAZIUM_ROOT/api" \
+	  "$$PRAZIUM_PYTHON" bench/bench_agent_corpus.py

@@ -168,10 +168,14 @@ def test_there_is_always_a_general_question(planner: TemplatePlanner) -> None:
 
 
 def test_entities_question_lists_detected_entities(planner: TemplatePlanner) -> None:
-    last = planner.clarify(PM_NAME, PM_DESCRIPTION)[-1]
+    questions = planner.clarify(PM_NAME, PM_DESCRIPTION)
+    last = questions[-1]
     assert last["type"] == "text"
-    for name in ("Project", "Team", "Task", "Board", "TimeEntry", "Notification", "User"):
+    for name in ("Project", "Team", "Task", "Board", "TimeEntry", "User"):
         assert name in last["question"]
+    # "notifications" names a capability: it gets its feature question, not a table.
+    assert "Notification" not in last["question"]
+    assert any("notifications" in question["question"] for question in questions)
 
 
 # -------------------------------------------------------------------- naming/data
@@ -207,15 +211,8 @@ def test_entity_names_derive_paths() -> None:
 
 def test_data_md_round_trip(pm_documents: dict[str, str]) -> None:
     entities = parse_data_md(pm_documents["DATA.md"])
-    assert [e.name for e in entities] == [
-        "Project",
-        "Team",
-        "Task",
-        "Board",
-        "TimeEntry",
-        "Notification",
-        "User",
-    ]
+    # Parents come before the records that refer to them (Task.board_id -> Board).
+    assert [e.name for e in entities] == ["Project", "Board", "Task", "TimeEntry", "Team", "User"]
     task = next(e for e in entities if e.name == "Task")
     assert task.fields[:3] == (
         Field("title", "string", True),
@@ -311,7 +308,11 @@ def test_routes_document_lists_crud_and_health(pm_documents: dict[str, str]) -> 
         ("POST", "/api/auth/login"),
     ]:
         assert expected in routes
-    assert len(routes) == 1 + 4 + 5 * len(parse_data_md(pm_documents["DATA.md"]))
+    entities = parse_data_md(pm_documents["DATA.md"])
+    # five CRUD routes per entity, and a nested list under each parent it refers to
+    nested = sum(len(entity.references) for entity in entities)
+    assert len(routes) == 1 + 4 + 5 * len(entities) + nested
+    assert ("GET", "/api/boards/{id}/tasks") in routes
 
 
 def test_acceptance_criteria_are_numbered_per_entity(pm_documents: dict[str, str]) -> None:

@@ -1,13 +1,18 @@
 """The built-in ``template`` agent: deterministic, offline planning and coding.
 
-It asks keyword-driven clarifying questions, writes the four spec documents,
-and builds a small but real Python standard-library JSON API (SQLite storage,
-CRUD for every DATA.md entity, optional accounts) whose own tests pass.
+It asks keyword-driven clarifying questions, reads the records, fields and
+relations of the description, writes the four spec documents, and builds a
+small but real Python standard-library JSON API (SQLite storage, CRUD for every
+DATA.md entity with its rules and references, optional accounts) whose own
+tests pass.
 
-Modules, one job each: ``features`` and ``vocabulary`` (what a description
-mentions), ``questions``, ``entity_selection``, ``spec``, ``data_md`` and
-``routes`` (documents), ``layout`` and ``decompose`` (the plan), ``appgen``
-(generated sources) and ``coder``.
+Modules, one job each: ``tokens``, ``phrases``, ``mentions``, ``attributes``,
+``text_patterns`` and ``reader`` (records, fields and relations from the text,
+with the word lists of ``lexicon``), ``vocabulary`` (default fields of known records),
+``features`` and ``capabilities`` (what the description asks the app to do),
+``questions``, ``entity_selection``, ``spec``, ``data_md`` and ``routes``
+(documents), ``layout`` and ``decompose`` (the plan), ``appgen`` (generated
+sources) and ``coder``.
 """
 
 from prazium_operator.agents.template.coder import CoderError, TemplateCoder

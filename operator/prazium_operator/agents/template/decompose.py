@@ -19,7 +19,7 @@ from typing import Any
 
 from prazium_operator.agents.template import layout
 from prazium_operator.agents.template.appgen import AppModel, app_model
-from prazium_operator.agents.template.entities import Entity
+from prazium_operator.agents.template.entities import Entity, parents_first
 from prazium_operator.agents.template.spec import VERIFY_COMMAND
 from prazium_operator.plan import MAX_SLUG_LENGTH, topological_order, validate_plan
 
@@ -65,12 +65,18 @@ def decompose_documents(documents: Mapping[str, str]) -> dict[str, Any]:
 
 
 def plan_components(app: AppModel) -> list[Component]:
-    entities = list(app.entities)
+    # Parents first, so a resource task can depend on the tasks of the records it refers to:
+    # its tests create parent records over HTTP, which needs the parent's routes merged.
+    entities = parents_first(list(app.entities))
     fixed = [_shell(app), _model()]
     if app.with_auth:
         fixed.append(_auth())
     room = MAX_TASKS - len(fixed) - 1  # the smoke-test task comes last
-    resources = [_resource(group, slug) for group, slug in _group_resources(entities, room)]
+    groups = _group_resources(entities, room)
+    resources = [
+        _resource(group, slug, _parent_slugs(group, groups[:index]))
+        for index, (group, slug) in enumerate(groups)
+    ]
     after = [component.slug for component in fixed[2:] + resources]
     return [*fixed, *resources, _smoke(app, after)]
 
@@ -90,6 +96,14 @@ def _group_resources(entities: list[Entity], room: int) -> list[tuple[list[Entit
         suffix = "" if len(group) == 1 else f"-and-{len(group) - 1}-more"
         groups.append((group, _unique_slug(base, suffix, used)))
     return groups
+
+
+def _parent_slugs(
+    group: list[Entity], earlier: list[tuple[list[Entity], str]]
+) -> tuple[str, ...]:
+    """Slugs of earlier resource groups holding an entity that ``group`` refers to."""
+    parents = {field.references for entity in group for field in entity.references}
+    return tuple(slug for members, slug in earlier if parents & {e.name for e in members})
 
 
 def _unique_slug(base: str, suffix: str, used: set[str]) -> str:
@@ -134,13 +148,17 @@ def _model() -> Component:
         slug=MODEL,
         description="Data model: entity schema from DATA.md and payload validation",
         instructions=(
-            "Create `app/model/schema.py` with Field(name, type, required) and Entity(name, "
-            "table, path, fields) dataclasses and an ENTITIES dict holding every entity of "
-            "DATA.md (types string/integer/number/boolean; path /api/<plural>). Create "
-            "`app/model/validation.py`: validate(entity, payload, partial=False) returning the "
-            "writable fields or raising ValidationError(fields) for non-objects, unknown "
-            "fields, missing required fields and wrong types (booleans are not numbers); "
-            "to_row/from_row converting booleans to and from SQLite integers. Export them "
+            "Write every entity of DATA.md to `app/model/model.json` (name, table, path "
+            "/api/<plural>, fields with type string/integer/number/boolean, required and the "
+            "Rules column: format, choices, minimum, references with on_delete) and create "
+            "`app/model/schema.py` loading it into Field and Entity dataclasses (ENTITIES, "
+            "entity_of_module, children_of). Create `app/model/validation.py`: validate(entity, "
+            "payload, partial=False) returning the writable fields or raising "
+            "ValidationError(fields) for non-objects, unknown fields, missing required fields, "
+            "wrong types (booleans are not numbers) and broken rules; to_row/from_row "
+            "converting booleans to and from SQLite integers. Create `app/model/relations.py` "
+            "(missing parents, deletes that restrict or cascade) and `tests/records.py` "
+            "(valid sample records, parents created over HTTP, relation tests). Export them "
             "from `app/model/__init__.py` and test every rule in `tests/test_model.py`."
         ),
         depends_on=(SHELL,),
@@ -168,11 +186,22 @@ def _auth() -> Component:
     )
 
 
-def _resource(entities: list[Entity], slug: str) -> Component:
+def _resource(entities: list[Entity], slug: str, parent_slugs: tuple[str, ...]) -> Component:
     files = layout.resource_files(entities)
     names = ", ".join(entity.name for entity in entities)
     parts = []
     for entity in entities:
+        references = ", ".join(
+            f"{field.name} -> {field.references} ({field.on_delete or 'restrict'})"
+            for field in entity.references
+        )
+        relation_note = (
+            f" References {references}: 400 for a missing parent, `?<field>=<id>` filters the "
+            "list, a nested list route under each parent, and the parent's delete is refused "
+            "(409) or cascades as DATA.md says."
+            if references
+            else ""
+        )
         parts.append(
             f"`{layout.resource_module_path(entity)}`: register(router, database) creating "
             f"table `{entity.table}` and serving GET/POST {entity.collection_path} and "
@@ -180,13 +209,13 @@ def _resource(entities: list[Entity], slug: str) -> Component:
             "(validate with app.model; 201 on create, 400 with field errors, 404 for unknown "
             "ids, 204 on delete, limit/offset paging on list); "
             f"`{layout.resource_test_path(entity)}`: a ServerTestCase test for each route, "
-            "success and error cases."
+            f"success and error cases.{relation_note}"
         )
     return Component(
         slug=slug,
         description=f"CRUD API and HTTP tests for {names}",
         instructions=" ".join(parts),
-        depends_on=(SHELL, MODEL),
+        depends_on=(SHELL, MODEL, *parent_slugs),
         scope=files,
         outputs=files,
     )

@@ -25,17 +25,58 @@ RESERVED_FIELDS = frozenset({"id"})
 """Assigned by the server; a DATA.md row with one of these names is ignored."""
 
 
+FIELD_FORMATS = ("date", "datetime", "time", "email")
+"""String formats the generated app validates (ISO 8601 dates and times, email addresses)."""
+ON_DELETE_RULES = ("restrict", "cascade")
+"""Deleting a parent with children: ``restrict`` refuses (409), ``cascade`` deletes them too."""
+
+
 @dataclass(frozen=True)
 class Field:
+    """A typed field; the optional rules are enforced by the generated app.
+
+    ``references`` names the parent entity of an integer id field; ``choices``
+    closes a string field to a set of values; ``minimum`` bounds a number.
+    """
+
     name: str
     type: str
     required: bool = False
+    format: str = ""
+    choices: tuple[str, ...] = ()
+    minimum: float | None = None
+    references: str = ""
+    on_delete: str = ""
 
     def __post_init__(self) -> None:
         if self.type not in FIELD_TYPES:
             raise ValueError(f"field {self.name!r}: unknown type {self.type!r}")
         if not FIELD_NAME_PATTERN.match(self.name) or self.name in RESERVED_FIELDS:
             raise ValueError(f"invalid field name {self.name!r}")
+        if self.format and (self.format not in FIELD_FORMATS or self.type != "string"):
+            raise ValueError(f"field {self.name!r}: format {self.format!r} needs a string field")
+        if self.choices and self.type != "string":
+            raise ValueError(f"field {self.name!r}: choices need a string field")
+        if self.minimum is not None and self.type not in ("integer", "number"):
+            raise ValueError(f"field {self.name!r}: a minimum needs a numeric field")
+        if self.references and self.type != "integer":
+            raise ValueError(f"field {self.name!r}: a reference must be an integer id")
+        if self.on_delete and (self.on_delete not in ON_DELETE_RULES or not self.references):
+            raise ValueError(f"field {self.name!r}: invalid on_delete {self.on_delete!r}")
+
+    def as_json(self) -> dict[str, object]:
+        """The field as the generated app's model.json holds it (empty rules left out)."""
+        data: dict[str, object] = {"name": self.name, "type": self.type, "required": self.required}
+        if self.format:
+            data["format"] = self.format
+        if self.choices:
+            data["choices"] = list(self.choices)
+        if self.minimum is not None:
+            data["minimum"] = self.minimum
+        if self.references:
+            data["references"] = self.references
+            data["on_delete"] = self.on_delete or "restrict"
+        return data
 
 
 @dataclass(frozen=True)
@@ -90,6 +131,10 @@ class Entity:
     def required_fields(self) -> list[Field]:
         return [field for field in self.fields if field.required]
 
+    @property
+    def references(self) -> list[Field]:
+        return [field for field in self.fields if field.references]
+
 
 def entity_name(text: str) -> str:
     """CamelCase entity name for free text (``time entry`` -> ``TimeEntry``); '' if no words."""
@@ -104,6 +149,27 @@ def fields(*specs: str) -> tuple[Field, ...]:
         required = type_spec.endswith("!")
         result.append(Field(name, type_spec.rstrip("!"), required))
     return tuple(result)
+
+
+def parents_first(entities: list[Entity]) -> list[Entity]:
+    """Stable order in which every referenced entity comes before the entities referring to it."""
+    by_name = {entity.name: entity for entity in entities}
+    ordered: list[Entity] = []
+    placed: set[str] = set()
+
+    def place(entity: Entity, visiting: frozenset[str]) -> None:
+        if entity.name in placed or entity.name in visiting:
+            return
+        for field in entity.references:
+            parent = by_name.get(field.references)
+            if parent is not None:
+                place(parent, visiting | {entity.name})
+        placed.add(entity.name)
+        ordered.append(entity)
+
+    for entity in entities:
+        place(entity, frozenset())
+    return ordered
 
 
 FALLBACK_ENTITY = Entity("Item", fields("name:string!"))

@@ -50,7 +50,7 @@ FEATURES: tuple[Feature, ...] = (
              "What authentication method should users use?", "single_choice",
              "Email/Password|OAuth (Google, GitHub)|Magic Link|All of the above"),
     _feature(TEAMS, "Teams and roles",
-             "team,teams,collaboration,collaborate,collaborative,members,roles,permissions,"
+             "team,teams,collaboration,collaborate,collaborative,team members,roles,permissions,"
              "workspace,workspaces,organization,organizations,organisation,organisations",
              "How many team members should a workspace support?", "single_choice",
              "1-5|5-20|20-100|Unlimited"),

@@ -28,12 +28,16 @@ SHELL_FILES = (
 )
 MODEL_FILES = (
     "app/model/__init__.py",
+    "app/model/model.json",
     "app/model/schema.py",
     "app/model/validation.py",
+    "app/model/relations.py",
+    "tests/records.py",
     "tests/test_model.py",
 )
 # The model package is a directory the task owns outright; helpers may be added to it.
-MODEL_SCOPE = ("app/model/**", "tests/test_model.py")
+# tests/records.py builds valid sample records (parents included) for every test.
+MODEL_SCOPE = ("app/model/**", "tests/records.py", "tests/test_model.py")
 AUTH_FILES = ("app/resources/auth.py", "tests/test_auth_api.py")
 SMOKE_FILES = ("tests/test_smoke.py",)
 EXECUTABLE_FILES = frozenset({"run.sh"})

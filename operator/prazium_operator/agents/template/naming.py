@@ -2,56 +2,52 @@
 
 Entity names are CamelCase (``TimeEntry``); tables and modules use the snake_case
 plural (``time_entries``); URLs and task slugs use the kebab-case plural
-(``time-entries``). Only the last word of a compound is inflected.
+(``time-entries``). Only the last word of a compound is inflected, with the
+``inflect`` library.
 """
 
 from __future__ import annotations
 
 import re
+from functools import cache
 
-# Irregular plurals likely to show up in app descriptions; keys are singular.
-_IRREGULAR = {
-    "person": "people",
-    "child": "children",
-    "man": "men",
-    "woman": "women",
-    "mouse": "mice",
-    "datum": "data",
-    "criterion": "criteria",
-    "analysis": "analyses",
-    "status": "statuses",
-}
-_IRREGULAR_SINGULAR = {plural: singular for singular, plural in _IRREGULAR.items()}
-# Words whose plural only adds "s" although they end like an "es" word.
-_PLAIN_S = {"cafe", "movie", "recipe", "cookie", "employee", "message", "page", "course"}
+import inflect
+
+_ENGINE = inflect.engine()
+# inflect reads a final "s" of Latin and Greek singulars as a plural ending
+# ("status" -> "statu", "analysis" -> "analysi"); such words are kept as they are.
+# Words in -us are checked against a list, since "menus" and "emus" are plurals.
+_SINGULAR_ENDINGS = ("ss", "is")
+_SINGULAR_US = frozenset(
+    {"status", "bus", "campus", "bonus", "virus", "cactus", "focus", "census", "corpus",
+     "genus", "apparatus", "circus", "chorus", "citrus", "octopus", "surplus", "syllabus",
+     "walrus", "fungus", "nucleus", "radius", "stimulus", "abacus", "lotus", "prospectus",
+     "consensus", "platypus", "asparagus", "hummus", "thesaurus", "terminus", "impetus",
+     "sinus", "onus", "minus", "plus", "us", "hippopotamus", "calculus", "exodus", "nexus",
+     "stylus"}
+)  # fmt: skip
 
 
+@cache
 def pluralize(word: str) -> str:
     """Plural of a lower-case English noun (``entry`` -> ``entries``)."""
-    if word in _IRREGULAR:
-        return _IRREGULAR[word]
-    if word.endswith("y") and len(word) > 1 and word[-2] not in "aeiou":
-        return word[:-1] + "ies"
-    if word.endswith(("s", "x", "z", "ch", "sh")):
-        return word + "es"
-    return word + "s"
+    if not word.isalpha():
+        return word + "s"
+    return str(_ENGINE.plural_noun(word)) or word
 
 
+@cache
 def singularize(word: str) -> str:
     """Singular of a lower-case English noun (``entries`` -> ``entry``); idempotent."""
-    if word in _IRREGULAR_SINGULAR:
-        return _IRREGULAR_SINGULAR[word]
-    if word in _IRREGULAR or word.endswith(("ss", "us", "is")):
+    if not word.isalpha() or word.endswith(_SINGULAR_ENDINGS) or word in _SINGULAR_US:
         return word
-    if word.endswith("ies") and len(word) > 3:
-        return word[:-3] + "y"
-    if word.endswith("es") and word[:-1] not in _PLAIN_S:
-        stem = word[:-2]
-        if stem.endswith(("s", "x", "z", "ch", "sh")):
-            return stem
-    if word.endswith("s"):
-        return word[:-1]
-    return word
+    singular = _ENGINE.singular_noun(word)
+    return singular if isinstance(singular, str) and singular else word
+
+
+def with_article(phrase: str) -> str:
+    """``a pet``, ``an owner``: the indefinite article inflect picks for the phrase."""
+    return str(_ENGINE.a(phrase)) if phrase else phrase
 
 
 def words_of(text: str) -> list[str]:
@@ -74,7 +70,3 @@ def kebab_case(words: list[str]) -> str:
 
 def plural_words(words: list[str]) -> list[str]:
     return [*words[:-1], pluralize(words[-1])] if words else words
-
-
-def singular_words(words: list[str]) -> list[str]:
-    return [*words[:-1], singularize(words[-1])] if words else words

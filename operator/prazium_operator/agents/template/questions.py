@@ -35,8 +35,17 @@ class Question:
 
 
 def description_text(display_name: str, description: str) -> str:
-    """The text features and entities are detected in: the name often says what the app is."""
+    """The text features are detected in: the name often says what the app is."""
     return f"{display_name}\n{description}"
+
+
+def records_text(display_name: str, description: str) -> str:
+    """The text records are read from: the description, or the name when it is empty.
+
+    A title such as "Clinic Shifts" names the app, not a table, when a
+    description says what it holds.
+    """
+    return description if description.strip() else display_name
 
 
 def build_questions(display_name: str, description: str) -> list[Question]:
@@ -47,14 +56,16 @@ def build_questions(display_name: str, description: str) -> list[Question]:
         (feature.key, feature.question, feature.question_type, feature.options)
         for feature in features
     ]
-    entities = entities_for_description(text, {feature.key for feature in features})
+    entities = entities_for_description(
+        records_text(display_name, description), {feature.key for feature in features}
+    )
     listed = ", ".join(entity.name for entity in entities) if entities else "none detected"
     drafts.append(
         (
             ENTITIES_KEY,
             "Which kinds of records should the app manage? "
             f"Detected: {listed}. Answer with a comma-separated list to replace them, "
-            "or leave empty to keep them.",
+            '"also ..." to add some, "without ..." to drop some, or leave empty to keep them.',
             "text",
             (),
         )

@@ -9,19 +9,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from prazium_operator.agents.template.capabilities import USER_INTERFACE, unbuilt_capabilities
 from prazium_operator.agents.template.data_md import render_data_md
-from prazium_operator.agents.template.entities import Entity
+from prazium_operator.agents.template.entities import Entity, Field
 from prazium_operator.agents.template.entity_selection import select_entities
 from prazium_operator.agents.template.features import (
     AUTHENTICATION,
     FEATURES_BY_KEY,
     Feature,
 )
+from prazium_operator.agents.template.naming import with_article
 from prazium_operator.agents.template.questions import (
     ENTITIES_KEY,
     Answer,
     build_questions,
-    description_text,
+    records_text,
     resolve_answers,
 )
 from prazium_operator.agents.template.routes import render_routes_md
@@ -78,7 +80,7 @@ def decide_spec(
     )
     entities_answer = resolved.get(ENTITIES_KEY, "")
     entities = select_entities(
-        description_text(display_name, description),
+        records_text(display_name, description),
         {decision.feature.key for decision in feature_decisions},
         entities_answer if isinstance(entities_answer, str) else "",
         feedback,
@@ -155,12 +157,12 @@ def render_spec_md(decisions: SpecDecisions) -> str:
         lines.append("No optional features were requested; the app is a data API.")
     lines += ["", "## Data", ""]
     lines += [
-        f"- **{entity.name}**: {', '.join(field.name for field in entity.fields)}"
+        f"- **{entity.name}**: {', '.join(_field_summary(field) for field in entity.fields)}"
         for entity in decisions.entities
     ]
     lines += [
         "",
-        "Field types and required flags are defined in DATA.md.",
+        "Field types, required flags, rules and relations are defined in DATA.md.",
         "",
         "## Architecture",
         "",
@@ -179,10 +181,41 @@ def render_spec_md(decisions: SpecDecisions) -> str:
             "- Accounts: passwords are stored as salted PBKDF2-SHA256 hashes; login returns",
             "  a random bearer token stored only as its SHA-256 digest.",
         ]
+    lines += ["", *render_not_built(decisions)]
     if decisions.feedback:
         lines += ["", "## Revision notes", "", f"Revision {decisions.revision} feedback:", ""]
         lines += [f"> {line}" if line else ">" for line in decisions.feedback.splitlines()]
     return "\n".join(lines) + "\n"
+
+
+def _field_summary(field: Field) -> str:
+    return f"{field.name} (→ {field.references})" if field.references else field.name
+
+
+def render_not_built(decisions: SpecDecisions) -> list[str]:
+    """The "Not built by the offline agent" section: what the text asks for beyond the API."""
+    text = f"{decisions.display_name}\n{decisions.description}\n{decisions.feedback or ''}"
+    items = [
+        f"- **{title}** (the description mentions \"{phrase}\"): needs {needs}."
+        for title, phrase, needs in unbuilt_capabilities(text)
+    ]
+    for decision in decisions.features:
+        if decision.feature.key == AUTHENTICATION and decision.answer != "Email/Password":
+            items.append(
+                f"- **{format_answer(decision.answer)} sign-in** (answered): needs the provider"
+                " integration; this build has email/password accounts only."
+            )
+    title, needs = USER_INTERFACE
+    items.append(f"- **{title}**: needs {needs}.")
+    return [
+        "## Not built by the offline agent",
+        "",
+        "The offline template agent builds the JSON API above: records with validation,",
+        "relations and, where asked for, email/password accounts. These parts of the",
+        "description are not built; an LLM agent or a person must add them:",
+        "",
+        *items,
+    ]
 
 
 def render_acceptance_md(decisions: SpecDecisions) -> str:
@@ -248,4 +281,18 @@ def _entity_criteria(entity: Entity) -> list[str]:
         " 404 for an unknown id.",
         f"`DELETE {item}` returns 204, after which `GET {item}` returns 404.",
     ]
+    for field in entity.references:
+        items += [
+            f"`POST {collection}` or `PUT {item}` with a `{field.name}` that names no"
+            f" {field.references} record returns 400 naming `{field.name}`.",
+            f"`GET {collection}?{field.name}=<id>` lists only the {entity.plural_label} of that"
+            f" {field.references}; a non-integer id returns 400. The same list is served"
+            f" under the {field.references}'s own path, 404 for an unknown one.",
+            f"Deleting {with_article(field.references)} that {entity.plural_label} refer to "
+            + (
+                f"also deletes those {entity.plural_label}."
+                if field.on_delete == "cascade"
+                else "returns 409 and keeps both records."
+            ),
+        ]
     return items

@@ -1,8 +1,9 @@
-"""Known kinds of records and the words that reveal them in a description.
+"""Known kinds of records: good default fields for records a description names.
 
-Each entry pairs an entity with sensible typed fields and the phrases that
-name it. Ambiguous words are listed only in unambiguous forms ("orders", not
-"order", which also means "sequence"; "posts", not "post", which is also a verb).
+The reader finds records in the description's own words; when one of them is
+a kind listed here (``Invoice``, ``Task``), it gets these typed fields instead
+of a bare name and description. The multi-word phrases of an entry also name
+it ("time tracking" -> TimeEntry).
 """
 
 from __future__ import annotations
@@ -122,22 +123,16 @@ def phrase_pattern(phrase: str) -> re.Pattern[str]:
     return re.compile(r"\b" + r"[\s-]*".join(re.escape(word) for word in words) + r"\b", re.I)
 
 
-_PATTERNS: tuple[tuple[KnownEntity, tuple[re.Pattern[str], ...]], ...] = tuple(
-    (known, tuple(phrase_pattern(phrase) for phrase in known.phrases)) for known in VOCABULARY
-)
+CAPABILITY_ENTITIES = frozenset({"Notification", "Attachment"})
+"""Known entities that stand for a capability; the reader lists those as features."""
+_MULTI_WORD_PHRASES: dict[str, str] = {
+    " ".join(re.split(r"[\s-]+", phrase.lower())): known.entity.name
+    for known in VOCABULARY
+    for phrase in known.phrases
+    if len(re.split(r"[\s-]+", phrase)) > 1 and known.entity.name not in CAPABILITY_ENTITIES
+}
 
 
-def find_known_entities(text: str) -> list[Entity]:
-    """Known entities mentioned in ``text``, ordered by first mention (ties by name)."""
-    found: list[tuple[int, str, Entity]] = []
-    for known, patterns in _PATTERNS:
-        positions = [match.start() for pattern in patterns if (match := pattern.search(text))]
-        if positions:
-            found.append((min(positions), known.entity.name, known.entity))
-    return [entity for _, _, entity in sorted(found, key=lambda item: (item[0], item[1]))]
-
-
-def lookup_known_entity(phrase: str) -> Entity | None:
-    """The known entity a short phrase names (``"Time entries"`` -> TimeEntry), if any."""
-    matches = find_known_entities(phrase)
-    return matches[0] if matches else None
+def known_phrase_entity(phrase: str) -> str | None:
+    """The known entity a multi-word phrase names exactly (``time tracking`` -> TimeEntry)."""
+    return _MULTI_WORD_PHRASES.get(" ".join(re.split(r"[\s-]+", phrase.lower())))

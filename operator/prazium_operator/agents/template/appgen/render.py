@@ -8,23 +8,29 @@ Output is a pure function of the documents: same documents, same bytes.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from prazium_operator.agents.template import layout
-from prazium_operator.agents.template.appgen import (
-    auth_sources,
-    model_sources,
-    resource_sources,
-    shell_sources,
-    smoke_sources,
+from prazium_operator.agents.template.appgen.pyliteral import block_literal, literal
+from prazium_operator.agents.template.appgen.sources import (
+    AUTH_COPIED,
+    COPIED,
+    RESOURCE_MODULE,
+    RESOURCE_TEST,
+    source,
 )
-from prazium_operator.agents.template.appgen.pyliteral import literal
 from prazium_operator.agents.template.data_md import parse_data_md
-from prazium_operator.agents.template.entities import Entity
+from prazium_operator.agents.template.entities import Entity, Field
 from prazium_operator.agents.template.markdown import render_table
-from prazium_operator.agents.template.routes import app_routes, routes_include_auth
+from prazium_operator.agents.template.routes import (
+    app_routes,
+    relation_lines,
+    routes_include_auth,
+)
 from prazium_operator.agents.template.spec import VERIFY_COMMAND
 
 TITLE_PATTERN = re.compile(r"^#\s+(?P<title>.+?)(?:\s+[—-]+\s+Specification)?\s*$", re.M)
@@ -56,34 +62,109 @@ def app_model(documents: Mapping[str, str]) -> AppModel:
 
 def render_app(app: AppModel) -> dict[str, str]:
     """Every file of the finished app, keyed by repository-relative path."""
-    entities = list(app.entities)
-    files = {
-        ".gitignore": shell_sources.GITIGNORE,
-        "README.md": render_readme(app),
-        "run.sh": shell_sources.RUN_SH,
-        "app/__init__.py": render_app_init(app),
-        "app/__main__.py": shell_sources.MAIN_PY,
-        "app/routing.py": shell_sources.ROUTING_PY,
-        "app/storage.py": shell_sources.STORAGE_PY,
-        "app/server.py": shell_sources.SERVER_PY,
-        "app/resources/__init__.py": shell_sources.RESOURCES_INIT_PY,
-        "app/resources/health.py": shell_sources.HEALTH_PY,
-        "tests/__init__.py": shell_sources.TESTS_INIT_PY,
-        "tests/harness.py": shell_sources.HARNESS_PY,
-        "tests/test_health.py": shell_sources.TEST_HEALTH_PY,
-        "app/model/__init__.py": model_sources.MODEL_INIT_PY,
-        "app/model/schema.py": model_sources.render_schema_py(entities),
-        "app/model/validation.py": model_sources.VALIDATION_PY,
-        "tests/test_model.py": model_sources.TEST_MODEL_PY,
-        "tests/test_smoke.py": smoke_sources.render_test_smoke_py(app.resource_modules),
-    }
-    for entity in entities:
-        files[layout.resource_module_path(entity)] = resource_sources.render_resource_py(entity)
-        files[layout.resource_test_path(entity)] = resource_sources.render_resource_test_py(entity)
+    files = {path: source(name) for path, name in COPIED.items()}
+    files["README.md"] = render_readme(app)
+    files["app/__init__.py"] = render_app_init(app)
+    files["app/model/model.json"] = render_model_json(app)
+    for entity in app.entities:
+        files[layout.resource_module_path(entity)] = source(RESOURCE_MODULE)
+        files[layout.resource_test_path(entity)] = render_resource_test(entity)
     if app.with_auth:
-        files["app/resources/auth.py"] = auth_sources.AUTH_PY
-        files["tests/test_auth_api.py"] = auth_sources.TEST_AUTH_PY
+        files.update({path: source(name) for path, name in AUTH_COPIED.items()})
     return dict(sorted(files.items()))
+
+
+def render_model_json(app: AppModel) -> str:
+    """The data model the generated app loads at start-up (app/model/schema.py)."""
+    model = {
+        "entities": [
+            {
+                "name": entity.name,
+                "table": entity.table,
+                "path": entity.collection_path,
+                "fields": [field.as_json() for field in entity.fields],
+            }
+            for entity in app.entities
+        ],
+        "resource_modules": app.resource_modules,
+    }
+    return json.dumps(model, indent=2) + "\n"
+
+
+# The per-entity test template's placeholders: a block of constants between two
+# marker lines, and the class statement on the line after the class marker.
+BLOCK_BEGIN, BLOCK_END = "# generated: begin", "# generated: end"
+CLASS_MARKER = "# generated: class"
+RELATION_BASES = "records.RelationChecks, ServerTestCase"
+
+
+def render_resource_test(entity: Entity) -> str:
+    writable = [field for field in entity.fields if not field.references] or list(entity.fields)
+    first = writable[0]
+    constants = [
+        f"ENTITY_NAME = {literal(entity.name)}",
+        f"COLLECTION = {literal(entity.collection_path)}",
+        "VALID: dict[str, Any] = "
+        + block_literal({field.name: sample_value(field) for field in writable}),
+        f"CHANGED: dict[str, Any] = {literal({first.name: changed_value(first)})}",
+        f"WRONG_TYPE: dict[str, Any] = {literal({first.name: wrong_value(first)})}",
+        f"REQUIRED: list[str] = {literal([field.name for field in entity.required_fields])}",
+    ]
+    base = RELATION_BASES if entity.references else "ServerTestCase"
+    lines = source(RESOURCE_TEST).splitlines()
+    begin, end = lines.index(BLOCK_BEGIN), lines.index(BLOCK_END)
+    class_line = lines.index(CLASS_MARKER) + 1
+    result = [
+        *lines[:begin],
+        *constants,
+        *lines[end + 1 : class_line - 1],
+        f"class {entity.name}ApiTest({base}):",
+        *lines[class_line + 1 :],
+    ]
+    return "\n".join(result) + "\n"
+
+
+def sample_value(field: Field) -> Any:
+    """A plausible valid value, recognisable in test output."""
+    if field.choices:
+        return field.choices[0]
+    if field.format:
+        return FORMAT_SAMPLES[field.format][0]
+    if field.type == "boolean":
+        return True
+    if field.type == "integer":
+        return 3
+    if field.type == "number":
+        return 2.5
+    if "email" in field.name:
+        return "someone@example.com"
+    return "Sample " + field.name.replace("_", " ")
+
+
+def changed_value(field: Field) -> Any:
+    if field.choices:
+        return field.choices[-1]
+    if field.format:
+        return FORMAT_SAMPLES[field.format][1]
+    if field.type == "boolean":
+        return False
+    if field.type == "integer":
+        return 7
+    if field.type == "number":
+        return 9.75
+    return "Updated " + field.name.replace("_", " ")
+
+
+def wrong_value(field: Field) -> Any:
+    return {"string": 12345, "integer": "three", "number": "2.5", "boolean": "yes"}[field.type]
+
+
+FORMAT_SAMPLES = {
+    "date": ("2024-05-17", "2024-06-30"),
+    "datetime": ("2024-05-17T09:30:00", "2024-06-30T14:00:00"),
+    "time": ("09:30", "18:45"),
+    "email": ("someone@example.com", "someone.else@example.com"),
+}
 
 
 def render_app_init(app: AppModel) -> str:
@@ -140,5 +221,11 @@ def render_readme(app: AppModel) -> str:
             "## Routes",
             "",
             table,
+            *_relations_section(list(app.entities)),
         ]
     )
+
+
+def _relations_section(entities: list[Entity]) -> list[str]:
+    lines = relation_lines(entities)
+    return ["## Relations", "", *lines, ""] if lines else []

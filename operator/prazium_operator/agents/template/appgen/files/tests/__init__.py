@@ -1,0 +1,1 @@
+"""HTTP-level tests; run ``python -m unittest discover -s tests -t . -v`` from the root."""
