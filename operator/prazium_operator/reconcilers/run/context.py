@@ -142,11 +142,6 @@ def agent(ctx: RunContext) -> ProjectAgent:
     return base.model_copy(update={k: v for k, v in override.items() if v})
 
 
-def agent_fields(chosen: ProjectAgent) -> Obj:
-    """spec.agent as the agent registry reads it."""
-    return chosen.model_dump(by_alias=True, exclude_none=True)
-
-
 def in_phase(ctx: RunContext, *phases: TaskPhase) -> list[TaskState]:
     return [t for t in ctx.tasks.values() if t.phase in phases]
 
