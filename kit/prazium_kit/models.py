@@ -74,6 +74,10 @@ class ProjectAgent(BaseModel):
         default=None, alias="credentialsSecret", max_length=253, pattern=_SECRET_NAME
     )
 
+    def as_spec(self) -> dict[str, Any]:
+        """As it reads in a spec (what the agent registry's options are taken from)."""
+        return self.model_dump(by_alias=True, exclude_none=True)
+
 
 class ProjectSpec(BaseModel):
     model_config = _CAMEL

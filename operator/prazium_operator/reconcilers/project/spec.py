@@ -156,7 +156,8 @@ def _next_spec(spec: ProjectSpec, status: ProjectStatus, calls: PlannerCalls
         return _fresh(version, documents, "provided", revision, ""), None
 
     try:
-        planner = get_planner(spec.chosen_agent.planner, **agent_options(_options(spec)))
+        planner = get_planner(spec.chosen_agent.planner,
+                              **agent_options(spec.chosen_agent.as_spec()))
     except ValueError as exc:
         raise UnknownAgent(f"spec.agent.planner: {exc}") from exc
     questions = None
@@ -175,11 +176,6 @@ def _next_spec(spec: ProjectSpec, status: ProjectStatus, calls: PlannerCalls
                            answer_map, feedback, revision)
     return (_fresh(version, dict(documents), "generated", revision, answers_digest(answers)),
             questions)
-
-
-def _options(spec: ProjectSpec) -> Obj:
-    """spec.agent as the agent registry reads it."""
-    return spec.agent.model_dump(by_alias=True, exclude_none=True) if spec.agent else {}
 
 
 def _fresh(version: int, documents: dict[str, str], source: str, revision: int,

@@ -142,11 +142,6 @@ def agent(ctx: RunContext) -> ProjectAgent:
     return base.model_copy(update={k: v for k, v in override.items() if v})
 
 
-def agent_fields(chosen: ProjectAgent) -> Obj:
-    """spec.agent as the agent registry reads it."""
-    return chosen.model_dump(by_alias=True, exclude_none=True)
-
-
 def in_phase(ctx: RunContext, *phases: TaskPhase) -> list[TaskState]:
     return [t for t in ctx.tasks.values() if t.phase in phases]
 
@@ -169,13 +164,16 @@ async def _save(ctx: RunContext, *names: str) -> None:
 
 async def set_phase(ctx: RunContext, phase: RunPhase, message: str = "") -> None:
     run_status.set_phase(ctx.status, phase, message, generation(ctx))
-    await _save(ctx, *run_status.PHASE_FIELDS)
+    # The Project first: whoever sees the Run in its new phase (say, succeeded) then
+    # finds the Project agreeing (latestRun, phase built). A crash in between is
+    # repaired when the restarted daemon sets the phase again (or in finish.after_final).
     if ctx.status.run_number:
         await asyncio.to_thread(
             project_state.record_latest_run, ctx.ns, ctx.project, ctx.name,
             ctx.status.run_number, phase,
             ctx.status.spec_snapshot.version if ctx.status.spec_snapshot else None,
             ctx.archived)
+    await _save(ctx, *run_status.PHASE_FIELDS)
 
 
 async def observe_generation(ctx: RunContext) -> None:

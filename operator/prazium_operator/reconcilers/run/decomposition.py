@@ -17,7 +17,6 @@ from prazium_operator.reconcilers.run.context import (
     RunFailed,
     TaskState,
     agent,
-    agent_fields,
     check,
     event,
     set_phase,
@@ -37,7 +36,7 @@ async def decompose(ctx: RunContext) -> None:
         from prazium_operator.agents.registry import agent_options
 
         chosen = agent(ctx)
-        planner = get_planner(chosen.planner, **agent_options(agent_fields(chosen)))
+        planner = get_planner(chosen.planner, **agent_options(chosen.as_spec()))
         assert ctx.project_spec is not None and ctx.status.spec_snapshot is not None
         display = ctx.project_spec.display_name
         documents = ctx.status.spec_snapshot.documents

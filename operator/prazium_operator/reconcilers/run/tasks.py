@@ -22,7 +22,6 @@ from prazium_operator.reconcilers.run.context import (
     RunFailed,
     TaskState,
     agent,
-    agent_fields,
     event,
     in_phase,
     k8s_event,
@@ -45,7 +44,7 @@ def _request(ctx: RunContext, task: TaskState, attempt: int, base: str) -> Worke
     coder = chosen.coder
     options: Obj = {"command": chosen.command} \
         if coder == "command" and chosen.command else {}
-    options.update(agent_options(agent_fields(chosen)))
+    options.update(agent_options(chosen.as_spec()))
     assert ctx.status.spec_snapshot is not None and ctx.status.run_number is not None
     return WorkerRequest(
         namespace=ctx.ns, project=ctx.project, run=ctx.name, task=task.definition.as_stored(),
