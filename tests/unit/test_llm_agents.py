@@ -266,6 +266,18 @@ def test_malformed_answers_are_refused_with_a_clear_error(
             planner.write_spec(NAME, DESCRIPTION, {}, None, 1)
 
 
+@pytest.mark.parametrize("content_type", ["application/json", "text/html"])
+def test_a_body_that_is_not_json_is_a_clear_agent_error(
+        provider: Provider, standin: LLMStandin, key: str, planner: StructuredPlanner,
+        content_type: str) -> None:
+    standin.raw_next(f"<html>busy, key was {key}</html>", content_type)
+    with pytest.raises(provider.error,
+                       match="answered a body that is not a JSON response") as error:
+        planner.clarify(NAME, DESCRIPTION)
+    assert key not in str(error.value)
+    assert len(standin.requests) == 1  # an answer, though a broken one: not retried
+
+
 def test_429_5xx_and_529_are_retried_with_backoff(
         provider: Provider, standin: LLMStandin, planner: StructuredPlanner) -> None:
     standin.fail_next(529)  # Anthropic's "overloaded"
