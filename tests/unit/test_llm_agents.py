@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from prazium_operator.agents import AgentError, Coder, Planner, get_coder, get_planner
+from prazium_operator.agents import AgentError, Coder, Planner, get_coder, get_planner, preload
 from prazium_operator.agents.anthropic.client import MAX_TOKENS_ENV
 from prazium_operator.agents.structured import prompts, schemas
 from prazium_operator.agents.structured.agent import StructuredPlanner
@@ -346,3 +346,19 @@ def test_the_key_never_appears_in_error_text_or_logs(
     assert wrong not in str(refused.value)
     assert caplog.records and all(key not in r.getMessage() and wrong not in r.getMessage()
                                   for r in caplog.records)
+
+
+def test_the_operator_preloads_exactly_the_agents_it_holds_a_key_for(
+        provider: Provider) -> None:
+    assert preload.AGENT_MODULES[provider.key_env] == provider.planner.__module__.rsplit(
+        ".", 1)[0]
+    script = ("import sys\n"
+              "from prazium_operator.agents.preload import preload_configured_agents\n"
+              "assert preload_configured_agents({}) is None\n"
+              f"preload_configured_agents({{{provider.key_env!r}: 'k'}}).join(120)\n"
+              "print(sorted(m for m in ('openai', 'anthropic') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=180, env={k: v for k, v in os.environ.items()
+                                              if not k.endswith("_API_KEY")})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [f"['{provider.name}']"]
