@@ -6,6 +6,7 @@ import logging
 
 import kopf
 
+from prazium_operator.agents.preload import preload_configured_agents
 from prazium_operator.settings import get_settings
 
 
@@ -18,6 +19,7 @@ def main() -> None:
         verbose=settings.log_level.upper() == "DEBUG",
     )
     logging.getLogger().setLevel(settings.log_level.upper())
+    preload_configured_agents()  # the LLM SDKs' imports take seconds: not in a planning step
     import prazium_operator.handlers  # noqa: F401  (registers the handlers)
 
     namespaces = settings.namespaces

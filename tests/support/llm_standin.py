@@ -4,8 +4,9 @@ A stand-in records every request, checks the provider's own headers and body
 shape, and answers deterministically by running the template agent on the
 inputs the prompt carries, so its answers are valid and the resulting
 application's own tests pass. Tests script the next requests: an HTTP status
-(``fail_next``), a rewritten answer (``tamper_next``) or a slow answer
-(``delay_next``). Subclasses speak one provider's wire protocol.
+(``fail_next``), a rewritten answer (``tamper_next``), a body that is not the
+protocol's JSON (``raw_next``) or a slow answer (``delay_next``). Subclasses
+speak one provider's wire protocol.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
@@ -25,6 +27,14 @@ from prazium_operator.agents.template import TemplateCoder, TemplatePlanner
 
 # A scripted fault: the correct answer in, (status, answer or error body) out.
 Fault = Callable[[Any], tuple[int, Any]]
+
+
+@dataclass(frozen=True)
+class RawBody:
+    """A response body sent as it is, outside the protocol's envelope."""
+
+    text: str
+    content_type: str
 
 
 def template_answer(schema_name: str, inputs: dict[str, Any]) -> Any:
@@ -112,6 +122,10 @@ class LLMStandin:
         """Answer the next request with change(correct answer)."""
         self.faults.append(lambda answer: (200, change(answer)))
 
+    def raw_next(self, text: str, content_type: str = "application/json") -> None:
+        """Answer the next request 200 with this body as it is."""
+        self.faults.append(lambda _answer: (200, RawBody(text, content_type)))
+
     def delay_next(self, seconds: float, times: int = 1) -> None:
         """Answer the next requests only after seconds (each is recorded on arrival)."""
         for _ in range(times):
@@ -130,7 +144,7 @@ class LLMStandin:
         answer = template_answer(*self.schema_and_inputs(body))
         if fault is not None:
             status, answer = fault(answer)
-            if status != 200:
+            if status != 200 or isinstance(answer, RawBody):
                 return status, answer
         return 200, self.envelope(answer, body)
 
@@ -151,9 +165,10 @@ def _handler(standin: LLMStandin) -> type[BaseHTTPRequestHandler]:
             self._send(status, payload)
 
         def _send(self, status: int, payload: Any) -> None:
-            data = json.dumps(payload).encode()
+            raw = payload if isinstance(payload, RawBody) else None
+            data = raw.text.encode() if raw else json.dumps(payload).encode()
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", raw.content_type if raw else "application/json")
             self.send_header("Content-Length", str(len(data)))
             if status in standin.retry_statuses:
                 self.send_header("Retry-After", "0")

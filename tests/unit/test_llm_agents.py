@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from prazium_operator.agents import AgentError, Coder, Planner, get_coder, get_planner
+from prazium_operator.agents import AgentError, Coder, Planner, get_coder, get_planner, preload
 from prazium_operator.agents.anthropic.client import MAX_TOKENS_ENV
 from prazium_operator.agents.structured import prompts, schemas
 from prazium_operator.agents.structured.agent import StructuredPlanner
@@ -266,6 +266,18 @@ def test_malformed_answers_are_refused_with_a_clear_error(
             planner.write_spec(NAME, DESCRIPTION, {}, None, 1)
 
 
+@pytest.mark.parametrize("content_type", ["application/json", "text/html"])
+def test_a_body_that_is_not_json_is_a_clear_agent_error(
+        provider: Provider, standin: LLMStandin, key: str, planner: StructuredPlanner,
+        content_type: str) -> None:
+    standin.raw_next(f"<html>busy, key was {key}</html>", content_type)
+    with pytest.raises(provider.error,
+                       match="answered a body that is not a JSON response") as error:
+        planner.clarify(NAME, DESCRIPTION)
+    assert key not in str(error.value)
+    assert len(standin.requests) == 1  # an answer, though a broken one: not retried
+
+
 def test_429_5xx_and_529_are_retried_with_backoff(
         provider: Provider, standin: LLMStandin, planner: StructuredPlanner) -> None:
     standin.fail_next(529)  # Anthropic's "overloaded"
@@ -334,3 +346,19 @@ def test_the_key_never_appears_in_error_text_or_logs(
     assert wrong not in str(refused.value)
     assert caplog.records and all(key not in r.getMessage() and wrong not in r.getMessage()
                                   for r in caplog.records)
+
+
+def test_the_operator_preloads_exactly_the_agents_it_holds_a_key_for(
+        provider: Provider) -> None:
+    assert preload.AGENT_MODULES[provider.key_env] == provider.planner.__module__.rsplit(
+        ".", 1)[0]
+    script = ("import sys\n"
+              "from prazium_operator.agents.preload import preload_configured_agents\n"
+              "assert preload_configured_agents({}) is None\n"
+              f"preload_configured_agents({{{provider.key_env!r}: 'k'}}).join(120)\n"
+              "print(sorted(m for m in ('openai', 'anthropic') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=180, env={k: v for k, v in os.environ.items()
+                                              if not k.endswith("_API_KEY")})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [f"['{provider.name}']"]

@@ -88,11 +88,15 @@ class MessagesClient:
     def complete_json(self, system: str, user: str, schema_name: str,
                       schema: dict[str, Any]) -> Any:
         """The input the model gives the forced tool ``schema_name`` for these messages."""
-        key = self.settings.api_key
+        key, url = self.settings.api_key, self.settings.base_url
         try:
             message = self._create(system, user, schema_name, schema)
         except anthropic.AnthropicError as exc:
             raise AnthropicAgentError(endpoint.failure(*_problem(exc), key)) from None
+        except ValueError as exc:  # a 2xx body that does not parse as JSON
+            raise AnthropicAgentError(endpoint.unreadable(url, exc, key)) from None
+        if not isinstance(message, Message):  # a 2xx body that is not JSON, as text
+            raise AnthropicAgentError(endpoint.unreadable(url, message, key))
         try:
             return _tool_input(message, schema_name)
         except AnthropicAgentError as exc:  # the answer may quote the key back

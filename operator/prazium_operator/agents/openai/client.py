@@ -74,11 +74,15 @@ class ChatClient:
     def complete_json(self, system: str, user: str, schema_name: str,
                       schema: dict[str, Any]) -> Any:
         """The JSON object the model returns for these messages under ``schema``."""
-        key = self.settings.api_key
+        key, url = self.settings.api_key, self.settings.base_url
         try:
             completion = self._create(system, user, schema_name, schema)
         except openai.OpenAIError as exc:
             raise OpenAIAgentError(endpoint.failure(*_problem(exc), key)) from None
+        except ValueError as exc:  # a 2xx body that does not parse as JSON
+            raise OpenAIAgentError(endpoint.unreadable(url, exc, key)) from None
+        if not isinstance(completion, ChatCompletion):  # a 2xx body that is not JSON, as text
+            raise OpenAIAgentError(endpoint.unreadable(url, completion, key))
         try:
             return _content_json(completion, schema_name)
         except OpenAIAgentError as exc:  # the answer may quote the key back

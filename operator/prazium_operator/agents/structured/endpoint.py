@@ -75,6 +75,13 @@ def transport_problem(exc: BaseException, request: httpx2.Request) -> str:
     return f"{request.url}: {type(cause).__name__}: {cause or type(exc).__name__}"
 
 
+def unreadable(url: str, answer: object, secret: str) -> str:
+    """A 2xx answer the SDK could not read as its response type (not JSON, or not an
+    object): the SDK hands back the text, or raises a ValueError, instead of failing."""
+    text = str(answer)[:ERROR_BODY_CHARS]
+    return mask(f"{url} answered a body that is not a JSON response: {text!r}", secret)
+
+
 def failure(problem: str, attempts: int, secret: str) -> str:
     """The one-line error for a call that failed after ``attempts`` attempts, key masked."""
     text = f"giving up after {attempts} attempts: {problem}" if attempts > 1 else problem
