@@ -90,7 +90,8 @@ class JournalHub:
     async def start(self) -> None:
         self.pool = AsyncConnectionPool(self.dsn, min_size=1, max_size=5, open=False,
                                         kwargs={"autocommit": True, "connect_timeout": 5},
-                                        name="prazium-journal")
+                                        name="prazium-journal",
+                                        check=AsyncConnectionPool.check_connection)
         await self.pool.open(wait=False)
         self._listener = asyncio.get_running_loop().create_task(self._listen())
 
@@ -119,6 +120,16 @@ class JournalHub:
                 "SELECT coalesce(max(id), 0) FROM events WHERE namespace = %s AND run = %s", key)
             row = await cur.fetchone()
         return int(row[0]) if row else 0
+
+    async def _final_id(self, key: RunKey) -> int | None:
+        """The id of the run's final event, if it has one."""
+        assert self.pool is not None
+        async with self.pool.connection(timeout=10) as conn:
+            cur = await conn.execute(
+                "SELECT min(id) FROM events WHERE namespace = %s AND run = %s"
+                " AND event_type = ANY(%s)", (*key, sorted(FINAL_EVENT_TYPES)))
+            row = await cur.fetchone()
+        return int(row[0]) if row and row[0] is not None else None
 
     async def _listen(self) -> None:
         while True:
@@ -176,6 +187,12 @@ class JournalHub:
                         return
                 if len(rows) < _PAGE:
                     break
+            # Resumed at (or past) the final event: nothing more will come. A final
+            # event after `sent` is one committed since the replay read; the queue,
+            # registered before the replay, has it.
+            final_id = await self._final_id(key)
+            if final_id is not None and final_id <= sent:
+                return
             loop = asyncio.get_running_loop()
             last_output = last_poll = loop.time()
             while True:

@@ -15,8 +15,8 @@ Rate limits: a connection may send ws_messages_per_minute messages a minute;
 once authenticated, each message also counts against the key's per-minute
 budget, like a REST request (shared by replicas). A message over either limit is
 dropped and answered {"type": "error", "error": {"code": "RATE_LIMITED",
-"details": {"limit", "retryAfter"}}}. A failed auth spends the client address's
-failure budget; past it, auth answers RATE_LIMITED and the socket is closed
+"details": {"limit", "retryAfter"}}}. A failed auth spends the failure budget of
+that token from the client address; past it, auth answers RATE_LIMITED and the socket is closed
 (4429) without the token being looked at.
 """
 
@@ -108,7 +108,8 @@ class Connection:
         if verdict is not None and not verdict.allowed:
             await self.rate_limited(
                 verdict.limit, verdict.retry_after,
-                "requests" if principal else "failed credential checks from this address")
+                "requests" if principal
+                else "failed checks of this credential from this address")
             return None
         if principal is None:
             return False
@@ -133,8 +134,12 @@ class Connection:
         except (ids.InvalidId, ApiError):
             await self.error("NOT_FOUND", f"channel {channel} not found", channel=channel)
             return
+        try:
+            after = events.parse_event_id(last_event_id, "lastEventId")
+        except ApiError as exc:
+            await self.error(exc.code, exc.message, **exc.details)
+            return
         key = (self.principal.tenant, run_name)
-        after = events.parse_event_id(last_event_id)
         self.subscriptions[channel] = asyncio.get_running_loop().create_task(
             self._pump(channel, key, after))
         await self.send({"type": "subscribed", "channel": channel})
