@@ -287,7 +287,7 @@ def test_control_and_bidi_characters_are_refused_naming_the_field(
 ) -> None:
     description = "A shop with a cart and a checkout"
     for name in ("Shop\x00", "Shop\u202eevil", "Sh\nop", "Shop\x07", "Shop\u2066x",
-                 "Shop\x85"):
+                 "Sh\x85op"):
         error = assert_error(http.post("/projects", json={"name": name,
                                                           "description": description}),
                              400, "VALIDATION_ERROR")
