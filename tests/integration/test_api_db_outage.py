@@ -7,6 +7,7 @@ The test stack's PostgreSQL is shared by the whole session: it is started again
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -17,6 +18,7 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
+from websockets.sync.client import connect as ws_connect
 
 from prazium_kit import journal
 from tests.support import apistate
@@ -42,6 +44,16 @@ def _database_answers(dsn: str) -> bool:
     except psycopg.OperationalError:
         return False
     return True
+
+
+def _closed(ws: object) -> bool:
+    try:
+        ws.recv(timeout=0.2)  # type: ignore[attr-defined]
+    except TimeoutError:
+        return False
+    except Exception:
+        return True
+    return False
 
 
 def test_postgres_outage_is_503_with_retry_after_and_no_500_after_it(
@@ -76,6 +88,15 @@ def test_postgres_outage_is_503_with_retry_after_and_no_500_after_it(
             assert error["details"]["reason"] == "DATABASE_UNAVAILABLE", error
             assert response.headers["retry-after"] == "3"
             assert time.monotonic() - started < 10
+        # The WebSocket says the same, and closes with "try again later", not with
+        # "invalid key".
+        with ws_connect(base.replace("http://", "ws://") + "/v1/ws", open_timeout=10) as ws:
+            ws.send(json.dumps({"type": "auth", "token": key}))
+            message = json.loads(ws.recv(timeout=15))
+            assert message["error"]["code"] == "INTERNAL_ERROR", message
+            assert message["error"]["details"]["reason"] == "DATABASE_UNAVAILABLE", message
+            wait_for(lambda: _closed(ws), 10, "the server to close the socket")
+            assert ws.close_code == 1013
         health = httpx.get(f"{base}/v1/health", timeout=15)
         assert health.status_code == 503
         assert health.json()["components"]["database"] == "unhealthy"

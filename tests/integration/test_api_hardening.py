@@ -192,12 +192,29 @@ def test_key_of_a_removed_tenant_is_401_tenant_removed(
             assert tenant in error["message"]
         assert_error(httpx.post(f"{api}/v1/auth/login", json={"apiKey": key}, timeout=30),
                      401, "UNAUTHORIZED")
+        with ws_connect(api.replace("http://", "ws://") + "/v1/ws", open_timeout=10) as ws:
+            ws.send(json.dumps({"type": "auth", "token": key}))
+            message = json.loads(ws.recv(timeout=10))
+            assert message["error"]["code"] == "UNAUTHORIZED", message
+            assert message["error"]["details"]["reason"] == "TENANT_REMOVED", message
+            wait_for(lambda: _closed(ws), 10, "the server to close the socket")
+            assert ws.close_code == 4401
     finally:
         http.close()
         try:
             core.delete_namespace(tenant)
         except ApiException as exc:
             assert exc.status in (404, 409), exc
+
+
+def _closed(ws: object) -> bool:
+    try:
+        ws.recv(timeout=0.2)  # type: ignore[attr-defined]
+    except TimeoutError:
+        return False
+    except Exception:
+        return True
+    return False
 
 
 # --- Finding 7: SSE and WebSocket resume ---------------------------------------------
