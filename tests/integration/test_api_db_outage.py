@@ -11,6 +11,7 @@ import json
 import os
 import re
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +25,7 @@ from prazium_kit import journal
 from tests.support import apistate
 from tests.support.apistate import assert_error
 from tests.support.services import ROOT, Stack, start_api, wait_for
+from tests.support.sse import frames
 
 pytestmark = pytest.mark.integration
 RUN_URL = "/projects/proj_shop/runs/run_shop-r1"
@@ -62,19 +64,32 @@ def test_postgres_outage_is_503_with_retry_after_and_no_500_after_it(
 ) -> None:
     apistate.create_project(namespace, "shop", "Shop")
     apistate.create_run(namespace, "shop", "shop-r1", {"runNumber": 1, "phase": "executing"})
-    journal.append(db, namespace=namespace, project="shop", run="shop-r1",
-                   event_type="RUN_STARTED", task=None, payload={})
+    appended = [journal.append(db, namespace=namespace, project="shop", run="shop-r1",
+                               event_type="RUN_STARTED", task=None, payload={})]
     key = make_key(namespace, "enterprise", admin=True)
     proc, base = start_api(stack, data_dir, tmp_path / "logs",
                            PRAZIUM_DB_ACQUIRE_TIMEOUT_SECONDS="2",
                            PRAZIUM_DB_RETRY_AFTER_SECONDS="3",
-                           PRAZIUM_KEY_CACHE_SECONDS="0")
+                           PRAZIUM_KEY_CACHE_SECONDS="0",
+                           PRAZIUM_SSE_KEEPALIVE_SECONDS="1")
     # Both pools in use: the gate's (every request) and the routes' (events, stats).
     paths = ["/projects", f"{RUN_URL}/events", "/admin/stats"]
     http = httpx.Client(base_url=f"{base}/v1", timeout=30,
                         headers={"Authorization": f"Bearer {key}"})
     statuses: list[int] = []
+    streamed: list[str] = []
+
+    def follow() -> None:  # an SSE client that stays connected across the outage
+        with httpx.stream("GET", f"{base}/v1{RUN_URL}/events/stream", timeout=30,
+                          headers={"Authorization": f"Bearer {key}"}) as response:
+            assert response.status_code == 200
+            for frame in frames(response):
+                streamed.append(frame.id or "")
+
+    follower = threading.Thread(target=follow)
     try:
+        follower.start()
+        wait_for(lambda: streamed == [f"evt_{appended[0]}"], 10, "the stream's first event")
         for _ in range(3):  # pooled connections that the restart will kill
             for path in paths:
                 response = http.get(path)
@@ -115,8 +130,19 @@ def test_postgres_outage_is_503_with_retry_after_and_no_500_after_it(
                 if response.status_code != 200:
                     assert_error(response, 503, "INTERNAL_ERROR")
         assert statuses[-len(paths) * 3:] == [200] * (len(paths) * 3), statuses
+        # The stream opened before the outage carries on: what is journaled after
+        # it arrives, each event once, and the stream ends after the final one.
+        with psycopg.connect(stack.database_url, autocommit=True) as conn:
+            for event_type in ("TASK_STARTED", "RUN_COMPLETED"):
+                appended.append(journal.append(conn, namespace=namespace, project="shop",
+                                               run="shop-r1", event_type=event_type,
+                                               task=None, payload={}))
+        follower.join(30)
+        assert not follower.is_alive(), streamed
+        assert streamed == [f"evt_{i}" for i in appended], (streamed, appended)
     finally:
         http.close()
+        follower.join(5)
         if not _database_answers(stack.database_url):
             _postgres("start")
         wait_for(lambda: _database_answers(stack.database_url), 60, "PostgreSQL back")
