@@ -71,7 +71,7 @@ class Gate:
                      use_cache: bool) -> Outcome:
         settings = self.settings
         ttl = settings.key_cache_seconds
-        ip_limit = settings.auth_failures_per_minute
+        failure_limit = settings.auth_failures_per_minute
         if bearer:
             kind, secret = "key", keys.digest(bearer)
         elif session:
@@ -82,7 +82,7 @@ class Gate:
         async with self.database.aconnection() as conn:
             if kind == "key":
                 if not bearer or not bearer.startswith(keys.KEY_PREFIX):
-                    return Outcome(None, await _failure(conn, failures, ip_limit))
+                    return Outcome(None, await _failure(conn, failures, failure_limit))
                 cached = self.key_cache.get(secret, ttl) if use_cache else None
                 if cached is not None:
                     return Outcome(cached, await ratelimit.count(
@@ -90,14 +90,14 @@ class Gate:
             checked_at = time.monotonic()
             cur = await conn.execute(ratelimit.lookup_and_count_sql(kind),
                                      {"secret": secret, "failures": failures,
-                                      "ip_limit": ip_limit})
+                                      "failure_limit": failure_limit})
             row = await cur.fetchone()
             assert row is not None
             blocked, key_id, tenant, tier, is_admin, count, window_start, now = row
             if blocked:
-                return Outcome(None, ratelimit.exhausted(ip_limit, now))
+                return Outcome(None, ratelimit.exhausted(failure_limit, now))
             if key_id is None:
-                return Outcome(None, await _failure(conn, failures, ip_limit))
+                return Outcome(None, await _failure(conn, failures, failure_limit))
             principal = keys.Principal(key_id, tenant, tier, is_admin)
             if kind == "key":
                 self.key_cache.put(secret, principal, checked_at, ttl)

@@ -50,7 +50,7 @@ def lookup_and_count_sql(kind: str) -> str:
     budget (then nothing is looked up), who they belong to, and count the request.
     Row: blocked, id, tenant, tier, is_admin, count, window_start, now()."""
     return (
-        "WITH blocked AS (SELECT coalesce(max(count), 0) >= %(ip_limit)s AS b"
+        "WITH blocked AS (SELECT coalesce(max(count), 0) >= %(failure_limit)s AS b"
         f" FROM rate_limit_windows WHERE key_id = %(failures)s AND window_start = {WINDOW}),"
         f" who AS ({_WHO[kind]} AND NOT (SELECT b FROM blocked)),"
         " counted AS (INSERT INTO rate_limit_windows (key_id, window_start, count)"
