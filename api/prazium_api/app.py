@@ -10,11 +10,14 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
-from fastapi import Depends, FastAPI
+import psycopg
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
 
 from prazium_api import __version__, authn, errors, openapi
 from prazium_api import exports as exports_store
 from prazium_api.db import Database
+from prazium_api.db import unavailable as database_unavailable
 from prazium_api.follower import JournalHub
 from prazium_api.gate import Gate
 from prazium_api.middleware import BodyLimitMiddleware, RateLimitHeadersMiddleware
@@ -90,6 +93,14 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     errors.install(app, check_first=authn.refuse_unauthenticated)
+    retry_after = settings.db_retry_after_seconds
+
+    @app.exception_handler(psycopg.OperationalError)
+    async def _database_down(_: Request, exc: psycopg.OperationalError) -> JSONResponse:
+        # A connection lost mid-request (PostgreSQL stopped or restarting): 503, not 500.
+        log.error("database unavailable: %s", exc.__class__.__name__)
+        return errors.error_response(database_unavailable(retry_after))
+
     # Public: health, login (auth's other routes take the caller themselves), the
     # WebSocket (it authenticates its own messages).
     for public in (system.router, auth.router):

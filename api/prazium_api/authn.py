@@ -1,7 +1,8 @@
 """Authentication and the per-key rate limit as a route dependency (deps.Caller).
 
 authenticate() checks the credentials of a request once (the gate counts it
-against the key's budget, or a failed check against the client address's), and
+against the key's budget, or a failed check against the budget of those
+credentials from the client address), and
 records the verdict in the request's state: middleware.RateLimitHeadersMiddleware
 puts X-RateLimit-* on whatever response follows, errors included. A request over
 its budget is refused before the route runs.
@@ -67,7 +68,8 @@ def credentials(headers: list[tuple[bytes, bytes]]) -> tuple[str | None, str | N
 
 
 def client_ip(scope: Scope) -> str:
-    """The TCP peer (uvicorn runs without proxy headers)."""
+    """The TCP peer, or the client a trusted proxy named in X-Forwarded-For (uvicorn
+    rewrites scope["client"] only for PRAZIUM_FORWARDED_ALLOW_IPS)."""
     client = scope.get("client")
     return str(client[0]) if client else "unknown"
 
@@ -122,7 +124,8 @@ async def _check(request: Request, state: dict[str, Any]) -> Principal:
         if outcome.limited:
             assert verdict is not None
             state[VERDICT] = verdict
-            raise rate_limited_error(verdict, "failed credential checks from this address")
+            raise rate_limited_error(verdict,
+                                     "failed checks of this credential from this address")
         raise _unauthorized("invalid or revoked API key or session")
     assert verdict is not None
     # Every later line of this request names the caller (requestlog.py).

@@ -68,13 +68,14 @@ def invalid(message: str, field: str | None = None, **details: Any) -> ApiError:
     return ApiError("VALIDATION_ERROR", message, details)
 
 
-def operator_timeout(what: str, seconds: float) -> ApiError:
-    """The spec change is recorded in the CR; the operator did not confirm it in time."""
+def operator_timeout(what: str, seconds: float, **details: Any) -> ApiError:
+    """The spec change is recorded in the CR; the operator did not confirm it in time.
+    details name what was recorded (e.g. the runId to poll)."""
     return ApiError(
         "INTERNAL_ERROR",
         f"the operator did not {what} within {seconds:g} s; the request is recorded and"
         " will be processed when the operator catches up - retry or poll with GET",
-        {"reason": "OPERATOR_TIMEOUT", "recorded": True},
+        {"reason": "OPERATOR_TIMEOUT", "recorded": True, **details},
     )
 
 

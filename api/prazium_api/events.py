@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from prazium_api import views
+from prazium_api.errors import invalid
 from prazium_kit import ids
 from prazium_kit.journal import Event
 from prazium_kit.timefmt import iso_z
@@ -15,12 +17,20 @@ def event_id(event: Event) -> str:
     return f"evt_{event.id}"
 
 
-def parse_event_id(text: str | None) -> int:
-    """evt_123 (or 123) -> 123; anything else starts from the beginning (0)."""
-    if not text:
+# evt_123 or 123; ids are bigserials, so at most 18 digits fit one.
+_EVENT_ID = re.compile(r"(?:evt_)?([0-9]{1,18})")
+
+
+def parse_event_id(text: str | None, field: str) -> int:
+    """evt_123 (or 123) -> 123; absent or empty -> 0 (from the beginning). Anything
+    else is 400 VALIDATION_ERROR naming field: silently replaying from the start
+    would hand a resuming client every event again."""
+    if text is None or not text.strip():
         return 0
-    value = text.strip().removeprefix("evt_")
-    return int(value) if value.isdigit() else 0
+    match = _EVENT_ID.fullmatch(text.strip())
+    if match is None:
+        raise invalid(f"{field} must be an event id like evt_42", field)
+    return int(match.group(1))
 
 
 def list_item(event: Event) -> dict[str, Any]:

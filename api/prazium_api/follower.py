@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -28,6 +29,7 @@ from prazium_kit.journal import FINAL_EVENT_TYPES, NOTIFY_CHANNEL, Event
 log = logging.getLogger(__name__)
 RunKey = tuple[str, str]  # (namespace, run CR name)
 _PAGE = 500
+_RECONNECT_MAX_SECONDS = 5.0
 _SELECT = (
     "SELECT id, namespace, project, run, task, event_type, payload, created_at"
     " FROM events WHERE namespace = %s AND run = %s AND id > %s ORDER BY id LIMIT %s"
@@ -90,7 +92,8 @@ class JournalHub:
     async def start(self) -> None:
         self.pool = AsyncConnectionPool(self.dsn, min_size=1, max_size=5, open=False,
                                         kwargs={"autocommit": True, "connect_timeout": 5},
-                                        name="prazium-journal")
+                                        name="prazium-journal",
+                                        check=AsyncConnectionPool.check_connection)
         await self.pool.open(wait=False)
         self._listener = asyncio.get_running_loop().create_task(self._listen())
 
@@ -120,12 +123,25 @@ class JournalHub:
             row = await cur.fetchone()
         return int(row[0]) if row else 0
 
+    async def _final_id(self, key: RunKey) -> int | None:
+        """The id of the run's final event, if it has one."""
+        assert self.pool is not None
+        async with self.pool.connection(timeout=10) as conn:
+            cur = await conn.execute(
+                "SELECT min(id) FROM events WHERE namespace = %s AND run = %s"
+                " AND event_type = ANY(%s)", (*key, sorted(FINAL_EVENT_TYPES)))
+            row = await cur.fetchone()
+        return int(row[0]) if row and row[0] is not None else None
+
     async def _listen(self) -> None:
+        failures = 0
         while True:
             try:
-                conn = await psycopg.AsyncConnection.connect(self.dsn, autocommit=True)
+                conn = await psycopg.AsyncConnection.connect(self.dsn, autocommit=True,
+                                                             connect_timeout=5)
                 async with conn:
                     await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                    failures = 0
                     self._wake_all()  # whatever was missed while (re)connecting
                     async for note in conn.notifies():
                         namespace, _, rest = note.payload.partition("/")
@@ -136,9 +152,14 @@ class JournalHub:
             except asyncio.CancelledError:
                 raise
             except (psycopg.Error, OSError) as exc:
-                log.warning("journal LISTEN connection lost (%s); reconnecting",
-                            exc.__class__.__name__)
-                await asyncio.sleep(1)
+                # Open streams stay open meanwhile (keep-alives); once PostgreSQL is
+                # back the wake-up above hands them what was journaled. Backoff with
+                # jitter, so replicas do not reconnect in step.
+                delay = min(_RECONNECT_MAX_SECONDS, 0.5 * 2 ** failures) * random.uniform(0.5, 1)
+                failures += 1
+                log.warning("journal LISTEN connection lost (%s); reconnecting in %.1f s",
+                            exc.__class__.__name__, delay)
+                await asyncio.sleep(delay)
 
     def _wake_all(self) -> None:
         for feed in list(self.feeds.values()):
@@ -176,6 +197,12 @@ class JournalHub:
                         return
                 if len(rows) < _PAGE:
                     break
+            # Resumed at (or past) the final event: nothing more will come. A final
+            # event after `sent` is one committed since the replay read; the queue,
+            # registered before the replay, has it.
+            final_id = await self._final_id(key)
+            if final_id is not None and final_id <= sent:
+                return
             loop = asyncio.get_running_loop()
             last_output = last_poll = loop.time()
             while True:

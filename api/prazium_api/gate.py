@@ -4,10 +4,14 @@ PostgreSQL statement.
 
   * a bearer key this replica verified less than key_cache_seconds ago: one
     upsert (the key's window);
-  * any other credentials: one statement that checks the client IP's failure
-    budget, looks the credentials up and counts the request;
-  * credentials that match nothing: the IP's failure budget is counted too, and
-    once it is spent the answer is 429 instead of 401 - before any lookup.
+  * any other credentials: one statement that checks the failure budget of these
+    credentials from this client address, looks them up and counts the request;
+  * a key whose tenant (namespace) is gone or terminating: 401 TENANT_REMOVED
+    (tenants.py);
+  * credentials that match nothing: that failure budget is counted, and once it
+    is spent the answer for those credentials from that address is 429 instead
+    of 401 - before any lookup. Other credentials are not affected, so nobody's
+    failures lock a valid key out (behind a proxy, all clients share an address).
 
 One Gate per API process, made by the app's lifespan (it owns the key cache).
 """
@@ -20,7 +24,7 @@ from dataclasses import dataclass
 
 import psycopg
 
-from prazium_api import keys, ratelimit
+from prazium_api import keys, ratelimit, tenants
 from prazium_api.db import Database
 from prazium_api.errors import ApiError
 from prazium_api.settings import ApiSettings
@@ -30,8 +34,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Outcome:
-    """principal is None: not authenticated; then verdict, if any, is the client
-    IP's failure budget (not allowed: answer 429, else 401)."""
+    """principal is None: not authenticated; then verdict, if any, is the failure
+    budget of the credentials from the client address (not allowed: 429, else 401)."""
 
     principal: keys.Principal | None
     verdict: ratelimit.Verdict | None
@@ -46,46 +50,54 @@ class Gate:
         self.database = database
         self.settings = settings
         self.key_cache = keys.KeyCache()
+        self.tenants = tenants.TenantCheck(settings.key_cache_seconds)
 
     async def check(self, bearer: str | None, session: str | None, client_ip: str,
                     use_cache: bool = True) -> Outcome:
-        """Authenticate and count one request; database trouble is a 500 envelope."""
+        """Authenticate and count one request; an unreachable database is the 503
+        envelope (db.unavailable), any other database error a 500."""
         try:
-            return await self._check(bearer, session, client_ip, use_cache)
+            outcome = await self._check(bearer, session, client_ip, use_cache)
+        except psycopg.OperationalError as exc:  # down, restarting, connection lost
+            raise self.database.unavailable(exc) from exc
         except psycopg.Error as exc:
             log.error("gate: database error %s", exc.__class__.__name__)
-            raise ApiError("INTERNAL_ERROR", "database unavailable") from exc
+            raise ApiError("INTERNAL_ERROR", "database error") from exc
+        if outcome.principal is not None:
+            await self.tenants.require_active(outcome.principal.tenant)
+        return outcome
 
     async def _check(self, bearer: str | None, session: str | None, client_ip: str,
                      use_cache: bool) -> Outcome:
         settings = self.settings
         ttl = settings.key_cache_seconds
-        ip_limit = settings.auth_failures_per_minute
-        ip = ratelimit.ip_bucket(client_ip)
+        failure_limit = settings.auth_failures_per_minute
         if bearer:
             kind, secret = "key", keys.digest(bearer)
         elif session:
             kind, secret = "session", keys.digest(session)
         else:
             return Outcome(None, None)
+        failures = ratelimit.failure_bucket(client_ip, secret)
         async with self.database.aconnection() as conn:
             if kind == "key":
                 if not bearer or not bearer.startswith(keys.KEY_PREFIX):
-                    return Outcome(None, await _failure(conn, ip, ip_limit))
+                    return Outcome(None, await _failure(conn, failures, failure_limit))
                 cached = self.key_cache.get(secret, ttl) if use_cache else None
                 if cached is not None:
                     return Outcome(cached, await ratelimit.count(
                         conn, cached.key_id, ratelimit.limit_for(settings, cached.tier)))
             checked_at = time.monotonic()
             cur = await conn.execute(ratelimit.lookup_and_count_sql(kind),
-                                     {"secret": secret, "ip": ip, "ip_limit": ip_limit})
+                                     {"secret": secret, "failures": failures,
+                                      "failure_limit": failure_limit})
             row = await cur.fetchone()
             assert row is not None
             blocked, key_id, tenant, tier, is_admin, count, window_start, now = row
             if blocked:
-                return Outcome(None, ratelimit.exhausted(ip_limit, now))
+                return Outcome(None, ratelimit.exhausted(failure_limit, now))
             if key_id is None:
-                return Outcome(None, await _failure(conn, ip, ip_limit))
+                return Outcome(None, await _failure(conn, failures, failure_limit))
             principal = keys.Principal(key_id, tenant, tier, is_admin)
             if kind == "key":
                 self.key_cache.put(secret, principal, checked_at, ttl)
@@ -100,23 +112,27 @@ class Gate:
             async with self.database.aconnection() as conn:
                 return await ratelimit.count(
                     conn, principal.key_id, ratelimit.limit_for(self.settings, principal.tier))
+        except psycopg.OperationalError as exc:
+            raise self.database.unavailable(exc) from exc
         except psycopg.Error as exc:
             log.error("gate: database error %s", exc.__class__.__name__)
-            raise ApiError("INTERNAL_ERROR", "database unavailable") from exc
+            raise ApiError("INTERNAL_ERROR", "database error") from exc
 
     async def login_attempt(self, api_key: str, client_ip: str) -> Outcome:
-        """POST /auth/login: like any credential check, the IP's failure budget is
-        checked before the key is looked up (a blocked client learns nothing about its
-        guesses), and a failed attempt spends it. Not served from the key cache: a
+        """POST /auth/login: like any credential check, the key's failure budget from
+        this address is checked before the key is looked up, and a failed attempt
+        spends it. Not served from the key cache: a
         session is only handed out for a key PostgreSQL says is not revoked."""
         return await self.check(api_key, None, client_ip, use_cache=False)
 
 
-async def _failure(conn: psycopg.AsyncConnection[object], ip: str,
-                   ip_limit: int) -> ratelimit.Verdict:
-    """Count a failed credential check against the client IP. The check that
+async def _failure(conn: psycopg.AsyncConnection[object], bucket: str,
+                   limit: int) -> ratelimit.Verdict:
+    """Count a failed check of one credential from one address. The check that
     spends the last unit still answers 401; the ones after it are blocked."""
-    spent = await ratelimit.count(conn, ip, ip_limit)
+    spent = await ratelimit.count(conn, bucket, limit)
     if spent.remaining < 0:
-        log.info("credential checks from %s over %d per minute", ip, ip_limit)
+        address = bucket.removeprefix(ratelimit.FAILURE_PREFIX).rpartition(":")[0]
+        log.info("failed checks of one credential from %s over %d per minute",
+                 address, limit)
     return spent

@@ -26,7 +26,10 @@ def main() -> None:
         log_level=settings.log_level.lower(),
         log_config=logs.dict_config(settings.log_level, settings.log_format),
         access_log=False,
-        proxy_headers=False,
+        # X-Forwarded-For is believed only from the configured proxies (settings.py):
+        # anyone else could otherwise pick the address they are counted under.
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=settings.forwarded_allow_ips or None,
         # Open SSE streams never end on their own; clients resume with Last-Event-ID.
         timeout_graceful_shutdown=3,
     )

@@ -4,11 +4,26 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+from prazium_api import textcheck
+
+# Names end up in CR annotations, READMEs, page titles and file headers: one line,
+# no control characters, no bidi overrides that make text read other than it is.
+# Free text (descriptions, feedback, answers) may span lines (\n, \r, \t) but
+# carries no other control character (a NUL reached the generated README).
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+                 AfterValidator(textcheck.single_line)]
 Description = Annotated[str, StringConstraints(strip_whitespace=True, min_length=10,
-                                               max_length=20000)]
+                                               max_length=20000),
+                        AfterValidator(textcheck.multi_line)]
 
 
 class Strict(BaseModel):
@@ -29,13 +44,23 @@ class Answer(Strict):
     questionId: Annotated[str, Field(pattern=r"^q[0-9]{1,4}$")]
     answer: str | bool | list[Annotated[str, StringConstraints(max_length=2000)]]
 
+    @field_validator("answer")
+    @classmethod
+    def _text_only(cls, value: str | bool | list[str]) -> str | bool | list[str]:
+        # Checked after the union is resolved, so an error names the answer itself.
+        for text in value if isinstance(value, list) else [value]:
+            if isinstance(text, str):
+                textcheck.multi_line(text)
+        return value
+
 
 class SubmitAnswers(Strict):
     answers: Annotated[list[Answer], Field(max_length=100)]
 
 
 class Regenerate(Strict):
-    feedback: Annotated[str | None, StringConstraints(max_length=10000)] = None
+    feedback: Annotated[str | None, StringConstraints(max_length=10000),
+                        AfterValidator(textcheck.optional_multi_line)] = None
 
 
 class StartRun(Strict):

@@ -36,6 +36,8 @@ _ERRORS = {
     "413": "Request body larger than the limit (VALIDATION_ERROR, details.maxBytes)",
     "429": "Too many requests (RATE_LIMITED); Retry-After says when to try again",
     "500": "Server error (INTERNAL_ERROR)",
+    "503": "The database is unavailable (INTERNAL_ERROR, details.reason"
+           " DATABASE_UNAVAILABLE); Retry-After says when to try again",
 }
 _REF = {"$ref": "#/components/schemas/ErrorEnvelope"}
 # No credentials, no rate limit (login has both: it checks a key, and failed
@@ -73,7 +75,7 @@ def _statuses(path: str, method: str, operation: dict[str, Any]) -> list[str]:
     """The error statuses an operation can answer."""
     statuses = ["400", "404", "500"]
     if path not in PUBLIC:
-        statuses += ["401", "429"]
+        statuses += ["401", "429", "503"]  # checking credentials needs the database
     if path.startswith("/v1/admin/"):
         statuses.append("403")
     if (method != "get" or path.endswith("/download")) and not path.startswith("/v1/auth/"):
@@ -95,7 +97,8 @@ def build(app: FastAPI) -> dict[str, Any]:
     headers = components.setdefault("headers", {})
     for name, description in _RATE_HEADERS.items():
         headers[name] = {"description": description, "schema": {"type": "integer"}}
-    headers["Retry-After"] = {"description": "Seconds until the window ends",
+    headers["Retry-After"] = {"description": "Seconds to wait before trying again (429: until"
+                                             " the window ends)",
                               "schema": {"type": "integer"}}
     rate_headers = {name: {"$ref": f"#/components/headers/{name}"} for name in _RATE_HEADERS}
     for path, operations in doc.get("paths", {}).items():
@@ -110,8 +113,11 @@ def build(app: FastAPI) -> dict[str, Any]:
             if path in PUBLIC:
                 continue
             for status, response in responses.items():
-                if status == "401":
-                    continue  # not counted: no key to count against
+                if status in ("401", "503"):
+                    if status == "503":
+                        response.setdefault("headers", {})["Retry-After"] = {
+                            "$ref": "#/components/headers/Retry-After"}
+                    continue  # not counted: no key (401) or no database (503) to count
                 response.setdefault("headers", {}).update(rate_headers)
                 if status == "429":
                     response["headers"]["Retry-After"] = {

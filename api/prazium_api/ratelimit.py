@@ -1,11 +1,13 @@
 """Requests per minute per key, in fixed one-minute windows kept in PostgreSQL so
 every API replica counts against the same budget.
 
-A bucket is a row of rate_limit_windows: an API key's id (key_...) or a client
-IP's failed credential checks (ip:<address>). Counting is one statement, an
+A bucket is a row of rate_limit_windows: an API key's id (key_...) or the failed
+checks of one presented credential from one client address
+(fail:<address>:<credential digest prefix>). Counting is one statement, an
 atomic upsert; a key not in this replica's key cache is looked up, checked
-against its IP's failure budget and counted in one statement too. Old windows of
-a bucket are dropped by the first request of its next window.
+against its failure budget and counted in one statement too. Old windows of a
+bucket are dropped by the first request of its next window (failure buckets,
+one per guessed credential, by the first failure of any new bucket).
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ COUNT_SQL = (
     " RETURNING count, window_start, now()"
 )
 DROP_OLD_SQL = "DELETE FROM rate_limit_windows WHERE key_id = %s AND window_start < %s"
+FAILURE_PREFIX = "fail:"
+DROP_OLD_FAILURES_SQL = ("DELETE FROM rate_limit_windows WHERE key_id LIKE 'fail:%%'"
+                         " AND window_start < %s")
 
 _WHO = {
     "key": "SELECT id, tenant, tier, is_admin FROM api_keys"
@@ -41,12 +46,12 @@ _WHO = {
 
 
 def lookup_and_count_sql(kind: str) -> str:
-    """One round trip: is the client IP over its failure budget (then nothing is
-    looked up), who the credentials belong to, and count the request for them.
+    """One round trip: are these credentials from this address over their failure
+    budget (then nothing is looked up), who they belong to, and count the request.
     Row: blocked, id, tenant, tier, is_admin, count, window_start, now()."""
     return (
-        "WITH blocked AS (SELECT coalesce(max(count), 0) >= %(ip_limit)s AS b"
-        f" FROM rate_limit_windows WHERE key_id = %(ip)s AND window_start = {WINDOW}),"
+        "WITH blocked AS (SELECT coalesce(max(count), 0) >= %(failure_limit)s AS b"
+        f" FROM rate_limit_windows WHERE key_id = %(failures)s AND window_start = {WINDOW}),"
         f" who AS ({_WHO[kind]} AND NOT (SELECT b FROM blocked)),"
         " counted AS (INSERT INTO rate_limit_windows (key_id, window_start, count)"
         f" SELECT id, {WINDOW}, 1 FROM who ON CONFLICT (key_id, window_start)"
@@ -81,8 +86,10 @@ def limit_for(settings: ApiSettings, tier: str) -> int:
             "enterprise": settings.rate_limit_enterprise}[tier]
 
 
-def ip_bucket(address: str) -> str:
-    return f"ip:{address}"
+def failure_bucket(address: str, credential_digest: str) -> str:
+    """Failed checks of one credential from one address: a valid key never shares a
+    bucket with someone else's guesses, even behind the same proxy."""
+    return f"{FAILURE_PREFIX}{address}:{credential_digest[:32]}"
 
 
 def verdict(limit: int, count: int, window_start: dt.datetime, now: dt.datetime) -> Verdict:
@@ -104,7 +111,10 @@ async def count(conn: psycopg.AsyncConnection[Any], bucket: str, limit: int) -> 
     assert row is not None
     n, window_start, now = int(row[0]), row[1], row[2]
     if n == 1:
-        await drop_old(conn, bucket, window_start)
+        if bucket.startswith(FAILURE_PREFIX):
+            await conn.execute(DROP_OLD_FAILURES_SQL, (window_start,))
+        else:
+            await drop_old(conn, bucket, window_start)
     return verdict(limit, n, window_start, now)
 
 

@@ -23,9 +23,18 @@ class Entry:
     size: int | None
 
 
+# Longest path a request may name (git itself allows 4096 bytes; no generated
+# repository comes near 1024 characters).
+MAX_PATH_CHARS = 1024
+
+
 def clean_path(raw: str) -> str:
     """A repository-relative path, or 400 VALIDATION_ERROR for anything that could
-    step outside the tree ("..", NUL, backslashes)."""
+    step outside the tree ("..", NUL, backslashes) or is longer than MAX_PATH_CHARS.
+    Every path input (`/files/{path}`, `?path=`) comes through here: the one cap."""
+    if len(raw) > MAX_PATH_CHARS:  # never echoed back
+        raise invalid(f"path is longer than {MAX_PATH_CHARS} characters", "path",
+                      maxLength=MAX_PATH_CHARS)
     text = raw.strip()
     if "\x00" in text or "\\" in text:
         raise invalid("path contains forbidden characters", "path")

@@ -32,11 +32,12 @@ class ApiSettings(KitSettings):
     # request): a revoked key stops working within this many seconds. 0 disables.
     key_cache_seconds: float = 5.0
     # Failed credential checks (bad key on login, WebSocket auth or a REST route,
-    # expired session) per client IP per minute, shared by replicas. Once reached,
-    # every credential check from that IP that is not of a key this replica
-    # verified within key_cache_seconds answers 429 until the minute ends, so a
-    # guessed key is not even looked at. (The IP is the TCP peer: behind a proxy
-    # all clients share its budget.)
+    # expired session) per minute per (client address, presented credential),
+    # shared by replicas. Once reached, that credential from that address answers
+    # 429 until the minute ends without being looked up. Other credentials - a
+    # valid key from the same address, behind the same proxy - are not affected:
+    # nobody can lock others out. Guessing many different keys is not limited by
+    # this; it is hopeless anyway (keys carry 256 random bits, keys.py).
     auth_failures_per_minute: int = 10
     # Messages per minute one WebSocket connection may send (any type); more get a
     # RATE_LIMITED error message and are dropped. Authenticated messages also count
@@ -72,6 +73,16 @@ class ApiSettings(KitSettings):
     # holds a connection for one statement per request.
     db_pool_size: int = 10
     db_gate_pool_size: int = 4
+    # While PostgreSQL is unreachable a request waits at most this long for a
+    # connection, then answers 503 with Retry-After: db_retry_after_seconds.
+    db_acquire_timeout_seconds: float = 5.0
+    db_retry_after_seconds: int = 5
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (uvicorn's
+    # forwarded_allow_ips: comma-separated addresses or CIDR ranges, "*" for any).
+    # Empty (the default): none, the client address is the TCP peer. Set it to the
+    # Ingress controller's addresses when the API is behind one, or every client
+    # shares the proxy's address (and nobody else's header may set it).
+    forwarded_allow_ips: str = ""
     # Kept-alive HTTPS connections to the Kubernetes API (one shared client).
     kube_pool_size: int = 32
 

@@ -90,7 +90,7 @@ def fuzz_target(stack: Stack, tmp_path_factory: pytest.TempPathFactory
     proc.stop()
     core.delete_namespace(namespace)
     with psycopg.connect(stack.database_url, autocommit=True) as conn:
-        conn.execute("DELETE FROM rate_limit_windows WHERE key_id = 'ip:127.0.0.1'")
+        conn.execute("DELETE FROM rate_limit_windows WHERE key_id LIKE 'fail:127.0.0.1:%'")
 
 
 def _fuzz(operation: Any, base: str, key: str, examples: int, calls: list[int],

@@ -109,6 +109,10 @@ def test_every_operation_has_an_id_a_tag_and_typed_responses(api: str) -> None:
             for status, response in successes.items():
                 assert set(response.get("headers") or {}) >= RATE_HEADERS, f"{where} {status}"
             assert "Retry-After" in responses["429"]["headers"], where
+            # While PostgreSQL is down every credential check answers 503 + Retry-After.
+            assert "Retry-After" in responses["503"]["headers"], f"{where}: 503 not documented"
+            schema = responses["503"]["content"]["application/json"]["schema"]
+            assert schema["$ref"].endswith("/ErrorEnvelope"), f"{where} 503"
             if "requestBody" in operation:
                 assert "413" in responses, f"{where}: 413 not documented"
             if method != "get" and not path.startswith("/v1/auth/"):

@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import concurrent.futures
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -123,9 +124,36 @@ def test_state_conflicts(http: httpx.Client, namespace: str) -> None:
 
 
 @pytest.fixture
-def quick_api(stack: Stack, data_dir: Path, tmp_path: Path) -> tuple[str, str]:
-    """Two API replicas that do not wait for an operator (none runs in these tests)."""
-    env = {"PRAZIUM_SYNC_TIMEOUT_SECONDS": "0.5"}
+def numbered_runs(namespace: str) -> Iterator[None]:
+    """Writes what the operator's first reconcile of a new Run writes - its run
+    number - through the status subresource, as apistate does for later states:
+    starting a run answers 201 only once the Run is acknowledged (else 500
+    OPERATOR_TIMEOUT), and no operator runs in these tests."""
+    stop = threading.Event()
+
+    def number() -> None:
+        while not stop.wait(0.1):
+            runs = apistate.crd().list_namespaced_custom_object(
+                "prazium.io", "v1alpha1", namespace, "runs")["items"]
+            taken = [r.get("status", {}).get("runNumber") or 0 for r in runs]
+            for run in sorted(runs, key=lambda r: r["metadata"]["creationTimestamp"]):
+                if not run.get("status", {}).get("runNumber"):
+                    taken.append(max(taken) + 1)
+                    apistate.set_status(namespace, "runs", run["metadata"]["name"],
+                                        {"runNumber": taken[-1], "phase": "pending"})
+
+    thread = threading.Thread(target=number, daemon=True)
+    thread.start()
+    yield
+    stop.set()
+    thread.join()
+
+
+@pytest.fixture
+def quick_api(stack: Stack, data_dir: Path, tmp_path: Path, numbered_runs: None
+              ) -> tuple[str, str]:
+    """Two API replicas; Runs are numbered by numbered_runs (no operator runs here)."""
+    env = {"PRAZIUM_SYNC_TIMEOUT_SECONDS": "10"}
     first, base1 = start_api(stack, data_dir, tmp_path / "a", **env)
     second, base2 = start_api(stack, data_dir, tmp_path / "b", **env)
     yield base1, base2  # type: ignore[misc]

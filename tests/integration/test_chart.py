@@ -125,3 +125,24 @@ def test_worker_jobs_run_in_the_release_namespace_with_a_namespaced_role(namespa
     [binding] = [d for d in docs if d["kind"] == "RoleBinding"]
     assert binding["roleRef"]["name"] == role["metadata"]["name"]
     assert binding["subjects"][0]["name"].endswith("-operator")
+
+
+def _api_env(*args: str) -> dict[str, str]:
+    rendered = _render(*args)
+    assert rendered.returncode == 0, rendered.stderr
+    docs = [d for d in yaml.safe_load_all(rendered.stdout) if d]
+    api = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"].endswith(
+        "-api"))
+    container = api["spec"]["template"]["spec"]["containers"][0]
+    return {e["name"]: e.get("value", "") for e in container["env"]}
+
+
+def test_api_believes_forwarded_headers_only_behind_the_ingress() -> None:
+    # No Ingress: no proxy is trusted (the API's default: the TCP peer is the client).
+    assert "PRAZIUM_FORWARDED_ALLOW_IPS" not in _api_env()
+    # The Ingress: its controller's forwarded address is believed, from the value.
+    env = _api_env("--set", "api.ingress.enabled=true")
+    assert env["PRAZIUM_FORWARDED_ALLOW_IPS"] == "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fd00::/8"
+    env = _api_env("--set", "api.ingress.enabled=true",
+                   "--set", "api.ingress.forwardedAllowIps=10.42.0.0/16")
+    assert env["PRAZIUM_FORWARDED_ALLOW_IPS"] == "10.42.0.0/16"

@@ -28,16 +28,18 @@ def _create_session(database: Database, key_id: str, ttl_seconds: int) -> tuple[
 
 @router.post("/auth/login", summary="Exchange an API key for a session cookie",
              operation_id="login", response_model=Ok[Session],
-             description="Failed attempts are limited per client address"
+             description="Failed attempts are limited per (client address, key)"
              " (PRAZIUM_AUTH_FAILURES_PER_MINUTE, shared by replicas): past the limit"
-             " every attempt answers 429 RATE_LIMITED until the minute ends, without"
-             " looking at the key. A login also counts as a request of the key.")
+             " that key from that address answers 429 RATE_LIMITED until the minute"
+             " ends, without being looked at; other keys are not affected. A login"
+             " also counts as a request of the key.")
 async def login(body: Login, request: Request, response: Response, settings: Settings,
                 database: Db, gate: GateDep) -> Obj:
     outcome = await gate.login_attempt(body.apiKey, client_ip(request.scope))
     verdict, principal = outcome.verdict, outcome.principal
     if verdict is not None and not verdict.allowed:
-        what = "requests" if principal else "failed credential checks from this address"
+        what = ("requests" if principal
+                else "failed checks of this credential from this address")
         error = rate_limited_error(verdict, what)
         # Public route: the headers are not added by the middleware (no verdict recorded).
         error.headers = {**(error.headers or {}),

@@ -47,7 +47,7 @@ def list_events(
     with database.connection() as conn:
         rows = journal.list_events(
             conn, namespace=caller.tenant, run=run["metadata"]["name"],
-            after_id=events.parse_event_id(afterId), after_time=after, event_type=type,
+            after_id=events.parse_event_id(afterId, "afterId"), after_time=after, event_type=type,
             task=task, limit=limit)
     return ok([events.list_item(e) for e in rows])
 
@@ -61,7 +61,8 @@ def list_events(
     responses={200: {
         "description": "Server-sent events: `id: evt_N`, `event: <eventType>`, `data: <JSON>`"
                        " per journal event; `: keep-alive` comments while the run is quiet;"
-                       " the stream ends after the run's final event.",
+                       " the stream ends after the run's final event (at once when"
+                       " Last-Event-ID is that event or later).",
         "content": {"text/event-stream": {"schema": {"type": "string"},
                                           "example": SSE_EXAMPLE}}}},
 )
@@ -69,9 +70,9 @@ async def stream_events(
     projectId: str, runId: str, caller: Caller, hub: Hub, settings: Settings,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> StreamingResponse:
+    after_id = events.parse_event_id(last_event_id, "Last-Event-ID")
     run = await anyio.to_thread.run_sync(lookup.run, caller.tenant, projectId, runId)
     key = (caller.tenant, run["metadata"]["name"])
-    after_id = events.parse_event_id(last_event_id)
     keepalive = settings.sse_keepalive_seconds
 
     async def frames() -> AsyncIterator[str]:

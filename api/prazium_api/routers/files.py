@@ -27,7 +27,8 @@ def _repo_of(caller: Caller, project_id: str, data_dir: Path) -> Path:
 @router.get("/projects/{projectId}/files", summary="List a directory of the repository",
             operation_id="listFiles", response_model=Ok[Directory])
 def list_files(projectId: str, caller: Caller, settings: Settings, ref: RefParam = "main",
-               path: Annotated[str, Query(max_length=1000, description="Directory path")] = "/",
+               path: Annotated[str, Query(description="Directory path (at most"
+                                                f" {repo.MAX_PATH_CHARS} characters)")] = "/",
                ) -> Obj:
     clean = repo.clean_path(path)
     bare = _repo_of(caller, projectId, settings.data_dir)

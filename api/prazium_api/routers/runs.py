@@ -12,6 +12,7 @@ from prazium_api.errors import conflict, operator_timeout
 from prazium_api.models import StartRun
 from prazium_api.routing import ApiRouter
 from prazium_api.schemas import Ok, OkPage, RunCancelled, RunDetail, RunStarted, RunSummary
+from prazium_kit import ids
 from prazium_kit.kube import RUNS
 from prazium_kit.types import Obj
 
@@ -22,11 +23,17 @@ BUILDABLE = frozenset({"approved", "building", "built", "failed"})
 
 
 def _started(caller: Caller, run: Obj, project_id: str, timeout: float) -> Obj:
-    """The 201 answer: waits (bounded) for the operator to hand out the run number."""
+    """The 201 answer: waits (bounded) for the operator to acknowledge the Run (hand
+    out its run number). No acknowledgement in time is 500 OPERATOR_TIMEOUT, as for
+    every synchronous route: the Run is recorded and is picked up when the operator
+    is back, but a 201 without a run number would claim a start that has not happened."""
     name = run["metadata"]["name"]
-    run = crs.wait_until(caller.tenant, RUNS, name,
-                         lambda o: bool(o.get("status", {}).get("runNumber")),
-                         timeout, f"run {name}") or run
+    acknowledged = crs.wait_until(caller.tenant, RUNS, name,
+                                  lambda o: bool(o.get("status", {}).get("runNumber")),
+                                  timeout, f"run {name}")
+    if acknowledged is None:
+        raise operator_timeout("start the run", timeout, runId=ids.run_id(name))
+    run = acknowledged
     summary = views.run_summary(run)
     phase = summary["status"]
     return {

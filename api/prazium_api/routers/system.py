@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
+from fastapi import Request
 from fastapi.responses import JSONResponse
 
-from prazium_api import __version__, health, stats
-from prazium_api.deps import Admin, Db, Settings, ok
+from prazium_api import __version__, authn, health, stats
+from prazium_api.deps import Admin, Db, GateDep, Settings, ok
+from prazium_api.errors import ApiError
+from prazium_api.gate import Gate
 from prazium_api.routing import ApiRouter
 from prazium_api.schemas import Health, Ok, Stats
 from prazium_kit.types import Obj
 
+log = logging.getLogger(__name__)
 router = ApiRouter(tags=["System"])
 admin_router = ApiRouter(tags=["System"])
 
@@ -25,8 +30,11 @@ def get_stats(admin: Admin, settings: Settings, database: Db) -> Obj:
 
 @router.get("/health", summary="Health of the API and each component it depends on",
             operation_id="getHealth", response_model=Health,
+            description="Anyone gets the overall status and a status word per component;"
+                        " `details` (why a component is unhealthy) only with an admin key"
+                        " or session, since they name hosts, ports and driver errors.",
             responses={503: {"model": Health, "description": "A component is unhealthy"}})
-async def get_health(settings: Settings) -> JSONResponse:
+async def get_health(request: Request, settings: Settings, gate: GateDep) -> JSONResponse:
     checks = await asyncio.gather(
         asyncio.to_thread(health.check_kubernetes),
         asyncio.to_thread(health.check_database, settings.database_url),
@@ -43,5 +51,21 @@ async def get_health(settings: Settings) -> JSONResponse:
         "components": components,
     }
     if problems:
-        body["details"] = problems
+        # The reasons go to the log (for whoever runs the service) and to admins.
+        log.warning("unhealthy: %s", "; ".join(f"{k}: {v}" for k, v in problems.items()))
+        if await _is_admin(request, gate):
+            body["details"] = problems
     return JSONResponse(body, status_code=200 if healthy else 503)
+
+
+async def _is_admin(request: Request, gate: Gate) -> bool:
+    """Whether the request carries an admin key or session. Never an error: health is
+    public, and with the database down no credential can be checked at all."""
+    bearer, session = authn.credentials(request.scope["headers"])
+    if not bearer and not session:
+        return False
+    try:
+        outcome = await gate.check(bearer, session, authn.client_ip(request.scope))
+    except ApiError:
+        return False
+    return outcome.principal is not None and outcome.principal.is_admin

@@ -15,9 +15,12 @@ Rate limits: a connection may send ws_messages_per_minute messages a minute;
 once authenticated, each message also counts against the key's per-minute
 budget, like a REST request (shared by replicas). A message over either limit is
 dropped and answered {"type": "error", "error": {"code": "RATE_LIMITED",
-"details": {"limit", "retryAfter"}}}. A failed auth spends the client address's
-failure budget; past it, auth answers RATE_LIMITED and the socket is closed
-(4429) without the token being looked at.
+"details": {"limit", "retryAfter"}}}. A failed auth spends the failure budget of
+that token from the client address; past it, auth answers RATE_LIMITED and the socket is closed
+(4429) without the token being looked at. A key whose tenant was removed gets
+UNAUTHORIZED (details.reason TENANT_REMOVED) and 4401; while the database is
+down, auth answers INTERNAL_ERROR (reason DATABASE_UNAVAILABLE) and closes with
+1013 (try again later).
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ router = APIRouter(tags=["WebSocket"])
 log = logging.getLogger(__name__)
 AUTH_CLOSE_CODE = 4401
 RATE_LIMIT_CLOSE_CODE = 4429
+UNAVAILABLE_CLOSE_CODE = 1013  # RFC 6455 "Try Again Later"
 
 
 class MessageWindow:
@@ -97,19 +101,23 @@ class Connection:
         await self.error("RATE_LIMITED", f"rate limit of {limit} {what} per minute exceeded;"
                          f" retry after {retry_after} s", limit=limit, retryAfter=retry_after)
 
-    async def authenticate(self, token: str | None, session: str | None = None) -> bool | None:
-        """True when authenticated; False on bad credentials; None when rate limited
-        (an error message was sent)."""
+    async def authenticate(self, token: str | None, session: str | None = None) -> bool | int:
+        """True when authenticated; False on bad credentials; otherwise the code to
+        close the socket with, after an error message was sent: rate limited, the
+        key's tenant removed (401 TENANT_REMOVED), the database down (503: 1013,
+        "try again later" - not a verdict on the key)."""
         try:
             outcome = await self.gate.check(token, session, client_ip(self.socket.scope))
-        except ApiError:
-            return False
+        except ApiError as exc:
+            await self.error(exc.code, exc.message, **exc.details)
+            return UNAVAILABLE_CLOSE_CODE if exc.status == 503 else AUTH_CLOSE_CODE
         principal, verdict = outcome.principal, outcome.verdict
         if verdict is not None and not verdict.allowed:
             await self.rate_limited(
                 verdict.limit, verdict.retry_after,
-                "requests" if principal else "failed credential checks from this address")
-            return None
+                "requests" if principal
+                else "failed checks of this credential from this address")
+            return RATE_LIMIT_CLOSE_CODE
         if principal is None:
             return False
         self.principal = principal
@@ -133,8 +141,12 @@ class Connection:
         except (ids.InvalidId, ApiError):
             await self.error("NOT_FOUND", f"channel {channel} not found", channel=channel)
             return
+        try:
+            after = events.parse_event_id(last_event_id, "lastEventId")
+        except ApiError as exc:
+            await self.error(exc.code, exc.message, **exc.details)
+            return
         key = (self.principal.tenant, run_name)
-        after = events.parse_event_id(last_event_id)
         self.subscriptions[channel] = asyncio.get_running_loop().create_task(
             self._pump(channel, key, after))
         await self.send({"type": "subscribed", "channel": channel})
@@ -209,8 +221,8 @@ async def _handle(conn: Connection, message: ClientMessage) -> bool:
     match message:
         case AuthMessage(token=token):
             authenticated = await conn.authenticate(token) if token is not None else False
-            if authenticated is None:
-                await conn.socket.close(RATE_LIMIT_CLOSE_CODE)
+            if authenticated is not True and authenticated is not False:
+                await conn.socket.close(authenticated)  # the error message went out
                 return False
             if not authenticated:
                 await conn.error("UNAUTHORIZED", "invalid or revoked API key")
