@@ -99,6 +99,7 @@ async def sse_latency(base: str, key: str, namespace: str, dsn: str) -> list[flo
     url = f"{base}/v1/projects/proj_bench-00000/runs/run_bench-00000-r1/events/stream"
     latencies: list[float] = []
     ready = 0
+    all_ready = asyncio.Event()
     events = 20
     limits = httpx.Limits(max_connections=SUBSCRIBERS + 10)
 
@@ -106,6 +107,8 @@ async def sse_latency(base: str, key: str, namespace: str, dsn: str) -> list[flo
         nonlocal ready
         async with http.stream("GET", url, headers={"Authorization": f"Bearer {key}"}) as resp:
             ready += 1
+            if ready == SUBSCRIBERS:
+                all_ready.set()
             async for line in resp.aiter_lines():
                 if line.startswith("data:"):
                     data = json.loads(line[5:])
@@ -127,8 +130,7 @@ async def sse_latency(base: str, key: str, namespace: str, dsn: str) -> list[flo
 
     async with httpx.AsyncClient(timeout=120, limits=limits) as http:
         tasks = [asyncio.create_task(subscriber(http)) for _ in range(SUBSCRIBERS)]
-        while ready < SUBSCRIBERS:
-            await asyncio.sleep(0.05)
+        await all_ready.wait()
         await asyncio.sleep(0.5)
         thread = threading.Thread(target=producer)
         thread.start()

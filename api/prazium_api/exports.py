@@ -56,7 +56,7 @@ def new_export_id() -> str:
     return "exp_" + secrets.token_hex(8)
 
 
-def start(database: Database, data_dir: Path, namespace: str, project: str, run: str,
+def start(database: Database, data_dir: Path, namespace: str, project: str, run: str, *,
           fmt: str, commit: str, base_name: str, ttl_seconds: int) -> dict[str, Any]:
     export_id = new_export_id()
     file_name = f"{base_name}.{EXTENSIONS[fmt]}"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from pydantic import Field
+
 from prazium_kit.settings import KitSettings
 
 
@@ -58,7 +60,7 @@ class ApiSettings(KitSettings):
     export_stale_seconds: float = 900.0
     export_reap_interval_seconds: float = 60.0
     # Preview deployment providers this installation offers.
-    deploy_providers: list[str] = ["kubernetes"]
+    deploy_providers: list[str] = Field(default_factory=lambda: ["kubernetes"])
     # Image that runs the generated (Python standard library) app.
     deploy_image: str = "python:3.11-slim"
     # Largest generated app (sum of file sizes) that fits a preview ConfigMap.

@@ -15,7 +15,7 @@ class Settings(KitSettings):
     """Settings of the operator and the worker, on top of the shared ones."""
 
     # Namespaces the operator watches; empty: all namespaces (cluster-wide).
-    namespaces: list[str] = []
+    namespaces: list[str] = Field(default_factory=list)
     executor: Literal["local", "kubernetes"] = "local"
     # Upper bound on workers running at once in this operator (local executor).
     max_workers: int = 4

@@ -65,8 +65,8 @@ def _typed(doc: dict[str, Any], schema: dict[str, Any], where: str) -> None:
     assert resolved.get("type") == "object", f"{where}: not an object: {resolved}"
     properties = resolved.get("properties") or {}
     assert properties, f"{where}: no properties"
-    for name, prop in properties.items():
-        prop = _resolve(doc, prop)
+    for name, declared in properties.items():
+        prop = _resolve(doc, declared)
         assert prop and any(k in prop for k in ("type", "anyOf", "enum", "const", "$ref")), \
             f"{where}.{name}: untyped {prop}"
 

@@ -151,7 +151,7 @@ class LLMStandin:
 
 def _handler(standin: LLMStandin) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_POST(self) -> None:
             if self.path != standin.route:
                 self._send(404, standin.error_body(404, f"no route {self.path}"))
                 return

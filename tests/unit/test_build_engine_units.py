@@ -184,7 +184,7 @@ def test_worker_refuses_changes_outside_the_path_scope(repo: Path, tmp_path: Pat
     register_coder("unit-stray", lambda: _Writer({"app/ok.py": "", "secrets.txt": "x"}))
     base = gitrepo.rev_parse(repo, "main")
     assert base
-    with pytest.raises(worker.TaskFailure, match="secrets.txt"):
+    with pytest.raises(worker.TaskFailure, match=r"secrets\.txt"):
         worker.execute(_request(tmp_path, repo, base, coder="unit-stray"))
     assert gitrepo.rev_parse(repo, "feat/run-1/task-001-shell") == base
 

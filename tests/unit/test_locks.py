@@ -10,8 +10,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _pins(name: str) -> dict[str, str]:
     pins = {}
-    for line in (ROOT / name).read_text().splitlines():
-        line = line.strip()
+    for raw in (ROOT / name).read_text().splitlines():
+        line = raw.strip()
         if line and not line.startswith("#"):
             package, _, version = line.partition("==")
             assert version, f"{name}: {line!r} is not pinned with =="

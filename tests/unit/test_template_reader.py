@@ -277,7 +277,7 @@ def test_generated_app_enforces_relations_over_http(tmp_path: pathlib.Path) -> N
     )
     documents = TemplatePlanner().write_spec("Vet", description, {}, None, 1)
     plan = build_app(tmp_path, documents)
-    passed, tests_run, output = run_app_tests(tmp_path, plan)
+    passed, _, output = run_app_tests(tmp_path, plan)
     assert passed, output
     assert "test_deleting_a_parent_follows_the_reference_rule" in output
     report = probe_app(tmp_path, documents)

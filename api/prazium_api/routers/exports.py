@@ -30,8 +30,8 @@ def create_export(projectId: str, body: CreateExport, caller: Caller, settings: 
     base = (f"{naming.slug(project['spec'].get('displayName', name), 60)}"
             f"-run-{run.get('status', {}).get('runNumber') or 0}")
     return ok(exports.start(database, settings.data_dir, caller.tenant, name,
-                            run["metadata"]["name"], body.format, commit, base,
-                            settings.export_ttl_seconds))
+                            run["metadata"]["name"], fmt=body.format, commit=commit,
+                            base_name=base, ttl_seconds=settings.export_ttl_seconds))
 
 
 @router.get("/projects/{projectId}/exports/{exportId}", summary="Get an export's status",

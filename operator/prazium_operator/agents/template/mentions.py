@@ -92,8 +92,8 @@ def classify(
     # A plural, a noun without one ("fish", "equipment"), or the app's subject
     plural = (
         singularize(head) != head
-        or head.isalpha() and pluralize(head) == head
-        or descriptor and name in KNOWN_BY_NAME
+        or (head.isalpha() and pluralize(head) == head)
+        or (descriptor and name in KNOWN_BY_NAME)
     )
     modifier_name = camel_case(list(record_words(modifiers)))
     both_known = modifier_name in KNOWN_BY_NAME and camel_case(list(record_words([head]))) in (

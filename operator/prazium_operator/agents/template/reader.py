@@ -164,8 +164,8 @@ class _Builder:
         records = [
             mention.name
             for mention in mentions
-            if mention.kind == RECORD and (mention.plural or mention.name in self.related)
-            or mention.kind == ACTOR and mention.name in self.related
+            if (mention.kind == RECORD and (mention.plural or mention.name in self.related))
+            or (mention.kind == ACTOR and mention.name in self.related)
         ]
         self.reading.records = list(dict.fromkeys(records))
         kept = set(self.reading.records)
