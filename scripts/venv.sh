@@ -7,8 +7,9 @@
 # package cache makes a new .venv a matter of seconds: CI's fresh clones and
 # several checkouts on one machine each get their own .venv, filled from the one
 # shared cache (uv locks it; nothing in it points back to a checkout).
-# Rebuilt from scratch whenever the lock, pyproject.toml, the interpreter or uv
-# change; the stamp is written last, so an interrupted build is redone.
+# Rebuilt from scratch whenever the lock, pyproject.toml, the interpreter or this
+# script (uv's version with it) change; the stamp is written last, so an interrupted
+# build is redone.
 # Idempotent; needs no Go and no services.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -21,6 +22,10 @@ export UV_CACHE_DIR=${UV_CACHE_DIR:-$CACHE_DIR/uv}
 export UV_LINK_MODE=${UV_LINK_MODE:-hardlink}
 export UV_NO_PROGRESS=1
 export UV_PYTHON_DOWNLOADS=never  # always this machine's python3, never a fetched one
+# Bytecode compiled at install, as pip does: with PYTHONDONTWRITEBYTECODE set (CI, some
+# shells) nothing would ever write it, and every process (operator, API, each worker)
+# would compile the SDKs' thousands of modules again at import: seconds of CPU each.
+export UV_COMPILE_BYTECODE=1
 
 bootstrap_uv() {
   [ -x "$UV" ] && return 0
@@ -38,9 +43,10 @@ bootstrap_uv() {
 PYTHON3=$(command -v python3) || die "python3 (3.11 or newer) is required"
 VENV_DIR=$PRAZIUM_ROOT/.venv  # lib.sh's PRAZIUM_PYTHON lives here
 STAMP=$VENV_DIR/.prazium-stamp
-wanted=$( { cat "$PRAZIUM_ROOT/requirements-dev.lock" "$PRAZIUM_ROOT/pyproject.toml"
-            "$PYTHON3" -c 'import sys; print(sys.version, sys.base_prefix)'
-            echo "uv $UV_VERSION"; } | sha256sum | cut -c1-16)
+# This script is part of the recipe: a change to it rebuilds too.
+wanted=$( { cat "$PRAZIUM_ROOT/requirements-dev.lock" "$PRAZIUM_ROOT/pyproject.toml" "$0"
+            "$PYTHON3" -c 'import sys; print(sys.version, sys.base_prefix)'; } |
+          sha256sum | cut -c1-16)
 
 # One build at a time per checkout (parallel `make` targets share .venv).
 mkdir -p "$PRAZIUM_ROOT/.dev"
