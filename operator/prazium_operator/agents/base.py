@@ -7,13 +7,22 @@ git worktree. Implementations are chosen by name per project/run (see
 talk to these protocols.
 
 Data crosses these boundaries as plain JSON-compatible dicts because it is stored
-verbatim in custom-resource status and journal events.
+verbatim in custom-resource status and journal events; the TypedDicts below name
+their shapes (the pydantic models in :mod:`prazium_kit.models` parse them once
+they reach the status).
 """
 
 from __future__ import annotations
 
 import pathlib
-from typing import Any, Protocol, runtime_checkable
+import typing
+from collections.abc import Mapping
+from typing import NotRequired, Protocol, runtime_checkable
+
+from pydantic import ConfigDict, TypeAdapter, with_config
+from typing_extensions import TypedDict  # pydantic validates only this TypedDict on 3.11
+
+from prazium_kit.models import QuestionType
 
 
 class AgentError(RuntimeError):
@@ -22,18 +31,76 @@ class AgentError(RuntimeError):
     operator reports it in status instead of retrying blindly."""
 
 
-QUESTION_TYPES = ("single_choice", "multi_choice", "boolean", "text")
+QUESTION_TYPES: tuple[QuestionType, ...] = typing.get_args(QuestionType)
 """Allowed ``type`` values of a clarifying question; only the choice types carry ``options``."""
 
 SPEC_DOCUMENTS = ("SPEC.md", "ACCEPTANCE.md", "ROUTES.md", "DATA.md")
 """The exact keys of the mapping :meth:`Planner.write_spec` returns."""
+
+SpecDocuments = dict[str, str]
+"""The spec documents keyed by file name (:data:`SPEC_DOCUMENTS`)."""
+
+Answers = dict[str, object]
+"""Answers keyed by question id: a string, a list of strings or a bool as the user sent
+it (the spec stores answers unchecked, so agents must not assume the shape)."""
+
+
+class Question(TypedDict):
+    """A clarifying question; only the choice types carry ``options``."""
+
+    id: str
+    question: str
+    type: QuestionType
+    options: NotRequired[list[str]]
+
+
+@with_config(ConfigDict(extra="allow"))
+class PlanTask(TypedDict):
+    """One task of a plan, as the planner writes it and the coder receives it.
+
+    Stored plans keep unknown fields (the CRD preserves them), so a task read back
+    from a request may carry more keys than these; they pass through untouched.
+    """
+
+    id: str
+    slug: str
+    description: NotRequired[str]
+    instructions: NotRequired[str]
+    dependencies: NotRequired[list[str]]
+    pathScope: list[str]
+    expectedOutputs: NotRequired[list[str]]
+
+
+class PlanDocument(TypedDict):
+    """A plan: its tasks, the order their branches merge in and the command that
+    verifies the merged result."""
+
+    tasks: list[PlanTask]
+    mergeOrder: list[str]
+    verifyCommand: NotRequired[list[str]]
+
+
+_PLAN_TASK: TypeAdapter[PlanTask] = TypeAdapter(PlanTask)
+_PLAN_DOCUMENT: TypeAdapter[PlanDocument] = TypeAdapter(PlanDocument)
+
+
+def plan_task(stored: Mapping[str, object]) -> PlanTask:
+    """A stored task definition (from a worker request, as JSON) checked against
+    :class:`PlanTask`; pydantic's ValidationError names a missing or mistyped field."""
+    return _PLAN_TASK.validate_python(stored)
+
+
+def plan_document(plan: Mapping[str, object]) -> PlanDocument:
+    """A plan that passed :func:`prazium_operator.plan.validate_plan`, as a
+    :class:`PlanDocument` (the check here only confirms the types that one made sure of)."""
+    return _PLAN_DOCUMENT.validate_python(plan)
 
 
 @runtime_checkable
 class Planner(Protocol):
     """Turns a description into questions, spec documents and a task plan."""
 
-    def clarify(self, display_name: str, description: str) -> list[dict[str, Any]]:
+    def clarify(self, display_name: str, description: str) -> list[Question]:
         """Questions like ``{"id": "q1", "question": "...", "type": "single_choice",
         "options": [...]}``; ids are ``q1..qN`` in order."""
         ...
@@ -42,10 +109,10 @@ class Planner(Protocol):
         self,
         display_name: str,
         description: str,
-        answers: dict[str, object],
+        answers: Answers,
         feedback: str | None,
         revision: int,
-    ) -> dict[str, str]:
+    ) -> SpecDocuments:
         """The four documents named in :data:`SPEC_DOCUMENTS`, keyed by file name.
 
         ``answers`` maps question ids to answers (a string, a list of strings or a
@@ -53,7 +120,7 @@ class Planner(Protocol):
         """
         ...
 
-    def decompose(self, display_name: str, documents: dict[str, str]) -> dict[str, Any]:
+    def decompose(self, display_name: str, documents: SpecDocuments) -> PlanDocument:
         """A plan ``{"tasks": [...], "mergeOrder": [...], "verifyCommand": [...]}``
         that passes :func:`prazium_operator.plan.validate_plan`."""
         ...
@@ -63,7 +130,7 @@ class Planner(Protocol):
 class Coder(Protocol):
     """Carries out one task of a plan."""
 
-    def code(self, task: dict[str, Any], documents: dict[str, str], worktree: pathlib.Path) -> None:
+    def code(self, task: PlanTask, documents: SpecDocuments, worktree: pathlib.Path) -> None:
         """Create or edit files for ``task`` inside ``worktree``.
 
         Writes must stay within ``task["pathScope"]`` and running the same task

@@ -7,7 +7,7 @@ actually chosen, and so each call gets a fresh, independently configured agent.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from prazium_operator.agents.base import Coder, Planner
@@ -92,7 +92,7 @@ def _anthropic_coder(**options: Any) -> Coder:
     return AnthropicCoder(**options)
 
 
-def agent_options(agent: dict[str, Any]) -> dict[str, Any]:
+def agent_options(agent: Mapping[str, object]) -> dict[str, str]:
     """The factory options spec.agent carries for planners and coders (the model, if any)."""
     model = agent.get("model")
     return {"model": str(model)} if model else {}

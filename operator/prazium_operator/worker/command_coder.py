@@ -16,7 +16,8 @@ import json
 import os
 import pathlib
 import subprocess
-from typing import Any
+
+from prazium_operator.agents.base import PlanTask, SpecDocuments
 
 
 class CommandCoderError(RuntimeError):
@@ -24,12 +25,12 @@ class CommandCoderError(RuntimeError):
 
 
 class CommandCoder:
-    def __init__(self, command: str = "", **_: Any) -> None:
+    def __init__(self, command: str = "", **_: object) -> None:
         if not command:
             raise ValueError("the command coder needs agent.command")
         self.command = command
 
-    def code(self, task: dict[str, Any], documents: dict[str, str],
+    def code(self, task: PlanTask, documents: SpecDocuments,
              worktree: pathlib.Path) -> None:
         env = dict(os.environ)
         env.update(

@@ -25,6 +25,7 @@ from typing import Any
 from prazium_kit import ids, journal, logs
 from prazium_kit.timefmt import utc_now
 from prazium_operator import recorder
+from prazium_operator.agents.base import plan_task
 from prazium_operator.gitrepo import GitError, changed_files, git, identity_env, remove_worktree
 from prazium_operator.plan import path_in_scope
 from prazium_operator.settings import get_settings
@@ -104,7 +105,7 @@ def execute(request: WorkerRequest) -> tuple[str, list[str], list[str]]:
     tip = prepare_worktree(repo, worktree, request.branch, request.base_commit)
 
     coder = _coder(request)
-    coder.code(dict(request.task), dict(request.documents), worktree)
+    coder.code(plan_task(request.task), dict(request.documents), worktree)
 
     git("add", "--all", cwd=worktree)
     scope = list(request.task["pathScope"])

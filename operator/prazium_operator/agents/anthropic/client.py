@@ -22,6 +22,7 @@ environment only (never from custom-resource specs):
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from typing import Any
 import anthropic
 from anthropic.types import Message
 
+from prazium_kit.types import JsonObject
 from prazium_operator.agents.base import AgentError
 from prazium_operator.agents.structured import endpoint
 
@@ -76,9 +78,7 @@ class MessagesSettings:
             raise AnthropicAgentError(f"{MAX_TOKENS_ENV}: {exc}") from exc
         if max_tokens < 1:
             raise AnthropicAgentError(f"{MAX_TOKENS_ENV} must be positive, not {max_tokens}")
-        values["max_tokens"] = max_tokens
-        values.update(overrides)
-        return cls(**values)
+        return dataclasses.replace(cls(**values, max_tokens=max_tokens), **overrides)
 
 
 class MessagesClient:
@@ -86,7 +86,7 @@ class MessagesClient:
         self.settings = settings
 
     def complete_json(self, system: str, user: str, schema_name: str,
-                      schema: dict[str, Any]) -> Any:
+                      schema: JsonObject) -> object:
         """The input the model gives the forced tool ``schema_name`` for these messages."""
         key, url = self.settings.api_key, self.settings.base_url
         try:
@@ -103,7 +103,7 @@ class MessagesClient:
             raise AnthropicAgentError(endpoint.mask(str(exc), key)) from None
 
     def _create(self, system: str, user: str, schema_name: str,
-                schema: dict[str, Any]) -> Message:
+                schema: JsonObject) -> Message:
         settings = self.settings
         with _ApiKeyClient(api_key=settings.api_key, base_url=settings.base_url,
                            timeout=settings.timeout, max_retries=settings.max_attempts - 1,
@@ -143,7 +143,7 @@ def _problem(exc: anthropic.AnthropicError) -> tuple[str, int]:
     return f"{type(exc).__name__}: {exc}", 1  # e.g. an answer the SDK could not read
 
 
-def _tool_input(message: Message, schema_name: str) -> Any:
+def _tool_input(message: Message, schema_name: str) -> JsonObject:
     """The ``input`` of the ``tool_use`` block calling ``schema_name``."""
     content = message.content
     if not isinstance(content, list):

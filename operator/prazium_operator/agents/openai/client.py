@@ -18,6 +18,7 @@ the environment only (never from custom-resource specs):
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Mapping
@@ -27,6 +28,7 @@ from typing import Any
 import openai
 from openai.types.chat import ChatCompletion
 
+from prazium_kit.types import JsonObject
 from prazium_operator.agents.base import AgentError
 from prazium_operator.agents.structured import endpoint
 
@@ -63,8 +65,7 @@ class ChatSettings:
             model_env=MODEL_ENV, base_url_envs=(BASE_URL_ENV, SDK_BASE_URL_ENV),
             default_base_url=DEFAULT_BASE_URL, timeout_env=TIMEOUT_ENV,
             attempts_env=MAX_ATTEMPTS_ENV)
-        values.update(overrides)
-        return cls(**values)
+        return dataclasses.replace(cls(**values), **overrides)
 
 
 class ChatClient:
@@ -72,7 +73,7 @@ class ChatClient:
         self.settings = settings
 
     def complete_json(self, system: str, user: str, schema_name: str,
-                      schema: dict[str, Any]) -> Any:
+                      schema: JsonObject) -> object:
         """The JSON object the model returns for these messages under ``schema``."""
         key, url = self.settings.api_key, self.settings.base_url
         try:
@@ -89,7 +90,7 @@ class ChatClient:
             raise OpenAIAgentError(endpoint.mask(str(exc), key)) from None
 
     def _create(self, system: str, user: str, schema_name: str,
-                schema: dict[str, Any]) -> ChatCompletion:
+                schema: JsonObject) -> ChatCompletion:
         settings = self.settings
         with openai.OpenAI(api_key=settings.api_key, base_url=settings.base_url,
                            timeout=settings.timeout,
@@ -112,7 +113,7 @@ def _problem(exc: openai.OpenAIError) -> tuple[str, int]:
     return f"{type(exc).__name__}: {exc}", 1  # e.g. an answer the SDK could not read
 
 
-def _content_json(completion: ChatCompletion, schema_name: str) -> Any:
+def _content_json(completion: ChatCompletion, schema_name: str) -> object:
     """The first choice's message content, decoded as JSON."""
     choice = completion.choices[0] if completion.choices else None
     message = getattr(choice, "message", None)

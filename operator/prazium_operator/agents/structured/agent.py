@@ -8,9 +8,18 @@ the checks of every answer (and of every path the coder writes) are shared.
 from __future__ import annotations
 
 import pathlib
-from typing import Any, ClassVar, Protocol
+from collections.abc import Mapping
+from typing import ClassVar, Protocol
 
-from prazium_operator.agents.base import AgentError
+from prazium_kit.types import JsonObject
+from prazium_operator.agents.base import (
+    AgentError,
+    Answers,
+    PlanDocument,
+    PlanTask,
+    Question,
+    SpecDocuments,
+)
 from prazium_operator.agents.structured import prompts, schemas, validate
 from prazium_operator.plan import path_in_scope
 
@@ -20,8 +29,9 @@ EXECUTABLE_MODE = 0o755
 
 class JsonClient(Protocol):
     def complete_json(self, system: str, user: str, schema_name: str,
-                      schema: dict[str, Any]) -> Any:
-        """The JSON value the model answers for these messages under ``schema``."""
+                      schema: JsonObject) -> object:
+        """The JSON value the model answers for these messages under ``schema``
+        (unchecked: :mod:`validate` checks it)."""
         ...
 
 
@@ -32,7 +42,7 @@ class StructuredAgent:
     def __init__(self, client: JsonClient) -> None:
         self.client = client
 
-    def _ask(self, instruction: str, schema_name: str, inputs: dict[str, Any]) -> Any:
+    def _ask(self, instruction: str, schema_name: str, inputs: Mapping[str, object]) -> object:
         return self.client.complete_json(prompts.SYSTEM, prompts.user_message(instruction, inputs),
                                          schema_name, schemas.NAMES[schema_name])
 
@@ -41,7 +51,7 @@ class StructuredAgent:
 
 
 class StructuredPlanner(StructuredAgent):
-    def clarify(self, display_name: str, description: str) -> list[dict[str, Any]]:
+    def clarify(self, display_name: str, description: str) -> list[Question]:
         answer = self._ask(prompts.CLARIFY, "questions",
                            {"displayName": display_name, "description": description})
         try:
@@ -49,8 +59,8 @@ class StructuredPlanner(StructuredAgent):
         except validate.InvalidAnswer as exc:
             raise self._invalid(exc) from None
 
-    def write_spec(self, display_name: str, description: str, answers: dict[str, object],
-                   feedback: str | None, revision: int) -> dict[str, str]:
+    def write_spec(self, display_name: str, description: str, answers: Answers,
+                   feedback: str | None, revision: int) -> SpecDocuments:
         answer = self._ask(prompts.WRITE_SPEC, "spec_documents", {
             "displayName": display_name, "description": description, "answers": answers,
             "feedback": feedback or "", "revision": revision})
@@ -59,14 +69,14 @@ class StructuredPlanner(StructuredAgent):
         except validate.InvalidAnswer as exc:
             raise self._invalid(exc) from None
 
-    def decompose(self, display_name: str, documents: dict[str, str]) -> dict[str, Any]:
+    def decompose(self, display_name: str, documents: SpecDocuments) -> PlanDocument:
         answer = self._ask(prompts.DECOMPOSE, "plan",
                            {"displayName": display_name, "documents": documents})
         return validate.plan(answer)  # PlanError lists every defect
 
 
 class StructuredCoder(StructuredAgent):
-    def code(self, task: dict[str, Any], documents: dict[str, str],
+    def code(self, task: PlanTask, documents: SpecDocuments,
              worktree: pathlib.Path) -> None:
         task_id = task.get("id", "?")
         scope = [str(p) for p in task.get("pathScope") or []]

@@ -9,7 +9,7 @@ that never shows the API key.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict
 
 from prazium_operator.agents.base import AgentError
 
@@ -17,6 +17,17 @@ if TYPE_CHECKING:
     import httpx2
 
 ERROR_BODY_CHARS = 300
+
+
+class Endpoint(TypedDict):
+    """Where and how a provider client calls its model (the fields of its settings)."""
+
+    base_url: str
+    api_key: str
+    model: str
+    timeout: float
+    max_attempts: int
+
 # Both SDKs number the attempts of one call in this request header (0 on the first).
 RETRY_COUNT_HEADER = "x-stainless-retry-count"
 
@@ -24,7 +35,7 @@ RETRY_COUNT_HEADER = "x-stainless-retry-count"
 def endpoint_from_env(env: Mapping[str, str], *, agent: str, error: type[AgentError],
                       model: str | None, key_env: str, model_env: str,
                       base_url_envs: tuple[str, ...], default_base_url: str, timeout_env: str,
-                      attempts_env: str) -> dict[str, Any]:
+                      attempts_env: str) -> Endpoint:
     """base_url, api_key, model, timeout and max_attempts of an agent's endpoint, read
     from the environment (never from a CR); a clear ``error`` when one is missing.
 

@@ -8,8 +8,9 @@ the model sees exactly the data the operator holds.
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Mapping
 
+from prazium_kit.types import JsonObject
 from prazium_operator.agents.base import QUESTION_TYPES
 from prazium_operator.plan import MAX_SLUG_LENGTH
 
@@ -53,11 +54,11 @@ CODE = (
 )
 
 
-def user_message(instruction: str, inputs: dict[str, Any]) -> str:
+def user_message(instruction: str, inputs: Mapping[str, object]) -> str:
     return f"{instruction}\n\nInputs:\n```json\n{json.dumps(inputs, indent=1)}\n```\n"
 
 
-def parse_inputs(message: str) -> dict[str, Any]:
+def parse_inputs(message: str) -> JsonObject:
     """The inputs block of a user message built by :func:`user_message` (for stand-ins)."""
     block = message.rsplit("```json\n", 1)[1].rsplit("\n```", 1)[0]
     return dict(json.loads(block))

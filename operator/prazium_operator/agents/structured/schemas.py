@@ -9,15 +9,14 @@ plain keys (``SPEC`` for ``SPEC.md``, ...).
 
 from __future__ import annotations
 
-from typing import Any
-
+from prazium_kit.types import JsonObject
 from prazium_operator.agents.base import QUESTION_TYPES, SPEC_DOCUMENTS
 
 DOCUMENT_KEYS = {name: name.removesuffix(".md") for name in SPEC_DOCUMENTS}
 """Spec document file name -> the property that carries it on the wire."""
 
 
-def _object(properties: dict[str, Any]) -> dict[str, Any]:
+def _object(properties: JsonObject) -> JsonObject:
     return {"type": "object", "properties": properties, "required": list(properties),
             "additionalProperties": False}
 

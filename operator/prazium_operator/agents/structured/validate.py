@@ -5,9 +5,17 @@ from __future__ import annotations
 import pathlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
-from prazium_operator.agents.base import QUESTION_TYPES, SPEC_DOCUMENTS, AgentError
+from prazium_operator.agents.base import (
+    QUESTION_TYPES,
+    SPEC_DOCUMENTS,
+    AgentError,
+    PlanDocument,
+    Question,
+    QuestionType,
+    SpecDocuments,
+    plan_document,
+)
 from prazium_operator.agents.structured.schemas import DOCUMENT_KEYS
 from prazium_operator.plan import PlanError, path_in_scope, validate_plan
 
@@ -20,17 +28,17 @@ class InvalidAnswer(AgentError):
     their own :class:`AgentError` subclass."""
 
 
-def _object(answer: Any, what: str) -> Mapping[str, Any]:
+def _object(answer: object, what: str) -> Mapping[str, object]:
     if not isinstance(answer, Mapping):
         raise InvalidAnswer(f"{what}: expected a JSON object, got {type(answer).__name__}")
     return answer
 
 
-def questions(answer: Any) -> list[dict[str, Any]]:
+def questions(answer: object) -> list[Question]:
     items = _object(answer, "questions").get("questions")
     if not isinstance(items, list):
         raise InvalidAnswer("questions: 'questions' must be a list")
-    result: list[dict[str, Any]] = []
+    result: list[Question] = []
     for index, item in enumerate(items, start=1):
         where = f"questions: question {index}"
         if not isinstance(item, Mapping):
@@ -40,23 +48,28 @@ def questions(answer: Any) -> list[dict[str, Any]]:
         text, kind, options = item.get("question"), item.get("type"), item.get("options", [])
         if not isinstance(text, str) or not text.strip():
             raise InvalidAnswer(f"{where} has no question text")
-        if kind not in QUESTION_TYPES:
+        question_type = _question_type(kind)
+        if question_type is None:
             raise InvalidAnswer(f"{where} has type {kind!r}; allowed: {', '.join(QUESTION_TYPES)}")
-        question: dict[str, Any] = {"id": item["id"], "question": text, "type": kind}
-        if kind in CHOICE_TYPES:
+        question: Question = {"id": f"q{index}", "question": text, "type": question_type}
+        if question_type in CHOICE_TYPES:
             if (not isinstance(options, list) or len(options) < 2
                     or not all(isinstance(o, str) and o.strip() for o in options)
                     or len(set(options)) != len(options)):
                 raise InvalidAnswer(f"{where} ({kind}) needs at least two distinct, non-empty"
                                     " string options")
-            question["options"] = list(options)
+            question["options"] = [str(option) for option in options]
         result.append(question)
     return result
 
 
-def documents(answer: Any) -> dict[str, str]:
+def _question_type(kind: object) -> QuestionType | None:
+    return next((known for known in QUESTION_TYPES if known == kind), None)
+
+
+def documents(answer: object) -> SpecDocuments:
     data = _object(answer, "spec documents")
-    result: dict[str, str] = {}
+    result: SpecDocuments = {}
     for name, key in DOCUMENT_KEYS.items():
         text = data.get(key)
         if not isinstance(text, str) or not text.strip():
@@ -66,13 +79,13 @@ def documents(answer: Any) -> dict[str, str]:
     return result
 
 
-def plan(answer: Any) -> dict[str, Any]:
+def plan(answer: object) -> PlanDocument:
     """The plan, when it passes :func:`validate_plan` (whose PlanError lists every defect)."""
     if not isinstance(answer, Mapping):
         raise PlanError([f"the model's plan is a {type(answer).__name__}, not an object"])
     data = dict(answer)
     validate_plan(data)
-    return data
+    return plan_document(data)
 
 
 @dataclass(frozen=True)
@@ -82,7 +95,7 @@ class FileChange:
     executable: bool = False
 
 
-def files(answer: Any, scope: list[str], worktree: pathlib.Path) -> list[FileChange]:
+def files(answer: object, scope: list[str], worktree: pathlib.Path) -> list[FileChange]:
     """The files to write, each checked: relative, normalized, in scope, not via a symlink."""
     items = _object(answer, "files").get("files")
     if not isinstance(items, list) or not items:

@@ -9,8 +9,8 @@ left untouched, so a re-run does not even change modification times.
 from __future__ import annotations
 
 import pathlib
-from typing import Any
 
+from prazium_operator.agents.base import PlanTask, SpecDocuments
 from prazium_operator.agents.template import layout
 from prazium_operator.agents.template.appgen import app_model, render_app
 from prazium_operator.plan import path_in_scope
@@ -23,7 +23,7 @@ class CoderError(RuntimeError):
 
 
 class TemplateCoder:
-    def code(self, task: dict[str, Any], documents: dict[str, str], worktree: pathlib.Path) -> None:
+    def code(self, task: PlanTask, documents: SpecDocuments, worktree: pathlib.Path) -> None:
         task_id = task.get("id", "?")
         scope = list(task.get("pathScope") or [])
         files = {

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
+from prazium_operator.agents.base import PlanDocument, PlanTask
 from prazium_operator.agents.template import layout
 from prazium_operator.agents.template.appgen import AppModel, app_model
 from prazium_operator.agents.template.entities import Entity, parents_first
@@ -39,11 +39,11 @@ class Component:
     outputs: tuple[str, ...]
 
 
-def decompose_documents(documents: Mapping[str, str]) -> dict[str, Any]:
+def decompose_documents(documents: Mapping[str, str]) -> PlanDocument:
     """The plan for building the app the documents describe; passes validate_plan."""
     components = plan_components(app_model(documents))
     ids = {component.slug: f"task-{index:03d}" for index, component in enumerate(components, 1)}
-    tasks = [
+    tasks: list[PlanTask] = [
         {
             "id": ids[component.slug],
             "slug": component.slug,
@@ -55,7 +55,7 @@ def decompose_documents(documents: Mapping[str, str]) -> dict[str, Any]:
         }
         for component in components
     ]
-    plan = {
+    plan: PlanDocument = {
         "tasks": tasks,
         "mergeOrder": topological_order(tasks),
         "verifyCommand": list(VERIFY_COMMAND),

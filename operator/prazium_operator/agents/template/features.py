@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from prazium_operator.agents.base import QuestionType
 from prazium_operator.agents.template.vocabulary import phrase_pattern
 
 
@@ -19,7 +20,7 @@ class Feature:
     title: str
     phrases: tuple[str, ...]
     question: str
-    question_type: str
+    question_type: QuestionType
     options: tuple[str, ...] = ()
 
     def mentioned_in(self, text: str) -> bool:
@@ -27,7 +28,8 @@ class Feature:
 
 
 def _feature(
-    key: str, title: str, phrases: str, question: str, question_type: str, options: str = ""
+    key: str, title: str, phrases: str, question: str, question_type: QuestionType,
+    options: str = "",
 ) -> Feature:
     return Feature(
         key,

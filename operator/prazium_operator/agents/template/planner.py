@@ -2,29 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from prazium_operator.agents.base import Answers, PlanDocument, Question, SpecDocuments
 from prazium_operator.agents.template.decompose import decompose_documents
 from prazium_operator.agents.template.questions import build_questions
 from prazium_operator.agents.template.spec import decide_spec, render_documents
 
 
 class TemplatePlanner:
-    def clarify(self, display_name: str, description: str) -> list[dict[str, Any]]:
+    def clarify(self, display_name: str, description: str) -> list[Question]:
         return [question.as_dict() for question in build_questions(display_name, description)]
 
     def write_spec(
         self,
         display_name: str,
         description: str,
-        answers: dict[str, object],
+        answers: Answers,
         feedback: str | None,
         revision: int,
-    ) -> dict[str, str]:
+    ) -> SpecDocuments:
         decisions = decide_spec(display_name, description, answers, feedback, revision)
         return render_documents(decisions)
 
-    def decompose(self, display_name: str, documents: dict[str, str]) -> dict[str, Any]:
+    def decompose(self, display_name: str, documents: SpecDocuments) -> PlanDocument:
         # display_name is not needed: the app's title is read from SPEC.md, like
         # everything else, so hand-written documents stay authoritative.
         return decompose_documents(documents)

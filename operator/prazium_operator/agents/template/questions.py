@@ -8,8 +8,9 @@ stored: the same description always yields the same questions in the same order.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
+from prazium_operator.agents.base import Question as QuestionDocument
+from prazium_operator.agents.base import QuestionType
 from prazium_operator.agents.template.entity_selection import entities_for_description
 from prazium_operator.agents.template.features import detect_features
 
@@ -24,11 +25,11 @@ class Question:
     id: str
     key: str
     text: str
-    type: str
+    type: QuestionType
     options: tuple[str, ...] = ()
 
-    def as_dict(self) -> dict[str, Any]:
-        result: dict[str, Any] = {"id": self.id, "question": self.text, "type": self.type}
+    def as_dict(self) -> QuestionDocument:
+        result: QuestionDocument = {"id": self.id, "question": self.text, "type": self.type}
         if self.type in ("single_choice", "multi_choice"):
             result["options"] = list(self.options)
         return result

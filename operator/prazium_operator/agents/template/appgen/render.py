@@ -104,10 +104,10 @@ def render_resource_test(entity: Entity) -> str:
     constants = [
         f"ENTITY_NAME = {literal(entity.name)}",
         f"COLLECTION = {literal(entity.collection_path)}",
-        "VALID: dict[str, Any] = "
+        "VALID: JsonObject = "
         + block_literal({field.name: sample_value(field) for field in writable}),
-        f"CHANGED: dict[str, Any] = {literal({first.name: changed_value(first)})}",
-        f"WRONG_TYPE: dict[str, Any] = {literal({first.name: wrong_value(first)})}",
+        f"CHANGED: JsonObject = {literal({first.name: changed_value(first)})}",
+        f"WRONG_TYPE: JsonObject = {literal({first.name: wrong_value(first)})}",
         f"REQUIRED: list[str] = {literal([field.name for field in entity.required_fields])}",
     ]
     base = RELATION_BASES if entity.references else "ServerTestCase"

@@ -12,6 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+JsonObject = dict[str, object]
+"""A JSON object as a request or response body carries it (a record, an error)."""
+
 
 @dataclass(frozen=True)
 class Request:
@@ -41,8 +44,8 @@ class HttpError(Exception):
         self.message = message
         self.fields = fields or {}
 
-    def body(self) -> dict[str, Any]:
-        error: dict[str, Any] = {"code": self.code, "message": self.message}
+    def body(self) -> JsonObject:
+        error: JsonObject = {"code": self.code, "message": self.message}
         if self.fields:
             error["fields"] = self.fields
         return {"error": error}

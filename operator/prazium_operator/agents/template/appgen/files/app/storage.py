@@ -14,6 +14,9 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+Row = dict[str, object]
+"""A table row by column name: ints, floats, strings and None, as SQLite returns them."""
+
 DATABASE_ENV = "APP_DATABASE"
 IN_MEMORY = ":memory:"
 
@@ -21,6 +24,22 @@ IN_MEMORY = ":memory:"
 def database_path_from_env() -> str:
     """The SQLite file named by APP_DATABASE, or an in-memory database."""
     return os.environ.get(DATABASE_ENV, "").strip() or IN_MEMORY
+
+
+def integer(row: Row, column: str) -> int:
+    """An INTEGER column of a row (an id, a reference), checked."""
+    value = row[column]
+    if not isinstance(value, int):
+        raise TypeError(f"column {column!r} holds {type(value).__name__}, not an integer")
+    return value
+
+
+def text(row: Row, column: str) -> str:
+    """A TEXT column of a row, checked."""
+    value = row[column]
+    if not isinstance(value, str):
+        raise TypeError(f"column {column!r} holds {type(value).__name__}, not text")
+    return value
 
 
 def quote(identifier: str) -> str:
@@ -48,7 +67,7 @@ class Database:
         except sqlite3.IntegrityError as error:
             raise ConflictError(str(error)) from error
 
-    def query(self, sql: str, parameters: Iterable[Any] = ()) -> list[dict[str, Any]]:
+    def query(self, sql: str, parameters: Iterable[Any] = ()) -> list[Row]:
         with self._lock:
             return [dict(row) for row in self._run(sql, parameters).fetchall()]
 
@@ -73,7 +92,7 @@ class Database:
                     f"CREATE UNIQUE INDEX IF NOT EXISTS {index} ON {quote(table)} ({quote(name)})"
                 )
 
-    def insert(self, table: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    def insert(self, table: str, values: Mapping[str, Any]) -> Row:
         names = list(values)
         with self._lock:
             if names:
@@ -86,25 +105,25 @@ class Database:
             row = self._run(f"SELECT * FROM {quote(table)} WHERE id = ?", [row_id]).fetchone()
         return dict(row)
 
-    def get(self, table: str, row_id: int) -> dict[str, Any] | None:
+    def get(self, table: str, row_id: int) -> Row | None:
         rows = self.query(f"SELECT * FROM {quote(table)} WHERE id = ?", [row_id])
         return rows[0] if rows else None
 
-    def find(self, table: str, column: str, value: Any) -> dict[str, Any] | None:
+    def find(self, table: str, column: str, value: Any) -> Row | None:
         rows = self.query(
             f"SELECT * FROM {quote(table)} WHERE {quote(column)} = ? ORDER BY id LIMIT 1",
             [value],
         )
         return rows[0] if rows else None
 
-    def find_all(self, table: str, column: str, value: Any) -> list[dict[str, Any]]:
+    def find_all(self, table: str, column: str, value: Any) -> list[Row]:
         return self.query(
             f"SELECT * FROM {quote(table)} WHERE {quote(column)} = ? ORDER BY id", [value]
         )
 
     def list(
         self, table: str, limit: int, offset: int, filters: Mapping[str, Any] | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[Row]:
         """Rows in id order; ``filters`` keeps rows whose columns equal the given values."""
         conditions = [f"{quote(name)} = ?" for name in filters or {}]
         where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
@@ -113,7 +132,7 @@ class Database:
             [*(filters or {}).values(), limit, offset],
         )
 
-    def update(self, table: str, row_id: int, values: Mapping[str, Any]) -> dict[str, Any] | None:
+    def update(self, table: str, row_id: int, values: Mapping[str, Any]) -> Row | None:
         if values:
             assignments = ", ".join(f"{quote(name)} = ?" for name in values)
             with self._lock:

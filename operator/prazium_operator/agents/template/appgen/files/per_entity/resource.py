@@ -22,7 +22,7 @@ from app.model import (
 )
 from app.model.relations import DeleteRefused
 from app.routing import Handler, HttpError, Request, Response, Router
-from app.storage import Database
+from app.storage import Database, Row
 
 ENTITY = entity_of_module(__name__)
 DEFAULT_LIMIT = 100
@@ -105,14 +105,14 @@ def children_lister(database: Database, parent_table: str, field_name: str) -> H
     return list_children
 
 
-def validated(body: Any, *, partial: bool) -> dict[str, Any]:
+def validated(body: Any, *, partial: bool) -> Row:
     try:
         return validate(ENTITY, body, partial=partial)
     except ValidationError as error:
         raise HttpError(400, "validation_failed", f"invalid {ENTITY.name}", error.fields) from error
 
 
-def require_parents(database: Database, values: dict[str, Any]) -> None:
+def require_parents(database: Database, values: Row) -> None:
     """400 naming each reference field whose parent record does not exist."""
     errors = missing_parents(database, ENTITY, values)
     if errors:

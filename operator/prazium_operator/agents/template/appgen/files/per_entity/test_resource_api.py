@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from app.model import ENTITIES
+from app.routing import JsonObject
 from tests import records
 from tests.harness import ServerTestCase
 
 # generated: begin
 ENTITY_NAME = "Example"
 COLLECTION = "/api/examples"
-VALID: dict[str, Any] = {"name": "Sample name"}
-CHANGED: dict[str, Any] = {"name": "Updated name"}
-WRONG_TYPE: dict[str, Any] = {"name": 12345}
+VALID: JsonObject = {"name": "Sample name"}
+CHANGED: JsonObject = {"name": "Updated name"}
+WRONG_TYPE: JsonObject = {"name": 12345}
 REQUIRED: list[str] = ["name"]
 # generated: end
 MISSING_ID = 999999
@@ -24,10 +23,10 @@ ENTITY = ENTITIES[ENTITY_NAME]
 class ExampleApiTest(ServerTestCase):
     ENTITY_NAME = ENTITY_NAME
 
-    def create(self) -> dict[str, Any]:
+    def create(self) -> JsonObject:
         return records.create(self, ENTITY, VALID)
 
-    def valid(self) -> dict[str, Any]:
+    def valid(self) -> JsonObject:
         """A complete payload whose references point at newly created parents."""
         return records.payload_with_parents(self, ENTITY, VALID)
 

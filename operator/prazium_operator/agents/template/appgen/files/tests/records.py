@@ -9,9 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from app.model import ENTITIES, Entity, Field
+from app.routing import JsonObject
 from tests.harness import ServerTestCase
 
-SAMPLES: dict[str, Any] = {"string": "text", "integer": 2, "number": 1.5, "boolean": True}
+SAMPLES: JsonObject = {"string": "text", "integer": 2, "number": 1.5, "boolean": True}
 FORMAT_SAMPLES = {
     "date": "2024-05-17",
     "datetime": "2024-05-17T09:30:00",
@@ -35,13 +36,13 @@ def sample_value(field: Field) -> Any:
     return value
 
 
-def sample(entity: Entity) -> dict[str, Any]:
+def sample(entity: Entity) -> JsonObject:
     return {field.name: sample_value(field) for field in entity.fields}
 
 
 def payload_with_parents(
-    case: ServerTestCase, entity: Entity, values: dict[str, Any] | None = None
-) -> dict[str, Any]:
+    case: ServerTestCase, entity: Entity, values: JsonObject | None = None
+) -> JsonObject:
     """``values`` completed with samples, each reference pointing at a newly created parent."""
     payload = {**sample(entity), **(values or {})}
     for field in entity.references():
@@ -52,12 +53,12 @@ def payload_with_parents(
 
 
 def create(
-    case: ServerTestCase, entity: Entity, values: dict[str, Any] | None = None
-) -> dict[str, Any]:
+    case: ServerTestCase, entity: Entity, values: JsonObject | None = None
+) -> JsonObject:
     """POST a complete record (parents created as needed); asserts 201 and returns it."""
     status, body = case.request("POST", entity.path, payload_with_parents(case, entity, values))
     case.assertEqual(status, 201, body)
-    record: dict[str, Any] = body
+    record: JsonObject = body
     return record
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import itertools
-from typing import Any
 
+from app.routing import JsonObject
 from tests.harness import ServerTestCase
 
 PASSWORD = "correct horse battery"
@@ -16,12 +16,12 @@ def new_email() -> str:
 
 
 class AuthApiTest(ServerTestCase):
-    def register(self, email: str) -> dict[str, Any]:
+    def register(self, email: str) -> JsonObject:
         status, body = self.request(
             "POST", "/api/auth/register", {"email": email, "password": PASSWORD}
         )
         self.assertEqual(status, 201, body)
-        account: dict[str, Any] = body
+        account: JsonObject = body
         return account
 
     def login(self, email: str) -> str:

@@ -6,9 +6,10 @@ import unittest
 from typing import Any
 
 from app.model import ENTITIES, Field, ValidationError, from_row, to_row, validate
+from app.routing import JsonObject
 from tests.records import sample
 
-WRONG: dict[str, Any] = {"string": 5, "integer": "2", "number": "1.5", "boolean": 1}
+WRONG: JsonObject = {"string": 5, "integer": "2", "number": "1.5", "boolean": 1}
 
 
 def bad_values(field: Field) -> list[Any]:

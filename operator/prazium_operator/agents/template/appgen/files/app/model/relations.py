@@ -6,10 +6,8 @@ when its module loads; checking here gives clients clear JSON errors instead.
 
 from __future__ import annotations
 
-from typing import Any
-
 from app.model.schema import ENTITIES, Entity, children_of
-from app.storage import Database
+from app.storage import Database, Row, integer
 
 
 class DeleteRefused(Exception):
@@ -38,7 +36,7 @@ def ensure_tables(database: Database, entity: Entity) -> None:
         database.ensure_table(item.table, item.columns())
 
 
-def missing_parents(database: Database, entity: Entity, values: dict[str, Any]) -> dict[str, str]:
+def missing_parents(database: Database, entity: Entity, values: Row) -> dict[str, str]:
     """Reference fields in ``values`` naming a parent that does not exist, with reasons."""
     errors = {}
     for field in entity.references():
@@ -46,7 +44,8 @@ def missing_parents(database: Database, entity: Entity, values: dict[str, Any]) 
         parent = ENTITIES.get(field.references)
         if value is None or parent is None:
             continue
-        if database.get(parent.table, value) is None:
+        # Validation made a reference an integer id; anything else names no parent.
+        if not isinstance(value, int) or database.get(parent.table, value) is None:
             errors[field.name] = f"no {parent.name} with id {value}"
     return errors
 
@@ -79,4 +78,4 @@ def _collect(
         if rows and field.on_delete != "cascade":
             raise DeleteRefused(child, len(rows))
         for row in rows:
-            _collect(database, child, row["id"], doomed, seen)
+            _collect(database, child, integer(row, "id"), doomed, seen)

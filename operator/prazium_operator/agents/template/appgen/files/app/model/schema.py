@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import pathlib
 from dataclasses import dataclass
-from typing import Any
+from typing import NotRequired, TypedDict
 
 SQL_TYPES = {"string": "TEXT", "integer": "INTEGER", "number": "REAL", "boolean": "INTEGER"}
 MODEL_FILE = pathlib.Path(__file__).with_name("model.json")
@@ -31,6 +31,19 @@ class Field:
     on_delete: str = ""
 
 
+class FieldDocument(TypedDict):
+    """A field as model.json writes it; absent rules take the defaults of :class:`Field`."""
+
+    name: str
+    type: str
+    required: NotRequired[bool]
+    format: NotRequired[str]
+    choices: NotRequired[list[str]]
+    minimum: NotRequired[float | None]
+    references: NotRequired[str]
+    on_delete: NotRequired[str]
+
+
 @dataclass(frozen=True)
 class Entity:
     name: str
@@ -46,7 +59,7 @@ class Entity:
         return [field for field in self.fields if field.references]
 
 
-def _field(data: dict[str, Any]) -> Field:
+def _field(data: FieldDocument) -> Field:
     return Field(
         name=data["name"],
         type=data["type"],

@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 from app.model.schema import Entity, Field
+from app.storage import Row
 
 READ_ONLY_FIELDS = frozenset({"id"})
 """Accepted in bodies (clients often send back what they read) but never written."""
@@ -71,7 +72,7 @@ def rule_error(field: Field, value: Any) -> str | None:
     return None
 
 
-def validate(entity: Entity, payload: Any, *, partial: bool = False) -> dict[str, Any]:
+def validate(entity: Entity, payload: Any, *, partial: bool = False) -> Row:
     """The writable fields of ``payload``; ValidationError maps each bad field to a reason.
 
     ``partial`` (updates) skips the required-field check for absent fields.
@@ -84,7 +85,7 @@ def validate(entity: Entity, payload: Any, *, partial: bool = False) -> dict[str
         for name in sorted(payload)
         if name not in known and name not in READ_ONLY_FIELDS
     }
-    clean: dict[str, Any] = {}
+    clean: Row = {}
     for field in entity.fields:
         if field.name not in payload:
             if field.required and not partial:
@@ -109,16 +110,16 @@ def validate(entity: Entity, payload: Any, *, partial: bool = False) -> dict[str
     return clean
 
 
-def to_row(entity: Entity, values: dict[str, Any]) -> dict[str, Any]:
+def to_row(entity: Entity, values: Row) -> Row:
     types = {field.name: field.type for field in entity.fields}
     return {
-        name: int(value) if types.get(name) == "boolean" and value is not None else value
+        name: int(value) if types.get(name) == "boolean" and isinstance(value, bool) else value
         for name, value in values.items()
     }
 
 
-def from_row(entity: Entity, row: dict[str, Any]) -> dict[str, Any]:
-    record: dict[str, Any] = {"id": row["id"]}
+def from_row(entity: Entity, row: Row) -> Row:
+    record: Row = {"id": row["id"]}
     for field in entity.fields:
         value = row.get(field.name)
         if value is not None and field.type == "boolean":

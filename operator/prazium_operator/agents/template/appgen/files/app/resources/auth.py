@@ -12,8 +12,8 @@ import re
 import secrets
 from typing import Any
 
-from app.routing import HttpError, Request, Response, Router
-from app.storage import ConflictError, Database
+from app.routing import HttpError, JsonObject, Request, Response, Router
+from app.storage import ConflictError, Database, Row, integer, text
 
 ACCOUNTS = "auth_accounts"
 TOKENS = "auth_tokens"
@@ -53,7 +53,7 @@ def credentials(body: Any) -> tuple[str, str]:
     return email.strip().lower(), password
 
 
-def public(account: dict[str, Any]) -> dict[str, Any]:
+def public(account: Row) -> JsonObject:
     return {"id": account["id"], "email": account["email"]}
 
 
@@ -72,7 +72,7 @@ def register(router: Router, database: Database) -> None:
         TOKENS, {"token_hash": "TEXT", "account_id": "INTEGER"}, unique=["token_hash"]
     )
 
-    def token_row(request: Request) -> dict[str, Any]:
+    def token_row(request: Request) -> Row:
         row = database.find(TOKENS, "token_hash", token_digest(bearer_token(request)))
         if row is None:
             raise HttpError(401, "unauthorized", "invalid or revoked token")
@@ -91,22 +91,22 @@ def register(router: Router, database: Database) -> None:
     def login(request: Request) -> Response:
         email, password = credentials(request.body)
         account = database.find(ACCOUNTS, "email", email)
-        salt = account["salt"] if account else _DUMMY_SALT
+        salt = text(account, "salt") if account else _DUMMY_SALT
         candidate = hash_password(password, salt)
-        if account is None or not hmac.compare_digest(candidate, account["password_hash"]):
+        if account is None or not hmac.compare_digest(candidate, text(account, "password_hash")):
             raise HttpError(401, "invalid_credentials", "email or password is wrong")
         token = secrets.token_urlsafe(32)
         database.insert(TOKENS, {"token_hash": token_digest(token), "account_id": account["id"]})
         return Response(200, {"token": token, "tokenType": "Bearer", "account": public(account)})
 
     def me(request: Request) -> Response:
-        account = database.get(ACCOUNTS, token_row(request)["account_id"])
+        account = database.get(ACCOUNTS, integer(token_row(request), "account_id"))
         if account is None:
             raise HttpError(401, "unauthorized", "account no longer exists")
         return Response(200, public(account))
 
     def logout(request: Request) -> Response:
-        database.delete(TOKENS, token_row(request)["id"])
+        database.delete(TOKENS, integer(token_row(request), "id"))
         return Response(204)
 
     router.add("POST", "/api/auth/register", register_account)
