@@ -23,6 +23,10 @@ from prazium_operator.runflow.context import (
 )
 
 WAIT_FOR_SLOT_SECONDS = 0.5
+# A Project applied together with its Run (`kubectl apply -f project.yaml -f run.yaml`)
+# is still being planned when the Run arrives: how long to wait for the version its
+# spec already approves.
+WAIT_FOR_APPROVAL_SECONDS = 120.0
 
 
 async def ensure_identity(ctx: RunContext) -> None:
@@ -52,6 +56,7 @@ async def admit(ctx: RunContext) -> None:
     if (project.get("spec") or {}).get("archived"):
         raise RunFailed(f"project {ctx.project!r} is archived; it accepts no new runs")
     if not ctx.status.get("specSnapshot"):
+        project = await _await_approval_in_progress(ctx, project)
         await set_status(ctx, specSnapshot=await _snapshot(ctx, project))
     waiting_on = None
     while True:
@@ -67,6 +72,35 @@ async def admit(ctx: RunContext) -> None:
                 ctx, "pending", f"waiting for run {holder} to finish: a project builds one"
                 " run at a time")
         await sleep(ctx, WAIT_FOR_SLOT_SECONDS)
+
+
+def _approval_in_progress(project: dict[str, Any]) -> bool:
+    """The Project's spec approves a version that is not generated (or recorded) yet."""
+    wanted = ((project.get("spec") or {}).get("approval") or {}).get("specVersion")
+    spec_state = (project.get("status") or {}).get("spec") or {}
+    version = spec_state.get("version")
+    if not wanted or (version and spec_state.get("approvedVersion") == version):
+        return False
+    return not version or int(version) <= int(wanted)
+
+
+async def _await_approval_in_progress(ctx: RunContext, project: dict[str, Any]
+                                      ) -> dict[str, Any]:
+    """Wait (pending, with a message) while the Project is planned towards the spec version
+    it already approves; the latest Project then, approved or not (_snapshot decides)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAIT_FOR_APPROVAL_SECONDS
+    told = False
+    while _approval_in_progress(project) and loop.time() < deadline:
+        check(ctx)
+        if not told:
+            told = True
+            await set_phase(ctx, "pending", f"waiting for project {ctx.project!r} to reach"
+                            " the spec version its approval names")
+        await sleep(ctx, WAIT_FOR_SLOT_SECONDS)
+        latest = await asyncio.to_thread(resources.get, ctx.ns, kube.PROJECTS, ctx.project)
+        project = latest or project
+    return project
 
 
 def _run_is_active(ctx: RunContext, other: str) -> bool:
