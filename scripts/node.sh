@@ -9,7 +9,9 @@
 #   node.sh env      print the settings the stack gives the operator (image, addresses)
 # Pods reach PostgreSQL and the apiserver, which listen on 127.0.0.1 only, through the
 # bridge's own address: a DNAT rule per port to 127.0.0.1 (route_localnet on the
-# bridge), so nothing listens on any other address.
+# bridge), so nothing listens on any other address. The bridge address is also the
+# Node's InternalIP (a node IP cannot be loopback): the kubelet listens there, and the
+# apiserver reaches it there for logs and exec.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -43,7 +45,7 @@ need_root() {
 }
 
 gen_node_pki() {
-  [ -f "$PKI/.node-complete" ] && return 0
+  [ -f "$PKI/.node-complete-$GATEWAY" ] && return 0
   say "generating the node's certificates"
   (
     cd "$PKI"
@@ -59,9 +61,9 @@ gen_node_pki() {
     # The kubelet: a client (the Node authorizer knows it by this name) and a server
     # the apiserver verifies when it proxies logs/exec.
     sign kubelet "/O=system:nodes/CN=system:node:$NODE_NAME" clientAuth
-    sign kubelet-serving "/CN=$NODE_NAME" serverAuth "IP:127.0.0.1,DNS:$NODE_NAME,DNS:localhost"
+    sign kubelet-serving "/CN=$NODE_NAME" serverAuth "IP:$GATEWAY,IP:127.0.0.1,DNS:$NODE_NAME"
     sign kube-proxy "/CN=system:kube-proxy" clientAuth
-    touch .node-complete
+    touch ".node-complete-$GATEWAY"
   )
 }
 
@@ -137,7 +139,7 @@ cgroupDriver: cgroupfs
 cgroupRoot: $CGROUP_ROOT
 failSwapOn: false
 containerRuntimeEndpoint: unix://$SOCK
-address: 127.0.0.1
+address: $GATEWAY
 port: $PRAZIUM_KUBELET_PORT
 readOnlyPort: 0
 healthzBindAddress: 127.0.0.1
@@ -254,11 +256,13 @@ start() {
   local t0=$SECONDS pause
   pause=$("$PRAZIUM_ROOT/scripts/build-images.sh" pause)
   write_configs "$pause"
-  require_port "$PRAZIUM_KUBELET_PORT" kubelet
   require_port "$PRAZIUM_KUBELET_HEALTHZ_PORT" "kubelet healthz"
   host_rules
   make_cgroup_root
+  # The node has no registry and pulls nothing from elsewhere: an image it lacks (a
+  # preview's python:3.11-slim, say) fails at once through a proxy that refuses.
   start_bg containerd "$NODE/logs/containerd.log" "$NODE/containerd.pid" \
+    env HTTP_PROXY=http://127.0.0.1:9 HTTPS_PROXY=http://127.0.0.1:9 NO_PROXY= \
     containerd --config "$NODE/containerd/config.toml"
   wait_until containerd 30 "$NODE/containerd.pid" "$NODE/logs/containerd.log" \
     ctr --address "$SOCK" version
@@ -266,7 +270,7 @@ start() {
   start_bg kubelet "$NODE/logs/kubelet.log" "$NODE/kubelet.pid" "$BIN" kubelet \
     --config "$NODE/kubelet.yaml" --kubeconfig "$NODE/kubelet.kubeconfig" \
     --root-dir "$NODE/kubelet" --cert-dir "$NODE/kubelet/pki" \
-    --hostname-override "$NODE_NAME" --node-ip 127.0.0.1 --v=1
+    --hostname-override "$NODE_NAME" --node-ip "$GATEWAY" --v=1
   # kube-proxy rewrites the machine's KUBE-* chains: one instance per machine.
   local owner=""
   [ -f "$PROXY_LOCK" ] && owner=$(cat "$PROXY_LOCK")
@@ -306,11 +310,30 @@ for n in (spec.get("linux") or {}).get("namespaces") or []:
   fi
 }
 
-unmount_under() { # every mount below a directory, deepest first
+unmount_under() { # every mount at or below a directory, deepest first
   local dir=$1
   [ -d "$dir" ] || return 0
-  awk -v d="$dir/" 'index($5, d) == 1 {print $5}' /proc/self/mountinfo | sort -r \
+  # The kubelet bind-mounts its root directory onto itself, too.
+  awk -v d="$dir" '$5 == d || index($5, d "/") == 1 {print $5}' /proc/self/mountinfo | sort -r \
     | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+}
+
+# The kubelet's own chains (a canary and a localnet firewall), shared by every
+# kubelet on the machine: removed once no other Prazium kubelet runs.
+remove_kubelet_chains() {
+  pgrep -f "prazium-cluster kubelet " >/dev/null 2>&1 && return 0
+  local ipt table
+  for ipt in iptables ip6tables; do
+    command -v "$ipt" >/dev/null || continue
+    "$ipt" -t filter -D INPUT -j KUBE-FIREWALL 2>/dev/null || true
+    "$ipt" -t filter -D OUTPUT -j KUBE-FIREWALL 2>/dev/null || true
+    for table in filter nat mangle; do
+      for chain in KUBE-FIREWALL KUBE-KUBELET-CANARY KUBE-IPTABLES-HINT; do
+        "$ipt" -t "$table" -F "$chain" 2>/dev/null || true
+        "$ipt" -t "$table" -X "$chain" 2>/dev/null || true
+      done
+    done
+  done
 }
 
 stop_all() {
@@ -340,6 +363,7 @@ stop_all() {
   unmount_under "$NODE/containerd"
   rm -rf "$NODE/kubelet/pods" "$NODE/containerd/state" "$NODE/cni/ipam"
   remove_host_rules
+  remove_kubelet_chains
   # The kubelet's cgroups of this stack (empty once the containers are gone).
   local sub
   for sub in /sys/fs/cgroup/*/; do

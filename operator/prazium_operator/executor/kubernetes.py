@@ -50,6 +50,9 @@ from prazium_operator.worker.request import WorkerRequest, log_path, read_result
 log = logging.getLogger(__name__)
 
 WORKER_UID = 10001
+# Like the local executor's stop grace: the worker is crash-only (a killed attempt is
+# retried), and bash as PID 1 of the container leaves TERM to the kubelet's KILL.
+STOP_GRACE_SECONDS = 3
 JOB_TTL_SECONDS = 3600
 LABEL_TASK_NAMESPACE = "prazium.io/task-namespace"
 LABEL_TASK = "prazium.io/task"
@@ -121,6 +124,7 @@ def build_job(request: WorkerRequest, owner: dict[str, Any], settings: Settings
               kube.LABEL_MANAGED_BY: "prazium"}
     pod: dict[str, Any] = {
         "restartPolicy": "Never",
+        "terminationGracePeriodSeconds": STOP_GRACE_SECONDS,
         "automountServiceAccountToken": False,
         "securityContext": {
             "runAsNonRoot": True, "runAsUser": WORKER_UID,
