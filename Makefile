@@ -20,7 +20,7 @@ test: ## Start a throw-away stack, run the whole suite, tear it down
 	@scripts/test.sh $(PYTEST_ARGS)
 
 test-unit: ## Only the tests that need no services
-	@. scripts/lib.sh && scripts/setup.sh && "$$PRAZIUM_PYTHON" -m pytest tests/unit $(PYTEST_ARGS)
+	@. scripts/lib.sh && PRAZIUM_NODE=0 scripts/setup.sh && "$$PRAZIUM_PYTHON" -m pytest tests/unit $(PYTEST_ARGS)
 
 lint: ## ruff and mypy
 	@. scripts/lib.sh && "$$PRAZIUM_PYTHON" -m ruff check operator api tests bench \

@@ -28,8 +28,9 @@ CGROUP_ROOT=/prazium-$STACK_ID
 : "${PRAZIUM_POD_CIDR:=10.244.0.0/24}"
 POD_CIDR=$PRAZIUM_POD_CIDR
 GATEWAY=${POD_CIDR%.*/*}.1
-# Services (cluster.sh's --service-cluster-ip-range) and kube-proxy's single owner.
-SERVICE_CIDR=10.0.0.0/24
+# The apiserver's own Service, `kubernetes` (the first address of cluster.sh's
+# --service-cluster-ip-range), and kube-proxy's single owner.
+KUBERNETES_SERVICE_IP=10.0.0.1
 PROXY_LOCK=/run/prazium-kube-proxy.owner
 
 kubectl() { "$DEV_DIR/bin/kubectl" "$@"; }
@@ -198,6 +199,11 @@ host_rules() {
     iptables -t nat -A "$CHAIN" -i "$BRIDGE" -s "$POD_CIDR" -d "$GATEWAY" -p tcp \
       --dport "$port" -j DNAT --to-destination "127.0.0.1:$port"
   done
+  # The apiserver's `kubernetes` Service has no endpoints (a loopback address is not
+  # published): Pods' in-cluster clients reach it here instead. kube-proxy's nat
+  # rules have nothing for it, so this rule, later in PREROUTING, takes it.
+  iptables -t nat -A "$CHAIN" -i "$BRIDGE" -s "$POD_CIDR" -d "$KUBERNETES_SERVICE_IP" -p tcp \
+    --dport 443 -j DNAT --to-destination "127.0.0.1:$PRAZIUM_APISERVER_PORT"
   iptables -t nat -C PREROUTING -j "$CHAIN" 2>/dev/null || iptables -t nat -I PREROUTING -j "$CHAIN"
 }
 
