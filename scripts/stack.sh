@@ -33,7 +33,12 @@ api_healthy() { curl -fsS --max-time 5 "$API_URL/v1/health"; }
 up() {
   local t0=$SECONDS
   case $EXECUTOR in kubernetes|local) ;; *) die "EXECUTOR must be kubernetes or local" ;; esac
-  "$PRAZIUM_ROOT/scripts/setup.sh"
+  # The fallback needs none of the node's packages or images (nor root for them).
+  if [ "$EXECUTOR" = local ]; then
+    PRAZIUM_NODE=0 "$PRAZIUM_ROOT/scripts/setup.sh"
+  else
+    "$PRAZIUM_ROOT/scripts/setup.sh"
+  fi
   "$PRAZIUM_ROOT/scripts/cluster.sh" start
   "$PRAZIUM_ROOT/scripts/postgres.sh" start
   if [ "$EXECUTOR" = kubernetes ]; then
