@@ -211,7 +211,8 @@ class KubernetesExecutor:
         self._running[job["metadata"]["name"]] = (request.namespace, request.run)
         log.info("submitted Job %s for %s", job["metadata"]["name"], request.task_id,
                  extra={**request.log_fields(), "job": job["metadata"]["name"]})
-        # The Task's status.executor schema holds kind and name: the namespace is always
+        # The Task's status.executor holds kind, name and, once state() has seen it, the
+        # Pod (null here: a retry's new Job has no Pod yet). The namespace is always
         # the configured job namespace (changing it orphans running Jobs to their TTL;
         # their tasks are retried as lost).
         return {"kind": self.kind, "name": job["metadata"]["name"], "pod": None}
