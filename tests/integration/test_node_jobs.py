@@ -182,7 +182,9 @@ def test_cancel_deletes_the_running_worker_pod(
     assert run["status"]["phase"] == "cancelled"
     wait_for(lambda: pod(jobs_ns, running["metadata"]["name"]) is None, 30,
              "the cancelled task's Pod to be deleted", pod_operator)
-    assert client.BatchV1Api().list_namespaced_job(jobs_ns).items == []
+    # Foreground deletion: the Job itself goes once the garbage collector saw its Pod go.
+    wait_for(lambda: client.BatchV1Api().list_namespaced_job(jobs_ns).items == [], 30,
+             "the cancelled task's Job to be deleted", pod_operator)
 
 
 def test_a_worker_pod_deleted_mid_task_runs_the_task_again_as_attempt_2(
