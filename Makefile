@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help setup venv up down test test-unit lint api-key bench-api bench-build bench-agent cluster-build
+.PHONY: help setup venv up down test test-unit lint api-key bench-api bench-build bench-agent cluster-build images
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -13,8 +13,8 @@ setup: ## Install what is missing: PostgreSQL, the Python venv, the control plan
 venv: ## Only the Python environment (.venv: locked deps, the project installed editable)
 	@scripts/venv.sh
 
-up: ## Start control plane, PostgreSQL, operator and API in the background (http://127.0.0.1:3001)
-	@scripts/stack.sh up
+up: ## Start control plane, node, PostgreSQL, operator and API (http://127.0.0.1:3001); EXECUTOR=local: no node
+	@EXECUTOR=$(or $(EXECUTOR),kubernetes) scripts/stack.sh up
 
 down: ## Stop everything `make up` started; safe to run twice
 	@scripts/stack.sh down
@@ -29,8 +29,11 @@ lint: ## ruff and mypy (mypy's folders: [tool.mypy] files in pyproject.toml)
 	@scripts/venv.sh && .venv/bin/python -m ruff check kit operator api tests bench \
 	  && .venv/bin/python -m mypy
 
-cluster-build: ## Build (or reuse) the local control plane binary
+cluster-build: ## Build (or reuse) the local cluster binary (control plane and node)
 	@scripts/build-cluster.sh
+
+images: ## Build (or reuse) the pause and Prazium images (no registry, no Docker)
+	@scripts/build-images.sh pause >/dev/null && scripts/build-images.sh prazium
 
 api-key: ## Print a new API key: make api-key TENANT=<namespace> TIER=<free|pro|enterprise> [ADMIN=1]
 	@test -n "$(TENANT)" || { echo "usage: make api-key TENANT=<namespace> TIER=<free|pro|enterprise> [ADMIN=1]" >&2; exit 2; }

@@ -22,7 +22,15 @@ Reported per parallelism:
   task p50/p90/max, start latency p50/p90 (TASK_QUEUED -> TASK_STARTED: spawn +
   interpreter start-up + imports)
 
-How to run (starts a throw-away control plane + PostgreSQL, like `make test`):
+Then the same build once per executor, local (child processes) beside kubernetes
+(a Job per task whose Pod runs on the stack's node), after one warm-up build each:
+  start latency p50/p90   TASK_QUEUED -> TASK_STARTED (local: spawn + imports; Job:
+                          Job -> Pod scheduled -> sandbox + container start + imports)
+  task end to end p50/p90 TASK_QUEUED -> TASK_COMPLETED of one task (the Job path's
+                          equivalent of a one-step TaskRun)
+  wall                    RUN_STARTED -> final event
+
+How to run (starts a throw-away control plane, node + PostgreSQL, like `make test`):
 
     PRAZIUM_TEST_DEV_DIR=/tmp/pz-bench make bench-build    # or:
     PRAZIUM_TEST_DEV_DIR=/tmp/pz-bench scripts/test.sh bench/bench_build.py -q -s
@@ -43,6 +51,7 @@ import sys
 import tempfile
 import time
 import uuid
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +68,7 @@ from tests.support.build import (  # noqa: E402
     wait_phase,
     wait_run_done,
 )
+from tests.support.node import job_namespace, operator_env  # noqa: E402
 from tests.support.services import Stack, start_operator, wait_for  # noqa: E402
 
 EXAMPLE = ROOT / "examples" / "project-answered.yaml"
@@ -186,6 +196,54 @@ def run_bench(stack: Stack, repeat: int = 1, levels: tuple[int, ...] = (1, 3)) -
     return report(results)
 
 
+EXECUTOR_ROWS = ["tasks", "wall", "start_latency_p50", "start_latency_p90", "end_to_end_p50",
+                 "end_to_end_p90"]
+
+
+def per_task_end_to_end(journal: list[dict[str, Any]]) -> list[float]:
+    first: dict[tuple[str, str | None], dt.datetime] = {}
+    for event in journal:
+        first.setdefault((event["type"], event["task"]), event["at"])
+    return [_seconds(first[("TASK_QUEUED", t)], first[("TASK_COMPLETED", t)])
+            for t in sorted({e["task"] for e in journal if e["task"]})]
+
+
+def executor_build(stack: Stack, executor: str, parallelism: int = 3) -> dict[str, float]:
+    """One warm-up build, then the measured one, with the operator on this executor."""
+    config.load_kube_config(config_file=stack.kubeconfig)
+    namespace = f"bench-{executor[:4]}-{uuid.uuid4().hex[:6]}"
+    core = client.CoreV1Api()
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
+    with tempfile.TemporaryDirectory(prefix="prazium-bench-") as tmp, ExitStack() as cleanup:
+        data_dir = Path(tmp) / "data"
+        data_dir.mkdir()
+        env = operator_env(cleanup.enter_context(job_namespace(data_dir))) \
+            if executor == "kubernetes" else {}
+        operator = start_operator(stack, data_dir, [namespace], Path(tmp) / "logs", **env)
+        try:
+            wait_for(lambda: _heartbeat(stack, operator.pid), 30, "operator heartbeat",
+                     operator)
+            build_once(stack, namespace, f"warm-{executor[:4]}", parallelism, operator)
+            name = f"measured-{executor[:4]}"
+            measured = build_once(stack, namespace, name, parallelism, operator)
+            journal = events(stack.database_url, namespace, f"{name}-run")
+            ends = per_task_end_to_end(journal)
+            measured["end_to_end_p50"] = _pct(ends, 0.5)
+            measured["end_to_end_p90"] = _pct(ends, 0.9)
+            return measured
+        finally:
+            operator.stop()
+            core.delete_namespace(namespace, propagation_policy="Background")
+
+
+def executor_report(results: dict[str, dict[str, float]]) -> str:
+    names = list(results)
+    lines = [f"{'metric (s), parallelism 3':<28}" + "".join(f"{n:>16}" for n in names)]
+    for key in EXECUTOR_ROWS:
+        lines.append(f"{key:<28}" + "".join(f"{results[n][key]:>16.3f}" for n in names))
+    return "\n".join(lines)
+
+
 def _heartbeat(stack: Stack, pid: int) -> bool:
     import psycopg
 
@@ -207,7 +265,11 @@ def stack_from_env() -> Stack:
 def test_bench_build() -> None:
     """Entry point when run through scripts/test.sh (pytest starts nothing else)."""
     started = time.monotonic()
-    print("\n" + run_bench(stack_from_env(), int(os.environ.get("PRAZIUM_BENCH_REPEAT", "1"))))
+    stack = stack_from_env()
+    print("\n" + run_bench(stack, int(os.environ.get("PRAZIUM_BENCH_REPEAT", "1"))))
+    print("\nlocal executor vs a Job per task on the node (warm):")
+    print(executor_report({executor: executor_build(stack, executor)
+                           for executor in ("local", "kubernetes")}))
     print(f"bench took {time.monotonic() - started:.1f} s")
 
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The local Kubernetes control plane: embedded etcd, kube-apiserver (RBAC on)
-# and kube-controller-manager, on loopback, with generated certificates.
+# The local Kubernetes control plane: embedded etcd, kube-apiserver (Node and RBAC
+# authorization), kube-controller-manager and kube-scheduler, on loopback, with
+# generated certificates. The node (kubelet, containerd, kube-proxy) is node.sh's.
 #   cluster.sh start   build if needed, start, wait for /readyz, write kubeconfig
 #   cluster.sh stop    stop all three; safe to run twice or after a crash
 #   cluster.sh status  exit 0 when the apiserver answers /readyz
@@ -14,7 +15,7 @@ KUBECONFIG_OUT=$DEV_DIR/kubeconfig
 SERVER=https://127.0.0.1:$PRAZIUM_APISERVER_PORT
 
 gen_pki() {
-  [ -f "$PKI/.complete" ] && return 0
+  [ -f "$PKI/.complete" ] && [ -f "$PKI/apiserver-kubelet-client.crt" ] && return 0
   say "generating certificates and service-account keys"
   rm -rf "$PKI"; mkdir -p "$PKI"; chmod 700 "$PKI"
   (
@@ -40,6 +41,9 @@ gen_pki() {
       "IP:127.0.0.1,IP:10.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
     sign admin "/O=system:masters/CN=prazium-admin"
     sign controller-manager "/CN=system:kube-controller-manager"
+    sign scheduler "/CN=system:kube-scheduler"
+    # The apiserver's client identity towards kubelets (logs, exec, port-forward).
+    sign apiserver-kubelet-client "/O=prazium:kubelet-api/CN=kube-apiserver-kubelet-client"
     openssl genrsa -out sa.key 2048 2>/dev/null
     openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
     touch .complete
@@ -77,6 +81,10 @@ cm_healthz() {
   curl -fsSk --max-time 2 "https://127.0.0.1:$PRAZIUM_CM_PORT/healthz"
 }
 
+scheduler_healthz() {
+  curl -fsSk --max-time 2 "https://127.0.0.1:$PRAZIUM_SCHEDULER_PORT/healthz"
+}
+
 start() {
   if pid_alive "$CL/apiserver.pid" && readyz >/dev/null 2>&1; then
     say "control plane already running at $SERVER"
@@ -90,6 +98,7 @@ start() {
   require_port "$PRAZIUM_ETCD_PEER_PORT" "etcd peer"
   require_port "$PRAZIUM_APISERVER_PORT" kube-apiserver
   require_port "$PRAZIUM_CM_PORT" kube-controller-manager
+  require_port "$PRAZIUM_SCHEDULER_PORT" kube-scheduler
   gen_pki
   mkdir -p "$CL/etcd" "$CL/logs"
   local t0=$SECONDS
@@ -111,7 +120,12 @@ start() {
     --service-account-key-file "$PKI/sa.pub" \
     --service-account-signing-key-file "$PKI/sa.key" \
     --service-cluster-ip-range 10.0.0.0/24 \
-    --authorization-mode RBAC \
+    --authorization-mode Node,RBAC \
+    --enable-admission-plugins NodeRestriction \
+    --kubelet-client-certificate "$PKI/apiserver-kubelet-client.crt" \
+    --kubelet-client-key "$PKI/apiserver-kubelet-client.key" \
+    --kubelet-certificate-authority "$PKI/ca.crt" \
+    --kubelet-preferred-address-types InternalIP,Hostname \
     --allow-privileged=false \
     --profiling=false \
     --v=1
@@ -133,11 +147,26 @@ start() {
   wait_until kube-controller-manager 60 "$CL/controller-manager.pid" \
     "$CL/logs/controller-manager.log" cm_healthz
 
+  write_kubeconfig "$CL/scheduler.kubeconfig" scheduler system:kube-scheduler
+  start_bg kube-scheduler "$CL/logs/scheduler.log" "$CL/scheduler.pid" "$BIN" kube-scheduler \
+    --kubeconfig "$CL/scheduler.kubeconfig" \
+    --authentication-kubeconfig "$CL/scheduler.kubeconfig" \
+    --authorization-kubeconfig "$CL/scheduler.kubeconfig" \
+    --bind-address 127.0.0.1 --secure-port "$PRAZIUM_SCHEDULER_PORT" \
+    --leader-elect=false \
+    --v=1
+  wait_until kube-scheduler 60 "$CL/scheduler.pid" "$CL/logs/scheduler.log" scheduler_healthz
+
   write_kubeconfig "$KUBECONFIG_OUT" admin prazium-admin
+  # The apiserver may use the kubelet API (logs, exec) as the node's webhook allows.
+  "$DEV_DIR/bin/kubectl" --kubeconfig "$KUBECONFIG_OUT" create clusterrolebinding \
+    prazium:kubelet-api-admin --clusterrole system:kubelet-api-admin \
+    --user kube-apiserver-kubelet-client >/dev/null 2>&1 || true
   say "control plane ready at $SERVER in $((SECONDS - t0)) s (kubeconfig ${KUBECONFIG_OUT#"$PRAZIUM_ROOT"/})"
 }
 
 stop_all() {
+  stop_pidfile kube-scheduler "$CL/scheduler.pid"
   stop_pidfile kube-controller-manager "$CL/controller-manager.pid"
   stop_pidfile kube-apiserver "$CL/apiserver.pid"
   stop_pidfile etcd "$CL/etcd.pid"

@@ -100,11 +100,23 @@ stop() {
   fi
 }
 
+# allow CIDR: password logins from the node's Pods too (they arrive on 127.0.0.1 from
+# their own addresses, through node.sh's DNAT rule); nothing listens elsewhere.
+allow() {
+  local cidr=$1 hba
+  hba="$(real_data)/pg_hba.conf"
+  as_pg grep -qF "host all all $cidr scram-sha-256" "$hba" && return 0
+  echo "host all all $cidr scram-sha-256" | as_pg tee -a "$hba" >/dev/null
+  as_pg "$BIN/pg_ctl" -D "$(real_data)" reload >/dev/null
+}
+
 case "${1:-}" in
   start) start ;;
+  allow) allow "${2:?CIDR}" ;;
   stop) stop ;;
   status) running && echo "postgres: running on 127.0.0.1:$(cat "$PG/port")" || { echo "postgres: not running"; exit 1; } ;;
   dsn) dsn ;;
+  pod-dsn) dsn | sed "s/@127.0.0.1:/@${2:?host address}:/" ;;
   purge) stop; purge ;;
   *) echo "usage: $0 start|stop|status|dsn" >&2; exit 2 ;;
 esac

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Install what Prazium needs on this machine: Debian packages (PostgreSQL,
-# openssl, curl, git) when missing, the checkout's .venv (scripts/venv.sh),
-# and the local control plane binary. Idempotent.
+# openssl, curl, git; for the node: containerd, runc, the CNI plugins, iptables,
+# acl, buildah, mmdebstrap and gcc for the images) when missing, the Python
+# environment (the checkout's .venv, scripts/venv.sh), the local cluster binary (control plane
+# and node) and the node's images. Idempotent.
+# PRAZIUM_NODE=0 skips the node's part (machines without root: make up EXECUTOR=local).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -10,6 +13,19 @@ ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing+=(postgresql)
 command -v openssl >/dev/null || missing+=(openssl)
 command -v curl >/dev/null || missing+=(curl)
 command -v git >/dev/null || missing+=(git)
+NODE=${PRAZIUM_NODE:-1}
+if [ "$NODE" = 1 ]; then
+  command -v containerd >/dev/null || missing+=(containerd)
+  command -v runc >/dev/null || missing+=(runc)
+  [ -x /usr/lib/cni/bridge ] || missing+=(containernetworking-plugins)
+  command -v iptables >/dev/null || missing+=(iptables)
+  command -v setfacl >/dev/null || missing+=(acl)
+  command -v buildah >/dev/null || missing+=(buildah)
+  command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
+  command -v gcc >/dev/null || missing+=(gcc)
+  [ -f /usr/lib/x86_64-linux-gnu/libc.a ] || [ -n "$(ls /usr/lib/*/libc.a 2>/dev/null)" ] \
+    || missing+=(libc6-dev)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   [ "$(id -u)" = 0 ] || die "missing Debian packages: ${missing[*]}; install them (sudo apt-get install ${missing[*]})"
   say "installing Debian packages: ${missing[*]}"
@@ -21,4 +37,8 @@ command -v go >/dev/null || die "Go is required to build the local control plane
 
 "$PRAZIUM_ROOT/scripts/build-cluster.sh"
 "$PRAZIUM_ROOT/scripts/build-helm.sh"
+if [ "$NODE" = 1 ]; then
+  "$PRAZIUM_ROOT/scripts/build-images.sh" pause >/dev/null
+  "$PRAZIUM_ROOT/scripts/build-images.sh" prazium >/dev/null
+fi
 say "setup complete"

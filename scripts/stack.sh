@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# `make up` / `make down`: the whole local stack - control plane, PostgreSQL,
-# the operator (local executor) and the API on 127.0.0.1:3001.
+# `make up` / `make down`: the whole local stack - control plane, PostgreSQL, the
+# node (containerd, kubelet, kube-proxy), the operator and the API on 127.0.0.1:3001.
+# The operator runs every task as a Job on the node (PRAZIUM_EXECUTOR=kubernetes);
+# EXECUTOR=local runs them as its child processes instead (no node: for machines
+# without root or containerd).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 RUN=$DEV_DIR/run
 KUBECONFIG_FILE=$DEV_DIR/kubeconfig
 API_URL=http://127.0.0.1:$PRAZIUM_API_PORT
+EXECUTOR=${EXECUTOR:-kubernetes}
+JOB_NAMESPACE=prazium-system
 
 service_env() {
   export PRAZIUM_KUBECONFIG=$KUBECONFIG_FILE
@@ -14,21 +19,44 @@ service_env() {
   export PRAZIUM_DATABASE_URL
   export PRAZIUM_DATA_DIR=$DEV_DIR/data
   export PRAZIUM_PORT=$PRAZIUM_API_PORT
+  export PRAZIUM_EXECUTOR=$EXECUTOR
+  if [ "$EXECUTOR" = kubernetes ]; then
+    export PRAZIUM_JOB_NAMESPACE=$JOB_NAMESPACE PRAZIUM_WORKER_SERVICE_ACCOUNT=prazium-worker
+    export PRAZIUM_WORKER_IMAGE_PULL_POLICY=Never
+    PRAZIUM_WORKER_IMAGE=$("$PRAZIUM_ROOT/scripts/build-images.sh" prazium-name)
+    export PRAZIUM_WORKER_IMAGE
+  fi
 }
 
 api_healthy() { curl -fsS --max-time 5 "$API_URL/v1/health"; }
 
 up() {
   local t0=$SECONDS
-  "$PRAZIUM_ROOT/scripts/setup.sh"
+  case $EXECUTOR in kubernetes|local) ;; *) die "EXECUTOR must be kubernetes or local" ;; esac
+  # The fallback needs none of the node's packages or images (nor root for them).
+  if [ "$EXECUTOR" = local ]; then
+    PRAZIUM_NODE=0 "$PRAZIUM_ROOT/scripts/setup.sh"
+  else
+    "$PRAZIUM_ROOT/scripts/setup.sh"
+  fi
   "$PRAZIUM_ROOT/scripts/cluster.sh" start
   "$PRAZIUM_ROOT/scripts/postgres.sh" start
+  if [ "$EXECUTOR" = kubernetes ]; then
+    "$PRAZIUM_ROOT/scripts/node.sh" start
+    "$PRAZIUM_ROOT/scripts/node.sh" workload "$JOB_NAMESPACE" "$DEV_DIR/data"
+  fi
   say "installing the CRDs"
   "$DEV_DIR/bin/kubectl" --kubeconfig "$KUBECONFIG_FILE" apply --server-side --force-conflicts -f "$PRAZIUM_ROOT/crds/" >/dev/null
   "$DEV_DIR/bin/kubectl" --kubeconfig "$KUBECONFIG_FILE" wait --for=condition=Established \
     crd/projects.prazium.io crd/runs.prazium.io crd/tasks.prazium.io --timeout=60s >/dev/null
   service_env
   mkdir -p "$PRAZIUM_DATA_DIR" "$RUN"
+  # An operator started with the other executor or an older worker image: restart it.
+  local flavour="$EXECUTOR ${PRAZIUM_WORKER_IMAGE:-}"
+  if pid_alive "$RUN/operator.pid" && [ "$(cat "$RUN/executor" 2>/dev/null)" != "$flavour" ]; then
+    stop_pidfile operator "$RUN/operator.pid"
+  fi
+  echo "$flavour" >"$RUN/executor"
   if ! pid_alive "$RUN/operator.pid"; then
     start_bg operator "$RUN/operator.log" "$RUN/operator.pid" "$PRAZIUM_PYTHON" -m prazium_operator
   fi
@@ -41,10 +69,10 @@ up() {
   pid_alive "$RUN/operator.pid" || { tail -n 30 "$RUN/operator.log" >&2; die "the operator exited"; }
   cat <<MSG
 
-Prazium is up in $((SECONDS - t0)) s.
+Prazium is up in $((SECONDS - t0)) s (executor: $EXECUTOR).
   API          $API_URL   (try: curl -s $API_URL/v1/health)
   kubeconfig   ${KUBECONFIG_FILE#"$PRAZIUM_ROOT"/}   (try: .dev/bin/kubectl --kubeconfig .dev/kubeconfig get prazium -A)
-  logs         ${RUN#"$PRAZIUM_ROOT"/}/{operator,api}.log, .dev/cluster/logs/, .dev/postgres/postgres.log
+  logs         ${RUN#"$PRAZIUM_ROOT"/}/{operator,api}.log, .dev/cluster/logs/, .dev/node/logs/, .dev/postgres/postgres.log
   stop         make down
 MSG
 }
@@ -52,6 +80,8 @@ MSG
 down() {
   stop_pidfile api "$RUN/api.pid"
   stop_pidfile operator "$RUN/operator.pid"
+  # The node before the control plane: its Pods are deleted through the apiserver.
+  "$PRAZIUM_ROOT/scripts/node.sh" stop
   "$PRAZIUM_ROOT/scripts/postgres.sh" stop
   "$PRAZIUM_ROOT/scripts/cluster.sh" stop
 }

@@ -276,11 +276,13 @@ class RunStatus(_Status):
 
 
 class ExecutorRef(_Status):
-    """Where a task's worker runs: a local process (pid) or a Kubernetes Job (name)."""
+    """Where a task's worker runs: a local process (pid) or a Kubernetes Job (name) and
+    the Pod it made (pod, once known)."""
 
     kind: Literal["local", "kubernetes"] | None = None
     name: str | None = None
     pid: int | None = None
+    pod: str | None = None
 
 
 class TaskResult(_Status):

@@ -23,6 +23,8 @@ class Settings(KitSettings):
     task_deadline_seconds: int = 1800
     # Worker image and resources for the kubernetes executor.
     worker_image: str = "prazium/worker:0.1.0"
+    # Never: the local node has its images imported and no registry to pull from.
+    worker_image_pull_policy: Literal["IfNotPresent", "Never", "Always"] = "IfNotPresent"
     worker_cpu_request: str = "250m"
     worker_memory_request: str = "256Mi"
     worker_cpu_limit: str = "1"

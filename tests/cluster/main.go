@@ -1,10 +1,13 @@
-// Command prazium-cluster is the local Kubernetes control plane used by
-// `make up` and the test suite: one binary whose first argument (or the name
-// it is invoked by) selects etcd, kube-apiserver, kube-controller-manager or
-// kubectl. Building them together shares one compile of the Kubernetes tree.
+// Command prazium-cluster is the local Kubernetes cluster used by `make up`
+// and the test suite: one binary whose first argument (or the name it is
+// invoked by) selects etcd, kube-apiserver, kube-controller-manager,
+// kube-scheduler, kubelet, kube-proxy or kubectl. Building them together
+// shares one compile of the Kubernetes tree (the node's three components add
+// a few minutes to a cold build, not a second copy of the tree).
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,9 +16,12 @@ import (
 	kubectlcmd "k8s.io/kubectl/pkg/cmd"
 	apiserver "k8s.io/kubernetes/cmd/kube-apiserver/app"
 	controllermanager "k8s.io/kubernetes/cmd/kube-controller-manager/app"
+	proxy "k8s.io/kubernetes/cmd/kube-proxy/app"
+	scheduler "k8s.io/kubernetes/cmd/kube-scheduler/app"
+	kubelet "k8s.io/kubernetes/cmd/kubelet/app"
 )
 
-const usage = `usage: prazium-cluster <etcd|kube-apiserver|kube-controller-manager|kubectl> [flags]`
+const usage = `usage: prazium-cluster <etcd|kube-apiserver|kube-controller-manager|kube-scheduler|kubelet|kube-proxy|kubectl> [flags]`
 
 func main() {
 	name := filepath.Base(os.Args[0])
@@ -37,6 +43,12 @@ func main() {
 		os.Exit(cli.Run(apiserver.NewAPIServerCommand()))
 	case "kube-controller-manager":
 		os.Exit(cli.Run(controllermanager.NewControllerManagerCommand()))
+	case "kube-scheduler":
+		os.Exit(cli.Run(scheduler.NewSchedulerCommand()))
+	case "kubelet":
+		os.Exit(cli.Run(kubelet.NewKubeletCommand(context.Background())))
+	case "kube-proxy":
+		os.Exit(cli.Run(proxy.NewProxyCommand()))
 	case "kubectl":
 		os.Exit(cli.Run(kubectlcmd.NewDefaultKubectlCommand()))
 	default:

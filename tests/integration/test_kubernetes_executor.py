@@ -5,8 +5,10 @@ secrets by reference only, deleted on cancel and when its Run is deleted.
 The operator runs as a ServiceAccount holding exactly the chart's RBAC (the ClusterRole
 plus the Role in its own namespace), so a missing grant fails these tests too.
 
-The local control plane has no kubelet, so the Job's Pod never runs: the task stays
-running until the run is cancelled or deleted, which is exactly what this test needs.
+The worker image here is a name the node does not have (and pull policy Never, so
+nothing is fetched): the Job's Pod never starts, the task stays running until the run
+is cancelled or deleted, which is exactly what these tests need. Worker Pods that
+really run are tests/integration/test_node_jobs.py's.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ WORKER_SA = "it-worker"
 SETTINGS = {
     "PRAZIUM_EXECUTOR": "kubernetes",
     "PRAZIUM_WORKER_IMAGE": "prazium/worker:it",
+    "PRAZIUM_WORKER_IMAGE_PULL_POLICY": "Never",
     "PRAZIUM_REPO_VOLUME_CLAIM": "it-repos",
     "PRAZIUM_TASK_DEADLINE_SECONDS": "600",
     "PRAZIUM_DATABASE_SECRET_NAME": "it-database",
@@ -172,13 +175,16 @@ def test_kubernetes_executor_submits_a_restricted_job_in_its_own_namespace_and_c
     assert dsn["valueFrom"]["secretKeyRef"] == {"name": "it-database", "key": "dsn"}
     text = json.dumps(job)
     assert SECRET_VALUE not in text and stack.database_url not in text
-    # The worker's request is on the shared volume, at the path the container is given.
-    request = Path(container["command"][-1])
+    # The worker's request is on the shared volume, at the path the container is given,
+    # and its output goes to the attempt's log file beside it (it outlives the Pod).
+    assert container["imagePullPolicy"] == "Never"
+    request, worker_log = Path(container["command"][-2]), Path(container["command"][-1])
+    assert worker_log == request.with_suffix("").with_suffix(".log")
     assert request.is_file() and request.is_relative_to(data_dir)
     assert json.loads(request.read_text())["credentials_secret"] == "notes-agent-keys"
     assert SECRET_VALUE not in request.read_text()
 
-    # No kubelet: the Job never finishes, the task stays running; cancel deletes the Job
+    # The Pod cannot start: the Job never finishes, the task stays running; cancel deletes the Job
     # (foreground deletion, completed by the controller-manager's garbage collector).
     assert (get(namespace, "runs", "notes-k8s") or {})["status"]["phase"] == "executing"
     patch_spec(namespace, "runs", "notes-k8s", {"cancel": True})

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import socket
 import subprocess
 import time
+import uuid
 from pathlib import Path
 
 import httpx
@@ -24,8 +26,27 @@ def _stack_env(dev_dir: Path) -> dict[str, str]:
         PRAZIUM_APISERVER_PORT=str(free_port()), PRAZIUM_ETCD_PORT=str(free_port()),
         PRAZIUM_ETCD_PEER_PORT=str(free_port()), PRAZIUM_CM_PORT=str(free_port()),
         PRAZIUM_PG_PORT=str(free_port()), PRAZIUM_API_PORT=str(free_port()),
+        # The node's ports and its pod CIDR: apart from make up's and make test's.
+        PRAZIUM_SCHEDULER_PORT=str(free_port()), PRAZIUM_KUBELET_PORT=str(free_port()),
+        PRAZIUM_KUBELET_HEALTHZ_PORT=str(free_port()),
+        PRAZIUM_PROXY_HEALTHZ_PORT=str(free_port()), PRAZIUM_PROXY_METRICS_PORT=str(free_port()),
+        PRAZIUM_POD_CIDR=f"10.246.{uuid.uuid4().int % 250}.0/24",
     )
     return env
+
+
+def _node_leftovers(dev_dir: Path) -> list[str]:
+    """What a node of this stack could leave on the machine: mounts under its directory,
+    its bridge, its DNAT chain (names from scripts/node.sh's stack id)."""
+    stack_id = hashlib.sha256(f"{dev_dir}\n".encode()).hexdigest()[:6]
+    mounts = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()
+              if line.split()[4].startswith(str(dev_dir))]
+    links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True,
+                           check=True).stdout
+    nat = subprocess.run(["iptables", "-t", "nat", "-S"], capture_output=True, text=True,
+                         check=True).stdout
+    return [*mounts, *([f"bridge pz{stack_id}"] if f" pz{stack_id}:" in links else []),
+            *([f"chain PRAZIUM-{stack_id}"] if f"PRAZIUM-{stack_id}" in nat else [])]
 
 
 def _script(name: str, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -49,6 +70,10 @@ def test_up_is_healthy_and_down_leaves_no_process(tmp_path: Path) -> None:
         health = httpx.get(f"{api}/v1/health", timeout=10)
         assert health.status_code == 200
         assert set(health.json()["components"].values()) == {"healthy"}
+        # The default: tasks run as Jobs on this stack's own node.
+        assert "(executor: kubernetes)" in up.stdout
+        assert "node prazium-node ready" in up.stderr
+        assert _node_leftovers(dev), "the node's bridge, chain and mounts exist while up"
 
         kubectl = [str(dev / "bin" / "kubectl"), "--kubeconfig", str(dev / "kubeconfig")]
         applied = subprocess.run([*kubectl, "apply", "-f", str(ROOT / "examples/project.yaml")],
@@ -70,6 +95,7 @@ def test_up_is_healthy_and_down_leaves_no_process(tmp_path: Path) -> None:
         down = _script("stack.sh", "down", env=env)
     assert down.returncode == 0, down.stderr
     assert _processes_under(dev) == []
+    assert _node_leftovers(dev) == []
     assert _script("stack.sh", "down", env=env).returncode == 0  # safe to run twice
     _script("postgres.sh", "purge", env=env)
 

@@ -89,8 +89,14 @@ def test_job_spec_is_restricted_in_the_job_namespace_labelled_and_retry_free() -
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
     assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
     assert container["resources"]["limits"]["cpu"] == "2"
-    assert container["command"][:3] == ["python", "-m", "prazium_operator.worker"]
-    assert container["command"][-1] == "/data/tmp/results/task-001-1.request.json"
+    # The worker, its output also into the attempt's log file on the volume (bash
+    # with pipefail, so the worker's exit status is the container's).
+    assert container["command"][:2] == ["bash", "-c"]
+    assert "set -o pipefail" in container["command"][2]
+    assert 'exec python -m prazium_operator.worker --request "$1"' in container["command"][2]
+    assert container["command"][-2:] == ["/data/tmp/results/task-001-1.request.json",
+                                         "/data/tmp/results/task-001-1.log"]
+    assert pod["terminationGracePeriodSeconds"] == 3
     repos = next(v for v in pod["volumes"] if v["name"] == "repos")
     assert repos["persistentVolumeClaim"] == {"claimName": "repos-claim"}
     assert {"name": "repos", "mountPath": "/data"} in container["volumeMounts"]
@@ -100,7 +106,11 @@ def test_job_spec_is_restricted_in_the_job_namespace_labelled_and_retry_free() -
     dsn = next(e for e in container["env"] if e["name"] == "PRAZIUM_DATABASE_URL")
     assert dsn == {"name": "PRAZIUM_DATABASE_URL",
                    "valueFrom": {"secretKeyRef": {"name": "pg-dsn", "key": "uri"}}}
-    assert all("valueFrom" in e or e["name"] == "PRAZIUM_DATA_DIR" for e in container["env"])
+    # Plain values: the data dir, and git's trust of the volume's repositories (owned
+    # by the operator's uid, not the worker's); everything else by reference.
+    plain = {e["name"]: e["value"] for e in container["env"] if "valueFrom" not in e}
+    assert plain == {"PRAZIUM_DATA_DIR": "/data", "GIT_CONFIG_COUNT": "1",
+                     "GIT_CONFIG_KEY_0": "safe.directory", "GIT_CONFIG_VALUE_0": "*"}
 
 
 def test_job_spec_defaults_database_secret_and_no_credentials() -> None:

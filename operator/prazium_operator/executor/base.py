@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from prazium_operator.worker.request import WorkerRequest
@@ -12,6 +13,17 @@ class WorkerState(enum.Enum):
     RUNNING = "running"
     EXITED = "exited"  # read the result file
     LOST = "lost"  # gone without a result (killed, node lost): retry with attempt + 1
+    FAILED = "failed"  # ended for good by the platform (past its deadline): fail the task
+
+
+@dataclass(frozen=True)
+class WorkerStatus:
+    state: WorkerState
+    # What the executor learnt about its worker since start (the Pod's name): merged
+    # into the Task's status.executor.
+    ref: dict[str, Any] = field(default_factory=dict)
+    # Why the worker waits, was lost or failed: shown as the Task's message.
+    message: str = ""
 
 
 class Executor(Protocol):
@@ -25,8 +37,9 @@ class Executor(Protocol):
         """Start the worker; return the reference stored in Task status.executor."""
         ...
 
-    async def state(self, ref: dict[str, Any], request: WorkerRequest) -> WorkerState:
-        """Running, exited (a result file exists) or lost; works after an operator restart."""
+    async def state(self, ref: dict[str, Any], request: WorkerRequest) -> WorkerStatus:
+        """Running, exited (a result file exists), lost or failed; works after an operator
+        restart."""
         ...
 
     async def stop(self, ref: dict[str, Any], request: WorkerRequest) -> None:

@@ -15,6 +15,11 @@ deletes it itself: once the task's result is read (release), on cancel (stop),
 and when the Run is deleted (release_run, by label; ttlSecondsAfterFinished is
 only a backstop).
 
+The worker's output goes to the Pod's log and, with its uid, to the attempt's log
+file on the volume (results/<ns>/<run>/<task>-<attempt>.log, as the local executor
+writes it), so it outlives the Pod. The repositories on the volume belong to the
+operator's uid: the worker's git is told to trust them (safe.directory).
+
 Secrets are referenced, never copied, and the operator reads none: the database
 URL as a secretKeyRef to PRAZIUM_DATABASE_SECRET_NAME / _KEY in the job namespace.
 The agent's credentials: spec.agent.credentialsSecret names a Secret in the
@@ -38,16 +43,28 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from prazium_kit import kube, podsecurity
-from prazium_operator.executor.base import WorkerState
+from prazium_operator.executor.base import WorkerState, WorkerStatus
 from prazium_operator.settings import Settings
-from prazium_operator.worker.request import WorkerRequest, read_result, request_path
+from prazium_operator.worker.request import WorkerRequest, log_path, read_result, request_path
 
 log = logging.getLogger(__name__)
 
 WORKER_UID = 10001
+# Like the local executor's stop grace: the worker is crash-only (a killed attempt is
+# retried), and bash as PID 1 of the container leaves TERM to the kubelet's KILL.
+STOP_GRACE_SECONDS = 3
 JOB_TTL_SECONDS = 3600
 LABEL_TASK_NAMESPACE = "prazium.io/task-namespace"
 LABEL_TASK = "prazium.io/task"
+# The Job controller names a Job's Pods with this label.
+LABEL_JOB_NAME = "batch.kubernetes.io/job-name"
+# bash: pipefail keeps the worker's exit status through tee. The first line says,
+# from inside, which uid the worker runs as and whether it could write its root
+# filesystem (it must not).
+WORKER_SCRIPT = ('set -o pipefail; { echo "worker pod $HOSTNAME: $(id); root filesystem:'
+                 ' $(touch /.probe 2>/dev/null && echo writable || echo read-only)";'
+                 ' exec python -m prazium_operator.worker --request "$1"; } 2>&1'
+                 ' | tee -a "$2"')
 
 
 def _digest(text: str, length: int = 10) -> str:
@@ -84,8 +101,13 @@ def build_job(request: WorkerRequest, owner: dict[str, Any], settings: Settings
     task_cr = owner["metadata"]["name"]
     name = job_name(request.namespace, task_cr, request.attempt)
     data_dir = str(settings.data_dir)
+    result = Path(request.result_path)
     env = [
         {"name": "PRAZIUM_DATA_DIR", "value": data_dir},
+        # Repositories on the volume belong to the operator's uid, not the worker's.
+        {"name": "GIT_CONFIG_COUNT", "value": "1"},
+        {"name": "GIT_CONFIG_KEY_0", "value": "safe.directory"},
+        {"name": "GIT_CONFIG_VALUE_0", "value": "*"},
         # The DSN holds a password: the Job references the Secret, never the value.
         {"name": "PRAZIUM_DATABASE_URL", "valueFrom": {"secretKeyRef": {
             "name": settings.database_secret_name, "key": settings.database_secret_key}}},
@@ -102,13 +124,15 @@ def build_job(request: WorkerRequest, owner: dict[str, Any], settings: Settings
               kube.LABEL_MANAGED_BY: "prazium"}
     pod: dict[str, Any] = {
         "restartPolicy": "Never",
+        "terminationGracePeriodSeconds": STOP_GRACE_SECONDS,
         "automountServiceAccountToken": False,
         "securityContext": podsecurity.pod_security_context(WORKER_UID, fs_group=True),
         "containers": [{
             "name": "worker",
             "image": settings.worker_image,
-            "command": ["python", "-m", "prazium_operator.worker", "--request",
-                        str(request_path(Path(request.result_path)))],
+            "imagePullPolicy": settings.worker_image_pull_policy,
+            "command": ["bash", "-c", WORKER_SCRIPT, "worker",
+                        str(request_path(result)), str(log_path(result))],
             "env": env,
             "envFrom": env_from,
             "resources": {
@@ -179,34 +203,51 @@ class KubernetesExecutor:
         self._running[job["metadata"]["name"]] = (request.namespace, request.run)
         log.info("submitted Job %s for %s", job["metadata"]["name"], request.task_id,
                  extra={**request.log_fields(), "job": job["metadata"]["name"]})
-        # The Task's status.executor schema holds kind and name: the namespace is always
+        # The Task's status.executor holds kind, name and, once state() has seen it, the
+        # Pod (null here: a retry's new Job has no Pod yet). The namespace is always
         # the configured job namespace (changing it orphans running Jobs to their TTL;
         # their tasks are retried as lost).
-        return {"kind": self.kind, "name": job["metadata"]["name"]}
+        return {"kind": self.kind, "name": job["metadata"]["name"], "pod": None}
 
-    async def state(self, ref: dict[str, Any], request: WorkerRequest) -> WorkerState:
+    async def state(self, ref: dict[str, Any], request: WorkerRequest) -> WorkerStatus:
         if read_result(Path(request.result_path)) is not None:
             self._running.pop(str(ref.get("name")), None)
-            return WorkerState.EXITED
+            return WorkerStatus(WorkerState.EXITED)
         name = ref.get("name")
         if not name:
-            return WorkerState.LOST
+            return WorkerStatus(WorkerState.LOST, message="no Job was recorded")
         try:
             # get on jobs (not jobs/status): the object carries its status.
-            job = await asyncio.to_thread(client.BatchV1Api().read_namespaced_job,
-                                          name, self.namespace)
+            job: Any = await asyncio.to_thread(client.BatchV1Api().read_namespaced_job,
+                                               name, self.namespace)
         except ApiException as exc:
             if exc.status == 404:
                 self._running.pop(name, None)
-                return WorkerState.LOST
+                return WorkerStatus(WorkerState.LOST, message=f"Job {name} is gone")
             raise
         self._running[name] = (request.namespace, request.run)
-        status = job.status
-        if status and (status.succeeded or status.failed):
+        ended = _job_ended(job)
+        if ended is not None:
             self._running.pop(name, None)
-            # Finished without a result file: the Pod died (deadline, OOM, eviction).
-            return WorkerState.LOST
-        return WorkerState.RUNNING
+            # A result may have landed between the two reads.
+            if read_result(Path(request.result_path)) is not None:
+                return WorkerStatus(WorkerState.EXITED)
+            reason, message = ended
+            if reason == "DeadlineExceeded":
+                return WorkerStatus(WorkerState.FAILED, message=(
+                    f"Job {name} ran past its deadline of "
+                    f"{job.spec.active_deadline_seconds} s (DeadlineExceeded)"))
+            # Finished without a result file: the Pod died (deleted, OOM, evicted).
+            return WorkerStatus(WorkerState.LOST, message=f"Job {name}: {reason}: {message}")
+        pods: Any = await asyncio.to_thread(
+            client.CoreV1Api().list_namespaced_pod, self.namespace,
+            label_selector=f"{LABEL_JOB_NAME}={name}")
+        live = [p for p in pods.items if not p.metadata.deletion_timestamp] or pods.items
+        if not live:
+            return WorkerStatus(WorkerState.RUNNING, message=f"Job {name}: waiting for its Pod")
+        pod = max(live, key=lambda p: p.metadata.creation_timestamp)
+        return WorkerStatus(WorkerState.RUNNING, ref={"pod": pod.metadata.name},
+                            message=_pod_progress(pod, request.attempt))
 
     async def _delete(self, ref: dict[str, Any], policy: str) -> None:
         name = ref.get("name")
@@ -250,3 +291,31 @@ class KubernetesExecutor:
 
     async def shutdown(self) -> None:
         self._running.clear()
+
+
+def _job_ended(job: Any) -> tuple[str, str] | None:
+    """(reason, message) of a Job's Failed or Complete condition, None while it runs.
+    FailureTarget comes first; Failed only once its Pods are gone."""
+    for cond in (job.status.conditions if job.status else None) or []:
+        if cond.type in ("Failed", "Complete") and cond.status == "True":
+            return str(cond.reason or cond.type), str(cond.message or "")
+    return None
+
+
+def _pod_progress(pod: Any, attempt: int) -> str:
+    """The Task's message for a worker Pod: running, or why it waits (no node can take
+    it, its image, ...)."""
+    name = pod.metadata.name
+    phase = pod.status.phase if pod.status else None
+    if phase == "Running":
+        return f"attempt {attempt}: running in Pod {name}"
+    for cond in (pod.status.conditions if pod.status else None) or []:
+        if cond.type == "PodScheduled" and cond.status == "False":
+            return (f"attempt {attempt}: waiting for a node for Pod {name}: "
+                    f"{cond.message or cond.reason}")
+    for container in (pod.status.container_statuses if pod.status else None) or []:
+        waiting = container.state.waiting if container.state else None
+        if waiting and waiting.reason:
+            detail = f": {waiting.message}" if waiting.message else ""
+            return f"attempt {attempt}: Pod {name} waiting ({waiting.reason}{detail})"
+    return f"attempt {attempt}: Pod {name} {str(phase or 'Pending').lower()}"

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from prazium_operator.executor.base import WorkerState
+from prazium_operator.executor.base import WorkerState, WorkerStatus
 from prazium_operator.settings import Settings
 from prazium_operator.worker.request import (
     WorkerRequest,
@@ -70,7 +70,10 @@ class LocalExecutor:
                  extra={**request.log_fields(), "pid": proc.pid})
         return {"kind": self.kind, "pid": proc.pid}
 
-    async def state(self, ref: dict[str, Any], request: WorkerRequest) -> WorkerState:
+    async def state(self, ref: dict[str, Any], request: WorkerRequest) -> WorkerStatus:
+        return WorkerStatus(self._state(ref, request))
+
+    def _state(self, ref: dict[str, Any], request: WorkerRequest) -> WorkerState:
         result = Path(request.result_path)
         pid = ref.get("pid") or _pid_from_file(result)
         child = self._children.get(pid) if pid else None

@@ -37,6 +37,9 @@ from prazium_operator.reconcilers.run.context import (
 from prazium_operator.status import run as run_status
 
 WAIT_FOR_SLOT_SECONDS = 0.5
+# How long a Run waits for its Project to reach the spec version the Project's own
+# approval already names (both applied at once); then admission decides as usual.
+WAIT_FOR_APPROVAL_SECONDS = 120.0
 
 
 def _take_project(ctx: RunContext, project: Obj) -> None:
@@ -70,6 +73,8 @@ async def admit(ctx: RunContext) -> None:
     check(ctx)
     retry_of = ctx.spec.retry_of
     retried = None
+    if not ctx.status.spec_snapshot and not retry_of:
+        await _await_approval_in_progress(ctx)
     if retry_of and not ctx.status.spec_snapshot and not ctx.archived:
         old = await asyncio.to_thread(resources.get, ctx.ns, kube.RUNS, retry_of)
         retried = status_of(old, RunStatus).spec_snapshot
@@ -94,6 +99,26 @@ async def admit(ctx: RunContext) -> None:
                 ctx, "pending", f"waiting for run {holder} to finish: a project builds one"
                 " run at a time")
         await sleep(ctx, WAIT_FOR_SLOT_SECONDS)
+
+
+async def _await_approval_in_progress(ctx: RunContext) -> None:
+    """Wait (pending, with a message) while the Project is planned towards the spec
+    version it already approves, keeping the latest Project in the context."""
+    assert ctx.project_spec is not None and ctx.project_status is not None
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAIT_FOR_APPROVAL_SECONDS
+    told = False
+    while (core.approval_in_progress(ctx.project_spec, ctx.project_status)
+           and loop.time() < deadline):
+        check(ctx)
+        if not told:
+            told = True
+            await set_phase(ctx, "pending", f"waiting for project {ctx.project!r} to reach"
+                            " the spec version its approval names")
+        await sleep(ctx, WAIT_FOR_SLOT_SECONDS)
+        latest = await asyncio.to_thread(resources.get, ctx.ns, kube.PROJECTS, ctx.project)
+        if latest is not None:
+            _take_project(ctx, latest)
 
 
 def _run_is_active(ctx: RunContext, other: str) -> bool:

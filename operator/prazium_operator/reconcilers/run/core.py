@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from prazium_kit.models import (
     TASK_PHASES,
+    ProjectSpec,
     ProjectStatus,
     RunPhase,
     SpecSnapshot,
@@ -70,6 +71,18 @@ def admission_decision(project: str, archived: bool, project_status: ProjectStat
             f"project {project!r} has no approved spec (phase {phase}); approve spec"
             f" version {version or '(none yet)'} with spec.approval.specVersion first")
     return Admitted(SpecSnapshot(version=version, documents=dict(state.documents or {})))
+
+
+def approval_in_progress(project_spec: ProjectSpec, project_status: ProjectStatus) -> bool:
+    """The Project's spec approves a version that is not generated (or recorded) yet: a
+    Project applied together with its Run (`kubectl apply -f project.yaml -f run.yaml`)
+    is still being planned when the Run arrives."""
+    wanted = project_spec.approval.spec_version if project_spec.approval else None
+    state = project_status.spec
+    version = state.version if state else None
+    if not wanted or (version and state is not None and state.approved_version == version):
+        return False
+    return not version or version <= wanted
 
 
 # ------------------------------------------------------------------------- execution

@@ -105,25 +105,47 @@ async def poll(ctx: RunContext, task: TaskState) -> None:
     attempt = task.status.attempts or 1
     request = _recorded_request(ctx, task)
     ref = _ref(task)
-    state = await ctx.executor.state(ref, request)
-    if state is WorkerState.RUNNING:
+    status = await ctx.executor.state(ref, request)
+    if status.state is WorkerState.RUNNING:
+        await _note_progress(ctx, task, ref, status.ref, status.message or f"attempt {attempt}")
         return
-    result = read_worker_result(Path(request.result_path)) if state is WorkerState.EXITED else None
+    result = (read_worker_result(Path(request.result_path))
+              if status.state is WorkerState.EXITED else None)
     # The result is on the shared volume now (or there is none): the worker's Job,
     # if any, has nothing more to tell. A retry is a new Job (attempt + 1).
     await ctx.executor.release(ref, request)
+    if status.state is WorkerState.FAILED:
+        await _fail_task(ctx, task, status.message or "the worker failed")
+        return
     if result is None:
+        why = f" ({status.message})" if status.message else ""
         if attempt < MAX_ATTEMPTS:
-            log.warning("worker of %s attempt %s lost; retrying", task.name, attempt,
+            log.warning("worker of %s attempt %s lost%s; retrying", task.name, attempt, why,
                         extra=request.log_fields())
+            await k8s_event(task.body, "Retrying", f"attempt {attempt} lost{why}",
+                            warning=True)
             await start_task(ctx, task, attempt + 1)
         else:
-            await _fail_task(ctx, task, f"the worker exited without a result {attempt} times")
+            await _fail_task(ctx, task,
+                             f"the worker exited without a result {attempt} times{why}")
         return
     if result.status == "succeeded" and result.commit_sha:
         await _complete_task(ctx, task, result)
     else:
         await _fail_task(ctx, task, result.error or "the worker failed")
+
+
+async def _note_progress(ctx: RunContext, task: TaskState, ref: Obj, learnt: Obj,
+                         message: str) -> None:
+    """Record what changed about a running worker (its Pod, why it waits), once."""
+    fields: dict[str, object] = {}
+    merged = {**ref, **learnt}
+    if merged != ref:
+        fields["executor"] = ExecutorRef.model_validate(merged)
+    if message != task.status.message:
+        fields["message"] = message
+    if fields:
+        await set_task(ctx, task, **fields)
 
 
 async def _complete_task(ctx: RunContext, task: TaskState, result: WorkerResult) -> None:

@@ -1,0 +1,438 @@
+#!/usr/bin/env bash
+# The local node: containerd (own config, root, state and socket under .dev), kubelet
+# and kube-proxy (iptables mode), with bridge + host-local CNI on a pod CIDR of this
+# stack. Needs root (it creates a bridge, network namespaces, cgroups, iptables rules).
+#   node.sh start    start all three, import the images, wait until the Node is Ready
+#   node.sh stop     stop them and remove what they leave (pods' containers, mounts under
+#                    the kubelet's root, network namespaces, the bridge, iptables rules)
+#   node.sh status   exit 0 when the Node is Ready
+#   node.sh env      print the settings the stack gives the operator (image, addresses)
+# Pods reach PostgreSQL and the apiserver, which listen on 127.0.0.1 only, through the
+# bridge's own address: a DNAT rule per port to 127.0.0.1 (route_localnet on the
+# bridge), so nothing listens on any other address. The bridge address is also the
+# Node's InternalIP (a node IP cannot be loopback): the kubelet listens there, and the
+# apiserver reaches it there for logs and exec.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+NODE=$DEV_DIR/node
+PKI=$DEV_DIR/cluster/pki
+BIN=$DEV_DIR/bin/prazium-cluster
+SOCK=$NODE/containerd/containerd.sock
+NODE_NAME=prazium-node
+# One id per stack (make up, make test): names of host-wide things it creates.
+STACK_ID=$(echo "$DEV_DIR" | sha256sum | cut -c1-6)
+BRIDGE=pz$STACK_ID
+CHAIN=PRAZIUM-$STACK_ID
+CGROUP_ROOT=/prazium-$STACK_ID
+: "${PRAZIUM_POD_CIDR:=10.244.0.0/24}"
+POD_CIDR=$PRAZIUM_POD_CIDR
+GATEWAY=${POD_CIDR%.*/*}.1
+# The apiserver's own Service, `kubernetes` (the first address of cluster.sh's
+# --service-cluster-ip-range), and kube-proxy's single owner.
+KUBERNETES_SERVICE_IP=10.0.0.1
+PROXY_LOCK=/run/prazium-kube-proxy.owner
+
+kubectl() { "$DEV_DIR/bin/kubectl" "$@"; }
+
+need_root() {
+  [ "$(id -u)" = 0 ] || die "the node needs root (bridge, network namespaces, cgroups, iptables);
+  run as root, or use the node-less fallback: make up EXECUTOR=local"
+  local tool
+  for tool in containerd containerd-shim-runc-v2 runc ctr iptables setfacl; do
+    command -v "$tool" >/dev/null || die "$tool is missing: run make setup"
+  done
+  [ -x /usr/lib/cni/bridge ] || die "the CNI plugins are missing: run make setup"
+}
+
+gen_node_pki() {
+  [ -f "$PKI/.node-complete-$GATEWAY" ] && return 0
+  say "generating the node's certificates"
+  (
+    cd "$PKI"
+    sign() { # sign NAME SUBJECT EXTENDED_USAGE [SAN]
+      local ext; ext=$(mktemp)
+      printf 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=%s\n' "$3" >"$ext"
+      [ -n "${4:-}" ] && printf 'subjectAltName=%s\n' "$4" >>"$ext"
+      openssl req -newkey rsa:2048 -nodes -subj "$2" -keyout "$1.key" -out "$1.csr" 2>/dev/null
+      openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 \
+        -extfile "$ext" -out "$1.crt" 2>/dev/null
+      rm -f "$1.csr" "$ext"
+    }
+    # The kubelet: a client (the Node authorizer knows it by this name) and a server
+    # the apiserver verifies when it proxies logs/exec.
+    sign kubelet "/O=system:nodes/CN=system:node:$NODE_NAME" clientAuth
+    sign kubelet-serving "/CN=$NODE_NAME" serverAuth "IP:$GATEWAY,IP:127.0.0.1,DNS:$NODE_NAME"
+    sign kube-proxy "/CN=system:kube-proxy" clientAuth
+    touch ".node-complete-$GATEWAY"
+  )
+}
+
+kubeconfig_for() { # kubeconfig_for FILE CERTNAME
+  cat >"$1" <<KC
+apiVersion: v1
+kind: Config
+clusters:
+- name: prazium-local
+  cluster: {server: "https://127.0.0.1:$PRAZIUM_APISERVER_PORT", certificate-authority: $PKI/ca.crt}
+users:
+- name: node
+  user: {client-certificate: $PKI/$2.crt, client-key: $PKI/$2.key}
+contexts:
+- name: prazium-local
+  context: {cluster: prazium-local, user: node}
+current-context: prazium-local
+KC
+  chmod 600 "$1"
+}
+
+write_configs() {
+  local pause=$1
+  mkdir -p "$NODE"/{containerd,cni/net.d,cni/ipam,kubelet,logs}
+  cat >"$NODE/containerd/config.toml" <<TOML
+version = 2
+root = "$NODE/containerd/root"
+state = "$NODE/containerd/state"
+disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs",
+  "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper"]
+[grpc]
+  address = "$SOCK"
+[ttrpc]
+  address = "$SOCK.ttrpc"
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$NODE/containerd/opt"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "$pause"
+  # A negative oom_score_adj is refused on these machines, even for root: without
+  # this every sandbox fails ("can't get final child's PID from pipe: EOF").
+  restrict_oom_score_adj = true
+  stream_server_address = "127.0.0.1"
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        SystemdCgroup = false
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "$NODE/cni/net.d"
+TOML
+  # No ipMasq: pods talk only to this machine's own addresses.
+  cat >"$NODE/cni/net.d/10-prazium.conflist" <<JSON
+{"cniVersion": "1.0.0", "name": "prazium-$STACK_ID", "plugins": [
+  {"type": "bridge", "bridge": "$BRIDGE", "isGateway": true, "ipMasq": false,
+   "hairpinMode": true,
+   "ipam": {"type": "host-local", "dataDir": "$NODE/cni/ipam",
+            "ranges": [[{"subnet": "$POD_CIDR", "gateway": "$GATEWAY"}]],
+            "routes": [{"dst": "0.0.0.0/0"}]}},
+  {"type": "portmap", "capabilities": {"portMappings": true}}
+]}
+JSON
+  kubeconfig_for "$NODE/kubelet.kubeconfig" kubelet
+  kubeconfig_for "$NODE/kube-proxy.kubeconfig" kube-proxy
+  cat >"$NODE/kubelet.yaml" <<YAML
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+# cgroup v1 here, no systemd, swap allowed by the machine.
+failCgroupV1: false
+cgroupDriver: cgroupfs
+cgroupRoot: $CGROUP_ROOT
+failSwapOn: false
+containerRuntimeEndpoint: unix://$SOCK
+address: $GATEWAY
+port: $PRAZIUM_KUBELET_PORT
+readOnlyPort: 0
+healthzBindAddress: 127.0.0.1
+healthzPort: $PRAZIUM_KUBELET_HEALTHZ_PORT
+tlsCertFile: $PKI/kubelet-serving.crt
+tlsPrivateKeyFile: $PKI/kubelet-serving.key
+authentication:
+  anonymous: {enabled: false}
+  webhook: {enabled: true}
+  x509: {clientCAFile: $PKI/ca.crt}
+authorization: {mode: Webhook}
+clusterDomain: cluster.local
+resolvConf: /etc/resolv.conf
+hairpinMode: hairpin-veth
+podLogsDir: $NODE/pod-logs
+# The images exist only here (no registry to pull them back from): never collect them.
+imageGCHighThresholdPercent: 100
+imageGCLowThresholdPercent: 99
+evictionHard: {memory.available: "100Mi", nodefs.available: "2%", imagefs.available: "2%",
+               nodefs.inodesFree: "2%"}
+# Pod status reaches the apiserver sooner (the operator waits on it).
+nodeStatusUpdateFrequency: 10s
+syncFrequency: 10s
+serializeImagePulls: false
+maxPods: 50
+YAML
+  cat >"$NODE/kube-proxy.yaml" <<YAML
+apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+clientConnection: {kubeconfig: $NODE/kube-proxy.kubeconfig}
+mode: iptables
+clusterCIDR: $POD_CIDR
+hostnameOverride: $NODE_NAME
+bindAddress: 127.0.0.1
+healthzBindAddress: 127.0.0.1:$PRAZIUM_PROXY_HEALTHZ_PORT
+metricsBindAddress: 127.0.0.1:$PRAZIUM_PROXY_METRICS_PORT
+nodePortAddresses: [127.0.0.1/32]
+# Leave the machine's conntrack settings alone.
+conntrack: {maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s}
+YAML
+}
+
+# Pods -> this machine's PostgreSQL and apiserver on 127.0.0.1, via the bridge address.
+host_rules() {
+  sysctl -qw net.ipv4.ip_forward=1
+  # The bridge exists before the first Pod so its address can be used at once.
+  if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
+    ip link add "$BRIDGE" type bridge
+  fi
+  ip addr replace "$GATEWAY/${POD_CIDR#*/}" dev "$BRIDGE"
+  ip link set "$BRIDGE" up
+  sysctl -qw "net.ipv4.conf.$BRIDGE.route_localnet=1"
+  iptables -t nat -N "$CHAIN" 2>/dev/null || iptables -t nat -F "$CHAIN"
+  local port
+  for port in "$PRAZIUM_PG_PORT" "$PRAZIUM_APISERVER_PORT"; do
+    iptables -t nat -A "$CHAIN" -i "$BRIDGE" -s "$POD_CIDR" -d "$GATEWAY" -p tcp \
+      --dport "$port" -j DNAT --to-destination "127.0.0.1:$port"
+  done
+  # The apiserver's `kubernetes` Service has no endpoints (a loopback address is not
+  # published): Pods' in-cluster clients reach it here instead. kube-proxy's nat
+  # rules have nothing for it, so this rule, later in PREROUTING, takes it.
+  iptables -t nat -A "$CHAIN" -i "$BRIDGE" -s "$POD_CIDR" -d "$KUBERNETES_SERVICE_IP" -p tcp \
+    --dport 443 -j DNAT --to-destination "127.0.0.1:$PRAZIUM_APISERVER_PORT"
+  iptables -t nat -C PREROUTING -j "$CHAIN" 2>/dev/null || iptables -t nat -I PREROUTING -j "$CHAIN"
+}
+
+remove_host_rules() {
+  iptables -t nat -D PREROUTING -j "$CHAIN" 2>/dev/null || true
+  iptables -t nat -F "$CHAIN" 2>/dev/null || true
+  iptables -t nat -X "$CHAIN" 2>/dev/null || true
+  ip link del "$BRIDGE" 2>/dev/null || true
+}
+
+# The kubelet's cgroup root must exist in every hierarchy (cgroup v1): the cpuset one
+# with its parent's cpus and memory nodes, which v1 does not copy by itself.
+make_cgroup_root() {
+  local sub dir
+  for sub in /sys/fs/cgroup/*/; do
+    [ -f "${sub}tasks" ] || continue
+    dir=$sub${CGROUP_ROOT#/}
+    mkdir -p "$dir"
+    if [ -f "${sub}cpuset.cpus" ]; then
+      [ -n "$(cat "$dir/cpuset.cpus")" ] || cat "${sub}cpuset.cpus" >"$dir/cpuset.cpus"
+      [ -n "$(cat "$dir/cpuset.mems")" ] || cat "${sub}cpuset.mems" >"$dir/cpuset.mems"
+    fi
+  done
+}
+
+node_ready() {
+  [ "$(kubectl --kubeconfig "$DEV_DIR/kubeconfig" get node "$NODE_NAME" \
+    -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]
+}
+
+# The data dir is written by the operator (root, on the host) and by workers (uid
+# 10001, in Pods): a default ACL gives the worker uid rwx on everything created there.
+share_data_dir() {
+  local data=$1
+  mkdir -p "$data"
+  setfacl -R -m u:10001:rwX -m d:u:10001:rwX "$data"
+  # Every parent must be traversable by the worker uid (hostPath keeps the full path).
+  local dir
+  dir=$(dirname "$data")
+  while [ "$dir" != / ]; do
+    # Only add search permission where the worker uid has none (never narrow it).
+    getfacl -cp "$dir" 2>/dev/null | grep -q '^user:10001:' || setfacl -m u:10001:x "$dir" 2>/dev/null || true
+    dir=$(dirname "$dir")
+  done
+}
+
+start() {
+  need_root
+  if pid_alive "$NODE/kubelet.pid" && node_ready; then
+    say "node already running"
+    "$PRAZIUM_ROOT/scripts/build-images.sh" import "$SOCK"  # the code may have changed
+    return 0
+  fi
+  stop_all quiet
+  gen_node_pki
+  local t0=$SECONDS pause
+  pause=$("$PRAZIUM_ROOT/scripts/build-images.sh" pause)
+  write_configs "$pause"
+  require_port "$PRAZIUM_KUBELET_HEALTHZ_PORT" "kubelet healthz"
+  host_rules
+  make_cgroup_root
+  # The node has no registry and pulls nothing from elsewhere: an image it lacks (a
+  # preview's python:3.11-slim, say) fails at once through a proxy that refuses.
+  start_bg containerd "$NODE/logs/containerd.log" "$NODE/containerd.pid" \
+    env HTTP_PROXY=http://127.0.0.1:9 HTTPS_PROXY=http://127.0.0.1:9 NO_PROXY= \
+    containerd --config "$NODE/containerd/config.toml"
+  wait_until containerd 30 "$NODE/containerd.pid" "$NODE/logs/containerd.log" \
+    ctr --address "$SOCK" version
+  "$PRAZIUM_ROOT/scripts/build-images.sh" import "$SOCK"
+  start_bg kubelet "$NODE/logs/kubelet.log" "$NODE/kubelet.pid" "$BIN" kubelet \
+    --config "$NODE/kubelet.yaml" --kubeconfig "$NODE/kubelet.kubeconfig" \
+    --root-dir "$NODE/kubelet" --cert-dir "$NODE/kubelet/pki" \
+    --hostname-override "$NODE_NAME" --node-ip "$GATEWAY" --v=1
+  # kube-proxy rewrites the machine's KUBE-* chains: one instance per machine.
+  local owner=""
+  [ -f "$PROXY_LOCK" ] && owner=$(cat "$PROXY_LOCK")
+  if [ -n "$owner" ] && [ "$owner" != "$DEV_DIR" ] && pid_alive "$owner/node/kube-proxy.pid"; then
+    say "kube-proxy of the stack in ${owner} owns this machine's Service rules: this stack runs none (ClusterIP Services unavailable here)"
+  else
+    echo "$DEV_DIR" >"$PROXY_LOCK"
+    start_bg kube-proxy "$NODE/logs/kube-proxy.log" "$NODE/kube-proxy.pid" "$BIN" kube-proxy \
+      --config "$NODE/kube-proxy.yaml" --v=1
+  fi
+  wait_until "the node" 120 "$NODE/kubelet.pid" "$NODE/logs/kubelet.log" node_ready
+  # make down cordons it before deleting its Pods; the Node object outlives that.
+  kubectl --kubeconfig "$DEV_DIR/kubeconfig" uncordon "$NODE_NAME" >/dev/null
+  say "node $NODE_NAME ready in $((SECONDS - t0)) s (pods on $POD_CIDR, host at $GATEWAY)"
+}
+
+# Containers, sandboxes, their network namespaces and mounts, whatever the kubelet
+# did not finish: containerd is asked first, the leftovers are removed by hand.
+remove_containers() {
+  if [ -S "$SOCK" ] && ctr --address "$SOCK" version >/dev/null 2>&1; then
+    local id ns
+    for id in $(ctr --address "$SOCK" -n k8s.io tasks ls -q 2>/dev/null); do
+      ctr --address "$SOCK" -n k8s.io tasks kill -s KILL "$id" >/dev/null 2>&1 || true
+    done
+    sleep 0.5
+    for id in $(ctr --address "$SOCK" -n k8s.io containers ls -q 2>/dev/null); do
+      ns=$(ctr --address "$SOCK" -n k8s.io containers info "$id" 2>/dev/null | python3 -c '
+import json, sys
+spec = json.load(sys.stdin).get("Spec") or {}
+for n in (spec.get("linux") or {}).get("namespaces") or []:
+    if n.get("type") == "network" and n.get("path"):
+        print(n["path"])' 2>/dev/null || true)
+      ctr --address "$SOCK" -n k8s.io tasks delete -f "$id" >/dev/null 2>&1 || true
+      ctr --address "$SOCK" -n k8s.io containers rm "$id" >/dev/null 2>&1 || true
+      if [ -n "$ns" ]; then umount "$ns" 2>/dev/null || true; rm -f "$ns"; fi
+    done
+  fi
+}
+
+unmount_under() { # every mount at or below a directory, deepest first
+  local dir=$1
+  [ -d "$dir" ] || return 0
+  # The kubelet bind-mounts its root directory onto itself, too.
+  awk -v d="$dir" '$5 == d || index($5, d "/") == 1 {print $5}' /proc/self/mountinfo | sort -r \
+    | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+}
+
+# The kubelet's own chains (a canary and a localnet firewall), shared by every
+# kubelet on the machine: removed once no other Prazium kubelet runs.
+remove_kubelet_chains() {
+  pgrep -f "prazium-cluster kubelet " >/dev/null 2>&1 && return 0
+  local ipt table
+  for ipt in iptables ip6tables; do
+    command -v "$ipt" >/dev/null || continue
+    "$ipt" -t filter -D INPUT -j KUBE-FIREWALL 2>/dev/null || true
+    "$ipt" -t filter -D OUTPUT -j KUBE-FIREWALL 2>/dev/null || true
+    for table in filter nat mangle; do
+      for chain in KUBE-FIREWALL KUBE-KUBELET-CANARY KUBE-IPTABLES-HINT; do
+        "$ipt" -t "$table" -F "$chain" 2>/dev/null || true
+        "$ipt" -t "$table" -X "$chain" 2>/dev/null || true
+      done
+    done
+  done
+}
+
+stop_all() {
+  local quiet=${1:-}
+  # Pods first, while kubelet and apiserver still run, so the CNI releases their
+  # addresses and rules: cordon (Jobs' new Pods wait) and delete them all.
+  if pid_alive "$NODE/kubelet.pid" && node_ready; then
+    kubectl --kubeconfig "$DEV_DIR/kubeconfig" cordon "$NODE_NAME" >/dev/null 2>&1 || true
+    kubectl --kubeconfig "$DEV_DIR/kubeconfig" delete pods --all -A --grace-period=1 \
+      --wait --timeout=30s >/dev/null 2>&1 || true
+  fi
+  stop_pidfile kube-proxy "$NODE/kube-proxy.pid"
+  if [ -f "$PROXY_LOCK" ] && [ "$(cat "$PROXY_LOCK")" = "$DEV_DIR" ]; then
+    # kube-proxy's own cleanup of its chains (iptables; nftables leftovers too).
+    [ -x "$BIN" ] && "$BIN" kube-proxy --cleanup >/dev/null 2>&1 || true
+    rm -f "$PROXY_LOCK"
+  fi
+  stop_pidfile kubelet "$NODE/kubelet.pid"
+  remove_containers
+  stop_pidfile containerd "$NODE/containerd.pid"
+  # Shims outlive containerd by design: end those of this stack's containerd.
+  local pid
+  for pid in $(pgrep -f "containerd-shim-runc-v2 .*-address $SOCK" 2>/dev/null || true); do
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+  unmount_under "$NODE/kubelet"
+  unmount_under "$NODE/containerd"
+  rm -rf "$NODE/kubelet/pods" "$NODE/containerd/state" "$NODE/cni/ipam"
+  remove_host_rules
+  remove_kubelet_chains
+  # The kubelet's cgroups of this stack (empty once the containers are gone).
+  local sub
+  for sub in /sys/fs/cgroup/*/; do
+    [ -d "$sub${CGROUP_ROOT#/}" ] && find "$sub${CGROUP_ROOT#/}" -depth -type d -exec rmdir {} + 2>/dev/null || true
+  done
+  [ -n "$quiet" ] || say "node stopped and cleaned"
+}
+
+# workload NAMESPACE DATA_DIR: what worker Jobs in NAMESPACE need on this node: the
+# repo volume (a hostPath PersistentVolume on DATA_DIR bound to the claim
+# prazium-repos), the database Secret (the DSN by the bridge address), the worker
+# ServiceAccount without a token, and the data dir writable by the worker uid.
+workload() {
+  local ns=$1 data=$2 dsn pv
+  data=$(mkdir -p "$data" && cd "$data" && pwd)
+  share_data_dir "$data"
+  "$PRAZIUM_ROOT/scripts/postgres.sh" allow "$POD_CIDR"
+  dsn=$("$PRAZIUM_ROOT/scripts/postgres.sh" pod-dsn "$GATEWAY")
+  pv=prazium-repos-$(echo "$ns:$data" | sha256sum | cut -c1-10)
+  kubectl --kubeconfig "$DEV_DIR/kubeconfig" apply -f - >/dev/null <<YAML
+apiVersion: v1
+kind: Namespace
+metadata: {name: $ns}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: prazium-worker, namespace: $ns}
+automountServiceAccountToken: false
+---
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: $pv, labels: {app.kubernetes.io/managed-by: prazium}}
+spec:
+  capacity: {storage: 10Gi}
+  accessModes: [ReadWriteMany]
+  persistentVolumeReclaimPolicy: Retain
+  storageClassName: ""
+  hostPath: {path: "$data", type: Directory}
+  claimRef: {namespace: $ns, name: prazium-repos}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: prazium-repos, namespace: $ns}
+spec:
+  accessModes: [ReadWriteMany]
+  storageClassName: ""
+  volumeName: $pv
+  resources: {requests: {storage: 10Gi}}
+YAML
+  # The DSN holds the password: from stdin, never on a command line.
+  printf '%s' "$dsn" | kubectl --kubeconfig "$DEV_DIR/kubeconfig" -n "$ns" \
+    create secret generic prazium-database --from-file=DATABASE_URL=/dev/stdin \
+    --dry-run=client -o yaml | kubectl --kubeconfig "$DEV_DIR/kubeconfig" apply -f - >/dev/null
+}
+
+case "${1:-}" in
+  start) start ;;
+  workload) workload "${2:?namespace}" "${3:?data dir}" ;;
+  stop) if [ "$(id -u)" = 0 ]; then stop_all; fi ;;
+  status) node_ready && echo "node: ready" || { echo "node: not ready"; exit 1; } ;;
+  env)
+    echo "PRAZIUM_WORKER_IMAGE=$("$PRAZIUM_ROOT/scripts/build-images.sh" prazium-name)"
+    echo "PRAZIUM_NODE_HOST_ADDRESS=$GATEWAY"
+    ;;
+  *) echo "usage: $0 start|stop|status|env|workload NAMESPACE DATA_DIR" >&2; exit 2 ;;
+esac

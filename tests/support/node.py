@@ -1,0 +1,137 @@
+"""The test stack's node (scripts/test.sh starts containerd, kubelet and kube-proxy):
+job namespaces whose worker Jobs really run, and reads of their Pods.
+
+Tests that need the node fail (never skip) without it, saying how to run them.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+NODE_NAME = "prazium-node"
+WORKER_UID = 10001
+WORKER_SA = "prazium-worker"
+
+
+@dataclass(frozen=True)
+class Node:
+    script: str
+    worker_image: str
+    host_address: str
+
+
+def node() -> Node:
+    script = os.environ.get("PRAZIUM_TEST_NODE_SCRIPT")
+    image = os.environ.get("PRAZIUM_TEST_WORKER_IMAGE")
+    host = os.environ.get("PRAZIUM_TEST_NODE_HOST_ADDRESS")
+    if not (script and image and host):
+        pytest.fail("this test runs worker Pods on the test stack's node: run `make test` as "
+                    "root with the node (PRAZIUM_NODE=1, the default)")
+    return Node(script=script, worker_image=image, host_address=host)
+
+
+@contextmanager
+def job_namespace(data_dir: Path) -> Iterator[str]:
+    """A namespace for worker Jobs with the repo volume on data_dir bound to the claim
+    prazium-repos, the database Secret and the worker ServiceAccount (node.sh workload);
+    deleted with its PersistentVolume afterwards."""
+    name = f"pzj-{uuid.uuid4().hex[:10]}"
+    proc = subprocess.run([node().script, "workload", name, str(data_dir)],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    try:
+        yield name
+    finally:
+        core = client.CoreV1Api()
+        core.delete_namespace(name, propagation_policy="Background")
+        for pv in core.list_persistent_volume().items:
+            claim = pv.spec.claim_ref
+            if claim is not None and claim.namespace == name:
+                core.delete_persistent_volume(pv.metadata.name)
+
+
+def operator_env(job_ns: str, **extra: str) -> dict[str, str]:
+    """The operator's settings for running its tasks as Jobs on the node."""
+    return {"PRAZIUM_EXECUTOR": "kubernetes", "PRAZIUM_JOB_NAMESPACE": job_ns,
+            "PRAZIUM_WORKER_IMAGE": node().worker_image,
+            "PRAZIUM_WORKER_IMAGE_PULL_POLICY": "Never",
+            "PRAZIUM_WORKER_SERVICE_ACCOUNT": WORKER_SA, **extra}
+
+
+def pod(namespace: str, name: str) -> dict[str, Any] | None:
+    try:
+        obj = client.CoreV1Api().read_namespaced_pod(name, namespace)
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+    return dict(client.ApiClient().sanitize_for_serialization(obj))
+
+
+def started_events(namespace: str, pod_name: str) -> list[Any]:
+    """The kubelet's Started events of a Pod (they outlive the Pod)."""
+    return [e for e in client.CoreV1Api().list_namespaced_event(
+        namespace, field_selector=f"involvedObject.name={pod_name}").items
+        if e.reason == "Started"]
+
+
+def set_unschedulable(value: bool) -> None:
+    client.CoreV1Api().patch_node(NODE_NAME, {"spec": {"unschedulable": value}})
+
+
+@dataclass
+class PodRecorder:
+    """Every Pod seen in a namespace while it runs (the Jobs' Pods are deleted with
+    their Jobs once a task's result is read), as the last version seen."""
+
+    namespace: str
+    seen: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def __enter__(self) -> PodRecorder:
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+
+    def _loop(self) -> None:
+        core = client.CoreV1Api()
+        serialize = client.ApiClient().sanitize_for_serialization
+        while not self._stop.is_set():
+            for item in core.list_namespaced_pod(self.namespace).items:
+                self.seen[item.metadata.name] = dict(serialize(item))
+            self._stop.wait(0.2)
+
+
+def assert_restricted(pod_obj: dict[str, Any]) -> None:
+    """The Pod runs as the worker uid, read-only root, no capabilities, no token."""
+    spec = pod_obj["spec"]
+    assert spec["nodeName"] == NODE_NAME
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    assert spec["securityContext"]["runAsUser"] == WORKER_UID
+    assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert spec["automountServiceAccountToken"] is False
+    assert spec["serviceAccountName"] == WORKER_SA
+    [container] = spec["containers"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert not any(m["mountPath"].startswith("/var/run/secrets")
+                   for m in container["volumeMounts"])
