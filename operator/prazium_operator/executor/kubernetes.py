@@ -170,6 +170,14 @@ def build_job(request: WorkerRequest, owner: dict[str, Any], settings: Settings
     }
 
 
+def _write_request(request: WorkerRequest) -> None:
+    """The request file the worker reads, beside a cleared result (on the shared volume)."""
+    result = Path(request.result_path)
+    result.parent.mkdir(parents=True, exist_ok=True)
+    result.unlink(missing_ok=True)
+    request_path(result).write_text(request.to_json(), encoding="utf-8")
+
+
 class KubernetesExecutor:
     kind = "kubernetes"
 
@@ -189,10 +197,7 @@ class KubernetesExecutor:
         return self.active < self.max_workers
 
     async def start(self, request: WorkerRequest, owner: dict[str, Any]) -> dict[str, Any]:
-        result = Path(request.result_path)
-        result.parent.mkdir(parents=True, exist_ok=True)
-        result.unlink(missing_ok=True)
-        request_path(result).write_text(request.to_json(), encoding="utf-8")
+        await asyncio.to_thread(_write_request, request)
         job = build_job(request, owner, self.settings)
         try:
             await asyncio.to_thread(client.BatchV1Api().create_namespaced_job,

@@ -95,7 +95,7 @@ def attribute_field(words: list[str], choices: tuple[str, ...] = ()) -> Field | 
     modifiers = [part for word in words[:-1] for part in words_of(word)]
     kind = ATTRIBUTE_KINDS[head]
     name_head = words[-1] if head in PLURAL_NAMES else head
-    if tuple(modifiers[-1:] + [head]) == OPENING_HOURS:
+    if (*modifiers[-1:], head) == OPENING_HOURS:
         return Field(snake_case([*modifiers[:-1], "opening", "hours"]), "string")
     if kind == DURATION:
         return Field(snake_case([*modifiers, "duration", "minutes"]), "integer", minimum=0)

@@ -158,7 +158,8 @@ def _merge(base: list[Field], extra: list[Field], *, identity: bool) -> list[Fie
     """``base`` with ``extra`` fields added; a same-named field is replaced by the extra one
     (it carries the text's rules). The text's name/title of a new record is required."""
     result = list(base)
-    for field in extra:
+    for extra_field in extra:
+        field = extra_field
         if identity and field.name in IDENTITY_FIELDS and field.type == "string":
             field = Field(field.name, "string", True, field.format, field.choices)
         names = [existing.name for existing in result]

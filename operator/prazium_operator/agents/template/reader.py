@@ -190,44 +190,63 @@ class _Builder:
                 self.reading.capabilities.append(" ".join(mention.words))
         last_record: Mention | None = None
         for index, sentence_mentions in sorted(by_sentence.items()):
-            tokens = self.sentences[index]
-            owner: Mention | None = None  # the record a "with ..." list belongs to
-            for position, mention in enumerate(sentence_mentions):
-                previous = sentence_mentions[position - 1] if position else None
-                connector = _connector(tokens, previous.end, mention.start) if previous else ""
-                joined = previous is not None and connector in LIST_JOINERS
-                # "runs with distance and pace, and races": a record after the owner's
-                # fields continues the outer list, not the owner's.
-                if joined and previous is not None and previous.kind == mention.kind:
-                    if owner is not None:
-                        self._attach(owner, mention, CHILD_AFTER["with"], connector)
-                        continue
-                elif joined and owner is not None and mention.kind == ATTRIBUTE:
-                    self._attach(owner, mention, CHILD_AFTER["with"], connector)
-                    continue
-                if owner is not None and previous is not None and _qualifies(connector):
-                    # "orders with line items placed by customers": the list's owner is meant
-                    previous = owner
-                owner = None
-                if previous is not None and self._relate(previous, mention, connector, tokens):
-                    if connector in CHILD_AFTER and connector not in ("and", ","):
-                        owner = self.objects.get((previous.sentence, previous.start), previous)
-                        if owner.kind == CAPABILITY:
-                            owner = self.extra_records[-1]
-                    if mention.kind in (RECORD, ACTOR):
-                        last_record = mention
-                    continue
-                if mention.kind == ATTRIBUTE:
-                    candidates = [m for m in sentence_mentions if not self._is_object(m)]
-                    target = _nearest_record(candidates, candidates.index(mention)) or last_record
-                    if target is not None:
-                        self._add_field(target.name, attribute_field(list(mention.words)))
-                elif mention.kind in (RECORD, ACTOR):
+            last_record = self._walk_sentence(sentence_mentions, self.sentences[index],
+                                              last_record)
+
+    def _walk_sentence(self, sentence_mentions: list[Mention], tokens: list[Token],
+                       last_record: Mention | None) -> Mention | None:
+        """Relate one sentence's mentions in order; the last record seen, for the next."""
+        owner: Mention | None = None  # the record a "with ..." list belongs to
+        for position, mention in enumerate(sentence_mentions):
+            previous = sentence_mentions[position - 1] if position else None
+            connector = _connector(tokens, previous.end, mention.start) if previous else ""
+            if self._continues_list(owner, previous, mention, connector):
+                continue
+            if owner is not None and previous is not None and _qualifies(connector):
+                # "orders with line items placed by customers": the list's owner is meant
+                previous = owner
+            owner = None
+            if previous is not None and self._relate(previous, mention, connector, tokens):
+                if connector in CHILD_AFTER and connector not in ("and", ","):
+                    owner = self.objects.get((previous.sentence, previous.start), previous)
+                    if owner.kind == CAPABILITY:
+                        owner = self.extra_records[-1]
+                if mention.kind in (RECORD, ACTOR):
                     last_record = mention
+                continue
+            last_record = self._place_unrelated(mention, sentence_mentions, last_record)
+        return last_record
+
+    def _continues_list(self, owner: Mention | None, previous: Mention | None,
+                        mention: Mention, connector: str) -> bool:
+        """A mention joined to the list an owner's "with" opened: attached to the owner."""
+        joined = previous is not None and connector in LIST_JOINERS
+        # "runs with distance and pace, and races": a record after the owner's
+        # fields continues the outer list, not the owner's.
+        if joined and previous is not None and previous.kind == mention.kind:
+            if owner is not None:
+                self._attach(owner, mention, CHILD_AFTER["with"], connector)
+                return True
+        elif joined and owner is not None and mention.kind == ATTRIBUTE:
+            self._attach(owner, mention, CHILD_AFTER["with"], connector)
+            return True
+        return False
+
+    def _place_unrelated(self, mention: Mention, sentence_mentions: list[Mention],
+                         last_record: Mention | None) -> Mention | None:
+        """An attribute no connector relates goes to the nearest record; a record becomes
+        the last one seen."""
+        if mention.kind == ATTRIBUTE:
+            candidates = [m for m in sentence_mentions if not self._is_object(m)]
+            target = _nearest_record(candidates, candidates.index(mention)) or last_record
+            if target is not None:
+                self._add_field(target.name, attribute_field(list(mention.words)))
+        elif mention.kind in (RECORD, ACTOR):
+            return mention
+        return last_record
 
     def _relate(self, first: Mention, second: Mention, connector: str, tokens: list[Token]) -> bool:
         """Apply the relation the words between two mentions express; False if none."""
-        records = (RECORD, ACTOR)
         if connector in CHILD_AFTER and connector != "'s":
             first = self.objects.get((first.sentence, first.start), first)
         if first.kind == CAPABILITY and second.kind == ATTRIBUTE and connector in CHILD_AFTER:
@@ -235,43 +254,56 @@ class _Builder:
             first = Mention(RECORD, first.words, first.sentence, first.start, first.end,
                             first.offset, True)  # fmt: skip
             self.extra_records.append(first)
-        if connector in CHILD_AFTER and first.kind in records:
-            if connector in ("and", ",") and not _followed_by_their(tokens, first.end):
-                return False
-            if second.kind == ATTRIBUTE:
-                # "a booking has start and end dates": the text treats it as a record
-                self.related.add(first.name)
-                self._add_field(first.name, attribute_field(list(second.words)))
-                return True
-            if second.kind not in records:
-                return False
-            if not second.plural and connector in ("has", "have"):
-                return self._has_one(first, second)
-            if not second.plural and second.name not in self.known and connector != "'s":
-                return False
-            if connector == "with" and _is_person(second) and not _is_person(first):
-                # "appointments with clients": an appointment refers to a client
-                return self._add_relation(first.name, second.name, RESTRICT, False)
-            return self._add_relation(second.name, first.name, CHILD_AFTER[connector], True)
+        if connector in CHILD_AFTER and first.kind in (RECORD, ACTOR):
+            return self._relate_owner_first(first, second, connector, tokens)
         if connector == "per" and first.kind == ATTRIBUTE and first.plural:
             # "budgets per category": one record per parent, not a field
             first = Mention(RECORD, record_words(list(first.words)), first.sentence,
                             first.start, first.end, first.offset, True)  # fmt: skip
             self.extra_records.append(first)
         if connector in CHILD_BEFORE or PARTICIPLE.match(connector):
-            if first.kind == ATTRIBUTE and second.kind in records:
-                self._add_field(second.name, attribute_field(list(first.words)))
-                return True
-            if first.kind in records and second.kind in records:
-                if first.describes_app:
-                    return False
-                if not first.plural and first.name not in self.known:
-                    return False  # "... and sit at tables": a singular word is no record here
-                if not second.plural and _owned_by_writer(tokens, second.start):
-                    return False  # "the yarns in my stash": the user's one stash
-                required = connector in ("of", "per") or connector.startswith(("for", "belong"))
-                self.objects[(second.sentence, second.start)] = first
-                return self._add_relation(first.name, second.name, RESTRICT, required)
+            return self._relate_owner_second(first, second, connector, tokens)
+        return False
+
+    def _relate_owner_first(self, first: Mention, second: Mention, connector: str,
+                            tokens: list[Token]) -> bool:
+        """"owners with pets", "a booking has dates": first owns what follows."""
+        records = (RECORD, ACTOR)
+        if connector in ("and", ",") and not _followed_by_their(tokens, first.end):
+            return False
+        if second.kind == ATTRIBUTE:
+            # "a booking has start and end dates": the text treats it as a record
+            self.related.add(first.name)
+            self._add_field(first.name, attribute_field(list(second.words)))
+            return True
+        if second.kind not in records:
+            return False
+        if not second.plural and connector in ("has", "have"):
+            return self._has_one(first, second)
+        if not second.plural and second.name not in self.known and connector != "'s":
+            return False
+        if connector == "with" and _is_person(second) and not _is_person(first):
+            # "appointments with clients": an appointment refers to a client
+            return self._add_relation(first.name, second.name, RESTRICT, False)
+        return self._add_relation(second.name, first.name, CHILD_AFTER[connector], True)
+
+    def _relate_owner_second(self, first: Mention, second: Mention, connector: str,
+                             tokens: list[Token]) -> bool:
+        """"visits of pets", "tickets assigned to agents": second owns first."""
+        records = (RECORD, ACTOR)
+        if first.kind == ATTRIBUTE and second.kind in records:
+            self._add_field(second.name, attribute_field(list(first.words)))
+            return True
+        if first.kind in records and second.kind in records:
+            if first.describes_app:
+                return False
+            if not first.plural and first.name not in self.known:
+                return False  # "... and sit at tables": a singular word is no record here
+            if not second.plural and _owned_by_writer(tokens, second.start):
+                return False  # "the yarns in my stash": the user's one stash
+            required = connector in ("of", "per") or connector.startswith(("for", "belong"))
+            self.objects[(second.sentence, second.start)] = first
+            return self._add_relation(first.name, second.name, RESTRICT, required)
         return False
 
     def _has_one(self, owner: Mention, other: Mention) -> bool:

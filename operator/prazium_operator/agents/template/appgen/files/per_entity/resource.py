@@ -83,6 +83,11 @@ def register(router: Router, database: Database) -> None:
     router.add("GET", ENTITY.path + "/{id}", get_record)
     router.add("PUT", ENTITY.path + "/{id}", update_record)
     router.add("DELETE", ENTITY.path + "/{id}", delete_record)
+    register_nested_lists(router, database)
+
+
+def register_nested_lists(router: Router, database: Database) -> None:
+    """GET /api/<parents>/{id}/<these> for each record this one refers to."""
     for field in ENTITY.references():
         parent = ENTITIES.get(field.references)
         if parent is not None:
