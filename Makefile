@@ -25,9 +25,8 @@ test: ## Start a throw-away stack, run the whole suite, tear it down
 test-unit: ## Only the tests that need no services (and no Go: only .venv is set up)
 	@scripts/venv.sh && .venv/bin/python -m pytest tests/unit $(PYTEST_ARGS)
 
-lint: ## ruff and mypy (mypy's folders: [tool.mypy] files in pyproject.toml)
-	@scripts/venv.sh && .venv/bin/python -m ruff check kit operator api tests bench \
-	  && .venv/bin/python -m mypy
+lint: ## ruff check, ruff format --check and mypy (make test runs it first)
+	@scripts/lint.sh
 
 cluster-build: ## Build (or reuse) the local cluster binary (control plane and node)
 	@scripts/build-cluster.sh

@@ -25,6 +25,7 @@ teardown() {
 teardown >/dev/null 2>&1  # leftovers of an interrupted run
 trap teardown EXIT
 "$PRAZIUM_ROOT/scripts/setup.sh"
+"$PRAZIUM_ROOT/scripts/lint.sh"  # a lint failure fails the run before any service starts
 
 t0=$SECONDS
 "$PRAZIUM_ROOT/scripts/cluster.sh" start

@@ -56,10 +56,12 @@ _TEMPLATE_FROM_WORKTREE = (
     "from prazium_operator.agents import get_coder\n"
     "docs = {p.name: p.read_text() for p in pathlib.Path('docs/spec').glob('*.md')}\n"
     "get_coder('template').code(json.loads(os.environ['PRAZIUM_TASK_JSON']), docs,"
-    " pathlib.Path('.'))\n")
+    " pathlib.Path('.'))\n"
+)
 SLOW_ON_FIRST_ATTEMPT = (
     '[ "$PRAZIUM_TASK_ATTEMPT" = 1 ] && [ "$PRAZIUM_TASK_ID" = task-001 ] && sleep 60; '
-    f"exec python -c {shlex.quote(_TEMPLATE_FROM_WORKTREE)}")
+    f"exec python -c {shlex.quote(_TEMPLATE_FROM_WORKTREE)}"
+)
 
 
 @pytest.fixture
@@ -68,8 +70,9 @@ def jobs_ns(stack: Stack, data_dir: Path) -> Iterator[str]:
         yield name
 
 
-def _operator(stack: Stack, namespace: str, jobs_ns: str, data_dir: Path, logs: Path,
-              **extra: str) -> ServiceProcess:
+def _operator(
+    stack: Stack, namespace: str, jobs_ns: str, data_dir: Path, logs: Path, **extra: str
+) -> ServiceProcess:
     proc = start_operator(stack, data_dir, [namespace], logs, **operator_env(jobs_ns, **extra))
     wait_for(lambda: _heartbeat(stack.database_url, proc.pid), 30, "operator heartbeat", proc)
     return proc
@@ -77,13 +80,18 @@ def _operator(stack: Stack, namespace: str, jobs_ns: str, data_dir: Path, logs: 
 
 def _heartbeat(dsn: str, pid: int) -> bool:
     with psycopg.connect(dsn) as conn:
-        return conn.execute("SELECT 1 FROM operator_heartbeats WHERE instance LIKE %s",
-                            (f"%-{pid}",)).fetchone() is not None
+        return (
+            conn.execute(
+                "SELECT 1 FROM operator_heartbeats WHERE instance LIKE %s", (f"%-{pid}",)
+            ).fetchone()
+            is not None
+        )
 
 
 @pytest.fixture
-def pod_operator(stack: Stack, namespace: str, jobs_ns: str, data_dir: Path,
-                 tmp_path: Path) -> Iterator[ServiceProcess]:
+def pod_operator(
+    stack: Stack, namespace: str, jobs_ns: str, data_dir: Path, tmp_path: Path
+) -> Iterator[ServiceProcess]:
     proc = _operator(stack, namespace, jobs_ns, data_dir, tmp_path / "logs")
     yield proc
     proc.stop()
@@ -93,9 +101,11 @@ def _attempt_log(data_dir: Path, namespace: str, run: str, task: str, attempt: i
     return log_path(paths.result_path(data_dir, namespace, run, task, attempt))
 
 
-def _running_pod(namespace: str, run: str, jobs_ns: str, operator: ServiceProcess,
-                 attempt: int = 1) -> dict[str, Any]:
+def _running_pod(
+    namespace: str, run: str, jobs_ns: str, operator: ServiceProcess, attempt: int = 1
+) -> dict[str, Any]:
     """task-001's Pod once the Task names it and the container runs."""
+
     def running() -> dict[str, Any] | None:
         tasks = tasks_of(namespace, run)
         status = tasks[0].get("status", {}) if tasks else {}
@@ -105,8 +115,9 @@ def _running_pod(namespace: str, run: str, jobs_ns: str, operator: ServiceProces
         obj = pod(jobs_ns, name)
         return obj if obj and obj["status"].get("phase") == "Running" else None
 
-    return dict(wait_for(running, 90, f"task-001's Pod (attempt {attempt}) to run", operator,
-                         interval=0.2))
+    return dict(
+        wait_for(running, 90, f"task-001's Pod (attempt {attempt}) to run", operator, interval=0.2)
+    )
 
 
 def _approved_gitops(stack: Stack, namespace: str, operator: ServiceProcess) -> None:
@@ -142,15 +153,19 @@ def test_kubectl_only_build_runs_every_task_in_a_restricted_worker_pod(
         assert started_events(jobs_ns, ref["pod"]), f"no kubelet Started event for {ref['pod']}"
         # The worker's output outlives its Pod, on the volume per attempt; from inside:
         # the uid it ran as and a root filesystem it could not write.
-        text = _attempt_log(data_dir, namespace, "todo-answered-build",
-                            task["spec"]["definition"]["id"], 1).read_text()
+        text = _attempt_log(
+            data_dir, namespace, "todo-answered-build", task["spec"]["definition"]["id"], 1
+        ).read_text()
         assert f"worker pod {ref['pod']}: uid=10001" in text, text[:500]
         assert "root filesystem: read-only" in text, text[:500]
     # The Jobs and Pods are gone once the results are read.
-    wait_for(lambda: not client.BatchV1Api().list_namespaced_job(jobs_ns).items, 30,
-             "the finished tasks' Jobs to be deleted", pod_operator)
-    journal = wait_final_event(stack.database_url, namespace, "todo-answered-build",
-                               pod_operator)
+    wait_for(
+        lambda: not client.BatchV1Api().list_namespaced_job(jobs_ns).items,
+        30,
+        "the finished tasks' Jobs to be deleted",
+        pod_operator,
+    )
+    journal = wait_final_event(stack.database_url, namespace, "todo-answered-build", pod_operator)
     # Workers in Pods wrote their events to PostgreSQL on the host.
     assert {"TASK_STARTED", "FILE_CREATED", "TASK_COMPLETED"} <= {e["type"] for e in journal}
 
@@ -159,63 +174,90 @@ def test_cancel_deletes_the_running_worker_pod(
     stack: Stack, namespace: str, jobs_ns: str, pod_operator: ServiceProcess
 ) -> None:
     _approved_gitops(stack, namespace, pod_operator)
-    create(namespace, "runs", "Run", "notes-slow", {
-        "projectRef": {"name": "notes-gitops"},
-        "agent": {"coder": "command", "command": "sleep 120"}})
+    create(
+        namespace,
+        "runs",
+        "Run",
+        "notes-slow",
+        {
+            "projectRef": {"name": "notes-gitops"},
+            "agent": {"coder": "command", "command": "sleep 120"},
+        },
+    )
     running = _running_pod(namespace, "notes-slow", jobs_ns, pod_operator)
     assert_restricted(running)
-    [task] = [t for t in tasks_of(namespace, "notes-slow") if t["status"].get("phase")
-              == "running"]
+    [task] = [t for t in tasks_of(namespace, "notes-slow") if t["status"].get("phase") == "running"]
     assert running["metadata"]["name"] in task["status"]["message"]
+
     # The apiserver reaches the kubelet (by the Node's address, with client certificates
     # both ways) for the Pod's log.
     def pod_log() -> str | None:
         text = client.CoreV1Api().read_namespaced_pod_log(running["metadata"]["name"], jobs_ns)
         return text if "worker pod" in text else None
 
-    text = wait_for(pod_log, 30, "the worker's first log line through the apiserver",
-                    pod_operator)
+    text = wait_for(pod_log, 30, "the worker's first log line through the apiserver", pod_operator)
     assert "uid=10001" in text
 
     patch_spec(namespace, "runs", "notes-slow", {"cancel": True})
     run = wait_run_done(namespace, "notes-slow", pod_operator, timeout=60)
     assert run["status"]["phase"] == "cancelled"
-    wait_for(lambda: pod(jobs_ns, running["metadata"]["name"]) is None, 30,
-             "the cancelled task's Pod to be deleted", pod_operator)
+    wait_for(
+        lambda: pod(jobs_ns, running["metadata"]["name"]) is None,
+        30,
+        "the cancelled task's Pod to be deleted",
+        pod_operator,
+    )
     # Foreground deletion: the Job itself goes once the garbage collector saw its Pod go.
-    wait_for(lambda: client.BatchV1Api().list_namespaced_job(jobs_ns).items == [], 30,
-             "the cancelled task's Job to be deleted", pod_operator)
+    wait_for(
+        lambda: client.BatchV1Api().list_namespaced_job(jobs_ns).items == [],
+        30,
+        "the cancelled task's Job to be deleted",
+        pod_operator,
+    )
 
 
 def test_a_worker_pod_deleted_mid_task_runs_the_task_again_as_attempt_2(
     stack: Stack, namespace: str, jobs_ns: str, pod_operator: ServiceProcess, data_dir: Path
 ) -> None:
     _approved_gitops(stack, namespace, pod_operator)
-    create(namespace, "runs", "Run", "notes-lost", {
-        "projectRef": {"name": "notes-gitops"},
-        "agent": {"coder": "command", "command": SLOW_ON_FIRST_ATTEMPT}})
+    create(
+        namespace,
+        "runs",
+        "Run",
+        "notes-lost",
+        {
+            "projectRef": {"name": "notes-gitops"},
+            "agent": {"coder": "command", "command": SLOW_ON_FIRST_ATTEMPT},
+        },
+    )
     first = _running_pod(namespace, "notes-lost", jobs_ns, pod_operator)
     first_log = _attempt_log(data_dir, namespace, "notes-lost", "task-001", 1)
-    wait_for(lambda: first_log.is_file() and "worker pod" in first_log.read_text(), 30,
-             "attempt 1's worker to log", pod_operator)
+    wait_for(
+        lambda: first_log.is_file() and "worker pod" in first_log.read_text(),
+        30,
+        "attempt 1's worker to log",
+        pod_operator,
+    )
     # Someone deletes the Pod mid-task (not the operator).
-    client.CoreV1Api().delete_namespaced_pod(first["metadata"]["name"], jobs_ns,
-                                             grace_period_seconds=0)
+    client.CoreV1Api().delete_namespaced_pod(
+        first["metadata"]["name"], jobs_ns, grace_period_seconds=0
+    )
 
     run = wait_run_done(namespace, "notes-lost", pod_operator, timeout=240)
     assert run["status"]["phase"] == "succeeded", run["status"].get("message")
-    tasks = {t["spec"]["definition"]["id"]: t["status"] for t in tasks_of(namespace,
-                                                                          "notes-lost")}
+    tasks = {t["spec"]["definition"]["id"]: t["status"] for t in tasks_of(namespace, "notes-lost")}
     assert tasks["task-001"]["attempts"] == 2
     assert tasks["task-001"]["executor"]["name"].endswith("-a2")
     assert tasks["task-001"]["executor"]["pod"] != first["metadata"]["name"]
     assert {tasks[t]["attempts"] for t in tasks if t != "task-001"} == {1}
     journal = wait_final_event(stack.database_url, namespace, "notes-lost", pod_operator)
-    started = [e["payload"]["attempt"] for e in journal
-               if e["type"] == "TASK_STARTED" and e["task"] == "task-001"]
+    started = [
+        e["payload"]["attempt"]
+        for e in journal
+        if e["type"] == "TASK_STARTED" and e["task"] == "task-001"
+    ]
     assert started == [1, 2]
-    assert sum(e["type"] == "TASK_COMPLETED" and e["task"] == "task-001"
-               for e in journal) == 1
+    assert sum(e["type"] == "TASK_COMPLETED" and e["task"] == "task-001" for e in journal) == 1
     # Both attempts' output is kept, each under its attempt number.
     second_log = _attempt_log(data_dir, namespace, "notes-lost", "task-001", 2)
     assert first["metadata"]["name"] in first_log.read_text()
@@ -225,19 +267,26 @@ def test_a_worker_pod_deleted_mid_task_runs_the_task_again_as_attempt_2(
 def test_a_job_past_its_deadline_fails_its_task_with_that_reason(
     stack: Stack, namespace: str, jobs_ns: str, data_dir: Path, tmp_path: Path
 ) -> None:
-    operator = _operator(stack, namespace, jobs_ns, data_dir, tmp_path / "logs",
-                         PRAZIUM_TASK_DEADLINE_SECONDS="8")
+    operator = _operator(
+        stack, namespace, jobs_ns, data_dir, tmp_path / "logs", PRAZIUM_TASK_DEADLINE_SECONDS="8"
+    )
     try:
         _approved_gitops(stack, namespace, operator)
-        create(namespace, "runs", "Run", "notes-late", {
-            "projectRef": {"name": "notes-gitops"},
-            "agent": {"coder": "command", "command": "sleep 120"}})
+        create(
+            namespace,
+            "runs",
+            "Run",
+            "notes-late",
+            {
+                "projectRef": {"name": "notes-gitops"},
+                "agent": {"coder": "command", "command": "sleep 120"},
+            },
+        )
         run = wait_run_done(namespace, "notes-late", operator, timeout=90)
     finally:
         operator.stop()
     assert run["status"]["phase"] == "failed"
-    tasks = {t["spec"]["definition"]["id"]: t["status"] for t in tasks_of(namespace,
-                                                                          "notes-late")}
+    tasks = {t["spec"]["definition"]["id"]: t["status"] for t in tasks_of(namespace, "notes-late")}
     assert tasks["task-001"]["phase"] == "failed"
     assert tasks["task-001"]["attempts"] == 1  # a deadline is not retried
     message = tasks["task-001"]["message"]
@@ -280,23 +329,35 @@ def _answer(question: dict[str, Any]) -> object:
 
 
 def test_a_rest_build_runs_its_tasks_in_worker_pods(
-    http: httpx.Client, api: str, api_key: str, namespace: str, jobs_ns: str,
-    pod_operator: ServiceProcess
+    http: httpx.Client,
+    api: str,
+    api_key: str,
+    namespace: str,
+    jobs_ns: str,
+    pod_operator: ServiceProcess,
 ) -> None:
-    created = http.post("/projects", json={
-        "name": "Pod Notes", "description": "A notes app where users write notes with tags."})
+    created = http.post(
+        "/projects",
+        json={"name": "Pod Notes", "description": "A notes app where users write notes with tags."},
+    )
     assert created.status_code == 201, created.text
     base = f"/projects/{created.json()['data']['id']}"
     questions = http.post(f"{base}/clarify").json()["data"]["questions"]
-    answered = http.post(f"{base}/answers", json={"answers": [
-        {"questionId": q["id"], "answer": _answer(q)} for q in questions]})
+    answered = http.post(
+        f"{base}/answers",
+        json={"answers": [{"questionId": q["id"], "answer": _answer(q)} for q in questions]},
+    )
     assert answered.status_code == 200, answered.text
     assert http.post(f"{base}/approve").status_code == 200
     started = http.post(f"{base}/runs", json={"trigger": "manual"})
     assert started.status_code == 201, started.text
     run_url = f"{base}/runs/{started.json()['data']['id']}"
-    with httpx.stream("GET", f"{api}/v1{run_url}/events/stream", timeout=300,
-                      headers={"Authorization": f"Bearer {api_key}"}) as stream:
+    with httpx.stream(
+        "GET",
+        f"{api}/v1{run_url}/events/stream",
+        timeout=300,
+        headers={"Authorization": f"Bearer {api_key}"},
+    ) as stream:
         types = [f.event for f in frames(stream)]
     assert types[-1] == "RUN_COMPLETED", types
     done = http.get(run_url).json()["data"]
@@ -307,7 +368,8 @@ def test_a_rest_build_runs_its_tasks_in_worker_pods(
     api_tasks = done["tasks"]
     assert api_tasks and all(t["status"] == "succeeded" for t in api_tasks)
     crs = client.CustomObjectsApi().list_namespaced_custom_object(
-        "prazium.io", "v1alpha1", namespace, "tasks")["items"]
+        "prazium.io", "v1alpha1", namespace, "tasks"
+    )["items"]
     assert len(crs) == len(api_tasks)
     for task in crs:
         ref = task["status"]["executor"]

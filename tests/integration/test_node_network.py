@@ -27,24 +27,34 @@ print("both answered")
 """
 
 
-def _pod(name: str, command: list[str], labels: dict[str, str] | None = None
-         ) -> dict[str, Any]:
+def _pod(name: str, command: list[str], labels: dict[str, str] | None = None) -> dict[str, Any]:
     return {
-        "apiVersion": "v1", "kind": "Pod",
+        "apiVersion": "v1",
+        "kind": "Pod",
         "metadata": {"name": name, "labels": labels or {}},
         "spec": {
-            "restartPolicy": "Never", "automountServiceAccountToken": False,
+            "restartPolicy": "Never",
+            "automountServiceAccountToken": False,
             "terminationGracePeriodSeconds": 1,
-            "securityContext": {"runAsNonRoot": True, "runAsUser": 10001,
-                                "seccompProfile": {"type": "RuntimeDefault"}},
-            "containers": [{
-                "name": "main", "image": node().worker_image, "imagePullPolicy": "Never",
-                "command": command,
-                "securityContext": {"allowPrivilegeEscalation": False,
-                                    "readOnlyRootFilesystem": True,
-                                    "capabilities": {"drop": ["ALL"]}},
-                "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
-            }],
+            "securityContext": {
+                "runAsNonRoot": True,
+                "runAsUser": 10001,
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+            "containers": [
+                {
+                    "name": "main",
+                    "image": node().worker_image,
+                    "imagePullPolicy": "Never",
+                    "command": command,
+                    "securityContext": {
+                        "allowPrivilegeEscalation": False,
+                        "readOnlyRootFilesystem": True,
+                        "capabilities": {"drop": ["ALL"]},
+                    },
+                    "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+                }
+            ],
             "volumes": [{"name": "tmp", "emptyDir": {}}],
         },
     }
@@ -54,24 +64,44 @@ def test_pods_reach_a_cluster_ip_service_and_the_apiserver_through_kube_proxy(
     stack: Stack, namespace: str
 ) -> None:
     core = client.CoreV1Api()
-    core.create_namespaced_pod(namespace, _pod("echo", [
-        "sh", "-c", "echo served-by-the-echo-pod > /tmp/index.html"
-        " && exec python -m http.server 8080 --bind 0.0.0.0 --directory /tmp"],
-        labels={"app": "echo"}))
-    service = core.create_namespaced_service(namespace, {
-        "metadata": {"name": "echo"},
-        "spec": {"selector": {"app": "echo"}, "ports": [{"port": 80, "targetPort": 8080}]}})
+    core.create_namespaced_pod(
+        namespace,
+        _pod(
+            "echo",
+            [
+                "sh",
+                "-c",
+                "echo served-by-the-echo-pod > /tmp/index.html"
+                " && exec python -m http.server 8080 --bind 0.0.0.0 --directory /tmp",
+            ],
+            labels={"app": "echo"},
+        ),
+    )
+    service = core.create_namespaced_service(
+        namespace,
+        {
+            "metadata": {"name": "echo"},
+            "spec": {"selector": {"app": "echo"}, "ports": [{"port": 80, "targetPort": 8080}]},
+        },
+    )
     cluster_ip = service.spec.cluster_ip
     kubernetes_ip = core.read_namespaced_service("kubernetes", "default").spec.cluster_ip
 
     def echo_ready() -> bool:
         obj = pod(namespace, "echo") or {}
-        return any(c["type"] == "Ready" and c["status"] == "True"
-                   for c in (obj.get("status") or {}).get("conditions") or [])
+        return any(
+            c["type"] == "Ready" and c["status"] == "True"
+            for c in (obj.get("status") or {}).get("conditions") or []
+        )
 
     wait_for(echo_ready, 60, "the echo Pod to run")
-    core.create_namespaced_pod(namespace, _pod("client", [
-        "python", "-c", CLIENT, f"http://{cluster_ip}/", f"https://{kubernetes_ip}/readyz"]))
+    core.create_namespaced_pod(
+        namespace,
+        _pod(
+            "client",
+            ["python", "-c", CLIENT, f"http://{cluster_ip}/", f"https://{kubernetes_ip}/readyz"],
+        ),
+    )
 
     def finished() -> str | None:
         phase = ((pod(namespace, "client") or {}).get("status") or {}).get("phase")

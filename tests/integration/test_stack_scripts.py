@@ -23,13 +23,18 @@ def _stack_env(dev_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PRAZIUM_")}
     env.update(
         PRAZIUM_DEV_DIR=str(dev_dir),
-        PRAZIUM_APISERVER_PORT=str(free_port()), PRAZIUM_ETCD_PORT=str(free_port()),
-        PRAZIUM_ETCD_PEER_PORT=str(free_port()), PRAZIUM_CM_PORT=str(free_port()),
-        PRAZIUM_PG_PORT=str(free_port()), PRAZIUM_API_PORT=str(free_port()),
+        PRAZIUM_APISERVER_PORT=str(free_port()),
+        PRAZIUM_ETCD_PORT=str(free_port()),
+        PRAZIUM_ETCD_PEER_PORT=str(free_port()),
+        PRAZIUM_CM_PORT=str(free_port()),
+        PRAZIUM_PG_PORT=str(free_port()),
+        PRAZIUM_API_PORT=str(free_port()),
         # The node's ports and its pod CIDR: apart from make up's and make test's.
-        PRAZIUM_SCHEDULER_PORT=str(free_port()), PRAZIUM_KUBELET_PORT=str(free_port()),
+        PRAZIUM_SCHEDULER_PORT=str(free_port()),
+        PRAZIUM_KUBELET_PORT=str(free_port()),
         PRAZIUM_KUBELET_HEALTHZ_PORT=str(free_port()),
-        PRAZIUM_PROXY_HEALTHZ_PORT=str(free_port()), PRAZIUM_PROXY_METRICS_PORT=str(free_port()),
+        PRAZIUM_PROXY_HEALTHZ_PORT=str(free_port()),
+        PRAZIUM_PROXY_METRICS_PORT=str(free_port()),
         PRAZIUM_POD_CIDR=f"10.246.{uuid.uuid4().int % 250}.0/24",
     )
     return env
@@ -39,19 +44,33 @@ def _node_leftovers(dev_dir: Path) -> list[str]:
     """What a node of this stack could leave on the machine: mounts under its directory,
     its bridge, its DNAT chain (names from scripts/node.sh's stack id)."""
     stack_id = hashlib.sha256(f"{dev_dir}\n".encode()).hexdigest()[:6]
-    mounts = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()
-              if line.split()[4].startswith(str(dev_dir))]
-    links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True,
-                           check=True).stdout
-    nat = subprocess.run(["iptables", "-t", "nat", "-S"], capture_output=True, text=True,
-                         check=True).stdout
-    return [*mounts, *([f"bridge pz{stack_id}"] if f" pz{stack_id}:" in links else []),
-            *([f"chain PRAZIUM-{stack_id}"] if f"PRAZIUM-{stack_id}" in nat else [])]
+    mounts = [
+        line.split()[4]
+        for line in Path("/proc/self/mountinfo").read_text().splitlines()
+        if line.split()[4].startswith(str(dev_dir))
+    ]
+    links = subprocess.run(
+        ["ip", "-o", "link", "show"], capture_output=True, text=True, check=True
+    ).stdout
+    nat = subprocess.run(
+        ["iptables", "-t", "nat", "-S"], capture_output=True, text=True, check=True
+    ).stdout
+    return [
+        *mounts,
+        *([f"bridge pz{stack_id}"] if f" pz{stack_id}:" in links else []),
+        *([f"chain PRAZIUM-{stack_id}"] if f"PRAZIUM-{stack_id}" in nat else []),
+    ]
 
 
 def _script(name: str, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(ROOT / "scripts" / name), *args], env=env, capture_output=True,
-                          text=True, timeout=300, check=False)
+    return subprocess.run(
+        [str(ROOT / "scripts" / name), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def _processes_under(dev_dir: Path) -> list[str]:
@@ -76,15 +95,22 @@ def test_up_is_healthy_and_down_leaves_no_process(tmp_path: Path) -> None:
         assert _node_leftovers(dev), "the node's bridge, chain and mounts exist while up"
 
         kubectl = [str(dev / "bin" / "kubectl"), "--kubeconfig", str(dev / "kubeconfig")]
-        applied = subprocess.run([*kubectl, "apply", "-f", str(ROOT / "examples/project.yaml")],
-                                 capture_output=True, text=True, check=False)
+        applied = subprocess.run(
+            [*kubectl, "apply", "-f", str(ROOT / "examples/project.yaml")],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert applied.returncode == 0, applied.stderr
         deadline = time.monotonic() + 30
         phase = ""
         while not phase and time.monotonic() < deadline:
             phase = subprocess.run(
                 [*kubectl, "get", "project", "todo-app", "-o", "jsonpath={.status.phase}"],
-                capture_output=True, text=True, check=False).stdout
+                capture_output=True,
+                text=True,
+                check=False,
+            ).stdout
             time.sleep(0.3)
         assert phase, "the operator set no status.phase within 30 s"
 
@@ -136,5 +162,6 @@ def test_a_taken_port_fails_fast_with_a_clear_message(tmp_path: Path) -> None:
     _script("cluster.sh", "stop", env=env)
     assert result.returncode != 0
     assert f"port {env['PRAZIUM_APISERVER_PORT']} (for kube-apiserver) is already in use" in (
-        result.stderr)
+        result.stderr
+    )
     assert elapsed < 30

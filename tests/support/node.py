@@ -37,8 +37,10 @@ def node() -> Node:
     image = os.environ.get("PRAZIUM_TEST_WORKER_IMAGE")
     host = os.environ.get("PRAZIUM_TEST_NODE_HOST_ADDRESS")
     if not (script and image and host):
-        pytest.fail("this test runs worker Pods on the test stack's node: run `make test` as "
-                    "root with the node (PRAZIUM_NODE=1, the default)")
+        pytest.fail(
+            "this test runs worker Pods on the test stack's node: run `make test` as "
+            "root with the node (PRAZIUM_NODE=1, the default)"
+        )
     return Node(script=script, worker_image=image, host_address=host)
 
 
@@ -48,8 +50,12 @@ def job_namespace(data_dir: Path) -> Iterator[str]:
     prazium-repos, the database Secret and the worker ServiceAccount (node.sh workload);
     deleted with its PersistentVolume afterwards."""
     name = f"pzj-{uuid.uuid4().hex[:10]}"
-    proc = subprocess.run([node().script, "workload", name, str(data_dir)],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [node().script, "workload", name, str(data_dir)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     try:
         yield name
@@ -64,10 +70,14 @@ def job_namespace(data_dir: Path) -> Iterator[str]:
 
 def operator_env(job_ns: str, **extra: str) -> dict[str, str]:
     """The operator's settings for running its tasks as Jobs on the node."""
-    return {"PRAZIUM_EXECUTOR": "kubernetes", "PRAZIUM_JOB_NAMESPACE": job_ns,
-            "PRAZIUM_WORKER_IMAGE": node().worker_image,
-            "PRAZIUM_WORKER_IMAGE_PULL_POLICY": "Never",
-            "PRAZIUM_WORKER_SERVICE_ACCOUNT": WORKER_SA, **extra}
+    return {
+        "PRAZIUM_EXECUTOR": "kubernetes",
+        "PRAZIUM_JOB_NAMESPACE": job_ns,
+        "PRAZIUM_WORKER_IMAGE": node().worker_image,
+        "PRAZIUM_WORKER_IMAGE_PULL_POLICY": "Never",
+        "PRAZIUM_WORKER_SERVICE_ACCOUNT": WORKER_SA,
+        **extra,
+    }
 
 
 def pod(namespace: str, name: str) -> dict[str, Any] | None:
@@ -82,9 +92,13 @@ def pod(namespace: str, name: str) -> dict[str, Any] | None:
 
 def started_events(namespace: str, pod_name: str) -> list[Any]:
     """The kubelet's Started events of a Pod (they outlive the Pod)."""
-    return [e for e in client.CoreV1Api().list_namespaced_event(
-        namespace, field_selector=f"involvedObject.name={pod_name}").items
-        if e.reason == "Started"]
+    return [
+        e
+        for e in client.CoreV1Api()
+        .list_namespaced_event(namespace, field_selector=f"involvedObject.name={pod_name}")
+        .items
+        if e.reason == "Started"
+    ]
 
 
 def set_unschedulable(value: bool) -> None:
@@ -133,5 +147,4 @@ def assert_restricted(pod_obj: dict[str, Any]) -> None:
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
     assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
-    assert not any(m["mountPath"].startswith("/var/run/secrets")
-                   for m in container["volumeMounts"])
+    assert not any(m["mountPath"].startswith("/var/run/secrets") for m in container["volumeMounts"])

@@ -14,10 +14,17 @@ from prazium_operator.agents.template.planner import TemplatePlanner
 
 
 def test_a_stored_task_reaches_the_coder_unchanged_with_its_unknown_fields() -> None:
-    stored = PlannedTask.model_validate({
-        "id": "task-001", "slug": "shell", "description": "App shell",
-        "dependencies": [], "pathScope": ["app/**"], "expectedOutputs": ["app/x.py"],
-        "owner": {"team": "web"}}).as_stored()
+    stored = PlannedTask.model_validate(
+        {
+            "id": "task-001",
+            "slug": "shell",
+            "description": "App shell",
+            "dependencies": [],
+            "pathScope": ["app/**"],
+            "expectedOutputs": ["app/x.py"],
+            "owner": {"team": "web"},
+        }
+    ).as_stored()
     task = plan_task(json.loads(json.dumps(stored)))
     assert task == stored
     assert list(task) == list(stored)  # PRAZIUM_TASK_JSON keeps its key order
@@ -30,7 +37,8 @@ def test_a_task_without_path_scope_is_refused() -> None:
 
 def test_the_template_plan_is_a_plan_document() -> None:
     planner = TemplatePlanner()
-    documents = planner.write_spec("Clinic", "A clinic app to manage patients and visits.",
-                                   {}, None, 0)
+    documents = planner.write_spec(
+        "Clinic", "A clinic app to manage patients and visits.", {}, None, 0
+    )
     plan = decompose_documents(documents)
     assert plan_document(plan) == plan

@@ -61,10 +61,12 @@ LABEL_JOB_NAME = "batch.kubernetes.io/job-name"
 # bash: pipefail keeps the worker's exit status through tee. The first line says,
 # from inside, which uid the worker runs as and whether it could write its root
 # filesystem (it must not).
-WORKER_SCRIPT = ('set -o pipefail; { echo "worker pod $HOSTNAME: $(id); root filesystem:'
-                 ' $(touch /.probe 2>/dev/null && echo writable || echo read-only)";'
-                 ' exec python -m prazium_operator.worker --request "$1"; } 2>&1'
-                 ' | tee -a "$2"')
+WORKER_SCRIPT = (
+    'set -o pipefail; { echo "worker pod $HOSTNAME: $(id); root filesystem:'
+    ' $(touch /.probe 2>/dev/null && echo writable || echo read-only)";'
+    ' exec python -m prazium_operator.worker --request "$1"; } 2>&1'
+    ' | tee -a "$2"'
+)
 
 
 def _digest(text: str, length: int = 10) -> str:
@@ -94,8 +96,7 @@ def run_selector(namespace: str, run: str) -> str:
     return f"{LABEL_TASK_NAMESPACE}={namespace},{kube.LABEL_RUN}={label_value(run)}"
 
 
-def build_job(request: WorkerRequest, owner: dict[str, Any], settings: Settings
-              ) -> dict[str, Any]:
+def build_job(request: WorkerRequest, owner: dict[str, Any], settings: Settings) -> dict[str, Any]:
     """The Job manifest for one task attempt (plain dict, apply-ready), in the job
     namespace; owner is the Task, named in labels (not an ownerReference)."""
     task_cr = owner["metadata"]["name"]
@@ -109,57 +110,93 @@ def build_job(request: WorkerRequest, owner: dict[str, Any], settings: Settings
         {"name": "GIT_CONFIG_KEY_0", "value": "safe.directory"},
         {"name": "GIT_CONFIG_VALUE_0", "value": "*"},
         # The DSN holds a password: the Job references the Secret, never the value.
-        {"name": "PRAZIUM_DATABASE_URL", "valueFrom": {"secretKeyRef": {
-            "name": settings.database_secret_name, "key": settings.database_secret_key}}},
+        {
+            "name": "PRAZIUM_DATABASE_URL",
+            "valueFrom": {
+                "secretKeyRef": {
+                    "name": settings.database_secret_name,
+                    "key": settings.database_secret_key,
+                }
+            },
+        },
     ]
     # The agent's credentials become the worker's environment, key by key, without
     # their values ever appearing in the Job; from the admin-provisioned
     # "<tenant>.<credentialsSecret>" in the job namespace (see the module docstring).
-    env_from = [{"secretRef": {"name": credentials_secret_name(
-        request.namespace, request.credentials_secret)}}] if request.credentials_secret else []
-    labels = {LABEL_TASK_NAMESPACE: request.namespace,
-              kube.LABEL_PROJECT: label_value(request.project),
-              kube.LABEL_RUN: label_value(request.run),
-              LABEL_TASK: label_value(task_cr),
-              kube.LABEL_MANAGED_BY: "prazium"}
+    env_from = (
+        [
+            {
+                "secretRef": {
+                    "name": credentials_secret_name(request.namespace, request.credentials_secret)
+                }
+            }
+        ]
+        if request.credentials_secret
+        else []
+    )
+    labels = {
+        LABEL_TASK_NAMESPACE: request.namespace,
+        kube.LABEL_PROJECT: label_value(request.project),
+        kube.LABEL_RUN: label_value(request.run),
+        LABEL_TASK: label_value(task_cr),
+        kube.LABEL_MANAGED_BY: "prazium",
+    }
     pod: dict[str, Any] = {
         "restartPolicy": "Never",
         "terminationGracePeriodSeconds": STOP_GRACE_SECONDS,
         "automountServiceAccountToken": False,
         "securityContext": podsecurity.pod_security_context(WORKER_UID, fs_group=True),
-        "containers": [{
-            "name": "worker",
-            "image": settings.worker_image,
-            "imagePullPolicy": settings.worker_image_pull_policy,
-            "command": ["bash", "-c", WORKER_SCRIPT, "worker",
-                        str(request_path(result)), str(log_path(result))],
-            "env": env,
-            "envFrom": env_from,
-            "resources": {
-                "requests": {"cpu": settings.worker_cpu_request,
-                             "memory": settings.worker_memory_request},
-                "limits": {"cpu": settings.worker_cpu_limit,
-                           "memory": settings.worker_memory_limit},
-            },
-            "securityContext": podsecurity.container_security_context(),
-            "volumeMounts": [{"name": "repos", "mountPath": data_dir},
-                             {"name": "tmp", "mountPath": "/tmp"}],
-        }],
+        "containers": [
+            {
+                "name": "worker",
+                "image": settings.worker_image,
+                "imagePullPolicy": settings.worker_image_pull_policy,
+                "command": [
+                    "bash",
+                    "-c",
+                    WORKER_SCRIPT,
+                    "worker",
+                    str(request_path(result)),
+                    str(log_path(result)),
+                ],
+                "env": env,
+                "envFrom": env_from,
+                "resources": {
+                    "requests": {
+                        "cpu": settings.worker_cpu_request,
+                        "memory": settings.worker_memory_request,
+                    },
+                    "limits": {
+                        "cpu": settings.worker_cpu_limit,
+                        "memory": settings.worker_memory_limit,
+                    },
+                },
+                "securityContext": podsecurity.container_security_context(),
+                "volumeMounts": [
+                    {"name": "repos", "mountPath": data_dir},
+                    {"name": "tmp", "mountPath": "/tmp"},
+                ],
+            }
+        ],
         "volumes": [
-            {"name": "repos", "persistentVolumeClaim": {
-                "claimName": settings.repo_volume_claim}},
+            {"name": "repos", "persistentVolumeClaim": {"claimName": settings.repo_volume_claim}},
             {"name": "tmp", "emptyDir": {}},
         ],
     }
     if settings.worker_service_account:
         pod["serviceAccountName"] = settings.worker_service_account
     return {
-        "apiVersion": "batch/v1", "kind": "Job",
+        "apiVersion": "batch/v1",
+        "kind": "Job",
         "metadata": {
-            "name": name, "namespace": settings.job_namespace, "labels": labels,
-            "annotations": {"prazium.io/attempt": str(request.attempt),
-                            "prazium.io/task-name": task_cr,
-                            "prazium.io/run-name": request.run},
+            "name": name,
+            "namespace": settings.job_namespace,
+            "labels": labels,
+            "annotations": {
+                "prazium.io/attempt": str(request.attempt),
+                "prazium.io/task-name": task_cr,
+                "prazium.io/run-name": request.run,
+            },
         },
         "spec": {
             "backoffLimit": 0,
@@ -200,14 +237,17 @@ class KubernetesExecutor:
         await asyncio.to_thread(_write_request, request)
         job = build_job(request, owner, self.settings)
         try:
-            await asyncio.to_thread(client.BatchV1Api().create_namespaced_job,
-                                    self.namespace, job)  # type: ignore[arg-type]
+            await asyncio.to_thread(client.BatchV1Api().create_namespaced_job, self.namespace, job)  # type: ignore[arg-type]
         except ApiException as exc:
             if exc.status != 409:  # the same attempt already submitted: adopt it
                 raise
         self._running[job["metadata"]["name"]] = (request.namespace, request.run)
-        log.info("submitted Job %s for %s", job["metadata"]["name"], request.task_id,
-                 extra={**request.log_fields(), "job": job["metadata"]["name"]})
+        log.info(
+            "submitted Job %s for %s",
+            job["metadata"]["name"],
+            request.task_id,
+            extra={**request.log_fields(), "job": job["metadata"]["name"]},
+        )
         # The Task's status.executor holds kind, name and, once state() has seen it, the
         # Pod (null here: a retry's new Job has no Pod yet). The namespace is always
         # the configured job namespace (changing it orphans running Jobs to their TTL;
@@ -223,8 +263,9 @@ class KubernetesExecutor:
             return WorkerStatus(WorkerState.LOST, message="no Job was recorded")
         try:
             # get on jobs (not jobs/status): the object carries its status.
-            job: Any = await asyncio.to_thread(client.BatchV1Api().read_namespaced_job,
-                                               name, self.namespace)
+            job: Any = await asyncio.to_thread(
+                client.BatchV1Api().read_namespaced_job, name, self.namespace
+            )
         except ApiException as exc:
             if exc.status == 404:
                 self._running.pop(name, None)
@@ -239,20 +280,29 @@ class KubernetesExecutor:
                 return WorkerStatus(WorkerState.EXITED)
             reason, message = ended
             if reason == "DeadlineExceeded":
-                return WorkerStatus(WorkerState.FAILED, message=(
-                    f"Job {name} ran past its deadline of "
-                    f"{job.spec.active_deadline_seconds} s (DeadlineExceeded)"))
+                return WorkerStatus(
+                    WorkerState.FAILED,
+                    message=(
+                        f"Job {name} ran past its deadline of "
+                        f"{job.spec.active_deadline_seconds} s (DeadlineExceeded)"
+                    ),
+                )
             # Finished without a result file: the Pod died (deleted, OOM, evicted).
             return WorkerStatus(WorkerState.LOST, message=f"Job {name}: {reason}: {message}")
         pods: Any = await asyncio.to_thread(
-            client.CoreV1Api().list_namespaced_pod, self.namespace,
-            label_selector=f"{LABEL_JOB_NAME}={name}")
+            client.CoreV1Api().list_namespaced_pod,
+            self.namespace,
+            label_selector=f"{LABEL_JOB_NAME}={name}",
+        )
         live = [p for p in pods.items if not p.metadata.deletion_timestamp] or pods.items
         if not live:
             return WorkerStatus(WorkerState.RUNNING, message=f"Job {name}: waiting for its Pod")
         pod = max(live, key=lambda p: p.metadata.creation_timestamp)
-        return WorkerStatus(WorkerState.RUNNING, ref={"pod": pod.metadata.name},
-                            message=_pod_progress(pod, request.attempt))
+        return WorkerStatus(
+            WorkerState.RUNNING,
+            ref={"pod": pod.metadata.name},
+            message=_pod_progress(pod, request.attempt),
+        )
 
     async def _delete(self, ref: dict[str, Any], policy: str) -> None:
         name = ref.get("name")
@@ -260,17 +310,23 @@ class KubernetesExecutor:
             return
         try:
             await asyncio.to_thread(
-                client.BatchV1Api().delete_namespaced_job, name, self.namespace,
-                body=client.V1DeleteOptions(propagation_policy=policy,
-                                            grace_period_seconds=0))
+                client.BatchV1Api().delete_namespaced_job,
+                name,
+                self.namespace,
+                body=client.V1DeleteOptions(propagation_policy=policy, grace_period_seconds=0),
+            )
         except ApiException as exc:
             if exc.status != 404:
                 raise
         self._running.pop(name, None)
 
     async def stop(self, ref: dict[str, Any], request: WorkerRequest) -> None:
-        log.info("deleting Job %s of %s", ref.get("name"), request.task_id,
-                 extra={**request.log_fields(), "job": ref.get("name")})
+        log.info(
+            "deleting Job %s of %s",
+            ref.get("name"),
+            request.task_id,
+            extra={**request.log_fields(), "job": ref.get("name")},
+        )
         await self._delete(ref, "Foreground")
 
     async def release(self, ref: dict[str, Any], request: WorkerRequest) -> None:
@@ -281,9 +337,12 @@ class KubernetesExecutor:
         """Delete every Job of the Run, whatever state the operator remembers (idempotent)."""
         try:
             await asyncio.to_thread(
-                client.BatchV1Api().delete_collection_namespaced_job, self.namespace,
-                label_selector=run_selector(namespace, run), propagation_policy="Background",
-                grace_period_seconds=0)
+                client.BatchV1Api().delete_collection_namespaced_job,
+                self.namespace,
+                label_selector=run_selector(namespace, run),
+                propagation_policy="Background",
+                grace_period_seconds=0,
+            )
         except ApiException as exc:
             if exc.status != 404:
                 raise
@@ -316,8 +375,10 @@ def _pod_progress(pod: Any, attempt: int) -> str:
         return f"attempt {attempt}: running in Pod {name}"
     for cond in (pod.status.conditions if pod.status else None) or []:
         if cond.type == "PodScheduled" and cond.status == "False":
-            return (f"attempt {attempt}: waiting for a node for Pod {name}: "
-                    f"{cond.message or cond.reason}")
+            return (
+                f"attempt {attempt}: waiting for a node for Pod {name}: "
+                f"{cond.message or cond.reason}"
+            )
     for container in (pod.status.container_statuses if pod.status else None) or []:
         waiting = container.state.waiting if container.state else None
         if waiting and waiting.reason:

@@ -45,7 +45,8 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     # Run daemons do their blocking calls (Kubernetes API, git, PostgreSQL) in
     # threads; the default pool (cpu + 4) would let a few busy runs starve the rest.
     asyncio.get_running_loop().set_default_executor(
-        concurrent.futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="prazium"))
+        concurrent.futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="prazium")
+    )
     memo.executor = make_executor(prazium)
     memo.instance = f"{socket.gethostname()}-{os.getpid()}"
     memo.active_workers = 0
@@ -73,8 +74,9 @@ async def heartbeat(memo: kopf.Memo, stop: asyncio.Event) -> None:
     prazium = get_settings()
     while not stop.is_set():
         try:
-            await _beat_until_stopped(memo, stop, prazium.database_url, prazium.executor,
-                                      prazium.max_workers)
+            await _beat_until_stopped(
+                memo, stop, prazium.database_url, prazium.executor, prazium.max_workers
+            )
         except psycopg.Error as exc:
             log.warning("heartbeat failed, retrying: %s", exc)
             with contextlib.suppress(TimeoutError):

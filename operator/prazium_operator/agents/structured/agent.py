@@ -28,8 +28,7 @@ EXECUTABLE_MODE = 0o755
 
 
 class JsonClient(Protocol):
-    def complete_json(self, system: str, user: str, schema_name: str,
-                      schema: JsonObject) -> object:
+    def complete_json(self, system: str, user: str, schema_name: str, schema: JsonObject) -> object:
         """The JSON value the model answers for these messages under ``schema``
         (unchecked: :mod:`validate` checks it)."""
         ...
@@ -43,8 +42,12 @@ class StructuredAgent:
         self.client = client
 
     def _ask(self, instruction: str, schema_name: str, inputs: Mapping[str, object]) -> object:
-        return self.client.complete_json(prompts.SYSTEM, prompts.user_message(instruction, inputs),
-                                         schema_name, schemas.NAMES[schema_name])
+        return self.client.complete_json(
+            prompts.SYSTEM,
+            prompts.user_message(instruction, inputs),
+            schema_name,
+            schemas.NAMES[schema_name],
+        )
 
     def _invalid(self, exc: validate.InvalidAnswer, prefix: str = "") -> AgentError:
         return self.error(f"{prefix}{exc}")
@@ -52,40 +55,61 @@ class StructuredAgent:
 
 class StructuredPlanner(StructuredAgent):
     def clarify(self, display_name: str, description: str) -> list[Question]:
-        answer = self._ask(prompts.CLARIFY, "questions",
-                           {"displayName": display_name, "description": description})
+        answer = self._ask(
+            prompts.CLARIFY, "questions", {"displayName": display_name, "description": description}
+        )
         try:
             return validate.questions(answer)
         except validate.InvalidAnswer as exc:
             raise self._invalid(exc) from None
 
-    def write_spec(self, display_name: str, description: str, answers: Answers,
-                   feedback: str | None, revision: int) -> SpecDocuments:
-        answer = self._ask(prompts.WRITE_SPEC, "spec_documents", {
-            "displayName": display_name, "description": description, "answers": answers,
-            "feedback": feedback or "", "revision": revision})
+    def write_spec(
+        self,
+        display_name: str,
+        description: str,
+        answers: Answers,
+        feedback: str | None,
+        revision: int,
+    ) -> SpecDocuments:
+        answer = self._ask(
+            prompts.WRITE_SPEC,
+            "spec_documents",
+            {
+                "displayName": display_name,
+                "description": description,
+                "answers": answers,
+                "feedback": feedback or "",
+                "revision": revision,
+            },
+        )
         try:
             return validate.documents(answer)
         except validate.InvalidAnswer as exc:
             raise self._invalid(exc) from None
 
     def decompose(self, display_name: str, documents: SpecDocuments) -> PlanDocument:
-        answer = self._ask(prompts.DECOMPOSE, "plan",
-                           {"displayName": display_name, "documents": documents})
+        answer = self._ask(
+            prompts.DECOMPOSE, "plan", {"displayName": display_name, "documents": documents}
+        )
         return validate.plan(answer)  # PlanError lists every defect
 
 
 class StructuredCoder(StructuredAgent):
-    def code(self, task: PlanTask, documents: SpecDocuments,
-             worktree: pathlib.Path) -> None:
+    def code(self, task: PlanTask, documents: SpecDocuments, worktree: pathlib.Path) -> None:
         task_id = task.get("id", "?")
         scope = [str(p) for p in task.get("pathScope") or []]
         if not scope:
             raise self.error(f"{task_id}: the task has no pathScope")
         root = worktree.resolve()
-        answer = self._ask(prompts.CODE, "files", {
-            "task": task, "documents": documents,
-            "currentFiles": current_files(root, task.get("expectedOutputs") or [], scope)})
+        answer = self._ask(
+            prompts.CODE,
+            "files",
+            {
+                "task": task,
+                "documents": documents,
+                "currentFiles": current_files(root, task.get("expectedOutputs") or [], scope),
+            },
+        )
         try:
             changes = validate.files(answer, scope, root)
         except validate.InvalidAnswer as exc:

@@ -53,11 +53,15 @@ def questions(answer: object) -> list[Question]:
             raise InvalidAnswer(f"{where} has type {kind!r}; allowed: {', '.join(QUESTION_TYPES)}")
         question: Question = {"id": f"q{index}", "question": text, "type": question_type}
         if question_type in CHOICE_TYPES:
-            if (not isinstance(options, list) or len(options) < 2
-                    or not all(isinstance(o, str) and o.strip() for o in options)
-                    or len(set(options)) != len(options)):
-                raise InvalidAnswer(f"{where} ({kind}) needs at least two distinct, non-empty"
-                                    " string options")
+            if (
+                not isinstance(options, list)
+                or len(options) < 2
+                or not all(isinstance(o, str) and o.strip() for o in options)
+                or len(set(options)) != len(options)
+            ):
+                raise InvalidAnswer(
+                    f"{where} ({kind}) needs at least two distinct, non-empty string options"
+                )
             question["options"] = [str(option) for option in options]
         result.append(question)
     return result
@@ -124,8 +128,12 @@ def files(answer: object, scope: list[str], worktree: pathlib.Path) -> list[File
 def check_path(path: str, scope: list[str], root: pathlib.Path) -> None:
     """Refuse ``path`` unless it is a clean relative path inside ``scope`` and ``root``."""
     segments = path.split("/")
-    if (path.startswith("/") or "\\" in path or "\x00" in path
-            or any(s in ("", ".", "..") for s in segments)):
+    if (
+        path.startswith("/")
+        or "\\" in path
+        or "\x00" in path
+        or any(s in ("", ".", "..") for s in segments)
+    ):
         raise InvalidAnswer(f"refusing to write {path!r}: not a normalized relative path")
     if segments[0] == ".git":
         raise InvalidAnswer(f"refusing to write {path!r}: inside .git")
@@ -135,7 +143,8 @@ def check_path(path: str, scope: list[str], root: pathlib.Path) -> None:
     for segment in segments:
         current = current / segment
         if current.is_symlink():
-            raise InvalidAnswer(f"refusing to write {path!r}: {current.relative_to(root)}"
-                                " is a symlink")
+            raise InvalidAnswer(
+                f"refusing to write {path!r}: {current.relative_to(root)} is a symlink"
+            )
     if not (root / path).resolve().is_relative_to(root):
         raise InvalidAnswer(f"refusing to write {path!r}: it resolves outside the worktree")

@@ -28,7 +28,11 @@ class Feature:
 
 
 def _feature(
-    key: str, title: str, phrases: str, question: str, question_type: QuestionType,
+    key: str,
+    title: str,
+    phrases: str,
+    question: str,
+    question_type: QuestionType,
     options: str = "",
 ) -> Feature:
     return Feature(

@@ -68,6 +68,7 @@ PARTICIPLE = re.compile(r"^(?:\w+(?:ed|en)|held|run|made|sold|kept|taught|led|pa
                         r"(?:by|to|for|in|at|on|under|from|with)$")  # fmt: skip
 LIST_JOINERS = frozenset({"", ",", "and", ", and", "as well as"})
 
+
 @dataclass(frozen=True)
 class Relation:
     child: str
@@ -99,15 +100,13 @@ def read(text: str) -> Reading:
         for phrase in phrases(tokens)
         for mention in classify(phrase, index, tokens[phrase.start].start, known)
     ]
-    mentions = _coordinated(
-        [m for m in mentions if not read_by_pattern(text, m)], token_sentences
-    )
+    mentions = _coordinated([m for m in mentions if not read_by_pattern(text, m)], token_sentences)
     builder = _Builder(text, token_sentences, mentions, known)
     return builder.build()
 
 
 def _coordinated(mentions: list[Mention], token_sentences: list[list[Token]]) -> list[Mention]:
-    """"start and end dates": the first word shares the second phrase's attribute head."""
+    """ "start and end dates": the first word shares the second phrase's attribute head."""
     result = list(mentions)
     for index in range(len(result) - 1):
         first, second = result[index], result[index + 1]
@@ -190,11 +189,11 @@ class _Builder:
                 self.reading.capabilities.append(" ".join(mention.words))
         last_record: Mention | None = None
         for index, sentence_mentions in sorted(by_sentence.items()):
-            last_record = self._walk_sentence(sentence_mentions, self.sentences[index],
-                                              last_record)
+            last_record = self._walk_sentence(sentence_mentions, self.sentences[index], last_record)
 
-    def _walk_sentence(self, sentence_mentions: list[Mention], tokens: list[Token],
-                       last_record: Mention | None) -> Mention | None:
+    def _walk_sentence(
+        self, sentence_mentions: list[Mention], tokens: list[Token], last_record: Mention | None
+    ) -> Mention | None:
         """Relate one sentence's mentions in order; the last record seen, for the next."""
         owner: Mention | None = None  # the record a "with ..." list belongs to
         for position, mention in enumerate(sentence_mentions):
@@ -217,8 +216,9 @@ class _Builder:
             last_record = self._place_unrelated(mention, sentence_mentions, last_record)
         return last_record
 
-    def _continues_list(self, owner: Mention | None, previous: Mention | None,
-                        mention: Mention, connector: str) -> bool:
+    def _continues_list(
+        self, owner: Mention | None, previous: Mention | None, mention: Mention, connector: str
+    ) -> bool:
         """A mention joined to the list an owner's "with" opened: attached to the owner."""
         joined = previous is not None and connector in LIST_JOINERS
         # "runs with distance and pace, and races": a record after the owner's
@@ -232,8 +232,9 @@ class _Builder:
             return True
         return False
 
-    def _place_unrelated(self, mention: Mention, sentence_mentions: list[Mention],
-                         last_record: Mention | None) -> Mention | None:
+    def _place_unrelated(
+        self, mention: Mention, sentence_mentions: list[Mention], last_record: Mention | None
+    ) -> Mention | None:
         """An attribute no connector relates goes to the nearest record; a record becomes
         the last one seen."""
         if mention.kind == ATTRIBUTE:
@@ -265,9 +266,10 @@ class _Builder:
             return self._relate_owner_second(first, second, connector, tokens)
         return False
 
-    def _relate_owner_first(self, first: Mention, second: Mention, connector: str,
-                            tokens: list[Token]) -> bool:
-        """"owners with pets", "a booking has dates": first owns what follows."""
+    def _relate_owner_first(
+        self, first: Mention, second: Mention, connector: str, tokens: list[Token]
+    ) -> bool:
+        """ "owners with pets", "a booking has dates": first owns what follows."""
         records = (RECORD, ACTOR)
         if connector in ("and", ",") and not _followed_by_their(tokens, first.end):
             return False
@@ -287,9 +289,10 @@ class _Builder:
             return self._add_relation(first.name, second.name, RESTRICT, False)
         return self._add_relation(second.name, first.name, CHILD_AFTER[connector], True)
 
-    def _relate_owner_second(self, first: Mention, second: Mention, connector: str,
-                             tokens: list[Token]) -> bool:
-        """"visits of pets", "tickets assigned to agents": second owns first."""
+    def _relate_owner_second(
+        self, first: Mention, second: Mention, connector: str, tokens: list[Token]
+    ) -> bool:
+        """ "visits of pets", "tickets assigned to agents": second owns first."""
         records = (RECORD, ACTOR)
         if first.kind == ATTRIBUTE and second.kind in records:
             self._add_field(second.name, attribute_field(list(first.words)))

@@ -76,9 +76,13 @@ class TaskState:
         return self.status.phase or "pending"
 
     def view(self) -> TaskView:
-        return TaskView(id=self.id, slug=self.definition.slug, phase=self.phase,
-                        dependencies=tuple(self.definition.dependencies),
-                        message=self.status.message or "")
+        return TaskView(
+            id=self.id,
+            slug=self.definition.slug,
+            phase=self.phase,
+            dependencies=tuple(self.definition.dependencies),
+            message=self.status.message or "",
+        )
 
 
 @dataclass
@@ -158,8 +162,9 @@ async def set_status(ctx: RunContext, **fields: Any) -> None:
 
 
 async def _save(ctx: RunContext, *names: str) -> None:
-    await asyncio.to_thread(resources.patch_status, ctx.ns, kube.RUNS, ctx.name,
-                            status_patch(ctx.status, *names))
+    await asyncio.to_thread(
+        resources.patch_status, ctx.ns, kube.RUNS, ctx.name, status_patch(ctx.status, *names)
+    )
 
 
 async def set_phase(ctx: RunContext, phase: RunPhase, message: str = "") -> None:
@@ -169,10 +174,15 @@ async def set_phase(ctx: RunContext, phase: RunPhase, message: str = "") -> None
     # repaired when the restarted daemon sets the phase again (or in finish.after_final).
     if ctx.status.run_number:
         await asyncio.to_thread(
-            project_state.record_latest_run, ctx.ns, ctx.project, ctx.name,
-            ctx.status.run_number, phase,
+            project_state.record_latest_run,
+            ctx.ns,
+            ctx.project,
+            ctx.name,
+            ctx.status.run_number,
+            phase,
             ctx.status.spec_snapshot.version if ctx.status.spec_snapshot else None,
-            ctx.archived)
+            ctx.archived,
+        )
     await _save(ctx, *run_status.PHASE_FIELDS)
 
 
@@ -191,8 +201,9 @@ async def set_task(ctx: RunContext, task: TaskState, **fields: Any) -> None:
     await _save_task(ctx, task, *fields)
 
 
-async def set_task_phase(ctx: RunContext, task: TaskState, phase: TaskPhase, message: str,
-                         **fields: Any) -> None:
+async def set_task_phase(
+    ctx: RunContext, task: TaskState, phase: TaskPhase, message: str, **fields: Any
+) -> None:
     """A Task's phase with its conditions (status/task.py) and other fields, in one write."""
     for name, value in fields.items():
         setattr(task.status, name, value)
@@ -201,8 +212,9 @@ async def set_task_phase(ctx: RunContext, task: TaskState, phase: TaskPhase, mes
 
 
 async def _save_task(ctx: RunContext, task: TaskState, *names: str) -> None:
-    await asyncio.to_thread(resources.patch_status, ctx.ns, kube.TASKS, task.name,
-                            status_patch(task.status, *names))
+    await asyncio.to_thread(
+        resources.patch_status, ctx.ns, kube.TASKS, task.name, status_patch(task.status, *names)
+    )
 
 
 async def update_summary(ctx: RunContext) -> None:
@@ -211,13 +223,26 @@ async def update_summary(ctx: RunContext) -> None:
         await set_status(ctx, tasks_summary=summary)
 
 
-async def event(ctx: RunContext, event_type: str, payload: Obj | None = None,
-                task: str | None = None, extra: str | int | None = None,
-                key: str | None = None) -> None:
+async def event(
+    ctx: RunContext,
+    event_type: str,
+    payload: Obj | None = None,
+    task: str | None = None,
+    extra: str | int | None = None,
+    key: str | None = None,
+) -> None:
     await asyncio.to_thread(
-        recorder.record, ctx.settings.database_url, namespace=ctx.ns,
-        project=ctx.project, run=ctx.name, event_type=event_type, payload=payload,
-        task=task, extra=extra, key=key)
+        recorder.record,
+        ctx.settings.database_url,
+        namespace=ctx.ns,
+        project=ctx.project,
+        run=ctx.name,
+        event_type=event_type,
+        payload=payload,
+        task=task,
+        extra=extra,
+        key=key,
+    )
 
 
 async def k8s_event(obj: Obj, reason: str, message: str, warning: bool = False) -> None:

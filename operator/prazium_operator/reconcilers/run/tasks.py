@@ -42,18 +42,23 @@ def _request(ctx: RunContext, task: TaskState, attempt: int, base: str) -> Worke
     data_dir = ctx.settings.data_dir
     chosen = agent(ctx)
     coder = chosen.coder
-    options: Obj = {"command": chosen.command} \
-        if coder == "command" and chosen.command else {}
+    options: Obj = {"command": chosen.command} if coder == "command" and chosen.command else {}
     options.update(agent_options(chosen.as_spec()))
     assert ctx.status.spec_snapshot is not None and ctx.status.run_number is not None
     return WorkerRequest(
-        namespace=ctx.ns, project=ctx.project, run=ctx.name, task=task.definition.as_stored(),
-        documents=ctx.status.spec_snapshot.documents, repo_path=str(ctx.repo),
+        namespace=ctx.ns,
+        project=ctx.project,
+        run=ctx.name,
+        task=task.definition.as_stored(),
+        documents=ctx.status.spec_snapshot.documents,
+        repo_path=str(ctx.repo),
         worktree=str(paths.task_worktree(data_dir, ctx.ns, ctx.project, ctx.name, task.id)),
         branch=ids.branch_name(ctx.status.run_number, task.id, task.definition.slug),
-        base_commit=base, attempt=attempt,
+        base_commit=base,
+        attempt=attempt,
         result_path=str(paths.result_path(data_dir, ctx.ns, ctx.name, task.id, attempt)),
-        coder=coder, coder_options=options,
+        coder=coder,
+        coder_options=options,
         credentials_secret=chosen.credentials_secret or None,
     )
 
@@ -76,11 +81,17 @@ async def _task_base(ctx: RunContext, task: TaskState) -> str:
         result = ctx.tasks[dep].status.result
         assert result is not None  # a dependency starts nothing before it succeeded
         outcome = await asyncio.to_thread(
-            gitrepo.merge, ctx.repo, base, str(result.commit_sha),
-            f"Base for {task.id}: merge {dep}", str(ctx.status.started_at))
+            gitrepo.merge,
+            ctx.repo,
+            base,
+            str(result.commit_sha),
+            f"Base for {task.id}: merge {dep}",
+            str(ctx.status.started_at),
+        )
         if outcome.commit is None:
-            raise RunFailed(f"the dependencies of {task.id} conflict on "
-                            f"{', '.join(outcome.conflicts)}")
+            raise RunFailed(
+                f"the dependencies of {task.id} conflict on {', '.join(outcome.conflicts)}"
+            )
         base = outcome.commit
     return base
 
@@ -91,14 +102,22 @@ async def start_task(ctx: RunContext, task: TaskState, attempt: int) -> None:
     # Recorded before the worker starts, so a restarted operator knows which
     # attempt (and result file) to look for.
     await set_task_phase(
-        ctx, task, "running", f"attempt {attempt}", attempts=attempt,
-        branch_name=request.branch, worktree_path=request.worktree, base_commit=base,
+        ctx,
+        task,
+        "running",
+        f"attempt {attempt}",
+        attempts=attempt,
+        branch_name=request.branch,
+        worktree_path=request.worktree,
+        base_commit=base,
         started_at=task.status.started_at or utc_now(),
-        executor=ExecutorRef.model_validate({"kind": ctx.executor.kind}))
+        executor=ExecutorRef.model_validate({"kind": ctx.executor.kind}),
+    )
     ref = await ctx.executor.start(request, task.body)
     await set_task(ctx, task, executor=ExecutorRef.model_validate(ref))
-    await k8s_event(task.body, PHASES["running"].event_reason,
-                    f"attempt {attempt} on {request.branch} ({ref})")
+    await k8s_event(
+        task.body, PHASES["running"].event_reason, f"attempt {attempt} on {request.branch} ({ref})"
+    )
 
 
 async def poll(ctx: RunContext, task: TaskState) -> None:
@@ -109,8 +128,11 @@ async def poll(ctx: RunContext, task: TaskState) -> None:
     if status.state is WorkerState.RUNNING:
         await _note_progress(ctx, task, ref, status.ref, status.message or f"attempt {attempt}")
         return
-    result = (read_worker_result(Path(request.result_path))
-              if status.state is WorkerState.EXITED else None)
+    result = (
+        read_worker_result(Path(request.result_path))
+        if status.state is WorkerState.EXITED
+        else None
+    )
     # The result is on the shared volume now (or there is none): the worker's Job,
     # if any, has nothing more to tell. A retry is a new Job (attempt + 1).
     await ctx.executor.release(ref, request)
@@ -120,14 +142,17 @@ async def poll(ctx: RunContext, task: TaskState) -> None:
     if result is None:
         why = f" ({status.message})" if status.message else ""
         if attempt < MAX_ATTEMPTS:
-            log.warning("worker of %s attempt %s lost%s; retrying", task.name, attempt, why,
-                        extra=request.log_fields())
-            await k8s_event(task.body, "Retrying", f"attempt {attempt} lost{why}",
-                            warning=True)
+            log.warning(
+                "worker of %s attempt %s lost%s; retrying",
+                task.name,
+                attempt,
+                why,
+                extra=request.log_fields(),
+            )
+            await k8s_event(task.body, "Retrying", f"attempt {attempt} lost{why}", warning=True)
             await start_task(ctx, task, attempt + 1)
         else:
-            await _fail_task(ctx, task,
-                             f"the worker exited without a result {attempt} times{why}")
+            await _fail_task(ctx, task, f"the worker exited without a result {attempt} times{why}")
         return
     if result.status == "succeeded" and result.commit_sha:
         await _complete_task(ctx, task, result)
@@ -135,8 +160,9 @@ async def poll(ctx: RunContext, task: TaskState) -> None:
         await _fail_task(ctx, task, result.error or "the worker failed")
 
 
-async def _note_progress(ctx: RunContext, task: TaskState, ref: Obj, learnt: Obj,
-                         message: str) -> None:
+async def _note_progress(
+    ctx: RunContext, task: TaskState, ref: Obj, learnt: Obj, message: str
+) -> None:
     """Record what changed about a running worker (its Pod, why it waits), once."""
     fields: dict[str, object] = {}
     merged = {**ref, **learnt}
@@ -151,33 +177,48 @@ async def _note_progress(ctx: RunContext, task: TaskState, ref: Obj, learnt: Obj
 async def _complete_task(ctx: RunContext, task: TaskState, result: WorkerResult) -> None:
     """Record a worker's result as the Task's result."""
     commit = str(result.commit_sha)
-    outcome = TaskResult(filesCreated=result.files_created,
-                         filesModified=result.files_modified, commitSha=commit)
+    outcome = TaskResult(
+        filesCreated=result.files_created, filesModified=result.files_modified, commitSha=commit
+    )
     await set_task_phase(ctx, task, "succeeded", "", result=outcome, completed_at=utc_now())
-    await event(ctx, PHASES["succeeded"].journal_type, {
-        "taskId": ids.task_id(task.id), "status": "succeeded", "slug":
-        task.definition.slug, "commitSha": commit,
-        "filesCreated": len(outcome.files_created),
-        "filesModified": len(outcome.files_modified),
-        "durationSeconds": result.duration_seconds}, task=task.id)
+    await event(
+        ctx,
+        PHASES["succeeded"].journal_type,
+        {
+            "taskId": ids.task_id(task.id),
+            "status": "succeeded",
+            "slug": task.definition.slug,
+            "commitSha": commit,
+            "filesCreated": len(outcome.files_created),
+            "filesModified": len(outcome.files_modified),
+            "durationSeconds": result.duration_seconds,
+        },
+        task=task.id,
+    )
     await k8s_event(task.body, PHASES["succeeded"].event_reason, f"commit {commit[:12]}")
 
 
 async def _fail_task(ctx: RunContext, task: TaskState, message: str) -> None:
     await set_task_phase(ctx, task, "failed", message, completed_at=utc_now())
-    await event(ctx, PHASES["failed"].journal_type, {"taskId": ids.task_id(task.id),
-                                                     "status": "failed", "error": message},
-                task=task.id)
-    await k8s_event(task.body, PHASES["failed"].event_reason, message,
-                    warning=PHASES["failed"].warning)
+    await event(
+        ctx,
+        PHASES["failed"].journal_type,
+        {"taskId": ids.task_id(task.id), "status": "failed", "error": message},
+        task=task.id,
+    )
+    await k8s_event(
+        task.body, PHASES["failed"].event_reason, message, warning=PHASES["failed"].warning
+    )
 
 
 async def cancel_task(ctx: RunContext, task: TaskState, message: str) -> None:
     await set_task_phase(ctx, task, "cancelled", message, completed_at=utc_now())
-    await event(ctx, PHASES["cancelled"].journal_type, {"taskId": ids.task_id(task.id),
-                                                        "status": "cancelled",
-                                                        "reason": message},
-                task=task.id)
+    await event(
+        ctx,
+        PHASES["cancelled"].journal_type,
+        {"taskId": ids.task_id(task.id), "status": "cancelled", "reason": message},
+        task=task.id,
+    )
 
 
 async def stop_running_tasks(ctx: RunContext) -> None:

@@ -52,9 +52,7 @@ def payload_with_parents(
     return payload
 
 
-def create(
-    case: ServerTestCase, entity: Entity, values: JsonObject | None = None
-) -> JsonObject:
+def create(case: ServerTestCase, entity: Entity, values: JsonObject | None = None) -> JsonObject:
     """POST a complete record (parents created as needed); asserts 201 and returns it."""
     status, body = case.request("POST", entity.path, payload_with_parents(case, entity, values))
     case.assertEqual(status, 201, body)
