@@ -23,7 +23,7 @@ import psycopg
 import pytest
 from kubernetes import client
 
-from prazium_operator import paths
+from prazium_kit import paths
 from prazium_operator.worker.request import log_path
 from tests.support.build import (
     create,
