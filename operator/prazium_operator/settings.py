@@ -41,6 +41,16 @@ class Settings(KitSettings):
     database_secret_key: str = "DATABASE_URL"
     # Verification (the generated app's own tests) time limit.
     verify_timeout_seconds: int = 600
+    # Outages ridden out (issue 11): how long journal writes (PostgreSQL) and the run
+    # driver's apiserver calls are retried, with exponential backoff and jitter, before
+    # the error surfaces (the Run's daemon then restarts and resumes from status).
+    db_retry_seconds: float = 180.0
+    apiserver_retry_seconds: float = 180.0
+    # A worker's own journal writes: past this window it carries on without the
+    # database; its result file keeps the events and the operator replays them.
+    worker_db_retry_seconds: float = 180.0
+    # A lost worker's re-run waits this long, doubled for each further attempt (+ jitter).
+    lost_worker_backoff_seconds: float = 2.0
     # e.g. http://0.0.0.0:8080/healthz for a Pod's liveness probe; empty: off.
     liveness_endpoint: str = ""
 

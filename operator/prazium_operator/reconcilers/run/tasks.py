@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from pathlib import Path
 
 from prazium_kit import ids, paths
 from prazium_kit.models import ExecutorRef, TaskResult
 from prazium_kit.timefmt import utc_now
 from prazium_kit.types import Obj
-from prazium_operator import gitrepo
+from prazium_operator import gitrepo, recorder
 from prazium_operator.agents.registry import agent_options
 from prazium_operator.executor.base import WorkerState
 from prazium_operator.reconcilers.run.context import (
@@ -22,14 +23,21 @@ from prazium_operator.reconcilers.run.context import (
     RunFailed,
     TaskState,
     agent,
+    check,
     event,
     in_phase,
     k8s_event,
     set_task,
     set_task_phase,
+    sleep,
 )
 from prazium_operator.status import task as task_status
-from prazium_operator.worker.request import WorkerRequest, WorkerResult, read_worker_result
+from prazium_operator.worker.request import (
+    WorkerRequest,
+    WorkerResult,
+    read_result,
+    read_worker_result,
+)
 
 # The logger name from before the split out of runner.py, so log filters keep matching.
 log = logging.getLogger("prazium_operator.runner")
@@ -109,13 +117,20 @@ async def poll(ctx: RunContext, task: TaskState) -> None:
     if state is WorkerState.RUNNING:
         return
     result = read_worker_result(Path(request.result_path)) if state is WorkerState.EXITED else None
+    if result is not None:
+        # Before the task's own outcome event: the worker's events (TASK_STARTED, files)
+        # it could not write while PostgreSQL was down. Keyed: those written are skipped.
+        await replay_worker_events(ctx, Path(request.result_path))
     # The result is on the shared volume now (or there is none): the worker's Job,
     # if any, has nothing more to tell. A retry is a new Job (attempt + 1).
     await ctx.executor.release(ref, request)
     if result is None:
         if attempt < MAX_ATTEMPTS:
-            log.warning("worker of %s attempt %s lost; retrying", task.name, attempt,
-                        extra=request.log_fields())
+            delay = lost_worker_delay(ctx.settings.lost_worker_backoff_seconds, attempt)
+            log.warning("worker of %s attempt %s lost; retrying in %.1f s", task.name,
+                        attempt, delay, extra=request.log_fields())
+            await sleep(ctx, delay)
+            check(ctx)
             await start_task(ctx, task, attempt + 1)
         else:
             await _fail_task(ctx, task, f"the worker exited without a result {attempt} times")
@@ -124,6 +139,21 @@ async def poll(ctx: RunContext, task: TaskState) -> None:
         await _complete_task(ctx, task, result)
     else:
         await _fail_task(ctx, task, result.error or "the worker failed")
+
+
+def lost_worker_delay(base: float, attempt: int) -> float:
+    """The wait before re-running attempt + 1 of a lost worker: base doubled per lost
+    attempt, jittered, so a cause that outlives one attempt (a node, the database) is
+    not met by the remaining attempts within seconds."""
+    ceiling = base * 2 ** (attempt - 1)
+    return random.uniform(ceiling / 2, ceiling)
+
+
+async def replay_worker_events(ctx: RunContext, result_path: Path) -> None:
+    items = recorder.result_events(read_result(result_path))
+    if items:
+        await asyncio.to_thread(recorder.write, ctx.settings.database_url, items,
+                                retry_seconds=ctx.settings.db_retry_seconds)
 
 
 async def _complete_task(ctx: RunContext, task: TaskState, result: WorkerResult) -> None:
