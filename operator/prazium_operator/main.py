@@ -6,6 +6,8 @@ import logging
 
 import kopf
 
+from prazium_kit import kube
+from prazium_operator import leader
 from prazium_operator.agents.preload import preload_configured_agents
 from prazium_operator.settings import get_settings
 
@@ -23,8 +25,14 @@ def main() -> None:
     import prazium_operator.handlers  # noqa: F401  (registers the handlers)
 
     namespaces = settings.namespaces
+    if settings.peering_name:
+        kube.load_config(settings.kubeconfig)
+        leader.ensure_peering_objects(settings)
     kopf.run(
-        standalone=True,
+        # With a peering name, processes elect a leader (leader.py); without, one runs.
+        standalone=not settings.peering_name,
+        peering_name=settings.peering_name or None,
+        priority=leader.priority_now(),
         clusterwide=not namespaces,
         namespaces=namespaces,
         liveness_endpoint=settings.liveness_endpoint or None,

@@ -51,6 +51,12 @@ class Settings(KitSettings):
     worker_db_retry_seconds: float = 180.0
     # A lost worker's re-run waits this long, doubled for each further attempt (+ jitter).
     lost_worker_backoff_seconds: float = 2.0
+    # Leader election (prazium_operator/leader.py): the kopf peering object operator
+    # processes meet in; empty: standalone (one process, no election). The leader's
+    # keep-alive expires after peering_lifetime_seconds, so a standby takes over about
+    # that long after the leader died.
+    peering_name: str = ""
+    peering_lifetime_seconds: int = 10
     # e.g. http://0.0.0.0:8080/healthz for a Pod's liveness probe; empty: off.
     liveness_endpoint: str = ""
 

@@ -82,11 +82,12 @@ def _apiserver_ready() -> bool:
 
 
 def _stop_control_plane() -> None:
-    """SIGTERM to kube-apiserver and etcd (as a crash of both would look from outside)."""
+    """SIGKILL to kube-apiserver and etcd: both crash (a graceful apiserver shutdown
+    waits out its open watches)."""
     cluster = _dev_dir() / "cluster"
     for name in ("apiserver", "etcd"):
         pid = int((cluster / f"{name}.pid").read_text().strip())
-        os.kill(pid, signal.SIGTERM)
+        os.kill(pid, signal.SIGKILL)
         wait_for(lambda p=pid: not Path(f"/proc/{p}").exists()
                  or "zombie" in Path(f"/proc/{p}/status").read_text(), 30, f"{name} to exit")
 

@@ -48,6 +48,9 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.persistence.finalizer = "prazium.io/finalizer"
     settings.posting.level = logging.WARNING
     settings.watching.server_timeout = 300
+    # Leader election (leader.py): a standby resumes once the dead leader's keep-alive
+    # has expired, so the lifetime bounds the failover time.
+    settings.peering.lifetime = prazium.peering_lifetime_seconds
     # Run daemons do their blocking calls (Kubernetes API, git, PostgreSQL) in
     # threads; the default pool (cpu + 4) would let a few busy runs starve the rest.
     asyncio.get_running_loop().set_default_executor(

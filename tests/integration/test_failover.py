@@ -1,0 +1,107 @@
+"""Operator failover (issue 11): two operator processes elect a leader over kopf's
+peering (prazium_operator/leader.py); SIGKILL of the leader mid-run hands the run to
+the standby within 15 s, with no duplicated event, commit or task."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tests.support.build import (
+    create,
+    events,
+    git,
+    kubectl_apply,
+    tasks_of,
+    wait_final_event,
+    wait_phase,
+    wait_run_done,
+)
+from tests.support.services import ROOT, ServiceProcess, Stack, start_operator, wait_for
+
+pytestmark = pytest.mark.integration
+HANDOVER_LIMIT_SECONDS = 15
+PEERING = {"PRAZIUM_PEERING_NAME": "prazium-test", "PRAZIUM_PEERING_LIFETIME_SECONDS": "10"}
+_TEMPLATE_FROM_WORKTREE = (
+    "import json, os, pathlib\n"
+    "from prazium_operator.agents import get_coder\n"
+    "docs = {p.name: p.read_text() for p in pathlib.Path('docs/spec').glob('*.md')}\n"
+    "get_coder('template').code(json.loads(os.environ['PRAZIUM_TASK_JSON']), docs,"
+    " pathlib.Path('.'))\n")
+SLOW_TASKS = (f"sleep 2; exec {shlex.quote(sys.executable)} -c "
+              f"{shlex.quote(_TEMPLATE_FROM_WORKTREE)}")
+
+
+def _logged(proc: ServiceProcess, text: str) -> bool:
+    return proc.log_path.exists() and text in proc.log_path.read_text(errors="replace")
+
+
+def test_standby_takes_over_from_a_killed_leader_within_15s_without_duplicates(
+    stack: Stack, namespace: str, data_dir: Path, tmp_path: Path
+) -> None:
+    leader = start_operator(stack, data_dir, [namespace], tmp_path / "leader", **PEERING)
+    standby: ServiceProcess | None = None
+    try:
+        kubectl_apply(stack, namespace, ROOT / "examples" / "project-gitops.yaml")
+        project = wait_phase(namespace, "projects", "notes-gitops", {"approved"}, leader)
+        repo = project["status"]["repoPath"]
+        standby = start_operator(stack, data_dir, [namespace], tmp_path / "standby", **PEERING)
+        # The younger process yields to the leader (a lower priority) and waits.
+        wait_for(lambda: _logged(standby, "Pausing operations in favour of"), 60,
+                 "the standby to pause", standby)
+        create(namespace, "runs", "Run", "notes-failover", {
+            "projectRef": {"name": "notes-gitops"}, "parallelism": 1,
+            "agent": {"coder": "command", "command": SLOW_TASKS}})
+        wait_for(lambda: sum(e["type"] == "TASK_COMPLETED" for e in
+                             events(stack.database_url, namespace, "notes-failover")) >= 1,
+                 90, "a task to complete under the leader", leader, interval=0.05)
+        assert not _logged(standby, "Resuming operations")
+        killed_at = time.monotonic()
+        leader.kill()  # SIGKILL: its keep-alive stays behind until it expires
+        wait_for(lambda: _logged(standby, "Resuming operations"), 60,
+                 "the standby to take over", standby, interval=0.1)
+        handover = time.monotonic() - killed_at
+        run = wait_run_done(namespace, "notes-failover", standby, timeout=180)
+        journal = wait_final_event(stack.database_url, namespace, "notes-failover", standby)
+    finally:
+        leader.stop()
+        if standby is not None:
+            standby.stop()
+    assert run["status"]["phase"] == "succeeded", run["status"].get("message")
+    print(f"handover after SIGKILL of the leader: {handover:.1f} s")
+    assert handover <= HANDOVER_LIMIT_SECONDS, handover
+
+    # No duplicated event, task or commit.
+    task_ids = [t["id"] for t in run["status"]["plan"]["tasks"]]
+    assert sorted(t["spec"]["definition"]["id"] for t in tasks_of(namespace,
+                                                                   "notes-failover")) \
+        == sorted(task_ids)
+    keyed = Counter((e["type"], e["task"], e["payload"].get("path"), e["payload"].get("attempt"))
+                    for e in journal)
+    assert [k for k, n in keyed.items() if n > 1] == []
+    for task_id in task_ids:
+        lifecycle = [e["type"] for e in journal if e["task"] == task_id
+                     and e["type"] in {"TASK_QUEUED", "TASK_STARTED", "TASK_COMPLETED",
+                                       "TASK_FAILED"}]
+        assert lifecycle == ["TASK_QUEUED", "TASK_STARTED", "TASK_COMPLETED"], lifecycle
+    finals = [e["type"] for e in journal
+              if e["type"] in {"RUN_COMPLETED", "RUN_FAILED", "RUN_CANCELLED"}]
+    assert finals == ["RUN_COMPLETED"]
+    subjects = git(repo, "log", "--no-merges", "--format=%s", "main").splitlines()
+    for task_id in task_ids:
+        assert sum(s.startswith(f"{task_id} ") for s in subjects) == 1, subjects
+    for task in tasks_of(namespace, "notes-failover"):
+        base, branch = task["status"]["baseCommit"], task["status"]["branchName"]
+        assert git(repo, "rev-list", "--count", f"{base}..{branch}").strip() == "1", branch
+    # The standby did nothing while it was paused: its first handled Run event comes
+    # after it resumed.
+    standby_log = standby.log_path.read_text(errors="replace") if standby else ""
+    resumed = standby_log.index("Resuming operations")
+    assert not re.search(r"notes-failover", standby_log[:resumed]), \
+        "the standby acted on the run before the leader was gone"
