@@ -48,6 +48,11 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.persistence.finalizer = "prazium.io/finalizer"
     settings.posting.level = logging.WARNING
     settings.watching.server_timeout = 300
+    # kopf's own requests (watches, patches, peering keep-alives) retry through an
+    # apiserver outage as long as the run driver's calls do (its default gives up
+    # after ~54 s, and a watcher that gives up stops the operator).
+    settings.networking.error_backoffs = list(
+        retrying.delays(prazium.apiserver_retry_seconds, first=1.0, cap=15.0))
     # Leader election (leader.py): a standby resumes once the dead leader's keep-alive
     # has expired, so the lifetime bounds the failover time.
     settings.peering.lifetime = prazium.peering_lifetime_seconds
