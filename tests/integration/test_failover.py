@@ -12,6 +12,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from kubernetes import client
 
 from tests.support.build import (
     create,
@@ -42,6 +43,12 @@ def _logged(proc: ServiceProcess, text: str) -> bool:
     return proc.log_path.exists() and text in proc.log_path.read_text(errors="replace")
 
 
+def _peers(namespace: str) -> dict:
+    peering = client.CustomObjectsApi().get_namespaced_custom_object(
+        "kopf.dev", "v1", namespace, "kopfpeerings", PEERING["PRAZIUM_PEERING_NAME"])
+    return dict(peering.get("status") or {})
+
+
 def test_standby_takes_over_from_a_killed_leader_within_15s_without_duplicates(
     stack: Stack, namespace: str, data_dir: Path, tmp_path: Path
 ) -> None:
@@ -52,9 +59,10 @@ def test_standby_takes_over_from_a_killed_leader_within_15s_without_duplicates(
         project = wait_phase(namespace, "projects", "notes-gitops", {"approved"}, leader)
         repo = project["status"]["repoPath"]
         standby = start_operator(stack, data_dir, [namespace], tmp_path / "standby", **PEERING)
-        # The younger process yields to the leader (a lower priority) and waits.
-        wait_for(lambda: _logged(standby, "Pausing operations in favour of"), 60,
-                 "the standby to pause", standby)
+        # Both keep-alives in the peering object: the younger process (a lower
+        # priority) stays paused (kopf starts paused when peering is mandatory).
+        wait_for(lambda: len(_peers(namespace)) == 2, 60, "the standby's keep-alive", standby)
+        assert not _logged(standby, "Resuming operations")
         create(namespace, "runs", "Run", "notes-failover", {
             "projectRef": {"name": "notes-gitops"}, "parallelism": 1,
             "agent": {"coder": "command", "command": SLOW_TASKS}})
