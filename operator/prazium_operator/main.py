@@ -25,14 +25,13 @@ def main() -> None:
     import prazium_operator.handlers  # noqa: F401  (registers the handlers)
 
     namespaces = settings.namespaces
-    if settings.peering_name:
+    if settings.leader_election:
         kube.load_config(settings.kubeconfig)
-        leader.ensure_peering_objects(settings)
+        election = leader.LeaderElection(settings)
+        election.acquire()  # a standby waits here, before kopf watches anything
+        election.keep_renewing()
     kopf.run(
-        # With a peering name, processes elect a leader (leader.py); without, one runs.
-        standalone=not settings.peering_name,
-        peering_name=settings.peering_name or None,
-        priority=leader.priority_now(),
+        standalone=True,
         clusterwide=not namespaces,
         namespaces=namespaces,
         liveness_endpoint=settings.liveness_endpoint or None,

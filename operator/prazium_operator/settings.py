@@ -51,12 +51,15 @@ class Settings(KitSettings):
     worker_db_retry_seconds: float = 180.0
     # A lost worker's re-run waits this long, doubled for each further attempt (+ jitter).
     lost_worker_backoff_seconds: float = 2.0
-    # Leader election (prazium_operator/leader.py): the kopf peering object operator
-    # processes meet in; empty: standalone (one process, no election). The leader's
-    # keep-alive expires after peering_lifetime_seconds, so a standby takes over about
-    # that long after the leader died.
-    peering_name: str = ""
-    peering_lifetime_seconds: int = 10
+    # Leader election (prazium_operator/leader.py) on a coordination.k8s.io Lease, so
+    # two or more operator processes can run: one leads, the others wait. A standby
+    # takes over leader_lease_seconds after the leader stopped renewing. Off: one
+    # process runs alone. The Lease lives in leader_lease_namespace (default: the job
+    # namespace, the operator's own).
+    leader_election: bool = False
+    leader_lease_name: str = "prazium-operator"
+    leader_lease_namespace: str = ""
+    leader_lease_seconds: float = 8.0
     # e.g. http://0.0.0.0:8080/healthz for a Pod's liveness probe; empty: off.
     liveness_endpoint: str = ""
 

@@ -88,8 +88,14 @@ def _stop_control_plane() -> None:
     for name in ("apiserver", "etcd"):
         pid = int((cluster / f"{name}.pid").read_text().strip())
         os.kill(pid, signal.SIGKILL)
-        wait_for(lambda p=pid: not Path(f"/proc/{p}").exists()
-                 or "zombie" in Path(f"/proc/{p}/status").read_text(), 30, f"{name} to exit")
+        wait_for(lambda p=pid: _gone(p), 30, f"{name} to exit")
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return "zombie" in Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return True
 
 
 def _slow_run(stack: Stack, namespace: str, operator: ServiceProcess, name: str) -> None:

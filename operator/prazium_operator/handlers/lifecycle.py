@@ -53,9 +53,6 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     # after ~54 s, and a watcher that gives up stops the operator).
     settings.networking.error_backoffs = list(
         retrying.delays(prazium.apiserver_retry_seconds, first=1.0, cap=15.0))
-    # Leader election (leader.py): a standby resumes once the dead leader's keep-alive
-    # has expired, so the lifetime bounds the failover time.
-    settings.peering.lifetime = prazium.peering_lifetime_seconds
     # Run daemons do their blocking calls (Kubernetes API, git, PostgreSQL) in
     # threads; the default pool (cpu + 4) would let a few busy runs starve the rest.
     asyncio.get_running_loop().set_default_executor(
