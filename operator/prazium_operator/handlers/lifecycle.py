@@ -48,7 +48,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.persistence.finalizer = "prazium.io/finalizer"
     settings.posting.level = logging.WARNING
     settings.watching.server_timeout = 300
-    # kopf's own requests (watches, patches, peering keep-alives) retry through an
+    # kopf's own requests (watches, patches, Kubernetes Events) retry through an
     # apiserver outage as long as the run driver's calls do (its default gives up
     # after ~54 s, and a watcher that gives up stops the operator).
     settings.networking.error_backoffs = list(
