@@ -161,31 +161,35 @@ async def _complete_task(ctx: RunContext, task: TaskState, result: WorkerResult)
     commit = str(result.commit_sha)
     outcome = TaskResult(filesCreated=result.files_created,
                          filesModified=result.files_modified, commitSha=commit)
-    await set_task_phase(ctx, task, "succeeded", "", result=outcome, completed_at=utc_now())
+    # The journal first, then the status (here and in the other task transitions): an
+    # operator killed in between finds the task still in its old phase and does the
+    # step again, the event deduplicated by its key. The other way round the event
+    # would be lost, as the new phase is never entered twice.
     await event(ctx, PHASES["succeeded"].journal_type, {
         "taskId": ids.task_id(task.id), "status": "succeeded", "slug":
         task.definition.slug, "commitSha": commit,
         "filesCreated": len(outcome.files_created),
         "filesModified": len(outcome.files_modified),
         "durationSeconds": result.duration_seconds}, task=task.id)
+    await set_task_phase(ctx, task, "succeeded", "", result=outcome, completed_at=utc_now())
     await k8s_event(task.body, PHASES["succeeded"].event_reason, f"commit {commit[:12]}")
 
 
 async def _fail_task(ctx: RunContext, task: TaskState, message: str) -> None:
-    await set_task_phase(ctx, task, "failed", message, completed_at=utc_now())
     await event(ctx, PHASES["failed"].journal_type, {"taskId": ids.task_id(task.id),
                                                      "status": "failed", "error": message},
                 task=task.id)
+    await set_task_phase(ctx, task, "failed", message, completed_at=utc_now())
     await k8s_event(task.body, PHASES["failed"].event_reason, message,
                     warning=PHASES["failed"].warning)
 
 
 async def cancel_task(ctx: RunContext, task: TaskState, message: str) -> None:
-    await set_task_phase(ctx, task, "cancelled", message, completed_at=utc_now())
     await event(ctx, PHASES["cancelled"].journal_type, {"taskId": ids.task_id(task.id),
                                                         "status": "cancelled",
                                                         "reason": message},
                 task=task.id)
+    await set_task_phase(ctx, task, "cancelled", message, completed_at=utc_now())
 
 
 async def stop_running_tasks(ctx: RunContext) -> None:
