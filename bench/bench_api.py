@@ -72,8 +72,12 @@ def throughput(fn: Callable[[], object], seconds: float, workers: int = 8) -> fl
 
 
 def row(name: str, lat: list[float], rps: float) -> dict[str, float | str]:
-    return {"case": name, "p50_ms": round(statistics.median(lat), 2),
-            "p99_ms": round(pct(lat, 0.99), 2), "rps": round(rps, 1)}
+    return {
+        "case": name,
+        "p50_ms": round(statistics.median(lat), 2),
+        "p99_ms": round(pct(lat, 0.99), 2),
+        "rps": round(rps, 1),
+    }
 
 
 def seed(namespace: str) -> list[str]:
@@ -81,10 +85,21 @@ def seed(namespace: str) -> list[str]:
     names = [f"bench-{i:05d}" for i in range(PROJECTS)]
 
     def make(name: str) -> None:
-        api.create_namespaced_custom_object(GROUP, VERSION, namespace, "projects", {
-            "apiVersion": API_VERSION, "kind": "Project", "metadata": {"name": name},
-            "spec": {"displayName": f"Bench {name}",
-                     "description": "A benchmark project with a long enough description."}})
+        api.create_namespaced_custom_object(
+            GROUP,
+            VERSION,
+            namespace,
+            "projects",
+            {
+                "apiVersion": API_VERSION,
+                "kind": "Project",
+                "metadata": {"name": name},
+                "spec": {
+                    "displayName": f"Bench {name}",
+                    "description": "A benchmark project with a long enough description.",
+                },
+            },
+        )
 
     with concurrent.futures.ThreadPoolExecutor(16) as pool:
         list(pool.map(make, names))
@@ -93,9 +108,18 @@ def seed(namespace: str) -> list[str]:
 
 async def sse_latency(base: str, key: str, namespace: str, dsn: str) -> list[float]:
     api = client.CustomObjectsApi()
-    api.create_namespaced_custom_object(GROUP, VERSION, namespace, "runs", {
-        "apiVersion": API_VERSION, "kind": "Run", "metadata": {"name": "bench-00000-r1"},
-        "spec": {"projectRef": {"name": "bench-00000"}}})
+    api.create_namespaced_custom_object(
+        GROUP,
+        VERSION,
+        namespace,
+        "runs",
+        {
+            "apiVersion": API_VERSION,
+            "kind": "Run",
+            "metadata": {"name": "bench-00000-r1"},
+            "spec": {"projectRef": {"name": "bench-00000"}},
+        },
+    )
     url = f"{base}/v1/projects/proj_bench-00000/runs/run_bench-00000-r1/events/stream"
     latencies: list[float] = []
     ready = 0
@@ -120,13 +144,24 @@ async def sse_latency(base: str, key: str, namespace: str, dsn: str) -> list[flo
     def producer() -> None:
         with psycopg.connect(dsn, autocommit=True) as conn:
             for i in range(events):
-                journal.append(conn, namespace=namespace, project="bench-00000",
-                               run="bench-00000-r1", event_type="FILE_CREATED",
-                               task="task-001", payload={"i": i, "sentAt": time.time()})
+                journal.append(
+                    conn,
+                    namespace=namespace,
+                    project="bench-00000",
+                    run="bench-00000-r1",
+                    event_type="FILE_CREATED",
+                    task="task-001",
+                    payload={"i": i, "sentAt": time.time()},
+                )
                 time.sleep(0.05)
-            journal.append(conn, namespace=namespace, project="bench-00000",
-                           run="bench-00000-r1", event_type="RUN_COMPLETED",
-                           payload={"sentAt": time.time()})
+            journal.append(
+                conn,
+                namespace=namespace,
+                project="bench-00000",
+                run="bench-00000-r1",
+                event_type="RUN_COMPLETED",
+                payload={"sentAt": time.time()},
+            )
 
     async with httpx.AsyncClient(timeout=120, limits=limits) as http:
         tasks = [asyncio.create_task(subscriber(http)) for _ in range(SUBSCRIBERS)]
@@ -147,8 +182,9 @@ def run_bench(stack: Stack, work: Path) -> list[dict[str, float | str]]:
         key = create_key(conn, namespace, "enterprise")[1]
     env = {"PRAZIUM_RATE_LIMIT_ENTERPRISE": "1000000000", "PRAZIUM_LOG_LEVEL": "WARNING"}
     cached, cached_base = start_api(stack, work, work / "logs-a", **env)
-    uncached, uncached_base = start_api(stack, work, work / "logs-b",
-                                        PRAZIUM_LIST_CACHE_SECONDS="0", **env)
+    uncached, uncached_base = start_api(
+        stack, work, work / "logs-b", PRAZIUM_LIST_CACHE_SECONDS="0", **env
+    )
     results = []
     try:
         t = time.monotonic()
@@ -156,26 +192,39 @@ def run_bench(stack: Stack, work: Path) -> list[dict[str, float | str]]:
         print(f"seeded {PROJECTS} Projects in {time.monotonic() - t:.1f} s", flush=True)
         headers = {"Authorization": f"Bearer {key}"}
         crd = client.CustomObjectsApi()
-        with httpx.Client(base_url=cached_base, headers=headers, timeout=60) as a, \
-                httpx.Client(base_url=uncached_base, headers=headers, timeout=60) as b:
+        with (
+            httpx.Client(base_url=cached_base, headers=headers, timeout=60) as a,
+            httpx.Client(base_url=uncached_base, headers=headers, timeout=60) as b,
+        ):
             assert a.get("/v1/projects").json()["pagination"]["total"] == PROJECTS
             if not ONLY_GET:
                 results.extend(list_cases(a, b, crd, namespace))
 
             def direct_get() -> object:
-                return crd.get_namespaced_custom_object(GROUP, VERSION, namespace, "projects",
-                                                        "bench-02500")
+                return crd.get_namespaced_custom_object(
+                    GROUP, VERSION, namespace, "projects", "bench-02500"
+                )
 
-            results.append(row("direct apiserver get", timed(direct_get, 200),
-                               throughput(direct_get, 5)))
-            results.append(row("GET /v1/projects/{id}", timed(
-                lambda: a.get("/v1/projects/proj_bench-02500"), 200),
-                throughput(lambda: a.get("/v1/projects/proj_bench-02500"), 5)))
+            results.append(
+                row("direct apiserver get", timed(direct_get, 200), throughput(direct_get, 5))
+            )
+            results.append(
+                row(
+                    "GET /v1/projects/{id}",
+                    timed(lambda: a.get("/v1/projects/proj_bench-02500"), 200),
+                    throughput(lambda: a.get("/v1/projects/proj_bench-02500"), 5),
+                )
+            )
         if not ONLY_GET:
             lat = asyncio.run(sse_latency(cached_base, key, namespace, stack.database_url))
-            results.append({"case": f"SSE delivery, {SUBSCRIBERS} subscribers",
-                            "p50_ms": round(statistics.median(lat), 2),
-                            "p99_ms": round(pct(lat, 0.99), 2), "rps": len(lat)})
+            results.append(
+                {
+                    "case": f"SSE delivery, {SUBSCRIBERS} subscribers",
+                    "p50_ms": round(statistics.median(lat), 2),
+                    "p99_ms": round(pct(lat, 0.99), 2),
+                    "rps": len(lat),
+                }
+            )
     finally:
         cached.stop()
         uncached.stop()
@@ -184,18 +233,24 @@ def run_bench(stack: Stack, work: Path) -> list[dict[str, float | str]]:
     return results
 
 
-def list_cases(a: httpx.Client, b: httpx.Client, crd: client.CustomObjectsApi,
-               namespace: str) -> list[dict[str, float | str]]:
+def list_cases(
+    a: httpx.Client, b: httpx.Client, crd: client.CustomObjectsApi, namespace: str
+) -> list[dict[str, float | str]]:
     def direct_list() -> object:
         return crd.list_namespaced_custom_object(GROUP, VERSION, namespace, "projects")
 
     return [
-        row("direct apiserver list (5000)", timed(direct_list, 10),
-            throughput(direct_list, 5, 2)),
-        row("GET /v1/projects uncached", timed(lambda: b.get("/v1/projects"), 10),
-            throughput(lambda: b.get("/v1/projects"), 5, 2)),
-        row("GET /v1/projects cached(2s)", timed(lambda: a.get("/v1/projects"), 200),
-            throughput(lambda: a.get("/v1/projects"), 5)),
+        row("direct apiserver list (5000)", timed(direct_list, 10), throughput(direct_list, 5, 2)),
+        row(
+            "GET /v1/projects uncached",
+            timed(lambda: b.get("/v1/projects"), 10),
+            throughput(lambda: b.get("/v1/projects"), 5, 2),
+        ),
+        row(
+            "GET /v1/projects cached(2s)",
+            timed(lambda: a.get("/v1/projects"), 200),
+            throughput(lambda: a.get("/v1/projects"), 5),
+        ),
     ]
 
 
@@ -210,23 +265,33 @@ def report(results: list[dict[str, float | str]]) -> None:
 
     print("\nratios (API / direct apiserver):")
     if "direct apiserver list (5000)" in by:
-        print("  list p50 uncached:", ratio("GET /v1/projects uncached",
-                                            "direct apiserver list (5000)", "p50_ms"),
-              " cached:", ratio("GET /v1/projects cached(2s)", "direct apiserver list (5000)",
-                                "p50_ms"))
-        print("  list rps uncached:", ratio("GET /v1/projects uncached",
-                                            "direct apiserver list (5000)", "rps"),
-              " cached:", ratio("GET /v1/projects cached(2s)", "direct apiserver list (5000)",
-                                "rps"))
-    print("  get  p50:", ratio("GET /v1/projects/{id}", "direct apiserver get", "p50_ms"),
-          " rps:", ratio("GET /v1/projects/{id}", "direct apiserver get", "rps"))
+        print(
+            "  list p50 uncached:",
+            ratio("GET /v1/projects uncached", "direct apiserver list (5000)", "p50_ms"),
+            " cached:",
+            ratio("GET /v1/projects cached(2s)", "direct apiserver list (5000)", "p50_ms"),
+        )
+        print(
+            "  list rps uncached:",
+            ratio("GET /v1/projects uncached", "direct apiserver list (5000)", "rps"),
+            " cached:",
+            ratio("GET /v1/projects cached(2s)", "direct apiserver list (5000)", "rps"),
+        )
+    print(
+        "  get  p50:",
+        ratio("GET /v1/projects/{id}", "direct apiserver get", "p50_ms"),
+        " rps:",
+        ratio("GET /v1/projects/{id}", "direct apiserver get", "rps"),
+    )
 
 
 def test_bench_api(tmp_path: Path) -> None:
     """`make test PYTEST_ARGS="bench/bench_api.py -s"` runs it on a throw-away stack."""
-    stack = Stack(kubeconfig=os.environ["PRAZIUM_TEST_KUBECONFIG"],
-                  database_url=os.environ["PRAZIUM_TEST_DATABASE_URL"],
-                  kubectl=os.environ["PRAZIUM_TEST_KUBECTL"])
+    stack = Stack(
+        kubeconfig=os.environ["PRAZIUM_TEST_KUBECONFIG"],
+        database_url=os.environ["PRAZIUM_TEST_DATABASE_URL"],
+        kubectl=os.environ["PRAZIUM_TEST_KUBECTL"],
+    )
     config.load_kube_config(config_file=stack.kubeconfig)
     results = run_bench(stack, tmp_path)
     assert len(results) == (2 if ONLY_GET else 6)

@@ -107,8 +107,9 @@ def measure(journal: list[dict[str, Any]], created_at: dt.datetime) -> dict[str,
         "busy": busy,
         "overhead": wall - busy,
         "merge": _seconds(first[("MERGE_STARTED", None)], first[("MERGE_COMPLETED", None)]),
-        "verify": _seconds(first[("VERIFICATION_STARTED", None)],
-                           first[("VERIFICATION_COMPLETED", None)]),
+        "verify": _seconds(
+            first[("VERIFICATION_STARTED", None)], first[("VERIFICATION_COMPLETED", None)]
+        ),
         "worker_sum": sum(durations),
         "overlap": sum(durations) / busy if busy else 0.0,
         "task_p50": _pct(durations, 0.5),
@@ -119,14 +120,20 @@ def measure(journal: list[dict[str, Any]], created_at: dt.datetime) -> dict[str,
     }
 
 
-def build_once(stack: Stack, namespace: str, name: str, parallelism: int,
-               operator: Any) -> dict[str, float]:
+def build_once(
+    stack: Stack, namespace: str, name: str, parallelism: int, operator: Any
+) -> dict[str, float]:
     manifest = yaml.safe_load(EXAMPLE.read_text())
     create(namespace, "projects", "Project", name, manifest["spec"])
     wait_phase(namespace, "projects", name, {"approved"}, operator, timeout=60)
     run_name = f"{name}-run"
-    run = create(namespace, "runs", "Run", run_name,
-                 {"projectRef": {"name": name}, "parallelism": parallelism})
+    run = create(
+        namespace,
+        "runs",
+        "Run",
+        run_name,
+        {"projectRef": {"name": name}, "parallelism": parallelism},
+    )
     created_at = dt.datetime.fromisoformat(run["metadata"]["creationTimestamp"])
     done = wait_run_done(namespace, run_name, operator, timeout=300)
     if done["status"]["phase"] != "succeeded":
@@ -136,30 +143,50 @@ def build_once(stack: Stack, namespace: str, name: str, parallelism: int,
     return measure(journal or events(stack.database_url, namespace, run_name), created_at)
 
 
-ROWS = ["tasks", "wall", "admit", "plan", "busy", "overhead", "merge", "verify", "worker_sum",
-        "overlap", "task_p50", "task_p90", "task_max", "start_latency_p50",
-        "start_latency_p90"]
+ROWS = [
+    "tasks",
+    "wall",
+    "admit",
+    "plan",
+    "busy",
+    "overhead",
+    "merge",
+    "verify",
+    "worker_sum",
+    "overlap",
+    "task_p50",
+    "task_p90",
+    "task_max",
+    "start_latency_p50",
+    "start_latency_p90",
+]
 
 
 def report(results: dict[int, list[dict[str, float]]]) -> str:
     levels = sorted(results)
-    lines = [f"{'metric (s, median of runs)':<28}" + "".join(f"{f'parallelism {p}':>16}"
-                                                              for p in levels)]
-    medians = {p: {k: statistics.median(r[k] for r in results[p]) for k in ROWS}
-               for p in levels}
+    lines = [
+        f"{'metric (s, median of runs)':<28}" + "".join(f"{f'parallelism {p}':>16}" for p in levels)
+    ]
+    medians = {p: {k: statistics.median(r[k] for r in results[p]) for k in ROWS} for p in levels}
     for key in ROWS:
         lines.append(f"{key:<28}" + "".join(f"{medians[p][key]:>16.3f}" for p in levels))
     if len(levels) >= 2:
         low, high = levels[0], levels[-1]
         lines.append("")
-        lines.append(f"speed-up wall p{low}/p{high}:        "
-                     f"{medians[low]['wall'] / medians[high]['wall']:.2f}x")
-        lines.append(f"speed-up busy p{low}/p{high}:        "
-                     f"{medians[low]['busy'] / medians[high]['busy']:.2f}x")
+        lines.append(
+            f"speed-up wall p{low}/p{high}:        "
+            f"{medians[low]['wall'] / medians[high]['wall']:.2f}x"
+        )
+        lines.append(
+            f"speed-up busy p{low}/p{high}:        "
+            f"{medians[low]['busy'] / medians[high]['busy']:.2f}x"
+        )
         for p in levels:
             m = medians[p]
-            lines.append(f"p{p}: overhead share {m['overhead'] / m['wall']:.0%},"
-                         f" worker sum / wall {m['worker_sum'] / m['wall']:.2f}")
+            lines.append(
+                f"p{p}: overhead share {m['overhead'] / m['wall']:.0%},"
+                f" worker sum / wall {m['worker_sum'] / m['wall']:.2f}"
+            )
     return "\n".join(lines)
 
 
@@ -174,12 +201,12 @@ def run_bench(stack: Stack, repeat: int = 1, levels: tuple[int, ...] = (1, 3)) -
         data_dir.mkdir()
         operator = start_operator(stack, data_dir, [namespace], Path(tmp) / "logs")
         try:
-            wait_for(lambda: _heartbeat(stack, operator.pid), 30, "operator heartbeat",
-                     operator)
+            wait_for(lambda: _heartbeat(stack, operator.pid), 30, "operator heartbeat", operator)
             for index in range(repeat):
                 for p in levels:
-                    results[p].append(build_once(stack, namespace, f"bench-p{p}-{index}", p,
-                                                 operator))
+                    results[p].append(
+                        build_once(stack, namespace, f"bench-p{p}-{index}", p, operator)
+                    )
         finally:
             operator.stop()
             core.delete_namespace(namespace, propagation_policy="Background")
@@ -190,18 +217,25 @@ def _heartbeat(stack: Stack, pid: int) -> bool:
     import psycopg
 
     with psycopg.connect(stack.database_url) as conn:
-        return conn.execute("SELECT 1 FROM operator_heartbeats WHERE instance LIKE %s",
-                            (f"%-{pid}",)).fetchone() is not None
+        return (
+            conn.execute(
+                "SELECT 1 FROM operator_heartbeats WHERE instance LIKE %s", (f"%-{pid}",)
+            ).fetchone()
+            is not None
+        )
 
 
 def stack_from_env() -> Stack:
     try:
-        return Stack(kubeconfig=os.environ["PRAZIUM_TEST_KUBECONFIG"],
-                     database_url=os.environ["PRAZIUM_TEST_DATABASE_URL"],
-                     kubectl=os.environ["PRAZIUM_TEST_KUBECTL"])
+        return Stack(
+            kubeconfig=os.environ["PRAZIUM_TEST_KUBECONFIG"],
+            database_url=os.environ["PRAZIUM_TEST_DATABASE_URL"],
+            kubectl=os.environ["PRAZIUM_TEST_KUBECTL"],
+        )
     except KeyError as missing:
-        raise SystemExit(f"{missing} is not set: run through `make bench-build` (see the docstring)"
-                         ) from None
+        raise SystemExit(
+            f"{missing} is not set: run through `make bench-build` (see the docstring)"
+        ) from None
 
 
 def test_bench_build() -> None:
@@ -212,8 +246,9 @@ def test_bench_build() -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args()
     print(run_bench(stack_from_env(), args.repeat))

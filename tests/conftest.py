@@ -32,9 +32,11 @@ def stack() -> Stack:
     database_url = os.environ.get("PRAZIUM_TEST_DATABASE_URL")
     kubectl = os.environ.get("PRAZIUM_TEST_KUBECTL")
     if not (kubeconfig and database_url and kubectl):
-        pytest.fail("integration tests need the local control plane and PostgreSQL: run `make test`"
-                    " (or set PRAZIUM_TEST_KUBECONFIG, PRAZIUM_TEST_DATABASE_URL and"
-                    " PRAZIUM_TEST_KUBECTL)")
+        pytest.fail(
+            "integration tests need the local control plane and PostgreSQL: run `make test`"
+            " (or set PRAZIUM_TEST_KUBECONFIG, PRAZIUM_TEST_DATABASE_URL and"
+            " PRAZIUM_TEST_KUBECTL)"
+        )
     config.load_kube_config(config_file=kubeconfig)
     return Stack(kubeconfig=kubeconfig, database_url=database_url, kubectl=kubectl)
 
@@ -66,8 +68,9 @@ def data_dir(tmp_path: Path) -> Iterator[Path]:
 
 
 @pytest.fixture
-def operator(stack: Stack, namespace: str, data_dir: Path, tmp_path: Path
-             ) -> Iterator[ServiceProcess]:
+def operator(
+    stack: Stack, namespace: str, data_dir: Path, tmp_path: Path
+) -> Iterator[ServiceProcess]:
     """The real operator process, watching this test's namespace only."""
     proc = start_operator(stack, data_dir, [namespace], tmp_path / "logs")
     # Ready when its heartbeat row is written.
@@ -117,8 +120,9 @@ def client_for(api: str) -> Iterator[Callable[[str], httpx.Client]]:
     clients: list[httpx.Client] = []
 
     def make(key: str) -> httpx.Client:
-        http = httpx.Client(base_url=f"{api}/v1", timeout=60,
-                            headers={"Authorization": f"Bearer {key}"})
+        http = httpx.Client(
+            base_url=f"{api}/v1", timeout=60, headers={"Authorization": f"Bearer {key}"}
+        )
         clients.append(http)
         return http
 

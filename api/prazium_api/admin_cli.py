@@ -28,8 +28,11 @@ def ensure_namespace(name: str) -> bool:
     except ApiException as exc:
         if exc.status != 404:
             raise
-    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(
-        name=name, labels={"app.kubernetes.io/part-of": "prazium"})))
+    core.create_namespace(
+        client.V1Namespace(
+            metadata=client.V1ObjectMeta(name=name, labels={"app.kubernetes.io/part-of": "prazium"})
+        )
+    )
     return True
 
 
@@ -52,8 +55,11 @@ def main(argv: list[str] | None = None) -> int:
         key_id, key = create_key(conn, args.tenant, args.tier, args.admin)
     if created:
         print(f"created namespace {args.tenant}", file=sys.stderr)
-    print(f"key id {key_id} (tenant {args.tenant}, tier {args.tier}"
-          f"{', admin' if args.admin else ''}); the key is shown once:", file=sys.stderr)
+    print(
+        f"key id {key_id} (tenant {args.tenant}, tier {args.tier}"
+        f"{', admin' if args.admin else ''}); the key is shown once:",
+        file=sys.stderr,
+    )
     print(key)
     return 0
 

@@ -57,8 +57,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.database = database
     app.state.gate = Gate(database, settings)
     app.state.journal_hub = hub
-    reaper = asyncio.get_running_loop().create_task(_reap_exports(
-        database, settings.export_stale_seconds, settings.export_reap_interval_seconds))
+    reaper = asyncio.get_running_loop().create_task(
+        _reap_exports(
+            database, settings.export_stale_seconds, settings.export_reap_interval_seconds
+        )
+    )
     yield
     reaper.cancel()
     with contextlib.suppress(asyncio.CancelledError):
@@ -107,9 +110,17 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         app.include_router(public, prefix="/v1")
     # Every route of these needs credentials (most also take the caller as deps.Caller;
     # the check runs once per request either way).
-    for protected in (projects.router, projects.spec_router, runs.router, tasks.router,
-                      events.router, files.router, exports.router, deployments.router,
-                      system.admin_router):
+    for protected in (
+        projects.router,
+        projects.spec_router,
+        runs.router,
+        tasks.router,
+        events.router,
+        files.router,
+        exports.router,
+        deployments.router,
+        system.admin_router,
+    ):
         app.include_router(protected, prefix="/v1", dependencies=[Depends(authn.authenticate)])
     app.include_router(ws.router, prefix="/v1")
     app.include_router(system.router, include_in_schema=False)  # /health for probes

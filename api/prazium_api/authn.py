@@ -34,10 +34,16 @@ log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "prazium_session"
 # Paths anyone may call: probes, the API description, logging in.
-PUBLIC_PATHS = frozenset({
-    "/health", "/v1/health", "/v1/openapi.json", "/v1/docs", "/v1/docs/oauth2-redirect",
-    "/v1/auth/login",
-})
+PUBLIC_PATHS = frozenset(
+    {
+        "/health",
+        "/v1/health",
+        "/v1/openapi.json",
+        "/v1/docs",
+        "/v1/docs/oauth2-redirect",
+        "/v1/auth/login",
+    }
+)
 # Where authenticate() leaves its result: the principal, or the ApiError it raised.
 _RESULT = "gate_result"
 VERDICT = "ratelimit"  # the verdict whose X-RateLimit-* headers the response carries
@@ -75,15 +81,22 @@ def client_ip(scope: Scope) -> str:
 
 
 def rate_limited(verdict: ratelimit.Verdict, what: str) -> dict[str, Any]:
-    return envelope("RATE_LIMITED", f"rate limit of {verdict.limit} {what} per minute"
-                    f" exceeded; retry after {verdict.retry_after} s",
-                    {"limit": verdict.limit, "retryAfter": verdict.retry_after})
+    return envelope(
+        "RATE_LIMITED",
+        f"rate limit of {verdict.limit} {what} per minute"
+        f" exceeded; retry after {verdict.retry_after} s",
+        {"limit": verdict.limit, "retryAfter": verdict.retry_after},
+    )
 
 
 def rate_limited_error(verdict: ratelimit.Verdict, what: str) -> ApiError:
     error = rate_limited(verdict, what)["error"]
-    return ApiError("RATE_LIMITED", error["message"], error["details"],
-                    headers={"retry-after": str(verdict.retry_after)})
+    return ApiError(
+        "RATE_LIMITED",
+        error["message"],
+        error["details"],
+        headers={"retry-after": str(verdict.retry_after)},
+    )
 
 
 def _unauthorized(message: str) -> ApiError:
@@ -115,8 +128,9 @@ async def authenticate(
 async def _check(request: Request, state: dict[str, Any]) -> Principal:
     bearer, session = credentials(request.scope["headers"])
     if not bearer and not session:
-        raise _unauthorized("missing credentials: send Authorization: Bearer pzm_..."
-                            " or the prazium_session cookie")
+        raise _unauthorized(
+            "missing credentials: send Authorization: Bearer pzm_... or the prazium_session cookie"
+        )
     gate: Gate = request.app.state.gate
     outcome = await gate.check(bearer, session, client_ip(request.scope))
     principal, verdict = outcome.principal, outcome.verdict
@@ -124,8 +138,7 @@ async def _check(request: Request, state: dict[str, Any]) -> Principal:
         if outcome.limited:
             assert verdict is not None
             state[VERDICT] = verdict
-            raise rate_limited_error(verdict,
-                                     "failed checks of this credential from this address")
+            raise rate_limited_error(verdict, "failed checks of this credential from this address")
         raise _unauthorized("invalid or revoked API key or session")
     assert verdict is not None
     # Every later line of this request names the caller (requestlog.py).

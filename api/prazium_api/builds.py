@@ -19,18 +19,30 @@ _LOCK_PREFIX = "prazium-builds/"
 
 
 def build_limit(settings: ApiSettings, tier: str) -> int:
-    return {"free": settings.concurrent_builds_free, "pro": settings.concurrent_builds_pro,
-            "enterprise": settings.concurrent_builds_enterprise}[tier]
+    return {
+        "free": settings.concurrent_builds_free,
+        "pro": settings.concurrent_builds_pro,
+        "enterprise": settings.concurrent_builds_enterprise,
+    }[tier]
 
 
 def active_runs(namespace: str) -> list[Obj]:
-    return [run for run in crs.list_objects(namespace, RUNS)
-            if views.run_phase(run) not in views.TERMINAL_RUN_PHASES]
+    return [
+        run
+        for run in crs.list_objects(namespace, RUNS)
+        if views.run_phase(run) not in views.TERMINAL_RUN_PHASES
+    ]
 
 
-def create_run(database: Database, settings: ApiSettings, caller: Principal, project: Obj,
-               trigger: str, parallelism: int | None = None, retry_of: str | None = None
-               ) -> Obj:
+def create_run(
+    database: Database,
+    settings: ApiSettings,
+    caller: Principal,
+    project: Obj,
+    trigger: str,
+    parallelism: int | None = None,
+    retry_of: str | None = None,
+) -> Obj:
     """Create a Run CR for project, refusing with 409 CONFLICT over the tier's quota."""
     limit = build_limit(settings, caller.tier)
     project_name = project["metadata"]["name"]
@@ -48,8 +60,7 @@ def create_run(database: Database, settings: ApiSettings, caller: Principal, pro
         "spec": spec,
     }
     with database.connection() as conn, conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))",
-                     (_LOCK_PREFIX + caller.tenant,))
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (_LOCK_PREFIX + caller.tenant,))
         if limit > 0:
             active = active_runs(caller.tenant)
             if len(active) >= limit:
@@ -57,7 +68,10 @@ def create_run(database: Database, settings: ApiSettings, caller: Principal, pro
                     "CONFLICT",
                     f"the {caller.tier} tier allows {limit} concurrent build(s) and"
                     f" {len(active)} are in progress; wait for one to finish or cancel it",
-                    {"reason": "CONCURRENT_BUILD_LIMIT", "limit": limit,
-                     "activeRuns": sorted(ids.run_id(r["metadata"]["name"]) for r in active)},
+                    {
+                        "reason": "CONCURRENT_BUILD_LIMIT",
+                        "limit": limit,
+                        "activeRuns": sorted(ids.run_id(r["metadata"]["name"]) for r in active),
+                    },
                 )
         return crs.create(caller.tenant, RUNS, body, "run")

@@ -82,8 +82,9 @@ def patch(namespace: str, plural: str, name: str, merge_patch: Obj, what: str) -
     return obj
 
 
-def wait_until(namespace: str, plural: str, name: str, done: Callable[[Obj], bool],
-               timeout: float, what: str) -> Obj | None:
+def wait_until(
+    namespace: str, plural: str, name: str, done: Callable[[Obj], bool], timeout: float, what: str
+) -> Obj | None:
     """Watch one object until done(obj); the last object seen, or None on timeout."""
     deadline = time.monotonic() + timeout
     obj = get(namespace, plural, name, what)
@@ -93,7 +94,8 @@ def wait_until(namespace: str, plural: str, name: str, done: Callable[[Obj], boo
             return None
         try:
             for kind, candidate in resources.watch_object(
-                    namespace, plural, name, obj["metadata"]["resourceVersion"], remaining):
+                namespace, plural, name, obj["metadata"]["resourceVersion"], remaining
+            ):
                 if kind == "DELETED":
                     raise ApiError("NOT_FOUND", f"{what} not found")
                 obj = candidate

@@ -32,10 +32,13 @@ UNAVAILABLE_STATUS = 503
 def unavailable(retry_after_seconds: int) -> ApiError:
     """The answer while PostgreSQL cannot be reached (also for a connection that
     died mid-request: psycopg.OperationalError, which PoolTimeout is too)."""
-    return ApiError("INTERNAL_ERROR", "the database is unavailable; retry shortly",
-                    {"reason": "DATABASE_UNAVAILABLE", "retryAfter": retry_after_seconds},
-                    status=UNAVAILABLE_STATUS,
-                    headers={"retry-after": str(retry_after_seconds)})
+    return ApiError(
+        "INTERNAL_ERROR",
+        "the database is unavailable; retry shortly",
+        {"reason": "DATABASE_UNAVAILABLE", "retryAfter": retry_after_seconds},
+        status=UNAVAILABLE_STATUS,
+        headers={"retry-after": str(retry_after_seconds)},
+    )
 
 
 class Database:
@@ -46,13 +49,23 @@ class Database:
         self.acquire_seconds = settings.db_acquire_timeout_seconds
         self.retry_after_seconds = settings.db_retry_after_seconds
         self.pool: ConnectionPool[Any] = ConnectionPool(
-            settings.database_url, min_size=1, max_size=settings.db_pool_size,
-            kwargs=_CONNECT, open=False, name="prazium-api",
-            check=ConnectionPool.check_connection)
+            settings.database_url,
+            min_size=1,
+            max_size=settings.db_pool_size,
+            kwargs=_CONNECT,
+            open=False,
+            name="prazium-api",
+            check=ConnectionPool.check_connection,
+        )
         self.gate_pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-            settings.database_url, min_size=1, max_size=settings.db_gate_pool_size,
-            kwargs=_CONNECT, open=False, name="prazium-api-gate",
-            check=AsyncConnectionPool.check_connection)
+            settings.database_url,
+            min_size=1,
+            max_size=settings.db_gate_pool_size,
+            kwargs=_CONNECT,
+            open=False,
+            name="prazium-api-gate",
+            check=AsyncConnectionPool.check_connection,
+        )
 
     async def open(self) -> None:
         self.pool.open(wait=False)
@@ -84,8 +97,9 @@ class Database:
             cm.__exit__(None, None, None)
 
     @asynccontextmanager
-    async def aconnection(self, acquire_seconds: float | None = None
-                          ) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+    async def aconnection(
+        self, acquire_seconds: float | None = None
+    ) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
         """A pooled autocommit connection of the event loop; errors as in connection()."""
         try:
             cm = self.gate_pool.connection(timeout=acquire_seconds or self.acquire_seconds)

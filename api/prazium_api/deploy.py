@@ -49,26 +49,35 @@ def entry_command(files: dict[str, int], readme: str) -> list[str]:
     match = _PYTHON_MODULE.search(readme)
     if match:
         return ["python", "-m", match.group(1)]
-    raise conflict("the generated app has no entry point (app/__main__.py, run.sh, or"
-                   " `python -m` in README.md)")
+    raise conflict(
+        "the generated app has no entry point (app/__main__.py, run.sh, or"
+        " `python -m` in README.md)"
+    )
 
 
-def manifests(settings: ApiSettings, namespace: str, deployment_id: str, project: Obj,
-              bare: Path, commit: str) -> tuple[Obj, Obj, Obj]:
+def manifests(
+    settings: ApiSettings, namespace: str, deployment_id: str, project: Obj, bare: Path, commit: str
+) -> tuple[Obj, Obj, Obj]:
     files = dict(repo.tree_files(bare, commit))
     total = sum(files.values())
     if total > settings.deploy_max_bytes:
-        raise conflict(f"the generated app ({total} bytes) is larger than a preview allows"
-                       f" ({settings.deploy_max_bytes} bytes)")
+        raise conflict(
+            f"the generated app ({total} bytes) is larger than a preview allows"
+            f" ({settings.deploy_max_bytes} bytes)"
+        )
     readme = ""
     if "README.md" in files:
         readme = repo.read_file(bare, commit, "README.md").decode("utf-8", "replace")
     command = entry_command(files, readme)
     name = object_name(deployment_id)
     project_name = project["metadata"]["name"]
-    labels = {"app.kubernetes.io/name": "prazium-preview", "app.kubernetes.io/instance": name,
-              "app.kubernetes.io/managed-by": "prazium-api", kube.LABEL_PROJECT: project_name,
-              LABEL_DEPLOYMENT: deployment_id.removeprefix("dep_")}
+    labels = {
+        "app.kubernetes.io/name": "prazium-preview",
+        "app.kubernetes.io/instance": name,
+        "app.kubernetes.io/managed-by": "prazium-api",
+        kube.LABEL_PROJECT: project_name,
+        LABEL_DEPLOYMENT: deployment_id.removeprefix("dep_"),
+    }
     owner = [kube.owner_reference(project, controller=False)]
     meta = {"name": name, "namespace": namespace, "labels": labels, "ownerReferences": owner}
     data: dict[str, str] = {}
@@ -81,15 +90,24 @@ def manifests(settings: ApiSettings, namespace: str, deployment_id: str, project
             data[key] = content.decode("utf-8")
         except UnicodeDecodeError:
             import base64
+
             binary[key] = base64.b64encode(content).decode("ascii")
         items.append({"key": key, "path": path})
-    config_map = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": data,
-                  "binaryData": binary}
+    config_map = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": meta,
+        "data": data,
+        "binaryData": binary,
+    }
     selector = {"app.kubernetes.io/instance": name}
     deployment = {
-        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta,
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": meta,
         "spec": {
-            "replicas": 1, "selector": {"matchLabels": selector},
+            "replicas": 1,
+            "selector": {"matchLabels": selector},
             "progressDeadlineSeconds": 300,
             "template": {
                 "metadata": {"labels": labels},
@@ -97,33 +115,49 @@ def manifests(settings: ApiSettings, namespace: str, deployment_id: str, project
                     "automountServiceAccountToken": False,
                     "enableServiceLinks": False,
                     "securityContext": pod_security_context(NOBODY_UID),
-                    "containers": [{
-                        "name": "app", "image": settings.deploy_image, "command": command,
-                        "workingDir": "/app",
-                        "env": [{"name": "APP_HOST", "value": "0.0.0.0"},
+                    "containers": [
+                        {
+                            "name": "app",
+                            "image": settings.deploy_image,
+                            "command": command,
+                            "workingDir": "/app",
+                            "env": [
+                                {"name": "APP_HOST", "value": "0.0.0.0"},
                                 {"name": "APP_PORT", "value": str(APP_PORT)},
                                 {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},
-                                {"name": "HOME", "value": "/tmp"}],
-                        "ports": [{"name": "http", "containerPort": APP_PORT}],
-                        "readinessProbe": {"tcpSocket": {"port": "http"},
-                                           "periodSeconds": 5},
-                        "resources": {"requests": {"cpu": "50m", "memory": "64Mi"},
-                                      "limits": {"cpu": "500m", "memory": "256Mi"}},
-                        "securityContext": container_security_context(),
-                        "volumeMounts": [{"name": "app", "mountPath": "/app",
-                                          "readOnly": True},
-                                         {"name": "tmp", "mountPath": "/tmp"}],
-                    }],
-                    "volumes": [{"name": "app", "configMap": {"name": name, "items": items}},
-                                {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}],
+                                {"name": "HOME", "value": "/tmp"},
+                            ],
+                            "ports": [{"name": "http", "containerPort": APP_PORT}],
+                            "readinessProbe": {"tcpSocket": {"port": "http"}, "periodSeconds": 5},
+                            "resources": {
+                                "requests": {"cpu": "50m", "memory": "64Mi"},
+                                "limits": {"cpu": "500m", "memory": "256Mi"},
+                            },
+                            "securityContext": container_security_context(),
+                            "volumeMounts": [
+                                {"name": "app", "mountPath": "/app", "readOnly": True},
+                                {"name": "tmp", "mountPath": "/tmp"},
+                            ],
+                        }
+                    ],
+                    "volumes": [
+                        {"name": "app", "configMap": {"name": name, "items": items}},
+                        {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
+                    ],
                 },
             },
         },
     }
-    service = {"apiVersion": "v1", "kind": "Service", "metadata": meta,
-               "spec": {"type": "ClusterIP", "selector": selector,
-                        "ports": [{"name": "http", "port": SERVICE_PORT,
-                                   "targetPort": "http"}]}}
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": meta,
+        "spec": {
+            "type": "ClusterIP",
+            "selector": selector,
+            "ports": [{"name": "http", "port": SERVICE_PORT, "targetPort": "http"}],
+        },
+    }
     return config_map, deployment, service
 
 
@@ -141,15 +175,15 @@ def create(namespace: str, objects: tuple[Obj, ...]) -> None:
 
 
 def url(settings: ApiSettings, namespace: str, name: str) -> str:
-    return settings.deploy_url_template.format(service=name, namespace=namespace,
-                                               port=SERVICE_PORT)
+    return settings.deploy_url_template.format(service=name, namespace=namespace, port=SERVICE_PORT)
 
 
 def observed_status(namespace: str, name: str) -> str | None:
     """deploying | live | failed from the Deployment; None when it is gone."""
     try:
         response = client.AppsV1Api().read_namespaced_deployment(
-            name, namespace, _preload_content=False)
+            name, namespace, _preload_content=False
+        )
     except ApiException as exc:
         if exc.status == 404:
             return None
@@ -165,17 +199,19 @@ def status_of(found: Obj) -> str:
     for condition in status.get("conditions") or []:
         kind, state = condition.get("type"), condition.get("status")
         if (kind == "Progressing" and state == "False") or (
-                kind == "ReplicaFailure" and state == "True"):
+            kind == "ReplicaFailure" and state == "True"
+        ):
             return "failed"
     return "deploying"
 
 
 def teardown(namespace: str, name: str) -> None:
     core, apps = client.CoreV1Api(), client.AppsV1Api()
-    for delete in (lambda: core.delete_namespaced_service(name, namespace),
-                   lambda: apps.delete_namespaced_deployment(name, namespace,
-                                                             propagation_policy="Background"),
-                   lambda: core.delete_namespaced_config_map(name, namespace)):
+    for delete in (
+        lambda: core.delete_namespaced_service(name, namespace),
+        lambda: apps.delete_namespaced_deployment(name, namespace, propagation_policy="Background"),
+        lambda: core.delete_namespaced_config_map(name, namespace),
+    ):
         try:
             delete()
         except ApiException as exc:

@@ -61,16 +61,19 @@ class Page:
     def apply(self, items: list[Any]) -> tuple[list[Any], dict[str, int]]:
         total = len(items)
         start = (self.page - 1) * self.page_size
-        return items[start:start + self.page_size], {
-            "page": self.page, "pageSize": self.page_size, "total": total,
+        return items[start : start + self.page_size], {
+            "page": self.page,
+            "pageSize": self.page_size,
+            "total": total,
             "totalPages": math.ceil(total / self.page_size),
         }
 
 
 def pagination(
     page: Annotated[int, Query(ge=1, le=1_000_000, description="Page number")] = 1,
-    page_size: Annotated[int, Query(alias="pageSize", ge=1, le=100,
-                                    description="Items per page (max 100)")] = 20,
+    page_size: Annotated[
+        int, Query(alias="pageSize", ge=1, le=100, description="Items per page (max 100)")
+    ] = 20,
 ) -> Page:
     return Page(page, page_size)
 

@@ -34,8 +34,15 @@ STATUS_BY_CODE = {
 class ApiError(Exception):
     """Raised anywhere in a request; rendered as the envelope with its status."""
 
-    def __init__(self, code: str, message: str, details: dict[str, Any] | None = None,
-                 *, status: int | None = None, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        details: dict[str, Any] | None = None,
+        *,
+        status: int | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
@@ -45,13 +52,15 @@ class ApiError(Exception):
 
 
 def envelope(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"success": False, "error": {"code": code, "message": message,
-                                        "details": details or {}}}
+    return {"success": False, "error": {"code": code, "message": message, "details": details or {}}}
 
 
 def error_response(error: ApiError) -> JSONResponse:
-    return JSONResponse(envelope(error.code, error.message, error.details),
-                        status_code=error.status, headers=error.headers)
+    return JSONResponse(
+        envelope(error.code, error.message, error.details),
+        status_code=error.status,
+        headers=error.headers,
+    )
 
 
 def not_found(what: str, details: dict[str, Any] | None = None) -> ApiError:
@@ -90,17 +99,20 @@ def _validation_details(exc: RequestValidationError) -> dict[str, Any]:
     fields = []
     for err in exc.errors():
         loc = err.get("loc", ())
-        fields.append({
-            "field": _field_name(loc),
-            "location": str(loc[0]) if loc else "body",
-            "message": err.get("msg", "invalid"),
-        })
+        fields.append(
+            {
+                "field": _field_name(loc),
+                "location": str(loc[0]) if loc else "body",
+                "message": err.get("msg", "invalid"),
+            }
+        )
     return {"fields": fields}
 
 
-def install(app: FastAPI,
-            check_first: Callable[[Request], Awaitable[JSONResponse | None]] | None = None,
-            ) -> None:
+def install(
+    app: FastAPI,
+    check_first: Callable[[Request], Awaitable[JSONResponse | None]] | None = None,
+) -> None:
     """check_first: for errors raised before a route's dependencies ran (unknown
     route, unreadable body), a response that takes precedence (e.g. 401) or None."""
 
@@ -117,8 +129,9 @@ def install(app: FastAPI,
             return refused
         details = _validation_details(exc)
         names = ", ".join(sorted({f["field"] for f in details["fields"]}))
-        return JSONResponse(envelope("VALIDATION_ERROR", f"invalid request: {names}", details),
-                            status_code=400)
+        return JSONResponse(
+            envelope("VALIDATION_ERROR", f"invalid request: {names}", details), status_code=400
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -132,22 +145,29 @@ def install(app: FastAPI,
             headers = dict(exc.headers or {})
             return JSONResponse(
                 envelope("NOT_FOUND", f"no route {request.method} {request.url.path}"),
-                404, headers=headers)
-        code = {401: "UNAUTHORIZED", 403: "FORBIDDEN", 409: "CONFLICT",
-                429: "RATE_LIMITED"}.get(exc.status_code, "VALIDATION_ERROR")
+                404,
+                headers=headers,
+            )
+        code = {401: "UNAUTHORIZED", 403: "FORBIDDEN", 409: "CONFLICT", 429: "RATE_LIMITED"}.get(
+            exc.status_code, "VALIDATION_ERROR"
+        )
         status = STATUS_BY_CODE[code] if exc.status_code >= 500 else exc.status_code
         if exc.status_code >= 500:
             code, status = "INTERNAL_ERROR", 500
-        return JSONResponse(envelope(code, str(exc.detail)), status_code=status,
-                            headers=dict(exc.headers or {}))
+        return JSONResponse(
+            envelope(code, str(exc.detail)), status_code=status, headers=dict(exc.headers or {})
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         reference = uuid.uuid4().hex[:12]
         log.exception("unhandled error, reference %s", reference, exc_info=exc)
         return JSONResponse(
-            envelope("INTERNAL_ERROR", f"internal error (reference {reference})",
-                     {"reference": reference}),
+            envelope(
+                "INTERNAL_ERROR",
+                f"internal error (reference {reference})",
+                {"reference": reference},
+            ),
             status_code=500,
             # This handler runs outside the middleware, which cannot add the header.
             headers={"X-Request-ID": rid} if (rid := logs.context().get("requestId")) else None,

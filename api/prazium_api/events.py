@@ -50,12 +50,21 @@ def sse_frame(event: Event) -> str:
     if task is not None:
         data["taskId"] = task
     data.update(event.payload)
-    return (f"id: {event_id(event)}\nevent: {event.event_type}\n"
-            f"data: {json.dumps(data, separators=(',', ':'))}\n\n")
+    return (
+        f"id: {event_id(event)}\nevent: {event.event_type}\n"
+        f"data: {json.dumps(data, separators=(',', ':'))}\n\n"
+    )
 
 
 def ws_message(channel: str, event: Event) -> dict[str, Any]:
-    return {"type": "event", "channel": channel, "data": {
-        "id": event_id(event), "eventType": event.event_type,
-        "taskId": views.task_api_id(event.task), "payload": event.payload,
-        "timestamp": iso_z(event.created_at)}}
+    return {
+        "type": "event",
+        "channel": channel,
+        "data": {
+            "id": event_id(event),
+            "eventType": event.event_type,
+            "taskId": views.task_api_id(event.task),
+            "payload": event.payload,
+            "timestamp": iso_z(event.created_at),
+        },
+    }

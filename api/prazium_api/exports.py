@@ -30,17 +30,23 @@ from prazium_kit.timefmt import iso_z
 log = logging.getLogger(__name__)
 EXTENSIONS = {"zip": "zip", "tar.gz": "tar.gz"}
 MEDIA_TYPES = {"zip": "application/zip", "tar.gz": "application/gzip"}
-_COLUMNS = ("id, namespace, project, run, format, status, file_path, file_name, size_bytes,"
-            " error, created_at, expires_at, expires_at <= now() AS expired,"
-            " created_at < now() - make_interval(secs => %s) AS stale")
+_COLUMNS = (
+    "id, namespace, project, run, format, status, file_path, file_name, size_bytes,"
+    " error, created_at, expires_at, expires_at <= now() AS expired,"
+    " created_at < now() - make_interval(secs => %s) AS stale"
+)
 BUILD_FAILED = "the archive could not be built"
-_REAP = ("UPDATE exports SET status = 'failed', error = %s WHERE status = 'processing'"
-         " AND created_at < now() - make_interval(secs => %s)")
+_REAP = (
+    "UPDATE exports SET status = 'failed', error = %s WHERE status = 'processing'"
+    " AND created_at < now() - make_interval(secs => %s)"
+)
 
 
 def stale_error(stale_seconds: float) -> str:
-    return (f"the export did not finish within {stale_seconds:g} s (the API replica"
-            " building it stopped); request a new export")
+    return (
+        f"the export did not finish within {stale_seconds:g} s (the API replica"
+        " building it stopped); request a new export"
+    )
 
 
 def reap_stale(database: Database, stale_seconds: float) -> int:
@@ -56,8 +62,18 @@ def new_export_id() -> str:
     return "exp_" + secrets.token_hex(8)
 
 
-def start(database: Database, data_dir: Path, namespace: str, project: str, run: str, *,
-          fmt: str, commit: str, base_name: str, ttl_seconds: int) -> dict[str, Any]:
+def start(
+    database: Database,
+    data_dir: Path,
+    namespace: str,
+    project: str,
+    run: str,
+    *,
+    fmt: str,
+    commit: str,
+    base_name: str,
+    ttl_seconds: int,
+) -> dict[str, Any]:
     export_id = new_export_id()
     file_name = f"{base_name}.{EXTENSIONS[fmt]}"
     target = paths.exports_dir(data_dir, namespace) / f"{export_id}.{EXTENSIONS[fmt]}"
@@ -66,17 +82,22 @@ def start(database: Database, data_dir: Path, namespace: str, project: str, run:
             "INSERT INTO exports (id, namespace, project, run, format, status, file_path,"
             " file_name, expires_at) VALUES (%s, %s, %s, %s, %s, 'processing', %s, %s,"
             " now() + make_interval(secs => %s))",
-            (export_id, namespace, project, run, fmt, str(target), file_name, ttl_seconds))
+            (export_id, namespace, project, run, fmt, str(target), file_name, ttl_seconds),
+        )
     bare = paths.repo_path(data_dir, namespace, project)
     # In the request's context, so its log lines carry the request id, tenant and key id.
-    threading.Thread(target=contextvars.copy_context().run,
-                     args=(_build, database, export_id, bare, commit, fmt, base_name, target),
-                     name=f"export-{export_id}", daemon=True).start()
+    threading.Thread(
+        target=contextvars.copy_context().run,
+        args=(_build, database, export_id, bare, commit, fmt, base_name, target),
+        name=f"export-{export_id}",
+        daemon=True,
+    ).start()
     return {"id": export_id, "status": "processing", "format": fmt}
 
 
-def _build(database: Database, export_id: str, bare: Path, commit: str, fmt: str, prefix: str,
-           target: Path) -> None:
+def _build(
+    database: Database, export_id: str, bare: Path, commit: str, fmt: str, prefix: str, target: Path
+) -> None:
     partial = target.with_name(target.name + ".partial")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -84,9 +105,11 @@ def _build(database: Database, export_id: str, bare: Path, commit: str, fmt: str
         partial.rename(target)
         size = target.stat().st_size
         with database.connection() as conn:
-            done = conn.execute("UPDATE exports SET status = 'completed', size_bytes = %s"
-                                " WHERE id = %s AND status = 'processing'",
-                                (size, export_id)).rowcount
+            done = conn.execute(
+                "UPDATE exports SET status = 'completed', size_bytes = %s"
+                " WHERE id = %s AND status = 'processing'",
+                (size, export_id),
+            ).rowcount
         if not done:  # reaped meanwhile: it stays failed
             target.unlink(missing_ok=True)
             log.warning("export %s finished after it was marked failed", export_id)
@@ -97,21 +120,30 @@ def _build(database: Database, export_id: str, bare: Path, commit: str, fmt: str
         partial.unlink(missing_ok=True)
         try:
             with database.connection() as conn:
-                conn.execute("UPDATE exports SET status = 'failed', error = %s"
-                             " WHERE id = %s AND status = 'processing'",
-                             (f"{BUILD_FAILED} ({exc.__class__.__name__})", export_id))
+                conn.execute(
+                    "UPDATE exports SET status = 'failed', error = %s"
+                    " WHERE id = %s AND status = 'processing'",
+                    (f"{BUILD_FAILED} ({exc.__class__.__name__})", export_id),
+                )
         except ApiError:
             pass
 
 
-def get(database: Database, namespace: str, project: str, export_id: str,
-        stale_seconds: float | None = None) -> dict[str, Any]:
+def get(
+    database: Database,
+    namespace: str,
+    project: str,
+    export_id: str,
+    stale_seconds: float | None = None,
+) -> dict[str, Any]:
     """The export's record; 404 when unknown, of another project/tenant, or expired.
     A "processing" record older than stale_seconds is reaped first."""
     stale = stale_seconds if stale_seconds is not None else 1e12
     with database.connection() as conn:
-        cur = conn.execute(f"SELECT {_COLUMNS} FROM exports WHERE id = %s AND namespace = %s"
-                           " AND project = %s", (stale, export_id, namespace, project))
+        cur = conn.execute(
+            f"SELECT {_COLUMNS} FROM exports WHERE id = %s AND namespace = %s AND project = %s",
+            (stale, export_id, namespace, project),
+        )
         row = cur.fetchone()
         names = [c.name for c in cur.description or []]
         if row is None:
@@ -119,26 +151,35 @@ def get(database: Database, namespace: str, project: str, export_id: str,
         record = dict(zip(names, row, strict=True))
         if record["status"] == "processing" and record["stale"]:
             error = stale_error(stale)
-            if conn.execute("UPDATE exports SET status = 'failed', error = %s"
-                            " WHERE id = %s AND status = 'processing'",
-                            (error, export_id)).rowcount:
+            if conn.execute(
+                "UPDATE exports SET status = 'failed', error = %s"
+                " WHERE id = %s AND status = 'processing'",
+                (error, export_id),
+            ).rowcount:
                 log.warning("export %s was stale: marked failed", export_id)
                 record.update(status="failed", error=error)
             else:  # finished or reaped meanwhile: read it again
-                row = conn.execute(f"SELECT {_COLUMNS} FROM exports WHERE id = %s",
-                                   (stale, export_id)).fetchone()
+                row = conn.execute(
+                    f"SELECT {_COLUMNS} FROM exports WHERE id = %s", (stale, export_id)
+                ).fetchone()
                 assert row is not None
                 record = dict(zip(names, row, strict=True))
     if record["expired"]:
         Path(record["file_path"]).unlink(missing_ok=True)
-        raise ApiError("NOT_FOUND", f"export {export_id} expired at"
-                       f" {iso_z(record['expires_at'])}", {"reason": "EXPIRED"})
+        raise ApiError(
+            "NOT_FOUND",
+            f"export {export_id} expired at {iso_z(record['expires_at'])}",
+            {"reason": "EXPIRED"},
+        )
     return record
 
 
 def view(record: dict[str, Any], project_id: str) -> dict[str, Any]:
-    data: dict[str, Any] = {"id": record["id"], "status": record["status"],
-                            "format": record["format"]}
+    data: dict[str, Any] = {
+        "id": record["id"],
+        "status": record["status"],
+        "format": record["format"],
+    }
     if record["status"] == "completed":
         data.update(
             sizeBytes=record["size_bytes"],

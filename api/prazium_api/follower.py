@@ -90,10 +90,15 @@ class JournalHub:
         task.add_done_callback(self._fetches.discard)
 
     async def start(self) -> None:
-        self.pool = AsyncConnectionPool(self.dsn, min_size=1, max_size=5, open=False,
-                                        kwargs={"autocommit": True, "connect_timeout": 5},
-                                        name="prazium-journal",
-                                        check=AsyncConnectionPool.check_connection)
+        self.pool = AsyncConnectionPool(
+            self.dsn,
+            min_size=1,
+            max_size=5,
+            open=False,
+            kwargs={"autocommit": True, "connect_timeout": 5},
+            name="prazium-journal",
+            check=AsyncConnectionPool.check_connection,
+        )
         await self.pool.open(wait=False)
         self._listener = asyncio.get_running_loop().create_task(self._listen())
 
@@ -110,8 +115,10 @@ class JournalHub:
 
     async def read(self, key: RunKey, after_id: int, limit: int) -> list[Event]:
         assert self.pool is not None
-        async with self.pool.connection(timeout=10) as conn, conn.cursor(
-            row_factory=dict_row) as cur:
+        async with (
+            self.pool.connection(timeout=10) as conn,
+            conn.cursor(row_factory=dict_row) as cur,
+        ):
             await cur.execute(_SELECT, (key[0], key[1], after_id, limit))
             return [Event(**row) for row in await cur.fetchall()]
 
@@ -119,7 +126,8 @@ class JournalHub:
         assert self.pool is not None
         async with self.pool.connection(timeout=10) as conn:
             cur = await conn.execute(
-                "SELECT coalesce(max(id), 0) FROM events WHERE namespace = %s AND run = %s", key)
+                "SELECT coalesce(max(id), 0) FROM events WHERE namespace = %s AND run = %s", key
+            )
             row = await cur.fetchone()
         return int(row[0]) if row else 0
 
@@ -129,7 +137,9 @@ class JournalHub:
         async with self.pool.connection(timeout=10) as conn:
             cur = await conn.execute(
                 "SELECT min(id) FROM events WHERE namespace = %s AND run = %s"
-                " AND event_type = ANY(%s)", (*key, sorted(FINAL_EVENT_TYPES)))
+                " AND event_type = ANY(%s)",
+                (*key, sorted(FINAL_EVENT_TYPES)),
+            )
             row = await cur.fetchone()
         return int(row[0]) if row and row[0] is not None else None
 
@@ -137,8 +147,9 @@ class JournalHub:
         failures = 0
         while True:
             try:
-                conn = await psycopg.AsyncConnection.connect(self.dsn, autocommit=True,
-                                                             connect_timeout=5)
+                conn = await psycopg.AsyncConnection.connect(
+                    self.dsn, autocommit=True, connect_timeout=5
+                )
                 async with conn:
                     await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
                     failures = 0
@@ -155,10 +166,13 @@ class JournalHub:
                 # Open streams stay open meanwhile (keep-alives); once PostgreSQL is
                 # back the wake-up above hands them what was journaled. Backoff with
                 # jitter, so replicas do not reconnect in step.
-                delay = min(_RECONNECT_MAX_SECONDS, 0.5 * 2 ** failures) * random.uniform(0.5, 1)
+                delay = min(_RECONNECT_MAX_SECONDS, 0.5 * 2**failures) * random.uniform(0.5, 1)
                 failures += 1
-                log.warning("journal LISTEN connection lost (%s); reconnecting in %.1f s",
-                            exc.__class__.__name__, delay)
+                log.warning(
+                    "journal LISTEN connection lost (%s); reconnecting in %.1f s",
+                    exc.__class__.__name__,
+                    delay,
+                )
                 await asyncio.sleep(delay)
 
     def _wake_all(self) -> None:
@@ -166,8 +180,9 @@ class JournalHub:
             self.wake(feed)
 
     @contextlib.asynccontextmanager
-    async def subscription(self, key: RunKey) -> AsyncIterator[tuple[RunFeed,
-                                                                      asyncio.Queue[Event]]]:
+    async def subscription(
+        self, key: RunKey
+    ) -> AsyncIterator[tuple[RunFeed, asyncio.Queue[Event]]]:
         queue: asyncio.Queue[Event] = asyncio.Queue()
         async with self._feed_lock:
             feed = self.feeds.get(key)
@@ -182,8 +197,9 @@ class JournalHub:
             if not feed.queues and self.feeds.get(key) is feed:
                 del self.feeds[key]
 
-    async def follow(self, key: RunKey, after_id: int, tick_seconds: float
-                     ) -> AsyncIterator[Event | None]:
+    async def follow(
+        self, key: RunKey, after_id: int, tick_seconds: float
+    ) -> AsyncIterator[Event | None]:
         """Events of the run after after_id, in order, live; None every tick_seconds
         of silence (for keep-alives). Ends after the run's final event."""
         sent = after_id
@@ -206,8 +222,10 @@ class JournalHub:
             loop = asyncio.get_running_loop()
             last_output = last_poll = loop.time()
             while True:
-                wait = min(tick_seconds - (loop.time() - last_output),
-                           self.poll_seconds - (loop.time() - last_poll))
+                wait = min(
+                    tick_seconds - (loop.time() - last_output),
+                    self.poll_seconds - (loop.time() - last_poll),
+                )
                 try:
                     event = await asyncio.wait_for(queue.get(), max(wait, 0.01))
                 except TimeoutError:

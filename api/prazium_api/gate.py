@@ -52,8 +52,9 @@ class Gate:
         self.key_cache = keys.KeyCache()
         self.tenants = tenants.TenantCheck(settings.key_cache_seconds)
 
-    async def check(self, bearer: str | None, session: str | None, client_ip: str,
-                    use_cache: bool = True) -> Outcome:
+    async def check(
+        self, bearer: str | None, session: str | None, client_ip: str, use_cache: bool = True
+    ) -> Outcome:
         """Authenticate and count one request; an unreachable database is the 503
         envelope (db.unavailable), any other database error a 500."""
         try:
@@ -67,8 +68,9 @@ class Gate:
             await self.tenants.require_active(outcome.principal.tenant)
         return outcome
 
-    async def _check(self, bearer: str | None, session: str | None, client_ip: str,
-                     use_cache: bool) -> Outcome:
+    async def _check(
+        self, bearer: str | None, session: str | None, client_ip: str, use_cache: bool
+    ) -> Outcome:
         settings = self.settings
         ttl = settings.key_cache_seconds
         failure_limit = settings.auth_failures_per_minute
@@ -85,12 +87,17 @@ class Gate:
                     return Outcome(None, await _failure(conn, failures, failure_limit))
                 cached = self.key_cache.get(secret, ttl) if use_cache else None
                 if cached is not None:
-                    return Outcome(cached, await ratelimit.count(
-                        conn, cached.key_id, ratelimit.limit_for(settings, cached.tier)))
+                    return Outcome(
+                        cached,
+                        await ratelimit.count(
+                            conn, cached.key_id, ratelimit.limit_for(settings, cached.tier)
+                        ),
+                    )
             checked_at = time.monotonic()
-            cur = await conn.execute(ratelimit.lookup_and_count_sql(kind),
-                                     {"secret": secret, "failures": failures,
-                                      "failure_limit": failure_limit})
+            cur = await conn.execute(
+                ratelimit.lookup_and_count_sql(kind),
+                {"secret": secret, "failures": failures, "failure_limit": failure_limit},
+            )
             row = await cur.fetchone()
             assert row is not None
             blocked, key_id, tenant, tier, is_admin, count, window_start, now = row
@@ -103,15 +110,20 @@ class Gate:
                 self.key_cache.put(secret, principal, checked_at, ttl)
             if int(count) == 1:
                 await ratelimit.drop_old(conn, key_id, window_start)
-            return Outcome(principal, ratelimit.verdict(
-                ratelimit.limit_for(settings, tier), int(count), window_start, now))
+            return Outcome(
+                principal,
+                ratelimit.verdict(
+                    ratelimit.limit_for(settings, tier), int(count), window_start, now
+                ),
+            )
 
     async def count_key(self, principal: keys.Principal) -> ratelimit.Verdict:
         """Count one more request (e.g. a WebSocket message) against the key's budget."""
         try:
             async with self.database.aconnection() as conn:
                 return await ratelimit.count(
-                    conn, principal.key_id, ratelimit.limit_for(self.settings, principal.tier))
+                    conn, principal.key_id, ratelimit.limit_for(self.settings, principal.tier)
+                )
         except psycopg.OperationalError as exc:
             raise self.database.unavailable(exc) from exc
         except psycopg.Error as exc:
@@ -126,13 +138,13 @@ class Gate:
         return await self.check(api_key, None, client_ip, use_cache=False)
 
 
-async def _failure(conn: psycopg.AsyncConnection[object], bucket: str,
-                   limit: int) -> ratelimit.Verdict:
+async def _failure(
+    conn: psycopg.AsyncConnection[object], bucket: str, limit: int
+) -> ratelimit.Verdict:
     """Count a failed check of one credential from one address. The check that
     spends the last unit still answers 401; the ones after it are blocked."""
     spent = await ratelimit.count(conn, bucket, limit)
     if spent.remaining < 0:
         address = bucket.removeprefix(ratelimit.FAILURE_PREFIX).rpartition(":")[0]
-        log.info("failed checks of one credential from %s over %d per minute",
-                 address, limit)
+        log.info("failed checks of one credential from %s over %d per minute", address, limit)
     return spent

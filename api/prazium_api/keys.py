@@ -68,13 +68,13 @@ class KeyCache:
             self._entries.clear()
 
 
-
 def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
-def create_key(conn: psycopg.Connection[Any], tenant: str, tier: str,
-               is_admin: bool = False) -> tuple[str, str]:
+def create_key(
+    conn: psycopg.Connection[Any], tenant: str, tier: str, is_admin: bool = False
+) -> tuple[str, str]:
     """Store a new key's hash; return (key id, the key itself)."""
     if tier not in TIERS:
         raise ValueError(f"tier must be one of {', '.join(TIERS)}")
@@ -108,8 +108,9 @@ def principal_for_session(conn: psycopg.Connection[Any], token: str) -> Principa
     return Principal(*row) if row else None
 
 
-def create_session(conn: psycopg.Connection[Any], key_id: str,
-                   ttl_seconds: int) -> tuple[str, dt.datetime]:
+def create_session(
+    conn: psycopg.Connection[Any], key_id: str, ttl_seconds: int
+) -> tuple[str, dt.datetime]:
     token = secrets.token_urlsafe(32)
     row = conn.execute(
         "INSERT INTO sessions (token_hash, key_id, expires_at)"

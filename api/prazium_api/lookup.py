@@ -40,8 +40,9 @@ def run(namespace: str, project_id: str, run_id: str) -> Obj:
 def tasks(namespace: str, run_cr_name: str) -> list[Obj]:
     items = crs.list_objects(namespace, TASKS, label_selector=f"{LABEL_RUN}={run_cr_name}")
     items = [t for t in items if t.get("spec", {}).get("runRef", {}).get("name") == run_cr_name]
-    return sorted(items, key=lambda t: (t.get("spec", {}).get("sequence") or 0,
-                                        t["metadata"]["name"]))
+    return sorted(
+        items, key=lambda t: (t.get("spec", {}).get("sequence") or 0, t["metadata"]["name"])
+    )
 
 
 def task(namespace: str, run_cr_name: str, task_id: str) -> Obj:
@@ -49,8 +50,7 @@ def task(namespace: str, run_cr_name: str, task_id: str) -> Obj:
         definition_id = ids.task_definition_id(task_id)
     except ids.InvalidId as exc:
         raise ApiError("NOT_FOUND", f"task {task_id} not found") from exc
-    obj = crs.get(namespace, TASKS, ids.task_cr_name(run_cr_name, definition_id),
-                  f"task {task_id}")
+    obj = crs.get(namespace, TASKS, ids.task_cr_name(run_cr_name, definition_id), f"task {task_id}")
     if obj.get("spec", {}).get("runRef", {}).get("name") != run_cr_name:
         raise ApiError("NOT_FOUND", f"task {task_id} not found")
     return obj

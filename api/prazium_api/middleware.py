@@ -23,15 +23,18 @@ from prazium_api.errors import envelope
 
 async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
     payload = json.dumps(body).encode()
-    headers = [(b"content-type", b"application/json"),
-               (b"content-length", str(len(payload)).encode())]
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(payload)).encode()),
+    ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
 
 
 def too_large(limit: int) -> dict[str, Any]:
-    return envelope("VALIDATION_ERROR", f"request body larger than {limit} bytes",
-                    {"maxBytes": limit})
+    return envelope(
+        "VALIDATION_ERROR", f"request body larger than {limit} bytes", {"maxBytes": limit}
+    )
 
 
 class BodyTooLarge(HTTPException):

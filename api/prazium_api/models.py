@@ -19,11 +19,16 @@ from prazium_api import textcheck
 # no control characters, no bidi overrides that make text read other than it is.
 # Free text (descriptions, feedback, answers) may span lines (\n, \r, \t) but
 # carries no other control character (a NUL reached the generated README).
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
-                 AfterValidator(textcheck.single_line)]
-Description = Annotated[str, StringConstraints(strip_whitespace=True, min_length=10,
-                                               max_length=20000),
-                        AfterValidator(textcheck.multi_line)]
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(textcheck.single_line),
+]
+Description = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=10, max_length=20000),
+    AfterValidator(textcheck.multi_line),
+]
 
 
 class Strict(BaseModel):
@@ -59,8 +64,11 @@ class SubmitAnswers(Strict):
 
 
 class Regenerate(Strict):
-    feedback: Annotated[str | None, StringConstraints(max_length=10000),
-                        AfterValidator(textcheck.optional_multi_line)] = None
+    feedback: Annotated[
+        str | None,
+        StringConstraints(max_length=10000),
+        AfterValidator(textcheck.optional_multi_line),
+    ] = None
 
 
 class StartRun(Strict):

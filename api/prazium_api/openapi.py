@@ -18,9 +18,18 @@ ERROR_SCHEMA = {
             "type": "object",
             "required": ["code", "message", "details"],
             "properties": {
-                "code": {"type": "string", "enum": [
-                    "UNAUTHORIZED", "FORBIDDEN", "NOT_FOUND", "VALIDATION_ERROR", "CONFLICT",
-                    "RATE_LIMITED", "INTERNAL_ERROR"]},
+                "code": {
+                    "type": "string",
+                    "enum": [
+                        "UNAUTHORIZED",
+                        "FORBIDDEN",
+                        "NOT_FOUND",
+                        "VALIDATION_ERROR",
+                        "CONFLICT",
+                        "RATE_LIMITED",
+                        "INTERNAL_ERROR",
+                    ],
+                },
                 "message": {"type": "string"},
                 "details": {"type": "object"},
             },
@@ -37,7 +46,7 @@ _ERRORS = {
     "429": "Too many requests (RATE_LIMITED); Retry-After says when to try again",
     "500": "Server error (INTERNAL_ERROR)",
     "503": "The database is unavailable (INTERNAL_ERROR, details.reason"
-           " DATABASE_UNAVAILABLE); Retry-After says when to try again",
+    " DATABASE_UNAVAILABLE); Retry-After says when to try again",
 }
 _REF = {"$ref": "#/components/schemas/ErrorEnvelope"}
 # No credentials, no rate limit (login has both: it checks a key, and failed
@@ -50,11 +59,17 @@ _RATE_HEADERS = {
 }
 # The contract's sections, in its order.
 TAGS = [
-    {"name": "Authentication", "description": "Web UI sessions (API keys: Authorization:"
-     " Bearer pzm_...; sessions: the prazium_session cookie)"},
+    {
+        "name": "Authentication",
+        "description": "Web UI sessions (API keys: Authorization:"
+        " Bearer pzm_...; sessions: the prazium_session cookie)",
+    },
     {"name": "Projects", "description": "Create, list, get, update and archive projects"},
-    {"name": "Spec Generation", "description": "Clarifying questions, answers, the spec"
-     " documents, approval and regeneration"},
+    {
+        "name": "Spec Generation",
+        "description": "Clarifying questions, answers, the spec"
+        " documents, approval and regeneration",
+    },
     {"name": "Builds", "description": "Runs: start, list, get, cancel, retry"},
     {"name": "Tasks", "description": "A run's tasks"},
     {"name": "Events", "description": "A run's event journal, listed or streamed (SSE)"},
@@ -86,8 +101,9 @@ def _statuses(path: str, method: str, operation: dict[str, Any]) -> list[str]:
 
 
 def build(app: FastAPI) -> dict[str, Any]:
-    doc = get_openapi(title=app.title, version=app.version, routes=app.routes,
-                      description=DESCRIPTION, tags=TAGS)
+    doc = get_openapi(
+        title=app.title, version=app.version, routes=app.routes, description=DESCRIPTION, tags=TAGS
+    )
     doc["servers"] = [{"url": "/"}]
     components = doc.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
@@ -97,29 +113,35 @@ def build(app: FastAPI) -> dict[str, Any]:
     headers = components.setdefault("headers", {})
     for name, description in _RATE_HEADERS.items():
         headers[name] = {"description": description, "schema": {"type": "integer"}}
-    headers["Retry-After"] = {"description": "Seconds to wait before trying again (429: until"
-                                             " the window ends)",
-                              "schema": {"type": "integer"}}
+    headers["Retry-After"] = {
+        "description": "Seconds to wait before trying again (429: until the window ends)",
+        "schema": {"type": "integer"},
+    }
     rate_headers = {name: {"$ref": f"#/components/headers/{name}"} for name in _RATE_HEADERS}
     for path, operations in doc.get("paths", {}).items():
         for method, operation in operations.items():
             responses = operation.setdefault("responses", {})
             responses.pop("422", None)
             for status in _statuses(path, method, operation):
-                responses.setdefault(status, {
-                    "description": _ERRORS[status],
-                    "content": {"application/json": {"schema": _REF}},
-                })
+                responses.setdefault(
+                    status,
+                    {
+                        "description": _ERRORS[status],
+                        "content": {"application/json": {"schema": _REF}},
+                    },
+                )
             if path in PUBLIC:
                 continue
             for status, response in responses.items():
                 if status in ("401", "503"):
                     if status == "503":
                         response.setdefault("headers", {})["Retry-After"] = {
-                            "$ref": "#/components/headers/Retry-After"}
+                            "$ref": "#/components/headers/Retry-After"
+                        }
                     continue  # not counted: no key (401) or no database (503) to count
                 response.setdefault("headers", {}).update(rate_headers)
                 if status == "429":
                     response["headers"]["Retry-After"] = {
-                        "$ref": "#/components/headers/Retry-After"}
+                        "$ref": "#/components/headers/Retry-After"
+                    }
     return doc

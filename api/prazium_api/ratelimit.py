@@ -33,15 +33,16 @@ COUNT_SQL = (
 )
 DROP_OLD_SQL = "DELETE FROM rate_limit_windows WHERE key_id = %s AND window_start < %s"
 FAILURE_PREFIX = "fail:"
-DROP_OLD_FAILURES_SQL = ("DELETE FROM rate_limit_windows WHERE key_id LIKE 'fail:%%'"
-                         " AND window_start < %s")
+DROP_OLD_FAILURES_SQL = (
+    "DELETE FROM rate_limit_windows WHERE key_id LIKE 'fail:%%' AND window_start < %s"
+)
 
 _WHO = {
     "key": "SELECT id, tenant, tier, is_admin FROM api_keys"
-           " WHERE key_hash = %(secret)s AND revoked_at IS NULL",
+    " WHERE key_hash = %(secret)s AND revoked_at IS NULL",
     "session": "SELECT k.id, k.tenant, k.tier, k.is_admin FROM sessions s"
-               " JOIN api_keys k ON k.id = s.key_id WHERE s.token_hash = %(secret)s"
-               " AND s.expires_at > now() AND k.revoked_at IS NULL",
+    " JOIN api_keys k ON k.id = s.key_id WHERE s.token_hash = %(secret)s"
+    " AND s.expires_at > now() AND k.revoked_at IS NULL",
 }
 
 
@@ -82,8 +83,11 @@ class Verdict:
 
 
 def limit_for(settings: ApiSettings, tier: str) -> int:
-    return {"free": settings.rate_limit_free, "pro": settings.rate_limit_pro,
-            "enterprise": settings.rate_limit_enterprise}[tier]
+    return {
+        "free": settings.rate_limit_free,
+        "pro": settings.rate_limit_pro,
+        "enterprise": settings.rate_limit_enterprise,
+    }[tier]
 
 
 def failure_bucket(address: str, credential_digest: str) -> str:
@@ -95,8 +99,12 @@ def failure_bucket(address: str, credential_digest: str) -> str:
 def verdict(limit: int, count: int, window_start: dt.datetime, now: dt.datetime) -> Verdict:
     window_end = window_start + dt.timedelta(seconds=WINDOW_SECONDS)
     retry_after = max(1, math.ceil((window_end - now).total_seconds()))
-    return Verdict(limit=limit, remaining=limit - count,
-                   reset_epoch=int(window_end.timestamp()), retry_after=retry_after)
+    return Verdict(
+        limit=limit,
+        remaining=limit - count,
+        reset_epoch=int(window_end.timestamp()),
+        retry_after=retry_after,
+    )
 
 
 def exhausted(limit: int, now: dt.datetime) -> Verdict:
@@ -118,6 +126,7 @@ async def count(conn: psycopg.AsyncConnection[Any], bucket: str, limit: int) -> 
     return verdict(limit, n, window_start, now)
 
 
-async def drop_old(conn: psycopg.AsyncConnection[Any], bucket: str,
-                   window_start: dt.datetime) -> None:
+async def drop_old(
+    conn: psycopg.AsyncConnection[Any], bucket: str, window_start: dt.datetime
+) -> None:
     await conn.execute(DROP_OLD_SQL, (bucket, window_start))

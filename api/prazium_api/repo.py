@@ -33,8 +33,9 @@ def clean_path(raw: str) -> str:
     step outside the tree ("..", NUL, backslashes) or is longer than MAX_PATH_CHARS.
     Every path input (`/files/{path}`, `?path=`) comes through here: the one cap."""
     if len(raw) > MAX_PATH_CHARS:  # never echoed back
-        raise invalid(f"path is longer than {MAX_PATH_CHARS} characters", "path",
-                      maxLength=MAX_PATH_CHARS)
+        raise invalid(
+            f"path is longer than {MAX_PATH_CHARS} characters", "path", maxLength=MAX_PATH_CHARS
+        )
     text = raw.strip()
     if "\x00" in text or "\\" in text:
         raise invalid("path contains forbidden characters", "path")
@@ -45,8 +46,9 @@ def clean_path(raw: str) -> str:
 
 
 def _git(repo: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(["git", "--git-dir", str(repo), *args], capture_output=True,
-                          timeout=60, check=False)
+    return subprocess.run(
+        ["git", "--git-dir", str(repo), *args], capture_output=True, timeout=60, check=False
+    )
 
 
 def resolve(repo: Path, ref: str) -> str:
@@ -55,15 +57,15 @@ def resolve(repo: Path, ref: str) -> str:
         raise ApiError("NOT_FOUND", "the project has no repository yet (no build has run)")
     if not _REF.match(ref):
         raise invalid(f"invalid ref {ref!r}", "ref")
-    result = _git(repo, "rev-parse", "--verify", "--quiet", "--end-of-options",
-                  f"{ref}^{{commit}}")
+    result = _git(repo, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
     if result.returncode != 0:
         raise ApiError("NOT_FOUND", f"ref {ref} not found")
     return result.stdout.decode().strip()
 
 
-def _ls_tree(repo: Path, target: str, not_found: str, *flags: str
-             ) -> list[tuple[str, str, int | None, str]]:
+def _ls_tree(
+    repo: Path, target: str, not_found: str, *flags: str
+) -> list[tuple[str, str, int | None, str]]:
     """(mode, type, size, name) of `git ls-tree -l -z [flags] target`'s entries."""
     result = _git(repo, "ls-tree", "-l", "-z", *flags, "--end-of-options", target)
     if result.returncode != 0:
@@ -74,8 +76,14 @@ def _ls_tree(repo: Path, target: str, not_found: str, *flags: str
             continue
         meta, _, name = record.partition(b"\t")
         mode, kind, _, size = meta.decode().split(maxsplit=3)
-        entries.append((mode, kind, int(size) if size.strip().isdigit() else None,
-                        name.decode("utf-8", "replace")))
+        entries.append(
+            (
+                mode,
+                kind,
+                int(size) if size.strip().isdigit() else None,
+                name.decode("utf-8", "replace"),
+            )
+        )
     return entries
 
 
@@ -93,9 +101,11 @@ def object_type(repo: Path, commit: str, path: str) -> str | None:
 def list_dir(repo: Path, commit: str, path: str) -> list[Entry]:
     if path and object_type(repo, commit, path) != "tree":
         raise ApiError("NOT_FOUND", f"directory {path} not found")
-    entries = [Entry(name, "directory" if kind == "tree" else "file",
-                     None if kind == "tree" else size)
-               for _, kind, size, name in _ls(repo, commit, path) if kind in ("tree", "blob")]
+    entries = [
+        Entry(name, "directory" if kind == "tree" else "file", None if kind == "tree" else size)
+        for _, kind, size, name in _ls(repo, commit, path)
+        if kind in ("tree", "blob")
+    ]
     return sorted(entries, key=lambda e: (e.type != "directory", e.name))
 
 
@@ -104,8 +114,10 @@ def read_file(repo: Path, commit: str, path: str) -> bytes:
         raise ApiError("NOT_FOUND", f"file {path or '/'} not found")
     size = _git(repo, "cat-file", "-s", "--end-of-options", f"{commit}:{path}")
     if int(size.stdout or 0) > MAX_CONTENT_BYTES:
-        raise invalid(f"file {path} is larger than {MAX_CONTENT_BYTES} bytes; export the"
-                      " repository instead", "path")
+        raise invalid(
+            f"file {path} is larger than {MAX_CONTENT_BYTES} bytes; export the repository instead",
+            "path",
+        )
     result = _git(repo, "cat-file", "blob", "--end-of-options", f"{commit}:{path}")
     if result.returncode != 0:
         raise ApiError("NOT_FOUND", f"file {path} not found")
@@ -114,13 +126,23 @@ def read_file(repo: Path, commit: str, path: str) -> bytes:
 
 def tree_files(repo: Path, commit: str) -> list[tuple[str, int]]:
     """(path, size) of every file in the commit."""
-    return [(name, size or 0)
-            for _, kind, size, name in _ls_tree(repo, commit, f"commit {commit} not found", "-r")
-            if kind == "blob"]
+    return [
+        (name, size or 0)
+        for _, kind, size, name in _ls_tree(repo, commit, f"commit {commit} not found", "-r")
+        if kind == "blob"
+    ]
 
 
 def archive(repo: Path, commit: str, fmt: str, prefix: str, output: Path) -> None:
-    result = _git(repo, "archive", f"--format={fmt}", f"--prefix={prefix}/",
-                  "-o", str(output), "--end-of-options", commit)
+    result = _git(
+        repo,
+        "archive",
+        f"--format={fmt}",
+        f"--prefix={prefix}/",
+        "-o",
+        str(output),
+        "--end-of-options",
+        commit,
+    )
     if result.returncode != 0:
         raise RuntimeError(f"git archive failed: {result.stderr.decode()[-300:]}")

@@ -62,8 +62,16 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             client = scope.get("client")
-            access_log.info("%s %s %s", scope.get("method", "WS"), scope["path"], status,
-                            extra={"method": scope.get("method", "WEBSOCKET"),
-                                   "path": scope["path"], "status": status,
-                                   "durationMs": round((time.perf_counter() - started) * 1000, 1),
-                                   "client": client[0] if client else None})
+            access_log.info(
+                "%s %s %s",
+                scope.get("method", "WS"),
+                scope["path"],
+                status,
+                extra={
+                    "method": scope.get("method", "WEBSOCKET"),
+                    "path": scope["path"],
+                    "status": status,
+                    "durationMs": round((time.perf_counter() - started) * 1000, 1),
+                    "client": client[0] if client else None,
+                },
+            )

@@ -49,6 +49,7 @@ class OkPage(Schema, Generic[T]):
 
 # --- Projects -------------------------------------------------------------------------
 
+
 class LatestRun(Schema):
     id: str
     runNumber: int | None
@@ -80,7 +81,8 @@ class AnswerRecord(Schema):
 class Spec(Schema):
     version: int | None
     documents: dict[str, str] | None = Field(
-        description="SPEC.md, ACCEPTANCE.md, ROUTES.md, DATA.md by file name")
+        description="SPEC.md, ACCEPTANCE.md, ROUTES.md, DATA.md by file name"
+    )
     approvedAt: Timestamp | None = None
 
 
@@ -137,6 +139,7 @@ class SpecRegenerated(Schema):
 
 
 # --- Runs and tasks -----------------------------------------------------------------
+
 
 class RunStarted(Schema):
     id: str
@@ -227,6 +230,7 @@ class TaskDetail(TaskBrief):
 
 # --- Events -----------------------------------------------------------------------------
 
+
 class Event(Schema):
     id: str = Field(description="evt_<n>: resume after it with afterId or Last-Event-ID")
     runId: str
@@ -252,8 +256,9 @@ class ExportStatus(Schema):
     status: Literal["processing", "completed", "failed"]
     format: ExportFormat
     sizeBytes: int | None = Field(default=None, description="once completed")
-    downloadUrl: str | None = Field(default=None, description="once completed; relative"
-                                    " to the API's base URL")
+    downloadUrl: str | None = Field(
+        default=None, description="once completed; relative to the API's base URL"
+    )
     expiresAt: Timestamp | None = Field(default=None, description="once completed")
     error: str | None = Field(default=None, description="once failed")
 
@@ -283,6 +288,7 @@ class DeploymentStopped(Schema):
 
 # --- Files ------------------------------------------------------------------------------
 
+
 class FileEntry(Schema):
     name: str
     type: Literal["file", "directory"]
@@ -307,14 +313,14 @@ class FileContent(Schema):
 
 # --- System and sessions ----------------------------------------------------------------
 
+
 class Health(Schema):
     """Not enveloped (the contract's health shape); 503 when a component is unhealthy."""
 
     status: Literal["healthy", "unhealthy"]
     version: str
     components: dict[str, Literal["healthy", "unhealthy"]]
-    details: dict[str, str] | None = Field(default=None, description="why, per unhealthy"
-                                           " component")
+    details: dict[str, str] | None = Field(default=None, description="why, per unhealthy component")
 
 
 class ProjectCounts(Schema):

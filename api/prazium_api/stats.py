@@ -22,19 +22,26 @@ def collect(database: Database, stale_seconds: float) -> dict[str, Any]:
         row = conn.execute(
             "SELECT count(*), coalesce(sum(max_workers), 0), coalesce(sum(active_workers), 0)"
             " FROM operator_heartbeats WHERE last_seen > now() - make_interval(secs => %s)",
-            (stale_seconds,)).fetchone()
+            (stale_seconds,),
+        ).fetchone()
         events = conn.execute("SELECT count(*) FROM events").fetchone()
     operators, capacity, busy = (int(v) for v in row) if row else (0, 0, 0)
     return {
-        "projects": {"total": len(projects),
-                     "active": sum(1 for p in projects if views.project_phase(p) != "archived")},
-        "runs": {"total": len(runs),
-                 "succeeded": run_phases.count("succeeded"),
-                 "failed": run_phases.count("failed"),
-                 "cancelled": run_phases.count("cancelled"),
-                 "inProgress": sum(1 for p in run_phases if p in IN_PROGRESS)},
-        "queue": {"pending": sum(1 for p in task_phases if p in ("pending", "queued")),
-                  "processing": task_phases.count("running")},
+        "projects": {
+            "total": len(projects),
+            "active": sum(1 for p in projects if views.project_phase(p) != "archived"),
+        },
+        "runs": {
+            "total": len(runs),
+            "succeeded": run_phases.count("succeeded"),
+            "failed": run_phases.count("failed"),
+            "cancelled": run_phases.count("cancelled"),
+            "inProgress": sum(1 for p in run_phases if p in IN_PROGRESS),
+        },
+        "queue": {
+            "pending": sum(1 for p in task_phases if p in ("pending", "queued")),
+            "processing": task_phases.count("running"),
+        },
         "workers": {"total": capacity, "active": busy, "operators": operators},
         "events": {"total": int(events[0]) if events else 0},
     }

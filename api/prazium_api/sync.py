@@ -17,20 +17,31 @@ def observed(obj: Obj, generation: int) -> bool:
 def stalled_message(obj: Obj, generation: int) -> str | None:
     """The operator's refusal of this generation (condition Stalled=True), if any."""
     for condition in obj.get("status", {}).get("conditions") or []:
-        if (condition.get("type") == "Stalled" and condition.get("status") == "True"
-                and int(condition.get("observedGeneration") or generation) >= generation):
+        if (
+            condition.get("type") == "Stalled"
+            and condition.get("status") == "True"
+            and int(condition.get("observedGeneration") or generation) >= generation
+        ):
             return str(condition.get("message") or condition.get("reason") or "stalled")
     return None
 
 
-def wait_for_operator(namespace: str, plural: str, name: str, generation: int,
-                      ready: Callable[[Obj], bool], what: str, doing: str,
-                      timeout: float) -> Obj:
+def wait_for_operator(
+    namespace: str,
+    plural: str,
+    name: str,
+    generation: int,
+    ready: Callable[[Obj], bool],
+    what: str,
+    doing: str,
+    timeout: float,
+) -> Obj:
     """Wait until the operator observed `generation` and ready(obj) holds.
 
     A Stalled condition for that generation is answered as 409 CONFLICT with the
     operator's message; a timeout as 500 INTERNAL_ERROR (reason OPERATOR_TIMEOUT).
     """
+
     def done(obj: Obj) -> bool:
         if not observed(obj, generation):
             return False

@@ -37,17 +37,19 @@ def namespace_active(name: str) -> bool | None:
     except Exception as exc:  # unreachable apiserver, timeouts
         log.warning("cannot read namespace %s: %s", name, exc.__class__.__name__)
         return None
-    terminating = ((namespace.metadata is not None
-                    and namespace.metadata.deletion_timestamp is not None)
-                   or (namespace.status is not None and namespace.status.phase == "Terminating"))
+    terminating = (
+        namespace.metadata is not None and namespace.metadata.deletion_timestamp is not None
+    ) or (namespace.status is not None and namespace.status.phase == "Terminating")
     return not terminating
 
 
 def removed(tenant: str) -> ApiError:
-    return ApiError("UNAUTHORIZED",
-                    f"the tenant of this key ({tenant}) has been removed; the key no longer"
-                    " works", {"reason": "TENANT_REMOVED"},
-                    headers={"www-authenticate": "Bearer"})
+    return ApiError(
+        "UNAUTHORIZED",
+        f"the tenant of this key ({tenant}) has been removed; the key no longer works",
+        {"reason": "TENANT_REMOVED"},
+        headers={"www-authenticate": "Bearer"},
+    )
 
 
 class TenantCheck:

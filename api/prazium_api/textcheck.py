@@ -20,8 +20,9 @@ _BIDI_CONTROL = re.compile("[\u202a-\u202e\u2066-\u2069]")
 def _refuse(pattern: re.Pattern[str], text: str, what: str) -> None:
     found = pattern.search(text)
     if found is not None:
-        raise ValueError(f"must not contain {what} (U+{ord(found.group()):04X}"
-                         f" at position {found.start()})")
+        raise ValueError(
+            f"must not contain {what} (U+{ord(found.group()):04X} at position {found.start()})"
+        )
 
 
 def single_line(text: str) -> str:

@@ -28,16 +28,21 @@ def project_phase(obj: Obj) -> str:
 
 def repo_path(data_dir: Path, obj: Obj) -> str:
     meta = obj["metadata"]
-    return str(obj.get("status", {}).get("repoPath")
-               or paths.repo_path(data_dir, meta["namespace"], meta["name"]))
+    return str(
+        obj.get("status", {}).get("repoPath")
+        or paths.repo_path(data_dir, meta["namespace"], meta["name"])
+    )
 
 
 def latest_run(obj: Obj) -> Obj | None:
     latest = obj.get("status", {}).get("latestRun")
     if not latest or not latest.get("name"):
         return None
-    return {"id": ids.run_id(latest["name"]), "runNumber": latest.get("runNumber"),
-            "status": latest.get("phase") or "pending"}
+    return {
+        "id": ids.run_id(latest["name"]),
+        "runNumber": latest.get("runNumber"),
+        "status": latest.get("phase") or "pending",
+    }
 
 
 def project_summary(obj: Obj) -> Obj:
@@ -57,8 +62,11 @@ def spec_view(obj: Obj) -> Obj | None:
     spec = obj.get("status", {}).get("spec")
     if not spec or not spec.get("version"):
         return None
-    return {"version": spec.get("version"), "documents": spec.get("documents") or {},
-            "approvedAt": spec.get("approvedAt")}
+    return {
+        "version": spec.get("version"),
+        "documents": spec.get("documents") or {},
+        "approvedAt": spec.get("approvedAt"),
+    }
 
 
 def project_detail(obj: Obj, data_dir: Path) -> Obj:
@@ -140,7 +148,9 @@ def task_detail(obj: Obj) -> Obj:
         "worktreePath": status.get("worktreePath"),
         "attempts": status.get("attempts", 0),
         "message": status.get("message"),
-        "result": None if result is None else {
+        "result": None
+        if result is None
+        else {
             "filesCreated": result.get("filesCreated", []),
             "filesModified": result.get("filesModified", []),
             "commitSha": result.get("commitSha"),
@@ -156,8 +166,11 @@ def run_detail(obj: Obj, tasks: list[Obj]) -> Obj:
     return {
         **run_summary(obj),
         "specSnapshot": status.get("specSnapshot"),
-        "tasksJson": None if not plan else {
-            "tasks": plan.get("tasks", []), "mergeOrder": plan.get("mergeOrder", []),
+        "tasksJson": None
+        if not plan
+        else {
+            "tasks": plan.get("tasks", []),
+            "mergeOrder": plan.get("mergeOrder", []),
             "verifyCommand": plan.get("verifyCommand"),
         },
         "tasks": [task_brief(task) for task in tasks],

@@ -38,8 +38,9 @@ class PingMessage(BaseModel):
     type: Literal["ping"]
 
 
-ClientMessage = Annotated[AuthMessage | SubscribeMessage | UnsubscribeMessage | PingMessage,
-                          Field(discriminator="type")]
+ClientMessage = Annotated[
+    AuthMessage | SubscribeMessage | UnsubscribeMessage | PingMessage, Field(discriminator="type")
+]
 _CLIENT_MESSAGE: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
 
 

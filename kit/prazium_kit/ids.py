@@ -30,7 +30,7 @@ class InvalidId(ValueError):
 def _name_from(api_id: str, prefix: str, max_len: int = 253) -> str:
     if not api_id.startswith(prefix):
         raise InvalidId(f"{api_id!r} is not a {prefix.rstrip('_')} id (expected {prefix}<name>)")
-    name = api_id[len(prefix):]
+    name = api_id[len(prefix) :]
     if not name or len(name) > max_len or not DNS1123_LABEL.match(name):
         raise InvalidId(f"{api_id!r} does not name a valid resource")
     return name

@@ -31,11 +31,15 @@ from pythonjsonlogger.json import JsonFormatter as _JsonFormatter
 # middleware further in (which learns the caller) can add to what an outer one bound,
 # and threads and tasks started by the request (they copy the context) see it too.
 _CONTEXT: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
-    "prazium_log_context", default=None)
+    "prazium_log_context", default=None
+)
 # Record attributes that are not context: uvicorn's ANSI-coloured copy of the message.
 _SKIP = {*RESERVED_ATTRS, "color_message"}
-_SECRETS = re.compile(r"pzm_[A-Za-z0-9_\-]+|(?<=[?&])([^=&\s\"']*(?:token|key|secret|session"
-                      r"|password|auth)[^=&\s\"']*=)[^&\s\"']+", re.IGNORECASE)
+_SECRETS = re.compile(
+    r"pzm_[A-Za-z0-9_\-]+|(?<=[?&])([^=&\s\"']*(?:token|key|secret|session"
+    r"|password|auth)[^=&\s\"']*=)[^&\s\"']+",
+    re.IGNORECASE,
+)
 
 
 def bind(**fields: Any) -> dict[str, Any]:
@@ -56,23 +60,28 @@ def redact(text: str) -> str:
 
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
     """Context fields, overridden by the call's own extra=."""
-    extra = {k: v for k, v in record.__dict__.items()
-             if k not in _SKIP and not k.startswith("_")}
+    extra = {k: v for k, v in record.__dict__.items() if k not in _SKIP and not k.startswith("_")}
     return {**context(), **extra}
 
 
 class JsonFormatter(_JsonFormatter):
     def __init__(self) -> None:
-        super().__init__(["asctime", "levelname", "name", "message"], rename_fields={
-            "asctime": "timestamp", "levelname": "level", "name": "logger"},
-            reserved_attrs=list(_SKIP))
+        super().__init__(
+            ["asctime", "levelname", "name", "message"],
+            rename_fields={"asctime": "timestamp", "levelname": "level", "name": "logger"},
+            reserved_attrs=list(_SKIP),
+        )
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
-        return dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(
-            timespec="milliseconds").replace("+00:00", "Z")
+        return (
+            dt.datetime.fromtimestamp(record.created, dt.UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z")
+        )
 
-    def add_fields(self, log_data: dict[str, Any], record: logging.LogRecord,
-                   message_dict: dict[str, Any]) -> None:
+    def add_fields(
+        self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
+    ) -> None:
         super().add_fields(log_data, record, message_dict)
         for key, value in context().items():
             log_data.setdefault(key, value)
@@ -101,10 +110,17 @@ def dict_config(level: str, fmt: str) -> dict[str, Any]:
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"prazium": {"()": f"{__name__}.formatter", "fmt": fmt}},
-        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "prazium",
-                                "stream": "ext://sys.stderr"}},
-        "loggers": {name: {"handlers": [], "propagate": True, "level": level.upper()}
-                    for name in ("uvicorn", "uvicorn.error", "uvicorn.access")},
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "formatter": "prazium",
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "loggers": {
+            name: {"handlers": [], "propagate": True, "level": level.upper()}
+            for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+        },
         "root": {"handlers": ["stderr"], "level": level.upper()},
     }
 

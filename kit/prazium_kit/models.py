@@ -20,7 +20,13 @@ ProjectPhase = Literal[
     "draft", "clarifying", "spec_review", "approved", "building", "built", "failed", "archived"
 ]
 RunPhase = Literal[
-    "pending", "decomposing", "executing", "merging", "verifying", "succeeded", "failed",
+    "pending",
+    "decomposing",
+    "executing",
+    "merging",
+    "verifying",
+    "succeeded",
+    "failed",
     "cancelled",
 ]
 TaskPhase = Literal["pending", "queued", "running", "succeeded", "failed", "cancelled"]
@@ -266,8 +272,7 @@ class RunStatus(_Status):
     spec_snapshot: SpecSnapshot | None = Field(default=None, alias="specSnapshot")
     plan: Plan | None = None
     tasks_summary: TasksSummary | None = Field(default=None, alias="tasksSummary")
-    verification_result: VerificationResult | None = Field(
-        default=None, alias="verificationResult")
+    verification_result: VerificationResult | None = Field(default=None, alias="verificationResult")
     merged_commit: str | None = Field(default=None, alias="mergedCommit")
     base_commit: str | None = Field(default=None, alias="baseCommit")
     started_at: str | None = Field(default=None, alias="startedAt")
@@ -323,8 +328,12 @@ def _dump(value: Any) -> Any:
     if isinstance(value, BaseModel):
         return value.model_dump(by_alias=True)
     if isinstance(value, list):
-        return [item.model_dump(by_alias=True, exclude_none=True)
-                if isinstance(item, BaseModel) else item for item in value]
+        return [
+            item.model_dump(by_alias=True, exclude_none=True)
+            if isinstance(item, BaseModel)
+            else item
+            for item in value
+        ]
     return value
 
 

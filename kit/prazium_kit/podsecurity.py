@@ -22,5 +22,8 @@ def pod_security_context(uid: int, *, fs_group: bool = False) -> Obj:
 
 def container_security_context() -> Obj:
     """Container-level: no escalation, no capabilities, read-only root filesystem."""
-    return {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
-            "capabilities": {"drop": ["ALL"]}}
+    return {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+    }

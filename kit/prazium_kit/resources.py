@@ -15,7 +15,8 @@ from prazium_kit import kube
 def get(namespace: str, plural: str, name: str) -> dict[str, Any] | None:
     try:
         obj = kube.custom_objects().get_namespaced_custom_object(
-            kube.GROUP, kube.VERSION, namespace, plural, name)
+            kube.GROUP, kube.VERSION, namespace, plural, name
+        )
     except ApiException as exc:
         if exc.status == 404:
             return None
@@ -26,33 +27,43 @@ def get(namespace: str, plural: str, name: str) -> dict[str, Any] | None:
 def patch_status(namespace: str, plural: str, name: str, status: dict[str, Any]) -> None:
     """A JSON merge patch of status (null removes a field); the client's default for dicts."""
     kube.custom_objects().patch_namespaced_custom_object_status(
-        kube.GROUP, kube.VERSION, namespace, plural, name, {"status": status})
+        kube.GROUP, kube.VERSION, namespace, plural, name, {"status": status}
+    )
 
 
-def patch_status_at(namespace: str, plural: str, name: str, resource_version: str,
-                    status: dict[str, Any]) -> None:
+def patch_status_at(
+    namespace: str, plural: str, name: str, resource_version: str, status: dict[str, Any]
+) -> None:
     """patch_status, only if the object is still at resource_version (else ApiException 409)."""
     kube.custom_objects().patch_namespaced_custom_object_status(
-        kube.GROUP, kube.VERSION, namespace, plural, name,
-        {"metadata": {"resourceVersion": resource_version}, "status": status})
+        kube.GROUP,
+        kube.VERSION,
+        namespace,
+        plural,
+        name,
+        {"metadata": {"resourceVersion": resource_version}, "status": status},
+    )
 
 
 def patch_meta(namespace: str, plural: str, name: str, metadata: dict[str, Any]) -> None:
     kube.custom_objects().patch_namespaced_custom_object(
-        kube.GROUP, kube.VERSION, namespace, plural, name, {"metadata": metadata})
+        kube.GROUP, kube.VERSION, namespace, plural, name, {"metadata": metadata}
+    )
 
 
 def replace_status(namespace: str, plural: str, obj: dict[str, Any]) -> None:
     """Replace status guarded by obj's resourceVersion: raises ApiException 409 on a race."""
     kube.custom_objects().replace_namespaced_custom_object_status(
-        kube.GROUP, kube.VERSION, namespace, plural, obj["metadata"]["name"], obj)
+        kube.GROUP, kube.VERSION, namespace, plural, obj["metadata"]["name"], obj
+    )
 
 
 def create(namespace: str, plural: str, obj: dict[str, Any]) -> bool:
     """Create obj; False when it already exists (creation by natural key is idempotent)."""
     try:
         kube.custom_objects().create_namespaced_custom_object(
-            kube.GROUP, kube.VERSION, namespace, plural, obj)
+            kube.GROUP, kube.VERSION, namespace, plural, obj
+        )
     except ApiException as exc:
         if exc.status == 409:
             return False
@@ -62,7 +73,8 @@ def create(namespace: str, plural: str, obj: dict[str, Any]) -> bool:
 
 def list_by_label(namespace: str, plural: str, selector: str) -> list[dict[str, Any]]:
     found = kube.custom_objects().list_namespaced_custom_object(
-        kube.GROUP, kube.VERSION, namespace, plural, label_selector=selector)
+        kube.GROUP, kube.VERSION, namespace, plural, label_selector=selector
+    )
     return list(found.get("items", []))  # type: ignore[attr-defined]
 
 
@@ -78,15 +90,16 @@ def create_object(namespace: str, plural: str, obj: dict[str, Any]) -> dict[str,
     """Create obj and return it as stored (with its generated name); ApiException on
     any refusal, 409 included."""
     created = kube.custom_objects().create_namespaced_custom_object(
-        kube.GROUP, kube.VERSION, namespace, plural, obj)
+        kube.GROUP, kube.VERSION, namespace, plural, obj
+    )
     return dict(created)  # type: ignore[call-overload]
 
 
-def merge_patch(namespace: str, plural: str, name: str,
-                patch: dict[str, Any]) -> dict[str, Any]:
+def merge_patch(namespace: str, plural: str, name: str, patch: dict[str, Any]) -> dict[str, Any]:
     """A JSON merge patch of the object (spec, metadata); returns the object as stored."""
     patched = kube.custom_objects().patch_namespaced_custom_object(
-        kube.GROUP, kube.VERSION, namespace, plural, name, patch)
+        kube.GROUP, kube.VERSION, namespace, plural, name, patch
+    )
     return dict(patched)  # type: ignore[call-overload]
 
 
@@ -95,15 +108,20 @@ def list_all_namespaces(plural: str) -> list[dict[str, Any]]:
     return list(found.get("items", []))  # type: ignore[attr-defined]
 
 
-def watch_object(namespace: str, plural: str, name: str, resource_version: str,
-                 timeout: float) -> Iterator[tuple[str, dict[str, Any]]]:
+def watch_object(
+    namespace: str, plural: str, name: str, resource_version: str, timeout: float
+) -> Iterator[tuple[str, dict[str, Any]]]:
     """(event type, object) for changes of one object after resource_version, for at
     most timeout seconds. ApiException (e.g. 410 Gone) ends it: read the object again."""
     watcher = watch.Watch()
     try:
         for event in watcher.stream(
-            kube.custom_objects().list_namespaced_custom_object, kube.GROUP, kube.VERSION,
-            namespace, plural, field_selector=f"metadata.name={name}",
+            kube.custom_objects().list_namespaced_custom_object,
+            kube.GROUP,
+            kube.VERSION,
+            namespace,
+            plural,
+            field_selector=f"metadata.name={name}",
             resource_version=resource_version,
             timeout_seconds=max(1, int(timeout + 0.999)),
             _request_timeout=timeout + 5,

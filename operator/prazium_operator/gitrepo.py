@@ -25,17 +25,31 @@ class GitError(RuntimeError):
     """A git command failed; the message holds the command and its stderr."""
 
 
-def git(*args: str, cwd: Path, env: Mapping[str, str] | None = None, check: bool = True,
-        input_bytes: bytes | None = None) -> subprocess.CompletedProcess[str]:
+def git(
+    *args: str,
+    cwd: Path,
+    env: Mapping[str, str] | None = None,
+    check: bool = True,
+    input_bytes: bytes | None = None,
+) -> subprocess.CompletedProcess[str]:
     full_env = dict(os.environ)
     # Never read the user's global config or prompt: the repo volume is shared.
-    full_env.update(GIT_CONFIG_NOSYSTEM="1", GIT_TERMINAL_PROMPT="0", HOME=str(cwd),
-                    GIT_CONFIG_GLOBAL="/dev/null")
+    full_env.update(
+        GIT_CONFIG_NOSYSTEM="1",
+        GIT_TERMINAL_PROMPT="0",
+        HOME=str(cwd),
+        GIT_CONFIG_GLOBAL="/dev/null",
+    )
     if env:
         full_env.update(env)
     proc = subprocess.run(
-        ["git", *args], cwd=cwd, env=full_env, capture_output=True, check=False,
-        input=input_bytes.decode() if input_bytes is not None else None, text=True,
+        ["git", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        check=False,
+        input=input_bytes.decode() if input_bytes is not None else None,
+        text=True,
     )
     if check and proc.returncode != 0:
         raise GitError(f"git {' '.join(args)} failed ({proc.returncode}): {proc.stderr.strip()}")
@@ -43,8 +57,12 @@ def git(*args: str, cwd: Path, env: Mapping[str, str] | None = None, check: bool
 
 
 def identity_env(name: str, email: str, date: str | None = None) -> dict[str, str]:
-    env = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email,
-           "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email}
+    env = {
+        "GIT_AUTHOR_NAME": name,
+        "GIT_AUTHOR_EMAIL": email,
+        "GIT_COMMITTER_NAME": name,
+        "GIT_COMMITTER_EMAIL": email,
+    }
     if date:
         env.update(GIT_AUTHOR_DATE=date, GIT_COMMITTER_DATE=date)
     return env
@@ -82,18 +100,17 @@ def is_ancestor(repo: Path, ancestor: str, descendant: str) -> bool:
     return proc.returncode == 0
 
 
-def commit_files(repo: Path, parent: str, files: Mapping[str, str], message: str,
-                 date: str) -> str:
+def commit_files(repo: Path, parent: str, files: Mapping[str, str], message: str, date: str) -> str:
     """A commit on top of parent that adds/replaces files, built without a worktree."""
     index = repo / f"prazium-index-{os.getpid()}"
     env = {**identity_env(*OPERATOR_AUTHOR, date=date), "GIT_INDEX_FILE": str(index)}
     try:
         git("read-tree", parent, cwd=repo, env=env)
         for path, content in sorted(files.items()):
-            blob = git("hash-object", "-w", "--stdin", cwd=repo,
-                       input_bytes=content.encode()).stdout.strip()
-            git("update-index", "--add", "--cacheinfo", f"100644,{blob},{path}", cwd=repo,
-                env=env)
+            blob = git(
+                "hash-object", "-w", "--stdin", cwd=repo, input_bytes=content.encode()
+            ).stdout.strip()
+            git("update-index", "--add", "--cacheinfo", f"100644,{blob},{path}", cwd=repo, env=env)
         tree = git("write-tree", cwd=repo, env=env).stdout.strip()
     finally:
         index.unlink(missing_ok=True)
@@ -118,8 +135,16 @@ def merge(repo: Path, ours: str, theirs: str, message: str, date: str) -> MergeO
         return MergeOutcome(ours, [])
     if is_ancestor(repo, ours, theirs):
         return MergeOutcome(theirs, [])
-    proc = git("merge-tree", "--write-tree", "--name-only", "--no-messages", ours, theirs,
-               cwd=repo, check=False)
+    proc = git(
+        "merge-tree",
+        "--write-tree",
+        "--name-only",
+        "--no-messages",
+        ours,
+        theirs,
+        cwd=repo,
+        check=False,
+    )
     lines = proc.stdout.splitlines()
     if proc.returncode == 1:
         return MergeOutcome(None, sorted(set(line for line in lines[1:] if line.strip())))
@@ -127,8 +152,9 @@ def merge(repo: Path, ours: str, theirs: str, message: str, date: str) -> MergeO
         raise GitError(f"git merge-tree failed ({proc.returncode}): {proc.stderr.strip()}")
     tree = lines[0].strip()
     env = identity_env(*OPERATOR_AUTHOR, date=date)
-    commit = git("commit-tree", tree, "-p", ours, "-p", theirs, "-m", message, cwd=repo,
-                 env=env).stdout.strip()
+    commit = git(
+        "commit-tree", tree, "-p", ours, "-p", theirs, "-m", message, cwd=repo, env=env
+    ).stdout.strip()
     return MergeOutcome(commit, [])
 
 
@@ -152,8 +178,9 @@ def export_tree(repo: Path, commit: str, target: Path) -> None:
     import tarfile
 
     target.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run(["git", "archive", "--format=tar", commit], cwd=repo,
-                          capture_output=True, check=True)
+    proc = subprocess.run(
+        ["git", "archive", "--format=tar", commit], cwd=repo, capture_output=True, check=True
+    )
     with tarfile.open(fileobj=io.BytesIO(proc.stdout)) as archive:
         archive.extractall(target, filter="data")
 

@@ -58,20 +58,19 @@ class LeaderElection:
                 if (holder in (None, "", self.identity) or expired) and self._take(lease):
                     break
                 if not waiting_logged:
-                    log.info("standby: lease %s/%s is held by %s", self.namespace, self.name,
-                             holder)
+                    log.info(
+                        "standby: lease %s/%s is held by %s", self.namespace, self.name, holder
+                    )
                     waiting_logged = True
             except Exception as exc:
                 if not retrying.apiserver_outage(exc):
                     raise
                 observed = None  # unseen time does not count towards expiry
             time.sleep(POLL_SECONDS)
-        log.info("leader: acquired lease %s/%s as %s", self.namespace, self.name,
-                 self.identity)
+        log.info("leader: acquired lease %s/%s as %s", self.namespace, self.name, self.identity)
 
     def keep_renewing(self) -> threading.Thread:
-        thread = threading.Thread(target=self._renew_forever, name="prazium-lease",
-                                  daemon=True)
+        thread = threading.Thread(target=self._renew_forever, name="prazium-lease", daemon=True)
         thread.start()
         return thread
 
@@ -82,8 +81,12 @@ class LeaderElection:
                 lease = self._read()
                 holder = lease.spec.holder_identity if lease and lease.spec else None
                 if holder != self.identity:
-                    log.error("leader: lease %s/%s is now held by %s; exiting", self.namespace,
-                              self.name, holder)
+                    log.error(
+                        "leader: lease %s/%s is now held by %s; exiting",
+                        self.namespace,
+                        self.name,
+                        holder,
+                    )
                     logging.shutdown()
                     os._exit(1)  # no cleanup: the new leader adopts what runs
                 assert lease is not None and lease.spec is not None
@@ -102,15 +105,19 @@ class LeaderElection:
 
     def _spec(self, transitions: int) -> client.V1LeaseSpec:
         now = _now()
-        return client.V1LeaseSpec(holder_identity=self.identity,
-                                  lease_duration_seconds=int(self.duration),
-                                  acquire_time=now, renew_time=now,
-                                  lease_transitions=transitions)
+        return client.V1LeaseSpec(
+            holder_identity=self.identity,
+            lease_duration_seconds=int(self.duration),
+            acquire_time=now,
+            renew_time=now,
+            lease_transitions=transitions,
+        )
 
     def _create(self) -> bool:
-        body = client.V1Lease(metadata=client.V1ObjectMeta(name=self.name,
-                                                           namespace=self.namespace),
-                              spec=self._spec(0))
+        body = client.V1Lease(
+            metadata=client.V1ObjectMeta(name=self.name, namespace=self.namespace),
+            spec=self._spec(0),
+        )
         try:
             self.api.create_namespaced_lease(self.namespace, body)
         except ApiException as exc:

@@ -27,21 +27,38 @@ log = logging.getLogger("prazium.recorder")
 RESULT_EVENTS_KEY = "journal"
 
 
-def dedup_key(namespace: str, run: str, task: str | None, event_type: str,
-              extra: str | int | None = None) -> str:
+def dedup_key(
+    namespace: str, run: str, task: str | None, event_type: str, extra: str | int | None = None
+) -> str:
     """The natural key of an event that must appear once: ns/run/task/type[/extra]."""
     key = f"{namespace}/{run}/{task or '-'}/{event_type}"
     return key if extra is None else f"{key}/{extra}"
 
 
-def entry(*, namespace: str, project: str, run: str, event_type: str,
-          payload: Obj | None = None, task: str | None = None, once: bool = True,
-          extra: str | int | None = None, key: str | None = None) -> Obj:
+def entry(
+    *,
+    namespace: str,
+    project: str,
+    run: str,
+    event_type: str,
+    payload: Obj | None = None,
+    task: str | None = None,
+    once: bool = True,
+    extra: str | int | None = None,
+    key: str | None = None,
+) -> Obj:
     """One event as plain JSON (what a worker's result file carries), keyed when once."""
     if key is None and once:
         key = dedup_key(namespace, run, task, event_type, extra)
-    return {"namespace": namespace, "project": project, "run": run, "task": task,
-            "type": event_type, "payload": payload or {}, "key": key}
+    return {
+        "namespace": namespace,
+        "project": project,
+        "run": run,
+        "task": task,
+        "type": event_type,
+        "payload": payload or {},
+        "key": key,
+    }
 
 
 def write(dsn: str, entries: Sequence[Obj], *, retry_seconds: float = 0.0) -> list[int | None]:
@@ -49,18 +66,30 @@ def write(dsn: str, entries: Sequence[Obj], *, retry_seconds: float = 0.0) -> li
 
     On an outage the whole batch is retried: the keyed entries written before the
     connection broke are skipped by their keys."""
+
     def attempt() -> list[int | None]:
         with psycopg.connect(dsn, autocommit=True, connect_timeout=5) as conn:
             return [_append(conn, item) for item in entries]
 
-    return retrying.call(attempt, window=retry_seconds, transient=retrying.database_outage,
-                         what=f"journal write of {len(entries)} event(s)")
+    return retrying.call(
+        attempt,
+        window=retry_seconds,
+        transient=retrying.database_outage,
+        what=f"journal write of {len(entries)} event(s)",
+    )
 
 
 def _append(conn: psycopg.Connection[Any], item: Obj) -> int | None:
-    return journal.append(conn, namespace=item["namespace"], project=item["project"],
-                          run=item["run"], event_type=item["type"], payload=item["payload"],
-                          task=item["task"], dedup_key=item["key"])
+    return journal.append(
+        conn,
+        namespace=item["namespace"],
+        project=item["project"],
+        run=item["run"],
+        event_type=item["type"],
+        payload=item["payload"],
+        task=item["task"],
+        dedup_key=item["key"],
+    )
 
 
 def result_events(result_file: Obj | None) -> list[Obj]:
@@ -90,8 +119,12 @@ class AttemptJournal:
             write(self.dsn, items, retry_seconds=self.retry_seconds)
         except psycopg.Error as exc:
             self.reachable = False
-            log.warning("journal unreachable (%s: %s); the events go to the result file for"
-                        " the operator to replay", type(exc).__name__, exc)
+            log.warning(
+                "journal unreachable (%s: %s); the events go to the result file for"
+                " the operator to replay",
+                type(exc).__name__,
+                exc,
+            )
 
     def into(self, result_file: Obj) -> Obj:
         """The result file's content with the attempt's events added."""

@@ -28,8 +28,12 @@ MAX_DELAY_SECONDS = 8.0
 TRANSIENT_API_STATUSES = frozenset({0, 429, 500, 502, 503, 504})
 
 
-def delays(window: float, first: float = FIRST_DELAY_SECONDS,
-           cap: float = MAX_DELAY_SECONDS, rng: random.Random | None = None) -> Iterator[float]:
+def delays(
+    window: float,
+    first: float = FIRST_DELAY_SECONDS,
+    cap: float = MAX_DELAY_SECONDS,
+    rng: random.Random | None = None,
+) -> Iterator[float]:
     """The waits between attempts: full jitter over first * 2^n (at most cap), until
     their sum would pass window."""
     pick = rng or random
@@ -55,8 +59,9 @@ def apiserver_outage(exc: BaseException) -> bool:
     return isinstance(exc, urllib3.exceptions.HTTPError | ConnectionError | TimeoutError)
 
 
-def call(fn: Callable[[], T], *, window: float, transient: Callable[[BaseException], bool],
-         what: str) -> T:
+def call(
+    fn: Callable[[], T], *, window: float, transient: Callable[[BaseException], bool], what: str
+) -> T:
     """fn(), retried while it fails transiently, for at most window seconds (blocking:
     call it in a thread from async code)."""
     waits = delays(window)
@@ -69,10 +74,18 @@ def call(fn: Callable[[], T], *, window: float, transient: Callable[[BaseExcepti
                 raise
             delay = next(waits, None)
             if delay is None:
-                log.error("%s: still failing after %.0f s, giving up: %s", what,
-                          time.monotonic() - started, exc)
+                log.error(
+                    "%s: still failing after %.0f s, giving up: %s",
+                    what,
+                    time.monotonic() - started,
+                    exc,
+                )
                 raise
-            log.warning("%s failed (%s: %s); retrying in %.1f s", what,
-                        type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "",
-                        delay)
+            log.warning(
+                "%s failed (%s: %s); retrying in %.1f s",
+                what,
+                type(exc).__name__,
+                str(exc).splitlines()[0] if str(exc) else "",
+                delay,
+            )
             time.sleep(delay)

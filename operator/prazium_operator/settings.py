@@ -32,7 +32,8 @@ class Settings(KitSettings):
     # and the database Secret live), never a tenant's. Default: the POD_NAMESPACE
     # environment variable, else prazium-system.
     job_namespace: str = Field(
-        default_factory=lambda: os.environ.get("POD_NAMESPACE") or "prazium-system")
+        default_factory=lambda: os.environ.get("POD_NAMESPACE") or "prazium-system"
+    )
     # ServiceAccount of worker Pods ("": the job namespace's default); no token is mounted.
     worker_service_account: str = ""
     # The Secret in the job namespace that worker Jobs read the database URL from

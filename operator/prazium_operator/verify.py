@@ -22,7 +22,7 @@ _PYTEST_COUNTS = re.compile(r"(\d+) (passed|failed|error|errors)\b")
 
 
 def resolve_command(command: list[str]) -> list[str]:
-    """"python" is the operator's own interpreter (the generated app needs nothing more)."""
+    """ "python" is the operator's own interpreter (the generated app needs nothing more)."""
     if command and command[0] in {"python", "python3"}:
         return [sys.executable, *command[1:]]
     return list(command)
@@ -57,8 +57,9 @@ def summarize(exit_code: int, passed: int, failed: int, timed_out: bool) -> str:
     return f"{passed} tests passed, {failed} failed; verification {verdict}"
 
 
-async def verify(repo: Path, commit: str, command: list[str], workdir: Path,
-                 timeout: float) -> VerificationResult:
+async def verify(
+    repo: Path, commit: str, command: list[str], workdir: Path, timeout: float
+) -> VerificationResult:
     """Run command in a fresh export of commit; the verificationResult status object."""
     shutil.rmtree(workdir, ignore_errors=True)
     await asyncio.to_thread(gitrepo.export_tree, repo, commit, workdir)
@@ -68,8 +69,13 @@ async def verify(repo: Path, commit: str, command: list[str], workdir: Path,
     env = {key: value for key, value in os.environ.items() if not key.startswith("PRAZIUM_")}
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     proc = await asyncio.create_subprocess_exec(
-        *argv, cwd=workdir, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT, start_new_session=True, env=env,
+        *argv,
+        cwd=workdir,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        start_new_session=True,
+        env=env,
     )
     try:
         stdout, _ = await asyncio.wait_for(proc.communicate(), timeout)
@@ -86,7 +92,10 @@ async def verify(repo: Path, commit: str, command: list[str], workdir: Path,
     exit_code = proc.returncode if proc.returncode is not None else -1
     passed, failed = count_tests(output)
     return VerificationResult(
-        command=list(command), exitCode=exit_code, passed=passed, failed=failed,
+        command=list(command),
+        exitCode=exit_code,
+        passed=passed,
+        failed=failed,
         summary=summarize(exit_code, passed, failed, timed_out),
         durationSeconds=round(time.monotonic() - started, 3),
         outputTail=output[-OUTPUT_TAIL_CHARS:],

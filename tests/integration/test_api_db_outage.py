@@ -34,8 +34,13 @@ RUN_URL = "/projects/proj_shop/runs/run_shop-r1"
 def _postgres(command: str) -> None:
     if not os.environ.get("PRAZIUM_DEV_DIR"):
         pytest.fail("PRAZIUM_DEV_DIR is not set: run `make test`")
-    result = subprocess.run([str(ROOT / "scripts" / "postgres.sh"), command],
-                            capture_output=True, text=True, timeout=120, check=False)
+    result = subprocess.run(
+        [str(ROOT / "scripts" / "postgres.sh"), command],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -59,29 +64,51 @@ def _closed(ws: object) -> bool:
 
 
 def test_postgres_outage_is_503_with_retry_after_and_no_500_after_it(
-    stack: Stack, data_dir: Path, tmp_path: Path, namespace: str,
-    make_key: Callable[..., str], db: psycopg.Connection,
+    stack: Stack,
+    data_dir: Path,
+    tmp_path: Path,
+    namespace: str,
+    make_key: Callable[..., str],
+    db: psycopg.Connection,
 ) -> None:
     apistate.create_project(namespace, "shop", "Shop")
     apistate.create_run(namespace, "shop", "shop-r1", {"runNumber": 1, "phase": "executing"})
-    appended = [journal.append(db, namespace=namespace, project="shop", run="shop-r1",
-                               event_type="RUN_STARTED", task=None, payload={})]
+    appended = [
+        journal.append(
+            db,
+            namespace=namespace,
+            project="shop",
+            run="shop-r1",
+            event_type="RUN_STARTED",
+            task=None,
+            payload={},
+        )
+    ]
     key = make_key(namespace, "enterprise", admin=True)
-    proc, base = start_api(stack, data_dir, tmp_path / "logs",
-                           PRAZIUM_DB_ACQUIRE_TIMEOUT_SECONDS="2",
-                           PRAZIUM_DB_RETRY_AFTER_SECONDS="3",
-                           PRAZIUM_KEY_CACHE_SECONDS="0",
-                           PRAZIUM_SSE_KEEPALIVE_SECONDS="1")
+    proc, base = start_api(
+        stack,
+        data_dir,
+        tmp_path / "logs",
+        PRAZIUM_DB_ACQUIRE_TIMEOUT_SECONDS="2",
+        PRAZIUM_DB_RETRY_AFTER_SECONDS="3",
+        PRAZIUM_KEY_CACHE_SECONDS="0",
+        PRAZIUM_SSE_KEEPALIVE_SECONDS="1",
+    )
     # Both pools in use: the gate's (every request) and the routes' (events, stats).
     paths = ["/projects", f"{RUN_URL}/events", "/admin/stats"]
-    http = httpx.Client(base_url=f"{base}/v1", timeout=30,
-                        headers={"Authorization": f"Bearer {key}"})
+    http = httpx.Client(
+        base_url=f"{base}/v1", timeout=30, headers={"Authorization": f"Bearer {key}"}
+    )
     statuses: list[int] = []
     streamed: list[str] = []
 
     def follow() -> None:  # an SSE client that stays connected across the outage
-        with httpx.stream("GET", f"{base}/v1{RUN_URL}/events/stream", timeout=30,
-                          headers={"Authorization": f"Bearer {key}"}) as response:
+        with httpx.stream(
+            "GET",
+            f"{base}/v1{RUN_URL}/events/stream",
+            timeout=30,
+            headers={"Authorization": f"Bearer {key}"},
+        ) as response:
             assert response.status_code == 200
             for frame in frames(response):
                 streamed.append(frame.id or "")
@@ -121,22 +148,31 @@ def test_postgres_outage_is_503_with_retry_after_and_no_500_after_it(
         # Right after the restart: every request answers, none with a 500 from a
         # connection the restart killed (AdminShutdown).
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and statuses[-len(paths) * 3:] != [200] * (
-                len(paths) * 3):
+        while time.monotonic() < deadline and statuses[-len(paths) * 3 :] != [200] * (
+            len(paths) * 3
+        ):
             for path in paths:
                 response = http.get(path)
                 statuses.append(response.status_code)
                 assert response.status_code != 500, (path, response.text)
                 if response.status_code != 200:
                     assert_error(response, 503, "INTERNAL_ERROR")
-        assert statuses[-len(paths) * 3:] == [200] * (len(paths) * 3), statuses
+        assert statuses[-len(paths) * 3 :] == [200] * (len(paths) * 3), statuses
         # The stream opened before the outage carries on: what is journaled after
         # it arrives, each event once, and the stream ends after the final one.
         with psycopg.connect(stack.database_url, autocommit=True) as conn:
             for event_type in ("TASK_STARTED", "RUN_COMPLETED"):
-                appended.append(journal.append(conn, namespace=namespace, project="shop",
-                                               run="shop-r1", event_type=event_type,
-                                               task=None, payload={}))
+                appended.append(
+                    journal.append(
+                        conn,
+                        namespace=namespace,
+                        project="shop",
+                        run="shop-r1",
+                        event_type=event_type,
+                        task=None,
+                        payload={},
+                    )
+                )
         follower.join(30)
         assert not follower.is_alive(), streamed
         assert streamed == [f"evt_{i}" for i in appended], (streamed, appended)

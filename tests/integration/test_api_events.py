@@ -32,27 +32,49 @@ def run(namespace: str) -> str:
     return "shop-r1"
 
 
-def _append(conn: psycopg.Connection, namespace: str, event_type: str,
-            task: str | None = None, **payload: object) -> int:
-    event_id = journal.append(conn, namespace=namespace, project="shop", run="shop-r1",
-                              event_type=event_type, task=task, payload=dict(payload))
+def _append(
+    conn: psycopg.Connection,
+    namespace: str,
+    event_type: str,
+    task: str | None = None,
+    **payload: object,
+) -> int:
+    event_id = journal.append(
+        conn,
+        namespace=namespace,
+        project="shop",
+        run="shop-r1",
+        event_type=event_type,
+        task=task,
+        payload=dict(payload),
+    )
     assert event_id is not None
     return event_id
 
 
-def test_list_events_with_filters(http: httpx.Client, namespace: str, run: str,
-                                  db: psycopg.Connection) -> None:
+def test_list_events_with_filters(
+    http: httpx.Client, namespace: str, run: str, db: psycopg.Connection
+) -> None:
     first = _append(db, namespace, "RUN_STARTED")
     _append(db, namespace, "TASK_STARTED", "task-001", slug="ui-shell")
     _append(db, namespace, "FILE_CREATED", "task-001", path="app/x.py", size=12)
     _append(db, namespace, "TASK_STARTED", "task-002", slug="auth")
 
     events = http.get(f"{RUN_URL}/events").json()["data"]
-    assert [e["eventType"] for e in events] == ["RUN_STARTED", "TASK_STARTED", "FILE_CREATED",
-                                                "TASK_STARTED"]
-    assert events[2] == {"id": f"evt_{first + 2}", "runId": "run_shop-r1", "taskId": "task_001",
-                         "eventType": "FILE_CREATED", "payload": {"path": "app/x.py", "size": 12},
-                         "createdAt": events[2]["createdAt"]}
+    assert [e["eventType"] for e in events] == [
+        "RUN_STARTED",
+        "TASK_STARTED",
+        "FILE_CREATED",
+        "TASK_STARTED",
+    ]
+    assert events[2] == {
+        "id": f"evt_{first + 2}",
+        "runId": "run_shop-r1",
+        "taskId": "task_001",
+        "eventType": "FILE_CREATED",
+        "payload": {"path": "app/x.py", "size": 12},
+        "createdAt": events[2]["createdAt"],
+    }
     assert events[0]["taskId"] is None
     assert dt.datetime.fromisoformat(events[0]["createdAt"])
 
@@ -71,17 +93,25 @@ def test_list_events_with_filters(http: httpx.Client, namespace: str, run: str,
 
 
 @pytest.fixture
-def fast_api(stack: Stack, data_dir: Path, tmp_path: Path) -> Iterator[tuple[ServiceProcess,
-                                                                               str]]:
-    proc, base = start_api(stack, data_dir, tmp_path / "logs",
-                           PRAZIUM_SSE_KEEPALIVE_SECONDS="0.3", PRAZIUM_STREAM_POLL_SECONDS="30")
+def fast_api(stack: Stack, data_dir: Path, tmp_path: Path) -> Iterator[tuple[ServiceProcess, str]]:
+    proc, base = start_api(
+        stack,
+        data_dir,
+        tmp_path / "logs",
+        PRAZIUM_SSE_KEEPALIVE_SECONDS="0.3",
+        PRAZIUM_STREAM_POLL_SECONDS="30",
+    )
     yield proc, base
     proc.stop()
 
 
 def test_sse_follows_live_with_keepalives_and_ends_after_the_final_event(
-    fast_api: tuple[ServiceProcess, str], api_key: str, namespace: str, run: str,
-    db: psycopg.Connection, stack: Stack,
+    fast_api: tuple[ServiceProcess, str],
+    api_key: str,
+    namespace: str,
+    run: str,
+    db: psycopg.Connection,
+    stack: Stack,
 ) -> None:
     _, base = fast_api
     _append(db, namespace, "RUN_STARTED")
@@ -96,16 +126,23 @@ def test_sse_follows_live_with_keepalives_and_ends_after_the_final_event(
 
     thread = threading.Thread(target=producer)
     comments: list[str] = []
-    with httpx.stream("GET", f"{base}/v1{RUN_URL}/events/stream", timeout=20,
-                      headers={"Authorization": f"Bearer {api_key}",
-                               "Accept": "text/event-stream"}) as response:
+    with httpx.stream(
+        "GET",
+        f"{base}/v1{RUN_URL}/events/stream",
+        timeout=20,
+        headers={"Authorization": f"Bearer {api_key}", "Accept": "text/event-stream"},
+    ) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         thread.start()
         received = list(frames(response, comments))  # returns when the server ends it
     thread.join()
-    assert [f.event for f in received] == ["RUN_STARTED", "TASK_STARTED", "FILE_CREATED",
-                                           "RUN_COMPLETED"]
+    assert [f.event for f in received] == [
+        "RUN_STARTED",
+        "TASK_STARTED",
+        "FILE_CREATED",
+        "RUN_COMPLETED",
+    ]
     assert received[1].data == {"taskId": "task_001", "slug": "ui-shell"}
     assert received[2].data == {"taskId": "task_001", "path": "app/x.py"}
     ids = [int(f.id.removeprefix("evt_")) for f in received if f.id]
@@ -114,7 +151,12 @@ def test_sse_follows_live_with_keepalives_and_ends_after_the_final_event(
 
 
 def test_sse_resumes_after_last_event_id_across_an_api_restart(
-    stack: Stack, data_dir: Path, tmp_path: Path, api_key: str, namespace: str, run: str,
+    stack: Stack,
+    data_dir: Path,
+    tmp_path: Path,
+    api_key: str,
+    namespace: str,
+    run: str,
     db: psycopg.Connection,
 ) -> None:
     """A client follows the stream; the API is killed; a new API process on the same
@@ -130,8 +172,9 @@ def test_sse_resumes_after_last_event_id_across_an_api_restart(
             for i in range(40):
                 if stop.is_set():
                     break
-                appended.append(_append(conn, namespace, "FILE_CREATED", "task-001",
-                                        path=f"f{i}.py"))
+                appended.append(
+                    _append(conn, namespace, "FILE_CREATED", "task-001", path=f"f{i}.py")
+                )
                 time.sleep(0.05)
             appended.append(_append(conn, namespace, "RUN_COMPLETED"))
 
@@ -139,8 +182,9 @@ def test_sse_resumes_after_last_event_id_across_an_api_restart(
     thread = threading.Thread(target=producer)
     thread.start()
     try:
-        with httpx.stream("GET", f"{base}/v1{RUN_URL}/events/stream", headers=headers,
-                          timeout=20) as response:
+        with httpx.stream(
+            "GET", f"{base}/v1{RUN_URL}/events/stream", headers=headers, timeout=20
+        ) as response:
             for frame in frames(response):
                 seen.append(frame.id or "")
                 if len(seen) == 5:
@@ -149,8 +193,12 @@ def test_sse_resumes_after_last_event_id_across_an_api_restart(
         proc.stop()
         proc, base = start_api(stack, data_dir, tmp_path / "two", port=int(port))
         last = seen[-1]
-        with httpx.stream("GET", f"{base}/v1{RUN_URL}/events/stream", timeout=30,
-                          headers={**headers, "Last-Event-ID": last}) as response:
+        with httpx.stream(
+            "GET",
+            f"{base}/v1{RUN_URL}/events/stream",
+            timeout=30,
+            headers={**headers, "Last-Event-ID": last},
+        ) as response:
             assert response.status_code == 200
             for frame in frames(response):
                 seen.append(frame.id or "")
@@ -161,8 +209,7 @@ def test_sse_resumes_after_last_event_id_across_an_api_restart(
     assert seen == [f"evt_{i}" for i in appended], (seen, appended)
 
 
-def test_sse_for_unknown_run_is_404_and_needs_auth(http: httpx.Client, api: str,
-                                                   run: str) -> None:
+def test_sse_for_unknown_run_is_404_and_needs_auth(http: httpx.Client, api: str, run: str) -> None:
     assert_error(http.get("/projects/proj_shop/runs/run_nope/events/stream"), 404, "NOT_FOUND")
     assert_error(httpx.get(f"{api}/v1{RUN_URL}/events/stream"), 401, "UNAUTHORIZED")
 
@@ -173,6 +220,7 @@ def test_websocket_auth_subscribe_events_unsubscribe(
     first = _append(db, namespace, "RUN_STARTED")
     url = api.replace("http://", "ws://") + "/v1/ws"
     with ws_connect(url, open_timeout=10) as ws:
+
         def recv() -> dict:
             return dict(json.loads(ws.recv(timeout=10)))
 

@@ -28,11 +28,16 @@ def _answer(question: dict) -> object:
     return "Keep it simple."
 
 
-def test_api_flow_end_to_end(http: httpx.Client, api: str, api_key: str,
-                             operator: ServiceProcess) -> None:
-    created = http.post("/projects", json={
-        "name": "Team Todo", "description": "A todo list app for small teams with tags,"
-        " due dates and search."})
+def test_api_flow_end_to_end(
+    http: httpx.Client, api: str, api_key: str, operator: ServiceProcess
+) -> None:
+    created = http.post(
+        "/projects",
+        json={
+            "name": "Team Todo",
+            "description": "A todo list app for small teams with tags, due dates and search.",
+        },
+    )
     assert created.status_code == 201, created.text
     project_id = created.json()["data"]["id"]
     base = f"/projects/{project_id}"
@@ -42,13 +47,14 @@ def test_api_flow_end_to_end(http: httpx.Client, api: str, api_key: str,
     questions = clarify.json()["data"]["questions"]
     assert questions and {"id", "question", "type"} <= set(questions[0])
 
-    answers = http.post(f"{base}/answers", json={"answers": [
-        {"questionId": q["id"], "answer": _answer(q)} for q in questions]})
+    answers = http.post(
+        f"{base}/answers",
+        json={"answers": [{"questionId": q["id"], "answer": _answer(q)} for q in questions]},
+    )
     assert answers.status_code == 200, answers.text
     spec = answers.json()["data"]
     assert spec["status"] == "spec_review"
-    assert set(spec["spec"]["documents"]) >= {"SPEC.md", "ACCEPTANCE.md", "ROUTES.md",
-                                              "DATA.md"}
+    assert set(spec["spec"]["documents"]) >= {"SPEC.md", "ACCEPTANCE.md", "ROUTES.md", "DATA.md"}
     version = spec["spec"]["version"]
 
     regenerated = http.post(f"{base}/regenerate", json={"feedback": "Mention due dates."})
@@ -70,8 +76,12 @@ def test_api_flow_end_to_end(http: httpx.Client, api: str, api_key: str,
     assert run["projectId"] == project_id and run["trigger"] == "manual"
     run_url = f"{base}/runs/{run['id']}"
 
-    with httpx.stream("GET", f"{api}/v1{run_url}/events/stream", timeout=300,
-                      headers={"Authorization": f"Bearer {api_key}"}) as stream:
+    with httpx.stream(
+        "GET",
+        f"{api}/v1{run_url}/events/stream",
+        timeout=300,
+        headers={"Authorization": f"Bearer {api_key}"},
+    ) as stream:
         received = list(frames(stream))
     types = [f.event for f in received]
     assert types[0] == "RUN_STARTED" and types[-1] == "RUN_COMPLETED", types
@@ -100,12 +110,17 @@ def test_api_flow_end_to_end(http: httpx.Client, api: str, api_key: str,
     export = http.post(f"{base}/export", json={"runId": run["id"], "format": "zip"})
     assert export.status_code == 202, export.text
     export_id = export.json()["data"]["id"]
-    status = wait_for(lambda: (d := http.get(f"{base}/exports/{export_id}").json()["data"])
-                      ["status"] == "completed" and d, 60, "the export")
+    status = wait_for(
+        lambda: (
+            (d := http.get(f"{base}/exports/{export_id}").json()["data"])["status"] == "completed"
+            and d
+        ),
+        60,
+        "the export",
+    )
     download = http.get(status["downloadUrl"])
     assert download.status_code == 200
-    assert download.headers["content-disposition"] == \
-        'attachment; filename="team-todo-run-1.zip"'
+    assert download.headers["content-disposition"] == 'attachment; filename="team-todo-run-1.zip"'
     with zipfile.ZipFile(io.BytesIO(download.content)) as archive:
         members = set(archive.namelist())
     assert "team-todo-run-1/app/__main__.py" in members

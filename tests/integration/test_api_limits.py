@@ -28,9 +28,14 @@ FAILURES = 3  # PRAZIUM_AUTH_FAILURES_PER_MINUTE of the API under test
 
 @pytest.fixture
 def limited_api(stack: Stack, data_dir: Path, tmp_path: Path) -> Iterator[str]:
-    proc, base = start_api(stack, data_dir, tmp_path / "logs",
-                           PRAZIUM_AUTH_FAILURES_PER_MINUTE=str(FAILURES),
-                           PRAZIUM_WS_MESSAGES_PER_MINUTE="6", PRAZIUM_RATE_LIMIT_FREE="4")
+    proc, base = start_api(
+        stack,
+        data_dir,
+        tmp_path / "logs",
+        PRAZIUM_AUTH_FAILURES_PER_MINUTE=str(FAILURES),
+        PRAZIUM_WS_MESSAGES_PER_MINUTE="6",
+        PRAZIUM_RATE_LIMIT_FREE="4",
+    )
     yield base
     proc.stop()
 
@@ -40,8 +45,9 @@ def _address() -> str:
 
 
 def _from(address: str, base: str) -> httpx.Client:
-    return httpx.Client(base_url=f"{base}/v1", timeout=10,
-                        transport=httpx.HTTPTransport(local_address=address))
+    return httpx.Client(
+        base_url=f"{base}/v1", timeout=10, transport=httpx.HTTPTransport(local_address=address)
+    )
 
 
 def _fresh_window() -> None:
@@ -69,8 +75,9 @@ def test_login_brute_force_hits_429_without_locking_out_valid_keys(
         assert error["details"]["limit"] == FAILURES
         assert 1 <= int(limited.headers["retry-after"]) <= 60
         # The same guess as a bearer key on a REST route meets the same budget.
-        assert_error(web.get("/projects", headers={"Authorization": f"Bearer {guess}"}),
-                     429, "RATE_LIMITED")
+        assert_error(
+            web.get("/projects", headers={"Authorization": f"Bearer {guess}"}), 429, "RATE_LIMITED"
+        )
         assert "prazium_session" not in web.cookies
         # Another guess has its own budget: a plain 401, not a lock-out of the address.
         assert_error(web.post("/auth/login", json={"apiKey": _guess()}), 401, "UNAUTHORIZED")
@@ -84,8 +91,12 @@ def test_login_brute_force_hits_429_without_locking_out_valid_keys(
 
 
 def _ws(base: str, address: str, **kwargs: Any) -> Any:
-    return ws_connect(base.replace("http://", "ws://") + "/v1/ws", open_timeout=10,
-                      source_address=(address, 0), **kwargs)
+    return ws_connect(
+        base.replace("http://", "ws://") + "/v1/ws",
+        open_timeout=10,
+        source_address=(address, 0),
+        **kwargs,
+    )
 
 
 def _recv(ws: Any) -> dict[str, Any]:
@@ -130,10 +141,14 @@ def test_websocket_messages_are_rate_limited_per_connection_and_per_key(
             assert _recv(ws) == {"type": "pong"}
         ws.send(json.dumps({"type": "ping"}))
         error = _recv(ws)
-        assert error["error"]["code"] == "RATE_LIMITED" and error["error"]["details"][
-            "limit"] == 4, error
-    assert_error(httpx.get(f"{limited_api}/v1/projects",
-                           headers={"Authorization": f"Bearer {free}"}), 429, "RATE_LIMITED")
+        assert (
+            error["error"]["code"] == "RATE_LIMITED" and error["error"]["details"]["limit"] == 4
+        ), error
+    assert_error(
+        httpx.get(f"{limited_api}/v1/projects", headers={"Authorization": f"Bearer {free}"}),
+        429,
+        "RATE_LIMITED",
+    )
 
 
 def test_websocket_auth_brute_force_hits_rate_limited(limited_api: str) -> None:

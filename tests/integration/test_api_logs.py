@@ -42,15 +42,22 @@ def test_api_log_lines_are_json_with_request_id_tenant_and_key_id(
     bad_key = "pzm_" + uuid.uuid4().hex
     session = "sess" + uuid.uuid4().hex
     try:
-        with httpx.Client(base_url=f"{base}/v1", timeout=30,
-                          headers={"Authorization": f"Bearer {key}"}) as http:
-            created = http.post("/projects", headers={"X-Request-ID": "test-req-123"},
-                                json={"name": "Logged", "description": "A logged project."})
+        with httpx.Client(
+            base_url=f"{base}/v1", timeout=30, headers={"Authorization": f"Bearer {key}"}
+        ) as http:
+            created = http.post(
+                "/projects",
+                headers={"X-Request-ID": "test-req-123"},
+                json={"name": "Logged", "description": "A logged project."},
+            )
             assert created.status_code == 201, created.text
             assert created.headers["x-request-id"] == "test-req-123"
             # An id that is not a sane token is replaced by a generated one.
-            listed = http.get("/projects", params={"search": "querysecret"},
-                              headers={"X-Request-ID": "bad id\" injected"})
+            listed = http.get(
+                "/projects",
+                params={"search": "querysecret"},
+                headers={"X-Request-ID": 'bad id" injected'},
+            )
             assert listed.status_code == 200
             generated = listed.headers["x-request-id"]
             assert re.fullmatch(r"req_[0-9a-f]{16}", generated), generated
@@ -61,8 +68,10 @@ def test_api_log_lines_are_json_with_request_id_tenant_and_key_id(
                     limited = response.headers["x-request-id"]
                     break
             assert limited, "never rate limited"
-        refused = httpx.get(f"{base}/v1/projects", headers={
-            "Authorization": f"Bearer {bad_key}", "Cookie": f"prazium_session={session}"})
+        refused = httpx.get(
+            f"{base}/v1/projects",
+            headers={"Authorization": f"Bearer {bad_key}", "Cookie": f"prazium_session={session}"},
+        )
         assert refused.status_code == 401 and refused.headers["x-request-id"]
     finally:
         proc.stop()
@@ -84,11 +93,13 @@ def test_api_log_lines_are_json_with_request_id_tenant_and_key_id(
     listing = [r for r in records if r.get("requestId") == generated]
     assert [r["path"] for r in listing] == ["/v1/projects"]  # no query string
     # A line the app logs during a request (the gate's rate-limit notice) names it too.
-    notice = [r for r in records if r.get("requestId") == limited
-              and r["logger"] == "prazium_api.authn"]
+    notice = [
+        r for r in records if r.get("requestId") == limited and r["logger"] == "prazium_api.authn"
+    ]
     assert notice and notice[0]["tenant"] == namespace and notice[0]["keyId"] == key_id
     assert key_id in notice[0]["message"]
     # A refused request has a request id and no tenant.
-    failed = [r for r in records if r.get("logger") == "prazium_api.access"
-              and r.get("status") == 401]
+    failed = [
+        r for r in records if r.get("logger") == "prazium_api.access" and r.get("status") == 401
+    ]
     assert failed and "tenant" not in failed[0] and failed[0]["requestId"]

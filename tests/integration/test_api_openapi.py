@@ -14,8 +14,18 @@ import pytest
 pytestmark = pytest.mark.integration
 
 METHODS = {"get", "post", "put", "patch", "delete"}
-CONTRACT_SECTIONS = {"Authentication", "Projects", "Spec Generation", "Builds", "Tasks",
-                     "Events", "Export", "Deployment", "Files", "System"}
+CONTRACT_SECTIONS = {
+    "Authentication",
+    "Projects",
+    "Spec Generation",
+    "Builds",
+    "Tasks",
+    "Events",
+    "Export",
+    "Deployment",
+    "Files",
+    "System",
+}
 # The contract's operations, by the ids clients generate code from.
 CONTRACT_OPERATIONS = {
     ("post", "/v1/projects"): "createProject",
@@ -47,8 +57,10 @@ CONTRACT_OPERATIONS = {
     ("get", "/v1/admin/stats"): "getSystemStats",
 }
 # Bodies that are not JSON, and their media types.
-NON_JSON = {"streamEvents": {"text/event-stream"},
-            "downloadExport": {"application/zip", "application/gzip"}}
+NON_JSON = {
+    "streamEvents": {"text/event-stream"},
+    "downloadExport": {"application/zip", "application/gzip"},
+}
 RATE_HEADERS = {"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"}
 
 
@@ -67,8 +79,9 @@ def _typed(doc: dict[str, Any], schema: dict[str, Any], where: str) -> None:
     assert properties, f"{where}: no properties"
     for name, declared in properties.items():
         prop = _resolve(doc, declared)
-        assert prop and any(k in prop for k in ("type", "anyOf", "enum", "const", "$ref")), \
+        assert prop and any(k in prop for k in ("type", "anyOf", "enum", "const", "$ref")), (
             f"{where}.{name}: untyped {prop}"
+        )
 
 
 def test_every_operation_has_an_id_a_tag_and_typed_responses(api: str) -> None:

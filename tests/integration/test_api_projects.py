@@ -14,8 +14,11 @@ from tests.support.apistate import assert_error
 pytestmark = pytest.mark.integration
 
 
-def _create(http: httpx.Client, name: str = "My SaaS App",
-            description: str = "A project management tool with task boards.") -> dict:
+def _create(
+    http: httpx.Client,
+    name: str = "My SaaS App",
+    description: str = "A project management tool with task boards.",
+) -> dict:
     response = http.post("/projects", json={"name": name, "description": description})
     assert response.status_code == 201, response.text
     return dict(response.json()["data"])
@@ -30,8 +33,9 @@ def test_create_get_update_archive(http: httpx.Client, namespace: str) -> None:
     assert created["repoPath"].endswith(f"repos/{namespace}/{created['id'][5:]}.git")
     assert created["createdAt"] and created["updatedAt"]
     # The object is a real Project CR in the tenant's namespace.
-    cr = apistate.crd().get_namespaced_custom_object(GROUP, VERSION, namespace, "projects",
-                                                     created["id"][5:])
+    cr = apistate.crd().get_namespaced_custom_object(
+        GROUP, VERSION, namespace, "projects", created["id"][5:]
+    )
     assert cr["spec"]["displayName"] == "My SaaS App"
 
     got = http.get(f"/projects/{created['id']}").json()
@@ -47,14 +51,14 @@ def test_create_get_update_archive(http: httpx.Client, namespace: str) -> None:
 
     deleted = http.delete(f"/projects/{created['id']}")
     assert deleted.status_code == 200
-    assert deleted.json() == {"success": True,
-                              "data": {"id": created["id"], "status": "archived"}}
+    assert deleted.json() == {"success": True, "data": {"id": created["id"], "status": "archived"}}
     assert http.get(f"/projects/{created['id']}").json()["data"]["status"] == "archived"
 
 
 def test_list_paginates_filters_and_searches(http: httpx.Client, namespace: str) -> None:
-    ids = [_create(http, f"App {i}", f"Description number {i} of a test app")["id"]
-           for i in range(5)]
+    ids = [
+        _create(http, f"App {i}", f"Description number {i} of a test app")["id"] for i in range(5)
+    ]
     _create(http, "Kanban", "A kanban board with swimlanes and WIP limits")
     http.delete(f"/projects/{ids[0]}")
 
@@ -87,40 +91,54 @@ def test_project_created_with_kubectl_is_visible(http: httpx.Client, namespace: 
 def test_validation_errors_name_the_fields_and_write_nothing(
     http: httpx.Client, namespace: str
 ) -> None:
-    error = assert_error(http.post("/projects", json={"description": "short"}), 400,
-                         "VALIDATION_ERROR")
+    error = assert_error(
+        http.post("/projects", json={"description": "short"}), 400, "VALIDATION_ERROR"
+    )
     fields = {f["field"] for f in error["details"]["fields"]}
     assert fields == {"name", "description"}
-    assert_error(http.post("/projects", content=b"{not json",
-                           headers={"content-type": "application/json"}), 400,
-                 "VALIDATION_ERROR")
-    assert_error(http.post("/projects", json={"name": "x", "description": "long enough text",
-                                              "extra": 1}), 400, "VALIDATION_ERROR")
-    items = apistate.crd().list_namespaced_custom_object(GROUP, VERSION, namespace,
-                                                         "projects")["items"]
+    assert_error(
+        http.post("/projects", content=b"{not json", headers={"content-type": "application/json"}),
+        400,
+        "VALIDATION_ERROR",
+    )
+    assert_error(
+        http.post("/projects", json={"name": "x", "description": "long enough text", "extra": 1}),
+        400,
+        "VALIDATION_ERROR",
+    )
+    items = apistate.crd().list_namespaced_custom_object(GROUP, VERSION, namespace, "projects")[
+        "items"
+    ]
     assert items == []
 
 
 def test_body_over_the_limit_is_413_with_the_envelope(http: httpx.Client) -> None:
     big = "x" * 1_100_000
-    assert_error(http.post("/projects", json={"name": "Big", "description": big}), 413,
-                 "VALIDATION_ERROR")
+    assert_error(
+        http.post("/projects", json={"name": "Big", "description": big}), 413, "VALIDATION_ERROR"
+    )
 
     def chunks():  # no Content-Length: counted while it streams in
         for _ in range(20):
             yield b"x" * 100_000
 
-    assert_error(http.post("/projects", content=chunks(),
-                           headers={"content-type": "application/json"}), 413,
-                 "VALIDATION_ERROR")
+    assert_error(
+        http.post("/projects", content=chunks(), headers={"content-type": "application/json"}),
+        413,
+        "VALIDATION_ERROR",
+    )
 
 
 def test_auth_is_required_and_keys_must_be_valid(api: str) -> None:
     assert_error(httpx.get(f"{api}/v1/projects"), 401, "UNAUTHORIZED")
-    assert_error(httpx.get(f"{api}/v1/projects", headers={"Authorization": "Bearer pzm_nope"}),
-                 401, "UNAUTHORIZED")
-    assert_error(httpx.get(f"{api}/v1/projects", headers={"Authorization": "Basic abc"}),
-                 401, "UNAUTHORIZED")
+    assert_error(
+        httpx.get(f"{api}/v1/projects", headers={"Authorization": "Bearer pzm_nope"}),
+        401,
+        "UNAUTHORIZED",
+    )
+    assert_error(
+        httpx.get(f"{api}/v1/projects", headers={"Authorization": "Basic abc"}), 401, "UNAUTHORIZED"
+    )
 
 
 def test_credentials_are_checked_before_the_route_and_the_body(
@@ -138,10 +156,12 @@ def test_credentials_are_checked_before_the_route_and_the_body(
     for response in (
         httpx.get(f"{base}/nope"),
         httpx.put(f"{base}/projects"),
-        httpx.post(f"{base}/projects", content=b"{not json",
-                   headers={"content-type": "application/json"}),
-        httpx.post(f"{base}/projects", content=chunks(),
-                   headers={"content-type": "application/json"}),
+        httpx.post(
+            f"{base}/projects", content=b"{not json", headers={"content-type": "application/json"}
+        ),
+        httpx.post(
+            f"{base}/projects", content=chunks(), headers={"content-type": "application/json"}
+        ),
     ):
         assert_error(response, 401, "UNAUTHORIZED")
         assert response.headers["www-authenticate"] == "Bearer"
@@ -149,10 +169,16 @@ def test_credentials_are_checked_before_the_route_and_the_body(
     for response, status in (
         (http.get("/nope"), 404),
         (http.put("/projects"), 404),
-        (http.post("/projects", content=b"{not json",
-                   headers={"content-type": "application/json"}), 400),
-        (http.post("/projects", content=chunks(),
-                   headers={"content-type": "application/json"}), 413),
+        (
+            http.post(
+                "/projects", content=b"{not json", headers={"content-type": "application/json"}
+            ),
+            400,
+        ),
+        (
+            http.post("/projects", content=chunks(), headers={"content-type": "application/json"}),
+            413,
+        ),
     ):
         assert response.status_code == status, response.text
         assert response.headers["x-ratelimit-limit"] == "1000"  # the enterprise tier
@@ -161,15 +187,18 @@ def test_credentials_are_checked_before_the_route_and_the_body(
 
 
 def test_other_tenants_objects_are_not_found(
-    http: httpx.Client, make_key: Callable[..., str], client_for: Callable[[str], httpx.Client],
+    http: httpx.Client,
+    make_key: Callable[..., str],
+    client_for: Callable[[str], httpx.Client],
     stack: object,
 ) -> None:
     from kubernetes import client
 
     mine = _create(http)
     other_ns = "t-other-" + mine["id"][-6:]
-    client.CoreV1Api().create_namespace(client.V1Namespace(
-        metadata=client.V1ObjectMeta(name=other_ns)))
+    client.CoreV1Api().create_namespace(
+        client.V1Namespace(metadata=client.V1ObjectMeta(name=other_ns))
+    )
     try:
         other = client_for(make_key(other_ns, "pro"))
         assert other.get("/projects").json()["data"] == []
@@ -200,16 +229,21 @@ def test_spec_routes_refuse_out_of_order_calls(http: httpx.Client, namespace: st
     assert_error(http.post(f"/projects/{project['id']}/regenerate", json={}), 409, "CONFLICT")
     answers = {"answers": [{"questionId": "q1", "answer": "x"}]}
     assert_error(http.post(f"/projects/{project['id']}/answers", json=answers), 409, "CONFLICT")
-    assert_error(http.post(f"/projects/{project['id']}/answers", json={"answers": [
-        {"questionId": "bad", "answer": 1.5}]}), 400, "VALIDATION_ERROR")
+    assert_error(
+        http.post(
+            f"/projects/{project['id']}/answers",
+            json={"answers": [{"questionId": "bad", "answer": 1.5}]},
+        ),
+        400,
+        "VALIDATION_ERROR",
+    )
     http.delete(f"/projects/{project['id']}")
     assert_error(http.post(f"/projects/{project['id']}/clarify"), 409, "CONFLICT")
 
 
 def test_session_cookie_login_and_logout(api: str, api_key: str) -> None:
     with httpx.Client(base_url=f"{api}/v1") as web:
-        assert_error(web.post("/auth/login", json={"apiKey": "pzm_wrong"}), 401,
-                     "UNAUTHORIZED")
+        assert_error(web.post("/auth/login", json={"apiKey": "pzm_wrong"}), 401, "UNAUTHORIZED")
         login = web.post("/auth/login", json={"apiKey": api_key})
         assert login.status_code == 200, login.text
         assert "prazium_session" in web.cookies
@@ -219,5 +253,8 @@ def test_session_cookie_login_and_logout(api: str, api_key: str) -> None:
         assert web.post("/auth/logout").status_code == 200
         web.cookies.clear()
         token = login.cookies["prazium_session"]
-        assert_error(web.get("/projects", headers={"cookie": f"prazium_session={token}"}), 401,
-                     "UNAUTHORIZED")
+        assert_error(
+            web.get("/projects", headers={"cookie": f"prazium_session={token}"}),
+            401,
+            "UNAUTHORIZED",
+        )

@@ -32,21 +32,28 @@ APP_FILES = {
 def built(namespace: str, data_dir: Path, tmp_path: Path) -> str:
     apistate.create_project(namespace, "notes", "Notes")
     _, sha = apistate.make_repo(data_dir, namespace, "notes", APP_FILES, tmp_path)
-    apistate.create_run(namespace, "notes", "notes-r1",
-                        {"runNumber": 1, "phase": "succeeded", "mergedCommit": sha})
+    apistate.create_run(
+        namespace, "notes", "notes-r1", {"runNumber": 1, "phase": "succeeded", "mergedCommit": sha}
+    )
     return sha
 
 
-def test_kubernetes_preview_deploy_status_and_teardown(http: httpx.Client, namespace: str,
-                                                       built: str) -> None:
-    refused = assert_error(http.post("/projects/proj_notes/deploy",
-                                     json={"runId": "run_notes-r1", "provider": "railway"}),
-                           400, "VALIDATION_ERROR")
+def test_kubernetes_preview_deploy_status_and_teardown(
+    http: httpx.Client, namespace: str, built: str
+) -> None:
+    refused = assert_error(
+        http.post(
+            "/projects/proj_notes/deploy", json={"runId": "run_notes-r1", "provider": "railway"}
+        ),
+        400,
+        "VALIDATION_ERROR",
+    )
     assert "kubernetes" in refused["message"]
     assert refused["details"]["configured"] == ["kubernetes"]
 
-    created = http.post("/projects/proj_notes/deploy",
-                        json={"runId": "run_notes-r1", "provider": "kubernetes"})
+    created = http.post(
+        "/projects/proj_notes/deploy", json={"runId": "run_notes-r1", "provider": "kubernetes"}
+    )
     assert created.status_code == 202, created.text
     data = created.json()["data"]
     assert data["status"] == "deploying" and data["provider"] == "kubernetes"
@@ -81,19 +88,26 @@ def test_kubernetes_preview_deploy_status_and_teardown(http: httpx.Client, names
 
     gone = http.delete(f"/projects/proj_notes/deployments/{dep_id}")
     assert gone.json()["data"] == {"id": dep_id, "status": "stopped"}
-    for read in (lambda: core.read_namespaced_config_map(name, namespace),
-                 lambda: core.read_namespaced_service(name, namespace)):
+    for read in (
+        lambda: core.read_namespaced_config_map(name, namespace),
+        lambda: core.read_namespaced_service(name, namespace),
+    ):
         with pytest.raises(ApiException) as raised:
             read()
         assert raised.value.status == 404
-    assert http.get(f"/projects/proj_notes/deployments/{dep_id}").json()["data"]["status"] \
-        == "stopped"
+    assert (
+        http.get(f"/projects/proj_notes/deployments/{dep_id}").json()["data"]["status"] == "stopped"
+    )
     assert_error(http.get("/projects/proj_notes/deployments/dep_nope"), 404, "NOT_FOUND")
 
 
 def test_admin_stats_count_real_objects_and_need_an_admin_key(
-    http: httpx.Client, namespace: str, built: str, make_key: Callable[..., str],
-    client_for: Callable[[str], httpx.Client], operator: ServiceProcess,
+    http: httpx.Client,
+    namespace: str,
+    built: str,
+    make_key: Callable[..., str],
+    client_for: Callable[[str], httpx.Client],
+    operator: ServiceProcess,
 ) -> None:
     assert_error(http.get("/admin/stats"), 403, "FORBIDDEN")
     admin = client_for(make_key(namespace, "pro", admin=True))
@@ -123,8 +137,10 @@ def test_rate_limit_is_shared_by_two_replicas(
     # Start at the beginning of a minute window so all 61 requests land in one.
     if time.time() % 60 > 50:
         time.sleep(61 - time.time() % 60)
-    answers = [httpx.get(f"{two_replicas[i % 2]}/v1/projects", headers=headers, timeout=10)
-               for i in range(61)]
+    answers = [
+        httpx.get(f"{two_replicas[i % 2]}/v1/projects", headers=headers, timeout=10)
+        for i in range(61)
+    ]
     assert [r.status_code for r in answers[:60]] == [200] * 60
     assert answers[0].headers["x-ratelimit-limit"] == "60"
     assert answers[0].headers["x-ratelimit-remaining"] == "59"
@@ -142,7 +158,11 @@ def test_rate_limit_is_shared_by_two_replicas(
 
 
 def test_revoked_key_stops_working_within_the_key_cache_ttl(
-    stack: Stack, data_dir: Path, tmp_path: Path, namespace: str, make_key: Callable[..., str],
+    stack: Stack,
+    data_dir: Path,
+    tmp_path: Path,
+    namespace: str,
+    make_key: Callable[..., str],
     db: psycopg.Connection,
 ) -> None:
     """Verified keys are cached per replica for PRAZIUM_KEY_CACHE_SECONDS (here 1 s);
@@ -155,10 +175,11 @@ def test_revoked_key_stops_working_within_the_key_cache_ttl(
             first = web.get("/projects")
             assert first.status_code == 200, first.text
             second = web.get("/projects")  # served from the cache, still counted
-            assert int(second.headers["x-ratelimit-remaining"]) == \
-                int(first.headers["x-ratelimit-remaining"]) - 1
-            db.execute("UPDATE api_keys SET revoked_at = now() WHERE key_hash = %s",
-                       (digest(key),))
+            assert (
+                int(second.headers["x-ratelimit-remaining"])
+                == int(first.headers["x-ratelimit-remaining"]) - 1
+            )
+            db.execute("UPDATE api_keys SET revoked_at = now() WHERE key_hash = %s", (digest(key),))
             revoked = time.monotonic()
             while (status := web.get("/projects").status_code) == 200:
                 assert time.monotonic() - revoked < 1.5, "revoked key still accepted"
@@ -173,22 +194,30 @@ def test_revoked_key_stops_working_within_the_key_cache_ttl(
 def test_openapi_document_is_served_and_uses_the_envelope(api: str) -> None:
     doc = httpx.get(f"{api}/v1/openapi.json").json()
     paths = doc["paths"]
-    for path in ("/v1/projects", "/v1/projects/{projectId}", "/v1/projects/{projectId}/clarify",
-                 "/v1/projects/{projectId}/answers", "/v1/projects/{projectId}/approve",
-                 "/v1/projects/{projectId}/regenerate", "/v1/projects/{projectId}/runs",
-                 "/v1/projects/{projectId}/runs/{runId}/cancel",
-                 "/v1/projects/{projectId}/runs/{runId}/retry",
-                 "/v1/projects/{projectId}/runs/{runId}/tasks/{taskId}",
-                 "/v1/projects/{projectId}/runs/{runId}/events/stream",
-                 "/v1/projects/{projectId}/files/{filePath}", "/v1/projects/{projectId}/export",
-                 "/v1/projects/{projectId}/exports/{exportId}/download",
-                 "/v1/projects/{projectId}/deploy",
-                 "/v1/projects/{projectId}/deployments/{deploymentId}", "/v1/admin/stats",
-                 "/v1/health", "/v1/auth/login"):
+    for path in (
+        "/v1/projects",
+        "/v1/projects/{projectId}",
+        "/v1/projects/{projectId}/clarify",
+        "/v1/projects/{projectId}/answers",
+        "/v1/projects/{projectId}/approve",
+        "/v1/projects/{projectId}/regenerate",
+        "/v1/projects/{projectId}/runs",
+        "/v1/projects/{projectId}/runs/{runId}/cancel",
+        "/v1/projects/{projectId}/runs/{runId}/retry",
+        "/v1/projects/{projectId}/runs/{runId}/tasks/{taskId}",
+        "/v1/projects/{projectId}/runs/{runId}/events/stream",
+        "/v1/projects/{projectId}/files/{filePath}",
+        "/v1/projects/{projectId}/export",
+        "/v1/projects/{projectId}/exports/{exportId}/download",
+        "/v1/projects/{projectId}/deploy",
+        "/v1/projects/{projectId}/deployments/{deploymentId}",
+        "/v1/admin/stats",
+        "/v1/health",
+        "/v1/auth/login",
+    ):
         assert path in paths, path
     create = paths["/v1/projects"]["post"]["responses"]
     assert "201" in create and "422" not in create
-    assert create["400"]["content"]["application/json"]["schema"]["$ref"].endswith(
-        "ErrorEnvelope")
+    assert create["400"]["content"]["application/json"]["schema"]["$ref"].endswith("ErrorEnvelope")
     params = {p["name"] for p in paths["/v1/projects"]["get"]["parameters"]}
     assert params == {"page", "pageSize", "status", "search"}

@@ -58,10 +58,12 @@ _TEMPLATE_FROM_WORKTREE = (
     "from prazium_operator.agents import get_coder\n"
     "docs = {p.name: p.read_text() for p in pathlib.Path('docs/spec').glob('*.md')}\n"
     "get_coder('template').code(json.loads(os.environ['PRAZIUM_TASK_JSON']), docs,"
-    " pathlib.Path('.'))\n")
+    " pathlib.Path('.'))\n"
+)
 SLOW_ON_FIRST_ATTEMPT = (
     '[ "$PRAZIUM_TASK_ATTEMPT" = 1 ] && [ "$PRAZIUM_TASK_ID" = task-001 ] && sleep 30; '
-    f"exec {shlex.quote(sys.executable)} -c {shlex.quote(_TEMPLATE_FROM_WORKTREE)}")
+    f"exec {shlex.quote(sys.executable)} -c {shlex.quote(_TEMPLATE_FROM_WORKTREE)}"
+)
 
 
 def test_out_of_scope_write_fails_the_task_and_the_run_naming_the_path(
@@ -70,9 +72,16 @@ def test_out_of_scope_write_fails_the_task_and_the_run_naming_the_path(
     project = _approved_project(stack, namespace, operator)
     repo = project["status"]["repoPath"]
     main_before = git(repo, "rev-parse", "main").strip()
-    create(namespace, "runs", "Run", "notes-bad", {
-        "projectRef": {"name": "notes-gitops"},
-        "agent": {"coder": "command", "command": "echo stray > outside.txt"}})
+    create(
+        namespace,
+        "runs",
+        "Run",
+        "notes-bad",
+        {
+            "projectRef": {"name": "notes-gitops"},
+            "agent": {"coder": "command", "command": "echo stray > outside.txt"},
+        },
+    )
     run = wait_run_done(namespace, "notes-bad", operator)
     assert run["status"]["phase"] == "failed"
     message = run["status"]["message"]
@@ -95,9 +104,16 @@ def test_cancel_stops_the_worker_and_a_retry_then_succeeds(
     project = _approved_project(stack, namespace, operator)
     repo = project["status"]["repoPath"]
     main_before = git(repo, "rev-parse", "main").strip()
-    create(namespace, "runs", "Run", "notes-slow", {
-        "projectRef": {"name": "notes-gitops"},
-        "agent": {"coder": "command", "command": "sleep 60"}})
+    create(
+        namespace,
+        "runs",
+        "Run",
+        "notes-slow",
+        {
+            "projectRef": {"name": "notes-gitops"},
+            "agent": {"coder": "command", "command": "sleep 60"},
+        },
+    )
 
     def worker_pid() -> int | None:
         tasks = tasks_of(namespace, "notes-slow")
@@ -117,8 +133,13 @@ def test_cancel_stops_the_worker_and_a_retry_then_succeeds(
     journal = wait_final_event(stack.database_url, namespace, "notes-slow", operator)
     assert journal[-1]["type"] == "RUN_CANCELLED"
 
-    create(namespace, "runs", "Run", "notes-retry", {
-        "projectRef": {"name": "notes-gitops"}, "trigger": "retry", "retryOf": "notes-slow"})
+    create(
+        namespace,
+        "runs",
+        "Run",
+        "notes-retry",
+        {"projectRef": {"name": "notes-gitops"}, "trigger": "retry", "retryOf": "notes-slow"},
+    )
     retry = wait_run_done(namespace, "notes-retry", operator)
     assert retry["status"]["phase"] == "succeeded", retry["status"].get("message")
     assert retry["status"]["specSnapshot"] == run["status"]["specSnapshot"]
@@ -146,8 +167,7 @@ def test_two_runs_created_together_get_distinct_numbers_and_build_one_at_a_time(
     def someone_waits() -> str | None:
         for name in ("notes-a", "notes-b"):
             status = (get(namespace, "runs", name) or {}).get("status") or {}
-            if status.get("phase") == "pending" and "waiting for run" in status.get(
-                    "message", ""):
+            if status.get("phase") == "pending" and "waiting for run" in status.get("message", ""):
                 return name
         return None
 
@@ -167,8 +187,13 @@ def test_operator_killed_mid_run_resumes_without_duplicates(
     kubectl_apply(stack, namespace, EXAMPLES / "project-answered.yaml")
     project = wait_phase(namespace, "projects", "todo-answered", {"approved"}, operator)
     repo = project["status"]["repoPath"]
-    create(namespace, "runs", "Run", "todo-crash",
-           {"projectRef": {"name": "todo-answered"}, "parallelism": 1})
+    create(
+        namespace,
+        "runs",
+        "Run",
+        "todo-crash",
+        {"projectRef": {"name": "todo-answered"}, "parallelism": 1},
+    )
 
     def completed(count: int) -> bool:
         journal = events(stack.database_url, namespace, "todo-crash")
@@ -194,8 +219,7 @@ def test_operator_killed_mid_run_resumes_without_duplicates(
         assert counts[("TASK_COMPLETED", task_id)] == 1, task_id
     for key in ("RUN_STARTED", "PLAN_CREATED", "MERGE_COMPLETED"):
         assert counts[(key, None)] == 1, key
-    assert sum(e["type"] in {"RUN_COMPLETED", "RUN_FAILED", "RUN_CANCELLED"}
-               for e in journal) == 1
+    assert sum(e["type"] in {"RUN_COMPLETED", "RUN_FAILED", "RUN_CANCELLED"} for e in journal) == 1
     # Exactly one commit per task on its branch, and one per task in main's history.
     for task in tasks_of(namespace, "todo-crash"):
         base, branch = task["status"]["baseCommit"], task["status"]["branchName"]
@@ -203,8 +227,11 @@ def test_operator_killed_mid_run_resumes_without_duplicates(
     subjects = git(repo, "log", "--no-merges", "--format=%s", "main").splitlines()
     for task_id in task_ids:
         assert sum(s.startswith(f"{task_id} ") for s in subjects) == 1, subjects
-    events_api = client.CoreV1Api().list_namespaced_event(
-        namespace, field_selector="involvedObject.name=todo-crash").items
+    events_api = (
+        client.CoreV1Api()
+        .list_namespaced_event(namespace, field_selector="involvedObject.name=todo-crash")
+        .items
+    )
     assert "RunSucceeded" in {e.reason for e in events_api}
 
 
@@ -215,24 +242,40 @@ def test_lost_worker_is_rerun_as_attempt_2_without_duplicates(
     gone without a result (LOST) and re-runs the task as attempt 2."""
     project = _approved_project(stack, namespace, operator)
     repo = project["status"]["repoPath"]
-    create(namespace, "runs", "Run", "notes-lost", {
-        "projectRef": {"name": "notes-gitops"},
-        "agent": {"coder": "command", "command": SLOW_ON_FIRST_ATTEMPT}})
+    create(
+        namespace,
+        "runs",
+        "Run",
+        "notes-lost",
+        {
+            "projectRef": {"name": "notes-gitops"},
+            "agent": {"coder": "command", "command": SLOW_ON_FIRST_ATTEMPT},
+        },
+    )
 
     def first_attempt_running() -> int | None:
         tasks = tasks_of(namespace, "notes-lost")
         status = tasks[0].get("status", {}) if tasks else {}
-        started = [e for e in events(stack.database_url, namespace, "notes-lost")
-                   if e["type"] == "TASK_STARTED"]
+        started = [
+            e
+            for e in events(stack.database_url, namespace, "notes-lost")
+            if e["type"] == "TASK_STARTED"
+        ]
         pid = status.get("executor", {}).get("pid")
         return pid if pid and started and status.get("attempts") == 1 else None
 
-    pid = wait_for(first_attempt_running, 30, "task-001's first attempt to start", operator,
-                   interval=0.05)
+    pid = wait_for(
+        first_attempt_running, 30, "task-001's first attempt to start", operator, interval=0.05
+    )
     # Once the coder's `sleep` runs, the worker is mid-task (no git command in flight):
     # kill the operator, then the worker's whole group.
-    wait_for(lambda: any(cmdline(p).startswith(b"sleep\0") for p in group_members(pid)), 10,
-             "the command's sleep to run", operator, interval=0.05)
+    wait_for(
+        lambda: any(cmdline(p).startswith(b"sleep\0") for p in group_members(pid)),
+        10,
+        "the command's sleep to run",
+        operator,
+        interval=0.05,
+    )
     operator.kill()
     os.killpg(pid, signal.SIGKILL)
     wait_for(lambda: not group_members(pid), 10, "the worker's process group to die")
@@ -254,11 +297,16 @@ def test_lost_worker_is_rerun_as_attempt_2_without_duplicates(
     for task_id in tasks:
         assert counts[("TASK_COMPLETED", task_id)] == 1, task_id
         assert counts[("TASK_FAILED", task_id)] == 0, task_id
-    started = [e["payload"]["attempt"] for e in journal
-               if e["type"] == "TASK_STARTED" and e["task"] == "task-001"]
+    started = [
+        e["payload"]["attempt"]
+        for e in journal
+        if e["type"] == "TASK_STARTED" and e["task"] == "task-001"
+    ]
     assert started == [1, 2]
-    assert sum(e["type"] in {"RUN_COMPLETED", "RUN_FAILED", "RUN_CANCELLED"}
-               for e in journal) == 1 and journal[-1]["type"] == "RUN_COMPLETED"
+    assert (
+        sum(e["type"] in {"RUN_COMPLETED", "RUN_FAILED", "RUN_CANCELLED"} for e in journal) == 1
+        and journal[-1]["type"] == "RUN_COMPLETED"
+    )
     # One commit per task on main (the lost attempt committed nothing), one per branch.
     subjects = git(repo, "log", "--no-merges", "--format=%s", "main").splitlines()
     for task_id in tasks:
@@ -275,12 +323,26 @@ def test_observed_generation_follows_spec_changes_and_cancel(
     """kstatus: status.observedGeneration (and each condition's) follows metadata.generation
     while the run executes, through spec.cancel, and after the run has finished."""
     _approved_project(stack, namespace, operator)
-    create(namespace, "runs", "Run", "notes-gen", {
-        "projectRef": {"name": "notes-gitops"},
-        "agent": {"coder": "command", "command": "sleep 60"}})
-    wait_for(lambda: any(t.get("status", {}).get("executor", {}).get("pid")
-                         for t in tasks_of(namespace, "notes-gen")),
-             30, "a worker to start", operator, interval=0.1)
+    create(
+        namespace,
+        "runs",
+        "Run",
+        "notes-gen",
+        {
+            "projectRef": {"name": "notes-gitops"},
+            "agent": {"coder": "command", "command": "sleep 60"},
+        },
+    )
+    wait_for(
+        lambda: any(
+            t.get("status", {}).get("executor", {}).get("pid")
+            for t in tasks_of(namespace, "notes-gen")
+        ),
+        30,
+        "a worker to start",
+        operator,
+        interval=0.1,
+    )
 
     def observes(generation: int) -> dict:
         run = wait_observed(namespace, "runs", "notes-gen", generation, operator)
@@ -314,15 +376,37 @@ def test_stopping_the_operator_leaves_workers_that_cleanup_then_kills(
     """Workers outlive their operator on purpose; the fixtures' cleanup (kill_workers on
     the test's data_dir) must leave none behind, children included."""
     _approved_project(stack, namespace, operator)
-    create(namespace, "runs", "Run", "notes-orphan", {
-        "projectRef": {"name": "notes-gitops"},
-        "agent": {"coder": "command", "command": "sleep 60"}})
-    pid = wait_for(lambda: next((t["status"]["executor"]["pid"]
-                                 for t in tasks_of(namespace, "notes-orphan")
-                                 if t.get("status", {}).get("executor", {}).get("pid")), None),
-                   30, "a worker to start", operator, interval=0.1)
-    wait_for(lambda: any(cmdline(p).startswith(b"sleep\0") for p in group_members(pid)), 10,
-             "the command's sleep to run", operator, interval=0.05)
+    create(
+        namespace,
+        "runs",
+        "Run",
+        "notes-orphan",
+        {
+            "projectRef": {"name": "notes-gitops"},
+            "agent": {"coder": "command", "command": "sleep 60"},
+        },
+    )
+    pid = wait_for(
+        lambda: next(
+            (
+                t["status"]["executor"]["pid"]
+                for t in tasks_of(namespace, "notes-orphan")
+                if t.get("status", {}).get("executor", {}).get("pid")
+            ),
+            None,
+        ),
+        30,
+        "a worker to start",
+        operator,
+        interval=0.1,
+    )
+    wait_for(
+        lambda: any(cmdline(p).startswith(b"sleep\0") for p in group_members(pid)),
+        10,
+        "the command's sleep to run",
+        operator,
+        interval=0.05,
+    )
     operator.stop()  # SIGTERM: a clean operator exit leaves its workers running
     assert _group_alive(pid) and pid in processes_naming(data_dir)
 

@@ -72,9 +72,22 @@ def test_kubectl_only_project_and_run_build_a_verified_app(
         assert [(c["status"], c["reason"]) for c in ready] == [("True", "Succeeded")]
         assert task["status"]["observedGeneration"] == task["metadata"]["generation"]
     waited = subprocess.run(
-        [stack.kubectl, "--kubeconfig", stack.kubeconfig, "-n", namespace, "wait",
-         "--for=condition=Ready", "pztask", "--all", "--timeout=20s"],
-        capture_output=True, text=True, check=False)
+        [
+            stack.kubectl,
+            "--kubeconfig",
+            stack.kubeconfig,
+            "-n",
+            namespace,
+            "wait",
+            "--for=condition=Ready",
+            "pztask",
+            "--all",
+            "--timeout=20s",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert waited.returncode == 0, waited.stderr
     assert waited.stdout.count("condition met") == len(tasks), waited.stdout
 
@@ -86,17 +99,25 @@ def test_kubectl_only_project_and_run_build_a_verified_app(
     assert journal[-1]["payload"]["status"] == "succeeded"
     for task_id in plan_ids:
         per_task = [e["type"] for e in journal if e["task"] == task_id]
-        assert per_task.index("TASK_QUEUED") < per_task.index("TASK_STARTED") \
-            < per_task.index("TASK_COMPLETED"), per_task
+        assert (
+            per_task.index("TASK_QUEUED")
+            < per_task.index("TASK_STARTED")
+            < per_task.index("TASK_COMPLETED")
+        ), per_task
         assert per_task.count("TASK_COMPLETED") == 1
         assert "FILE_CREATED" in per_task
     started = next(e for e in journal if e["type"] == "TASK_STARTED")
     assert started["payload"]["taskId"].startswith("task_") and started["payload"]["slug"]
     created_event = next(e for e in journal if e["type"] == "FILE_CREATED")
     assert set(created_event["payload"]) >= {"taskId", "path", "size"}
-    tail = types[types.index("MERGE_STARTED"):]
-    assert tail == ["MERGE_STARTED", "MERGE_COMPLETED", "VERIFICATION_STARTED",
-                    "VERIFICATION_COMPLETED", "RUN_COMPLETED"]
+    tail = types[types.index("MERGE_STARTED") :]
+    assert tail == [
+        "MERGE_STARTED",
+        "MERGE_COMPLETED",
+        "VERIFICATION_STARTED",
+        "VERIFICATION_COMPLETED",
+        "RUN_COMPLETED",
+    ]
 
     # The project shows the build, and `kubectl describe run` tells the story.
     project = get(namespace, "projects", "todo-answered")
@@ -105,8 +126,12 @@ def test_kubectl_only_project_and_run_build_a_verified_app(
     assert project["status"]["latestRun"]["name"] == "todo-answered-build"
     assert project["status"]["latestRun"]["phase"] == "succeeded"
     assert not project["status"].get("activeRun")
-    reasons = {e.reason for e in client.CoreV1Api().list_namespaced_event(
-        namespace, field_selector="involvedObject.name=todo-answered-build").items}
+    reasons = {
+        e.reason
+        for e in client.CoreV1Api()
+        .list_namespaced_event(namespace, field_selector="involvedObject.name=todo-answered-build")
+        .items
+    }
     assert {"RunStarted", "RunSucceeded"} <= reasons
     # No worktree is left behind.
     assert "worktree" not in git(repo, "worktree", "list", "--porcelain").split()[2:]
@@ -119,11 +144,20 @@ def summary_counts(status: dict) -> dict[str, int]:
 def test_project_lifecycle_questions_spec_approval_regenerate_archive_delete(
     stack: Stack, namespace: str, operator: ServiceProcess, data_dir: Path
 ) -> None:
-    created = create(namespace, "projects", "Project", "shop", {
-        "displayName": "Shop", "description": "A small shop where customers browse products"
-        " and place orders; staff manage the catalogue."})
-    project = wait_observed(namespace, "projects", "shop", created["metadata"]["generation"],
-                            operator)
+    created = create(
+        namespace,
+        "projects",
+        "Project",
+        "shop",
+        {
+            "displayName": "Shop",
+            "description": "A small shop where customers browse products"
+            " and place orders; staff manage the catalogue.",
+        },
+    )
+    project = wait_observed(
+        namespace, "projects", "shop", created["metadata"]["generation"], operator
+    )
     status = project["status"]
     assert status["phase"] == "clarifying"
     assert status["questions"] and status["questions"][0]["id"] == "q1"
@@ -141,8 +175,7 @@ def test_project_lifecycle_questions_spec_approval_regenerate_archive_delete(
     status = wait_observed(namespace, "projects", "shop", generation, operator)["status"]
     assert status["phase"] == "spec_review"
     assert status["spec"]["version"] == 1 and status["spec"]["source"] == "generated"
-    assert set(status["spec"]["documents"]) == {"SPEC.md", "ACCEPTANCE.md", "ROUTES.md",
-                                                "DATA.md"}
+    assert set(status["spec"]["documents"]) == {"SPEC.md", "ACCEPTANCE.md", "ROUTES.md", "DATA.md"}
 
     generation = patch_spec(namespace, "projects", "shop", {"approval": {"specVersion": 1}})
     status = wait_observed(namespace, "projects", "shop", generation, operator)["status"]
@@ -152,15 +185,17 @@ def test_project_lifecycle_questions_spec_approval_regenerate_archive_delete(
     assert git(repo, "rev-parse", "main").strip() == status["spec"]["commitSha"]
     assert "docs/spec/SPEC.md" in files_on(repo)
 
-    generation = patch_spec(namespace, "projects", "shop",
-                            {"regenerate": {"revision": 1, "feedback": "Add gift cards"}})
+    generation = patch_spec(
+        namespace, "projects", "shop", {"regenerate": {"revision": 1, "feedback": "Add gift cards"}}
+    )
     status = wait_observed(namespace, "projects", "shop", generation, operator)["status"]
     assert status["phase"] == "spec_review"
     assert status["spec"]["version"] == 2 and status["spec"]["revision"] == 1
     assert not status["spec"].get("approvedVersion")
 
-    generation = patch_spec(namespace, "projects", "shop",
-                            {"answers": [{"questionId": "q1", "answer": "Magic Link"}]})
+    generation = patch_spec(
+        namespace, "projects", "shop", {"answers": [{"questionId": "q1", "answer": "Magic Link"}]}
+    )
     status = wait_observed(namespace, "projects", "shop", generation, operator)["status"]
     assert status["spec"]["version"] == 3
 
@@ -173,9 +208,15 @@ def test_project_lifecycle_questions_spec_approval_regenerate_archive_delete(
     other = wait_phase(namespace, "projects", "notes-gitops", {"approved"}, operator)
     assert other["status"]["spec"]["source"] == "provided"
     client.CustomObjectsApi().delete_namespaced_custom_object(
-        "prazium.io", "v1alpha1", namespace, "projects", "shop")
-    wait_for(lambda: get(namespace, "projects", "shop") is None, 30, "shop to be deleted",
-             operator, interval=0.1)
+        "prazium.io", "v1alpha1", namespace, "projects", "shop"
+    )
+    wait_for(
+        lambda: get(namespace, "projects", "shop") is None,
+        30,
+        "shop to be deleted",
+        operator,
+        interval=0.1,
+    )
     assert not Path(repo).exists()
     assert Path(other["status"]["repoPath"]).exists()
 
@@ -183,21 +224,32 @@ def test_project_lifecycle_questions_spec_approval_regenerate_archive_delete(
 def test_a_planner_this_installation_lacks_stalls_the_project_with_a_clear_message(
     stack: Stack, namespace: str, operator: ServiceProcess
 ) -> None:
-    create(namespace, "projects", "Project", "llm-app",
-           {"displayName": "LLM App", "description": "A notes app with search and tags",
-            "agent": {"planner": "command"}})
+    create(
+        namespace,
+        "projects",
+        "Project",
+        "llm-app",
+        {
+            "displayName": "LLM App",
+            "description": "A notes app with search and tags",
+            "agent": {"planner": "command"},
+        },
+    )
 
     def observed(key: str) -> dict | None:
         project = get(namespace, "projects", "llm-app") or {}
         return project if project.get("status", {}).get(key) else None
 
-    project = wait_for(lambda: observed("observedGeneration"), 30,
-                       "the operator to observe the project", operator)
+    project = wait_for(
+        lambda: observed("observedGeneration"), 30, "the operator to observe the project", operator
+    )
     status = project["status"]
     stalled = next(c for c in status["conditions"] if c["type"] == "Stalled")
     assert stalled["status"] == "True" and stalled["reason"] == "UnknownAgent"
-    assert ("unknown planner agent 'command'; known agents: anthropic, openai, template"
-            in status["message"])
+    assert (
+        "unknown planner agent 'command'; known agents: anthropic, openai, template"
+        in status["message"]
+    )
     assert not status.get("questions")
     # Fixing the spec un-stalls it.
     patch_spec(namespace, "projects", "llm-app", {"agent": {"planner": "template"}})

@@ -16,12 +16,22 @@ CHART = ROOT / "charts" / "prazium"
 VARIANTS = {
     "defaults": [],
     "external-db-ingress-local": [
-        "--set", "database.mode=external", "--set", "database.existingSecret=prazium-db",
-        "--set", "api.ingress.enabled=true", "--set", "operator.executor=local",
-        "--set", "operator.namespaces={team-a,team-b}",
-        "--set", "operator.envFromSecrets={llm-keys}",
-        "--set", "operator.extraEnv[0].name=PRAZIUM_OPENAI_BASE_URL",
-        "--set", "operator.extraEnv[0].value=http://vllm:8000/v1",
+        "--set",
+        "database.mode=external",
+        "--set",
+        "database.existingSecret=prazium-db",
+        "--set",
+        "api.ingress.enabled=true",
+        "--set",
+        "operator.executor=local",
+        "--set",
+        "operator.namespaces={team-a,team-b}",
+        "--set",
+        "operator.envFromSecrets={llm-keys}",
+        "--set",
+        "operator.extraEnv[0].name=PRAZIUM_OPENAI_BASE_URL",
+        "--set",
+        "operator.extraEnv[0].value=http://vllm:8000/v1",
     ],
 }
 
@@ -34,8 +44,12 @@ def _helm() -> str:
 
 
 def _render(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([_helm(), "template", "prz", str(CHART), "--include-crds", *args],
-                          capture_output=True, text=True, check=False)
+    return subprocess.run(
+        [_helm(), "template", "prz", str(CHART), "--include-crds", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
@@ -48,9 +62,21 @@ def test_rendered_chart_is_accepted_by_the_apiserver(
     kinds = sorted({d["kind"] for d in docs})
     assert {"CustomResourceDefinition", "Deployment", "ClusterRole", "Service"} <= set(kinds)
     applied = subprocess.run(
-        [stack.kubectl, "--kubeconfig", stack.kubeconfig, "-n", namespace, "apply",
-         "--dry-run=server", "-f", "-"],
-        input=rendered.stdout, capture_output=True, text=True, check=False,
+        [
+            stack.kubectl,
+            "--kubeconfig",
+            stack.kubeconfig,
+            "-n",
+            namespace,
+            "apply",
+            "--dry-run=server",
+            "-f",
+            "-",
+        ],
+        input=rendered.stdout,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert applied.returncode == 0, applied.stderr
     assert applied.stdout.count("(server dry run)") == len(docs)
@@ -82,8 +108,9 @@ def test_external_database_mode_requires_a_secret() -> None:
     assert "database.existingSecret is required when database.mode=external" in rendered.stderr
 
 
-def test_config_map_values_are_valid_settings(namespace: str, monkeypatch: pytest.MonkeyPatch
-                                              ) -> None:
+def test_config_map_values_are_valid_settings(
+    namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Every PRAZIUM_ value the chart renders parses into the processes' settings: the
     ConfigMap feeds the operator and the API, so each key is read by one of the two."""
     from prazium_api.settings import ApiSettings
@@ -97,8 +124,11 @@ def test_config_map_values_are_valid_settings(namespace: str, monkeypatch: pytes
         monkeypatch.setenv(key, value)
     api_settings = ApiSettings()
     operator_settings = OperatorSettings()
-    fields = {f"PRAZIUM_{name.upper()}"
-              for model in (ApiSettings, OperatorSettings) for name in model.model_fields}
+    fields = {
+        f"PRAZIUM_{name.upper()}"
+        for model in (ApiSettings, OperatorSettings)
+        for name in model.model_fields
+    }
     unknown = sorted(set(config) - fields)
     assert unknown == [], f"chart sets variables no settings field reads: {unknown}"
     assert api_settings.max_body_bytes == 1048576
@@ -106,22 +136,26 @@ def test_config_map_values_are_valid_settings(namespace: str, monkeypatch: pytes
     assert api_settings.deploy_providers == ["kubernetes"]
 
 
-def test_worker_jobs_run_in_the_release_namespace_with_a_namespaced_role(namespace: str
-                                                                         ) -> None:
+def test_worker_jobs_run_in_the_release_namespace_with_a_namespaced_role(namespace: str) -> None:
     """Jobs and Pods are granted by a Role in the release namespace only (no ClusterRole
     touches them), and worker Jobs run there as the token-less worker ServiceAccount."""
     docs = [d for d in yaml.safe_load_all(_render("--namespace", namespace).stdout) if d]
     config = next(d for d in docs if d["kind"] == "ConfigMap")["data"]
     assert config["PRAZIUM_JOB_NAMESPACE"] == namespace
-    worker = next(d for d in docs if d["kind"] == "ServiceAccount"
-                  and d["metadata"]["name"] == config["PRAZIUM_WORKER_SERVICE_ACCOUNT"])
+    worker = next(
+        d
+        for d in docs
+        if d["kind"] == "ServiceAccount"
+        and d["metadata"]["name"] == config["PRAZIUM_WORKER_SERVICE_ACCOUNT"]
+    )
     assert worker["automountServiceAccountToken"] is False
     for role in [d for d in docs if d["kind"] == "ClusterRole"]:
         resources = {r for rule in role["rules"] for r in rule["resources"]}
         assert not resources & {"jobs", "pods"}, role["metadata"]["name"]
     [role] = [d for d in docs if d["kind"] == "Role"]
     assert role["rules"] == yaml.safe_load(
-        (CHART / "files" / "operator-namespace-rules.yaml").read_text())
+        (CHART / "files" / "operator-namespace-rules.yaml").read_text()
+    )
     [binding] = [d for d in docs if d["kind"] == "RoleBinding"]
     assert binding["roleRef"]["name"] == role["metadata"]["name"]
     assert binding["subjects"][0]["name"].endswith("-operator")
@@ -131,8 +165,9 @@ def _api_env(*args: str) -> dict[str, str]:
     rendered = _render(*args)
     assert rendered.returncode == 0, rendered.stderr
     docs = [d for d in yaml.safe_load_all(rendered.stdout) if d]
-    api = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"].endswith(
-        "-api"))
+    api = next(
+        d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"].endswith("-api")
+    )
     container = api["spec"]["template"]["spec"]["containers"][0]
     return {e["name"]: e.get("value", "") for e in container["env"]}
 
@@ -143,6 +178,7 @@ def test_api_believes_forwarded_headers_only_behind_the_ingress() -> None:
     # The Ingress: its controller's forwarded address is believed, from the value.
     env = _api_env("--set", "api.ingress.enabled=true")
     assert env["PRAZIUM_FORWARDED_ALLOW_IPS"] == "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fd00::/8"
-    env = _api_env("--set", "api.ingress.enabled=true",
-                   "--set", "api.ingress.forwardedAllowIps=10.42.0.0/16")
+    env = _api_env(
+        "--set", "api.ingress.enabled=true", "--set", "api.ingress.forwardedAllowIps=10.42.0.0/16"
+    )
     assert env["PRAZIUM_FORWARDED_ALLOW_IPS"] == "10.42.0.0/16"

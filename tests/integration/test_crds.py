@@ -33,16 +33,30 @@ def _rejection(namespace: str, plural: str, body: dict) -> str:
 def _project(name: str = "demo", **spec: object) -> dict:
     base = {"displayName": "Demo", "description": "A notes app with search and login"}
     base.update(spec)
-    return {"apiVersion": f"{GROUP}/{VERSION}", "kind": "Project",
-            "metadata": {"name": name}, "spec": base}
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "Project",
+        "metadata": {"name": name},
+        "spec": base,
+    }
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
 def test_every_example_is_accepted(stack: Stack, namespace: str, example: Path) -> None:
     result = subprocess.run(
-        [stack.kubectl, "--kubeconfig", stack.kubeconfig, "-n", namespace, "apply", "-f",
-         str(example)],
-        capture_output=True, text=True, check=False,
+        [
+            stack.kubectl,
+            "--kubeconfig",
+            stack.kubeconfig,
+            "-n",
+            namespace,
+            "apply",
+            "-f",
+            str(example),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert "created" in result.stdout
@@ -63,7 +77,7 @@ def test_project_without_description_is_rejected(stack: Stack, namespace: str) -
     body = _project()
     del body["spec"]["description"]
     message = _rejection(namespace, "projects", body)
-    assert 'spec.description: Required value' in message
+    assert "spec.description: Required value" in message
 
 
 def test_project_with_too_short_description_is_rejected(stack: Stack, namespace: str) -> None:
@@ -74,7 +88,7 @@ def test_project_with_too_short_description_is_rejected(stack: Stack, namespace:
 
 def test_project_with_unknown_agent_is_rejected(stack: Stack, namespace: str) -> None:
     message = _rejection(namespace, "projects", _project(agent={"planner": "gpt-magic"}))
-    assert "spec.agent.planner: Unsupported value: \\\"gpt-magic\\\"" in message
+    assert 'spec.agent.planner: Unsupported value: \\"gpt-magic\\"' in message
 
 
 def test_project_name_longer_than_40_is_rejected(stack: Stack, namespace: str) -> None:
@@ -83,8 +97,9 @@ def test_project_name_longer_than_40_is_rejected(stack: Stack, namespace: str) -
 
 
 def test_project_answer_with_bad_question_id_is_rejected(stack: Stack, namespace: str) -> None:
-    message = _rejection(namespace, "projects",
-                         _project(answers=[{"questionId": "question one", "answer": "x"}]))
+    message = _rejection(
+        namespace, "projects", _project(answers=[{"questionId": "question one", "answer": "x"}])
+    )
     assert "spec.answers[0].questionId: Invalid value" in message
 
 
@@ -101,8 +116,12 @@ def test_project_with_unknown_phase_in_status_is_rejected(stack: Stack, namespac
 def _run(**spec: object) -> dict:
     base: dict[str, object] = {"projectRef": {"name": "demo"}}
     base.update(spec)
-    return {"apiVersion": f"{GROUP}/{VERSION}", "kind": "Run",
-            "metadata": {"name": "demo-run"}, "spec": base}
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "Run",
+        "metadata": {"name": "demo-run"},
+        "spec": base,
+    }
 
 
 def test_run_with_negative_parallelism_is_rejected(stack: Stack, namespace: str) -> None:
@@ -134,10 +153,15 @@ def test_task_with_bad_definition_id_and_empty_scope_is_rejected(
     stack: Stack, namespace: str
 ) -> None:
     body = {
-        "apiVersion": f"{GROUP}/{VERSION}", "kind": "Task", "metadata": {"name": "t1"},
-        "spec": {"runRef": {"name": "r"}, "projectRef": {"name": "p"}, "sequence": 1,
-                 "definition": {"id": "task-1", "slug": "Shell", "description": "d",
-                                "pathScope": []}},
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "Task",
+        "metadata": {"name": "t1"},
+        "spec": {
+            "runRef": {"name": "r"},
+            "projectRef": {"name": "p"},
+            "sequence": 1,
+            "definition": {"id": "task-1", "slug": "Shell", "description": "d", "pathScope": []},
+        },
     }
     message = _rejection(namespace, "tasks", body)
     assert "spec.definition.id: Invalid value" in message

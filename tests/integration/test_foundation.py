@@ -27,13 +27,22 @@ def test_operator_sets_phase_and_observed_generation(
     stack: Stack, namespace: str, operator: ServiceProcess
 ) -> None:
     client.CustomObjectsApi().create_namespaced_custom_object(
-        GROUP, VERSION, namespace, "projects",
-        {"apiVersion": f"{GROUP}/{VERSION}", "kind": "Project", "metadata": {"name": "notes"},
-         "spec": {"displayName": "Notes", "description": "A notes app with tags and search"}},
+        GROUP,
+        VERSION,
+        namespace,
+        "projects",
+        {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "Project",
+            "metadata": {"name": "notes"},
+            "spec": {"displayName": "Notes", "description": "A notes app with tags and search"},
+        },
     )
     project = wait_for(
         lambda: (p := _get_project(namespace, "notes")).get("status", {}).get("phase") and p,
-        30, "the operator to set status.phase", operator,
+        30,
+        "the operator to set status.phase",
+        operator,
     )
     assert project["status"]["phase"] in {"draft", "clarifying"}
     assert project["status"]["observedGeneration"] == project["metadata"]["generation"]
@@ -47,7 +56,9 @@ def test_health_is_200_with_every_component_healthy(
     body = response.json()
     assert body["status"] == "healthy"
     assert body["components"] == {
-        "kubernetes": "healthy", "database": "healthy", "operator": "healthy"
+        "kubernetes": "healthy",
+        "database": "healthy",
+        "operator": "healthy",
     }
     # The probe path answers the same.
     assert httpx.get(f"{api}/health", timeout=10).json()["components"] == body["components"]
@@ -74,13 +85,19 @@ def test_health_is_503_naming_the_database_when_it_is_unreachable(
 
 
 def test_health_is_503_naming_the_operator_when_none_beats(
-    stack: Stack, db: psycopg.Connection, data_dir: Path, tmp_path: Path, namespace: str,
+    stack: Stack,
+    db: psycopg.Connection,
+    data_dir: Path,
+    tmp_path: Path,
+    namespace: str,
     make_key: Callable[..., str],
 ) -> None:
     # A stale heartbeat only: the operator count as down.
     db.execute("DELETE FROM operator_heartbeats")
-    db.execute("INSERT INTO operator_heartbeats (instance, executor, max_workers, last_seen)"
-               " VALUES ('gone-1', 'local', 1, now() - interval '10 minutes')")
+    db.execute(
+        "INSERT INTO operator_heartbeats (instance, executor, max_workers, last_seen)"
+        " VALUES ('gone-1', 'local', 1, now() - interval '10 minutes')"
+    )
     proc, base = start_api(stack, data_dir, tmp_path)
     admin = {"Authorization": f"Bearer {make_key(namespace, 'pro', admin=True)}"}
     try:
@@ -93,7 +110,9 @@ def test_health_is_503_naming_the_operator_when_none_beats(
     assert response.status_code == 503
     body = response.json()
     assert body["components"] == {
-        "kubernetes": "healthy", "database": "healthy", "operator": "unhealthy"
+        "kubernetes": "healthy",
+        "database": "healthy",
+        "operator": "unhealthy",
     }
     assert "no operator heartbeat" in body["details"]["operator"]
 
@@ -102,8 +121,11 @@ def test_health_is_503_naming_kubernetes_when_the_apiserver_is_unreachable(
     stack: Stack, data_dir: Path, tmp_path: Path
 ) -> None:
     bad = tmp_path / "kubeconfig"
-    bad.write_text(Path(stack.kubeconfig).read_text().replace(
-        stack_server(stack), f"https://127.0.0.1:{free_port()}"))
+    bad.write_text(
+        Path(stack.kubeconfig)
+        .read_text()
+        .replace(stack_server(stack), f"https://127.0.0.1:{free_port()}")
+    )
     proc, base = start_api(stack, data_dir, tmp_path, PRAZIUM_KUBECONFIG=str(bad))
     try:
         response = httpx.get(f"{base}/v1/health", timeout=15)

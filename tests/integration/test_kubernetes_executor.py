@@ -55,26 +55,31 @@ def job_namespace(stack: Stack) -> Iterator[str]:
     name = f"pz-{uuid.uuid4().hex[:10]}"
     core = client.CoreV1Api()
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
-    core.create_namespaced_service_account(name, {
-        "metadata": {"name": WORKER_SA}, "automountServiceAccountToken": False})
+    core.create_namespaced_service_account(
+        name, {"metadata": {"name": WORKER_SA}, "automountServiceAccountToken": False}
+    )
     yield name
     core.delete_namespace(name, propagation_policy="Background")
 
 
 @pytest.fixture
-def operator_env(stack: Stack, job_namespace: str, tmp_path: Path
-                 ) -> Iterator[dict[str, str]]:
+def operator_env(stack: Stack, job_namespace: str, tmp_path: Path) -> Iterator[dict[str, str]]:
     """The operator's environment: the chart's ServiceAccount in the job namespace."""
     kubeconfig, role = service_account_kubeconfig(
-        stack.kubeconfig, job_namespace, "operator", tmp_path / "kubeconfig")
-    yield {"PRAZIUM_KUBECONFIG": str(kubeconfig), "PRAZIUM_JOB_NAMESPACE": job_namespace,
-           **SETTINGS}
+        stack.kubeconfig, job_namespace, "operator", tmp_path / "kubeconfig"
+    )
+    yield {
+        "PRAZIUM_KUBECONFIG": str(kubeconfig),
+        "PRAZIUM_JOB_NAMESPACE": job_namespace,
+        **SETTINGS,
+    }
     delete_cluster_role(role)
 
 
 @pytest.fixture
-def k8s_operator(stack: Stack, namespace: str, operator_env: dict[str, str], data_dir: Path,
-                 tmp_path: Path) -> Iterator[ServiceProcess]:
+def k8s_operator(
+    stack: Stack, namespace: str, operator_env: dict[str, str], data_dir: Path, tmp_path: Path
+) -> Iterator[ServiceProcess]:
     proc = start_operator(stack, data_dir, [namespace], tmp_path / "logs", **operator_env)
     yield proc
     proc.stop()
@@ -92,13 +97,19 @@ def _job(namespace: str, name: str) -> dict[str, Any] | None:
 
 
 def _run_jobs(job_namespace: str, namespace: str, run: str) -> list[Any]:
-    return list(client.BatchV1Api().list_namespaced_job(
-        job_namespace, label_selector=f"prazium.io/task-namespace={namespace},"
-        f"prazium.io/run={run}").items)
+    return list(
+        client.BatchV1Api()
+        .list_namespaced_job(
+            job_namespace,
+            label_selector=f"prazium.io/task-namespace={namespace},prazium.io/run={run}",
+        )
+        .items
+    )
 
 
-def _start_run(stack: Stack, namespace: str, operator: ServiceProcess, run: str,
-               **spec: Any) -> dict[str, Any]:
+def _start_run(
+    stack: Stack, namespace: str, operator: ServiceProcess, run: str, **spec: Any
+) -> dict[str, Any]:
     """An approved project and a Run whose first task's Job is submitted; the Task."""
     kubectl_apply(stack, namespace, EXAMPLES / "project-gitops.yaml")
     wait_phase(namespace, "projects", "notes-gitops", {"approved"}, operator)
@@ -109,19 +120,24 @@ def _start_run(stack: Stack, namespace: str, operator: ServiceProcess, run: str,
         status = tasks[0].get("status", {}) if tasks else {}
         return tasks[0] if status.get("executor", {}).get("name") else None
 
-    return dict(wait_for(first_task_submitted, 30, "task-001's Job to be submitted",
-                         operator, interval=0.1))
+    return dict(
+        wait_for(first_task_submitted, 30, "task-001's Job to be submitted", operator, interval=0.1)
+    )
 
 
 def test_kubernetes_executor_submits_a_restricted_job_in_its_own_namespace_and_cancel_deletes_it(
-    stack: Stack, namespace: str, job_namespace: str, k8s_operator: ServiceProcess,
-    data_dir: Path
+    stack: Stack, namespace: str, job_namespace: str, k8s_operator: ServiceProcess, data_dir: Path
 ) -> None:
-    client.CoreV1Api().create_namespaced_secret(namespace, client.V1Secret(
-        metadata=client.V1ObjectMeta(name="notes-agent-keys"),
-        string_data={"OPENAI_API_KEY": SECRET_VALUE}))
-    task = _start_run(stack, namespace, k8s_operator, "notes-k8s",
-                      agent={"credentialsSecret": "notes-agent-keys"})
+    client.CoreV1Api().create_namespaced_secret(
+        namespace,
+        client.V1Secret(
+            metadata=client.V1ObjectMeta(name="notes-agent-keys"),
+            string_data={"OPENAI_API_KEY": SECRET_VALUE},
+        ),
+    )
+    task = _start_run(
+        stack, namespace, k8s_operator, "notes-k8s", agent={"credentialsSecret": "notes-agent-keys"}
+    )
     assert task["metadata"]["name"] == "notes-k8s-task-001"
     assert task["status"]["phase"] == "running" and task["status"]["attempts"] == 1
     ref = task["status"]["executor"]
@@ -134,8 +150,11 @@ def test_kubernetes_executor_submits_a_restricted_job_in_its_own_namespace_and_c
     # Nothing in the tenant's namespace: no Job, no Pod, no copied Secret.
     assert client.BatchV1Api().list_namespaced_job(namespace).items == []
     assert client.CoreV1Api().list_namespaced_pod(namespace).items == []
-    assert [s.metadata.name for s in client.CoreV1Api().list_namespaced_secret(namespace).items
-            if s.type != "kubernetes.io/service-account-token"] == ["notes-agent-keys"]
+    assert [
+        s.metadata.name
+        for s in client.CoreV1Api().list_namespaced_secret(namespace).items
+        if s.type != "kubernetes.io/service-account-token"
+    ] == ["notes-agent-keys"]
 
     # No ownerReference (they cannot cross namespaces): labels name the task instead.
     assert not job["metadata"].get("ownerReferences")
@@ -144,7 +163,8 @@ def test_kubernetes_executor_submits_a_restricted_job_in_its_own_namespace_and_c
     assert labels["prazium.io/run"] == "notes-k8s"
     assert labels["prazium.io/task"] == "notes-k8s-task-001"
     assert [j.metadata.name for j in _run_jobs(job_namespace, namespace, "notes-k8s")] == [
-        ref["name"]]
+        ref["name"]
+    ]
     spec = job["spec"]
     assert spec["backoffLimit"] == 0
     assert spec["activeDeadlineSeconds"] == 600
@@ -162,9 +182,11 @@ def test_kubernetes_executor_submits_a_restricted_job_in_its_own_namespace_and_c
     assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
     assert {"name": "repos", "persistentVolumeClaim": {"claimName": "it-repos"}} in [
         {"name": v["name"], "persistentVolumeClaim": v.get("persistentVolumeClaim")}
-        for v in pod["volumes"]]
+        for v in pod["volumes"]
+    ]
     assert {"name": "repos", "mountPath": str(data_dir)} in [
-        {"name": m["name"], "mountPath": m["mountPath"]} for m in container["volumeMounts"]]
+        {"name": m["name"], "mountPath": m["mountPath"]} for m in container["volumeMounts"]
+    ]
     # Secrets by reference, in the job namespace: the tenant's agent credentials from
     # the admin-provisioned "<tenant>.<secret>", the DSN as a secretKeyRef.
     assert container["envFrom"] == [{"secretRef": {"name": f"{namespace}.notes-agent-keys"}}]
@@ -185,15 +207,26 @@ def test_kubernetes_executor_submits_a_restricted_job_in_its_own_namespace_and_c
     run = wait_run_done(namespace, "notes-k8s", k8s_operator, timeout=30)
     assert run["status"]["phase"] == "cancelled"
     assert {t["status"]["phase"] for t in tasks_of(namespace, "notes-k8s")} == {"cancelled"}
-    wait_for(lambda: _job(job_namespace, ref["name"]) is None, 20,
-             "the cancelled task's Job to be deleted", k8s_operator, interval=0.1)
+    wait_for(
+        lambda: _job(job_namespace, ref["name"]) is None,
+        20,
+        "the cancelled task's Job to be deleted",
+        k8s_operator,
+        interval=0.1,
+    )
     assert _run_jobs(job_namespace, namespace, "notes-k8s") == []
 
 
 @pytest.mark.parametrize("operator_up", [True, False], ids=["operator-up", "operator-down"])
 def test_deleting_a_run_deletes_its_jobs_in_the_job_namespace(
-    stack: Stack, namespace: str, job_namespace: str, k8s_operator: ServiceProcess,
-    operator_env: dict[str, str], data_dir: Path, tmp_path: Path, operator_up: bool
+    stack: Stack,
+    namespace: str,
+    job_namespace: str,
+    k8s_operator: ServiceProcess,
+    operator_env: dict[str, str],
+    data_dir: Path,
+    tmp_path: Path,
+    operator_up: bool,
 ) -> None:
     task = _start_run(stack, namespace, k8s_operator, "notes-del")
     name = task["status"]["executor"]["name"]
@@ -201,31 +234,43 @@ def test_deleting_a_run_deletes_its_jobs_in_the_job_namespace(
     # A Job the operator does not remember (say, an attempt submitted just before a
     # crash) goes too: deletion is by label.
     stray = client.BatchV1Api().read_namespaced_job(name, job_namespace)
-    stray_body = {"metadata": {"name": f"{name[:50]}-stray",
-                               "labels": dict(stray.metadata.labels)},
-                  "spec": {"template": {"metadata": {"labels": {"x": "y"}},
-                                        "spec": client.ApiClient().sanitize_for_serialization(
-                                            stray.spec.template.spec)}}}
+    stray_body = {
+        "metadata": {"name": f"{name[:50]}-stray", "labels": dict(stray.metadata.labels)},
+        "spec": {
+            "template": {
+                "metadata": {"labels": {"x": "y"}},
+                "spec": client.ApiClient().sanitize_for_serialization(stray.spec.template.spec),
+            }
+        },
+    }
     client.BatchV1Api().create_namespaced_job(job_namespace, stray_body)
     assert len(_run_jobs(job_namespace, namespace, "notes-del")) == 2
 
     operator = k8s_operator
     if not operator_up:
         operator.stop()
-    api().delete_namespaced_custom_object("prazium.io", "v1alpha1", namespace, "runs",
-                                          "notes-del")
+    api().delete_namespaced_custom_object("prazium.io", "v1alpha1", namespace, "runs", "notes-del")
     if not operator_up:
         # The finalizer holds the Run (and nothing deletes its Jobs) until an operator
         # is back; then its delete handler removes them and releases the Run.
         assert (get(namespace, "runs", "notes-del") or {})["metadata"]["deletionTimestamp"]
         assert len(_run_jobs(job_namespace, namespace, "notes-del")) == 2
-        operator = start_operator(stack, data_dir, [namespace], tmp_path / "logs-2",
-                                  **operator_env)
+        operator = start_operator(stack, data_dir, [namespace], tmp_path / "logs-2", **operator_env)
     try:
-        wait_for(lambda: get(namespace, "runs", "notes-del") is None, 30,
-                 "the Run to be deleted (its finalizer released)", operator, interval=0.1)
-        wait_for(lambda: _run_jobs(job_namespace, namespace, "notes-del") == [], 20,
-                 "the deleted Run's Jobs to be gone", operator, interval=0.1)
+        wait_for(
+            lambda: get(namespace, "runs", "notes-del") is None,
+            30,
+            "the Run to be deleted (its finalizer released)",
+            operator,
+            interval=0.1,
+        )
+        wait_for(
+            lambda: _run_jobs(job_namespace, namespace, "notes-del") == [],
+            20,
+            "the deleted Run's Jobs to be gone",
+            operator,
+            interval=0.1,
+        )
         assert client.BatchV1Api().list_namespaced_job(namespace).items == []
     finally:
         if operator is not k8s_operator:

@@ -19,8 +19,10 @@ from tests.support.providers import ANTHROPIC, OPENAI, PROVIDERS, Provider, env_
 from tests.support.services import Stack, start_operator, wait_for
 
 pytestmark = pytest.mark.integration
-KEYS = {OPENAI.name: "sk-test-integration-5f3c9a7e1d2b",
-        ANTHROPIC.name: "sk-ant-test-integration-7d1e4b9c2a6f"}
+KEYS = {
+    OPENAI.name: "sk-test-integration-5f3c9a7e1d2b",
+    ANTHROPIC.name: "sk-ant-test-integration-7d1e4b9c2a6f",
+}
 
 
 @pytest.fixture(params=PROVIDERS, ids=lambda p: p.name)
@@ -41,28 +43,49 @@ def standin(provider: Provider, key: str) -> Iterator[LLMStandin]:
 
 
 def test_a_project_built_with_the_agent_verifies(
-    stack: Stack, namespace: str, data_dir: Path, tmp_path: Path, provider: Provider,
-    key: str, standin: LLMStandin
+    stack: Stack,
+    namespace: str,
+    data_dir: Path,
+    tmp_path: Path,
+    provider: Provider,
+    key: str,
+    standin: LLMStandin,
 ) -> None:
     log_dir = tmp_path / "logs"
-    operator = start_operator(stack, data_dir, [namespace], log_dir,
-                              **env_for(provider, standin.base_url, key, model=""),
-                              PRAZIUM_LOG_LEVEL="DEBUG")
+    operator = start_operator(
+        stack,
+        data_dir,
+        [namespace],
+        log_dir,
+        **env_for(provider, standin.base_url, key, model=""),
+        PRAZIUM_LOG_LEVEL="DEBUG",
+    )
     try:
-        wait_for(lambda: _heartbeat_seen(stack.database_url, operator.pid), 30,
-                 "operator heartbeat", operator)
-        created = create(namespace, "projects", "Project", "notes", {
-            "displayName": "Notes", "description": "A notes app where writers keep notes with"
-            " tags", "agent": {"planner": provider.name, "coder": provider.name,
-                               "model": "standin-1"}})
-        status = wait_observed(namespace, "projects", "notes",
-                               created["metadata"]["generation"], operator)["status"]
+        wait_for(
+            lambda: _heartbeat_seen(stack.database_url, operator.pid),
+            30,
+            "operator heartbeat",
+            operator,
+        )
+        created = create(
+            namespace,
+            "projects",
+            "Project",
+            "notes",
+            {
+                "displayName": "Notes",
+                "description": "A notes app where writers keep notes with tags",
+                "agent": {"planner": provider.name, "coder": provider.name, "model": "standin-1"},
+            },
+        )
+        status = wait_observed(
+            namespace, "projects", "notes", created["metadata"]["generation"], operator
+        )["status"]
         assert status["questions"][0]["id"] == "q1", status
         generation = patch_spec(namespace, "projects", "notes", {"answers": []})
         status = wait_observed(namespace, "projects", "notes", generation, operator)["status"]
         assert status["spec"]["version"] == 1, status
-        generation = patch_spec(namespace, "projects", "notes",
-                                {"approval": {"specVersion": 1}})
+        generation = patch_spec(namespace, "projects", "notes", {"approval": {"specVersion": 1}})
         status = wait_observed(namespace, "projects", "notes", generation, operator)["status"]
         assert status["phase"] == "approved", status
 
@@ -90,20 +113,42 @@ def test_a_project_built_with_the_agent_verifies(
 
 
 def test_an_endpoint_that_refuses_the_key_stalls_the_project_saying_why(
-    stack: Stack, namespace: str, data_dir: Path, tmp_path: Path, provider: Provider,
-    standin: LLMStandin
+    stack: Stack,
+    namespace: str,
+    data_dir: Path,
+    tmp_path: Path,
+    provider: Provider,
+    standin: LLMStandin,
 ) -> None:
     wrong_key = "sk-test-wrong-0a1b2c3d4e5f"
-    operator = start_operator(stack, data_dir, [namespace], tmp_path / "logs",
-                              **env_for(provider, standin.base_url, wrong_key, "standin-1"))
+    operator = start_operator(
+        stack,
+        data_dir,
+        [namespace],
+        tmp_path / "logs",
+        **env_for(provider, standin.base_url, wrong_key, "standin-1"),
+    )
     try:
-        wait_for(lambda: _heartbeat_seen(stack.database_url, operator.pid), 30,
-                 "operator heartbeat", operator)
-        created = create(namespace, "projects", "Project", "denied", {
-            "displayName": "Denied", "description": "A notes app whose endpoint says no",
-            "agent": {"planner": provider.name}})
-        status = wait_observed(namespace, "projects", "denied",
-                               created["metadata"]["generation"], operator)["status"]
+        wait_for(
+            lambda: _heartbeat_seen(stack.database_url, operator.pid),
+            30,
+            "operator heartbeat",
+            operator,
+        )
+        created = create(
+            namespace,
+            "projects",
+            "Project",
+            "denied",
+            {
+                "displayName": "Denied",
+                "description": "A notes app whose endpoint says no",
+                "agent": {"planner": provider.name},
+            },
+        )
+        status = wait_observed(
+            namespace, "projects", "denied", created["metadata"]["generation"], operator
+        )["status"]
     finally:
         operator.stop()
     stalled = next(c for c in status["conditions"] if c["type"] == "Stalled")
@@ -131,31 +176,60 @@ def _requests_seen(standin: LLMStandin, count: int) -> bool:
 
 
 def test_a_slow_planner_runs_off_the_handler_and_the_latest_generation_wins(
-    stack: Stack, namespace: str, data_dir: Path, tmp_path: Path, provider: Provider,
-    key: str, standin: LLMStandin
+    stack: Stack,
+    namespace: str,
+    data_dir: Path,
+    tmp_path: Path,
+    provider: Provider,
+    key: str,
+    standin: LLMStandin,
 ) -> None:
     slow = 10.0
-    operator = start_operator(stack, data_dir, [namespace], tmp_path / "logs",
-                              **env_for(provider, standin.base_url, key, "standin-1"))
+    operator = start_operator(
+        stack,
+        data_dir,
+        [namespace],
+        tmp_path / "logs",
+        **env_for(provider, standin.base_url, key, "standin-1"),
+    )
     agent = {"planner": provider.name}
     try:
-        wait_for(lambda: _heartbeat_seen(stack.database_url, operator.pid), 30,
-                 "operator heartbeat", operator)
+        wait_for(
+            lambda: _heartbeat_seen(stack.database_url, operator.pid),
+            30,
+            "operator heartbeat",
+            operator,
+        )
         standin.delay_next(slow)
         started = time.monotonic()
-        slow_project = create(namespace, "projects", "Project", "slow", {
-            "displayName": "Slow", "description": "A notes app where writers keep notes",
-            "agent": agent})
+        slow_project = create(
+            namespace,
+            "projects",
+            "Project",
+            "slow",
+            {
+                "displayName": "Slow",
+                "description": "A notes app where writers keep notes",
+                "agent": agent,
+            },
+        )
         wait_for(lambda: _requests_seen(standin, 1), 30, "the slow clarify request", operator)
 
         # (a) the slow planner holds neither the operator nor its own status
-        quick = create(namespace, "projects", "Project", "quick", {
-            "displayName": "Quick", "description": "A todo app with tags", "agent": agent})
-        status = wait_observed(namespace, "projects", "quick", quick["metadata"]["generation"],
-                               operator)["status"]
+        quick = create(
+            namespace,
+            "projects",
+            "Project",
+            "quick",
+            {"displayName": "Quick", "description": "A todo app with tags", "agent": agent},
+        )
+        status = wait_observed(
+            namespace, "projects", "quick", quick["metadata"]["generation"], operator
+        )["status"]
         assert status["questions"], status
-        planning = wait_for(lambda: _planning(namespace, "slow"), 10, "slow to show Planning",
-                            operator)
+        planning = wait_for(
+            lambda: _planning(namespace, "slow"), 10, "slow to show Planning", operator
+        )
         assert time.monotonic() - started < slow, "the quick project waited for the slow one"
         assert not planning["status"].get("observedGeneration"), planning["status"]
         assert not planning["status"].get("questions"), planning["status"]
@@ -163,8 +237,9 @@ def test_a_slow_planner_runs_off_the_handler_and_the_latest_generation_wins(
 
         # (b) then the slow one reaches its questions, observed in the same patch
         generation = slow_project["metadata"]["generation"]
-        status = wait_observed(namespace, "projects", "slow", generation, operator,
-                               timeout=slow + 30)["status"]
+        status = wait_observed(
+            namespace, "projects", "slow", generation, operator, timeout=slow + 30
+        )["status"]
         assert status["observedGeneration"] == generation
         assert status["questions"][0]["id"] == "q1", status
         assert status["phase"] == "clarifying"
@@ -174,11 +249,16 @@ def test_a_slow_planner_runs_off_the_handler_and_the_latest_generation_wins(
         count = len(standin.requests)
         standin.delay_next(slow)
         patch_spec(namespace, "projects", "slow", {"answers": []})
-        wait_for(lambda: _requests_seen(standin, count + 1), 30, "the slow write_spec request",
-                 operator)
+        wait_for(
+            lambda: _requests_seen(standin, count + 1), 30, "the slow write_spec request", operator
+        )
         wait_for(lambda: _planning(namespace, "slow"), 10, "slow to show Planning", operator)
-        newest = patch_spec(namespace, "projects", "slow", {
-            "regenerate": {"revision": 1, "feedback": "Also track tags"}})
+        newest = patch_spec(
+            namespace,
+            "projects",
+            "slow",
+            {"regenerate": {"revision": 1, "feedback": "Also track tags"}},
+        )
         status = wait_observed(namespace, "projects", "slow", newest, operator)["status"]
         assert status["observedGeneration"] == newest
         assert status["spec"]["version"] == 1 and status["spec"]["revision"] == 1, status
@@ -194,20 +274,36 @@ def test_a_slow_planner_runs_off_the_handler_and_the_latest_generation_wins(
 
 
 def test_planning_interrupted_by_an_operator_crash_starts_again_on_the_next_start(
-    stack: Stack, namespace: str, data_dir: Path, tmp_path: Path, provider: Provider,
-    key: str, standin: LLMStandin
+    stack: Stack,
+    namespace: str,
+    data_dir: Path,
+    tmp_path: Path,
+    provider: Provider,
+    key: str,
+    standin: LLMStandin,
 ) -> None:
     env = env_for(provider, standin.base_url, key, "standin-1")
     operator = start_operator(stack, data_dir, [namespace], tmp_path / "logs1", **env)
     try:
-        wait_for(lambda: _heartbeat_seen(stack.database_url, operator.pid), 30,
-                 "operator heartbeat", operator)
+        wait_for(
+            lambda: _heartbeat_seen(stack.database_url, operator.pid),
+            30,
+            "operator heartbeat",
+            operator,
+        )
         standin.delay_next(30.0)
-        created = create(namespace, "projects", "Project", "crashy", {
-            "displayName": "Crashy", "description": "A notes app where writers keep notes",
-            "agent": {"planner": provider.name}})
-        wait_for(lambda: _planning(namespace, "crashy"), 30, "crashy to show Planning",
-                 operator)
+        created = create(
+            namespace,
+            "projects",
+            "Project",
+            "crashy",
+            {
+                "displayName": "Crashy",
+                "description": "A notes app where writers keep notes",
+                "agent": {"planner": provider.name},
+            },
+        )
+        wait_for(lambda: _planning(namespace, "crashy"), 30, "crashy to show Planning", operator)
         wait_for(lambda: _requests_seen(standin, 1), 30, "the clarify request", operator)
         operator.kill()
     finally:
@@ -217,8 +313,9 @@ def test_planning_interrupted_by_an_operator_crash_starts_again_on_the_next_star
 
     operator = start_operator(stack, data_dir, [namespace], tmp_path / "logs2", **env)
     try:
-        status = wait_observed(namespace, "projects", "crashy",
-                               created["metadata"]["generation"], operator)["status"]
+        status = wait_observed(
+            namespace, "projects", "crashy", created["metadata"]["generation"], operator
+        )["status"]
     finally:
         operator.stop()
     assert status["questions"][0]["id"] == "q1", status

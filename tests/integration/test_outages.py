@@ -42,9 +42,11 @@ _TEMPLATE_FROM_WORKTREE = (
     "from prazium_operator.agents import get_coder\n"
     "docs = {p.name: p.read_text() for p in pathlib.Path('docs/spec').glob('*.md')}\n"
     "get_coder('template').code(json.loads(os.environ['PRAZIUM_TASK_JSON']), docs,"
-    " pathlib.Path('.'))\n")
-SLOW_TASKS = (f"sleep 3; exec {shlex.quote(sys.executable)} -c "
-              f"{shlex.quote(_TEMPLATE_FROM_WORKTREE)}")
+    " pathlib.Path('.'))\n"
+)
+SLOW_TASKS = (
+    f"sleep 3; exec {shlex.quote(sys.executable)} -c {shlex.quote(_TEMPLATE_FROM_WORKTREE)}"
+)
 
 
 def _dev_dir() -> Path:
@@ -55,8 +57,13 @@ def _dev_dir() -> Path:
 
 
 def _script(*args: str) -> None:
-    result = subprocess.run([str(ROOT / "scripts" / args[0]), *args[1:]], capture_output=True,
-                            text=True, timeout=300, check=False)
+    result = subprocess.run(
+        [str(ROOT / "scripts" / args[0]), *args[1:]],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -74,8 +81,9 @@ def _apiserver_ready() -> bool:
     context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
     port = os.environ.get("PRAZIUM_APISERVER_PORT", "6443")
     try:
-        with urllib.request.urlopen(f"https://127.0.0.1:{port}/readyz", timeout=2,
-                                    context=context) as response:
+        with urllib.request.urlopen(
+            f"https://127.0.0.1:{port}/readyz", timeout=2, context=context
+        ) as response:
             return bool(response.status == 200)
     except OSError:
         return False
@@ -101,26 +109,42 @@ def _gone(pid: int) -> bool:
 def _slow_run(stack: Stack, namespace: str, operator: ServiceProcess, name: str) -> None:
     kubectl_apply(stack, namespace, EXAMPLES / "project-gitops.yaml")
     wait_phase(namespace, "projects", "notes-gitops", {"approved"}, operator)
-    create(namespace, "runs", "Run", name, {
-        "projectRef": {"name": "notes-gitops"}, "parallelism": 2,
-        "agent": {"coder": "command", "command": SLOW_TASKS}})
+    create(
+        namespace,
+        "runs",
+        "Run",
+        name,
+        {
+            "projectRef": {"name": "notes-gitops"},
+            "parallelism": 2,
+            "agent": {"coder": "command", "command": SLOW_TASKS},
+        },
+    )
 
 
 def _assert_each_task_once_in_order(journal: list[dict], task_ids: list[str]) -> None:
     for task_id in task_ids:
-        lifecycle = [e["type"] for e in journal
-                     if e["task"] == task_id and e["type"] in {*TASK_EVENTS, "TASK_FAILED"}]
+        lifecycle = [
+            e["type"]
+            for e in journal
+            if e["task"] == task_id and e["type"] in {*TASK_EVENTS, "TASK_FAILED"}
+        ]
         assert lifecycle == TASK_EVENTS, (task_id, lifecycle)
-        files = [e["payload"]["path"] for e in journal
-                 if e["task"] == task_id and e["type"] == "FILE_CREATED"]
+        files = [
+            e["payload"]["path"]
+            for e in journal
+            if e["task"] == task_id and e["type"] == "FILE_CREATED"
+        ]
         assert files and len(files) == len(set(files)), (task_id, files)
-    finals = [e["type"] for e in journal
-              if e["type"] in {"RUN_COMPLETED", "RUN_FAILED", "RUN_CANCELLED"}]
+    finals = [
+        e["type"] for e in journal if e["type"] in {"RUN_COMPLETED", "RUN_FAILED", "RUN_CANCELLED"}
+    ]
     assert finals == ["RUN_COMPLETED"], finals
 
 
-def _ride_out(stop: Callable[[], None], start: Callable[[], None],
-              back: Callable[[], bool], what: str) -> float:
+def _ride_out(
+    stop: Callable[[], None], start: Callable[[], None], back: Callable[[], bool], what: str
+) -> float:
     """Stop a dependency for OUTAGE_SECONDS, start it again whatever happens; the
     seconds it was down."""
     stopped_at = time.monotonic()
@@ -135,23 +159,36 @@ def _ride_out(stop: Callable[[], None], start: Callable[[], None],
 
 
 def test_run_succeeds_across_a_20s_postgres_outage_with_every_event_once(
-    stack: Stack, namespace: str, data_dir: Path, tmp_path: Path,
+    stack: Stack,
+    namespace: str,
+    data_dir: Path,
+    tmp_path: Path,
 ) -> None:
     # Workers give up on the journal after 2 s and leave their events in the result
     # file: the operator's replay is what brings them into the journal.
-    operator = start_operator(stack, data_dir, [namespace], tmp_path / "logs",
-                              PRAZIUM_WORKER_DB_RETRY_SECONDS="2")
+    operator = start_operator(
+        stack, data_dir, [namespace], tmp_path / "logs", PRAZIUM_WORKER_DB_RETRY_SECONDS="2"
+    )
     try:
         _slow_run(stack, namespace, operator, "notes-pg")
-        wait_for(lambda: any(e["type"] == "TASK_STARTED"
-                             for e in events(stack.database_url, namespace, "notes-pg")),
-                 60, "a worker to start", operator, interval=0.05)
-        down = _ride_out(lambda: _script("postgres.sh", "stop"),
-                         lambda: _script("postgres.sh", "start"),
-                         lambda: _database_answers(stack.database_url), "PostgreSQL")
+        wait_for(
+            lambda: any(
+                e["type"] == "TASK_STARTED"
+                for e in events(stack.database_url, namespace, "notes-pg")
+            ),
+            60,
+            "a worker to start",
+            operator,
+            interval=0.05,
+        )
+        down = _ride_out(
+            lambda: _script("postgres.sh", "stop"),
+            lambda: _script("postgres.sh", "start"),
+            lambda: _database_answers(stack.database_url),
+            "PostgreSQL",
+        )
         run = wait_run_done(namespace, "notes-pg", operator, timeout=240)
-        journal = wait_final_event(stack.database_url, namespace, "notes-pg", operator,
-                                   timeout=60)
+        journal = wait_final_event(stack.database_url, namespace, "notes-pg", operator, timeout=60)
     finally:
         operator.stop()
     assert run["status"]["phase"] == "succeeded", run["status"].get("message")
@@ -163,20 +200,33 @@ def test_run_succeeds_across_a_20s_postgres_outage_with_every_event_once(
 
 
 def test_run_completes_across_a_20s_apiserver_outage(
-    stack: Stack, namespace: str, data_dir: Path, tmp_path: Path,
+    stack: Stack,
+    namespace: str,
+    data_dir: Path,
+    tmp_path: Path,
 ) -> None:
     operator = start_operator(stack, data_dir, [namespace], tmp_path / "logs")
     try:
         _slow_run(stack, namespace, operator, "notes-api")
-        wait_for(lambda: any(e["type"] == "TASK_STARTED"
-                             for e in events(stack.database_url, namespace, "notes-api")),
-                 60, "a worker to start", operator, interval=0.05)
-        down = _ride_out(_stop_control_plane, lambda: _script("cluster.sh", "start"),
-                         _apiserver_ready, "the control plane")
+        wait_for(
+            lambda: any(
+                e["type"] == "TASK_STARTED"
+                for e in events(stack.database_url, namespace, "notes-api")
+            ),
+            60,
+            "a worker to start",
+            operator,
+            interval=0.05,
+        )
+        down = _ride_out(
+            _stop_control_plane,
+            lambda: _script("cluster.sh", "start"),
+            _apiserver_ready,
+            "the control plane",
+        )
         assert operator.alive(), operator.log_tail()
         run = wait_run_done(namespace, "notes-api", operator, timeout=240)
-        journal = wait_final_event(stack.database_url, namespace, "notes-api", operator,
-                                   timeout=60)
+        journal = wait_final_event(stack.database_url, namespace, "notes-api", operator, timeout=60)
     finally:
         operator.stop()
     assert run["status"]["phase"] == "succeeded", run["status"].get("message")

@@ -20,7 +20,9 @@ pytestmark = pytest.mark.integration
 def _can_i(stack: Stack, kubeconfig: Path, *args: str) -> bool:
     result = subprocess.run(
         [stack.kubectl, "--kubeconfig", str(kubeconfig), "auth", "can-i", *args],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     return result.stdout.strip() == "yes"
 
@@ -41,10 +43,12 @@ def test_chart_rules_grant_no_secrets_and_no_cluster_admin(
         assert not _can_i(stack, kubeconfig, "create", "pods", "-n", namespace)
         assert not _can_i(stack, kubeconfig, "delete", "customresourcedefinitions")
         # Worker Jobs: the operator's own (release) namespace only, never a tenant's.
-        assert _can_i(stack, kubeconfig, "create", "jobs.batch", "-n", namespace) \
-            is (component == "operator")
-        assert _can_i(stack, kubeconfig, "deletecollection", "jobs.batch", "-n", namespace) \
-            is (component == "operator")
+        assert _can_i(stack, kubeconfig, "create", "jobs.batch", "-n", namespace) is (
+            component == "operator"
+        )
+        assert _can_i(stack, kubeconfig, "deletecollection", "jobs.batch", "-n", namespace) is (
+            component == "operator"
+        )
         assert not _can_i(stack, kubeconfig, "create", "jobs.batch", "-n", "some-tenant")
         assert not _can_i(stack, kubeconfig, "list", "jobs.batch", "-A")
         assert not _can_i(stack, kubeconfig, "list", "pods", "-n", "some-tenant")
@@ -60,8 +64,9 @@ def test_operator_builds_a_project_with_only_the_chart_rules(
     kubeconfig, role = service_account_kubeconfig(
         stack.kubeconfig, namespace, "operator", tmp_path / "kubeconfig"
     )
-    proc = start_operator(stack, data_dir, [namespace], tmp_path / "logs",
-                          PRAZIUM_KUBECONFIG=str(kubeconfig))
+    proc = start_operator(
+        stack, data_dir, [namespace], tmp_path / "logs", PRAZIUM_KUBECONFIG=str(kubeconfig)
+    )
     try:
         kubectl_apply(stack, namespace, EXAMPLES / "project-answered.yaml")
         wait_phase(namespace, "projects", "todo-answered", {"approved"}, proc)
@@ -70,8 +75,13 @@ def test_operator_builds_a_project_with_only_the_chart_rules(
         assert run["status"]["phase"] == "succeeded", run["status"].get("message")
         assert run["status"]["verificationResult"]["exitCode"] == 0
         # The story reached `kubectl describe` too (Events need their own grant).
-        events = client.CoreV1Api().list_namespaced_event(
-            namespace, field_selector="involvedObject.name=todo-answered-build").items
+        events = (
+            client.CoreV1Api()
+            .list_namespaced_event(
+                namespace, field_selector="involvedObject.name=todo-answered-build"
+            )
+            .items
+        )
         assert events, "no Kubernetes Event was recorded on the Run"
         log = proc.log_tail(2000)
         assert "forbidden" not in log.lower(), log

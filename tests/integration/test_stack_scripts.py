@@ -21,16 +21,25 @@ def _stack_env(dev_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PRAZIUM_")}
     env.update(
         PRAZIUM_DEV_DIR=str(dev_dir),
-        PRAZIUM_APISERVER_PORT=str(free_port()), PRAZIUM_ETCD_PORT=str(free_port()),
-        PRAZIUM_ETCD_PEER_PORT=str(free_port()), PRAZIUM_CM_PORT=str(free_port()),
-        PRAZIUM_PG_PORT=str(free_port()), PRAZIUM_API_PORT=str(free_port()),
+        PRAZIUM_APISERVER_PORT=str(free_port()),
+        PRAZIUM_ETCD_PORT=str(free_port()),
+        PRAZIUM_ETCD_PEER_PORT=str(free_port()),
+        PRAZIUM_CM_PORT=str(free_port()),
+        PRAZIUM_PG_PORT=str(free_port()),
+        PRAZIUM_API_PORT=str(free_port()),
     )
     return env
 
 
 def _script(name: str, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(ROOT / "scripts" / name), *args], env=env, capture_output=True,
-                          text=True, timeout=300, check=False)
+    return subprocess.run(
+        [str(ROOT / "scripts" / name), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def _processes_under(dev_dir: Path) -> list[str]:
@@ -51,15 +60,22 @@ def test_up_is_healthy_and_down_leaves_no_process(tmp_path: Path) -> None:
         assert set(health.json()["components"].values()) == {"healthy"}
 
         kubectl = [str(dev / "bin" / "kubectl"), "--kubeconfig", str(dev / "kubeconfig")]
-        applied = subprocess.run([*kubectl, "apply", "-f", str(ROOT / "examples/project.yaml")],
-                                 capture_output=True, text=True, check=False)
+        applied = subprocess.run(
+            [*kubectl, "apply", "-f", str(ROOT / "examples/project.yaml")],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert applied.returncode == 0, applied.stderr
         deadline = time.monotonic() + 30
         phase = ""
         while not phase and time.monotonic() < deadline:
             phase = subprocess.run(
                 [*kubectl, "get", "project", "todo-app", "-o", "jsonpath={.status.phase}"],
-                capture_output=True, text=True, check=False).stdout
+                capture_output=True,
+                text=True,
+                check=False,
+            ).stdout
             time.sleep(0.3)
         assert phase, "the operator set no status.phase within 30 s"
 
@@ -110,5 +126,6 @@ def test_a_taken_port_fails_fast_with_a_clear_message(tmp_path: Path) -> None:
     _script("cluster.sh", "stop", env=env)
     assert result.returncode != 0
     assert f"port {env['PRAZIUM_APISERVER_PORT']} (for kube-apiserver) is already in use" in (
-        result.stderr)
+        result.stderr
+    )
     assert elapsed < 30

@@ -23,8 +23,9 @@ from tests.support.services import ROOT, Stack
 pytestmark = pytest.mark.integration
 
 
-def _run_worker(stack: Stack, data_dir: Path, namespace: str, run: str, attempt: int,
-                command: str) -> tuple[int, list[dict[str, object]]]:
+def _run_worker(
+    stack: Stack, data_dir: Path, namespace: str, run: str, attempt: int, command: str
+) -> tuple[int, list[dict[str, object]]]:
     repo = paths.repo_path(data_dir, namespace, "shop")
     if not repo.exists():
         gitrepo.init_bare(repo)
@@ -32,20 +33,45 @@ def _run_worker(stack: Stack, data_dir: Path, namespace: str, run: str, attempt:
     assert base
     result = paths.result_path(data_dir, namespace, run, "task-001", attempt)
     request = WorkerRequest(
-        namespace=namespace, project="shop", run=run,
-        task={"id": "task-001", "slug": "shell", "description": "App shell",
-              "pathScope": ["app/**"], "dependencies": []},
-        documents={}, repo_path=str(repo),
+        namespace=namespace,
+        project="shop",
+        run=run,
+        task={
+            "id": "task-001",
+            "slug": "shell",
+            "description": "App shell",
+            "pathScope": ["app/**"],
+            "dependencies": [],
+        },
+        documents={},
+        repo_path=str(repo),
         worktree=str(paths.task_worktree(data_dir, namespace, "shop", run, "task-001")),
-        branch=f"feat/{run}/task-001-shell", base_commit=base, attempt=attempt,
-        result_path=str(result), coder="command", coder_options={"command": command})
+        branch=f"feat/{run}/task-001-shell",
+        base_commit=base,
+        attempt=attempt,
+        result_path=str(result),
+        coder="command",
+        coder_options={"command": command},
+    )
     result.parent.mkdir(parents=True, exist_ok=True)
     request_path(result).write_text(request.to_json())
     env = stack.service_env(data_dir)
     with log_path(result).open("ab") as output:
-        code = subprocess.run([sys.executable, "-m", "prazium_operator.worker", "--request",
-                               str(request_path(result))], env=env, cwd=ROOT, stdout=output,
-                              stderr=output, timeout=120, check=False).returncode
+        code = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "prazium_operator.worker",
+                "--request",
+                str(request_path(result)),
+            ],
+            env=env,
+            cwd=ROOT,
+            stdout=output,
+            stderr=output,
+            timeout=120,
+            check=False,
+        ).returncode
     lines = [line for line in log_path(result).read_text().splitlines() if line.strip()]
     records = []
     for line in lines:
@@ -56,15 +82,15 @@ def _run_worker(stack: Stack, data_dir: Path, namespace: str, run: str, attempt:
     return code, records
 
 
-def test_worker_log_lines_are_json_with_run_task_and_attempt(
-    stack: Stack, data_dir: Path
-) -> None:
+def test_worker_log_lines_are_json_with_run_task_and_attempt(stack: Stack, data_dir: Path) -> None:
     namespace, run = f"t-{uuid.uuid4().hex[:10]}", "shop-1"
-    ok, records = _run_worker(stack, data_dir, namespace, run, 1,
-                              "mkdir -p app && echo hi > app/main.py")
+    ok, records = _run_worker(
+        stack, data_dir, namespace, run, 1, "mkdir -p app && echo hi > app/main.py"
+    )
     assert ok == 0, records
-    failed, failed_records = _run_worker(stack, data_dir, namespace, run, 2,
-                                         "echo 'agent broke' >&2; exit 3")
+    failed, failed_records = _run_worker(
+        stack, data_dir, namespace, run, 2, "echo 'agent broke' >&2; exit 3"
+    )
     assert failed == 1, failed_records
 
     for attempt, lines in ((1, records), (2, failed_records)):

@@ -14,8 +14,13 @@ from prazium_operator.agents.structured.prompts import parse_inputs
 from tests.support.llm_standin import LLMStandin
 
 API_VERSION = "2023-06-01"
-ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error",
-               429: "rate_limit_error", 500: "api_error", 529: "overloaded_error"}
+ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    429: "rate_limit_error",
+    500: "api_error",
+    529: "overloaded_error",
+}
 
 
 class AnthropicStandin(LLMStandin):
@@ -23,8 +28,10 @@ class AnthropicStandin(LLMStandin):
     retry_statuses = frozenset({429, 529})
 
     def error_body(self, status: int, message: str) -> Any:
-        return {"type": "error",
-                "error": {"type": ERROR_TYPES.get(status, "api_error"), "message": message}}
+        return {
+            "type": "error",
+            "error": {"type": ERROR_TYPES.get(status, "api_error"), "message": message},
+        }
 
     def refusal(self, headers: dict[str, str], body: dict[str, Any]) -> tuple[int, Any] | None:
         if headers.get("x-api-key") != self.api_key:
@@ -47,8 +54,20 @@ class AnthropicStandin(LLMStandin):
         return body["tools"][0]["name"], parse_inputs(content)
 
     def envelope(self, answer: Any, body: dict[str, Any]) -> Any:
-        return {"id": "msg_standin", "type": "message", "role": "assistant",
-                "model": body["model"], "stop_reason": "tool_use", "stop_sequence": None,
-                "usage": {"input_tokens": 1, "output_tokens": 1},
-                "content": [{"type": "tool_use", "id": "toolu_standin",
-                             "name": body["tools"][0]["name"], "input": answer}]}
+        return {
+            "id": "msg_standin",
+            "type": "message",
+            "role": "assistant",
+            "model": body["model"],
+            "stop_reason": "tool_use",
+            "stop_sequence": None,
+            "usage": {"input_tokens": 1, "output_tokens": 1},
+            "content": [
+                {
+                    "type": "tool_use",
+                    "id": "toolu_standin",
+                    "name": body["tools"][0]["name"],
+                    "input": answer,
+                }
+            ],
+        }

@@ -30,16 +30,34 @@ def crd() -> client.CustomObjectsApi:
     return client.CustomObjectsApi()
 
 
-def create_project(namespace: str, name: str, display: str = "Notes",
-                   description: str = "A notes app with tags and search") -> Obj:
-    return dict(crd().create_namespaced_custom_object(GROUP, VERSION, namespace, "projects", {
-        "apiVersion": API_VERSION, "kind": "Project", "metadata": {"name": name},
-        "spec": {"displayName": display, "description": description}}))
+def create_project(
+    namespace: str,
+    name: str,
+    display: str = "Notes",
+    description: str = "A notes app with tags and search",
+) -> Obj:
+    return dict(
+        crd().create_namespaced_custom_object(
+            GROUP,
+            VERSION,
+            namespace,
+            "projects",
+            {
+                "apiVersion": API_VERSION,
+                "kind": "Project",
+                "metadata": {"name": name},
+                "spec": {"displayName": display, "description": description},
+            },
+        )
+    )
 
 
 def set_status(namespace: str, plural: str, name: str, status: Obj) -> Obj:
-    return dict(crd().patch_namespaced_custom_object_status(
-        GROUP, VERSION, namespace, plural, name, {"status": status}))
+    return dict(
+        crd().patch_namespaced_custom_object_status(
+            GROUP, VERSION, namespace, plural, name, {"status": status}
+        )
+    )
 
 
 def approved_spec(version: int = 1) -> Obj:
@@ -48,46 +66,73 @@ def approved_spec(version: int = 1) -> Obj:
 
 
 def create_run(namespace: str, project: str, name: str, status: Obj | None = None) -> Obj:
-    obj = crd().create_namespaced_custom_object(GROUP, VERSION, namespace, "runs", {
-        "apiVersion": API_VERSION, "kind": "Run",
-        "metadata": {"name": name, "labels": {LABEL_PROJECT: project}},
-        "spec": {"projectRef": {"name": project}, "trigger": "manual"}})
+    obj = crd().create_namespaced_custom_object(
+        GROUP,
+        VERSION,
+        namespace,
+        "runs",
+        {
+            "apiVersion": API_VERSION,
+            "kind": "Run",
+            "metadata": {"name": name, "labels": {LABEL_PROJECT: project}},
+            "spec": {"projectRef": {"name": project}, "trigger": "manual"},
+        },
+    )
     if status:
         obj = set_status(namespace, "runs", name, status)
     return dict(obj)
 
 
-def create_task(namespace: str, project: str, run: str, number: int, slug: str,
-                status: Obj | None = None) -> Obj:
+def create_task(
+    namespace: str, project: str, run: str, number: int, slug: str, status: Obj | None = None
+) -> Obj:
     definition_id = f"task-{number:03d}"
     name = f"{run}-{definition_id}"
-    obj = crd().create_namespaced_custom_object(GROUP, VERSION, namespace, "tasks", {
-        "apiVersion": API_VERSION, "kind": "Task",
-        "metadata": {"name": name, "labels": {LABEL_RUN: run, LABEL_PROJECT: project}},
-        "spec": {"runRef": {"name": run}, "projectRef": {"name": project}, "sequence": number,
-                 "definition": {"id": definition_id, "slug": slug,
-                                "description": f"Build {slug}", "instructions": "do it",
-                                "dependencies": [], "pathScope": [f"{slug}/**"],
-                                "expectedOutputs": [f"{slug}/x.py"]}}})
+    obj = crd().create_namespaced_custom_object(
+        GROUP,
+        VERSION,
+        namespace,
+        "tasks",
+        {
+            "apiVersion": API_VERSION,
+            "kind": "Task",
+            "metadata": {"name": name, "labels": {LABEL_RUN: run, LABEL_PROJECT: project}},
+            "spec": {
+                "runRef": {"name": run},
+                "projectRef": {"name": project},
+                "sequence": number,
+                "definition": {
+                    "id": definition_id,
+                    "slug": slug,
+                    "description": f"Build {slug}",
+                    "instructions": "do it",
+                    "dependencies": [],
+                    "pathScope": [f"{slug}/**"],
+                    "expectedOutputs": [f"{slug}/x.py"],
+                },
+            },
+        },
+    )
     if status:
         obj = set_status(namespace, "tasks", name, status)
     return dict(obj)
 
 
 def git(repo: Path, *args: str, cwd: Path | None = None) -> str:
-    return subprocess.run(["git", *args], cwd=cwd or repo, check=True, capture_output=True,
-                          text=True).stdout.strip()
+    return subprocess.run(
+        ["git", *args], cwd=cwd or repo, check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
-def make_repo(data_dir: Path, namespace: str, project: str, files: dict[str, bytes],
-              tmp: Path) -> tuple[Path, str]:
+def make_repo(
+    data_dir: Path, namespace: str, project: str, files: dict[str, bytes], tmp: Path
+) -> tuple[Path, str]:
     """A real bare repo at the project's path with one commit of files on main."""
     bare = paths.repo_path(data_dir, namespace, project)
     bare.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True)
     work = tmp / f"work-{project}"
-    subprocess.run(["git", "clone", "-q", str(bare), str(work)], check=True,
-                   capture_output=True)
+    subprocess.run(["git", "clone", "-q", str(bare), str(work)], check=True, capture_output=True)
     for rel, content in files.items():
         target = work / rel
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -44,9 +44,13 @@ def template_answer(schema_name: str, inputs: dict[str, Any]) -> Any:
         questions = planner.clarify(inputs["displayName"], inputs["description"])
         return {"questions": [{"options": [], **q} for q in questions]}
     if schema_name == "spec_documents":
-        documents = planner.write_spec(inputs["displayName"], inputs["description"],
-                                       inputs["answers"], inputs["feedback"] or None,
-                                       inputs["revision"])
+        documents = planner.write_spec(
+            inputs["displayName"],
+            inputs["description"],
+            inputs["answers"],
+            inputs["feedback"] or None,
+            inputs["revision"],
+        )
         return {key: documents[name] for name, key in DOCUMENT_KEYS.items()}
     if schema_name == "plan":
         return planner.decompose(inputs["displayName"], inputs["documents"])
@@ -54,18 +58,25 @@ def template_answer(schema_name: str, inputs: dict[str, Any]) -> Any:
         with tempfile.TemporaryDirectory() as tmp:
             root = pathlib.Path(tmp)
             TemplateCoder().code(inputs["task"], inputs["documents"], root)
-            return {"files": [
-                {"path": str(p.relative_to(root)), "content": p.read_text(encoding="utf-8"),
-                 "executable": bool(p.stat().st_mode & 0o100)}
-                for p in sorted(root.rglob("*")) if p.is_file()]}
+            return {
+                "files": [
+                    {
+                        "path": str(p.relative_to(root)),
+                        "content": p.read_text(encoding="utf-8"),
+                        "executable": bool(p.stat().st_mode & 0o100),
+                    }
+                    for p in sorted(root.rglob("*"))
+                    if p.is_file()
+                ]
+            }
     raise ValueError(f"unknown schema {schema_name!r}")
 
 
 class LLMStandin:
     """One provider's endpoint; subclasses fill in the protocol-specific parts."""
 
-    route = ""                 # the one path served, e.g. "/v1/messages"
-    base_path = ""             # what a client appends to host:port as its base URL
+    route = ""  # the one path served, e.g. "/v1/messages"
+    base_path = ""  # what a client appends to host:port as its base URL
     retry_statuses: frozenset[int] = frozenset({429})
 
     def __init__(self, api_key: str) -> None:
@@ -116,7 +127,8 @@ class LLMStandin:
     def fail_next(self, status: int, times: int = 1) -> None:
         for _ in range(times):
             self.faults.append(
-                lambda _answer: (status, self.error_body(status, f"stand-in {status}")))
+                lambda _answer: (status, self.error_body(status, f"stand-in {status}"))
+            )
 
     def tamper_next(self, change: Callable[[Any], Any]) -> None:
         """Answer the next request with change(correct answer)."""

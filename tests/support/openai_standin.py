@@ -26,12 +26,22 @@ class OpenAIStandin(LLMStandin):
         return None
 
     def schema_and_inputs(self, body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        return (body["response_format"]["json_schema"]["name"],
-                parse_inputs(body["messages"][-1]["content"]))
+        return (
+            body["response_format"]["json_schema"]["name"],
+            parse_inputs(body["messages"][-1]["content"]),
+        )
 
     def envelope(self, answer: Any, body: dict[str, Any]) -> Any:
         content = answer if isinstance(answer, str) else json.dumps(answer)
-        return {"id": "chatcmpl-standin", "object": "chat.completion",
-                "model": body.get("model", ""),
-                "choices": [{"index": 0, "finish_reason": "stop",
-                             "message": {"role": "assistant", "content": content}}]}
+        return {
+            "id": "chatcmpl-standin",
+            "object": "chat.completion",
+            "model": body.get("model", ""),
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": content},
+                }
+            ],
+        }

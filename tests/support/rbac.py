@@ -24,8 +24,9 @@ def has_namespace_rules(component: str) -> bool:
     return (CHART_FILES / f"{component}-namespace-rules.yaml").is_file()
 
 
-def service_account_kubeconfig(admin_kubeconfig: str, namespace: str, component: str,
-                               out: Path) -> tuple[Path, str]:
+def service_account_kubeconfig(
+    admin_kubeconfig: str, namespace: str, component: str, out: Path
+) -> tuple[Path, str]:
     """Create a ServiceAccount in `namespace` (the release namespace) bound to a
     ClusterRole with the chart's rules and, as the chart does, to a Role in that
     namespace with its namespace rules; write a kubeconfig that authenticates with a
@@ -35,26 +36,37 @@ def service_account_kubeconfig(admin_kubeconfig: str, namespace: str, component:
     core.create_namespaced_service_account(namespace, {"metadata": {"name": name}})
     subjects = [{"kind": "ServiceAccount", "name": name, "namespace": namespace}]
     rbac.create_cluster_role({"metadata": {"name": name}, "rules": chart_rules(component)})
-    rbac.create_cluster_role_binding({
-        "metadata": {"name": name},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
-        "subjects": subjects,
-    })
-    if has_namespace_rules(component):
-        rbac.create_namespaced_role(namespace, {
-            "metadata": {"name": name}, "rules": chart_rules(f"{component}-namespace")})
-        rbac.create_namespaced_role_binding(namespace, {
+    rbac.create_cluster_role_binding(
+        {
             "metadata": {"name": name},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": name,
+            },
             "subjects": subjects,
-        })
+        }
+    )
+    if has_namespace_rules(component):
+        rbac.create_namespaced_role(
+            namespace, {"metadata": {"name": name}, "rules": chart_rules(f"{component}-namespace")}
+        )
+        rbac.create_namespaced_role_binding(
+            namespace,
+            {
+                "metadata": {"name": name},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+                "subjects": subjects,
+            },
+        )
     token = core.create_namespaced_service_account_token(
         name, namespace, {"spec": {"expirationSeconds": 3600}}
     ).status.token
     admin = yaml.safe_load(Path(admin_kubeconfig).read_text())
     cluster = admin["clusters"][0]
     config = {
-        "apiVersion": "v1", "kind": "Config",
+        "apiVersion": "v1",
+        "kind": "Config",
         "clusters": [cluster],
         "users": [{"name": name, "user": {"token": token}}],
         "contexts": [{"name": name, "context": {"cluster": cluster["name"], "user": name}}],

@@ -43,8 +43,13 @@ class ServiceProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            self.args, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, cwd=ROOT, start_new_session=True,
+            self.args,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=ROOT,
+            start_new_session=True,
         )
         log.close()
         return self
@@ -102,8 +107,9 @@ class Stack:
         return env
 
 
-def start_operator(stack: Stack, data_dir: Path, namespaces: list[str], log_dir: Path,
-                   **extra_env: str) -> ServiceProcess:
+def start_operator(
+    stack: Stack, data_dir: Path, namespaces: list[str], log_dir: Path, **extra_env: str
+) -> ServiceProcess:
     env = stack.service_env(data_dir, PRAZIUM_NAMESPACES=json_list(namespaces), **extra_env)
     proc = ServiceProcess(
         "operator", [sys.executable, "-m", "prazium_operator"], env, log_dir / "operator.log"
@@ -111,8 +117,9 @@ def start_operator(stack: Stack, data_dir: Path, namespaces: list[str], log_dir:
     return proc
 
 
-def start_api(stack: Stack, data_dir: Path, log_dir: Path, port: int | None = None,
-              **extra_env: str) -> tuple[ServiceProcess, str]:
+def start_api(
+    stack: Stack, data_dir: Path, log_dir: Path, port: int | None = None, **extra_env: str
+) -> tuple[ServiceProcess, str]:
     port = port or free_port()
     env = stack.service_env(data_dir, PRAZIUM_PORT=str(port), **extra_env)
     proc = ServiceProcess(
@@ -194,14 +201,24 @@ def kill_workers(data_dir: Path, timeout: float = 10.0) -> list[int]:
                 os.kill(pid, signal.SIGKILL)  # never our own group
             else:
                 os.killpg(pgid, signal.SIGKILL)
-    wait_for(lambda: not any(group_members(g) for g in groups - {own})
-             and not processes_naming(data_dir),
-             timeout, f"worker processes under {data_dir} to exit", interval=0.05)
+    wait_for(
+        lambda: (
+            not any(group_members(g) for g in groups - {own}) and not processes_naming(data_dir)
+        ),
+        timeout,
+        f"worker processes under {data_dir} to exit",
+        interval=0.05,
+    )
     return sorted(groups)
 
 
-def wait_for(predicate: Any, timeout: float, what: str,
-             process: ServiceProcess | None = None, interval: float = 0.2) -> Any:
+def wait_for(
+    predicate: Any,
+    timeout: float,
+    what: str,
+    process: ServiceProcess | None = None,
+    interval: float = 0.2,
+) -> Any:
     """Poll predicate until it returns something truthy; fail with context on timeout."""
     deadline = time.monotonic() + timeout
     while True:
@@ -209,8 +226,9 @@ def wait_for(predicate: Any, timeout: float, what: str,
         if value:
             return value
         if process is not None and not process.alive():
-            raise AssertionError(f"{process.name} exited while waiting for {what}:\n"
-                                 f"{process.log_tail()}")
+            raise AssertionError(
+                f"{process.name} exited while waiting for {what}:\n{process.log_tail()}"
+            )
         if time.monotonic() > deadline:
             tail = f"\n{process.name} log:\n{process.log_tail()}" if process else ""
             raise AssertionError(f"timed out after {timeout} s waiting for {what}{tail}")

@@ -87,7 +87,9 @@ def build_app(root: pathlib.Path, documents: dict[str, str]) -> dict[str, Any]:
 def run_app_tests(root: pathlib.Path, plan: dict[str, Any]) -> tuple[bool, int, str]:
     """(passed, tests run, output tail) of the plan's verify command in ``root``."""
     command = [sys.executable if part == "python" else part for part in plan["verifyCommand"]]
-    result = subprocess.run(command, check=False, cwd=root, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        command, check=False, cwd=root, capture_output=True, text=True, timeout=300
+    )
     output = result.stdout + result.stderr
     ran = re.search(r"^Ran (\d+) tests? in", output, re.M)
     return result.returncode == 0, int(ran.group(1)) if ran else 0, output[-3000:]

@@ -33,6 +33,9 @@ def test_entry_point_from_package_run_script_or_readme() -> None:
     assert deploy.entry_command({"app/__main__.py": 1}, "") == ["python", "-m", "app"]
     assert deploy.entry_command({"run.sh": 1}, "") == ["sh", "run.sh"]
     assert deploy.entry_command({"x.py": 1}, "Run: `python3 -m notes.web`") == [
-        "python", "-m", "notes.web"]
+        "python",
+        "-m",
+        "notes.web",
+    ]
     with pytest.raises(ApiError):
         deploy.entry_command({"x.py": 1}, "no idea")

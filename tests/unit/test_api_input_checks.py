@@ -9,8 +9,21 @@ from prazium_api import events, ratelimit, textcheck
 from prazium_api.errors import ApiError
 
 
-@pytest.mark.parametrize("text", ["a\x00b", "a\nb", "a\tb", "a\x1bb", "a\x7fb", "a\x85b",
-                                  "a\u202eb", "a\u202ab", "a\u2066b", "a\u2069b"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a\x00b",
+        "a\nb",
+        "a\tb",
+        "a\x1bb",
+        "a\x7fb",
+        "a\x85b",
+        "a\u202eb",
+        "a\u202ab",
+        "a\u2066b",
+        "a\u2069b",
+    ],
+)
 def test_names_refuse_control_and_bidi_characters(text: str) -> None:
     with pytest.raises(ValueError, match="must not contain"):
         textcheck.single_line(text)
@@ -29,14 +42,16 @@ def test_free_text_keeps_line_breaks_and_tabs_only() -> None:
     assert textcheck.optional_multi_line(None) is None
 
 
-@pytest.mark.parametrize(("text", "expected"), [(None, 0), ("", 0), (" ", 0), ("evt_42", 42),
-                                                ("42", 42), (" evt_7 ", 7)])
+@pytest.mark.parametrize(
+    ("text", "expected"), [(None, 0), ("", 0), (" ", 0), ("evt_42", 42), ("42", 42), (" evt_7 ", 7)]
+)
 def test_event_ids_parse(text: str | None, expected: int) -> None:
     assert events.parse_event_id(text, "Last-Event-ID") == expected
 
 
-@pytest.mark.parametrize("text", ["evt_abc", "evt_-5", "abc", "evt_", "-1", "1.5", "9" * 19,
-                                  "evt_1 2", "EVT_1"])
+@pytest.mark.parametrize(
+    "text", ["evt_abc", "evt_-5", "abc", "evt_", "-1", "1.5", "9" * 19, "evt_1 2", "EVT_1"]
+)
 def test_malformed_event_ids_are_validation_errors(text: str) -> None:
     with pytest.raises(ApiError) as raised:
         events.parse_event_id(text, "afterId")

@@ -14,12 +14,14 @@ from prazium_api.wsmessages import (
 
 def test_each_type_parses_to_its_model() -> None:
     assert parse_message({"type": "auth", "token": "pzm_x"}) == AuthMessage(
-        type="auth", token="pzm_x")
-    assert parse_message({"type": "subscribe", "channel": "run:run_a",
-                          "lastEventId": "evt_7"}) == SubscribeMessage(
-        type="subscribe", channel="run:run_a", lastEventId="evt_7")
-    assert parse_message({"type": "unsubscribe", "channel": "run:run_a"}) == \
-        UnsubscribeMessage(type="unsubscribe", channel="run:run_a")
+        type="auth", token="pzm_x"
+    )
+    assert parse_message(
+        {"type": "subscribe", "channel": "run:run_a", "lastEventId": "evt_7"}
+    ) == SubscribeMessage(type="subscribe", channel="run:run_a", lastEventId="evt_7")
+    assert parse_message({"type": "unsubscribe", "channel": "run:run_a"}) == UnsubscribeMessage(
+        type="unsubscribe", channel="run:run_a"
+    )
     assert parse_message({"type": "ping", "extra": 1}) == PingMessage(type="ping")
 
 

@@ -23,12 +23,25 @@ DATE = "2026-01-01T00:00:00Z"
 
 def _request(tmp_path: Path, repo: Path, base: str, **overrides: Any) -> WorkerRequest:
     fields: dict[str, Any] = dict(
-        namespace="t1", project="shop", run="shop-1",
-        task={"id": "task-001", "slug": "shell", "description": "App shell",
-              "pathScope": ["app/**"], "dependencies": []},
-        documents={}, repo_path=str(repo), worktree=str(tmp_path / "wt" / "task-001"),
-        branch="feat/run-1/task-001-shell", base_commit=base, attempt=1,
-        result_path=str(tmp_path / "results" / "task-001-1.json"), coder="unit-writer")
+        namespace="t1",
+        project="shop",
+        run="shop-1",
+        task={
+            "id": "task-001",
+            "slug": "shell",
+            "description": "App shell",
+            "pathScope": ["app/**"],
+            "dependencies": [],
+        },
+        documents={},
+        repo_path=str(repo),
+        worktree=str(tmp_path / "wt" / "task-001"),
+        branch="feat/run-1/task-001-shell",
+        base_commit=base,
+        attempt=1,
+        result_path=str(tmp_path / "results" / "task-001-1.json"),
+        coder="unit-writer",
+    )
     fields.update(overrides)
     return WorkerRequest(**fields)
 
@@ -39,8 +52,7 @@ class _Writer:
     def __init__(self, files: dict[str, str] | None = None) -> None:
         self.files = files or {"app/main.py": "print('hi')\n"}
 
-    def code(self, task: dict[str, Any], documents: dict[str, str],
-             worktree: pathlib.Path) -> None:
+    def code(self, task: dict[str, Any], documents: dict[str, str], worktree: pathlib.Path) -> None:
         for path, text in self.files.items():
             (worktree / path).parent.mkdir(parents=True, exist_ok=True)
             (worktree / path).write_text(text)
@@ -54,15 +66,29 @@ def repo(tmp_path: Path) -> Path:
 
 
 def test_job_spec_is_restricted_in_the_job_namespace_labelled_and_retry_free() -> None:
-    settings = Settings(data_dir=Path("/data"), worker_image="prazium/worker:test",
-                        worker_cpu_limit="2", repo_volume_claim="repos-claim",
-                        task_deadline_seconds=900, database_secret_name="pg-dsn",
-                        database_secret_key="uri", job_namespace="prazium",
-                        worker_service_account="prazium-worker")
-    owner = {"apiVersion": "prazium.io/v1alpha1", "kind": "Task",
-             "metadata": {"name": "shop-1-task-001", "uid": "u-1"}}
-    request = _request(Path("/data/tmp"), Path("/data/repos/t1/shop.git"), "abc", attempt=2,
-                       credentials_secret="shop-agent-keys")
+    settings = Settings(
+        data_dir=Path("/data"),
+        worker_image="prazium/worker:test",
+        worker_cpu_limit="2",
+        repo_volume_claim="repos-claim",
+        task_deadline_seconds=900,
+        database_secret_name="pg-dsn",
+        database_secret_key="uri",
+        job_namespace="prazium",
+        worker_service_account="prazium-worker",
+    )
+    owner = {
+        "apiVersion": "prazium.io/v1alpha1",
+        "kind": "Task",
+        "metadata": {"name": "shop-1-task-001", "uid": "u-1"},
+    }
+    request = _request(
+        Path("/data/tmp"),
+        Path("/data/repos/t1/shop.git"),
+        "abc",
+        attempt=2,
+        credentials_secret="shop-agent-keys",
+    )
     job = build_job(request, owner, settings)
     name = job["metadata"]["name"]
     assert name == job_name("t1", "shop-1-task-001", 2)
@@ -98,26 +124,29 @@ def test_job_spec_is_restricted_in_the_job_namespace_labelled_and_retry_free() -
     # "<tenant>.<secret>" in the job namespace, the DSN as a secretKeyRef.
     assert container["envFrom"] == [{"secretRef": {"name": "t1.shop-agent-keys"}}]
     dsn = next(e for e in container["env"] if e["name"] == "PRAZIUM_DATABASE_URL")
-    assert dsn == {"name": "PRAZIUM_DATABASE_URL",
-                   "valueFrom": {"secretKeyRef": {"name": "pg-dsn", "key": "uri"}}}
+    assert dsn == {
+        "name": "PRAZIUM_DATABASE_URL",
+        "valueFrom": {"secretKeyRef": {"name": "pg-dsn", "key": "uri"}},
+    }
     assert all("valueFrom" in e or e["name"] == "PRAZIUM_DATA_DIR" for e in container["env"])
 
 
 def test_job_spec_defaults_database_secret_and_no_credentials() -> None:
-    owner = {"apiVersion": "prazium.io/v1alpha1", "kind": "Task",
-             "metadata": {"name": "shop-1-task-001", "uid": "u-1"}}
+    owner = {
+        "apiVersion": "prazium.io/v1alpha1",
+        "kind": "Task",
+        "metadata": {"name": "shop-1-task-001", "uid": "u-1"},
+    }
     request = _request(Path("/data/tmp"), Path("/data/repos/t1/shop.git"), "abc")
     job = build_job(request, owner, Settings(data_dir=Path("/data")))
     assert "serviceAccountName" not in job["spec"]["template"]["spec"]
     container = job["spec"]["template"]["spec"]["containers"][0]
     assert container["envFrom"] == []
     dsn = next(e for e in container["env"] if e["name"] == "PRAZIUM_DATABASE_URL")
-    assert dsn["valueFrom"]["secretKeyRef"] == {"name": "prazium-database",
-                                                "key": "DATABASE_URL"}
+    assert dsn["valueFrom"]["secretKeyRef"] == {"name": "prazium-database", "key": "DATABASE_URL"}
 
 
-def test_job_namespace_defaults_to_the_pod_namespace(monkeypatch: pytest.MonkeyPatch
-                                                     ) -> None:
+def test_job_namespace_defaults_to_the_pod_namespace(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PRAZIUM_JOB_NAMESPACE", raising=False)
     monkeypatch.delenv("POD_NAMESPACE", raising=False)
     assert Settings().job_namespace == "prazium-system"
@@ -129,9 +158,16 @@ def test_job_namespace_defaults_to_the_pod_namespace(monkeypatch: pytest.MonkeyP
 
 def test_job_names_and_labels_stay_valid_and_apart_across_tenants() -> None:
     long_ns, long_task = "t" * 63, "r" * 200 + "-task-001"
-    names = {job_name(ns, task, 1) for ns, task in [
-        ("a", "b-task-001"), ("a-b", "task-001"), (long_ns, long_task),
-        (long_ns, long_task[:-1] + "2"), ("a", "b-task-001-x")]}
+    names = {
+        job_name(ns, task, 1)
+        for ns, task in [
+            ("a", "b-task-001"),
+            ("a-b", "task-001"),
+            (long_ns, long_task),
+            (long_ns, long_task[:-1] + "2"),
+            ("a", "b-task-001-x"),
+        ]
+    }
     assert len(names) == 5
     dns_label = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
     assert all(len(n) <= 63 and dns_label.match(n) for n in names)
@@ -155,12 +191,15 @@ def test_merges_are_deterministic_and_conflicts_name_the_paths(repo: Path) -> No
     assert conflict.commit is None and conflict.conflicts == ["same.txt"]
 
 
-@pytest.mark.parametrize(("output", "counts"), [
-    ("test_a ... ok\n\nRan 12 tests in 0.3s\n\nOK\n", (12, 0)),
-    ("Ran 5 tests in 0.1s\n\nFAILED (failures=1, errors=2)\n", (2, 3)),
-    ("==== 7 passed, 1 failed in 0.5s ====", (7, 1)),
-    ("nothing recognisable", (0, 0)),
-])
+@pytest.mark.parametrize(
+    ("output", "counts"),
+    [
+        ("test_a ... ok\n\nRan 12 tests in 0.3s\n\nOK\n", (12, 0)),
+        ("Ran 5 tests in 0.1s\n\nFAILED (failures=1, errors=2)\n", (2, 3)),
+        ("==== 7 passed, 1 failed in 0.5s ====", (7, 1)),
+        ("nothing recognisable", (0, 0)),
+    ],
+)
 def test_test_counts_from_unittest_and_pytest(output: str, counts: tuple[int, int]) -> None:
     assert verify.count_tests(output) == counts
 
@@ -172,8 +211,13 @@ def test_worker_commits_once_and_a_rerun_is_idempotent(repo: Path, tmp_path: Pat
     request = _request(tmp_path, repo, base)
     head, created, modified = worker.execute(request)
     assert created == ["app/main.py"] and modified == []
-    log = subprocess.run(["git", "log", "-1", "--format=%an <%ae>|%s", head], cwd=repo,
-                         capture_output=True, text=True, check=True).stdout.strip()
+    log = subprocess.run(
+        ["git", "log", "-1", "--format=%an <%ae>|%s", head],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     assert log == "Prazium <unit-writer@prazium.io>|task-001 shell: App shell"
     # A second attempt (say, after a crash) finds the work done: no new commit.
     again, created_again, _ = worker.execute(_request(tmp_path, repo, base, attempt=2))
@@ -199,8 +243,9 @@ def test_a_rerun_recovers_from_git_locks_left_by_a_killed_attempt(
     assert base
     first = _request(tmp_path, repo, base)
     worker.prepare_worktree(repo, Path(first.worktree), first.branch, base)
-    admin = Path(first.worktree) / (Path(first.worktree) / ".git").read_text().split(":", 1)[
-        1].strip()
+    admin = (
+        Path(first.worktree) / (Path(first.worktree) / ".git").read_text().split(":", 1)[1].strip()
+    )
     index_lock = admin / "index.lock"
     ref_lock = repo / "refs" / "heads" / f"{first.branch}.lock"
     index_lock.write_text("")

@@ -25,8 +25,10 @@ from prazium_operator.plan import PlanError, path_in_scope, topological_order, v
 from tests.support.llm_standin import LLMStandin
 from tests.support.providers import ANTHROPIC, OPENAI, PROVIDERS, Provider
 
-KEYS = {OPENAI.name: "sk-test-unit-0123456789abcdef",
-        ANTHROPIC.name: "sk-ant-test-unit-0123456789abcdef"}
+KEYS = {
+    OPENAI.name: "sk-test-unit-0123456789abcdef",
+    ANTHROPIC.name: "sk-ant-test-unit-0123456789abcdef",
+}
 NAME = "Recipes"
 DESCRIPTION = "A recipe box where cooks save recipes with ingredients, and user login"
 
@@ -68,18 +70,22 @@ def planner(provider: Provider, standin: LLMStandin, key: str) -> StructuredPlan
 @pytest.fixture(scope="module")
 def documents(provider: Provider, standin: LLMStandin, key: str) -> dict[str, str]:
     return provider.planner(settings=settings(provider, standin.base_url, key)).write_spec(
-        NAME, DESCRIPTION, {"q1": "Email/Password"}, None, 1)
+        NAME, DESCRIPTION, {"q1": "Email/Password"}, None, 1
+    )
 
 
 @pytest.fixture(scope="module")
-def plan(provider: Provider, standin: LLMStandin, key: str,
-         documents: dict[str, str]) -> dict[str, Any]:
+def plan(
+    provider: Provider, standin: LLMStandin, key: str, documents: dict[str, str]
+) -> dict[str, Any]:
     return provider.planner(settings=settings(provider, standin.base_url, key)).decompose(
-        NAME, documents)
+        NAME, documents
+    )
 
 
-def _assert_structured_request(provider: Provider, request: dict[str, Any], key: str,
-                               schema_name: str) -> None:
+def _assert_structured_request(
+    provider: Provider, request: dict[str, Any], key: str, schema_name: str
+) -> None:
     """The request asks for schema_name's shared strict schema, the provider's way."""
     headers, body = request["headers"], request["body"]
     assert headers.items() >= provider.auth(key).items()
@@ -101,8 +107,8 @@ def _assert_structured_request(provider: Provider, request: dict[str, Any], key:
 
 
 def test_registered_under_its_name_reading_settings_from_the_environment(
-        provider: Provider, standin: LLMStandin, key: str,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    provider: Provider, standin: LLMStandin, key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(provider.base_url_env, standin.base_url)
     monkeypatch.setenv(provider.key_env, key)
     monkeypatch.setenv(provider.model_env, "env-model")
@@ -121,8 +127,8 @@ def test_registered_under_its_name_reading_settings_from_the_environment(
 
 
 def test_the_sdks_base_url_variable_is_honoured_when_prazium_names_none(
-        provider: Provider, standin: LLMStandin, key: str,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    provider: Provider, standin: LLMStandin, key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv(provider.base_url_env, raising=False)
     monkeypatch.setenv(provider.sdk_base_url_env, standin.base_url)
     monkeypatch.setenv(provider.key_env, key)
@@ -136,8 +142,9 @@ def test_the_sdks_base_url_variable_is_honoured_when_prazium_names_none(
     assert len(standin.requests) == 2
 
 
-def test_clarify_and_write_spec_round_trip(provider: Provider, standin: LLMStandin, key: str,
-                                           planner: StructuredPlanner) -> None:
+def test_clarify_and_write_spec_round_trip(
+    provider: Provider, standin: LLMStandin, key: str, planner: StructuredPlanner
+) -> None:
     questions = planner.clarify(NAME, DESCRIPTION)
     assert [q["id"] for q in questions] == [f"q{i}" for i in range(1, len(questions) + 1)]
     for question in questions:
@@ -152,8 +159,13 @@ def test_clarify_and_write_spec_round_trip(provider: Provider, standin: LLMStand
 
 
 def test_decompose_and_code_build_an_app_whose_tests_pass(
-        provider: Provider, standin: LLMStandin, key: str, documents: dict[str, str],
-        plan: dict[str, Any], tmp_path: pathlib.Path) -> None:
+    provider: Provider,
+    standin: LLMStandin,
+    key: str,
+    documents: dict[str, str],
+    plan: dict[str, Any],
+    tmp_path: pathlib.Path,
+) -> None:
     validate_plan(plan)
     coder = provider.coder(settings=settings(provider, standin.base_url, key))
     tasks = {t["id"]: t for t in plan["tasks"]}
@@ -167,19 +179,27 @@ def test_decompose_and_code_build_an_app_whose_tests_pass(
     prompt = request["body"]["messages"][-1]["content"]
     assert f'"id": "{task_id}"' in prompt and DESCRIPTION.split(",", maxsplit=1)[0] in prompt
     command = [sys.executable if part == "python" else part for part in plan["verifyCommand"]]
-    result = subprocess.run(command, check=False, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        command, check=False, cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
 
 
 def test_the_coder_sends_the_current_content_of_expected_outputs(
-        provider: Provider, standin: LLMStandin, key: str, documents: dict[str, str],
-        plan: dict[str, Any], tmp_path: pathlib.Path) -> None:
+    provider: Provider,
+    standin: LLMStandin,
+    key: str,
+    documents: dict[str, str],
+    plan: dict[str, Any],
+    tmp_path: pathlib.Path,
+) -> None:
     task = plan["tasks"][0]
     existing = task["expectedOutputs"][0]
     (tmp_path / existing).parent.mkdir(parents=True, exist_ok=True)
     (tmp_path / existing).write_text("PREVIOUS-CONTENT-MARKER\n")
     provider.coder(settings=settings(provider, standin.base_url, key)).code(
-        task, documents, tmp_path)
+        task, documents, tmp_path
+    )
     prompt = standin.requests[-1]["body"]["messages"][-1]["content"]
     assert "PREVIOUS-CONTENT-MARKER" in prompt
     assert "PREVIOUS-CONTENT-MARKER" not in (tmp_path / existing).read_text()
@@ -189,34 +209,51 @@ def _file_path(index: int, path: str) -> Any:
     def change(answer: dict[str, Any]) -> dict[str, Any]:
         answer["files"][index]["path"] = path
         return answer
+
     return change
 
 
 @pytest.mark.parametrize("index", [0, -1], ids=["first-file", "last-file"])
-@pytest.mark.parametrize(("path", "reason"), [
-    ("../x", "not a normalized relative path"),
-    ("/etc/passwd", "not a normalized relative path"),
-    ("app/./x.py", "not a normalized relative path"),
-    (".git/config", "inside .git"),
-    ("elsewhere/x.py", "outside the task's pathScope"),
-])
+@pytest.mark.parametrize(
+    ("path", "reason"),
+    [
+        ("../x", "not a normalized relative path"),
+        ("/etc/passwd", "not a normalized relative path"),
+        ("app/./x.py", "not a normalized relative path"),
+        (".git/config", "inside .git"),
+        ("elsewhere/x.py", "outside the task's pathScope"),
+    ],
+)
 def test_the_coder_refuses_paths_outside_the_task(
-        provider: Provider, standin: LLMStandin, key: str, documents: dict[str, str],
-        plan: dict[str, Any], tmp_path: pathlib.Path, path: str, reason: str,
-        index: int) -> None:
+    provider: Provider,
+    standin: LLMStandin,
+    key: str,
+    documents: dict[str, str],
+    plan: dict[str, Any],
+    tmp_path: pathlib.Path,
+    path: str,
+    reason: str,
+    index: int,
+) -> None:
     task = plan["tasks"][0]
     standin.tamper_next(_file_path(index, path))
     with pytest.raises(provider.error) as error:
         provider.coder(settings=settings(provider, standin.base_url, key)).code(
-            task, documents, tmp_path)
+            task, documents, tmp_path
+        )
     assert f"refusing to write {path!r}: {reason}" in str(error.value)
     assert str(error.value).startswith(f"{task['id']}: ")
     assert list(tmp_path.rglob("*")) == []  # nothing written, not even the valid files
 
 
 def test_the_coder_refuses_to_write_through_a_symlink(
-        provider: Provider, standin: LLMStandin, key: str, documents: dict[str, str],
-        plan: dict[str, Any], tmp_path: pathlib.Path) -> None:
+    provider: Provider,
+    standin: LLMStandin,
+    key: str,
+    documents: dict[str, str],
+    plan: dict[str, Any],
+    tmp_path: pathlib.Path,
+) -> None:
     task = plan["tasks"][0]
     target = next(p for p in task["expectedOutputs"] if "/" in p)
     outside = tmp_path / "outside"
@@ -227,14 +264,15 @@ def test_the_coder_refuses_to_write_through_a_symlink(
     standin.tamper_next(_file_path(0, target))
     with pytest.raises(provider.error, match=f"refusing to write '{target}': .* is a symlink"):
         provider.coder(settings=settings(provider, standin.base_url, key)).code(
-            task, documents, worktree)
+            task, documents, worktree
+        )
     assert list(outside.iterdir()) == []
     assert path_in_scope(target, task["pathScope"])
 
 
 def test_malformed_answers_are_refused_with_a_clear_error(
-        provider: Provider, standin: LLMStandin, planner: StructuredPlanner,
-        documents: dict[str, str]) -> None:
+    provider: Provider, standin: LLMStandin, planner: StructuredPlanner, documents: dict[str, str]
+) -> None:
     standin.tamper_next(lambda _answer: "this is not {json")
     with pytest.raises(provider.error, match=f"questions: {provider.not_an_object}"):
         planner.clarify(NAME, DESCRIPTION)
@@ -242,6 +280,7 @@ def test_malformed_answers_are_refused_with_a_clear_error(
     def cycle(answer: dict[str, Any]) -> dict[str, Any]:
         answer["tasks"][0]["dependencies"] = [answer["tasks"][-1]["id"]]
         return answer
+
     standin.tamper_next(cycle)
     with pytest.raises(PlanError, match="dependency cycle: task-"):
         planner.decompose(NAME, documents)
@@ -250,7 +289,9 @@ def test_malformed_answers_are_refused_with_a_clear_error(
         def change(answer: dict[str, Any]) -> dict[str, Any]:
             answer["questions"][0][field] = value
             return answer
+
         return change
+
     standin.tamper_next(question("type", "essay"))
     with pytest.raises(provider.error, match="question 1 has type 'essay'"):
         planner.clarify(NAME, DESCRIPTION)
@@ -260,6 +301,7 @@ def test_malformed_answers_are_refused_with_a_clear_error(
 
     def without(key: str) -> Any:
         return lambda answer: {k: v for k, v in answer.items() if k != key}
+
     for document in ("DATA", "ROUTES"):
         standin.tamper_next(without(document))
         with pytest.raises(provider.error, match=rf"{document}\.md .* is missing or empty"):
@@ -268,18 +310,20 @@ def test_malformed_answers_are_refused_with_a_clear_error(
 
 @pytest.mark.parametrize("content_type", ["application/json", "text/html"])
 def test_a_body_that_is_not_json_is_a_clear_agent_error(
-        provider: Provider, standin: LLMStandin, key: str, planner: StructuredPlanner,
-        content_type: str) -> None:
+    provider: Provider, standin: LLMStandin, key: str, planner: StructuredPlanner, content_type: str
+) -> None:
     standin.raw_next(f"<html>busy, key was {key}</html>", content_type)
-    with pytest.raises(provider.error,
-                       match="answered a body that is not a JSON response") as error:
+    with pytest.raises(
+        provider.error, match="answered a body that is not a JSON response"
+    ) as error:
         planner.clarify(NAME, DESCRIPTION)
     assert key not in str(error.value)
     assert len(standin.requests) == 1  # an answer, though a broken one: not retried
 
 
 def test_429_5xx_and_529_are_retried_with_backoff(
-        provider: Provider, standin: LLMStandin, planner: StructuredPlanner) -> None:
+    provider: Provider, standin: LLMStandin, planner: StructuredPlanner
+) -> None:
     standin.fail_next(529)  # Anthropic's "overloaded"
     assert planner.clarify(NAME, DESCRIPTION)
     assert len(standin.requests) == 2
@@ -290,8 +334,9 @@ def test_429_5xx_and_529_are_retried_with_backoff(
     assert len(standin.requests) == 3
     for status in (500, 529):
         standin.fail_next(status, times=3)
-        with pytest.raises(provider.error,
-                           match=f"giving up after 3 attempts: .* answered {status}"):
+        with pytest.raises(
+            provider.error, match=f"giving up after 3 attempts: .* answered {status}"
+        ):
             planner.clarify(NAME, DESCRIPTION)
     standin.requests.clear()
     standin.fail_next(400)
@@ -301,7 +346,8 @@ def test_429_5xx_and_529_are_retried_with_backoff(
 
 
 def test_a_missing_key_or_model_is_a_clear_agent_error(
-        provider: Provider, monkeypatch: pytest.MonkeyPatch) -> None:
+    provider: Provider, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv(provider.key_env, raising=False)
     monkeypatch.setenv(provider.model_env, "standin-1")
     with pytest.raises(provider.error, match=f"needs an API key: set {provider.key_env}") as err:
@@ -316,49 +362,62 @@ def test_a_missing_key_or_model_is_a_clear_agent_error(
 
 
 def test_the_key_never_appears_in_error_text_or_logs(
-        provider: Provider, standin: LLMStandin, key: str,
-        caplog: pytest.LogCaptureFixture) -> None:
+    provider: Provider, standin: LLMStandin, key: str, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     wrong = f"{key[:6]}-wrong-key-should-stay-secret"
     with pytest.raises(provider.error, match="answered 401") as rejected:
         provider.planner(settings=settings(provider, standin.base_url, wrong)).clarify(
-            NAME, DESCRIPTION)
+            NAME, DESCRIPTION
+        )
     assert wrong not in str(rejected.value)
     assert wrong not in repr(settings(provider, standin.base_url, wrong))
     # The endpoint echoes the key back in a retried error; neither log nor error shows it.
     standin.faults.append(lambda _answer: (529, {"error": {"message": f"key was {key}"}}))
     standin.faults.append(lambda _answer: (500, {"error": {"message": f"key was {key}"}}))
     with pytest.raises(provider.error) as echoed:
-        provider.planner(settings=settings(provider, standin.base_url, key,
-                                           max_attempts=2)).clarify(NAME, DESCRIPTION)
+        provider.planner(
+            settings=settings(provider, standin.base_url, key, max_attempts=2)
+        ).clarify(NAME, DESCRIPTION)
     assert key not in str(echoed.value) and "key was ***" in str(echoed.value)
     if provider is OPENAI:  # its answers are text, which may echo the key too
         standin.tamper_next(lambda _answer: f"not json, key was {key}")
         with pytest.raises(provider.error) as answered:
             provider.planner(settings=settings(provider, standin.base_url, key)).clarify(
-                NAME, DESCRIPTION)
+                NAME, DESCRIPTION
+            )
         assert key not in str(answered.value) and "key was ***" in str(answered.value)
     unreachable = provider.settings(
-        base_url=f"http://127.0.0.1:9{provider.standin.base_path}", api_key=wrong, model="m",
-        timeout=2, max_attempts=1)
+        base_url=f"http://127.0.0.1:9{provider.standin.base_path}",
+        api_key=wrong,
+        model="m",
+        timeout=2,
+        max_attempts=1,
+    )
     with pytest.raises(provider.error) as refused:
         provider.planner(settings=unreachable).clarify(NAME, DESCRIPTION)
     assert wrong not in str(refused.value)
-    assert caplog.records and all(key not in r.getMessage() and wrong not in r.getMessage()
-                                  for r in caplog.records)
+    assert caplog.records and all(
+        key not in r.getMessage() and wrong not in r.getMessage() for r in caplog.records
+    )
 
 
-def test_the_operator_preloads_exactly_the_agents_it_holds_a_key_for(
-        provider: Provider) -> None:
-    assert preload.AGENT_MODULES[provider.key_env] == provider.planner.__module__.rsplit(
-        ".", 1)[0]
-    script = ("import sys\n"
-              "from prazium_operator.agents.preload import preload_configured_agents\n"
-              "assert preload_configured_agents({}) is None\n"
-              f"preload_configured_agents({{{provider.key_env!r}: 'k'}}).join(120)\n"
-              "print(sorted(m for m in ('openai', 'anthropic') if m in sys.modules))")
-    result = subprocess.run([sys.executable, "-c", script], check=False, capture_output=True, text=True,
-                            timeout=180, env={k: v for k, v in os.environ.items()
-                                              if not k.endswith("_API_KEY")})
+def test_the_operator_preloads_exactly_the_agents_it_holds_a_key_for(provider: Provider) -> None:
+    assert preload.AGENT_MODULES[provider.key_env] == provider.planner.__module__.rsplit(".", 1)[0]
+    script = (
+        "import sys\n"
+        "from prazium_operator.agents.preload import preload_configured_agents\n"
+        "assert preload_configured_agents({}) is None\n"
+        f"preload_configured_agents({{{provider.key_env!r}: 'k'}}).join(120)\n"
+        "print(sorted(m for m in ('openai', 'anthropic') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")},
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [f"['{provider.name}']"]

@@ -17,13 +17,20 @@ def _record(message: str, *args: object, **extra: object) -> logging.LogRecord:
 
 def test_json_lines_carry_context_and_extra_and_mask_keys() -> None:
     logs.bind(requestId="r-1", tenant="t1", keyId="key_1")
-    line = json.loads(logs.JsonFormatter().format(_record(
-        "key %s via /v1/ws?token=abc&page=2", "pzm_SECRET-value_1", status=200)))
+    line = json.loads(
+        logs.JsonFormatter().format(
+            _record("key %s via /v1/ws?token=abc&page=2", "pzm_SECRET-value_1", status=200)
+        )
+    )
     assert line["level"] == "INFO" and line["logger"] == "prazium.test"
     assert line["timestamp"].endswith("Z")
     assert line["message"] == "key pzm_*** via /v1/ws?token=***&page=2"
     assert (line["requestId"], line["tenant"], line["keyId"], line["status"]) == (
-        "r-1", "t1", "key_1", 200)
+        "r-1",
+        "t1",
+        "key_1",
+        200,
+    )
     text = logs.TextFormatter().format(_record("hello"))
     assert text.endswith("hello [requestId=r-1 tenant=t1 keyId=key_1]")
     logs.bind()
@@ -31,5 +38,5 @@ def test_json_lines_carry_context_and_extra_and_mask_keys() -> None:
 
 def test_request_id_honours_sane_tokens_only() -> None:
     assert request_id({"headers": [(b"x-request-id", b"abc-123.X_y")]}) == "abc-123.X_y"
-    for bad in (b"", b"has space", b"x" * 65, b"quote\"", b"new\nline"):
+    for bad in (b"", b"has space", b"x" * 65, b'quote"', b"new\nline"):
         assert request_id({"headers": [(b"x-request-id", bad)]}).startswith("req_")

@@ -17,10 +17,27 @@ CRDS = Path(__file__).resolve().parents[2] / "crds"
 # Keys an OpenAPI v3 schema node in a CRD may carry; anything else is a typo
 # that a client-side apply would silently drop.
 SCHEMA_KEYS = {
-    "type", "description", "properties", "required", "items", "enum", "default", "minimum",
-    "maximum", "minLength", "maxLength", "minItems", "maxItems", "pattern", "format",
-    "nullable", "additionalProperties", "x-kubernetes-preserve-unknown-fields",
-    "x-kubernetes-validations", "x-kubernetes-list-type", "x-kubernetes-list-map-keys",
+    "type",
+    "description",
+    "properties",
+    "required",
+    "items",
+    "enum",
+    "default",
+    "minimum",
+    "maximum",
+    "minLength",
+    "maxLength",
+    "minItems",
+    "maxItems",
+    "pattern",
+    "format",
+    "nullable",
+    "additionalProperties",
+    "x-kubernetes-preserve-unknown-fields",
+    "x-kubernetes-validations",
+    "x-kubernetes-list-type",
+    "x-kubernetes-list-map-keys",
 }
 
 
@@ -77,8 +94,9 @@ def _compare(model: type[BaseModel], schema: dict[str, Any], where: str) -> list
         problems.append(f"{where}: model {sorted(fields)} != crd {sorted(properties)}")
     required_model = {alias for alias, f in fields.items() if f.is_required()}
     if required_model != set(schema.get("required", [])):
-        problems.append(f"{where}: required {sorted(required_model)} != "
-                        f"{sorted(schema.get('required', []))}")
+        problems.append(
+            f"{where}: required {sorted(required_model)} != {sorted(schema.get('required', []))}"
+        )
     for alias, field in fields.items():
         prop = properties.get(alias)
         if prop is None:
@@ -114,16 +132,16 @@ def test_phase_enums_match(kind: str, phases: Any) -> None:
 
 @pytest.mark.parametrize(
     ("kind", "model"),
-    [("project", models.ProjectStatus), ("run", models.RunStatus),
-     ("task", models.TaskStatus)],
+    [("project", models.ProjectStatus), ("run", models.RunStatus), ("task", models.TaskStatus)],
 )
 def test_status_models_match_crd_schemas(kind: str, model: type[BaseModel]) -> None:
     assert _compare(model, _crd_schema(kind)["properties"]["status"], f"{kind}.status") == []
 
 
 def test_status_patch_writes_nulls_and_whole_objects() -> None:
-    status = models.ProjectStatus.model_validate({
-        "activeRun": "r1", "spec": {"version": 2, "approvedVersion": 2, "commitSha": "abc"}})
+    status = models.ProjectStatus.model_validate(
+        {"activeRun": "r1", "spec": {"version": 2, "approvedVersion": 2, "commitSha": "abc"}}
+    )
     status.active_run = None
     status.spec = models.SpecState(version=3, documents={"SPEC.md": "x"})
     patch = models.status_patch(status, "active_run", "spec")
@@ -134,8 +152,10 @@ def test_status_patch_writes_nulls_and_whole_objects() -> None:
 
 
 def test_planned_tasks_keep_what_the_planner_wrote() -> None:
-    stored = {"tasks": [{"id": "task-001", "slug": "a", "pathScope": ["a/**"], "kind": "x"}],
-              "mergeOrder": ["task-001"]}
+    stored = {
+        "tasks": [{"id": "task-001", "slug": "a", "pathScope": ["a/**"], "kind": "x"}],
+        "mergeOrder": ["task-001"],
+    }
     plan = models.Plan.model_validate(stored)
     assert plan.tasks[0].dependencies == []
     dumped = plan.model_dump(by_alias=True)

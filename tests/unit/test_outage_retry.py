@@ -19,7 +19,7 @@ from prazium_operator.reconcilers.run.tasks import lost_worker_delay
 def test_delays_grow_jittered_up_to_the_cap_and_stay_within_the_window() -> None:
     waits = list(retrying.delays(120.0, first=0.5, cap=8.0, rng=random.Random(7)))
     assert 100.0 < sum(waits) <= 120.0
-    ceilings = [min(0.5 * 2 ** n, 8.0) for n in range(len(waits))]
+    ceilings = [min(0.5 * 2**n, 8.0) for n in range(len(waits))]
     assert all(c / 2 <= w <= c for w, c in zip(waits, ceilings, strict=True))
     assert max(waits) > 4.0  # reached the cap's range
 
@@ -45,8 +45,10 @@ def test_call_retries_a_transient_failure_then_returns() -> None:
             raise failures.pop()
         return "written"
 
-    assert retrying.call(flaky, window=10.0, transient=retrying.database_outage,
-                         what="test") == "written"
+    assert (
+        retrying.call(flaky, window=10.0, transient=retrying.database_outage, what="test")
+        == "written"
+    )
     assert failures == []
 
 
@@ -77,14 +79,28 @@ def _closed_port() -> int:
 def test_worker_journal_keeps_its_events_when_the_database_is_unreachable() -> None:
     dsn = f"postgresql://prazium@127.0.0.1:{_closed_port()}/prazium"
     events = recorder.AttemptJournal(dsn, retry_seconds=1.0)
-    started = recorder.entry(namespace="ns", project="p", run="r", task="task-001",
-                             event_type="TASK_STARTED", extra=1, payload={"attempt": 1})
+    started = recorder.entry(
+        namespace="ns",
+        project="p",
+        run="r",
+        task="task-001",
+        event_type="TASK_STARTED",
+        extra=1,
+        payload={"attempt": 1},
+    )
     began = time.monotonic()
     events.add([started])
     assert not events.reachable
     assert time.monotonic() - began < 10  # one bounded window, then on with the task
-    created = recorder.entry(namespace="ns", project="p", run="r", task="task-001",
-                             event_type="FILE_CREATED", extra="a.py", payload={"path": "a.py"})
+    created = recorder.entry(
+        namespace="ns",
+        project="p",
+        run="r",
+        task="task-001",
+        event_type="FILE_CREATED",
+        extra="a.py",
+        payload={"path": "a.py"},
+    )
     events.add([created])  # no second wait: straight to the result file
     result = events.into({"status": "succeeded"})
     assert result["status"] == "succeeded"

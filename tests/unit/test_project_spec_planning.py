@@ -34,14 +34,18 @@ def planner(monkeypatch: pytest.MonkeyPatch) -> CountingPlanner:
 
 
 def needed(spec: dict[str, Any], status: ProjectStatus | None = None) -> bool:
-    return spec_step.planning_needed(ProjectSpec.model_validate(spec),
-                                     status or ProjectStatus())
+    return spec_step.planning_needed(ProjectSpec.model_validate(spec), status or ProjectStatus())
 
 
-def step(tmp_path: Path, spec: dict[str, Any], status: ProjectStatus | None = None,
-         calls: spec_step.PlannerCalls | None = None) -> ProjectStatus:
-    return spec_step.reconcile(tmp_path, "ns", "p", ProjectSpec.model_validate(spec),
-                               status or ProjectStatus(), 1, calls).status
+def step(
+    tmp_path: Path,
+    spec: dict[str, Any],
+    status: ProjectStatus | None = None,
+    calls: spec_step.PlannerCalls | None = None,
+) -> ProjectStatus:
+    return spec_step.reconcile(
+        tmp_path, "ns", "p", ProjectSpec.model_validate(spec), status or ProjectStatus(), 1, calls
+    ).status
 
 
 def test_planning_needed_follows_the_steps(tmp_path: Path, planner: CountingPlanner) -> None:
@@ -66,8 +70,9 @@ def test_planning_needed_follows_the_steps(tmp_path: Path, planner: CountingPlan
 
 def test_provided_documents_need_no_planner() -> None:
     documents = {key: "text" for key in spec_step.SPEC_DOCUMENTS}
-    assert not needed({"displayName": "Notes", "description": "A notes app with tags",
-                       "specDocuments": documents})
+    assert not needed(
+        {"displayName": "Notes", "description": "A notes app with tags", "specDocuments": documents}
+    )
 
 
 def test_planner_calls_are_remembered(tmp_path: Path, planner: CountingPlanner) -> None:
@@ -94,8 +99,7 @@ def test_planner_failures_are_remembered() -> None:
     assert asked == [1]
 
 
-def test_a_new_spec_version_clears_the_approval(tmp_path: Path,
-                                                planner: CountingPlanner) -> None:
+def test_a_new_spec_version_clears_the_approval(tmp_path: Path, planner: CountingPlanner) -> None:
     spec: dict[str, Any] = {"displayName": "Notes", "description": "A notes app", "answers": []}
     status = step(tmp_path, spec)
     spec["approval"] = {"specVersion": 1}
@@ -103,8 +107,7 @@ def test_a_new_spec_version_clears_the_approval(tmp_path: Path,
     assert approved.spec is not None and approved.spec.approved_version == 1
     assert approved.phase == "approved"
     spec["regenerate"] = {"revision": 1, "feedback": "more tags"}
-    result = spec_step.reconcile(tmp_path, "ns", "p", ProjectSpec.model_validate(spec),
-                                 approved, 2)
+    result = spec_step.reconcile(tmp_path, "ns", "p", ProjectSpec.model_validate(spec), approved, 2)
     patch = result.patch()
     assert patch["spec"]["version"] == 2
     # Written as nulls, so the merge patch removes version 1's approval.

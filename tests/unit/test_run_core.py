@@ -18,29 +18,42 @@ from prazium_operator.reconcilers.run.core import (
 )
 
 
-def tasks(phases: dict[str, TaskPhase], deps: dict[str, tuple[str, ...]] | None = None
-          ) -> list[TaskView]:
+def tasks(
+    phases: dict[str, TaskPhase], deps: dict[str, tuple[str, ...]] | None = None
+) -> list[TaskView]:
     deps = deps or {}
-    return [TaskView(id=i, slug=f"slug-{i[-1]}", phase=p, dependencies=deps.get(i, ()),
-                     message="boom" if p == "failed" else "")
-            for i, p in phases.items()]
+    return [
+        TaskView(
+            id=i,
+            slug=f"slug-{i[-1]}",
+            phase=p,
+            dependencies=deps.get(i, ()),
+            message="boom" if p == "failed" else "",
+        )
+        for i, p in phases.items()
+    ]
 
 
 # -------------------------------------------------------------------------- scheduling
 
 
 def test_only_tasks_whose_dependencies_succeeded_start() -> None:
-    plan = tasks({"task-001": "pending", "task-002": "pending", "task-003": "pending"},
-                 {"task-002": ("task-001",), "task-003": ("task-001",)})
+    plan = tasks(
+        {"task-001": "pending", "task-002": "pending", "task-003": "pending"},
+        {"task-002": ("task-001",), "task-003": ("task-001",)},
+    )
     assert next_tasks_to_start(plan, 3) == ["task-001"]
-    plan = tasks({"task-001": "succeeded", "task-002": "pending", "task-003": "queued"},
-                 {"task-002": ("task-001",), "task-003": ("task-001",)})
+    plan = tasks(
+        {"task-001": "succeeded", "task-002": "pending", "task-003": "queued"},
+        {"task-002": ("task-001",), "task-003": ("task-001",)},
+    )
     assert next_tasks_to_start(plan, 3) == ["task-002", "task-003"]
 
 
 def test_parallelism_counts_the_running_tasks() -> None:
-    plan = tasks({"task-001": "running", "task-002": "pending", "task-003": "pending",
-                  "task-004": "pending"})
+    plan = tasks(
+        {"task-001": "running", "task-002": "pending", "task-003": "pending", "task-004": "pending"}
+    )
     assert next_tasks_to_start(plan, 3) == ["task-002", "task-003"]
     assert next_tasks_to_start(plan, 1) == []
     busy = tasks({"task-001": "running", "task-002": "running", "task-003": "pending"})
@@ -48,8 +61,15 @@ def test_parallelism_counts_the_running_tasks() -> None:
 
 
 def test_a_round_queues_ready_pending_tasks_and_starts_within_parallelism() -> None:
-    plan = tasks({"task-001": "succeeded", "task-002": "pending", "task-003": "queued",
-                  "task-004": "pending"}, {"task-004": ("task-002",)})
+    plan = tasks(
+        {
+            "task-001": "succeeded",
+            "task-002": "pending",
+            "task-003": "queued",
+            "task-004": "pending",
+        },
+        {"task-004": ("task-002",)},
+    )
     round_ = execution_round(plan, 1)
     assert round_.verdict is Verdict.CONTINUE
     assert round_.to_queue == ["task-002"]  # task-003 is queued already, task-004 waits
@@ -59,8 +79,15 @@ def test_a_round_queues_ready_pending_tasks_and_starts_within_parallelism() -> N
 def test_a_failure_drains_running_siblings_then_cancels_the_rest() -> None:
     draining = tasks({"task-001": "failed", "task-002": "running", "task-003": "pending"})
     assert execution_round(draining, 3).verdict is Verdict.DRAIN
-    failing = tasks({"task-001": "succeeded", "task-002": "failed", "task-003": "pending",
-                     "task-004": "queued", "task-005": "failed"})
+    failing = tasks(
+        {
+            "task-001": "succeeded",
+            "task-002": "failed",
+            "task-003": "pending",
+            "task-004": "queued",
+            "task-005": "failed",
+        }
+    )
     round_ = execution_round(failing, 3)
     assert round_.verdict is Verdict.FAIL
     assert round_.failed is not None and round_.failed.id == "task-002"
@@ -75,16 +102,27 @@ def test_all_succeeded_ends_execution() -> None:
 
 def test_summary_counts_every_phase() -> None:
     summary = summary_of(["pending", "running", "running", "succeeded"])
-    assert summary.model_dump() == {"total": 4, "pending": 1, "queued": 0, "running": 2,
-                                    "succeeded": 1, "failed": 0, "cancelled": 0}
+    assert summary.model_dump() == {
+        "total": 4,
+        "pending": 1,
+        "queued": 0,
+        "running": 2,
+        "succeeded": 1,
+        "failed": 0,
+        "cancelled": 0,
+    }
 
 
 # -------------------------------------------------------------------------- admission
 
 
 def approved(version: int = 2) -> ProjectStatus:
-    return ProjectStatus.model_validate({"phase": "approved", "spec": {
-        "version": version, "approvedVersion": version, "documents": {"SPEC.md": "s"}}})
+    return ProjectStatus.model_validate(
+        {
+            "phase": "approved",
+            "spec": {"version": version, "approvedVersion": version, "documents": {"SPEC.md": "s"}},
+        }
+    )
 
 
 def test_an_approved_spec_is_snapshotted() -> None:
@@ -107,8 +145,9 @@ def test_a_stored_snapshot_wins_and_a_retry_reuses_the_old_one() -> None:
     stored = SpecSnapshot(version=1, documents={})
     assert admission_decision("p", False, ProjectStatus(), snapshot=stored) == Admitted(stored)
     old = SpecSnapshot(version=4, documents={"SPEC.md": "old"})
-    assert admission_decision("p", False, approved(), retry_of="r1",
-                              retried_snapshot=old) == Admitted(old)
+    assert admission_decision(
+        "p", False, approved(), retry_of="r1", retried_snapshot=old
+    ) == Admitted(old)
     missing = admission_decision("p", False, approved(), retry_of="r1")
     assert isinstance(missing, Refused) and "'r1'" in missing.message
 
@@ -130,8 +169,7 @@ def test_run_outcome_names_what_failed() -> None:
     assert conflict.phase == "failed"
     assert conflict.message == "merging task-002 (api) into main conflicts on: a.py, b.py"
     red = VerificationResult(exitCode=1, summary="1 tests passed, 2 failed")
-    assert run_outcome(verification=red).message == \
-        "verification failed: 1 tests passed, 2 failed"
+    assert run_outcome(verification=red).message == "verification failed: 1 tests passed, 2 failed"
 
 
 def test_run_outcome_succeeds_when_nothing_failed() -> None:

@@ -13,9 +13,14 @@ from prazium_operator.status import run as run_status
 from prazium_operator.status import task as task_status
 
 
-@pytest.mark.parametrize(("table", "phases"), [
-    (project_status.PHASES, models.ProjectPhase), (run_status.PHASES, models.RunPhase),
-    (task_status.PHASES, models.TaskPhase)])
+@pytest.mark.parametrize(
+    ("table", "phases"),
+    [
+        (project_status.PHASES, models.ProjectPhase),
+        (run_status.PHASES, models.RunPhase),
+        (task_status.PHASES, models.TaskPhase),
+    ],
+)
 def test_every_phase_has_one_row(table: dict[str, object], phases: object) -> None:
     assert list(table) == list(typing.get_args(phases))
 
@@ -51,8 +56,7 @@ def test_a_failed_run_is_stalled_with_its_message() -> None:
 def test_project_phase_follows_spec_and_latest_run() -> None:
     status = ProjectStatus.model_validate({"spec": {"version": 1, "approvedVersion": 1}})
     assert project_status.project_phase(status, False) == "approved"
-    status.latest_run = models.LatestRun(name="r", runNumber=1, phase="executing",
-                                         specVersion=1)
+    status.latest_run = models.LatestRun(name="r", runNumber=1, phase="executing", specVersion=1)
     project_status.set_phase(status, False, 4)
     assert status.phase == "building"
     assert conditions(status) == {"Ready": "True", "Reconciling": "True", "Stalled": "False"}

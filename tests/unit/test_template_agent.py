@@ -489,7 +489,9 @@ def build_and_verify(root: pathlib.Path, documents: dict[str, str]) -> tuple[str
         assert missing == [], (task_id, missing)
 
     command = [sys.executable if part == "python" else part for part in plan["verifyCommand"]]
-    result = subprocess.run(command, check=False, cwd=root, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        command, check=False, cwd=root, capture_output=True, text=True, timeout=120
+    )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-4000:]
     ran = re.search(r"^Ran (\d+) tests? in", output, re.M)
@@ -552,7 +554,9 @@ def test_every_merge_step_leaves_a_green_tree(tmp_path: pathlib.Path) -> None:
     command = [sys.executable if part == "python" else part for part in plan["verifyCommand"]]
     for task_id in plan["mergeOrder"]:
         coder.code(tasks[task_id], documents, tmp_path)
-        result = subprocess.run(command, check=False, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        result = subprocess.run(
+            command, check=False, cwd=tmp_path, capture_output=True, text=True, timeout=60
+        )
         assert result.returncode == 0, (task_id, result.stderr[-3000:])
 
 

@@ -58,9 +58,7 @@ def test_capability_words_become_features_not_tables() -> None:
         "CSV export and real-time updates."
     )
     assert reading.records == ["Owner", "Pet"]
-    assert {"reminder", "notification", "search", "report", "calendar"} <= set(
-        reading.capabilities
-    )
+    assert {"reminder", "notification", "search", "report", "calendar"} <= set(reading.capabilities)
 
 
 def test_a_capability_the_text_treats_as_a_record_is_a_table() -> None:
@@ -174,15 +172,17 @@ def test_relations_are_stated_in_data_and_routes() -> None:
     documents = TemplatePlanner().write_spec(
         "Vet", "Owners, pets and visits. Visits of pets.", {}, None, 1
     )
-    assert "| pet_id | integer | yes | references Pet (on delete: restrict) |" in (
-        documents["DATA.md"]
+    assert (
+        "| pet_id | integer | yes | references Pet (on delete: restrict) |"
+        in (documents["DATA.md"])
     )
     assert "Each visit must belong to a pet" in documents["DATA.md"]
     assert "## Relations" in documents["ROUTES.md"]
     assert "`GET /api/visits?pet_id=<id>`" in documents["ROUTES.md"]
     assert "`DELETE /api/pets/{id}` returns 409" in documents["ROUTES.md"]
-    assert "| GET | /api/visits | List visits (`limit`, `offset`, `pet_id` query) |" in (
-        documents["ROUTES.md"]
+    assert (
+        "| GET | /api/visits | List visits (`limit`, `offset`, `pet_id` query) |"
+        in (documents["ROUTES.md"])
     )
     assert "| GET | /api/pets/{id}/visits | List the visits of one pet" in documents["ROUTES.md"]
     assert render_data_md(parse_data_md(documents["DATA.md"])) == documents["DATA.md"]

@@ -26,39 +26,66 @@ def _create_session(database: Database, key_id: str, ttl_seconds: int) -> tuple[
         return keys.create_session(conn, key_id, ttl_seconds)
 
 
-@router.post("/auth/login", summary="Exchange an API key for a session cookie",
-             operation_id="login", response_model=Ok[Session],
-             description="Failed attempts are limited per (client address, key)"
-             " (PRAZIUM_AUTH_FAILURES_PER_MINUTE, shared by replicas): past the limit"
-             " that key from that address answers 429 RATE_LIMITED until the minute"
-             " ends, without being looked at; other keys are not affected. A login"
-             " also counts as a request of the key.")
-async def login(body: Login, request: Request, response: Response, settings: Settings,
-                database: Db, gate: GateDep) -> Obj:
+@router.post(
+    "/auth/login",
+    summary="Exchange an API key for a session cookie",
+    operation_id="login",
+    response_model=Ok[Session],
+    description="Failed attempts are limited per (client address, key)"
+    " (PRAZIUM_AUTH_FAILURES_PER_MINUTE, shared by replicas): past the limit"
+    " that key from that address answers 429 RATE_LIMITED until the minute"
+    " ends, without being looked at; other keys are not affected. A login"
+    " also counts as a request of the key.",
+)
+async def login(
+    body: Login,
+    request: Request,
+    response: Response,
+    settings: Settings,
+    database: Db,
+    gate: GateDep,
+) -> Obj:
     outcome = await gate.login_attempt(body.apiKey, client_ip(request.scope))
     verdict, principal = outcome.verdict, outcome.principal
     if verdict is not None and not verdict.allowed:
-        what = ("requests" if principal
-                else "failed checks of this credential from this address")
+        what = "requests" if principal else "failed checks of this credential from this address"
         error = rate_limited_error(verdict, what)
         # Public route: the headers are not added by the middleware (no verdict recorded).
-        error.headers = {**(error.headers or {}),
-                         **{k.decode(): v.decode() for k, v in verdict.headers()}}
+        error.headers = {
+            **(error.headers or {}),
+            **{k.decode(): v.decode() for k, v in verdict.headers()},
+        }
         raise error
     if principal is None:
         raise ApiError("UNAUTHORIZED", "invalid or revoked API key")
     token, expires_at = await anyio.to_thread.run_sync(
-        _create_session, database, principal.key_id, settings.session_ttl_seconds)
-    response.set_cookie(
-        SESSION_COOKIE, token, max_age=settings.session_ttl_seconds, httponly=True,
-        samesite="lax", secure=settings.session_cookie_secure, path="/",
+        _create_session, database, principal.key_id, settings.session_ttl_seconds
     )
-    return ok({"keyId": principal.key_id, "tenant": principal.tenant, "tier": principal.tier,
-               "expiresAt": iso_z(expires_at)})
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=settings.session_ttl_seconds,
+        httponly=True,
+        samesite="lax",
+        secure=settings.session_cookie_secure,
+        path="/",
+    )
+    return ok(
+        {
+            "keyId": principal.key_id,
+            "tenant": principal.tenant,
+            "tier": principal.tier,
+            "expiresAt": iso_z(expires_at),
+        }
+    )
 
 
-@router.post("/auth/logout", summary="End the session of the prazium_session cookie",
-             operation_id="logout", response_model=Ok[LoggedOut])
+@router.post(
+    "/auth/logout",
+    summary="End the session of the prazium_session cookie",
+    operation_id="logout",
+    response_model=Ok[LoggedOut],
+)
 def logout(request: Request, response: Response, caller: Caller, database: Db) -> Obj:
     _, session = credentials(request.scope["headers"])
     if session:
@@ -68,8 +95,15 @@ def logout(request: Request, response: Response, caller: Caller, database: Db) -
     return ok({"loggedOut": True})
 
 
-@router.get("/auth/me", summary="Who the credentials belong to", operation_id="getMe",
-            response_model=Ok[Me])
+@router.get(
+    "/auth/me", summary="Who the credentials belong to", operation_id="getMe", response_model=Ok[Me]
+)
 def me(caller: Caller) -> Obj:
-    return ok({"keyId": caller.key_id, "tenant": caller.tenant, "tier": caller.tier,
-               "admin": caller.is_admin})
+    return ok(
+        {
+            "keyId": caller.key_id,
+            "tenant": caller.tenant,
+            "tier": caller.tier,
+            "admin": caller.is_admin,
+        }
+    )

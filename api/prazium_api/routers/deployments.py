@@ -17,33 +17,48 @@ from prazium_kit.types import Obj
 router = ApiRouter(tags=["Deployment"])
 
 
-@router.post("/projects/{projectId}/deploy", status_code=202, summary="Deploy a preview",
-             operation_id="createDeployment", response_model=Ok[DeploymentCreated])
-def create_deployment(projectId: str, body: CreateDeployment, caller: Caller,
-                      settings: Settings, database: Db) -> Obj:
+@router.post(
+    "/projects/{projectId}/deploy",
+    status_code=202,
+    summary="Deploy a preview",
+    operation_id="createDeployment",
+    response_model=Ok[DeploymentCreated],
+)
+def create_deployment(
+    projectId: str, body: CreateDeployment, caller: Caller, settings: Settings, database: Db
+) -> Obj:
     if body.provider not in settings.deploy_providers:
         configured = ", ".join(settings.deploy_providers) or "none"
-        raise invalid(f"provider {body.provider!r} is not configured here; configured:"
-                      f" {configured}", "provider", configured=settings.deploy_providers)
+        raise invalid(
+            f"provider {body.provider!r} is not configured here; configured: {configured}",
+            "provider",
+            configured=settings.deploy_providers,
+        )
     project, run, commit = lookup.merged_run(caller.tenant, projectId, body.runId)
     name = project["metadata"]["name"]
     bare = paths.repo_path(settings.data_dir, caller.tenant, name)
     deployment_id = deploy.new_deployment_id()
     objects = deploy.manifests(settings, caller.tenant, deployment_id, project, bare, commit)
     deployment_store.insert(
-        database, deployment_id, caller.tenant, name, run["metadata"]["name"], body.provider,
-        deploy.url(settings, caller.tenant, deploy.object_name(deployment_id)))
+        database,
+        deployment_id,
+        caller.tenant,
+        name,
+        run["metadata"]["name"],
+        body.provider,
+        deploy.url(settings, caller.tenant, deploy.object_name(deployment_id)),
+    )
     try:
         deploy.create(caller.tenant, objects)
     except ApiError:
-        deployment_store.mark_failed(database, deployment_id,
-                                     "could not create the Kubernetes objects")
+        deployment_store.mark_failed(
+            database, deployment_id, "could not create the Kubernetes objects"
+        )
         raise
     return ok({"deploymentId": deployment_id, "status": "deploying", "provider": body.provider})
 
 
-def _record(database: Db, caller: Caller, project_id: str,
-            deployment_id: str) -> DeploymentRecord:
+def _record(database: Db, caller: Caller, project_id: str, deployment_id: str) -> DeploymentRecord:
     name = lookup.project(caller.tenant, project_id)["metadata"]["name"]
     record = deployment_store.find(database, caller.tenant, name, deployment_id)
     if record is None:
@@ -51,8 +66,12 @@ def _record(database: Db, caller: Caller, project_id: str,
     return record
 
 
-@router.get("/projects/{projectId}/deployments/{deploymentId}", summary="Deployment status",
-            operation_id="getDeployment", response_model=Ok[Deployment])
+@router.get(
+    "/projects/{projectId}/deployments/{deploymentId}",
+    summary="Deployment status",
+    operation_id="getDeployment",
+    response_model=Ok[Deployment],
+)
 def get_deployment(projectId: str, deploymentId: str, caller: Caller, database: Db) -> Obj:
     record = _record(database, caller, projectId, deploymentId)
     status = record.status
@@ -61,14 +80,24 @@ def get_deployment(projectId: str, deploymentId: str, caller: Caller, database: 
         status = observed or "failed"
         if status != record.status:
             deployment_store.set_status(database, deploymentId, status)
-    return ok({"id": deploymentId, "status": status, "provider": record.provider,
-               "url": record.url if status == "live" else None,
-               "runId": ids.run_id(record.run), "createdAt": iso_z(record.created_at)})
+    return ok(
+        {
+            "id": deploymentId,
+            "status": status,
+            "provider": record.provider,
+            "url": record.url if status == "live" else None,
+            "runId": ids.run_id(record.run),
+            "createdAt": iso_z(record.created_at),
+        }
+    )
 
 
-@router.delete("/projects/{projectId}/deployments/{deploymentId}",
-               summary="Tear a preview down", operation_id="deleteDeployment",
-               response_model=Ok[DeploymentStopped])
+@router.delete(
+    "/projects/{projectId}/deployments/{deploymentId}",
+    summary="Tear a preview down",
+    operation_id="deleteDeployment",
+    response_model=Ok[DeploymentStopped],
+)
 def delete_deployment(projectId: str, deploymentId: str, caller: Caller, database: Db) -> Obj:
     _record(database, caller, projectId, deploymentId)
     deploy.teardown(caller.tenant, deploy.object_name(deploymentId))

@@ -19,13 +19,20 @@ from prazium_kit import ids, journal
 from prazium_kit.types import Obj
 
 router = ApiRouter(tags=["Events"])
-SSE_EXAMPLE = ('id: evt_7\nevent: TASK_STARTED\ndata: {"taskId":"task_001","slug":"ui-shell"}\n\n')
+SSE_EXAMPLE = 'id: evt_7\nevent: TASK_STARTED\ndata: {"taskId":"task_001","slug":"ui-shell"}\n\n'
 
 
-@router.get("/projects/{projectId}/runs/{runId}/events", summary="List a run's events",
-            operation_id="listEvents", response_model=Ok[list[Event]])
+@router.get(
+    "/projects/{projectId}/runs/{runId}/events",
+    summary="List a run's events",
+    operation_id="listEvents",
+    response_model=Ok[list[Event]],
+)
 def list_events(
-    projectId: str, runId: str, caller: Caller, database: Db,
+    projectId: str,
+    runId: str,
+    caller: Caller,
+    database: Db,
     after: Annotated[dt.datetime | None, Query(description="Events after this time")] = None,
     type: Annotated[str | None, Query(description="Filter by event type")] = None,
     taskId: Annotated[str | None, Query(description="Filter by task (task_001)")] = None,
@@ -33,8 +40,7 @@ def list_events(
     afterId: Annotated[str | None, Query(description="Events after this id (evt_N)")] = None,
 ) -> Obj:
     if type is not None and type not in journal.EVENT_TYPES:
-        raise invalid(f"unknown event type {type!r}", "type",
-                      allowed=sorted(journal.EVENT_TYPES))
+        raise invalid(f"unknown event type {type!r}", "type", allowed=sorted(journal.EVENT_TYPES))
     task: str | None = None
     if taskId is not None:
         try:
@@ -46,9 +52,15 @@ def list_events(
     run = lookup.run(caller.tenant, projectId, runId)
     with database.connection() as conn:
         rows = journal.list_events(
-            conn, namespace=caller.tenant, run=run["metadata"]["name"],
-            after_id=events.parse_event_id(afterId, "afterId"), after_time=after, event_type=type,
-            task=task, limit=limit)
+            conn,
+            namespace=caller.tenant,
+            run=run["metadata"]["name"],
+            after_id=events.parse_event_id(afterId, "afterId"),
+            after_time=after,
+            event_type=type,
+            task=task,
+            limit=limit,
+        )
     return ok([events.list_item(e) for e in rows])
 
 
@@ -58,16 +70,24 @@ def list_events(
     operation_id="streamEvents",
     response_class=StreamingResponse,
     response_model=None,
-    responses={200: {
-        "description": "Server-sent events: `id: evt_N`, `event: <eventType>`, `data: <JSON>`"
-                       " per journal event; `: keep-alive` comments while the run is quiet;"
-                       " the stream ends after the run's final event (at once when"
-                       " Last-Event-ID is that event or later).",
-        "content": {"text/event-stream": {"schema": {"type": "string"},
-                                          "example": SSE_EXAMPLE}}}},
+    responses={
+        200: {
+            "description": "Server-sent events: `id: evt_N`, `event: <eventType>`, `data: <JSON>`"
+            " per journal event; `: keep-alive` comments while the run is quiet;"
+            " the stream ends after the run's final event (at once when"
+            " Last-Event-ID is that event or later).",
+            "content": {
+                "text/event-stream": {"schema": {"type": "string"}, "example": SSE_EXAMPLE}
+            },
+        }
+    },
 )
 async def stream_events(
-    projectId: str, runId: str, caller: Caller, hub: Hub, settings: Settings,
+    projectId: str,
+    runId: str,
+    caller: Caller,
+    hub: Hub,
+    settings: Settings,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> StreamingResponse:
     after_id = events.parse_event_id(last_event_id, "Last-Event-ID")
@@ -80,5 +100,12 @@ async def stream_events(
         async for event in hub.follow(key, after_id, keepalive):
             yield ": keep-alive\n\n" if event is None else events.sse_frame(event)
 
-    return StreamingResponse(frames(), media_type="text/event-stream", headers={
-        "Cache-Control": "no-cache", "X-Accel-Buffering": "no", "Connection": "keep-alive"})
+    return StreamingResponse(
+        frames(),
+        media_type="text/event-stream",
+        headers={
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",
+            "Connection": "keep-alive",
+        },
+    )

@@ -24,24 +24,40 @@ def _repo_of(caller: Caller, project_id: str, data_dir: Path) -> Path:
     return paths.repo_path(data_dir, caller.tenant, name)
 
 
-@router.get("/projects/{projectId}/files", summary="List a directory of the repository",
-            operation_id="listFiles", response_model=Ok[Directory])
-def list_files(projectId: str, caller: Caller, settings: Settings, ref: RefParam = "main",
-               path: Annotated[str, Query(description="Directory path (at most"
-                                                f" {repo.MAX_PATH_CHARS} characters)")] = "/",
-               ) -> Obj:
+@router.get(
+    "/projects/{projectId}/files",
+    summary="List a directory of the repository",
+    operation_id="listFiles",
+    response_model=Ok[Directory],
+)
+def list_files(
+    projectId: str,
+    caller: Caller,
+    settings: Settings,
+    ref: RefParam = "main",
+    path: Annotated[
+        str, Query(description=f"Directory path (at most {repo.MAX_PATH_CHARS} characters)")
+    ] = "/",
+) -> Obj:
     clean = repo.clean_path(path)
     bare = _repo_of(caller, projectId, settings.data_dir)
     commit = repo.resolve(bare, ref)
-    entries = [{"name": e.name, "type": e.type, **({"size": e.size} if e.type == "file" else {})}
-               for e in repo.list_dir(bare, commit, clean)]
+    entries = [
+        {"name": e.name, "type": e.type, **({"size": e.size} if e.type == "file" else {})}
+        for e in repo.list_dir(bare, commit, clean)
+    ]
     return ok({"ref": ref, "commit": commit, "path": "/" + clean, "entries": entries})
 
 
-@router.get("/projects/{projectId}/files/{filePath:path}", summary="Get a file's content",
-            operation_id="getFile", response_model=Ok[FileContent])
-def get_file(projectId: str, filePath: str, caller: Caller, settings: Settings,
-             ref: RefParam = "main") -> Obj:
+@router.get(
+    "/projects/{projectId}/files/{filePath:path}",
+    summary="Get a file's content",
+    operation_id="getFile",
+    response_model=Ok[FileContent],
+)
+def get_file(
+    projectId: str, filePath: str, caller: Caller, settings: Settings, ref: RefParam = "main"
+) -> Obj:
     clean = repo.clean_path(filePath)
     bare = _repo_of(caller, projectId, settings.data_dir)
     commit = repo.resolve(bare, ref)
@@ -50,5 +66,13 @@ def get_file(projectId: str, filePath: str, caller: Caller, settings: Settings,
         content, encoding = data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         content, encoding = base64.b64encode(data).decode("ascii"), "base64"
-    return ok({"path": clean, "ref": ref, "commit": commit, "content": content,
-               "encoding": encoding, "size": len(data)})
+    return ok(
+        {
+            "path": clean,
+            "ref": ref,
+            "commit": commit,
+            "content": content,
+            "encoding": encoding,
+            "size": len(data),
+        }
+    )

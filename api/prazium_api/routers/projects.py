@@ -30,61 +30,97 @@ from prazium_kit.types import Obj
 
 router = ApiRouter(tags=["Projects"])
 spec_router = ApiRouter(tags=["Spec Generation"])
-ProjectPhase = Literal["draft", "clarifying", "spec_review", "approved", "building", "built",
-                       "failed", "archived"]
+ProjectPhase = Literal[
+    "draft", "clarifying", "spec_review", "approved", "building", "built", "failed", "archived"
+]
 SPEC_PHASES = frozenset({"spec_review", "approved", "building", "built", "failed"})
 
 
-@router.post("/projects", status_code=201, summary="Create a project",
-             operation_id="createProject", response_model=Ok[ProjectCreated])
+@router.post(
+    "/projects",
+    status_code=201,
+    summary="Create a project",
+    operation_id="createProject",
+    response_model=Ok[ProjectCreated],
+)
 def create_project(body: CreateProject, caller: Caller, settings: Settings) -> Obj:
     name = naming.new_project_name(body.name)
-    obj = crs.create(caller.tenant, PROJECTS, {
-        "metadata": {"name": name, "labels": {LABEL_MANAGED_BY: "prazium-api"}},
-        "spec": {"displayName": body.name, "description": body.description},
-    }, "project")
+    obj = crs.create(
+        caller.tenant,
+        PROJECTS,
+        {
+            "metadata": {"name": name, "labels": {LABEL_MANAGED_BY: "prazium-api"}},
+            "spec": {"displayName": body.name, "description": body.description},
+        },
+        "project",
+    )
     detail = views.project_summary(obj)
-    return ok({
-        "id": detail["id"], "name": detail["name"], "description": detail["description"],
-        "status": "draft",
-        "repoPath": views.repo_path(settings.data_dir, obj),
-        "createdAt": detail["createdAt"], "updatedAt": detail["updatedAt"],
-    })
+    return ok(
+        {
+            "id": detail["id"],
+            "name": detail["name"],
+            "description": detail["description"],
+            "status": "draft",
+            "repoPath": views.repo_path(settings.data_dir, obj),
+            "createdAt": detail["createdAt"],
+            "updatedAt": detail["updatedAt"],
+        }
+    )
 
 
-@router.get("/projects", summary="List projects", operation_id="listProjects",
-            response_model=OkPage[ProjectSummary])
+@router.get(
+    "/projects",
+    summary="List projects",
+    operation_id="listProjects",
+    response_model=OkPage[ProjectSummary],
+)
 def list_projects(
-    caller: Caller, paging: Paging, settings: Settings,
+    caller: Caller,
+    paging: Paging,
+    settings: Settings,
     status: Annotated[ProjectPhase | None, Query(description="Filter by status")] = None,
-    search: Annotated[str | None, Query(max_length=200,
-                                        description="Search name/description")] = None,
+    search: Annotated[
+        str | None, Query(max_length=200, description="Search name/description")
+    ] = None,
 ) -> Obj:
     items = crs.project_lists.get(caller.tenant, settings.list_cache_seconds)
     if status is not None:
         items = [obj for obj in items if views.project_phase(obj) == status]
     if search:
         needle = search.casefold()
-        items = [obj for obj in items
-                 if needle in str(obj.get("spec", {}).get("displayName", "")).casefold()
-                 or needle in str(obj.get("spec", {}).get("description", "")).casefold()]
-    items = sorted(items, key=lambda o: (o["metadata"].get("creationTimestamp", ""),
-                                         o["metadata"]["name"]), reverse=True)
+        items = [
+            obj
+            for obj in items
+            if needle in str(obj.get("spec", {}).get("displayName", "")).casefold()
+            or needle in str(obj.get("spec", {}).get("description", "")).casefold()
+        ]
+    items = sorted(
+        items,
+        key=lambda o: (o["metadata"].get("creationTimestamp", ""), o["metadata"]["name"]),
+        reverse=True,
+    )
     page, pagination = paging.apply(items)
     return ok([views.project_summary(obj) for obj in page], pagination=pagination)
 
 
-@router.get("/projects/{projectId}", summary="Get a project with its spec documents",
-            operation_id="getProject", response_model=Ok[ProjectDetail])
+@router.get(
+    "/projects/{projectId}",
+    summary="Get a project with its spec documents",
+    operation_id="getProject",
+    response_model=Ok[ProjectDetail],
+)
 def get_project(projectId: str, caller: Caller, settings: Settings) -> Obj:
     obj = lookup.project(caller.tenant, projectId)
     return ok(views.project_detail(obj, settings.data_dir))
 
 
-@router.patch("/projects/{projectId}", summary="Update name and/or description",
-              operation_id="updateProject", response_model=Ok[ProjectDetail])
-def update_project(projectId: str, body: UpdateProject, caller: Caller,
-                   settings: Settings) -> Obj:
+@router.patch(
+    "/projects/{projectId}",
+    summary="Update name and/or description",
+    operation_id="updateProject",
+    response_model=Ok[ProjectDetail],
+)
+def update_project(projectId: str, body: UpdateProject, caller: Caller, settings: Settings) -> Obj:
     obj = lookup.project(caller.tenant, projectId)
     changes: Obj = {}
     if body.name is not None:
@@ -92,17 +128,31 @@ def update_project(projectId: str, body: UpdateProject, caller: Caller,
     if body.description is not None:
         changes["description"] = body.description
     if changes:
-        obj = crs.patch(caller.tenant, PROJECTS, obj["metadata"]["name"], {"spec": changes},
-                        f"project {projectId}")
+        obj = crs.patch(
+            caller.tenant,
+            PROJECTS,
+            obj["metadata"]["name"],
+            {"spec": changes},
+            f"project {projectId}",
+        )
     return ok(views.project_detail(obj, settings.data_dir))
 
 
-@router.delete("/projects/{projectId}", summary="Archive a project (a soft delete)",
-               operation_id="deleteProject", response_model=Ok[ProjectArchived])
+@router.delete(
+    "/projects/{projectId}",
+    summary="Archive a project (a soft delete)",
+    operation_id="deleteProject",
+    response_model=Ok[ProjectArchived],
+)
 def archive_project(projectId: str, caller: Caller) -> Obj:
     obj = lookup.project(caller.tenant, projectId)
-    crs.patch(caller.tenant, PROJECTS, obj["metadata"]["name"], {"spec": {"archived": True}},
-              f"project {projectId}")
+    crs.patch(
+        caller.tenant,
+        PROJECTS,
+        obj["metadata"]["name"],
+        {"spec": {"archived": True}},
+        f"project {projectId}",
+    )
     return ok({"id": projectId, "status": "archived"})
 
 
@@ -111,53 +161,93 @@ def _refuse_archived(obj: Obj, project_id: str) -> None:
         raise conflict(f"project {project_id} is archived")
 
 
-@spec_router.post("/projects/{projectId}/clarify", summary="Get clarifying questions",
-                  operation_id="getClarifyingQuestions", response_model=Ok[Questions])
+@spec_router.post(
+    "/projects/{projectId}/clarify",
+    summary="Get clarifying questions",
+    operation_id="getClarifyingQuestions",
+    response_model=Ok[Questions],
+)
 def clarify(projectId: str, caller: Caller, settings: Settings) -> Obj:
     obj = lookup.project(caller.tenant, projectId)
     _refuse_archived(obj, projectId)
     obj = wait_for_operator(
-        caller.tenant, PROJECTS, obj["metadata"]["name"], int(obj["metadata"]["generation"]),
+        caller.tenant,
+        PROJECTS,
+        obj["metadata"]["name"],
+        int(obj["metadata"]["generation"]),
         lambda o: o.get("status", {}).get("questions") is not None,
-        f"project {projectId}", "write clarifying questions", settings.sync_timeout_seconds)
+        f"project {projectId}",
+        "write clarifying questions",
+        settings.sync_timeout_seconds,
+    )
     return ok({"questions": obj["status"]["questions"]})
 
 
-@spec_router.post("/projects/{projectId}/answers", summary="Submit answers; returns the spec",
-                  operation_id="submitAnswers", response_model=Ok[SpecWritten])
-def submit_answers(projectId: str, body: SubmitAnswers, caller: Caller,
-                   settings: Settings) -> Obj:
+@spec_router.post(
+    "/projects/{projectId}/answers",
+    summary="Submit answers; returns the spec",
+    operation_id="submitAnswers",
+    response_model=Ok[SpecWritten],
+)
+def submit_answers(projectId: str, body: SubmitAnswers, caller: Caller, settings: Settings) -> Obj:
     obj = lookup.project(caller.tenant, projectId)
     _refuse_archived(obj, projectId)
     questions = obj.get("status", {}).get("questions")
     if questions is None:
-        raise conflict(f"project {projectId} has no clarifying questions yet:"
-                       " call POST /projects/{projectId}/clarify first")
+        raise conflict(
+            f"project {projectId} has no clarifying questions yet:"
+            " call POST /projects/{projectId}/clarify first"
+        )
     known = {q.get("id") for q in questions}
     unknown = [a.questionId for a in body.answers if a.questionId not in known]
     if unknown:
-        raise ApiError("VALIDATION_ERROR", f"unknown question ids: {', '.join(unknown)}",
-                       {"fields": [{"field": "answers.questionId", "message": f"unknown {q}"}
-                                   for q in unknown]})
+        raise ApiError(
+            "VALIDATION_ERROR",
+            f"unknown question ids: {', '.join(unknown)}",
+            {
+                "fields": [
+                    {"field": "answers.questionId", "message": f"unknown {q}"} for q in unknown
+                ]
+            },
+        )
     seen: set[str] = set()
     for answer in body.answers:
         if answer.questionId in seen:
             raise invalid(f"question {answer.questionId} answered twice", "answers.questionId")
         seen.add(answer.questionId)
     name = obj["metadata"]["name"]
-    patched = crs.patch(caller.tenant, PROJECTS, name, {"spec": {"answers": [
-        a.model_dump() for a in body.answers]}}, f"project {projectId}")
+    patched = crs.patch(
+        caller.tenant,
+        PROJECTS,
+        name,
+        {"spec": {"answers": [a.model_dump() for a in body.answers]}},
+        f"project {projectId}",
+    )
     obj = wait_for_operator(
-        caller.tenant, PROJECTS, name, int(patched["metadata"]["generation"]),
+        caller.tenant,
+        PROJECTS,
+        name,
+        int(patched["metadata"]["generation"]),
         lambda o: views.project_phase(o) in SPEC_PHASES and views.spec_view(o) is not None,
-        f"project {projectId}", "write the spec", settings.sync_timeout_seconds)
+        f"project {projectId}",
+        "write the spec",
+        settings.sync_timeout_seconds,
+    )
     spec = views.spec_view(obj) or {}
-    return ok({"status": views.project_phase(obj),
-               "spec": {"version": spec.get("version"), "documents": spec.get("documents")}})
+    return ok(
+        {
+            "status": views.project_phase(obj),
+            "spec": {"version": spec.get("version"), "documents": spec.get("documents")},
+        }
+    )
 
 
-@spec_router.post("/projects/{projectId}/approve", summary="Approve the current spec version",
-                  operation_id="approveSpec", response_model=Ok[SpecApproved])
+@spec_router.post(
+    "/projects/{projectId}/approve",
+    summary="Approve the current spec version",
+    operation_id="approveSpec",
+    response_model=Ok[SpecApproved],
+)
 def approve(projectId: str, caller: Caller, settings: Settings) -> Obj:
     obj = lookup.project(caller.tenant, projectId)
     _refuse_archived(obj, projectId)
@@ -167,24 +257,47 @@ def approve(projectId: str, caller: Caller, settings: Settings) -> Obj:
         raise conflict(f"project {projectId} has no spec to approve (status {phase})")
     version = spec["version"]
     name = obj["metadata"]["name"]
-    patched = crs.patch(caller.tenant, PROJECTS, name,
-                        {"spec": {"approval": {"specVersion": version}}}, f"project {projectId}")
+    patched = crs.patch(
+        caller.tenant,
+        PROJECTS,
+        name,
+        {"spec": {"approval": {"specVersion": version}}},
+        f"project {projectId}",
+    )
     obj = wait_for_operator(
-        caller.tenant, PROJECTS, name, int(patched["metadata"]["generation"]),
-        lambda o: bool((views.spec_view(o) or {}).get("approvedAt"))
-        and views.project_phase(o) in SPEC_PHASES - {"spec_review"},
-        f"project {projectId}", "approve the spec", settings.sync_timeout_seconds)
+        caller.tenant,
+        PROJECTS,
+        name,
+        int(patched["metadata"]["generation"]),
+        lambda o: (
+            bool((views.spec_view(o) or {}).get("approvedAt"))
+            and views.project_phase(o) in SPEC_PHASES - {"spec_review"}
+        ),
+        f"project {projectId}",
+        "approve the spec",
+        settings.sync_timeout_seconds,
+    )
     approved = views.spec_view(obj) or {}
-    return ok({"status": views.project_phase(obj),
-               "spec": {"version": approved.get("version"),
-                        "approvedAt": approved.get("approvedAt")}})
+    return ok(
+        {
+            "status": views.project_phase(obj),
+            "spec": {"version": approved.get("version"), "approvedAt": approved.get("approvedAt")},
+        }
+    )
 
 
-@spec_router.post("/projects/{projectId}/regenerate",
-                  summary="Regenerate the spec, with feedback",
-                  operation_id="regenerateSpec", response_model=Ok[SpecRegenerated])
-def regenerate(projectId: str, caller: Caller, settings: Settings,
-               body: Annotated[Regenerate | None, Body()] = None) -> Obj:
+@spec_router.post(
+    "/projects/{projectId}/regenerate",
+    summary="Regenerate the spec, with feedback",
+    operation_id="regenerateSpec",
+    response_model=Ok[SpecRegenerated],
+)
+def regenerate(
+    projectId: str,
+    caller: Caller,
+    settings: Settings,
+    body: Annotated[Regenerate | None, Body()] = None,
+) -> Obj:
     obj = lookup.project(caller.tenant, projectId)
     _refuse_archived(obj, projectId)
     spec = views.spec_view(obj)
@@ -196,14 +309,21 @@ def regenerate(projectId: str, caller: Caller, settings: Settings,
     if body is not None and body.feedback:
         request["feedback"] = body.feedback
     name = obj["metadata"]["name"]
-    patched = crs.patch(caller.tenant, PROJECTS, name, {"spec": {"regenerate": request}},
-                        f"project {projectId}")
+    patched = crs.patch(
+        caller.tenant, PROJECTS, name, {"spec": {"regenerate": request}}, f"project {projectId}"
+    )
     old_version = int(spec["version"])
     obj = wait_for_operator(
-        caller.tenant, PROJECTS, name, int(patched["metadata"]["generation"]),
-        lambda o: int((views.spec_view(o) or {}).get("version") or 0) > old_version
-        and views.project_phase(o) == "spec_review",
-        f"project {projectId}", "regenerate the spec", settings.sync_timeout_seconds)
+        caller.tenant,
+        PROJECTS,
+        name,
+        int(patched["metadata"]["generation"]),
+        lambda o: (
+            int((views.spec_view(o) or {}).get("version") or 0) > old_version
+            and views.project_phase(o) == "spec_review"
+        ),
+        f"project {projectId}",
+        "regenerate the spec",
+        settings.sync_timeout_seconds,
+    )
     return ok({"status": views.project_phase(obj), "spec": views.spec_view(obj)})
-
-

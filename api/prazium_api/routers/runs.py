@@ -17,8 +17,16 @@ from prazium_kit.kube import RUNS
 from prazium_kit.types import Obj
 
 router = ApiRouter(tags=["Builds"])
-RunPhase = Literal["pending", "decomposing", "executing", "merging", "verifying", "succeeded",
-                   "failed", "cancelled"]
+RunPhase = Literal[
+    "pending",
+    "decomposing",
+    "executing",
+    "merging",
+    "verifying",
+    "succeeded",
+    "failed",
+    "cancelled",
+]
 BUILDABLE = frozenset({"approved", "building", "built", "failed"})
 
 
@@ -28,19 +36,27 @@ def _started(caller: Caller, run: Obj, project_id: str, timeout: float) -> Obj:
     every synchronous route: the Run is recorded and is picked up when the operator
     is back, but a 201 without a run number would claim a start that has not happened."""
     name = run["metadata"]["name"]
-    acknowledged = crs.wait_until(caller.tenant, RUNS, name,
-                                  lambda o: bool(o.get("status", {}).get("runNumber")),
-                                  timeout, f"run {name}")
+    acknowledged = crs.wait_until(
+        caller.tenant,
+        RUNS,
+        name,
+        lambda o: bool(o.get("status", {}).get("runNumber")),
+        timeout,
+        f"run {name}",
+    )
     if acknowledged is None:
         raise operator_timeout("start the run", timeout, runId=ids.run_id(name))
     run = acknowledged
     summary = views.run_summary(run)
     phase = summary["status"]
     return {
-        "id": summary["id"], "projectId": project_id, "runNumber": summary["runNumber"],
+        "id": summary["id"],
+        "projectId": project_id,
+        "runNumber": summary["runNumber"],
         # The contract reports a run that is about to be planned as "decomposing".
         "status": "decomposing" if phase in ("pending", "decomposing") else phase,
-        "trigger": summary["trigger"], "createdAt": summary["createdAt"],
+        "trigger": summary["trigger"],
+        "createdAt": summary["createdAt"],
     }
 
 
@@ -49,47 +65,78 @@ def _buildable(project: Obj, project_id: str) -> None:
     if phase == "archived":
         raise conflict(f"project {project_id} is archived")
     if phase not in BUILDABLE:
-        raise conflict(f"project {project_id} has no approved spec (status {phase});"
-                       " approve the spec first", {"status": phase})
+        raise conflict(
+            f"project {project_id} has no approved spec (status {phase}); approve the spec first",
+            {"status": phase},
+        )
 
 
-@router.post("/projects/{projectId}/runs", status_code=201, summary="Start a build",
-             operation_id="createRun", response_model=Ok[RunStarted])
-def start_run(projectId: str, caller: Caller, settings: Settings, database: Db,
-              body: Annotated[StartRun | None, Body()] = None) -> Obj:
+@router.post(
+    "/projects/{projectId}/runs",
+    status_code=201,
+    summary="Start a build",
+    operation_id="createRun",
+    response_model=Ok[RunStarted],
+)
+def start_run(
+    projectId: str,
+    caller: Caller,
+    settings: Settings,
+    database: Db,
+    body: Annotated[StartRun | None, Body()] = None,
+) -> Obj:
     body = body or StartRun()
     project = lookup.project(caller.tenant, projectId)
     _buildable(project, projectId)
-    run = builds.create_run(database, settings, caller, project, body.trigger,
-                            body.parallelism)
+    run = builds.create_run(database, settings, caller, project, body.trigger, body.parallelism)
     return ok(_started(caller, run, projectId, settings.sync_timeout_seconds))
 
 
-@router.get("/projects/{projectId}/runs", summary="List a project's runs",
-            operation_id="listRuns", response_model=OkPage[RunSummary])
-def list_runs(projectId: str, caller: Caller, paging: Paging,
-              status: Annotated[RunPhase | None, Query(description="Filter by status")] = None,
-              ) -> Obj:
+@router.get(
+    "/projects/{projectId}/runs",
+    summary="List a project's runs",
+    operation_id="listRuns",
+    response_model=OkPage[RunSummary],
+)
+def list_runs(
+    projectId: str,
+    caller: Caller,
+    paging: Paging,
+    status: Annotated[RunPhase | None, Query(description="Filter by status")] = None,
+) -> Obj:
     name = lookup.project(caller.tenant, projectId)["metadata"]["name"]
     runs = [r for r in crs.list_objects(caller.tenant, RUNS) if views.run_project(r) == name]
     if status is not None:
         runs = [r for r in runs if views.run_phase(r) == status]
-    runs.sort(key=lambda r: (r.get("status", {}).get("runNumber") or 0,
-                             r["metadata"].get("creationTimestamp", "")), reverse=True)
+    runs.sort(
+        key=lambda r: (
+            r.get("status", {}).get("runNumber") or 0,
+            r["metadata"].get("creationTimestamp", ""),
+        ),
+        reverse=True,
+    )
     page, pagination = paging.apply(runs)
     return ok([views.run_summary(r) for r in page], pagination=pagination)
 
 
-@router.get("/projects/{projectId}/runs/{runId}", summary="Get a run with its plan and tasks",
-            operation_id="getRun", response_model=Ok[RunDetail])
+@router.get(
+    "/projects/{projectId}/runs/{runId}",
+    summary="Get a run with its plan and tasks",
+    operation_id="getRun",
+    response_model=Ok[RunDetail],
+)
 def get_run(projectId: str, runId: str, caller: Caller) -> Obj:
     run = lookup.run(caller.tenant, projectId, runId)
     tasks = lookup.tasks(caller.tenant, run["metadata"]["name"])
     return ok(views.run_detail(run, tasks))
 
 
-@router.post("/projects/{projectId}/runs/{runId}/cancel", summary="Cancel a run",
-             operation_id="cancelRun", response_model=Ok[RunCancelled])
+@router.post(
+    "/projects/{projectId}/runs/{runId}/cancel",
+    summary="Cancel a run",
+    operation_id="cancelRun",
+    response_model=Ok[RunCancelled],
+)
 def cancel_run(projectId: str, runId: str, caller: Caller, settings: Settings) -> Obj:
     run = lookup.run(caller.tenant, projectId, runId)
     phase = views.run_phase(run)
@@ -102,30 +149,49 @@ def cancel_run(projectId: str, runId: str, caller: Caller, settings: Settings) -
         # observedGeneration is not required to move for it.
         timeout = settings.sync_timeout_seconds
         finished = crs.wait_until(
-            caller.tenant, RUNS, name,
-            lambda o: views.run_phase(o) in views.TERMINAL_RUN_PHASES, timeout, f"run {runId}")
+            caller.tenant,
+            RUNS,
+            name,
+            lambda o: views.run_phase(o) in views.TERMINAL_RUN_PHASES,
+            timeout,
+            f"run {runId}",
+        )
         if finished is None:
             raise operator_timeout("cancel the run", timeout)
         run = finished
     return ok({"id": runId, "status": views.run_phase(run)})
 
 
-@router.post("/projects/{projectId}/runs/{runId}/retry", status_code=201,
-             summary="Start a new run with the same spec snapshot",
-             operation_id="retryRun", response_model=Ok[RunStarted])
-def retry_run(projectId: str, runId: str, caller: Caller, settings: Settings,
-              database: Db) -> Obj:
+@router.post(
+    "/projects/{projectId}/runs/{runId}/retry",
+    status_code=201,
+    summary="Start a new run with the same spec snapshot",
+    operation_id="retryRun",
+    response_model=Ok[RunStarted],
+)
+def retry_run(projectId: str, runId: str, caller: Caller, settings: Settings, database: Db) -> Obj:
     project = lookup.project(caller.tenant, projectId)
     old = lookup.run(caller.tenant, projectId, runId)
     phase = views.run_phase(old)
     if phase not in views.TERMINAL_RUN_PHASES:
-        raise conflict(f"run {runId} is still {phase}; cancel it or wait before retrying",
-                       {"status": phase})
+        raise conflict(
+            f"run {runId} is still {phase}; cancel it or wait before retrying", {"status": phase}
+        )
     if views.project_phase(project) == "archived":
         raise conflict(f"project {projectId} is archived")
-    run = builds.create_run(database, settings, caller, project, "retry",
-                            old.get("spec", {}).get("parallelism"),
-                            retry_of=old["metadata"]["name"])
+    run = builds.create_run(
+        database,
+        settings,
+        caller,
+        project,
+        "retry",
+        old.get("spec", {}).get("parallelism"),
+        retry_of=old["metadata"]["name"],
+    )
     started = _started(caller, run, projectId, settings.sync_timeout_seconds)
-    return ok({key: started[key] for key in ("id", "runNumber", "status", "trigger",
-                                             "projectId", "createdAt")})
+    return ok(
+        {
+            key: started[key]
+            for key in ("id", "runNumber", "status", "trigger", "projectId", "createdAt")
+        }
+    )

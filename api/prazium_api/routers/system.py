@@ -22,24 +22,33 @@ router = ApiRouter(tags=["System"])
 admin_router = ApiRouter(tags=["System"])
 
 
-@admin_router.get("/admin/stats", summary="System statistics (admin keys only)",
-                  operation_id="getSystemStats", response_model=Ok[Stats])
+@admin_router.get(
+    "/admin/stats",
+    summary="System statistics (admin keys only)",
+    operation_id="getSystemStats",
+    response_model=Ok[Stats],
+)
 def get_stats(admin: Admin, settings: Settings, database: Db) -> Obj:
     return ok(stats.collect(database, settings.operator_stale_seconds))
 
 
-@router.get("/health", summary="Health of the API and each component it depends on",
-            operation_id="getHealth", response_model=Health,
-            description="Anyone gets the overall status and a status word per component;"
-                        " `details` (why a component is unhealthy) only with an admin key"
-                        " or session, since they name hosts, ports and driver errors.",
-            responses={503: {"model": Health, "description": "A component is unhealthy"}})
+@router.get(
+    "/health",
+    summary="Health of the API and each component it depends on",
+    operation_id="getHealth",
+    response_model=Health,
+    description="Anyone gets the overall status and a status word per component;"
+    " `details` (why a component is unhealthy) only with an admin key"
+    " or session, since they name hosts, ports and driver errors.",
+    responses={503: {"model": Health, "description": "A component is unhealthy"}},
+)
 async def get_health(request: Request, settings: Settings, gate: GateDep) -> JSONResponse:
     checks = await asyncio.gather(
         asyncio.to_thread(health.check_kubernetes),
         asyncio.to_thread(health.check_database, settings.database_url),
-        asyncio.to_thread(health.check_operator, settings.database_url,
-                          settings.operator_stale_seconds),
+        asyncio.to_thread(
+            health.check_operator, settings.database_url, settings.operator_stale_seconds
+        ),
     )
     names = ("kubernetes", "database", "operator")
     components = {name: state for name, (state, _) in zip(names, checks, strict=True)}

@@ -11,15 +11,23 @@ from prazium_kit.types import Obj
 router = ApiRouter(tags=["Tasks"])
 
 
-@router.get("/projects/{projectId}/runs/{runId}/tasks", summary="List a run's tasks",
-            operation_id="listTasks", response_model=Ok[list[TaskDetail]])
+@router.get(
+    "/projects/{projectId}/runs/{runId}/tasks",
+    summary="List a run's tasks",
+    operation_id="listTasks",
+    response_model=Ok[list[TaskDetail]],
+)
 def list_tasks(projectId: str, runId: str, caller: Caller) -> Obj:
     run = lookup.run(caller.tenant, projectId, runId)
     return ok([views.task_detail(t) for t in lookup.tasks(caller.tenant, run["metadata"]["name"])])
 
 
-@router.get("/projects/{projectId}/runs/{runId}/tasks/{taskId}", summary="Get one task",
-            operation_id="getTask", response_model=Ok[TaskDetail])
+@router.get(
+    "/projects/{projectId}/runs/{runId}/tasks/{taskId}",
+    summary="Get one task",
+    operation_id="getTask",
+    response_model=Ok[TaskDetail],
+)
 def get_task(projectId: str, runId: str, taskId: str, caller: Caller) -> Obj:
     run = lookup.run(caller.tenant, projectId, runId)
     return ok(views.task_detail(lookup.task(caller.tenant, run["metadata"]["name"], taskId)))

@@ -94,12 +94,20 @@ class Connection:
             await self.socket.send_text(json.dumps(message))
 
     async def error(self, code: str, message: str, **details: Any) -> None:
-        await self.send({"type": "error", **{k: v for k, v in envelope(
-            code, message, details).items() if k == "error"}})
+        await self.send(
+            {
+                "type": "error",
+                **{k: v for k, v in envelope(code, message, details).items() if k == "error"},
+            }
+        )
 
     async def rate_limited(self, limit: int, retry_after: int, what: str) -> None:
-        await self.error("RATE_LIMITED", f"rate limit of {limit} {what} per minute exceeded;"
-                         f" retry after {retry_after} s", limit=limit, retryAfter=retry_after)
+        await self.error(
+            "RATE_LIMITED",
+            f"rate limit of {limit} {what} per minute exceeded; retry after {retry_after} s",
+            limit=limit,
+            retryAfter=retry_after,
+        )
 
     async def authenticate(self, token: str | None, session: str | None = None) -> bool | int:
         """True when authenticated; False on bad credentials; otherwise the code to
@@ -114,16 +122,18 @@ class Connection:
         principal, verdict = outcome.principal, outcome.verdict
         if verdict is not None and not verdict.allowed:
             await self.rate_limited(
-                verdict.limit, verdict.retry_after,
-                "requests" if principal
-                else "failed checks of this credential from this address")
+                verdict.limit,
+                verdict.retry_after,
+                "requests" if principal else "failed checks of this credential from this address",
+            )
             return RATE_LIMIT_CLOSE_CODE
         if principal is None:
             return False
         self.principal = principal
         logs.context().update(tenant=principal.tenant, keyId=principal.key_id)
-        await self.send({"type": "authenticated", "keyId": principal.key_id,
-                         "tenant": principal.tenant})
+        await self.send(
+            {"type": "authenticated", "keyId": principal.key_id, "tenant": principal.tenant}
+        )
         return True
 
     async def subscribe(self, channel: str, last_event_id: str | None) -> None:
@@ -136,8 +146,9 @@ class Connection:
             if kind != "run":
                 raise ids.InvalidId(channel)
             run_name = ids.run_name(run_id)
-            await anyio.to_thread.run_sync(crs.get, self.principal.tenant, RUNS, run_name,
-                                           f"run {run_id}")
+            await anyio.to_thread.run_sync(
+                crs.get, self.principal.tenant, RUNS, run_name, f"run {run_id}"
+            )
         except (ids.InvalidId, ApiError):
             await self.error("NOT_FOUND", f"channel {channel} not found", channel=channel)
             return
@@ -148,7 +159,8 @@ class Connection:
             return
         key = (self.principal.tenant, run_name)
         self.subscriptions[channel] = asyncio.get_running_loop().create_task(
-            self._pump(channel, key, after))
+            self._pump(channel, key, after)
+        )
         await self.send({"type": "subscribed", "channel": channel})
 
     async def _pump(self, channel: str, key: tuple[str, str], after: int) -> None:
@@ -206,8 +218,9 @@ async def websocket_endpoint(socket: WebSocket) -> None:
                     continue
             message = parse_message(raw)
             if message is None:
-                await conn.error("VALIDATION_ERROR", f"unknown message type {raw.get('type')!r}",
-                                 field="type")
+                await conn.error(
+                    "VALIDATION_ERROR", f"unknown message type {raw.get('type')!r}", field="type"
+                )
             elif not await _handle(conn, message):
                 return
     except WebSocketDisconnect:
@@ -231,7 +244,7 @@ async def _handle(conn: Connection, message: ClientMessage) -> bool:
         case PingMessage():
             await conn.send({"type": "pong"})
         case SubscribeMessage() | UnsubscribeMessage() if conn.principal is None:
-            await conn.error("UNAUTHORIZED", "send {\"type\": \"auth\"} first")
+            await conn.error("UNAUTHORIZED", 'send {"type": "auth"} first')
         case SubscribeMessage(channel=None) | UnsubscribeMessage(channel=None):
             await conn.error("VALIDATION_ERROR", "channel is required", field="channel")
         case SubscribeMessage(channel=str(channel), lastEventId=last):

@@ -24,16 +24,15 @@ AGENT_MODULES = {
 }
 
 
-def preload_configured_agents(environ: Mapping[str, str] | None = None
-                              ) -> threading.Thread | None:
+def preload_configured_agents(environ: Mapping[str, str] | None = None) -> threading.Thread | None:
     """Start importing the agents that have a key; the thread, or None when none has."""
     env = os.environ if environ is None else environ
-    modules = [module for key_env, module in AGENT_MODULES.items()
-               if env.get(key_env, "").strip()]
+    modules = [module for key_env, module in AGENT_MODULES.items() if env.get(key_env, "").strip()]
     if not modules:
         return None
-    thread = threading.Thread(target=_import_all, args=(modules,), name="agent-preload",
-                              daemon=True)
+    thread = threading.Thread(
+        target=_import_all, args=(modules,), name="agent-preload", daemon=True
+    )
     thread.start()
     return thread
 

@@ -77,8 +77,7 @@ def run_selector(namespace: str, run: str) -> str:
     return f"{LABEL_TASK_NAMESPACE}={namespace},{kube.LABEL_RUN}={label_value(run)}"
 
 
-def build_job(request: WorkerRequest, owner: dict[str, Any], settings: Settings
-              ) -> dict[str, Any]:
+def build_job(request: WorkerRequest, owner: dict[str, Any], settings: Settings) -> dict[str, Any]:
     """The Job manifest for one task attempt (plain dict, apply-ready), in the job
     namespace; owner is the Task, named in labels (not an ownerReference)."""
     task_cr = owner["metadata"]["name"]
@@ -87,55 +86,90 @@ def build_job(request: WorkerRequest, owner: dict[str, Any], settings: Settings
     env = [
         {"name": "PRAZIUM_DATA_DIR", "value": data_dir},
         # The DSN holds a password: the Job references the Secret, never the value.
-        {"name": "PRAZIUM_DATABASE_URL", "valueFrom": {"secretKeyRef": {
-            "name": settings.database_secret_name, "key": settings.database_secret_key}}},
+        {
+            "name": "PRAZIUM_DATABASE_URL",
+            "valueFrom": {
+                "secretKeyRef": {
+                    "name": settings.database_secret_name,
+                    "key": settings.database_secret_key,
+                }
+            },
+        },
     ]
     # The agent's credentials become the worker's environment, key by key, without
     # their values ever appearing in the Job; from the admin-provisioned
     # "<tenant>.<credentialsSecret>" in the job namespace (see the module docstring).
-    env_from = [{"secretRef": {"name": credentials_secret_name(
-        request.namespace, request.credentials_secret)}}] if request.credentials_secret else []
-    labels = {LABEL_TASK_NAMESPACE: request.namespace,
-              kube.LABEL_PROJECT: label_value(request.project),
-              kube.LABEL_RUN: label_value(request.run),
-              LABEL_TASK: label_value(task_cr),
-              kube.LABEL_MANAGED_BY: "prazium"}
+    env_from = (
+        [
+            {
+                "secretRef": {
+                    "name": credentials_secret_name(request.namespace, request.credentials_secret)
+                }
+            }
+        ]
+        if request.credentials_secret
+        else []
+    )
+    labels = {
+        LABEL_TASK_NAMESPACE: request.namespace,
+        kube.LABEL_PROJECT: label_value(request.project),
+        kube.LABEL_RUN: label_value(request.run),
+        LABEL_TASK: label_value(task_cr),
+        kube.LABEL_MANAGED_BY: "prazium",
+    }
     pod: dict[str, Any] = {
         "restartPolicy": "Never",
         "automountServiceAccountToken": False,
         "securityContext": podsecurity.pod_security_context(WORKER_UID, fs_group=True),
-        "containers": [{
-            "name": "worker",
-            "image": settings.worker_image,
-            "command": ["python", "-m", "prazium_operator.worker", "--request",
-                        str(request_path(Path(request.result_path)))],
-            "env": env,
-            "envFrom": env_from,
-            "resources": {
-                "requests": {"cpu": settings.worker_cpu_request,
-                             "memory": settings.worker_memory_request},
-                "limits": {"cpu": settings.worker_cpu_limit,
-                           "memory": settings.worker_memory_limit},
-            },
-            "securityContext": podsecurity.container_security_context(),
-            "volumeMounts": [{"name": "repos", "mountPath": data_dir},
-                             {"name": "tmp", "mountPath": "/tmp"}],
-        }],
+        "containers": [
+            {
+                "name": "worker",
+                "image": settings.worker_image,
+                "command": [
+                    "python",
+                    "-m",
+                    "prazium_operator.worker",
+                    "--request",
+                    str(request_path(Path(request.result_path))),
+                ],
+                "env": env,
+                "envFrom": env_from,
+                "resources": {
+                    "requests": {
+                        "cpu": settings.worker_cpu_request,
+                        "memory": settings.worker_memory_request,
+                    },
+                    "limits": {
+                        "cpu": settings.worker_cpu_limit,
+                        "memory": settings.worker_memory_limit,
+                    },
+                },
+                "securityContext": podsecurity.container_security_context(),
+                "volumeMounts": [
+                    {"name": "repos", "mountPath": data_dir},
+                    {"name": "tmp", "mountPath": "/tmp"},
+                ],
+            }
+        ],
         "volumes": [
-            {"name": "repos", "persistentVolumeClaim": {
-                "claimName": settings.repo_volume_claim}},
+            {"name": "repos", "persistentVolumeClaim": {"claimName": settings.repo_volume_claim}},
             {"name": "tmp", "emptyDir": {}},
         ],
     }
     if settings.worker_service_account:
         pod["serviceAccountName"] = settings.worker_service_account
     return {
-        "apiVersion": "batch/v1", "kind": "Job",
+        "apiVersion": "batch/v1",
+        "kind": "Job",
         "metadata": {
-            "name": name, "namespace": settings.job_namespace, "labels": labels,
-            "annotations": {"prazium.io/attempt": str(request.attempt),
-                            "prazium.io/task-name": task_cr,
-                            "prazium.io/run-name": request.run},
+            "name": name,
+            "namespace": settings.job_namespace,
+            "labels": labels,
+            "annotations": {
+                "prazium.io/attempt": str(request.attempt),
+                "prazium.io/task-name": task_cr,
+                "prazium.io/run-name": request.run,
+            },
         },
         "spec": {
             "backoffLimit": 0,
@@ -171,14 +205,17 @@ class KubernetesExecutor:
         request_path(result).write_text(request.to_json(), encoding="utf-8")
         job = build_job(request, owner, self.settings)
         try:
-            await asyncio.to_thread(client.BatchV1Api().create_namespaced_job,
-                                    self.namespace, job)  # type: ignore[arg-type]
+            await asyncio.to_thread(client.BatchV1Api().create_namespaced_job, self.namespace, job)  # type: ignore[arg-type]
         except ApiException as exc:
             if exc.status != 409:  # the same attempt already submitted: adopt it
                 raise
         self._running[job["metadata"]["name"]] = (request.namespace, request.run)
-        log.info("submitted Job %s for %s", job["metadata"]["name"], request.task_id,
-                 extra={**request.log_fields(), "job": job["metadata"]["name"]})
+        log.info(
+            "submitted Job %s for %s",
+            job["metadata"]["name"],
+            request.task_id,
+            extra={**request.log_fields(), "job": job["metadata"]["name"]},
+        )
         # The Task's status.executor schema holds kind and name: the namespace is always
         # the configured job namespace (changing it orphans running Jobs to their TTL;
         # their tasks are retried as lost).
@@ -193,8 +230,9 @@ class KubernetesExecutor:
             return WorkerState.LOST
         try:
             # get on jobs (not jobs/status): the object carries its status.
-            job = await asyncio.to_thread(client.BatchV1Api().read_namespaced_job,
-                                          name, self.namespace)
+            job = await asyncio.to_thread(
+                client.BatchV1Api().read_namespaced_job, name, self.namespace
+            )
         except ApiException as exc:
             if exc.status == 404:
                 self._running.pop(name, None)
@@ -214,17 +252,23 @@ class KubernetesExecutor:
             return
         try:
             await asyncio.to_thread(
-                client.BatchV1Api().delete_namespaced_job, name, self.namespace,
-                body=client.V1DeleteOptions(propagation_policy=policy,
-                                            grace_period_seconds=0))
+                client.BatchV1Api().delete_namespaced_job,
+                name,
+                self.namespace,
+                body=client.V1DeleteOptions(propagation_policy=policy, grace_period_seconds=0),
+            )
         except ApiException as exc:
             if exc.status != 404:
                 raise
         self._running.pop(name, None)
 
     async def stop(self, ref: dict[str, Any], request: WorkerRequest) -> None:
-        log.info("deleting Job %s of %s", ref.get("name"), request.task_id,
-                 extra={**request.log_fields(), "job": ref.get("name")})
+        log.info(
+            "deleting Job %s of %s",
+            ref.get("name"),
+            request.task_id,
+            extra={**request.log_fields(), "job": ref.get("name")},
+        )
         await self._delete(ref, "Foreground")
 
     async def release(self, ref: dict[str, Any], request: WorkerRequest) -> None:
@@ -235,9 +279,12 @@ class KubernetesExecutor:
         """Delete every Job of the Run, whatever state the operator remembers (idempotent)."""
         try:
             await asyncio.to_thread(
-                client.BatchV1Api().delete_collection_namespaced_job, self.namespace,
-                label_selector=run_selector(namespace, run), propagation_policy="Background",
-                grace_period_seconds=0)
+                client.BatchV1Api().delete_collection_namespaced_job,
+                self.namespace,
+                label_selector=run_selector(namespace, run),
+                propagation_policy="Background",
+                grace_period_seconds=0,
+            )
         except ApiException as exc:
             if exc.status != 404:
                 raise

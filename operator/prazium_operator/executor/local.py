@@ -42,8 +42,11 @@ class LocalExecutor:
 
     @property
     def active(self) -> int:
-        return self._starting + sum(1 for p in self._children.values() if p.returncode is None) \
+        return (
+            self._starting
+            + sum(1 for p in self._children.values() if p.returncode is None)
             + len(self._adopted)
+        )
 
     def has_capacity(self) -> bool:
         return self.active < self.max_workers
@@ -59,15 +62,26 @@ class LocalExecutor:
         try:
             with log_path(result).open("ab") as output:
                 proc = await asyncio.create_subprocess_exec(
-                    sys.executable, "-m", WORKER_MODULE, "--request", str(req_file),
-                    stdin=asyncio.subprocess.DEVNULL, stdout=output, stderr=output,
-                    start_new_session=True, env=_worker_env(),
+                    sys.executable,
+                    "-m",
+                    WORKER_MODULE,
+                    "--request",
+                    str(req_file),
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=output,
+                    stderr=output,
+                    start_new_session=True,
+                    env=_worker_env(),
                 )
         finally:
             self._starting -= 1
         self._children[proc.pid] = proc
-        log.info("started worker pid %s for %s", proc.pid, request.task_id,
-                 extra={**request.log_fields(), "pid": proc.pid})
+        log.info(
+            "started worker pid %s for %s",
+            proc.pid,
+            request.task_id,
+            extra={**request.log_fields(), "pid": proc.pid},
+        )
         return {"kind": self.kind, "pid": proc.pid}
 
     async def state(self, ref: dict[str, Any], request: WorkerRequest) -> WorkerState:
@@ -92,8 +106,12 @@ class LocalExecutor:
         child = self._children.get(pid)
         if child is None and not _is_our_worker(pid, request_path(Path(request.result_path))):
             return
-        log.info("stopping worker pid %s of %s", pid, request.task_id,
-                 extra={**request.log_fields(), "pid": pid})
+        log.info(
+            "stopping worker pid %s of %s",
+            pid,
+            request.task_id,
+            extra={**request.log_fields(), "pid": pid},
+        )
         for sig in (signal.SIGTERM, signal.SIGKILL):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, sig)
@@ -104,8 +122,9 @@ class LocalExecutor:
 
     async def wait_for_exit(self, timeout: float) -> None:
         """Wake as soon as one of our children exits (adopted workers are polled)."""
-        waiters = [asyncio.ensure_future(p.wait()) for p in self._children.values()
-                   if p.returncode is None]
+        waiters = [
+            asyncio.ensure_future(p.wait()) for p in self._children.values() if p.returncode is None
+        ]
         if not waiters:
             await asyncio.sleep(timeout)
             return
@@ -156,8 +175,12 @@ def _group_members(pgid: int) -> list[int]:
         if not entry.name.isdigit():
             continue
         try:
-            fields = (entry / "stat").read_text(encoding="ascii", errors="replace") \
-                .rsplit(")", 1)[1].split()
+            fields = (
+                (entry / "stat")
+                .read_text(encoding="ascii", errors="replace")
+                .rsplit(")", 1)[1]
+                .split()
+            )
         except (FileNotFoundError, ProcessLookupError, IndexError):
             continue
         if fields[0] != "Z" and int(fields[2]) == pgid:
@@ -192,5 +215,6 @@ def _worker_env() -> dict[str, str]:
     # The worker imports this package the way the operator did.
     package_root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join(
-        [package_root, *[p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]])
+        [package_root, *[p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]]
+    )
     return env

@@ -40,9 +40,12 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     kube.share_client(prazium.max_workers + 8)  # workers' threads plus handlers
     # Started during a PostgreSQL outage, the operator waits for it (issue 11).
     await asyncio.to_thread(
-        retrying.call, functools.partial(db.migrate, prazium.database_url),
-        window=prazium.db_retry_seconds, transient=retrying.database_outage,
-        what="schema migration")
+        retrying.call,
+        functools.partial(db.migrate, prazium.database_url),
+        window=prazium.db_retry_seconds,
+        transient=retrying.database_outage,
+        what="schema migration",
+    )
     # Status is written through the status subresource; keep kopf's own
     # bookkeeping in annotations so `kubectl get -o yaml` stays readable.
     settings.persistence.finalizer = "prazium.io/finalizer"
@@ -52,11 +55,13 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     # apiserver outage as long as the run driver's calls do (its default gives up
     # after ~54 s, and a watcher that gives up stops the operator).
     settings.networking.error_backoffs = list(
-        retrying.delays(prazium.apiserver_retry_seconds, first=1.0, cap=15.0))
+        retrying.delays(prazium.apiserver_retry_seconds, first=1.0, cap=15.0)
+    )
     # Run daemons do their blocking calls (Kubernetes API, git, PostgreSQL) in
     # threads; the default pool (cpu + 4) would let a few busy runs starve the rest.
     asyncio.get_running_loop().set_default_executor(
-        concurrent.futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="prazium"))
+        concurrent.futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="prazium")
+    )
     memo.executor = make_executor(prazium)
     memo.instance = f"{socket.gethostname()}-{os.getpid()}"
     memo.active_workers = 0
@@ -84,8 +89,9 @@ async def heartbeat(memo: kopf.Memo, stop: asyncio.Event) -> None:
     prazium = get_settings()
     while not stop.is_set():
         try:
-            await _beat_until_stopped(memo, stop, prazium.database_url, prazium.executor,
-                                      prazium.max_workers)
+            await _beat_until_stopped(
+                memo, stop, prazium.database_url, prazium.executor, prazium.max_workers
+            )
         except psycopg.Error as exc:
             log.warning("heartbeat failed, retrying: %s", exc)
             with contextlib.suppress(TimeoutError):

@@ -29,26 +29,37 @@ def _planning(memo: kopf.Memo) -> dict[planning.Key, planning.Planning]:
 @kopf.on.create(GROUP, VERSION, PROJECTS)
 @kopf.on.update(GROUP, VERSION, PROJECTS)
 async def reconcile_project(
-    name: str, namespace: str | None, spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta,
-    patch: kopf.Patch, memo: kopf.Memo, **_: Any
+    name: str,
+    namespace: str | None,
+    spec: kopf.Spec,
+    status: kopf.Status,
+    meta: kopf.Meta,
+    patch: kopf.Patch,
+    memo: kopf.Memo,
+    **_: Any,
 ) -> None:
     assert namespace is not None  # Projects are namespaced
     change = await planning.reconcile(
-        get_settings().data_dir, namespace, name,
+        get_settings().data_dir,
+        namespace,
+        name,
         ProjectSpec.model_validate(copy.deepcopy(dict(spec))),
         ProjectStatus.model_validate(copy.deepcopy(dict(status))),
-        meta.get("generation"), _planning(memo))
+        meta.get("generation"),
+        _planning(memo),
+    )
     if change is not None:
         patch.status.update(change)
 
 
 @kopf.on.delete(GROUP, VERSION, PROJECTS)
-async def remove_project_files(name: str, namespace: str | None, memo: kopf.Memo,
-                               **_: Any) -> None:
+async def remove_project_files(name: str, namespace: str | None, memo: kopf.Memo, **_: Any) -> None:
     """Deleting a Project removes its repository and workspaces, and nothing else."""
     assert namespace is not None
     planning.cancel(_planning(memo), (namespace, name))
     data_dir = get_settings().data_dir
-    for path in (paths.repo_path(data_dir, namespace, name),
-                 paths.project_workspace(data_dir, namespace, name)):
+    for path in (
+        paths.repo_path(data_dir, namespace, name),
+        paths.project_workspace(data_dir, namespace, name),
+    ):
         await asyncio.to_thread(shutil.rmtree, path, True)

@@ -19,18 +19,22 @@ from prazium_operator.reconcilers.run.driver import RunDriver
 from prazium_operator.settings import get_settings
 
 
-@kopf.daemon(GROUP, VERSION, RUNS, cancellation_timeout=10.0, initial_delay=0,
-             backoff=2.0)
-async def drive_run(name: str, namespace: str | None, body: kopf.Body, memo: kopf.Memo,
-                    stopped: kopf.DaemonStopped, **_: Any) -> None:
+@kopf.daemon(GROUP, VERSION, RUNS, cancellation_timeout=10.0, initial_delay=0, backoff=2.0)
+async def drive_run(
+    name: str,
+    namespace: str | None,
+    body: kopf.Body,
+    memo: kopf.Memo,
+    stopped: kopf.DaemonStopped,
+    **_: Any,
+) -> None:
     assert namespace is not None  # Runs are namespaced
     driver = RunDriver(namespace, name, body, memo.executor, get_settings(), stopped)
     await driver.drive()
 
 
 @kopf.on.delete(GROUP, VERSION, RUNS)
-async def release_run_workers(name: str, namespace: str | None, memo: kopf.Memo,
-                              **_: Any) -> None:
+async def release_run_workers(name: str, namespace: str | None, memo: kopf.Memo, **_: Any) -> None:
     """A deleted Run leaves no worker behind: Jobs live in the job namespace, beyond the
     reach of ownerReferences, so they are deleted by label here. The handler's finalizer
     holds the Run until this succeeded, even if the operator was down at deletion."""
@@ -39,12 +43,17 @@ async def release_run_workers(name: str, namespace: str | None, memo: kopf.Memo,
 
 
 @kopf.on.event(GROUP, VERSION, RUNS)
-async def observe_finished_run(name: str, namespace: str | None, body: kopf.Body,
-                               type: str | None, **_: Any) -> None:
+async def observe_finished_run(
+    name: str, namespace: str | None, body: kopf.Body, type: str | None, **_: Any
+) -> None:
     """A finished Run's daemon is gone: acknowledge a later spec change (kstatus)."""
     status = status_of(body, RunStatus)
     generation = body.meta.get("generation")
-    if type == "DELETED" or namespace is None or generation is None \
-            or not finished.needs_observing(status, int(generation)):
+    if (
+        type == "DELETED"
+        or namespace is None
+        or generation is None
+        or not finished.needs_observing(status, int(generation))
+    ):
         return
     await finished.observe(namespace, name, status, int(generation))

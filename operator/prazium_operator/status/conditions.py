@@ -43,24 +43,46 @@ class PhaseRow:
         return self.journal_event
 
 
-def build(previous: list[Condition] | None, generation: int | None, *, ready: bool,
-          reconciling: bool, stalled: bool, reason: str, message: str) -> list[Condition]:
+def build(
+    previous: list[Condition] | None,
+    generation: int | None,
+    *,
+    ready: bool,
+    reconciling: bool,
+    stalled: bool,
+    reason: str,
+    message: str,
+) -> list[Condition]:
     """The three conditions, keeping lastTransitionTime where a status did not change."""
     before = {c.type: c for c in previous or []}
     out = []
     for kind, value in (("Ready", ready), ("Reconciling", reconciling), ("Stalled", stalled)):
         status: ConditionStatus = "True" if value else "False"
         old = before.get(kind)
-        out.append(Condition(
-            type=kind, status=status, reason=reason, message=message[:MAX_MESSAGE],
-            lastTransitionTime=old.last_transition_time
-            if old is not None and old.status == status else utc_now(),
-            observedGeneration=generation,
-        ))
+        out.append(
+            Condition(
+                type=kind,
+                status=status,
+                reason=reason,
+                message=message[:MAX_MESSAGE],
+                lastTransitionTime=old.last_transition_time
+                if old is not None and old.status == status
+                else utc_now(),
+                observedGeneration=generation,
+            )
+        )
     return out
 
 
-def from_row(previous: list[Condition] | None, generation: int | None, row: PhaseRow,
-             message: str) -> list[Condition]:
-    return build(previous, generation, ready=row.ready, reconciling=row.reconciling,
-                 stalled=row.stalled, reason=row.reason, message=message)
+def from_row(
+    previous: list[Condition] | None, generation: int | None, row: PhaseRow, message: str
+) -> list[Condition]:
+    return build(
+        previous,
+        generation,
+        ready=row.ready,
+        reconciling=row.reconciling,
+        stalled=row.stalled,
+        reason=row.reason,
+        message=message,
+    )

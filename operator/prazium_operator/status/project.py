@@ -14,10 +14,10 @@ from prazium_operator.status.conditions import PhaseRow, build, from_row
 # Projects post no Kubernetes or journal events of their own (runs do).
 PHASES: dict[ProjectPhase, PhaseRow] = {
     "draft": PhaseRow(ready=False, reconciling=False, stalled=False, reason="AwaitingQuestions"),
-    "clarifying": PhaseRow(ready=False, reconciling=False, stalled=False,
-                           reason="AwaitingAnswers"),
-    "spec_review": PhaseRow(ready=False, reconciling=False, stalled=False,
-                            reason="AwaitingApproval"),
+    "clarifying": PhaseRow(ready=False, reconciling=False, stalled=False, reason="AwaitingAnswers"),
+    "spec_review": PhaseRow(
+        ready=False, reconciling=False, stalled=False, reason="AwaitingApproval"
+    ),
     "approved": PhaseRow(ready=True, reconciling=False, stalled=False, reason="Approved"),
     "building": PhaseRow(ready=True, reconciling=True, stalled=False, reason="Building"),
     "built": PhaseRow(ready=True, reconciling=False, stalled=False, reason="Built"),
@@ -75,17 +75,32 @@ def set_phase(status: ProjectStatus, archived: bool, generation: int | None) -> 
     status.conditions = phase_conditions(status, generation)
 
 
-def stalled_conditions(status: ProjectStatus, generation: int | None, reason: str,
-                       message: str) -> list[Condition]:
+def stalled_conditions(
+    status: ProjectStatus, generation: int | None, reason: str, message: str
+) -> list[Condition]:
     """The planner cannot help until the spec (or the agent's endpoint) changes."""
-    return build(status.conditions, generation, ready=False, reconciling=False, stalled=True,
-                 reason=reason, message=message)
+    return build(
+        status.conditions,
+        generation,
+        ready=False,
+        reconciling=False,
+        stalled=True,
+        reason=reason,
+        message=message,
+    )
 
 
-def planning_conditions(spec: ProjectSpec, status: ProjectStatus,
-                        generation: int | None) -> list[Condition]:
+def planning_conditions(
+    spec: ProjectSpec, status: ProjectStatus, generation: int | None
+) -> list[Condition]:
     planner = spec.chosen_agent.planner
-    doing = ("writing the spec documents" if status.questions
-             else "writing clarifying questions")
-    return build(status.conditions, generation, ready=False, reconciling=True, stalled=False,
-                 reason=PLANNING, message=f"the {planner} planner is {doing}")
+    doing = "writing the spec documents" if status.questions else "writing clarifying questions"
+    return build(
+        status.conditions,
+        generation,
+        ready=False,
+        reconciling=True,
+        stalled=False,
+        reason=PLANNING,
+        message=f"the {planner} planner is {doing}",
+    )

@@ -8,10 +8,17 @@ from prazium_kit.models import RUN_FINAL_PHASES, Condition, RunPhase, RunStatus
 from prazium_operator.status.conditions import PhaseRow, from_row
 
 
-def _working(reason: str, k8s_event: str | None = None,
-             journal_event: str | None = None) -> PhaseRow:
-    return PhaseRow(ready=False, reconciling=True, stalled=False, reason=reason,
-                    k8s_event=k8s_event, journal_event=journal_event)
+def _working(
+    reason: str, k8s_event: str | None = None, journal_event: str | None = None
+) -> PhaseRow:
+    return PhaseRow(
+        ready=False,
+        reconciling=True,
+        stalled=False,
+        reason=reason,
+        k8s_event=k8s_event,
+        journal_event=journal_event,
+    )
 
 
 # The events of the working phases are posted when the phase's work begins (with their
@@ -22,19 +29,39 @@ PHASES: dict[RunPhase, PhaseRow] = {
     "executing": _working("Executing"),
     "merging": _working("Merging", "Merging", journal.MERGE_STARTED),
     "verifying": _working("Verifying", None, journal.VERIFICATION_STARTED),
-    "succeeded": PhaseRow(ready=True, reconciling=False, stalled=False, reason="Succeeded",
-                          k8s_event="RunSucceeded", journal_event=journal.RUN_COMPLETED),
-    "failed": PhaseRow(ready=False, reconciling=False, stalled=True, reason="Failed",
-                       k8s_event="RunFailed", journal_event=journal.RUN_FAILED, warning=True),
-    "cancelled": PhaseRow(ready=False, reconciling=False, stalled=False, reason="Cancelled",
-                          k8s_event="RunCancelled", journal_event=journal.RUN_CANCELLED,
-                          warning=True),
+    "succeeded": PhaseRow(
+        ready=True,
+        reconciling=False,
+        stalled=False,
+        reason="Succeeded",
+        k8s_event="RunSucceeded",
+        journal_event=journal.RUN_COMPLETED,
+    ),
+    "failed": PhaseRow(
+        ready=False,
+        reconciling=False,
+        stalled=True,
+        reason="Failed",
+        k8s_event="RunFailed",
+        journal_event=journal.RUN_FAILED,
+        warning=True,
+    ),
+    "cancelled": PhaseRow(
+        ready=False,
+        reconciling=False,
+        stalled=False,
+        reason="Cancelled",
+        k8s_event="RunCancelled",
+        journal_event=journal.RUN_CANCELLED,
+        warning=True,
+    ),
 }
 assert {p for p, row in PHASES.items() if not row.reconciling} == RUN_FINAL_PHASES
 
 
-def phase_conditions(previous: list[Condition] | None, generation: int | None,
-                     phase: RunPhase, message: str) -> list[Condition]:
+def phase_conditions(
+    previous: list[Condition] | None, generation: int | None, phase: RunPhase, message: str
+) -> list[Condition]:
     """Ready / Reconciling / Stalled for a Run phase."""
     return from_row(previous, generation, PHASES[phase], message or phase)
 
@@ -50,8 +77,9 @@ def set_phase(status: RunStatus, phase: RunPhase, message: str, generation: int 
 def observe(status: RunStatus, generation: int) -> None:
     """Acknowledge a spec change without a phase change (kstatus observedGeneration)."""
     status.observed_generation = generation
-    status.conditions = phase_conditions(status.conditions, generation,
-                                         status.phase or "pending", status.message or "")
+    status.conditions = phase_conditions(
+        status.conditions, generation, status.phase or "pending", status.message or ""
+    )
 
 
 # Fields set_phase / observe write, for the status patch.

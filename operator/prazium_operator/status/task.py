@@ -12,28 +12,52 @@ from prazium_kit.models import TASK_FINAL_PHASES, TaskPhase, TaskStatus
 from prazium_operator.status.conditions import PhaseRow, from_row
 
 
-def _working(reason: str, k8s_event: str | None = None,
-             journal_event: str | None = None) -> PhaseRow:
-    return PhaseRow(ready=False, reconciling=True, stalled=False, reason=reason,
-                    k8s_event=k8s_event, journal_event=journal_event)
+def _working(
+    reason: str, k8s_event: str | None = None, journal_event: str | None = None
+) -> PhaseRow:
+    return PhaseRow(
+        ready=False,
+        reconciling=True,
+        stalled=False,
+        reason=reason,
+        k8s_event=k8s_event,
+        journal_event=journal_event,
+    )
 
 
 PHASES: dict[TaskPhase, PhaseRow] = {
     "pending": _working("Pending"),
     "queued": _working("Queued", None, journal.TASK_QUEUED),
     "running": _working("Running", "Started"),
-    "succeeded": PhaseRow(ready=True, reconciling=False, stalled=False, reason="Succeeded",
-                          k8s_event="Succeeded", journal_event=journal.TASK_COMPLETED),
-    "failed": PhaseRow(ready=False, reconciling=False, stalled=True, reason="Failed",
-                       k8s_event="Failed", journal_event=journal.TASK_FAILED, warning=True),
-    "cancelled": PhaseRow(ready=False, reconciling=False, stalled=False, reason="Cancelled",
-                          journal_event=journal.TASK_CANCELLED),
+    "succeeded": PhaseRow(
+        ready=True,
+        reconciling=False,
+        stalled=False,
+        reason="Succeeded",
+        k8s_event="Succeeded",
+        journal_event=journal.TASK_COMPLETED,
+    ),
+    "failed": PhaseRow(
+        ready=False,
+        reconciling=False,
+        stalled=True,
+        reason="Failed",
+        k8s_event="Failed",
+        journal_event=journal.TASK_FAILED,
+        warning=True,
+    ),
+    "cancelled": PhaseRow(
+        ready=False,
+        reconciling=False,
+        stalled=False,
+        reason="Cancelled",
+        journal_event=journal.TASK_CANCELLED,
+    ),
 }
 assert {p for p, row in PHASES.items() if not row.reconciling} == TASK_FINAL_PHASES
 
 
-def set_phase(status: TaskStatus, phase: TaskPhase, message: str,
-              generation: int | None) -> None:
+def set_phase(status: TaskStatus, phase: TaskPhase, message: str, generation: int | None) -> None:
     """Phase, message, observedGeneration and conditions together (in place)."""
     status.phase = phase
     status.message = message

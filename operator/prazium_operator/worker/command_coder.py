@@ -29,8 +29,7 @@ class CommandCoder:
             raise ValueError("the command coder needs agent.command")
         self.command = command
 
-    def code(self, task: dict[str, Any], documents: dict[str, str],
-             worktree: pathlib.Path) -> None:
+    def code(self, task: dict[str, Any], documents: dict[str, str], worktree: pathlib.Path) -> None:
         env = dict(os.environ)
         env.update(
             PRAZIUM_TASK_ID=str(task["id"]),
@@ -39,8 +38,14 @@ class CommandCoder:
             PRAZIUM_TASK_INSTRUCTIONS=str(task.get("instructions", "")),
             PRAZIUM_TASK_JSON=json.dumps(task),
         )
-        proc = subprocess.run(["/bin/sh", "-c", self.command], cwd=worktree, env=env,
-                              capture_output=True, text=True, check=False)
+        proc = subprocess.run(
+            ["/bin/sh", "-c", self.command],
+            cwd=worktree,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if proc.returncode != 0:
             tail = (proc.stderr or proc.stdout).strip()[-500:]
             raise CommandCoderError(f"command exited with {proc.returncode}: {tail}")

@@ -74,11 +74,24 @@ def run(request: WorkerRequest) -> int:
     # Every line of this attempt names it (prazium_kit.logs).
     logs.bind(**request.log_fields())
     log.info("task %s attempt %s started (coder %s)", task_key, request.attempt, request.coder)
-    events.add([recorder.entry(
-        namespace=request.namespace, project=request.project, run=request.run,
-        task=task_key, event_type=journal.TASK_STARTED, extra=request.attempt,
-        payload={"taskId": ids.task_id(task_key), "slug": request.task.get("slug"),
-                 "attempt": request.attempt, "branch": request.branch})])
+    events.add(
+        [
+            recorder.entry(
+                namespace=request.namespace,
+                project=request.project,
+                run=request.run,
+                task=task_key,
+                event_type=journal.TASK_STARTED,
+                extra=request.attempt,
+                payload={
+                    "taskId": ids.task_id(task_key),
+                    "slug": request.task.get("slug"),
+                    "attempt": request.attempt,
+                    "branch": request.branch,
+                },
+            )
+        ]
+    )
     result = WorkerResult(attempt=request.attempt, startedAt=started_at)
     try:
         commit, created, modified = execute(request)
@@ -93,11 +106,18 @@ def run(request: WorkerRequest) -> int:
         result.files_created, result.files_modified = created, modified
     result.completed_at = utc_now()
     result.duration_seconds = round(time.monotonic() - started, 3)
-    log.log(logging.INFO if result.status == "succeeded" else logging.WARNING,
-            "task %s attempt %s %s", task_key, request.attempt, result.status,
-            extra={"status": result.status, "durationSeconds": result.duration_seconds,
-                   **({"commit": result.commit_sha} if result.commit_sha
-                      else {"error": result.error})})
+    log.log(
+        logging.INFO if result.status == "succeeded" else logging.WARNING,
+        "task %s attempt %s %s",
+        task_key,
+        request.attempt,
+        result.status,
+        extra={
+            "status": result.status,
+            "durationSeconds": result.duration_seconds,
+            **({"commit": result.commit_sha} if result.commit_sha else {"error": result.error}),
+        },
+    )
     write_json_atomically(result_path, events.into(result.to_file()))
     return EXIT_SUCCEEDED if result.status == "succeeded" else EXIT_TASK_FAILED
 
@@ -112,19 +132,23 @@ def execute(request: WorkerRequest) -> tuple[str, list[str], list[str]]:
 
     git("add", "--all", cwd=worktree)
     scope = list(request.task["pathScope"])
-    touched = git("diff", "--cached", "--name-only", "--no-renames", request.base_commit,
-                  cwd=worktree).stdout.split("\n")
+    touched = git(
+        "diff", "--cached", "--name-only", "--no-renames", request.base_commit, cwd=worktree
+    ).stdout.split("\n")
     outside = sorted(path for path in touched if path and not path_in_scope(path, scope))
     if outside:
         git("reset", "--hard", "--quiet", tip, cwd=worktree)
-        raise TaskFailure(f"{request.task_id} changed paths outside its pathScope "
-                          f"{scope}: {', '.join(outside)}")
+        raise TaskFailure(
+            f"{request.task_id} changed paths outside its pathScope {scope}: {', '.join(outside)}"
+        )
     pending = git("diff", "--cached", "--quiet", tip, cwd=worktree, check=False).returncode
     if pending:
         # Only when the branch tip is not already this task's result (idempotent re-run).
         author = identity_env("Prazium", f"{request.coder}@prazium.io")
-        message = (f"{request.task_id} {request.task.get('slug', '')}: "
-                   f"{request.task.get('description', '')}".strip())
+        message = (
+            f"{request.task_id} {request.task.get('slug', '')}: "
+            f"{request.task.get('description', '')}".strip()
+        )
         git("commit", "--quiet", "--no-verify", "-m", message, cwd=worktree, env=author)
     head = git("rev-parse", "HEAD", cwd=worktree).stdout.strip()
     created, modified = changed_files(repo, request.base_commit, head)
@@ -135,12 +159,17 @@ def prepare_worktree(repo: Path, worktree: Path, branch: str, base: str) -> str:
     """Check out branch (created at base if new) in worktree, clean; return its tip."""
     clear_stale_locks(repo, worktree, branch)
     valid = (worktree / ".git").exists() and git(
-        "rev-parse", "--abbrev-ref", "HEAD", cwd=worktree, check=False).stdout.strip() == branch
+        "rev-parse", "--abbrev-ref", "HEAD", cwd=worktree, check=False
+    ).stdout.strip() == branch
     if not valid:
         remove_worktree(repo, worktree)
         worktree.parent.mkdir(parents=True, exist_ok=True)
-        exists = git("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}", cwd=repo,
-                     check=False).returncode == 0
+        exists = (
+            git(
+                "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}", cwd=repo, check=False
+            ).returncode
+            == 0
+        )
         if exists:
             git("worktree", "add", "--force", str(worktree), branch, cwd=repo)
         else:
@@ -183,21 +212,25 @@ def _coder(request: WorkerRequest) -> Any:
     return get_coder(request.coder, **request.coder_options)
 
 
-def _file_events(request: WorkerRequest, created: list[str],
-                 modified: list[str]) -> list[Obj]:
+def _file_events(request: WorkerRequest, created: list[str], modified: list[str]) -> list[Obj]:
     """One event per path, deduplicated per (run, task, type, path): a re-run adds none."""
     worktree = Path(request.worktree)
     entries: list[Obj] = []
-    for event_type, paths in ((journal.FILE_CREATED, created),
-                              (journal.FILE_MODIFIED, modified)):
+    for event_type, paths in ((journal.FILE_CREATED, created), (journal.FILE_MODIFIED, modified)):
         for path in paths:
             file = worktree / path
             size = file.stat().st_size if file.exists() else 0
-            entries.append(recorder.entry(
-                namespace=request.namespace, project=request.project, run=request.run,
-                task=request.task_id, event_type=event_type, extra=path,
-                payload={"taskId": ids.task_id(request.task_id), "path": path,
-                         "size": size}))
+            entries.append(
+                recorder.entry(
+                    namespace=request.namespace,
+                    project=request.project,
+                    run=request.run,
+                    task=request.task_id,
+                    event_type=event_type,
+                    extra=path,
+                    payload={"taskId": ids.task_id(request.task_id), "path": path, "size": size},
+                )
+            )
     return entries
 
 

@@ -47,8 +47,13 @@ class WorkerRequest:
 
     def log_fields(self) -> Obj:
         """Context for log lines about this attempt (worker, executors)."""
-        return {"namespace": self.namespace, "project": self.project, "run": self.run,
-                "task": self.task_id, "attempt": self.attempt}
+        return {
+            "namespace": self.namespace,
+            "project": self.project,
+            "run": self.run,
+            "task": self.task_id,
+            "attempt": self.attempt,
+        }
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

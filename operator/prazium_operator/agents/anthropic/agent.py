@@ -20,14 +20,16 @@ def _client(model: str | None, settings: MessagesSettings | None) -> MessagesCli
 class AnthropicPlanner(StructuredPlanner):
     error = AnthropicAgentError
 
-    def __init__(self, model: str | None = None, settings: MessagesSettings | None = None,
-                 **_: Any) -> None:  # options other agents use (command, ...) are ignored
+    def __init__(
+        self, model: str | None = None, settings: MessagesSettings | None = None, **_: Any
+    ) -> None:  # options other agents use (command, ...) are ignored
         super().__init__(_client(model, settings))
 
 
 class AnthropicCoder(StructuredCoder):
     error = AnthropicAgentError
 
-    def __init__(self, model: str | None = None, settings: MessagesSettings | None = None,
-                 **_: Any) -> None:
+    def __init__(
+        self, model: str | None = None, settings: MessagesSettings | None = None, **_: Any
+    ) -> None:
         super().__init__(_client(model, settings))

@@ -62,14 +62,22 @@ class MessagesSettings:
         return f"MessagesSettings(base_url={self.base_url!r}, model={self.model!r})"
 
     @classmethod
-    def from_env(cls, model: str | None = None, environ: Mapping[str, str] | None = None,
-                 **overrides: Any) -> MessagesSettings:
+    def from_env(
+        cls, model: str | None = None, environ: Mapping[str, str] | None = None, **overrides: Any
+    ) -> MessagesSettings:
         env = os.environ if environ is None else environ
         values = endpoint.endpoint_from_env(
-            env, agent="anthropic", error=AnthropicAgentError, model=model,
-            key_env=API_KEY_ENV, model_env=MODEL_ENV,
-            base_url_envs=(BASE_URL_ENV, SDK_BASE_URL_ENV), default_base_url=DEFAULT_BASE_URL,
-            timeout_env=TIMEOUT_ENV, attempts_env=MAX_ATTEMPTS_ENV)
+            env,
+            agent="anthropic",
+            error=AnthropicAgentError,
+            model=model,
+            key_env=API_KEY_ENV,
+            model_env=MODEL_ENV,
+            base_url_envs=(BASE_URL_ENV, SDK_BASE_URL_ENV),
+            default_base_url=DEFAULT_BASE_URL,
+            timeout_env=TIMEOUT_ENV,
+            attempts_env=MAX_ATTEMPTS_ENV,
+        )
         try:
             max_tokens = int(env.get(MAX_TOKENS_ENV) or 8192)
         except ValueError as exc:
@@ -85,8 +93,9 @@ class MessagesClient:
     def __init__(self, settings: MessagesSettings) -> None:
         self.settings = settings
 
-    def complete_json(self, system: str, user: str, schema_name: str,
-                      schema: dict[str, Any]) -> Any:
+    def complete_json(
+        self, system: str, user: str, schema_name: str, schema: dict[str, Any]
+    ) -> Any:
         """The input the model gives the forced tool ``schema_name`` for these messages."""
         key, url = self.settings.api_key, self.settings.base_url
         try:
@@ -102,21 +111,28 @@ class MessagesClient:
         except AnthropicAgentError as exc:  # the answer may quote the key back
             raise AnthropicAgentError(endpoint.mask(str(exc), key)) from None
 
-    def _create(self, system: str, user: str, schema_name: str,
-                schema: dict[str, Any]) -> Message:
+    def _create(self, system: str, user: str, schema_name: str, schema: dict[str, Any]) -> Message:
         settings = self.settings
-        with _ApiKeyClient(api_key=settings.api_key, base_url=settings.base_url,
-                           timeout=settings.timeout, max_retries=settings.max_attempts - 1,
-                           default_headers={"anthropic-version": API_VERSION}) as sdk:
+        with _ApiKeyClient(
+            api_key=settings.api_key,
+            base_url=settings.base_url,
+            timeout=settings.timeout,
+            max_retries=settings.max_attempts - 1,
+            default_headers={"anthropic-version": API_VERSION},
+        ) as sdk:
             return sdk.messages.create(
                 model=settings.model,
                 max_tokens=settings.max_tokens,
                 system=system,
                 messages=[{"role": "user", "content": user}],
-                tools=[{"name": schema_name,
+                tools=[
+                    {
+                        "name": schema_name,
                         "description": f"Submit the answer: the {schema_name.replace('_', ' ')}"
-                                       " asked for, exactly in this schema.",
-                        "input_schema": schema}],
+                        " asked for, exactly in this schema.",
+                        "input_schema": schema,
+                    }
+                ],
                 tool_choice={"type": "tool", "name": schema_name},
                 # Given per request, so the SDK does not refuse a large max_tokens
                 # without streaming.
@@ -152,7 +168,8 @@ def _tool_input(message: Message, schema_name: str) -> Any:
     if stop == "max_tokens":
         raise AnthropicAgentError(
             f"{schema_name}: the answer was cut off (stop_reason max_tokens); raise"
-            f" {MAX_TOKENS_ENV}")
+            f" {MAX_TOKENS_ENV}"
+        )
     if stop == "refusal":
         raise AnthropicAgentError(f"{schema_name}: the model refused to answer")
     for block in content:
@@ -161,10 +178,11 @@ def _tool_input(message: Message, schema_name: str) -> Any:
             answer: object = block.input
             if not isinstance(answer, Mapping):
                 raise AnthropicAgentError(
-                    f"{schema_name}: the tool input is a {type(answer).__name__},"
-                    " not an object")
+                    f"{schema_name}: the tool input is a {type(answer).__name__}, not an object"
+                )
             return dict(answer)
     text = " ".join(block.text for block in content if block.type == "text")
     raise AnthropicAgentError(
         f"{schema_name}: the response has no tool_use block for {schema_name!r}"
-        f" (stop_reason {stop!r}){': ' + repr(text[:_TEXT_CHARS]) if text else ''}")
+        f" (stop_reason {stop!r}){': ' + repr(text[:_TEXT_CHARS]) if text else ''}"
+    )

@@ -20,14 +20,16 @@ def _client(model: str | None, settings: ChatSettings | None) -> ChatClient:
 class OpenAIPlanner(StructuredPlanner):
     error = OpenAIAgentError
 
-    def __init__(self, model: str | None = None, settings: ChatSettings | None = None,
-                 **_: Any) -> None:  # options other agents use (command, ...) are ignored
+    def __init__(
+        self, model: str | None = None, settings: ChatSettings | None = None, **_: Any
+    ) -> None:  # options other agents use (command, ...) are ignored
         super().__init__(_client(model, settings))
 
 
 class OpenAICoder(StructuredCoder):
     error = OpenAIAgentError
 
-    def __init__(self, model: str | None = None, settings: ChatSettings | None = None,
-                 **_: Any) -> None:
+    def __init__(
+        self, model: str | None = None, settings: ChatSettings | None = None, **_: Any
+    ) -> None:
         super().__init__(_client(model, settings))

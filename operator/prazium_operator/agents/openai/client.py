@@ -55,14 +55,22 @@ class ChatSettings:
         return f"ChatSettings(base_url={self.base_url!r}, model={self.model!r})"
 
     @classmethod
-    def from_env(cls, model: str | None = None, environ: Mapping[str, str] | None = None,
-                 **overrides: Any) -> ChatSettings:
+    def from_env(
+        cls, model: str | None = None, environ: Mapping[str, str] | None = None, **overrides: Any
+    ) -> ChatSettings:
         env = os.environ if environ is None else environ
         values = endpoint.endpoint_from_env(
-            env, agent="openai", error=OpenAIAgentError, model=model, key_env=API_KEY_ENV,
-            model_env=MODEL_ENV, base_url_envs=(BASE_URL_ENV, SDK_BASE_URL_ENV),
-            default_base_url=DEFAULT_BASE_URL, timeout_env=TIMEOUT_ENV,
-            attempts_env=MAX_ATTEMPTS_ENV)
+            env,
+            agent="openai",
+            error=OpenAIAgentError,
+            model=model,
+            key_env=API_KEY_ENV,
+            model_env=MODEL_ENV,
+            base_url_envs=(BASE_URL_ENV, SDK_BASE_URL_ENV),
+            default_base_url=DEFAULT_BASE_URL,
+            timeout_env=TIMEOUT_ENV,
+            attempts_env=MAX_ATTEMPTS_ENV,
+        )
         values.update(overrides)
         return cls(**values)
 
@@ -71,8 +79,9 @@ class ChatClient:
     def __init__(self, settings: ChatSettings) -> None:
         self.settings = settings
 
-    def complete_json(self, system: str, user: str, schema_name: str,
-                      schema: dict[str, Any]) -> Any:
+    def complete_json(
+        self, system: str, user: str, schema_name: str, schema: dict[str, Any]
+    ) -> Any:
         """The JSON object the model returns for these messages under ``schema``."""
         key, url = self.settings.api_key, self.settings.base_url
         try:
@@ -88,18 +97,23 @@ class ChatClient:
         except OpenAIAgentError as exc:  # the answer may quote the key back
             raise OpenAIAgentError(endpoint.mask(str(exc), key)) from None
 
-    def _create(self, system: str, user: str, schema_name: str,
-                schema: dict[str, Any]) -> ChatCompletion:
+    def _create(
+        self, system: str, user: str, schema_name: str, schema: dict[str, Any]
+    ) -> ChatCompletion:
         settings = self.settings
-        with openai.OpenAI(api_key=settings.api_key, base_url=settings.base_url,
-                           timeout=settings.timeout,
-                           max_retries=settings.max_attempts - 1) as sdk:
+        with openai.OpenAI(
+            api_key=settings.api_key,
+            base_url=settings.base_url,
+            timeout=settings.timeout,
+            max_retries=settings.max_attempts - 1,
+        ) as sdk:
             return sdk.chat.completions.create(
                 model=settings.model,
-                messages=[{"role": "system", "content": system},
-                          {"role": "user", "content": user}],
-                response_format={"type": "json_schema", "json_schema": {
-                    "name": schema_name, "strict": True, "schema": schema}},
+                messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],
+                response_format={
+                    "type": "json_schema",
+                    "json_schema": {"name": schema_name, "strict": True, "schema": schema},
+                },
             )
 
 
@@ -121,8 +135,10 @@ def _content_json(completion: ChatCompletion, schema_name: str) -> Any:
     if message.refusal:
         raise OpenAIAgentError(f"{schema_name}: the model refused: {message.refusal!r}"[:500])
     if choice.finish_reason == "length":
-        raise OpenAIAgentError(f"{schema_name}: the answer was cut off (finish_reason length);"
-                               " the model's output limit is too small")
+        raise OpenAIAgentError(
+            f"{schema_name}: the answer was cut off (finish_reason length);"
+            " the model's output limit is too small"
+        )
     content = message.content
     if not isinstance(content, str) or not content.strip():
         raise OpenAIAgentError(f"{schema_name}: the response's message content is empty")
@@ -130,5 +146,5 @@ def _content_json(completion: ChatCompletion, schema_name: str) -> Any:
         return json.loads(content)
     except json.JSONDecodeError as exc:
         raise OpenAIAgentError(
-            f"{schema_name}: the model's answer is not valid JSON ({exc}):"
-            f" {content[:200]!r}") from None
+            f"{schema_name}: the model's answer is not valid JSON ({exc}): {content[:200]!r}"
+        ) from None

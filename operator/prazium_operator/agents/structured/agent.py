@@ -19,8 +19,9 @@ EXECUTABLE_MODE = 0o755
 
 
 class JsonClient(Protocol):
-    def complete_json(self, system: str, user: str, schema_name: str,
-                      schema: dict[str, Any]) -> Any:
+    def complete_json(
+        self, system: str, user: str, schema_name: str, schema: dict[str, Any]
+    ) -> Any:
         """The JSON value the model answers for these messages under ``schema``."""
         ...
 
@@ -33,8 +34,12 @@ class StructuredAgent:
         self.client = client
 
     def _ask(self, instruction: str, schema_name: str, inputs: dict[str, Any]) -> Any:
-        return self.client.complete_json(prompts.SYSTEM, prompts.user_message(instruction, inputs),
-                                         schema_name, schemas.NAMES[schema_name])
+        return self.client.complete_json(
+            prompts.SYSTEM,
+            prompts.user_message(instruction, inputs),
+            schema_name,
+            schemas.NAMES[schema_name],
+        )
 
     def _invalid(self, exc: validate.InvalidAnswer, prefix: str = "") -> AgentError:
         return self.error(f"{prefix}{exc}")
@@ -42,40 +47,61 @@ class StructuredAgent:
 
 class StructuredPlanner(StructuredAgent):
     def clarify(self, display_name: str, description: str) -> list[dict[str, Any]]:
-        answer = self._ask(prompts.CLARIFY, "questions",
-                           {"displayName": display_name, "description": description})
+        answer = self._ask(
+            prompts.CLARIFY, "questions", {"displayName": display_name, "description": description}
+        )
         try:
             return validate.questions(answer)
         except validate.InvalidAnswer as exc:
             raise self._invalid(exc) from None
 
-    def write_spec(self, display_name: str, description: str, answers: dict[str, object],
-                   feedback: str | None, revision: int) -> dict[str, str]:
-        answer = self._ask(prompts.WRITE_SPEC, "spec_documents", {
-            "displayName": display_name, "description": description, "answers": answers,
-            "feedback": feedback or "", "revision": revision})
+    def write_spec(
+        self,
+        display_name: str,
+        description: str,
+        answers: dict[str, object],
+        feedback: str | None,
+        revision: int,
+    ) -> dict[str, str]:
+        answer = self._ask(
+            prompts.WRITE_SPEC,
+            "spec_documents",
+            {
+                "displayName": display_name,
+                "description": description,
+                "answers": answers,
+                "feedback": feedback or "",
+                "revision": revision,
+            },
+        )
         try:
             return validate.documents(answer)
         except validate.InvalidAnswer as exc:
             raise self._invalid(exc) from None
 
     def decompose(self, display_name: str, documents: dict[str, str]) -> dict[str, Any]:
-        answer = self._ask(prompts.DECOMPOSE, "plan",
-                           {"displayName": display_name, "documents": documents})
+        answer = self._ask(
+            prompts.DECOMPOSE, "plan", {"displayName": display_name, "documents": documents}
+        )
         return validate.plan(answer)  # PlanError lists every defect
 
 
 class StructuredCoder(StructuredAgent):
-    def code(self, task: dict[str, Any], documents: dict[str, str],
-             worktree: pathlib.Path) -> None:
+    def code(self, task: dict[str, Any], documents: dict[str, str], worktree: pathlib.Path) -> None:
         task_id = task.get("id", "?")
         scope = [str(p) for p in task.get("pathScope") or []]
         if not scope:
             raise self.error(f"{task_id}: the task has no pathScope")
         root = worktree.resolve()
-        answer = self._ask(prompts.CODE, "files", {
-            "task": task, "documents": documents,
-            "currentFiles": current_files(root, task.get("expectedOutputs") or [], scope)})
+        answer = self._ask(
+            prompts.CODE,
+            "files",
+            {
+                "task": task,
+                "documents": documents,
+                "currentFiles": current_files(root, task.get("expectedOutputs") or [], scope),
+            },
+        )
         try:
             changes = validate.files(answer, scope, root)
         except validate.InvalidAnswer as exc:

@@ -21,10 +21,19 @@ ERROR_BODY_CHARS = 300
 RETRY_COUNT_HEADER = "x-stainless-retry-count"
 
 
-def endpoint_from_env(env: Mapping[str, str], *, agent: str, error: type[AgentError],
-                      model: str | None, key_env: str, model_env: str,
-                      base_url_envs: tuple[str, ...], default_base_url: str, timeout_env: str,
-                      attempts_env: str) -> dict[str, Any]:
+def endpoint_from_env(
+    env: Mapping[str, str],
+    *,
+    agent: str,
+    error: type[AgentError],
+    model: str | None,
+    key_env: str,
+    model_env: str,
+    base_url_envs: tuple[str, ...],
+    default_base_url: str,
+    timeout_env: str,
+    attempts_env: str,
+) -> dict[str, Any]:
     """base_url, api_key, model, timeout and max_attempts of an agent's endpoint, read
     from the environment (never from a CR); a clear ``error`` when one is missing.
 
@@ -36,7 +45,8 @@ def endpoint_from_env(env: Mapping[str, str], *, agent: str, error: type[AgentEr
         raise error(
             f"the {agent} agent needs an API key: set {key_env} in the operator's and"
             " workers' environment (for example from the Secret named by"
-            " spec.agent.credentialsSecret)")
+            " spec.agent.credentialsSecret)"
+        )
     chosen = (model or env.get(model_env, "")).strip()
     if not chosen:
         raise error(f"the {agent} agent needs a model: set spec.agent.model or {model_env}")
@@ -45,10 +55,16 @@ def endpoint_from_env(env: Mapping[str, str], *, agent: str, error: type[AgentEr
         attempts = int(env.get(attempts_env) or 4)
     except ValueError as exc:
         raise error(f"{timeout_env}/{attempts_env}: {exc}") from exc
-    base_url = next((env[name] for name in base_url_envs if env.get(name, "").strip()),
-                    default_base_url)
-    return {"base_url": base_url.strip().rstrip("/"), "api_key": api_key, "model": chosen,
-            "timeout": timeout, "max_attempts": max(1, attempts)}
+    base_url = next(
+        (env[name] for name in base_url_envs if env.get(name, "").strip()), default_base_url
+    )
+    return {
+        "base_url": base_url.strip().rstrip("/"),
+        "api_key": api_key,
+        "model": chosen,
+        "timeout": timeout,
+        "max_attempts": max(1, attempts),
+    }
 
 
 def mask(text: str, secret: str) -> str:
@@ -65,8 +81,10 @@ def attempts_made(request: httpx2.Request) -> int:
 
 def status_problem(response: httpx2.Response) -> str:
     """``<url> answered <status>: '<start of the body>'``."""
-    return (f"{response.request.url} answered {response.status_code}:"
-            f" {response.text[:ERROR_BODY_CHARS]!r}")
+    return (
+        f"{response.request.url} answered {response.status_code}:"
+        f" {response.text[:ERROR_BODY_CHARS]!r}"
+    )
 
 
 def transport_problem(exc: BaseException, request: httpx2.Request) -> str:

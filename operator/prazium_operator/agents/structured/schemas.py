@@ -18,39 +18,68 @@ DOCUMENT_KEYS = {name: name.removesuffix(".md") for name in SPEC_DOCUMENTS}
 
 
 def _object(properties: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "object", "properties": properties, "required": list(properties),
-            "additionalProperties": False}
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties),
+        "additionalProperties": False,
+    }
 
 
 _STRINGS = {"type": "array", "items": {"type": "string"}}
 
-QUESTIONS = _object({"questions": {"type": "array", "items": _object({
-    "id": {"type": "string"},
-    "question": {"type": "string"},
-    "type": {"type": "string", "enum": list(QUESTION_TYPES)},
-    "options": _STRINGS,
-})}})
+QUESTIONS = _object(
+    {
+        "questions": {
+            "type": "array",
+            "items": _object(
+                {
+                    "id": {"type": "string"},
+                    "question": {"type": "string"},
+                    "type": {"type": "string", "enum": list(QUESTION_TYPES)},
+                    "options": _STRINGS,
+                }
+            ),
+        }
+    }
+)
 
 SPEC = _object({key: {"type": "string"} for key in DOCUMENT_KEYS.values()})
 
-PLAN = _object({
-    "tasks": {"type": "array", "items": _object({
-        "id": {"type": "string"},
-        "slug": {"type": "string"},
-        "description": {"type": "string"},
-        "instructions": {"type": "string"},
-        "dependencies": _STRINGS,
-        "pathScope": _STRINGS,
-        "expectedOutputs": _STRINGS,
-    })},
-    "mergeOrder": _STRINGS,
-    "verifyCommand": _STRINGS,
-})
+PLAN = _object(
+    {
+        "tasks": {
+            "type": "array",
+            "items": _object(
+                {
+                    "id": {"type": "string"},
+                    "slug": {"type": "string"},
+                    "description": {"type": "string"},
+                    "instructions": {"type": "string"},
+                    "dependencies": _STRINGS,
+                    "pathScope": _STRINGS,
+                    "expectedOutputs": _STRINGS,
+                }
+            ),
+        },
+        "mergeOrder": _STRINGS,
+        "verifyCommand": _STRINGS,
+    }
+)
 
-FILES = _object({"files": {"type": "array", "items": _object({
-    "path": {"type": "string"},
-    "content": {"type": "string"},
-    "executable": {"type": "boolean"},
-})}})
+FILES = _object(
+    {
+        "files": {
+            "type": "array",
+            "items": _object(
+                {
+                    "path": {"type": "string"},
+                    "content": {"type": "string"},
+                    "executable": {"type": "boolean"},
+                }
+            ),
+        }
+    }
+)
 
 NAMES = {"questions": QUESTIONS, "spec_documents": SPEC, "plan": PLAN, "files": FILES}

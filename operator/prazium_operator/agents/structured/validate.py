@@ -44,11 +44,15 @@ def questions(answer: Any) -> list[dict[str, Any]]:
             raise InvalidAnswer(f"{where} has type {kind!r}; allowed: {', '.join(QUESTION_TYPES)}")
         question: dict[str, Any] = {"id": item["id"], "question": text, "type": kind}
         if kind in CHOICE_TYPES:
-            if (not isinstance(options, list) or len(options) < 2
-                    or not all(isinstance(o, str) and o.strip() for o in options)
-                    or len(set(options)) != len(options)):
-                raise InvalidAnswer(f"{where} ({kind}) needs at least two distinct, non-empty"
-                                    " string options")
+            if (
+                not isinstance(options, list)
+                or len(options) < 2
+                or not all(isinstance(o, str) and o.strip() for o in options)
+                or len(set(options)) != len(options)
+            ):
+                raise InvalidAnswer(
+                    f"{where} ({kind}) needs at least two distinct, non-empty string options"
+                )
             question["options"] = list(options)
         result.append(question)
     return result
@@ -111,8 +115,12 @@ def files(answer: Any, scope: list[str], worktree: pathlib.Path) -> list[FileCha
 def check_path(path: str, scope: list[str], root: pathlib.Path) -> None:
     """Refuse ``path`` unless it is a clean relative path inside ``scope`` and ``root``."""
     segments = path.split("/")
-    if (path.startswith("/") or "\\" in path or "\x00" in path
-            or any(s in ("", ".", "..") for s in segments)):
+    if (
+        path.startswith("/")
+        or "\\" in path
+        or "\x00" in path
+        or any(s in ("", ".", "..") for s in segments)
+    ):
         raise InvalidAnswer(f"refusing to write {path!r}: not a normalized relative path")
     if segments[0] == ".git":
         raise InvalidAnswer(f"refusing to write {path!r}: inside .git")
@@ -122,7 +130,8 @@ def check_path(path: str, scope: list[str], root: pathlib.Path) -> None:
     for segment in segments:
         current = current / segment
         if current.is_symlink():
-            raise InvalidAnswer(f"refusing to write {path!r}: {current.relative_to(root)}"
-                                " is a symlink")
+            raise InvalidAnswer(
+                f"refusing to write {path!r}: {current.relative_to(root)} is a symlink"
+            )
     if not (root / path).resolve().is_relative_to(root):
         raise InvalidAnswer(f"refusing to write {path!r}: it resolves outside the worktree")

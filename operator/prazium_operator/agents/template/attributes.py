@@ -30,7 +30,6 @@ ENUM_DEFAULTS = {
 ENUM_WORDS = frozenset({"status", "priority", "severity", "stage", "state"})
 
 
-
 def _keys(text: str) -> list[str]:
     return text.split()
 

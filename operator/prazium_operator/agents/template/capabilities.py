@@ -22,9 +22,7 @@ class Capability:
 
     def mention_in(self, text: str) -> str | None:
         """The first phrase of this capability found in ``text`` (as written), if any."""
-        found = [
-            match for phrase in self.phrases if (match := phrase_pattern(phrase).search(text))
-        ]
+        found = [match for phrase in self.phrases if (match := phrase_pattern(phrase).search(text))]
         return min(found, key=lambda match: match.start()).group(0) if found else None
 
 

@@ -98,9 +98,7 @@ def _group_resources(entities: list[Entity], room: int) -> list[tuple[list[Entit
     return groups
 
 
-def _parent_slugs(
-    group: list[Entity], earlier: list[tuple[list[Entity], str]]
-) -> tuple[str, ...]:
+def _parent_slugs(group: list[Entity], earlier: list[tuple[list[Entity], str]]) -> tuple[str, ...]:
     """Slugs of earlier resource groups holding an entity that ``group`` refers to."""
     parents = {field.references for entity in group for field in entity.references}
     return tuple(slug for members, slug in earlier if parents & {e.name for e in members})

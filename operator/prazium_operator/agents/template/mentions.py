@@ -60,9 +60,7 @@ def record_words(words: list[str]) -> tuple[str, ...]:
     return tuple([*split[:-1], singularize(split[-1])]) if split else ()
 
 
-def classify(
-    phrase: Phrase, sentence: int, offset: int, known_records: set[str]
-) -> list[Mention]:
+def classify(phrase: Phrase, sentence: int, offset: int, known_records: set[str]) -> list[Mention]:
     """Mentions for one phrase; ``known_records`` holds record names the text uses in
     the plural anywhere (to split compounds such as ``pet visits``)."""
     known_phrase = known_phrase_entity(" ".join(phrase.words))
@@ -79,9 +77,7 @@ def classify(
     start = phrase.start + phrase.words.index(words[0]) if words[0] in phrase.words else 0
 
     def mention(kind: str, mention_words: tuple[str, ...], plural: bool) -> Mention:
-        return Mention(
-            kind, mention_words, sentence, start, phrase.end, offset, plural, descriptor
-        )
+        return Mention(kind, mention_words, sentence, start, phrase.end, offset, plural, descriptor)
 
     head = words[-1]
     modifiers = words[:-1]

@@ -106,7 +106,7 @@ def _is_noun(tokens: list[Token], index: int) -> bool:
 
 
 def _gerund_verb(tokens: list[Token], index: int) -> bool:
-    """"for *booking* appointments": after for/by/about, an -ing word before a noun is a verb."""
+    """ "for *booking* appointments": after for/by/about, an -ing word before a noun is a verb."""
     following = tokens[index + 1] if index + 1 < len(tokens) else None
     return (
         index > 0

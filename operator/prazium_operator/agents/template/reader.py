@@ -68,6 +68,7 @@ PARTICIPLE = re.compile(r"^(?:\w+(?:ed|en)|held|run|made|sold|kept|taught|led|pa
                         r"(?:by|to|for|in|at|on|under|from|with)$")  # fmt: skip
 LIST_JOINERS = frozenset({"", ",", "and", ", and", "as well as"})
 
+
 @dataclass(frozen=True)
 class Relation:
     child: str
@@ -99,15 +100,13 @@ def read(text: str) -> Reading:
         for phrase in phrases(tokens)
         for mention in classify(phrase, index, tokens[phrase.start].start, known)
     ]
-    mentions = _coordinated(
-        [m for m in mentions if not read_by_pattern(text, m)], token_sentences
-    )
+    mentions = _coordinated([m for m in mentions if not read_by_pattern(text, m)], token_sentences)
     builder = _Builder(text, token_sentences, mentions, known)
     return builder.build()
 
 
 def _coordinated(mentions: list[Mention], token_sentences: list[list[Token]]) -> list[Mention]:
-    """"start and end dates": the first word shares the second phrase's attribute head."""
+    """ "start and end dates": the first word shares the second phrase's attribute head."""
     result = list(mentions)
     for index in range(len(result) - 1):
         first, second = result[index], result[index + 1]

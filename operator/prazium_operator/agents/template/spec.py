@@ -196,7 +196,7 @@ def render_not_built(decisions: SpecDecisions) -> list[str]:
     """The "Not built by the offline agent" section: what the text asks for beyond the API."""
     text = f"{decisions.display_name}\n{decisions.description}\n{decisions.feedback or ''}"
     items = [
-        f"- **{title}** (the description mentions \"{phrase}\"): needs {needs}."
+        f'- **{title}** (the description mentions "{phrase}"): needs {needs}.'
         for title, phrase, needs in unbuilt_capabilities(text)
     ]
     for decision in decisions.features:

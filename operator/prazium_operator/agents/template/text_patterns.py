@@ -54,8 +54,6 @@ SET_NAME_WORDS = ENUM_WORDS | {"type", "kind", "level", "category", "condition"}
 """Words that name a closed set written next to it ("a size: s/m/l")."""
 
 
-
-
 def pattern_fields(text: str) -> list[tuple[int, Field]]:
     """(offset, field) for every closed set, yes/no fact and count in ``text``."""
     found: list[tuple[int, Field]] = []
@@ -109,7 +107,6 @@ def read_by_pattern(text: str, mention: Mention) -> bool:
                 return True
     before = text[max(0, mention.offset - 12) : mention.offset].lower()
     return mention.kind == RECORD and bool(re.search(r"number of\s+$", before))
-
 
 
 def _closed_set(text: str, match: re.Match[str]) -> list[Field]:

@@ -63,30 +63,38 @@ def cancel(planning: dict[Key, Planning], key: Key) -> None:
         entry.task.cancel()
 
 
-async def reconcile(data_dir: Path, namespace: str, name: str, spec: ProjectSpec,
-                    status: ProjectStatus, generation: int | None,
-                    planning: dict[Key, Planning]) -> Obj | None:
+async def reconcile(
+    data_dir: Path,
+    namespace: str,
+    name: str,
+    spec: ProjectSpec,
+    status: ProjectStatus,
+    generation: int | None,
+    planning: dict[Key, Planning],
+) -> Obj | None:
     """One handler call: the status patch to apply now, or None when planning took over."""
     key = (namespace, name)
     if spec_step.planning_needed(spec, status):
         running = planning.get(key)
-        if running is not None and running.generation == generation \
-                and not running.task.done():
+        if running is not None and running.generation == generation and not running.task.done():
             return None  # this generation is being planned already
         cancel(planning, key)
         task = asyncio.get_running_loop().create_task(
             plan_in_background(data_dir, namespace, name, generation, planning),
-            name=f"plan {namespace}/{name} generation {generation}")
+            name=f"plan {namespace}/{name} generation {generation}",
+        )
         planning[key] = Planning(generation, task)
         return None
     cancel(planning, key)  # an older generation's planning is superseded
     step = await asyncio.to_thread(
-        spec_step.reconcile, data_dir, namespace, name, spec, status, generation)
+        spec_step.reconcile, data_dir, namespace, name, spec, status, generation
+    )
     return step.patch()
 
 
-async def plan_in_background(data_dir: Path, namespace: str, name: str,
-                             generation: int | None, planning: dict[Key, Planning]) -> None:
+async def plan_in_background(
+    data_dir: Path, namespace: str, name: str, generation: int | None, planning: dict[Key, Planning]
+) -> None:
     """Plan this generation and record it; retried with backoff on unexpected errors."""
     calls = spec_step.PlannerCalls()
     delay = 1.0
@@ -98,8 +106,13 @@ async def plan_in_background(data_dir: Path, namespace: str, name: str,
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("planning %s/%s (generation %s) failed; retrying in %.0fs",
-                              namespace, name, generation, delay)
+                log.exception(
+                    "planning %s/%s (generation %s) failed; retrying in %.0fs",
+                    namespace,
+                    name,
+                    generation,
+                    delay,
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, MAX_BACKOFF_SECONDS)
     finally:
@@ -108,8 +121,9 @@ async def plan_in_background(data_dir: Path, namespace: str, name: str,
             del planning[(namespace, name)]
 
 
-def plan(data_dir: Path, namespace: str, name: str, generation: int | None,
-         calls: spec_step.PlannerCalls) -> None:
+def plan(
+    data_dir: Path, namespace: str, name: str, generation: int | None, calls: spec_step.PlannerCalls
+) -> None:
     """Mark the Project Planning, run the step, write its result (blocking; in a thread)."""
     marked = False
     for _ in range(MAX_CONFLICT_RETRIES):
@@ -120,14 +134,16 @@ def plan(data_dir: Path, namespace: str, name: str, generation: int | None,
         status = status_of(obj, ProjectStatus)
         final = marked or not spec_step.planning_needed(spec, status)
         if final:
-            change = spec_step.reconcile(data_dir, namespace, name, spec, status, generation,
-                                         calls).patch()
+            change = spec_step.reconcile(
+                data_dir, namespace, name, spec, status, generation, calls
+            ).patch()
         else:
             status.conditions = project_status.planning_conditions(spec, status, generation)
             change = status_patch(status, "conditions")
         try:
-            resources.patch_status_at(namespace, PROJECTS, name,
-                                      obj["metadata"]["resourceVersion"], change)
+            resources.patch_status_at(
+                namespace, PROJECTS, name, obj["metadata"]["resourceVersion"], change
+            )
         except Exception as exc:
             if resources.is_conflict(exc):
                 continue

@@ -44,8 +44,11 @@ STEP_FIELDS = ("repo_path", "message", "phase", "conditions", "observed_generati
 
 def answers_digest(answers: list[Answer]) -> str:
     dumped = [a.model_dump(by_alias=True) for a in answers]
-    canonical = json.dumps(sorted(dumped, key=lambda a: str(a.get("questionId"))),
-                           sort_keys=True, separators=(",", ":"))
+    canonical = json.dumps(
+        sorted(dumped, key=lambda a: str(a.get("questionId"))),
+        sort_keys=True,
+        separators=(",", ":"),
+    )
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -56,8 +59,9 @@ class PlannerCalls:
         self._outcomes: dict[str, tuple[bool, Any]] = {}
 
     def call(self, what: Callable[..., Any], *args: Any) -> Any:
-        key = json.dumps([getattr(what, "__qualname__", repr(what)), args], sort_keys=True,
-                         default=str)
+        key = json.dumps(
+            [getattr(what, "__qualname__", repr(what)), args], sort_keys=True, default=str
+        )
         if key not in self._outcomes:
             try:
                 self._outcomes[key] = (True, what(*args))
@@ -85,7 +89,8 @@ def _revision(spec: ProjectSpec) -> int:
 def _stale(spec: ProjectSpec, current: SpecState, answers: list[Answer]) -> bool:
     """Whether the generated documents do not match these answers and revision."""
     return (
-        not current.version or current.source != "generated"
+        not current.version
+        or current.source != "generated"
         or current.answers_digest != answers_digest(answers)
         or _revision(spec) > (current.revision or 0)
     )
@@ -102,9 +107,15 @@ class Step:
         return status_patch(self.status, *self.fields)
 
 
-def reconcile(data_dir: Path, namespace: str, name: str, spec: ProjectSpec,
-              status: ProjectStatus, generation: int | None,
-              calls: PlannerCalls | None = None) -> Step:
+def reconcile(
+    data_dir: Path,
+    namespace: str,
+    name: str,
+    spec: ProjectSpec,
+    status: ProjectStatus,
+    generation: int | None,
+    calls: PlannerCalls | None = None,
+) -> Step:
     repo = paths.repo_path(data_dir, namespace, name)
     gitrepo.init_bare(repo)
     out = status.model_copy(deep=True)
@@ -118,8 +129,11 @@ def reconcile(data_dir: Path, namespace: str, name: str, spec: ProjectSpec,
             # Retrying blindly cannot help: say why and stall until the spec (or the
             # agent's endpoint and credentials) change; any edit of the Project retries.
             blocked = out.message = str(exc)
-            reason = (project_status.UNKNOWN_AGENT if isinstance(exc, UnknownAgent)
-                      else project_status.AGENT_FAILED)
+            reason = (
+                project_status.UNKNOWN_AGENT
+                if isinstance(exc, UnknownAgent)
+                else project_status.AGENT_FAILED
+            )
         else:
             if questions is not None:
                 out.questions = questions
@@ -132,7 +146,8 @@ def reconcile(data_dir: Path, namespace: str, name: str, spec: ProjectSpec,
     out.phase = project_status.project_phase(out, spec.archived)
     out.conditions = (
         project_status.stalled_conditions(status, generation, reason, blocked)
-        if blocked else project_status.phase_conditions(out, generation)
+        if blocked
+        else project_status.phase_conditions(out, generation)
     )
     out.observed_generation = generation
     return Step(out, tuple(fields))
@@ -142,8 +157,9 @@ class UnknownAgent(ValueError):
     """spec.agent names a planner this installation does not have."""
 
 
-def _next_spec(spec: ProjectSpec, status: ProjectStatus, calls: PlannerCalls
-               ) -> tuple[SpecState | None, list[Question] | None]:
+def _next_spec(
+    spec: ProjectSpec, status: ProjectStatus, calls: PlannerCalls
+) -> tuple[SpecState | None, list[Question] | None]:
     """The spec state this generation calls for (None: none yet) and new questions, if any."""
     current = status.spec or SpecState()
     version = current.version or 0
@@ -156,8 +172,9 @@ def _next_spec(spec: ProjectSpec, status: ProjectStatus, calls: PlannerCalls
         return _fresh(version, documents, "provided", revision, ""), None
 
     try:
-        planner = get_planner(spec.chosen_agent.planner,
-                              **agent_options(spec.chosen_agent.as_spec()))
+        planner = get_planner(
+            spec.chosen_agent.planner, **agent_options(spec.chosen_agent.as_spec())
+        )
     except ValueError as exc:
         raise UnknownAgent(f"spec.agent.planner: {exc}") from exc
     questions = None
@@ -169,39 +186,54 @@ def _next_spec(spec: ProjectSpec, status: ProjectStatus, calls: PlannerCalls
         return status.spec, questions
     if not _stale(spec, current, answers):
         return current, questions
-    feedback = (spec.regenerate.feedback if spec.regenerate
-                and revision > (current.revision or 0) else None)
+    feedback = (
+        spec.regenerate.feedback if spec.regenerate and revision > (current.revision or 0) else None
+    )
     answer_map = {a.question_id: a.answer for a in answers}
-    documents = calls.call(planner.write_spec, spec.display_name, spec.description,
-                           answer_map, feedback, revision)
-    return (_fresh(version, dict(documents), "generated", revision, answers_digest(answers)),
-            questions)
+    documents = calls.call(
+        planner.write_spec, spec.display_name, spec.description, answer_map, feedback, revision
+    )
+    return (
+        _fresh(version, dict(documents), "generated", revision, answers_digest(answers)),
+        questions,
+    )
 
 
-def _fresh(version: int, documents: dict[str, str], source: str, revision: int,
-           digest: str) -> SpecState:
+def _fresh(
+    version: int, documents: dict[str, str], source: str, revision: int, digest: str
+) -> SpecState:
     # A new version clears the approval: it was given to the previous one (the status
     # patch writes the cleared fields as nulls).
-    return SpecState.model_validate({"version": version + 1, "documents": documents,
-                                     "source": source, "revision": revision,
-                                     "answersDigest": digest})
+    return SpecState.model_validate(
+        {
+            "version": version + 1,
+            "documents": documents,
+            "source": source,
+            "revision": revision,
+            "answersDigest": digest,
+        }
+    )
 
 
-def _apply_approval(repo: Path, spec: ProjectSpec, state: SpecState,
-                    out: ProjectStatus) -> SpecState:
+def _apply_approval(
+    repo: Path, spec: ProjectSpec, state: SpecState, out: ProjectStatus
+) -> SpecState:
     wanted = spec.approval.spec_version if spec.approval else None
     version = state.version
     if wanted is None or state.approved_version == version:
         return state
     if wanted != version:
-        out.message = (f"spec.approval.specVersion is {wanted} but the current spec version"
-                       f" is {version}; approve version {version} to build it")
+        out.message = (
+            f"spec.approval.specVersion is {wanted} but the current spec version"
+            f" is {version}; approve version {version} to build it"
+        )
         return state
     assert version is not None and state.documents is not None
     approved_at = utc_now()
     commit = commit_spec(repo, state.documents, version, approved_at)
-    return state.model_copy(update={"approved_version": version, "approved_at": approved_at,
-                                    "commit_sha": commit})
+    return state.model_copy(
+        update={"approved_version": version, "approved_at": approved_at, "commit_sha": commit}
+    )
 
 
 def commit_spec(repo: Path, documents: dict[str, str], version: int, date: str) -> str:

@@ -32,8 +32,9 @@ class _Unchanged:
 UNCHANGED = _Unchanged()
 
 
-def _update(namespace: str, project: str,
-            change: Callable[[ProjectStatus], T | _Unchanged]) -> T | None:
+def _update(
+    namespace: str, project: str, change: Callable[[ProjectStatus], T | _Unchanged]
+) -> T | None:
     """Apply change(status) -> value with read/replace/retry-on-409; return the value.
 
     Only the fields change() touched are replaced in the stored status, so the
@@ -49,8 +50,11 @@ def _update(namespace: str, project: str,
         value = change(status)
         if isinstance(value, _Unchanged):
             return None
-        changed = [name for name in ProjectStatus.model_fields
-                   if getattr(status, name) != getattr(before, name)]
+        changed = [
+            name
+            for name in ProjectStatus.model_fields
+            if getattr(status, name) != getattr(before, name)
+        ]
         stored.update(status_patch(status, *changed))
         try:
             resources.replace_status(namespace, kube.PROJECTS, obj)
@@ -72,15 +76,17 @@ def allocate_run_number(namespace: str, project: str) -> int:
     return number
 
 
-def try_acquire_slot(namespace: str, project: str, run: str,
-                     holder_active: Callable[[str], bool]) -> str | None:
+def try_acquire_slot(
+    namespace: str, project: str, run: str, holder_active: Callable[[str], bool]
+) -> str | None:
     """Take the project's build slot for run; None on success, else the run holding it."""
     holder_seen: list[str] = []
 
     def take(status: ProjectStatus) -> str | _Unchanged:
         holder = status.active_run
-        decision = core.slot_decision(holder, run, bool(holder) and holder != run
-                                      and holder_active(str(holder)))
+        decision = core.slot_decision(
+            holder, run, bool(holder) and holder != run and holder_active(str(holder))
+        )
         if decision is core.Slot.WAIT:
             holder_seen.append(str(holder))
         if decision is not core.Slot.TAKE:
@@ -103,15 +109,22 @@ def release_slot(namespace: str, project: str, run: str) -> None:
         _update(namespace, project, give_back)
 
 
-def record_latest_run(namespace: str, project: str, run: str, run_number: int,
-                      phase: RunPhase, spec_version: int | None, archived: bool) -> None:
+def record_latest_run(
+    namespace: str,
+    project: str,
+    run: str,
+    run_number: int,
+    phase: RunPhase,
+    spec_version: int | None,
+    archived: bool,
+) -> None:
     """Point status.latestRun at this run (unless a newer run is already there)."""
+
     def point(status: ProjectStatus) -> bool | _Unchanged:
         latest = status.latest_run
         if latest is not None and (latest.run_number or 0) > run_number:
             return UNCHANGED
-        wanted = LatestRun(name=run, runNumber=run_number, phase=phase,
-                           specVersion=spec_version)
+        wanted = LatestRun(name=run, runNumber=run_number, phase=phase, specVersion=spec_version)
         if latest == wanted:
             return UNCHANGED
         status.latest_run = wanted

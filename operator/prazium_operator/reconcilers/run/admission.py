@@ -61,8 +61,7 @@ async def ensure_identity(ctx: RunContext) -> None:
         raise RunFailed(f"project {ctx.project!r} does not exist in namespace {ctx.ns!r}")
     _take_project(ctx, project)
     if not ctx.status.run_number:
-        number = await asyncio.to_thread(
-            project_state.allocate_run_number, ctx.ns, ctx.project)
+        number = await asyncio.to_thread(project_state.allocate_run_number, ctx.ns, ctx.project)
         await set_status(ctx, run_number=number)
         await set_phase(ctx, "pending", "admitting")
 
@@ -75,8 +74,13 @@ async def admit(ctx: RunContext) -> None:
         old = await apiserver(ctx, resources.get, ctx.ns, kube.RUNS, retry_of)
         retried = status_of(old, RunStatus).spec_snapshot
     decision = core.admission_decision(
-        ctx.project, ctx.archived, ctx.project_status, snapshot=ctx.status.spec_snapshot,
-        retry_of=retry_of, retried_snapshot=retried)
+        ctx.project,
+        ctx.archived,
+        ctx.project_status,
+        snapshot=ctx.status.spec_snapshot,
+        retry_of=retry_of,
+        retried_snapshot=retried,
+    )
     if isinstance(decision, core.Refused):
         raise RunFailed(decision.message)
     if not ctx.status.spec_snapshot:
@@ -85,37 +89,55 @@ async def admit(ctx: RunContext) -> None:
     while True:
         check(ctx)
         holder = await asyncio.to_thread(
-            project_state.try_acquire_slot, ctx.ns, ctx.project, ctx.name,
-            lambda other: _run_is_active(ctx, other))
+            project_state.try_acquire_slot,
+            ctx.ns,
+            ctx.project,
+            ctx.name,
+            lambda other: _run_is_active(ctx, other),
+        )
         if holder is None:
             return
         if holder != waiting_on:
             waiting_on = holder
             await set_phase(
-                ctx, "pending", f"waiting for run {holder} to finish: a project builds one"
-                " run at a time")
+                ctx,
+                "pending",
+                f"waiting for run {holder} to finish: a project builds one run at a time",
+            )
         await sleep(ctx, WAIT_FOR_SLOT_SECONDS)
 
 
 def _run_is_active(ctx: RunContext, other: str) -> bool:
     obj = resources.get(ctx.ns, kube.RUNS, other)
-    return obj is not None and \
-        status_of(obj, RunStatus).phase not in RUN_FINAL_PHASES
+    return obj is not None and status_of(obj, RunStatus).phase not in RUN_FINAL_PHASES
 
 
 async def start(ctx: RunContext) -> None:
     main = await asyncio.to_thread(gitrepo.rev_parse, ctx.repo, gitrepo.MAIN)
     if main is None:
         raise RunFailed(f"project {ctx.project!r} has no repository yet")
-    await set_status(ctx, started_at=ctx.status.started_at or utc_now(),
-                     base_commit=ctx.status.base_commit or main)
+    await set_status(
+        ctx,
+        started_at=ctx.status.started_at or utc_now(),
+        base_commit=ctx.status.base_commit or main,
+    )
     await set_phase(ctx, "decomposing")
     snapshot = ctx.status.spec_snapshot or SpecSnapshot()
-    await event(ctx, run_status.PHASES["decomposing"].journal_type, {
-        "runId": ids.run_id(ctx.name), "runNumber": ctx.status.run_number,
-        "trigger": ctx.spec.trigger, "specVersion": snapshot.version})
-    await k8s_event(ctx.run, run_status.PHASES["decomposing"].event_reason,
-                    f"run #{ctx.status.run_number} of {ctx.project} started")
+    await event(
+        ctx,
+        run_status.PHASES["decomposing"].journal_type,
+        {
+            "runId": ids.run_id(ctx.name),
+            "runNumber": ctx.status.run_number,
+            "trigger": ctx.spec.trigger,
+            "specVersion": snapshot.version,
+        },
+    )
+    await k8s_event(
+        ctx.run,
+        run_status.PHASES["decomposing"].event_reason,
+        f"run #{ctx.status.run_number} of {ctx.project} started",
+    )
 
 
 async def load_project(ctx: RunContext) -> None:

@@ -80,9 +80,13 @@ class TaskState:
         return self.status.phase or "pending"
 
     def view(self) -> TaskView:
-        return TaskView(id=self.id, slug=self.definition.slug, phase=self.phase,
-                        dependencies=tuple(self.definition.dependencies),
-                        message=self.status.message or "")
+        return TaskView(
+            id=self.id,
+            slug=self.definition.slug,
+            phase=self.phase,
+            dependencies=tuple(self.definition.dependencies),
+            message=self.status.message or "",
+        )
 
 
 @dataclass
@@ -158,9 +162,12 @@ async def apiserver(ctx: RunContext, fn: Callable[..., T], *args: Any) -> T:
     """fn(*args) in a thread, retried through an apiserver outage (settings.
     apiserver_retry_seconds): the run waits for the apiserver instead of failing."""
     return await asyncio.to_thread(
-        retrying.call, functools.partial(fn, *args),
-        window=ctx.settings.apiserver_retry_seconds, transient=retrying.apiserver_outage,
-        what=f"{getattr(fn, '__name__', 'apiserver call')} for run {ctx.ns}/{ctx.name}")
+        retrying.call,
+        functools.partial(fn, *args),
+        window=ctx.settings.apiserver_retry_seconds,
+        transient=retrying.apiserver_outage,
+        what=f"{getattr(fn, '__name__', 'apiserver call')} for run {ctx.ns}/{ctx.name}",
+    )
 
 
 async def set_status(ctx: RunContext, **fields: Any) -> None:
@@ -171,8 +178,9 @@ async def set_status(ctx: RunContext, **fields: Any) -> None:
 
 
 async def _save(ctx: RunContext, *names: str) -> None:
-    await apiserver(ctx, resources.patch_status, ctx.ns, kube.RUNS, ctx.name,
-                    status_patch(ctx.status, *names))
+    await apiserver(
+        ctx, resources.patch_status, ctx.ns, kube.RUNS, ctx.name, status_patch(ctx.status, *names)
+    )
 
 
 async def set_phase(ctx: RunContext, phase: RunPhase, message: str = "") -> None:
@@ -182,10 +190,16 @@ async def set_phase(ctx: RunContext, phase: RunPhase, message: str = "") -> None
     # repaired when the restarted daemon sets the phase again (or in finish.after_final).
     if ctx.status.run_number:
         await apiserver(
-            ctx, project_state.record_latest_run, ctx.ns, ctx.project, ctx.name,
-            ctx.status.run_number, phase,
+            ctx,
+            project_state.record_latest_run,
+            ctx.ns,
+            ctx.project,
+            ctx.name,
+            ctx.status.run_number,
+            phase,
             ctx.status.spec_snapshot.version if ctx.status.spec_snapshot else None,
-            ctx.archived)
+            ctx.archived,
+        )
     await _save(ctx, *run_status.PHASE_FIELDS)
 
 
@@ -204,8 +218,9 @@ async def set_task(ctx: RunContext, task: TaskState, **fields: Any) -> None:
     await _save_task(ctx, task, *fields)
 
 
-async def set_task_phase(ctx: RunContext, task: TaskState, phase: TaskPhase, message: str,
-                         **fields: Any) -> None:
+async def set_task_phase(
+    ctx: RunContext, task: TaskState, phase: TaskPhase, message: str, **fields: Any
+) -> None:
     """A Task's phase with its conditions (status/task.py) and other fields, in one write."""
     for name, value in fields.items():
         setattr(task.status, name, value)
@@ -214,8 +229,14 @@ async def set_task_phase(ctx: RunContext, task: TaskState, phase: TaskPhase, mes
 
 
 async def _save_task(ctx: RunContext, task: TaskState, *names: str) -> None:
-    await apiserver(ctx, resources.patch_status, ctx.ns, kube.TASKS, task.name,
-                    status_patch(task.status, *names))
+    await apiserver(
+        ctx,
+        resources.patch_status,
+        ctx.ns,
+        kube.TASKS,
+        task.name,
+        status_patch(task.status, *names),
+    )
 
 
 async def update_summary(ctx: RunContext) -> None:
@@ -224,14 +245,30 @@ async def update_summary(ctx: RunContext) -> None:
         await set_status(ctx, tasks_summary=summary)
 
 
-async def event(ctx: RunContext, event_type: str, payload: Obj | None = None,
-                task: str | None = None, extra: str | int | None = None,
-                key: str | None = None) -> None:
-    item = recorder.entry(namespace=ctx.ns, project=ctx.project, run=ctx.name,
-                          event_type=event_type, payload=payload, task=task, extra=extra,
-                          key=key)
-    await asyncio.to_thread(recorder.write, ctx.settings.database_url, [item],
-                            retry_seconds=ctx.settings.db_retry_seconds)
+async def event(
+    ctx: RunContext,
+    event_type: str,
+    payload: Obj | None = None,
+    task: str | None = None,
+    extra: str | int | None = None,
+    key: str | None = None,
+) -> None:
+    item = recorder.entry(
+        namespace=ctx.ns,
+        project=ctx.project,
+        run=ctx.name,
+        event_type=event_type,
+        payload=payload,
+        task=task,
+        extra=extra,
+        key=key,
+    )
+    await asyncio.to_thread(
+        recorder.write,
+        ctx.settings.database_url,
+        [item],
+        retry_seconds=ctx.settings.db_retry_seconds,
+    )
 
 
 async def k8s_event(obj: Obj, reason: str, message: str, warning: bool = False) -> None:

@@ -46,9 +46,15 @@ class Refused:
     message: str
 
 
-def admission_decision(project: str, archived: bool, project_status: ProjectStatus, *,
-                       snapshot: SpecSnapshot | None = None, retry_of: str | None = None,
-                       retried_snapshot: SpecSnapshot | None = None) -> Admitted | Refused:
+def admission_decision(
+    project: str,
+    archived: bool,
+    project_status: ProjectStatus,
+    *,
+    snapshot: SpecSnapshot | None = None,
+    retry_of: str | None = None,
+    retried_snapshot: SpecSnapshot | None = None,
+) -> Admitted | Refused:
     """Whether a run of project may build, and the spec snapshot it builds.
 
     snapshot is the one the run stored already (a restarted daemon keeps it);
@@ -68,7 +74,8 @@ def admission_decision(project: str, archived: bool, project_status: ProjectStat
         phase = project_status.phase or "draft"
         return Refused(
             f"project {project!r} has no approved spec (phase {phase}); approve spec"
-            f" version {version or '(none yet)'} with spec.approval.specVersion first")
+            f" version {version or '(none yet)'} with spec.approval.specVersion first"
+        )
     return Admitted(SpecSnapshot(version=version, documents=dict(state.documents or {})))
 
 
@@ -109,8 +116,11 @@ def execution_round(tasks: Sequence[TaskView], parallelism: int) -> Round:
     if failed:
         if any(t.phase == "running" for t in tasks):
             return Round(Verdict.DRAIN)
-        return Round(Verdict.FAIL, failed=failed[0],
-                     to_cancel=[t.id for t in tasks if t.phase in ("pending", "queued")])
+        return Round(
+            Verdict.FAIL,
+            failed=failed[0],
+            to_cancel=[t.id for t in tasks if t.phase in ("pending", "queued")],
+        )
     if all(t.phase == "succeeded" for t in tasks):
         return Round(Verdict.SUCCEEDED)
     phases = {t.id: t.phase for t in tasks}
@@ -148,17 +158,24 @@ class Outcome:
 SUCCEEDED_MESSAGE = "built and verified"
 
 
-def run_outcome(*, failed_task: TaskView | None = None,
-                merge_conflict: MergeConflict | None = None,
-                verification: VerificationResult | None = None) -> Outcome:
+def run_outcome(
+    *,
+    failed_task: TaskView | None = None,
+    merge_conflict: MergeConflict | None = None,
+    verification: VerificationResult | None = None,
+) -> Outcome:
     """How the run ends, given what its tasks, the merge and the verification came to."""
     if failed_task is not None:
-        return Outcome("failed", f"task {failed_task.id} ({failed_task.slug}) failed: "
-                                 f"{failed_task.message}")
+        return Outcome(
+            "failed", f"task {failed_task.id} ({failed_task.slug}) failed: {failed_task.message}"
+        )
     if merge_conflict is not None:
         task = merge_conflict.task
-        return Outcome("failed", f"merging {task.id} ({task.slug}) into main conflicts on:"
-                                 f" {', '.join(merge_conflict.paths)}")
+        return Outcome(
+            "failed",
+            f"merging {task.id} ({task.slug}) into main conflicts on:"
+            f" {', '.join(merge_conflict.paths)}",
+        )
     if verification is not None and verification.exit_code != 0:
         return Outcome("failed", f"verification failed: {verification.summary}")
     return Outcome("succeeded", SUCCEEDED_MESSAGE)

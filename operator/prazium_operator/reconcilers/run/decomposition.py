@@ -49,15 +49,27 @@ async def decompose(ctx: RunContext) -> None:
         except AgentError as exc:
             raise RunFailed(f"the planner failed: {exc}") from exc
         stored = Plan.model_validate(written)
-        await set_status(ctx, plan=stored,
-                         tasks_summary=summary_of("pending" for _ in stored.tasks))
+        await set_status(
+            ctx, plan=stored, tasks_summary=summary_of("pending" for _ in stored.tasks)
+        )
     plan = ctx.status.plan
     assert plan is not None
-    await event(ctx, journal.PLAN_CREATED, {
-        "taskCount": len(plan.tasks), "mergeOrder": plan.merge_order,
-        "tasks": [{"taskId": ids.task_id(t.id), "slug": t.slug,
-                   "dependencies": [ids.task_id(d) for d in t.dependencies]}
-                  for t in plan.tasks]})
+    await event(
+        ctx,
+        journal.PLAN_CREATED,
+        {
+            "taskCount": len(plan.tasks),
+            "mergeOrder": plan.merge_order,
+            "tasks": [
+                {
+                    "taskId": ids.task_id(t.id),
+                    "slug": t.slug,
+                    "dependencies": [ids.task_id(d) for d in t.dependencies],
+                }
+                for t in plan.tasks
+            ],
+        },
+    )
     await _create_tasks(ctx, plan)
     await set_phase(ctx, "executing")
 
@@ -66,7 +78,8 @@ async def _create_tasks(ctx: RunContext, plan: Plan) -> None:
     for sequence, task in enumerate(plan.tasks, start=1):
         name = ids.task_cr_name(ctx.name, task.id)
         definition = {
-            "id": task.id, "slug": task.slug,
+            "id": task.id,
+            "slug": task.slug,
             "description": (task.description or task.slug)[:2000],
             "instructions": (task.instructions or "")[:50000],
             "dependencies": list(task.dependencies),
@@ -74,15 +87,24 @@ async def _create_tasks(ctx: RunContext, plan: Plan) -> None:
             "expectedOutputs": list(task.expected_outputs),
         }
         body: Obj = {
-            "apiVersion": kube.API_VERSION, "kind": "Task",
+            "apiVersion": kube.API_VERSION,
+            "kind": "Task",
             "metadata": {
-                "name": name, "namespace": ctx.ns,
-                "labels": {kube.LABEL_PROJECT: ctx.project, kube.LABEL_RUN: ctx.name,
-                           kube.LABEL_MANAGED_BY: "prazium"},
+                "name": name,
+                "namespace": ctx.ns,
+                "labels": {
+                    kube.LABEL_PROJECT: ctx.project,
+                    kube.LABEL_RUN: ctx.name,
+                    kube.LABEL_MANAGED_BY: "prazium",
+                },
                 "ownerReferences": [kube.owner_reference(ctx.run)],
             },
-            "spec": {"runRef": {"name": ctx.name}, "projectRef": {"name": ctx.project},
-                     "sequence": sequence, "definition": definition},
+            "spec": {
+                "runRef": {"name": ctx.name},
+                "projectRef": {"name": ctx.project},
+                "sequence": sequence,
+                "definition": definition,
+            },
         }
         created = await apiserver(ctx, resources.create, ctx.ns, kube.TASKS, body)
         # Only the creator sets the initial status: an existing Task may be mid-flight.
@@ -90,17 +112,24 @@ async def _create_tasks(ctx: RunContext, plan: Plan) -> None:
             status = TaskStatus(attempts=0)
             task_status.set_phase(status, "pending", "", NEW_OBJECT_GENERATION)
             await apiserver(
-                ctx, resources.patch_status, ctx.ns, kube.TASKS, name,
-                status_patch(status, "attempts", *task_status.PHASE_FIELDS))
+                ctx,
+                resources.patch_status,
+                ctx.ns,
+                kube.TASKS,
+                name,
+                status_patch(status, "attempts", *task_status.PHASE_FIELDS),
+            )
 
 
 async def load_tasks(ctx: RunContext) -> None:
-    items = await apiserver(ctx, resources.list_by_label, ctx.ns, kube.TASKS,
-                            f"{kube.LABEL_RUN}={ctx.name}")
+    items = await apiserver(
+        ctx, resources.list_by_label, ctx.ns, kube.TASKS, f"{kube.LABEL_RUN}={ctx.name}"
+    )
     by_id = {item["spec"]["definition"]["id"]: item for item in items}
     for task in ctx.status.plan.tasks if ctx.status.plan else []:
         body = by_id.get(task.id)
         if body is None:
             raise RunFailed(f"Task {ids.task_cr_name(ctx.name, task.id)} is missing")
-        ctx.tasks[task.id] = TaskState(definition=task, body=body,
-                                       status=status_of(body, TaskStatus))
+        ctx.tasks[task.id] = TaskState(
+            definition=task, body=body, status=status_of(body, TaskStatus)
+        )

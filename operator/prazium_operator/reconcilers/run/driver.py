@@ -56,23 +56,40 @@ from prazium_operator.settings import Settings
 
 
 class RunDriver:
-    def __init__(self, namespace: str, name: str, body: kopf.Body, executor: Executor,
-                 settings: Settings, stopped: kopf.DaemonStopped) -> None:
+    def __init__(
+        self,
+        namespace: str,
+        name: str,
+        body: kopf.Body,
+        executor: Executor,
+        settings: Settings,
+        stopped: kopf.DaemonStopped,
+    ) -> None:
         self.namespace, self.name, self.body = namespace, name, body
         self.executor, self.settings, self.stopped = executor, settings, stopped
 
     async def drive(self) -> None:
         run = await asyncio.to_thread(
-            retrying.call, functools.partial(resources.get, self.namespace, kube.RUNS, self.name),
-            window=self.settings.apiserver_retry_seconds, transient=retrying.apiserver_outage,
-            what=f"reading run {self.namespace}/{self.name}")
+            retrying.call,
+            functools.partial(resources.get, self.namespace, kube.RUNS, self.name),
+            window=self.settings.apiserver_retry_seconds,
+            transient=retrying.apiserver_outage,
+            what=f"reading run {self.namespace}/{self.name}",
+        )
         if run is None:
             return
         # The one place a Run is parsed: the phases work on these models.
-        ctx = RunContext(ns=self.namespace, name=self.name, live=self.body,
-                         executor=self.executor, settings=self.settings,
-                         stopped=self.stopped, run=run,
-                         spec=spec_of(run, RunSpec), status=status_of(run, RunStatus))
+        ctx = RunContext(
+            ns=self.namespace,
+            name=self.name,
+            live=self.body,
+            executor=self.executor,
+            settings=self.settings,
+            stopped=self.stopped,
+            run=run,
+            spec=spec_of(run, RunSpec),
+            status=status_of(run, RunStatus),
+        )
         if ctx.status.phase in RUN_FINAL_PHASES:
             await finish.after_final(ctx)
             return
@@ -99,8 +116,10 @@ class RunDriver:
         except RunCancelled:
             await finish.cancel(ctx)
         except Stopped:
-            if ctx.stopped.reason and kopf.DaemonStoppingReason.RESOURCE_DELETED in \
-                    ctx.stopped.reason:
+            if (
+                ctx.stopped.reason
+                and kopf.DaemonStoppingReason.RESOURCE_DELETED in ctx.stopped.reason
+            ):
                 await stop_running_tasks(ctx)
                 # Also any Job the operator no longer remembers (by label); the Run's
                 # delete handler does the same, so either one is enough.

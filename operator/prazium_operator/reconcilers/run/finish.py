@@ -58,16 +58,29 @@ async def after_final(ctx: RunContext) -> None:
         project = await apiserver(ctx, resources.get, ctx.ns, kube.PROJECTS, ctx.project)
         archived = project is not None and spec_of(project, ProjectSpec).archived
         await apiserver(
-            ctx, project_state.record_latest_run, ctx.ns, ctx.project, ctx.name,
-            ctx.status.run_number, phase,
-            ctx.status.spec_snapshot.version if ctx.status.spec_snapshot else None, archived)
+            ctx,
+            project_state.record_latest_run,
+            ctx.ns,
+            ctx.project,
+            ctx.name,
+            ctx.status.run_number,
+            phase,
+            ctx.status.spec_snapshot.version if ctx.status.spec_snapshot else None,
+            archived,
+        )
     await apiserver(ctx, project_state.release_slot, ctx.ns, ctx.project, ctx.name)
     await asyncio.to_thread(_remove_worktrees, ctx)
-    await event(ctx, run_status.PHASES[phase].journal_type, {
-        "status": phase, "message": ctx.status.message or "",
-        "runNumber": ctx.status.run_number,
-        "mergedCommit": ctx.status.merged_commit},
-        key=recorder.dedup_key(ctx.ns, ctx.name, None, "RUN_FINAL"))
+    await event(
+        ctx,
+        run_status.PHASES[phase].journal_type,
+        {
+            "status": phase,
+            "message": ctx.status.message or "",
+            "runNumber": ctx.status.run_number,
+            "mergedCommit": ctx.status.merged_commit,
+        },
+        key=recorder.dedup_key(ctx.ns, ctx.name, None, "RUN_FINAL"),
+    )
 
 
 def _remove_worktrees(ctx: RunContext) -> None:

@@ -17,15 +17,23 @@ from prazium_operator.status import run as run_status
 
 
 def needs_observing(status: RunStatus, generation: int | None) -> bool:
-    return generation is not None and status.phase in RUN_FINAL_PHASES \
+    return (
+        generation is not None
+        and status.phase in RUN_FINAL_PHASES
         and status.observed_generation != generation
+    )
 
 
 async def observe(namespace: str, name: str, status: RunStatus, generation: int) -> None:
     run_status.observe(status, generation)
     try:
-        await asyncio.to_thread(resources.patch_status, namespace, RUNS, name,
-                                status_patch(status, *run_status.OBSERVE_FIELDS))
+        await asyncio.to_thread(
+            resources.patch_status,
+            namespace,
+            RUNS,
+            name,
+            status_patch(status, *run_status.OBSERVE_FIELDS),
+        )
     except ApiException as exc:
         if exc.status != 404:  # deleted meanwhile: nothing to observe
             raise

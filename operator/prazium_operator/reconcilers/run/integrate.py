@@ -41,21 +41,30 @@ async def merge(ctx: RunContext) -> None:
             task = ctx.tasks[task_id]
             assert task.status.result is not None
             outcome = await asyncio.to_thread(
-                gitrepo.merge, ctx.repo, current, str(task.status.result.commit_sha),
+                gitrepo.merge,
+                ctx.repo,
+                current,
+                str(task.status.result.commit_sha),
                 f"Merge {task_id} {task.definition.slug} (run {ctx.status.run_number})",
-                str(ctx.status.started_at))
+                str(ctx.status.started_at),
+            )
             if outcome.commit is None:
-                await event(ctx, journal.MERGE_CONFLICT, {
-                    "taskId": ids.task_id(task_id), "paths": outcome.conflicts},
-                    task=task_id)
-                raise RunFailed(core.run_outcome(merge_conflict=core.MergeConflict(
-                    task.view(), outcome.conflicts)).message)
+                await event(
+                    ctx,
+                    journal.MERGE_CONFLICT,
+                    {"taskId": ids.task_id(task_id), "paths": outcome.conflicts},
+                    task=task_id,
+                )
+                raise RunFailed(
+                    core.run_outcome(
+                        merge_conflict=core.MergeConflict(task.view(), outcome.conflicts)
+                    ).message
+                )
             current = outcome.commit
         check(ctx)  # last point where cancel leaves main untouched
         if current != main:
             try:
-                await asyncio.to_thread(gitrepo.update_ref, ctx.repo, gitrepo.MAIN,
-                                        current, main)
+                await asyncio.to_thread(gitrepo.update_ref, ctx.repo, gitrepo.MAIN, current, main)
             except gitrepo.GitError:
                 continue  # main moved (a spec approval landed): merge again on top
         merged = current
@@ -74,15 +83,24 @@ async def verify_merged(ctx: RunContext) -> None:
         await set_status(ctx, verification_result=None)
         return
     await event(ctx, run_status.PHASES["verifying"].journal_type, {"command": command})
-    workdir = paths.task_worktree(ctx.settings.data_dir, ctx.ns, ctx.project, ctx.name,
-                                  "verify")
-    result = await verify.verify(ctx.repo, str(ctx.status.merged_commit), command, workdir,
-                                 ctx.settings.verify_timeout_seconds)
+    workdir = paths.task_worktree(ctx.settings.data_dir, ctx.ns, ctx.project, ctx.name, "verify")
+    result = await verify.verify(
+        ctx.repo,
+        str(ctx.status.merged_commit),
+        command,
+        workdir,
+        ctx.settings.verify_timeout_seconds,
+    )
     await set_status(ctx, verification_result=result)
     dumped = result.model_dump(by_alias=True)
-    await event(ctx, journal.VERIFICATION_COMPLETED, {
-        key: dumped[key] for key in ("exitCode", "passed", "failed", "summary",
-                                     "durationSeconds")})
+    await event(
+        ctx,
+        journal.VERIFICATION_COMPLETED,
+        {
+            key: dumped[key]
+            for key in ("exitCode", "passed", "failed", "summary", "durationSeconds")
+        },
+    )
     outcome = core.run_outcome(verification=result)
     if outcome.phase == "failed":
         raise RunFailed(outcome.message)

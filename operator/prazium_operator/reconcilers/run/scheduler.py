@@ -45,8 +45,9 @@ async def execute(ctx: RunContext) -> None:
         if round_.verdict is core.Verdict.FAIL:
             assert round_.failed is not None
             for task_id in round_.to_cancel:
-                await cancel_task(ctx, ctx.tasks[task_id],
-                                  f"not started: {round_.failed.id} failed")
+                await cancel_task(
+                    ctx, ctx.tasks[task_id], f"not started: {round_.failed.id} failed"
+                )
             await update_summary(ctx)
             raise RunFailed(core.run_outcome(failed_task=round_.failed).message)
         if round_.verdict is core.Verdict.SUCCEEDED:
@@ -54,9 +55,12 @@ async def execute(ctx: RunContext) -> None:
         for task_id in round_.to_queue:
             task = ctx.tasks[task_id]
             # Journal first (tasks.py says why): a crash in between re-queues, deduplicated.
-            await event(ctx, task_status.PHASES["queued"].journal_type,
-                        {"taskId": ids.task_id(task.id), "slug": task.definition.slug},
-                        task=task.id)
+            await event(
+                ctx,
+                task_status.PHASES["queued"].journal_type,
+                {"taskId": ids.task_id(task.id), "slug": task.definition.slug},
+                task=task.id,
+            )
             await set_task_phase(ctx, task, "queued", "dependencies done")
         for task_id in round_.to_start:
             if not ctx.executor.has_capacity():

@@ -50,18 +50,23 @@ def _request(ctx: RunContext, task: TaskState, attempt: int, base: str) -> Worke
     data_dir = ctx.settings.data_dir
     chosen = agent(ctx)
     coder = chosen.coder
-    options: Obj = {"command": chosen.command} \
-        if coder == "command" and chosen.command else {}
+    options: Obj = {"command": chosen.command} if coder == "command" and chosen.command else {}
     options.update(agent_options(chosen.as_spec()))
     assert ctx.status.spec_snapshot is not None and ctx.status.run_number is not None
     return WorkerRequest(
-        namespace=ctx.ns, project=ctx.project, run=ctx.name, task=task.definition.as_stored(),
-        documents=ctx.status.spec_snapshot.documents, repo_path=str(ctx.repo),
+        namespace=ctx.ns,
+        project=ctx.project,
+        run=ctx.name,
+        task=task.definition.as_stored(),
+        documents=ctx.status.spec_snapshot.documents,
+        repo_path=str(ctx.repo),
         worktree=str(paths.task_worktree(data_dir, ctx.ns, ctx.project, ctx.name, task.id)),
         branch=ids.branch_name(ctx.status.run_number, task.id, task.definition.slug),
-        base_commit=base, attempt=attempt,
+        base_commit=base,
+        attempt=attempt,
         result_path=str(paths.result_path(data_dir, ctx.ns, ctx.name, task.id, attempt)),
-        coder=coder, coder_options=options,
+        coder=coder,
+        coder_options=options,
         credentials_secret=chosen.credentials_secret or None,
     )
 
@@ -84,11 +89,17 @@ async def _task_base(ctx: RunContext, task: TaskState) -> str:
         result = ctx.tasks[dep].status.result
         assert result is not None  # a dependency starts nothing before it succeeded
         outcome = await asyncio.to_thread(
-            gitrepo.merge, ctx.repo, base, str(result.commit_sha),
-            f"Base for {task.id}: merge {dep}", str(ctx.status.started_at))
+            gitrepo.merge,
+            ctx.repo,
+            base,
+            str(result.commit_sha),
+            f"Base for {task.id}: merge {dep}",
+            str(ctx.status.started_at),
+        )
         if outcome.commit is None:
-            raise RunFailed(f"the dependencies of {task.id} conflict on "
-                            f"{', '.join(outcome.conflicts)}")
+            raise RunFailed(
+                f"the dependencies of {task.id} conflict on {', '.join(outcome.conflicts)}"
+            )
         base = outcome.commit
     return base
 
@@ -99,14 +110,22 @@ async def start_task(ctx: RunContext, task: TaskState, attempt: int) -> None:
     # Recorded before the worker starts, so a restarted operator knows which
     # attempt (and result file) to look for.
     await set_task_phase(
-        ctx, task, "running", f"attempt {attempt}", attempts=attempt,
-        branch_name=request.branch, worktree_path=request.worktree, base_commit=base,
+        ctx,
+        task,
+        "running",
+        f"attempt {attempt}",
+        attempts=attempt,
+        branch_name=request.branch,
+        worktree_path=request.worktree,
+        base_commit=base,
         started_at=task.status.started_at or utc_now(),
-        executor=ExecutorRef.model_validate({"kind": ctx.executor.kind}))
+        executor=ExecutorRef.model_validate({"kind": ctx.executor.kind}),
+    )
     ref = await ctx.executor.start(request, task.body)
     await set_task(ctx, task, executor=ExecutorRef.model_validate(ref))
-    await k8s_event(task.body, PHASES["running"].event_reason,
-                    f"attempt {attempt} on {request.branch} ({ref})")
+    await k8s_event(
+        task.body, PHASES["running"].event_reason, f"attempt {attempt} on {request.branch} ({ref})"
+    )
 
 
 async def poll(ctx: RunContext, task: TaskState) -> None:
@@ -127,8 +146,13 @@ async def poll(ctx: RunContext, task: TaskState) -> None:
     if result is None:
         if attempt < MAX_ATTEMPTS:
             delay = lost_worker_delay(ctx.settings.lost_worker_backoff_seconds, attempt)
-            log.warning("worker of %s attempt %s lost; retrying in %.1f s", task.name,
-                        attempt, delay, extra=request.log_fields())
+            log.warning(
+                "worker of %s attempt %s lost; retrying in %.1f s",
+                task.name,
+                attempt,
+                delay,
+                extra=request.log_fields(),
+            )
             await sleep(ctx, delay)
             check(ctx)
             await start_task(ctx, task, attempt + 1)
@@ -152,43 +176,62 @@ def lost_worker_delay(base: float, attempt: int) -> float:
 async def replay_worker_events(ctx: RunContext, result_path: Path) -> None:
     items = recorder.result_events(read_result(result_path))
     if items:
-        await asyncio.to_thread(recorder.write, ctx.settings.database_url, items,
-                                retry_seconds=ctx.settings.db_retry_seconds)
+        await asyncio.to_thread(
+            recorder.write,
+            ctx.settings.database_url,
+            items,
+            retry_seconds=ctx.settings.db_retry_seconds,
+        )
 
 
 async def _complete_task(ctx: RunContext, task: TaskState, result: WorkerResult) -> None:
     """Record a worker's result as the Task's result."""
     commit = str(result.commit_sha)
-    outcome = TaskResult(filesCreated=result.files_created,
-                         filesModified=result.files_modified, commitSha=commit)
+    outcome = TaskResult(
+        filesCreated=result.files_created, filesModified=result.files_modified, commitSha=commit
+    )
     # The journal first, then the status (here and in the other task transitions): an
     # operator killed in between finds the task still in its old phase and does the
     # step again, the event deduplicated by its key. The other way round the event
     # would be lost, as the new phase is never entered twice.
-    await event(ctx, PHASES["succeeded"].journal_type, {
-        "taskId": ids.task_id(task.id), "status": "succeeded", "slug":
-        task.definition.slug, "commitSha": commit,
-        "filesCreated": len(outcome.files_created),
-        "filesModified": len(outcome.files_modified),
-        "durationSeconds": result.duration_seconds}, task=task.id)
+    await event(
+        ctx,
+        PHASES["succeeded"].journal_type,
+        {
+            "taskId": ids.task_id(task.id),
+            "status": "succeeded",
+            "slug": task.definition.slug,
+            "commitSha": commit,
+            "filesCreated": len(outcome.files_created),
+            "filesModified": len(outcome.files_modified),
+            "durationSeconds": result.duration_seconds,
+        },
+        task=task.id,
+    )
     await set_task_phase(ctx, task, "succeeded", "", result=outcome, completed_at=utc_now())
     await k8s_event(task.body, PHASES["succeeded"].event_reason, f"commit {commit[:12]}")
 
 
 async def _fail_task(ctx: RunContext, task: TaskState, message: str) -> None:
-    await event(ctx, PHASES["failed"].journal_type, {"taskId": ids.task_id(task.id),
-                                                     "status": "failed", "error": message},
-                task=task.id)
+    await event(
+        ctx,
+        PHASES["failed"].journal_type,
+        {"taskId": ids.task_id(task.id), "status": "failed", "error": message},
+        task=task.id,
+    )
     await set_task_phase(ctx, task, "failed", message, completed_at=utc_now())
-    await k8s_event(task.body, PHASES["failed"].event_reason, message,
-                    warning=PHASES["failed"].warning)
+    await k8s_event(
+        task.body, PHASES["failed"].event_reason, message, warning=PHASES["failed"].warning
+    )
 
 
 async def cancel_task(ctx: RunContext, task: TaskState, message: str) -> None:
-    await event(ctx, PHASES["cancelled"].journal_type, {"taskId": ids.task_id(task.id),
-                                                        "status": "cancelled",
-                                                        "reason": message},
-                task=task.id)
+    await event(
+        ctx,
+        PHASES["cancelled"].journal_type,
+        {"taskId": ids.task_id(task.id), "status": "cancelled", "reason": message},
+        task=task.id,
+    )
     await set_task_phase(ctx, task, "cancelled", message, completed_at=utc_now())
 
 
