@@ -48,5 +48,4 @@ bench-build: ## Build engine: run wall time, overhead vs worker time, parallelis
 	@scripts/test.sh bench/bench_build.py -q -s -p no:cacheprovider
 
 bench-agent: ## Template agent: every corpus description built, tested and probed over HTTP (no stack)
-	@. scripts/lib.sh && PYTHONPATH="$$PRAZIUM_ROOT/operator:$$PRAZIUM_ROOT/api" \
-	  "$$PRAZIUM_PYTHON" bench/bench_agent_corpus.py
+	@scripts/venv.sh && .venv/bin/python bench/bench_agent_corpus.py

@@ -14,7 +14,7 @@ Exit status 1 when the share is below 90% or any app fails.
 
 How to run (needs no cluster or database):
 
-    make bench-agent        # or: PYTHONPATH=operator:api python bench/bench_agent_corpus.py
+    make bench-agent        # or: .venv/bin/python bench/bench_agent_corpus.py
 """
 
 from __future__ import annotations

@@ -6,6 +6,8 @@ import logging
 
 import kopf
 
+from prazium_kit import kube
+from prazium_operator import leader
 from prazium_operator.agents.preload import preload_configured_agents
 from prazium_operator.settings import get_settings
 
@@ -23,6 +25,11 @@ def main() -> None:
     import prazium_operator.handlers  # noqa: F401  (registers the handlers)
 
     namespaces = settings.namespaces
+    if settings.leader_election:
+        kube.load_config(settings.kubeconfig)
+        election = leader.LeaderElection(settings)
+        election.acquire()  # a standby waits here, before kopf watches anything
+        election.keep_renewing()
     kopf.run(
         standalone=True,
         clusterwide=not namespaces,

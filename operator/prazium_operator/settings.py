@@ -44,6 +44,25 @@ class Settings(KitSettings):
     database_secret_key: str = "DATABASE_URL"
     # Verification (the generated app's own tests) time limit.
     verify_timeout_seconds: int = 600
+    # Outages ridden out (issue 11): how long journal writes (PostgreSQL) and the run
+    # driver's apiserver calls are retried, with exponential backoff and jitter, before
+    # the error surfaces (the Run's daemon then restarts and resumes from status).
+    db_retry_seconds: float = 180.0
+    apiserver_retry_seconds: float = 180.0
+    # A worker's own journal writes: past this window it carries on without the
+    # database; its result file keeps the events and the operator replays them.
+    worker_db_retry_seconds: float = 180.0
+    # A lost worker's re-run waits this long, doubled for each further attempt (+ jitter).
+    lost_worker_backoff_seconds: float = 2.0
+    # Leader election (prazium_operator/leader.py) on a coordination.k8s.io Lease, so
+    # two or more operator processes can run: one leads, the others wait. A standby
+    # takes over leader_lease_seconds after the leader stopped renewing. Off: one
+    # process runs alone. The Lease lives in leader_lease_namespace (default: the job
+    # namespace, the operator's own).
+    leader_election: bool = False
+    leader_lease_name: str = "prazium-operator"
+    leader_lease_namespace: str = ""
+    leader_lease_seconds: float = 8.0
     # e.g. http://0.0.0.0:8080/healthz for a Pod's liveness probe; empty: off.
     liveness_endpoint: str = ""
 

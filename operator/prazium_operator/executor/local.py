@@ -214,10 +214,5 @@ def _pid_from_file(result: Path) -> int | None:
 
 
 def _worker_env() -> dict[str, str]:
-    env = dict(os.environ)
-    # The worker imports this package the way the operator did.
-    package_root = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = os.pathsep.join(
-        [package_root, *[p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]]
-    )
-    return env
+    # The worker runs under the operator's interpreter, where the packages are installed.
+    return dict(os.environ)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import functools
 import logging
 import os
 import socket
@@ -14,6 +15,7 @@ import kopf
 import psycopg
 
 from prazium_kit import db, kube
+from prazium_operator import retrying
 from prazium_operator.executor import make_executor
 from prazium_operator.settings import get_settings
 
@@ -36,12 +38,25 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     prazium = get_settings()
     kube.load_config(prazium.kubeconfig)
     kube.share_client(prazium.max_workers + 8)  # workers' threads plus handlers
-    await asyncio.to_thread(db.migrate, prazium.database_url)
+    # Started during a PostgreSQL outage, the operator waits for it (issue 11).
+    await asyncio.to_thread(
+        retrying.call,
+        functools.partial(db.migrate, prazium.database_url),
+        window=prazium.db_retry_seconds,
+        transient=retrying.database_outage,
+        what="schema migration",
+    )
     # Status is written through the status subresource; keep kopf's own
     # bookkeeping in annotations so `kubectl get -o yaml` stays readable.
     settings.persistence.finalizer = "prazium.io/finalizer"
     settings.posting.level = logging.WARNING
     settings.watching.server_timeout = 300
+    # kopf's own requests (watches, patches, Kubernetes Events) retry through an
+    # apiserver outage as long as the run driver's calls do (its default gives up
+    # after ~54 s, and a watcher that gives up stops the operator).
+    settings.networking.error_backoffs = list(
+        retrying.delays(prazium.apiserver_retry_seconds, first=1.0, cap=15.0)
+    )
     # Run daemons do their blocking calls (Kubernetes API, git, PostgreSQL) in
     # threads; the default pool (cpu + 4) would let a few busy runs starve the rest.
     asyncio.get_running_loop().set_default_executor(

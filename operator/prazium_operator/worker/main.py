@@ -24,6 +24,7 @@ from typing import Any
 
 from prazium_kit import ids, journal, logs
 from prazium_kit.timefmt import utc_now
+from prazium_kit.types import Obj
 from prazium_operator import recorder
 from prazium_operator.agents.base import plan_task
 from prazium_operator.gitrepo import GitError, changed_files, git, identity_env, remove_worktree
@@ -68,24 +69,29 @@ def run(request: WorkerRequest) -> int:
     started = time.monotonic()
     started_at = utc_now()
     task_key = request.task_id
-    dsn = get_settings().database_url
+    settings = get_settings()
+    # Written while PostgreSQL answers, and kept for the result file (operator replays).
+    events = recorder.AttemptJournal(settings.database_url, settings.worker_db_retry_seconds)
     # Every line of this attempt names it (prazium_kit.logs).
     logs.bind(**request.log_fields())
     log.info("task %s attempt %s started (coder %s)", task_key, request.attempt, request.coder)
-    recorder.record(
-        dsn,
-        namespace=request.namespace,
-        project=request.project,
-        run=request.run,
-        task=task_key,
-        event_type=journal.TASK_STARTED,
-        extra=request.attempt,
-        payload={
-            "taskId": ids.task_id(task_key),
-            "slug": request.task.get("slug"),
-            "attempt": request.attempt,
-            "branch": request.branch,
-        },
+    events.add(
+        [
+            recorder.entry(
+                namespace=request.namespace,
+                project=request.project,
+                run=request.run,
+                task=task_key,
+                event_type=journal.TASK_STARTED,
+                extra=request.attempt,
+                payload={
+                    "taskId": ids.task_id(task_key),
+                    "slug": request.task.get("slug"),
+                    "attempt": request.attempt,
+                    "branch": request.branch,
+                },
+            )
+        ]
     )
     result = WorkerResult(attempt=request.attempt, startedAt=started_at)
     try:
@@ -96,7 +102,7 @@ def run(request: WorkerRequest) -> int:
         log.exception("task %s failed", task_key)
         result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"
     else:
-        _record_files(request, dsn, created, modified)
+        events.add(_file_events(request, created, modified))
         result.status, result.commit_sha = "succeeded", commit
         result.files_created, result.files_modified = created, modified
     result.completed_at = utc_now()
@@ -113,7 +119,7 @@ def run(request: WorkerRequest) -> int:
             **({"commit": result.commit_sha} if result.commit_sha else {"error": result.error}),
         },
     )
-    write_json_atomically(result_path, result.to_file())
+    write_json_atomically(result_path, events.into(result.to_file()))
     return EXIT_SUCCEEDED if result.status == "succeeded" else EXIT_TASK_FAILED
 
 
@@ -207,33 +213,26 @@ def _coder(request: WorkerRequest) -> Any:
     return get_coder(request.coder, **request.coder_options)
 
 
-def _record_files(
-    request: WorkerRequest, dsn: str, created: list[str], modified: list[str]
-) -> None:
+def _file_events(request: WorkerRequest, created: list[str], modified: list[str]) -> list[Obj]:
     """One event per path, deduplicated per (run, task, type, path): a re-run adds none."""
-    import psycopg
-
     worktree = Path(request.worktree)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        for event_type, paths in (
-            (journal.FILE_CREATED, created),
-            (journal.FILE_MODIFIED, modified),
-        ):
-            for path in paths:
-                file = worktree / path
-                size = file.stat().st_size if file.exists() else 0
-                journal.append(
-                    conn,
+    entries: list[Obj] = []
+    for event_type, paths in ((journal.FILE_CREATED, created), (journal.FILE_MODIFIED, modified)):
+        for path in paths:
+            file = worktree / path
+            size = file.stat().st_size if file.exists() else 0
+            entries.append(
+                recorder.entry(
                     namespace=request.namespace,
                     project=request.project,
                     run=request.run,
                     task=request.task_id,
                     event_type=event_type,
+                    extra=path,
                     payload={"taskId": ids.task_id(request.task_id), "path": path, "size": size},
-                    dedup_key=recorder.dedup_key(
-                        request.namespace, request.run, request.task_id, event_type, path
-                    ),
                 )
+            )
+    return entries
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from prazium_operator.reconcilers.run import core
 from prazium_operator.reconcilers.run.context import (
     RunContext,
     RunFailed,
+    apiserver,
     check,
     event,
     k8s_event,
@@ -50,7 +51,7 @@ def _take_project(ctx: RunContext, project: Obj) -> None:
 
 async def ensure_identity(ctx: RunContext) -> None:
     labels = ctx.run["metadata"].get("labels", {})
-    project = await asyncio.to_thread(resources.get, ctx.ns, kube.PROJECTS, ctx.project)
+    project = await apiserver(ctx, resources.get, ctx.ns, kube.PROJECTS, ctx.project)
     owners = ctx.run["metadata"].get("ownerReferences") or []
     meta: Obj = {}
     if labels.get(kube.LABEL_PROJECT) != ctx.project:
@@ -58,7 +59,7 @@ async def ensure_identity(ctx: RunContext) -> None:
     if project and not any(o.get("uid") == project["metadata"]["uid"] for o in owners):
         meta["ownerReferences"] = [*owners, kube.owner_reference(project, controller=False)]
     if meta:
-        await asyncio.to_thread(resources.patch_meta, ctx.ns, kube.RUNS, ctx.name, meta)
+        await apiserver(ctx, resources.patch_meta, ctx.ns, kube.RUNS, ctx.name, meta)
     if project is None:
         raise RunFailed(f"project {ctx.project!r} does not exist in namespace {ctx.ns!r}")
     _take_project(ctx, project)
@@ -75,7 +76,7 @@ async def admit(ctx: RunContext) -> None:
     if not ctx.status.spec_snapshot and not retry_of:
         await _await_approval_in_progress(ctx)
     if retry_of and not ctx.status.spec_snapshot and not ctx.archived:
-        old = await asyncio.to_thread(resources.get, ctx.ns, kube.RUNS, retry_of)
+        old = await apiserver(ctx, resources.get, ctx.ns, kube.RUNS, retry_of)
         retried = status_of(old, RunStatus).spec_snapshot
     decision = core.admission_decision(
         ctx.project,
@@ -170,7 +171,7 @@ async def start(ctx: RunContext) -> None:
 
 async def load_project(ctx: RunContext) -> None:
     if ctx.project_spec is None:
-        project = await asyncio.to_thread(resources.get, ctx.ns, kube.PROJECTS, ctx.project)
+        project = await apiserver(ctx, resources.get, ctx.ns, kube.PROJECTS, ctx.project)
         if project is None:
             raise RunFailed(f"project {ctx.project!r} no longer exists")
         _take_project(ctx, project)

@@ -11,9 +11,11 @@ from.
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import kopf
 
@@ -31,13 +33,15 @@ from prazium_kit.models import (
     status_patch,
 )
 from prazium_kit.types import Obj
-from prazium_operator import kevents, recorder
+from prazium_operator import kevents, recorder, retrying
 from prazium_operator.executor.base import Executor
 from prazium_operator.reconcilers.project import state as project_state
 from prazium_operator.reconcilers.run.core import TaskView, summary_of
 from prazium_operator.settings import Settings
 from prazium_operator.status import run as run_status
 from prazium_operator.status import task as task_status
+
+T = TypeVar("T")
 
 
 class RunFailed(Exception):
@@ -154,6 +158,18 @@ def views(ctx: RunContext) -> list[TaskView]:
     return [t.view() for t in ctx.tasks.values()]
 
 
+async def apiserver(ctx: RunContext, fn: Callable[..., T], *args: Any) -> T:
+    """fn(*args) in a thread, retried through an apiserver outage (settings.
+    apiserver_retry_seconds): the run waits for the apiserver instead of failing."""
+    return await asyncio.to_thread(
+        retrying.call,
+        functools.partial(fn, *args),
+        window=ctx.settings.apiserver_retry_seconds,
+        transient=retrying.apiserver_outage,
+        what=f"{getattr(fn, '__name__', 'apiserver call')} for run {ctx.ns}/{ctx.name}",
+    )
+
+
 async def set_status(ctx: RunContext, **fields: Any) -> None:
     """Set status fields (by their Python names) here and on the Run."""
     for name, value in fields.items():
@@ -162,8 +178,8 @@ async def set_status(ctx: RunContext, **fields: Any) -> None:
 
 
 async def _save(ctx: RunContext, *names: str) -> None:
-    await asyncio.to_thread(
-        resources.patch_status, ctx.ns, kube.RUNS, ctx.name, status_patch(ctx.status, *names)
+    await apiserver(
+        ctx, resources.patch_status, ctx.ns, kube.RUNS, ctx.name, status_patch(ctx.status, *names)
     )
 
 
@@ -173,7 +189,8 @@ async def set_phase(ctx: RunContext, phase: RunPhase, message: str = "") -> None
     # finds the Project agreeing (latestRun, phase built). A crash in between is
     # repaired when the restarted daemon sets the phase again (or in finish.after_final).
     if ctx.status.run_number:
-        await asyncio.to_thread(
+        await apiserver(
+            ctx,
             project_state.record_latest_run,
             ctx.ns,
             ctx.project,
@@ -212,8 +229,13 @@ async def set_task_phase(
 
 
 async def _save_task(ctx: RunContext, task: TaskState, *names: str) -> None:
-    await asyncio.to_thread(
-        resources.patch_status, ctx.ns, kube.TASKS, task.name, status_patch(task.status, *names)
+    await apiserver(
+        ctx,
+        resources.patch_status,
+        ctx.ns,
+        kube.TASKS,
+        task.name,
+        status_patch(task.status, *names),
     )
 
 
@@ -231,9 +253,7 @@ async def event(
     extra: str | int | None = None,
     key: str | None = None,
 ) -> None:
-    await asyncio.to_thread(
-        recorder.record,
-        ctx.settings.database_url,
+    item = recorder.entry(
         namespace=ctx.ns,
         project=ctx.project,
         run=ctx.name,
@@ -242,6 +262,12 @@ async def event(
         task=task,
         extra=extra,
         key=key,
+    )
+    await asyncio.to_thread(
+        recorder.write,
+        ctx.settings.database_url,
+        [item],
+        retry_seconds=ctx.settings.db_retry_seconds,
     )
 
 

@@ -17,6 +17,7 @@ from prazium_operator.reconcilers.run.context import (
     RunFailed,
     TaskState,
     agent,
+    apiserver,
     check,
     event,
     set_phase,
@@ -105,12 +106,13 @@ async def _create_tasks(ctx: RunContext, plan: Plan) -> None:
                 "definition": definition,
             },
         }
-        created = await asyncio.to_thread(resources.create, ctx.ns, kube.TASKS, body)
+        created = await apiserver(ctx, resources.create, ctx.ns, kube.TASKS, body)
         # Only the creator sets the initial status: an existing Task may be mid-flight.
         if created:
             status = TaskStatus(attempts=0)
             task_status.set_phase(status, "pending", "", NEW_OBJECT_GENERATION)
-            await asyncio.to_thread(
+            await apiserver(
+                ctx,
                 resources.patch_status,
                 ctx.ns,
                 kube.TASKS,
@@ -120,8 +122,8 @@ async def _create_tasks(ctx: RunContext, plan: Plan) -> None:
 
 
 async def load_tasks(ctx: RunContext) -> None:
-    items = await asyncio.to_thread(
-        resources.list_by_label, ctx.ns, kube.TASKS, f"{kube.LABEL_RUN}={ctx.name}"
+    items = await apiserver(
+        ctx, resources.list_by_label, ctx.ns, kube.TASKS, f"{kube.LABEL_RUN}={ctx.name}"
     )
     by_id = {item["spec"]["definition"]["id"]: item for item in items}
     for task in ctx.status.plan.tasks if ctx.status.plan else []:

@@ -29,11 +29,13 @@ phases a Run still needs.
 from __future__ import annotations
 
 import asyncio
+import functools
 
 import kopf
 
 from prazium_kit import kube, resources
 from prazium_kit.models import RUN_FINAL_PHASES, RunSpec, RunStatus, spec_of, status_of
+from prazium_operator import retrying
 from prazium_operator.executor.base import Executor
 from prazium_operator.reconcilers.run import (
     admission,
@@ -67,7 +69,13 @@ class RunDriver:
         self.executor, self.settings, self.stopped = executor, settings, stopped
 
     async def drive(self) -> None:
-        run = await asyncio.to_thread(resources.get, self.namespace, kube.RUNS, self.name)
+        run = await asyncio.to_thread(
+            retrying.call,
+            functools.partial(resources.get, self.namespace, kube.RUNS, self.name),
+            window=self.settings.apiserver_retry_seconds,
+            transient=retrying.apiserver_outage,
+            what=f"reading run {self.namespace}/{self.name}",
+        )
         if run is None:
             return
         # The one place a Run is parsed: the phases work on these models.

@@ -17,6 +17,7 @@ from prazium_operator import gitrepo, recorder
 from prazium_operator.reconcilers.project import state as project_state
 from prazium_operator.reconcilers.run.context import (
     RunContext,
+    apiserver,
     event,
     in_phase,
     k8s_event,
@@ -54,9 +55,10 @@ async def after_final(ctx: RunContext) -> None:
     phase = ctx.status.phase
     assert phase is not None
     if ctx.status.run_number:
-        project = await asyncio.to_thread(resources.get, ctx.ns, kube.PROJECTS, ctx.project)
+        project = await apiserver(ctx, resources.get, ctx.ns, kube.PROJECTS, ctx.project)
         archived = project is not None and spec_of(project, ProjectSpec).archived
-        await asyncio.to_thread(
+        await apiserver(
+            ctx,
             project_state.record_latest_run,
             ctx.ns,
             ctx.project,
@@ -66,7 +68,7 @@ async def after_final(ctx: RunContext) -> None:
             ctx.status.spec_snapshot.version if ctx.status.spec_snapshot else None,
             archived,
         )
-    await asyncio.to_thread(project_state.release_slot, ctx.ns, ctx.project, ctx.name)
+    await apiserver(ctx, project_state.release_slot, ctx.ns, ctx.project, ctx.name)
     await asyncio.to_thread(_remove_worktrees, ctx)
     await event(
         ctx,

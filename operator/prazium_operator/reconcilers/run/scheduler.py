@@ -54,13 +54,14 @@ async def execute(ctx: RunContext) -> None:
             break
         for task_id in round_.to_queue:
             task = ctx.tasks[task_id]
-            await set_task_phase(ctx, task, "queued", "dependencies done")
+            # Journal first (tasks.py says why): a crash in between re-queues, deduplicated.
             await event(
                 ctx,
                 task_status.PHASES["queued"].journal_type,
                 {"taskId": ids.task_id(task.id), "slug": task.definition.slug},
                 task=task.id,
             )
+            await set_task_phase(ctx, task, "queued", "dependencies done")
         for task_id in round_.to_start:
             if not ctx.executor.has_capacity():
                 break

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from pathlib import Path
 
 from prazium_kit import ids, paths
 from prazium_kit.models import ExecutorRef, TaskResult
 from prazium_kit.timefmt import utc_now
 from prazium_kit.types import Obj
-from prazium_operator import gitrepo
+from prazium_operator import gitrepo, recorder
 from prazium_operator.agents.registry import agent_options
 from prazium_operator.executor.base import WorkerState
 from prazium_operator.reconcilers.run.context import (
@@ -22,14 +23,21 @@ from prazium_operator.reconcilers.run.context import (
     RunFailed,
     TaskState,
     agent,
+    check,
     event,
     in_phase,
     k8s_event,
     set_task,
     set_task_phase,
+    sleep,
 )
 from prazium_operator.status import task as task_status
-from prazium_operator.worker.request import WorkerRequest, WorkerResult, read_worker_result
+from prazium_operator.worker.request import (
+    WorkerRequest,
+    WorkerResult,
+    read_result,
+    read_worker_result,
+)
 
 # The logger name from before the split out of runner.py, so log filters keep matching.
 log = logging.getLogger("prazium_operator.runner")
@@ -133,6 +141,10 @@ async def poll(ctx: RunContext, task: TaskState) -> None:
         if status.state is WorkerState.EXITED
         else None
     )
+    if result is not None:
+        # Before the task's own outcome event: the worker's events (TASK_STARTED, files)
+        # it could not write while PostgreSQL was down. Keyed: those written are skipped.
+        await replay_worker_events(ctx, Path(request.result_path))
     # The result is on the shared volume now (or there is none): the worker's Job,
     # if any, has nothing more to tell. A retry is a new Job (attempt + 1).
     await ctx.executor.release(ref, request)
@@ -142,14 +154,18 @@ async def poll(ctx: RunContext, task: TaskState) -> None:
     if result is None:
         why = f" ({status.message})" if status.message else ""
         if attempt < MAX_ATTEMPTS:
+            delay = lost_worker_delay(ctx.settings.lost_worker_backoff_seconds, attempt)
             log.warning(
-                "worker of %s attempt %s lost%s; retrying",
+                "worker of %s attempt %s lost%s; retrying in %.1f s",
                 task.name,
                 attempt,
                 why,
+                delay,
                 extra=request.log_fields(),
             )
             await k8s_event(task.body, "Retrying", f"attempt {attempt} lost{why}", warning=True)
+            await sleep(ctx, delay)
+            check(ctx)
             await start_task(ctx, task, attempt + 1)
         else:
             await _fail_task(ctx, task, f"the worker exited without a result {attempt} times{why}")
@@ -174,13 +190,35 @@ async def _note_progress(
         await set_task(ctx, task, **fields)
 
 
+def lost_worker_delay(base: float, attempt: int) -> float:
+    """The wait before re-running attempt + 1 of a lost worker: base doubled per lost
+    attempt, jittered, so a cause that outlives one attempt (a node, the database) is
+    not met by the remaining attempts within seconds."""
+    ceiling = base * 2 ** (attempt - 1)
+    return random.uniform(ceiling / 2, ceiling)
+
+
+async def replay_worker_events(ctx: RunContext, result_path: Path) -> None:
+    items = recorder.result_events(read_result(result_path))
+    if items:
+        await asyncio.to_thread(
+            recorder.write,
+            ctx.settings.database_url,
+            items,
+            retry_seconds=ctx.settings.db_retry_seconds,
+        )
+
+
 async def _complete_task(ctx: RunContext, task: TaskState, result: WorkerResult) -> None:
     """Record a worker's result as the Task's result."""
     commit = str(result.commit_sha)
     outcome = TaskResult(
         filesCreated=result.files_created, filesModified=result.files_modified, commitSha=commit
     )
-    await set_task_phase(ctx, task, "succeeded", "", result=outcome, completed_at=utc_now())
+    # The journal first, then the status (here and in the other task transitions): an
+    # operator killed in between finds the task still in its old phase and does the
+    # step again, the event deduplicated by its key. The other way round the event
+    # would be lost, as the new phase is never entered twice.
     await event(
         ctx,
         PHASES["succeeded"].journal_type,
@@ -195,30 +233,31 @@ async def _complete_task(ctx: RunContext, task: TaskState, result: WorkerResult)
         },
         task=task.id,
     )
+    await set_task_phase(ctx, task, "succeeded", "", result=outcome, completed_at=utc_now())
     await k8s_event(task.body, PHASES["succeeded"].event_reason, f"commit {commit[:12]}")
 
 
 async def _fail_task(ctx: RunContext, task: TaskState, message: str) -> None:
-    await set_task_phase(ctx, task, "failed", message, completed_at=utc_now())
     await event(
         ctx,
         PHASES["failed"].journal_type,
         {"taskId": ids.task_id(task.id), "status": "failed", "error": message},
         task=task.id,
     )
+    await set_task_phase(ctx, task, "failed", message, completed_at=utc_now())
     await k8s_event(
         task.body, PHASES["failed"].event_reason, message, warning=PHASES["failed"].warning
     )
 
 
 async def cancel_task(ctx: RunContext, task: TaskState, message: str) -> None:
-    await set_task_phase(ctx, task, "cancelled", message, completed_at=utc_now())
     await event(
         ctx,
         PHASES["cancelled"].journal_type,
         {"taskId": ids.task_id(task.id), "status": "cancelled", "reason": message},
         task=task.id,
     )
+    await set_task_phase(ctx, task, "cancelled", message, completed_at=utc_now())
 
 
 async def stop_running_tasks(ctx: RunContext) -> None:
