@@ -24,6 +24,7 @@ from websockets.sync.client import connect as ws_connect
 from prazium_kit import journal
 from tests.support import apistate
 from tests.support.apistate import assert_error
+from tests.support.probes import database_answers, ws_closed
 from tests.support.services import ROOT, Stack, start_api, wait_for
 from tests.support.sse import frames
 
@@ -42,25 +43,6 @@ def _postgres(command: str) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-
-
-def _database_answers(dsn: str) -> bool:
-    try:
-        with psycopg.connect(dsn, connect_timeout=2) as conn:
-            conn.execute("SELECT 1")
-    except psycopg.OperationalError:
-        return False
-    return True
-
-
-def _closed(ws: object) -> bool:
-    try:
-        ws.recv(timeout=0.2)  # type: ignore[attr-defined]
-    except TimeoutError:
-        return False
-    except Exception:
-        return True
-    return False
 
 
 def test_postgres_outage_is_503_with_retry_after_and_no_500_after_it(
@@ -137,7 +119,7 @@ def test_postgres_outage_is_503_with_retry_after_and_no_500_after_it(
             message = json.loads(ws.recv(timeout=15))
             assert message["error"]["code"] == "INTERNAL_ERROR", message
             assert message["error"]["details"]["reason"] == "DATABASE_UNAVAILABLE", message
-            wait_for(lambda: _closed(ws), 10, "the server to close the socket")
+            wait_for(lambda: ws_closed(ws), 10, "the server to close the socket")
             assert ws.close_code == 1013
         health = httpx.get(f"{base}/v1/health", timeout=15)
         assert health.status_code == 503
@@ -179,9 +161,9 @@ def test_postgres_outage_is_503_with_retry_after_and_no_500_after_it(
     finally:
         http.close()
         follower.join(5)
-        if not _database_answers(stack.database_url):
+        if not database_answers(stack.database_url):
             _postgres("start")
-        wait_for(lambda: _database_answers(stack.database_url), 60, "PostgreSQL back")
+        wait_for(lambda: database_answers(stack.database_url), 60, "PostgreSQL back")
         proc.stop()
     log = proc.log_path.read_text(errors="replace")
     # No request met an unhandled error (the 500 path logs "unhandled error") ...

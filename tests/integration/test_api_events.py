@@ -18,6 +18,7 @@ from websockets.sync.client import connect as ws_connect
 from prazium_kit import journal
 from tests.support import apistate
 from tests.support.apistate import assert_error
+from tests.support.probes import ws_closed
 from tests.support.services import ServiceProcess, Stack, start_api, wait_for
 from tests.support.sse import frames
 
@@ -251,15 +252,5 @@ def test_websocket_auth_subscribe_events_unsubscribe(
     with ws_connect(url, open_timeout=10) as ws:
         ws.send(json.dumps({"type": "auth", "token": "pzm_wrong"}))
         assert json.loads(ws.recv(timeout=10))["error"]["code"] == "UNAUTHORIZED"
-        wait_for(lambda: _closed(ws), 10, "the server to close the socket")
+        wait_for(lambda: ws_closed(ws), 10, "the server to close the socket")
         assert ws.close_code == 4401
-
-
-def _closed(ws: object) -> bool:
-    try:
-        ws.recv(timeout=0.2)  # type: ignore[attr-defined]
-    except TimeoutError:
-        return False
-    except Exception:
-        return True
-    return False

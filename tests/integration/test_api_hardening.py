@@ -25,6 +25,7 @@ from websockets.sync.client import connect as ws_connect
 from prazium_kit import journal
 from tests.support import apistate
 from tests.support.apistate import assert_error
+from tests.support.probes import ws_closed
 from tests.support.services import Stack, start_api, wait_for
 from tests.support.sse import frames
 
@@ -223,7 +224,7 @@ def test_key_of_a_removed_tenant_is_401_tenant_removed(
             message = json.loads(ws.recv(timeout=10))
             assert message["error"]["code"] == "UNAUTHORIZED", message
             assert message["error"]["details"]["reason"] == "TENANT_REMOVED", message
-            wait_for(lambda: _closed(ws), 10, "the server to close the socket")
+            wait_for(lambda: ws_closed(ws), 10, "the server to close the socket")
             assert ws.close_code == 4401
     finally:
         http.close()
@@ -231,16 +232,6 @@ def test_key_of_a_removed_tenant_is_401_tenant_removed(
             core.delete_namespace(tenant)
         except ApiException as exc:
             assert exc.status in (404, 409), exc
-
-
-def _closed(ws: object) -> bool:
-    try:
-        ws.recv(timeout=0.2)  # type: ignore[attr-defined]
-    except TimeoutError:
-        return False
-    except Exception:
-        return True
-    return False
 
 
 # --- Finding 7: SSE and WebSocket resume ---------------------------------------------

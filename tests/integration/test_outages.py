@@ -17,7 +17,6 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from tests.support.build import (
@@ -28,6 +27,7 @@ from tests.support.build import (
     wait_phase,
     wait_run_done,
 )
+from tests.support.probes import database_answers
 from tests.support.services import ROOT, ServiceProcess, Stack, start_operator, wait_for
 
 pytestmark = pytest.mark.integration
@@ -65,15 +65,6 @@ def _script(*args: str) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-
-
-def _database_answers(dsn: str) -> bool:
-    try:
-        with psycopg.connect(dsn, connect_timeout=2) as conn:
-            conn.execute("SELECT 1")
-    except psycopg.OperationalError:
-        return False
-    return True
 
 
 def _apiserver_ready() -> bool:
@@ -184,7 +175,7 @@ def test_run_succeeds_across_a_20s_postgres_outage_with_every_event_once(
         down = _ride_out(
             lambda: _script("postgres.sh", "stop"),
             lambda: _script("postgres.sh", "start"),
-            lambda: _database_answers(stack.database_url),
+            lambda: database_answers(stack.database_url),
             "PostgreSQL",
         )
         run = wait_run_done(namespace, "notes-pg", operator, timeout=240)
