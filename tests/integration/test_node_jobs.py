@@ -305,7 +305,10 @@ def test_tasks_wait_with_a_clear_message_while_the_node_is_cordoned(
             tasks = tasks_of(namespace, "notes-wait")
             status = tasks[0].get("status", {}) if tasks else {}
             message = str(status.get("message") or "")
-            return message if "waiting for a node" in message else None
+            # The first wait may name the volume claim still binding; the cordon comes next.
+            return (
+                message if "waiting for a node" in message and "unschedulable" in message else None
+            )
 
         message = wait_for(waiting_message, 60, "task-001 to wait for a node", pod_operator)
         assert "unschedulable" in message, message
