@@ -1,7 +1,9 @@
-"""`python -m prazium_api.admin_cli create-key --tenant NS --tier pro [--admin]`.
+"""`prazium-admin create-key --tenant NS --tier pro [--admin]`, `list-keys [--tenant NS]`,
+`revoke-key KEY_ID`: API keys straight in PostgreSQL (no API key needed).
 
-Prints a new API key (shown once; only its hash is stored) and creates the
-tenant namespace when it does not exist yet.
+create-key prints a new API key (shown once; only its hash is stored) and creates
+the tenant namespace when it does not exist yet. The same operations over HTTP:
+/v1/admin/keys (routers/keys.py) and `prazium keys ...`.
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ import psycopg
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from prazium_api.keys import TIERS, create_key
+from prazium_api.keys import TIERS, KeyRecord, create_key, list_keys, revoke_key
 from prazium_api.settings import get_api_settings
 from prazium_kit import db, kube
 from prazium_kit.ids import DNS1123_LABEL
+from prazium_kit.timefmt import iso_z
 
 
 def ensure_namespace(name: str) -> bool:
@@ -43,7 +46,15 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--tenant", required=True, help="the tenant's namespace")
     create.add_argument("--tier", default="free", choices=TIERS)
     create.add_argument("--admin", action="store_true", help="may read /v1/admin/stats")
+    listing = commands.add_parser("list-keys", help="list API keys (never the keys themselves)")
+    listing.add_argument("--tenant", help="only this tenant's keys")
+    revoke = commands.add_parser("revoke-key", help="revoke an API key by its id (key_...)")
+    revoke.add_argument("key_id")
     args = parser.parse_args(argv)
+    if args.command == "list-keys":
+        return _list_keys(args.tenant)
+    if args.command == "revoke-key":
+        return _revoke_key(args.key_id)
 
     if not DNS1123_LABEL.match(args.tenant) or len(args.tenant) > 63:
         parser.error(f"--tenant {args.tenant!r} is not a valid namespace name")
@@ -61,6 +72,48 @@ def main(argv: list[str] | None = None) -> int:
         file=sys.stderr,
     )
     print(key)
+    return 0
+
+
+def _describe(record: KeyRecord) -> str:
+    revoked = f"revoked {iso_z(record.revoked_at)}" if record.revoked_at else "active"
+    return "\t".join(
+        [
+            record.id,
+            record.tenant,
+            record.tier,
+            "admin" if record.is_admin else "-",
+            record.prefix or "-",
+            iso_z(record.created_at),
+            revoked,
+        ]
+    )
+
+
+def _list_keys(tenant: str | None) -> int:
+    settings = get_api_settings()
+    db.migrate(settings.database_url)
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        records, _ = list_keys(conn, tenant, 1_000_000, 0)
+    print("\t".join(["ID", "TENANT", "TIER", "ADMIN", "PREFIX", "CREATED", "STATE"]))
+    for record in records:
+        print(_describe(record))
+    return 0
+
+
+def _revoke_key(key_id: str) -> int:
+    settings = get_api_settings()
+    db.migrate(settings.database_url)
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        revoked = revoke_key(conn, key_id)
+    if revoked is None:
+        print(f"no API key {key_id}", file=sys.stderr)
+        return 1
+    print(_describe(revoked[0]))
+    print(
+        "refused within PRAZIUM_KEY_CACHE_SECONDS (default 5 s) by every API replica",
+        file=sys.stderr,
+    )
     return 0
 
 

@@ -28,6 +28,7 @@ from prazium_api.routers import (
     events,
     exports,
     files,
+    keys,
     projects,
     runs,
     system,
@@ -120,6 +121,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         exports.router,
         deployments.router,
         system.admin_router,
+        keys.router,
     ):
         app.include_router(protected, prefix="/v1", dependencies=[Depends(authn.authenticate)])
     app.include_router(ws.router, prefix="/v1")

@@ -14,6 +14,7 @@ from pydantic import (
 )
 
 from prazium_api import textcheck
+from prazium_kit.ids import DNS1123_LABEL_PATTERN
 
 # Names end up in CR annotations, READMEs, page titles and file headers: one line,
 # no control characters, no bidi overrides that make text read other than it is.
@@ -88,3 +89,9 @@ class CreateDeployment(Strict):
 
 class Login(Strict):
     apiKey: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class CreateKey(Strict):
+    tenant: Annotated[str, StringConstraints(max_length=63), Field(pattern=DNS1123_LABEL_PATTERN)]
+    tier: Literal["free", "pro", "enterprise"] = "free"
+    admin: bool = False

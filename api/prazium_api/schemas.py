@@ -375,3 +375,34 @@ class Me(Schema):
     tenant: str
     tier: str
     admin: bool
+
+
+# --- Admin: API keys (an extension of the contract) ------------------------------------
+
+
+class ApiKey(Schema):
+    id: str
+    tenant: str
+    tier: str
+    admin: bool
+    createdAt: Timestamp
+    revokedAt: Timestamp | None
+    prefix: str | None = Field(
+        description="The key's first characters (pzm_ + 8), to tell keys apart;"
+        " null for keys made before prefixes were kept"
+    )
+
+
+class ApiKeyCreated(ApiKey):
+    key: str = Field(description="The key itself: shown once, never stored")
+
+
+class OffsetPagination(Schema):
+    total: int
+    limit: int
+    offset: int
+
+
+class ApiKeyList(Schema):
+    keys: list[ApiKey]
+    pagination: OffsetPagination
