@@ -1,0 +1,6 @@
+"""`prazium`: the command line client of the Prazium REST API (/v1).
+
+It talks to the API over HTTP only (httpx), never to Kubernetes or PostgreSQL,
+and imports neither prazium_api nor prazium_operator: it works against any
+Prazium installation it can reach.
+"""

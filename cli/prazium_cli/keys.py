@@ -1,0 +1,76 @@
+"""`prazium keys create|list|revoke`: API keys, for admin keys (/v1/admin/keys)."""
+
+from typing import Annotated, Any
+
+import typer
+
+from prazium_cli.common import ConfigPath, Output, api, handling
+from prazium_cli.output import Format, emit, err_console, table
+
+app = typer.Typer(help="Manage API keys (admin keys only).", no_args_is_help=True)
+
+
+def _state(key: dict[str, Any]) -> str:
+    return f"[yellow]revoked {key['revokedAt']}[/]" if key.get("revokedAt") else "[green]active[/]"
+
+
+@app.command("create")
+def create(
+    tenant: Annotated[str, typer.Option(help="the tenant's namespace (must exist)")],
+    tier: Annotated[str, typer.Option(help="free, pro or enterprise")] = "free",
+    admin: Annotated[bool, typer.Option("--admin", help="an admin key")] = False,
+    output: Output = Format.text,
+    config: ConfigPath = None,
+) -> None:
+    """Create a key; it is printed once (stdout), and never shown again."""
+    with handling(output), api(config) as client:
+        body = client.call(
+            "POST", "/admin/keys", json={"tenant": tenant, "tier": tier, "admin": admin}
+        )
+        key = body["data"]
+        if output is Format.text:
+            err_console.print(
+                f"key {key['id']} (tenant {key['tenant']}, tier {key['tier']}"
+                f"{', admin' if key.get('admin') else ''}); shown once:"
+            )
+        emit(output, body, key["key"])
+
+
+@app.command("list")
+def list_keys(
+    tenant: Annotated[str | None, typer.Option(help="only this tenant's keys")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 100,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+    output: Output = Format.text,
+    config: ConfigPath = None,
+) -> None:
+    """List keys, newest first (never the keys themselves)."""
+    with handling(output), api(config) as client:
+        params: dict[str, Any] = {"limit": limit, "offset": offset}
+        if tenant:
+            params["tenant"] = tenant
+        body = client.call("GET", "/admin/keys", params=params)
+        rows = table("ID", "PREFIX", "TENANT", "TIER", "ADMIN", "CREATED", "STATE")
+        for key in body["data"]["keys"]:
+            rows.add_row(
+                key["id"],
+                key.get("prefix") or "-",
+                key["tenant"],
+                key["tier"],
+                "yes" if key.get("admin") else "",
+                key["createdAt"],
+                _state(key),
+            )
+        emit(output, body, rows)
+
+
+@app.command("revoke")
+def revoke(
+    key_id: Annotated[str, typer.Argument(help="the key's id (key_...)")],
+    output: Output = Format.text,
+    config: ConfigPath = None,
+) -> None:
+    """Revoke a key: refused within the API's key cache time (default 5 s)."""
+    with handling(output), api(config) as client:
+        body = client.call("DELETE", f"/admin/keys/{key_id}")
+        emit(output, body, f"{key_id} {_state(body['data'])}")
