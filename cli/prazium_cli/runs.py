@@ -150,6 +150,8 @@ def watch_run(client: Api, project: str, run_id: str, fmt: Format) -> str:
         if live is not None:
             live.update(view.render())
             live.stop()
+            if not console.is_terminal:  # the last frame, printed once, ends its line
+                console.line()
     return view.status
 
 

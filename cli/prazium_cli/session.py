@@ -40,6 +40,8 @@ def login(
         if not url:
             url = typer.prompt("API URL", default="http://127.0.0.1:3001", err=True)
         key = api_key or os.environ.get("PRAZIUM_API_KEY")
+        if not key and not sys.stdin.isatty():  # piped: echo "$KEY" | prazium login
+            key = sys.stdin.readline().strip()
         if not key:
             key = typer.prompt("API key", hide_input=True, err=True)
         assert url and key
