@@ -124,11 +124,12 @@ class RunView:
                 ", ".join(task.needs) or "-",
                 str(self.files.get(api_task_id(task.key), 0)),
             )
-        parts: list[RenderableType] = [
-            title,
+        bar = Table.grid(padding=(0, 1))
+        bar.add_row(
             ProgressBar(total=max(total, 1), completed=done, width=40),
-            graph,
-        ]
+            f"{100 * done // max(total, 1)}%",
+        )
+        parts: list[RenderableType] = [title, bar, graph]
         if self.message and self.status in RUN_FINAL:
             parts.append(Text(self.message, style="dim"))
         if self.recent:

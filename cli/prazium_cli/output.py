@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import json
+import os
 import sys
 from typing import Any
 
@@ -24,7 +25,13 @@ class Format(enum.StrEnum):
     json = "json"
 
 
-console = Console(highlight=False, soft_wrap=False)
+def _width() -> int | None:
+    """Piped output is not cut to 80 columns (ids and names stay whole for grep);
+    a terminal or $COLUMNS decides otherwise."""
+    return None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 200
+
+
+console = Console(highlight=False, soft_wrap=False, width=_width())
 err_console = Console(stderr=True, highlight=False)
 
 STATUS_STYLE = {
