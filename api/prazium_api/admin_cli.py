@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     create = commands.add_parser("create-key", help="create an API key for a tenant")
     create.add_argument("--tenant", required=True, help="the tenant's namespace")
     create.add_argument("--tier", default="free", choices=TIERS)
-    create.add_argument("--admin", action="store_true", help="may read /v1/admin/stats")
+    create.add_argument("--admin", action="store_true", help="may use /v1/admin/* (stats, keys)")
     listing = commands.add_parser("list-keys", help="list API keys (never the keys themselves)")
     listing.add_argument("--tenant", help="only this tenant's keys")
     revoke = commands.add_parser("revoke-key", help="revoke an API key by its id (key_...)")
