@@ -49,9 +49,9 @@ def layout(plan: list[dict[str, Any]]) -> list[GraphTask]:
         return value
 
     order = {task_id: i for i, task_id in enumerate(by_id)}
+    slug_of = {k: str(v.get("slug") or k) for k, v in by_id.items()}
     tasks = []
     for task_id, task in by_id.items():
-        slug_of = {k: str(v.get("slug") or k) for k, v in by_id.items()}
         tasks.append(
             GraphTask(
                 key=task_id,
