@@ -7,11 +7,9 @@ stopped again in a finally block and waits for it to answer before it returns.""
 from __future__ import annotations
 
 import os
-import shlex
 import signal
 import ssl
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Callable
@@ -28,6 +26,7 @@ from tests.support.build import (
     wait_run_done,
 )
 from tests.support.probes import database_answers
+from tests.support.sandbox_python import python_line
 from tests.support.services import ROOT, ServiceProcess, Stack, start_operator, wait_for
 
 pytestmark = pytest.mark.integration
@@ -44,9 +43,7 @@ _TEMPLATE_FROM_WORKTREE = (
     "get_coder('template').code(json.loads(os.environ['PRAZIUM_TASK_JSON']), docs,"
     " pathlib.Path('.'))\n"
 )
-SLOW_TASKS = (
-    f"sleep 3; exec {shlex.quote(sys.executable)} -c {shlex.quote(_TEMPLATE_FROM_WORKTREE)}"
-)
+SLOW_TASKS = f"sleep 3; {python_line(_TEMPLATE_FROM_WORKTREE)}"
 
 
 def _dev_dir() -> Path:
