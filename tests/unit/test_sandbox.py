@@ -116,14 +116,17 @@ def test_copies_skip_git_and_special_files_and_keep_symlinks_as_links(tmp_path: 
     src, dst = tmp_path / "src", tmp_path / "dst"
     (src / "pkg").mkdir(parents=True)
     (src / ".git").write_text("gitdir: /elsewhere")
+    (src / "pkg" / ".git").mkdir()
+    (src / "pkg" / ".git" / "config").write_text("[core]\n\tfsmonitor = evil")
     (src / "pkg" / "a.py").write_text("print(1)")
     (src / "link").symlink_to("/etc/hostname")
     os.mkfifo(src / "fifo")
     dst.mkdir()
-    sandbox.copy_tree(src, dst, skip_top=(".git",))
+    sandbox.copy_tree(src, dst, skip=(".git",))
     assert sorted(p.name for p in dst.iterdir()) == ["link", "pkg"]
     assert (dst / "link").is_symlink() and os.readlink(dst / "link") == "/etc/hostname"
     assert (dst / "pkg" / "a.py").read_text() == "print(1)"
+    assert not (dst / "pkg" / ".git").exists()
 
 
 def test_without_root_command_agents_are_refused_unless_allowed(

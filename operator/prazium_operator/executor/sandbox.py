@@ -181,12 +181,13 @@ def kill_uid(uid: int) -> None:
                 os.kill(int(entry.name), signal.SIGKILL)
 
 
-def copy_tree(source: Path, target: Path, *, skip_top: tuple[str, ...] = ()) -> None:
+def copy_tree(source: Path, target: Path, *, skip: tuple[str, ...] = ()) -> None:
     """Copy regular files, directories and symlinks (as links, never followed) from source
-    into target; anything else (a FIFO, a socket) is left out. skip_top: names at the
-    top level not copied (the worktree's .git)."""
+    into target; anything else (a FIFO, a socket) is left out, and so are entries named
+    in skip at any depth (".git": the worktree's own link, and any repository the code
+    made, whose config the worker's git must never read)."""
     for entry in sorted(os.scandir(source), key=lambda e: e.name):
-        if entry.name in skip_top:
+        if entry.name in skip:
             continue
         dest = target / entry.name
         mode = entry.stat(follow_symlinks=False).st_mode
@@ -194,7 +195,7 @@ def copy_tree(source: Path, target: Path, *, skip_top: tuple[str, ...] = ()) -> 
             os.symlink(os.readlink(entry.path), dest)
         elif stat.S_ISDIR(mode):
             dest.mkdir()
-            copy_tree(Path(entry.path), dest)
+            copy_tree(Path(entry.path), dest, skip=skip)
         elif stat.S_ISREG(mode):
             with open(entry.path, "rb", opener=_no_follow) as src, open(dest, "wb") as dst:
                 shutil.copyfileobj(src, dst)

@@ -74,12 +74,12 @@ def _run_locally(
         identity, allow_unsandboxed=sandbox.truthy(os.environ.get(sandbox.UNSANDBOXED_ENV))
     )
     try:
-        sandbox.copy_tree(worktree, box.work, skip_top=(".git",))
+        sandbox.copy_tree(worktree, box.work, skip=(".git",))
         box.hand_over()
         env = sandbox.command_env(task_env, box.home, {})
         code, output, _ = sandbox.run_command(box, argv, env)
         sandbox.clear_tree(worktree, keep_top=(".git",))
-        sandbox.copy_tree(box.work, worktree, skip_top=(".git",))
+        sandbox.copy_tree(box.work, worktree, skip=(".git",))
         return code, output
     finally:
         box.remove()

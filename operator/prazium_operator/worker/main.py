@@ -221,7 +221,8 @@ def _file_events(request: WorkerRequest, created: list[str], modified: list[str]
     for event_type, paths in ((journal.FILE_CREATED, created), (journal.FILE_MODIFIED, modified)):
         for path in paths:
             file = worktree / path
-            size = file.stat().st_size if file.exists() else 0
+            # lstat: a symlink the code made is sized as a link, never followed.
+            size = file.lstat().st_size if file.is_symlink() or file.exists() else 0
             entries.append(
                 recorder.entry(
                     namespace=request.namespace,
