@@ -101,8 +101,14 @@ def test_the_local_worker_environment_keeps_no_platform_credential() -> None:
         "PRAZIUM_TASK_ID": "task-001",
     }
     # In a worker Pod the tenant's own credentials (its envFrom) reach its coder.
-    pod_env = {"PRAZIUM_WORKER_IN_POD": "true", "GIT_CONFIG_COUNT": "1", "MY_KEY": "tenant"}
-    assert sandbox.command_env(task, Path("/tmp"), pod_env)["MY_KEY"] == "tenant"
+    pod_env = {
+        "PRAZIUM_WORKER_IN_POD": "true",
+        "GIT_CONFIG_COUNT": "1",
+        "MY_KEY": "tenant",
+        "PATH": "/opt/prazium/bin:/usr/bin",
+    }
+    in_pod = sandbox.command_env(task, Path("/tmp"), pod_env)
+    assert in_pod["MY_KEY"] == "tenant" and in_pod["PATH"] == "/opt/prazium/bin:/usr/bin"
     assert "GIT_CONFIG_COUNT" not in sandbox.command_env(task, Path("/tmp"), pod_env)
 
 

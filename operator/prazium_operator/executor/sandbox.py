@@ -88,11 +88,12 @@ def command_env(
     there once PRAZIUM_* and git settings are taken out)."""
     env = base_env(home)
     if truthy(environ.get(IN_POD_ENV)):
+        # The image's PATH (its python), the Pod's own variables and the tenant's keys.
         env.update(
             {
                 key: value
                 for key, value in environ.items()
-                if not key.startswith(("PRAZIUM_", "GIT_")) and key not in env
+                if not key.startswith(("PRAZIUM_", "GIT_")) and key != "HOME"
             }
         )
     env.update(task_env)
@@ -218,10 +219,19 @@ def clear_tree(target: Path, *, keep_top: tuple[str, ...] = ()) -> None:
 
 
 def run_command(
-    sandbox: Sandbox, argv: list[str], env: Mapping[str, str], timeout: float | None = None
+    sandbox: Sandbox,
+    argv: list[str],
+    env: Mapping[str, str],
+    timeout: float | None = None,
+    *,
+    own_session: bool = False,
 ) -> tuple[int, str, bool]:
-    """Run argv in the sandbox's work dir as its uid: (exit code, output, timed out)."""
-    # As the sandbox uid (when root): no supplementary groups, in a session of its own.
+    """Run argv in the sandbox's work dir as its uid: (exit code, output, timed out).
+
+    own_session: in a session of its own (verification, a child of the operator);
+    otherwise in the caller's process group (a worker's), so stopping the worker
+    (killpg) stops the command with it."""
+    # As the sandbox uid (when root): no supplementary groups.
     dropped = sandbox.uid is not None
     proc = subprocess.Popen(
         argv,
@@ -230,21 +240,24 @@ def run_command(
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        start_new_session=True,
+        start_new_session=own_session,
         user=sandbox.uid,
         group=sandbox.uid,
         extra_groups=[] if dropped else None,
         umask=0o077 if dropped else -1,
     )
+    group = proc.pid if own_session else None
     timed_out = False
     try:
         output, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         timed_out = True
-        sandbox.end_processes(proc.pid)
+        sandbox.end_processes(group)
+        if group is None:
+            proc.kill()
         output, _ = proc.communicate()
     finally:
-        sandbox.end_processes(proc.pid)
+        sandbox.end_processes(group)
     return proc.returncode, output.decode(errors="replace"), timed_out
 
 

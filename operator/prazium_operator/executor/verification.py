@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import shutil
@@ -60,7 +61,7 @@ class LocalRunner:
             env = {**sandbox.base_env(box.home), "PYTHONDONTWRITEBYTECODE": "1"}
             argv = sandbox.resolve_python(command)
             code, output, timed_out = await asyncio.to_thread(
-                sandbox.run_command, box, argv, env, timeout
+                functools.partial(sandbox.run_command, own_session=True), box, argv, env, timeout
             )
         finally:
             await asyncio.to_thread(box.remove)
