@@ -27,7 +27,7 @@ build_pause() {
   name=$(pause_name); archive=$IMG/pause-$(pause_key).tar
   [ -f "$archive" ] && return 0
   say "building the sandbox (pause) image $name"
-  work=$(mktemp -d); trap 'rm -rf "$work"' RETURN
+  work=$(mktemp -d); trap 'rm -rf "${work:-}"' RETURN
   gcc -Os -static -s -o "$work/pause" "$PRAZIUM_ROOT/images/pause/pause.c" \
     || die "compiling the pause program failed (needs gcc and the static libc, libc6-dev)"
   ctr=$("${BUILDAH[@]}" from scratch)
@@ -116,7 +116,7 @@ build_prazium() {
   [ -f "$archive" ] && return 0
   build_base
   say "building the Prazium image $name (the code as a package)"
-  work=$(mktemp -d); trap 'rm -rf "$work"' RETURN
+  work=$(mktemp -d); trap 'rm -rf "${work:-}"' RETURN
   # The project as a wheel (no dependencies: they are in the base).
   (cd "$work" && tar -C "$PRAZIUM_ROOT" --exclude=__pycache__ --exclude='*.egg-info' \
      -cf - kit operator api cli crds pyproject.toml | tar -xf - \

@@ -1,7 +1,9 @@
 """Journal writes for the operator and the worker: one short connection per write.
 
 Events are infrequent (tens per run), so a connection per write keeps every
-caller (threads, child processes, Jobs) free of shared connection state.
+caller (threads, the run drivers) free of shared connection state. Workers never
+connect: they append their events to a file on the volume that the operator checks
+and ingests (AttemptJournal, worker_events).
 
 A PostgreSQL outage is ridden out (issue 11): a write is retried with backoff and
 jitter for a bounded window (settings.db_retry_seconds). Every event that must
@@ -12,19 +14,28 @@ twice: ``INSERT ... ON CONFLICT (dedup_key) DO NOTHING``.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import psycopg
 
-from prazium_kit import journal
+from prazium_kit import ids, journal
 from prazium_kit.types import Obj
 from prazium_operator import retrying
 
 log = logging.getLogger("prazium.recorder")
 # The key a worker's events travel under in its result file (beside WorkerResult's own).
 RESULT_EVENTS_KEY = "journal"
+# Bounds on what the operator reads of a worker's event file (written by untrusted code's
+# neighbour, so never trusted to be small).
+MAX_EVENT_FILE_BYTES = 4 * 1024 * 1024
+MAX_WORKER_EVENTS = 5000
+MAX_PATH_CHARS = 1024
 
 
 def dedup_key(
@@ -93,38 +104,124 @@ def _append(conn: psycopg.Connection[Any], item: Obj) -> int | None:
 
 
 def result_events(result_file: Obj | None) -> list[Obj]:
-    """The events a worker kept in its result file (none in an older worker's file)."""
+    """The events a worker kept in its result file (none in an older worker's file).
+
+    As the worker wrote them: untrusted (see worker_events) until checked."""
     items = (result_file or {}).get(RESULT_EVENTS_KEY) or []
     return [item for item in items if isinstance(item, dict) and item.get("key")]
 
 
+def events_path(result_path: Path) -> Path:
+    """The attempt's event file: one JSON event per line, appended while it runs."""
+    return result_path.with_suffix(".events.jsonl")
+
+
+def read_event_file(path: Path) -> list[Obj]:
+    """The events a worker appended so far (a torn last line is skipped: it is
+    written again whole in the result file)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:  # missing, or a symlink planted beside the worker
+        return []
+    with os.fdopen(fd, "rb") as handle:
+        try:
+            raw = handle.read(MAX_EVENT_FILE_BYTES)
+        except OSError:
+            return []
+    items: list[Obj] = []
+    for line in raw.splitlines():
+        try:
+            item = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(item, dict):
+            items.append(item)
+    return items
+
+
+def worker_events(items: Sequence[Obj], expected: WorkerIdentity) -> list[Obj]:
+    """The events of a worker's file that may enter the journal, rebuilt by the operator.
+
+    The worker's files are written where untrusted code runs (the `command` coder shares
+    the worker's Pod and uid), so nothing in them is taken on trust: only the event
+    types a worker emits, always for its own task and attempt, with the payload rebuilt
+    from checked fields and the dedup key computed here. A forged line can at most add
+    a file event to its own task."""
+    accepted: list[Obj] = []
+    for item in list(items)[:MAX_WORKER_EVENTS]:
+        if not isinstance(item, dict):
+            continue
+        event_type = item.get("type")
+        payload = item.get("payload") if isinstance(item.get("payload"), dict) else {}
+        assert isinstance(payload, dict)
+        if event_type == journal.TASK_STARTED:
+            extra: str | int = expected.attempt
+            clean: Obj = {
+                "taskId": ids.task_id(expected.task),
+                "slug": expected.slug,
+                "attempt": expected.attempt,
+                "branch": expected.branch,
+            }
+        elif event_type in (journal.FILE_CREATED, journal.FILE_MODIFIED):
+            path, size = payload.get("path"), payload.get("size")
+            if not isinstance(path, str) or not path or len(path) > MAX_PATH_CHARS:
+                continue
+            extra = path
+            clean = {
+                "taskId": ids.task_id(expected.task),
+                "path": path,
+                "size": size if isinstance(size, int) and size >= 0 else 0,
+            }
+        else:
+            continue
+        accepted.append(
+            entry(
+                namespace=expected.namespace,
+                project=expected.project,
+                run=expected.run,
+                task=expected.task,
+                event_type=str(event_type),
+                extra=extra,
+                payload=clean,
+            )
+        )
+    return accepted
+
+
+@dataclass(frozen=True)
+class WorkerIdentity:
+    """Which task attempt a worker's event file may speak for (from the operator's request)."""
+
+    namespace: str
+    project: str
+    run: str
+    task: str
+    attempt: int
+    slug: str | None
+    branch: str
+
+
 class AttemptJournal:
-    """A worker attempt's events: written to the journal while PostgreSQL answers, and
-    every one also kept for the attempt's result file.
+    """A worker attempt's events: appended to the attempt's event file on the volume (the
+    operator ingests it into the journal while the worker runs, and once more from the
+    result file), and every one kept for the result file.
 
-    A worker that cannot reach the database is not a lost worker: after one retry
-    window it stops trying, carries on with its task, and the operator replays the
-    kept events from the result file (keyed, so those already written are skipped)."""
+    The worker holds no database credentials: the file is its only channel (issue 9)."""
 
-    def __init__(self, dsn: str, retry_seconds: float) -> None:
-        self.dsn, self.retry_seconds = dsn, retry_seconds
+    def __init__(self, path: Path) -> None:
+        self.path = path
         self.entries: list[Obj] = []
-        self.reachable = True
 
     def add(self, items: Sequence[Obj]) -> None:
         self.entries.extend(items)
-        if not items or not self.reachable:
+        if not items:
             return
+        lines = "".join(json.dumps(item, sort_keys=True) + "\n" for item in items)
         try:
-            write(self.dsn, items, retry_seconds=self.retry_seconds)
-        except psycopg.Error as exc:
-            self.reachable = False
-            log.warning(
-                "journal unreachable (%s: %s); the events go to the result file for"
-                " the operator to replay",
-                type(exc).__name__,
-                exc,
-            )
+            with self.path.open("a", encoding="utf-8") as handle:
+                handle.write(lines)
+        except OSError as exc:  # the result file still carries them
+            log.warning("cannot append to the event file %s: %s", self.path, exc)
 
     def into(self, result_file: Obj) -> Obj:
         """The result file's content with the attempt's events added."""

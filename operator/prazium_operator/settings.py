@@ -38,10 +38,6 @@ class Settings(KitSettings):
     )
     # ServiceAccount of worker Pods ("": the job namespace's default); no token is mounted.
     worker_service_account: str = ""
-    # The Secret in the job namespace that worker Jobs read the database URL from
-    # (name and key; referenced by the Job, never copied into it).
-    database_secret_name: str = "prazium-database"
-    database_secret_key: str = "DATABASE_URL"
     # Verification (the generated app's own tests) time limit.
     verify_timeout_seconds: int = 600
     # Outages ridden out (issue 11): how long journal writes (PostgreSQL) and the run
@@ -49,9 +45,10 @@ class Settings(KitSettings):
     # the error surfaces (the Run's daemon then restarts and resumes from status).
     db_retry_seconds: float = 180.0
     apiserver_retry_seconds: float = 180.0
-    # A worker's own journal writes: past this window it carries on without the
-    # database; its result file keeps the events and the operator replays them.
-    worker_db_retry_seconds: float = 180.0
+    # Local executor, operator not root: run `command` agents anyway, as the operator's
+    # own user with a scrubbed environment (a single-tenant stack only; see README
+    # "## Security"). As root they always run under a sandbox uid of their own.
+    local_unsandboxed_commands: bool = False
     # A lost worker's re-run waits this long, doubled for each further attempt (+ jitter).
     lost_worker_backoff_seconds: float = 2.0
     # Leader election (prazium_operator/leader.py) on a coordination.k8s.io Lease, so

@@ -1,16 +1,18 @@
-"""Verification: the merged tree's own test command, in a clean checkout of the commit."""
+"""Verification: the merged tree's own test command, in a clean checkout of the commit.
+
+The tests are untrusted code: they never run in the operator's process or environment
+(issue 9), but through a Runner (executor/verification.py).
+"""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import os
+import functools
 import re
-import shutil
-import signal
-import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from prazium_kit.models import VerificationResult
 from prazium_operator import gitrepo
@@ -19,13 +21,6 @@ OUTPUT_TAIL_CHARS = 4000
 _UNITTEST_RAN = re.compile(r"^Ran (\d+) tests? in", re.MULTILINE)
 _UNITTEST_FAILED = re.compile(r"^FAILED \(([^)]*)\)", re.MULTILINE)
 _PYTEST_COUNTS = re.compile(r"(\d+) (passed|failed|error|errors)\b")
-
-
-def resolve_command(command: list[str]) -> list[str]:
-    """ "python" is the operator's own interpreter (the generated app needs nothing more)."""
-    if command and command[0] in {"python", "python3"}:
-        return [sys.executable, *command[1:]]
-    return list(command)
 
 
 def count_tests(output: str) -> tuple[int, int]:
@@ -57,46 +52,40 @@ def summarize(exit_code: int, passed: int, failed: int, timed_out: bool) -> str:
     return f"{passed} tests passed, {failed} failed; verification {verdict}"
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """How the test command ended, as its runner saw it."""
+
+    exit_code: int
+    output: str
+    timed_out: bool
+
+
+class Runner(Protocol):
+    """Runs the test command on a fresh export of the tree, away from the operator: a
+    sandboxed child locally, a Job on the node (executor/verification.py)."""
+
+    async def run(
+        self, export: Callable[[Path], None], command: list[str], timeout: float
+    ) -> Outcome: ...
+
+
 async def verify(
-    repo: Path, commit: str, command: list[str], workdir: Path, timeout: float
+    repo: Path, commit: str, command: list[str], timeout: float, runner: Runner
 ) -> VerificationResult:
     """Run command in a fresh export of commit; the verificationResult status object."""
-    shutil.rmtree(workdir, ignore_errors=True)
-    await asyncio.to_thread(gitrepo.export_tree, repo, commit, workdir)
-    argv = resolve_command(command)
     started = time.monotonic()
-    timed_out = False
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PRAZIUM_")}
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    proc = await asyncio.create_subprocess_exec(
-        *argv,
-        cwd=workdir,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        start_new_session=True,
-        env=env,
+    outcome = await runner.run(
+        functools.partial(gitrepo.export_tree, repo, commit), list(command), timeout
     )
-    try:
-        stdout, _ = await asyncio.wait_for(proc.communicate(), timeout)
-    except (TimeoutError, asyncio.CancelledError) as exc:
-        timed_out = isinstance(exc, TimeoutError)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        stdout, _ = await proc.communicate()
-        if not timed_out:
-            raise
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    output = stdout.decode(errors="replace")
-    exit_code = proc.returncode if proc.returncode is not None else -1
+    output = outcome.output
     passed, failed = count_tests(output)
     return VerificationResult(
         command=list(command),
-        exitCode=exit_code,
+        exitCode=outcome.exit_code,
         passed=passed,
         failed=failed,
-        summary=summarize(exit_code, passed, failed, timed_out),
+        summary=summarize(outcome.exit_code, passed, failed, outcome.timed_out),
         durationSeconds=round(time.monotonic() - started, 3),
         outputTail=output[-OUTPUT_TAIL_CHARS:],
     )

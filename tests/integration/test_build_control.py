@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import shlex
 import signal
-import sys
 import threading
 from collections import Counter
 from pathlib import Path
@@ -26,6 +24,7 @@ from tests.support.build import (
     wait_phase,
     wait_run_done,
 )
+from tests.support.sandbox_python import python_line
 from tests.support.services import (
     ServiceProcess,
     Stack,
@@ -62,7 +61,7 @@ _TEMPLATE_FROM_WORKTREE = (
 )
 SLOW_ON_FIRST_ATTEMPT = (
     '[ "$PRAZIUM_TASK_ATTEMPT" = 1 ] && [ "$PRAZIUM_TASK_ID" = task-001 ] && sleep 30; '
-    f"exec {shlex.quote(sys.executable)} -c {shlex.quote(_TEMPLATE_FROM_WORKTREE)}"
+    f"{python_line(_TEMPLATE_FROM_WORKTREE)}"
 )
 
 

@@ -4,8 +4,6 @@ standby within 15 s, with no duplicated event, commit or task."""
 
 from __future__ import annotations
 
-import shlex
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -22,6 +20,7 @@ from tests.support.build import (
     wait_phase,
     wait_run_done,
 )
+from tests.support.sandbox_python import python_line
 from tests.support.services import ROOT, ServiceProcess, Stack, start_operator, wait_for
 
 pytestmark = pytest.mark.integration
@@ -34,9 +33,7 @@ _TEMPLATE_FROM_WORKTREE = (
     "get_coder('template').code(json.loads(os.environ['PRAZIUM_TASK_JSON']), docs,"
     " pathlib.Path('.'))\n"
 )
-SLOW_TASKS = (
-    f"sleep 2; exec {shlex.quote(sys.executable)} -c {shlex.quote(_TEMPLATE_FROM_WORKTREE)}"
-)
+SLOW_TASKS = f"sleep 2; {python_line(_TEMPLATE_FROM_WORKTREE)}"
 
 
 def _logged(proc: ServiceProcess, text: str) -> bool:

@@ -46,8 +46,6 @@ SETTINGS = {
     "PRAZIUM_WORKER_IMAGE_PULL_POLICY": "Never",
     "PRAZIUM_REPO_VOLUME_CLAIM": "it-repos",
     "PRAZIUM_TASK_DEADLINE_SECONDS": "600",
-    "PRAZIUM_DATABASE_SECRET_NAME": "it-database",
-    "PRAZIUM_DATABASE_SECRET_KEY": "dsn",
     "PRAZIUM_WORKER_SERVICE_ACCOUNT": WORKER_SA,
 }
 
@@ -187,14 +185,14 @@ def test_kubernetes_executor_submits_a_restricted_job_in_its_own_namespace_and_c
         {"name": v["name"], "persistentVolumeClaim": v.get("persistentVolumeClaim")}
         for v in pod["volumes"]
     ]
-    assert {"name": "repos", "mountPath": str(data_dir)} in [
-        {"name": m["name"], "mountPath": m["mountPath"]} for m in container["volumeMounts"]
-    ]
-    # Secrets by reference, in the job namespace: the tenant's agent credentials from
-    # the admin-provisioned "<tenant>.<secret>", the DSN as a secretKeyRef.
+    # Only its own project's directories of the volume, never the whole of it.
+    repo_mounts = [m for m in container["volumeMounts"] if m["name"] == "repos"]
+    assert repo_mounts and all(m.get("subPath") for m in repo_mounts)
+    assert str(data_dir) not in {m["mountPath"] for m in repo_mounts}
+    # The tenant's agent credentials by reference, from the admin-provisioned
+    # "<tenant>.<secret>" in the job namespace; no database DSN at all.
     assert container["envFrom"] == [{"secretRef": {"name": f"{namespace}.notes-agent-keys"}}]
-    dsn = next(e for e in container["env"] if e["name"] == "PRAZIUM_DATABASE_URL")
-    assert dsn["valueFrom"]["secretKeyRef"] == {"name": "it-database", "key": "dsn"}
+    assert not any("DATABASE" in e["name"] or "valueFrom" in e for e in container["env"])
     text = json.dumps(job)
     assert SECRET_VALUE not in text and stack.database_url not in text
     # The worker's request is on the shared volume, at the path the container is given,

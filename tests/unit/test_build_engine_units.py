@@ -72,8 +72,6 @@ def test_job_spec_is_restricted_in_the_job_namespace_labelled_and_retry_free() -
         worker_cpu_limit="2",
         repo_volume_claim="repos-claim",
         task_deadline_seconds=900,
-        database_secret_name="pg-dsn",
-        database_secret_key="uri",
         job_namespace="prazium",
         worker_service_account="prazium-worker",
     )
@@ -127,27 +125,36 @@ def test_job_spec_is_restricted_in_the_job_namespace_labelled_and_retry_free() -
     assert pod["terminationGracePeriodSeconds"] == 3
     repos = next(v for v in pod["volumes"] if v["name"] == "repos")
     assert repos["persistentVolumeClaim"] == {"claimName": "repos-claim"}
-    assert {"name": "repos", "mountPath": "/data"} in container["volumeMounts"]
-    # Secrets by reference only: the agent's keys as envFrom from the admin-provisioned
-    # "<tenant>.<secret>" in the job namespace, the DSN as a secretKeyRef.
+    # Only its own project's repository, workspace and run results, each at the path
+    # it has on the operator's side (git's absolute worktree paths stay valid); the
+    # parts of the repository that make git run commands read-only.
+    mounts = {m["mountPath"]: m for m in container["volumeMounts"] if m["name"] == "repos"}
+    assert "/data" not in mounts
+    assert mounts["/data/repos/t1/shop.git"]["subPath"] == "repos/t1/shop.git"
+    assert mounts["/data/workspaces/t1/shop"]["subPath"] == "workspaces/t1/shop"
+    assert mounts["/data/tmp/results"]["subPath"] == "tmp/results"
+    for part in ("config", "hooks", "info", "objects/info"):
+        mount = mounts[f"/data/repos/t1/shop.git/{part}"]
+        assert mount["readOnly"] is True and mount["subPath"] == f"repos/t1/shop.git/{part}"
+    assert all(m.get("subPath") for m in mounts.values())
+    assert job["spec"]["template"]["metadata"]["labels"]["prazium.io/role"] == "worker"
+    assert pod["enableServiceLinks"] is False
+    # The tenant's own agent keys as envFrom from the admin-provisioned
+    # "<tenant>.<secret>" in the job namespace; no platform credential at all.
     assert container["envFrom"] == [{"secretRef": {"name": "t1.shop-agent-keys"}}]
-    dsn = next(e for e in container["env"] if e["name"] == "PRAZIUM_DATABASE_URL")
-    assert dsn == {
-        "name": "PRAZIUM_DATABASE_URL",
-        "valueFrom": {"secretKeyRef": {"name": "pg-dsn", "key": "uri"}},
-    }
-    # Plain values: the data dir, and git's trust of the volume's repositories (owned
-    # by the operator's uid, not the worker's); everything else by reference.
-    plain = {e["name"]: e["value"] for e in container["env"] if "valueFrom" not in e}
+    assert all("valueFrom" not in e for e in container["env"])
+    plain = {e["name"]: e["value"] for e in container["env"]}
     assert plain == {
         "PRAZIUM_DATA_DIR": "/data",
         "GIT_CONFIG_COUNT": "1",
         "GIT_CONFIG_KEY_0": "safe.directory",
         "GIT_CONFIG_VALUE_0": "*",
+        "PRAZIUM_WORKER_IN_POD": "true",
+        "HOME": "/tmp",
     }
 
 
-def test_job_spec_defaults_database_secret_and_no_credentials() -> None:
+def test_job_spec_has_no_database_and_no_credentials_by_default() -> None:
     owner = {
         "apiVersion": "prazium.io/v1alpha1",
         "kind": "Task",
@@ -158,8 +165,7 @@ def test_job_spec_defaults_database_secret_and_no_credentials() -> None:
     assert "serviceAccountName" not in job["spec"]["template"]["spec"]
     container = job["spec"]["template"]["spec"]["containers"][0]
     assert container["envFrom"] == []
-    dsn = next(e for e in container["env"] if e["name"] == "PRAZIUM_DATABASE_URL")
-    assert dsn["valueFrom"]["secretKeyRef"] == {"name": "prazium-database", "key": "DATABASE_URL"}
+    assert not any("DATABASE" in e["name"] for e in container["env"])
 
 
 def test_job_namespace_defaults_to_the_pod_namespace(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,8 +1,12 @@
 """The kubernetes executor: one batch/v1 Job per task attempt.
 
 The Job runs the same worker command as the local executor, in the worker
-image, with the shared repo volume mounted at the operator's data dir path (so
-every path in the request is valid inside the Pod). backoffLimit 0: retries
+image. Of the shared repo volume it mounts only its own project's repository and
+workspace and its run's results directory (subPath), each at the path it has on
+the operator's side, so every path in the request, and the absolute `gitdir:`
+paths git records in worktrees, are valid inside the Pod; the repository's
+config, hooks and info (what makes git run commands) are mounted read-only on
+top, since the operator runs git in that repository too. backoffLimit 0: retries
 are the operator's (attempt + 1, a new Job).
 
 Jobs run in the operator's own namespace (PRAZIUM_JOB_NAMESPACE), never in the
@@ -20,12 +24,14 @@ file on the volume (results/<ns>/<run>/<task>-<attempt>.log, as the local execut
 writes it), so it outlives the Pod. The repositories on the volume belong to the
 operator's uid: the worker's git is told to trust them (safe.directory).
 
-Secrets are referenced, never copied, and the operator reads none: the database
-URL as a secretKeyRef to PRAZIUM_DATABASE_SECRET_NAME / _KEY in the job namespace.
-The agent's credentials: spec.agent.credentialsSecret names a Secret in the
-TENANT namespace, which a Pod in the job namespace cannot read. The worker gets
-instead, as envFrom, the Secret "<tenant namespace>.<credentialsSecret>" in the
-job namespace, created there by the platform admin (credentials_secret_name). A
+The worker holds no platform credential (issue 9): no database URL (it reports
+through its event and result files, which the operator checks and ingests), no
+ServiceAccount token, no kubeconfig. Secrets are referenced, never copied, and the
+operator reads none. The agent's credentials, the tenant's own:
+spec.agent.credentialsSecret names a Secret in the TENANT namespace, which a Pod in
+the job namespace cannot read. The worker gets instead, as envFrom, the Secret
+"<tenant namespace>.<credentialsSecret>" in the job namespace, created there by the
+platform admin (credentials_secret_name). A
 namespace name holds no ".", so the prefix is unambiguous: a tenant can only ever
 reach Secrets provisioned for its own namespace ("a" + "b-c" and "a-b" + "c"
 would collide with "-" as the separator).
@@ -36,13 +42,16 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from prazium_kit import kube, podsecurity
+from prazium_kit import kube, paths, podsecurity
+from prazium_operator import recorder
+from prazium_operator.executor import sandbox
 from prazium_operator.executor.base import WorkerState, WorkerStatus
 from prazium_operator.settings import Settings
 from prazium_operator.worker.request import WorkerRequest, log_path, read_result, request_path
@@ -56,6 +65,12 @@ STOP_GRACE_SECONDS = 3
 JOB_TTL_SECONDS = 3600
 LABEL_TASK_NAMESPACE = "prazium.io/task-namespace"
 LABEL_TASK = "prazium.io/task"
+# worker | verification: what the chart's NetworkPolicy selects.
+LABEL_ROLE = "prazium.io/role"
+# Parts of a bare repository that make git run commands (config: core.fsmonitor,
+# drivers; hooks) or change what it reads (info/attributes, objects/info/alternates):
+# read-only in the Pod, as the operator's own git runs in the same repository.
+READ_ONLY_REPO_PARTS = ("config", "hooks", "info", "objects/info")
 # The Job controller names a Job's Pods with this label.
 LABEL_JOB_NAME = "batch.kubernetes.io/job-name"
 # bash: pipefail keeps the worker's exit status through tee. The first line says,
@@ -96,6 +111,37 @@ def run_selector(namespace: str, run: str) -> str:
     return f"{LABEL_TASK_NAMESPACE}={namespace},{kube.LABEL_RUN}={label_value(run)}"
 
 
+def volume_subpath(settings: Settings, path: Path) -> str:
+    """path (on the repo volume) relative to the volume's root: a mount's subPath."""
+    return str(path.relative_to(settings.data_dir))
+
+
+def project_mounts(request: WorkerRequest, settings: Settings) -> list[dict[str, Any]]:
+    """The worker's view of the repo volume: its project's repository (with the parts
+    git executes read-only), workspace and its run's results, nothing else."""
+    data = settings.data_dir
+    repo = paths.repo_path(data, request.namespace, request.project)
+    workspace = paths.project_workspace(data, request.namespace, request.project)
+    results = Path(request.result_path).parent
+    mounts: list[dict[str, Any]] = [
+        {"name": "repos", "mountPath": str(repo), "subPath": volume_subpath(settings, repo)}
+    ]
+    for part in READ_ONLY_REPO_PARTS:
+        mounts.append(
+            {
+                "name": "repos",
+                "mountPath": str(repo / part),
+                "subPath": volume_subpath(settings, repo / part),
+                "readOnly": True,
+            }
+        )
+    for path in (workspace, results):
+        mounts.append(
+            {"name": "repos", "mountPath": str(path), "subPath": volume_subpath(settings, path)}
+        )
+    return mounts
+
+
 def build_job(request: WorkerRequest, owner: dict[str, Any], settings: Settings) -> dict[str, Any]:
     """The Job manifest for one task attempt (plain dict, apply-ready), in the job
     namespace; owner is the Task, named in labels (not an ownerReference)."""
@@ -109,16 +155,9 @@ def build_job(request: WorkerRequest, owner: dict[str, Any], settings: Settings)
         {"name": "GIT_CONFIG_COUNT", "value": "1"},
         {"name": "GIT_CONFIG_KEY_0", "value": "safe.directory"},
         {"name": "GIT_CONFIG_VALUE_0", "value": "*"},
-        # The DSN holds a password: the Job references the Secret, never the value.
-        {
-            "name": "PRAZIUM_DATABASE_URL",
-            "valueFrom": {
-                "secretKeyRef": {
-                    "name": settings.database_secret_name,
-                    "key": settings.database_secret_key,
-                }
-            },
-        },
+        # The Pod is the sandbox: the `command` coder gets the tenant's credentials.
+        {"name": sandbox.IN_POD_ENV, "value": "true"},
+        {"name": "HOME", "value": "/tmp"},
     ]
     # The agent's credentials become the worker's environment, key by key, without
     # their values ever appearing in the Job; from the admin-provisioned
@@ -140,11 +179,14 @@ def build_job(request: WorkerRequest, owner: dict[str, Any], settings: Settings)
         kube.LABEL_RUN: label_value(request.run),
         LABEL_TASK: label_value(task_cr),
         kube.LABEL_MANAGED_BY: "prazium",
+        LABEL_ROLE: "worker",
     }
     pod: dict[str, Any] = {
         "restartPolicy": "Never",
         "terminationGracePeriodSeconds": STOP_GRACE_SECONDS,
         "automountServiceAccountToken": False,
+        # No Service addresses in the environment (the database's, the apiserver's).
+        "enableServiceLinks": False,
         "securityContext": podsecurity.pod_security_context(WORKER_UID, fs_group=True),
         "containers": [
             {
@@ -173,7 +215,7 @@ def build_job(request: WorkerRequest, owner: dict[str, Any], settings: Settings)
                 },
                 "securityContext": podsecurity.container_security_context(),
                 "volumeMounts": [
-                    {"name": "repos", "mountPath": data_dir},
+                    *project_mounts(request, settings),
                     {"name": "tmp", "mountPath": "/tmp"},
                 ],
             }
@@ -207,12 +249,22 @@ def build_job(request: WorkerRequest, owner: dict[str, Any], settings: Settings)
     }
 
 
-def _write_request(request: WorkerRequest) -> None:
-    """The request file the worker reads, beside a cleared result (on the shared volume)."""
+def _write_request(request: WorkerRequest, settings: Settings) -> None:
+    """The request file the worker reads, beside a cleared result (on the shared volume),
+    and the directories its Pod mounts.
+
+    Earlier attempts' Pods could write the results directory: what they may have put at
+    these names (a symlink, say) is removed, never written through."""
     result = Path(request.result_path)
     result.parent.mkdir(parents=True, exist_ok=True)
-    result.unlink(missing_ok=True)
-    request_path(result).write_text(request.to_json(), encoding="utf-8")
+    paths.project_workspace(settings.data_dir, request.namespace, request.project).mkdir(
+        parents=True, exist_ok=True
+    )
+    for stale in (result, recorder.events_path(result), request_path(result)):
+        stale.unlink(missing_ok=True)
+    fd = os.open(request_path(result), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(request.to_json())
 
 
 class KubernetesExecutor:
@@ -234,7 +286,7 @@ class KubernetesExecutor:
         return self.active < self.max_workers
 
     async def start(self, request: WorkerRequest, owner: dict[str, Any]) -> dict[str, Any]:
-        await asyncio.to_thread(_write_request, request)
+        await asyncio.to_thread(_write_request, request, self.settings)
         job = build_job(request, owner, self.settings)
         try:
             await asyncio.to_thread(client.BatchV1Api().create_namespaced_job, self.namespace, job)  # type: ignore[arg-type]

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from prazium_operator.executor import sandbox
 from prazium_operator.executor.base import WorkerState, WorkerStatus
 from prazium_operator.settings import Settings
 from prazium_operator.worker.request import (
@@ -36,6 +37,7 @@ class LocalExecutor:
 
     def __init__(self, settings: Settings) -> None:
         self.max_workers = settings.max_workers
+        sandbox.close_to_others(settings.data_dir)
         self._children: dict[int, asyncio.subprocess.Process] = {}
         self._adopted: set[int] = set()
         self._starting = 0
@@ -214,5 +216,6 @@ def _pid_from_file(result: Path) -> int | None:
 
 
 def _worker_env() -> dict[str, str]:
-    # The worker runs under the operator's interpreter, where the packages are installed.
-    return dict(os.environ)
+    # The worker runs under the operator's interpreter, where the packages are installed,
+    # with none of the platform's credentials (issue 9; sandbox.py).
+    return sandbox.worker_env(os.environ)

@@ -1,13 +1,19 @@
-"""A minimal `command` coder: any coding-agent CLI run in the task's worktree.
+"""A minimal `command` coder: any coding-agent CLI run on the task's files.
 
 Registered only when the agents package has no `command` coder of its own. The
-command runs through the shell in the worktree with the task in environment
-variables: PRAZIUM_TASK_ID, PRAZIUM_TASK_SLUG, PRAZIUM_TASK_DESCRIPTION,
+command runs through the shell with the task in environment variables:
+PRAZIUM_TASK_ID, PRAZIUM_TASK_SLUG, PRAZIUM_TASK_DESCRIPTION,
 PRAZIUM_TASK_INSTRUCTIONS, PRAZIUM_TASK_JSON (the whole task definition) and
 PRAZIUM_TASK_ATTEMPT (1 on the first attempt, 2 when the operator re-runs a
 task whose worker was lost, ...; set by the worker). A non-zero exit fails the
-task. Credentials reach it as environment (from a
-Secret), never through the command line.
+task.
+
+The command is untrusted (issue 9; executor/sandbox.py): its environment is PATH,
+HOME, LANG and the PRAZIUM_TASK_* variables only. In a worker Pod (kubernetes
+executor) it runs in the task's worktree, and the tenant's own credentials (the Pod's
+envFrom of its credentialsSecret) are passed on; locally it runs in a private copy
+of the worktree's files (no .git) under a uid of its own, and what it leaves there
+is copied back into the worktree before the worker commits.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import pathlib
 import subprocess
 
 from prazium_operator.agents.base import PlanTask, SpecDocuments
+from prazium_operator.executor import sandbox
 
 
 class CommandCoderError(RuntimeError):
@@ -31,25 +38,51 @@ class CommandCoder:
         self.command = command
 
     def code(self, task: PlanTask, documents: SpecDocuments, worktree: pathlib.Path) -> None:
-        env = dict(os.environ)
-        env.update(
-            PRAZIUM_TASK_ID=str(task["id"]),
-            PRAZIUM_TASK_SLUG=str(task.get("slug", "")),
-            PRAZIUM_TASK_DESCRIPTION=str(task.get("description", "")),
-            PRAZIUM_TASK_INSTRUCTIONS=str(task.get("instructions", "")),
-            PRAZIUM_TASK_JSON=json.dumps(task),
-        )
-        proc = subprocess.run(
-            ["/bin/sh", "-c", self.command],
-            cwd=worktree,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if proc.returncode != 0:
-            tail = (proc.stderr or proc.stdout).strip()[-500:]
-            raise CommandCoderError(f"command exited with {proc.returncode}: {tail}")
+        task_env = {
+            "PRAZIUM_TASK_ID": str(task["id"]),
+            "PRAZIUM_TASK_SLUG": str(task.get("slug", "")),
+            "PRAZIUM_TASK_DESCRIPTION": str(task.get("description", "")),
+            "PRAZIUM_TASK_INSTRUCTIONS": str(task.get("instructions", "")),
+            "PRAZIUM_TASK_JSON": json.dumps(task),
+            "PRAZIUM_TASK_ATTEMPT": os.environ.get("PRAZIUM_TASK_ATTEMPT", "1"),
+        }
+        argv = ["/bin/sh", "-c", self.command]
+        if sandbox.truthy(os.environ.get(sandbox.IN_POD_ENV)):
+            home = pathlib.Path(os.environ.get("HOME") or "/tmp")
+            proc = subprocess.run(
+                argv,
+                cwd=worktree,
+                env=sandbox.command_env(task_env, home, os.environ),
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            code, output = proc.returncode, (proc.stderr or proc.stdout)
+        else:
+            code, output = _run_locally(argv, task_env, worktree)
+        if code != 0:
+            raise CommandCoderError(f"command exited with {code}: {output.strip()[-500:]}")
+
+
+def _run_locally(
+    argv: list[str], task_env: dict[str, str], worktree: pathlib.Path
+) -> tuple[int, str]:
+    """In a sandbox: copy the worktree's files in, run, copy the result back."""
+    identity = f"{worktree}/{task_env['PRAZIUM_TASK_ATTEMPT']}"
+    box = sandbox.Sandbox.create(
+        identity, allow_unsandboxed=sandbox.truthy(os.environ.get(sandbox.UNSANDBOXED_ENV))
+    )
+    try:
+        sandbox.copy_tree(worktree, box.work, skip=(".git",))
+        box.hand_over()
+        env = sandbox.command_env(task_env, box.home, {})
+        code, output, _ = sandbox.run_command(box, argv, env)
+        sandbox.clear_tree(worktree, keep_top=(".git",))
+        sandbox.copy_tree(box.work, worktree, skip=(".git",))
+        return code, output
+    finally:
+        box.remove()
 
 
 def ensure_registered() -> None:

@@ -1,7 +1,8 @@
 """`python -m prazium_operator.worker --request FILE`: carry out one task attempt.
 
-Contract (see request.py): reads a WorkerRequest, writes TASK_STARTED and one
-FILE_CREATED / FILE_MODIFIED per path to the journal, commits the task's work on
+Contract (see request.py): reads a WorkerRequest, appends TASK_STARTED and one
+FILE_CREATED / FILE_MODIFIED per path to its event file (the operator ingests
+them into the journal: the worker has no database credentials), commits the task's work on
 its branch, writes the result JSON (status, filesCreated, filesModified,
 commitSha or error) and exits 0 (succeeded), 1 (task failed) or 2 (bad request).
 
@@ -69,9 +70,9 @@ def run(request: WorkerRequest) -> int:
     started = time.monotonic()
     started_at = utc_now()
     task_key = request.task_id
-    settings = get_settings()
-    # Written while PostgreSQL answers, and kept for the result file (operator replays).
-    events = recorder.AttemptJournal(settings.database_url, settings.worker_db_retry_seconds)
+    # The worker holds no database credentials: its events go to a file beside its
+    # result, which the operator checks and ingests into the journal (issue 9).
+    events = recorder.AttemptJournal(recorder.events_path(result_path))
     # Every line of this attempt names it (prazium_kit.logs).
     logs.bind(**request.log_fields())
     log.info("task %s attempt %s started (coder %s)", task_key, request.attempt, request.coder)
@@ -220,7 +221,8 @@ def _file_events(request: WorkerRequest, created: list[str], modified: list[str]
     for event_type, paths in ((journal.FILE_CREATED, created), (journal.FILE_MODIFIED, modified)):
         for path in paths:
             file = worktree / path
-            size = file.stat().st_size if file.exists() else 0
+            # lstat: a symlink the code made is sized as a link, never followed.
+            size = file.lstat().st_size if file.is_symlink() or file.exists() else 0
             entries.append(
                 recorder.entry(
                     namespace=request.namespace,

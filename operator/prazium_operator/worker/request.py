@@ -101,21 +101,46 @@ class WorkerResult(BaseModel):
         return self.model_dump(by_alias=True, exclude_unset=True)
 
 
-def read_result(path: Path) -> Obj | None:
-    """A JSON file the worker wrote (result or pid file); None while there is none."""
+# The worker's files are written beside untrusted code: never read more than this.
+MAX_RESULT_BYTES = 8 * 1024 * 1024
+
+
+def _read_bounded(path: Path) -> bytes | None:
+    """The file's bytes, None when missing or larger than MAX_RESULT_BYTES."""
     try:
-        return dict(json.loads(path.read_text(encoding="utf-8")))
+        # Never through a symlink (in a worker Pod, untrusted code can write the results
+        # directory), never blocking on a FIFO.
+        with open(path, "rb", opener=_no_follow) as handle:
+            data = handle.read(MAX_RESULT_BYTES + 1)
     except FileNotFoundError:
         return None
-    except json.JSONDecodeError:
+    except OSError:  # a symlink (ELOOP), a directory, ...
         return None
+    return data if len(data) <= MAX_RESULT_BYTES else None
+
+
+def _no_follow(path: str, flags: int) -> int:
+    return os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK)
+
+
+def read_result(path: Path) -> Obj | None:
+    """A JSON file the worker wrote (result or pid file); None while there is none."""
+    data = _read_bounded(path)
+    if data is None:
+        return None
+    try:
+        loaded = json.loads(data)
+    except ValueError:
+        return None
+    return dict(loaded) if isinstance(loaded, dict) else None
 
 
 def read_worker_result(path: Path) -> WorkerResult | None:
     """The attempt's result; None while there is none (or it is not a result at all)."""
-    try:
-        return WorkerResult.model_validate_json(path.read_bytes())
-    except FileNotFoundError:
+    data = _read_bounded(path)
+    if data is None:
         return None
+    try:
+        return WorkerResult.model_validate_json(data)
     except ValidationError:
         return None

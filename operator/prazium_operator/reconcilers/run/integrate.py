@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 
-from prazium_kit import ids, journal, paths
+from prazium_kit import ids, journal
 from prazium_operator import gitrepo, verify
+from prazium_operator.executor import verification
 from prazium_operator.reconcilers.run import core
 from prazium_operator.reconcilers.run.context import (
     RunContext,
@@ -83,13 +84,13 @@ async def verify_merged(ctx: RunContext) -> None:
         await set_status(ctx, verification_result=None)
         return
     await event(ctx, run_status.PHASES["verifying"].journal_type, {"command": command})
-    workdir = paths.task_worktree(ctx.settings.data_dir, ctx.ns, ctx.project, ctx.name, "verify")
+    # Untrusted code: never in the operator's process or environment (issue 9).
     result = await verify.verify(
         ctx.repo,
         str(ctx.status.merged_commit),
         command,
-        workdir,
         ctx.settings.verify_timeout_seconds,
+        verification.runner(ctx.settings, ctx.ns, ctx.project, ctx.name),
     )
     await set_status(ctx, verification_result=result)
     dumped = result.model_dump(by_alias=True)

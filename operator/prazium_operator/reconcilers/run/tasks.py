@@ -134,6 +134,8 @@ async def poll(ctx: RunContext, task: TaskState) -> None:
     ref = _ref(task)
     status = await ctx.executor.state(ref, request)
     if status.state is WorkerState.RUNNING:
+        # The worker's live events (TASK_STARTED first): its file is its only channel.
+        await ingest_worker_events(ctx, request)
         await _note_progress(ctx, task, ref, status.ref, status.message or f"attempt {attempt}")
         return
     result = (
@@ -143,8 +145,8 @@ async def poll(ctx: RunContext, task: TaskState) -> None:
     )
     if result is not None:
         # Before the task's own outcome event: the worker's events (TASK_STARTED, files)
-        # it could not write while PostgreSQL was down. Keyed: those written are skipped.
-        await replay_worker_events(ctx, Path(request.result_path))
+        # from its event file and its result file. Keyed: those written are skipped.
+        await ingest_worker_events(ctx, request, final=True)
     # The result is on the shared volume now (or there is none): the worker's Job,
     # if any, has nothing more to tell. A retry is a new Job (attempt + 1).
     await ctx.executor.release(ref, request)
@@ -198,15 +200,43 @@ def lost_worker_delay(base: float, attempt: int) -> float:
     return random.uniform(ceiling / 2, ceiling)
 
 
-async def replay_worker_events(ctx: RunContext, result_path: Path) -> None:
-    items = recorder.result_events(read_result(result_path))
-    if items:
+# Per event file: how many of its lines are in the journal already (a restarted operator
+# starts from 0 again; the events' keys make that harmless).
+_ingested: dict[str, int] = {}
+
+
+async def ingest_worker_events(
+    ctx: RunContext, request: WorkerRequest, final: bool = False
+) -> None:
+    """Write the worker's new events to the journal, checked (recorder.worker_events):
+    from its event file while it runs; at the end also those its result file kept."""
+    result_path = Path(request.result_path)
+    file = recorder.events_path(result_path)
+    items = await asyncio.to_thread(recorder.read_event_file, file)
+    done = _ingested.get(str(file), 0)
+    fresh = items[done:]
+    if final:
+        fresh = fresh + recorder.result_events(read_result(result_path))
+        _ingested.pop(str(file), None)
+    identity = recorder.WorkerIdentity(
+        namespace=request.namespace,
+        project=request.project,
+        run=request.run,
+        task=request.task_id,
+        attempt=request.attempt,
+        slug=request.task.get("slug"),
+        branch=request.branch,
+    )
+    accepted = recorder.worker_events(fresh, identity)
+    if accepted:
         await asyncio.to_thread(
             recorder.write,
             ctx.settings.database_url,
-            items,
+            accepted,
             retry_seconds=ctx.settings.db_retry_seconds,
         )
+    if not final:
+        _ingested[str(file)] = len(items)
 
 
 async def _complete_task(ctx: RunContext, task: TaskState, result: WorkerResult) -> None:

@@ -1,0 +1,241 @@
+"""Where the generated app's tests run (verify.Runner), per executor (issue 9).
+
+local: a sandboxed child (executor/sandbox.py): a private copy of the tree, scrubbed
+environment, a uid of its own when the operator is root.
+
+kubernetes: a Job of its own in the job namespace, like a worker's: the worker image,
+restricted Pod, no ServiceAccount token, no Secret at all, and only this run's
+verification directory of the repo volume mounted (subPath). The exit code comes from
+the kubelet (the container's terminated state), the output from a file in that
+directory (read bounded: the tests may write anything there).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import os
+import shutil
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from prazium_kit import kube, paths, podsecurity
+from prazium_operator.executor import sandbox
+from prazium_operator.settings import Settings
+from prazium_operator.verify import Outcome, Runner
+
+log = logging.getLogger(__name__)
+MAX_OUTPUT_BYTES = 1024 * 1024
+POLL_SECONDS = 1.0
+# Past the Job's own deadline: how long to wait for the kubelet to report it.
+DEADLINE_SLACK_SECONDS = 60.0
+VERIFY_SCRIPT = 'out=$1; cd "$2" || exit 125; shift 2; "$@" >"$out" 2>&1'
+
+
+def runner(settings: Settings, namespace: str, project: str, run: str) -> Runner:
+    if settings.executor == "kubernetes":
+        return JobRunner(settings, namespace, project, run)
+    return LocalRunner(settings, namespace, project, run)
+
+
+class LocalRunner:
+    def __init__(self, settings: Settings, namespace: str, project: str, run: str) -> None:
+        self.identity = f"{namespace}/{project}/{run}/verify"
+
+    async def run(
+        self, export: Callable[[Path], None], command: list[str], timeout: float
+    ) -> Outcome:
+        # Without root there is no uid to drop to: the tests still run with a scrubbed
+        # environment in a private copy (the README's single-tenant local mode).
+        box = sandbox.Sandbox.create(self.identity, allow_unsandboxed=True)
+        try:
+            await asyncio.to_thread(export, box.work)
+            await asyncio.to_thread(box.hand_over)
+            env = {**sandbox.base_env(box.home), "PYTHONDONTWRITEBYTECODE": "1"}
+            argv = sandbox.resolve_python(command)
+            code, output, timed_out = await asyncio.to_thread(
+                functools.partial(sandbox.run_command, own_session=True), box, argv, env, timeout
+            )
+        finally:
+            await asyncio.to_thread(box.remove)
+        return Outcome(exit_code=code, output=output, timed_out=timed_out)
+
+
+class JobRunner:
+    def __init__(self, settings: Settings, namespace: str, project: str, run: str) -> None:
+        self.settings = settings
+        self.namespace, self.project, self.run_name = namespace, project, run
+        self.dir = paths.task_worktree(settings.data_dir, namespace, project, run, "verify")
+
+    async def run(
+        self, export: Callable[[Path], None], command: list[str], timeout: float
+    ) -> Outcome:
+        await self._delete_all()  # an earlier try's Job (operator restart): start afresh
+        tree, output = self.dir / "tree", self.dir / "output.log"
+        await asyncio.to_thread(shutil.rmtree, self.dir, True)
+        await asyncio.to_thread(tree.mkdir, parents=True)
+        await asyncio.to_thread(export, tree)
+        job = build_verification_job(self.settings, self, command, int(timeout))
+        batch = client.BatchV1Api()
+        await asyncio.to_thread(
+            batch.create_namespaced_job,
+            self.settings.job_namespace,
+            job,  # type: ignore[arg-type]
+        )
+        name = job["metadata"]["name"]
+        try:
+            code, timed_out = await self._wait(name, timeout + DEADLINE_SLACK_SECONDS)
+            text = await asyncio.to_thread(_read_tail, output)
+        finally:
+            await self._delete_all()
+            await asyncio.to_thread(shutil.rmtree, self.dir, True)
+        return Outcome(exit_code=code, output=text, timed_out=timed_out)
+
+    def labels(self) -> dict[str, str]:
+        from prazium_operator.executor.kubernetes import (
+            LABEL_ROLE,
+            LABEL_TASK_NAMESPACE,
+            label_value,
+        )
+
+        return {
+            LABEL_TASK_NAMESPACE: self.namespace,
+            kube.LABEL_PROJECT: label_value(self.project),
+            kube.LABEL_RUN: label_value(self.run_name),
+            kube.LABEL_MANAGED_BY: "prazium",
+            LABEL_ROLE: "verification",
+        }
+
+    async def _wait(self, name: str, limit: float) -> tuple[int, bool]:
+        """(exit code, timed out) once the Job ended."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit
+        batch, core = client.BatchV1Api(), client.CoreV1Api()
+        ns = self.settings.job_namespace
+        while loop.time() < deadline:
+            job: Any = await asyncio.to_thread(batch.read_namespaced_job, name, ns)
+            for cond in (job.status.conditions if job.status else None) or []:
+                if cond.type not in ("Complete", "Failed") or cond.status != "True":
+                    continue
+                if cond.reason == "DeadlineExceeded":
+                    return -1, True
+                pods: Any = await asyncio.to_thread(
+                    core.list_namespaced_pod, ns, label_selector=f"job-name={name}"
+                )
+                for pod in pods.items:
+                    for status in (pod.status.container_statuses if pod.status else None) or []:
+                        ended = status.state.terminated if status.state else None
+                        if ended is not None:
+                            return int(ended.exit_code), False
+                return (0 if cond.type == "Complete" else -1), False
+            await asyncio.sleep(POLL_SECONDS)
+        return -1, True
+
+    async def _delete_all(self) -> None:
+        from prazium_operator.executor.kubernetes import LABEL_ROLE, run_selector
+
+        selector = f"{run_selector(self.namespace, self.run_name)},{LABEL_ROLE}=verification"
+        with contextlib.suppress(ApiException):
+            await asyncio.to_thread(
+                client.BatchV1Api().delete_collection_namespaced_job,
+                self.settings.job_namespace,
+                label_selector=selector,
+                propagation_policy="Background",
+                grace_period_seconds=0,
+            )
+
+
+def build_verification_job(
+    settings: Settings, job_runner: JobRunner, command: list[str], timeout: int
+) -> dict[str, Any]:
+    from prazium_operator.executor.kubernetes import WORKER_UID, volume_subpath
+
+    work = job_runner.dir
+    labels = job_runner.labels()
+    name = f"verify-{uuid.uuid4().hex[:12]}"
+    pod: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "terminationGracePeriodSeconds": 3,
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "securityContext": podsecurity.pod_security_context(WORKER_UID, fs_group=True),
+        "containers": [
+            {
+                "name": "verify",
+                "image": settings.worker_image,
+                "imagePullPolicy": settings.worker_image_pull_policy,
+                "command": [
+                    "bash",
+                    "-c",
+                    VERIFY_SCRIPT,
+                    "verify",
+                    str(work / "output.log"),
+                    str(work / "tree"),
+                    *command,
+                ],
+                "env": [
+                    {"name": "HOME", "value": "/tmp"},
+                    {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},
+                ],
+                "resources": {
+                    "requests": {
+                        "cpu": settings.worker_cpu_request,
+                        "memory": settings.worker_memory_request,
+                    },
+                    "limits": {
+                        "cpu": settings.worker_cpu_limit,
+                        "memory": settings.worker_memory_limit,
+                    },
+                },
+                "securityContext": podsecurity.container_security_context(),
+                "volumeMounts": [
+                    {
+                        "name": "repos",
+                        "mountPath": str(work),
+                        "subPath": volume_subpath(settings, work),
+                    },
+                    {"name": "tmp", "mountPath": "/tmp"},
+                ],
+            }
+        ],
+        "volumes": [
+            {"name": "repos", "persistentVolumeClaim": {"claimName": settings.repo_volume_claim}},
+            {"name": "tmp", "emptyDir": {}},
+        ],
+    }
+    if settings.worker_service_account:
+        pod["serviceAccountName"] = settings.worker_service_account
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name, "namespace": settings.job_namespace, "labels": labels},
+        "spec": {
+            "backoffLimit": 0,
+            "activeDeadlineSeconds": max(timeout, 1),
+            "ttlSecondsAfterFinished": 3600,
+            "template": {"metadata": {"labels": labels}, "spec": pod},
+        },
+    }
+
+
+def _read_tail(path: Path) -> str:
+    """The output's last MAX_OUTPUT_BYTES; never through a symlink the tests planted."""
+    try:
+        with open(path, "rb", opener=_no_follow) as handle:
+            handle.seek(0, 2)
+            size = handle.tell()
+            handle.seek(max(size - MAX_OUTPUT_BYTES, 0))
+            return handle.read().decode(errors="replace")
+    except (FileNotFoundError, OSError):
+        return ""
+
+
+def _no_follow(path: str, flags: int) -> int:
+    return os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK)
