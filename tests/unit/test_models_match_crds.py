@@ -195,4 +195,7 @@ def _field_count(node: dict[str, Any]) -> int:
 def test_every_crd_field_has_a_description(kind: str) -> None:
     schema = _crd_schema(kind)
     assert _field_count(schema) > 40  # the walk reaches the nested fields
-    assert _undescribed(schema, kind) == []
+    # The apiserver refuses anything but a type on metadata (kubectl explain shows
+    # ObjectMeta's own documentation there).
+    assert schema["properties"]["metadata"] == {"type": "object"}
+    assert _undescribed(schema, kind) == [f"{kind}.metadata"]
