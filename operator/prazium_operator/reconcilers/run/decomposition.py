@@ -89,12 +89,7 @@ def is_brief(plan: Plan) -> bool:
 def brief(plan: Plan) -> Plan:
     """The plan as status keeps it once the Tasks exist."""
     return plan.model_copy(
-        update={
-            "tasks": [
-                PlannedTask(id=t.id, slug=t.slug, dependencies=list(t.dependencies))
-                for t in plan.tasks
-            ]
-        }
+        update={"tasks": [PlannedTask(id=t.id, slug=t.slug) for t in plan.tasks]}
     )
 
 
