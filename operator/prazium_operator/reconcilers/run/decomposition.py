@@ -2,8 +2,8 @@
 
 The plan is stored before any Task is created, so a restarted daemon re-creates
 missing Tasks from the same plan instead of asking the planner again. Once every
-Task exists, status.plan is cut to its brief form (ids, slugs, dependencies): each
-task's full definition lives in its Task's spec.definition, which keeps
+Task exists, status.plan is cut to its brief form (ids and slugs): each task's
+full definition (dependencies too) lives in its Task's spec.definition, which keeps
 `kubectl describe run` short.
 """
 
