@@ -107,3 +107,22 @@ export PRAZIUM_SCHEDULER_PORT PRAZIUM_KUBELET_PORT PRAZIUM_KUBELET_HEALTHZ_PORT 
 # packages and console scripts are found like any installed package's.
 PRAZIUM_PYTHON=$PRAZIUM_ROOT/.venv/bin/python
 export PRAZIUM_PYTHON
+
+# install_crds KUBECONFIG: apply crds/, wait until they are served, then refresh
+# kubectl's discovery cache (~/.kube/cache/discovery, kept for minutes): a cache
+# taken before the CRDs existed makes `kubectl get prazium -A` (the category) fail
+# with "the server doesn't have a resource type" although the CRDs are there.
+# `kubectl api-resources` (without --cached) invalidates and rewrites that cache.
+install_crds() {
+  local kubectl=$DEV_DIR/bin/kubectl kubeconfig=$1
+  "$kubectl" --kubeconfig "$kubeconfig" apply --server-side --force-conflicts -f "$PRAZIUM_ROOT/crds/" >/dev/null
+  "$kubectl" --kubeconfig "$kubeconfig" wait --for=condition=Established \
+    crd/projects.prazium.io crd/runs.prazium.io crd/tasks.prazium.io --timeout=60s >/dev/null
+  for _ in $(seq 1 50); do
+    if [ "$("$kubectl" --kubeconfig "$kubeconfig" api-resources --api-group=prazium.io -o name 2>/dev/null | wc -l)" -ge 3 ]; then
+      return 0
+    fi
+    sleep 0.2
+  done
+  die "the prazium.io resources did not appear in discovery"
+}

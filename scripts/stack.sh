@@ -46,9 +46,7 @@ up() {
     "$PRAZIUM_ROOT/scripts/node.sh" workload "$JOB_NAMESPACE" "$DEV_DIR/data"
   fi
   say "installing the CRDs"
-  "$DEV_DIR/bin/kubectl" --kubeconfig "$KUBECONFIG_FILE" apply --server-side --force-conflicts -f "$PRAZIUM_ROOT/crds/" >/dev/null
-  "$DEV_DIR/bin/kubectl" --kubeconfig "$KUBECONFIG_FILE" wait --for=condition=Established \
-    crd/projects.prazium.io crd/runs.prazium.io crd/tasks.prazium.io --timeout=60s >/dev/null
+  install_crds "$KUBECONFIG_FILE"
   service_env
   mkdir -p "$PRAZIUM_DATA_DIR" "$RUN"
   # An operator started with the other executor or an older worker image: restart it.

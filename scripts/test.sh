@@ -30,9 +30,7 @@ trap teardown EXIT
 t0=$SECONDS
 "$PRAZIUM_ROOT/scripts/cluster.sh" start
 "$PRAZIUM_ROOT/scripts/postgres.sh" start
-"$DEV_DIR/bin/kubectl" --kubeconfig "$DEV_DIR/kubeconfig" apply --server-side --force-conflicts -f "$PRAZIUM_ROOT/crds/" >/dev/null
-"$DEV_DIR/bin/kubectl" --kubeconfig "$DEV_DIR/kubeconfig" wait --for=condition=Established \
-  crd/projects.prazium.io crd/runs.prazium.io crd/tasks.prazium.io --timeout=60s >/dev/null
+install_crds "$DEV_DIR/kubeconfig"
 if [ "$NODE" = 1 ]; then
   "$PRAZIUM_ROOT/scripts/node.sh" start
   # Tests make their own job namespaces and volumes (tests/support/node.py).

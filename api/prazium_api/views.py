@@ -27,11 +27,24 @@ def project_phase(obj: Obj) -> str:
 
 
 def repo_path(data_dir: Path, obj: Obj) -> str:
+    """The project's repository relative to the repo volume: answers carry no host path."""
     meta = obj["metadata"]
-    return str(
-        obj.get("status", {}).get("repoPath")
-        or paths.repo_path(data_dir, meta["namespace"], meta["name"])
+    return paths.volume_relative(
+        data_dir, paths.repo_path(data_dir, meta["namespace"], meta["name"])
     )
+
+
+def volume_relative(value: str | None) -> str | None:
+    """A path from a status as answers show it. Statuses hold volume-relative paths;
+    one written before that (absolute) is cut to its part from the volume's top
+    directory on (workspaces/..., repos/...), never shown whole."""
+    if not value or not value.startswith("/"):
+        return value
+    parts = value.split("/")
+    for top in ("workspaces", "repos", "results"):
+        if top in parts:
+            return "/".join(parts[parts.index(top) :])
+    return None
 
 
 def latest_run(obj: Obj) -> Obj | None:
@@ -145,7 +158,7 @@ def task_detail(obj: Obj) -> Obj:
             "expectedOutputs": definition.get("expectedOutputs", []),
         },
         "branchName": status.get("branchName"),
-        "worktreePath": status.get("worktreePath"),
+        "worktreePath": volume_relative(status.get("worktreePath")),
         "attempts": status.get("attempts", 0),
         "message": status.get("message"),
         "result": None
@@ -160,16 +173,26 @@ def task_detail(obj: Obj) -> Obj:
     }
 
 
-def run_detail(obj: Obj, tasks: list[Obj]) -> Obj:
+def planned_tasks(plan: Obj, tasks: list[Obj]) -> list[Obj]:
+    """The plan's tasks with their full definitions: status.plan keeps them brief once
+    the Tasks exist (each Task's spec.definition is the reference)."""
+    definitions = {
+        t.get("spec", {}).get("definition", {}).get("id"): t["spec"]["definition"] for t in tasks
+    }
+    return [definitions.get(task.get("id")) or task for task in plan.get("tasks", [])]
+
+
+def run_detail(obj: Obj, tasks: list[Obj], snapshot: Obj | None = None) -> Obj:
+    """snapshot: status.specSnapshot with its documents read from the repository."""
     status = obj.get("status", {})
     plan = status.get("plan")
     return {
         **run_summary(obj),
-        "specSnapshot": status.get("specSnapshot"),
+        "specSnapshot": snapshot if snapshot is not None else status.get("specSnapshot"),
         "tasksJson": None
         if not plan
         else {
-            "tasks": plan.get("tasks", []),
+            "tasks": planned_tasks(plan, tasks),
             "mergeOrder": plan.get("mergeOrder", []),
             "verifyCommand": plan.get("verifyCommand"),
         },

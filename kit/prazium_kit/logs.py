@@ -1,4 +1,4 @@
-"""Structured logs for the API and the worker (the operator's lines are kopf's JSON).
+"""Structured logs for the API, the operator and the worker: one shape for all three.
 
 PRAZIUM_LOG_FORMAT picks the format of every line a process writes to stderr:
 
@@ -9,6 +9,10 @@ PRAZIUM_LOG_FORMAT picks the format of every line a process writes to stderr:
   of the call, and ``exc_info`` for a traceback.
 * ``text``: one readable line per record with the context as ``key=value`` at the
   end, for people running ``make up`` in a terminal.
+
+The severity is always under ``level`` (the operator replaces kopf's own JSON
+formatter, which says ``severity``, with this one; kopf's reference to the object a
+handler works on becomes ``object``).
 
 Logs name API key ids (``key_...``), never keys: as a safety net, anything shaped
 like a key (``pzm_...``) and the value of a token-like query parameter is masked
@@ -33,8 +37,12 @@ from pythonjsonlogger.json import JsonFormatter as _JsonFormatter
 _CONTEXT: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
     "prazium_log_context", default=None
 )
-# Record attributes that are not context: uvicorn's ANSI-coloured copy of the message.
-_SKIP = {*RESERVED_ATTRS, "color_message"}
+# Record attributes that are not context: uvicorn's ANSI-coloured copy of the message,
+# kopf's per-record settings and flags (its object reference is logged as OBJECT_KEY).
+_KOPF_REF = "k8s_ref"
+_SKIP = {*RESERVED_ATTRS, "color_message", "settings", "k8s_skip", _KOPF_REF}
+LEVEL_KEY = "level"
+OBJECT_KEY = "object"
 _SECRETS = re.compile(
     r"pzm_[A-Za-z0-9_\-]+|(?<=[?&])([^=&\s\"']*(?:token|key|secret|session"
     r"|password|auth)[^=&\s\"']*=)[^&\s\"']+",
@@ -68,7 +76,7 @@ class JsonFormatter(_JsonFormatter):
     def __init__(self) -> None:
         super().__init__(
             ["asctime", "levelname", "name", "message"],
-            rename_fields={"asctime": "timestamp", "levelname": "level", "name": "logger"},
+            rename_fields={"asctime": "timestamp", "levelname": LEVEL_KEY, "name": "logger"},
             reserved_attrs=list(_SKIP),
         )
 
@@ -83,6 +91,8 @@ class JsonFormatter(_JsonFormatter):
         self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
     ) -> None:
         super().add_fields(log_data, record, message_dict)
+        if isinstance(getattr(record, _KOPF_REF, None), dict):
+            log_data[OBJECT_KEY] = getattr(record, _KOPF_REF)
         for key, value in context().items():
             log_data.setdefault(key, value)
 

@@ -212,8 +212,13 @@ class ProjectStatus(_Status):
 
 
 class SpecSnapshot(_Status):
+    """The approved spec a Run builds: its version and the commit holding its documents
+    (docs/spec/ in the project's repository). documents is only set on runs stored
+    before the documents moved out of status."""
+
     version: int | None = None
-    documents: dict[str, str] = {}
+    commit_sha: str | None = Field(default=None, alias="commitSha")
+    documents: dict[str, str] | None = None
 
 
 class PlannedTask(BaseModel):
@@ -277,6 +282,7 @@ class RunStatus(_Status):
     base_commit: str | None = Field(default=None, alias="baseCommit")
     started_at: str | None = Field(default=None, alias="startedAt")
     completed_at: str | None = Field(default=None, alias="completedAt")
+    duration: str | None = None
     conditions: list[Condition] | None = None
 
 
@@ -308,6 +314,7 @@ class TaskStatus(_Status):
     result: TaskResult | None = None
     started_at: str | None = Field(default=None, alias="startedAt")
     completed_at: str | None = Field(default=None, alias="completedAt")
+    duration: str | None = None
     conditions: list[Condition] | None = None
 
 

@@ -37,9 +37,21 @@ def task_worktree(data_dir: Path, namespace: str, project: str, run: str, task: 
     return project_workspace(data_dir, namespace, project) / run / task
 
 
+def run_results(data_dir: Path, namespace: str, run: str) -> Path:
+    """The results (and kept logs) of one run's workers."""
+    ns, run_name = _safe(namespace, run)
+    return data_dir / "results" / ns / run_name
+
+
 def result_path(data_dir: Path, namespace: str, run: str, task: str, attempt: int) -> Path:
-    ns, run_name, task_name = _safe(namespace, run, task)
-    return data_dir / "results" / ns / run_name / f"{task_name}-{attempt}.json"
+    (task_name,) = _safe(task)
+    return run_results(data_dir, namespace, run) / f"{task_name}-{attempt}.json"
+
+
+def volume_relative(data_dir: Path, path: Path) -> str:
+    """path as status and API answers show it: relative to the repo volume, so no
+    host path (the data dir) leaks to kubectl users or API clients."""
+    return path.relative_to(data_dir).as_posix()
 
 
 def exports_dir(data_dir: Path, namespace: str) -> Path:

@@ -86,6 +86,11 @@ def rev_parse(repo: Path, rev: str) -> str | None:
     return proc.stdout.strip() if proc.returncode == 0 else None
 
 
+def show_file(repo: Path, commit: str, path: str) -> str:
+    """The text of path at commit (GitError when it is not there)."""
+    return git("show", f"{commit}:{path}", cwd=repo).stdout
+
+
 def branch_ref(branch: str) -> str:
     return f"refs/heads/{branch}"
 

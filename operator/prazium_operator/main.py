@@ -6,7 +6,7 @@ import logging
 
 import kopf
 
-from prazium_kit import kube
+from prazium_kit import kube, logs
 from prazium_operator import leader
 from prazium_operator.agents.preload import preload_configured_agents
 from prazium_operator.settings import get_settings
@@ -14,12 +14,13 @@ from prazium_operator.settings import get_settings
 
 def main() -> None:
     settings = get_settings()
-    kopf.configure(
-        # kopf's JSON lines carry the object (namespace, name) of handler logs; prazium's
-        # own modules add namespace/run/task/attempt with extra= (executor/*.py).
-        log_format=kopf.LogFormat.JSON if settings.log_format == "json" else kopf.LogFormat.FULL,
-        verbose=settings.log_level.upper() == "DEBUG",
-    )
+    kopf.configure(verbose=settings.log_level.upper() == "DEBUG")
+    # The kit's formatter instead of kopf's, so the operator's lines have the API's and
+    # the worker's shape (the severity under "level", not kopf's "severity"); kopf's
+    # reference to a handler's object (namespace, name) is kept as "object", and
+    # prazium's own modules add namespace/run/task/attempt with extra= (executor/*.py).
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(logs.formatter(settings.log_format))
     logging.getLogger().setLevel(settings.log_level.upper())
     preload_configured_agents()  # the LLM SDKs' imports take seconds: not in a planning step
     import prazium_operator.handlers  # noqa: F401  (registers the handlers)

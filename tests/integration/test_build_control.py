@@ -66,10 +66,10 @@ SLOW_ON_FIRST_ATTEMPT = (
 
 
 def test_out_of_scope_write_fails_the_task_and_the_run_naming_the_path(
-    stack: Stack, namespace: str, operator: ServiceProcess
+    stack: Stack, namespace: str, operator: ServiceProcess, data_dir: Path
 ) -> None:
     project = _approved_project(stack, namespace, operator)
-    repo = project["status"]["repoPath"]
+    repo = data_dir / project["status"]["repoPath"]
     main_before = git(repo, "rev-parse", "main").strip()
     create(
         namespace,
@@ -98,10 +98,10 @@ def test_out_of_scope_write_fails_the_task_and_the_run_naming_the_path(
 
 
 def test_cancel_stops_the_worker_and_a_retry_then_succeeds(
-    stack: Stack, namespace: str, operator: ServiceProcess
+    stack: Stack, namespace: str, operator: ServiceProcess, data_dir: Path
 ) -> None:
     project = _approved_project(stack, namespace, operator)
-    repo = project["status"]["repoPath"]
+    repo = data_dir / project["status"]["repoPath"]
     main_before = git(repo, "rev-parse", "main").strip()
     create(
         namespace,
@@ -185,7 +185,7 @@ def test_operator_killed_mid_run_resumes_without_duplicates(
 ) -> None:
     kubectl_apply(stack, namespace, EXAMPLES / "project-answered.yaml")
     project = wait_phase(namespace, "projects", "todo-answered", {"approved"}, operator)
-    repo = project["status"]["repoPath"]
+    repo = data_dir / project["status"]["repoPath"]
     create(
         namespace,
         "runs",
@@ -240,7 +240,7 @@ def test_lost_worker_is_rerun_as_attempt_2_without_duplicates(
     """Operator and worker both SIGKILLed mid-task: the new operator finds the worker
     gone without a result (LOST) and re-runs the task as attempt 2."""
     project = _approved_project(stack, namespace, operator)
-    repo = project["status"]["repoPath"]
+    repo = data_dir / project["status"]["repoPath"]
     create(
         namespace,
         "runs",

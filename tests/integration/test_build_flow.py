@@ -28,11 +28,11 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def test_kubectl_only_project_and_run_build_a_verified_app(
-    stack: Stack, namespace: str, operator: ServiceProcess
+    stack: Stack, namespace: str, operator: ServiceProcess, data_dir: Path
 ) -> None:
     kubectl_apply(stack, namespace, EXAMPLES / "project-answered.yaml")
     project = wait_phase(namespace, "projects", "todo-answered", {"approved"}, operator)
-    repo = project["status"]["repoPath"]
+    repo = data_dir / project["status"]["repoPath"]  # relative to the repo volume
     assert project["status"]["spec"]["approvedVersion"] == 1
     assert {"docs/spec/SPEC.md", "docs/spec/DATA.md"} <= files_on(repo)
 
@@ -181,7 +181,7 @@ def test_project_lifecycle_questions_spec_approval_regenerate_archive_delete(
     status = wait_observed(namespace, "projects", "shop", generation, operator)["status"]
     assert status["phase"] == "approved"
     assert status["spec"]["approvedVersion"] == 1 and status["spec"]["approvedAt"]
-    repo = status["repoPath"]
+    repo = data_dir / status["repoPath"]
     assert git(repo, "rev-parse", "main").strip() == status["spec"]["commitSha"]
     assert "docs/spec/SPEC.md" in files_on(repo)
 
@@ -218,7 +218,7 @@ def test_project_lifecycle_questions_spec_approval_regenerate_archive_delete(
         interval=0.1,
     )
     assert not Path(repo).exists()
-    assert Path(other["status"]["repoPath"]).exists()
+    assert (data_dir / other["status"]["repoPath"]).exists()
 
 
 def test_a_planner_this_installation_lacks_stalls_the_project_with_a_clear_message(

@@ -63,7 +63,7 @@ def test_standby_takes_over_from_a_killed_leader_within_15s_without_duplicates(
     try:
         kubectl_apply(stack, namespace, ROOT / "examples" / "project-gitops.yaml")
         project = wait_phase(namespace, "projects", "notes-gitops", {"approved"}, leader)
-        repo = project["status"]["repoPath"]
+        repo = data_dir / project["status"]["repoPath"]
         assert _logged(leader, ACQUIRED)
         standby = start_operator(
             stack, data_dir, [namespace], tmp_path / "standby", **_election(namespace)

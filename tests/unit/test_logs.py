@@ -36,6 +36,14 @@ def test_json_lines_carry_context_and_extra_and_mask_keys() -> None:
     logs.bind()
 
 
+def test_kopf_records_keep_their_object_under_the_one_level_key() -> None:
+    record = _record("handler done", k8s_ref={"namespace": "t1", "name": "p"}, k8s_skip=False)
+    line = json.loads(logs.JsonFormatter().format(record))
+    assert line[logs.LEVEL_KEY] == "INFO" and "severity" not in line
+    assert line["object"] == {"namespace": "t1", "name": "p"}
+    assert "k8s_ref" not in line and "k8s_skip" not in line
+
+
 def test_request_id_honours_sane_tokens_only() -> None:
     assert request_id({"headers": [(b"x-request-id", b"abc-123.X_y")]}) == "abc-123.X_y"
     for bad in (b"", b"has space", b"x" * 65, b'quote"', b"new\nline"):

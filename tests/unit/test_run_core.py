@@ -130,6 +130,15 @@ def test_an_approved_spec_is_snapshotted() -> None:
     assert decision == Admitted(SpecSnapshot(version=2, documents={"SPEC.md": "s"}))
 
 
+def test_a_committed_spec_is_snapshotted_by_reference() -> None:
+    status = approved()
+    assert status.spec is not None
+    status.spec.commit_sha = "abc123"
+    decision = admission_decision("p", False, status)
+    # The run's status names the commit; the documents stay in the repository.
+    assert decision == Admitted(SpecSnapshot(version=2, commitSha="abc123"))
+
+
 def test_archived_projects_and_unapproved_specs_are_refused() -> None:
     archived = admission_decision("p", True, approved())
     assert isinstance(archived, Refused) and "archived" in archived.message

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import Body, Query
 
-from prazium_api import builds, crs, lookup, views
+from prazium_api import builds, crs, lookup, snapshots, views
 from prazium_api.deps import Caller, Db, Paging, Settings, ok
 from prazium_api.errors import conflict, operator_timeout
 from prazium_api.models import StartRun
@@ -125,10 +125,11 @@ def list_runs(
     operation_id="getRun",
     response_model=Ok[RunDetail],
 )
-def get_run(projectId: str, runId: str, caller: Caller) -> Obj:
+def get_run(projectId: str, runId: str, caller: Caller, settings: Settings) -> Obj:
     run = lookup.run(caller.tenant, projectId, runId)
     tasks = lookup.tasks(caller.tenant, run["metadata"]["name"])
-    return ok(views.run_detail(run, tasks))
+    snapshot = snapshots.spec_snapshot(settings.data_dir, caller.tenant, run)
+    return ok(views.run_detail(run, tasks, snapshot))
 
 
 @router.post(

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import shutil
 from typing import Any
 
 import kopf
 
-from prazium_kit import paths
 from prazium_kit.kube import GROUP, PROJECTS, VERSION
 from prazium_kit.models import ProjectSpec, ProjectStatus
+from prazium_operator import cleanup
 from prazium_operator.reconcilers.project import planning
 from prazium_operator.settings import get_settings
 
@@ -36,6 +35,7 @@ async def reconcile_project(
     meta: kopf.Meta,
     patch: kopf.Patch,
     memo: kopf.Memo,
+    body: kopf.Body,
     **_: Any,
 ) -> None:
     assert namespace is not None  # Projects are namespaced
@@ -47,6 +47,7 @@ async def reconcile_project(
         ProjectStatus.model_validate(copy.deepcopy(dict(status))),
         meta.get("generation"),
         _planning(memo),
+        dict(body),
     )
     if change is not None:
         patch.status.update(change)
@@ -57,9 +58,4 @@ async def remove_project_files(name: str, namespace: str | None, memo: kopf.Memo
     """Deleting a Project removes its repository and workspaces, and nothing else."""
     assert namespace is not None
     planning.cancel(_planning(memo), (namespace, name))
-    data_dir = get_settings().data_dir
-    for path in (
-        paths.repo_path(data_dir, namespace, name),
-        paths.project_workspace(data_dir, namespace, name),
-    ):
-        await asyncio.to_thread(shutil.rmtree, path, True)
+    await asyncio.to_thread(cleanup.remove_project_files, get_settings().data_dir, namespace, name)

@@ -8,12 +8,14 @@ survive an operator crash.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import kopf
 
 from prazium_kit.kube import GROUP, RUNS, VERSION
 from prazium_kit.models import RunStatus, status_of
+from prazium_operator import cleanup
 from prazium_operator.reconcilers.run import finished
 from prazium_operator.reconcilers.run.driver import RunDriver
 from prazium_operator.settings import get_settings
@@ -34,12 +36,19 @@ async def drive_run(
 
 
 @kopf.on.delete(GROUP, VERSION, RUNS)
-async def release_run_workers(name: str, namespace: str | None, memo: kopf.Memo, **_: Any) -> None:
-    """A deleted Run leaves no worker behind: Jobs live in the job namespace, beyond the
-    reach of ownerReferences, so they are deleted by label here. The handler's finalizer
-    holds the Run until this succeeded, even if the operator was down at deletion."""
+async def release_run_workers(
+    name: str, namespace: str | None, spec: kopf.Spec, memo: kopf.Memo, **_: Any
+) -> None:
+    """A deleted Run leaves no worker and no file behind: Jobs live in the job namespace,
+    beyond the reach of ownerReferences, so they are deleted by label here, then the
+    run's worktrees and results go. The handler's finalizer holds the Run until this
+    succeeded, even if the operator was down at deletion (or the namespace is going)."""
     assert namespace is not None
     await memo.executor.release_run(namespace, name)
+    project = (spec.get("projectRef") or {}).get("name")
+    await asyncio.to_thread(
+        cleanup.remove_run_files, get_settings().data_dir, namespace, project, name
+    )
 
 
 @kopf.on.event(GROUP, VERSION, RUNS)

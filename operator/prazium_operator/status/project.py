@@ -1,6 +1,9 @@
-"""A Project's phase and conditions: one table, one phase rule, the helpers that set them."""
+"""A Project's phase and conditions: one table, one phase rule, the helpers that set them,
+and the Kubernetes Events a step's change of status posts (events_between)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from prazium_kit.models import (
     RUN_ACTIVE_PHASES,
@@ -11,7 +14,8 @@ from prazium_kit.models import (
 )
 from prazium_operator.status.conditions import PhaseRow, build, from_row
 
-# Projects post no Kubernetes or journal events of their own (runs do).
+# A Project's Kubernetes Events follow what a step changed (events_between), not its
+# phase alone; it has no journal of its own (runs do).
 PHASES: dict[ProjectPhase, PhaseRow] = {
     "draft": PhaseRow(ready=False, reconciling=False, stalled=False, reason="AwaitingQuestions"),
     "clarifying": PhaseRow(ready=False, reconciling=False, stalled=False, reason="AwaitingAnswers"),
@@ -104,3 +108,64 @@ def planning_conditions(
         reason=PLANNING,
         message=f"the {planner} planner is {doing}",
     )
+
+
+# Kubernetes Event reasons of a Project (kubectl describe project shows them).
+QUESTIONS_READY = "QuestionsReady"
+SPEC_WRITTEN = "SpecWritten"
+APPROVED = "Approved"
+STALLED = "Stalled"
+
+
+@dataclass(frozen=True)
+class ProjectEvent:
+    reason: str
+    message: str
+    warning: bool = False
+
+
+def _stalled(status: ProjectStatus) -> Condition | None:
+    return next(
+        (c for c in status.conditions or [] if c.type == "Stalled" and c.status == "True"), None
+    )
+
+
+def events_between(before: ProjectStatus, after: ProjectStatus) -> list[ProjectEvent]:
+    """The events a step that took status from before to after posts: questions ready,
+    a spec version written, a version approved, the Project stalled. Computed from the
+    two statuses, so a step that changes nothing posts nothing."""
+    events = []
+    if after.questions and not before.questions:
+        events.append(
+            ProjectEvent(
+                QUESTIONS_READY,
+                f"{len(after.questions)} clarifying questions are ready in status.questions;"
+                " answer them in spec.answers (an empty list uses the defaults)",
+            )
+        )
+    old, new = before.spec, after.spec
+    version = new.version if new else None
+    if version and version != (old.version if old else None):
+        assert new is not None
+        source = "provided in spec.specDocuments" if new.source == "provided" else "written"
+        events.append(
+            ProjectEvent(
+                SPEC_WRITTEN,
+                f"spec version {version} {source}; review status.spec.documents and approve"
+                f" it with spec.approval.specVersion: {version}",
+            )
+        )
+    approved = new.approved_version if new else None
+    if approved and approved != (old.approved_version if old else None):
+        assert new is not None
+        commit = f" (commit {new.commit_sha[:12]} on main)" if new.commit_sha else ""
+        events.append(
+            ProjectEvent(
+                APPROVED, f"spec version {approved} approved{commit}; create a Run to build it"
+            )
+        )
+    stalled = _stalled(after)
+    if stalled is not None and _stalled(before) is None:
+        why = stalled.message or stalled.reason or "no progress possible"
+        events.append(ProjectEvent(STALLED, f"{stalled.reason}: {why}", warning=True))
+    return events

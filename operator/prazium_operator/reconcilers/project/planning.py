@@ -41,6 +41,7 @@ from prazium_kit import resources
 from prazium_kit.kube import PROJECTS
 from prazium_kit.models import ProjectSpec, ProjectStatus, spec_of, status_of, status_patch
 from prazium_kit.types import Obj
+from prazium_operator import kevents
 from prazium_operator.reconcilers.project import spec as spec_step
 from prazium_operator.status import project as project_status
 
@@ -71,8 +72,11 @@ async def reconcile(
     status: ProjectStatus,
     generation: int | None,
     planning: dict[Key, Planning],
+    involved: Obj,
 ) -> Obj | None:
-    """One handler call: the status patch to apply now, or None when planning took over."""
+    """One handler call: the status patch to apply now, or None when planning took over.
+
+    involved is the Project as the handler got it: what its Kubernetes Events name."""
     key = (namespace, name)
     if spec_step.planning_needed(spec, status):
         running = planning.get(key)
@@ -89,7 +93,14 @@ async def reconcile(
     step = await asyncio.to_thread(
         spec_step.reconcile, data_dir, namespace, name, spec, status, generation
     )
+    await asyncio.to_thread(post_events, involved, status, step.status)
     return step.patch()
+
+
+def post_events(project: Obj, before: ProjectStatus, after: ProjectStatus) -> None:
+    """The Kubernetes Events of a step (questions ready, spec written, approved, stalled)."""
+    for item in project_status.events_between(before, after):
+        kevents.post(project, item.reason, item.message, warning=item.warning)
 
 
 async def plan_in_background(
@@ -133,10 +144,10 @@ def plan(
         spec = spec_of(obj, ProjectSpec)
         status = status_of(obj, ProjectStatus)
         final = marked or not spec_step.planning_needed(spec, status)
+        step: spec_step.Step | None = None
         if final:
-            change = spec_step.reconcile(
-                data_dir, namespace, name, spec, status, generation, calls
-            ).patch()
+            step = spec_step.reconcile(data_dir, namespace, name, spec, status, generation, calls)
+            change = step.patch()
         else:
             status.conditions = project_status.planning_conditions(spec, status, generation)
             change = status_patch(status, "conditions")
@@ -148,7 +159,8 @@ def plan(
             if resources.is_conflict(exc):
                 continue
             raise
-        if final:
+        if step is not None:
+            post_events(obj, status, step.status)
             return
         marked = True
     raise RuntimeError(f"project {namespace}/{name}: status kept changing under us")

@@ -119,7 +119,7 @@ def reconcile(
     repo = paths.repo_path(data_dir, namespace, name)
     gitrepo.init_bare(repo)
     out = status.model_copy(deep=True)
-    out.repo_path, out.message = str(repo), ""
+    out.repo_path, out.message = paths.volume_relative(data_dir, repo), ""
     fields = list(STEP_FIELDS)
     blocked = reason = ""
     if not spec.archived:
@@ -234,6 +234,11 @@ def _apply_approval(
     return state.model_copy(
         update={"approved_version": version, "approved_at": approved_at, "commit_sha": commit}
     )
+
+
+def committed_documents(repo: Path, commit: str) -> dict[str, str]:
+    """The spec documents commit_spec committed, read back from the commit."""
+    return {key: gitrepo.show_file(repo, commit, f"{SPEC_DIR}/{key}") for key in SPEC_DOCUMENTS}
 
 
 def commit_spec(repo: Path, documents: dict[str, str], version: int, date: str) -> str:

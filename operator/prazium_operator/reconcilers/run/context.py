@@ -35,6 +35,7 @@ from prazium_kit.models import (
 from prazium_kit.types import Obj
 from prazium_operator import kevents, recorder, retrying
 from prazium_operator.executor.base import Executor
+from prazium_operator.reconcilers.project import spec as project_spec
 from prazium_operator.reconcilers.project import state as project_state
 from prazium_operator.reconcilers.run.core import TaskView, summary_of
 from prazium_operator.settings import Settings
@@ -104,6 +105,7 @@ class RunContext:
     project_status: ProjectStatus = field(default_factory=ProjectStatus)
     tasks: dict[str, TaskState] = field(default_factory=dict)
     observed: int | None = None
+    documents: dict[str, str] | None = None  # the spec snapshot's, once read (spec_documents)
 
     @property
     def project(self) -> str:
@@ -148,6 +150,20 @@ def agent(ctx: RunContext) -> ProjectAgent:
     base = ctx.project_spec.chosen_agent if ctx.project_spec else ProjectAgent()
     override = ctx.spec.agent.model_dump(exclude_none=True) if ctx.spec.agent else {}
     return base.model_copy(update={k: v for k, v in override.items() if v})
+
+
+async def spec_documents(ctx: RunContext) -> dict[str, str]:
+    """The documents of the run's spec snapshot: from the commit it names (read once),
+    or inline for a run stored before the documents moved out of status."""
+    snapshot = ctx.status.spec_snapshot
+    assert snapshot is not None
+    if snapshot.documents or not snapshot.commit_sha:
+        return dict(snapshot.documents or {})
+    if ctx.documents is None:
+        ctx.documents = await asyncio.to_thread(
+            project_spec.committed_documents, ctx.repo, snapshot.commit_sha
+        )
+    return ctx.documents
 
 
 def in_phase(ctx: RunContext, *phases: TaskPhase) -> list[TaskState]:

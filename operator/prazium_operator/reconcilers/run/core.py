@@ -77,6 +77,9 @@ def admission_decision(
             f"project {project!r} has no approved spec (phase {phase}); approve spec"
             f" version {version or '(none yet)'} with spec.approval.specVersion first"
         )
+    if state.commit_sha:
+        # A reference: the approved documents are committed under docs/spec/ there.
+        return Admitted(SpecSnapshot(version=version, commitSha=state.commit_sha))
     return Admitted(SpecSnapshot(version=version, documents=dict(state.documents or {})))
 
 

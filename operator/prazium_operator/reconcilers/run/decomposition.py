@@ -1,7 +1,10 @@
 """decomposing: the planner's plan into status.plan, then one Task CR per planned task.
 
 The plan is stored before any Task is created, so a restarted daemon re-creates
-missing Tasks from the same plan instead of asking the planner again.
+missing Tasks from the same plan instead of asking the planner again. Once every
+Task exists, status.plan is cut to its brief form (ids and slugs): each task's
+full definition (dependencies too) lives in its Task's spec.definition, which keeps
+`kubectl describe run` short.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 import asyncio
 
 from prazium_kit import ids, journal, kube, resources
-from prazium_kit.models import Plan, TaskStatus, status_of, status_patch
+from prazium_kit.models import Plan, PlannedTask, TaskStatus, status_of, status_patch
 from prazium_kit.types import Obj
 from prazium_operator.plan import PlanError, validate_plan
 from prazium_operator.reconcilers.run.context import (
@@ -22,6 +25,7 @@ from prazium_operator.reconcilers.run.context import (
     event,
     set_phase,
     set_status,
+    spec_documents,
 )
 from prazium_operator.reconcilers.run.core import summary_of
 from prazium_operator.status import task as task_status
@@ -40,7 +44,7 @@ async def decompose(ctx: RunContext) -> None:
         planner = get_planner(chosen.planner, **agent_options(chosen.as_spec()))
         assert ctx.project_spec is not None and ctx.status.spec_snapshot is not None
         display = ctx.project_spec.display_name
-        documents = ctx.status.spec_snapshot.documents
+        documents = await spec_documents(ctx)
         try:
             written = await asyncio.to_thread(planner.decompose, display, documents)
             validate_plan(written)
@@ -70,8 +74,23 @@ async def decompose(ctx: RunContext) -> None:
             ],
         },
     )
-    await _create_tasks(ctx, plan)
+    if not is_brief(plan):
+        await _create_tasks(ctx, plan)
+        await set_status(ctx, plan=brief(plan))
     await set_phase(ctx, "executing")
+
+
+def is_brief(plan: Plan) -> bool:
+    """Whether the plan is the brief one (its Tasks hold the definitions): a planned
+    task always has a pathScope, a brief one never."""
+    return not any(task.path_scope for task in plan.tasks)
+
+
+def brief(plan: Plan) -> Plan:
+    """The plan as status keeps it once the Tasks exist."""
+    return plan.model_copy(
+        update={"tasks": [PlannedTask(id=t.id, slug=t.slug) for t in plan.tasks]}
+    )
 
 
 async def _create_tasks(ctx: RunContext, plan: Plan) -> None:
@@ -130,6 +149,8 @@ async def load_tasks(ctx: RunContext) -> None:
         body = by_id.get(task.id)
         if body is None:
             raise RunFailed(f"Task {ids.task_cr_name(ctx.name, task.id)} is missing")
+        # The Task's own definition: what its worker is given (status.plan is brief).
+        definition = PlannedTask.model_validate(body["spec"]["definition"])
         ctx.tasks[task.id] = TaskState(
-            definition=task, body=body, status=status_of(body, TaskStatus)
+            definition=definition, body=body, status=status_of(body, TaskStatus)
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 
-from prazium_kit import kube, paths, resources
+from prazium_kit import kube, paths, resources, timefmt
 from prazium_kit.models import ProjectSpec, RunPhase, spec_of
 from prazium_kit.timefmt import utc_now
 from prazium_operator import gitrepo, recorder
@@ -43,7 +43,8 @@ async def finish(ctx: RunContext, phase: RunPhase, message: str) -> None:
         await update_summary(ctx)
     # Before the final status: whoever sees the run finished sees no worktree left.
     await asyncio.to_thread(_remove_worktrees, ctx)
-    await set_status(ctx, completed_at=utc_now())
+    now = utc_now()
+    await set_status(ctx, completed_at=now, duration=timefmt.duration(ctx.status.started_at, now))
     await set_phase(ctx, phase, message)
     row = run_status.PHASES[phase]
     await k8s_event(ctx.run, row.event_reason, message, warning=row.warning)

@@ -74,6 +74,11 @@ async def merge(ctx: RunContext) -> None:
         raise RunFailed("main kept moving while merging")
     await set_status(ctx, merged_commit=merged)
     await event(ctx, journal.MERGE_COMPLETED, {"mergedCommit": merged})
+    await k8s_event(
+        ctx.run,
+        "Merged",
+        f"merged {len(plan.merge_order)} task branches into main at {merged[:12]}",
+    )
     await set_phase(ctx, "verifying")
 
 
@@ -92,15 +97,23 @@ async def verify_merged(ctx: RunContext) -> None:
         ctx.settings.verify_timeout_seconds,
         verification.runner(ctx.settings, ctx.ns, ctx.project, ctx.name),
     )
-    await set_status(ctx, verification_result=result)
+    # The output goes to the journal, not into status: status stays short enough for
+    # `kubectl describe run` (the journal event is the reference to the full tail).
+    await set_status(ctx, verification_result=result.model_copy(update={"output_tail": None}))
     dumped = result.model_dump(by_alias=True)
     await event(
         ctx,
         journal.VERIFICATION_COMPLETED,
         {
             key: dumped[key]
-            for key in ("exitCode", "passed", "failed", "summary", "durationSeconds")
+            for key in ("exitCode", "passed", "failed", "summary", "durationSeconds", "outputTail")
         },
+    )
+    await k8s_event(
+        ctx.run,
+        "Verified" if result.exit_code == 0 else "VerificationFailed",
+        f"{' '.join(command)}: {result.summary}",
+        warning=result.exit_code != 0,
     )
     outcome = core.run_outcome(verification=result)
     if outcome.phase == "failed":

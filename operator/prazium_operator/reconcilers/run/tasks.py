@@ -11,7 +11,7 @@ import logging
 import random
 from pathlib import Path
 
-from prazium_kit import ids, paths
+from prazium_kit import ids, paths, timefmt
 from prazium_kit.models import ExecutorRef, TaskResult
 from prazium_kit.timefmt import utc_now
 from prazium_kit.types import Obj
@@ -30,6 +30,7 @@ from prazium_operator.reconcilers.run.context import (
     set_task,
     set_task_phase,
     sleep,
+    spec_documents,
 )
 from prazium_operator.status import task as task_status
 from prazium_operator.worker.request import (
@@ -46,7 +47,7 @@ MAX_ATTEMPTS = 3
 PHASES = task_status.PHASES
 
 
-def _request(ctx: RunContext, task: TaskState, attempt: int, base: str) -> WorkerRequest:
+async def _request(ctx: RunContext, task: TaskState, attempt: int, base: str) -> WorkerRequest:
     data_dir = ctx.settings.data_dir
     chosen = agent(ctx)
     coder = chosen.coder
@@ -58,7 +59,7 @@ def _request(ctx: RunContext, task: TaskState, attempt: int, base: str) -> Worke
         project=ctx.project,
         run=ctx.name,
         task=task.definition.as_stored(),
-        documents=ctx.status.spec_snapshot.documents,
+        documents=await spec_documents(ctx),
         repo_path=str(ctx.repo),
         worktree=str(paths.task_worktree(data_dir, ctx.ns, ctx.project, ctx.name, task.id)),
         branch=ids.branch_name(ctx.status.run_number, task.id, task.definition.slug),
@@ -71,9 +72,9 @@ def _request(ctx: RunContext, task: TaskState, attempt: int, base: str) -> Worke
     )
 
 
-def _recorded_request(ctx: RunContext, task: TaskState) -> WorkerRequest:
+async def _recorded_request(ctx: RunContext, task: TaskState) -> WorkerRequest:
     """The request of the attempt the Task's status says is running."""
-    return _request(ctx, task, task.status.attempts or 1, str(task.status.base_commit))
+    return await _request(ctx, task, task.status.attempts or 1, str(task.status.base_commit))
 
 
 def _ref(task: TaskState) -> Obj:
@@ -106,7 +107,7 @@ async def _task_base(ctx: RunContext, task: TaskState) -> str:
 
 async def start_task(ctx: RunContext, task: TaskState, attempt: int) -> None:
     base = await _task_base(ctx, task)
-    request = _request(ctx, task, attempt, base)
+    request = await _request(ctx, task, attempt, base)
     # Recorded before the worker starts, so a restarted operator knows which
     # attempt (and result file) to look for.
     await set_task_phase(
@@ -116,7 +117,7 @@ async def start_task(ctx: RunContext, task: TaskState, attempt: int) -> None:
         f"attempt {attempt}",
         attempts=attempt,
         branch_name=request.branch,
-        worktree_path=request.worktree,
+        worktree_path=paths.volume_relative(ctx.settings.data_dir, Path(request.worktree)),
         base_commit=base,
         started_at=task.status.started_at or utc_now(),
         executor=ExecutorRef.model_validate({"kind": ctx.executor.kind}),
@@ -124,13 +125,15 @@ async def start_task(ctx: RunContext, task: TaskState, attempt: int) -> None:
     ref = await ctx.executor.start(request, task.body)
     await set_task(ctx, task, executor=ExecutorRef.model_validate(ref))
     await k8s_event(
-        task.body, PHASES["running"].event_reason, f"attempt {attempt} on {request.branch} ({ref})"
+        task.body,
+        PHASES["running"].event_reason,
+        f"attempt {attempt} on branch {request.branch} in {describe_worker(ref)}",
     )
 
 
 async def poll(ctx: RunContext, task: TaskState) -> None:
     attempt = task.status.attempts or 1
-    request = _recorded_request(ctx, task)
+    request = await _recorded_request(ctx, task)
     ref = _ref(task)
     status = await ctx.executor.state(ref, request)
     if status.state is WorkerState.RUNNING:
@@ -263,8 +266,30 @@ async def _complete_task(ctx: RunContext, task: TaskState, result: WorkerResult)
         },
         task=task.id,
     )
-    await set_task_phase(ctx, task, "succeeded", "", result=outcome, completed_at=utc_now())
-    await k8s_event(task.body, PHASES["succeeded"].event_reason, f"commit {commit[:12]}")
+    await set_task_phase(ctx, task, "succeeded", "", result=outcome, **_ended(task))
+    await k8s_event(
+        task.body,
+        PHASES["succeeded"].event_reason,
+        f"committed {commit[:12]} on {task.status.branch_name}: "
+        f"{len(outcome.files_created)} files created, {len(outcome.files_modified)} modified"
+        f" in {task.status.duration or '?'}",
+    )
+
+
+def _ended(task: TaskState) -> dict[str, str | None]:
+    """completedAt and the duration shown in the DURATION column, for a final phase."""
+    now = utc_now()
+    return {"completed_at": now, "duration": timefmt.duration(task.status.started_at, now)}
+
+
+def describe_worker(ref: Obj) -> str:
+    """Where a worker runs, in words for a Kubernetes Event (not the raw reference)."""
+    if ref.get("kind") == "kubernetes":
+        pod = f", pod {ref['pod']}" if ref.get("pod") else ""
+        return f"Job {ref.get('name', '?')}{pod}"
+    if ref.get("pid"):
+        return f"local process {ref['pid']}"
+    return str(ref.get("kind") or "worker")
 
 
 async def _fail_task(ctx: RunContext, task: TaskState, message: str) -> None:
@@ -274,7 +299,7 @@ async def _fail_task(ctx: RunContext, task: TaskState, message: str) -> None:
         {"taskId": ids.task_id(task.id), "status": "failed", "error": message},
         task=task.id,
     )
-    await set_task_phase(ctx, task, "failed", message, completed_at=utc_now())
+    await set_task_phase(ctx, task, "failed", message, **_ended(task))
     await k8s_event(
         task.body, PHASES["failed"].event_reason, message, warning=PHASES["failed"].warning
     )
@@ -287,9 +312,9 @@ async def cancel_task(ctx: RunContext, task: TaskState, message: str) -> None:
         {"taskId": ids.task_id(task.id), "status": "cancelled", "reason": message},
         task=task.id,
     )
-    await set_task_phase(ctx, task, "cancelled", message, completed_at=utc_now())
+    await set_task_phase(ctx, task, "cancelled", message, **_ended(task))
 
 
 async def stop_running_tasks(ctx: RunContext) -> None:
     for task in in_phase(ctx, "running"):
-        await ctx.executor.stop(_ref(task), _recorded_request(ctx, task))
+        await ctx.executor.stop(_ref(task), await _recorded_request(ctx, task))
