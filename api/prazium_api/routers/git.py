@@ -12,7 +12,7 @@ project is looked up in the caller's tenant, so another tenant's project is 404.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import anyio
 from fastapi import Depends, Query, Request
@@ -125,7 +125,9 @@ async def upload_pack(
     return await _backend(request, repo, githttp.UPLOAD_PACK, with_body=True)
 
 
-@router.post("/projects/{projectId}/git/git-receive-pack", include_in_schema=False)
-async def receive_pack(projectId: str, caller: GitCaller, settings: Settings) -> NoReturn:
+@router.post(
+    "/projects/{projectId}/git/git-receive-pack", include_in_schema=False, response_model=None
+)
+async def receive_pack(projectId: str, caller: GitCaller, settings: Settings) -> Response:
     await _repository(caller, projectId, settings.data_dir)
     raise _read_only(projectId)
