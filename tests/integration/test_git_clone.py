@@ -75,6 +75,10 @@ def test_clone_with_the_key_as_password_or_bearer(
 
     run_git(home, *bearer(api_key), "clone", "--quiet", "--depth=1", url, "by-bearer")
     assert run_git(home, "rev-parse", "HEAD", cwd=home / "by-bearer").stdout.strip() == built
+    run_git(home, *bearer(api_key), "clone", "--quiet", "--filter=blob:none", url, "partial")
+    partial = home / "partial"
+    assert (partial / "app" / "__init__.py").read_bytes() == FILES["app/__init__.py"]
+    assert run_git(home, "config", "remote.origin.promisor", cwd=partial).stdout.strip() == "true"
     # Both wire protocols git speaks over HTTP.
     for version in ("0", "2"):
         refs = run_git(
