@@ -29,6 +29,7 @@ from prazium_api.routers import (
     exports,
     files,
     keys,
+    git,
     projects,
     runs,
     system,
@@ -124,6 +125,9 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         keys.router,
     ):
         app.include_router(protected, prefix="/v1", dependencies=[Depends(authn.authenticate)])
+    # git clone / fetch: credentials as git sends them (Basic after a 401 challenge),
+    # checked and counted by the same gate (gitauth.py).
+    app.include_router(git.router, prefix="/v1")
     app.include_router(ws.router, prefix="/v1")
     app.include_router(system.router, include_in_schema=False)  # /health for probes
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

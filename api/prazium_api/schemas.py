@@ -64,6 +64,10 @@ class ProjectSummary(Schema):
     latestRun: LatestRun | None
     createdAt: Timestamp | None
     updatedAt: Timestamp | None
+    cloneUrl: str = Field(
+        description="`git clone` URL of the project's repository (smart HTTP, read-only;"
+        " the API key as the password)"
+    )
 
 
 class Question(Schema):
@@ -102,6 +106,7 @@ class ProjectCreated(Schema):
     repoPath: str
     createdAt: Timestamp | None
     updatedAt: Timestamp | None
+    cloneUrl: str = Field(description="`git clone` URL of the project's repository")
 
 
 class ProjectArchived(Schema):

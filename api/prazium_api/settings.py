@@ -85,6 +85,9 @@ class ApiSettings(KitSettings):
     # Ingress controller's addresses when the API is behind one, or every client
     # shares the proxy's address (and nobody else's header may set it).
     forwarded_allow_ips: str = ""
+    # Where clients reach this API (scheme://host[:port][/prefix], no /v1), for the
+    # cloneUrl of projects; empty: the base URL of each request (cloneurl.py).
+    external_url: str = ""
     # Kept-alive HTTPS connections to the Kubernetes API (one shared client).
     kube_pool_size: int = 32
 

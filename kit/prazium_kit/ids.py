@@ -78,3 +78,8 @@ def branch_name(run_number: int, definition_id: str, slug: str) -> str:
     """feat/run-1/task-001-ui-shell: one branch per task, scoped by run number so a
     retry never reuses (or force-moves) the branch of an earlier run."""
     return f"feat/run-{run_number}/{definition_id}-{slug}"
+
+
+def run_tag(run: str) -> str:
+    """The tag a succeeded run leaves on its merged commit: run-<runId> (run-run_<name>)."""
+    return f"run-{run_id(run)}"

@@ -85,6 +85,23 @@ class ProjectAgent(BaseModel):
         return self.model_dump(by_alias=True, exclude_none=True)
 
 
+# A remote to push a succeeded run's merged commit to: http(s) only, no user
+# information in the URL (credentials come from a Secret, never from a spec).
+PUBLISH_URL_PATTERN = r"^https?://[^/@\s]+(/\S*)?$"
+PUBLISH_BRANCH_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9._/-]{0,199}$"
+
+
+class Publish(BaseModel):
+    """spec.publish of a Project (every run) or a Run (this run; overrides the Project's)."""
+
+    model_config = _CAMEL
+    url: str = Field(max_length=2000, pattern=PUBLISH_URL_PATTERN)
+    branch: str = Field(default="main", max_length=200, pattern=PUBLISH_BRANCH_PATTERN)
+    credentials_secret: str | None = Field(
+        default=None, alias="credentialsSecret", max_length=253, pattern=_SECRET_NAME
+    )
+
+
 class ProjectSpec(BaseModel):
     model_config = _CAMEL
     display_name: str = Field(alias="displayName", min_length=1, max_length=200)
@@ -95,6 +112,7 @@ class ProjectSpec(BaseModel):
     spec_documents: SpecDocuments | None = Field(default=None, alias="specDocuments")
     agent: ProjectAgent | None = None
     archived: bool = False
+    publish: Publish | None = None
 
     @property
     def chosen_agent(self) -> ProjectAgent:
@@ -125,6 +143,7 @@ class RunSpec(BaseModel):
     cancel: bool = False
     parallelism: int = Field(default=3, ge=1, le=32)
     agent: RunAgent | None = None
+    publish: Publish | None = None
 
 
 class TaskDefinition(BaseModel):
@@ -269,6 +288,17 @@ class VerificationResult(_Status):
     output_tail: str | None = Field(default=None, alias="outputTail")
 
 
+class PublishStatus(_Status):
+    """Where a succeeded run's merged commit was pushed (url without credentials)."""
+
+    phase: Literal["succeeded", "failed"] | None = None
+    url: str | None = None
+    branch: str | None = None
+    commit: str | None = None
+    pushed_at: str | None = Field(default=None, alias="pushedAt")
+    message: str | None = None
+
+
 class RunStatus(_Status):
     run_number: int | None = Field(default=None, alias="runNumber", ge=1)
     phase: RunPhase | None = None
@@ -283,6 +313,7 @@ class RunStatus(_Status):
     started_at: str | None = Field(default=None, alias="startedAt")
     completed_at: str | None = Field(default=None, alias="completedAt")
     duration: str | None = None
+    publish: PublishStatus | None = None
     conditions: list[Condition] | None = None
 
 

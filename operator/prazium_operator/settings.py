@@ -60,6 +60,11 @@ class Settings(KitSettings):
     leader_lease_name: str = "prazium-operator"
     leader_lease_namespace: str = ""
     leader_lease_seconds: float = 8.0
+    # Publishing (spec.publish, prazium_operator/publish.py): a push may take this long.
+    # Plain http:// remotes are refused unless allowed (the credentials would cross
+    # the network in the clear): for a remote inside a trusted network, or tests.
+    publish_timeout_seconds: float = 300.0
+    publish_allow_http: bool = False
     # e.g. http://0.0.0.0:8080/healthz for a Pod's liveness probe; empty: off.
     liveness_endpoint: str = ""
 

@@ -60,6 +60,8 @@ CONTRACT_OPERATIONS = {
 NON_JSON = {
     "streamEvents": {"text/event-stream"},
     "downloadExport": {"application/zip", "application/gzip"},
+    "gitInfoRefs": {"application/x-git-upload-pack-advertisement"},
+    "gitUploadPack": {"application/x-git-upload-pack-result"},
 }
 RATE_HEADERS = {"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"}
 

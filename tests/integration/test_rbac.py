@@ -28,7 +28,7 @@ def _can_i(stack: Stack, kubeconfig: Path, *args: str) -> bool:
 
 
 @pytest.mark.parametrize("component", ["operator", "api"])
-def test_chart_rules_grant_no_secrets_and_no_cluster_admin(
+def test_chart_rules_grant_no_secret_listing_and_no_cluster_admin(
     stack: Stack, namespace: str, tmp_path: Path, component: str
 ) -> None:
     kubeconfig, role = service_account_kubeconfig(
@@ -36,8 +36,12 @@ def test_chart_rules_grant_no_secrets_and_no_cluster_admin(
     )
     try:
         assert _can_i(stack, kubeconfig, "create", "runs.prazium.io", "-n", namespace)
-        assert not _can_i(stack, kubeconfig, "get", "secrets", "-n", namespace)
+        # The operator reads a Secret by name for spec.publish; neither lists any.
+        assert _can_i(stack, kubeconfig, "get", "secrets", "-n", namespace) is (
+            component == "operator"
+        )
         assert not _can_i(stack, kubeconfig, "list", "secrets", "-A")
+        assert not _can_i(stack, kubeconfig, "watch", "secrets", "-n", namespace)
         assert not _can_i(stack, kubeconfig, "delete", "namespaces")
         assert not _can_i(stack, kubeconfig, "create", "clusterrolebindings")
         assert not _can_i(stack, kubeconfig, "create", "pods", "-n", namespace)

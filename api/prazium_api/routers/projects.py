@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import Body, Query
+from fastapi import Body, Query, Request
 
-from prazium_api import crs, lookup, naming, views
+from prazium_api import cloneurl, crs, lookup, naming, views
 from prazium_api.deps import Caller, Paging, Settings, ok
 from prazium_api.errors import ApiError, conflict, invalid
 from prazium_api.models import CreateProject, Regenerate, SubmitAnswers, UpdateProject
@@ -43,7 +43,9 @@ SPEC_PHASES = frozenset({"spec_review", "approved", "building", "built", "failed
     operation_id="createProject",
     response_model=Ok[ProjectCreated],
 )
-def create_project(body: CreateProject, caller: Caller, settings: Settings) -> Obj:
+def create_project(
+    body: CreateProject, caller: Caller, settings: Settings, request: Request
+) -> Obj:
     name = naming.new_project_name(body.name)
     obj = crs.create(
         caller.tenant,
@@ -64,6 +66,7 @@ def create_project(body: CreateProject, caller: Caller, settings: Settings) -> O
             "repoPath": views.repo_path(settings.data_dir, obj),
             "createdAt": detail["createdAt"],
             "updatedAt": detail["updatedAt"],
+            "cloneUrl": _clone_url(request, settings, detail["id"]),
         }
     )
 
@@ -78,6 +81,7 @@ def list_projects(
     caller: Caller,
     paging: Paging,
     settings: Settings,
+    request: Request,
     status: Annotated[ProjectPhase | None, Query(description="Filter by status")] = None,
     search: Annotated[
         str | None, Query(max_length=200, description="Search name/description")
@@ -100,7 +104,11 @@ def list_projects(
         reverse=True,
     )
     page, pagination = paging.apply(items)
-    return ok([views.project_summary(obj) for obj in page], pagination=pagination)
+    base = cloneurl.base_url(request, settings)
+    return ok(
+        [_with_clone_url(views.project_summary(obj), base) for obj in page],
+        pagination=pagination,
+    )
 
 
 @router.get(
@@ -109,9 +117,13 @@ def list_projects(
     operation_id="getProject",
     response_model=Ok[ProjectDetail],
 )
-def get_project(projectId: str, caller: Caller, settings: Settings) -> Obj:
+def get_project(projectId: str, caller: Caller, settings: Settings, request: Request) -> Obj:
     obj = lookup.project(caller.tenant, projectId)
-    return ok(views.project_detail(obj, settings.data_dir))
+    return ok(
+        _with_clone_url(
+            views.project_detail(obj, settings.data_dir), cloneurl.base_url(request, settings)
+        )
+    )
 
 
 @router.patch(
@@ -120,7 +132,9 @@ def get_project(projectId: str, caller: Caller, settings: Settings) -> Obj:
     operation_id="updateProject",
     response_model=Ok[ProjectDetail],
 )
-def update_project(projectId: str, body: UpdateProject, caller: Caller, settings: Settings) -> Obj:
+def update_project(
+    projectId: str, body: UpdateProject, caller: Caller, settings: Settings, request: Request
+) -> Obj:
     obj = lookup.project(caller.tenant, projectId)
     changes: Obj = {}
     if body.name is not None:
@@ -135,7 +149,11 @@ def update_project(projectId: str, body: UpdateProject, caller: Caller, settings
             {"spec": changes},
             f"project {projectId}",
         )
-    return ok(views.project_detail(obj, settings.data_dir))
+    return ok(
+        _with_clone_url(
+            views.project_detail(obj, settings.data_dir), cloneurl.base_url(request, settings)
+        )
+    )
 
 
 @router.delete(
@@ -154,6 +172,15 @@ def archive_project(projectId: str, caller: Caller) -> Obj:
         f"project {projectId}",
     )
     return ok({"id": projectId, "status": "archived"})
+
+
+def _clone_url(request: Request, settings: Settings, project_id: str) -> str:
+    return cloneurl.clone_url(cloneurl.base_url(request, settings), project_id)
+
+
+def _with_clone_url(project: Obj, base: str) -> Obj:
+    """A project's JSON with the URL `git clone` takes (routers/git.py)."""
+    return {**project, "cloneUrl": cloneurl.clone_url(base, project["id"])}
 
 
 def _refuse_archived(obj: Obj, project_id: str) -> None:

@@ -12,6 +12,7 @@ from prazium_kit.models import Condition, ConditionStatus
 from prazium_kit.timefmt import utc_now
 
 MAX_MESSAGE = 1000
+PHASE_CONDITIONS = ("Ready", "Reconciling", "Stalled")
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ def build(
     """The three conditions, keeping lastTransitionTime where a status did not change."""
     before = {c.type: c for c in previous or []}
     out = []
-    for kind, value in (("Ready", ready), ("Reconciling", reconciling), ("Stalled", stalled)):
+    for kind, value in zip(PHASE_CONDITIONS, (ready, reconciling, stalled), strict=True):
         status: ConditionStatus = "True" if value else "False"
         old = before.get(kind)
         out.append(
@@ -71,6 +72,8 @@ def build(
                 observedGeneration=generation,
             )
         )
+    # Conditions of their own (a Run's Published) are kept as they are.
+    out += [c for c in previous or [] if c.type not in PHASE_CONDITIONS]
     return out
 
 

@@ -10,7 +10,8 @@ step checks what is already done (natural keys everywhere):
     executing    DAG scheduling: a task starts when its dependencies succeeded, on a
                  branch whose base holds their work, up to spec.parallelism
     merging      branches merged into main in mergeOrder (compare-and-swap on main)
-    verifying    the plan's verifyCommand in a clean checkout of the merged commit
+    verifying    the plan's verifyCommand in a clean checkout of the merged commit,
+                 then (deliver.py) the tag run-<runId> and the push to spec.publish
 
 The final journal event is written after the final status is stored.
 
@@ -41,6 +42,7 @@ from prazium_operator.reconcilers.run import (
     admission,
     core,
     decomposition,
+    deliver,
     finish,
     integrate,
     scheduler,
@@ -109,7 +111,9 @@ class RunDriver:
             if ctx.status.phase == "verifying":
                 await integrate.verify_merged(ctx)
             outcome = core.run_outcome()
-            await finish.finish(ctx, outcome.phase, outcome.message)
+            # Tag run-<runId>, push to spec.publish (a refused push is noted, not fatal).
+            note = await deliver.deliver(ctx)
+            await finish.finish(ctx, outcome.phase, outcome.message + note)
         except RunFailed as exc:
             await stop_running_tasks(ctx)
             await finish.finish(ctx, "failed", str(exc))

@@ -15,6 +15,7 @@ from prazium_kit.models import ProjectSpec, RunPhase, spec_of
 from prazium_kit.timefmt import utc_now
 from prazium_operator import gitrepo, recorder
 from prazium_operator.reconcilers.project import state as project_state
+from prazium_operator.reconcilers.run import deliver
 from prazium_operator.reconcilers.run.context import (
     RunContext,
     apiserver,
@@ -71,6 +72,8 @@ async def after_final(ctx: RunContext) -> None:
         )
     await apiserver(ctx, project_state.release_slot, ctx.ns, ctx.project, ctx.name)
     await asyncio.to_thread(_remove_worktrees, ctx)
+    if phase == "succeeded":  # a run that succeeded before tags existed gets one too
+        await asyncio.to_thread(deliver.tag_run, ctx)
     await event(
         ctx,
         run_status.PHASES[phase].journal_type,
