@@ -16,6 +16,8 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from prazium_kit import metrics
+
 NOTIFY_CHANNEL = "prazium_events"
 
 # Stable event names; extend, never rename.
@@ -74,6 +76,7 @@ class Event:
     created_at: dt.datetime
 
 
+@metrics.JOURNAL_APPEND_SECONDS.time()
 def append(
     conn: psycopg.Connection[Any],
     *,

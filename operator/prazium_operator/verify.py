@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+from prazium_kit import tasklogs
 from prazium_kit.models import VerificationResult
 from prazium_operator import gitrepo
 
@@ -58,9 +59,16 @@ def summarize(exit_code: int, passed: int, failed: int, timed_out: bool) -> str:
 
 
 async def verify(
-    repo: Path, commit: str, command: list[str], workdir: Path, timeout: float
+    repo: Path,
+    commit: str,
+    command: list[str],
+    workdir: Path,
+    timeout: float,
+    log_file: Path | None = None,
+    log_max_bytes: int = tasklogs.DEFAULT_MAX_BYTES,
 ) -> VerificationResult:
-    """Run command in a fresh export of commit; the verificationResult status object."""
+    """Run command in a fresh export of commit; the verificationResult status object.
+    The whole output is kept in log_file (capped), for GET .../verification/logs."""
     shutil.rmtree(workdir, ignore_errors=True)
     await asyncio.to_thread(gitrepo.export_tree, repo, commit, workdir)
     argv = resolve_command(command)
@@ -88,6 +96,8 @@ async def verify(
             raise
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    if log_file is not None:
+        await asyncio.to_thread(_keep_output, log_file, stdout, log_max_bytes)
     output = stdout.decode(errors="replace")
     exit_code = proc.returncode if proc.returncode is not None else -1
     passed, failed = count_tests(output)
@@ -100,3 +110,13 @@ async def verify(
         durationSeconds=round(time.monotonic() - started, 3),
         outputTail=output[-OUTPUT_TAIL_CHARS:],
     )
+
+
+def _keep_output(path: Path, output: bytes, max_bytes: int) -> None:
+    """The latest verification's output only (a resumed run verifies again)."""
+    path.unlink(missing_ok=True)
+    kept = tasklogs.CappedLog(path, max_bytes)
+    try:
+        kept.write(output)
+    finally:
+        kept.close()

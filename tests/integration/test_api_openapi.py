@@ -44,6 +44,8 @@ CONTRACT_OPERATIONS = {
     ("post", "/v1/projects/{projectId}/runs/{runId}/retry"): "retryRun",
     ("get", "/v1/projects/{projectId}/runs/{runId}/tasks"): "listTasks",
     ("get", "/v1/projects/{projectId}/runs/{runId}/tasks/{taskId}"): "getTask",
+    ("get", "/v1/projects/{projectId}/runs/{runId}/tasks/{taskId}/logs"): "getTaskLogs",
+    ("get", "/v1/projects/{projectId}/runs/{runId}/verification/logs"): "getVerificationLogs",
     ("get", "/v1/projects/{projectId}/runs/{runId}/events"): "listEvents",
     ("get", "/v1/projects/{projectId}/runs/{runId}/events/stream"): "streamEvents",
     ("post", "/v1/projects/{projectId}/export"): "createExport",
@@ -60,6 +62,8 @@ CONTRACT_OPERATIONS = {
 NON_JSON = {
     "streamEvents": {"text/event-stream"},
     "downloadExport": {"application/zip", "application/gzip"},
+    "getTaskLogs": {"text/plain"},
+    "getVerificationLogs": {"text/plain"},
 }
 RATE_HEADERS = {"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"}
 

@@ -16,6 +16,7 @@ import kopf
 from prazium_kit import paths
 from prazium_kit.kube import GROUP, PROJECTS, VERSION
 from prazium_kit.models import ProjectSpec, ProjectStatus
+from prazium_operator import metrics
 from prazium_operator.reconcilers.project import planning
 from prazium_operator.settings import get_settings
 
@@ -39,15 +40,19 @@ async def reconcile_project(
     **_: Any,
 ) -> None:
     assert namespace is not None  # Projects are namespaced
-    change = await planning.reconcile(
-        get_settings().data_dir,
-        namespace,
-        name,
-        ProjectSpec.model_validate(copy.deepcopy(dict(spec))),
-        ProjectStatus.model_validate(copy.deepcopy(dict(status))),
-        meta.get("generation"),
-        _planning(memo),
-    )
+    try:
+        change = await planning.reconcile(
+            get_settings().data_dir,
+            namespace,
+            name,
+            ProjectSpec.model_validate(copy.deepcopy(dict(spec))),
+            ProjectStatus.model_validate(copy.deepcopy(dict(status))),
+            meta.get("generation"),
+            _planning(memo),
+        )
+    except Exception:
+        metrics.RECONCILE_ERRORS.labels("project").inc()
+        raise
     if change is not None:
         patch.status.update(change)
 

@@ -14,6 +14,7 @@ import kopf
 
 from prazium_kit.kube import GROUP, RUNS, VERSION
 from prazium_kit.models import RunStatus, status_of
+from prazium_operator import metrics
 from prazium_operator.reconcilers.run import finished
 from prazium_operator.reconcilers.run.driver import RunDriver
 from prazium_operator.settings import get_settings
@@ -30,7 +31,11 @@ async def drive_run(
 ) -> None:
     assert namespace is not None  # Runs are namespaced
     driver = RunDriver(namespace, name, body, memo.executor, get_settings(), stopped)
-    await driver.drive()
+    try:
+        await driver.drive()
+    except Exception:
+        metrics.RECONCILE_ERRORS.labels("run").inc()
+        raise
 
 
 @kopf.on.delete(GROUP, VERSION, RUNS)

@@ -12,12 +12,16 @@ Secret), never through the command line.
 
 from __future__ import annotations
 
+import collections
 import json
+import logging
 import os
 import pathlib
 import subprocess
 
 from prazium_operator.agents.base import PlanTask, SpecDocuments
+
+log = logging.getLogger("prazium.agent")
 
 
 class CommandCoderError(RuntimeError):
@@ -39,17 +43,29 @@ class CommandCoder:
             PRAZIUM_TASK_INSTRUCTIONS=str(task.get("instructions", "")),
             PRAZIUM_TASK_JSON=json.dumps(task),
         )
-        proc = subprocess.run(
+        # Its output (stdout and stderr, in order) becomes the attempt's log lines, one
+        # record each (so they carry the attempt's ids and any key shape is masked);
+        # the last lines also say why it failed.
+        recent: collections.deque[str] = collections.deque(maxlen=20)
+        with subprocess.Popen(
             ["/bin/sh", "-c", self.command],
             cwd=worktree,
             env=env,
-            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
             text=True,
-            check=False,
-        )
-        if proc.returncode != 0:
-            tail = (proc.stderr or proc.stdout).strip()[-500:]
-            raise CommandCoderError(f"command exited with {proc.returncode}: {tail}")
+            errors="replace",
+        ) as proc:
+            assert proc.stdout is not None
+            for raw in proc.stdout:
+                line = raw.rstrip("\n")
+                log.info("%s", line, extra={"stream": "agent"})
+                recent.append(line)
+            returncode = proc.wait()
+        if returncode != 0:
+            tail = "\n".join(recent).strip()[-500:]
+            raise CommandCoderError(f"command exited with {returncode}: {tail}")
 
 
 def ensure_registered() -> None:

@@ -13,7 +13,7 @@ import asyncio
 from prazium_kit import kube, paths, resources
 from prazium_kit.models import ProjectSpec, RunPhase, spec_of
 from prazium_kit.timefmt import utc_now
-from prazium_operator import gitrepo, recorder
+from prazium_operator import gitrepo, metrics, recorder
 from prazium_operator.reconcilers.project import state as project_state
 from prazium_operator.reconcilers.run.context import (
     RunContext,
@@ -45,6 +45,9 @@ async def finish(ctx: RunContext, phase: RunPhase, message: str) -> None:
     await asyncio.to_thread(_remove_worktrees, ctx)
     await set_status(ctx, completed_at=utc_now())
     await set_phase(ctx, phase, message)
+    took = metrics.seconds_since(ctx.status.started_at)
+    if took is not None:
+        metrics.RUN_SECONDS.labels(phase).observe(took)
     row = run_status.PHASES[phase]
     await k8s_event(ctx.run, row.event_reason, message, warning=row.warning)
     await after_final(ctx)

@@ -7,9 +7,10 @@ over instead of overwritten.
 from __future__ import annotations
 
 import asyncio
+import time
 
 from prazium_kit import ids, journal, paths
-from prazium_operator import gitrepo, verify
+from prazium_operator import gitrepo, metrics, verify
 from prazium_operator.reconcilers.run import core
 from prazium_operator.reconcilers.run.context import (
     RunContext,
@@ -32,6 +33,7 @@ async def merge(ctx: RunContext) -> None:
     row = run_status.PHASES["merging"]
     await event(ctx, row.journal_type, {"mergeOrder": plan.merge_order})
     await k8s_event(ctx.run, row.event_reason, "merging task branches into main")
+    started = time.monotonic()
     merged = None
     for _ in range(MERGE_ATTEMPTS):
         main = await asyncio.to_thread(gitrepo.rev_parse, ctx.repo, gitrepo.MAIN)
@@ -71,6 +73,7 @@ async def merge(ctx: RunContext) -> None:
         break
     if merged is None:
         raise RunFailed("main kept moving while merging")
+    metrics.MERGE_SECONDS.observe(time.monotonic() - started)
     await set_status(ctx, merged_commit=merged)
     await event(ctx, journal.MERGE_COMPLETED, {"mergedCommit": merged})
     await set_phase(ctx, "verifying")
@@ -90,6 +93,11 @@ async def verify_merged(ctx: RunContext) -> None:
         command,
         workdir,
         ctx.settings.verify_timeout_seconds,
+        log_file=paths.verification_log_path(ctx.settings.data_dir, ctx.ns, ctx.name),
+        log_max_bytes=ctx.settings.task_log_max_bytes,
+    )
+    metrics.VERIFICATION_SECONDS.labels("passed" if result.exit_code == 0 else "failed").observe(
+        result.duration_seconds or 0.0
     )
     await set_status(ctx, verification_result=result)
     dumped = result.model_dump(by_alias=True)
