@@ -2,8 +2,8 @@
 
 /metrics tells request counts and durations by route template (never a raw path,
 so no id and no tenant appears in a label), open streams and the kit's journal
-timings: nothing about any tenant's data. PRAZIUM_METRICS_ENABLED=false turns it
-off (404); a deployment that must not expose it at all keeps the path off its
+timings: nothing about any tenant's data. PRAZIUM_METRICS_ENABLED=false removes
+the route; a deployment that must not expose it at all keeps the path off its
 Ingress (the Prometheus scrape reaches the Pod directly).
 
 Every API process has its own registry: with several replicas, Prometheus scrapes

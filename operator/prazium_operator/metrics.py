@@ -4,9 +4,9 @@
 started before leader election, so a standby answers too (its phase gauges are
 empty: it watches nothing).
 
-Runs and tasks by phase are gauges over the operator's own view, kept by a kopf
-event handler on Runs (handlers/metrics.py): one entry per Run with its phase and
-its status.tasksSummary, so no Task is watched or listed for them. Durations are
+Runs and tasks by phase are gauges over the operator's own view, kept by the kopf
+event handler on Runs (handlers/run.py): one entry per Run with its phase and its
+status.tasksSummary, so no Task is watched or listed for them. Durations are
 histograms observed where the work ends (a run's final phase, a worker's result,
 the merge, the verification).
 """

@@ -34,11 +34,11 @@ _TEMPLATE_FROM_WORKTREE = (
     "get_coder('template').code(json.loads(os.environ['PRAZIUM_TASK_JSON']), docs,"
     " pathlib.Path('.'))\n"
 )
-# task-001: 300 numbered lines (far past the cap), then 8 s of quiet to follow it in.
+# task-001: 300 numbered lines (far past the cap), then 12 s of quiet to follow it in.
 NOISY_FIRST_TASK = (
     'if [ "$PRAZIUM_TASK_ID" = task-001 ]; then i=0; while [ $i -lt 300 ]; do'
     ' echo "noise line $i of the coder"; i=$((i+1)); done; echo "coder waits";'
-    ' sleep 8; echo "coder done waiting"; fi; '
+    ' sleep 12; echo "coder done waiting"; fi; '
     f"exec {shlex.quote(sys.executable)} -c {shlex.quote(_TEMPLATE_FROM_WORKTREE)}"
 )
 
@@ -131,21 +131,25 @@ def test_task_logs_finished_followed_truncated_isolated_and_metrics_moved(
     base = "/projects/proj_notes-gitops/runs/run_notes-logs"
     task1 = f"{base}/tasks/task_001/logs"
 
-    def first_task_waits() -> bool:
+    def first_task_phase() -> str | None:
         tasks = tasks_of(namespace, "notes-logs")
         first = next((t for t in tasks if t["spec"]["definition"]["id"] == "task-001"), None)
-        if first is None or (first.get("status") or {}).get("phase") != "running":
+        return None if first is None else (first.get("status") or {}).get("phase")
+
+    def first_task_prints() -> bool:
+        if first_task_phase() != "running":
             return False
         response = http.get(task1)
-        return response.status_code == 200 and b"coder waits" in response.content
+        return response.status_code == 200 and b"noise line 0 of the coder" in response.content
 
-    wait_for(first_task_waits, 120, "task-001 to print and wait", operator, interval=0.2)
+    wait_for(first_task_prints, 120, "task-001 to print", operator, interval=0.2)
     # The verification has not run yet.
     assert_error(http.get(f"{base}/verification/logs"), 404, "NOT_FOUND")
 
     # Followed while it runs: the start at once, then the rest until the attempt ends.
     chunks: list[tuple[float, bytes]] = []
     followers_seen = -1.0
+    phase_at_first_chunk = None
     started = time.monotonic()
     with http.stream("GET", task1, params={"follow": "true"}, timeout=120) as stream:
         assert stream.status_code == 200
@@ -153,13 +157,17 @@ def test_task_logs_finished_followed_truncated_isolated_and_metrics_moved(
         assert stream.headers["x-prazium-attempt"] == "1"
         for chunk in stream.iter_bytes():
             if not chunks:
+                phase_at_first_chunk = first_task_phase()
                 followers_seen = value(scrape(f"{api}/metrics"), "prazium_log_followers")
             chunks.append((time.monotonic() - started, chunk))
     followed = b"".join(chunk for _, chunk in chunks).decode()
     assert followers_seen == 1.0
-    # The first bytes came while the coder still slept (8 s), the end only after it.
-    assert chunks[0][0] < 6.0, [at for at, _ in chunks]
-    assert "noise line 0 of the coder" in followed
+    # The start came while the attempt ran (the coder sleeping), the end only after it:
+    # past the head, the capped log holds the rest until the attempt ends.
+    assert phase_at_first_chunk == "running"
+    assert b"noise line 0 of the coder" in chunks[0][1]
+    assert b"coder done waiting" not in chunks[0][1]
+    assert len(chunks) >= 2 and chunks[-1][0] - chunks[0][0] > 2.0, [at for at, _ in chunks]
     assert MARKER.search(followed), followed[-2000:]
     assert "coder done waiting" in followed
     assert followed.rstrip().splitlines()[-1].find("task task-001 attempt 1 succeeded") >= 0

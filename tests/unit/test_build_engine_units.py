@@ -136,11 +136,13 @@ def test_job_spec_is_restricted_in_the_job_namespace_labelled_and_retry_free() -
         "name": "PRAZIUM_DATABASE_URL",
         "valueFrom": {"secretKeyRef": {"name": "pg-dsn", "key": "uri"}},
     }
-    # Plain values: the data dir, and git's trust of the volume's repositories (owned
-    # by the operator's uid, not the worker's); everything else by reference.
+    # Plain values: the data dir, the kept log's cap, and git's trust of the volume's
+    # repositories (owned by the operator's uid, not the worker's); everything else by
+    # reference.
     plain = {e["name"]: e["value"] for e in container["env"] if "valueFrom" not in e}
     assert plain == {
         "PRAZIUM_DATA_DIR": "/data",
+        "PRAZIUM_TASK_LOG_MAX_BYTES": "1048576",
         "GIT_CONFIG_COUNT": "1",
         "GIT_CONFIG_KEY_0": "safe.directory",
         "GIT_CONFIG_VALUE_0": "*",

@@ -105,6 +105,8 @@ def build_job(request: WorkerRequest, owner: dict[str, Any], settings: Settings)
     result = Path(request.result_path)
     env = [
         {"name": "PRAZIUM_DATA_DIR", "value": data_dir},
+        # The cap of the attempt's kept log (worker/logcapture.py), as the operator's.
+        {"name": "PRAZIUM_TASK_LOG_MAX_BYTES", "value": str(settings.task_log_max_bytes)},
         # Repositories on the volume belong to the operator's uid, not the worker's.
         {"name": "GIT_CONFIG_COUNT", "value": "1"},
         {"name": "GIT_CONFIG_KEY_0", "value": "safe.directory"},

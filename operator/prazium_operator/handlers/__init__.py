@@ -1,3 +1,3 @@
 """kopf handlers; importing this package registers them."""
 
-from prazium_operator.handlers import lifecycle, metrics, project, run  # noqa: F401
+from prazium_operator.handlers import lifecycle, project, run  # noqa: F401

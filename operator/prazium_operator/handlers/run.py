@@ -51,7 +51,12 @@ async def release_run_workers(name: str, namespace: str | None, memo: kopf.Memo,
 async def observe_finished_run(
     name: str, namespace: str | None, body: kopf.Body, type: str | None, **_: Any
 ) -> None:
-    """A finished Run's daemon is gone: acknowledge a later spec change (kstatus)."""
+    """A finished Run's daemon is gone: acknowledge a later spec change (kstatus).
+
+    Every Run event also updates the operator's view for its metrics (phase, task
+    counts; prazium_operator/metrics.py): here, so no second handler logs each event."""
+    if body.metadata.uid:
+        metrics.RUNS.observe(body.metadata.uid, body.get("status"), deleted=type == "DELETED")
     status = status_of(body, RunStatus)
     generation = body.meta.get("generation")
     if (
