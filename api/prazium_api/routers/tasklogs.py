@@ -122,6 +122,8 @@ async def get_task_logs(
             now = lookup.task(tenant, run_name, taskId)
         except ApiError:
             return True  # the Task (or its Run) is gone
+        except Exception:  # the apiserver unreachable for now: ask again at the next check
+            return False
         return not _attempt_running(now, chosen)
 
     async def body() -> AsyncIterator[bytes]:
