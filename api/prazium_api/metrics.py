@@ -22,6 +22,8 @@ from starlette.responses import Response
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from prazium_kit import metrics as kit_metrics
+
 # From a cache hit (milliseconds) to a long synchronous route or a stream.
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 
@@ -40,6 +42,7 @@ WEBSOCKET_SUBSCRIPTIONS = Gauge(
 LOG_FOLLOWERS = Gauge("prazium_log_followers", "Task logs being followed (follow=true)")
 
 T = TypeVar("T")
+kit_metrics.register()  # the journal's, in this process's registry too
 
 
 async def tracked(gauge: Gauge, stream: AsyncIterator[T]) -> AsyncIterator[T]:

@@ -76,7 +76,7 @@ class Event:
     created_at: dt.datetime
 
 
-@metrics.JOURNAL_APPEND_SECONDS.time()
+@metrics.timed_journal_append
 def append(
     conn: psycopg.Connection[Any],
     *,

@@ -24,6 +24,7 @@ from prometheus_client import REGISTRY, Counter, Gauge, Histogram, start_http_se
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from prazium_kit import metrics as kit_metrics
 from prazium_kit.models import RUN_PHASES, TASK_PHASES
 
 log = logging.getLogger(__name__)
@@ -128,6 +129,7 @@ def _by_phase(
 
 RUNS = RunView()
 REGISTRY.register(RUNS)
+kit_metrics.register()  # the journal's, in this process's registry too
 
 
 def serve(port: int, host: str) -> bool:

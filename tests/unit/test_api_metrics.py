@@ -54,3 +54,33 @@ def test_requests_are_counted_by_route_template_and_status() -> None:
         ("unmatched", "404"): 1,
         ("/metrics", "200"): 1,
     }
+
+
+def test_the_journal_is_timed_only_where_metrics_are_served() -> None:
+    """A worker (no register()) records nothing and does not import prometheus_client;
+    the API and the operator register the journal's histogram at import."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys; import prazium_operator.worker.main, prazium_kit.journal;"
+        " print('prometheus_client' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.strip() == "False"
+
+    from prazium_kit import metrics as kit_metrics
+
+    calls = []
+
+    @kit_metrics.timed_journal_append
+    def append() -> int:
+        calls.append(1)
+        return 7
+
+    before = REGISTRY.get_sample_value("prazium_journal_append_duration_seconds_count") or 0.0
+    assert append() == 7 and calls == [1]
+    after = REGISTRY.get_sample_value("prazium_journal_append_duration_seconds_count")
+    assert after == before + 1  # registered: prazium_api.metrics is imported here
