@@ -14,7 +14,7 @@ import psycopg
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from prazium_api import __version__, authn, errors, openapi
+from prazium_api import __version__, authn, errors, metrics, openapi
 from prazium_api import exports as exports_store
 from prazium_api.db import Database
 from prazium_api.db import unavailable as database_unavailable
@@ -33,6 +33,7 @@ from prazium_api.routers import (
     projects,
     runs,
     system,
+    tasklogs,
     tasks,
     ws,
 )
@@ -117,6 +118,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         projects.spec_router,
         runs.router,
         tasks.router,
+        tasklogs.router,
+        tasklogs.run_router,
         events.router,
         files.router,
         exports.router,
@@ -130,8 +133,11 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.include_router(git.router, prefix="/v1")
     app.include_router(ws.router, prefix="/v1")
     app.include_router(system.router, include_in_schema=False)  # /health for probes
+    if settings.metrics_enabled:  # Prometheus text, public like /health (metrics.py)
+        app.add_route("/metrics", metrics.metrics_endpoint, include_in_schema=False)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RateLimitHeadersMiddleware)
+    app.add_middleware(metrics.MetricsMiddleware)  # inside the request id: times the rest
     app.add_middleware(RequestContextMiddleware)  # outermost: request id, access line
 
     def custom_openapi() -> dict[str, Any]:

@@ -90,6 +90,8 @@ class ApiSettings(KitSettings):
     external_url: str = ""
     # Kept-alive HTTPS connections to the Kubernetes API (one shared client).
     kube_pool_size: int = 32
+    # Prometheus /metrics on the API port, without credentials (prazium_api/metrics.py).
+    metrics_enabled: bool = True
 
 
 @lru_cache(maxsize=1)

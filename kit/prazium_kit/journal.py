@@ -16,6 +16,8 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from prazium_kit import metrics
+
 NOTIFY_CHANNEL = "prazium_events"
 
 # Stable event names; extend, never rename.
@@ -78,6 +80,7 @@ class Event:
     created_at: dt.datetime
 
 
+@metrics.timed_journal_append
 def append(
     conn: psycopg.Connection[Any],
     *,

@@ -3,6 +3,8 @@
     <data>/repos/<namespace>/<project>.git                 bare repository, branch main
     <data>/workspaces/<namespace>/<project>/<run>/<task>    one worktree per task
     <data>/results/<namespace>/<run>/<task>-<attempt>.json  a worker's result
+    <data>/results/<namespace>/<run>/<task>-<attempt>.log   its output (kept log, capped)
+    <data>/results/<namespace>/<run>/verification.log       the verification's output
     <data>/exports/<namespace>/<export-id>.<ext>            export archives
 
 Every component is a validated DNS-1123 name, so no path escapes its root.
@@ -52,6 +54,17 @@ def volume_relative(data_dir: Path, path: Path) -> str:
     """path as status and API answers show it: relative to the repo volume, so no
     host path (the data dir) leaks to kubectl users or API clients."""
     return path.relative_to(data_dir).as_posix()
+
+
+def task_log_path(data_dir: Path, namespace: str, run: str, task: str, attempt: int) -> Path:
+    """The attempt's kept output, beside its result (prazium_kit.tasklogs)."""
+    return result_path(data_dir, namespace, run, task, attempt).with_suffix(".log")
+
+
+def verification_log_path(data_dir: Path, namespace: str, run: str) -> Path:
+    """The run's verification output (a task's file always ends in -<attempt>.log)."""
+    ns, run_name = _safe(namespace, run)
+    return data_dir / "results" / ns / run_name / "verification.log"
 
 
 def exports_dir(data_dir: Path, namespace: str) -> Path:

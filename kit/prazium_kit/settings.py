@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -29,3 +30,7 @@ class KitSettings(BaseSettings):
     # text: readable lines for a terminal (`make up`). See prazium_kit/logs.py.
     # The operator's kopf lines follow it too (kopf's JSON, or its plain format).
     log_format: Literal["json", "text"] = "json"
+    # The cap of each kept log on the repo volume (a task attempt's output, a run's
+    # verification output): past it the start and the end are kept around a
+    # "[prazium: log truncated, N bytes omitted]" line (prazium_kit/tasklogs.py).
+    task_log_max_bytes: int = Field(default=1024 * 1024, ge=1024)

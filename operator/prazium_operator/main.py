@@ -7,7 +7,7 @@ import logging
 import kopf
 
 from prazium_kit import kube, logs
-from prazium_operator import leader
+from prazium_operator import leader, metrics
 from prazium_operator.agents.preload import preload_configured_agents
 from prazium_operator.settings import get_settings
 
@@ -26,6 +26,8 @@ def main() -> None:
     import prazium_operator.handlers  # noqa: F401  (registers the handlers)
 
     namespaces = settings.namespaces
+    # Before the election: a standby answers /metrics too.
+    metrics.serve(settings.operator_metrics_port, settings.operator_metrics_host)
     if settings.leader_election:
         kube.load_config(settings.kubeconfig)
         election = leader.LeaderElection(settings)

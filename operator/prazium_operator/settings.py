@@ -67,6 +67,10 @@ class Settings(KitSettings):
     publish_allow_http: bool = False
     # e.g. http://0.0.0.0:8080/healthz for a Pod's liveness probe; empty: off.
     liveness_endpoint: str = ""
+    # Prometheus /metrics of the operator (prazium_operator/metrics.py); port 0: off.
+    # Taken by another process: logged, and the operator runs on without it.
+    operator_metrics_port: int = Field(default=9464, ge=0, le=65535)
+    operator_metrics_host: str = "0.0.0.0"
 
 
 @lru_cache(maxsize=1)

@@ -6,6 +6,7 @@ The tests are untrusted code: they never run in the operator's process or enviro
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import re
 import time
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from prazium_kit import tasklogs
 from prazium_kit.models import VerificationResult
 from prazium_operator import gitrepo
 
@@ -71,14 +73,23 @@ class Runner(Protocol):
 
 
 async def verify(
-    repo: Path, commit: str, command: list[str], timeout: float, runner: Runner
+    repo: Path,
+    commit: str,
+    command: list[str],
+    timeout: float,
+    runner: Runner,
+    log_file: Path | None = None,
+    log_max_bytes: int = tasklogs.DEFAULT_MAX_BYTES,
 ) -> VerificationResult:
-    """Run command in a fresh export of commit; the verificationResult status object."""
+    """Run command in a fresh export of commit; the verificationResult status object.
+    The whole output is kept in log_file (capped), for GET .../verification/logs."""
     started = time.monotonic()
     outcome = await runner.run(
         functools.partial(gitrepo.export_tree, repo, commit), list(command), timeout
     )
     output = outcome.output
+    if log_file is not None:
+        await asyncio.to_thread(_keep_output, log_file, output.encode(), log_max_bytes)
     passed, failed = count_tests(output)
     return VerificationResult(
         command=list(command),
@@ -89,3 +100,13 @@ async def verify(
         durationSeconds=round(time.monotonic() - started, 3),
         outputTail=output[-OUTPUT_TAIL_CHARS:],
     )
+
+
+def _keep_output(path: Path, output: bytes, max_bytes: int) -> None:
+    """The latest verification's output only (a resumed run verifies again)."""
+    path.unlink(missing_ok=True)
+    kept = tasklogs.CappedLog(path, max_bytes)
+    try:
+        kept.write(output)
+    finally:
+        kept.close()

@@ -44,6 +44,8 @@ CONTRACT_OPERATIONS = {
     ("post", "/v1/projects/{projectId}/runs/{runId}/retry"): "retryRun",
     ("get", "/v1/projects/{projectId}/runs/{runId}/tasks"): "listTasks",
     ("get", "/v1/projects/{projectId}/runs/{runId}/tasks/{taskId}"): "getTask",
+    ("get", "/v1/projects/{projectId}/runs/{runId}/tasks/{taskId}/logs"): "getTaskLogs",
+    ("get", "/v1/projects/{projectId}/runs/{runId}/verification/logs"): "getVerificationLogs",
     ("get", "/v1/projects/{projectId}/runs/{runId}/events"): "listEvents",
     ("get", "/v1/projects/{projectId}/runs/{runId}/events/stream"): "streamEvents",
     ("post", "/v1/projects/{projectId}/export"): "createExport",
@@ -62,6 +64,8 @@ NON_JSON = {
     "downloadExport": {"application/zip", "application/gzip"},
     "gitInfoRefs": {"application/x-git-upload-pack-advertisement"},
     "gitUploadPack": {"application/x-git-upload-pack-result"},
+    "getTaskLogs": {"text/plain"},
+    "getVerificationLogs": {"text/plain"},
 }
 RATE_HEADERS = {"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"}
 

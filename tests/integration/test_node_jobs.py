@@ -153,11 +153,14 @@ def test_kubectl_only_build_runs_every_task_in_a_restricted_worker_pod(
         assert started_events(jobs_ns, ref["pod"]), f"no kubelet Started event for {ref['pod']}"
         # The worker's output outlives its Pod, on the volume per attempt; from inside:
         # the uid it ran as and a root filesystem it could not write.
+        definition_id = task["spec"]["definition"]["id"]
         text = _attempt_log(
-            data_dir, namespace, "todo-answered-build", task["spec"]["definition"]["id"], 1
+            data_dir, namespace, "todo-answered-build", definition_id, 1
         ).read_text()
         assert f"worker pod {ref['pod']}: uid=10001" in text, text[:500]
         assert "root filesystem: read-only" in text, text[:500]
+        # The worker in the Pod wrote its own lines to the kept log (and its Pod's log).
+        assert f"task {definition_id} attempt 1 succeeded" in text, text[-500:]
     # The Jobs and Pods are gone once the results are read.
     wait_for(
         lambda: not client.BatchV1Api().list_namespaced_job(jobs_ns).items,

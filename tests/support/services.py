@@ -110,6 +110,9 @@ class Stack:
 def start_operator(
     stack: Stack, data_dir: Path, namespaces: list[str], log_dir: Path, **extra_env: str
 ) -> ServiceProcess:
+    # /metrics off unless a test asks for a port: operators of parallel tests (and
+    # stacks) would all want the default one.
+    extra_env = {"PRAZIUM_OPERATOR_METRICS_PORT": "0", **extra_env}
     env = stack.service_env(data_dir, PRAZIUM_NAMESPACES=json_list(namespaces), **extra_env)
     proc = ServiceProcess(
         "operator", [sys.executable, "-m", "prazium_operator"], env, log_dir / "operator.log"

@@ -146,6 +146,7 @@ def test_job_spec_is_restricted_in_the_job_namespace_labelled_and_retry_free() -
     plain = {e["name"]: e["value"] for e in container["env"]}
     assert plain == {
         "PRAZIUM_DATA_DIR": "/data",
+        "PRAZIUM_TASK_LOG_MAX_BYTES": "1048576",
         "GIT_CONFIG_COUNT": "1",
         "GIT_CONFIG_KEY_0": "safe.directory",
         "GIT_CONFIG_VALUE_0": "*",

@@ -36,7 +36,7 @@ from typing import Any
 import anyio
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from prazium_api import crs, events
+from prazium_api import crs, events, metrics
 from prazium_api.authn import client_ip, credentials
 from prazium_api.errors import ApiError, envelope
 from prazium_api.follower import JournalHub
@@ -165,7 +165,8 @@ class Connection:
 
     async def _pump(self, channel: str, key: tuple[str, str], after: int) -> None:
         try:
-            async for event in self.hub.follow(key, after, 30.0):
+            events_of_run = self.hub.follow(key, after, 30.0)
+            async for event in metrics.tracked(metrics.WEBSOCKET_SUBSCRIPTIONS, events_of_run):
                 if event is not None:
                     await self.send(events.ws_message(channel, event))
         except (WebSocketDisconnect, RuntimeError):

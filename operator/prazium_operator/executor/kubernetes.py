@@ -20,8 +20,8 @@ and when the Run is deleted (release_run, by label; ttlSecondsAfterFinished is
 only a backstop).
 
 The worker's output goes to the Pod's log and, with its uid, to the attempt's log
-file on the volume (results/<ns>/<run>/<task>-<attempt>.log, as the local executor
-writes it), so it outlives the Pod. The repositories on the volume belong to the
+file on the volume (results/<ns>/<run>/<task>-<attempt>.log, capped, as with the
+local executor), so it outlives the Pod. The repositories on the volume belong to the
 operator's uid: the worker's git is told to trust them (safe.directory).
 
 The worker holds no platform credential (issue 9): no database URL (it reports
@@ -73,14 +73,14 @@ LABEL_ROLE = "prazium.io/role"
 READ_ONLY_REPO_PARTS = ("config", "hooks", "info", "objects/info")
 # The Job controller names a Job's Pods with this label.
 LABEL_JOB_NAME = "batch.kubernetes.io/job-name"
-# bash: pipefail keeps the worker's exit status through tee. The first line says,
-# from inside, which uid the worker runs as and whether it could write its root
-# filesystem (it must not).
+# The first line says, from inside, which uid the worker runs as and whether it could
+# write its root filesystem (it must not); it goes to the Pod's log and the attempt's
+# kept log. The worker then writes its output to both itself (worker/logcapture.py:
+# the kept log capped, the Pod's log as it comes); exec keeps its exit status.
 WORKER_SCRIPT = (
-    'set -o pipefail; { echo "worker pod $HOSTNAME: $(id); root filesystem:'
-    ' $(touch /.probe 2>/dev/null && echo writable || echo read-only)";'
-    ' exec python -m prazium_operator.worker --request "$1"; } 2>&1'
-    ' | tee -a "$2"'
+    'set -o pipefail; echo "worker pod $HOSTNAME: $(id); root filesystem:'
+    ' $(touch /.probe 2>/dev/null && echo writable || echo read-only)" | tee -a "$2";'
+    ' exec python -m prazium_operator.worker --request "$1"'
 )
 
 
@@ -151,6 +151,8 @@ def build_job(request: WorkerRequest, owner: dict[str, Any], settings: Settings)
     result = Path(request.result_path)
     env = [
         {"name": "PRAZIUM_DATA_DIR", "value": data_dir},
+        # The cap of the attempt's kept log (worker/logcapture.py), as the operator's.
+        {"name": "PRAZIUM_TASK_LOG_MAX_BYTES", "value": str(settings.task_log_max_bytes)},
         # Repositories on the volume belong to the operator's uid, not the worker's.
         {"name": "GIT_CONFIG_COUNT", "value": "1"},
         {"name": "GIT_CONFIG_KEY_0", "value": "safe.directory"},

@@ -15,7 +15,7 @@ import kopf
 import psycopg
 
 from prazium_kit import db, kube
-from prazium_operator import retrying
+from prazium_operator import metrics, retrying
 from prazium_operator.executor import make_executor
 from prazium_operator.settings import get_settings
 
@@ -63,6 +63,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         concurrent.futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="prazium")
     )
     memo.executor = make_executor(prazium)
+    metrics.watch_workers(lambda: int(getattr(memo.executor, "active", 0)), prazium.max_workers)
     memo.instance = f"{socket.gethostname()}-{os.getpid()}"
     memo.active_workers = 0
     memo.planning = {}  # (namespace, project) -> its planning task (reconcilers/project)

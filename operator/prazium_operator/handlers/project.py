@@ -14,7 +14,7 @@ import kopf
 
 from prazium_kit.kube import GROUP, PROJECTS, VERSION
 from prazium_kit.models import ProjectSpec, ProjectStatus
-from prazium_operator import cleanup
+from prazium_operator import cleanup, metrics
 from prazium_operator.reconcilers.project import planning
 from prazium_operator.settings import get_settings
 
@@ -39,16 +39,20 @@ async def reconcile_project(
     **_: Any,
 ) -> None:
     assert namespace is not None  # Projects are namespaced
-    change = await planning.reconcile(
-        get_settings().data_dir,
-        namespace,
-        name,
-        ProjectSpec.model_validate(copy.deepcopy(dict(spec))),
-        ProjectStatus.model_validate(copy.deepcopy(dict(status))),
-        meta.get("generation"),
-        _planning(memo),
-        dict(body),
-    )
+    try:
+        change = await planning.reconcile(
+            get_settings().data_dir,
+            namespace,
+            name,
+            ProjectSpec.model_validate(copy.deepcopy(dict(spec))),
+            ProjectStatus.model_validate(copy.deepcopy(dict(status))),
+            meta.get("generation"),
+            _planning(memo),
+            dict(body),
+        )
+    except Exception:
+        metrics.RECONCILE_ERRORS.labels("project").inc()
+        raise
     if change is not None:
         patch.status.update(change)
 

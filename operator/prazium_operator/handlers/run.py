@@ -15,7 +15,7 @@ import kopf
 
 from prazium_kit.kube import GROUP, RUNS, VERSION
 from prazium_kit.models import RunStatus, status_of
-from prazium_operator import cleanup
+from prazium_operator import cleanup, metrics
 from prazium_operator.reconcilers.run import finished
 from prazium_operator.reconcilers.run.driver import RunDriver
 from prazium_operator.settings import get_settings
@@ -32,7 +32,11 @@ async def drive_run(
 ) -> None:
     assert namespace is not None  # Runs are namespaced
     driver = RunDriver(namespace, name, body, memo.executor, get_settings(), stopped)
-    await driver.drive()
+    try:
+        await driver.drive()
+    except Exception:
+        metrics.RECONCILE_ERRORS.labels("run").inc()
+        raise
 
 
 @kopf.on.delete(GROUP, VERSION, RUNS)
@@ -55,7 +59,12 @@ async def release_run_workers(
 async def observe_finished_run(
     name: str, namespace: str | None, body: kopf.Body, type: str | None, **_: Any
 ) -> None:
-    """A finished Run's daemon is gone: acknowledge a later spec change (kstatus)."""
+    """A finished Run's daemon is gone: acknowledge a later spec change (kstatus).
+
+    Every Run event also updates the operator's view for its metrics (phase, task
+    counts; prazium_operator/metrics.py): here, so no second handler logs each event."""
+    if body.metadata.uid:
+        metrics.RUNS.observe(body.metadata.uid, body.get("status"), deleted=type == "DELETED")
     status = status_of(body, RunStatus)
     generation = body.meta.get("generation")
     if (

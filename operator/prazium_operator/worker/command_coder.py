@@ -19,12 +19,15 @@ is copied back into the worktree before the worker commits.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import pathlib
 import subprocess
 
 from prazium_operator.agents.base import PlanTask, SpecDocuments
 from prazium_operator.executor import sandbox
+
+log = logging.getLogger("prazium.agent")
 
 
 class CommandCoderError(RuntimeError):
@@ -54,13 +57,19 @@ class CommandCoder:
                 cwd=worktree,
                 env=sandbox.command_env(task_env, home, os.environ),
                 stdin=subprocess.DEVNULL,
-                capture_output=True,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
                 text=True,
+                errors="replace",
                 check=False,
             )
-            code, output = proc.returncode, (proc.stderr or proc.stdout)
+            code, output = proc.returncode, proc.stdout
         else:
             code, output = _run_locally(argv, task_env, worktree)
+        # Its output (stdout and stderr, in order) becomes the attempt's log lines, one
+        # record each (so they carry the attempt's ids and any key shape is masked).
+        for line in output.splitlines():
+            log.info("%s", line, extra={"stream": "agent"})
         if code != 0:
             raise CommandCoderError(f"command exited with {code}: {output.strip()[-500:]}")
 

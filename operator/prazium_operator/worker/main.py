@@ -31,12 +31,14 @@ from prazium_operator.agents.base import plan_task
 from prazium_operator.gitrepo import GitError, changed_files, git, identity_env, remove_worktree
 from prazium_operator.plan import path_in_scope
 from prazium_operator.settings import get_settings
+from prazium_operator.worker import logcapture
 from prazium_operator.worker.request import (
     EXIT_BAD_REQUEST,
     EXIT_SUCCEEDED,
     EXIT_TASK_FAILED,
     WorkerRequest,
     WorkerResult,
+    log_path,
     pid_path,
     write_json_atomically,
 )
@@ -60,7 +62,13 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError, TypeError) as exc:
         log.error("bad request %s: %s", args.request, exc)
         return EXIT_BAD_REQUEST
-    return run(request)
+    # From here every line of the attempt (and of the processes it starts) goes to
+    # the attempt's kept log on the volume and to stdout (logcapture.py).
+    capture = logcapture.start(log_path(Path(request.result_path)), settings.task_log_max_bytes)
+    try:
+        return run(request)
+    finally:
+        capture.close()
 
 
 def run(request: WorkerRequest) -> int:

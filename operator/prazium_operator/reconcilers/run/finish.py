@@ -13,7 +13,7 @@ import asyncio
 from prazium_kit import kube, paths, resources, timefmt
 from prazium_kit.models import ProjectSpec, RunPhase, spec_of
 from prazium_kit.timefmt import utc_now
-from prazium_operator import gitrepo, recorder
+from prazium_operator import gitrepo, metrics, recorder
 from prazium_operator.reconcilers.project import state as project_state
 from prazium_operator.reconcilers.run import deliver
 from prazium_operator.reconcilers.run.context import (
@@ -47,6 +47,9 @@ async def finish(ctx: RunContext, phase: RunPhase, message: str) -> None:
     now = utc_now()
     await set_status(ctx, completed_at=now, duration=timefmt.duration(ctx.status.started_at, now))
     await set_phase(ctx, phase, message)
+    took = metrics.seconds_since(ctx.status.started_at)
+    if took is not None:
+        metrics.RUN_SECONDS.labels(phase).observe(took)
     row = run_status.PHASES[phase]
     await k8s_event(ctx.run, row.event_reason, message, warning=row.warning)
     await after_final(ctx)

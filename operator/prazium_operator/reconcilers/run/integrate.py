@@ -7,9 +7,10 @@ over instead of overwritten.
 from __future__ import annotations
 
 import asyncio
+import time
 
-from prazium_kit import ids, journal
-from prazium_operator import gitrepo, verify
+from prazium_kit import ids, journal, paths
+from prazium_operator import gitrepo, metrics, verify
 from prazium_operator.executor import verification
 from prazium_operator.reconcilers.run import core
 from prazium_operator.reconcilers.run.context import (
@@ -33,6 +34,7 @@ async def merge(ctx: RunContext) -> None:
     row = run_status.PHASES["merging"]
     await event(ctx, row.journal_type, {"mergeOrder": plan.merge_order})
     await k8s_event(ctx.run, row.event_reason, "merging task branches into main")
+    started = time.monotonic()
     merged = None
     for _ in range(MERGE_ATTEMPTS):
         main = await asyncio.to_thread(gitrepo.rev_parse, ctx.repo, gitrepo.MAIN)
@@ -72,6 +74,7 @@ async def merge(ctx: RunContext) -> None:
         break
     if merged is None:
         raise RunFailed("main kept moving while merging")
+    metrics.MERGE_SECONDS.observe(time.monotonic() - started)
     await set_status(ctx, merged_commit=merged)
     await event(ctx, journal.MERGE_COMPLETED, {"mergedCommit": merged})
     await k8s_event(
@@ -96,6 +99,11 @@ async def verify_merged(ctx: RunContext) -> None:
         command,
         ctx.settings.verify_timeout_seconds,
         verification.runner(ctx.settings, ctx.ns, ctx.project, ctx.name),
+        log_file=paths.verification_log_path(ctx.settings.data_dir, ctx.ns, ctx.name),
+        log_max_bytes=ctx.settings.task_log_max_bytes,
+    )
+    metrics.VERIFICATION_SECONDS.labels("passed" if result.exit_code == 0 else "failed").observe(
+        result.duration_seconds or 0.0
     )
     # The output goes to the journal, not into status: status stays short enough for
     # `kubectl describe run` (the journal event is the reference to the full tail).

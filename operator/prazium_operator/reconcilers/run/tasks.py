@@ -15,7 +15,7 @@ from prazium_kit import ids, paths, timefmt
 from prazium_kit.models import ExecutorRef, TaskResult
 from prazium_kit.timefmt import utc_now
 from prazium_kit.types import Obj
-from prazium_operator import gitrepo, recorder
+from prazium_operator import gitrepo, metrics, recorder
 from prazium_operator.agents.registry import agent_options
 from prazium_operator.executor.base import WorkerState
 from prazium_operator.reconcilers.run.context import (
@@ -147,6 +147,8 @@ async def poll(ctx: RunContext, task: TaskState) -> None:
         else None
     )
     if result is not None:
+        if result.status and result.duration_seconds is not None:
+            metrics.TASK_SECONDS.labels(result.status).observe(result.duration_seconds)
         # Before the task's own outcome event: the worker's events (TASK_STARTED, files)
         # from its event file and its result file. Keyed: those written are skipped.
         await ingest_worker_events(ctx, request, final=True)
