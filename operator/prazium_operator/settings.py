@@ -63,6 +63,18 @@ class Settings(KitSettings):
     leader_lease_name: str = "prazium-operator"
     leader_lease_namespace: str = ""
     leader_lease_seconds: float = 8.0
+    # Retention (issue 15; prazium_operator/retention.py): finished Runs beyond the newest
+    # retention_keep_last_runs of a Project (0: no limit), or completed more than
+    # retention_max_age_hours ago (0: no limit), are pruned from the cluster after being
+    # archived in PostgreSQL; a Project's spec.retention overrides either per Project.
+    # The newest finished Run of a Project always stays. Swept every
+    # retention_interval_seconds.
+    retention_keep_last_runs: int = Field(default=20, ge=0)
+    retention_max_age_hours: int = Field(default=0, ge=0)
+    retention_interval_seconds: float = Field(default=60.0, gt=0)
+    # Journal retention: events (and the archived records of pruned Runs) older than this
+    # many days are deleted; 0 keeps them forever.
+    journal_retention_days: int = Field(default=0, ge=0)
     # e.g. http://0.0.0.0:8080/healthz for a Pod's liveness probe; empty: off.
     liveness_endpoint: str = ""
 

@@ -49,7 +49,7 @@ def list_events(
             raise invalid(str(exc), "taskId") from exc
     if after is not None and after.tzinfo is None:
         after = after.replace(tzinfo=dt.UTC)
-    run = lookup.run(caller.tenant, projectId, runId)
+    run = lookup.run(caller.tenant, projectId, runId, database)
     with database.connection() as conn:
         rows = journal.list_events(
             conn,
@@ -88,10 +88,11 @@ async def stream_events(
     caller: Caller,
     hub: Hub,
     settings: Settings,
+    database: Db,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> StreamingResponse:
     after_id = events.parse_event_id(last_event_id, "Last-Event-ID")
-    run = await anyio.to_thread.run_sync(lookup.run, caller.tenant, projectId, runId)
+    run = await anyio.to_thread.run_sync(lookup.run, caller.tenant, projectId, runId, database)
     key = (caller.tenant, run["metadata"]["name"])
     keepalive = settings.sse_keepalive_seconds
 

@@ -13,7 +13,7 @@ import asyncio
 from prazium_kit import kube, paths, resources
 from prazium_kit.models import ProjectSpec, RunPhase, spec_of
 from prazium_kit.timefmt import utc_now
-from prazium_operator import gitrepo, recorder
+from prazium_operator import gitrepo, recorder, retention
 from prazium_operator.reconcilers.project import state as project_state
 from prazium_operator.reconcilers.run.context import (
     RunContext,
@@ -70,6 +70,10 @@ async def after_final(ctx: RunContext) -> None:
         )
     await apiserver(ctx, project_state.release_slot, ctx.ns, ctx.project, ctx.name)
     await asyncio.to_thread(_remove_worktrees, ctx)
+    # The run record outlives the Run: retention may prune it from the cluster later.
+    final = await apiserver(ctx, resources.get, ctx.ns, kube.RUNS, ctx.name)
+    if final is not None:
+        await asyncio.to_thread(retention.archive_now, ctx.settings, final)
     await event(
         ctx,
         run_status.PHASES[phase].journal_type,
