@@ -44,6 +44,15 @@ class RunFeed:
         self.queues: set[asyncio.Queue[Event]] = set()
         self._lock = asyncio.Lock()
         self._again = False
+        # The feed's last safety poll (loop time): one poll per feed per interval,
+        # however many subscribers share it (1,000 on one run: 1 read, not 1,000).
+        self.last_poll = 0.0
+
+    def poll_due(self, now: float, interval: float) -> bool:
+        if now - self.last_poll < interval:
+            return False
+        self.last_poll = now
+        return True
 
     async def fetch(self) -> None:
         """Read rows after last_id and fan them out; coalesces concurrent wake-ups."""
@@ -88,6 +97,11 @@ class JournalHub:
         task = asyncio.get_running_loop().create_task(feed.fetch())
         self._fetches.add(task)
         task.add_done_callback(self._fetches.discard)
+
+    def poll(self, feed: RunFeed, now: float) -> None:
+        """A subscriber's safety poll: wakes the feed unless another did this interval."""
+        if feed.poll_due(now, self.poll_seconds):
+            self.wake(feed)
 
     async def start(self) -> None:
         self.pool = AsyncConnectionPool(
@@ -232,7 +246,7 @@ class JournalHub:
                     now = loop.time()
                     if now - last_poll >= self.poll_seconds:
                         last_poll = now
-                        self.wake(feed)
+                        self.poll(feed, now)
                     if now - last_output >= tick_seconds:
                         last_output = now
                         yield None

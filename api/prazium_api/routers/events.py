@@ -99,7 +99,7 @@ async def stream_events(
     async def frames() -> AsyncIterator[str]:
         yield "retry: 2000\n\n"
         async for event in hub.follow(key, after_id, keepalive):
-            yield ": keep-alive\n\n" if event is None else events.sse_frame(event)
+            yield ": keep-alive\n\n" if event is None else events.frames.frame(event)
 
     return StreamingResponse(
         frames(),
