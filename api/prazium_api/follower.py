@@ -241,7 +241,7 @@ class JournalHub:
                     self.poll_seconds - (loop.time() - last_poll),
                 )
                 try:
-                    event = await asyncio.wait_for(queue.get(), max(wait, 0.01))
+                    event = await _next(queue, max(wait, 0.01))
                 except TimeoutError:
                     now = loop.time()
                     if now - last_poll >= self.poll_seconds:
@@ -258,3 +258,12 @@ class JournalHub:
                 yield event
                 if event.event_type in FINAL_EVENT_TYPES:
                     return
+
+
+async def _next(queue: asyncio.Queue[Event], timeout: float) -> Event:
+    """The next queued event: at once when one is queued (a burst); else within a
+    timeout scope, cheaper than wait_for's task per call (1,000 subscribers a frame)."""
+    if not queue.empty():
+        return queue.get_nowait()
+    async with asyncio.timeout(timeout):
+        return await queue.get()
