@@ -19,6 +19,9 @@ class Settings(KitSettings):
     executor: Literal["local", "kubernetes"] = "local"
     # Upper bound on workers running at once in this operator (local executor).
     max_workers: int = 4
+    # Local executor: fork each worker from a server that imported the worker once
+    # (executor/forkserver.py) instead of starting a fresh interpreter per task.
+    fork_server: bool = True
     # Seconds a single worker may run before it is killed and the task failed.
     task_deadline_seconds: int = 1800
     # Worker image and resources for the kubernetes executor.
