@@ -116,38 +116,65 @@ def _child(order: dict[str, Any]) -> None:
         os._exit(code)
 
 
+def _reap() -> None:
+    """Collect exited forks (so their CPU time counts as the server's children's)."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def _answer(out: Any, line: bytes) -> None:
+    """Carry out one order: fork, write the marker, answer the pid (or the error)."""
+    try:
+        order = json.loads(line)
+        pid = os.fork()
+    except (ValueError, OSError) as exc:
+        out.write(json.dumps({"error": f"{type(exc).__name__}: {exc}"}) + "\n")
+        out.flush()
+        return
+    if pid == 0:
+        _child(order)
+    # Written before answering, so the operator never sees the pid without it.
+    marker = {"pid": pid, "start": _start_time(pid)}
+    try:
+        marker_path(Path(order["request"])).write_text(json.dumps(marker), encoding="utf-8")
+    except OSError as exc:
+        out.write(json.dumps({"error": f"marker: {exc}"}) + "\n")
+    else:
+        out.write(json.dumps({"pid": pid}) + "\n")
+    out.flush()
+
+
 def serve() -> None:
-    """The server's loop: read orders on stdin, fork, answer the pid on stdout."""
+    """The server's loop: read orders on stdin, fork, answer the pid on stdout; reap
+    exited forks at least every second."""
     import importlib
+    import select
 
     for module in PRELOAD:
         importlib.import_module(module)
-    # Forks are reaped by the kernel: the operator follows them by pid, not by wait().
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     out = sys.stdout
     out.write(json.dumps({"ready": os.getpid()}) + "\n")
     out.flush()
-    for line in sys.stdin:
-        try:
-            order = json.loads(line)
-            pid = os.fork()
-        except (ValueError, OSError) as exc:
-            out.write(json.dumps({"error": f"{type(exc).__name__}: {exc}"}) + "\n")
-            out.flush()
+    pending = b""
+    while True:
+        readable, _, _ = select.select([0], [], [], 1.0)
+        _reap()
+        if not readable:
             continue
-        if pid == 0:
-            _child(order)
-        # Written before answering, so the operator never sees the pid without it.
-        marker = {"pid": pid, "start": _start_time(pid)}
-        try:
-            marker_path(Path(order["request"])).write_text(json.dumps(marker), encoding="utf-8")
-        except OSError as exc:
-            out.write(json.dumps({"error": f"marker: {exc}"}) + "\n")
-            out.flush()
-            continue
-        out.write(json.dumps({"pid": pid}) + "\n")
-        out.flush()
+        chunk = os.read(0, 65536)
+        if not chunk:
+            return  # the operator went away; the forks carry on in their sessions
+        pending += chunk
+        while b"\n" in pending:
+            line, pending = pending.split(b"\n", 1)
+            if line.strip():
+                _answer(out, line)
 
 
 # -- the operator's side -------------------------------------------------------
