@@ -27,7 +27,8 @@ def pruning_operator(
     stack: Stack, namespace: str, data_dir: Path, tmp_path: Path
 ) -> Iterator[ServiceProcess]:
     """The operator with a one-second retention sweep; the installation keeps 20 runs,
-    the Project's own spec.retention keeps one."""
+    the Project's own spec.retention keeps one. Its workers are forked from the fork
+    server once it is up (the first ones may be spawned while it imports)."""
     proc = start_operator(
         stack,
         data_dir,
@@ -35,6 +36,7 @@ def pruning_operator(
         tmp_path / "logs",
         PRAZIUM_RETENTION_INTERVAL_SECONDS="1",
         PRAZIUM_RETENTION_KEEP_LAST_RUNS="20",
+        PRAZIUM_FORK_SERVER="true",  # the builds' workers forked (executor/forkserver.py)
     )
     yield proc
     proc.stop()

@@ -110,6 +110,10 @@ class Stack:
 def start_operator(
     stack: Stack, data_dir: Path, namespaces: list[str], log_dir: Path, **extra_env: str
 ) -> ServiceProcess:
+    # The fork server (executor/forkserver.py) imports the worker and the template agent
+    # at operator start, a few CPU-seconds that a test's one or two tasks would not win
+    # back on a loaded machine: off unless a test turns it on (test_retention does).
+    extra_env = {"PRAZIUM_FORK_SERVER": "false", **extra_env}
     env = stack.service_env(data_dir, PRAZIUM_NAMESPACES=json_list(namespaces), **extra_env)
     proc = ServiceProcess(
         "operator", [sys.executable, "-m", "prazium_operator"], env, log_dir / "operator.log"
