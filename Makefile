@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help setup venv up down test test-unit lint api-key bench-api bench-build bench-agent cluster-build images
+.PHONY: help setup venv up down test test-unit lint api-key bench-api bench-scale bench-build bench-agent cluster-build images
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -42,7 +42,11 @@ api-key: ## Print a new API key: make api-key TENANT=<namespace> TIER=<free|pro|
 	  --tier "$(or $(TIER),free)" $(if $(ADMIN),--admin,)
 
 bench-api: ## API latency/throughput vs direct apiserver reads, SSE fan-out (own throw-away stack)
-	@scripts/test.sh bench/bench_api.py -q -s -p no:cacheprovider
+	@PRAZIUM_NODE=0 scripts/test.sh bench/bench_api.py -q -s -p no:cacheprovider
+
+SCALE_LEVELS := 1,25,100
+bench-scale: ## N runs at once on one operator: task gaps, runs/min, RSS/CPU, apiserver requests, etcd per run (own stack; N=1,25,100 or N=500)
+	@BENCH_SCALE_N=$(or $(N),$(SCALE_LEVELS)) PRAZIUM_NODE=0 scripts/test.sh bench/bench_scale.py -q -s -p no:cacheprovider
 
 bench-build: ## Build engine: run wall time, overhead vs worker time, parallelism 1 vs 3 (own stack)
 	@scripts/test.sh bench/bench_build.py -q -s -p no:cacheprovider

@@ -20,6 +20,7 @@ from prazium_api.db import Database
 from prazium_api.db import unavailable as database_unavailable
 from prazium_api.follower import JournalHub
 from prazium_api.gate import Gate
+from prazium_api.informer import informers
 from prazium_api.middleware import BodyLimitMiddleware, RateLimitHeadersMiddleware
 from prazium_api.requestlog import RequestContextMiddleware
 from prazium_api.routers import (
@@ -60,6 +61,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.database = database
     app.state.gate = Gate(database, settings)
     app.state.journal_hub = hub
+    if settings.read_cache:
+        # Reads fall back to the apiserver until (and whenever) an informer is not synced.
+        await anyio.to_thread.run_sync(informers.start)
     reaper = asyncio.get_running_loop().create_task(
         _reap_exports(
             database, settings.export_stale_seconds, settings.export_reap_interval_seconds
@@ -69,6 +73,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     reaper.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await reaper
+    informers.stop()
     await hub.stop()
     await database.close()
 

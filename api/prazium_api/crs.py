@@ -1,6 +1,9 @@
 """The API's view of prazium_kit.resources (the one CR-access layer): apiserver
 errors mapped to the contract's codes, a bounded wait for the operator (a watch,
-not sleeps), and the short-lived Project list snapshot.
+not sleeps), and reads served from the watch-fed informers (informer.py) when
+they are on (PRAZIUM_READ_CACHE), else from the apiserver (Project lists then
+from a short-lived snapshot). Every object a write returns is applied to the
+informer, so reads through this replica see its own writes.
 
 The kubernetes client is synchronous: call these from `def` routes (FastAPI runs
 them in its thread pool) or through asyncio.to_thread.
@@ -17,6 +20,7 @@ from contextlib import contextmanager
 from kubernetes.client.exceptions import ApiException
 
 from prazium_api.errors import ApiError
+from prazium_api.informer import informers
 from prazium_kit import kube, resources
 from prazium_kit.kube import PROJECTS, RUNS, TASKS
 from prazium_kit.types import Obj
@@ -50,14 +54,26 @@ def _to_api_error(exc: ApiException, what: str) -> ApiError:
 
 
 def get(namespace: str, plural: str, name: str, what: str) -> Obj:
+    informer = informers.serving(plural)
+    if informer is not None:
+        cached = informer.get(namespace, name)
+        if cached is not None:
+            return cached
     with mapped_errors(what):
         obj = resources.get(namespace, plural, name)
     if obj is None:
         raise ApiError("NOT_FOUND", f"{what} not found")
-    return obj
+    return informers.applied(plural, obj)
 
 
 def list_objects(namespace: str, plural: str, label_selector: str = "") -> list[Obj]:
+    informer = informers.serving(plural)
+    if informer is not None:
+        if not label_selector:
+            return informer.items(namespace)
+        key, _, value = label_selector.partition("=")
+        if key == informer.index_label and value and "," not in value:
+            return informer.by_label(namespace, value)
     with mapped_errors(plural):
         return resources.list_by_label(namespace, plural, label_selector)
 
@@ -72,14 +88,14 @@ def create(namespace: str, plural: str, body: Obj, what: str) -> Obj:
     with mapped_errors(what):
         obj = resources.create_object(namespace, plural, body)
     project_lists.invalidate(namespace)
-    return obj
+    return informers.applied(plural, obj)
 
 
 def patch(namespace: str, plural: str, name: str, merge_patch: Obj, what: str) -> Obj:
     with mapped_errors(what):
         obj = resources.merge_patch(namespace, plural, name, merge_patch)
     project_lists.invalidate(namespace)
-    return obj
+    return informers.applied(plural, obj)
 
 
 def wait_until(
@@ -98,7 +114,7 @@ def wait_until(
             ):
                 if kind == "DELETED":
                     raise ApiError("NOT_FOUND", f"{what} not found")
-                obj = candidate
+                obj = informers.applied(plural, candidate)
                 if done(obj):
                     return obj
                 if time.monotonic() > deadline:
@@ -110,27 +126,31 @@ def wait_until(
 
 
 class ProjectListCache:
-    """A short-lived per-namespace snapshot of the Project list.
+    """A namespace's Projects, newest first.
 
-    Listing 5,000 Projects from the apiserver takes long enough that a busy UI
-    polling page 1 would keep it busy; a snapshot at most list_cache_seconds old
-    serves those reads. Writes through this replica drop the snapshot, so a
-    client sees its own creates and patches at once; writes through another
-    replica or kubectl show up within list_cache_seconds.
+    With the informers on: a sorted copy of the informer's namespace, sorted again
+    only when the namespace changed. Off: a short-lived snapshot of an apiserver
+    list (listing 5,000 Projects takes long enough that a UI polling page 1 would
+    keep the apiserver busy), at most list_cache_seconds old; writes through this
+    replica drop it, writes elsewhere show up within list_cache_seconds.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._snapshots: dict[str, tuple[float, list[Obj]]] = {}
+        self._sorted: dict[str, tuple[int, list[Obj]]] = {}
 
     def get(self, namespace: str, max_age: float) -> list[Obj]:
+        informer = informers.serving(PROJECTS)
+        if informer is not None:
+            return self._from_informer(namespace)
         if max_age > 0:
             with self._lock:
                 cached = self._snapshots.get(namespace)
             if cached and time.monotonic() - cached[0] < max_age:
                 return cached[1]
         taken = time.monotonic()
-        items = list_objects(namespace, PROJECTS)
+        items = newest_first(list_objects(namespace, PROJECTS))
         if max_age > 0:
             with self._lock:
                 self._snapshots[namespace] = (taken, items)
@@ -138,9 +158,31 @@ class ProjectListCache:
                     self._snapshots.pop(next(iter(self._snapshots)))
         return items
 
+    def _from_informer(self, namespace: str) -> list[Obj]:
+        informer = informers.projects
+        changes = informer.changes(namespace)
+        with self._lock:
+            cached = self._sorted.get(namespace)
+        if cached and cached[0] == changes:
+            return cached[1]
+        items = newest_first(informer.items(namespace))
+        with self._lock:
+            self._sorted[namespace] = (changes, items)
+            if len(self._sorted) > 1000:
+                self._sorted.pop(next(iter(self._sorted)))
+        return items
+
     def invalidate(self, namespace: str) -> None:
         with self._lock:
             self._snapshots.pop(namespace, None)
+
+
+def newest_first(items: list[Obj]) -> list[Obj]:
+    return sorted(
+        items,
+        key=lambda o: (o["metadata"].get("creationTimestamp", ""), o["metadata"]["name"]),
+        reverse=True,
+    )
 
 
 project_lists = ProjectListCache()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import OrderedDict
 from typing import Any
 
 from prazium_api import views
@@ -44,6 +45,23 @@ def list_item(event: Event) -> dict[str, Any]:
     }
 
 
+class FrameCache:
+    """The SSE frame of recent events, rendered once for all subscribers of a run
+    (1,000 subscribers on one run: one json.dumps per event, not 1,000)."""
+
+    def __init__(self, size: int = 2048) -> None:
+        self.size = size
+        self._frames: OrderedDict[int, str] = OrderedDict()
+
+    def frame(self, event: Event) -> str:
+        cached = self._frames.get(event.id)
+        if cached is None:
+            cached = self._frames[event.id] = sse_frame(event)
+            if len(self._frames) > self.size:
+                self._frames.popitem(last=False)
+        return cached
+
+
 def sse_frame(event: Event) -> str:
     data: dict[str, Any] = {}
     task = views.task_api_id(event.task)
@@ -68,3 +86,6 @@ def ws_message(channel: str, event: Event) -> dict[str, Any]:
             "timestamp": iso_z(event.created_at),
         },
     }
+
+
+frames = FrameCache()

@@ -1,9 +1,15 @@
 """Find a tenant's objects by API id. Objects of other tenants live in other
-namespaces, so they are simply not found (404): existence is never revealed."""
+namespaces, so they are simply not found (404): existence is never revealed.
+
+Given the database, a Run (and its Tasks) pruned from the cluster by retention is
+found in the run archive (history.py); the archive is per namespace too."""
 
 from __future__ import annotations
 
-from prazium_api import crs
+from collections.abc import Callable
+
+from prazium_api import crs, history
+from prazium_api.db import Database
 from prazium_api.errors import ApiError, conflict
 from prazium_kit import ids
 from prazium_kit.kube import LABEL_RUN, PROJECTS, RUNS, TASKS
@@ -28,29 +34,57 @@ def project(namespace: str, project_id: str) -> Obj:
     return crs.get(namespace, PROJECTS, project_name(project_id), f"project {project_id}")
 
 
-def run(namespace: str, project_id: str, run_id: str) -> Obj:
-    """The run, checked to belong to the project (else 404)."""
+def _live_or_archived(
+    namespace: str, plural: str, name: str, what: str, archived: Callable[[], Obj | None] | None
+) -> Obj:
+    try:
+        return crs.get(namespace, plural, name, what)
+    except ApiError as exc:
+        if archived is None or exc.code != "NOT_FOUND":
+            raise
+        found = archived()
+        if found is None:
+            raise
+        return found
+
+
+def run(namespace: str, project_id: str, run_id: str, database: Database | None = None) -> Obj:
+    """The run, checked to belong to the project (else 404); a pruned one from the
+    archive when database is given."""
     name = project_name(project_id)
-    obj = crs.get(namespace, RUNS, run_name(run_id), f"run {run_id}")
+    cr_name = run_name(run_id)
+    archived = None if database is None else (lambda: history.run(database, namespace, cr_name))
+    obj = _live_or_archived(namespace, RUNS, cr_name, f"run {run_id}", archived)
     if obj.get("spec", {}).get("projectRef", {}).get("name") != name:
         raise ApiError("NOT_FOUND", f"run {run_id} not found")
     return obj
 
 
-def tasks(namespace: str, run_cr_name: str) -> list[Obj]:
+def tasks(namespace: str, run_cr_name: str, database: Database | None = None) -> list[Obj]:
     items = crs.list_objects(namespace, TASKS, label_selector=f"{LABEL_RUN}={run_cr_name}")
+    if not items and database is not None:  # none live: a pruned run's, if archived
+        items = history.tasks(database, namespace, run_cr_name)
     items = [t for t in items if t.get("spec", {}).get("runRef", {}).get("name") == run_cr_name]
     return sorted(
         items, key=lambda t: (t.get("spec", {}).get("sequence") or 0, t["metadata"]["name"])
     )
 
 
-def task(namespace: str, run_cr_name: str, task_id: str) -> Obj:
+def task(namespace: str, run_cr_name: str, task_id: str, database: Database | None = None) -> Obj:
     try:
         definition_id = ids.task_definition_id(task_id)
     except ids.InvalidId as exc:
         raise ApiError("NOT_FOUND", f"task {task_id} not found") from exc
-    obj = crs.get(namespace, TASKS, ids.task_cr_name(run_cr_name, definition_id), f"task {task_id}")
+    cr_name = ids.task_cr_name(run_cr_name, definition_id)
+
+    def archived() -> Obj | None:
+        assert database is not None
+        found = [t for t in history.tasks(database, namespace, run_cr_name)]
+        return next((t for t in found if t["metadata"]["name"] == cr_name), None)
+
+    obj = _live_or_archived(
+        namespace, TASKS, cr_name, f"task {task_id}", None if database is None else archived
+    )
     if obj.get("spec", {}).get("runRef", {}).get("name") != run_cr_name:
         raise ApiError("NOT_FOUND", f"task {task_id} not found")
     return obj

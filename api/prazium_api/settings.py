@@ -67,8 +67,12 @@ class ApiSettings(KitSettings):
     deploy_max_bytes: int = 900_000
     # Preview URL pattern; {service}, {namespace} and {port} are filled in.
     deploy_url_template: str = "http://{service}.{namespace}.svc:{port}"
-    # Project lists are served from a per-namespace snapshot at most this old
-    # (seconds); writes through this replica invalidate it. 0 disables it.
+    # Reads of Projects, Runs and Tasks from watch-fed in-memory caches (informer.py,
+    # one per replica): writes through this replica are seen at once, others' when
+    # the watch delivers them. Off: every read goes to the apiserver.
+    read_cache: bool = True
+    # With read_cache off: Project lists are served from a per-namespace snapshot at
+    # most this old (seconds); writes through this replica invalidate it. 0 disables it.
     list_cache_seconds: float = 2.0
     # PostgreSQL connections per API process: db_pool_size for routes (they run in
     # the thread pool), db_gate_pool_size for the async auth/rate-limit gate, which

@@ -102,6 +102,15 @@ class Publish(BaseModel):
     )
 
 
+class Retention(BaseModel):
+    """spec.retention: when a Project's finished Runs leave the cluster (None: the
+    installation's default for that field)."""
+
+    model_config = _CAMEL
+    keep_last_runs: int | None = Field(default=None, alias="keepLastRuns", ge=1, le=10000)
+    max_age_hours: int | None = Field(default=None, alias="maxAgeHours", ge=1, le=876000)
+
+
 class ProjectSpec(BaseModel):
     model_config = _CAMEL
     display_name: str = Field(alias="displayName", min_length=1, max_length=200)
@@ -113,6 +122,7 @@ class ProjectSpec(BaseModel):
     agent: ProjectAgent | None = None
     archived: bool = False
     publish: Publish | None = None
+    retention: Retention | None = None
 
     @property
     def chosen_agent(self) -> ProjectAgent:

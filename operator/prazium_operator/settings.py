@@ -19,6 +19,9 @@ class Settings(KitSettings):
     executor: Literal["local", "kubernetes"] = "local"
     # Upper bound on workers running at once in this operator (local executor).
     max_workers: int = 4
+    # Local executor: fork each worker from a server that imported the worker once
+    # (executor/forkserver.py) instead of starting a fresh interpreter per task.
+    fork_server: bool = True
     # Seconds a single worker may run before it is killed and the task failed.
     task_deadline_seconds: int = 1800
     # Worker image and resources for the kubernetes executor.
@@ -65,6 +68,18 @@ class Settings(KitSettings):
     # the network in the clear): for a remote inside a trusted network, or tests.
     publish_timeout_seconds: float = 300.0
     publish_allow_http: bool = False
+    # Retention (issue 15; prazium_operator/retention.py): finished Runs beyond the newest
+    # retention_keep_last_runs of a Project (0: no limit), or completed more than
+    # retention_max_age_hours ago (0: no limit), are pruned from the cluster after being
+    # archived in PostgreSQL; a Project's spec.retention overrides either per Project.
+    # The newest finished Run of a Project always stays. Swept every
+    # retention_interval_seconds.
+    retention_keep_last_runs: int = Field(default=20, ge=0)
+    retention_max_age_hours: int = Field(default=0, ge=0)
+    retention_interval_seconds: float = Field(default=60.0, gt=0)
+    # Journal retention: events (and the archived records of pruned Runs) older than this
+    # many days are deleted; 0 keeps them forever.
+    journal_retention_days: int = Field(default=0, ge=0)
     # e.g. http://0.0.0.0:8080/healthz for a Pod's liveness probe; empty: off.
     liveness_endpoint: str = ""
     # Prometheus /metrics of the operator (prazium_operator/metrics.py); port 0: off.

@@ -113,6 +113,10 @@ def start_operator(
     # /metrics off unless a test asks for a port: operators of parallel tests (and
     # stacks) would all want the default one.
     extra_env = {"PRAZIUM_OPERATOR_METRICS_PORT": "0", **extra_env}
+    # The fork server (executor/forkserver.py) imports the worker and the template agent
+    # at operator start, a few CPU-seconds that a test's one or two tasks would not win
+    # back on a loaded machine: off unless a test turns it on (test_retention does).
+    extra_env = {"PRAZIUM_FORK_SERVER": "false", **extra_env}
     env = stack.service_env(data_dir, PRAZIUM_NAMESPACES=json_list(namespaces), **extra_env)
     proc = ServiceProcess(
         "operator", [sys.executable, "-m", "prazium_operator"], env, log_dir / "operator.log"
@@ -124,6 +128,10 @@ def start_api(
     stack: Stack, data_dir: Path, log_dir: Path, port: int | None = None, **extra_env: str
 ) -> tuple[ServiceProcess, str]:
     port = port or free_port()
+    # Tests write CRs straight to the apiserver and read them through the API at once:
+    # the watch-fed read cache (consistent only for writes through the API) is off
+    # unless a test turns it on (PRAZIUM_READ_CACHE="true"), as the read-cache tests do.
+    extra_env = {"PRAZIUM_READ_CACHE": "false", **extra_env}
     env = stack.service_env(data_dir, PRAZIUM_PORT=str(port), **extra_env)
     proc = ServiceProcess(
         "api", [sys.executable, "-m", "prazium_api"], env, log_dir / f"api-{port}.log"

@@ -49,7 +49,7 @@ def list_events(
             raise invalid(str(exc), "taskId") from exc
     if after is not None and after.tzinfo is None:
         after = after.replace(tzinfo=dt.UTC)
-    run = lookup.run(caller.tenant, projectId, runId)
+    run = lookup.run(caller.tenant, projectId, runId, database)
     with database.connection() as conn:
         rows = journal.list_events(
             conn,
@@ -88,17 +88,18 @@ async def stream_events(
     caller: Caller,
     hub: Hub,
     settings: Settings,
+    database: Db,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> StreamingResponse:
     after_id = events.parse_event_id(last_event_id, "Last-Event-ID")
-    run = await anyio.to_thread.run_sync(lookup.run, caller.tenant, projectId, runId)
+    run = await anyio.to_thread.run_sync(lookup.run, caller.tenant, projectId, runId, database)
     key = (caller.tenant, run["metadata"]["name"])
     keepalive = settings.sse_keepalive_seconds
 
     async def frames() -> AsyncIterator[str]:
         yield "retry: 2000\n\n"
         async for event in hub.follow(key, after_id, keepalive):
-            yield ": keep-alive\n\n" if event is None else events.sse_frame(event)
+            yield ": keep-alive\n\n" if event is None else events.frames.frame(event)
 
     return StreamingResponse(
         frames(),

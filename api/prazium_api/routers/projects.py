@@ -98,11 +98,7 @@ def list_projects(
             if needle in str(obj.get("spec", {}).get("displayName", "")).casefold()
             or needle in str(obj.get("spec", {}).get("description", "")).casefold()
         ]
-    items = sorted(
-        items,
-        key=lambda o: (o["metadata"].get("creationTimestamp", ""), o["metadata"]["name"]),
-        reverse=True,
-    )
+    # Newest first already (crs.project_lists), filters keep the order.
     page, pagination = paging.apply(items)
     base = cloneurl.base_url(request, settings)
     return ok(

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import Body, Query
 
-from prazium_api import builds, crs, lookup, snapshots, views
+from prazium_api import builds, crs, history, lookup, snapshots, views
 from prazium_api.deps import Caller, Db, Paging, Settings, ok
 from prazium_api.errors import conflict, operator_timeout
 from prazium_api.models import StartRun
@@ -102,21 +102,34 @@ def list_runs(
     projectId: str,
     caller: Caller,
     paging: Paging,
+    database: Db,
     status: Annotated[RunPhase | None, Query(description="Filter by status")] = None,
 ) -> Obj:
+    """Live Runs merged with the archived ones retention pruned from the cluster:
+    ordered by run number on keys alone, then only the page's archived bodies read."""
     name = lookup.project(caller.tenant, projectId)["metadata"]["name"]
-    runs = [r for r in crs.list_objects(caller.tenant, RUNS) if views.run_project(r) == name]
-    if status is not None:
-        runs = [r for r in runs if views.run_phase(r) == status]
-    runs.sort(
-        key=lambda r: (
-            r.get("status", {}).get("runNumber") or 0,
-            r["metadata"].get("creationTimestamp", ""),
-        ),
-        reverse=True,
+    live = {
+        r["metadata"]["name"]: r
+        for r in crs.list_objects(caller.tenant, RUNS)
+        if views.run_project(r) == name and (status is None or views.run_phase(r) == status)
+    }
+    keys = [
+        (r.get("status", {}).get("runNumber") or 0, r["metadata"].get("creationTimestamp", ""), n)
+        for n, r in live.items()
+    ]
+    keys += [
+        (k.run_number, k.created_at, k.name)
+        for k in history.run_keys(database, caller.tenant, name, status)
+        if k.name not in live
+    ]
+    keys.sort(reverse=True)
+    page, pagination = paging.apply(keys)
+    wanted = [n for _, _, n in page if n not in live]
+    archived = {r["metadata"]["name"]: r for r in history.runs(database, caller.tenant, wanted)}
+    found = {**archived, **live}
+    return ok(
+        [views.run_summary(found[n]) for _, _, n in page if n in found], pagination=pagination
     )
-    page, pagination = paging.apply(runs)
-    return ok([views.run_summary(r) for r in page], pagination=pagination)
 
 
 @router.get(
@@ -125,9 +138,9 @@ def list_runs(
     operation_id="getRun",
     response_model=Ok[RunDetail],
 )
-def get_run(projectId: str, runId: str, caller: Caller, settings: Settings) -> Obj:
-    run = lookup.run(caller.tenant, projectId, runId)
-    tasks = lookup.tasks(caller.tenant, run["metadata"]["name"])
+def get_run(projectId: str, runId: str, caller: Caller, settings: Settings, database: Db) -> Obj:
+    run = lookup.run(caller.tenant, projectId, runId, database)
+    tasks = lookup.tasks(caller.tenant, run["metadata"]["name"], database)
     snapshot = snapshots.spec_snapshot(settings.data_dir, caller.tenant, run)
     return ok(views.run_detail(run, tasks, snapshot))
 
@@ -138,8 +151,8 @@ def get_run(projectId: str, runId: str, caller: Caller, settings: Settings) -> O
     operation_id="cancelRun",
     response_model=Ok[RunCancelled],
 )
-def cancel_run(projectId: str, runId: str, caller: Caller, settings: Settings) -> Obj:
-    run = lookup.run(caller.tenant, projectId, runId)
+def cancel_run(projectId: str, runId: str, caller: Caller, settings: Settings, database: Db) -> Obj:
+    run = lookup.run(caller.tenant, projectId, runId, database)
     phase = views.run_phase(run)
     if phase in ("succeeded", "failed"):
         raise conflict(f"run {runId} already {phase}", {"status": phase})
@@ -172,7 +185,7 @@ def cancel_run(projectId: str, runId: str, caller: Caller, settings: Settings) -
 )
 def retry_run(projectId: str, runId: str, caller: Caller, settings: Settings, database: Db) -> Obj:
     project = lookup.project(caller.tenant, projectId)
-    old = lookup.run(caller.tenant, projectId, runId)
+    old = lookup.run(caller.tenant, projectId, runId, database)
     phase = views.run_phase(old)
     if phase not in views.TERMINAL_RUN_PHASES:
         raise conflict(

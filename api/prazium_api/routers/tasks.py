@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from prazium_api import lookup, views
-from prazium_api.deps import Caller, ok
+from prazium_api.deps import Caller, Db, ok
 from prazium_api.routing import ApiRouter
 from prazium_api.schemas import Ok, TaskDetail
 from prazium_kit.types import Obj
@@ -17,9 +17,10 @@ router = ApiRouter(tags=["Tasks"])
     operation_id="listTasks",
     response_model=Ok[list[TaskDetail]],
 )
-def list_tasks(projectId: str, runId: str, caller: Caller) -> Obj:
-    run = lookup.run(caller.tenant, projectId, runId)
-    return ok([views.task_detail(t) for t in lookup.tasks(caller.tenant, run["metadata"]["name"])])
+def list_tasks(projectId: str, runId: str, caller: Caller, database: Db) -> Obj:
+    run = lookup.run(caller.tenant, projectId, runId, database)
+    tasks = lookup.tasks(caller.tenant, run["metadata"]["name"], database)
+    return ok([views.task_detail(t) for t in tasks])
 
 
 @router.get(
@@ -28,6 +29,7 @@ def list_tasks(projectId: str, runId: str, caller: Caller) -> Obj:
     operation_id="getTask",
     response_model=Ok[TaskDetail],
 )
-def get_task(projectId: str, runId: str, taskId: str, caller: Caller) -> Obj:
-    run = lookup.run(caller.tenant, projectId, runId)
-    return ok(views.task_detail(lookup.task(caller.tenant, run["metadata"]["name"], taskId)))
+def get_task(projectId: str, runId: str, taskId: str, caller: Caller, database: Db) -> Obj:
+    run = lookup.run(caller.tenant, projectId, runId, database)
+    task = lookup.task(caller.tenant, run["metadata"]["name"], taskId, database)
+    return ok(views.task_detail(task))

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from prazium_operator.executor import sandbox
+from prazium_operator.executor import forkserver, sandbox
 from prazium_operator.executor.base import WorkerState, WorkerStatus
 from prazium_operator.settings import Settings
 from prazium_operator.worker.request import (
@@ -41,6 +41,15 @@ class LocalExecutor:
         self._children: dict[int, asyncio.subprocess.Process] = {}
         self._adopted: set[int] = set()
         self._starting = 0
+        # Workers forked from a pre-imported server (executor/forkserver.py) are not
+        # our children: they are followed like adopted ones, by pid.
+        self._forks = (
+            forkserver.ForkServer(_worker_env(), settings.data_dir)
+            if settings.fork_server
+            else None
+        )
+        if self._forks is not None:
+            self._forks.prestart()
 
     @property
     def active(self) -> int:
@@ -61,6 +70,18 @@ class LocalExecutor:
         req_file = request_path(result)
         req_file.write_text(request.to_json(), encoding="utf-8")
         self._starting += 1
+        if self._forks is not None:
+            try:
+                pid = await self._forks.spawn(req_file, log_path(result), _worker_env())
+            except forkserver.NotReady:
+                pass  # spawned below while the server imports
+            except (RuntimeError, OSError, ValueError, TimeoutError) as exc:
+                log.warning("fork server failed (%s); spawning the worker instead", exc)
+            else:
+                self._adopted.add(pid)
+                self._starting -= 1
+                log.info("forked worker pid %s for %s", pid, request.task_id)
+                return {"kind": self.kind, "pid": pid}
         try:
             with log_path(result).open("ab") as output:
                 proc = await asyncio.create_subprocess_exec(
@@ -126,10 +147,14 @@ class LocalExecutor:
         self._adopted.discard(pid)
 
     async def wait_for_exit(self, timeout: float) -> None:
-        """Wake as soon as one of our children exits (adopted workers are polled)."""
+        """Wake as soon as one of our workers exits."""
+        # Workers that are not our children (forked, or adopted after a restart) are
+        # awaited through a pidfd; ones already gone are dropped here (their task's
+        # next state() reads the result), or they would end every wait at once.
+        self._adopted = {pid for pid in self._adopted if _alive(pid)}
         waiters = [
             asyncio.ensure_future(p.wait()) for p in self._children.values() if p.returncode is None
-        ]
+        ] + [asyncio.ensure_future(forkserver.wait_exit(pid, timeout)) for pid in self._adopted]
         if not waiters:
             await asyncio.sleep(timeout)
             return
@@ -148,6 +173,8 @@ class LocalExecutor:
     async def shutdown(self) -> None:
         # Leave workers running: a restarted operator re-adopts them (crash-only design).
         self._children.clear()
+        if self._forks is not None:
+            await self._forks.stop()
 
 
 async def _gone(pid: int, child: asyncio.subprocess.Process | None, timeout: float) -> bool:
@@ -207,7 +234,7 @@ def _is_our_worker(pid: int, req_file: Path) -> bool:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         return False
-    return _alive(pid) and str(req_file).encode() in cmdline
+    return _alive(pid) and (str(req_file).encode() in cmdline or forkserver.owns(pid, req_file))
 
 
 def _pid_from_file(result: Path) -> int | None:

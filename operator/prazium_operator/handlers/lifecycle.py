@@ -15,7 +15,7 @@ import kopf
 import psycopg
 
 from prazium_kit import db, kube
-from prazium_operator import metrics, retrying
+from prazium_operator import metrics, retention, retrying
 from prazium_operator.executor import make_executor
 from prazium_operator.settings import get_settings
 
@@ -71,6 +71,9 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     memo.heartbeat_task = asyncio.get_running_loop().create_task(
         heartbeat(memo, memo.heartbeat_stop)
     )
+    memo.retention_task = asyncio.get_running_loop().create_task(
+        retention.sweep_forever(prazium, memo.heartbeat_stop)
+    )
 
 
 @kopf.on.cleanup()
@@ -80,6 +83,7 @@ async def stop_heartbeat(memo: kopf.Memo, **_: Any) -> None:
     await memo.executor.shutdown()
     memo.heartbeat_stop.set()
     await memo.heartbeat_task
+    await memo.retention_task
 
 
 async def heartbeat(memo: kopf.Memo, stop: asyncio.Event) -> None:

@@ -21,7 +21,7 @@ from prazium_kit.models import (
 )
 from prazium_kit.timefmt import utc_now
 from prazium_kit.types import Obj
-from prazium_operator import gitrepo
+from prazium_operator import gitrepo, retention
 from prazium_operator.reconcilers.project import state as project_state
 from prazium_operator.reconcilers.run import core
 from prazium_operator.reconcilers.run.context import (
@@ -77,6 +77,8 @@ async def admit(ctx: RunContext) -> None:
         await _await_approval_in_progress(ctx)
     if retry_of and not ctx.status.spec_snapshot and not ctx.archived:
         old = await apiserver(ctx, resources.get, ctx.ns, kube.RUNS, retry_of)
+        if old is None:  # pruned by retention: its record is in the run archive
+            old = await asyncio.to_thread(retention.archived_run, ctx.settings, ctx.ns, retry_of)
         retried = status_of(old, RunStatus).spec_snapshot
     decision = core.admission_decision(
         ctx.project,

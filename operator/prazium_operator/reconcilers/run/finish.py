@@ -13,7 +13,7 @@ import asyncio
 from prazium_kit import kube, paths, resources, timefmt
 from prazium_kit.models import ProjectSpec, RunPhase, spec_of
 from prazium_kit.timefmt import utc_now
-from prazium_operator import gitrepo, metrics, recorder
+from prazium_operator import gitrepo, metrics, recorder, retention
 from prazium_operator.reconcilers.project import state as project_state
 from prazium_operator.reconcilers.run import deliver
 from prazium_operator.reconcilers.run.context import (
@@ -77,6 +77,10 @@ async def after_final(ctx: RunContext) -> None:
     await asyncio.to_thread(_remove_worktrees, ctx)
     if phase == "succeeded":  # a run that succeeded before tags existed gets one too
         await asyncio.to_thread(deliver.tag_run, ctx)
+    # The run record outlives the Run: retention may prune it from the cluster later.
+    final = await apiserver(ctx, resources.get, ctx.ns, kube.RUNS, ctx.name)
+    if final is not None:
+        await asyncio.to_thread(retention.archive_now, ctx.settings, final)
     await event(
         ctx,
         run_status.PHASES[phase].journal_type,
