@@ -78,7 +78,7 @@ async def follow(
 
 def _read_from(path: Path, offset: int) -> bytes:
     try:
-        with path.open("rb") as file:
+        with tasklogs.open_kept(path) as file:
             file.seek(offset)
             return file.read(_CHUNK)
     except FileNotFoundError:

@@ -19,11 +19,14 @@ verification output); the reader by the API.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import stat
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 DEFAULT_MAX_BYTES = 1024 * 1024
 MARKER_PREFIX = b"[prazium: log truncated, "
@@ -118,6 +121,23 @@ class LogText:
     size: int = 0  # the file's size when read: where following it goes on
 
 
+def open_kept(path: Path) -> BinaryIO:
+    """Open a kept log for reading, never through a symlink: in a worker Pod the run's
+    results directory is writable by untrusted code, which could otherwise swap its
+    log for a link to another tenant's file. A link answers as if there were no log
+    (FileNotFoundError)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise FileNotFoundError(errno.ENOENT, "not a regular log file", str(path)) from exc
+        raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):  # a FIFO or device would block or never end
+        os.close(fd)
+        raise FileNotFoundError(errno.ENOENT, "not a regular log file", str(path))
+    return os.fdopen(fd, "rb")
+
+
 def is_truncated(data: bytes) -> bool:
     return _MARKER.search(data) is not None
 
@@ -127,7 +147,7 @@ def read(path: Path, max_bytes: int = DEFAULT_MAX_BYTES, tail_lines: int | None 
     something that did not cap it, is cut like the writer would), the last
     tail_lines lines when given. FileNotFoundError when there is no log."""
     head, tail = budgets(max_bytes)
-    with path.open("rb") as file:
+    with open_kept(path) as file:
         size = os.fstat(file.fileno()).st_size
         if size <= head + tail + len(marker(size)):
             data = file.read(size)

@@ -3,10 +3,13 @@ output capture writes the kept log and echoes to the worker's stdout."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from prazium_kit import tasklogs
 
@@ -112,3 +115,18 @@ def test_no_echo_when_stdout_is_the_kept_log_itself(tmp_path: Path) -> None:
     kept = path.read_bytes()
     assert kept.count(b"from python\n") == 1 and kept.count(b"the last line\n") == 1
     assert kept.endswith(b"the last line\nafter close\n")
+
+
+def test_a_log_swapped_for_a_symlink_reads_as_no_log(tmp_path: Path) -> None:
+    # In a worker Pod the results directory is writable by untrusted code: a link to
+    # another tenant's file must not be served as the task's log.
+    secret = tmp_path / "other-tenant.txt"
+    secret.write_bytes(b"not yours\n")
+    log = tmp_path / "task_001-1.log"
+    log.symlink_to(secret)
+    with pytest.raises(FileNotFoundError):
+        tasklogs.read(log)
+    fifo = tmp_path / "task_002-1.log"
+    os.mkfifo(fifo)
+    with pytest.raises(FileNotFoundError):
+        tasklogs.read(fifo)
