@@ -364,6 +364,9 @@ class Session(Schema):
     tenant: str
     tier: str
     expiresAt: Timestamp
+    csrfToken: str = Field(
+        description="Send as the X-CSRF-Token header on every write made with the cookie"
+    )
 
 
 class LoggedOut(Schema):
@@ -375,3 +378,7 @@ class Me(Schema):
     tenant: str
     tier: str
     admin: bool
+    csrfToken: str | None = Field(
+        default=None,
+        description="With the session cookie: the X-CSRF-Token its writes need; else null",
+    )
