@@ -29,12 +29,18 @@ export function go(hash) {
   else location.hash = hash;
 }
 
-async function route() {
+// Draw the current page again from the API, keeping the notice shown (after a
+// failed action the page shows the state the API has now).
+export function rerender() {
+  route(true);
+}
+
+async function route(keepNotice = false) {
   if (leave) {
     leave();
     leave = null;
   }
-  clearNotice();
+  if (keepNotice !== true) clearNotice();
   if (!session.me) {
     loginPage();
     return;
@@ -136,7 +142,7 @@ document.getElementById("signout").addEventListener("click", async () => {
   notify("Signed out.");
 });
 
-window.addEventListener("hashchange", route);
+window.addEventListener("hashchange", () => route());
 
 async function start() {
   try {

@@ -85,5 +85,5 @@ export async function filesPage(main, [projectId], params) {
     code.textContent = content.content;
     code.className = "hljs";
   }
-  append(viewer, h("pre", { class: "code", id: "file-content", tabindex: 0, "aria-label": `Contents of ${content.path}` }, code));
+  append(viewer, h("pre", { class: "code", id: "file-content", tabindex: 0, role: "region", "aria-label": `Contents of ${content.path}` }, code));
 }

@@ -68,7 +68,6 @@ export class TaskGraph {
           role: "button",
           "data-task-id": task.id,
           "data-phase": task.status,
-          "aria-label": `${task.slug}: ${task.status}, merge position ${task.mergePosition ?? "?"}`,
           onclick: () => this.onSelect(task.id),
           onkeydown: (event) => {
             if (event.key === "Enter" || event.key === " ") {
@@ -93,7 +92,6 @@ export class TaskGraph {
     if (!node) return;
     node.group.setAttribute("class", `node phase-${phase}`);
     node.group.setAttribute("data-phase", phase);
-    node.group.setAttribute("aria-label", `${node.task.slug}: ${phase}, merge position ${node.task.mergePosition ?? "?"}`);
     node.phaseText.textContent = phase;
   }
 }

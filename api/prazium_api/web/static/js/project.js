@@ -1,7 +1,7 @@
 // One project: the spec flow (questions, the four documents, approve, regenerate)
 // and its runs (start, cancel, retry).
 import { del, get, post } from "./api.js";
-import { go, showError } from "./app.js";
+import { go, rerender, showError } from "./app.js";
 import { append, badge, clear, h, notify, when } from "./dom.js";
 
 const DOCUMENTS = ["SPEC.md", "ACCEPTANCE.md", "ROUTES.md", "DATA.md"];
@@ -68,8 +68,8 @@ function specSection(project, refresh) {
               await post(`${base}/clarify`);
               refresh();
             } catch (error) {
-              event.target.disabled = false;
-              showError(error);
+              showError(error); // e.g. the operator is slow: the page shows what it has now
+              rerender();
             }
           },
         },
@@ -107,9 +107,8 @@ function questionsForm(project, refresh) {
       });
       refresh();
     } catch (error) {
-      submit.disabled = false;
-      submit.textContent = "Submit answers";
       showError(error);
+      rerender();
     }
   });
   return form;
@@ -217,13 +216,17 @@ function specDocuments(project, refresh) {
   );
   regenerate.addEventListener("submit", async (event) => {
     event.preventDefault();
+    const button = regenerate.querySelector("button");
+    button.disabled = true;
+    button.textContent = "Writing a new version…";
     try {
       const text = feedback.value.trim();
       await post(`${base}/regenerate`, text ? { feedback: text } : {});
       notify("A new version of the spec was written.");
-      refresh();
+      rerender();
     } catch (error) {
       showError(error);
+      rerender();
     }
   });
   const canApprove = project.status === "spec_review";
@@ -251,7 +254,7 @@ function specDocuments(project, refresh) {
                 try {
                   await post(`${base}/approve`);
                   notify("Spec approved.");
-                  refresh();
+                  rerender();
                 } catch (error) {
                   showError(error);
                 }
@@ -333,7 +336,7 @@ async function runsSection(project, refresh) {
   append(section,
     h(
       "div",
-      { class: "table-wrap" },
+      { class: "table-wrap", tabindex: 0, role: "region", "aria-label": "Table (scrolls sideways)" },
       h(
         "table",
         {},

@@ -1,6 +1,6 @@
 // Projects: search, status filter, pagination; create; archive.
 import { del, get, post, query } from "./api.js";
-import { go, showError } from "./app.js";
+import { go, rerender, showError } from "./app.js";
 import { append, badge, clear, h, notify, when } from "./dom.js";
 
 const STATUSES = ["draft", "clarifying", "spec_review", "approved", "building", "built", "failed", "archived"];
@@ -82,7 +82,7 @@ async function renderList(listing, state) {
   append(listing,
     h(
       "div",
-      { class: "table-wrap" },
+      { class: "table-wrap", tabindex: 0, role: "region", "aria-label": "Table (scrolls sideways)" },
       h(
         "table",
         {},
@@ -100,7 +100,7 @@ async function archive(project) {
   try {
     await del(`/projects/${project.id}`);
     notify(`Archived ${project.name}.`);
-    window.dispatchEvent(new HashChangeEvent("hashchange"));
+    rerender();
   } catch (error) {
     showError(error);
   }

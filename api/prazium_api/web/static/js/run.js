@@ -39,10 +39,10 @@ class RunView {
     for (const task of this.run.tasks) this.phases.set(task.id, task.status);
     const project = await get(`/projects/${this.projectId}`);
     this.header = h("div", { class: "page-head" });
-    this.graphBox = h("div", { class: "graph-box", id: "graph" });
+    this.graphBox = h("div", { class: "graph-box", id: "graph", tabindex: 0, role: "region", "aria-label": "Task graph (scrolls)" });
     this.graph = new TaskGraph(this.graphBox, (id) => this.openPanel(id));
     this.mergeList = h("ol", { id: "merge-order", class: "merge-order" });
-    this.timeline = h("ol", { id: "timeline", class: "timeline" });
+    this.timeline = h("ol", { id: "timeline", class: "timeline", tabindex: 0, "aria-label": "Event timeline" });
     this.panel = h("aside", { id: "task-panel", class: "card task-panel", "aria-labelledby": "task-title", hidden: true });
     this.verification = h("div", { id: "verification" });
     this.tools = h("div", { class: "tools" });
@@ -319,7 +319,7 @@ class RunView {
     const status = phase || task.status;
     const result = task.result || {};
     this.filesBox = h("div", { id: "task-files" });
-    const log = h("pre", { class: "log", id: "task-log", tabindex: 0, "aria-label": "Task log" });
+    const log = h("pre", { class: "log", id: "task-log", tabindex: 0, role: "region", "aria-label": "Task log" });
     const logState = h("p", { class: "muted", id: "task-log-state" });
     append(clear(this.panel),
       h("div", { class: "panel-head" }, h("h2", { id: "task-title" }, task.slug), h("button", { type: "button", class: "link", onclick: () => this.closePanel(), "aria-label": "Close the task panel" }, "Close")),
