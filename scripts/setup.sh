@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Install what Prazium needs on this machine: Debian packages (PostgreSQL,
-# openssl, curl, git, npm and chromium for the web dashboard; for the node: containerd, runc, the CNI plugins, iptables,
+# openssl, curl, git; npm and chromium for the web dashboard's assets and browser
+# tests; for the node: containerd, runc, the CNI plugins, iptables,
 # acl, buildah, mmdebstrap and gcc for the images) when missing, the Python
-# environment (the checkout's .venv, scripts/venv.sh), the local cluster binary (control plane
+# environment (the checkout's .venv, scripts/venv.sh), the dashboard's vendored
+# assets (scripts/web-assets.sh), the local cluster binary (control plane
 # and node) and the node's images. Idempotent.
 # PRAZIUM_NODE=0 skips the node's part (machines without root: make up EXECUTOR=local).
 set -euo pipefail

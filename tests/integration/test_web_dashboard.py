@@ -58,6 +58,9 @@ def _shot(page: Page, name: str) -> None:
     browser.screenshot(page, name)
 
 
+# One browser session through the whole flow, a template build included: longer than
+# pytest-timeout's default on a loaded machine.
+@pytest.mark.timeout(1200)
 def test_dashboard_end_to_end(
     stack: Stack,
     namespace: str,

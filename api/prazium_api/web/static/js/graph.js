@@ -31,7 +31,7 @@ export class TaskGraph {
     window.dagre.layout(graph);
     const { width, height } = graph.graph();
     const root = svg("svg", {
-      class: "task-graph",
+      class: width > 576 ? "task-graph wide" : "task-graph",
       viewBox: `0 0 ${Math.ceil(width)} ${Math.ceil(height)}`,
       width: Math.ceil(width),
       height: Math.ceil(height),

@@ -148,6 +148,10 @@ class RunView {
 
   renderVerification() {
     const result = this.run.verificationResult;
+    // Drawn again only when it changed (replayed events refetch the run often).
+    const shape = JSON.stringify([result, ACTIVE_RUN.has(this.run.status)]);
+    if (shape === this.verificationShape) return;
+    this.verificationShape = shape;
     clear(this.verification);
     if (!result) {
       append(this.verification, h("p", { class: "muted" }, ACTIVE_RUN.has(this.run.status) ? "Runs after the merge." : "No verification result."));
@@ -169,6 +173,9 @@ class RunView {
 
   renderTools() {
     const run = this.run;
+    // Only when the run's status changed: an export or preview under way keeps its output.
+    if (run.status === this.toolsStatus) return;
+    this.toolsStatus = run.status;
     clear(this.tools);
     if (run.status !== "succeeded") {
       append(this.tools, h("p", { class: "muted" }, "Export and preview are available once the run succeeds."));
