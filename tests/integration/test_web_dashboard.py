@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -186,15 +187,16 @@ def test_dashboard_end_to_end(
                 else:  # the task logs route is another stream's; the panel says so
                     expect(panel.locator("#task-log-state")).to_contain_text("No log")
                 _shot(page, "05-task-panel")
-                first_file = panel.locator("#files-created a").first
+                first_file = panel.locator(
+                    "#files-created a", has_text=re.compile(r"[a-z]\.py$")
+                ).first
                 file_name = first_file.inner_text()
                 first_file.click()
                 viewer = page.locator("#file-content")
                 expect(viewer).to_be_visible()
                 expect(page.locator("#viewer-title")).to_have_text(file_name)
                 assert viewer.inner_text().strip()
-                if file_name.endswith(".py"):
-                    expect(viewer.locator("span[class^=hljs-]").first).to_be_attached()
+                expect(viewer.locator("span[class^=hljs-]").first).to_be_attached()
                 _shot(page, "06-file")
                 page.go_back()
 
