@@ -265,7 +265,10 @@ def test_dashboard_end_to_end(
                     "Prazium API", timeout=30_000
                 )
                 assert offline.refused == [], offline.refused
-                assert csp_errors == [], csp_errors
+                # ReDoc's bundle points its "API docs by Redocly" badge at its CDN: the
+                # page's policy blocks it, so the browser never asks for it (harmless).
+                blocked = [e for e in csp_errors if "cdn.redoc.ly/redoc/logo-mini.svg" not in e]
+                assert blocked == [], blocked
                 assert page_errors == [], page_errors
             except Exception:
                 browser.screenshot(page, "failure")
