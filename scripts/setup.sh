@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Install what Prazium needs on this machine: Debian packages (PostgreSQL,
-# openssl, curl, git; for the node: containerd, runc, the CNI plugins, iptables,
+# openssl, curl, git; npm and chromium for the web dashboard's assets and browser
+# tests; for the node: containerd, runc, the CNI plugins, iptables,
 # acl, buildah, mmdebstrap and gcc for the images) when missing, the Python
-# environment (the checkout's .venv, scripts/venv.sh), the local cluster binary (control plane
+# environment (the checkout's .venv, scripts/venv.sh), the dashboard's vendored
+# assets (scripts/web-assets.sh), the local cluster binary (control plane
 # and node) and the node's images. Idempotent.
 # PRAZIUM_NODE=0 skips the node's part (machines without root: make up EXECUTOR=local).
 set -euo pipefail
@@ -13,6 +15,10 @@ ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing+=(postgresql)
 command -v openssl >/dev/null || missing+=(openssl)
 command -v curl >/dev/null || missing+=(curl)
 command -v git >/dev/null || missing+=(git)
+# The web dashboard: npm builds its vendored assets (scripts/web-assets.sh); the
+# browser tests drive Debian's Chromium (never a browser downloaded by Playwright).
+command -v npm >/dev/null || missing+=(npm)
+command -v chromium >/dev/null || missing+=(chromium)
 NODE=${PRAZIUM_NODE:-1}
 if [ "$NODE" = 1 ]; then
   command -v containerd >/dev/null || missing+=(containerd)
@@ -33,6 +39,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 "$PRAZIUM_ROOT/scripts/venv.sh"  # the Python side alone: `make venv`
+"$PRAZIUM_ROOT/scripts/web-assets.sh"  # before the images: the wheel carries static/vendor
 command -v go >/dev/null || die "Go is required to build the local control plane (go 1.25 or newer)"
 
 "$PRAZIUM_ROOT/scripts/build-cluster.sh"

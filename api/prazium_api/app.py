@@ -14,7 +14,7 @@ import psycopg
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from prazium_api import __version__, authn, errors, metrics, openapi
+from prazium_api import __version__, authn, errors, metrics, openapi, web
 from prazium_api import exports as exports_store
 from prazium_api.db import Database
 from prazium_api.db import unavailable as database_unavailable
@@ -97,8 +97,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         title="Prazium API",
         version=__version__,
         openapi_url="/v1/openapi.json",
-        docs_url="/v1/docs",
-        swagger_ui_oauth2_redirect_url="/v1/docs/oauth2-redirect",  # public, like the docs
+        docs_url=None,  # web.install serves /v1/docs and /v1/redoc on vendored assets
         redoc_url=None,
         lifespan=lifespan,
     )
@@ -140,6 +139,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.include_router(system.router, include_in_schema=False)  # /health for probes
     if settings.metrics_enabled:  # Prometheus text, public like /health (metrics.py)
         app.add_route("/metrics", metrics.metrics_endpoint, include_in_schema=False)
+    web.install(app)  # the dashboard at /, the docs at /v1/docs and /v1/redoc
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RateLimitHeadersMiddleware)
     app.add_middleware(metrics.MetricsMiddleware)  # inside the request id: times the rest

@@ -15,9 +15,13 @@ credentials gets 401 (or 429) there as everywhere else.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import logging
 from http.cookies import SimpleCookie
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
@@ -33,6 +37,10 @@ from prazium_kit import logs
 log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "prazium_session"
+# Cookie-authenticated writes carry this header (the browser attaches the cookie to
+# requests other sites trigger; only a page of ours can read the token to send it).
+CSRF_HEADER = "x-csrf-token"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Paths anyone may call: probes, the API description, logging in.
 PUBLIC_PATHS = frozenset(
     {
@@ -41,6 +49,7 @@ PUBLIC_PATHS = frozenset(
         "/v1/openapi.json",
         "/v1/docs",
         "/v1/docs/oauth2-redirect",
+        "/v1/redoc",
         "/v1/auth/login",
     }
 )
@@ -71,6 +80,44 @@ def credentials(headers: list[tuple[bytes, bytes]]) -> tuple[str | None, str | N
             if SESSION_COOKIE in cookie:
                 session = cookie[SESSION_COOKIE].value
     return bearer, session
+
+
+def csrf_token(session: str) -> str:
+    """The CSRF token of a session: derived from its secret token (one way), so it
+    needs no storage and a site that can plant cookies cannot forge a matching pair."""
+    digest = hashlib.sha256(b"prazium-csrf:" + session.encode()).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def _header(scope: Scope, wanted: bytes) -> str | None:
+    for name, value in scope["headers"]:
+        if name == wanted:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def cross_origin(scope: Scope) -> bool:
+    """True when the request names an Origin other than the host it was sent to
+    (browsers send Origin on every cross-origin request and on same-origin writes)."""
+    origin = _header(scope, b"origin")
+    if origin is None:
+        return False
+    host = _header(scope, b"host")
+    return origin == "null" or host is None or urlsplit(origin).netloc.lower() != host.lower()
+
+
+def check_csrf(scope: Scope, session: str) -> None:
+    """A write authenticated by the session cookie alone: the same origin and the
+    session's X-CSRF-Token, or 403."""
+    if scope.get("method", "GET") in _SAFE_METHODS:
+        return
+    sent = _header(scope, CSRF_HEADER.encode()) or ""
+    if cross_origin(scope) or not hmac.compare_digest(sent, csrf_token(session)):
+        raise ApiError(
+            "FORBIDDEN",
+            "a write authenticated by the session cookie needs the X-CSRF-Token header"
+            " (csrfToken of /v1/auth/login or /v1/auth/me) from the same origin",
+        )
 
 
 def client_ip(scope: Scope) -> str:
@@ -141,6 +188,8 @@ async def _check(request: Request, state: dict[str, Any]) -> Principal:
             raise rate_limited_error(verdict, "failed checks of this credential from this address")
         raise _unauthorized("invalid or revoked API key or session")
     assert verdict is not None
+    if not bearer and session:
+        check_csrf(request.scope, session)
     # Every later line of this request names the caller (requestlog.py).
     logs.context().update(tenant=principal.tenant, keyId=principal.key_id)
     state[VERDICT] = verdict

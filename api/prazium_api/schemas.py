@@ -369,6 +369,9 @@ class Session(Schema):
     tenant: str
     tier: str
     expiresAt: Timestamp
+    csrfToken: str = Field(
+        description="Send as the X-CSRF-Token header on every write made with the cookie"
+    )
 
 
 class LoggedOut(Schema):
@@ -380,6 +383,10 @@ class Me(Schema):
     tenant: str
     tier: str
     admin: bool
+    csrfToken: str | None = Field(
+        default=None,
+        description="With the session cookie: the X-CSRF-Token its writes need; else null",
+    )
 
 
 # --- Admin: API keys (an extension of the contract) ------------------------------------

@@ -250,7 +250,23 @@ def test_session_cookie_login_and_logout(api: str, api_key: str) -> None:
         cookie_header = login.headers["set-cookie"].lower()
         assert "httponly" in cookie_header and "samesite=lax" in cookie_header
         assert web.get("/projects").status_code == 200
-        assert web.post("/auth/logout").status_code == 200
+        csrf = login.json()["data"]["csrfToken"]
+        assert web.get("/auth/me").json()["data"]["csrfToken"] == csrf
+        # A cookie-authenticated write without the token, or from another origin: 403.
+        assert_error(web.post("/auth/logout"), 403, "FORBIDDEN")
+        assert_error(
+            web.post(
+                "/auth/logout", headers={"X-CSRF-Token": csrf, "Origin": "http://evil.example"}
+            ),
+            403,
+            "FORBIDDEN",
+        )
+        assert_error(
+            web.post("/auth/login", json={"apiKey": api_key}, headers={"Origin": "null"}),
+            403,
+            "FORBIDDEN",
+        )
+        assert web.post("/auth/logout", headers={"X-CSRF-Token": csrf}).status_code == 200
         web.cookies.clear()
         token = login.cookies["prazium_session"]
         assert_error(

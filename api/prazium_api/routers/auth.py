@@ -8,7 +8,14 @@ import anyio
 from fastapi import Request, Response
 
 from prazium_api import keys
-from prazium_api.authn import SESSION_COOKIE, client_ip, credentials, rate_limited_error
+from prazium_api.authn import (
+    SESSION_COOKIE,
+    client_ip,
+    credentials,
+    cross_origin,
+    csrf_token,
+    rate_limited_error,
+)
 from prazium_api.db import Database
 from prazium_api.deps import Caller, Db, GateDep, Settings, ok
 from prazium_api.errors import ApiError
@@ -45,6 +52,8 @@ async def login(
     database: Db,
     gate: GateDep,
 ) -> Obj:
+    if cross_origin(request.scope):  # another site logging the browser in as someone
+        raise ApiError("FORBIDDEN", "log in from the API's own origin")
     outcome = await gate.login_attempt(body.apiKey, client_ip(request.scope))
     verdict, principal = outcome.verdict, outcome.principal
     if verdict is not None and not verdict.allowed:
@@ -76,6 +85,7 @@ async def login(
             "tenant": principal.tenant,
             "tier": principal.tier,
             "expiresAt": iso_z(expires_at),
+            "csrfToken": csrf_token(token),
         }
     )
 
@@ -98,12 +108,14 @@ def logout(request: Request, response: Response, caller: Caller, database: Db) -
 @router.get(
     "/auth/me", summary="Who the credentials belong to", operation_id="getMe", response_model=Ok[Me]
 )
-def me(caller: Caller) -> Obj:
+def me(request: Request, caller: Caller) -> Obj:
+    bearer, session = credentials(request.scope["headers"])
     return ok(
         {
             "keyId": caller.key_id,
             "tenant": caller.tenant,
             "tier": caller.tier,
             "admin": caller.is_admin,
+            "csrfToken": csrf_token(session) if session and not bearer else None,
         }
     )

@@ -37,7 +37,7 @@ import anyio
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from prazium_api import crs, events, metrics
-from prazium_api.authn import client_ip, credentials
+from prazium_api.authn import client_ip, credentials, cross_origin
 from prazium_api.errors import ApiError, envelope
 from prazium_api.follower import JournalHub
 from prazium_api.gate import Gate
@@ -194,6 +194,8 @@ async def websocket_endpoint(socket: WebSocket) -> None:
     settings: ApiSettings = socket.app.state.settings
     conn = Connection(socket, socket.app.state.journal_hub, socket.app.state.gate)
     bearer, session = credentials(socket.scope["headers"])
+    if session and not bearer and cross_origin(socket.scope):
+        session = None  # another site's page: the browser's cookie is not its credential
     if bearer or session:
         await conn.authenticate(bearer, session)
     window = MessageWindow(settings.ws_messages_per_minute)

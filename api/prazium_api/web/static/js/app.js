@@ -1,0 +1,157 @@
+// The dashboard's shell: who is signed in, the hash router, sign in and out.
+import { ApiError, get, post, setCsrf } from "./api.js";
+import { append, clear, clearNotice, h, notify } from "./dom.js";
+import { projectPage } from "./project.js";
+import { projectsPage } from "./projects.js";
+import { runPage } from "./run.js";
+import { filesPage } from "./files.js";
+import { statsPage } from "./stats.js";
+
+const main = document.getElementById("main");
+export const session = { me: null };
+let leave = null; // what the current page stops when another one opens (streams)
+
+const routes = [
+  [/^#\/projects$/, () => projectsPage],
+  [/^#\/projects\/([^/]+)$/, () => projectPage],
+  [/^#\/projects\/([^/]+)\/runs\/([^/]+)$/, () => runPage],
+  [/^#\/projects\/([^/]+)\/files$/, () => filesPage],
+  [/^#\/admin\/stats$/, () => statsPage],
+];
+
+function parseHash() {
+  const [path, search] = (location.hash || "#/projects").split("?");
+  return { path, params: new URLSearchParams(search || "") };
+}
+
+export function go(hash) {
+  if (location.hash === hash) route();
+  else location.hash = hash;
+}
+
+// Draw the current page again from the API, keeping the notice shown (after a
+// failed action the page shows the state the API has now).
+export function rerender() {
+  route(true);
+}
+
+async function route(keepNotice = false) {
+  if (leave) {
+    leave();
+    leave = null;
+  }
+  if (keepNotice !== true) clearNotice();
+  if (!session.me) {
+    loginPage();
+    return;
+  }
+  const { path, params } = parseHash();
+  for (const [pattern, page] of routes) {
+    const match = path.match(pattern);
+    if (match) {
+      clear(main);
+      try {
+        leave = (await page()(main, match.slice(1).map(decodeURIComponent), params)) || null;
+      } catch (error) {
+        showError(error);
+      }
+      const heading = main.querySelector("h1");
+      if (heading) {
+        heading.setAttribute("tabindex", "-1");
+        heading.focus({ preventScroll: true });
+        document.title = `${heading.textContent} · Prazium`;
+      }
+      return;
+    }
+  }
+  go("#/projects");
+}
+
+export function showError(error) {
+  if (error instanceof ApiError && error.status === 401) {
+    signedOut();
+    return;
+  }
+  notify(`${error.code ? error.code + ": " : ""}${error.message}`, "error");
+}
+
+function signedIn(me) {
+  session.me = me;
+  setCsrf(me.csrfToken);
+  document.getElementById("nav").hidden = false;
+  document.getElementById("nav-stats").hidden = !me.admin;
+  document.getElementById("whoami").textContent = `${me.tenant} (${me.tier}${me.admin ? ", admin" : ""})`;
+}
+
+function signedOut() {
+  session.me = null;
+  setCsrf(null);
+  document.getElementById("nav").hidden = true;
+  route();
+}
+
+function loginPage() {
+  clear(main);
+  document.title = "Sign in · Prazium";
+  const input = h("input", {
+    id: "api-key",
+    name: "apiKey",
+    type: "password",
+    autocomplete: "off",
+    required: true,
+    spellcheck: "false",
+    placeholder: "pzm_…",
+  });
+  const form = h(
+    "form",
+    { class: "card narrow", "aria-labelledby": "signin-title" },
+    h("h1", { id: "signin-title" }, "Sign in"),
+    h("p", {}, "Sign in with an API key. The key is exchanged for a session cookie and is not stored in the browser."),
+    h("label", { for: "api-key" }, "API key"),
+    input,
+    h("button", { type: "submit" }, "Sign in"),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      const result = await post("/auth/login", { apiKey: input.value.trim() });
+      input.value = "";
+      setCsrf(result.csrfToken);
+      signedIn(await get("/auth/me"));
+      clearNotice();
+      route();
+    } catch (error) {
+      notify(error.status === 401 ? "That API key is not valid." : error.message, "error");
+      input.focus();
+    }
+  });
+  append(main, form);
+  input.focus();
+}
+
+document.getElementById("signout").addEventListener("click", async () => {
+  try {
+    await post("/auth/logout");
+  } catch (error) {
+    if (!(error instanceof ApiError && error.status === 401)) {
+      showError(error);
+      return;
+    }
+  }
+  signedOut();
+  notify("Signed out.");
+});
+
+window.addEventListener("hashchange", () => route());
+
+async function start() {
+  try {
+    signedIn(await get("/auth/me"));
+  } catch (error) {
+    if (!(error instanceof ApiError && error.status === 401)) notify(error.message, "error");
+  }
+  route();
+}
+
+// The vendored libraries load with defer; modules run after them.
+start();

@@ -1,0 +1,94 @@
+"""Debian's headless Chromium driven by Playwright (never a browser Playwright
+downloads), with everything but the API's loopback address refused, axe-core
+loaded into every page, and screenshots kept under .dev/test-artifacts/web."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from playwright.sync_api import Browser, BrowserContext, Page, Route, sync_playwright
+
+ROOT = Path(__file__).resolve().parents[2]
+AXE = ROOT / ".dev" / "web-test" / "axe.min.js"  # scripts/web-assets.sh puts it there
+ARTIFACTS = Path(os.environ.get("PRAZIUM_TEST_ARTIFACTS", ROOT / ".dev" / "test-artifacts")) / "web"
+LAPTOP = {"width": 1366, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
+def chromium_path() -> str:
+    found = os.environ.get("PRAZIUM_TEST_CHROMIUM") or shutil.which("chromium")
+    if not found:
+        raise RuntimeError("the browser tests need Debian's chromium (make setup installs it)")
+    return found
+
+
+@dataclass
+class Offline:
+    """Requests to anything but the API's host:port, aborted and remembered."""
+
+    allowed: str
+    refused: list[str] = field(default_factory=list)
+
+    def __call__(self, route: Route) -> None:
+        url = route.request.url
+        if urlsplit(url).netloc in ("", self.allowed) or url.startswith(("data:", "blob:")):
+            route.continue_()
+        else:
+            self.refused.append(url)
+            route.abort("internetdisconnected")
+
+
+@contextmanager
+def chromium() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium_path(), args=["--no-sandbox", "--disable-dev-shm-usage"]
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@contextmanager
+def context(
+    browser: Browser, base: str, viewport: dict[str, int] = LAPTOP
+) -> Iterator[tuple[BrowserContext, Offline]]:
+    offline = Offline(urlsplit(base).netloc)
+    ctx = browser.new_context(base_url=base, viewport=viewport, accept_downloads=True)
+    ctx.route("**/*", offline)
+    # An init script is not subject to the page's Content-Security-Policy.
+    ctx.add_init_script(path=str(AXE))
+    ctx.set_default_timeout(30_000)
+    try:
+        yield ctx, offline
+    finally:
+        ctx.close()
+
+
+def screenshot(page: Page, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def serious_violations(page: Page) -> list[dict[str, Any]]:
+    """axe-core's serious and critical findings on the page as it is now."""
+    result = page.evaluate(
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+        ".map(v => ({id: v.id, impact: v.impact, help: v.help,"
+        " nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}))"
+    )
+    return [v for v in result if v["impact"] in ("serious", "critical")]
+
+
+def no_horizontal_overflow(page: Page) -> bool:
+    return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"))
