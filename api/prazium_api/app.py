@@ -28,6 +28,7 @@ from prazium_api.routers import (
     events,
     exports,
     files,
+    probes,
     projects,
     runs,
     system,
@@ -124,6 +125,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         app.include_router(protected, prefix="/v1", dependencies=[Depends(authn.authenticate)])
     app.include_router(ws.router, prefix="/v1")
     app.include_router(system.router, include_in_schema=False)  # /health for probes
+    app.include_router(probes.router, include_in_schema=False)  # /livez, /readyz
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RateLimitHeadersMiddleware)
     app.add_middleware(RequestContextMiddleware)  # outermost: request id, access line

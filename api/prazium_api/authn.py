@@ -37,6 +37,8 @@ SESSION_COOKIE = "prazium_session"
 PUBLIC_PATHS = frozenset(
     {
         "/health",
+        "/livez",
+        "/readyz",
         "/v1/health",
         "/v1/openapi.json",
         "/v1/docs",
