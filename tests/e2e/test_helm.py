@@ -7,6 +7,7 @@ and values that make helm-e2e (the local node) or make kind-e2e hand over.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -328,15 +329,21 @@ def test_uninstall_leaves_only_what_the_docs_say(cluster: Cluster) -> None:
         ("PersistentVolumeClaim", f"data-{full}-db-0"),
         ("Secret", f"{full}-db"),
     }
-    labelled = cluster.get(
-        "-n",
-        cluster.namespace,
-        "all,configmaps,secrets,pvc,serviceaccounts,roles,rolebindings,pdb",
-        "-l",
-        f"app.kubernetes.io/instance={cluster.release}",
-    )["items"]
-    left = {(o["kind"], o["metadata"]["name"]) for o in labelled}
-    # Worker Jobs' Pods are the operator's, not the chart's: their label differs.
+
+    def remaining() -> set[tuple[str, str]]:
+        labelled = cluster.get(
+            "-n",
+            cluster.namespace,
+            "all,configmaps,secrets,pvc,serviceaccounts,roles,rolebindings,pdb",
+            "-l",
+            f"app.kubernetes.io/instance={cluster.release}",
+        )["items"]
+        return {(o["kind"], o["metadata"]["name"]) for o in labelled}
+
+    # Pods of the deleted workloads may take their grace period to go.
+    with contextlib.suppress(AssertionError):
+        wait_for(lambda: remaining() == kept, 120, "only the kept objects left")
+    left = remaining()
     assert left == kept, left
     for kind in ("clusterroles", "clusterrolebindings", "validatingadmissionpolicies"):
         names = {
