@@ -49,9 +49,11 @@ teardown() {
     # What the run made in make up's cluster, then make up's host processes again.
     "$DEV_DIR/bin/helm" --kubeconfig "$KUBECONFIG_FILE" uninstall "$RELEASE" -n "$NAMESPACE" \
       --wait >/dev/null 2>&1 || true
-    kubectl delete namespace "$NAMESPACE" e2e-team e2e-kubectl --ignore-not-found --wait=true \
-      --timeout=120s >/dev/null 2>&1 || true
-    kubectl delete pv e2e-repos e2e-db --ignore-not-found >/dev/null 2>&1 || true
+    # The tenants' Projects carry the operator's finalizer: make up's operator, started
+    # again below, completes their deletion.
+    kubectl delete namespace "$NAMESPACE" e2e-team e2e-kubectl --ignore-not-found \
+      --wait=false >/dev/null 2>&1 || true
+    kubectl delete pv e2e-repos e2e-db --ignore-not-found --wait=false >/dev/null 2>&1 || true
     rm -rf "$VOLUMES"
     EXECUTOR=$(cut -d' ' -f1 "$DEV_DIR/run/executor" 2>/dev/null || echo kubernetes) \
       "$PRAZIUM_ROOT/scripts/stack.sh" up >/dev/null 2>&1 \
@@ -69,8 +71,11 @@ if [ "$MODE" = up ]; then
   say "using make up's cluster; its host operator and API stop for the run"
   stop_pidfile api "$DEV_DIR/run/api.pid"
   stop_pidfile operator "$DEV_DIR/run/operator.pid"
-  kubectl delete namespace "$NAMESPACE" e2e-team e2e-kubectl --ignore-not-found --wait=true \
-    --timeout=120s >/dev/null  # leftovers of an interrupted run
+  for ns in "$NAMESPACE" e2e-team e2e-kubectl; do  # leftovers of an earlier run
+    if kubectl get namespace "$ns" >/dev/null 2>&1; then
+      die "namespace $ns is left from an earlier run: wait until make up's operator has deleted it (kubectl get ns $ns), then run again"
+    fi
+  done
   kubectl delete pv e2e-repos e2e-db --ignore-not-found >/dev/null
   rm -rf "$VOLUMES"
 else
