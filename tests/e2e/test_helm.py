@@ -283,7 +283,7 @@ def test_crds_upgrade_with_the_documented_server_side_apply(cluster: Cluster) ->
     )
     # As documented, with the trailing slash (crds is a symlink to the repository's crds/).
     cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", f"{CHART / 'crds'}/")
-    wanted = yaml.safe_load((CHART / "crds" / "runs.yaml").read_text())
+    wanted = yaml.safe_load((CHART / "crds" / "run.yaml").read_text())
     found = cluster.get("crd", crd)["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
     assert found.get("description") == wanted["spec"]["versions"][0]["schema"][
         "openAPIV3Schema"
