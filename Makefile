@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help setup venv up down test test-unit lint api-key bench-api bench-scale bench-build bench-agent cluster-build images
+.PHONY: help setup venv up down test test-unit lint api-key bench-api bench-scale bench-build bench-agent cluster-build images helm-e2e kind-e2e
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -25,14 +25,20 @@ test: ## Start a throw-away stack, run the whole suite, tear it down
 test-unit: ## Only the tests that need no services (and no Go: only .venv is set up)
 	@scripts/venv.sh && .venv/bin/python -m pytest tests/unit $(PYTEST_ARGS)
 
+helm-e2e: ## Helm chart end to end on a throw-away local cluster (install, REST + kubectl builds, preview, upgrade, uninstall)
+	@scripts/helm-e2e.sh $(PYTEST_ARGS)
+
+kind-e2e: ## The same end-to-end suite on a kind cluster (needs Docker, kind, kubectl, helm)
+	@scripts/kind-e2e.sh $(PYTEST_ARGS)
+
 lint: ## ruff check, ruff format --check and mypy (make test runs it first)
 	@scripts/lint.sh
 
 cluster-build: ## Build (or reuse) the local cluster binary (control plane and node)
 	@scripts/build-cluster.sh
 
-images: ## Build (or reuse) the pause and Prazium images (no registry, no Docker)
-	@scripts/build-images.sh pause >/dev/null && scripts/build-images.sh prazium
+images: ## Build (or reuse) the pause, Prazium and chart PostgreSQL images (no registry, no Docker)
+	@scripts/build-images.sh pause >/dev/null && scripts/build-images.sh prazium && scripts/build-images.sh postgres
 
 api-key: ## Print a new API key: make api-key TENANT=<namespace> TIER=<free|pro|enterprise> [ADMIN=1]
 	@test -n "$(TENANT)" || { echo "usage: make api-key TENANT=<namespace> TIER=<free|pro|enterprise> [ADMIN=1]" >&2; exit 2; }

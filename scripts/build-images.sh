@@ -2,7 +2,9 @@
 # Build the node's images without a registry or Docker, and print their names:
 #   build-images.sh pause     the Pod sandbox image (a static pause program, FROM scratch)
 #   build-images.sh prazium   the Prazium image (images/Dockerfile's content)
-#   build-images.sh import SOCKET   both, imported into that containerd's k8s.io namespace
+#   build-images.sh postgres  the Helm chart's bundled PostgreSQL (Debian's postgresql-15)
+#   build-images.sh import SOCKET [pause prazium postgres]   those (default: pause and
+#                             prazium), imported into that containerd's k8s.io namespace
 # The Prazium image is two cached parts: a base (Debian bookworm root filesystem by
 # mmdebstrap from the machine's apt sources, Python 3.11, git, the locked requirements
 # installed from wheels the host downloaded) keyed by requirements.lock, and a thin
@@ -139,13 +141,61 @@ build_prazium() {
   say "built the Prazium image in $((SECONDS - t0)) s ($(du -m "$archive" | cut -f1) MB archive)"
 }
 
-# import SOCKET: load both archives into containerd's k8s.io namespace (the CRI's).
+# The chart's bundled PostgreSQL: Debian's postgresql-15 on a minbase root filesystem
+# and images/postgres/entrypoint.sh (the official image's POSTGRES_* environment),
+# running as uid/gid 999 as the chart's StatefulSet does. Keyed by its recipe.
+POSTGRES_RECIPE=1
+postgres_key() {
+  (cat "$PRAZIUM_ROOT/images/postgres/entrypoint.sh"; echo "$POSTGRES_RECIPE") | digest
+}
+postgres_name() { echo "localhost/prazium/postgres:$(postgres_key)"; }
+
+build_postgres() {
+  local name archive rootfs ctr t0=$SECONDS
+  name=$(postgres_name); archive=$IMG/postgres-$(postgres_key).tar
+  [ -f "$archive" ] && return 0
+  command -v mmdebstrap >/dev/null || die "mmdebstrap is missing (make setup installs it)"
+  rootfs=$IMG/rootfs-bookworm-postgres-$POSTGRES_RECIPE.tar
+  if [ ! -f "$rootfs" ]; then
+    say "making a Debian bookworm root filesystem with postgresql-15 (mmdebstrap, a minute or two)"
+    # No cluster at install time (the entrypoint makes one on the volume); the
+    # postgres user gets the uid/gid the chart runs as.
+    mmdebstrap --quiet --variant=minbase --include=postgresql-15 \
+      --aptopt='Acquire::Retries "3"' --dpkgopt='path-exclude=/usr/share/doc/*' \
+      --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
+      --essential-hook='mkdir -p "$1/etc/postgresql-common" && echo "create_main_cluster = false" >"$1/etc/postgresql-common/createcluster.conf"' \
+      --customize-hook='chroot "$1" sh -euc "groupmod -g 999 postgres && usermod -u 999 -g 999 postgres && mkdir -p /var/run/postgresql /var/lib/postgresql/data && chown -R 999:999 /var/run/postgresql /var/lib/postgresql && rm -rf /var/lib/apt/lists/* /var/cache/apt/*"' \
+      bookworm "$rootfs.part.tar" >&2 || die "mmdebstrap (postgresql-15) failed"
+    mv "$rootfs.part.tar" "$rootfs"
+  fi
+  say "building the PostgreSQL image $name"
+  ctr=$("${BUILDAH[@]}" from scratch)
+  "${BUILDAH[@]}" add "$ctr" "$rootfs" / >/dev/null
+  "${BUILDAH[@]}" copy --chmod 0755 "$ctr" "$PRAZIUM_ROOT/images/postgres/entrypoint.sh" \
+    /usr/local/bin/prazium-postgres >/dev/null
+  "${BUILDAH[@]}" config --env PATH=/usr/lib/postgresql/15/bin:/usr/local/bin:/usr/bin:/bin \
+    --env PGDATA=/var/lib/postgresql/data/pgdata --user 999:999 \
+    --entrypoint '["/usr/local/bin/prazium-postgres"]' --cmd '[]' "$ctr"
+  "${BUILDAH[@]}" commit -q --rm "$ctr" "$name" >/dev/null
+  "${BUILDAH[@]}" push -q "$name" "docker-archive:$archive.tmp:$name"
+  mv "$archive.tmp" "$archive"
+  "${BUILDAH[@]}" rmi "$name" >/dev/null
+  find "$IMG" -maxdepth 1 -name 'postgres-*.tar' ! -name "postgres-$(postgres_key).tar" -delete
+  say "built the PostgreSQL image in $((SECONDS - t0)) s ($(du -m "$archive" | cut -f1) MB archive)"
+}
+
+# import SOCKET [KIND...]: load the archives (default: pause and prazium) into containerd's k8s.io namespace (the CRI's).
 import_images() {
-  local sock=$1 name archive
-  for kind in pause prazium; do
+  local sock=$1 name archive kinds
+  shift
+  kinds=("$@")
+  [ ${#kinds[@]} -gt 0 ] || kinds=(pause prazium)
+  for kind in "${kinds[@]}"; do
     case $kind in
       pause) build_pause; name=$(pause_name); archive=$IMG/pause-$(pause_key).tar ;;
       prazium) build_prazium; name=$(prazium_name); archive=$IMG/prazium-$(code_key).tar ;;
+      postgres) build_postgres; name=$(postgres_name); archive=$IMG/postgres-$(postgres_key).tar ;;
+      *) die "unknown image $kind" ;;
     esac
     if ! ctr --address "$sock" -n k8s.io images check "name==$name" 2>/dev/null | grep -q complete; then
       ctr --address "$sock" -n k8s.io images import "$archive" >/dev/null \
@@ -159,6 +209,8 @@ case "${1:-}" in
   prazium) build_prazium; prazium_name ;;
   pause-name) pause_name ;;
   prazium-name) prazium_name ;;
-  import) import_images "${2:?containerd socket}" ;;
-  *) echo "usage: $0 pause|prazium|pause-name|prazium-name|import SOCKET" >&2; exit 2 ;;
+  postgres) build_postgres; postgres_name ;;
+  postgres-name) postgres_name ;;
+  import) shift; import_images "${1:?containerd socket}" "${@:2}" ;;
+  *) echo "usage: $0 pause|prazium|postgres|pause-name|prazium-name|postgres-name|import SOCKET [KIND...]" >&2; exit 2 ;;
 esac

@@ -1,9 +1,11 @@
 """`prazium-admin create-key --tenant NS --tier pro [--admin]`, `list-keys [--tenant NS]`,
 `revoke-key KEY_ID`: API keys straight in PostgreSQL (no API key needed).
 
-create-key prints a new API key (shown once; only its hash is stored) and creates
-the tenant namespace when it does not exist yet. The same operations over HTTP:
-/v1/admin/keys (routers/keys.py) and `prazium keys ...`.
+create-key prints a new API key (shown once; only its hash is stored), creates the
+tenant namespace when it does not exist yet and, in a cluster
+(PRAZIUM_TENANT_CLUSTER_ROLE), binds the API's tenant ClusterRole there
+(prazium_api.tenant_access). The same operations over HTTP: /v1/admin/keys
+(routers/keys.py) and `prazium keys ...`.
 """
 
 from __future__ import annotations
@@ -12,31 +14,14 @@ import argparse
 import sys
 
 import psycopg
-from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from prazium_api.keys import TIERS, KeyRecord, create_key, list_keys, revoke_key
 from prazium_api.settings import get_api_settings
+from prazium_api.tenant_access import ensure_namespace, grant_api
 from prazium_kit import db, kube
 from prazium_kit.ids import DNS1123_LABEL
 from prazium_kit.timefmt import iso_z
-
-
-def ensure_namespace(name: str) -> bool:
-    """Create the namespace if missing; True when it was created."""
-    core = client.CoreV1Api()
-    try:
-        core.read_namespace(name)
-        return False
-    except ApiException as exc:
-        if exc.status != 404:
-            raise
-    core.create_namespace(
-        client.V1Namespace(
-            metadata=client.V1ObjectMeta(name=name, labels={"app.kubernetes.io/part-of": "prazium"})
-        )
-    )
-    return True
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,12 +45,23 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--tenant {args.tenant!r} is not a valid namespace name")
     settings = get_api_settings()
     kube.load_config(settings.kubeconfig)
-    created = ensure_namespace(args.tenant)
+    try:
+        created = ensure_namespace(args.tenant)
+        granted = grant_api(settings, args.tenant)
+    except ApiException as exc:
+        # Forbidden by RBAC or the chart's admission policy: say which and why.
+        reason = (exc.body or exc.reason or "").strip()
+        print(
+            f"cannot set up tenant namespace {args.tenant}: {exc.status} {reason}", file=sys.stderr
+        )
+        return 1
     db.migrate(settings.database_url)
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         key_id, key = create_key(conn, args.tenant, args.tier, args.admin)
     if created:
         print(f"created namespace {args.tenant}", file=sys.stderr)
+    if granted:
+        print(f"bound {settings.tenant_cluster_role} to the API in {args.tenant}", file=sys.stderr)
     print(
         f"key id {key_id} (tenant {args.tenant}, tier {args.tier}"
         f"{', admin' if args.admin else ''}); the key is shown once:",

@@ -31,6 +31,7 @@ from prazium_api.routers import (
     files,
     git,
     keys,
+    probes,
     projects,
     runs,
     system,
@@ -139,6 +140,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.include_router(system.router, include_in_schema=False)  # /health for probes
     if settings.metrics_enabled:  # Prometheus text, public like /health (metrics.py)
         app.add_route("/metrics", metrics.metrics_endpoint, include_in_schema=False)
+    app.include_router(probes.router, include_in_schema=False)  # /livez, /readyz
     web.install(app)  # the dashboard at /, the docs at /v1/docs and /v1/redoc
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RateLimitHeadersMiddleware)

@@ -45,6 +45,8 @@ _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PUBLIC_PATHS = frozenset(
     {
         "/health",
+        "/livez",
+        "/readyz",
         "/v1/health",
         "/v1/openapi.json",
         "/v1/docs",

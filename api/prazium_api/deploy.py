@@ -153,7 +153,7 @@ def manifests(
         "kind": "Service",
         "metadata": meta,
         "spec": {
-            "type": "ClusterIP",
+            "type": settings.deploy_service_type,
             "selector": selector,
             "ports": [{"name": "http", "port": SERVICE_PORT, "targetPort": "http"}],
         },
@@ -161,21 +161,30 @@ def manifests(
     return config_map, deployment, service
 
 
-def create(namespace: str, objects: tuple[Obj, ...]) -> None:
+def create(namespace: str, objects: tuple[Obj, ...]) -> int | None:
+    """Create the preview's objects; the Service's node port (NodePort type), else None."""
     core, apps = client.CoreV1Api(), client.AppsV1Api()
     config_map, deployment, service = objects
     try:
         # Plain manifests (dicts) are accepted and serialised as they are.
         core.create_namespaced_config_map(namespace, config_map)  # type: ignore[arg-type]
         apps.create_namespaced_deployment(namespace, deployment)  # type: ignore[arg-type]
-        core.create_namespaced_service(namespace, service)  # type: ignore[arg-type]
+        created = core.create_namespaced_service(namespace, service)  # type: ignore[arg-type]
     except ApiException as exc:
         teardown(namespace, config_map["metadata"]["name"])
         raise ApiError("INTERNAL_ERROR", f"could not create the preview ({exc.status})") from exc
+    ports = (created.spec.ports if created.spec else None) or []
+    return ports[0].node_port if ports else None
 
 
-def url(settings: ApiSettings, namespace: str, name: str) -> str:
-    return settings.deploy_url_template.format(service=name, namespace=namespace, port=SERVICE_PORT)
+def url(settings: ApiSettings, namespace: str, name: str, node_port: int | None = None) -> str:
+    return settings.deploy_url_template.format(
+        service=name, namespace=namespace, port=SERVICE_PORT, nodePort=node_port or ""
+    )
+
+
+def url_needs_node_port(settings: ApiSettings) -> bool:
+    return "{nodePort}" in settings.deploy_url_template
 
 
 def observed_status(namespace: str, name: str) -> str | None:

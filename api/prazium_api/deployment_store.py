@@ -65,3 +65,11 @@ def set_status(database: Database, deployment_id: str, status: str) -> None:
             "UPDATE deployments SET status = %s, updated_at = now() WHERE id = %s",
             (status, deployment_id),
         )
+
+
+def set_url(database: Database, deployment_id: str, url: str) -> None:
+    with database.connection() as conn:
+        conn.execute(
+            "UPDATE deployments SET url = %s, updated_at = now() WHERE id = %s",
+            (url, deployment_id),
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field
 
@@ -65,8 +66,18 @@ class ApiSettings(KitSettings):
     deploy_image: str = "python:3.11-slim"
     # Largest generated app (sum of file sizes) that fits a preview ConfigMap.
     deploy_max_bytes: int = 900_000
-    # Preview URL pattern; {service}, {namespace} and {port} are filled in.
+    # Preview URL pattern; {service}, {namespace}, {port} (the Service's) and
+    # {nodePort} (with deploy_service_type NodePort) are filled in.
     deploy_url_template: str = "http://{service}.{namespace}.svc:{port}"
+    # The preview's Service type: ClusterIP, or NodePort to reach it on the nodes'
+    # addresses (the local node: http://127.0.0.1:{nodePort}).
+    deploy_service_type: Literal["ClusterIP", "NodePort"] = "ClusterIP"
+    # In a cluster (the Helm chart): the ClusterRole that create-key binds to the API's
+    # ServiceAccount ("<namespace>/<name>") in each tenant namespace, so the API's rights
+    # on workloads hold in tenant namespaces only. Empty (a local run with an admin
+    # kubeconfig): no binding is made.
+    tenant_cluster_role: str = ""
+    tenant_service_account: str = ""
     # Reads of Projects, Runs and Tasks from watch-fed in-memory caches (informer.py,
     # one per replica): writes through this replica are seen at once, others' when
     # the watch delivers them. Off: every read goes to the apiserver.

@@ -9,12 +9,14 @@ fixed dates, so re-running the same step after a crash yields the same SHA.
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
+import tarfile
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 MAIN = "main"
 OPERATOR_AUTHOR = ("Prazium", "operator@prazium.io")
@@ -179,15 +181,37 @@ def changed_files(repo: Path, base: str, head: str) -> tuple[list[str], list[str
 
 def export_tree(repo: Path, commit: str, target: Path) -> None:
     """A clean checkout of commit in target (no worktree, so nothing to lock or prune)."""
-    import io
-    import tarfile
-
     target.mkdir(parents=True, exist_ok=True)
     proc = subprocess.run(
         ["git", "archive", "--format=tar", commit], cwd=repo, capture_output=True, check=True
     )
     with tarfile.open(fileobj=io.BytesIO(proc.stdout)) as archive:
-        archive.extractall(target, filter="data")
+        if hasattr(tarfile, "data_filter"):
+            archive.extractall(target, filter="data")
+        else:
+            # Python 3.11 before 3.11.4 (Debian bookworm's, the image's) has no
+            # extraction filters: refuse what the "data" filter would.
+            for member in archive.getmembers():
+                _check_member(member)
+            archive.extractall(target)  # every member checked above
+
+
+def _check_member(member: tarfile.TarInfo) -> None:
+    name = PurePosixPath(member.name)
+    if name.is_absolute() or ".." in name.parts:
+        raise ValueError(f"unsafe path in the archive: {member.name!r}")
+    if not (member.isfile() or member.isdir() or member.issym()):
+        raise ValueError(f"unsupported member in the archive: {member.name!r}")
+    if member.issym():
+        link = PurePosixPath(member.linkname)
+        resolved = (name.parent / link).parts
+        depth = 0
+        for part in resolved:
+            depth += -1 if part == ".." else (0 if part == "." else 1)
+            if depth < 0:
+                break
+        if link.is_absolute() or depth < 0:
+            raise ValueError(f"link out of the tree in the archive: {member.name!r}")
 
 
 def remove_worktree(repo: Path, worktree: Path) -> None:

@@ -182,3 +182,227 @@ def test_api_believes_forwarded_headers_only_behind_the_ingress() -> None:
         "--set", "api.ingress.enabled=true", "--set", "api.ingress.forwardedAllowIps=10.42.0.0/16"
     )
     assert env["PRAZIUM_FORWARDED_ALLOW_IPS"] == "10.42.0.0/16"
+
+
+def _docs(*args: str) -> list[dict]:
+    rendered = _render(*args)
+    assert rendered.returncode == 0, rendered.stderr
+    return [d for d in yaml.safe_load_all(rendered.stdout) if d]
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (
+            ["database.mode=bogus"],
+            "at '/database/mode': value must be one of 'bundled', 'external'",
+        ),
+        (["api.replicas=0"], "at '/api/replicas': minimum: got 0, want 1"),
+        (["operator.executor=docker"], "at '/operator/executor'"),
+        (["logFormat=xml"], "at '/logFormat'"),
+        (["image.pullPolicy=Sometimes"], "at '/image/pullPolicy'"),
+        (["worker.resources.limits.cpu=lots"], "at '/worker/resources/limits/cpu'"),
+        (["api.service.nodePort=80"], "at '/api/service/nodePort'"),
+        (
+            ["database.bundled.service.clusterIP=not-an-ip"],
+            "at '/database/bundled/service/clusterIP'",
+        ),
+        (["operator.namespaces={Team_A}"], "at '/operator/namespaces/0'"),
+        (["unknownTopLevel=1"], "additional properties 'unknownTopLevel' not allowed"),
+        (
+            ["operator.replicas=2", "operator.leaderElection.enabled=false"],
+            "at '/operator/leaderElection/enabled': value must be true",
+        ),
+    ],
+)
+def test_bad_values_fail_with_a_message_naming_the_value(values: list[str], message: str) -> None:
+    args = [a for value in values for a in ("--set", value)]
+    rendered = _render(*args)
+    assert rendered.returncode != 0
+    assert "values don't meet the specifications of the schema" in rendered.stderr
+    assert message in rendered.stderr, rendered.stderr
+    linted = subprocess.run(
+        [_helm(), "lint", str(CHART), *args], capture_output=True, text=True, check=False
+    )
+    assert linted.returncode != 0
+    assert message in linted.stdout + linted.stderr
+
+
+def test_defaults_lint_and_other_streams_blocks_are_accepted() -> None:
+    linted = subprocess.run(
+        [_helm(), "lint", str(CHART)], capture_output=True, text=True, check=False
+    )
+    assert linted.returncode == 0, linted.stdout + linted.stderr
+    # networkPolicy (templates/networkpolicy.yaml) and metrics (servicemonitor.yaml)
+    # belong to other parts of the chart: the schema takes their blocks.
+    _docs(
+        "--set",
+        "networkPolicy.enabled=false",
+        "--set",
+        "networkPolicy.egressCIDRs={10.0.0.0/8}",
+        "--set",
+        "metrics.enabled=false",
+        "--set",
+        "metrics.serviceMonitor.interval=30s",
+    )
+
+
+def test_every_namespaced_object_names_the_release_namespace(stack: Stack) -> None:
+    docs = _docs(
+        "--namespace",
+        "prz-elsewhere",
+        "--set",
+        "api.ingress.enabled=true",
+        "--set",
+        "operator.replicas=2",
+    )
+    resources = subprocess.run(
+        [
+            stack.kubectl,
+            "--kubeconfig",
+            stack.kubeconfig,
+            "api-resources",
+            "--namespaced=true",
+            "-o",
+            "name",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    namespaced_kinds = {
+        "Deployment",
+        "StatefulSet",
+        "Service",
+        "ConfigMap",
+        "Secret",
+        "ServiceAccount",
+        "Role",
+        "RoleBinding",
+        "PersistentVolumeClaim",
+        "PodDisruptionBudget",
+        "Ingress",
+    }
+    assert "deployments.apps" in resources
+    seen = set()
+    for doc in docs:
+        if doc["kind"] in namespaced_kinds:
+            assert doc["metadata"].get("namespace") == "prz-elsewhere", doc["metadata"]
+            seen.add(doc["kind"])
+        elif doc["kind"] != "CustomResourceDefinition":
+            assert "namespace" not in doc["metadata"], doc["metadata"]
+    assert seen == namespaced_kinds
+
+
+def test_renders_are_stable_with_an_existing_database_secret() -> None:
+    """GitOps: with database.bundled.existingSecret nothing random is rendered, so two
+    renders are the same and a sync rotates nothing."""
+    args = ("--namespace", "prz", "--set", "database.bundled.existingSecret=my-db")
+    first, second = _render(*args), _render(*args)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == second.stdout
+    docs = [d for d in yaml.safe_load_all(first.stdout) if d]
+    assert not [d for d in docs if d["kind"] == "Secret"]
+    api = next(
+        d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"].endswith("-api")
+    )
+    env = {e["name"]: e for e in api["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["PRAZIUM_DATABASE_URL"]["valueFrom"]["secretKeyRef"]["name"] == "my-db"
+
+
+def test_generated_database_secret_is_kept_and_names_a_fixed_address() -> None:
+    docs = _docs("--namespace", "prz", "--set", "database.bundled.service.clusterIP=10.0.0.10")
+    secret = next(d for d in docs if d["kind"] == "Secret")
+    assert secret["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    import base64
+
+    dsn = base64.b64decode(secret["data"]["DATABASE_URL"]).decode()
+    assert dsn.endswith("@10.0.0.10:5432/prazium")
+    service = next(
+        d for d in docs if d["kind"] == "Service" and d["metadata"]["name"].endswith("-db")
+    )
+    assert service["spec"]["clusterIP"] == "10.0.0.10"
+
+
+def _pod_templates(docs: list[dict]) -> dict[str, dict]:
+    return {
+        d["metadata"]["name"]: d["spec"]["template"]
+        for d in docs
+        if d["kind"] in {"Deployment", "StatefulSet"}
+    }
+
+
+def test_a_config_only_change_changes_the_pods_checksum() -> None:
+    base = _pod_templates(_docs("--set", "database.bundled.existingSecret=db"))
+    changed = _pod_templates(
+        _docs("--set", "database.bundled.existingSecret=db", "--set", "api.rateLimits.free=61")
+    )
+    for name in ("prz-prazium-api", "prz-prazium-operator"):
+        before = base[name]["metadata"]["annotations"]["checksum/config"]
+        after = changed[name]["metadata"]["annotations"]["checksum/config"]
+        assert before != after, name
+        # Nothing else of the Pod template changed: only the checksum rolls it.
+        base[name]["metadata"]["annotations"].pop("checksum/config")
+        changed[name]["metadata"]["annotations"].pop("checksum/config")
+        assert base[name] == changed[name]
+
+
+def test_scheduling_values_and_pull_secrets_reach_every_pod() -> None:
+    docs = _docs(
+        "--set",
+        "imagePullSecrets[0].name=regcred",
+        "--set",
+        "nodeSelector.pool=prazium",
+        "--set",
+        "tolerations[0].key=dedicated",
+        "--set",
+        "tolerations[0].operator=Exists",
+        "--set",
+        "api.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].weight=1",
+        "--set",
+        "api.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm.topologyKey=kubernetes.io/hostname",
+        "--set",
+        "database.bundled.nodeSelector.disk=ssd",
+    )
+    pods = _pod_templates(docs)
+    for name, template in pods.items():
+        spec = template["spec"]
+        assert spec["imagePullSecrets"] == [{"name": "regcred"}], name
+        assert spec["tolerations"][0]["key"] == "dedicated", name
+        expected = {"disk": "ssd"} if name.endswith("-db") else {"pool": "prazium"}
+        assert spec["nodeSelector"] == expected, name
+    assert "podAntiAffinity" in pods["prz-prazium-api"]["spec"]["affinity"]
+    assert "affinity" not in pods["prz-prazium-operator"]["spec"]
+    worker = next(
+        d
+        for d in docs
+        if d["kind"] == "ServiceAccount" and d["metadata"]["name"].endswith("-worker")
+    )
+    assert worker["imagePullSecrets"] == [{"name": "regcred"}]
+
+
+def test_api_probes_do_not_ask_the_operator() -> None:
+    docs = _docs()
+    api = _pod_templates(docs)["prz-prazium-api"]["spec"]["containers"][0]
+    assert api["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert api["livenessProbe"]["httpGet"]["path"] == "/livez"
+
+
+def test_disruption_budgets_and_operator_replicas() -> None:
+    single = _docs("--set", "api.replicas=1")
+    assert not [d for d in single if d["kind"] == "PodDisruptionBudget"]
+    operator = _pod_templates(single)["prz-prazium-operator"]["spec"]["containers"][0]
+    assert operator["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    several = _docs("--set", "operator.replicas=2")
+    budgets = {d["metadata"]["name"]: d for d in several if d["kind"] == "PodDisruptionBudget"}
+    assert set(budgets) == {"prz-prazium-api", "prz-prazium-operator"}
+    assert budgets["prz-prazium-operator"]["spec"]["minAvailable"] == 1
+    deployment = next(
+        d
+        for d in several
+        if d["metadata"]["name"] == "prz-prazium-operator" and d["kind"] == "Deployment"
+    )
+    # A standby serves no liveness endpoint until it leads: no probe to fail.
+    assert "livenessProbe" not in deployment["spec"]["template"]["spec"]["containers"][0]
+    config = next(d for d in several if d["kind"] == "ConfigMap")["data"]
+    assert config["PRAZIUM_LEADER_ELECTION"] == "true"

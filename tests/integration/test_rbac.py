@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
+import time
+import uuid
 from pathlib import Path
 
 import pytest
+import yaml
 from kubernetes import client
 
 from tests.support.build import kubectl_apply, wait_phase, wait_run_done
-from tests.support.rbac import delete_cluster_role, service_account_kubeconfig
+from tests.support.rbac import delete_cluster_role, service_account_kubeconfig, token_kubeconfig
 from tests.support.services import ROOT, Stack, start_operator
 
 EXAMPLES = ROOT / "examples"
@@ -92,3 +97,181 @@ def test_operator_builds_a_project_with_only_the_chart_rules(
     finally:
         proc.stop()
         delete_cluster_role(role)
+
+
+RBAC_KINDS = {
+    "ServiceAccount",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "Role",
+    "RoleBinding",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+}
+
+
+def _kubectl(
+    stack: Stack, *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [stack.kubectl, "--kubeconfig", stack.kubeconfig, *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def _chart_rbac(namespace: str, release: str) -> str:
+    helm = os.environ.get("PRAZIUM_TEST_HELM")
+    if not helm:
+        pytest.fail("PRAZIUM_TEST_HELM is not set: run `make test`")
+    rendered = subprocess.run(
+        [helm, "template", release, str(ROOT / "charts" / "prazium"), "-n", namespace],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    docs = [d for d in yaml.safe_load_all(rendered) if d and d["kind"] in RBAC_KINDS]
+    return yaml.safe_dump_all(docs)
+
+
+def test_api_workload_rights_exist_only_in_tenant_namespaces_it_set_up(
+    stack: Stack, namespace: str, tmp_path: Path
+) -> None:
+    """The chart's own RBAC and admission policy, applied for real: the API's
+    ServiceAccount runs create-key (as NOTES say), which makes the tenant namespace
+    and binds the tenant ClusterRole there; it holds workload rights in that
+    namespace and nowhere else, and cannot bind itself anything elsewhere."""
+    release = f"r{uuid.uuid4().hex[:6]}"
+    full = f"{release}-prazium"
+    api_user = f"system:serviceaccount:{namespace}:{full}-api"
+    tenant = f"tenant-{uuid.uuid4().hex[:6]}"
+    manifests = _chart_rbac(namespace, release)
+    applied = _kubectl(stack, "apply", "-f", "-", stdin=manifests)
+    assert applied.returncode == 0, applied.stderr
+    kubeconfig = token_kubeconfig(stack.kubeconfig, namespace, f"{full}-api", tmp_path / "api")
+    try:
+        # The policy is in force once a server-side dry run of an unlabelled
+        # Namespace is refused (policies take a moment to load).
+        def refused_namespace() -> bool:
+            result = subprocess.run(
+                [
+                    stack.kubectl,
+                    "--kubeconfig",
+                    str(kubeconfig),
+                    "create",
+                    "namespace",
+                    f"not-a-tenant-{uuid.uuid4().hex[:4]}",
+                    "--dry-run=server",
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            return result.returncode != 0 and "tenant namespaces" in result.stderr
+
+        deadline = time.monotonic() + 60
+        while not refused_namespace():
+            assert time.monotonic() < deadline, "the admission policy never took effect"
+            time.sleep(1)
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("PRAZIUM_")},
+            "PRAZIUM_KUBECONFIG": str(kubeconfig),
+            "PRAZIUM_DATABASE_URL": stack.database_url,
+            "PRAZIUM_TENANT_CLUSTER_ROLE": f"{full}-tenant",
+            "PRAZIUM_TENANT_SERVICE_ACCOUNT": f"{namespace}/{full}-api",
+        }
+        created = subprocess.run(
+            [sys.executable, "-m", "prazium_api.admin_cli", "create-key", "--tenant", tenant],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
+        assert created.returncode == 0, created.stderr
+        assert created.stdout.strip().startswith("pzm_")
+        assert f"bound {full}-tenant to the API in {tenant}" in created.stderr
+
+        assert _can_i(
+            stack, Path(stack.kubeconfig), "--as", api_user, "delete", "configmaps", "-n", tenant
+        )
+        assert _can_i(
+            stack,
+            Path(stack.kubeconfig),
+            "--as",
+            api_user,
+            "create",
+            "deployments.apps",
+            "-n",
+            tenant,
+        )
+        assert _can_i(
+            stack, Path(stack.kubeconfig), "--as", api_user, "delete", "services", "-n", tenant
+        )
+        for other in ("kube-system", "default", namespace):
+            for verb, resource in (
+                ("delete", "configmaps"),
+                ("create", "deployments.apps"),
+                ("delete", "services"),
+                ("get", "secrets"),
+            ):
+                assert not _can_i(
+                    stack, Path(stack.kubeconfig), "--as", api_user, verb, resource, "-n", other
+                ), (verb, resource, other)
+        assert not _can_i(
+            stack, Path(stack.kubeconfig), "--as", api_user, "get", "secrets", "-n", tenant
+        )
+        assert not _can_i(stack, Path(stack.kubeconfig), "--as", api_user, "delete", "namespaces")
+        # RBAC alone would let it bind the tenant role in kube-system; the policy says no.
+        escalate = subprocess.run(
+            [
+                stack.kubectl,
+                "--kubeconfig",
+                str(kubeconfig),
+                "-n",
+                "kube-system",
+                "create",
+                "rolebinding",
+                "escalate",
+                f"--clusterrole={full}-tenant",
+                f"--serviceaccount={namespace}:{full}-api",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert escalate.returncode != 0
+        assert "binds roles only in tenant namespaces" in escalate.stderr, escalate.stderr
+        # Nor another role (or subject) in its own tenant namespace.
+        other_role = subprocess.run(
+            [
+                stack.kubectl,
+                "--kubeconfig",
+                str(kubeconfig),
+                "-n",
+                tenant,
+                "create",
+                "rolebinding",
+                "other",
+                f"--clusterrole={full}-tenant",
+                f"--serviceaccount={namespace}:{full}-operator",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert other_role.returncode != 0
+        assert "only to itself" in other_role.stderr, other_role.stderr
+        # A second key for the tenant finds the binding in place.
+        again = subprocess.run(
+            [sys.executable, "-m", "prazium_api.admin_cli", "create-key", "--tenant", tenant],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
+        assert again.returncode == 0, again.stderr
+    finally:
+        _kubectl(stack, "delete", "--ignore-not-found", "-f", "-", stdin=manifests)
+        _kubectl(stack, "delete", "namespace", tenant, "--ignore-not-found", "--wait=false")

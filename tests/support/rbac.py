@@ -59,11 +59,30 @@ def service_account_kubeconfig(
                 "subjects": subjects,
             },
         )
-    token = core.create_namespaced_service_account_token(
-        name, namespace, {"spec": {"expirationSeconds": 3600}}
-    ).status.token
+    token_kubeconfig(admin_kubeconfig, namespace, name, out)
+    return out, name
+
+
+def delete_cluster_role(name: str) -> None:
+    rbac = client.RbacAuthorizationV1Api()
+    rbac.delete_cluster_role_binding(name)
+    rbac.delete_cluster_role(name)
+
+
+def token_kubeconfig(
+    admin_kubeconfig: str, namespace: str, service_account: str, out: Path
+) -> Path:
+    """Write a kubeconfig that authenticates as an existing ServiceAccount (a token)."""
+    token = (
+        client.CoreV1Api()
+        .create_namespaced_service_account_token(
+            service_account, namespace, {"spec": {"expirationSeconds": 3600}}
+        )
+        .status.token
+    )
     admin = yaml.safe_load(Path(admin_kubeconfig).read_text())
     cluster = admin["clusters"][0]
+    name = service_account
     config = {
         "apiVersion": "v1",
         "kind": "Config",
@@ -74,10 +93,4 @@ def service_account_kubeconfig(
     }
     out.write_text(yaml.safe_dump(config))
     out.chmod(0o600)
-    return out, name
-
-
-def delete_cluster_role(name: str) -> None:
-    rbac = client.RbacAuthorizationV1Api()
-    rbac.delete_cluster_role_binding(name)
-    rbac.delete_cluster_role(name)
+    return out

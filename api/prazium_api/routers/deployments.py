@@ -49,12 +49,18 @@ def create_deployment(
         deploy.url(settings, caller.tenant, deploy.object_name(deployment_id)),
     )
     try:
-        deploy.create(caller.tenant, objects)
+        node_port = deploy.create(caller.tenant, objects)
     except ApiError:
         deployment_store.mark_failed(
             database, deployment_id, "could not create the Kubernetes objects"
         )
         raise
+    if deploy.url_needs_node_port(settings):
+        # The node port is chosen by the apiserver when the Service is created.
+        preview_url = deploy.url(
+            settings, caller.tenant, deploy.object_name(deployment_id), node_port
+        )
+        deployment_store.set_url(database, deployment_id, preview_url)
     return ok({"deploymentId": deployment_id, "status": "deploying", "provider": body.provider})
 
 

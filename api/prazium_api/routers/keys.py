@@ -12,10 +12,11 @@ from typing import Annotated
 
 import anyio
 from fastapi import Query
+from kubernetes.client.exceptions import ApiException
 
-from prazium_api import keys, tenants
+from prazium_api import keys, tenant_access, tenants
 from prazium_api.db import Database
-from prazium_api.deps import Admin, Db, GateDep, ok
+from prazium_api.deps import Admin, Db, GateDep, Settings, ok
 from prazium_api.errors import invalid, not_found
 from prazium_api.models import CreateKey
 from prazium_api.routing import ApiRouter
@@ -89,13 +90,26 @@ def _create(database: Database, body: CreateKey) -> Obj:
     description="The answer is the only place the key is ever shown. The tenant's"
     " namespace must exist (400 otherwise; `prazium-admin create-key` creates it).",
 )
-async def create_api_key(body: CreateKey, admin: Admin, database: Db) -> Obj:
+async def create_api_key(body: CreateKey, admin: Admin, database: Db, settings: Settings) -> Obj:
     if await anyio.to_thread.run_sync(tenants.namespace_active, body.tenant) is False:
         raise invalid(
             f"tenant namespace {body.tenant!r} does not exist or is being deleted;"
             " create the namespace first",
             "tenant",
         )
+    # In a cluster (the chart): the API's rights on previews in this tenant's namespace,
+    # as `prazium-admin create-key` grants them. The chart's admission policy admits the
+    # binding only in namespaces labelled prazium.io/tenant=true.
+    try:
+        await anyio.to_thread.run_sync(tenant_access.grant_api, settings, body.tenant)
+    except ApiException as exc:
+        if exc.status not in (403, 422):
+            raise
+        raise invalid(
+            f"namespace {body.tenant!r} is not a Prazium tenant namespace (label it"
+            " prazium.io/tenant=true, or create the key with `prazium-admin create-key`)",
+            "tenant",
+        ) from exc
     return ok(await anyio.to_thread.run_sync(_create, database, body))
 
 

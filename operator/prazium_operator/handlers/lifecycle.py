@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import dataclasses
 import functools
 import logging
 import os
@@ -25,12 +26,29 @@ log = logging.getLogger(__name__)
 
 @kopf.on.login()
 def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
-    """kopf's own kubeconfig login, pointed at PRAZIUM_KUBECONFIG when it is set."""
+    """kopf's own kubeconfig login, pointed at PRAZIUM_KUBECONFIG when it is set; in a
+    Pod, the ServiceAccount's token."""
     kubeconfig = get_settings().kubeconfig
     if kubeconfig:
         os.environ["KUBECONFIG"] = kubeconfig
         return kopf.login_with_kubeconfig(**kwargs)
-    return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+    info = kopf.login_with_service_account(**kwargs)
+    if info is None:
+        return kopf.login_with_kubeconfig(**kwargs)
+    return dataclasses.replace(info, server=in_cluster_server(info.server))
+
+
+def in_cluster_server(default: str) -> str:
+    """The apiserver's address in a Pod, from the kubernetes Service's environment as
+    client-go and the official Python client take it (kopf names
+    kubernetes.default.svc, which a cluster without DNS cannot resolve)."""
+    host = os.environ.get("KUBERNETES_SERVICE_HOST")
+    port = os.environ.get("KUBERNETES_SERVICE_PORT")
+    if not host or not port:
+        return default
+    if ":" in host:  # an IPv6 address
+        host = f"[{host}]"
+    return f"https://{host}:{port}"
 
 
 @kopf.on.startup()
