@@ -259,7 +259,8 @@ def _build_and_check(
 ) -> dict[str, Any]:
     kubectl_apply(stack, namespace, EXAMPLES / "project-gitops.yaml")
     project = wait_phase(namespace, "projects", "notes-gitops", {"approved"}, operator)
-    repo = project["status"]["repoPath"]
+    # status.repoPath is relative to the data dir (no host paths in status)
+    repo = str(data_dir / project["status"]["repoPath"])
     create(
         namespace,
         "runs",

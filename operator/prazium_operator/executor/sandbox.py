@@ -30,7 +30,7 @@ import signal
 import stat
 import subprocess
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -225,12 +225,14 @@ def run_command(
     timeout: float | None = None,
     *,
     own_session: bool = False,
+    on_line: Callable[[str], None] | None = None,
 ) -> tuple[int, str, bool]:
     """Run argv in the sandbox's work dir as its uid: (exit code, output, timed out).
 
     own_session: in a session of its own (verification, a child of the operator);
     otherwise in the caller's process group (a worker's), so stopping the worker
-    (killpg) stops the command with it."""
+    (killpg) stops the command with it. on_line (without a timeout): called with each
+    output line as it comes, so the attempt's log can be followed while it runs."""
     # As the sandbox uid (when root): no supplementary groups.
     dropped = sandbox.uid is not None
     proc = subprocess.Popen(
@@ -249,7 +251,10 @@ def run_command(
     group = proc.pid if own_session else None
     timed_out = False
     try:
-        output, _ = proc.communicate(timeout=timeout)
+        if on_line is not None and timeout is None:
+            output = stream_lines(proc, on_line)
+        else:
+            output, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         timed_out = True
         sandbox.end_processes(group)
@@ -259,6 +264,17 @@ def run_command(
     finally:
         sandbox.end_processes(group)
     return proc.returncode, output.decode(errors="replace"), timed_out
+
+
+def stream_lines(proc: subprocess.Popen[bytes], on_line: Callable[[str], None]) -> bytes:
+    """All of proc's output, handing each line to on_line as it arrives."""
+    assert proc.stdout is not None
+    output = bytearray()
+    for raw in proc.stdout:
+        output += raw
+        on_line(raw.decode(errors="replace").rstrip("\n"))
+    proc.wait()
+    return bytes(output)
 
 
 def resolve_python(argv: list[str]) -> list[str]:

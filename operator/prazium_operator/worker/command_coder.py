@@ -52,26 +52,27 @@ class CommandCoder:
         argv = ["/bin/sh", "-c", self.command]
         if sandbox.truthy(os.environ.get(sandbox.IN_POD_ENV)):
             home = pathlib.Path(os.environ.get("HOME") or "/tmp")
-            proc = subprocess.run(
+            with subprocess.Popen(
                 argv,
                 cwd=worktree,
                 env=sandbox.command_env(task_env, home, os.environ),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
-                text=True,
-                errors="replace",
-                check=False,
-            )
-            code, output = proc.returncode, proc.stdout
+            ) as proc:
+                output = sandbox.stream_lines(proc, _log_line).decode(errors="replace")
+                code = proc.returncode
         else:
             code, output = _run_locally(argv, task_env, worktree)
-        # Its output (stdout and stderr, in order) becomes the attempt's log lines, one
-        # record each (so they carry the attempt's ids and any key shape is masked).
-        for line in output.splitlines():
-            log.info("%s", line, extra={"stream": "agent"})
         if code != 0:
             raise CommandCoderError(f"command exited with {code}: {output.strip()[-500:]}")
+
+
+def _log_line(line: str) -> None:
+    # The command's output (stdout and stderr, in order) becomes the attempt's log lines
+    # as they come, one record each (so they carry the attempt's ids and any key shape
+    # is masked); the last lines also say why it failed.
+    log.info("%s", line, extra={"stream": "agent"})
 
 
 def _run_locally(
@@ -86,7 +87,7 @@ def _run_locally(
         sandbox.copy_tree(worktree, box.work, skip=(".git",))
         box.hand_over()
         env = sandbox.command_env(task_env, box.home, {})
-        code, output, _ = sandbox.run_command(box, argv, env)
+        code, output, _ = sandbox.run_command(box, argv, env, on_line=_log_line)
         sandbox.clear_tree(worktree, keep_top=(".git",))
         sandbox.copy_tree(box.work, worktree, skip=(".git",))
         return code, output
