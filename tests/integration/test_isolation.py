@@ -283,10 +283,10 @@ def _build_and_check(
     assert any(k.endswith("README.md") for k in probes), sorted(probes)
     assert any("app/model/" in k for k in probes), sorted(probes)
     # The generated test's probe, from the verification output.
-    marked = [
-        line for line in verification["outputTail"].splitlines() if line.startswith(PROBE_MARK)
-    ]
-    assert marked, verification["outputTail"][-1500:]
+    # (kept beside the run's results, not in status: GET .../verification/logs serves it)
+    output = paths.verification_log_path(data_dir, namespace, RUN).read_text()
+    marked = [line for line in output.splitlines() if line.startswith(PROBE_MARK)]
+    assert marked, output[-1500:]
     probes["verification"] = json.loads(marked[-1][len(PROBE_MARK) :])
     for where, found in probes.items():
         _assert_denied(found, where, victim, namespace)

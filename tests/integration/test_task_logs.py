@@ -9,8 +9,6 @@ task-001 and waits, so its log is truncated and can be followed while it runs.
 from __future__ import annotations
 
 import re
-import shlex
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.apistate import assert_error
 from tests.support.build import create, kubectl_apply, tasks_of, wait_phase, wait_run_done
+from tests.support.sandbox_python import python_line
 from tests.support.services import ServiceProcess, Stack, free_port, start_operator, wait_for
 
 pytestmark = pytest.mark.integration
@@ -38,8 +37,8 @@ _TEMPLATE_FROM_WORKTREE = (
 NOISY_FIRST_TASK = (
     'if [ "$PRAZIUM_TASK_ID" = task-001 ]; then i=0; while [ $i -lt 300 ]; do'
     ' echo "noise line $i of the coder"; i=$((i+1)); done; echo "coder waits";'
-    ' sleep 12; echo "coder done waiting"; fi; '
-    f"exec {shlex.quote(sys.executable)} -c {shlex.quote(_TEMPLATE_FROM_WORKTREE)}"
+    ' sleep 12; echo "coder done waiting"; fi; ' + python_line(_TEMPLATE_FROM_WORKTREE)
+    # Python in a form the local sandbox's uid can run (tests/support/sandbox_python.py)
 )
 
 

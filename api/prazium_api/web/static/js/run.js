@@ -162,8 +162,8 @@ class RunView {
       h("p", {}, h("span", { class: `badge phase-${passed ? "succeeded" : "failed"}` }, passed ? "passed" : "failed"), ` exit code ${result.exitCode}`),
     );
     const output = result.output || result.stdout || result.log;
-    if (output) append(this.verification, h("pre", { class: "log" }, output));
-    const pre = h("pre", { class: "log", hidden: true, id: "verification-log" });
+    if (output) append(this.verification, h("pre", { class: "log", tabindex: 0, role: "region", "aria-label": "Verification output" }, output));
+    const pre = h("pre", { class: "log", hidden: true, id: "verification-log", tabindex: 0, role: "region", "aria-label": "Verification log" });
     append(this.verification, pre);
     streamText(`${this.base}/verification/logs?tail=200`, (text) => {
       pre.hidden = false;
