@@ -282,6 +282,7 @@ def test_every_namespaced_object_names_the_release_namespace(stack: Stack) -> No
         "PersistentVolumeClaim",
         "PodDisruptionBudget",
         "Ingress",
+        "NetworkPolicy",
     }
     assert "deployments.apps" in resources
     seen = set()

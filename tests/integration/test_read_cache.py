@@ -120,7 +120,11 @@ def test_a_runs_tasks_are_read_from_the_cache(cached: httpx.Client, namespace: s
 
     assert wait_for(listed, 30, "the run's tasks in the cache") == ["task_001", "task_002"]
     before = apiserver_requests("LIST", "tasks")
-    for _ in range(5):
+    for _ in range(10):
         assert cached.get("/projects/proj_shop/runs/run_shop-r1").status_code == 200
         assert listed() == ["task_001", "task_002"]
-    assert apiserver_requests("LIST", "tasks") == before
+    # The counter is the apiserver's, for every client: the controller-manager's garbage
+    # collector (or another test's leftover watcher relisting) may list Tasks meanwhile.
+    # An API without the cache would list at least once per read (20 here).
+    listed_meanwhile = apiserver_requests("LIST", "tasks") - before
+    assert listed_meanwhile <= 2, listed_meanwhile
