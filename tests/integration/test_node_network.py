@@ -16,9 +16,19 @@ pytestmark = pytest.mark.integration
 
 # Fetches both URLs; exits non-zero (and says why) unless both answer.
 CLIENT = """
-import ssl, sys, urllib.request
+import ssl, sys, time, urllib.error, urllib.request
 service, apiserver = sys.argv[1], sys.argv[2]
-page = urllib.request.urlopen(service, timeout=10).read().decode()
+# kube-proxy programs a Service's rules a moment after its endpoint turns ready (until
+# then iptables rejects the ClusterIP): retry refusals for a while, as clients do.
+for attempt in range(30):
+    try:
+        page = urllib.request.urlopen(service, timeout=10).read().decode()
+        break
+    except urllib.error.URLError as exc:
+        if attempt == 29:
+            raise
+        print("not yet:", exc, flush=True)
+        time.sleep(1)
 assert "served-by-the-echo-pod" in page, page
 ready = urllib.request.urlopen(apiserver, timeout=10,
                                context=ssl._create_unverified_context()).read().decode()
