@@ -60,6 +60,19 @@ def run(namespace: str, project_id: str, run_id: str, database: Database | None 
     return obj
 
 
+def run_of_tenant(namespace: str, run_id: str, database: Database) -> Obj:
+    """A run of any project of the tenant (a WebSocket channel names only the run),
+    live or pruned from the archive; 404 otherwise."""
+    cr_name = run_name(run_id)
+    return _live_or_archived(
+        namespace,
+        RUNS,
+        cr_name,
+        f"run {run_id}",
+        lambda: history.run(database, namespace, cr_name),
+    )
+
+
 def tasks(namespace: str, run_cr_name: str, database: Database | None = None) -> list[Obj]:
     items = crs.list_objects(namespace, TASKS, label_selector=f"{LABEL_RUN}={run_cr_name}")
     if not items and database is not None:  # none live: a pruned run's, if archived

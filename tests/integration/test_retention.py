@@ -4,12 +4,14 @@ its events (issue 15)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from kubernetes import client
+from websockets.sync.client import connect as ws_connect
 
 from tests.support.build import create, get, tasks_of, wait_final_event, wait_run_done
 from tests.support.services import ServiceProcess, Stack, start_operator, wait_for
@@ -50,6 +52,8 @@ def test_a_pruned_run_is_still_read_through_the_api(
     http: httpx.Client,
     client_for: Callable[[str], httpx.Client],
     make_key: Callable[..., str],
+    api: str,
+    api_key: str,
 ) -> None:
     create(
         namespace,
@@ -127,6 +131,22 @@ def test_a_pruned_run_is_still_read_through_the_api(
         body = "".join(stream.iter_text())
     assert body.count("event: TASK_COMPLETED") == len(live_tasks)
     assert "event: RUN_COMPLETED" in body
+    # ...and over the WebSocket, whose channel names only the run.
+    ws_url = api.replace("http://", "ws://") + "/v1/ws"
+    with ws_connect(ws_url, open_timeout=10) as ws:
+        ws.send(json.dumps({"type": "auth", "token": api_key}))
+        assert json.loads(ws.recv(timeout=10))["type"] == "authenticated"
+        ws.send(json.dumps({"type": "subscribe", "channel": "run:run_kept-r1"}))
+        assert json.loads(ws.recv(timeout=10)) == {
+            "type": "subscribed",
+            "channel": "run:run_kept-r1",
+        }
+        streamed = []
+        while not streamed or streamed[-1] != "RUN_COMPLETED":
+            message = json.loads(ws.recv(timeout=10))
+            assert message["type"] == "event", message
+            streamed.append(message["data"]["eventType"])
+    assert streamed == types
 
     # A finished, pruned run cannot be cancelled (409 as for a live one); another
     # tenant does not see it at all.

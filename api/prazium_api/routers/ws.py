@@ -36,8 +36,9 @@ from typing import Any
 import anyio
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from prazium_api import crs, events, metrics
+from prazium_api import events, lookup, metrics
 from prazium_api.authn import client_ip, credentials, cross_origin
+from prazium_api.db import Database
 from prazium_api.errors import ApiError, envelope
 from prazium_api.follower import JournalHub
 from prazium_api.gate import Gate
@@ -52,7 +53,6 @@ from prazium_api.wsmessages import (
     parse_message,
 )
 from prazium_kit import ids, logs
-from prazium_kit.kube import RUNS
 
 router = APIRouter(tags=["WebSocket"])
 log = logging.getLogger(__name__)
@@ -81,10 +81,11 @@ class MessageWindow:
 
 
 class Connection:
-    def __init__(self, socket: WebSocket, hub: JournalHub, gate: Gate) -> None:
+    def __init__(self, socket: WebSocket, hub: JournalHub, gate: Gate, database: Database) -> None:
         self.socket = socket
         self.hub = hub
         self.gate = gate
+        self.database = database
         self.principal: Principal | None = None
         self.subscriptions: dict[str, asyncio.Task[None]] = {}
         self._send_lock = asyncio.Lock()
@@ -146,8 +147,9 @@ class Connection:
             if kind != "run":
                 raise ids.InvalidId(channel)
             run_name = ids.run_name(run_id)
+            # Live or pruned (archived): a finished run's events stay readable.
             await anyio.to_thread.run_sync(
-                crs.get, self.principal.tenant, RUNS, run_name, f"run {run_id}"
+                lookup.run_of_tenant, self.principal.tenant, run_id, self.database
             )
         except (ids.InvalidId, ApiError):
             await self.error("NOT_FOUND", f"channel {channel} not found", channel=channel)
@@ -192,7 +194,9 @@ class Connection:
 async def websocket_endpoint(socket: WebSocket) -> None:
     await socket.accept()
     settings: ApiSettings = socket.app.state.settings
-    conn = Connection(socket, socket.app.state.journal_hub, socket.app.state.gate)
+    conn = Connection(
+        socket, socket.app.state.journal_hub, socket.app.state.gate, socket.app.state.database
+    )
     bearer, session = credentials(socket.scope["headers"])
     if session and not bearer and cross_origin(socket.scope):
         session = None  # another site's page: the browser's cookie is not its credential
