@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
@@ -178,6 +179,19 @@ def test_a_build_reads_well_in_kubectl_and_leaves_no_host_path_or_file_behind(
     assert all(task["pathScope"] for task in detail["tasksJson"]["tasks"])
     assert answers[1].json()["data"]["repoPath"] == f"repos/{namespace}/{PROJECT}.git"
 
+    # An export of the run: its archive goes with the Project (below, with the namespace).
+    export = http.post(f"/projects/{project_id}/export", json={"runId": run_id, "format": "zip"})
+    assert export.status_code == 202, export.text
+    export_url = f"/projects/{project_id}/exports/{export.json()['data']['id']}"
+    wait_for(
+        lambda: http.get(export_url).json()["data"]["status"] == "completed",
+        60,
+        "the export to complete",
+        operator,
+        interval=0.5,
+    )
+    assert any(paths.exports_dir(data_dir, namespace).iterdir())
+
     # The operator logs with the API's severity key.
     records = [
         json.loads(line)
@@ -205,8 +219,11 @@ def test_a_build_reads_well_in_kubectl_and_leaves_no_host_path_or_file_behind(
     wait_for(namespace_gone, 120, f"namespace {namespace} to be deleted", operator, interval=0.5)
     left = [
         p.relative_to(data_dir).as_posix()
-        for top in ("repos", "workspaces", "results")
+        for top in ("repos", "workspaces", "results", "exports")
         for p in (data_dir / top / namespace,)
         if p.exists()
     ]
     assert left == [], left
+    with psycopg.connect(stack.database_url) as conn:
+        records = conn.execute("SELECT id FROM exports WHERE namespace = %s", (namespace,))
+        assert records.fetchall() == []

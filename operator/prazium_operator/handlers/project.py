@@ -59,7 +59,12 @@ async def reconcile_project(
 
 @kopf.on.delete(GROUP, VERSION, PROJECTS)
 async def remove_project_files(name: str, namespace: str | None, memo: kopf.Memo, **_: Any) -> None:
-    """Deleting a Project removes its repository and workspaces, and nothing else."""
+    """Deleting a Project removes its repository, workspaces and exports, and nothing
+    else (a failure is retried by kopf: the finalizer holds the Project until then)."""
     assert namespace is not None
     planning.cancel(_planning(memo), (namespace, name))
-    await asyncio.to_thread(cleanup.remove_project_files, get_settings().data_dir, namespace, name)
+    settings = get_settings()
+    await asyncio.to_thread(cleanup.remove_project_files, settings.data_dir, namespace, name)
+    await asyncio.to_thread(
+        cleanup.remove_project_exports, settings.database_url, settings.data_dir, namespace, name
+    )
