@@ -68,10 +68,12 @@ class BatchedCounts:
 
     @property
     def enabled(self) -> bool:
-        return self.flush_seconds > 0
+        """Counting here only while the flushing task runs (else every request is
+        counted in PostgreSQL)."""
+        return self._task is not None
 
     def start(self) -> None:
-        if self.enabled and self._task is None:
+        if self.flush_seconds > 0 and self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
