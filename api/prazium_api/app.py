@@ -60,7 +60,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     hub = JournalHub(settings.database_url, settings.stream_poll_seconds)
     await hub.start()
     app.state.database = database
-    app.state.gate = Gate(database, settings)
+    gate = Gate(database, settings)
+    gate.start()
+    app.state.gate = gate
     app.state.journal_hub = hub
     if settings.read_cache:
         # Reads fall back to the apiserver until (and whenever) an informer is not synced.
@@ -75,6 +77,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     with contextlib.suppress(asyncio.CancelledError):
         await reaper
     informers.stop()
+    await gate.stop()  # what it counted in process reaches PostgreSQL
     await hub.stop()
     await database.close()
 

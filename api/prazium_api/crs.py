@@ -53,6 +53,13 @@ def _to_api_error(exc: ApiException, what: str) -> ApiError:
     return ApiError("INTERNAL_ERROR", f"Kubernetes API error ({exc.status}) on {what}")
 
 
+def cached(namespace: str, plural: str, name: str) -> Obj | None:
+    """The object as the watch-fed read cache holds it, without any I/O (so an async
+    route may call it in the event loop); None: ask get()."""
+    informer = informers.serving(plural)
+    return None if informer is None else informer.get(namespace, name)
+
+
 def get(namespace: str, plural: str, name: str, what: str) -> Obj:
     informer = informers.serving(plural)
     if informer is not None:

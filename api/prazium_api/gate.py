@@ -2,8 +2,9 @@
 key's per-minute budget, in the event loop (no thread hop) and usually in one
 PostgreSQL statement.
 
-  * a bearer key this replica verified less than key_cache_seconds ago: one
-    upsert (the key's window);
+  * a bearer key this replica verified less than key_cache_seconds ago: counted
+    in this process and added to the key's shared window in batches (ratecount.py:
+    no round trip, except for the key's first request in each window);
   * any other credentials: one statement that checks the failure budget of these
     credentials from this client address, looks them up and counts the request;
   * a key whose tenant (namespace) is gone or terminating: 401 TENANT_REMOVED
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 
 import psycopg
 
-from prazium_api import keys, ratelimit, tenants
+from prazium_api import keys, ratecount, ratelimit, tenants
 from prazium_api.db import Database
 from prazium_api.errors import ApiError
 from prazium_api.settings import ApiSettings
@@ -51,6 +52,14 @@ class Gate:
         self.settings = settings
         self.key_cache = keys.KeyCache()
         self.tenants = tenants.TenantCheck(settings.key_cache_seconds)
+        self.counts = ratecount.BatchedCounts(database, settings.rate_limit_flush_seconds)
+
+    def start(self) -> None:
+        """In the event loop (the app's lifespan): start flushing counted requests."""
+        self.counts.start()
+
+    async def stop(self) -> None:
+        await self.counts.stop()
 
     async def check(
         self, bearer: str | None, session: str | None, client_ip: str, use_cache: bool = True
@@ -80,19 +89,18 @@ class Gate:
             kind, secret = "session", keys.digest(session)
         else:
             return Outcome(None, None)
+        cached = self.key_cache.get(secret, ttl) if kind == "key" and use_cache else None
+        if cached is not None:  # (only well-formed keys are ever cached)
+            counted = self.counts.count(cached.key_id, ratelimit.limit_for(settings, cached.tier))
+            if counted is not None:  # the common case: no database round trip
+                return Outcome(cached, counted)
         failures = ratelimit.failure_bucket(client_ip, secret)
         async with self.database.aconnection() as conn:
             if kind == "key":
                 if not bearer or not bearer.startswith(keys.KEY_PREFIX):
                     return Outcome(None, await _failure(conn, failures, failure_limit))
-                cached = self.key_cache.get(secret, ttl) if use_cache else None
                 if cached is not None:
-                    return Outcome(
-                        cached,
-                        await ratelimit.count(
-                            conn, cached.key_id, ratelimit.limit_for(settings, cached.tier)
-                        ),
-                    )
+                    return Outcome(cached, await self._count_now(conn, cached))
             checked_at = time.monotonic()
             cur = await conn.execute(
                 ratelimit.lookup_and_count_sql(kind),
@@ -112,18 +120,30 @@ class Gate:
                 await ratelimit.drop_old(conn, key_id, window_start)
             return Outcome(
                 principal,
-                ratelimit.verdict(
-                    ratelimit.limit_for(settings, tier), int(count), window_start, now
+                self.counts.synced(
+                    key_id, ratelimit.limit_for(settings, tier), int(count), window_start, now
                 ),
             )
 
+    async def _count_now(
+        self, conn: psycopg.AsyncConnection[object], principal: keys.Principal
+    ) -> ratelimit.Verdict:
+        """Count one request of the key in PostgreSQL at once (its first in a window
+        on this replica); what it returns is this replica's view of the window."""
+        limit = ratelimit.limit_for(self.settings, principal.tier)
+        count, window_start, now = await ratelimit.count_row(conn, principal.key_id)
+        return self.counts.synced(principal.key_id, limit, count, window_start, now)
+
     async def count_key(self, principal: keys.Principal) -> ratelimit.Verdict:
         """Count one more request (e.g. a WebSocket message) against the key's budget."""
+        counted = self.counts.count(
+            principal.key_id, ratelimit.limit_for(self.settings, principal.tier)
+        )
+        if counted is not None:
+            return counted
         try:
             async with self.database.aconnection() as conn:
-                return await ratelimit.count(
-                    conn, principal.key_id, ratelimit.limit_for(self.settings, principal.tier)
-                )
+                return await self._count_now(conn, principal)
         except psycopg.OperationalError as exc:
             raise self.database.unavailable(exc) from exc
         except psycopg.Error as exc:

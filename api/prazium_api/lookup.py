@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from starlette.concurrency import run_in_threadpool
+
 from prazium_api import crs, history
 from prazium_api.db import Database
 from prazium_api.errors import ApiError, conflict
@@ -32,6 +34,15 @@ def run_name(run_id: str) -> str:
 
 def project(namespace: str, project_id: str) -> Obj:
     return crs.get(namespace, PROJECTS, project_name(project_id), f"project {project_id}")
+
+
+async def project_async(namespace: str, project_id: str) -> Obj:
+    """project() for an async route: from the read cache in the event loop, else from
+    the apiserver in a worker thread."""
+    found = crs.cached(namespace, PROJECTS, project_name(project_id))
+    if found is not None:
+        return found
+    return await run_in_threadpool(project, namespace, project_id)
 
 
 def _live_or_archived(

@@ -4,7 +4,8 @@ every API replica counts against the same budget.
 A bucket is a row of rate_limit_windows: an API key's id (key_...) or the failed
 checks of one presented credential from one client address
 (fail:<address>:<credential digest prefix>). Counting is one statement, an
-atomic upsert; a key not in this replica's key cache is looked up, checked
+atomic upsert (a key this replica has verified recently is counted in process
+and added in batches: ratecount.py); a key not in this replica's key cache is looked up, checked
 against its failure budget and counted in one statement too. Old windows of a
 bucket are dropped by the first request of its next window (failure buckets,
 one per guessed credential, by the first failure of any new bucket).
@@ -114,6 +115,15 @@ def exhausted(limit: int, now: dt.datetime) -> Verdict:
 
 async def count(conn: psycopg.AsyncConnection[Any], bucket: str, limit: int) -> Verdict:
     """Count one request in the bucket's current window (atomically, across replicas)."""
+    n, window_start, now = await count_row(conn, bucket)
+    return verdict(limit, n, window_start, now)
+
+
+async def count_row(
+    conn: psycopg.AsyncConnection[Any], bucket: str
+) -> tuple[int, dt.datetime, dt.datetime]:
+    """Count one request in the bucket's current window: (count with it, the
+    window's start, now), in PostgreSQL's clock."""
     cur = await conn.execute(COUNT_SQL, {"bucket": bucket})
     row = await cur.fetchone()
     assert row is not None
@@ -123,7 +133,7 @@ async def count(conn: psycopg.AsyncConnection[Any], bucket: str, limit: int) -> 
             await conn.execute(DROP_OLD_FAILURES_SQL, (window_start,))
         else:
             await drop_old(conn, bucket, window_start)
-    return verdict(limit, n, window_start, now)
+    return n, window_start, now
 
 
 async def drop_old(

@@ -31,9 +31,16 @@ class ApiSettings(KitSettings):
     rate_limit_pro: int = 300
     rate_limit_enterprise: int = 1000
     # A verified API key is trusted on this replica for this long without asking
-    # PostgreSQL again (the per-key rate limit is still counted there on every
-    # request): a revoked key stops working within this many seconds. 0 disables.
+    # PostgreSQL again (its requests still count against the key's shared budget,
+    # see rate_limit_flush_seconds): a revoked key stops working within this many
+    # seconds. 0 disables.
     key_cache_seconds: float = 5.0
+    # A cached key's requests are counted in process and added to the shared
+    # window in PostgreSQL every this many seconds (sooner for a key that used 1/20
+    # of its limit since), off the request path. Replicas together may admit up to
+    # what each counted since its last flush over a key's budget (ratecount.py).
+    # 0: every request is counted in PostgreSQL (exact, one round trip each).
+    rate_limit_flush_seconds: float = 0.5
     # Failed credential checks (bad key on login, WebSocket auth or a REST route,
     # expired session) per minute per (client address, presented credential),
     # shared by replicas. Once reached, that credential from that address answers

@@ -113,8 +113,9 @@ def list_projects(
     operation_id="getProject",
     response_model=Ok[ProjectDetail],
 )
-def get_project(projectId: str, caller: Caller, settings: Settings, request: Request) -> Obj:
-    obj = lookup.project(caller.tenant, projectId)
+async def get_project(projectId: str, caller: Caller, settings: Settings, request: Request) -> Obj:
+    # Async: a read from the cache needs no worker thread (the hop costs more than it).
+    obj = await lookup.project_async(caller.tenant, projectId)
     return ok(
         _with_clone_url(
             views.project_detail(obj, settings.data_dir), cloneurl.base_url(request, settings)
