@@ -590,13 +590,19 @@ def test_bench_build() -> None:
     started = time.monotonic()
     stack = stack_from_env()
     wanted = parts()
+    workers = (
+        "forked"
+        if os.environ.get("PRAZIUM_TEST_FORK_SERVER", "false") == "true"
+        else "spawned (PRAZIUM_TEST_FORK_SERVER=true forks them)"
+    )
     if "parallelism" in wanted:
-        print("\n" + run_bench(stack, int(os.environ.get("PRAZIUM_BENCH_REPEAT", "1"))))
+        print(f"\nparallelism 1 vs 3, workers {workers}:")
+        print(run_bench(stack, int(os.environ.get("PRAZIUM_BENCH_REPEAT", "1"))))
     if "overhead" in wanted:
         print("\nper-task overhead, local executor: fork server vs spawned workers:")
         print(run_overhead(stack))
     if "executors" in wanted:
-        print("\nlocal executor vs a Job per task on the node (warm):")
+        print(f"\nlocal executor (workers {workers}) vs a Job per task on the node (warm):")
         print(
             executor_report(
                 {executor: executor_build(stack, executor) for executor in ("local", "kubernetes")}
