@@ -209,8 +209,9 @@ def prepare_worktree(repo: Path, worktree: Path, branch: str, base: str) -> str:
             == 0
         ):
             return base
-        # The branch exists (a re-run), or a stale registration of the path is in the
-        # way (git refuses before it creates anything): the long way.
+        # The branch exists (a re-run: git refuses before it creates anything), or a
+        # stale registration of the path is in the way (the branch may have been made
+        # by then): the long way, which copes with both.
         remove_worktree(repo, worktree)
         exists = (
             git(
