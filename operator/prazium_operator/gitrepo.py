@@ -167,7 +167,13 @@ def merge(repo: Path, ours: str, theirs: str, message: str, date: str) -> MergeO
 
 def changed_files(repo: Path, base: str, head: str) -> tuple[list[str], list[str]]:
     """(created, modified) paths between two commits."""
-    out = git("diff", "--name-status", "--no-renames", base, head, cwd=repo).stdout
+    return parse_name_status(
+        git("diff", "--name-status", "--no-renames", base, head, cwd=repo).stdout
+    )
+
+
+def parse_name_status(out: str) -> tuple[list[str], list[str]]:
+    """(created, modified) paths of `git diff --name-status --no-renames` output."""
     created: list[str] = []
     modified: list[str] = []
     for line in out.splitlines():

@@ -17,7 +17,6 @@ from typing import TypeVar
 
 import psycopg
 import urllib3.exceptions
-from kubernetes.client.exceptions import ApiException
 
 log = logging.getLogger("prazium.retrying")
 T = TypeVar("T")
@@ -54,6 +53,10 @@ def database_outage(exc: BaseException) -> bool:
 
 def apiserver_outage(exc: BaseException) -> bool:
     """The apiserver did not answer, or answered that it cannot serve now."""
+    # Imported here: a worker imports this module (through recorder) and never talks
+    # to the apiserver; the kubernetes client is a tenth of a CPU-second to import.
+    from kubernetes.client.exceptions import ApiException
+
     if isinstance(exc, ApiException):
         return exc.status in TRANSIENT_API_STATUSES
     return isinstance(exc, urllib3.exceptions.HTTPError | ConnectionError | TimeoutError)

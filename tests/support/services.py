@@ -115,8 +115,11 @@ def start_operator(
     extra_env = {"PRAZIUM_OPERATOR_METRICS_PORT": "0", **extra_env}
     # The fork server (executor/forkserver.py) imports the worker and the template agent
     # at operator start, a few CPU-seconds that a test's one or two tasks would not win
-    # back on a loaded machine: off unless a test turns it on (test_retention does).
-    extra_env = {"PRAZIUM_FORK_SERVER": "false", **extra_env}
+    # back on a loaded machine: off unless a test turns it on (test_retention does), or
+    # PRAZIUM_TEST_FORK_SERVER=true turns it on for every operator of the session (so
+    # `make bench-scale` can measure forked workers, the production default).
+    default_fork = os.environ.get("PRAZIUM_TEST_FORK_SERVER", "false")
+    extra_env = {"PRAZIUM_FORK_SERVER": default_fork, **extra_env}
     env = stack.service_env(data_dir, PRAZIUM_NAMESPACES=json_list(namespaces), **extra_env)
     proc = ServiceProcess(
         "operator", [sys.executable, "-m", "prazium_operator"], env, log_dir / "operator.log"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pathlib
 import re
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -278,3 +279,26 @@ def test_a_rerun_recovers_from_git_locks_left_by_a_killed_attempt(
     assert created == ["app/main.py"] and head != base
     assert gitrepo.rev_parse(repo, first.branch) == head
     assert not index_lock.exists() and not ref_lock.exists()
+
+
+def test_a_rerun_without_its_worktree_finds_the_branch_and_discards_leftovers(
+    repo: Path, tmp_path: Path
+) -> None:
+    """The first attempt's short path (one `git worktree add -b`) must not cost a re-run
+    its safety: with the worktree directory gone (its registration stale) the branch's
+    commit is found again, no second commit is made, and a dead attempt's leftovers in
+    a kept worktree are discarded."""
+    register_coder("unit-writer", _Writer)
+    base = gitrepo.rev_parse(repo, "main")
+    assert base
+    head, _, _ = worker.execute(_request(tmp_path, repo, base))
+    worktree = Path(_request(tmp_path, repo, base).worktree)
+    shutil.rmtree(worktree)  # the directory gone, git's registration of it left stale
+    again, created, modified = worker.execute(_request(tmp_path, repo, base, attempt=2))
+    assert again == head and created == ["app/main.py"] and modified == []
+    (worktree / "app" / "stray.txt").write_text("left by a killed attempt")
+    (worktree / "app" / "main.py").write_text("half-written")
+    third, created, _ = worker.execute(_request(tmp_path, repo, base, attempt=3))
+    assert third == head and created == ["app/main.py"]
+    assert not (worktree / "app" / "stray.txt").exists()
+    assert (worktree / "app" / "main.py").read_text() == "print('hi')\n"

@@ -80,7 +80,12 @@ class LocalExecutor:
             else:
                 self._adopted.add(pid)
                 self._starting -= 1
-                log.info("forked worker pid %s for %s", pid, request.task_id)
+                log.info(
+                    "forked worker pid %s for %s",
+                    pid,
+                    request.task_id,
+                    extra={**request.log_fields(), "pid": pid},
+                )
                 return {"kind": self.kind, "pid": pid}
         try:
             with log_path(result).open("ab") as output:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import resource
 import time
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,13 @@ from prazium_kit.timefmt import utc_now
 from prazium_kit.types import Obj
 from prazium_operator import recorder
 from prazium_operator.agents.base import plan_task
-from prazium_operator.gitrepo import GitError, changed_files, git, identity_env, remove_worktree
+from prazium_operator.gitrepo import (
+    GitError,
+    git,
+    identity_env,
+    parse_name_status,
+    remove_worktree,
+)
 from prazium_operator.plan import path_in_scope
 from prazium_operator.settings import get_settings
 from prazium_operator.worker import logcapture
@@ -103,8 +110,9 @@ def run(request: WorkerRequest) -> int:
         ]
     )
     result = WorkerResult(attempt=request.attempt, startedAt=started_at)
+    timings: dict[str, float] = {}
     try:
-        commit, created, modified = execute(request)
+        commit, created, modified = execute(request, timings)
     except TaskFailure as exc:
         result.status, result.error = "failed", str(exc)
     except Exception as exc:  # an agent or git crash is a task failure, reported as such
@@ -125,6 +133,9 @@ def run(request: WorkerRequest) -> int:
         extra={
             "status": result.status,
             "durationSeconds": result.duration_seconds,
+            # What the attempt cost besides its coder (bench/bench_build.py reads these).
+            "codeSeconds": round(timings.get("code", 0.0), 3),
+            "cpuSeconds": round(_cpu_seconds(), 3),
             **({"commit": result.commit_sha} if result.commit_sha else {"error": result.error}),
         },
     )
@@ -132,36 +143,49 @@ def run(request: WorkerRequest) -> int:
     return EXIT_SUCCEEDED if result.status == "succeeded" else EXIT_TASK_FAILED
 
 
-def execute(request: WorkerRequest) -> tuple[str, list[str], list[str]]:
+def execute(
+    request: WorkerRequest, timings: dict[str, float] | None = None
+) -> tuple[str, list[str], list[str]]:
     repo = Path(request.repo_path)
     worktree = Path(request.worktree)
     tip = prepare_worktree(repo, worktree, request.branch, request.base_commit)
 
     coder = _coder(request)
+    coding = time.monotonic()
     coder.code(plan_task(request.task), dict(request.documents), worktree)
+    if timings is not None:
+        timings["code"] = time.monotonic() - coding
 
     git("add", "--all", cwd=worktree)
     scope = list(request.task["pathScope"])
-    touched = git(
-        "diff", "--cached", "--name-only", "--no-renames", request.base_commit, cwd=worktree
-    ).stdout.split("\n")
+    # One diff of the index against the base: the paths the task touched (for the scope
+    # check) and, as the commit's tree is this index, its created and modified files.
+    status = git(
+        "diff", "--cached", "--name-status", "--no-renames", request.base_commit, cwd=worktree
+    ).stdout
+    touched = [path for _, _, path in (line.partition("\t") for line in status.splitlines())]
     outside = sorted(path for path in touched if path and not path_in_scope(path, scope))
     if outside:
         git("reset", "--hard", "--quiet", tip, cwd=worktree)
         raise TaskFailure(
             f"{request.task_id} changed paths outside its pathScope {scope}: {', '.join(outside)}"
         )
-    pending = git("diff", "--cached", "--quiet", tip, cwd=worktree, check=False).returncode
-    if pending:
-        # Only when the branch tip is not already this task's result (idempotent re-run).
-        author = identity_env("Prazium", f"{request.coder}@prazium.io")
-        message = (
-            f"{request.task_id} {request.task.get('slug', '')}: "
-            f"{request.task.get('description', '')}".strip()
+    created, modified = parse_name_status(status)
+    if tip == request.base_commit:
+        pending = any(touched)
+    else:
+        pending = bool(
+            git("diff", "--cached", "--quiet", tip, cwd=worktree, check=False).returncode
         )
-        git("commit", "--quiet", "--no-verify", "-m", message, cwd=worktree, env=author)
+    if not pending:
+        return tip, created, modified  # the branch tip is already this task's result (re-run)
+    author = identity_env("Prazium", f"{request.coder}@prazium.io")
+    message = (
+        f"{request.task_id} {request.task.get('slug', '')}: "
+        f"{request.task.get('description', '')}".strip()
+    )
+    git("commit", "--quiet", "--no-verify", "-m", message, cwd=worktree, env=author)
     head = git("rev-parse", "HEAD", cwd=worktree).stdout.strip()
-    created, modified = changed_files(repo, request.base_commit, head)
     return head, created, modified
 
 
@@ -172,8 +196,23 @@ def prepare_worktree(repo: Path, worktree: Path, branch: str, base: str) -> str:
         "rev-parse", "--abbrev-ref", "HEAD", cwd=worktree, check=False
     ).stdout.strip() == branch
     if not valid:
-        remove_worktree(repo, worktree)
+        if worktree.exists():
+            remove_worktree(repo, worktree)
         worktree.parent.mkdir(parents=True, exist_ok=True)
+        # A first attempt (the usual case): a new branch at base in a new directory,
+        # checked out just now, so there is nothing to discard and base is its tip. One
+        # git command instead of eight (issue 15: git processes are most of a task's cost).
+        if (
+            git(
+                "worktree", "add", "-b", branch, str(worktree), base, cwd=repo, check=False
+            ).returncode
+            == 0
+        ):
+            return base
+        # The branch exists (a re-run: git refuses before it creates anything), or a
+        # stale registration of the path is in the way (the branch may have been made
+        # by then): the long way, which copes with both.
+        remove_worktree(repo, worktree)
         exists = (
             git(
                 "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}", cwd=repo, check=False
@@ -212,6 +251,15 @@ def clear_stale_locks(repo: Path, worktree: Path, branch: str) -> None:
         if lock.exists():
             log.warning("removing stale lock %s left by an earlier attempt", lock)
             lock.unlink(missing_ok=True)
+
+
+def _cpu_seconds() -> float:
+    """CPU seconds of this process and the processes it waited for (git, a coder's CLI).
+    A forked worker (executor/forkserver.py) starts from zero: the server's imports are
+    not in it; a spawned one's include its interpreter start and imports."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def _coder(request: WorkerRequest) -> Any:

@@ -9,9 +9,30 @@ plural (``time_entries``); URLs and task slugs use the kebab-case plural
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import cache
+from typing import Any
 
-import inflect
+import typeguard
+
+
+def _unchecked(target: Callable[..., Any] | None = None, **_options: Any) -> Any:
+    """typeguard's @typechecked, with or without options, as a no-op."""
+    return target if target is not None else _unchecked
+
+
+# inflect decorates its engine's methods with typeguard's @typechecked, which re-compiles
+# each of them at import: 1.3 CPU-seconds, paid by every worker process that is not
+# forked from a server that has it imported (a spawned worker, a worker Pod) and by the
+# operator's start (issue 15). The checks only reject arguments that are not non-empty
+# strings, which the functions below never pass, so inflect is imported with the
+# decorator left out (for this import only; typeguard is put back at once).
+_typechecked = typeguard.typechecked
+typeguard.typechecked = _unchecked  # type: ignore[assignment]
+try:
+    import inflect
+finally:
+    typeguard.typechecked = _typechecked
 
 _ENGINE = inflect.engine()
 # inflect reads a final "s" of Latin and Greek singulars as a plural ending
