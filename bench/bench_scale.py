@@ -28,6 +28,7 @@ apiserver count is the operator's.
 
     make bench-scale                      # N = 1, 25, 100 on a throw-away stack
     BENCH_SCALE_N=500 make bench-scale    # or any list, e.g. 1,10
+    BENCH_SCALE_N=500 BENCH_SCALE_CAP_SECONDS=300 make bench-scale  # carry 500 runs 5 min
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 import yaml
 from kubernetes import client, config
 
@@ -57,6 +59,9 @@ EXAMPLE = ROOT / "examples" / "project-answered.yaml"
 GROUP, VERSION = "prazium.io", "v1alpha1"
 FINAL = ("RUN_COMPLETED", "RUN_FAILED", "RUN_CANCELLED")
 MAX_WORKERS = int(os.environ.get("BENCH_SCALE_WORKERS", "4"))
+# Stop each level after this many seconds of runs (0: wait until all N finished), to
+# measure the operator carrying N runs (RSS, CPU) without waiting for all N*6 tasks.
+CAP_SECONDS = float(os.environ.get("BENCH_SCALE_CAP_SECONDS", "0"))
 
 
 def pct(values: list[float], q: float) -> float:
@@ -240,13 +245,24 @@ def scale_once(stack: Stack, n: int) -> dict[str, float]:
                 t0 = dt.datetime.now(dt.UTC)
                 for name in names:
                     create(namespace, "runs", "Run", f"{name}-r", {"projectRef": {"name": name}})
-                wait_for(
-                    lambda: finished_runs(stack.database_url, namespace) >= n,
-                    60 + 30 * n,
-                    f"{n} runs finished",
-                    operator,
-                    interval=1.0,
-                )
+                if CAP_SECONDS:
+                    # A capped level: the operator carries all N runs for CAP_SECONDS
+                    # (its RSS with every daemon, Run and Task alive), then the figures
+                    # are of the runs that finished by then.
+                    deadline = time.monotonic() + CAP_SECONDS
+                    while time.monotonic() < deadline:
+                        if finished_runs(stack.database_url, namespace) >= n:
+                            break
+                        assert operator.alive(), operator.log_tail()
+                        time.sleep(1.0)
+                else:
+                    wait_for(
+                        lambda: finished_runs(stack.database_url, namespace) >= n,
+                        60 + 30 * n,
+                        f"{n} runs finished",
+                        operator,
+                        interval=1.0,
+                    )
                 elapsed = time.monotonic() - started
                 cpu_after = sampler.cpu()
             requests = apiserver_requests() - requests_before - n - 2  # creates, metrics reads
@@ -257,18 +273,40 @@ def scale_once(stack: Stack, n: int) -> dict[str, float]:
             to_queued: list[float] = []
             to_started: list[float] = []
             missing = 0
+            # Each task's dependencies are in its Task's spec.definition (status.plan is
+            # brief: ids and slugs), so the plan is rebuilt from the Tasks.
+            plans: dict[str, list[dict[str, Any]]] = {}
+            for task in tasks:
+                owner = task["spec"]["runRef"]["name"]
+                plans.setdefault(owner, []).append(task["spec"]["definition"])
+            finished = 0
             for run in runs:
-                plan = run["status"].get("plan", {}).get("tasks", [])
+                plan = plans.get(run["metadata"]["name"], [])
                 events = journal.get(run["metadata"]["name"], [])
                 q, s = gaps(events, plan)
                 to_queued += q
                 to_started += s
+                if CAP_SECONDS and not any(kind in FINAL for _, kind, _ in events):
+                    continue  # capped: not finished yet, nothing to count as lost
+                finished += 1
                 missing += lost(events, plan)
             last = max(at for events in journal.values() for _, _, at in events)
             makespan = (last - t0).total_seconds()
             succeeded = sum(r["status"].get("phase") == "succeeded" for r in runs)
             stored = sum(len(json.dumps(o)) for o in runs + tasks) / max(1, len(runs))
             task_count = len(tasks)
+            n_done, tasks_done = n, task_count
+            if CAP_SECONDS:  # the throughput of what finished, over the cap
+                n_done = sum(
+                    1 for events in journal.values() for _, kind, _ in events if kind in FINAL
+                )
+                tasks_done = sum(
+                    1
+                    for events in journal.values()
+                    for _, kind, _ in events
+                    if kind == "TASK_COMPLETED"
+                )
+                makespan = elapsed
             return {
                 "n": n,
                 "tasks": task_count,
@@ -276,8 +314,8 @@ def scale_once(stack: Stack, n: int) -> dict[str, float]:
                 "gap_queued_p99": pct(to_queued, 0.99),
                 "gap_started_p50": pct(to_started, 0.5),
                 "gap_started_p99": pct(to_started, 0.99),
-                "runs_per_min": n / makespan * 60 if makespan > 0 else 0.0,
-                "tasks_per_min": task_count / makespan * 60 if makespan > 0 else 0.0,
+                "runs_per_min": n_done / makespan * 60 if makespan > 0 else 0.0,
+                "tasks_per_min": tasks_done / makespan * 60 if makespan > 0 else 0.0,
                 "makespan_s": makespan,
                 "wait_s": elapsed,
                 "operator_rss_mb": sampler.peak_rss / 1e6,
@@ -291,6 +329,7 @@ def scale_once(stack: Stack, n: int) -> dict[str, float]:
                 ),
                 "stored_kb_per_run": stored / 1000,
                 "succeeded": succeeded,
+                "finished": finished,
                 "events_wrong": missing,
             }
         finally:
@@ -313,6 +352,7 @@ ROWS = [
     ("etcd_growth_kb_per_run", "etcd db growth per run (KB)"),
     ("stored_kb_per_run", "Run + Tasks as stored (KB/run)"),
     ("tasks", "tasks"),
+    ("finished", "runs finished (all unless capped)"),
     ("succeeded", "runs succeeded"),
     ("events_wrong", "task/final events lost or doubled"),
 ]
@@ -326,11 +366,17 @@ def report(results: list[dict[str, float]]) -> str:
     by_n = {int(r["n"]): r for r in results}
     lines.append("\ngoals (issue 15):")
     if 1 in by_n and 100 in by_n:
-        for key in ("gap_queued_p99", "gap_started_p99"):
-            base = by_n[1][key] or 1e-9
-            ratio = by_n[100][key] / base
+        # The goal is on the queued gap (the operator noticing and queueing); the started
+        # gap adds the wait for one of the workers, which grows with the queue by design.
+        for key, goal in (("gap_queued_p99", True), ("gap_started_p99", False)):
+            low, high = by_n[1][key], by_n[100][key]
+            ratio = high / (low or 1e-9)
+            verdict = ("met" if ratio <= 2 else "NOT met") if goal else "no goal: slot wait"
+            if low == high == 0:
+                ratio, verdict = 1.0, "met (0 s at both: queued in the dependency's write)"
             lines.append(
-                f"  {key} N=100 / N=1: {ratio:.2f}  goal <= 2  {'met' if ratio <= 2 else 'NOT met'}"
+                f"  {key} N=100 / N=1: {high:.3f} s / {low:.3f} s = {ratio:.2f}"
+                f"  goal <= 2  {verdict}"
             )
     if 500 in by_n:
         rss = by_n[500]["operator_rss_mb"]
@@ -338,8 +384,13 @@ def report(results: list[dict[str, float]]) -> str:
             f"  operator RSS at N=500: {rss:.0f} MB  goal <= 400  "
             f"{'met' if rss <= 400 else 'NOT met'}"
         )
-    ok = all(r["succeeded"] == r["n"] and r["events_wrong"] == 0 for r in results)
-    lines.append(f"  nothing lost (every run succeeded, events once): {'met' if ok else 'NOT met'}")
+    ok = all(r["succeeded"] == r["finished"] and r["events_wrong"] == 0 for r in results)
+    capped = any(r["finished"] < r["n"] for r in results)
+    lines.append(
+        "  nothing lost (every finished run succeeded, events once): "
+        f"{'met' if ok else 'NOT met'}"
+        + (f" (capped at {CAP_SECONDS:.0f} s: not every run finished)" if capped else "")
+    )
     return "\n".join(lines)
 
 
@@ -355,6 +406,8 @@ def levels() -> list[int]:
     return [int(n) for n in os.environ.get("BENCH_SCALE_N", "1,25,100").split(",") if n]
 
 
+# The suite's per-test timeout is for tests; a level of N runs takes minutes.
+@pytest.mark.timeout(sum(300 + 30 * n + CAP_SECONDS for n in levels()))
 def test_bench_scale() -> None:
     """Entry point through scripts/test.sh (`make bench-scale`)."""
     stack = Stack(

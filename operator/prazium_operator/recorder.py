@@ -1,7 +1,8 @@
-"""Journal writes for the operator and the worker: one short connection per write.
+"""Journal writes for the operator and the worker.
 
-Events are infrequent (tens per run), so a connection per write keeps every
-caller (threads, the run drivers) free of shared connection state. Workers never
+The operator writes over a small pool of kept connections (one per database URL,
+shared by the run drivers' threads): with hundreds of runs at once, a connection
+and its authentication per event cost more than the event. Workers never
 connect: they append their events to a file on the volume that the operator checks
 and ingests (AttemptJournal, worker_events).
 
@@ -9,7 +10,10 @@ A PostgreSQL outage is ridden out (issue 11): a write is retried with backoff an
 jitter for a bounded window (settings.db_retry_seconds). Every event that must
 appear once has a natural dedup key, so a retry, or the operator's replay of the
 events a worker also kept in its result file (worker/main.py), never writes one
-twice: ``INSERT ... ON CONFLICT (dedup_key) DO NOTHING``.
+twice: ``INSERT ... ON CONFLICT (dedup_key) DO NOTHING``. A pooled connection is
+checked before each write, so one that died with the server is replaced, and a pool
+that cannot connect fails the attempt (PoolTimeout is an OperationalError) to be
+retried like a refused connection.
 """
 
 from __future__ import annotations
@@ -17,12 +21,14 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg_pool import ConnectionPool
 
 from prazium_kit import ids, journal
 from prazium_kit.types import Obj
@@ -36,6 +42,14 @@ RESULT_EVENTS_KEY = "journal"
 MAX_EVENT_FILE_BYTES = 4 * 1024 * 1024
 MAX_WORKER_EVENTS = 5000
 MAX_PATH_CHARS = 1024
+# The journal's kept connections: writes are short (an INSERT or a few), so a few
+# connections serve hundreds of runs; a writer waits at most ACQUIRE_SECONDS for one
+# (then the write is retried as in an outage).
+POOL_SIZE = 4
+CONNECT_SECONDS = 5
+ACQUIRE_SECONDS = 10.0
+_pools: dict[str, ConnectionPool[Any]] = {}
+_pools_lock = threading.Lock()
 
 
 def dedup_key(
@@ -72,14 +86,24 @@ def entry(
     }
 
 
-def write(dsn: str, entries: Sequence[Obj], *, retry_seconds: float = 0.0) -> list[int | None]:
+def write(
+    dsn: str, entries: Sequence[Obj], *, retry_seconds: float = 0.0, together: bool = False
+) -> list[int | None]:
     """Append entries in order over one connection; the ids (None: already written).
+
+    together: in one transaction, so they are written at one instant (created_at is
+    the transaction's time) or not at all; for a step's few events (a task's completion
+    with its dependents' queueing). journal.append's per-run lock is then held until
+    the commit, so the run's events still commit in id order.
 
     On an outage the whole batch is retried: the keyed entries written before the
     connection broke are skipped by their keys."""
 
     def attempt() -> list[int | None]:
-        with psycopg.connect(dsn, autocommit=True, connect_timeout=5) as conn:
+        with _pool(dsn).connection() as conn:
+            if together and len(entries) > 1:
+                with conn.transaction():
+                    return [_append(conn, item) for item in entries]
             return [_append(conn, item) for item in entries]
 
     return retrying.call(
@@ -88,6 +112,34 @@ def write(dsn: str, entries: Sequence[Obj], *, retry_seconds: float = 0.0) -> li
         transient=retrying.database_outage,
         what=f"journal write of {len(entries)} event(s)",
     )
+
+
+def _pool(dsn: str) -> ConnectionPool[Any]:
+    with _pools_lock:
+        pool = _pools.get(dsn)
+        if pool is None:
+            pool = ConnectionPool(
+                dsn,
+                min_size=1,
+                max_size=POOL_SIZE,
+                kwargs={"autocommit": True, "connect_timeout": CONNECT_SECONDS},
+                timeout=ACQUIRE_SECONDS,
+                open=False,
+                name="prazium-journal",
+                check=ConnectionPool.check_connection,
+            )
+            pool.open(wait=False)
+            _pools[dsn] = pool
+        return pool
+
+
+def close_pools() -> None:
+    """Close the kept connections (the operator is exiting)."""
+    with _pools_lock:
+        pools = list(_pools.values())
+        _pools.clear()
+    for pool in pools:
+        pool.close()
 
 
 def _append(conn: psycopg.Connection[Any], item: Obj) -> int | None:

@@ -13,6 +13,7 @@ from prazium_operator.reconcilers.run.core import (
     admission_decision,
     execution_round,
     next_tasks_to_start,
+    queued_with,
     run_outcome,
     summary_of,
 )
@@ -74,6 +75,25 @@ def test_a_round_queues_ready_pending_tasks_and_starts_within_parallelism() -> N
     assert round_.verdict is Verdict.CONTINUE
     assert round_.to_queue == ["task-002"]  # task-003 is queued already, task-004 waits
     assert round_.to_start == ["task-002"]
+
+
+def test_a_task_s_success_queues_the_dependents_it_was_the_last_dependency_of() -> None:
+    plan = tasks(
+        {
+            "task-001": "running",
+            "task-002": "running",
+            "task-003": "pending",
+            "task-004": "pending",
+        },
+        {"task-003": ("task-001",), "task-004": ("task-001", "task-002")},
+    )
+    assert queued_with(plan, "task-001") == ["task-003"]  # task-004 waits for task-002
+    assert queued_with(plan, "task-002") == []
+    failed = tasks(
+        {"task-001": "running", "task-002": "failed", "task-003": "pending"},
+        {"task-003": ("task-001",)},
+    )
+    assert queued_with(failed, "task-001") == []  # the run drains, nothing is queued
 
 
 def test_a_failure_drains_running_siblings_then_cancels_the_rest() -> None:

@@ -16,8 +16,9 @@ import kopf
 import psycopg
 
 from prazium_kit import db, kube
-from prazium_operator import metrics, retention, retrying
+from prazium_operator import metrics, recorder, retention, retrying
 from prazium_operator.executor import make_executor
+from prazium_operator.reconcilers.run.wakeup import Wakeups
 from prazium_operator.settings import get_settings
 
 HEARTBEAT_SECONDS = 5.0
@@ -81,6 +82,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         concurrent.futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="prazium")
     )
     memo.executor = make_executor(prazium)
+    memo.wakeups = Wakeups(functools.partial(free_slots, memo.executor))
     metrics.watch_workers(lambda: int(getattr(memo.executor, "active", 0)), prazium.max_workers)
     memo.instance = f"{socket.gethostname()}-{os.getpid()}"
     memo.active_workers = 0
@@ -102,6 +104,18 @@ async def stop_heartbeat(memo: kopf.Memo, **_: Any) -> None:
     memo.heartbeat_stop.set()
     await memo.heartbeat_task
     await memo.retention_task
+    await asyncio.to_thread(recorder.close_pools)
+
+
+def free_slots(executor: Any) -> int:
+    """How many more workers the executor may start now (1 while it has capacity, if it
+    does not say how many)."""
+    if not executor.has_capacity():
+        return 0
+    limit, active = getattr(executor, "max_workers", None), getattr(executor, "active", None)
+    if isinstance(limit, int) and isinstance(active, int):
+        return max(1, limit - active)
+    return 1
 
 
 async def heartbeat(memo: kopf.Memo, stop: asyncio.Event) -> None:

@@ -18,6 +18,7 @@ from prazium_kit.models import RunStatus, status_of
 from prazium_operator import cleanup, metrics
 from prazium_operator.reconcilers.run import finished
 from prazium_operator.reconcilers.run.driver import RunDriver
+from prazium_operator.reconcilers.run.wakeup import Wakeups
 from prazium_operator.settings import get_settings
 
 
@@ -31,12 +32,16 @@ async def drive_run(
     **_: Any,
 ) -> None:
     assert namespace is not None  # Runs are namespaced
-    driver = RunDriver(namespace, name, body, memo.executor, get_settings(), stopped)
+    wakeups: Wakeups = memo.wakeups
+    driver = RunDriver(namespace, name, body, memo.executor, wakeups, get_settings(), stopped)
+    wakeups.register((namespace, name))
     try:
         await driver.drive()
     except Exception:
         metrics.RECONCILE_ERRORS.labels("run").inc()
         raise
+    finally:
+        wakeups.unregister((namespace, name))
 
 
 @kopf.on.delete(GROUP, VERSION, RUNS)
@@ -57,12 +62,21 @@ async def release_run_workers(
 
 @kopf.on.event(GROUP, VERSION, RUNS)
 async def observe_finished_run(
-    name: str, namespace: str | None, body: kopf.Body, type: str | None, **_: Any
+    name: str,
+    namespace: str | None,
+    body: kopf.Body,
+    type: str | None,
+    memo: kopf.Memo,
+    **_: Any,
 ) -> None:
     """A finished Run's daemon is gone: acknowledge a later spec change (kstatus).
 
     Every Run event also updates the operator's view for its metrics (phase, task
-    counts; prazium_operator/metrics.py): here, so no second handler logs each event."""
+    counts; prazium_operator/metrics.py) and wakes the Run's daemon if it sleeps
+    (spec.cancel, spec.parallelism; reconcilers/run/wakeup.py): here, so no second
+    handler logs each event."""
+    if namespace is not None and getattr(memo, "wakeups", None) is not None:
+        memo.wakeups.wake((namespace, name))
     if body.metadata.uid:
         metrics.RUNS.observe(body.metadata.uid, body.get("status"), deleted=type == "DELETED")
     status = status_of(body, RunStatus)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,7 @@ from prazium_operator.executor.base import Executor
 from prazium_operator.reconcilers.project import spec as project_spec
 from prazium_operator.reconcilers.project import state as project_state
 from prazium_operator.reconcilers.run.core import TaskView, summary_of
+from prazium_operator.reconcilers.run.wakeup import Key, Wakeups
 from prazium_operator.settings import Settings
 from prazium_operator.status import run as run_status
 from prazium_operator.status import task as task_status
@@ -98,6 +100,7 @@ class RunContext:
     executor: Executor
     settings: Settings
     stopped: kopf.DaemonStopped
+    wakeups: Wakeups  # the operator's: when to look again (reconcilers/run/wakeup.py)
     run: Obj  # the Run as read (metadata for owner references and Events)
     spec: RunSpec
     status: RunStatus
@@ -106,6 +109,10 @@ class RunContext:
     tasks: dict[str, TaskState] = field(default_factory=dict)
     observed: int | None = None
     documents: dict[str, str] | None = None  # the spec snapshot's, once read (spec_documents)
+
+    @property
+    def key(self) -> Key:
+        return (self.ns, self.name)
 
     @property
     def project(self) -> str:
@@ -279,13 +286,68 @@ async def event(
         extra=extra,
         key=key,
     )
+    await _record(ctx, [item])
+
+
+async def events(ctx: RunContext, items: list[tuple[str, Obj, str | None]]) -> None:
+    """Several (type, payload, task) events of one step, keyed, in order, in one journal
+    transaction (one instant)."""
+    await _record(
+        ctx,
+        [
+            recorder.entry(
+                namespace=ctx.ns,
+                project=ctx.project,
+                run=ctx.name,
+                event_type=event_type,
+                payload=payload,
+                task=task,
+            )
+            for event_type, payload, task in items
+        ],
+        together=True,
+    )
+
+
+async def _record(ctx: RunContext, items: list[Obj], together: bool = False) -> None:
     await asyncio.to_thread(
         recorder.write,
         ctx.settings.database_url,
-        [item],
+        items,
         retry_seconds=ctx.settings.db_retry_seconds,
+        together=together,
     )
 
 
 async def k8s_event(obj: Obj, reason: str, message: str, warning: bool = False) -> None:
     await asyncio.to_thread(kevents.post, obj, reason, message, warning=warning)
+
+
+def k8s_event_later(obj: Obj, reason: str, message: str, warning: bool = False) -> None:
+    """Post a Kubernetes Event in the background, in the order asked: for the Events of
+    a task's steps, which a Run's next step must not wait for (an Event is best effort,
+    the journal is the record; with many runs at once a post can take a while). One
+    poster per event loop keeps their order."""
+    poster = _posters.get(asyncio.get_running_loop())
+    if poster is None or poster.task.done():
+        poster = _posters[asyncio.get_running_loop()] = _Poster()
+    poster.queue.put_nowait((obj, reason, message, warning))
+
+
+class _Poster:
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[tuple[Obj, str, str, bool]] = asyncio.Queue()
+        self.task = asyncio.get_running_loop().create_task(self._post_forever())
+
+    async def _post_forever(self) -> None:
+        while True:
+            obj, reason, message, warning = await self.queue.get()
+            try:
+                await asyncio.to_thread(kevents.post, obj, reason, message, warning=warning)
+            except Exception as exc:  # kevents.post logs the apiserver's refusals itself
+                kevents.log.warning("could not post event %s: %s", reason, exc)
+
+
+_posters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Poster] = (
+    weakref.WeakKeyDictionary()
+)

@@ -147,6 +147,18 @@ def execution_round(tasks: Sequence[TaskView], parallelism: int) -> Round:
     )
 
 
+def queued_with(tasks: Sequence[TaskView], succeeded: str) -> list[str]:
+    """The tasks to queue in the same step that records task `succeeded` as succeeded:
+    those whose dependencies are then all done (none while a task failed: the run
+    drains, then fails)."""
+    after = [
+        TaskView(t.id, t.slug, "succeeded", t.dependencies, t.message) if t.id == succeeded else t
+        for t in tasks
+    ]
+    round_ = execution_round(after, 1)
+    return round_.to_queue if round_.verdict is Verdict.CONTINUE else []
+
+
 def summary_of(phases: Iterable[TaskPhase]) -> TasksSummary:
     counts = dict.fromkeys(TASK_PHASES, 0)
     total = 0

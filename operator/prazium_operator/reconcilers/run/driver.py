@@ -54,6 +54,7 @@ from prazium_operator.reconcilers.run.context import (
     Stopped,
 )
 from prazium_operator.reconcilers.run.tasks import stop_running_tasks
+from prazium_operator.reconcilers.run.wakeup import Wakeups
 from prazium_operator.settings import Settings
 
 
@@ -64,11 +65,13 @@ class RunDriver:
         name: str,
         body: kopf.Body,
         executor: Executor,
+        wakeups: Wakeups,
         settings: Settings,
         stopped: kopf.DaemonStopped,
     ) -> None:
         self.namespace, self.name, self.body = namespace, name, body
-        self.executor, self.settings, self.stopped = executor, settings, stopped
+        self.executor, self.wakeups = executor, wakeups
+        self.settings, self.stopped = settings, stopped
 
     async def drive(self) -> None:
         run = await asyncio.to_thread(
@@ -88,6 +91,7 @@ class RunDriver:
             executor=self.executor,
             settings=self.settings,
             stopped=self.stopped,
+            wakeups=self.wakeups,
             run=run,
             spec=spec_of(run, RunSpec),
             status=status_of(run, RunStatus),

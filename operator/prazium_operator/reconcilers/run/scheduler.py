@@ -8,26 +8,27 @@ a round does is core.execution_round; this module carries it out.
 
 from __future__ import annotations
 
-from prazium_kit import ids
 from prazium_operator.reconcilers.run import core
 from prazium_operator.reconcilers.run.context import (
     RunContext,
     RunFailed,
     check,
-    event,
     in_phase,
     live_spec,
     observe_generation,
     set_phase,
-    set_task_phase,
     sleep,
     update_summary,
     views,
 )
-from prazium_operator.reconcilers.run.tasks import cancel_task, poll, start_task
-from prazium_operator.status import task as task_status
+from prazium_operator.reconcilers.run.tasks import cancel_task, poll, queue_tasks, start_task
 
+# A run with a running worker looks at it this often (its live events, its exit; the
+# executor wakes it sooner when a worker exits).
 POLL_SECONDS = 0.2
+# A run with nothing running sleeps until woken (a free worker slot in its turn, an
+# event of its Run: reconcilers/run/wakeup.py); this is only the safety net.
+IDLE_SECONDS = 10.0
 
 
 async def execute(ctx: RunContext) -> None:
@@ -37,9 +38,10 @@ async def execute(ctx: RunContext) -> None:
         await observe_generation(ctx)
         for task in in_phase(ctx, "running"):
             await poll(ctx, task)
-        await update_summary(ctx)
         round_ = core.execution_round(views(ctx), parallelism)
         if round_.verdict is core.Verdict.DRAIN:
+            await update_summary(ctx)
+            ctx.wakeups.round_done(ctx.key)
             await sleep(ctx, POLL_SECONDS)  # let started siblings finish cleanly
             continue
         if round_.verdict is core.Verdict.FAIL:
@@ -51,22 +53,25 @@ async def execute(ctx: RunContext) -> None:
             await update_summary(ctx)
             raise RunFailed(core.run_outcome(failed_task=round_.failed).message)
         if round_.verdict is core.Verdict.SUCCEEDED:
+            await update_summary(ctx)
             break
-        for task_id in round_.to_queue:
-            task = ctx.tasks[task_id]
-            # Journal first (tasks.py says why): a crash in between re-queues, deduplicated.
-            await event(
-                ctx,
-                task_status.PHASES["queued"].journal_type,
-                {"taskId": ids.task_id(task.id), "slug": task.definition.slug},
-                task=task.id,
-            )
-            await set_task_phase(ctx, task, "queued", "dependencies done")
+        # Those not queued with their last dependency already (tasks.py, a restart).
+        await queue_tasks(ctx, [ctx.tasks[task_id] for task_id in round_.to_queue])
+        blocked = False
         for task_id in round_.to_start:
             if not ctx.executor.has_capacity():
+                blocked = True  # wait for a slot in turn (wakeup.py)
                 break
             task = ctx.tasks[task_id]
             await start_task(ctx, task, (task.status.attempts or 0) + 1)
         await update_summary(ctx)
-        await ctx.executor.wait_for_exit(POLL_SECONDS)
+        if blocked:
+            ctx.wakeups.want_slot(ctx.key)
+        else:
+            ctx.wakeups.round_done(ctx.key)
+        if in_phase(ctx, "running"):
+            await ctx.executor.wait_for_exit(POLL_SECONDS)
+        else:
+            await ctx.wakeups.wait(ctx.key, IDLE_SECONDS, ctx.stopped)
+    ctx.wakeups.round_done(ctx.key)
     await set_phase(ctx, "merging")

@@ -18,6 +18,7 @@ from prazium_kit.types import Obj
 from prazium_operator import gitrepo, metrics, recorder
 from prazium_operator.agents.registry import agent_options
 from prazium_operator.executor.base import WorkerState
+from prazium_operator.reconcilers.run import core
 from prazium_operator.reconcilers.run.context import (
     RunContext,
     RunFailed,
@@ -25,12 +26,15 @@ from prazium_operator.reconcilers.run.context import (
     agent,
     check,
     event,
+    events,
     in_phase,
     k8s_event,
+    k8s_event_later,
     set_task,
     set_task_phase,
     sleep,
     spec_documents,
+    views,
 )
 from prazium_operator.status import task as task_status
 from prazium_operator.worker.request import (
@@ -124,7 +128,7 @@ async def start_task(ctx: RunContext, task: TaskState, attempt: int) -> None:
     )
     ref = await ctx.executor.start(request, task.body)
     await set_task(ctx, task, executor=ExecutorRef.model_validate(ref))
-    await k8s_event(
+    k8s_event_later(
         task.body,
         PHASES["running"].event_reason,
         f"attempt {attempt} on branch {request.branch} in {describe_worker(ref)}",
@@ -245,37 +249,60 @@ async def ingest_worker_events(
 
 
 async def _complete_task(ctx: RunContext, task: TaskState, result: WorkerResult) -> None:
-    """Record a worker's result as the Task's result."""
+    """Record a worker's result as the Task's result, and queue the tasks it was the
+    last dependency of in the same step."""
     commit = str(result.commit_sha)
     outcome = TaskResult(
         filesCreated=result.files_created, filesModified=result.files_modified, commitSha=commit
     )
+    following = [ctx.tasks[task_id] for task_id in core.queued_with(views(ctx), task.id)]
     # The journal first, then the status (here and in the other task transitions): an
     # operator killed in between finds the task still in its old phase and does the
     # step again, the event deduplicated by its key. The other way round the event
-    # would be lost, as the new phase is never entered twice.
-    await event(
+    # would be lost, as the new phase is never entered twice. The dependents' queueing
+    # is in the same journal write: redone the same way, it never waits for the
+    # apiserver (with many runs at once, each call waits its turn).
+    completed = {
+        "taskId": ids.task_id(task.id),
+        "status": "succeeded",
+        "slug": task.definition.slug,
+        "commitSha": commit,
+        "filesCreated": len(outcome.files_created),
+        "filesModified": len(outcome.files_modified),
+        "durationSeconds": result.duration_seconds,
+    }
+    await events(
         ctx,
-        PHASES["succeeded"].journal_type,
-        {
-            "taskId": ids.task_id(task.id),
-            "status": "succeeded",
-            "slug": task.definition.slug,
-            "commitSha": commit,
-            "filesCreated": len(outcome.files_created),
-            "filesModified": len(outcome.files_modified),
-            "durationSeconds": result.duration_seconds,
-        },
-        task=task.id,
+        [(PHASES["succeeded"].journal_type, completed, task.id), *map(_queued_event, following)],
     )
-    await set_task_phase(ctx, task, "succeeded", "", result=outcome, **_ended(task))
-    await k8s_event(
+    await asyncio.gather(
+        set_task_phase(ctx, task, "succeeded", "", result=outcome, **_ended(task)),
+        *(set_task_phase(ctx, t, "queued", "dependencies done") for t in following),
+    )
+    k8s_event_later(
         task.body,
         PHASES["succeeded"].event_reason,
         f"committed {commit[:12]} on {task.status.branch_name}: "
         f"{len(outcome.files_created)} files created, {len(outcome.files_modified)} modified"
         f" in {task.status.duration or '?'}",
     )
+
+
+async def queue_tasks(ctx: RunContext, tasks: list[TaskState]) -> None:
+    """pending -> queued for tasks whose dependencies succeeded: their TASK_QUEUED
+    events in one journal write, then their statuses (a crash in between queues them
+    again, the events deduplicated by their keys)."""
+    if not tasks:
+        return
+    await events(ctx, [_queued_event(task) for task in tasks])
+    await asyncio.gather(
+        *(set_task_phase(ctx, task, "queued", "dependencies done") for task in tasks)
+    )
+
+
+def _queued_event(task: TaskState) -> tuple[str, Obj, str]:
+    payload: Obj = {"taskId": ids.task_id(task.id), "slug": task.definition.slug}
+    return (PHASES["queued"].journal_type, payload, task.id)
 
 
 def _ended(task: TaskState) -> dict[str, str | None]:
@@ -302,7 +329,7 @@ async def _fail_task(ctx: RunContext, task: TaskState, message: str) -> None:
         task=task.id,
     )
     await set_task_phase(ctx, task, "failed", message, **_ended(task))
-    await k8s_event(
+    k8s_event_later(
         task.body, PHASES["failed"].event_reason, message, warning=PHASES["failed"].warning
     )
 
