@@ -96,10 +96,10 @@ async def stream_events(
     key = (caller.tenant, run["metadata"]["name"])
     keepalive = settings.sse_keepalive_seconds
 
-    async def frames() -> AsyncIterator[str]:
-        yield "retry: 2000\n\n"
+    async def frames() -> AsyncIterator[bytes]:
+        yield b"retry: 2000\n\n"
         async for event in hub.follow(key, after_id, keepalive):
-            yield ": keep-alive\n\n" if event is None else events.frames.frame(event)
+            yield b": keep-alive\n\n" if event is None else events.frames.frame(event)
 
     return StreamingResponse(
         frames(),
