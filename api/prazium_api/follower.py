@@ -249,14 +249,30 @@ class JournalHub:
     ) -> AsyncIterator[Event | None]:
         """Events of the run after after_id, in order, live; None every tick_seconds
         of silence (for keep-alives). Ends after the run's final event."""
+        async for batch in self.follow_batches(key, after_id, tick_seconds):
+            if batch is None:
+                yield None
+                continue
+            for event in batch:
+                yield event
+
+    async def follow_batches(
+        self, key: RunKey, after_id: int, tick_seconds: float
+    ) -> AsyncIterator[list[Event] | None]:
+        """follow(), in batches: each time the follower runs, every event queued for
+        it meanwhile (one, while it keeps up). A follower that fell behind - a
+        busy machine, 1,000 followers of one run - catches up with one write of
+        several frames, not one write each, so its backlog shrinks instead of
+        growing. None every tick_seconds of silence; ends after the final event."""
         sent = after_id
         async with self.subscription(key) as (feed, queue):
             while True:  # replay what is already in the journal
                 rows = await self.read(key, sent, _PAGE)
-                for event in rows:
-                    sent = event.id
-                    yield event
-                    if event.event_type in FINAL_EVENT_TYPES:
+                batch = _through_final(rows)
+                if batch:
+                    sent = batch[-1].id
+                    yield batch
+                    if batch[-1].event_type in FINAL_EVENT_TYPES:
                         return
                 if len(rows) < _PAGE:
                     break
@@ -274,16 +290,39 @@ class JournalHub:
                         if clock.keepalive_due():
                             yield None
                         continue
-                    event = queue.events.popleft()
-                    if event.id <= sent:
+                    batch = _take(queue, sent)
+                    if not batch:
                         continue
-                    sent = event.id
+                    sent = batch[-1].id
                     clock.output()
-                    yield event
-                    if event.event_type in FINAL_EVENT_TYPES:
+                    yield batch
+                    if batch[-1].event_type in FINAL_EVENT_TYPES:
                         return
             finally:
                 clock.stop()
+
+
+def _through_final(events: list[Event]) -> list[Event]:
+    """events up to and including the first final one."""
+    for number, event in enumerate(events):
+        if event.event_type in FINAL_EVENT_TYPES:
+            return events[: number + 1]
+    return events
+
+
+def _take(inbox: Inbox, sent: int) -> list[Event]:
+    """Every queued event after id `sent` (the replay may have sent some), up to
+    and including a final one."""
+    batch: list[Event] = []
+    while inbox.events:
+        event = inbox.events.popleft()
+        if event.id <= sent:
+            continue
+        sent = event.id
+        batch.append(event)
+        if event.event_type in FINAL_EVENT_TYPES:
+            break
+    return batch
 
 
 class _Clock:
