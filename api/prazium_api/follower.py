@@ -42,7 +42,7 @@ class Inbox:
     waiter to wake. Leaner than an asyncio.Queue with a timeout per get: with
     1,000 followers of one run, each event is 1,000 hand-overs, and the
     follower's keep-alive and poll are a timer re-armed only when it fires
-    (JournalHub.follow), not one per event."""
+    (_Clock), not one per event."""
 
     __slots__ = ("events", "tick", "waiter")
 
