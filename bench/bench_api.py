@@ -9,8 +9,9 @@
   * SSE delivery latency (journal append -> frame received) with 200 and 1,000
     subscribers following one run (goal at 1,000: p99 at most 100 ms), with the
     CPU seconds the API process and the bench's own client spent meanwhile (they
-    share the machine's cores). The client is a plain asyncio HTTP/1.1 reader,
-    not httpx, so that it costs as little as it can.
+    share the machine's cores). The subscribers are raw HTTP/1.1 streams spread
+    over BENCH_SSE_CLIENTS client processes (sse_client.py), so that the
+    client's own reading costs as little as it can and is not one queue.
 
 Run it with `make bench-api`: a throw-away control plane and PostgreSQL, no
 operator (the SSE case drives a Run's journal itself; an operator would fail
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import json
 import os
 import statistics
 import tempfile
@@ -36,6 +36,7 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
+import sse_client
 from kubernetes import client, config
 
 from prazium_api.keys import create_key
@@ -45,6 +46,9 @@ from tests.support.services import Stack, start_api
 
 PROJECTS = int(os.environ.get("BENCH_PROJECTS", "5000"))
 SUBSCRIBERS = [int(n) for n in os.environ.get("BENCH_SUBSCRIBERS", "200,1000").split(",")]
+# The SSE subscribers' client processes (sse_client.py): the bench's own reading
+# shares the machine's cores with the API, so it is spread out and kept cheap.
+SSE_CLIENTS = int(os.environ.get("BENCH_SSE_CLIENTS", "4"))
 # BENCH_ONLY=get: only the single-object GET beside a direct apiserver get.
 ONLY_GET = os.environ.get("BENCH_ONLY") == "get"
 MIDDLE = f"bench-{PROJECTS // 2:05d}"  # the Project the single-object cases read
@@ -121,25 +125,6 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def open_stream(
-    host: str, port: int, request: bytes
-) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, int]:
-    """Open an SSE stream; a 503 (the auth check's pool busy) is retried, as clients do.
-    (reader, writer, how many opens were refused)."""
-    refused = 0
-    while True:
-        reader, writer = await asyncio.open_connection(host, port, limit=1 << 20)
-        writer.write(request)
-        await writer.drain()
-        status = await reader.readline()
-        if b" 200 " in status:
-            return reader, writer, refused
-        assert b" 503 " in status, status
-        refused += 1
-        writer.close()
-        await asyncio.sleep(0.2)
-
-
 def produce(dsn: str, namespace: str, run: str, events: int = 20) -> None:
     """Append events 50 ms apart, each stamped with its send time, then the final one."""
     with psycopg.connect(dsn, autocommit=True) as conn:
@@ -188,51 +173,19 @@ async def sse_latency(
         f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {key}\r\n"
         "Accept: text/event-stream\r\n\r\n"
     ).encode()
-    latencies: list[float] = []
-    ready = 0
-    all_ready = asyncio.Event()
-
-    batch_ready = asyncio.Event()
-    refused = 0
-
-    async def subscriber() -> None:
-        nonlocal ready
-        nonlocal refused
-        reader, writer, retries = await open_stream(host, int(port), request)
-        refused += retries
-        ready += 1
-        batch_ready.set()
-        if ready == subscribers:
-            all_ready.set()
-        try:
-            while line := await reader.readline():
-                if line.startswith(b"data:") and b"sentAt" in line:
-                    sent = json.loads(line.split(b"data:", 1)[1])["sentAt"]
-                    latencies.append((time.time() - sent) * 1000)
-                elif line.startswith(b"event: RUN_COMPLETED"):
-                    return
-        finally:
-            writer.close()
-
-    # Connected in batches, each waited for, as clients arrive over a moment rather than
-    # in one millisecond (1,000 at once would queue on the auth check's connection pool).
-    tasks: list[asyncio.Task[None]] = []
-    for start in range(0, subscribers, 50):
-        tasks += [asyncio.create_task(subscriber()) for _ in range(min(50, subscribers - start))]
-        while ready < len(tasks):
-            batch_ready.clear()
-            await batch_ready.wait()
-    await all_ready.wait()
+    clients = sse_client.Subscribers(host, int(port), request, subscribers, SSE_CLIENTS)
+    refused = await asyncio.to_thread(clients.wait_ready)
     if refused:
         print(f"{refused} stream opens answered 503 and retried", flush=True)
     await asyncio.sleep(1.0)
-    api_before, client_before = cpu_seconds(api_pid), time.process_time()
+    api_before, bench_before = cpu_seconds(api_pid), time.process_time()
     thread = threading.Thread(target=produce, args=(dsn, namespace, run))
     thread.start()
-    await asyncio.gather(*tasks)
+    latencies, client_cpu = await asyncio.to_thread(clients.results)
     thread.join()
     api_cpu = cpu_seconds(api_pid) - api_before
-    client_cpu = time.process_time() - client_before
+    # The bench process itself (the producer thread, waiting) counts as client too.
+    client_cpu += time.process_time() - bench_before
     return latencies, api_cpu, client_cpu, len(latencies)
 
 
