@@ -90,7 +90,10 @@ def test_list_pages_come_from_memory_and_others_writes_arrive_by_the_watch(
     before = apiserver_requests("LIST", "projects")
     for _ in range(15):
         assert cached.get("/projects", params={"pageSize": 20}).status_code == 200
-    assert apiserver_requests("LIST", "projects") == before  # no list per page
+    # The counter is the apiserver's, for every client (the garbage collector, another
+    # test's leftover watcher relisting); without the cache every page lists (15 here).
+    listed_meanwhile = apiserver_requests("LIST", "projects") - before
+    assert listed_meanwhile <= 2, listed_meanwhile
 
     # A write that did not go through this replica (here straight to the apiserver,
     # as the operator's do) reaches the cache through the watch.
