@@ -97,6 +97,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "kit"), str(ROOT / "operator")]
 
+import procstat  # noqa: E402
 import pytest  # noqa: E402
 import yaml  # noqa: E402
 from kubernetes import client, config  # noqa: E402
@@ -419,36 +420,12 @@ def task_overheads(
     return rows
 
 
-def _proc_times(pid: int) -> tuple[float, float]:
-    """(own, reaped children's) CPU seconds of pid, from /proc (0, 0 when gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0, 0.0
-    tick = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / tick, (int(fields[13]) + int(fields[14])) / tick
-
-
-def _fork_server_of(parent: int) -> int | None:
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            cmdline = (entry / "cmdline").read_bytes()
-        except (OSError, IndexError, ValueError):
-            continue
-        if ppid == parent and b"executor.forkserver" in cmdline:
-            return int(entry.name)
-    return None
-
-
 def reaped_cpu(operator_pid: int, fork_server: int | None) -> float:
     """The workers' CPU seconds so far as /proc has them (see the docstring)."""
     if fork_server is not None:
-        own, children = _proc_times(fork_server)
+        own, children = procstat.cpu_times(fork_server)
         return own + children
-    return _proc_times(operator_pid)[1]
+    return procstat.cpu_times(operator_pid)[1]
 
 
 def overhead_mode(stack: Stack, mode: str, builds: int) -> dict[str, Any]:
@@ -479,7 +456,8 @@ def overhead_mode(stack: Stack, mode: str, builds: int) -> dict[str, Any]:
                     operator,
                 )
             build_once(stack, namespace, "warm", 1, operator)
-            server = _fork_server_of(operator.pid) if mode == "fork server" else None
+            servers = procstat.fork_servers(operator.pid) if mode == "fork server" else []
+            server = servers[0] if servers else None
             cpu_before = reaped_cpu(operator.pid, server)
             rows: list[dict[str, float]] = []
             for index in range(builds):

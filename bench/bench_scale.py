@@ -54,6 +54,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import procstat
 import psycopg
 import pytest
 import yaml
@@ -105,28 +106,6 @@ def etcd_db_bytes() -> float | None:
     return None
 
 
-def _times(pid: int) -> tuple[float, float]:
-    """(utime + stime, cutime + cstime) of pid in seconds, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    tick = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / tick, (int(fields[13]) + int(fields[14])) / tick
-
-
-def _fork_servers(parent: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            cmdline = (entry / "cmdline").read_bytes()
-        except (OSError, IndexError, ValueError):
-            continue
-        if ppid == parent and b"executor.forkserver" in cmdline:
-            found.append(int(entry.name))
-    return found
-
-
 class ProcessSampler:
     """Peak RSS and CPU seconds of one process (and its reaped children), from /proc."""
 
@@ -138,9 +117,9 @@ class ProcessSampler:
     def cpu(self) -> tuple[float, float]:
         """(the process's own CPU-s, its reaped workers' CPU-s): spawned workers are the
         operator's children, forked ones the fork server's (executor/forkserver.py)."""
-        own, children = _times(self.pid)
-        for pid in _fork_servers(self.pid):
-            children += _times(pid)[1]
+        own, children = procstat.cpu_times(self.pid)
+        for pid in procstat.fork_servers(self.pid):
+            children += procstat.cpu_times(pid)[1]
         return own, children
 
     def _rss(self) -> int:
