@@ -276,7 +276,26 @@ async def event(
     extra: str | int | None = None,
     key: str | None = None,
 ) -> None:
-    item = recorder.entry(
+    await _record(ctx, [_entry(ctx, event_type, payload, task, extra=extra, key=key)])
+
+
+async def events(ctx: RunContext, items: list[tuple[str, Obj, str | None]]) -> None:
+    """Several (type, payload, task) events of one step, keyed, in order, in one journal
+    transaction (one instant)."""
+    entries = [_entry(ctx, event_type, payload, task) for event_type, payload, task in items]
+    await _record(ctx, entries, together=True)
+
+
+def _entry(
+    ctx: RunContext,
+    event_type: str,
+    payload: Obj | None,
+    task: str | None,
+    extra: str | int | None = None,
+    key: str | None = None,
+) -> Obj:
+    """One keyed journal entry of this run (recorder.entry with the run's coordinates)."""
+    return recorder.entry(
         namespace=ctx.ns,
         project=ctx.project,
         run=ctx.name,
@@ -285,27 +304,6 @@ async def event(
         task=task,
         extra=extra,
         key=key,
-    )
-    await _record(ctx, [item])
-
-
-async def events(ctx: RunContext, items: list[tuple[str, Obj, str | None]]) -> None:
-    """Several (type, payload, task) events of one step, keyed, in order, in one journal
-    transaction (one instant)."""
-    await _record(
-        ctx,
-        [
-            recorder.entry(
-                namespace=ctx.ns,
-                project=ctx.project,
-                run=ctx.name,
-                event_type=event_type,
-                payload=payload,
-                task=task,
-            )
-            for event_type, payload, task in items
-        ],
-        together=True,
     )
 
 
