@@ -14,8 +14,9 @@ import psycopg
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from prazium_api import __version__, authn, errors, metrics, openapi, web
+from prazium_api import __version__, authn, metrics, web
 from prazium_api import exports as exports_store
+from prazium_api.contract import errors, openapi
 from prazium_api.db import Database
 from prazium_api.db import unavailable as database_unavailable
 from prazium_api.follower import JournalHub

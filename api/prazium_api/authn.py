@@ -29,7 +29,7 @@ from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBea
 from starlette.types import Scope
 
 from prazium_api import ratelimit
-from prazium_api.errors import ApiError, envelope, error_response
+from prazium_api.contract.errors import ApiError, envelope, error_response
 from prazium_api.gate import Gate
 from prazium_api.keys import Principal
 from prazium_kit import logs

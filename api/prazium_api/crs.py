@@ -19,7 +19,7 @@ from contextlib import contextmanager
 
 from kubernetes.client.exceptions import ApiException
 
-from prazium_api.errors import ApiError
+from prazium_api.contract.errors import ApiError
 from prazium_api.informer import informers
 from prazium_kit import kube, resources
 from prazium_kit.kube import PROJECTS, RUNS, TASKS

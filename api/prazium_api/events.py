@@ -7,8 +7,8 @@ import re
 from collections import OrderedDict
 from typing import Any
 
-from prazium_api import views
-from prazium_api.errors import invalid
+from prazium_api.contract import views
+from prazium_api.contract.errors import invalid
 from prazium_kit import ids
 from prazium_kit.journal import Event
 from prazium_kit.timefmt import iso_z

@@ -18,7 +18,7 @@ import binascii
 from fastapi import Request
 
 from prazium_api import authn
-from prazium_api.errors import ApiError
+from prazium_api.contract.errors import ApiError
 from prazium_api.keys import Principal
 
 REALM = 'Basic realm="prazium"'

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from starlette.concurrency import run_in_threadpool
 
 from prazium_api import crs, history
+from prazium_api.contract.errors import ApiError, conflict
 from prazium_api.db import Database
-from prazium_api.errors import ApiError, conflict
 from prazium_kit import ids
 from prazium_kit.kube import LABEL_RUN, PROJECTS, RUNS, TASKS
 from prazium_kit.types import Obj

@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from prazium_api import ratelimit
 from prazium_api.authn import VERDICT
-from prazium_api.errors import envelope
+from prazium_api.contract.errors import envelope
 
 
 async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:

@@ -9,7 +9,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from prazium_api.errors import ApiError, invalid
+from prazium_api.contract.errors import ApiError, invalid
 
 # Branch, tag or commit names: no leading "-", no "..", no "@{", no control chars.
 _REF = re.compile(r"^(?!-)(?!.*\.\.)(?!.*@\{)[A-Za-z0-9._/+-]{1,200}$")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from prazium_api import repo
-from prazium_api.errors import ApiError
+from prazium_api.contract.errors import ApiError
 from prazium_kit import paths
 from prazium_kit.types import Obj
 

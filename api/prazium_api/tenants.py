@@ -21,7 +21,7 @@ import time
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from prazium_api.errors import ApiError
+from prazium_api.contract.errors import ApiError
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from prazium_api import deploy
-from prazium_api.errors import ApiError
+from prazium_api.contract.errors import ApiError
 
 
 def _deployment(available: int = 0, conditions: list | None = None) -> dict:

@@ -16,12 +16,12 @@ from prazium_api.authn import (
     csrf_token,
     rate_limited_error,
 )
+from prazium_api.contract.errors import ApiError
+from prazium_api.contract.requests import Login
+from prazium_api.contract.responses import LoggedOut, Me, Ok, Session
 from prazium_api.db import Database
 from prazium_api.deps import Caller, Db, GateDep, Settings, ok
-from prazium_api.errors import ApiError
-from prazium_api.models import Login
 from prazium_api.routing import ApiRouter
-from prazium_api.schemas import LoggedOut, Me, Ok, Session
 from prazium_kit.timefmt import iso_z
 from prazium_kit.types import Obj
 

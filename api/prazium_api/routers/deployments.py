@@ -4,12 +4,12 @@ deployment_store, the Kubernetes objects made by deploy."""
 from __future__ import annotations
 
 from prazium_api import deploy, deployment_store, lookup
+from prazium_api.contract.errors import ApiError, invalid
+from prazium_api.contract.requests import CreateDeployment
+from prazium_api.contract.responses import Deployment, DeploymentCreated, DeploymentStopped, Ok
 from prazium_api.deployment_store import DeploymentRecord
 from prazium_api.deps import Caller, Db, Settings, ok
-from prazium_api.errors import ApiError, invalid
-from prazium_api.models import CreateDeployment
 from prazium_api.routing import ApiRouter
-from prazium_api.schemas import Deployment, DeploymentCreated, DeploymentStopped, Ok
 from prazium_kit import ids, paths
 from prazium_kit.timefmt import iso_z
 from prazium_kit.types import Obj

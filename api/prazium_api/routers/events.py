@@ -11,10 +11,10 @@ from fastapi import Header, Query
 from fastapi.responses import StreamingResponse
 
 from prazium_api import events, lookup
+from prazium_api.contract.errors import invalid
+from prazium_api.contract.responses import Event, Ok
 from prazium_api.deps import Caller, Db, Hub, Settings, ok
-from prazium_api.errors import invalid
 from prazium_api.routing import ApiRouter
-from prazium_api.schemas import Event, Ok
 from prazium_kit import ids, journal
 from prazium_kit.types import Obj
 

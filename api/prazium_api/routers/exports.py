@@ -7,11 +7,11 @@ from pathlib import Path
 from fastapi.responses import FileResponse
 
 from prazium_api import exports, lookup, naming, repo
+from prazium_api.contract.errors import ApiError, conflict
+from prazium_api.contract.requests import CreateExport
+from prazium_api.contract.responses import ExportCreated, ExportStatus, Ok
 from prazium_api.deps import Caller, Db, Settings, ok
-from prazium_api.errors import ApiError, conflict
-from prazium_api.models import CreateExport
 from prazium_api.routing import ApiRouter
-from prazium_api.schemas import ExportCreated, ExportStatus, Ok
 from prazium_kit import paths
 from prazium_kit.types import Obj
 

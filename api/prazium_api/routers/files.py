@@ -9,9 +9,9 @@ from typing import Annotated
 from fastapi import Query
 
 from prazium_api import lookup, repo
+from prazium_api.contract.responses import Directory, FileContent, Ok
 from prazium_api.deps import Caller, Settings, ok
 from prazium_api.routing import ApiRouter
-from prazium_api.schemas import Directory, FileContent, Ok
 from prazium_kit import paths
 from prazium_kit.types import Obj
 

@@ -19,8 +19,8 @@ from fastapi import Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from prazium_api import authn, gitauth, githttp, lookup
+from prazium_api.contract.errors import ApiError, invalid
 from prazium_api.deps import Settings
-from prazium_api.errors import ApiError, invalid
 from prazium_api.keys import Principal
 from prazium_api.routing import ApiRouter
 from prazium_kit import paths

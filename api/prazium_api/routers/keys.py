@@ -15,12 +15,12 @@ from fastapi import Query
 from kubernetes.client.exceptions import ApiException
 
 from prazium_api import keys, tenant_access, tenants
+from prazium_api.contract.errors import invalid, not_found
+from prazium_api.contract.requests import CreateKey
+from prazium_api.contract.responses import ApiKey, ApiKeyCreated, ApiKeyList, Ok
 from prazium_api.db import Database
 from prazium_api.deps import Admin, Db, GateDep, Settings, ok
-from prazium_api.errors import invalid, not_found
-from prazium_api.models import CreateKey
 from prazium_api.routing import ApiRouter
-from prazium_api.schemas import ApiKey, ApiKeyCreated, ApiKeyList, Ok
 from prazium_kit.ids import DNS1123_LABEL_PATTERN
 from prazium_kit.timefmt import iso_z
 from prazium_kit.types import Obj

@@ -7,12 +7,11 @@ from typing import Annotated, Literal
 
 from fastapi import Body, Query, Request
 
-from prazium_api import cloneurl, crs, lookup, naming, views
-from prazium_api.deps import Caller, Paging, Settings, ok
-from prazium_api.errors import ApiError, conflict, invalid
-from prazium_api.models import CreateProject, Regenerate, SubmitAnswers, UpdateProject
-from prazium_api.routing import ApiRouter
-from prazium_api.schemas import (
+from prazium_api import cloneurl, crs, lookup, naming
+from prazium_api.contract import views
+from prazium_api.contract.errors import ApiError, conflict, invalid
+from prazium_api.contract.requests import CreateProject, Regenerate, SubmitAnswers, UpdateProject
+from prazium_api.contract.responses import (
     Ok,
     OkPage,
     ProjectArchived,
@@ -24,6 +23,8 @@ from prazium_api.schemas import (
     SpecRegenerated,
     SpecWritten,
 )
+from prazium_api.deps import Caller, Paging, Settings, ok
+from prazium_api.routing import ApiRouter
 from prazium_api.sync import wait_for_operator
 from prazium_kit.kube import LABEL_MANAGED_BY, PROJECTS
 from prazium_kit.types import Obj

@@ -6,12 +6,20 @@ from typing import Annotated, Literal
 
 from fastapi import Body, Query
 
-from prazium_api import builds, crs, history, lookup, snapshots, views
+from prazium_api import builds, crs, history, lookup, snapshots
+from prazium_api.contract import views
+from prazium_api.contract.errors import conflict, operator_timeout
+from prazium_api.contract.requests import StartRun
+from prazium_api.contract.responses import (
+    Ok,
+    OkPage,
+    RunCancelled,
+    RunDetail,
+    RunStarted,
+    RunSummary,
+)
 from prazium_api.deps import Caller, Db, Paging, Settings, ok
-from prazium_api.errors import conflict, operator_timeout
-from prazium_api.models import StartRun
 from prazium_api.routing import ApiRouter
-from prazium_api.schemas import Ok, OkPage, RunCancelled, RunDetail, RunStarted, RunSummary
 from prazium_kit import ids
 from prazium_kit.kube import RUNS
 from prazium_kit.types import Obj

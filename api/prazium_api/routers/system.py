@@ -10,11 +10,11 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 
 from prazium_api import __version__, authn, health, stats
+from prazium_api.contract.errors import ApiError
+from prazium_api.contract.responses import Health, Ok, Stats
 from prazium_api.deps import Admin, Db, GateDep, Settings, ok
-from prazium_api.errors import ApiError
 from prazium_api.gate import Gate
 from prazium_api.routing import ApiRouter
-from prazium_api.schemas import Health, Ok, Stats
 from prazium_kit.types import Obj
 
 log = logging.getLogger(__name__)

@@ -16,8 +16,8 @@ from fastapi import Query
 from fastapi.responses import Response, StreamingResponse
 
 from prazium_api import logstream, lookup, metrics
+from prazium_api.contract.errors import ApiError, not_found
 from prazium_api.deps import Caller, Settings
-from prazium_api.errors import ApiError, not_found
 from prazium_api.routing import ApiRouter
 from prazium_kit import paths, tasklogs
 from prazium_kit.types import Obj

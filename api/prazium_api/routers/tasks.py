@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from prazium_api import lookup, views
+from prazium_api import lookup
+from prazium_api.contract import views
+from prazium_api.contract.responses import Ok, TaskDetail
 from prazium_api.deps import Caller, Db, ok
 from prazium_api.routing import ApiRouter
-from prazium_api.schemas import Ok, TaskDetail
 from prazium_kit.types import Obj
 
 router = ApiRouter(tags=["Tasks"])

@@ -38,8 +38,8 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from prazium_api import events, lookup, metrics
 from prazium_api.authn import client_ip, credentials, cross_origin
+from prazium_api.contract.errors import ApiError, envelope
 from prazium_api.db import Database
-from prazium_api.errors import ApiError, envelope
 from prazium_api.follower import JournalHub
 from prazium_api.gate import Gate
 from prazium_api.keys import Principal

@@ -13,7 +13,7 @@ from pydantic import (
     field_validator,
 )
 
-from prazium_api import textcheck
+from prazium_api.contract import textcheck
 from prazium_kit.ids import DNS1123_LABEL_PATTERN
 
 # Names end up in CR annotations, READMEs, page titles and file headers: one line,
