@@ -6,7 +6,7 @@ API replicas cannot both see "0 active" and both create a Run.
 
 from __future__ import annotations
 
-from prazium_api import crs
+from prazium_api.cluster import crs
 from prazium_api.contract import views
 from prazium_api.contract.errors import ApiError
 from prazium_api.db import Database

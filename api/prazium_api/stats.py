@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from prazium_api import crs
+from prazium_api.cluster import crs
 from prazium_api.contract import views
 from prazium_api.db import Database
 from prazium_kit.kube import PROJECTS, RUNS, TASKS

@@ -3,7 +3,8 @@ deployment_store, the Kubernetes objects made by deploy."""
 
 from __future__ import annotations
 
-from prazium_api import deploy, deployment_store, lookup
+from prazium_api import deploy, deployment_store
+from prazium_api.cluster import lookup
 from prazium_api.contract.errors import ApiError, invalid
 from prazium_api.contract.requests import CreateDeployment
 from prazium_api.contract.responses import Deployment, DeploymentCreated, DeploymentStopped, Ok

@@ -10,7 +10,8 @@ import anyio
 from fastapi import Header, Query
 from fastapi.responses import StreamingResponse
 
-from prazium_api import events, lookup
+from prazium_api import events
+from prazium_api.cluster import lookup
 from prazium_api.contract.errors import invalid
 from prazium_api.contract.responses import Event, Ok
 from prazium_api.deps import Caller, Db, Hub, Settings, ok

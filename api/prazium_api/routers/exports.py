@@ -6,7 +6,8 @@ from pathlib import Path
 
 from fastapi.responses import FileResponse
 
-from prazium_api import exports, lookup, naming, repo
+from prazium_api import exports, repo
+from prazium_api.cluster import lookup, naming
 from prazium_api.contract.errors import ApiError, conflict
 from prazium_api.contract.requests import CreateExport
 from prazium_api.contract.responses import ExportCreated, ExportStatus, Ok

@@ -18,7 +18,8 @@ import anyio
 from fastapi import Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
-from prazium_api import authn, gitauth, githttp, lookup
+from prazium_api import authn, gitauth, githttp
+from prazium_api.cluster import lookup
 from prazium_api.contract.errors import ApiError, invalid
 from prazium_api.deps import Settings
 from prazium_api.keys import Principal

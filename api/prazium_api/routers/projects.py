@@ -7,7 +7,9 @@ from typing import Annotated, Literal
 
 from fastapi import Body, Query, Request
 
-from prazium_api import cloneurl, crs, lookup, naming
+from prazium_api import cloneurl
+from prazium_api.cluster import crs, lookup, naming
+from prazium_api.cluster.sync import wait_for_operator
 from prazium_api.contract import views
 from prazium_api.contract.errors import ApiError, conflict, invalid
 from prazium_api.contract.requests import CreateProject, Regenerate, SubmitAnswers, UpdateProject
@@ -25,7 +27,6 @@ from prazium_api.contract.responses import (
 )
 from prazium_api.deps import Caller, Paging, Settings, ok
 from prazium_api.routing import ApiRouter
-from prazium_api.sync import wait_for_operator
 from prazium_kit.kube import LABEL_MANAGED_BY, PROJECTS
 from prazium_kit.types import Obj
 

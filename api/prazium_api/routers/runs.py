@@ -6,7 +6,8 @@ from typing import Annotated, Literal
 
 from fastapi import Body, Query
 
-from prazium_api import builds, crs, history, lookup, snapshots
+from prazium_api import builds, snapshots
+from prazium_api.cluster import crs, history, lookup
 from prazium_api.contract import views
 from prazium_api.contract.errors import conflict, operator_timeout
 from prazium_api.contract.requests import StartRun

@@ -15,7 +15,8 @@ import anyio
 from fastapi import Query
 from fastapi.responses import Response, StreamingResponse
 
-from prazium_api import logstream, lookup, metrics
+from prazium_api import logstream, metrics
+from prazium_api.cluster import lookup
 from prazium_api.contract.errors import ApiError, not_found
 from prazium_api.deps import Caller, Settings
 from prazium_api.routing import ApiRouter

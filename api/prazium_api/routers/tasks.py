@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prazium_api import lookup
+from prazium_api.cluster import lookup
 from prazium_api.contract import views
 from prazium_api.contract.responses import Ok, TaskDetail
 from prazium_api.deps import Caller, Db, ok

@@ -36,8 +36,9 @@ from typing import Any
 import anyio
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from prazium_api import events, lookup, metrics
+from prazium_api import events, metrics
 from prazium_api.authn import client_ip, credentials, cross_origin
+from prazium_api.cluster import lookup
 from prazium_api.contract.errors import ApiError, envelope
 from prazium_api.db import Database
 from prazium_api.follower import JournalHub

@@ -19,8 +19,8 @@ from contextlib import contextmanager
 
 from kubernetes.client.exceptions import ApiException
 
+from prazium_api.cluster.informer import informers
 from prazium_api.contract.errors import ApiError
-from prazium_api.informer import informers
 from prazium_kit import kube, resources
 from prazium_kit.kube import PROJECTS, RUNS, TASKS
 from prazium_kit.types import Obj

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from starlette.concurrency import run_in_threadpool
 
-from prazium_api import crs, history
+from prazium_api.cluster import crs, history
 from prazium_api.contract.errors import ApiError, conflict
 from prazium_api.db import Database
 from prazium_kit import ids

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from prazium_api import crs
+from prazium_api.cluster import crs
 from prazium_api.contract.errors import ApiError, operator_timeout
 from prazium_kit.types import Obj
 
