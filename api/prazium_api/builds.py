@@ -6,11 +6,11 @@ API replicas cannot both see "0 active" and both create a Run.
 
 from __future__ import annotations
 
+from prazium_api.auth.keys import Principal
 from prazium_api.cluster import crs
 from prazium_api.contract import views
 from prazium_api.contract.errors import ApiError
 from prazium_api.db import Database
-from prazium_api.keys import Principal
 from prazium_api.settings import ApiSettings
 from prazium_kit import ids, kube
 from prazium_kit.kube import LABEL_MANAGED_BY, LABEL_PROJECT, RUNS

@@ -13,12 +13,12 @@ from typing import Annotated, Any
 from fastapi import Depends, Query
 from starlette.requests import HTTPConnection
 
-from prazium_api.authn import authenticate
+from prazium_api.auth.authn import authenticate
+from prazium_api.auth.gate import Gate
+from prazium_api.auth.keys import Principal
 from prazium_api.contract.errors import ApiError
 from prazium_api.db import Database
 from prazium_api.follower import JournalHub
-from prazium_api.gate import Gate
-from prazium_api.keys import Principal
 from prazium_api.settings import ApiSettings
 
 

@@ -17,9 +17,9 @@ import binascii
 
 from fastapi import Request
 
-from prazium_api import authn
+from prazium_api.auth import authn
+from prazium_api.auth.keys import Principal
 from prazium_api.contract.errors import ApiError
-from prazium_api.keys import Principal
 
 REALM = 'Basic realm="prazium"'
 CHALLENGE = {"www-authenticate": REALM}

@@ -16,8 +16,8 @@ from typing import Any
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from prazium_api import ratelimit
-from prazium_api.authn import VERDICT
+from prazium_api.auth import ratelimit
+from prazium_api.auth.authn import VERDICT
 from prazium_api.contract.errors import envelope
 
 

@@ -7,7 +7,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from prazium_api import authn, web
+from prazium_api import web
+from prazium_api.auth import authn
 from prazium_api.contract.errors import ApiError
 
 

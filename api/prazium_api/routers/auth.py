@@ -7,8 +7,8 @@ from typing import Any
 import anyio
 from fastapi import Request, Response
 
-from prazium_api import keys
-from prazium_api.authn import (
+from prazium_api.auth import keys
+from prazium_api.auth.authn import (
     SESSION_COOKIE,
     client_ip,
     credentials,

@@ -18,11 +18,12 @@ import anyio
 from fastapi import Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
-from prazium_api import authn, gitauth, githttp
+from prazium_api import gitauth, githttp
+from prazium_api.auth import authn
+from prazium_api.auth.keys import Principal
 from prazium_api.cluster import lookup
 from prazium_api.contract.errors import ApiError, invalid
 from prazium_api.deps import Settings
-from prazium_api.keys import Principal
 from prazium_api.routing import ApiRouter
 from prazium_kit import paths
 

@@ -14,7 +14,7 @@ import anyio
 from fastapi import Query
 from kubernetes.client.exceptions import ApiException
 
-from prazium_api import keys, tenant_access, tenants
+from prazium_api.auth import keys, tenant_access, tenants
 from prazium_api.contract.errors import invalid, not_found
 from prazium_api.contract.requests import CreateKey
 from prazium_api.contract.responses import ApiKey, ApiKeyCreated, ApiKeyList, Ok

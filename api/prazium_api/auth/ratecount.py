@@ -31,8 +31,8 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 
+from prazium_api.auth.ratelimit import WINDOW_SECONDS, Verdict, verdict
 from prazium_api.db import Database
-from prazium_api.ratelimit import WINDOW_SECONDS, Verdict, verdict
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import psycopg
 
-from prazium_api import keys, ratecount, ratelimit, tenants
+from prazium_api.auth import keys, ratecount, ratelimit, tenants
 from prazium_api.contract.errors import ApiError
 from prazium_api.db import Database
 from prazium_api.settings import ApiSettings

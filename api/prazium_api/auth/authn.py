@@ -28,10 +28,10 @@ from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.types import Scope
 
-from prazium_api import ratelimit
+from prazium_api.auth import ratelimit
+from prazium_api.auth.gate import Gate
+from prazium_api.auth.keys import Principal
 from prazium_api.contract.errors import ApiError, envelope, error_response
-from prazium_api.gate import Gate
-from prazium_api.keys import Principal
 from prazium_kit import logs
 
 log = logging.getLogger(__name__)
