@@ -22,7 +22,6 @@ from prazium_api.cluster.informer import informers
 from prazium_api.contract import errors, openapi
 from prazium_api.db import Database
 from prazium_api.db import unavailable as database_unavailable
-from prazium_api.follower import JournalHub
 from prazium_api.middleware import BodyLimitMiddleware, RateLimitHeadersMiddleware
 from prazium_api.requestlog import RequestContextMiddleware
 from prazium_api.routers import (
@@ -42,6 +41,7 @@ from prazium_api.routers import (
     ws,
 )
 from prazium_api.settings import ApiSettings, get_api_settings
+from prazium_api.streams.follower import JournalHub
 from prazium_kit import db as schema
 from prazium_kit import kube, logs
 

@@ -18,8 +18,8 @@ from prazium_api.auth.gate import Gate
 from prazium_api.auth.keys import Principal
 from prazium_api.contract.errors import ApiError
 from prazium_api.db import Database
-from prazium_api.follower import JournalHub
 from prazium_api.settings import ApiSettings
+from prazium_api.streams.follower import JournalHub
 
 
 async def admin_principal(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
