@@ -17,8 +17,8 @@ from pathlib import Path
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from prazium_api import repo
 from prazium_api.contract.errors import ApiError, conflict
+from prazium_api.git import repo
 from prazium_api.settings import ApiSettings
 from prazium_kit import kube
 from prazium_kit.podsecurity import container_security_context, pod_security_context

@@ -21,9 +21,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from prazium_api import repo
 from prazium_api.contract.errors import ApiError
 from prazium_api.db import Database
+from prazium_api.git import repo
 from prazium_kit import paths
 from prazium_kit.timefmt import iso_z
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from prazium_api import repo
 from prazium_api.contract.errors import ApiError
+from prazium_api.git import repo
 from prazium_kit import paths
 from prazium_kit.types import Obj
 

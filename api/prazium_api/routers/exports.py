@@ -6,12 +6,13 @@ from pathlib import Path
 
 from fastapi.responses import FileResponse
 
-from prazium_api import exports, repo
+from prazium_api import exports
 from prazium_api.cluster import lookup, naming
 from prazium_api.contract.errors import ApiError, conflict
 from prazium_api.contract.requests import CreateExport
 from prazium_api.contract.responses import ExportCreated, ExportStatus, Ok
 from prazium_api.deps import Caller, Db, Settings, ok
+from prazium_api.git import repo
 from prazium_api.routing import ApiRouter
 from prazium_kit import paths
 from prazium_kit.types import Obj

@@ -2,10 +2,10 @@
 `git clone <cloneUrl>` and `git fetch`, where cloneUrl is
 <base>/v1/projects/{projectId}/git (cloneurl.py).
 
-Served by git's own http-backend (githttp.py). Only the two requests of the
+Served by git's own http-backend (http_backend.py). Only the two requests of the
 upload-pack service (clone, fetch, ls-remote) are answered; a push (the
 receive-pack service) is refused with 403 FORBIDDEN, and the dumb protocol's
-plain file requests are not served at all. Credentials: gitauth.py; the
+plain file requests are not served at all. Credentials: credentials.py; the
 project is looked up in the caller's tenant, so another tenant's project is 404.
 """
 
@@ -18,20 +18,20 @@ import anyio
 from fastapi import Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
-from prazium_api import gitauth, githttp
 from prazium_api.auth import authn
 from prazium_api.auth.keys import Principal
 from prazium_api.cluster import lookup
 from prazium_api.contract.errors import ApiError, invalid
 from prazium_api.deps import Settings
+from prazium_api.git import credentials, http_backend
 from prazium_api.routing import ApiRouter
 from prazium_kit import paths
 
 router = ApiRouter(tags=["Files"])
-GitCaller = Annotated[Principal, Depends(gitauth.git_caller)]
-ADVERTISEMENT = f"application/x-{githttp.UPLOAD_PACK}-advertisement"
-REQUEST = f"application/x-{githttp.UPLOAD_PACK}-request"
-RESULT = f"application/x-{githttp.UPLOAD_PACK}-result"
+GitCaller = Annotated[Principal, Depends(credentials.git_caller)]
+ADVERTISEMENT = f"application/x-{http_backend.UPLOAD_PACK}-advertisement"
+REQUEST = f"application/x-{http_backend.UPLOAD_PACK}-request"
+RESULT = f"application/x-{http_backend.UPLOAD_PACK}-result"
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
 _READ_ONLY = {
     "description": "A push (service git-receive-pack): the repository is read-only (FORBIDDEN)",
@@ -44,7 +44,7 @@ def _read_only(project_id: str) -> ApiError:
         "FORBIDDEN",
         f"the repository of project {project_id} is read-only over HTTP: clone and fetch"
         " only, no push (the operator writes it; publish it with spec.publish)",
-        {"service": githttp.RECEIVE_PACK},
+        {"service": http_backend.RECEIVE_PACK},
     )
 
 
@@ -61,7 +61,7 @@ async def _repository(caller: Principal, project_id: str, data_dir: Path) -> Pat
 
 async def _backend(request: Request, repo: Path, path: str, with_body: bool) -> Response:
     headers = request.headers
-    cgi = githttp.CgiRequest(
+    cgi = http_backend.CgiRequest(
         method=request.method,
         path=path,
         query=request.url.query,
@@ -71,7 +71,7 @@ async def _backend(request: Request, repo: Path, path: str, with_body: bool) -> 
         git_protocol=headers.get("git-protocol", ""),
         remote_addr=authn.client_ip(request.scope),
     )
-    answer = await githttp.serve(repo, cgi, request.stream() if with_body else None)
+    answer = await http_backend.serve(repo, cgi, request.stream() if with_body else None)
     return StreamingResponse(answer.body, status_code=answer.status, headers=dict(answer.headers))
 
 
@@ -99,9 +99,9 @@ async def info_refs(
     ] = None,
 ) -> Response:
     repo = await _repository(caller, projectId, settings.data_dir)
-    if service == githttp.RECEIVE_PACK:
+    if service == http_backend.RECEIVE_PACK:
         raise _read_only(projectId)
-    if service != githttp.UPLOAD_PACK:
+    if service != http_backend.UPLOAD_PACK:
         raise invalid(
             "only git's smart HTTP protocol is served: service=git-upload-pack", "service"
         )
@@ -124,7 +124,7 @@ async def upload_pack(
     repo = await _repository(caller, projectId, settings.data_dir)
     if request.headers.get("content-type") != REQUEST:
         raise invalid(f"Content-Type must be {REQUEST}", "Content-Type")
-    return await _backend(request, repo, githttp.UPLOAD_PACK, with_body=True)
+    return await _backend(request, repo, http_backend.UPLOAD_PACK, with_body=True)
 
 
 @router.post(

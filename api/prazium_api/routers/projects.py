@@ -7,7 +7,6 @@ from typing import Annotated, Literal
 
 from fastapi import Body, Query, Request
 
-from prazium_api import cloneurl
 from prazium_api.cluster import crs, lookup, naming
 from prazium_api.cluster.sync import wait_for_operator
 from prazium_api.contract import views
@@ -26,6 +25,7 @@ from prazium_api.contract.responses import (
     SpecWritten,
 )
 from prazium_api.deps import Caller, Paging, Settings, ok
+from prazium_api.git import cloneurl
 from prazium_api.routing import ApiRouter
 from prazium_kit.kube import LABEL_MANAGED_BY, PROJECTS
 from prazium_kit.types import Obj
