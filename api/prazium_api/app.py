@@ -15,13 +15,13 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from prazium_api import __version__, metrics, web
-from prazium_api import exports as exports_store
 from prazium_api.auth import authn
 from prazium_api.auth.gate import Gate
 from prazium_api.cluster.informer import informers
 from prazium_api.contract import errors, openapi
 from prazium_api.db import Database
 from prazium_api.db import unavailable as database_unavailable
+from prazium_api.exports import records as exports_store
 from prazium_api.middleware import BodyLimitMiddleware, RateLimitHeadersMiddleware
 from prazium_api.requestlog import RequestContextMiddleware
 from prazium_api.routers import (

@@ -3,13 +3,13 @@ deployment_store, the Kubernetes objects made by deploy."""
 
 from __future__ import annotations
 
-from prazium_api import deploy, deployment_store
 from prazium_api.cluster import lookup
 from prazium_api.contract.errors import ApiError, invalid
 from prazium_api.contract.requests import CreateDeployment
 from prazium_api.contract.responses import Deployment, DeploymentCreated, DeploymentStopped, Ok
-from prazium_api.deployment_store import DeploymentRecord
 from prazium_api.deps import Caller, Db, Settings, ok
+from prazium_api.previews import deploy, records
+from prazium_api.previews.records import DeploymentRecord
 from prazium_api.routing import ApiRouter
 from prazium_kit import ids, paths
 from prazium_kit.timefmt import iso_z
@@ -40,7 +40,7 @@ def create_deployment(
     bare = paths.repo_path(settings.data_dir, caller.tenant, name)
     deployment_id = deploy.new_deployment_id()
     objects = deploy.manifests(settings, caller.tenant, deployment_id, project, bare, commit)
-    deployment_store.insert(
+    records.insert(
         database,
         deployment_id,
         caller.tenant,
@@ -52,22 +52,20 @@ def create_deployment(
     try:
         node_port = deploy.create(caller.tenant, objects)
     except ApiError:
-        deployment_store.mark_failed(
-            database, deployment_id, "could not create the Kubernetes objects"
-        )
+        records.mark_failed(database, deployment_id, "could not create the Kubernetes objects")
         raise
     if deploy.url_needs_node_port(settings):
         # The node port is chosen by the apiserver when the Service is created.
         preview_url = deploy.url(
             settings, caller.tenant, deploy.object_name(deployment_id), node_port
         )
-        deployment_store.set_url(database, deployment_id, preview_url)
+        records.set_url(database, deployment_id, preview_url)
     return ok({"deploymentId": deployment_id, "status": "deploying", "provider": body.provider})
 
 
 def _record(database: Db, caller: Caller, project_id: str, deployment_id: str) -> DeploymentRecord:
     name = lookup.project(caller.tenant, project_id)["metadata"]["name"]
-    record = deployment_store.find(database, caller.tenant, name, deployment_id)
+    record = records.find(database, caller.tenant, name, deployment_id)
     if record is None:
         raise ApiError("NOT_FOUND", f"deployment {deployment_id} not found")
     return record
@@ -86,7 +84,7 @@ def get_deployment(projectId: str, deploymentId: str, caller: Caller, database: 
         observed = deploy.observed_status(caller.tenant, deploy.object_name(deploymentId))
         status = observed or "failed"
         if status != record.status:
-            deployment_store.set_status(database, deploymentId, status)
+            records.set_status(database, deploymentId, status)
     return ok(
         {
             "id": deploymentId,
@@ -108,5 +106,5 @@ def get_deployment(projectId: str, deploymentId: str, caller: Caller, database: 
 def delete_deployment(projectId: str, deploymentId: str, caller: Caller, database: Db) -> Obj:
     _record(database, caller, projectId, deploymentId)
     deploy.teardown(caller.tenant, deploy.object_name(deploymentId))
-    deployment_store.set_status(database, deploymentId, "stopped")
+    records.set_status(database, deploymentId, "stopped")
     return ok({"id": deploymentId, "status": "stopped"})

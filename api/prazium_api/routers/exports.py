@@ -6,12 +6,12 @@ from pathlib import Path
 
 from fastapi.responses import FileResponse
 
-from prazium_api import exports
 from prazium_api.cluster import lookup, naming
 from prazium_api.contract.errors import ApiError, conflict
 from prazium_api.contract.requests import CreateExport
 from prazium_api.contract.responses import ExportCreated, ExportStatus, Ok
 from prazium_api.deps import Caller, Db, Settings, ok
+from prazium_api.exports import records
 from prazium_api.git import repo
 from prazium_api.routing import ApiRouter
 from prazium_kit import paths
@@ -40,7 +40,7 @@ def create_export(
         f"-run-{run.get('status', {}).get('runNumber') or 0}"
     )
     return ok(
-        exports.start(
+        records.start(
             database,
             settings.data_dir,
             caller.tenant,
@@ -64,8 +64,8 @@ def get_export(
     projectId: str, exportId: str, caller: Caller, settings: Settings, database: Db
 ) -> Obj:
     name = lookup.project(caller.tenant, projectId)["metadata"]["name"]
-    record = exports.get(database, caller.tenant, name, exportId, settings.export_stale_seconds)
-    return ok(exports.view(record, projectId))
+    record = records.get(database, caller.tenant, name, exportId, settings.export_stale_seconds)
+    return ok(records.view(record, projectId))
 
 
 @router.get(
@@ -85,7 +85,7 @@ def download_export(
     projectId: str, exportId: str, caller: Caller, settings: Settings, database: Db
 ) -> FileResponse:
     name = lookup.project(caller.tenant, projectId)["metadata"]["name"]
-    record = exports.get(database, caller.tenant, name, exportId, settings.export_stale_seconds)
+    record = records.get(database, caller.tenant, name, exportId, settings.export_stale_seconds)
     if record["status"] != "completed":
         raise conflict(
             f"export {exportId} is {record['status']}, not completed", {"status": record["status"]}
@@ -94,5 +94,5 @@ def download_export(
     if not path.is_file():
         raise ApiError("NOT_FOUND", f"export {exportId} not found")
     return FileResponse(
-        path, media_type=exports.MEDIA_TYPES[record["format"]], filename=record["file_name"]
+        path, media_type=records.MEDIA_TYPES[record["format"]], filename=record["file_name"]
     )
