@@ -14,7 +14,7 @@ import psycopg
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from prazium_api import __version__, metrics, web
+from prazium_api import __version__, web
 from prazium_api.auth import authn
 from prazium_api.auth.gate import Gate
 from prazium_api.cluster.informer import informers
@@ -22,8 +22,6 @@ from prazium_api.contract import errors, openapi
 from prazium_api.db import Database
 from prazium_api.db import unavailable as database_unavailable
 from prazium_api.exports import records as exports_store
-from prazium_api.middleware import BodyLimitMiddleware, RateLimitHeadersMiddleware
-from prazium_api.requestlog import RequestContextMiddleware
 from prazium_api.routers import (
     auth,
     deployments,
@@ -40,6 +38,9 @@ from prazium_api.routers import (
     tasks,
     ws,
 )
+from prazium_api.server import metrics
+from prazium_api.server.middleware import BodyLimitMiddleware, RateLimitHeadersMiddleware
+from prazium_api.server.requestlog import RequestContextMiddleware
 from prazium_api.settings import ApiSettings, get_api_settings
 from prazium_api.streams.follower import JournalHub
 from prazium_kit import db as schema

@@ -20,8 +20,8 @@ from prazium_api.contract.errors import ApiError
 from prazium_api.contract.requests import Login
 from prazium_api.contract.responses import LoggedOut, Me, Ok, Session
 from prazium_api.db import Database
-from prazium_api.deps import Caller, Db, GateDep, Settings, ok
-from prazium_api.routing import ApiRouter
+from prazium_api.routers.deps import Caller, Db, GateDep, Settings, ok
+from prazium_api.routers.routing import ApiRouter
 from prazium_kit.timefmt import iso_z
 from prazium_kit.types import Obj
 

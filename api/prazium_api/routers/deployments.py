@@ -7,10 +7,10 @@ from prazium_api.cluster import lookup
 from prazium_api.contract.errors import ApiError, invalid
 from prazium_api.contract.requests import CreateDeployment
 from prazium_api.contract.responses import Deployment, DeploymentCreated, DeploymentStopped, Ok
-from prazium_api.deps import Caller, Db, Settings, ok
 from prazium_api.previews import deploy, records
 from prazium_api.previews.records import DeploymentRecord
-from prazium_api.routing import ApiRouter
+from prazium_api.routers.deps import Caller, Db, Settings, ok
+from prazium_api.routers.routing import ApiRouter
 from prazium_kit import ids, paths
 from prazium_kit.timefmt import iso_z
 from prazium_kit.types import Obj

@@ -13,8 +13,8 @@ from fastapi.responses import StreamingResponse
 from prazium_api.cluster import lookup
 from prazium_api.contract.errors import invalid
 from prazium_api.contract.responses import Event, Ok
-from prazium_api.deps import Caller, Db, Hub, Settings, ok
-from prazium_api.routing import ApiRouter
+from prazium_api.routers.deps import Caller, Db, Hub, Settings, ok
+from prazium_api.routers.routing import ApiRouter
 from prazium_api.streams import events
 from prazium_kit import ids, journal
 from prazium_kit.types import Obj

@@ -10,10 +10,10 @@ from prazium_api.cluster import lookup, naming
 from prazium_api.contract.errors import ApiError, conflict
 from prazium_api.contract.requests import CreateExport
 from prazium_api.contract.responses import ExportCreated, ExportStatus, Ok
-from prazium_api.deps import Caller, Db, Settings, ok
 from prazium_api.exports import records
 from prazium_api.git import repo
-from prazium_api.routing import ApiRouter
+from prazium_api.routers.deps import Caller, Db, Settings, ok
+from prazium_api.routers.routing import ApiRouter
 from prazium_kit import paths
 from prazium_kit.types import Obj
 

@@ -10,9 +10,9 @@ from fastapi import Query
 
 from prazium_api.cluster import lookup
 from prazium_api.contract.responses import Directory, FileContent, Ok
-from prazium_api.deps import Caller, Settings, ok
 from prazium_api.git import repo
-from prazium_api.routing import ApiRouter
+from prazium_api.routers.deps import Caller, Settings, ok
+from prazium_api.routers.routing import ApiRouter
 from prazium_kit import paths
 from prazium_kit.types import Obj
 

@@ -22,9 +22,9 @@ from prazium_api.auth import authn
 from prazium_api.auth.keys import Principal
 from prazium_api.cluster import lookup
 from prazium_api.contract.errors import ApiError, invalid
-from prazium_api.deps import Settings
 from prazium_api.git import credentials, http_backend
-from prazium_api.routing import ApiRouter
+from prazium_api.routers.deps import Settings
+from prazium_api.routers.routing import ApiRouter
 from prazium_kit import paths
 
 router = ApiRouter(tags=["Files"])

@@ -19,8 +19,8 @@ from prazium_api.contract.errors import invalid, not_found
 from prazium_api.contract.requests import CreateKey
 from prazium_api.contract.responses import ApiKey, ApiKeyCreated, ApiKeyList, Ok
 from prazium_api.db import Database
-from prazium_api.deps import Admin, Db, GateDep, Settings, ok
-from prazium_api.routing import ApiRouter
+from prazium_api.routers.deps import Admin, Db, GateDep, Settings, ok
+from prazium_api.routers.routing import ApiRouter
 from prazium_kit.ids import DNS1123_LABEL_PATTERN
 from prazium_kit.timefmt import iso_z
 from prazium_kit.types import Obj

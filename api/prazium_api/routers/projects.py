@@ -24,9 +24,9 @@ from prazium_api.contract.responses import (
     SpecRegenerated,
     SpecWritten,
 )
-from prazium_api.deps import Caller, Paging, Settings, ok
 from prazium_api.git import cloneurl
-from prazium_api.routing import ApiRouter
+from prazium_api.routers.deps import Caller, Paging, Settings, ok
+from prazium_api.routers.routing import ApiRouter
 from prazium_kit.kube import LABEL_MANAGED_BY, PROJECTS
 from prazium_kit.types import Obj
 

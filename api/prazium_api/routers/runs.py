@@ -19,8 +19,8 @@ from prazium_api.contract.responses import (
     RunStarted,
     RunSummary,
 )
-from prazium_api.deps import Caller, Db, Paging, Settings, ok
-from prazium_api.routing import ApiRouter
+from prazium_api.routers.deps import Caller, Db, Paging, Settings, ok
+from prazium_api.routers.routing import ApiRouter
 from prazium_kit import ids
 from prazium_kit.kube import RUNS
 from prazium_kit.types import Obj

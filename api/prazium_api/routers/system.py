@@ -9,13 +9,14 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
-from prazium_api import __version__, health, stats
+from prazium_api import __version__, stats
 from prazium_api.auth import authn
 from prazium_api.auth.gate import Gate
 from prazium_api.contract.errors import ApiError
 from prazium_api.contract.responses import Health, Ok, Stats
-from prazium_api.deps import Admin, Db, GateDep, Settings, ok
-from prazium_api.routing import ApiRouter
+from prazium_api.routers.deps import Admin, Db, GateDep, Settings, ok
+from prazium_api.routers.routing import ApiRouter
+from prazium_api.server import health
 from prazium_kit.types import Obj
 
 log = logging.getLogger(__name__)

@@ -15,11 +15,11 @@ import anyio
 from fastapi import Query
 from fastapi.responses import Response, StreamingResponse
 
-from prazium_api import metrics
 from prazium_api.cluster import lookup
 from prazium_api.contract.errors import ApiError, not_found
-from prazium_api.deps import Caller, Settings
-from prazium_api.routing import ApiRouter
+from prazium_api.routers.deps import Caller, Settings
+from prazium_api.routers.routing import ApiRouter
+from prazium_api.server import metrics
 from prazium_api.streams import logstream
 from prazium_kit import paths, tasklogs
 from prazium_kit.types import Obj

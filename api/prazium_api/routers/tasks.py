@@ -5,8 +5,8 @@ from __future__ import annotations
 from prazium_api.cluster import lookup
 from prazium_api.contract import views
 from prazium_api.contract.responses import Ok, TaskDetail
-from prazium_api.deps import Caller, Db, ok
-from prazium_api.routing import ApiRouter
+from prazium_api.routers.deps import Caller, Db, ok
+from prazium_api.routers.routing import ApiRouter
 from prazium_kit.types import Obj
 
 router = ApiRouter(tags=["Tasks"])

@@ -36,13 +36,13 @@ from typing import Any
 import anyio
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from prazium_api import metrics
 from prazium_api.auth.authn import client_ip, credentials, cross_origin
 from prazium_api.auth.gate import Gate
 from prazium_api.auth.keys import Principal
 from prazium_api.cluster import lookup
 from prazium_api.contract.errors import ApiError, envelope
 from prazium_api.db import Database
+from prazium_api.server import metrics
 from prazium_api.settings import ApiSettings
 from prazium_api.streams import events
 from prazium_api.streams.follower import JournalHub
