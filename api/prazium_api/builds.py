@@ -6,6 +6,8 @@ API replicas cannot both see "0 active" and both create a Run.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from prazium_api.auth.keys import Principal
 from prazium_api.cluster import crs
 from prazium_api.contract import views
@@ -13,8 +15,9 @@ from prazium_api.contract.errors import ApiError
 from prazium_api.db import Database
 from prazium_api.settings import ApiSettings
 from prazium_kit import ids, kube
-from prazium_kit.kube import LABEL_MANAGED_BY, LABEL_PROJECT, RUNS
-from prazium_kit.types import Obj
+from prazium_kit.kinds import RUN, Project, Run
+from prazium_kit.kube import LABEL_MANAGED_BY, LABEL_PROJECT
+from prazium_kit.models import RUN_ACTIVE_PHASES, ObjectRef, RunSpec
 
 _LOCK_PREFIX = "prazium-builds/"
 
@@ -27,11 +30,9 @@ def build_limit(settings: ApiSettings, tier: str) -> int:
     }[tier]
 
 
-def active_runs(namespace: str) -> list[Obj]:
+def active_runs(namespace: str) -> list[Run]:
     return [
-        run
-        for run in crs.list_objects(namespace, RUNS)
-        if views.run_phase(run) not in views.TERMINAL_RUN_PHASES
+        run for run in crs.list_objects(namespace, RUN) if views.run_phase(run) in RUN_ACTIVE_PHASES
     ]
 
 
@@ -39,26 +40,25 @@ def create_run(
     database: Database,
     settings: ApiSettings,
     caller: Principal,
-    project: Obj,
-    trigger: str,
+    project: Project,
+    trigger: Literal["manual", "retry", "gitops"],
     parallelism: int | None = None,
     retry_of: str | None = None,
-) -> Obj:
+) -> Run:
     """Create a Run CR for project, refusing with 409 CONFLICT over the tier's quota."""
     limit = build_limit(settings, caller.tier)
-    project_name = project["metadata"]["name"]
-    spec: Obj = {"projectRef": {"name": project_name}, "trigger": trigger}
-    if parallelism is not None:
-        spec["parallelism"] = parallelism
-    if retry_of is not None:
-        spec["retryOf"] = retry_of
-    body = {
-        "metadata": {
-            "generateName": f"{project_name}-r",
-            "labels": {LABEL_PROJECT: project_name, LABEL_MANAGED_BY: "prazium-api"},
-            "ownerReferences": [kube.owner_reference(project)],
-        },
-        "spec": spec,
+    given = {"parallelism": parallelism, "retryOf": retry_of}
+    spec = RunSpec.model_validate(
+        {
+            "projectRef": ObjectRef(name=project.name),
+            "trigger": trigger,
+            **{field: value for field, value in given.items() if value is not None},
+        }
+    )
+    metadata = {
+        "generateName": f"{project.name}-r",
+        "labels": {LABEL_PROJECT: project.name, LABEL_MANAGED_BY: "prazium-api"},
+        "ownerReferences": [kube.owner_reference(project.obj)],
     }
     with database.connection() as conn, conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (_LOCK_PREFIX + caller.tenant,))
@@ -72,7 +72,7 @@ def create_run(
                     {
                         "reason": "CONCURRENT_BUILD_LIMIT",
                         "limit": limit,
-                        "activeRuns": sorted(ids.run_id(r["metadata"]["name"]) for r in active),
+                        "activeRuns": sorted(ids.run_id(r.name) for r in active),
                     },
                 )
-        return crs.create(caller.tenant, RUNS, body, "run")
+        return crs.create(caller.tenant, RUN, metadata, spec, "run")

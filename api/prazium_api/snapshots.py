@@ -9,26 +9,27 @@ from pathlib import Path
 from prazium_api.contract.errors import ApiError
 from prazium_api.git import repo
 from prazium_kit import paths
-from prazium_kit.types import Obj
+from prazium_kit.kinds import Run
+from prazium_kit.models import SpecSnapshot
 
 SPEC_DIR = "docs/spec"
 SPEC_DOCUMENTS = ("SPEC.md", "ACCEPTANCE.md", "ROUTES.md", "DATA.md")
 
 
-def spec_snapshot(data_dir: Path, namespace: str, run: Obj) -> Obj | None:
+def spec_snapshot(data_dir: Path, namespace: str, run: Run) -> SpecSnapshot | None:
     """{version, commitSha, documents}, or the stored snapshot as it is when it has no
     commit (an older run keeps its documents inline) or the commit cannot be read."""
-    stored = run.get("status", {}).get("specSnapshot")
-    if not stored or not stored.get("commitSha") or stored.get("documents"):
+    stored = run.status.spec_snapshot
+    if stored is None or not stored.commit_sha or stored.documents:
         return stored
-    project = run.get("spec", {}).get("projectRef", {}).get("name", "")
-    bare = paths.repo_path(data_dir, namespace, project)
-    commit = str(stored["commitSha"])
+    bare = paths.repo_path(data_dir, namespace, run.spec.project_ref.name)
     try:
         documents = {
-            name: repo.read_file(bare, commit, f"{SPEC_DIR}/{name}").decode(errors="replace")
+            name: repo.read_file(bare, stored.commit_sha, f"{SPEC_DIR}/{name}").decode(
+                errors="replace"
+            )
             for name in SPEC_DOCUMENTS
         }
     except ApiError:
         return stored  # the repository went (project deleted) or the commit is gone
-    return {**stored, "documents": documents}
+    return stored.model_copy(update={"documents": documents})

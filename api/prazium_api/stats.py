@@ -3,22 +3,25 @@ not needed for counts; workers from operator heartbeats."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from prazium_api.cluster import crs
 from prazium_api.contract import views
+from prazium_api.contract.responses import (
+    EventCounts,
+    ProjectCounts,
+    QueueCounts,
+    RunCounts,
+    Stats,
+    WorkerCounts,
+)
 from prazium_api.db import Database
-from prazium_kit.kube import PROJECTS, RUNS, TASKS
+from prazium_kit.kinds import PROJECT, RUN, TASK
+from prazium_kit.models import RUN_ACTIVE_PHASES, TASK_WAITING_PHASES
 
-IN_PROGRESS = frozenset({"pending", "decomposing", "executing", "merging", "verifying"})
 
-
-def collect(database: Database, stale_seconds: float) -> dict[str, Any]:
-    projects = crs.list_all_namespaces(PROJECTS)
-    runs = crs.list_all_namespaces(RUNS)
-    tasks = crs.list_all_namespaces(TASKS)
-    run_phases = [views.run_phase(run) for run in runs]
-    task_phases = [str(t.get("status", {}).get("phase") or "pending") for t in tasks]
+def collect(database: Database, stale_seconds: float) -> Stats:
+    projects = crs.list_all_namespaces(PROJECT)
+    run_phases = [views.run_phase(run) for run in crs.list_all_namespaces(RUN)]
+    task_phases = [views.task_phase(task) for task in crs.list_all_namespaces(TASK)]
     with database.connection() as conn:
         row = conn.execute(
             "SELECT count(*), coalesce(sum(max_workers), 0), coalesce(sum(active_workers), 0)"
@@ -27,22 +30,22 @@ def collect(database: Database, stale_seconds: float) -> dict[str, Any]:
         ).fetchone()
         events = conn.execute("SELECT count(*) FROM events").fetchone()
     operators, capacity, busy = (int(v) for v in row) if row else (0, 0, 0)
-    return {
-        "projects": {
-            "total": len(projects),
-            "active": sum(1 for p in projects if views.project_phase(p) != "archived"),
-        },
-        "runs": {
-            "total": len(runs),
-            "succeeded": run_phases.count("succeeded"),
-            "failed": run_phases.count("failed"),
-            "cancelled": run_phases.count("cancelled"),
-            "inProgress": sum(1 for p in run_phases if p in IN_PROGRESS),
-        },
-        "queue": {
-            "pending": sum(1 for p in task_phases if p in ("pending", "queued")),
-            "processing": task_phases.count("running"),
-        },
-        "workers": {"total": capacity, "active": busy, "operators": operators},
-        "events": {"total": int(events[0]) if events else 0},
-    }
+    return Stats(
+        projects=ProjectCounts(
+            total=len(projects),
+            active=sum(1 for p in projects if views.project_phase(p) != "archived"),
+        ),
+        runs=RunCounts(
+            total=len(run_phases),
+            succeeded=run_phases.count("succeeded"),
+            failed=run_phases.count("failed"),
+            cancelled=run_phases.count("cancelled"),
+            inProgress=sum(1 for p in run_phases if p in RUN_ACTIVE_PHASES),
+        ),
+        queue=QueueCounts(
+            pending=sum(1 for p in task_phases if p in TASK_WAITING_PHASES),
+            processing=task_phases.count("running"),
+        ),
+        workers=WorkerCounts(total=capacity, active=busy, operators=operators),
+        events=EventCounts(total=int(events[0]) if events else 0),
+    )

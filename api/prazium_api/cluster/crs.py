@@ -5,6 +5,10 @@ they are on (PRAZIUM_READ_CACHE), else from the apiserver (Project lists then
 from a short-lived snapshot). Every object a write returns is applied to the
 informer, so reads through this replica see its own writes.
 
+Objects come and go as typed resources (prazium_kit.kinds): read with the kit's
+spec and status models, written through its spec models. The raw objects stay
+here, at the Kubernetes edge.
+
 The kubernetes client is synchronous: call these from `def` routes (FastAPI runs
 them in its thread pool) or through asyncio.to_thread.
 """
@@ -16,16 +20,18 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any, TypeVar
 
 from kubernetes.client.exceptions import ApiException
+from pydantic import BaseModel
 
 from prazium_api.cluster.informer import informers
 from prazium_api.contract.errors import ApiError
 from prazium_kit import kube, resources
-from prazium_kit.kube import PROJECTS, RUNS, TASKS
-from prazium_kit.types import Obj
+from prazium_kit.kinds import PROJECT, Kind, Project, Resource
 
-KIND_BY_PLURAL = {PROJECTS: "Project", RUNS: "Run", TASKS: "Task"}
+S = TypeVar("S", bound=BaseModel)
+T = TypeVar("T", bound=BaseModel)
 
 
 @contextmanager
@@ -53,83 +59,120 @@ def _to_api_error(exc: ApiException, what: str) -> ApiError:
     return ApiError("INTERNAL_ERROR", f"Kubernetes API error ({exc.status}) on {what}")
 
 
-def cached(namespace: str, plural: str, name: str) -> Obj | None:
+def cached(namespace: str, kind: Kind[S, T], name: str) -> Resource[S, T] | None:
     """The object as the watch-fed read cache holds it, without any I/O (so an async
     route may call it in the event loop); None: ask get()."""
-    informer = informers.serving(plural)
+    informer = informers.serving(kind)
     return None if informer is None else informer.get(namespace, name)
 
 
-def get(namespace: str, plural: str, name: str, what: str) -> Obj:
-    informer = informers.serving(plural)
+def get(namespace: str, kind: Kind[S, T], name: str, what: str) -> Resource[S, T]:
+    informer = informers.serving(kind)
     if informer is not None:
         cached = informer.get(namespace, name)
         if cached is not None:
             return cached
     with mapped_errors(what):
-        obj = resources.get(namespace, plural, name)
+        obj = resources.get(namespace, kind.plural, name)
     if obj is None:
         raise ApiError("NOT_FOUND", f"{what} not found")
-    return informers.applied(plural, obj)
+    return informers.applied(kind.of(obj))
 
 
-def list_objects(namespace: str, plural: str, label_selector: str = "") -> list[Obj]:
-    informer = informers.serving(plural)
+def list_objects(
+    namespace: str, kind: Kind[S, T], label_selector: str = ""
+) -> list[Resource[S, T]]:
+    informer = informers.serving(kind)
     if informer is not None:
         if not label_selector:
             return informer.items(namespace)
         key, _, value = label_selector.partition("=")
         if key == informer.index_label and value and "," not in value:
             return informer.by_label(namespace, value)
-    with mapped_errors(plural):
-        return resources.list_by_label(namespace, plural, label_selector)
+    with mapped_errors(kind.plural):
+        found = resources.list_by_label(namespace, kind.plural, label_selector)
+    return [kind.of(obj) for obj in found]
 
 
-def list_all_namespaces(plural: str) -> list[Obj]:
-    with mapped_errors(plural):
-        return resources.list_all_namespaces(plural)
+def list_all_namespaces(kind: Kind[S, T]) -> list[Resource[S, T]]:
+    with mapped_errors(kind.plural):
+        return [kind.of(obj) for obj in resources.list_all_namespaces(kind.plural)]
 
 
-def create(namespace: str, plural: str, body: Obj, what: str) -> Obj:
-    body = {"apiVersion": kube.API_VERSION, "kind": KIND_BY_PLURAL[plural], **body}
+def create(
+    namespace: str, kind: Kind[S, T], metadata: dict[str, Any], spec: S, what: str
+) -> Resource[S, T]:
+    """Create an object of kind with metadata (name or generateName, labels, owners)
+    and spec, written as it was set (no defaults added: the CRD applies its own)."""
+    body = {
+        "apiVersion": kube.API_VERSION,
+        "kind": kind.name,
+        "metadata": metadata,
+        "spec": spec.model_dump(by_alias=True, exclude_unset=True),
+    }
     with mapped_errors(what):
-        obj = resources.create_object(namespace, plural, body)
+        obj = resources.create_object(namespace, kind.plural, body)
     project_lists.invalidate(namespace)
-    return informers.applied(plural, obj)
+    return informers.applied(kind.of(obj))
 
 
-def patch(namespace: str, plural: str, name: str, merge_patch: Obj, what: str) -> Obj:
+def patch_spec(
+    namespace: str, kind: Kind[S, T], name: str, what: str, **changes: object
+) -> Resource[S, T]:
+    """A merge patch of the named spec fields (Python names, each validated against
+    the kind's spec model; nested objects as set, without nulls)."""
+    return _patch(namespace, kind, name, {"spec": _spec_changes(kind, **changes)}, what)
+
+
+def _spec_changes(kind: Kind[S, T], **changes: object) -> dict[str, Any]:
+    model = kind.spec_model
+    partial = model.model_construct()
+    for field, value in changes.items():
+        # Checks one field's value against its type and constraints (an unknown field
+        # is refused too), and marks it set.
+        model.__pydantic_validator__.validate_assignment(partial, field, value)
+    return partial.model_dump(by_alias=True, exclude_unset=True, exclude_none=True)
+
+
+def _patch(
+    namespace: str, kind: Kind[S, T], name: str, merge_patch: dict[str, Any], what: str
+) -> Resource[S, T]:
     with mapped_errors(what):
-        obj = resources.merge_patch(namespace, plural, name, merge_patch)
+        obj = resources.merge_patch(namespace, kind.plural, name, merge_patch)
     project_lists.invalidate(namespace)
-    return informers.applied(plural, obj)
+    return informers.applied(kind.of(obj))
 
 
 def wait_until(
-    namespace: str, plural: str, name: str, done: Callable[[Obj], bool], timeout: float, what: str
-) -> Obj | None:
-    """Watch one object until done(obj); the last object seen, or None on timeout."""
+    namespace: str,
+    kind: Kind[S, T],
+    name: str,
+    done: Callable[[Resource[S, T]], bool],
+    timeout: float,
+    what: str,
+) -> Resource[S, T] | None:
+    """Watch one object until done(it); the last copy seen, or None on timeout."""
     deadline = time.monotonic() + timeout
-    obj = get(namespace, plural, name, what)
-    while not done(obj):
+    current = get(namespace, kind, name, what)
+    while not done(current):
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return None
         try:
-            for kind, candidate in resources.watch_object(
-                namespace, plural, name, obj["metadata"]["resourceVersion"], remaining
+            for event, candidate in resources.watch_object(
+                namespace, kind.plural, name, current.resource_version, remaining
             ):
-                if kind == "DELETED":
+                if event == "DELETED":
                     raise ApiError("NOT_FOUND", f"{what} not found")
-                obj = informers.applied(plural, candidate)
-                if done(obj):
-                    return obj
+                current = informers.applied(kind.of(candidate))
+                if done(current):
+                    return current
                 if time.monotonic() > deadline:
                     break
         except ApiException:
             pass  # e.g. 410 Gone: the fresh get below restarts the watch
-        obj = get(namespace, plural, name, what)
-    return obj
+        current = get(namespace, kind, name, what)
+    return current
 
 
 class ProjectListCache:
@@ -144,11 +187,11 @@ class ProjectListCache:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._snapshots: dict[str, tuple[float, list[Obj]]] = {}
-        self._sorted: dict[str, tuple[int, list[Obj]]] = {}
+        self._snapshots: dict[str, tuple[float, list[Project]]] = {}
+        self._sorted: dict[str, tuple[int, list[Project]]] = {}
 
-    def get(self, namespace: str, max_age: float) -> list[Obj]:
-        informer = informers.serving(PROJECTS)
+    def get(self, namespace: str, max_age: float) -> list[Project]:
+        informer = informers.serving(PROJECT)
         if informer is not None:
             return self._from_informer(namespace)
         if max_age > 0:
@@ -157,7 +200,7 @@ class ProjectListCache:
             if cached and time.monotonic() - cached[0] < max_age:
                 return cached[1]
         taken = time.monotonic()
-        items = newest_first(list_objects(namespace, PROJECTS))
+        items = newest_first(list_objects(namespace, PROJECT))
         if max_age > 0:
             with self._lock:
                 self._snapshots[namespace] = (taken, items)
@@ -165,7 +208,7 @@ class ProjectListCache:
                     self._snapshots.pop(next(iter(self._snapshots)))
         return items
 
-    def _from_informer(self, namespace: str) -> list[Obj]:
+    def _from_informer(self, namespace: str) -> list[Project]:
         informer = informers.projects
         changes = informer.changes(namespace)
         with self._lock:
@@ -184,12 +227,8 @@ class ProjectListCache:
             self._snapshots.pop(namespace, None)
 
 
-def newest_first(items: list[Obj]) -> list[Obj]:
-    return sorted(
-        items,
-        key=lambda o: (o["metadata"].get("creationTimestamp", ""), o["metadata"]["name"]),
-        reverse=True,
-    )
+def newest_first(items: list[Project]) -> list[Project]:
+    return sorted(items, key=lambda p: (p.created_at or "", p.name), reverse=True)
 
 
 project_lists = ProjectListCache()

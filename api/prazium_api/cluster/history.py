@@ -11,17 +11,19 @@ from collections.abc import Sequence
 
 from prazium_api.db import Database
 from prazium_kit import archive
-from prazium_kit.types import Obj
+from prazium_kit.kinds import RUN, TASK, Run, Task
 
 
-def run(database: Database, namespace: str, name: str) -> Obj | None:
+def run(database: Database, namespace: str, name: str) -> Run | None:
     with database.connection() as conn:
-        return archive.get_run(conn, namespace, name)
+        found = archive.get_run(conn, namespace, name)
+    return None if found is None else RUN.of(found)
 
 
-def tasks(database: Database, namespace: str, run_name: str) -> list[Obj]:
+def tasks(database: Database, namespace: str, run_name: str) -> list[Task]:
     with database.connection() as conn:
-        return archive.get_tasks(conn, namespace, run_name)
+        found = archive.get_tasks(conn, namespace, run_name)
+    return [TASK.of(task) for task in found]
 
 
 def run_keys(
@@ -31,6 +33,7 @@ def run_keys(
         return archive.run_keys(conn, namespace, project, phase)
 
 
-def runs(database: Database, namespace: str, names: Sequence[str]) -> list[Obj]:
+def runs(database: Database, namespace: str, names: Sequence[str]) -> list[Run]:
     with database.connection() as conn:
-        return archive.get_runs(conn, namespace, names)
+        found = archive.get_runs(conn, namespace, names)
+    return [RUN.of(run) for run in found]

@@ -1,4 +1,5 @@
-"""Watch-fed caches of Projects, Runs and Tasks: an informer per API replica (issue 15).
+"""Watch-fed caches of Projects, Runs and Tasks: an informer per API replica, so that
+reads of a page or an object cost no apiserver round trip.
 
 One background thread per kind lists the kind once across all namespaces, then
 watches it from that list's resourceVersion, keeping every object in memory by
@@ -17,7 +18,9 @@ Consistency:
 * until the first list is in (start-up, or after a 410 Gone relist started), reads
   go to the apiserver (`synced` is False).
 
-Objects handed out are shared: callers must not mutate them.
+Objects are kept as typed resources (prazium_kit.kinds): a reader's first look at
+an object's spec or status parses it, every later reader of that version gets the
+parsed models. Objects handed out are shared: callers must not mutate them.
 """
 
 from __future__ import annotations
@@ -26,36 +29,42 @@ import logging
 import threading
 import time
 from collections import defaultdict
+from typing import Any, Generic, TypeVar
 
 from kubernetes import watch
 from kubernetes.client.exceptions import ApiException
+from pydantic import BaseModel
 
 from prazium_kit import kube
-from prazium_kit.kube import LABEL_PROJECT, LABEL_RUN, PROJECTS, RUNS, TASKS
-from prazium_kit.types import Obj
+from prazium_kit.kinds import PROJECT, RUN, TASK, Kind, Resource
+from prazium_kit.kube import LABEL_PROJECT, LABEL_RUN
+from prazium_kit.models import ProjectSpec, ProjectStatus, RunSpec, RunStatus, TaskSpec, TaskStatus
 
 log = logging.getLogger(__name__)
 WATCH_SECONDS = 300
 RETRY_SECONDS = 1.0
+S = TypeVar("S", bound=BaseModel)
+T = TypeVar("T", bound=BaseModel)
 
 
-def _version(obj: Obj) -> int:
+def _version(resource: Resource[Any, Any]) -> int:
     """resourceVersion as a number (etcd's revision); -1 when it is not one."""
     try:
-        return int(obj["metadata"].get("resourceVersion") or -1)
-    except (TypeError, ValueError):
+        return int(resource.resource_version or -1)
+    except ValueError:
         return -1
 
 
-class Informer:
+class Informer(Generic[S, T]):
     """One kind's objects, by namespace and name, kept current by a watch.
 
     index_label: a label whose value groups objects for `by_label` (a Run's Tasks)."""
 
-    def __init__(self, plural: str, index_label: str | None = None) -> None:
-        self.plural, self.index_label = plural, index_label
+    def __init__(self, kind: Kind[S, T], index_label: str | None = None) -> None:
+        self.kind, self.index_label = kind, index_label
+        self.plural = kind.plural
         self._lock = threading.Lock()
-        self._objects: dict[str, dict[str, Obj]] = defaultdict(dict)
+        self._objects: dict[str, dict[str, Resource[S, T]]] = defaultdict(dict)
         self._grouped: dict[tuple[str, str], set[str]] = defaultdict(set)
         self._changes: dict[str, int] = defaultdict(int)
         self._synced = threading.Event()
@@ -72,15 +81,15 @@ class Informer:
     def wait_synced(self, timeout: float) -> bool:
         return self._synced.wait(timeout)
 
-    def get(self, namespace: str, name: str) -> Obj | None:
+    def get(self, namespace: str, name: str) -> Resource[S, T] | None:
         with self._lock:
             return self._objects.get(namespace, {}).get(name)
 
-    def items(self, namespace: str) -> list[Obj]:
+    def items(self, namespace: str) -> list[Resource[S, T]]:
         with self._lock:
             return list(self._objects.get(namespace, {}).values())
 
-    def by_label(self, namespace: str, value: str) -> list[Obj]:
+    def by_label(self, namespace: str, value: str) -> list[Resource[S, T]]:
         with self._lock:
             names = self._grouped.get((namespace, value), set())
             objects = self._objects.get(namespace, {})
@@ -94,27 +103,26 @@ class Informer:
 
     # -- writes --------------------------------------------------------------
 
-    def apply(self, obj: Obj) -> None:
-        """Keep obj unless a newer copy (by resourceVersion) is already held."""
-        meta = obj.get("metadata") or {}
-        namespace, name = meta.get("namespace"), meta.get("name")
+    def apply(self, resource: Resource[S, T]) -> None:
+        """Keep resource unless a newer copy (by resourceVersion) is already held."""
+        namespace, name = resource.namespace, resource.metadata.get("name")
         if not namespace or not name:
             return
         with self._lock:
             held = self._objects[namespace].get(name)
-            if held is not None and _version(held) >= _version(obj) >= 0:
+            if held is not None and _version(held) >= _version(resource) >= 0:
                 return
-            self._objects[namespace][name] = obj
-            old, new = self._label(held or {}), self._label(obj)
+            self._objects[namespace][name] = resource
+            old = None if held is None else self._label(held)
+            new = self._label(resource)
             if old is not None and old != new:
                 self._grouped[(namespace, old)].discard(name)
             if new is not None:
                 self._grouped[(namespace, new)].add(name)
             self._changes[namespace] += 1
 
-    def forget(self, obj: Obj) -> None:
-        meta = obj.get("metadata") or {}
-        namespace, name = meta.get("namespace"), meta.get("name")
+    def forget(self, resource: Resource[S, T]) -> None:
+        namespace, name = resource.namespace, resource.metadata.get("name")
         if not namespace or not name:
             return
         with self._lock:
@@ -125,21 +133,21 @@ class Informer:
                     self._grouped[(namespace, label)].discard(name)
                 self._changes[namespace] += 1
 
-    def _label(self, obj: Obj) -> str | None:
+    def _label(self, resource: Resource[S, T]) -> str | None:
         if self.index_label is None:
             return None
-        value = ((obj.get("metadata") or {}).get("labels") or {}).get(self.index_label)
+        value = resource.labels.get(self.index_label)
         return str(value) if value else None
 
-    def _replace_all(self, items: list[Obj]) -> None:
-        objects: dict[str, dict[str, Obj]] = defaultdict(dict)
+    def _replace_all(self, items: list[Resource[S, T]]) -> None:
+        objects: dict[str, dict[str, Resource[S, T]]] = defaultdict(dict)
         grouped: dict[tuple[str, str], set[str]] = defaultdict(set)
-        for obj in items:
-            meta = obj["metadata"]
-            objects[meta["namespace"]][meta["name"]] = obj
-            label = self._label(obj)
+        for resource in items:
+            namespace, name = resource.namespace, resource.name
+            objects[namespace][name] = resource
+            label = self._label(resource)
             if label is not None:
-                grouped[(meta["namespace"], label)].add(meta["name"])
+                grouped[(namespace, label)].add(name)
         with self._lock:
             for namespace in set(self._objects) | set(objects):
                 self._changes[namespace] += 1
@@ -174,10 +182,10 @@ class Informer:
                 self._stopped.wait(RETRY_SECONDS)
 
     def _list(self) -> str:
-        found: Obj = kube.custom_objects().list_cluster_custom_object(  # type: ignore[assignment]
+        found: dict[str, Any] = kube.custom_objects().list_cluster_custom_object(  # type: ignore[assignment]
             kube.GROUP, kube.VERSION, self.plural
         )
-        self._replace_all(list(found.get("items", [])))
+        self._replace_all([self.kind.of(obj) for obj in found.get("items", [])])
         return str(found["metadata"]["resourceVersion"])
 
     def _watch(self, version: str) -> None:
@@ -201,9 +209,9 @@ class Informer:
                     continue
                 version = obj["metadata"].get("resourceVersion") or version
                 if kind == "DELETED":
-                    self.forget(obj)
+                    self.forget(self.kind.of(obj))
                 elif kind in ("ADDED", "MODIFIED"):
-                    self.apply(obj)
+                    self.apply(self.kind.of(obj))
                 if self._stopped.is_set():
                     return
 
@@ -216,10 +224,12 @@ class Informers:
         self.enabled = False
 
     def _fresh(self) -> None:
-        self.projects = Informer(PROJECTS)
-        self.runs = Informer(RUNS, index_label=LABEL_PROJECT)
-        self.tasks = Informer(TASKS, index_label=LABEL_RUN)
-        self.by_plural = {PROJECTS: self.projects, RUNS: self.runs, TASKS: self.tasks}
+        self.projects: Informer[ProjectSpec, ProjectStatus] = Informer(PROJECT)
+        self.runs: Informer[RunSpec, RunStatus] = Informer(RUN, index_label=LABEL_PROJECT)
+        self.tasks: Informer[TaskSpec, TaskStatus] = Informer(TASK, index_label=LABEL_RUN)
+        self.by_plural: dict[str, Informer[Any, Any]] = {
+            informer.plural: informer for informer in (self.projects, self.runs, self.tasks)
+        }
 
     def start(self, sync_timeout: float = 5.0) -> None:
         """Start watching (an app started again in one process starts afresh) and wait,
@@ -237,19 +247,19 @@ class Informers:
         for informer in self.by_plural.values():
             informer.stop()
 
-    def serving(self, plural: str) -> Informer | None:
-        """The informer to read plural from, or None: read the apiserver."""
-        informer = self.by_plural.get(plural)
+    def serving(self, kind: Kind[S, T]) -> Informer[S, T] | None:
+        """The informer to read kind from, or None: read the apiserver."""
+        informer: Informer[S, T] | None = self.by_plural.get(kind.plural)
         if not self.enabled or informer is None or not informer.synced:
             return None
         return informer
 
-    def applied(self, plural: str, obj: Obj) -> Obj:
-        """Keep an object a write (or a read of the apiserver) returned; returns obj."""
-        informer = self.by_plural.get(plural)
+    def applied(self, resource: Resource[S, T]) -> Resource[S, T]:
+        """Keep a resource a write (or a read of the apiserver) returned; returns it."""
+        informer: Informer[S, T] | None = self.by_plural.get(resource.kind.plural)
         if self.enabled and informer is not None:
-            informer.apply(obj)
-        return obj
+            informer.apply(resource)
+        return resource
 
 
 informers = Informers()

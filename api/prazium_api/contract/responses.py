@@ -1,23 +1,23 @@
 """Response bodies (pydantic): the contract's JSON shapes, field for field, so the
-OpenAPI document describes every 2xx body.
+OpenAPI document describes every 2xx body. Each shape is declared here and only
+here; views.py (and the verbs) fill them in.
 
-Routes build these shapes in views.py (and beside the route); FastAPI validates
-them against these models and serializes with response_model_exclude_unset, so a
-key that a view leaves out (an export's downloadUrl before it completes, a file
-entry's size for a directory) stays out, exactly as before. Fields written by
-the operator into a CR's status are nullable where the status may not have them
-yet.
+Answers are serialized with response_model_exclude_unset, so a key an answer
+leaves unset (an export's downloadUrl before it completes, a file entry's size
+for a directory) stays out, as the contract shows it. Fields written by the
+operator into a CR's status are nullable where the status may not have them yet.
 """
 
 from __future__ import annotations
 
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar, cast
 
 from pydantic import BaseModel, Field
 
 from prazium_kit.models import ProjectPhase, QuestionType, RunPhase, TaskPhase
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 Timestamp = str  # RFC 3339 in UTC, e.g. 2024-01-15T10:30:00Z
 
 
@@ -45,6 +45,23 @@ class OkPage(Schema, Generic[T]):
     success: Literal[True]
     data: list[T]
     pagination: Pagination
+
+
+def ok(data: M) -> Ok[M]:
+    """The envelope of an answer, as the route's model (Ok[<the answer's model>]), so
+    the route's validation takes it as it is."""
+    envelope = cast("type[Ok[M]]", Ok[type(data)])  # type: ignore[misc]
+    return envelope(success=True, data=data)
+
+
+def ok_list(model: type[M], items: list[M]) -> Ok[list[M]]:
+    envelope = cast("type[Ok[list[M]]]", Ok[list[model]])  # type: ignore[valid-type]
+    return envelope(success=True, data=items)
+
+
+def ok_page(model: type[M], items: list[M], pagination: Pagination) -> OkPage[M]:
+    envelope = cast("type[OkPage[M]]", OkPage[model])  # type: ignore[valid-type]
+    return envelope(success=True, data=items, pagination=pagination)
 
 
 # --- Projects -------------------------------------------------------------------------
@@ -248,6 +265,7 @@ class Event(Schema):
 # --- Exports and deployments ------------------------------------------------------------
 
 ExportFormat = Literal["zip", "tar.gz"]
+ExportState = Literal["processing", "completed", "failed"]
 
 
 class ExportCreated(Schema):
@@ -258,7 +276,7 @@ class ExportCreated(Schema):
 
 class ExportStatus(Schema):
     id: str
-    status: Literal["processing", "completed", "failed"]
+    status: ExportState
     format: ExportFormat
     sizeBytes: int | None = Field(default=None, description="once completed")
     downloadUrl: str | None = Field(

@@ -1,37 +1,60 @@
-"""Custom resources -> the contract's JSON shapes (ids per prazium_kit.ids)."""
+"""Typed custom resources (prazium_kit.kinds) -> the contract's answers (responses.py).
+
+Each answer's shape is declared once, as its model in responses.py; a view only
+maps a resource's spec, status and metadata onto it (ids per prazium_kit.ids).
+Answers are serialized with exclude_unset (routers/routing.py), so a view sets
+every key the answer shows, None included; parts of a status the contract passes
+on as stored (a run's spec snapshot, its verification result, its planned tasks)
+keep exactly the keys the status has.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, cast
 
+from pydantic import BaseModel
+
+from prazium_api.contract.responses import (
+    AnswerRecord,
+    LatestRun,
+    Plan,
+    ProjectCreated,
+    ProjectDetail,
+    ProjectSummary,
+    Question,
+    Questions,
+    RunDetail,
+    RunStarted,
+    RunSummary,
+    Spec,
+    SpecApproval,
+    SpecApproved,
+    SpecDocuments,
+    SpecRegenerated,
+    SpecWritten,
+    TaskBrief,
+    TaskDefinition,
+    TaskDetail,
+    TaskResult,
+    TasksSummary,
+)
 from prazium_kit import ids, models, paths
-from prazium_kit.types import Obj
+from prazium_kit.kinds import Project, Run, Task
+from prazium_kit.models import ProjectPhase, RunPhase, TaskPhase
 
-TERMINAL_RUN_PHASES = models.RUN_FINAL_PHASES
-PROJECT_PHASES = models.PROJECT_PHASES
-RUN_PHASES = models.RUN_PHASES
-SUMMARY_KEYS = ("total", "pending", "queued", "running", "succeeded", "failed", "cancelled")
+CLONE_PATH = "/v1/projects/{project_id}/git"
 
 
-def updated_at(obj: Obj) -> str | None:
-    """The last write to the object: the newest managedFields entry (kubectl or API)."""
-    meta = obj.get("metadata", {})
-    times = [entry.get("time") for entry in meta.get("managedFields") or [] if entry.get("time")]
-    return max(times) if times else meta.get("creationTimestamp")
+def as_stored(part: BaseModel) -> dict[str, Any]:
+    """A part of a status as the apiserver holds it: its keys, by their names there."""
+    return part.model_dump(by_alias=True, exclude_unset=True)
 
 
-def project_phase(obj: Obj) -> str:
-    if obj.get("spec", {}).get("archived"):
-        return "archived"
-    return str(obj.get("status", {}).get("phase") or "draft")
-
-
-def repo_path(data_dir: Path, obj: Obj) -> str:
-    """The project's repository relative to the repo volume: answers carry no host path."""
-    meta = obj["metadata"]
-    return paths.volume_relative(
-        data_dir, paths.repo_path(data_dir, meta["namespace"], meta["name"])
-    )
+def clone_url(base: str, project_id: str) -> str:
+    """The URL `git clone` takes for a project (routers/git.py serves it) under the
+    API's base URL (routers/deps.py: PRAZIUM_EXTERNAL_URL or the request's)."""
+    return base + CLONE_PATH.format(project_id=project_id)
 
 
 def volume_relative(value: str | None) -> str | None:
@@ -47,82 +70,194 @@ def volume_relative(value: str | None) -> str | None:
     return None
 
 
-def latest_run(obj: Obj) -> Obj | None:
-    latest = obj.get("status", {}).get("latestRun")
-    if not latest or not latest.get("name"):
+# --- Projects -------------------------------------------------------------------------
+
+
+def project_phase(project: Project) -> ProjectPhase:
+    """The phase the contract shows: archived by the spec, else the operator's."""
+    if project.spec.archived:
+        return "archived"
+    return project.status.phase or "draft"
+
+
+def repo_path(data_dir: Path, project: Project) -> str:
+    """The project's repository relative to the repo volume: answers carry no host path."""
+    bare = paths.repo_path(data_dir, project.namespace, project.name)
+    return paths.volume_relative(data_dir, bare)
+
+
+def latest_run(project: Project) -> LatestRun | None:
+    latest = project.status.latest_run
+    if latest is None or not latest.name:
         return None
-    return {
-        "id": ids.run_id(latest["name"]),
-        "runNumber": latest.get("runNumber"),
-        "status": latest.get("phase") or "pending",
-    }
+    # The operator copies the Run's phase there (the CRD keeps it a plain string).
+    phase = cast("RunPhase", latest.phase or "pending")
+    return LatestRun(id=ids.run_id(latest.name), runNumber=latest.run_number, status=phase)
 
 
-def project_summary(obj: Obj) -> Obj:
-    meta, spec = obj["metadata"], obj.get("spec", {})
-    return {
-        "id": ids.project_id(meta["name"]),
-        "name": spec.get("displayName"),
-        "description": spec.get("description"),
-        "status": project_phase(obj),
-        "latestRun": latest_run(obj),
-        "createdAt": meta.get("creationTimestamp"),
-        "updatedAt": updated_at(obj),
-    }
+def project_summary(project: Project, clone_base: str) -> ProjectSummary:
+    project_id = ids.project_id(project.name)
+    return ProjectSummary(
+        id=project_id,
+        name=project.spec.display_name,
+        description=project.spec.description,
+        status=project_phase(project),
+        latestRun=latest_run(project),
+        createdAt=project.created_at,
+        updatedAt=project.updated_at,
+        cloneUrl=clone_url(clone_base, project_id),
+    )
 
 
-def spec_view(obj: Obj) -> Obj | None:
-    spec = obj.get("status", {}).get("spec")
-    if not spec or not spec.get("version"):
+def project_detail(project: Project, data_dir: Path, clone_base: str) -> ProjectDetail:
+    status = project.status
+    return ProjectDetail(
+        **dict(project_summary(project, clone_base)),
+        spec=current_spec(project),
+        questions=_questions(project),
+        answers=None
+        if project.spec.answers is None
+        else [AnswerRecord.model_validate(as_stored(a)) for a in project.spec.answers],
+        repoPath=repo_path(data_dir, project),
+        message=status.message,
+    )
+
+
+def project_created(project: Project, data_dir: Path, clone_base: str) -> ProjectCreated:
+    summary = project_summary(project, clone_base)
+    return ProjectCreated(
+        id=summary.id,
+        name=summary.name,
+        description=summary.description,
+        status="draft",
+        repoPath=repo_path(data_dir, project),
+        createdAt=summary.createdAt,
+        updatedAt=summary.updatedAt,
+        cloneUrl=summary.cloneUrl,
+    )
+
+
+def current_spec(project: Project) -> Spec | None:
+    """The spec documents of the current version; None before the first is written."""
+    state = project.status.spec
+    if state is None or not state.version:
         return None
-    return {
-        "version": spec.get("version"),
-        "documents": spec.get("documents") or {},
-        "approvedAt": spec.get("approvedAt"),
-    }
+    return Spec(
+        version=state.version, documents=state.documents or {}, approvedAt=state.approved_at
+    )
 
 
-def project_detail(obj: Obj, data_dir: Path) -> Obj:
-    status = obj.get("status", {})
-    return {
-        **project_summary(obj),
-        "spec": spec_view(obj),
-        "questions": status.get("questions"),
-        "answers": obj.get("spec", {}).get("answers"),
-        "repoPath": repo_path(data_dir, obj),
-        "message": status.get("message"),
-    }
+def _questions(project: Project) -> list[Question] | None:
+    asked = project.status.questions
+    return None if asked is None else [Question.model_validate(as_stored(q)) for q in asked]
 
 
-def run_phase(obj: Obj) -> str:
-    return str(obj.get("status", {}).get("phase") or "pending")
+def questions(project: Project) -> Questions:
+    return Questions(questions=_questions(project) or [])
 
 
-def tasks_summary(obj: Obj) -> Obj:
-    summary = obj.get("status", {}).get("tasksSummary") or {}
-    return {key: int(summary.get(key) or 0) for key in SUMMARY_KEYS}
+def spec_written(project: Project) -> SpecWritten:
+    written = current_spec(project)
+    return SpecWritten(
+        status=project_phase(project),
+        spec=SpecDocuments(
+            version=None if written is None else written.version,
+            documents=None if written is None else written.documents,
+        ),
+    )
 
 
-def run_project(obj: Obj) -> str:
-    return str(obj.get("spec", {}).get("projectRef", {}).get("name", ""))
+def spec_approved(project: Project) -> SpecApproved:
+    approved = current_spec(project)
+    return SpecApproved(
+        status=project_phase(project),
+        spec=SpecApproval(
+            version=None if approved is None else approved.version,
+            approvedAt=None if approved is None else approved.approvedAt,
+        ),
+    )
 
 
-def run_summary(obj: Obj) -> Obj:
-    status = obj.get("status", {})
-    return {
-        "id": ids.run_id(obj["metadata"]["name"]),
-        "projectId": ids.project_id(run_project(obj)),
-        "runNumber": status.get("runNumber"),
-        "status": run_phase(obj),
-        "trigger": obj.get("spec", {}).get("trigger", "manual"),
-        "tasksSummary": tasks_summary(obj),
-        "startedAt": status.get("startedAt"),
-        "completedAt": status.get("completedAt"),
-        "createdAt": obj["metadata"].get("creationTimestamp"),
-    }
+def spec_regenerated(project: Project) -> SpecRegenerated:
+    return SpecRegenerated(status=project_phase(project), spec=current_spec(project))
+
+
+# --- Runs -------------------------------------------------------------------------------
+
+
+def run_phase(run: Run) -> RunPhase:
+    return run.status.phase or "pending"
+
+
+def tasks_summary(run: Run) -> TasksSummary:
+    counted = run.status.tasks_summary or models.TasksSummary()
+    return TasksSummary.model_validate(counted.model_dump())
+
+
+def run_summary(run: Run) -> RunSummary:
+    status = run.status
+    return RunSummary(
+        id=ids.run_id(run.name),
+        projectId=ids.project_id(run.spec.project_ref.name),
+        runNumber=status.run_number,
+        status=run_phase(run),
+        trigger=run.spec.trigger,
+        tasksSummary=tasks_summary(run),
+        startedAt=status.started_at,
+        completedAt=status.completed_at,
+        createdAt=run.created_at,
+    )
+
+
+def run_started(run: Run, project_id: str) -> RunStarted:
+    """The answer to starting a run, once the operator numbered it."""
+    phase = run_phase(run)
+    return RunStarted(
+        id=ids.run_id(run.name),
+        projectId=project_id,
+        runNumber=run.status.run_number,
+        # The contract reports a run that is about to be planned as "decomposing".
+        status="decomposing" if phase in ("pending", "decomposing") else phase,
+        trigger=run.spec.trigger,
+        createdAt=run.created_at,
+    )
+
+
+def run_detail(run: Run, tasks: list[Task], snapshot: models.SpecSnapshot | None) -> RunDetail:
+    """snapshot: status.specSnapshot, with its documents read from the repository."""
+    status = run.status
+    return RunDetail(
+        **dict(run_summary(run)),
+        specSnapshot=None if snapshot is None else as_stored(snapshot),
+        tasksJson=_plan(status.plan, tasks),
+        tasks=[task_brief(task) for task in tasks],
+        verificationResult=None
+        if status.verification_result is None
+        else as_stored(status.verification_result),
+        mergedCommit=status.merged_commit,
+        message=status.message,
+    )
+
+
+def _plan(plan: models.Plan | None, tasks: list[Task]) -> Plan | None:
+    """The plan (None before there is one: an empty stored plan is none either), its
+    tasks with their full definitions: status.plan keeps them brief once the Tasks
+    exist (each Task's spec.definition is the reference)."""
+    if plan is None or not plan.model_fields_set:
+        return None
+    definitions = {task.spec.definition.id: task.spec.definition for task in tasks}
+    return Plan(
+        tasks=[as_stored(definitions.get(task.id) or task) for task in plan.tasks],
+        mergeOrder=plan.merge_order,
+        verifyCommand=plan.verify_command if "verify_command" in plan.model_fields_set else None,
+    )
+
+
+# --- Tasks ------------------------------------------------------------------------------
 
 
 def task_api_id(definition_id: str | None) -> str | None:
+    """task_001 for task-001; a definition id without that form as it is."""
     if definition_id is None:
         return None
     try:
@@ -131,73 +266,45 @@ def task_api_id(definition_id: str | None) -> str | None:
         return definition_id
 
 
-def task_brief(obj: Obj) -> Obj:
-    spec, status = obj.get("spec", {}), obj.get("status", {})
-    definition = spec.get("definition", {})
-    return {
-        "id": task_api_id(definition.get("id")),
-        "slug": definition.get("slug"),
-        "status": status.get("phase") or "pending",
-        "sequence": spec.get("sequence"),
-    }
+def task_phase(task: Task) -> TaskPhase:
+    return task.status.phase or "pending"
 
 
-def task_detail(obj: Obj) -> Obj:
-    spec, status = obj.get("spec", {}), obj.get("status", {})
-    definition = spec.get("definition", {})
-    result = status.get("result")
-    return {
-        **task_brief(obj),
-        "definition": {
-            "id": definition.get("id"),
-            "slug": definition.get("slug"),
-            "description": definition.get("description"),
-            "instructions": definition.get("instructions", ""),
-            "dependencies": definition.get("dependencies", []),
-            "pathScope": definition.get("pathScope", []),
-            "expectedOutputs": definition.get("expectedOutputs", []),
-        },
-        "branchName": status.get("branchName"),
-        "worktreePath": volume_relative(status.get("worktreePath")),
-        "attempts": status.get("attempts", 0),
-        "message": status.get("message"),
-        "result": None
+def task_brief(task: Task) -> TaskBrief:
+    definition = task.spec.definition
+    return TaskBrief(
+        id=task_api_id(definition.id),
+        slug=definition.slug,
+        status=task_phase(task),
+        sequence=task.spec.sequence,
+    )
+
+
+def task_detail(task: Task) -> TaskDetail:
+    definition, status = task.spec.definition, task.status
+    result = status.result
+    return TaskDetail(
+        **dict(task_brief(task)),
+        definition=TaskDefinition(
+            id=definition.id,
+            slug=definition.slug,
+            description=definition.description,
+            instructions=definition.instructions if definition.instructions is not None else "",
+            dependencies=definition.dependencies,
+            pathScope=definition.path_scope,
+            expectedOutputs=definition.expected_outputs,
+        ),
+        branchName=status.branch_name,
+        worktreePath=volume_relative(status.worktree_path),
+        attempts=status.attempts if status.attempts is not None else 0,
+        message=status.message,
+        result=None
         if result is None
-        else {
-            "filesCreated": result.get("filesCreated", []),
-            "filesModified": result.get("filesModified", []),
-            "commitSha": result.get("commitSha"),
-        },
-        "startedAt": status.get("startedAt"),
-        "completedAt": status.get("completedAt"),
-    }
-
-
-def planned_tasks(plan: Obj, tasks: list[Obj]) -> list[Obj]:
-    """The plan's tasks with their full definitions: status.plan keeps them brief once
-    the Tasks exist (each Task's spec.definition is the reference)."""
-    definitions = {
-        t.get("spec", {}).get("definition", {}).get("id"): t["spec"]["definition"] for t in tasks
-    }
-    return [definitions.get(task.get("id")) or task for task in plan.get("tasks", [])]
-
-
-def run_detail(obj: Obj, tasks: list[Obj], snapshot: Obj | None = None) -> Obj:
-    """snapshot: status.specSnapshot with its documents read from the repository."""
-    status = obj.get("status", {})
-    plan = status.get("plan")
-    return {
-        **run_summary(obj),
-        "specSnapshot": snapshot if snapshot is not None else status.get("specSnapshot"),
-        "tasksJson": None
-        if not plan
-        else {
-            "tasks": planned_tasks(plan, tasks),
-            "mergeOrder": plan.get("mergeOrder", []),
-            "verifyCommand": plan.get("verifyCommand"),
-        },
-        "tasks": [task_brief(task) for task in tasks],
-        "verificationResult": status.get("verificationResult"),
-        "mergedCommit": status.get("mergedCommit"),
-        "message": status.get("message"),
-    }
+        else TaskResult(
+            filesCreated=result.files_created,
+            filesModified=result.files_modified,
+            commitSha=result.commit_sha,
+        ),
+        startedAt=status.started_at,
+        completedAt=status.completed_at,
+    )

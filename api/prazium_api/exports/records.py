@@ -15,13 +15,15 @@ read. A build that finishes after being reaped does not resurrect the export
 from __future__ import annotations
 
 import contextvars
+import dataclasses
+import datetime as dt
 import logging
 import secrets
 import threading
 from pathlib import Path
-from typing import Any
 
 from prazium_api.contract.errors import ApiError
+from prazium_api.contract.responses import ExportFormat, ExportState
 from prazium_api.db import Database
 from prazium_api.git import repo
 from prazium_kit import paths
@@ -36,6 +38,28 @@ _COLUMNS = (
     " created_at < now() - make_interval(secs => %s) AS stale"
 )
 BUILD_FAILED = "the archive could not be built"
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportRecord:
+    """A row of the exports table (with whether it has expired or gone stale)."""
+
+    id: str
+    namespace: str
+    project: str
+    run: str
+    format: ExportFormat
+    status: ExportState
+    file_path: str
+    file_name: str
+    size_bytes: int | None
+    error: str | None
+    created_at: dt.datetime
+    expires_at: dt.datetime
+    expired: bool
+    stale: bool
+
+
 _REAP = (
     "UPDATE exports SET status = 'failed', error = %s WHERE status = 'processing'"
     " AND created_at < now() - make_interval(secs => %s)"
@@ -73,7 +97,8 @@ def start(
     commit: str,
     base_name: str,
     ttl_seconds: int,
-) -> dict[str, Any]:
+) -> str:
+    """Record a new export and start building its archive; its id."""
     export_id = new_export_id()
     file_name = f"{base_name}.{EXTENSIONS[fmt]}"
     target = paths.exports_dir(data_dir, namespace) / f"{export_id}.{EXTENSIONS[fmt]}"
@@ -92,7 +117,7 @@ def start(
         name=f"export-{export_id}",
         daemon=True,
     ).start()
-    return {"id": export_id, "status": "processing", "format": fmt}
+    return export_id
 
 
 def _build(
@@ -135,7 +160,7 @@ def get(
     project: str,
     export_id: str,
     stale_seconds: float | None = None,
-) -> dict[str, Any]:
+) -> ExportRecord:
     """The export's record; 404 when unknown, of another project/tenant, or expired.
     A "processing" record older than stale_seconds is reaped first."""
     stale = stale_seconds if stale_seconds is not None else 1e12
@@ -145,11 +170,10 @@ def get(
             (stale, export_id, namespace, project),
         )
         row = cur.fetchone()
-        names = [c.name for c in cur.description or []]
         if row is None:
             raise ApiError("NOT_FOUND", f"export {export_id} not found")
-        record = dict(zip(names, row, strict=True))
-        if record["status"] == "processing" and record["stale"]:
+        record = ExportRecord(*row)
+        if record.status == "processing" and record.stale:
             error = stale_error(stale)
             if conn.execute(
                 "UPDATE exports SET status = 'failed', error = %s"
@@ -157,36 +181,18 @@ def get(
                 (error, export_id),
             ).rowcount:
                 log.warning("export %s was stale: marked failed", export_id)
-                record.update(status="failed", error=error)
+                record = dataclasses.replace(record, status="failed", error=error)
             else:  # finished or reaped meanwhile: read it again
                 row = conn.execute(
                     f"SELECT {_COLUMNS} FROM exports WHERE id = %s", (stale, export_id)
                 ).fetchone()
                 assert row is not None
-                record = dict(zip(names, row, strict=True))
-    if record["expired"]:
-        Path(record["file_path"]).unlink(missing_ok=True)
+                record = ExportRecord(*row)
+    if record.expired:
+        Path(record.file_path).unlink(missing_ok=True)
         raise ApiError(
             "NOT_FOUND",
-            f"export {export_id} expired at {iso_z(record['expires_at'])}",
+            f"export {export_id} expired at {iso_z(record.expires_at)}",
             {"reason": "EXPIRED"},
         )
     return record
-
-
-def view(record: dict[str, Any], project_id: str) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "id": record["id"],
-        "status": record["status"],
-        "format": record["format"],
-    }
-    if record["status"] == "completed":
-        data.update(
-            sizeBytes=record["size_bytes"],
-            # Relative to the API's base URL (…/v1), as in the contract.
-            downloadUrl=f"/projects/{project_id}/exports/{record['id']}/download",
-            expiresAt=iso_z(record["expires_at"]),
-        )
-    elif record["status"] == "failed":
-        data["error"] = record["error"] or BUILD_FAILED
-    return data

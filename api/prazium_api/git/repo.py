@@ -8,6 +8,7 @@ import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from prazium_api.contract.errors import ApiError, invalid
 
@@ -19,7 +20,7 @@ MAX_CONTENT_BYTES = 5 * 1024 * 1024
 @dataclass(frozen=True)
 class Entry:
     name: str
-    type: str  # "file" | "directory"
+    type: Literal["file", "directory"]
     size: int | None
 
 

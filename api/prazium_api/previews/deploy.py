@@ -16,11 +16,14 @@ from pathlib import Path
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
+from pydantic import BaseModel, Field
 
 from prazium_api.contract.errors import ApiError, conflict
+from prazium_api.contract.responses import DeploymentState
 from prazium_api.git import repo
 from prazium_api.settings import ApiSettings
 from prazium_kit import kube
+from prazium_kit.kinds import Project
 from prazium_kit.podsecurity import container_security_context, pod_security_context
 from prazium_kit.types import Obj
 
@@ -56,7 +59,12 @@ def entry_command(files: dict[str, int], readme: str) -> list[str]:
 
 
 def manifests(
-    settings: ApiSettings, namespace: str, deployment_id: str, project: Obj, bare: Path, commit: str
+    settings: ApiSettings,
+    namespace: str,
+    deployment_id: str,
+    project: Project,
+    bare: Path,
+    commit: str,
 ) -> tuple[Obj, Obj, Obj]:
     files = dict(repo.tree_files(bare, commit))
     total = sum(files.values())
@@ -70,7 +78,7 @@ def manifests(
         readme = repo.read_file(bare, commit, "README.md").decode("utf-8", "replace")
     command = entry_command(files, readme)
     name = object_name(deployment_id)
-    project_name = project["metadata"]["name"]
+    project_name = project.name
     labels = {
         "app.kubernetes.io/name": "prazium-preview",
         "app.kubernetes.io/instance": name,
@@ -78,7 +86,7 @@ def manifests(
         kube.LABEL_PROJECT: project_name,
         LABEL_DEPLOYMENT: deployment_id.removeprefix("dep_"),
     }
-    owner = [kube.owner_reference(project, controller=False)]
+    owner = [kube.owner_reference(project.obj, controller=False)]
     meta = {"name": name, "namespace": namespace, "labels": labels, "ownerReferences": owner}
     data: dict[str, str] = {}
     binary: dict[str, str] = {}
@@ -187,7 +195,23 @@ def url_needs_node_port(settings: ApiSettings) -> bool:
     return "{nodePort}" in settings.deploy_url_template
 
 
-def observed_status(namespace: str, name: str) -> str | None:
+class _Condition(BaseModel):
+    type: str | None = None
+    status: str | None = None
+
+
+class _Rollout(BaseModel):
+    """The part of a Deployment's status a preview's state follows."""
+
+    available_replicas: int | None = Field(default=None, alias="availableReplicas")
+    conditions: list[_Condition] | None = None
+
+
+class _Deployment(BaseModel):
+    status: _Rollout | None = None
+
+
+def observed_status(namespace: str, name: str) -> DeploymentState | None:
     """deploying | live | failed from the Deployment; None when it is gone."""
     try:
         response = client.AppsV1Api().read_namespaced_deployment(
@@ -200,13 +224,13 @@ def observed_status(namespace: str, name: str) -> str | None:
     return status_of(json.loads(response.data))  # type: ignore[attr-defined]  # raw response
 
 
-def status_of(found: Obj) -> str:
+def status_of(found: Obj) -> DeploymentState:
     """live once a replica is available; failed when the rollout stalled; else deploying."""
-    status = found.get("status") or {}
-    if int(status.get("availableReplicas") or 0) >= 1:
+    rollout = _Deployment.model_validate(found).status or _Rollout()
+    if int(rollout.available_replicas or 0) >= 1:
         return "live"
-    for condition in status.get("conditions") or []:
-        kind, state = condition.get("type"), condition.get("status")
+    for condition in rollout.conditions or []:
+        kind, state = condition.type, condition.status
         if (kind == "Progressing" and state == "False") or (
             kind == "ReplicaFailure" and state == "True"
         ):

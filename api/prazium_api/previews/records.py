@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from prazium_api.contract.responses import DeploymentState
 from prazium_api.db import Database
 
 
@@ -13,7 +14,7 @@ from prazium_api.db import Database
 class DeploymentRecord:
     id: str
     provider: str
-    status: str  # deploying | live | failed | stopped
+    status: DeploymentState
     url: str | None
     run: str  # the Run CR's name
     created_at: dt.datetime
@@ -59,7 +60,7 @@ def find(
     return None if row is None else DeploymentRecord(*row)
 
 
-def set_status(database: Database, deployment_id: str, status: str) -> None:
+def set_status(database: Database, deployment_id: str, status: DeploymentState) -> None:
     with database.connection() as conn:
         conn.execute(
             "UPDATE deployments SET status = %s, updated_at = now() WHERE id = %s",

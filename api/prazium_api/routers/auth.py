@@ -18,12 +18,11 @@ from prazium_api.auth.authn import (
 )
 from prazium_api.contract.errors import ApiError
 from prazium_api.contract.requests import Login
-from prazium_api.contract.responses import LoggedOut, Me, Ok, Session
+from prazium_api.contract.responses import LoggedOut, Me, Ok, Session, ok
 from prazium_api.db import Database
-from prazium_api.routers.deps import Caller, Db, GateDep, Settings, ok
+from prazium_api.routers.deps import Caller, Db, GateDep, Settings
 from prazium_api.routers.routing import ApiRouter
 from prazium_kit.timefmt import iso_z
-from prazium_kit.types import Obj
 
 router = ApiRouter(tags=["Authentication"])
 
@@ -51,7 +50,7 @@ async def login(
     settings: Settings,
     database: Db,
     gate: GateDep,
-) -> Obj:
+) -> Ok[Session]:
     if cross_origin(request.scope):  # another site logging the browser in as someone
         raise ApiError("FORBIDDEN", "log in from the API's own origin")
     outcome = await gate.login_attempt(body.apiKey, client_ip(request.scope))
@@ -80,13 +79,13 @@ async def login(
         path="/",
     )
     return ok(
-        {
-            "keyId": principal.key_id,
-            "tenant": principal.tenant,
-            "tier": principal.tier,
-            "expiresAt": iso_z(expires_at),
-            "csrfToken": csrf_token(token),
-        }
+        Session(
+            keyId=principal.key_id,
+            tenant=principal.tenant,
+            tier=principal.tier,
+            expiresAt=iso_z(expires_at),
+            csrfToken=csrf_token(token),
+        )
     )
 
 
@@ -96,26 +95,26 @@ async def login(
     operation_id="logout",
     response_model=Ok[LoggedOut],
 )
-def logout(request: Request, response: Response, caller: Caller, database: Db) -> Obj:
+def logout(request: Request, response: Response, caller: Caller, database: Db) -> Ok[LoggedOut]:
     _, session = credentials(request.scope["headers"])
     if session:
         with database.connection() as conn:
             keys.delete_session(conn, session)
     response.delete_cookie(SESSION_COOKIE, path="/")
-    return ok({"loggedOut": True})
+    return ok(LoggedOut(loggedOut=True))
 
 
 @router.get(
     "/auth/me", summary="Who the credentials belong to", operation_id="getMe", response_model=Ok[Me]
 )
-def me(request: Request, caller: Caller) -> Obj:
+def me(request: Request, caller: Caller) -> Ok[Me]:
     bearer, session = credentials(request.scope["headers"])
     return ok(
-        {
-            "keyId": caller.key_id,
-            "tenant": caller.tenant,
-            "tier": caller.tier,
-            "admin": caller.is_admin,
-            "csrfToken": csrf_token(session) if session and not bearer else None,
-        }
+        Me(
+            keyId=caller.key_id,
+            tenant=caller.tenant,
+            tier=caller.tier,
+            admin=caller.is_admin,
+            csrfToken=csrf_token(session) if session and not bearer else None,
+        )
     )

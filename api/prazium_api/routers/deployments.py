@@ -6,14 +6,20 @@ from __future__ import annotations
 from prazium_api.cluster import lookup
 from prazium_api.contract.errors import ApiError, invalid
 from prazium_api.contract.requests import CreateDeployment
-from prazium_api.contract.responses import Deployment, DeploymentCreated, DeploymentStopped, Ok
+from prazium_api.contract.responses import (
+    Deployment,
+    DeploymentCreated,
+    DeploymentState,
+    DeploymentStopped,
+    Ok,
+    ok,
+)
 from prazium_api.previews import deploy, records
 from prazium_api.previews.records import DeploymentRecord
-from prazium_api.routers.deps import Caller, Db, Settings, ok
+from prazium_api.routers.deps import Caller, Db, Settings
 from prazium_api.routers.routing import ApiRouter
 from prazium_kit import ids, paths
 from prazium_kit.timefmt import iso_z
-from prazium_kit.types import Obj
 
 router = ApiRouter(tags=["Deployment"])
 
@@ -27,7 +33,7 @@ router = ApiRouter(tags=["Deployment"])
 )
 def create_deployment(
     projectId: str, body: CreateDeployment, caller: Caller, settings: Settings, database: Db
-) -> Obj:
+) -> Ok[DeploymentCreated]:
     if body.provider not in settings.deploy_providers:
         configured = ", ".join(settings.deploy_providers) or "none"
         raise invalid(
@@ -36,7 +42,7 @@ def create_deployment(
             configured=settings.deploy_providers,
         )
     project, run, commit = lookup.merged_run(caller.tenant, projectId, body.runId)
-    name = project["metadata"]["name"]
+    name = project.name
     bare = paths.repo_path(settings.data_dir, caller.tenant, name)
     deployment_id = deploy.new_deployment_id()
     objects = deploy.manifests(settings, caller.tenant, deployment_id, project, bare, commit)
@@ -45,7 +51,7 @@ def create_deployment(
         deployment_id,
         caller.tenant,
         name,
-        run["metadata"]["name"],
+        run.name,
         body.provider,
         deploy.url(settings, caller.tenant, deploy.object_name(deployment_id)),
     )
@@ -60,11 +66,13 @@ def create_deployment(
             settings, caller.tenant, deploy.object_name(deployment_id), node_port
         )
         records.set_url(database, deployment_id, preview_url)
-    return ok({"deploymentId": deployment_id, "status": "deploying", "provider": body.provider})
+    return ok(
+        DeploymentCreated(deploymentId=deployment_id, status="deploying", provider=body.provider)
+    )
 
 
 def _record(database: Db, caller: Caller, project_id: str, deployment_id: str) -> DeploymentRecord:
-    name = lookup.project(caller.tenant, project_id)["metadata"]["name"]
+    name = lookup.project(caller.tenant, project_id).name
     record = records.find(database, caller.tenant, name, deployment_id)
     if record is None:
         raise ApiError("NOT_FOUND", f"deployment {deployment_id} not found")
@@ -77,23 +85,25 @@ def _record(database: Db, caller: Caller, project_id: str, deployment_id: str) -
     operation_id="getDeployment",
     response_model=Ok[Deployment],
 )
-def get_deployment(projectId: str, deploymentId: str, caller: Caller, database: Db) -> Obj:
+def get_deployment(
+    projectId: str, deploymentId: str, caller: Caller, database: Db
+) -> Ok[Deployment]:
     record = _record(database, caller, projectId, deploymentId)
-    status = record.status
+    status: DeploymentState = record.status
     if status not in ("stopped",):
         observed = deploy.observed_status(caller.tenant, deploy.object_name(deploymentId))
         status = observed or "failed"
         if status != record.status:
             records.set_status(database, deploymentId, status)
     return ok(
-        {
-            "id": deploymentId,
-            "status": status,
-            "provider": record.provider,
-            "url": record.url if status == "live" else None,
-            "runId": ids.run_id(record.run),
-            "createdAt": iso_z(record.created_at),
-        }
+        Deployment(
+            id=deploymentId,
+            status=status,
+            provider=record.provider,
+            url=record.url if status == "live" else None,
+            runId=ids.run_id(record.run),
+            createdAt=iso_z(record.created_at),
+        )
     )
 
 
@@ -103,8 +113,10 @@ def get_deployment(projectId: str, deploymentId: str, caller: Caller, database: 
     operation_id="deleteDeployment",
     response_model=Ok[DeploymentStopped],
 )
-def delete_deployment(projectId: str, deploymentId: str, caller: Caller, database: Db) -> Obj:
+def delete_deployment(
+    projectId: str, deploymentId: str, caller: Caller, database: Db
+) -> Ok[DeploymentStopped]:
     _record(database, caller, projectId, deploymentId)
     deploy.teardown(caller.tenant, deploy.object_name(deploymentId))
     records.set_status(database, deploymentId, "stopped")
-    return ok({"id": deploymentId, "status": "stopped"})
+    return ok(DeploymentStopped(id=deploymentId, status="stopped"))

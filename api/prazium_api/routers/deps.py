@@ -1,5 +1,5 @@
 """Route dependencies: who is calling (authn), the settings, the database pools and
-the journal hub the lifespan made (app.state), pagination.
+the journal hub the lifespan made (app.state), pagination, the API's base URL.
 
 They are async although they do no I/O: FastAPI runs a plain def dependency in a
 worker thread, a hop that costs more than a cached read."""
@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Query
-from starlette.requests import HTTPConnection
+from starlette.requests import HTTPConnection, Request
 
 from prazium_api.auth.authn import authenticate
 from prazium_api.auth.gate import Gate
 from prazium_api.auth.keys import Principal
 from prazium_api.contract.errors import ApiError
+from prazium_api.contract.responses import Pagination
 from prazium_api.db import Database
 from prazium_api.settings import ApiSettings
 from prazium_api.streams.follower import JournalHub
@@ -54,6 +55,18 @@ Settings = Annotated[ApiSettings, Depends(app_settings)]
 Db = Annotated[Database, Depends(app_database)]
 GateDep = Annotated[Gate, Depends(app_gate)]
 Hub = Annotated[JournalHub, Depends(app_journal_hub)]
+Item = TypeVar("Item")
+
+
+async def base_url(request: Request, settings: Settings) -> str:
+    """Where clients reach this API (a project's cloneUrl starts with it):
+    PRAZIUM_EXTERNAL_URL when set (say, behind an Ingress), else the base URL of the
+    request being answered (its scheme, Host header and root path, as uvicorn saw
+    them after any trusted proxy's X-Forwarded-* headers)."""
+    return (settings.external_url or str(request.base_url)).rstrip("/")
+
+
+BaseUrl = Annotated[str, Depends(base_url)]
 
 
 @dataclass(frozen=True)
@@ -61,15 +74,15 @@ class Page:
     page: int
     page_size: int
 
-    def apply(self, items: list[Any]) -> tuple[list[Any], dict[str, int]]:
+    def apply(self, items: list[Item]) -> tuple[list[Item], Pagination]:
         total = len(items)
         start = (self.page - 1) * self.page_size
-        return items[start : start + self.page_size], {
-            "page": self.page,
-            "pageSize": self.page_size,
-            "total": total,
-            "totalPages": math.ceil(total / self.page_size),
-        }
+        return items[start : start + self.page_size], Pagination(
+            page=self.page,
+            pageSize=self.page_size,
+            total=total,
+            totalPages=math.ceil(total / self.page_size),
+        )
 
 
 async def pagination(
@@ -82,7 +95,3 @@ async def pagination(
 
 
 Paging = Annotated[Page, Depends(pagination)]
-
-
-def ok(data: Any, **extra: Any) -> dict[str, Any]:
-    return {"success": True, "data": data, **extra}

@@ -12,12 +12,11 @@ from fastapi.responses import StreamingResponse
 
 from prazium_api.cluster import lookup
 from prazium_api.contract.errors import invalid
-from prazium_api.contract.responses import Event, Ok
-from prazium_api.routers.deps import Caller, Db, Hub, Settings, ok
+from prazium_api.contract.responses import Event, Ok, ok_list
+from prazium_api.routers.deps import Caller, Db, Hub, Settings
 from prazium_api.routers.routing import ApiRouter
 from prazium_api.streams import events
 from prazium_kit import ids, journal
-from prazium_kit.types import Obj
 
 router = ApiRouter(tags=["Events"])
 SSE_EXAMPLE = 'id: evt_7\nevent: TASK_STARTED\ndata: {"taskId":"task_001","slug":"ui-shell"}\n\n'
@@ -39,7 +38,7 @@ def list_events(
     taskId: Annotated[str | None, Query(description="Filter by task (task_001)")] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="Max events to return")] = 100,
     afterId: Annotated[str | None, Query(description="Events after this id (evt_N)")] = None,
-) -> Obj:
+) -> Ok[list[Event]]:
     if type is not None and type not in journal.EVENT_TYPES:
         raise invalid(f"unknown event type {type!r}", "type", allowed=sorted(journal.EVENT_TYPES))
     task: str | None = None
@@ -55,14 +54,14 @@ def list_events(
         rows = journal.list_events(
             conn,
             namespace=caller.tenant,
-            run=run["metadata"]["name"],
+            run=run.name,
             after_id=events.parse_event_id(afterId, "afterId"),
             after_time=after,
             event_type=type,
             task=task,
             limit=limit,
         )
-    return ok([events.list_item(e) for e in rows])
+    return ok_list(Event, [events.list_item(e) for e in rows])
 
 
 @router.get(
@@ -94,7 +93,7 @@ async def stream_events(
 ) -> StreamingResponse:
     after_id = events.parse_event_id(last_event_id, "Last-Event-ID")
     run = await anyio.to_thread.run_sync(lookup.run, caller.tenant, projectId, runId, database)
-    key = (caller.tenant, run["metadata"]["name"])
+    key = (caller.tenant, run.name)
     keepalive = settings.sse_keepalive_seconds
 
     async def frames() -> AsyncIterator[bytes]:

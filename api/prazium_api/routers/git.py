@@ -51,7 +51,7 @@ def _read_only(project_id: str) -> ApiError:
 async def _repository(caller: Principal, project_id: str, data_dir: Path) -> Path:
     """The project's bare repository in the caller's tenant (404 otherwise)."""
     found = await anyio.to_thread.run_sync(lookup.project, caller.tenant, project_id)
-    repo = paths.repo_path(data_dir, caller.tenant, found["metadata"]["name"])
+    repo = paths.repo_path(data_dir, caller.tenant, found.name)
     if not await anyio.to_thread.run_sync(repo.is_dir):
         raise ApiError(
             "NOT_FOUND", f"project {project_id} has no repository yet (its spec is not approved)"

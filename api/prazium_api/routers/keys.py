@@ -17,13 +17,19 @@ from kubernetes.client.exceptions import ApiException
 from prazium_api.auth import keys, tenant_access, tenants
 from prazium_api.contract.errors import invalid, not_found
 from prazium_api.contract.requests import CreateKey
-from prazium_api.contract.responses import ApiKey, ApiKeyCreated, ApiKeyList, Ok
+from prazium_api.contract.responses import (
+    ApiKey,
+    ApiKeyCreated,
+    ApiKeyList,
+    OffsetPagination,
+    Ok,
+    ok,
+)
 from prazium_api.db import Database
-from prazium_api.routers.deps import Admin, Db, GateDep, Settings, ok
+from prazium_api.routers.deps import Admin, Db, GateDep, Settings
 from prazium_api.routers.routing import ApiRouter
 from prazium_kit.ids import DNS1123_LABEL_PATTERN
 from prazium_kit.timefmt import iso_z
-from prazium_kit.types import Obj
 
 router = ApiRouter(tags=["System"])
 _REVOCATION = (
@@ -32,25 +38,25 @@ _REVOCATION = (
 )
 
 
-def key_view(record: keys.KeyRecord) -> Obj:
-    return {
-        "id": record.id,
-        "tenant": record.tenant,
-        "tier": record.tier,
-        "admin": record.is_admin,
-        "createdAt": iso_z(record.created_at),
-        "revokedAt": iso_z(record.revoked_at) if record.revoked_at else None,
-        "prefix": record.prefix,
-    }
+def key_view(record: keys.KeyRecord) -> ApiKey:
+    return ApiKey(
+        id=record.id,
+        tenant=record.tenant,
+        tier=record.tier,
+        admin=record.is_admin,
+        createdAt=iso_z(record.created_at),
+        revokedAt=iso_z(record.revoked_at) if record.revoked_at else None,
+        prefix=record.prefix,
+    )
 
 
-def _list(database: Database, tenant: str | None, limit: int, offset: int) -> Obj:
+def _list(database: Database, tenant: str | None, limit: int, offset: int) -> ApiKeyList:
     with database.connection() as conn:
         records, total = keys.list_keys(conn, tenant, limit, offset)
-    return {
-        "keys": [key_view(r) for r in records],
-        "pagination": {"total": total, "limit": limit, "offset": offset},
-    }
+    return ApiKeyList(
+        keys=[key_view(r) for r in records],
+        pagination=OffsetPagination(total=total, limit=limit, offset=offset),
+    )
 
 
 @router.get(
@@ -69,16 +75,16 @@ async def list_api_keys(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500, description="Keys per page")] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000, description="Keys to skip")] = 0,
-) -> Obj:
+) -> Ok[ApiKeyList]:
     return ok(await anyio.to_thread.run_sync(_list, database, tenant, limit, offset))
 
 
-def _create(database: Database, body: CreateKey) -> Obj:
+def _create(database: Database, body: CreateKey) -> ApiKeyCreated:
     with database.connection() as conn:
         key_id, key = keys.create_key(conn, body.tenant, body.tier, body.admin)
         record = keys.get_key(conn, key_id)
     assert record is not None
-    return {**key_view(record), "key": key}
+    return ApiKeyCreated(**dict(key_view(record)), key=key)
 
 
 @router.post(
@@ -90,7 +96,9 @@ def _create(database: Database, body: CreateKey) -> Obj:
     description="The answer is the only place the key is ever shown. The tenant's"
     " namespace must exist (400 otherwise; `prazium-admin create-key` creates it).",
 )
-async def create_api_key(body: CreateKey, admin: Admin, database: Db, settings: Settings) -> Obj:
+async def create_api_key(
+    body: CreateKey, admin: Admin, database: Db, settings: Settings
+) -> Ok[ApiKeyCreated]:
     if await anyio.to_thread.run_sync(tenants.namespace_active, body.tenant) is False:
         raise invalid(
             f"tenant namespace {body.tenant!r} does not exist or is being deleted;"
@@ -125,7 +133,7 @@ def _revoke(database: Database, key_id: str) -> tuple[keys.KeyRecord, str] | Non
     response_model=Ok[ApiKey],
     description="Idempotent: revoking a revoked key answers it unchanged. " + _REVOCATION,
 )
-async def revoke_api_key(keyId: str, admin: Admin, database: Db, gate: GateDep) -> Obj:
+async def revoke_api_key(keyId: str, admin: Admin, database: Db, gate: GateDep) -> Ok[ApiKey]:
     revoked = await anyio.to_thread.run_sync(_revoke, database, keyId)
     if revoked is None:
         raise not_found(f"API key {keyId}", {"keyId": keyId})

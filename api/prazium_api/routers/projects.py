@@ -3,9 +3,9 @@ approve, regenerate (synchronous over the operator, see sync.py)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
-from fastapi import Body, Query, Request
+from fastapi import Body, Query
 
 from prazium_api.cluster import crs, lookup, naming
 from prazium_api.cluster.sync import wait_for_operator
@@ -23,19 +23,18 @@ from prazium_api.contract.responses import (
     SpecApproved,
     SpecRegenerated,
     SpecWritten,
+    ok,
+    ok_page,
 )
-from prazium_api.git import cloneurl
-from prazium_api.routers.deps import Caller, Paging, Settings, ok
+from prazium_api.routers.deps import BaseUrl, Caller, Paging, Settings
 from prazium_api.routers.routing import ApiRouter
-from prazium_kit.kube import LABEL_MANAGED_BY, PROJECTS
-from prazium_kit.types import Obj
+from prazium_kit import models
+from prazium_kit.kinds import PROJECT, Project
+from prazium_kit.kube import LABEL_MANAGED_BY
+from prazium_kit.models import PROJECT_APPROVED_PHASES, PROJECT_SPEC_PHASES, ProjectPhase
 
 router = ApiRouter(tags=["Projects"])
 spec_router = ApiRouter(tags=["Spec Generation"])
-ProjectPhase = Literal[
-    "draft", "clarifying", "spec_review", "approved", "building", "built", "failed", "archived"
-]
-SPEC_PHASES = frozenset({"spec_review", "approved", "building", "built", "failed"})
 
 
 @router.post(
@@ -46,31 +45,16 @@ SPEC_PHASES = frozenset({"spec_review", "approved", "building", "built", "failed
     response_model=Ok[ProjectCreated],
 )
 def create_project(
-    body: CreateProject, caller: Caller, settings: Settings, request: Request
-) -> Obj:
-    name = naming.new_project_name(body.name)
-    obj = crs.create(
+    body: CreateProject, caller: Caller, settings: Settings, base_url: BaseUrl
+) -> Ok[ProjectCreated]:
+    project = crs.create(
         caller.tenant,
-        PROJECTS,
-        {
-            "metadata": {"name": name, "labels": {LABEL_MANAGED_BY: "prazium-api"}},
-            "spec": {"displayName": body.name, "description": body.description},
-        },
+        PROJECT,
+        {"name": naming.new_project_name(body.name), "labels": {LABEL_MANAGED_BY: "prazium-api"}},
+        models.ProjectSpec(displayName=body.name, description=body.description),
         "project",
     )
-    detail = views.project_summary(obj)
-    return ok(
-        {
-            "id": detail["id"],
-            "name": detail["name"],
-            "description": detail["description"],
-            "status": "draft",
-            "repoPath": views.repo_path(settings.data_dir, obj),
-            "createdAt": detail["createdAt"],
-            "updatedAt": detail["updatedAt"],
-            "cloneUrl": _clone_url(request, settings, detail["id"]),
-        }
-    )
+    return ok(views.project_created(project, settings.data_dir, base_url))
 
 
 @router.get(
@@ -83,30 +67,26 @@ def list_projects(
     caller: Caller,
     paging: Paging,
     settings: Settings,
-    request: Request,
+    base_url: BaseUrl,
     status: Annotated[ProjectPhase | None, Query(description="Filter by status")] = None,
     search: Annotated[
         str | None, Query(max_length=200, description="Search name/description")
     ] = None,
-) -> Obj:
+) -> OkPage[ProjectSummary]:
     items = crs.project_lists.get(caller.tenant, settings.list_cache_seconds)
     if status is not None:
-        items = [obj for obj in items if views.project_phase(obj) == status]
+        items = [p for p in items if views.project_phase(p) == status]
     if search:
         needle = search.casefold()
         items = [
-            obj
-            for obj in items
-            if needle in str(obj.get("spec", {}).get("displayName", "")).casefold()
-            or needle in str(obj.get("spec", {}).get("description", "")).casefold()
+            p
+            for p in items
+            if needle in p.spec.display_name.casefold() or needle in p.spec.description.casefold()
         ]
     # Newest first already (crs.project_lists), filters keep the order.
     page, pagination = paging.apply(items)
-    base = cloneurl.base_url(request, settings)
-    return ok(
-        [_with_clone_url(views.project_summary(obj), base) for obj in page],
-        pagination=pagination,
-    )
+    summaries = [views.project_summary(p, base_url) for p in page]
+    return ok_page(ProjectSummary, summaries, pagination)
 
 
 @router.get(
@@ -115,14 +95,12 @@ def list_projects(
     operation_id="getProject",
     response_model=Ok[ProjectDetail],
 )
-async def get_project(projectId: str, caller: Caller, settings: Settings, request: Request) -> Obj:
+async def get_project(
+    projectId: str, caller: Caller, settings: Settings, base_url: BaseUrl
+) -> Ok[ProjectDetail]:
     # Async: a read from the cache needs no worker thread (the hop costs more than it).
-    obj = await lookup.project_async(caller.tenant, projectId)
-    return ok(
-        _with_clone_url(
-            views.project_detail(obj, settings.data_dir), cloneurl.base_url(request, settings)
-        )
-    )
+    project = await lookup.project_async(caller.tenant, projectId)
+    return ok(views.project_detail(project, settings.data_dir, base_url))
 
 
 @router.patch(
@@ -132,27 +110,16 @@ async def get_project(projectId: str, caller: Caller, settings: Settings, reques
     response_model=Ok[ProjectDetail],
 )
 def update_project(
-    projectId: str, body: UpdateProject, caller: Caller, settings: Settings, request: Request
-) -> Obj:
-    obj = lookup.project(caller.tenant, projectId)
-    changes: Obj = {}
-    if body.name is not None:
-        changes["displayName"] = body.name
-    if body.description is not None:
-        changes["description"] = body.description
-    if changes:
-        obj = crs.patch(
-            caller.tenant,
-            PROJECTS,
-            obj["metadata"]["name"],
-            {"spec": changes},
-            f"project {projectId}",
+    projectId: str, body: UpdateProject, caller: Caller, settings: Settings, base_url: BaseUrl
+) -> Ok[ProjectDetail]:
+    project = lookup.project(caller.tenant, projectId)
+    changes = {"display_name": body.name, "description": body.description}
+    given = {field: value for field, value in changes.items() if value is not None}
+    if given:
+        project = crs.patch_spec(
+            caller.tenant, PROJECT, project.name, f"project {projectId}", **given
         )
-    return ok(
-        _with_clone_url(
-            views.project_detail(obj, settings.data_dir), cloneurl.base_url(request, settings)
-        )
-    )
+    return ok(views.project_detail(project, settings.data_dir, base_url))
 
 
 @router.delete(
@@ -161,29 +128,14 @@ def update_project(
     operation_id="deleteProject",
     response_model=Ok[ProjectArchived],
 )
-def archive_project(projectId: str, caller: Caller) -> Obj:
-    obj = lookup.project(caller.tenant, projectId)
-    crs.patch(
-        caller.tenant,
-        PROJECTS,
-        obj["metadata"]["name"],
-        {"spec": {"archived": True}},
-        f"project {projectId}",
-    )
-    return ok({"id": projectId, "status": "archived"})
+def archive_project(projectId: str, caller: Caller) -> Ok[ProjectArchived]:
+    project = lookup.project(caller.tenant, projectId)
+    crs.patch_spec(caller.tenant, PROJECT, project.name, f"project {projectId}", archived=True)
+    return ok(ProjectArchived(id=projectId, status="archived"))
 
 
-def _clone_url(request: Request, settings: Settings, project_id: str) -> str:
-    return cloneurl.clone_url(cloneurl.base_url(request, settings), project_id)
-
-
-def _with_clone_url(project: Obj, base: str) -> Obj:
-    """A project's JSON with the URL `git clone` takes (routers/git.py)."""
-    return {**project, "cloneUrl": cloneurl.clone_url(base, project["id"])}
-
-
-def _refuse_archived(obj: Obj, project_id: str) -> None:
-    if obj.get("spec", {}).get("archived"):
+def _refuse_archived(project: Project, project_id: str) -> None:
+    if project.spec.archived:
         raise conflict(f"project {project_id} is archived")
 
 
@@ -193,20 +145,19 @@ def _refuse_archived(obj: Obj, project_id: str) -> None:
     operation_id="getClarifyingQuestions",
     response_model=Ok[Questions],
 )
-def clarify(projectId: str, caller: Caller, settings: Settings) -> Obj:
-    obj = lookup.project(caller.tenant, projectId)
-    _refuse_archived(obj, projectId)
-    obj = wait_for_operator(
+def clarify(projectId: str, caller: Caller, settings: Settings) -> Ok[Questions]:
+    project = lookup.project(caller.tenant, projectId)
+    _refuse_archived(project, projectId)
+    project = wait_for_operator(
         caller.tenant,
-        PROJECTS,
-        obj["metadata"]["name"],
-        int(obj["metadata"]["generation"]),
-        lambda o: o.get("status", {}).get("questions") is not None,
+        project.name,
+        project.generation,
+        lambda p: p.status.questions is not None,
         f"project {projectId}",
         "write clarifying questions",
         settings.sync_timeout_seconds,
     )
-    return ok({"questions": obj["status"]["questions"]})
+    return ok(views.questions(project))
 
 
 @spec_router.post(
@@ -215,16 +166,18 @@ def clarify(projectId: str, caller: Caller, settings: Settings) -> Obj:
     operation_id="submitAnswers",
     response_model=Ok[SpecWritten],
 )
-def submit_answers(projectId: str, body: SubmitAnswers, caller: Caller, settings: Settings) -> Obj:
-    obj = lookup.project(caller.tenant, projectId)
-    _refuse_archived(obj, projectId)
-    questions = obj.get("status", {}).get("questions")
+def submit_answers(
+    projectId: str, body: SubmitAnswers, caller: Caller, settings: Settings
+) -> Ok[SpecWritten]:
+    project = lookup.project(caller.tenant, projectId)
+    _refuse_archived(project, projectId)
+    questions = project.status.questions
     if questions is None:
         raise conflict(
             f"project {projectId} has no clarifying questions yet:"
             " call POST /projects/{projectId}/clarify first"
         )
-    known = {q.get("id") for q in questions}
+    known = {q.id for q in questions}
     unknown = [a.questionId for a in body.answers if a.questionId not in known]
     if unknown:
         raise ApiError(
@@ -241,31 +194,22 @@ def submit_answers(projectId: str, body: SubmitAnswers, caller: Caller, settings
         if answer.questionId in seen:
             raise invalid(f"question {answer.questionId} answered twice", "answers.questionId")
         seen.add(answer.questionId)
-    name = obj["metadata"]["name"]
-    patched = crs.patch(
-        caller.tenant,
-        PROJECTS,
-        name,
-        {"spec": {"answers": [a.model_dump() for a in body.answers]}},
-        f"project {projectId}",
+    answers = [models.Answer(questionId=a.questionId, answer=a.answer) for a in body.answers]
+    patched = crs.patch_spec(
+        caller.tenant, PROJECT, project.name, f"project {projectId}", answers=answers
     )
-    obj = wait_for_operator(
+    project = wait_for_operator(
         caller.tenant,
-        PROJECTS,
-        name,
-        int(patched["metadata"]["generation"]),
-        lambda o: views.project_phase(o) in SPEC_PHASES and views.spec_view(o) is not None,
+        patched.name,
+        patched.generation,
+        lambda p: (
+            views.project_phase(p) in PROJECT_SPEC_PHASES and views.current_spec(p) is not None
+        ),
         f"project {projectId}",
         "write the spec",
         settings.sync_timeout_seconds,
     )
-    spec = views.spec_view(obj) or {}
-    return ok(
-        {
-            "status": views.project_phase(obj),
-            "spec": {"version": spec.get("version"), "documents": spec.get("documents")},
-        }
-    )
+    return ok(views.spec_written(project))
 
 
 @spec_router.post(
@@ -274,42 +218,39 @@ def submit_answers(projectId: str, body: SubmitAnswers, caller: Caller, settings
     operation_id="approveSpec",
     response_model=Ok[SpecApproved],
 )
-def approve(projectId: str, caller: Caller, settings: Settings) -> Obj:
-    obj = lookup.project(caller.tenant, projectId)
-    _refuse_archived(obj, projectId)
-    spec = views.spec_view(obj)
-    phase = views.project_phase(obj)
-    if spec is None or phase not in SPEC_PHASES:
+def approve(projectId: str, caller: Caller, settings: Settings) -> Ok[SpecApproved]:
+    project = lookup.project(caller.tenant, projectId)
+    _refuse_archived(project, projectId)
+    written = project.status.spec
+    phase = views.project_phase(project)
+    if written is None or not written.version or phase not in PROJECT_SPEC_PHASES:
         raise conflict(f"project {projectId} has no spec to approve (status {phase})")
-    version = spec["version"]
-    name = obj["metadata"]["name"]
-    patched = crs.patch(
+    patched = crs.patch_spec(
         caller.tenant,
-        PROJECTS,
-        name,
-        {"spec": {"approval": {"specVersion": version}}},
+        PROJECT,
+        project.name,
         f"project {projectId}",
+        approval=models.Approval(specVersion=written.version),
     )
-    obj = wait_for_operator(
+
+    def approved(p: Project) -> bool:
+        current = views.current_spec(p)
+        return (
+            current is not None
+            and bool(current.approvedAt)
+            and views.project_phase(p) in PROJECT_APPROVED_PHASES
+        )
+
+    project = wait_for_operator(
         caller.tenant,
-        PROJECTS,
-        name,
-        int(patched["metadata"]["generation"]),
-        lambda o: (
-            bool((views.spec_view(o) or {}).get("approvedAt"))
-            and views.project_phase(o) in SPEC_PHASES - {"spec_review"}
-        ),
+        patched.name,
+        patched.generation,
+        approved,
         f"project {projectId}",
         "approve the spec",
         settings.sync_timeout_seconds,
     )
-    approved = views.spec_view(obj) or {}
-    return ok(
-        {
-            "status": views.project_phase(obj),
-            "spec": {"version": approved.get("version"), "approvedAt": approved.get("approvedAt")},
-        }
-    )
+    return ok(views.spec_approved(project))
 
 
 @spec_router.post(
@@ -323,33 +264,37 @@ def regenerate(
     caller: Caller,
     settings: Settings,
     body: Annotated[Regenerate | None, Body()] = None,
-) -> Obj:
-    obj = lookup.project(caller.tenant, projectId)
-    _refuse_archived(obj, projectId)
-    spec = views.spec_view(obj)
-    phase = views.project_phase(obj)
-    if spec is None or phase not in SPEC_PHASES - {"building"}:
+) -> Ok[SpecRegenerated]:
+    project = lookup.project(caller.tenant, projectId)
+    _refuse_archived(project, projectId)
+    written = project.status.spec
+    phase = views.project_phase(project)
+    if written is None or not written.version or phase not in PROJECT_SPEC_PHASES - {"building"}:
         raise conflict(f"project {projectId} cannot regenerate its spec in status {phase}")
-    previous = obj.get("spec", {}).get("regenerate") or {}
-    request: Obj = {"revision": int(previous.get("revision") or 0) + 1}
-    if body is not None and body.feedback:
-        request["feedback"] = body.feedback
-    name = obj["metadata"]["name"]
-    patched = crs.patch(
-        caller.tenant, PROJECTS, name, {"spec": {"regenerate": request}}, f"project {projectId}"
-    )
-    old_version = int(spec["version"])
-    obj = wait_for_operator(
+    previous = project.spec.regenerate
+    revision = (previous.revision if previous is not None else 0) + 1
+    feedback = body.feedback if body is not None and body.feedback else None
+    patched = crs.patch_spec(
         caller.tenant,
-        PROJECTS,
-        name,
-        int(patched["metadata"]["generation"]),
-        lambda o: (
-            int((views.spec_view(o) or {}).get("version") or 0) > old_version
-            and views.project_phase(o) == "spec_review"
-        ),
+        PROJECT,
+        project.name,
+        f"project {projectId}",
+        regenerate=models.Regenerate(revision=revision, feedback=feedback),
+    )
+    old_version = written.version
+
+    def regenerated(p: Project) -> bool:
+        current = views.current_spec(p)
+        version = 0 if current is None else int(current.version or 0)
+        return version > old_version and views.project_phase(p) == "spec_review"
+
+    project = wait_for_operator(
+        caller.tenant,
+        patched.name,
+        patched.generation,
+        regenerated,
         f"project {projectId}",
         "regenerate the spec",
         settings.sync_timeout_seconds,
     )
-    return ok({"status": views.project_phase(obj), "spec": views.spec_view(obj)})
+    return ok(views.spec_regenerated(project))

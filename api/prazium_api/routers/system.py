@@ -13,11 +13,10 @@ from prazium_api import __version__, stats
 from prazium_api.auth import authn
 from prazium_api.auth.gate import Gate
 from prazium_api.contract.errors import ApiError
-from prazium_api.contract.responses import Health, Ok, Stats
-from prazium_api.routers.deps import Admin, Db, GateDep, Settings, ok
+from prazium_api.contract.responses import Health, Ok, Stats, ok
+from prazium_api.routers.deps import Admin, Db, GateDep, Settings
 from prazium_api.routers.routing import ApiRouter
 from prazium_api.server import health
-from prazium_kit.types import Obj
 
 log = logging.getLogger(__name__)
 router = ApiRouter(tags=["System"])
@@ -30,7 +29,7 @@ admin_router = ApiRouter(tags=["System"])
     operation_id="getSystemStats",
     response_model=Ok[Stats],
 )
-def get_stats(admin: Admin, settings: Settings, database: Db) -> Obj:
+def get_stats(admin: Admin, settings: Settings, database: Db) -> Ok[Stats]:
     return ok(stats.collect(database, settings.operator_stale_seconds))
 
 

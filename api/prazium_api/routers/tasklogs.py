@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import anyio
 from fastapi import Query
@@ -22,7 +22,7 @@ from prazium_api.routers.routing import ApiRouter
 from prazium_api.server import metrics
 from prazium_api.streams import logstream
 from prazium_kit import paths, tasklogs
-from prazium_kit.types import Obj
+from prazium_kit.kinds import Run, Task
 
 router = ApiRouter(tags=["Tasks"])
 run_router = ApiRouter(tags=["Builds"])
@@ -93,9 +93,9 @@ async def get_task_logs(
 ) -> Response:
     tenant = caller.tenant
     run = await anyio.to_thread.run_sync(lookup.run, tenant, projectId, runId)
-    run_name = run["metadata"]["name"]
+    run_name = run.name
     task = await anyio.to_thread.run_sync(lookup.task, tenant, run_name, taskId)
-    attempts = int((task.get("status") or {}).get("attempts") or 0)
+    attempts = int(task.status.attempts or 0)
     if attempts == 0:
         raise _not_started(taskId)
     chosen = attempt or attempts
@@ -103,7 +103,7 @@ async def get_task_logs(
         raise not_found(
             f"attempt {chosen} of task {taskId}", {"attempts": attempts, "attempt": chosen}
         )
-    definition_id = str(task["spec"]["definition"]["id"])
+    definition_id = task.spec.definition.id
     path = paths.task_log_path(settings.data_dir, tenant, run_name, definition_id, chosen)
     running = _attempt_running(task, chosen)
     kept, offset = await anyio.to_thread.run_sync(
@@ -140,9 +140,9 @@ async def get_task_logs(
     )
 
 
-def _attempt_running(task: Obj, attempt: int) -> bool:
-    status: dict[str, Any] = task.get("status") or {}
-    return status.get("phase") == "running" and int(status.get("attempts") or 0) == attempt
+def _attempt_running(task: Task, attempt: int) -> bool:
+    status = task.status
+    return status.phase == "running" and int(status.attempts or 0) == attempt
 
 
 @run_router.get(
@@ -165,7 +165,7 @@ def get_verification_logs(
     projectId: str, runId: str, caller: Caller, settings: Settings, tail: TailParam = None
 ) -> Response:
     run = lookup.run(caller.tenant, projectId, runId)
-    path = paths.verification_log_path(settings.data_dir, caller.tenant, run["metadata"]["name"])
+    path = paths.verification_log_path(settings.data_dir, caller.tenant, run.name)
     kept = _verification_output(path, run, settings.task_log_max_bytes, tail)
     if kept is None:
         raise ApiError("NOT_FOUND", f"run {runId} has no verification output yet")
@@ -177,16 +177,16 @@ def get_verification_logs(
 
 
 def _verification_output(
-    path: Path, run: Obj, max_bytes: int, tail: int | None
+    path: Path, run: Run, max_bytes: int, tail: int | None
 ) -> tasklogs.LogText | None:
     try:
         return tasklogs.read(path, max_bytes, tail)
     except FileNotFoundError:
         pass
     # Runs verified before the output was kept in a file: the tail in their status.
-    result = (run.get("status") or {}).get("verificationResult") or {}
-    output = result.get("outputTail")
-    if not isinstance(output, str):
+    result = run.status.verification_result
+    output = None if result is None else result.output_tail
+    if output is None:
         return None
     data = output.encode()
     return tasklogs.LogText(

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from prazium_api.cluster import lookup
 from prazium_api.contract import views
-from prazium_api.contract.responses import Ok, TaskDetail
-from prazium_api.routers.deps import Caller, Db, ok
+from prazium_api.contract.responses import Ok, TaskDetail, ok, ok_list
+from prazium_api.routers.deps import Caller, Db
 from prazium_api.routers.routing import ApiRouter
-from prazium_kit.types import Obj
 
 router = ApiRouter(tags=["Tasks"])
 
@@ -18,10 +17,10 @@ router = ApiRouter(tags=["Tasks"])
     operation_id="listTasks",
     response_model=Ok[list[TaskDetail]],
 )
-def list_tasks(projectId: str, runId: str, caller: Caller, database: Db) -> Obj:
+def list_tasks(projectId: str, runId: str, caller: Caller, database: Db) -> Ok[list[TaskDetail]]:
     run = lookup.run(caller.tenant, projectId, runId, database)
-    tasks = lookup.tasks(caller.tenant, run["metadata"]["name"], database)
-    return ok([views.task_detail(t) for t in tasks])
+    tasks = lookup.tasks(caller.tenant, run.name, database)
+    return ok_list(TaskDetail, [views.task_detail(t) for t in tasks])
 
 
 @router.get(
@@ -30,7 +29,9 @@ def list_tasks(projectId: str, runId: str, caller: Caller, database: Db) -> Obj:
     operation_id="getTask",
     response_model=Ok[TaskDetail],
 )
-def get_task(projectId: str, runId: str, taskId: str, caller: Caller, database: Db) -> Obj:
+def get_task(
+    projectId: str, runId: str, taskId: str, caller: Caller, database: Db
+) -> Ok[TaskDetail]:
     run = lookup.run(caller.tenant, projectId, runId, database)
-    task = lookup.task(caller.tenant, run["metadata"]["name"], taskId, database)
+    task = lookup.task(caller.tenant, run.name, taskId, database)
     return ok(views.task_detail(task))

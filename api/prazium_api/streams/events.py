@@ -7,7 +7,7 @@ import re
 from collections import OrderedDict
 from typing import Any
 
-from prazium_api.contract import views
+from prazium_api.contract import responses, views
 from prazium_api.contract.errors import invalid
 from prazium_kit import ids
 from prazium_kit.journal import Event
@@ -34,15 +34,15 @@ def parse_event_id(text: str | None, field: str) -> int:
     return int(match.group(1))
 
 
-def list_item(event: Event) -> dict[str, Any]:
-    return {
-        "id": event_id(event),
-        "runId": ids.run_id(event.run),
-        "taskId": views.task_api_id(event.task),
-        "eventType": event.event_type,
-        "payload": event.payload,
-        "createdAt": iso_z(event.created_at),
-    }
+def list_item(event: Event) -> responses.Event:
+    return responses.Event(
+        id=event_id(event),
+        runId=ids.run_id(event.run),
+        taskId=views.task_api_id(event.task),
+        eventType=event.event_type,
+        payload=event.payload,
+        createdAt=iso_z(event.created_at),
+    )
 
 
 class FrameCache:
