@@ -10,6 +10,8 @@ operator into a CR's status are nullable where the status may not have them yet.
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar, cast
 
 from pydantic import BaseModel, Field
@@ -37,6 +39,24 @@ class Pagination(Schema):
     pageSize: int
     total: int
     totalPages: int
+
+
+@dataclass(frozen=True)
+class Page:
+    """Which page of a list to answer (?page=, ?pageSize=)."""
+
+    page: int
+    page_size: int
+
+    def apply(self, items: list[T]) -> tuple[list[T], Pagination]:
+        total = len(items)
+        start = (self.page - 1) * self.page_size
+        return items[start : start + self.page_size], Pagination(
+            page=self.page,
+            pageSize=self.page_size,
+            total=total,
+            totalPages=math.ceil(total / self.page_size),
+        )
 
 
 class OkPage(Schema, Generic[T]):

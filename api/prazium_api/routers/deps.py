@@ -6,9 +6,7 @@ worker thread, a hop that costs more than a cached read."""
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 from fastapi import Depends, Query
 from starlette.requests import HTTPConnection, Request
@@ -17,7 +15,7 @@ from prazium_api.auth.authn import authenticate
 from prazium_api.auth.gate import Gate
 from prazium_api.auth.keys import Principal
 from prazium_api.contract.errors import ApiError
-from prazium_api.contract.responses import Pagination
+from prazium_api.contract.responses import Page
 from prazium_api.db import Database
 from prazium_api.settings import ApiSettings
 from prazium_api.streams.follower import JournalHub
@@ -55,7 +53,6 @@ Settings = Annotated[ApiSettings, Depends(app_settings)]
 Db = Annotated[Database, Depends(app_database)]
 GateDep = Annotated[Gate, Depends(app_gate)]
 Hub = Annotated[JournalHub, Depends(app_journal_hub)]
-Item = TypeVar("Item")
 
 
 async def base_url(request: Request, settings: Settings) -> str:
@@ -67,22 +64,6 @@ async def base_url(request: Request, settings: Settings) -> str:
 
 
 BaseUrl = Annotated[str, Depends(base_url)]
-
-
-@dataclass(frozen=True)
-class Page:
-    page: int
-    page_size: int
-
-    def apply(self, items: list[Item]) -> tuple[list[Item], Pagination]:
-        total = len(items)
-        start = (self.page - 1) * self.page_size
-        return items[start : start + self.page_size], Pagination(
-            page=self.page,
-            pageSize=self.page_size,
-            total=total,
-            totalPages=math.ceil(total / self.page_size),
-        )
 
 
 async def pagination(
