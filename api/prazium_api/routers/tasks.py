@@ -1,12 +1,11 @@
-"""A run's tasks: list and get (definition, branch, worktree, result)."""
+"""A run's tasks: list and get (verbs/tasks.py)."""
 
 from __future__ import annotations
 
-from prazium_api.cluster import lookup
-from prazium_api.contract import views
 from prazium_api.contract.responses import Ok, TaskDetail, ok, ok_list
 from prazium_api.routers.deps import Caller, Db
 from prazium_api.routers.routing import ApiRouter
+from prazium_api.verbs import tasks
 
 router = ApiRouter(tags=["Tasks"])
 
@@ -18,9 +17,7 @@ router = ApiRouter(tags=["Tasks"])
     response_model=Ok[list[TaskDetail]],
 )
 def list_tasks(projectId: str, runId: str, caller: Caller, database: Db) -> Ok[list[TaskDetail]]:
-    run = lookup.run(caller.tenant, projectId, runId, database)
-    tasks = lookup.tasks(caller.tenant, run.name, database)
-    return ok_list(TaskDetail, [views.task_detail(t) for t in tasks])
+    return ok_list(TaskDetail, tasks.list_of_run(caller.tenant, projectId, runId, database))
 
 
 @router.get(
@@ -32,6 +29,4 @@ def list_tasks(projectId: str, runId: str, caller: Caller, database: Db) -> Ok[l
 def get_task(
     projectId: str, runId: str, taskId: str, caller: Caller, database: Db
 ) -> Ok[TaskDetail]:
-    run = lookup.run(caller.tenant, projectId, runId, database)
-    task = lookup.task(caller.tenant, run.name, taskId, database)
-    return ok(views.task_detail(task))
+    return ok(tasks.get(caller.tenant, projectId, runId, taskId, database))
