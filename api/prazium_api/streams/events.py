@@ -1,14 +1,17 @@
-"""Journal events in the contract's shapes: REST list items, SSE frames, WS messages."""
+"""Journal events in the contract's shapes: REST list items, SSE frames and the SSE
+stream of a run, WS messages."""
 
 from __future__ import annotations
 
 import json
 import re
 from collections import OrderedDict
+from collections.abc import AsyncIterator
 from typing import Any
 
 from prazium_api.contract import responses, views
 from prazium_api.contract.errors import invalid
+from prazium_api.streams.follower import JournalHub, RunKey
 from prazium_kit import ids
 from prazium_kit.journal import Event
 from prazium_kit.timefmt import iso_z
@@ -73,6 +76,21 @@ def sse_frame(event: Event) -> str:
         f"id: {event_id(event)}\nevent: {event.event_type}\n"
         f"data: {json.dumps(data, separators=(',', ':'))}\n\n"
     )
+
+
+async def sse_stream(
+    hub: JournalHub, key: RunKey, after_id: int, keepalive: float
+) -> AsyncIterator[bytes]:
+    """The SSE body for a run's events after after_id: a retry hint, then frames as
+    the journal gets them (a subscriber that fell behind gets what it missed in one
+    write, not one each), keep-alive comments while the run is quiet; ends after the
+    run's final event."""
+    yield b"retry: 2000\n\n"
+    async for batch in hub.follow_batches(key, after_id, keepalive):
+        if batch is None:
+            yield b": keep-alive\n\n"
+        else:
+            yield b"".join([frames.frame(event) for event in batch])
 
 
 def ws_message(channel: str, event: Event) -> dict[str, Any]:
