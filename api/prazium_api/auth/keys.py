@@ -1,4 +1,5 @@
-"""API keys and web sessions: created here, stored as SHA-256, looked up by hash.
+"""API keys: created here, stored as SHA-256, looked up by hash (the gate does:
+gate.py, ratelimit.py), listed and revoked by admins.
 
 A key is shown once, at creation; logs and errors name its id (key_...), never
 the key. Each key is bound to one tenant namespace and a tier.
@@ -146,41 +147,3 @@ def revoke_key(conn: psycopg.Connection[Any], key_id: str) -> tuple[KeyRecord, s
         return None
     conn.execute("DELETE FROM sessions WHERE key_id = %s", (key_id,))
     return KeyRecord(*row[:-1]), str(row[-1])
-
-
-def principal_for_key(conn: psycopg.Connection[Any], key: str) -> Principal | None:
-    if not key.startswith(KEY_PREFIX):
-        return None
-    row = conn.execute(
-        "SELECT id, tenant, tier, is_admin FROM api_keys"
-        " WHERE key_hash = %s AND revoked_at IS NULL",
-        (digest(key),),
-    ).fetchone()
-    return Principal(*row) if row else None
-
-
-def principal_for_session(conn: psycopg.Connection[Any], token: str) -> Principal | None:
-    row = conn.execute(
-        "SELECT k.id, k.tenant, k.tier, k.is_admin FROM sessions s"
-        " JOIN api_keys k ON k.id = s.key_id"
-        " WHERE s.token_hash = %s AND s.expires_at > now() AND k.revoked_at IS NULL",
-        (digest(token),),
-    ).fetchone()
-    return Principal(*row) if row else None
-
-
-def create_session(
-    conn: psycopg.Connection[Any], key_id: str, ttl_seconds: int
-) -> tuple[str, dt.datetime]:
-    token = secrets.token_urlsafe(32)
-    row = conn.execute(
-        "INSERT INTO sessions (token_hash, key_id, expires_at)"
-        " VALUES (%s, %s, now() + make_interval(secs => %s)) RETURNING expires_at",
-        (digest(token), key_id, ttl_seconds),
-    ).fetchone()
-    assert row is not None
-    return token, row[0]
-
-
-def delete_session(conn: psycopg.Connection[Any], token: str) -> None:
-    conn.execute("DELETE FROM sessions WHERE token_hash = %s", (digest(token),))
