@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import psycopg
 from kubernetes import client
 
-HEALTHY = "healthy"
-UNHEALTHY = "unhealthy"
+HealthState = Literal["healthy", "unhealthy"]
+HEALTHY: HealthState = "healthy"
+UNHEALTHY: HealthState = "unhealthy"
 
 
-def check_kubernetes() -> tuple[str, str | None]:
+def check_kubernetes() -> tuple[HealthState, str | None]:
     try:
         with client.ApiClient() as api:
             method, url, headers, body, _ = api.param_serialize(
@@ -26,7 +29,7 @@ def check_kubernetes() -> tuple[str, str | None]:
     return UNHEALTHY, f"kube-apiserver /readyz answered {status}: {text[:200]!r}"
 
 
-def check_database(dsn: str) -> tuple[str, str | None]:
+def check_database(dsn: str) -> tuple[HealthState, str | None]:
     try:
         with psycopg.connect(dsn, connect_timeout=3) as conn:
             conn.execute("SELECT 1").fetchone()
@@ -35,7 +38,7 @@ def check_database(dsn: str) -> tuple[str, str | None]:
     return HEALTHY, None
 
 
-def check_operator(dsn: str, stale_seconds: float) -> tuple[str, str | None]:
+def check_operator(dsn: str, stale_seconds: float) -> tuple[HealthState, str | None]:
     """The operator is up when some operator process renewed its heartbeat recently."""
     try:
         with psycopg.connect(dsn, connect_timeout=3) as conn:
