@@ -20,7 +20,7 @@ import hashlib
 import hmac
 import logging
 from http.cookies import SimpleCookie
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
@@ -31,7 +31,7 @@ from starlette.types import Scope
 from prazium_api.auth import ratelimit
 from prazium_api.auth.gate import Gate
 from prazium_api.auth.keys import Principal
-from prazium_api.contract.errors import ApiError, envelope, error_response
+from prazium_api.contract.errors import ApiError, error_response
 from prazium_kit import logs
 
 log = logging.getLogger(__name__)
@@ -129,21 +129,14 @@ def client_ip(scope: Scope) -> str:
     return str(client[0]) if client else "unknown"
 
 
-def rate_limited(verdict: ratelimit.Verdict, what: str) -> dict[str, Any]:
-    return envelope(
+def rate_limited_error(verdict: ratelimit.Verdict, what: str) -> ApiError:
+    """429 RATE_LIMITED: what was counted (requests, failed checks), the limit per
+    minute, and when to try again (details.retryAfter and the Retry-After header)."""
+    return ApiError(
         "RATE_LIMITED",
         f"rate limit of {verdict.limit} {what} per minute"
         f" exceeded; retry after {verdict.retry_after} s",
         {"limit": verdict.limit, "retryAfter": verdict.retry_after},
-    )
-
-
-def rate_limited_error(verdict: ratelimit.Verdict, what: str) -> ApiError:
-    error = rate_limited(verdict, what)["error"]
-    return ApiError(
-        "RATE_LIMITED",
-        error["message"],
-        error["details"],
         headers={"retry-after": str(verdict.retry_after)},
     )
 
@@ -174,7 +167,7 @@ async def authenticate(
     return principal
 
 
-async def _check(request: Request, state: dict[str, Any]) -> Principal:
+async def _check(request: Request, state: dict[str, object]) -> Principal:
     bearer, session = credentials(request.scope["headers"])
     if not bearer and not session:
         raise _unauthorized(

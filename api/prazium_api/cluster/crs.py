@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from kubernetes.client.exceptions import ApiException
 from pydantic import BaseModel
@@ -29,6 +29,7 @@ from prazium_api.cluster.informer import informers
 from prazium_api.contract.errors import ApiError
 from prazium_kit import kube, resources
 from prazium_kit.kinds import PROJECT, Kind, Project, Resource
+from prazium_kit.types import Obj
 
 S = TypeVar("S", bound=BaseModel)
 T = TypeVar("T", bound=BaseModel)
@@ -99,9 +100,7 @@ def list_all_namespaces(kind: Kind[S, T]) -> list[Resource[S, T]]:
         return [kind.of(obj) for obj in resources.list_all_namespaces(kind.plural)]
 
 
-def create(
-    namespace: str, kind: Kind[S, T], metadata: dict[str, Any], spec: S, what: str
-) -> Resource[S, T]:
+def create(namespace: str, kind: Kind[S, T], metadata: Obj, spec: S, what: str) -> Resource[S, T]:
     """Create an object of kind with metadata (name or generateName, labels, owners)
     and spec, written as it was set (no defaults added: the CRD applies its own)."""
     body = {
@@ -124,7 +123,7 @@ def patch_spec(
     return _patch(namespace, kind, name, {"spec": _spec_changes(kind, **changes)}, what)
 
 
-def _spec_changes(kind: Kind[S, T], **changes: object) -> dict[str, Any]:
+def _spec_changes(kind: Kind[S, T], **changes: object) -> Obj:
     model = kind.spec_model
     partial = model.model_construct()
     for field, value in changes.items():
@@ -135,7 +134,7 @@ def _spec_changes(kind: Kind[S, T], **changes: object) -> dict[str, Any]:
 
 
 def _patch(
-    namespace: str, kind: Kind[S, T], name: str, merge_patch: dict[str, Any], what: str
+    namespace: str, kind: Kind[S, T], name: str, merge_patch: Obj, what: str
 ) -> Resource[S, T]:
     with mapped_errors(what):
         obj = resources.merge_patch(namespace, kind.plural, name, merge_patch)

@@ -39,6 +39,7 @@ from prazium_kit import kube
 from prazium_kit.kinds import PROJECT, RUN, TASK, Kind, Resource
 from prazium_kit.kube import LABEL_PROJECT, LABEL_RUN
 from prazium_kit.models import ProjectSpec, ProjectStatus, RunSpec, RunStatus, TaskSpec, TaskStatus
+from prazium_kit.types import Obj
 
 log = logging.getLogger(__name__)
 WATCH_SECONDS = 300
@@ -182,7 +183,7 @@ class Informer(Generic[S, T]):
                 self._stopped.wait(RETRY_SECONDS)
 
     def _list(self) -> str:
-        found: dict[str, Any] = kube.custom_objects().list_cluster_custom_object(  # type: ignore[assignment]
+        found: Obj = kube.custom_objects().list_cluster_custom_object(  # type: ignore[assignment]
             kube.GROUP, kube.VERSION, self.plural
         )
         self._replace_all([self.kind.of(obj) for obj in found.get("items", [])])

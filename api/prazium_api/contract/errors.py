@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from prazium_kit import logs
+from prazium_kit.types import JsonObject
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ class ApiError(Exception):
         self,
         code: str,
         message: str,
-        details: dict[str, Any] | None = None,
+        details: JsonObject | None = None,
         *,
         status: int | None = None,
         headers: dict[str, str] | None = None,
@@ -51,7 +52,7 @@ class ApiError(Exception):
         self.headers = headers
 
 
-def envelope(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+def envelope(code: str, message: str, details: JsonObject | None = None) -> JsonObject:
     return {"success": False, "error": {"code": code, "message": message, "details": details or {}}}
 
 
@@ -63,11 +64,11 @@ def error_response(error: ApiError) -> JSONResponse:
     )
 
 
-def not_found(what: str, details: dict[str, Any] | None = None) -> ApiError:
+def not_found(what: str, details: JsonObject | None = None) -> ApiError:
     return ApiError("NOT_FOUND", f"{what} not found", details)
 
 
-def conflict(message: str, details: dict[str, Any] | None = None) -> ApiError:
+def conflict(message: str, details: JsonObject | None = None) -> ApiError:
     return ApiError("CONFLICT", message, details)
 
 
@@ -95,7 +96,7 @@ def _field_name(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts) or "body"
 
 
-def _validation_details(exc: RequestValidationError) -> dict[str, Any]:
+def _invalid_fields(exc: RequestValidationError) -> list[dict[str, str]]:
     fields = []
     for err in exc.errors():
         loc = err.get("loc", ())
@@ -106,7 +107,7 @@ def _validation_details(exc: RequestValidationError) -> dict[str, Any]:
                 "message": err.get("msg", "invalid"),
             }
         )
-    return {"fields": fields}
+    return fields
 
 
 def install(
@@ -127,10 +128,11 @@ def install(
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         if (refused := await _refusal(request)) is not None:
             return refused
-        details = _validation_details(exc)
-        names = ", ".join(sorted({f["field"] for f in details["fields"]}))
+        fields = _invalid_fields(exc)
+        names = ", ".join(sorted({f["field"] for f in fields}))
         return JSONResponse(
-            envelope("VALIDATION_ERROR", f"invalid request: {names}", details), status_code=400
+            envelope("VALIDATION_ERROR", f"invalid request: {names}", {"fields": fields}),
+            status_code=400,
         )
 
     @app.exception_handler(StarletteHTTPException)

@@ -17,6 +17,7 @@ from typing import Any, Generic, Literal, TypeVar, cast
 from pydantic import BaseModel, Field
 
 from prazium_kit.models import ProjectPhase, QuestionType, RunPhase, TaskPhase
+from prazium_kit.types import JsonObject
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
@@ -217,7 +218,7 @@ class RunSummary(Schema):
 class Plan(Schema):
     """The decomposition (tasksJson): task definitions and the merge order."""
 
-    tasks: list[dict[str, Any]]
+    tasks: list[JsonObject]
     mergeOrder: list[str]
     verifyCommand: list[str] | None
 
@@ -230,10 +231,10 @@ class TaskBrief(Schema):
 
 
 class RunDetail(RunSummary):
-    specSnapshot: dict[str, Any] | None
+    specSnapshot: JsonObject | None
     tasksJson: Plan | None
     tasks: list[TaskBrief]
-    verificationResult: dict[str, Any] | None
+    verificationResult: JsonObject | None
     mergedCommit: str | None
     message: str | None
 
@@ -278,7 +279,7 @@ class Event(Schema):
     runId: str
     taskId: str | None
     eventType: str
-    payload: dict[str, Any]
+    payload: JsonObject
     createdAt: Timestamp
 
 

@@ -11,7 +11,7 @@ keep exactly the keys the status has.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 from pydantic import BaseModel
 
@@ -42,11 +42,12 @@ from prazium_api.contract.responses import (
 from prazium_kit import ids, models, paths
 from prazium_kit.kinds import Project, Run, Task
 from prazium_kit.models import ProjectPhase, RunPhase, TaskPhase
+from prazium_kit.types import JsonObject
 
 CLONE_PATH = "/v1/projects/{project_id}/git"
 
 
-def as_stored(part: BaseModel) -> dict[str, Any]:
+def as_stored(part: BaseModel) -> JsonObject:
     """A part of a status as the apiserver holds it: its keys, by their names there."""
     return part.model_dump(by_alias=True, exclude_unset=True)
 

@@ -11,7 +11,6 @@ and unknown routes included.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -19,9 +18,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from prazium_api.auth import ratelimit
 from prazium_api.auth.authn import VERDICT
 from prazium_api.contract.errors import envelope
+from prazium_kit.types import JsonObject
 
 
-async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
+async def _send_json(send: Send, status: int, body: JsonObject) -> None:
     payload = json.dumps(body).encode()
     headers = [
         (b"content-type", b"application/json"),
@@ -31,7 +31,7 @@ async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
     await send({"type": "http.response.body", "body": payload})
 
 
-def too_large(limit: int) -> dict[str, Any]:
+def too_large(limit: int) -> JsonObject:
     return envelope(
         "VALIDATION_ERROR", f"request body larger than {limit} bytes", {"maxBytes": limit}
     )

@@ -7,7 +7,6 @@ import json
 import re
 from collections import OrderedDict
 from collections.abc import AsyncIterator
-from typing import Any
 
 from prazium_api.contract import responses, views
 from prazium_api.contract.errors import invalid
@@ -15,6 +14,7 @@ from prazium_api.streams.follower import JournalHub, RunKey
 from prazium_kit import ids
 from prazium_kit.journal import Event
 from prazium_kit.timefmt import iso_z
+from prazium_kit.types import JsonObject
 
 
 def event_id(event: Event) -> str:
@@ -67,7 +67,7 @@ class FrameCache:
 
 
 def sse_frame(event: Event) -> str:
-    data: dict[str, Any] = {}
+    data: JsonObject = {}
     task = views.task_api_id(event.task)
     if task is not None:
         data["taskId"] = task
@@ -93,7 +93,7 @@ async def sse_stream(
             yield b"".join([frames.frame(event) for event in batch])
 
 
-def ws_message(channel: str, event: Event) -> dict[str, Any]:
+def ws_message(channel: str, event: Event) -> JsonObject:
     return {
         "type": "event",
         "channel": channel,

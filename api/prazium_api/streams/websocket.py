@@ -54,6 +54,7 @@ from prazium_api.streams.wsmessages import (
     parse_message,
 )
 from prazium_kit import ids, logs
+from prazium_kit.types import JsonObject
 
 AUTH_CLOSE_CODE = 4401
 RATE_LIMIT_CLOSE_CODE = 4429
@@ -89,7 +90,7 @@ class Connection:
         self.subscriptions: dict[str, asyncio.Task[None]] = {}
         self._send_lock = asyncio.Lock()
 
-    async def send(self, message: dict[str, Any]) -> None:
+    async def send(self, message: JsonObject) -> None:
         async with self._send_lock:
             await self.socket.send_text(json.dumps(message))
 

@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, Field, TypeAdapter, ValidationError
 
+from prazium_kit.types import JsonObject
+
 
 def _string_or_none(value: Any) -> Any:
     return value if isinstance(value, str) else None
@@ -44,7 +46,7 @@ ClientMessage = Annotated[
 _CLIENT_MESSAGE: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
 
 
-def parse_message(raw: dict[str, Any]) -> ClientMessage | None:
+def parse_message(raw: JsonObject) -> ClientMessage | None:
     """The message, or None when its type is missing or unknown."""
     try:
         return _CLIENT_MESSAGE.validate_python(raw)
