@@ -185,7 +185,7 @@ async def _check(request: Request, state: dict[str, object]) -> Principal:
     assert verdict is not None
     if not bearer and session:
         check_csrf(request.scope, session)
-    # Every later line of this request names the caller (requestlog.py).
+    # Every later line of this request names the caller (server/requestlog.py).
     logs.context().update(tenant=principal.tenant, keyId=principal.key_id)
     state[VERDICT] = verdict
     if not verdict.allowed:

@@ -1,8 +1,8 @@
-"""The API's router: every route answers exactly the keys its handler built.
+"""The API's router: every route answers exactly the keys its answer set.
 
-With response_model_exclude_unset, FastAPI validates a handler's dict against the
-route's response model (schemas.py) and serializes only the keys the dict had:
-optional keys a view leaves out stay out, as the contract shows them.
+With response_model_exclude_unset, FastAPI serializes a handler's answer (a model
+of contract/responses.py in its envelope) with only the fields that were set:
+optional keys a view leaves unset stay out, as the contract shows them.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The client messages of WebSocket /v1/ws, as one pydantic union discriminated by
-"type" (see routers/ws.py for the conversation)."""
+"type" (see websocket.py for the conversation)."""
 
 from __future__ import annotations
 
