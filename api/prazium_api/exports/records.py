@@ -1,36 +1,27 @@
-"""Export archives (zip, tar.gz) of a project's repository at a run's merged commit.
+"""Export records in PostgreSQL (table exports): an export is "processing" from the
+request that started it until its archive is built (builder.py), then "completed"
+(or "failed"), and answers 404 once it expired.
 
-The record lives in PostgreSQL (exports), the file under paths.exports_dir; the
-archive is built by `git archive` in a background thread of the API process that
-accepted the request. Files are written to a temporary name and renamed, so a
-"completed" export always has its whole file.
-
-If that process dies, nothing would finish the export: a reaper marks exports
-still "processing" after export_stale_seconds as "failed" with an error that
-says so - at API start, every export_reap_interval_seconds, and on a status
+If the process building it dies, nothing would finish the export: a reaper marks
+exports still "processing" after export_stale_seconds as "failed" with an error
+that says so - at API start, every export_reap_interval_seconds, and on a status
 read. A build that finishes after being reaped does not resurrect the export
-(the client may already have seen "failed"); its file is removed.
+(the client may already have seen "failed").
 """
 
 from __future__ import annotations
 
-import contextvars
 import dataclasses
 import datetime as dt
 import logging
-import secrets
-import threading
 from pathlib import Path
 
 from prazium_api.contract.errors import ApiError
 from prazium_api.contract.responses import ExportFormat, ExportState
 from prazium_api.db import Database
-from prazium_api.git import repo
-from prazium_kit import paths
 from prazium_kit.timefmt import iso_z
 
 log = logging.getLogger(__name__)
-EXTENSIONS = {"zip": "zip", "tar.gz": "tar.gz"}
 MEDIA_TYPES = {"zip": "application/zip", "tar.gz": "application/gzip"}
 _COLUMNS = (
     "id, namespace, project, run, format, status, file_path, file_name, size_bytes,"
@@ -82,76 +73,42 @@ def reap_stale(database: Database, stale_seconds: float) -> int:
     return count
 
 
-def new_export_id() -> str:
-    return "exp_" + secrets.token_hex(8)
-
-
-def start(
+def insert(
     database: Database,
-    data_dir: Path,
-    namespace: str,
-    project: str,
-    run: str,
-    *,
-    fmt: str,
-    commit: str,
-    base_name: str,
+    record: tuple[str, str, str, str, str],
+    target: Path,
+    file_name: str,
     ttl_seconds: int,
-) -> str:
-    """Record a new export and start building its archive; its id."""
-    export_id = new_export_id()
-    file_name = f"{base_name}.{EXTENSIONS[fmt]}"
-    target = paths.exports_dir(data_dir, namespace) / f"{export_id}.{EXTENSIONS[fmt]}"
+) -> None:
+    """A new export, "processing": record is (id, namespace, project, run, format)."""
     with database.connection() as conn:
         conn.execute(
             "INSERT INTO exports (id, namespace, project, run, format, status, file_path,"
             " file_name, expires_at) VALUES (%s, %s, %s, %s, %s, 'processing', %s, %s,"
             " now() + make_interval(secs => %s))",
-            (export_id, namespace, project, run, fmt, str(target), file_name, ttl_seconds),
+            (*record, str(target), file_name, ttl_seconds),
         )
-    bare = paths.repo_path(data_dir, namespace, project)
-    # In the request's context, so its log lines carry the request id, tenant and key id.
-    threading.Thread(
-        target=contextvars.copy_context().run,
-        args=(_build, database, export_id, bare, commit, fmt, base_name, target),
-        name=f"export-{export_id}",
-        daemon=True,
-    ).start()
-    return export_id
 
 
-def _build(
-    database: Database, export_id: str, bare: Path, commit: str, fmt: str, prefix: str, target: Path
-) -> None:
-    partial = target.with_name(target.name + ".partial")
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        repo.archive(bare, commit, fmt, prefix, partial)
-        partial.rename(target)
-        size = target.stat().st_size
-        with database.connection() as conn:
-            done = conn.execute(
+def mark_completed(database: Database, export_id: str, size: int) -> bool:
+    """False when the export is no longer processing (the reaper failed it meanwhile)."""
+    with database.connection() as conn:
+        return bool(
+            conn.execute(
                 "UPDATE exports SET status = 'completed', size_bytes = %s"
                 " WHERE id = %s AND status = 'processing'",
                 (size, export_id),
             ).rowcount
-        if not done:  # reaped meanwhile: it stays failed
-            target.unlink(missing_ok=True)
-            log.warning("export %s finished after it was marked failed", export_id)
-            return
-        log.info("export %s completed (%d bytes)", export_id, size)
-    except Exception as exc:  # recorded for the client; the details stay in the log
-        log.exception("export %s failed", export_id)
-        partial.unlink(missing_ok=True)
-        try:
-            with database.connection() as conn:
-                conn.execute(
-                    "UPDATE exports SET status = 'failed', error = %s"
-                    " WHERE id = %s AND status = 'processing'",
-                    (f"{BUILD_FAILED} ({exc.__class__.__name__})", export_id),
-                )
-        except ApiError:
-            pass
+        )
+
+
+def mark_failed(database: Database, export_id: str, error: str) -> None:
+    with database.connection() as conn:
+        conn.execute(
+            "UPDATE exports SET status = 'failed', error = %s"
+            " WHERE id = %s AND status = 'processing'",
+            (error, export_id),
+        )
 
 
 def get(

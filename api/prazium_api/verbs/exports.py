@@ -10,7 +10,7 @@ from prazium_api.cluster import lookup, naming
 from prazium_api.contract.errors import ApiError, conflict
 from prazium_api.contract.responses import ExportCreated, ExportFormat, ExportStatus
 from prazium_api.db import Database
-from prazium_api.exports import records
+from prazium_api.exports import builder, records
 from prazium_api.exports.records import ExportRecord
 from prazium_api.git import repo
 from prazium_api.settings import ApiSettings
@@ -38,7 +38,7 @@ def create(
     bare = paths.repo_path(settings.data_dir, tenant, project.name)
     commit = repo.resolve(bare, commit)
     base = f"{naming.slug(project.spec.display_name, 60)}-run-{run.status.run_number or 0}"
-    export_id = records.start(
+    export_id = builder.start(
         database,
         settings.data_dir,
         tenant,
