@@ -47,16 +47,20 @@ async def login(
         settings.session_ttl_seconds,
         cross_origin=cross_origin(request.scope),
     )
+    _set_cookie(response, done.token, settings)
+    return ok(done.answer)
+
+
+def _set_cookie(response: Response, token: str, settings: Settings) -> None:
     response.set_cookie(
         SESSION_COOKIE,
-        done.token,
+        token,
         max_age=settings.session_ttl_seconds,
         httponly=True,
         samesite="lax",
         secure=settings.session_cookie_secure,
         path="/",
     )
-    return ok(done.answer)
 
 
 @router.post(

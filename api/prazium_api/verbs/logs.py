@@ -8,7 +8,7 @@ first, so another tenant's ids answer 404 like ids that do not exist.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,26 +70,38 @@ async def task_log(
     if not follow or not running:
         return KeptLog(text, headers)
     result = paths.result_path(settings.data_dir, tenant, run.name, definition_id, chosen)
+    ended = _ended(tenant, run.name, task_id, chosen, result)
+    return KeptLog(text, headers, _followed(text if kept.data else b"", path, offset, ended))
+
+
+def _ended(
+    tenant: str, run_name: str, task_id: str, attempt: int, result: Path
+) -> Callable[[], bool]:
+    """Whether a followed attempt has ended (asked from a thread, now and then): its
+    result is written, or the Task moved on (another attempt, a final phase) or went."""
 
     def ended() -> bool:
         if result.exists():
             return True
         try:
-            now = lookup.task(tenant, run.name, task_id)
+            now = lookup.task(tenant, run_name, task_id)
         except ApiError:
             return True  # the Task (or its Run) is gone
         except Exception:  # the apiserver unreachable for now: ask again at the next check
             return False
-        return not _attempt_running(now, chosen)
+        return not _attempt_running(now, attempt)
 
-    async def stream() -> AsyncIterator[bytes]:
-        if kept.data:
-            yield text
-        following = logstream.follow(path, offset, ended)
-        async for chunk in metrics.tracked(metrics.LOG_FOLLOWERS, following):
-            yield chunk
+    return ended
 
-    return KeptLog(text, headers, stream())
+
+async def _followed(
+    first: bytes, path: Path, offset: int, ended: Callable[[], bool]
+) -> AsyncIterator[bytes]:
+    if first:
+        yield first
+    following = logstream.follow(path, offset, ended)
+    async for chunk in metrics.tracked(metrics.LOG_FOLLOWERS, following):
+        yield chunk
 
 
 def _attempt_running(task: Task, attempt: int) -> bool:
