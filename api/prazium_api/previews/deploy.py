@@ -9,6 +9,7 @@ all owned by the Project (archiving and deleting it cleans them up).
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import secrets
@@ -66,6 +67,8 @@ def manifests(
     bare: Path,
     commit: str,
 ) -> tuple[Obj, Obj, Obj]:
+    """The preview's ConfigMap (the app's files at commit), Deployment and Service,
+    owned by the project; 409 when the app is too large or has no entry point."""
     files = dict(repo.tree_files(bare, commit))
     total = sum(files.values())
     if total > settings.deploy_max_bytes:
@@ -78,37 +81,18 @@ def manifests(
         readme = repo.read_file(bare, commit, "README.md").decode("utf-8", "replace")
     command = entry_command(files, readme)
     name = object_name(deployment_id)
-    project_name = project.name
     labels = {
         "app.kubernetes.io/name": "prazium-preview",
         "app.kubernetes.io/instance": name,
         "app.kubernetes.io/managed-by": "prazium-api",
-        kube.LABEL_PROJECT: project_name,
+        kube.LABEL_PROJECT: project.name,
         LABEL_DEPLOYMENT: deployment_id.removeprefix("dep_"),
     }
     owner = [kube.owner_reference(project.obj, controller=False)]
     meta = {"name": name, "namespace": namespace, "labels": labels, "ownerReferences": owner}
-    data: dict[str, str] = {}
-    binary: dict[str, str] = {}
-    items = []
-    for index, path in enumerate(sorted(files)):
-        key = f"f{index:04d}"
-        content = repo.read_file(bare, commit, path)
-        try:
-            data[key] = content.decode("utf-8")
-        except UnicodeDecodeError:
-            import base64
-
-            binary[key] = base64.b64encode(content).decode("ascii")
-        items.append({"key": key, "path": path})
-    config_map = {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": meta,
-        "data": data,
-        "binaryData": binary,
-    }
+    config_map, items = _config_map(meta, bare, commit, sorted(files))
     selector = {"app.kubernetes.io/instance": name}
+    pod = _pod_spec(settings.deploy_image, command, name, items)
     deployment = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -117,43 +101,7 @@ def manifests(
             "replicas": 1,
             "selector": {"matchLabels": selector},
             "progressDeadlineSeconds": 300,
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {
-                    "automountServiceAccountToken": False,
-                    "enableServiceLinks": False,
-                    "securityContext": pod_security_context(NOBODY_UID),
-                    "containers": [
-                        {
-                            "name": "app",
-                            "image": settings.deploy_image,
-                            "command": command,
-                            "workingDir": "/app",
-                            "env": [
-                                {"name": "APP_HOST", "value": "0.0.0.0"},
-                                {"name": "APP_PORT", "value": str(APP_PORT)},
-                                {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},
-                                {"name": "HOME", "value": "/tmp"},
-                            ],
-                            "ports": [{"name": "http", "containerPort": APP_PORT}],
-                            "readinessProbe": {"tcpSocket": {"port": "http"}, "periodSeconds": 5},
-                            "resources": {
-                                "requests": {"cpu": "50m", "memory": "64Mi"},
-                                "limits": {"cpu": "500m", "memory": "256Mi"},
-                            },
-                            "securityContext": container_security_context(),
-                            "volumeMounts": [
-                                {"name": "app", "mountPath": "/app", "readOnly": True},
-                                {"name": "tmp", "mountPath": "/tmp"},
-                            ],
-                        }
-                    ],
-                    "volumes": [
-                        {"name": "app", "configMap": {"name": name, "items": items}},
-                        {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
-                    ],
-                },
-            },
+            "template": {"metadata": {"labels": labels}, "spec": pod},
         },
     }
     service = {
@@ -167,6 +115,69 @@ def manifests(
         },
     }
     return config_map, deployment, service
+
+
+def _config_map(meta: Obj, bare: Path, commit: str, paths: list[str]) -> tuple[Obj, list[Obj]]:
+    """The app's files as a ConfigMap (text as data, anything else as binaryData) and
+    the volume items that put each key back at its path."""
+    data: dict[str, str] = {}
+    binary: dict[str, str] = {}
+    items = []
+    for index, path in enumerate(paths):
+        key = f"f{index:04d}"
+        content = repo.read_file(bare, commit, path)
+        try:
+            data[key] = content.decode("utf-8")
+        except UnicodeDecodeError:
+            binary[key] = base64.b64encode(content).decode("ascii")
+        items.append({"key": key, "path": path})
+    config_map = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": meta,
+        "data": data,
+        "binaryData": binary,
+    }
+    return config_map, items
+
+
+def _pod_spec(image: str, command: list[str], config_map: str, items: list[Obj]) -> Obj:
+    """A stock Python image running the app from the read-only ConfigMap, unprivileged
+    (the restricted Pod Security profile), no service account token, small limits."""
+    return {
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "securityContext": pod_security_context(NOBODY_UID),
+        "containers": [
+            {
+                "name": "app",
+                "image": image,
+                "command": command,
+                "workingDir": "/app",
+                "env": [
+                    {"name": "APP_HOST", "value": "0.0.0.0"},
+                    {"name": "APP_PORT", "value": str(APP_PORT)},
+                    {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},
+                    {"name": "HOME", "value": "/tmp"},
+                ],
+                "ports": [{"name": "http", "containerPort": APP_PORT}],
+                "readinessProbe": {"tcpSocket": {"port": "http"}, "periodSeconds": 5},
+                "resources": {
+                    "requests": {"cpu": "50m", "memory": "64Mi"},
+                    "limits": {"cpu": "500m", "memory": "256Mi"},
+                },
+                "securityContext": container_security_context(),
+                "volumeMounts": [
+                    {"name": "app", "mountPath": "/app", "readOnly": True},
+                    {"name": "tmp", "mountPath": "/tmp"},
+                ],
+            }
+        ],
+        "volumes": [
+            {"name": "app", "configMap": {"name": config_map, "items": items}},
+            {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
+        ],
+    }
 
 
 def create(namespace: str, objects: tuple[Obj, ...]) -> int | None:
