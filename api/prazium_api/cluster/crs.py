@@ -120,10 +120,13 @@ def patch_spec(
 ) -> Resource[S, T]:
     """A merge patch of the named spec fields (Python names, each validated against
     the kind's spec model; nested objects as set, without nulls)."""
-    return _patch(namespace, kind, name, {"spec": _spec_changes(kind, **changes)}, what)
+    return _patch(namespace, kind, name, {"spec": spec_changes(kind, **changes)}, what)
 
 
-def _spec_changes(kind: Kind[S, T], **changes: object) -> Obj:
+def spec_changes(kind: Kind[S, T], **changes: object) -> Obj:
+    """The spec fields to merge (by alias), each checked against the kind's spec model:
+    its type and constraints; an unknown field is refused (ValidationError). A nested
+    model is written as set, without nulls, so no field the merge would remove."""
     model = kind.spec_model
     partial = model.model_construct()
     for field, value in changes.items():
