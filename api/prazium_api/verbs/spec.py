@@ -26,6 +26,9 @@ Done = Callable[[Project, Project], bool]
 def change(
     tenant: str, project_id: str, timeout: float, doing: str, changes: Changes, done: Done
 ) -> Project:
+    """The sequence of every spec verb. No fields to set: wait on the generation the
+    project has (clarify). The operator's refusal of the generation is 409, no
+    answer in time 500 OPERATOR_TIMEOUT (cluster/sync.py)."""
     what = f"project {project_id}"
     before = lookup.project(tenant, project_id)
     if before.spec.archived:
