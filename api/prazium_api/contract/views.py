@@ -111,9 +111,20 @@ def project_summary(project: Project, clone_base: str) -> ProjectSummary:
 
 
 def project_detail(project: Project, data_dir: Path, clone_base: str) -> ProjectDetail:
+    """The summary's fields and the spec, questions, answers, repository and message.
+    (Built in one go: building the summary first and copying it costs a second
+    validation of every field, on the path of a cached read.)"""
+    project_id = ids.project_id(project.name)
     status = project.status
     return ProjectDetail(
-        **dict(project_summary(project, clone_base)),
+        id=project_id,
+        name=project.spec.display_name,
+        description=project.spec.description,
+        status=project_phase(project),
+        latestRun=latest_run(project),
+        createdAt=project.created_at,
+        updatedAt=project.updated_at,
+        cloneUrl=clone_url(clone_base, project_id),
         spec=current_spec(project),
         questions=_questions(project),
         answers=None
@@ -225,10 +236,20 @@ def run_started(run: Run, project_id: str) -> RunStarted:
 
 
 def run_detail(run: Run, tasks: list[Task], snapshot: models.SpecSnapshot | None) -> RunDetail:
-    """snapshot: status.specSnapshot, with its documents read from the repository."""
+    """The summary's fields (built in one go, as project_detail), the plan, the tasks in
+    brief and the outcome. snapshot: status.specSnapshot, with its documents read
+    from the repository."""
     status = run.status
     return RunDetail(
-        **dict(run_summary(run)),
+        id=ids.run_id(run.name),
+        projectId=ids.project_id(run.spec.project_ref.name),
+        runNumber=status.run_number,
+        status=run_phase(run),
+        trigger=run.spec.trigger,
+        tasksSummary=tasks_summary(run),
+        startedAt=status.started_at,
+        completedAt=status.completed_at,
+        createdAt=run.created_at,
         specSnapshot=None if snapshot is None else as_stored(snapshot),
         tasksJson=_plan(status.plan, tasks),
         tasks=[task_brief(task) for task in tasks],
@@ -285,7 +306,10 @@ def task_detail(task: Task) -> TaskDetail:
     definition, status = task.spec.definition, task.status
     result = status.result
     return TaskDetail(
-        **dict(task_brief(task)),
+        id=task_api_id(definition.id),
+        slug=definition.slug,
+        status=task_phase(task),
+        sequence=task.spec.sequence,
         definition=TaskDefinition(
             id=definition.id,
             slug=definition.slug,

@@ -55,15 +55,13 @@ GateDep = Annotated[Gate, Depends(app_gate)]
 Hub = Annotated[JournalHub, Depends(app_journal_hub)]
 
 
-async def base_url(request: Request, settings: Settings) -> str:
+def base_url(request: Request, settings: ApiSettings) -> str:
     """Where clients reach this API (a project's cloneUrl starts with it):
     PRAZIUM_EXTERNAL_URL when set (say, behind an Ingress), else the base URL of the
     request being answered (its scheme, Host header and root path, as uvicorn saw
-    them after any trusted proxy's X-Forwarded-* headers)."""
+    them after any trusted proxy's X-Forwarded-* headers). A plain function, not a
+    dependency: resolving one more dependency per request costs more than this."""
     return (settings.external_url or str(request.base_url)).rstrip("/")
-
-
-BaseUrl = Annotated[str, Depends(base_url)]
 
 
 async def pagination(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Body, Query
+from fastapi import Body, Query, Request
 
 from prazium_api.contract.requests import CreateProject, Regenerate, SubmitAnswers, UpdateProject
 from prazium_api.contract.responses import (
@@ -22,7 +22,7 @@ from prazium_api.contract.responses import (
     ok,
     ok_page,
 )
-from prazium_api.routers.deps import BaseUrl, Caller, Paging, Settings
+from prazium_api.routers.deps import Caller, Paging, Settings, base_url
 from prazium_api.routers.routing import ApiRouter
 from prazium_api.verbs import projects, spec
 from prazium_kit.models import ProjectPhase
@@ -41,9 +41,10 @@ Search = Annotated[str | None, Query(max_length=200, description="Search name/de
     response_model=Ok[ProjectCreated],
 )
 def create_project(
-    body: CreateProject, caller: Caller, settings: Settings, base_url: BaseUrl
+    body: CreateProject, caller: Caller, settings: Settings, request: Request
 ) -> Ok[ProjectCreated]:
-    return ok(projects.create(caller.tenant, body, settings.data_dir, base_url))
+    base = base_url(request, settings)
+    return ok(projects.create(caller.tenant, body, settings.data_dir, base))
 
 
 @router.get(
@@ -56,12 +57,13 @@ def list_projects(
     caller: Caller,
     paging: Paging,
     settings: Settings,
-    base_url: BaseUrl,
+    request: Request,
     status: StatusFilter = None,
     search: Search = None,
 ) -> OkPage[ProjectSummary]:
+    base = base_url(request, settings)
     found, pagination = projects.page(
-        caller.tenant, paging, status, search, base_url, settings.list_cache_seconds
+        caller.tenant, paging, status, search, base, settings.list_cache_seconds
     )
     return ok_page(ProjectSummary, found, pagination)
 
@@ -73,9 +75,10 @@ def list_projects(
     response_model=Ok[ProjectDetail],
 )
 async def get_project(
-    projectId: str, caller: Caller, settings: Settings, base_url: BaseUrl
+    projectId: str, caller: Caller, settings: Settings, request: Request
 ) -> Ok[ProjectDetail]:
-    return ok(await projects.get(caller.tenant, projectId, settings.data_dir, base_url))
+    base = base_url(request, settings)
+    return ok(await projects.get(caller.tenant, projectId, settings.data_dir, base))
 
 
 @router.patch(
@@ -85,9 +88,10 @@ async def get_project(
     response_model=Ok[ProjectDetail],
 )
 def update_project(
-    projectId: str, body: UpdateProject, caller: Caller, settings: Settings, base_url: BaseUrl
+    projectId: str, body: UpdateProject, caller: Caller, settings: Settings, request: Request
 ) -> Ok[ProjectDetail]:
-    return ok(projects.update(caller.tenant, projectId, body, settings.data_dir, base_url))
+    base = base_url(request, settings)
+    return ok(projects.update(caller.tenant, projectId, body, settings.data_dir, base))
 
 
 @router.delete(
