@@ -27,6 +27,7 @@ from typing import Any
 
 import yaml
 
+from prazium_kit.plan import topological_order
 from prazium_operator.agents.template import (
     Entity,
     TemplateCoder,
@@ -35,7 +36,6 @@ from prazium_operator.agents.template import (
     parse_routes_md,
 )
 from prazium_operator.agents.template.appgen.render import changed_value, sample_value
-from prazium_operator.plan import topological_order
 
 CORPUS_PATH = pathlib.Path(__file__).resolve().parents[1] / "data" / "template_agent_corpus.yaml"
 MISSING_ID = 999999

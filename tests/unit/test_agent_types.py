@@ -1,4 +1,4 @@
-"""The shapes planners and coders exchange (agents/base.py) as the worker reads them."""
+"""The shapes planners and coders exchange (prazium_kit.agentapi) as the worker reads them."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import json
 import pytest
 from pydantic import ValidationError
 
+from prazium_kit.agentapi import plan_document, plan_task
 from prazium_kit.models import PlannedTask
-from prazium_operator.agents.base import plan_document, plan_task
 from prazium_operator.agents.template.decompose import decompose_documents
 from prazium_operator.agents.template.planner import TemplatePlanner
 

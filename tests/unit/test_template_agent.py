@@ -11,6 +11,12 @@ from typing import Any
 
 import pytest
 
+from prazium_kit.plan import (
+    parallel_scope_conflicts,
+    path_in_scope,
+    topological_order,
+    validate_plan,
+)
 from prazium_operator.agents import (
     QUESTION_TYPES,
     SPEC_DOCUMENTS,
@@ -33,12 +39,6 @@ from prazium_operator.agents.template import (
 )
 from prazium_operator.agents.template.appgen import app_model, render_app
 from prazium_operator.agents.template.naming import pluralize, singularize
-from prazium_operator.plan import (
-    parallel_scope_conflicts,
-    path_in_scope,
-    topological_order,
-    validate_plan,
-)
 
 PM_NAME = "TeamBoard"
 PM_DESCRIPTION = (
