@@ -29,7 +29,7 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "operator"), str(ROOT / "api")]
 
-from prazium_operator.agents.template import parse_data_md  # noqa: E402
+from prazium_appgen import parse_data_md  # noqa: E402
 from tests.support.template_apps import (  # noqa: E402
     build_app,
     documents_with_defaults,

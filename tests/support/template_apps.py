@@ -27,15 +27,15 @@ from typing import Any
 
 import yaml
 
-from prazium_kit.plan import topological_order
-from prazium_operator.agents.template import (
+from prazium_appgen import (
     Entity,
     TemplateCoder,
     TemplatePlanner,
     parse_data_md,
     parse_routes_md,
 )
-from prazium_operator.agents.template.appgen.render import changed_value, sample_value
+from prazium_appgen.app.render import changed_value, sample_value
+from prazium_kit.plan import topological_order
 
 CORPUS_PATH = pathlib.Path(__file__).resolve().parents[1] / "data" / "template_agent_corpus.yaml"
 MISSING_ID = 999999

@@ -7,10 +7,10 @@ import json
 import pytest
 from pydantic import ValidationError
 
+from prazium_appgen.decompose import decompose_documents
+from prazium_appgen.planner import TemplatePlanner
 from prazium_kit.agentapi import plan_document, plan_task
 from prazium_kit.models import PlannedTask
-from prazium_operator.agents.template.decompose import decompose_documents
-from prazium_operator.agents.template.planner import TemplatePlanner
 
 
 def test_a_stored_task_reaches_the_coder_unchanged_with_its_unknown_fields() -> None:

@@ -11,6 +11,20 @@ from typing import Any
 
 import pytest
 
+from prazium_appgen import (
+    FEATURES,
+    CoderError,
+    Entity,
+    Field,
+    TemplateCoder,
+    TemplatePlanner,
+    detect_features,
+    parse_data_md,
+    parse_routes_md,
+    render_data_md,
+)
+from prazium_appgen.app import app_model, render_app
+from prazium_appgen.naming import pluralize, singularize
 from prazium_kit.plan import (
     parallel_scope_conflicts,
     path_in_scope,
@@ -25,20 +39,6 @@ from prazium_operator.agents import (
     get_coder,
     get_planner,
 )
-from prazium_operator.agents.template import (
-    FEATURES,
-    CoderError,
-    Entity,
-    Field,
-    TemplateCoder,
-    TemplatePlanner,
-    detect_features,
-    parse_data_md,
-    parse_routes_md,
-    render_data_md,
-)
-from prazium_operator.agents.template.appgen import app_model, render_app
-from prazium_operator.agents.template.naming import pluralize, singularize
 
 PM_NAME = "TeamBoard"
 PM_DESCRIPTION = (
@@ -562,8 +562,8 @@ def test_every_merge_step_leaves_a_green_tree(tmp_path: pathlib.Path) -> None:
 
 DETERMINISM_SCRIPT = """
 import hashlib, json, sys
-from prazium_operator.agents.template import TemplatePlanner
-from prazium_operator.agents.template.appgen import app_model, render_app
+from prazium_appgen import TemplatePlanner
+from prazium_appgen.app import app_model, render_app
 planner = TemplatePlanner()
 name, description = sys.argv[1], sys.argv[2]
 questions = planner.clarify(name, description)

@@ -13,7 +13,7 @@ import pathlib
 
 import pytest
 
-from prazium_operator.agents.template import parse_data_md, parse_routes_md
+from prazium_appgen import parse_data_md, parse_routes_md
 from tests.support.template_apps import (
     CorpusCase,
     build_app,

@@ -6,15 +6,15 @@ import pathlib
 
 import pytest
 
-from prazium_operator.agents.template import (
+from prazium_appgen import (
     Entity,
     Field,
     TemplatePlanner,
     parse_data_md,
     render_data_md,
 )
-from prazium_operator.agents.template.naming import pluralize, singularize
-from prazium_operator.agents.template.reader import read
+from prazium_appgen.naming import pluralize, singularize
+from prazium_appgen.reader import read
 from tests.support.template_apps import build_app, probe_app, run_app_tests
 
 

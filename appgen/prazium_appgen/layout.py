@@ -9,7 +9,7 @@ at start-up, so no two branches edit a shared route table.
 
 from __future__ import annotations
 
-from prazium_operator.agents.template.entities import Entity
+from prazium_appgen.entities import Entity
 
 SHELL_FILES = (
     ".gitignore",

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from prazium_operator.agents.base import Answers, PlanDocument, Question, SpecDocuments
-from prazium_operator.agents.template.decompose import decompose_documents
-from prazium_operator.agents.template.questions import build_questions
-from prazium_operator.agents.template.spec import decide_spec, render_documents
+from prazium_appgen.decompose import decompose_documents
+from prazium_appgen.questions import build_questions
+from prazium_appgen.spec import decide_spec, render_documents
+from prazium_kit.agentapi import Answers, PlanDocument, Question, SpecDocuments
 
 
 class TemplatePlanner:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prazium_operator.agents.template.vocabulary import phrase_pattern
+from prazium_appgen.vocabulary import phrase_pattern
 
 
 @dataclass(frozen=True)

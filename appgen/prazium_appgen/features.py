@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prazium_operator.agents.base import QuestionType
-from prazium_operator.agents.template.vocabulary import phrase_pattern
+from prazium_appgen.vocabulary import phrase_pattern
+from prazium_kit.agentapi import QuestionType
 
 
 @dataclass(frozen=True)

@@ -9,24 +9,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prazium_operator.agents.template.capabilities import USER_INTERFACE, unbuilt_capabilities
-from prazium_operator.agents.template.data_md import render_data_md
-from prazium_operator.agents.template.entities import Entity, Field
-from prazium_operator.agents.template.entity_selection import select_entities
-from prazium_operator.agents.template.features import (
+from prazium_appgen.capabilities import USER_INTERFACE, unbuilt_capabilities
+from prazium_appgen.data_md import render_data_md
+from prazium_appgen.entities import Entity, Field
+from prazium_appgen.entity_selection import select_entities
+from prazium_appgen.features import (
     AUTHENTICATION,
     FEATURES_BY_KEY,
     Feature,
 )
-from prazium_operator.agents.template.naming import with_article
-from prazium_operator.agents.template.questions import (
+from prazium_appgen.naming import with_article
+from prazium_appgen.questions import (
     ENTITIES_KEY,
     Answer,
     build_questions,
     records_text,
     resolve_answers,
 )
-from prazium_operator.agents.template.routes import render_routes_md
+from prazium_appgen.routes import render_routes_md
 
 VERIFY_COMMAND = ("python", "-m", "unittest", "discover", "-s", "tests", "-t", ".", "-v")
 

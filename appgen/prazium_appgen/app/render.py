@@ -14,24 +14,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from prazium_operator.agents.template import layout
-from prazium_operator.agents.template.appgen.pyliteral import block_literal, literal
-from prazium_operator.agents.template.appgen.sources import (
+from prazium_appgen import layout
+from prazium_appgen.app.pyliteral import block_literal, literal
+from prazium_appgen.app.sources import (
     AUTH_COPIED,
     COPIED,
     RESOURCE_MODULE,
     RESOURCE_TEST,
     source,
 )
-from prazium_operator.agents.template.data_md import parse_data_md
-from prazium_operator.agents.template.entities import Entity, Field
-from prazium_operator.agents.template.markdown import render_table
-from prazium_operator.agents.template.routes import (
+from prazium_appgen.data_md import parse_data_md
+from prazium_appgen.entities import Entity, Field
+from prazium_appgen.markdown import render_table
+from prazium_appgen.routes import (
     app_routes,
     relation_lines,
     routes_include_auth,
 )
-from prazium_operator.agents.template.spec import VERIFY_COMMAND
+from prazium_appgen.spec import VERIFY_COMMAND
 
 TITLE_PATTERN = re.compile(r"^#\s+(?P<title>.+?)(?:\s+[—-]+\s+Specification)?\s*$", re.M)
 

@@ -16,12 +16,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from prazium_appgen import layout
+from prazium_appgen.app import AppModel, app_model
+from prazium_appgen.entities import Entity, parents_first
+from prazium_appgen.spec import VERIFY_COMMAND
+from prazium_kit.agentapi import PlanDocument, PlanTask
 from prazium_kit.plan import MAX_SLUG_LENGTH, topological_order, validate_plan
-from prazium_operator.agents.base import PlanDocument, PlanTask
-from prazium_operator.agents.template import layout
-from prazium_operator.agents.template.appgen import AppModel, app_model
-from prazium_operator.agents.template.entities import Entity, parents_first
-from prazium_operator.agents.template.spec import VERIFY_COMMAND
 
 MAX_TASKS = 10
 SHELL, MODEL, AUTH, SMOKE = "app-shell", "data-model", "auth", "smoke-tests"

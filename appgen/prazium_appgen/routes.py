@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prazium_operator.agents.template.entities import Entity
-from prazium_operator.agents.template.markdown import is_separator, render_table, split_row
-from prazium_operator.agents.template.naming import with_article
+from prazium_appgen.entities import Entity
+from prazium_appgen.markdown import is_separator, render_table, split_row
+from prazium_appgen.naming import with_article
 
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 AUTH_PREFIX = "/api/auth/"

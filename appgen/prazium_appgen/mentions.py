@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prazium_operator.agents.template.attributes import is_attribute
-from prazium_operator.agents.template.lexicon import (
+from prazium_appgen.attributes import is_attribute
+from prazium_appgen.lexicon import (
     ACTOR_NOUNS,
     CAPABILITY_MODIFIERS,
     CAPABILITY_NOUNS,
@@ -20,9 +20,9 @@ from prazium_operator.agents.template.lexicon import (
     UNIT_NOUNS,
     VAGUE_NOUNS,
 )
-from prazium_operator.agents.template.naming import camel_case, pluralize, singularize, words_of
-from prazium_operator.agents.template.phrases import Phrase
-from prazium_operator.agents.template.vocabulary import KNOWN_BY_NAME, known_phrase_entity
+from prazium_appgen.naming import camel_case, pluralize, singularize, words_of
+from prazium_appgen.phrases import Phrase
+from prazium_appgen.vocabulary import KNOWN_BY_NAME, known_phrase_entity
 
 RECORD, ATTRIBUTE, CAPABILITY, ACTOR = "record", "attribute", "capability", "actor"
 DESCRIPTOR_HEADS = frozenset(

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
-from prazium_operator.agents.template.entities import Entity, fields
+from prazium_appgen.entities import Entity, fields
 
 
 @dataclass(frozen=True)

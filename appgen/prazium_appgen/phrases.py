@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prazium_operator.agents.template.lexicon import (
+from prazium_appgen.lexicon import (
     ADJECTIVES,
     CAPABILITY_NOUNS,
     DETERMINERS,
@@ -21,8 +21,8 @@ from prazium_operator.agents.template.lexicon import (
     VAGUE_NOUNS,
     VERBS,
 )
-from prazium_operator.agents.template.naming import singularize
-from prazium_operator.agents.template.tokens import Token
+from prazium_appgen.naming import singularize
+from prazium_appgen.tokens import Token
 
 MAX_PHRASE_WORDS = 3
 ED_NOUNS = frozenset({"bed", "beds", "seed", "seeds", "speed", "feed", "feeds", "shed", "sheds",

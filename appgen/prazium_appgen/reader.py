@@ -22,10 +22,10 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from prazium_operator.agents.template.attributes import attribute_field
-from prazium_operator.agents.template.entities import RESERVED_FIELDS, Field
-from prazium_operator.agents.template.lexicon import DETERMINERS, PEOPLE_NOUNS
-from prazium_operator.agents.template.mentions import (
+from prazium_appgen.attributes import attribute_field
+from prazium_appgen.entities import RESERVED_FIELDS, Field
+from prazium_appgen.lexicon import DETERMINERS, PEOPLE_NOUNS
+from prazium_appgen.mentions import (
     ACTOR,
     ATTRIBUTE,
     CAPABILITY,
@@ -34,15 +34,15 @@ from prazium_operator.agents.template.mentions import (
     classify,
     record_words,
 )
-from prazium_operator.agents.template.naming import snake_case
-from prazium_operator.agents.template.phrases import phrases
-from prazium_operator.agents.template.text_patterns import (
+from prazium_appgen.naming import snake_case
+from prazium_appgen.phrases import phrases
+from prazium_appgen.text_patterns import (
     delete_rules,
     pattern_fields,
     read_by_pattern,
     required_hints,
 )
-from prazium_operator.agents.template.tokens import Token, sentences
+from prazium_appgen.tokens import Token, sentences
 
 CASCADE, RESTRICT = "cascade", "restrict"
 

@@ -11,21 +11,21 @@ from __future__ import annotations
 
 import re
 
-from prazium_operator.agents.template.entities import (
+from prazium_appgen.entities import (
     FALLBACK_ENTITY,
     Entity,
     Field,
     fields,
     parents_first,
 )
-from prazium_operator.agents.template.features import AUTHENTICATION, TEAMS
-from prazium_operator.agents.template.lexicon import ADJECTIVES, DETERMINERS
-from prazium_operator.agents.template.mentions import record_words
-from prazium_operator.agents.template.naming import camel_case, snake_case, words_of
-from prazium_operator.agents.template.phrases import phrases
-from prazium_operator.agents.template.reader import Reading, Relation, read
-from prazium_operator.agents.template.tokens import tokenize
-from prazium_operator.agents.template.vocabulary import KNOWN_BY_NAME
+from prazium_appgen.features import AUTHENTICATION, TEAMS
+from prazium_appgen.lexicon import ADJECTIVES, DETERMINERS
+from prazium_appgen.mentions import record_words
+from prazium_appgen.naming import camel_case, snake_case, words_of
+from prazium_appgen.phrases import phrases
+from prazium_appgen.reader import Reading, Relation, read
+from prazium_appgen.tokens import tokenize
+from prazium_appgen.vocabulary import KNOWN_BY_NAME
 
 # Fields for an entity the vocabulary does not know: enough for a useful CRUD resource.
 CUSTOM_ENTITY_FIELDS = ("name:string!", "description:string")

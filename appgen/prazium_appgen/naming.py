@@ -24,9 +24,10 @@ def _unchecked(target: Callable[..., Any] | None = None, **_options: Any) -> Any
 # inflect decorates its engine's methods with typeguard's @typechecked, which re-compiles
 # each of them at import: 1.3 CPU-seconds, paid by every worker process that is not
 # forked from a server that has it imported (a spawned worker, a worker Pod) and by the
-# operator's start (issue 15). The checks only reject arguments that are not non-empty
-# strings, which the functions below never pass, so inflect is imported with the
-# decorator left out (for this import only; typeguard is put back at once).
+# operator's start, and most of what a template task cost besides its coder. The checks
+# only reject arguments that are not non-empty strings, which the functions below never
+# pass, so inflect is imported with the decorator left out (for this import only;
+# typeguard is put back at once).
 _typechecked = typeguard.typechecked
 typeguard.typechecked = _unchecked  # type: ignore[assignment]
 try:

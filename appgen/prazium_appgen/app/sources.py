@@ -12,7 +12,7 @@ from __future__ import annotations
 from functools import cache
 from importlib import resources
 
-FILES_PACKAGE = "prazium_operator.agents.template.appgen"
+FILES_PACKAGE = "prazium_appgen.app"
 FILES_DIRECTORY = "files"
 
 COPIED = {

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prazium_operator.agents.base import Question as QuestionDocument
-from prazium_operator.agents.base import QuestionType
-from prazium_operator.agents.template.entity_selection import entities_for_description
-from prazium_operator.agents.template.features import detect_features
+from prazium_appgen.entity_selection import entities_for_description
+from prazium_appgen.features import detect_features
+from prazium_kit.agentapi import Question as QuestionDocument
+from prazium_kit.agentapi import QuestionType
 
 ENTITIES_KEY = "entities"
 """Key of the always-present question confirming which records the app manages."""

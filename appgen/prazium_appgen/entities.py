@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from prazium_operator.agents.template.naming import (
+from prazium_appgen.naming import (
     camel_case,
     kebab_case,
     plural_words,

@@ -9,8 +9,8 @@ words before the head are kept in the field name (``check-in dates`` ->
 
 from __future__ import annotations
 
-from prazium_operator.agents.template.entities import Field
-from prazium_operator.agents.template.naming import singularize, snake_case, words_of
+from prazium_appgen.entities import Field
+from prazium_appgen.naming import singularize, snake_case, words_of
 
 DATE, DATETIME, MONEY, COUNT, MEASURE, DURATION, TEXT, EMAIL = (
     "date",

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import re
 
-from prazium_operator.agents.template.attributes import ENUM_WORDS
-from prazium_operator.agents.template.entities import RESERVED_FIELDS, Field
-from prazium_operator.agents.template.lexicon import FUNCTION_WORDS
-from prazium_operator.agents.template.mentions import ATTRIBUTE, RECORD, Mention, record_words
-from prazium_operator.agents.template.naming import camel_case, singularize, snake_case, words_of
+from prazium_appgen.attributes import ENUM_WORDS
+from prazium_appgen.entities import RESERVED_FIELDS, Field
+from prazium_appgen.lexicon import FUNCTION_WORDS
+from prazium_appgen.mentions import ATTRIBUTE, RECORD, Mention, record_words
+from prazium_appgen.naming import camel_case, singularize, snake_case, words_of
 
 SET_PATTERN = re.compile(r"\b([a-z][a-z-]*)((?:\s*/\s*[a-z][a-z-]*)+)", re.I)
 ENUM_PATTERN = re.compile(

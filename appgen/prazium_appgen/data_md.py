@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 
-from prazium_operator.agents.template.entities import (
+from prazium_appgen.entities import (
     FALLBACK_ENTITY,
     FIELD_NAME_PATTERN,
     ON_DELETE_RULES,
@@ -36,8 +36,8 @@ from prazium_operator.agents.template.entities import (
     entity_name,
     fields,
 )
-from prazium_operator.agents.template.markdown import is_separator, render_table, split_row
-from prazium_operator.agents.template.naming import snake_case, with_article, words_of
+from prazium_appgen.markdown import is_separator, render_table, split_row
+from prazium_appgen.naming import snake_case, with_article, words_of
 
 ENTITY_HEADING = re.compile(r"^#{2,3}\s*Entity\s*:\s*(?P<name>.+?)\s*#*\s*$", re.I)
 OTHER_HEADING = re.compile(r"^#{1,6}\s")

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import pathlib
 
+from prazium_appgen import layout
+from prazium_appgen.app import app_model, render_app
+from prazium_kit.agentapi import PlanTask, SpecDocuments
 from prazium_kit.plan import path_in_scope
-from prazium_operator.agents.base import PlanTask, SpecDocuments
-from prazium_operator.agents.template import layout
-from prazium_operator.agents.template.appgen import app_model, render_app
 
 EXECUTABLE_MODE = 0o755
 
