@@ -1,4 +1,4 @@
-"""The built-in template agent: questions, spec documents, plan, coder, generated app."""
+"""The template agent: questions, spec documents, plan, coder, generated app."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import pathlib
 import re
 import subprocess
 import sys
-from typing import Any
 
 import pytest
 
@@ -25,19 +24,20 @@ from prazium_appgen import (
 )
 from prazium_appgen.app import app_model, render_app
 from prazium_appgen.naming import pluralize, singularize
+from prazium_kit.agentapi import (
+    QUESTION_TYPES,
+    SPEC_DOCUMENTS,
+    Coder,
+    PlanDocument,
+    Planner,
+    PlanTask,
+    plan_document,
+)
 from prazium_kit.plan import (
     parallel_scope_conflicts,
     path_in_scope,
     topological_order,
     validate_plan,
-)
-from prazium_operator.agents import (
-    QUESTION_TYPES,
-    SPEC_DOCUMENTS,
-    Coder,
-    Planner,
-    get_coder,
-    get_planner,
 )
 
 PM_NAME = "TeamBoard"
@@ -69,23 +69,25 @@ def pm_documents(planner: TemplatePlanner) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def pm_plan(planner: TemplatePlanner, pm_documents: dict[str, str]) -> dict[str, Any]:
+def pm_plan(planner: TemplatePlanner, pm_documents: dict[str, str]) -> PlanDocument:
     return planner.decompose(PM_NAME, pm_documents)
 
 
-# ----------------------------------------------------------------------- registry
+# ---------------------------------------------------------------------- interface
 
 
-def test_registry_returns_template_agents() -> None:
-    assert isinstance(get_planner("template"), Planner)
-    assert isinstance(get_coder("template"), Coder)
+def test_the_agents_implement_the_kits_protocols() -> None:
+    assert isinstance(TemplatePlanner(), Planner)
+    assert isinstance(TemplateCoder(), Coder)
 
 
-def test_registry_names_known_agents_for_unknown_names() -> None:
-    with pytest.raises(ValueError, match=r"unknown planner agent 'gpt'.*template"):
-        get_planner("gpt")
-    with pytest.raises(ValueError, match=r"unknown coder agent 'aider'.*template"):
-        get_coder("aider")
+def test_the_plan_is_a_plan_document() -> None:
+    planner = TemplatePlanner()
+    documents = planner.write_spec(
+        "Clinic", "A clinic app to manage patients and visits.", {}, None, 0
+    )
+    plan = planner.decompose("Clinic", documents)
+    assert plan_document(plan) == plan
 
 
 # ----------------------------------------------------------------------- features
@@ -361,7 +363,7 @@ def test_everything_is_deterministic() -> None:
 # ------------------------------------------------------------------- decomposition
 
 
-def test_plan_is_valid_with_five_to_ten_tasks(pm_plan: dict[str, Any]) -> None:
+def test_plan_is_valid_with_five_to_ten_tasks(pm_plan: PlanDocument) -> None:
     validate_plan(pm_plan)
     assert 5 <= len(pm_plan["tasks"]) <= 10
     assert pm_plan["mergeOrder"] == topological_order(pm_plan["tasks"])
@@ -382,12 +384,12 @@ def test_plan_is_valid_with_five_to_ten_tasks(pm_plan: dict[str, Any]) -> None:
     assert "api-tasks" in slugs
 
 
-def test_parallel_tasks_never_share_files(pm_plan: dict[str, Any]) -> None:
+def test_parallel_tasks_never_share_files(pm_plan: PlanDocument) -> None:
     assert parallel_scope_conflicts(pm_plan) == []
 
 
 def test_every_generated_file_belongs_to_exactly_one_task(
-    pm_plan: dict[str, Any], pm_documents: dict[str, str]
+    pm_plan: PlanDocument, pm_documents: dict[str, str]
 ) -> None:
     for path in render_app(app_model(pm_documents)):
         owners = [t["id"] for t in pm_plan["tasks"] if path_in_scope(path, t["pathScope"])]
@@ -432,7 +434,7 @@ def snapshot(root: pathlib.Path) -> dict[str, bytes]:
 
 
 def test_coder_is_idempotent(
-    tmp_path: pathlib.Path, pm_plan: dict[str, Any], pm_documents: dict[str, str]
+    tmp_path: pathlib.Path, pm_plan: PlanDocument, pm_documents: dict[str, str]
 ) -> None:
     coder = TemplateCoder()
     shell = pm_plan["tasks"][0]
@@ -448,7 +450,7 @@ def test_coder_is_idempotent(
 def test_coder_refuses_tasks_it_cannot_produce(
     tmp_path: pathlib.Path, pm_documents: dict[str, str]
 ) -> None:
-    foreign = {
+    foreign: PlanTask = {
         "id": "task-001",
         "slug": "ui",
         "pathScope": ["src/app/**"],
@@ -456,7 +458,7 @@ def test_coder_refuses_tasks_it_cannot_produce(
     }
     with pytest.raises(CoderError, match="no file inside pathScope"):
         TemplateCoder().code(foreign, pm_documents, tmp_path)
-    partial = {
+    partial: PlanTask = {
         "id": "task-002",
         "slug": "x",
         "pathScope": ["app/server.py"],
@@ -472,7 +474,7 @@ def test_coder_refuses_tasks_it_cannot_produce(
 
 def build_and_verify(root: pathlib.Path, documents: dict[str, str]) -> tuple[str, int]:
     """Run every task of the plan into ``root``; returns (verify output, tests run)."""
-    planner, coder = get_planner("template"), get_coder("template")
+    planner, coder = TemplatePlanner(), TemplateCoder()
     plan = planner.decompose("App", documents)
     validate_plan(plan)
     tasks = {t["id"]: t for t in plan["tasks"]}
@@ -500,7 +502,7 @@ def build_and_verify(root: pathlib.Path, documents: dict[str, str]) -> tuple[str
 
 
 def test_end_to_end_project_management_app(tmp_path: pathlib.Path) -> None:
-    planner = get_planner("template")
+    planner = TemplatePlanner()
     questions = planner.clarify(PM_NAME, PM_DESCRIPTION)
     answers: dict[str, object] = {}
     for question in questions:

@@ -1,12 +1,12 @@
 """Benchmark: the template agent over the whole description corpus, every app built and probed.
 
-What it does, for each description of tests/data/template_agent_corpus.yaml
+What it does, for each description of appgen/tests/corpus.yaml
 (questions answered with their defaults): writes the spec, checks whether the
 data model names at least two of the three records a person expects, builds
 every task of the plan into a temporary directory, runs the app's own tests
 (the plan's verify command) and starts the app to exercise every route of
 ROUTES.md and every relation of DATA.md over HTTP from outside
-(tests/support/template_apps.py).
+(appgen/tests/template_apps.py).
 
 Reported: the share of data models meeting 2 of 3 (required >= 90%), apps built
 and passing, tests run, relations probed, and wall time (total, per app p50/max).
@@ -14,7 +14,7 @@ Exit status 1 when the share is below 90% or any app fails.
 
 How to run (needs no cluster or database):
 
-    make bench-agent        # or: .venv/bin/python bench/bench_agent_corpus.py
+    make bench-agent        # or: .venv/bin/python appgen/bench/bench_agent_corpus.py
 """
 
 from __future__ import annotations
@@ -26,11 +26,12 @@ import sys
 import tempfile
 import time
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "operator"), str(ROOT / "api")]
+# appgen/: the package itself, and its tests' helpers (which build and probe the apps).
+APPGEN = pathlib.Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(APPGEN), str(APPGEN / "tests")]
 
 from prazium_appgen import parse_data_md  # noqa: E402
-from tests.support.template_apps import (  # noqa: E402
+from template_apps import (  # noqa: E402
     build_app,
     documents_with_defaults,
     load_corpus,

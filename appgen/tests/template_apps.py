@@ -1,6 +1,6 @@
 """Building apps with the template agent and probing them from outside, for tests and bench.
 
-* :func:`load_corpus` reads tests/data/template_agent_corpus.yaml.
+* :func:`load_corpus` reads corpus.yaml (beside this module).
 * :func:`documents_with_defaults` answers every clarifying question the way a
   hurried user would (first option, yes, free text left empty).
 * :func:`build_app` runs every task of the plan through the template coder into
@@ -35,9 +35,10 @@ from prazium_appgen import (
     parse_routes_md,
 )
 from prazium_appgen.app.render import changed_value, sample_value
+from prazium_kit.agentapi import PlanDocument
 from prazium_kit.plan import topological_order
 
-CORPUS_PATH = pathlib.Path(__file__).resolve().parents[1] / "data" / "template_agent_corpus.yaml"
+CORPUS_PATH = pathlib.Path(__file__).resolve().with_name("corpus.yaml")
 MISSING_ID = 999999
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -74,7 +75,7 @@ def documents_with_defaults(name: str, description: str) -> dict[str, str]:
     return planner.write_spec(name, description, answers, None, 1)
 
 
-def build_app(root: pathlib.Path, documents: dict[str, str]) -> dict[str, Any]:
+def build_app(root: pathlib.Path, documents: dict[str, str]) -> PlanDocument:
     """Write every task's files in merge order; returns the plan."""
     plan = TemplatePlanner().decompose("App", documents)
     tasks = {task["id"]: task for task in plan["tasks"]}
@@ -84,7 +85,7 @@ def build_app(root: pathlib.Path, documents: dict[str, str]) -> dict[str, Any]:
     return plan
 
 
-def run_app_tests(root: pathlib.Path, plan: dict[str, Any]) -> tuple[bool, int, str]:
+def run_app_tests(root: pathlib.Path, plan: PlanDocument) -> tuple[bool, int, str]:
     """(passed, tests run, output tail) of the plan's verify command in ``root``."""
     command = [sys.executable if part == "python" else part for part in plan["verifyCommand"]]
     result = subprocess.run(

@@ -1,9 +1,9 @@
-"""The template agent against a corpus of everyday app descriptions (tests/data).
+"""The template agent against a corpus of everyday app descriptions (corpus.yaml).
 
 Each description comes with the three records a person would expect. The agent
 must name at least two of the three in at least 90% of the data models, with
 every question answered by its default. A sample of the corpus apps is built
-and tested here; bench/bench_agent_corpus.py (``make bench-agent``) builds,
+and tested here; appgen/bench/bench_agent_corpus.py (``make bench-agent``) builds,
 tests and probes all of them.
 """
 
@@ -14,7 +14,7 @@ import pathlib
 import pytest
 
 from prazium_appgen import parse_data_md, parse_routes_md
-from tests.support.template_apps import (
+from template_apps import (
     CorpusCase,
     build_app,
     documents_with_defaults,

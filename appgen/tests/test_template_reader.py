@@ -15,7 +15,7 @@ from prazium_appgen import (
 )
 from prazium_appgen.naming import pluralize, singularize
 from prazium_appgen.reader import read
-from tests.support.template_apps import build_app, probe_app, run_app_tests
+from template_apps import build_app, probe_app, run_app_tests
 
 
 def model(description: str, answers: dict[str, object] | None = None) -> dict[str, Entity]:
