@@ -23,7 +23,7 @@ test: ## Start a throw-away stack, run the whole suite, tear it down
 	@scripts/test.sh $(PYTEST_ARGS)
 
 test-unit: ## Only the tests that need no services (and no Go: only .venv is set up)
-	@scripts/venv.sh && .venv/bin/python -m pytest tests/unit $(PYTEST_ARGS)
+	@scripts/venv.sh && .venv/bin/python -m pytest tests/unit appgen/tests $(PYTEST_ARGS)
 
 helm-e2e: ## Helm chart end to end on a throw-away local cluster (install, REST + kubectl builds, preview, upgrade, uninstall)
 	@scripts/helm-e2e.sh $(PYTEST_ARGS)
@@ -58,4 +58,4 @@ bench-build: ## Build engine: run wall time, overhead vs worker time, parallelis
 	@scripts/test.sh bench/bench_build.py -q -s -p no:cacheprovider
 
 bench-agent: ## Template agent: every corpus description built, tested and probed over HTTP (no stack)
-	@scripts/venv.sh && .venv/bin/python bench/bench_agent_corpus.py
+	@scripts/venv.sh && .venv/bin/python appgen/bench/bench_agent_corpus.py

@@ -48,7 +48,7 @@ lock_key() { (cat "$PRAZIUM_ROOT/requirements.lock"; echo "$BASE_RECIPE $ROOTFS_
 base_name() { echo "localhost/prazium/base:$(lock_key)"; }
 # The code: what the wheel is made of (tracked or not, never caches or .dev).
 code_key() {
-  (cd "$PRAZIUM_ROOT" && find kit operator api cli crds pyproject.toml -type f \
+  (cd "$PRAZIUM_ROOT" && find kit operator api cli appgen/prazium_appgen crds pyproject.toml -type f \
       -not -path '*/__pycache__/*' -not -name '*.pyc' -not -path '*.egg-info*' \
     | LC_ALL=C sort | xargs sha256sum; lock_key) | digest
 }
@@ -121,7 +121,7 @@ build_prazium() {
   work=$(mktemp -d); trap 'rm -rf "${work:-}"' RETURN
   # The project as a wheel (no dependencies: they are in the base).
   (cd "$work" && tar -C "$PRAZIUM_ROOT" --exclude=__pycache__ --exclude='*.egg-info' \
-     -cf - kit operator api cli crds pyproject.toml | tar -xf - \
+     -cf - kit operator api cli appgen/prazium_appgen crds pyproject.toml | tar -xf - \
    && python3 -m pip wheel -q --disable-pip-version-check --no-deps -w "$work/dist" "$work" >&2) \
     || die "building the project's wheel failed"
   ctr=$("${BUILDAH[@]}" from "$(base_name)")

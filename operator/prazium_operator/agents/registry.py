@@ -55,15 +55,17 @@ def get_coder(name: str, **options: Any) -> Coder:
     return factory(**options)
 
 
+# The template agent is its own package (prazium_appgen, on top of the kit alone): a
+# description-to-app generator, registered here like any other agent.
 def _template_planner(model: str | None = None, **options: Any) -> Planner:
     # spec.agent.model names a language model; the template agent has none.
-    from prazium_operator.agents.template import TemplatePlanner
+    from prazium_appgen import TemplatePlanner
 
     return TemplatePlanner(**options)
 
 
 def _template_coder(model: str | None = None, **options: Any) -> Coder:
-    from prazium_operator.agents.template import TemplateCoder
+    from prazium_appgen import TemplateCoder
 
     return TemplateCoder(**options)
 

@@ -43,7 +43,7 @@ MARKER_SUFFIX = ".forked"
 PRELOAD = (
     "prazium_operator.worker.main",
     "prazium_operator.agents.registry",
-    "prazium_operator.agents.template",
+    "prazium_appgen",
     "prazium_operator.worker.command_coder",
 )
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from prazium_kit import ids, journal, logs
+from prazium_kit.plan import path_in_scope
 from prazium_kit.timefmt import utc_now
 from prazium_kit.types import Obj
 from prazium_operator import recorder
@@ -36,7 +37,6 @@ from prazium_operator.gitrepo import (
     parse_name_status,
     remove_worktree,
 )
-from prazium_operator.plan import path_in_scope
 from prazium_operator.settings import get_settings
 from prazium_operator.worker import logcapture
 from prazium_operator.worker.request import (
