@@ -168,9 +168,7 @@ def test_dashboard_end_to_end(
                 expect(page.locator("#run-status")).to_have_text("succeeded", timeout=60_000)
                 # The run's last journal event is written after its final status: compare
                 # the timeline with the journal once that event is shown.
-                expect(page.locator("#timeline .ev-RUN_COMPLETED")).to_be_attached(
-                    timeout=60_000
-                )
+                expect(page.locator("#timeline .ev-RUN_COMPLETED")).to_be_attached(timeout=60_000)
                 assert page.evaluate("window.__sameDocument") is True
                 project_id, run_id = page.url.split("#/projects/")[1].split("/runs/")
                 with httpx.Client(
