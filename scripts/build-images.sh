@@ -98,7 +98,7 @@ build_base() {
     python3 -m venv /opt/prazium
     /opt/prazium/bin/pip install -q --no-index --find-links /tmp/wheels \
       -r /tmp/wheels/requirements.lock 2>&1 | grep -v 'new release of pip' || true
-    /opt/prazium/bin/python -c 'import kopf, fastapi, psycopg, git, uvicorn'
+    /opt/prazium/bin/python -c 'import kopf, fastapi, psycopg, uvicorn'
     rm -rf /tmp/wheels /root/.cache /var/lib/apt/lists/* /var/cache/apt/*
     echo 'prazium:x:$WORKER_UID:$WORKER_UID::/tmp:/usr/sbin/nologin' >>/etc/passwd
     echo 'prazium:x:$WORKER_UID:' >>/etc/group
