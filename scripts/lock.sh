@@ -9,7 +9,8 @@
 #   scripts/lock.sh --upgrade                move every package to its newest
 # The dev lock is resolved first and bounds the runtime one, so a package pinned in both
 # has one version (tests/unit/test_locks.py checks). Resolved for CPython 3.11 on Linux
-# x86_64, the image's platform and the dev machines'. Needs PyPI, not the .venv.
+# x86_64, the image's platform (a .venv on a newer Python takes the same pins). Needs
+# PyPI, not the .venv.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/uv.sh"
@@ -22,7 +23,8 @@ lock() {
   local file=$1 header=$2 work
   shift 2
   work=$(mktemp -d); trap 'rm -rf "${work:-}"' RETURN
-  [ ! -f "$file" ] || grep -v '^#' "$file" >"$work/$file"
+  # The current pins, for uv to keep (its own output file is where it looks for them).
+  [ ! -f "$file" ] || grep -v '^#' "$file" >"$work/$file" || true
   "$UV" pip compile -q pyproject.toml --python-version 3.11 \
     --python-platform x86_64-unknown-linux-gnu --generate-hashes --no-header \
     -o "$work/$file" "$@" || die "resolving $file failed"
