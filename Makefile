@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help setup venv up down test test-unit lint api-key bench-api bench-scale bench-build bench-agent cluster-build images helm-e2e kind-e2e
+.PHONY: help setup venv lock up down test test-unit lint api-key bench-api bench-scale bench-build bench-agent cluster-build images helm-e2e kind-e2e
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -12,6 +12,9 @@ setup: ## Install what is missing: PostgreSQL, the Python venv, the control plan
 
 venv: ## Only the Python environment (.venv: locked deps, the project installed editable)
 	@scripts/venv.sh
+
+lock: ## Rewrite both lock files (hashes included) from pyproject.toml; UPGRADE=NAME moves one package
+	@scripts/lock.sh $(if $(UPGRADE),--upgrade-package $(UPGRADE),)
 
 up: ## Start control plane, node, PostgreSQL, operator and API (http://127.0.0.1:3001); EXECUTOR=local: no node
 	@EXECUTOR=$(or $(EXECUTOR),kubernetes) scripts/stack.sh up

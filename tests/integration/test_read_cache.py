@@ -1,6 +1,7 @@
-"""The API's watch-fed read cache (api/prazium_api/informer.py, issue 15): reads of
-Projects, Runs and Tasks come from memory, not from an apiserver list per request,
-and stay consistent with writes made through the same replica (read-your-writes)."""
+"""The API's watch-fed read cache (api/prazium_api/informer.py): reads of Projects,
+Runs and Tasks come from memory, not from an apiserver list per request (a page of
+projects would cost a list of them all), and stay consistent with writes made
+through the same replica (read-your-writes)."""
 
 from __future__ import annotations
 
