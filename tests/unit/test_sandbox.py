@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from prazium_operator import recorder
-from prazium_operator.executor import sandbox
+from prazium_operator import recorder, sandbox
 
 IDENTITY = recorder.WorkerIdentity(
     namespace="t1",

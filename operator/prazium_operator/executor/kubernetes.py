@@ -50,8 +50,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from prazium_kit import kube, paths, podsecurity
-from prazium_operator import recorder
-from prazium_operator.executor import sandbox
+from prazium_operator import recorder, sandbox
 from prazium_operator.executor.base import WorkerState, WorkerStatus
 from prazium_operator.settings import Settings
 from prazium_operator.worker.request import WorkerRequest, log_path, read_result, request_path

@@ -16,7 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from prazium_operator.executor import forkserver, sandbox
+from prazium_operator import sandbox
+from prazium_operator.executor import forkserver
 from prazium_operator.executor.base import WorkerState, WorkerStatus
 from prazium_operator.settings import Settings
 from prazium_operator.worker.request import (

@@ -1,6 +1,6 @@
 """Where the generated app's tests run (verify.Runner), per executor (issue 9).
 
-local: a sandboxed child (executor/sandbox.py): a private copy of the tree, scrubbed
+local: a sandboxed child (prazium_operator.sandbox): a private copy of the tree, scrubbed
 environment, a uid of its own when the operator is root.
 
 kubernetes: a Job of its own in the job namespace, like a worker's: the worker image,
@@ -27,7 +27,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from prazium_kit import kube, paths, podsecurity
-from prazium_operator.executor import sandbox
+from prazium_operator import sandbox
 from prazium_operator.settings import Settings
 from prazium_operator.verify import Outcome, Runner
 

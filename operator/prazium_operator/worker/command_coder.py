@@ -8,7 +8,7 @@ PRAZIUM_TASK_ATTEMPT (1 on the first attempt, 2 when the operator re-runs a
 task whose worker was lost, ...; set by the worker). A non-zero exit fails the
 task.
 
-The command is untrusted (issue 9; executor/sandbox.py): its environment is PATH,
+The command is untrusted (issue 9; prazium_operator.sandbox): its environment is PATH,
 HOME, LANG and the PRAZIUM_TASK_* variables only. In a worker Pod (kubernetes
 executor) it runs in the task's worktree, and the tenant's own credentials (the Pod's
 envFrom of its credentialsSecret) are passed on; locally it runs in a private copy
@@ -24,8 +24,8 @@ import os
 import pathlib
 import subprocess
 
+from prazium_operator import sandbox
 from prazium_operator.agents.base import PlanTask, SpecDocuments
-from prazium_operator.executor import sandbox
 
 log = logging.getLogger("prazium.agent")
 
