@@ -16,7 +16,7 @@ import pytest
 from prazium_operator.executor import verification
 from prazium_operator.executor.kubernetes import build_job
 from prazium_operator.settings import Settings
-from prazium_operator.worker.request import WorkerRequest
+from prazium_operator.worker_contract import WorkerRequest
 
 LABELS = {
     "prazium.io/task-namespace": "t1",

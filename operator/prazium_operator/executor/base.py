@@ -6,7 +6,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from prazium_operator.worker.request import WorkerRequest
+from prazium_operator.worker_contract import WorkerRequest
 
 
 class WorkerState(enum.Enum):

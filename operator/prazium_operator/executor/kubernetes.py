@@ -53,7 +53,7 @@ from prazium_kit import kube, paths, podsecurity
 from prazium_operator import recorder, sandbox
 from prazium_operator.executor.base import WorkerState, WorkerStatus
 from prazium_operator.settings import Settings
-from prazium_operator.worker.request import WorkerRequest, log_path, read_result, request_path
+from prazium_operator.worker_contract import WorkerRequest, log_path, read_result, request_path
 
 log = logging.getLogger(__name__)
 

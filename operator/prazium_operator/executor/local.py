@@ -20,7 +20,7 @@ from prazium_operator import sandbox
 from prazium_operator.executor import forkserver
 from prazium_operator.executor.base import WorkerState, WorkerStatus
 from prazium_operator.settings import Settings
-from prazium_operator.worker.request import (
+from prazium_operator.worker_contract import (
     WorkerRequest,
     log_path,
     pid_path,

@@ -1,6 +1,6 @@
 """`python -m prazium_operator.worker --request FILE`: carry out one task attempt.
 
-Contract (see request.py): reads a WorkerRequest, appends TASK_STARTED and one
+Contract (see prazium_operator.worker_contract): reads a WorkerRequest, appends TASK_STARTED and one
 FILE_CREATED / FILE_MODIFIED per path to its event file (the operator ingests
 them into the journal: the worker has no database credentials), commits the task's work on
 its branch, writes the result JSON (status, filesCreated, filesModified,
@@ -39,7 +39,7 @@ from prazium_operator.gitrepo import (
 from prazium_operator.plan import path_in_scope
 from prazium_operator.settings import get_settings
 from prazium_operator.worker import logcapture
-from prazium_operator.worker.request import (
+from prazium_operator.worker_contract import (
     EXIT_BAD_REQUEST,
     EXIT_SUCCEEDED,
     EXIT_TASK_FAILED,

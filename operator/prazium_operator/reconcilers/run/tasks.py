@@ -37,7 +37,7 @@ from prazium_operator.reconcilers.run.context import (
     views,
 )
 from prazium_operator.status import task as task_status
-from prazium_operator.worker.request import (
+from prazium_operator.worker_contract import (
     WorkerRequest,
     WorkerResult,
     read_result,
