@@ -44,7 +44,7 @@ PRELOAD = (
     "prazium_operator.worker.main",
     "prazium_operator.agents.registry",
     "prazium_operator.agents.template",
-    "prazium_operator.worker.command_coder",
+    "prazium_operator.agents.command",
 )
 
 

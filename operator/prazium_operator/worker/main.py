@@ -22,13 +22,12 @@ import os
 import resource
 import time
 from pathlib import Path
-from typing import Any
 
 from prazium_kit import ids, journal, logs
 from prazium_kit.timefmt import utc_now
 from prazium_kit.types import Obj
 from prazium_operator import recorder
-from prazium_operator.agents.base import plan_task
+from prazium_operator.agents import get_coder, plan_task
 from prazium_operator.gitrepo import (
     GitError,
     git,
@@ -150,7 +149,7 @@ def execute(
     worktree = Path(request.worktree)
     tip = prepare_worktree(repo, worktree, request.branch, request.base_commit)
 
-    coder = _coder(request)
+    coder = get_coder(request.coder, **request.coder_options)
     coding = time.monotonic()
     coder.code(plan_task(request.task), dict(request.documents), worktree)
     if timings is not None:
@@ -260,14 +259,6 @@ def _cpu_seconds() -> float:
     own = resource.getrusage(resource.RUSAGE_SELF)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-
-
-def _coder(request: WorkerRequest) -> Any:
-    from prazium_operator.agents import get_coder
-    from prazium_operator.worker.command_coder import ensure_registered
-
-    ensure_registered()
-    return get_coder(request.coder, **request.coder_options)
 
 
 def _file_events(request: WorkerRequest, created: list[str], modified: list[str]) -> list[Obj]:
