@@ -49,6 +49,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from prazium_kit import paths
+from prazium_kit.models import ExecutorRef
 from prazium_operator import recorder, sandbox
 from prazium_operator.executor import jobspec
 from prazium_operator.executor.base import WorkerState, WorkerStatus
@@ -202,7 +203,7 @@ class KubernetesExecutor:
     def has_capacity(self) -> bool:
         return self.active < self.max_workers
 
-    async def start(self, request: WorkerRequest, owner: dict[str, Any]) -> dict[str, Any]:
+    async def start(self, request: WorkerRequest, owner: dict[str, Any]) -> ExecutorRef:
         await asyncio.to_thread(_write_request, request, self.settings)
         job = build_job(request, owner, self.settings)
         try:
@@ -221,13 +222,13 @@ class KubernetesExecutor:
         # Pod (null here: a retry's new Job has no Pod yet). The namespace is always
         # the configured job namespace (changing it orphans running Jobs to their TTL;
         # their tasks are retried as lost).
-        return {"kind": self.kind, "name": job["metadata"]["name"], "pod": None}
+        return ExecutorRef(kind="kubernetes", name=job["metadata"]["name"], pod=None)
 
-    async def state(self, ref: dict[str, Any], request: WorkerRequest) -> WorkerStatus:
+    async def state(self, ref: ExecutorRef, request: WorkerRequest) -> WorkerStatus:
         if read_result(Path(request.result_path)) is not None:
-            self._running.pop(str(ref.get("name")), None)
+            self._running.pop(str(ref.name), None)
             return WorkerStatus(WorkerState.EXITED)
-        name = ref.get("name")
+        name = ref.name
         if not name:
             return WorkerStatus(WorkerState.LOST, message="no Job was recorded")
         try:
@@ -269,12 +270,12 @@ class KubernetesExecutor:
         pod = max(live, key=lambda p: p.metadata.creation_timestamp)
         return WorkerStatus(
             WorkerState.RUNNING,
-            ref={"pod": pod.metadata.name},
+            learnt=ExecutorRef(pod=pod.metadata.name),
             message=_pod_progress(pod, request.attempt),
         )
 
-    async def _delete(self, ref: dict[str, Any], policy: str) -> None:
-        name = ref.get("name")
+    async def _delete(self, ref: ExecutorRef, policy: str) -> None:
+        name = ref.name
         if not name:
             return
         try:
@@ -289,16 +290,16 @@ class KubernetesExecutor:
                 raise
         self._running.pop(name, None)
 
-    async def stop(self, ref: dict[str, Any], request: WorkerRequest) -> None:
+    async def stop(self, ref: ExecutorRef, request: WorkerRequest) -> None:
         log.info(
             "deleting Job %s of %s",
-            ref.get("name"),
+            ref.name,
             request.task_id,
-            extra={**request.log_fields(), "job": ref.get("name")},
+            extra={**request.log_fields(), "job": ref.name},
         )
         await self._delete(ref, "Foreground")
 
-    async def release(self, ref: dict[str, Any], request: WorkerRequest) -> None:
+    async def release(self, ref: ExecutorRef, request: WorkerRequest) -> None:
         # The result is read (or the worker is lost): the Job has nothing more to say.
         await self._delete(ref, "Background")
 
