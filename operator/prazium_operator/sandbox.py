@@ -1,5 +1,6 @@
 """Running untrusted code (a `command` coder, the generated app's tests) without the
-platform's credentials and away from other projects (issue 9).
+platform's credentials and away from other projects: a tenant writes the command and
+steers the model that writes the tests, so either may try to read what is not its own.
 
 Local executor (the operator's host): the code runs
   * with a scrubbed environment: PATH, HOME, LANG and the PRAZIUM_TASK_* contract only

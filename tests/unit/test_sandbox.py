@@ -1,5 +1,6 @@
-"""Untrusted code's channel and environment (issue 9): what a worker's files may put in
-the journal, and what the local sandbox hands to a command."""
+"""Untrusted code's channel and environment (it must never reach another tenant's data
+or a platform credential): what a worker's files may put in the journal, and what the
+local sandbox hands to a command."""
 
 from __future__ import annotations
 

@@ -24,10 +24,10 @@ file on the volume (results/<ns>/<run>/<task>-<attempt>.log, capped, as with the
 local executor), so it outlives the Pod. The repositories on the volume belong to the
 operator's uid: the worker's git is told to trust them (safe.directory).
 
-The worker holds no platform credential (issue 9): no database URL (it reports
-through its event and result files, which the operator checks and ingests), no
-ServiceAccount token, no kubeconfig. Secrets are referenced, never copied, and the
-operator reads none. The agent's credentials, the tenant's own:
+The worker runs untrusted code (a coder's CLI, model output), so it holds no platform
+credential: no database URL (it reports through its event and result files, which the
+operator checks and ingests), no ServiceAccount token, no kubeconfig. Secrets are
+referenced, never copied, and the operator reads none. The agent's credentials, the tenant's own:
 spec.agent.credentialsSecret names a Secret in the TENANT namespace, which a Pod in
 the job namespace cannot read. The worker gets instead, as envFrom, the Secret
 "<tenant namespace>.<credentialsSecret>" in the job namespace, created there by the

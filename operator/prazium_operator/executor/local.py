@@ -251,5 +251,6 @@ def _pid_from_file(result: Path) -> int | None:
 
 def _worker_env() -> dict[str, str]:
     # The worker runs under the operator's interpreter, where the packages are installed,
-    # with none of the platform's credentials (issue 9; sandbox.py).
+    # with none of the platform's credentials (the coder it runs may be untrusted;
+    # prazium_operator.sandbox).
     return sandbox.worker_env(os.environ)

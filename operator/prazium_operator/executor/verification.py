@@ -1,4 +1,5 @@
-"""Where the generated app's tests run (verify.Runner), per executor (issue 9).
+"""Where the generated app's tests run (verify.Runner), per executor: untrusted code,
+so never in the operator's process, and never with a platform credential.
 
 local: a sandboxed child (prazium_operator.sandbox): a private copy of the tree, scrubbed
 environment, a uid of its own when the operator is root.

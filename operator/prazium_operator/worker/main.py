@@ -84,8 +84,8 @@ def run(request: WorkerRequest) -> int:
     started = time.monotonic()
     started_at = utc_now()
     task_key = request.task_id
-    # The worker holds no database credentials: its events go to a file beside its
-    # result, which the operator checks and ingests into the journal (issue 9).
+    # The worker holds no database credentials (it runs beside untrusted code): its events
+    # go to a file beside its result, which the operator checks and ingests.
     events = recorder.AttemptJournal(recorder.events_path(result_path))
     # Every line of this attempt names it (prazium_kit.logs).
     logs.bind(**request.log_fields())
@@ -200,7 +200,7 @@ def prepare_worktree(repo: Path, worktree: Path, branch: str, base: str) -> str:
         worktree.parent.mkdir(parents=True, exist_ok=True)
         # A first attempt (the usual case): a new branch at base in a new directory,
         # checked out just now, so there is nothing to discard and base is its tip. One
-        # git command instead of eight (issue 15: git processes are most of a task's cost).
+        # git command instead of eight: git processes are most of a task's own cost.
         if (
             git(
                 "worktree", "add", "-b", branch, str(worktree), base, cwd=repo, check=False
