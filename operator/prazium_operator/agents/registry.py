@@ -94,6 +94,12 @@ def _anthropic_coder(**options: Any) -> Coder:
     return AnthropicCoder(**options)
 
 
+def _command_coder(**options: Any) -> Coder:
+    from prazium_operator.agents.command import CommandCoder
+
+    return CommandCoder(**options)
+
+
 def agent_options(agent: Mapping[str, object]) -> dict[str, str]:
     """The factory options spec.agent carries for planners and coders (the model, if any)."""
     model = agent.get("model")
@@ -106,3 +112,4 @@ register_planner("openai", _openai_planner)
 register_coder("openai", _openai_coder)
 register_planner("anthropic", _anthropic_planner)
 register_coder("anthropic", _anthropic_coder)
+register_coder("command", _command_coder)

@@ -1,14 +1,15 @@
 """A minimal `command` coder: any coding-agent CLI run on the task's files.
 
-Registered only when the agents package has no `command` coder of its own. The
-command runs through the shell with the task in environment variables:
-PRAZIUM_TASK_ID, PRAZIUM_TASK_SLUG, PRAZIUM_TASK_DESCRIPTION,
+Registered as `command` in agents/registry.py (a later registration under that
+name replaces it). The command runs through the shell with the task in environment
+variables: PRAZIUM_TASK_ID, PRAZIUM_TASK_SLUG, PRAZIUM_TASK_DESCRIPTION,
 PRAZIUM_TASK_INSTRUCTIONS, PRAZIUM_TASK_JSON (the whole task definition) and
 PRAZIUM_TASK_ATTEMPT (1 on the first attempt, 2 when the operator re-runs a
 task whose worker was lost, ...; set by the worker). A non-zero exit fails the
 task.
 
-The command is untrusted (issue 9; executor/sandbox.py): its environment is PATH,
+The command is untrusted (the tenant's CLI, steered by model output), so it never
+sees the platform's credentials (prazium_operator.sandbox): its environment is PATH,
 HOME, LANG and the PRAZIUM_TASK_* variables only. In a worker Pod (kubernetes
 executor) it runs in the task's worktree, and the tenant's own credentials (the Pod's
 envFrom of its credentialsSecret) are passed on; locally it runs in a private copy
@@ -24,8 +25,8 @@ import os
 import pathlib
 import subprocess
 
+from prazium_operator import sandbox
 from prazium_operator.agents.base import PlanTask, SpecDocuments
-from prazium_operator.executor import sandbox
 
 log = logging.getLogger("prazium.agent")
 
@@ -93,10 +94,3 @@ def _run_locally(
         return code, output
     finally:
         box.remove()
-
-
-def ensure_registered() -> None:
-    from prazium_operator.agents import coder_names, register_coder
-
-    if "command" not in coder_names():
-        register_coder("command", CommandCoder)

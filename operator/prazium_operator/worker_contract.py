@@ -2,6 +2,10 @@
 
 The same JSON travels to a local child process and to a Kubernetes Job (on the
 shared repo volume), so the operator cannot tell executors apart.
+
+A floor below both sides: the executors and the run reconciler write requests and read
+results, the worker (worker/) reads requests and writes results; neither imports the
+other for it.
 """
 
 from __future__ import annotations

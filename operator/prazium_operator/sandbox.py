@@ -1,5 +1,6 @@
 """Running untrusted code (a `command` coder, the generated app's tests) without the
-platform's credentials and away from other projects (issue 9).
+platform's credentials and away from other projects: a tenant writes the command and
+steers the model that writes the tests, so either may try to read what is not its own.
 
 Local executor (the operator's host): the code runs
   * with a scrubbed environment: PATH, HOME, LANG and the PRAZIUM_TASK_* contract only
@@ -17,7 +18,9 @@ Local executor (the operator's host): the code runs
 Kubernetes executor: the Pod is the sandbox (its own uid, no token, only its project's
 directories mounted); command_env still hands the coder no more than it needs.
 
-Kept apart from local.py on purpose: the executors only call these functions.
+A floor below the executors and the agents: the local executor (the worker's
+environment), verification (the generated tests) and the `command` coder all call these
+functions, and none of them is imported from here.
 """
 
 from __future__ import annotations

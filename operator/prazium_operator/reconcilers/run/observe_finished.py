@@ -1,7 +1,8 @@
 """A finished Run's later spec changes: observed at once (kstatus observedGeneration).
 
 Its daemon is gone and nothing is left to do (a late spec.cancel changes nothing),
-so the new generation is acknowledged as it arrives; a no-op unless it moved.
+so the new generation is acknowledged as it arrives; a no-op unless it moved. How a
+Run comes to its end is finish.py's.
 """
 
 from __future__ import annotations
