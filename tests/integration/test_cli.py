@@ -28,7 +28,7 @@ import psycopg
 import pytest
 from kubernetes import client
 
-from prazium_api.keys import create_key
+from prazium_api.auth.keys import create_key
 from tests.support.services import (
     ServiceProcess,
     Stack,
