@@ -131,15 +131,29 @@ def task_api_id(definition_id: str | None) -> str | None:
         return definition_id
 
 
+def reused_from(value: str | None) -> str | None:
+    """status.reusedFrom (<run>/<task-NNN>) in API ids: run_<run>/task_NNN."""
+    run, _, task = (value or "").partition("/")
+    return f"{ids.run_id(run)}/{task_api_id(task)}" if run and task else None
+
+
 def task_brief(obj: Obj) -> Obj:
     spec, status = obj.get("spec", {}), obj.get("status", {})
     definition = spec.get("definition", {})
-    return {
+    brief = {
         "id": task_api_id(definition.get("id")),
         "slug": definition.get("slug"),
         "status": status.get("phase") or "pending",
         "sequence": spec.get("sequence"),
     }
+    # Beyond the contract, only when they hold something: a repair round's task, and
+    # a retry's task taken over from the retried run.
+    if definition.get("role"):
+        brief["role"] = definition["role"]
+    source = reused_from(status.get("reusedFrom"))
+    if source:
+        brief["reusedFrom"] = source
+    return brief
 
 
 def task_detail(obj: Obj) -> Obj:
@@ -156,6 +170,7 @@ def task_detail(obj: Obj) -> Obj:
             "dependencies": definition.get("dependencies", []),
             "pathScope": definition.get("pathScope", []),
             "expectedOutputs": definition.get("expectedOutputs", []),
+            **({"role": definition["role"]} if definition.get("role") else {}),
         },
         "branchName": status.get("branchName"),
         "worktreePath": volume_relative(status.get("worktreePath")),
