@@ -1,0 +1,270 @@
+"""Repair rounds end to end: a run whose merged app fails its tests gets a repair Task.
+
+The coder is the `command` coder running the template coder on each task (so the
+app is the real one), except that task-004 appends a test that fails; its repair
+command (it knows the repair from PRAZIUM_TASK_JSON's role) removes that test, and
+checks that the verification's output reached it in its instructions.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from kubernetes import client
+
+from tests.support.build import (
+    create,
+    git,
+    kubectl_apply,
+    patch_spec,
+    tasks_of,
+    wait_final_event,
+    wait_phase,
+    wait_run_done,
+)
+from tests.support.sandbox_python import python_line
+from tests.support.services import ServiceProcess, Stack
+
+pytestmark = pytest.mark.integration
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+PROJECT = "notes-gitops"
+BROKEN_MARKER = "# prazium-test: broken on purpose"
+
+_CODER = f"""
+import json, os, pathlib, sys
+task = json.loads(os.environ['PRAZIUM_TASK_JSON'])
+smoke = pathlib.Path('tests/test_smoke.py')
+if task.get('role') == 'repair':
+    # The failing test's name and assertion come from the verification output.
+    if 'test_deliberately_broken' not in task['instructions']:
+        sys.exit('the repair task was not given the verification output')
+    if '{{mode}}' == 'fix':
+        smoke.write_text(smoke.read_text().split({BROKEN_MARKER!r})[0])
+    else:
+        notes = pathlib.Path('repair-notes')
+        notes.mkdir(exist_ok=True)
+        (notes / (task['slug'] + '.txt')).write_text('looked, fixed nothing')
+    sys.exit(0)
+from prazium_operator.agents import get_coder
+docs = {{p.name: p.read_text() for p in pathlib.Path('docs/spec').glob('*.md')}}
+get_coder('template').code(task, docs, pathlib.Path('.'))
+if task['id'] == 'task-004':
+    with smoke.open('a') as out:
+        out.write(
+            '\\n\\n{BROKEN_MARKER} (a repair round removes it)\\n'
+            'import unittest as _unittest\\n\\n\\n'
+            'class DeliberatelyBroken(_unittest.TestCase):\\n'
+            '    def test_deliberately_broken(self) -> None:\\n'
+            '        self.assertEqual("repaired", "broken")\\n'
+        )
+"""
+
+
+def coder(mode: str) -> str:
+    """fix: the repair removes the broken test; anything else: it changes nothing useful."""
+    return python_line(_CODER.replace("{mode}", mode))
+
+
+def _project(stack: Stack, namespace: str, operator: ServiceProcess, **spec: Any) -> Path:
+    kubectl_apply(stack, namespace, EXAMPLES / "project-gitops.yaml")
+    project = wait_phase(namespace, "projects", PROJECT, {"approved"}, operator)
+    if spec:
+        patch_spec(namespace, "projects", PROJECT, spec)
+    return Path(str(project["status"]["repoPath"]))
+
+
+def _run(namespace: str, name: str, mode: str, **spec: Any) -> None:
+    create(
+        namespace,
+        "runs",
+        "Run",
+        name,
+        {
+            "projectRef": {"name": PROJECT},
+            "agent": {"coder": "command", "command": coder(mode)},
+            **spec,
+        },
+    )
+
+
+STORY = {
+    "TASK_STARTED",
+    "TASK_COMPLETED",
+    "TASK_FAILED",
+    "MERGE_STARTED",
+    "MERGE_COMPLETED",
+    "VERIFICATION_STARTED",
+    "VERIFICATION_COMPLETED",
+    "REPAIR_STARTED",
+    "RUN_COMPLETED",
+    "RUN_FAILED",
+}
+
+
+def _story(journal: list[dict[str, Any]]) -> list[str]:
+    """The run's journal from its first merge on, as `TYPE` or `TYPE task`."""
+    first = next(i for i, e in enumerate(journal) if e["type"] == "MERGE_STARTED")
+    return [
+        f"{e['type']} {e['task']}" if e["task"] else e["type"]
+        for e in journal[first:]
+        if e["type"] in STORY
+    ]
+
+
+def _k8s_reasons(namespace: str, name: str) -> list[str]:
+    found = client.CoreV1Api().list_namespaced_event(
+        namespace, field_selector=f"involvedObject.name={name}"
+    )
+    return [e.reason for e in found.items]
+
+
+def test_a_failed_verification_is_repaired_in_one_round(
+    stack: Stack,
+    namespace: str,
+    operator: ServiceProcess,
+    data_dir: Path,
+    client_for: Callable[[str], httpx.Client],
+    make_key: Callable[..., str],
+) -> None:
+    repo = data_dir / _project(stack, namespace, operator)
+    _run(namespace, "notes-repair", "fix")
+    run = wait_run_done(namespace, "notes-repair", operator, timeout=180)
+    status = run["status"]
+    assert status["phase"] == "succeeded", status.get("message")
+    assert status["message"] == "built and verified after 1 repair round"
+    assert status["repair"] == {"round": 1, "maxRounds": 1}
+    assert status["verificationResult"]["exitCode"] == 0
+    assert status["verificationResult"]["failed"] == 0
+    ready = next(c for c in status["conditions"] if c["type"] == "Ready")
+    assert (ready["status"], ready["reason"]) == ("True", "Succeeded")
+
+    # The repair Task: in the plan after the others, from the merged commit, whole app.
+    assert [t["id"] for t in status["plan"]["tasks"]][-1] == "task-005"
+    assert status["plan"]["mergeOrder"][-1] == "task-005"
+    tasks = {t["spec"]["definition"]["id"]: t for t in tasks_of(namespace, "notes-repair")}
+    assert sorted(tasks) == ["task-001", "task-002", "task-003", "task-004", "task-005"]
+    repair = tasks["task-005"]
+    definition = repair["spec"]["definition"]
+    assert definition["role"] == "repair" and definition["slug"] == "repair-1"
+    assert definition["pathScope"] == ["**"] and definition["dependencies"] == ["task-004"]
+    assert "test_deliberately_broken" in definition["instructions"]
+    assert repair["spec"]["sequence"] == 5
+    assert repair["status"]["phase"] == "succeeded"
+    assert repair["status"]["branchName"] == "feat/run-1/task-005-repair-1"
+
+    journal = wait_final_event(stack.database_url, namespace, "notes-repair", operator)
+    first_merge = next(e for e in journal if e["type"] == "MERGE_COMPLETED")
+    assert repair["status"]["baseCommit"] == first_merge["payload"]["mergedCommit"]
+    assert _story(journal) == [
+        "MERGE_STARTED",
+        "MERGE_COMPLETED",
+        "VERIFICATION_STARTED",
+        "VERIFICATION_COMPLETED",
+        "REPAIR_STARTED",
+        "TASK_STARTED task-005",
+        "TASK_COMPLETED task-005",
+        "MERGE_STARTED",
+        "MERGE_COMPLETED",
+        "VERIFICATION_STARTED",
+        "VERIFICATION_COMPLETED",
+        "RUN_COMPLETED",
+    ]
+    verdicts = [e["payload"] for e in journal if e["type"] == "VERIFICATION_COMPLETED"]
+    assert [v["exitCode"] != 0 for v in verdicts] == [True, False]
+    assert "test_deliberately_broken" in verdicts[0]["outputTail"]
+    assert [v.get("repairRound") for v in verdicts] == [None, 1]
+    started = next(e for e in journal if e["type"] == "REPAIR_STARTED")["payload"]
+    assert started["repairRound"] == 1 and started["taskId"] == "task_005"
+    assert started["verification"]["failed"] == 1
+    queued = [e["task"] for e in journal if e["type"] == "TASK_QUEUED"]
+    assert queued[-1] == "task-005"
+
+    # The fix is on main, after the broken test was merged first.
+    smoke = git(repo, "show", "main:tests/test_smoke.py")
+    assert BROKEN_MARKER not in smoke and "class SmokeTest" in smoke
+    assert BROKEN_MARKER in git(
+        repo, "show", f"{first_merge['payload']['mergedCommit']}:tests/test_smoke.py"
+    )
+    assert git(repo, "rev-parse", "main").strip() == status["mergedCommit"]
+    assert "task-005 repair-1: " in git(repo, "log", "--format=%s", "main")
+
+    reasons = _k8s_reasons(namespace, "notes-repair")
+    for reason in ("VerificationFailed", "RepairStarted", "Verified", "RunSucceeded"):
+        assert reason in reasons, reasons
+
+    # kubectl lists it like any other Task; the API's task list and run answer too.
+    listed = subprocess.run(
+        [stack.kubectl, "--kubeconfig", stack.kubeconfig, "-n", namespace, "get", "pztask"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert "notes-repair-task-005" in listed and "repair-1" in listed
+    http = client_for(make_key(namespace, "enterprise"))
+    base = f"/projects/proj_{PROJECT}/runs/run_notes-repair"
+    answer = http.get(base).json()["data"]
+    brief = {t["id"]: t for t in answer["tasks"]}
+    assert brief["task_005"]["role"] == "repair" and brief["task_005"]["status"] == "succeeded"
+    assert "role" not in brief["task_001"]
+    assert [t["id"] for t in answer["tasksJson"]["tasks"]][-1] == "task-005"
+    assert answer["tasksJson"]["tasks"][-1]["role"] == "repair"
+    listed_api = {t["id"]: t for t in http.get(f"{base}/tasks").json()["data"]}
+    assert listed_api["task_005"]["definition"]["pathScope"] == ["**"]
+    assert listed_api["task_005"]["definition"]["role"] == "repair"
+
+
+def test_repair_turned_off_on_the_run_fails_as_before(
+    stack: Stack, namespace: str, operator: ServiceProcess
+) -> None:
+    # The Project allows two rounds; the Run's own 0 wins.
+    _project(stack, namespace, operator, repair={"maxRounds": 2})
+    _run(namespace, "notes-norepair", "fix", repair={"maxRounds": 0})
+    run = wait_run_done(namespace, "notes-norepair", operator, timeout=120)
+    status = run["status"]
+    assert status["phase"] == "failed"
+    assert status["message"].startswith("verification failed: ")
+    assert "1 failed" in status["message"]
+    ready = next(c for c in status["conditions"] if c["type"] == "Ready")
+    assert ready["reason"] == "Failed"
+    assert not status.get("repair")
+    assert len(tasks_of(namespace, "notes-norepair")) == 4
+    journal = wait_final_event(stack.database_url, namespace, "notes-norepair", operator)
+    assert "REPAIR_STARTED" not in {e["type"] for e in journal}
+    assert journal[-1]["type"] == "RUN_FAILED"
+
+
+def test_spent_repair_rounds_fail_the_run_with_their_reason(
+    stack: Stack, namespace: str, operator: ServiceProcess, data_dir: Path
+) -> None:
+    repo = data_dir / _project(stack, namespace, operator, repair={"maxRounds": 2})
+    _run(namespace, "notes-spent", "nothing")
+    run = wait_run_done(namespace, "notes-spent", operator, timeout=240)
+    status = run["status"]
+    assert status["phase"] == "failed"
+    assert status["message"].startswith("verification failed after 2 repair rounds: ")
+    ready = next(c for c in status["conditions"] if c["type"] == "Ready")
+    assert (ready["status"], ready["reason"]) == ("False", "RepairRoundsExhausted")
+    assert status["repair"] == {"round": 2, "maxRounds": 2}
+    tasks = {t["spec"]["definition"]["id"]: t for t in tasks_of(namespace, "notes-spent")}
+    assert [tasks[t]["spec"]["definition"]["slug"] for t in ("task-005", "task-006")] == [
+        "repair-1",
+        "repair-2",
+    ]
+    assert tasks["task-006"]["spec"]["definition"]["dependencies"] == ["task-005"]
+    assert {t["status"]["phase"] for t in tasks.values()} == {"succeeded"}
+    journal = wait_final_event(stack.database_url, namespace, "notes-spent", operator)
+    story = _story(journal)
+    assert story.count("REPAIR_STARTED") == 2
+    assert story.count("VERIFICATION_COMPLETED") == 3
+    assert story[-1] == "RUN_FAILED"
+    final = journal[-1]["payload"]
+    assert final["reason"] == "RepairRoundsExhausted" and "2 repair rounds" in final["message"]
+    # Each round's commit reached main: the second repair started from the first's merge.
+    files = git(repo, "ls-tree", "-r", "--name-only", "main").split()
+    assert {"repair-notes/repair-1.txt", "repair-notes/repair-2.txt"} <= set(files)
+    assert "RepairStarted" in _k8s_reasons(namespace, "notes-spent")
