@@ -9,16 +9,20 @@ checks that the verification's output reached it in its instructions.
 from __future__ import annotations
 
 import subprocess
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import yaml
 from kubernetes import client
 
+from tests.conftest import _heartbeat_seen
 from tests.support.build import (
     create,
+    events,
     git,
     kubectl_apply,
     patch_spec,
@@ -27,8 +31,11 @@ from tests.support.build import (
     wait_phase,
     wait_run_done,
 )
+from tests.support.llm_standin import template_answer
+from tests.support.openai_standin import OpenAIStandin
+from tests.support.providers import OPENAI, env_for
 from tests.support.sandbox_python import python_line
-from tests.support.services import ServiceProcess, Stack
+from tests.support.services import ServiceProcess, Stack, start_operator, wait_for
 
 pytestmark = pytest.mark.integration
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -268,3 +275,118 @@ def test_spent_repair_rounds_fail_the_run_with_their_reason(
     files = git(repo, "ls-tree", "-r", "--name-only", "main").split()
     assert {"repair-notes/repair-1.txt", "repair-notes/repair-2.txt"} <= set(files)
     assert "RepairStarted" in _k8s_reasons(namespace, "notes-spent")
+
+
+def test_an_operator_killed_as_the_repair_round_starts_resumes_it_once(
+    stack: Stack, namespace: str, operator: ServiceProcess, data_dir: Path, tmp_path: Path
+) -> None:
+    _project(stack, namespace, operator)
+    _run(namespace, "notes-crash", "fix")
+
+    def repair_started() -> bool:
+        journal = events(stack.database_url, namespace, "notes-crash")
+        return any(e["type"] == "REPAIR_STARTED" for e in journal)
+
+    wait_for(repair_started, 180, "the repair round to start", operator, interval=0.02)
+    operator.kill()  # SIGKILL somewhere between the round's event and its status write
+    restarted = start_operator(stack, data_dir, [namespace], tmp_path / "logs-restarted")
+    try:
+        run = wait_run_done(namespace, "notes-crash", restarted, timeout=180)
+        journal = wait_final_event(stack.database_url, namespace, "notes-crash", restarted)
+    finally:
+        restarted.stop()
+    assert run["status"]["phase"] == "succeeded", run["status"].get("message")
+    assert run["status"]["repair"] == {"round": 1, "maxRounds": 1}
+    assert len(tasks_of(namespace, "notes-crash")) == 5
+    counts = Counter(e["type"] for e in journal)
+    assert counts["REPAIR_STARTED"] == 1
+    assert counts["MERGE_COMPLETED"] == 2
+    assert counts["RUN_COMPLETED"] == 1 and journal[-1]["type"] == "RUN_COMPLETED"
+    assert sum(e["type"] == "TASK_COMPLETED" and e["task"] == "task-005" for e in journal) == 1
+    # A verification the old operator ran may be run again (keyed: written once per round).
+    verdicts = [e["payload"] for e in journal if e["type"] == "VERIFICATION_COMPLETED"]
+    assert [v["exitCode"] == 0 for v in verdicts] == [False, True]
+
+
+SMOKE = "tests/test_smoke.py"
+BROKEN_TEST = (
+    f"\n\n{BROKEN_MARKER} (a repair round removes it)\n"
+    "import unittest as _unittest\n\n\n"
+    "class DeliberatelyBroken(_unittest.TestCase):\n"
+    "    def test_deliberately_broken(self) -> None:\n"
+    '        self.assertEqual("repaired", "broken")\n'
+)
+KEY = "sk-test-integration-repair-9d2a7c"
+
+
+class BreakThenRepairStandin(OpenAIStandin):
+    """The OpenAI stand-in answering task-004 with a failing test added, and a repair
+    request with that file as the request itself shows it, minus the failing test (a
+    coder that showed the repair no files gets no fix)."""
+
+    def __init__(self, api_key: str) -> None:
+        super().__init__(api_key)
+        self.repairs: list[dict[str, Any]] = []
+
+    def respond(self, headers: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:
+        schema, inputs = self.schema_and_inputs(body)
+        task = inputs.get("task") or {}
+        if schema != "files" or (task.get("id") != "task-004" and task.get("role") != "repair"):
+            return super().respond(headers, body)
+        with self._lock:
+            self.requests.append({"headers": headers, "body": body})
+        refused = self.refusal(headers, body)
+        if refused is not None:
+            return refused
+        if task.get("role") == "repair":
+            self.repairs.append(inputs)
+            shown = inputs["currentFiles"].get(SMOKE, "")
+            if BROKEN_MARKER in shown:
+                fix = {"path": SMOKE, "content": shown.split(BROKEN_MARKER)[0].rstrip() + "\n"}
+            else:
+                fix = {"path": "repair-notes.txt", "content": "nothing to go on\n"}
+            return 200, self.envelope({"files": [{**fix, "executable": False}]}, body)
+        answer = template_answer(schema, inputs)
+        for file in answer["files"]:
+            if file["path"] == SMOKE:
+                file["content"] += BROKEN_TEST
+        return 200, self.envelope(answer, body)
+
+
+def test_the_openai_coder_repairs_from_the_test_output_and_the_app_files(
+    stack: Stack, namespace: str, data_dir: Path, tmp_path: Path
+) -> None:
+    with BreakThenRepairStandin(KEY) as standin:
+        env = env_for(OPENAI, standin.base_url, KEY, "standin-1")
+        operator = start_operator(stack, data_dir, [namespace], tmp_path / "logs", **env)
+        try:
+            wait_for(
+                lambda: _heartbeat_seen(stack.database_url, operator.pid), 30, "heartbeat", operator
+            )
+            example = yaml.safe_load((EXAMPLES / "project-gitops.yaml").read_text())
+            spec = {**example["spec"], "agent": {"coder": "openai", "model": "standin-1"}}
+            create(namespace, "projects", "Project", PROJECT, spec)
+            wait_phase(namespace, "projects", PROJECT, {"approved"}, operator)
+            create(namespace, "runs", "Run", "notes-llm", {"projectRef": {"name": PROJECT}})
+            run = wait_run_done(namespace, "notes-llm", operator, timeout=180)
+        finally:
+            operator.stop()
+    status = run["status"]
+    assert status["phase"] == "succeeded", status.get("message")
+    assert status["message"] == "built and verified after 1 repair round"
+    assert len(standin.repairs) == 1
+    asked = standin.repairs[0]
+    assert asked["task"]["role"] == "repair" and asked["task"]["pathScope"] == ["**"]
+    assert "test_deliberately_broken" in asked["task"]["instructions"]
+    # The one-shot coder shows a repair the app's files (it has no expected outputs).
+    assert BROKEN_MARKER in asked["currentFiles"][SMOKE]
+    assert {"app/server.py", "run.sh"} <= set(asked["currentFiles"])
+    assert not any(path.startswith(".git/") for path in asked["currentFiles"])
+    coded = [standin.schema_and_inputs(r["body"]) for r in standin.requests]
+    assert [inputs["task"]["id"] for kind, inputs in coded if kind == "files"] == [
+        "task-001",
+        "task-002",
+        "task-003",
+        "task-004",
+        "task-005",
+    ]

@@ -3,6 +3,7 @@ and the reasons they leave in status, without any store."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -304,3 +305,26 @@ def test_a_reused_task_is_ready_with_reason_reused() -> None:
     task_status.set_phase(status, "succeeded", "reused", 1, reason=task_status.REUSED)
     ready = next(c for c in status.conditions or [] if c.type == "Ready")
     assert (ready.status, ready.reason) == ("True", "Reused")
+
+
+# ------------------------------------------------------------- the one-shot coder's context
+
+
+def test_a_repair_task_is_shown_the_app_files_within_a_budget(tmp_path: Path) -> None:
+    from prazium_operator.agents.structured.agent import app_files, current_files
+
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "config").write_text("secret-ish")
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "a.py").write_text("a" * 10)
+    (tmp_path / "app" / "b.py").write_text("b" * 10)
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "t.py").write_text("t" * 10)
+    (tmp_path / "link.py").symlink_to(tmp_path / "app" / "a.py")
+    assert app_files(tmp_path) == ["app/a.py", "app/b.py", "tests/t.py"]
+    shown = current_files(tmp_path, app_files(tmp_path), ["**"], budget=25)
+    assert list(shown) == ["app/a.py", "app/b.py"]  # the third would pass the budget
+    assert current_files(tmp_path, app_files(tmp_path), ["app/**"]) == {
+        "app/a.py": "a" * 10,
+        "app/b.py": "b" * 10,
+    }
