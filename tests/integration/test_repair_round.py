@@ -1,9 +1,9 @@
 """Repair rounds end to end: a run whose merged app fails its tests gets a repair Task.
 
-The coder is the `command` coder running the template coder on each task (so the
-app is the real one), except that task-004 appends a test that fails; its repair
-command (it knows the repair from PRAZIUM_TASK_JSON's role) removes that test, and
-checks that the verification's output reached it in its instructions.
+The coder is the `command` coder of tests/support/repair_coder.py: the template
+coder on each task (so the app is the real one), except that task-004 appends a
+test that fails; its repair command (it knows the repair from PRAZIUM_TASK_JSON's
+role) removes that test, after checking that the verification's output reached it.
 """
 
 from __future__ import annotations
@@ -34,47 +34,12 @@ from tests.support.build import (
 from tests.support.llm_standin import template_answer
 from tests.support.openai_standin import OpenAIStandin
 from tests.support.providers import OPENAI, env_for
-from tests.support.sandbox_python import python_line
+from tests.support.repair_coder import BROKEN_MARKER, BROKEN_TEST, Mode, coder
 from tests.support.services import ServiceProcess, Stack, start_operator, wait_for
 
 pytestmark = pytest.mark.integration
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 PROJECT = "notes-gitops"
-BROKEN_MARKER = "# prazium-test: broken on purpose"
-
-_CODER = f"""
-import json, os, pathlib, sys
-task = json.loads(os.environ['PRAZIUM_TASK_JSON'])
-smoke = pathlib.Path('tests/test_smoke.py')
-if task.get('role') == 'repair':
-    # The failing test's name and assertion come from the verification output.
-    if 'test_deliberately_broken' not in task['instructions']:
-        sys.exit('the repair task was not given the verification output')
-    if '{{mode}}' == 'fix':
-        smoke.write_text(smoke.read_text().split({BROKEN_MARKER!r})[0])
-    else:
-        notes = pathlib.Path('repair-notes')
-        notes.mkdir(exist_ok=True)
-        (notes / (task['slug'] + '.txt')).write_text('looked, fixed nothing')
-    sys.exit(0)
-from prazium_operator.agents import get_coder
-docs = {{p.name: p.read_text() for p in pathlib.Path('docs/spec').glob('*.md')}}
-get_coder('template').code(task, docs, pathlib.Path('.'))
-if task['id'] == 'task-004':
-    with smoke.open('a') as out:
-        out.write(
-            '\\n\\n{BROKEN_MARKER} (a repair round removes it)\\n'
-            'import unittest as _unittest\\n\\n\\n'
-            'class DeliberatelyBroken(_unittest.TestCase):\\n'
-            '    def test_deliberately_broken(self) -> None:\\n'
-            '        self.assertEqual("repaired", "broken")\\n'
-        )
-"""
-
-
-def coder(mode: str) -> str:
-    """fix: the repair removes the broken test; anything else: it changes nothing useful."""
-    return python_line(_CODER.replace("{mode}", mode))
 
 
 def _project(stack: Stack, namespace: str, operator: ServiceProcess, **spec: Any) -> Path:
@@ -85,7 +50,7 @@ def _project(stack: Stack, namespace: str, operator: ServiceProcess, **spec: Any
     return Path(str(project["status"]["repoPath"]))
 
 
-def _run(namespace: str, name: str, mode: str, **spec: Any) -> None:
+def _run(namespace: str, name: str, mode: Mode, **spec: Any) -> None:
     create(
         namespace,
         "runs",
@@ -139,7 +104,7 @@ def test_a_failed_verification_is_repaired_in_one_round(
     make_key: Callable[..., str],
 ) -> None:
     repo = data_dir / _project(stack, namespace, operator)
-    _run(namespace, "notes-repair", "fix")
+    _run(namespace, "notes-repair", "break-and-fix")
     run = wait_run_done(namespace, "notes-repair", operator, timeout=180)
     status = run["status"]
     assert status["phase"] == "succeeded", status.get("message")
@@ -230,7 +195,7 @@ def test_repair_turned_off_on_the_run_fails_as_before(
 ) -> None:
     # The Project allows two rounds; the Run's own 0 wins.
     _project(stack, namespace, operator, repair={"maxRounds": 2})
-    _run(namespace, "notes-norepair", "fix", repair={"maxRounds": 0})
+    _run(namespace, "notes-norepair", "break-and-fix", repair={"maxRounds": 0})
     run = wait_run_done(namespace, "notes-norepair", operator, timeout=120)
     status = run["status"]
     assert status["phase"] == "failed"
@@ -249,7 +214,7 @@ def test_spent_repair_rounds_fail_the_run_with_their_reason(
     stack: Stack, namespace: str, operator: ServiceProcess, data_dir: Path
 ) -> None:
     repo = data_dir / _project(stack, namespace, operator, repair={"maxRounds": 2})
-    _run(namespace, "notes-spent", "nothing")
+    _run(namespace, "notes-spent", "break-only")
     run = wait_run_done(namespace, "notes-spent", operator, timeout=240)
     status = run["status"]
     assert status["phase"] == "failed"
@@ -281,7 +246,7 @@ def test_an_operator_killed_as_the_repair_round_starts_resumes_it_once(
     stack: Stack, namespace: str, operator: ServiceProcess, data_dir: Path, tmp_path: Path
 ) -> None:
     _project(stack, namespace, operator)
-    _run(namespace, "notes-crash", "fix")
+    _run(namespace, "notes-crash", "break-and-fix")
 
     def repair_started() -> bool:
         journal = events(stack.database_url, namespace, "notes-crash")
@@ -309,13 +274,6 @@ def test_an_operator_killed_as_the_repair_round_starts_resumes_it_once(
 
 
 SMOKE = "tests/test_smoke.py"
-BROKEN_TEST = (
-    f"\n\n{BROKEN_MARKER} (a repair round removes it)\n"
-    "import unittest as _unittest\n\n\n"
-    "class DeliberatelyBroken(_unittest.TestCase):\n"
-    "    def test_deliberately_broken(self) -> None:\n"
-    '        self.assertEqual("repaired", "broken")\n'
-)
 KEY = "sk-test-integration-repair-9d2a7c"
 
 
