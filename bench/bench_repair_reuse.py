@@ -10,8 +10,9 @@ each task, the app passes its tests at once) and mode break-and-fix (task-004 al
 adds a failing test; the repair task removes it, so the run succeeds after one
 repair round). Same app, same coder, same machine. From the journal's timestamps:
   wall         RUN_STARTED -> final event, p50 per mode; extra = repaired - passing
-  round        the first VERIFICATION_COMPLETED -> final event of a repaired run: the
-               repair round itself, split into
+  round        the first VERIFICATION_COMPLETED -> the round's VERIFICATION_COMPLETED of
+               a repaired run: the repair round itself (the run's end, tag and final
+               status, both modes have), split into
     start      VERIFICATION_COMPLETED -> the repair task's TASK_STARTED (the round's
                event, Task creation, status write, scheduling, worker start)
     repair     the repair task's TASK_STARTED -> TASK_COMPLETED (its coder: here a few
@@ -129,15 +130,13 @@ def repair_figures(journal: list[dict[str, Any]]) -> dict[str, float]:
             t for k, task_, t in at if k == kind and (of is None or task_ == of) and t >= after
         )
 
+    second_verdict = when("VERIFICATION_COMPLETED", after=when("VERIFICATION_STARTED"))
     figures.update(
-        round=_seconds(first_verdict, at[-1][2]),
+        round=_seconds(first_verdict, second_verdict),
         start=_seconds(first_verdict, when("TASK_STARTED", task)),
         repair=_seconds(when("TASK_STARTED", task), when("TASK_COMPLETED", task)),
         merge=_seconds(when("MERGE_STARTED"), when("MERGE_COMPLETED")),
-        verify=_seconds(
-            when("VERIFICATION_STARTED"),
-            when("VERIFICATION_COMPLETED", after=when("VERIFICATION_STARTED")),
-        ),
+        verify=_seconds(when("VERIFICATION_STARTED"), second_verdict),
     )
     return figures
 
@@ -171,7 +170,7 @@ def bench_repair(stack: Stack, work: Path, repeat: int) -> str:
         f"  extra      {repaired - passing:6.2f} s  ({(repaired / passing - 1) * 100:.0f} %)",
         f"  walls      passing {[round(r['wall'], 2) for r in results['pass']]}",
         f"             repaired {[round(r['wall'], 2) for r in rounds]}",
-        "  the repair round, p50 (first verdict -> run end):",
+        "  the repair round, p50 (first verdict -> the round's verdict):",
     ]
     for part in ("round", "start", "repair", "merge", "verify"):
         lines.append(f"    {part:<8} {statistics.median(r[part] for r in rounds):6.2f} s")
