@@ -79,7 +79,6 @@ async def start_round(
         REPAIR_STARTED_REASON,
         f"verification failed ({result.summary}): repair round {decision.round} of {limit}"
         f" in task {decision.task_id}",
-        warning=True,
     )
     await decomposition.create_task(ctx, decision.sequence, decision.definition)
     brief = PlannedTask(id=decision.task_id, slug=str(decision.definition["slug"]), role="repair")
