@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
+from prazium_appgen import TemplateCoder, TemplatePlanner
 from prazium_operator.agents.structured.schemas import DOCUMENT_KEYS
-from prazium_operator.agents.template import TemplateCoder, TemplatePlanner
 
 # A scripted fault: the correct answer in, (status, answer or error body) out.
 Fault = Callable[[Any], tuple[int, Any]]

@@ -263,7 +263,7 @@ def test_a_retry_takes_over_the_plan_without_its_repair_tasks() -> None:
     assert taken["mergeOrder"] == ["task-001", "task-002", "task-003", "task-004"]
     assert taken["verifyCommand"] == ["python", "-m", "unittest"]
     assert all("role" not in t for t in taken["tasks"])
-    from prazium_operator.plan import validate_plan
+    from prazium_kit.plan import validate_plan
 
     validate_plan(taken)
     incomplete = EarlierRun(**{**RUN1.__dict__, "complete": False})

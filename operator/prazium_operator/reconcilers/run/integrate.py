@@ -122,7 +122,8 @@ async def verify_merged(ctx: RunContext) -> core.Outcome | None:
         {"command": command, **repair.round_field(round_)},
         extra=round_ or None,
     )
-    # Untrusted code: never in the operator's process or environment (issue 9).
+    # Untrusted code: never in the operator's process or environment (its database DSN,
+    # kubeconfig and LLM keys would be the tests' to read).
     result = await verify.verify(
         ctx.repo,
         str(ctx.status.merged_commit),
