@@ -348,3 +348,31 @@ def test_the_openai_coder_repairs_from_the_test_output_and_the_app_files(
         "task-004",
         "task-005",
     ]
+
+
+def test_the_apiserver_refuses_repair_rounds_out_of_range(namespace: str) -> None:
+    for rounds in (-1, 11, "two"):
+        for plural, kind, spec in (
+            ("runs", "Run", {"projectRef": {"name": PROJECT}}),
+            ("projects", "Project", {"displayName": "N", "description": "A notes application"}),
+        ):
+            with pytest.raises(client.ApiException) as refused:
+                create(
+                    namespace,
+                    plural,
+                    kind,
+                    f"bad-{plural}",
+                    {**spec, "repair": {"maxRounds": rounds}},
+                )
+            assert refused.value.status == 422, refused.value.body
+            assert "maxRounds" in refused.value.body
+    created = create(
+        namespace,
+        "runs",
+        "Run",
+        "fine",
+        {"projectRef": {"name": PROJECT}, "repair": {"maxRounds": 10}, "reuse": False},
+    )
+    assert created["spec"]["repair"] == {"maxRounds": 10} and created["spec"]["reuse"] is False
+    defaulted = create(namespace, "runs", "Run", "defaulted", {"projectRef": {"name": PROJECT}})
+    assert defaulted["spec"]["reuse"] is True and "repair" not in defaulted["spec"]
