@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help setup venv lock up down test test-unit lint api-key bench-api bench-scale bench-build bench-agent cluster-build images helm-e2e kind-e2e
+.PHONY: help setup venv lock up down test test-unit lint api-key bench-api bench-scale bench-build bench-repair-reuse bench-agent cluster-build images helm-e2e kind-e2e
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -59,6 +59,9 @@ bench-scale: ## N runs at once on one operator: task gaps, runs/min, RSS/CPU, ap
 
 bench-build: ## Build engine: run wall time, overhead vs worker time, parallelism 1 vs 3 (own stack)
 	@scripts/test.sh bench/bench_build.py -q -s -p no:cacheprovider
+
+bench-repair-reuse: ## Extra wall time of a repair round; model requests a retry saves on a 6-task run (own stack, no node)
+	@PRAZIUM_NODE=0 scripts/test.sh bench/bench_repair_reuse.py -q -s -p no:cacheprovider
 
 bench-agent: ## Template agent: every corpus description built, tested and probed over HTTP (no stack)
 	@scripts/venv.sh && .venv/bin/python appgen/bench/bench_agent_corpus.py

@@ -40,6 +40,8 @@ RUN_FAILED = "RUN_FAILED"
 RUN_CANCELLED = "RUN_CANCELLED"
 PUBLISH_COMPLETED = "PUBLISH_COMPLETED"
 PUBLISH_FAILED = "PUBLISH_FAILED"
+REPAIR_STARTED = "REPAIR_STARTED"
+TASK_REUSED = "TASK_REUSED"
 
 EVENT_TYPES = frozenset(
     {
@@ -62,6 +64,8 @@ EVENT_TYPES = frozenset(
         RUN_CANCELLED,
         PUBLISH_COMPLETED,
         PUBLISH_FAILED,
+        REPAIR_STARTED,
+        TASK_REUSED,
     }
 )
 # After one of these, a run's stream has nothing more to say.

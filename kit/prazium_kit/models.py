@@ -119,6 +119,19 @@ class Retention(BaseModel):
     max_age_hours: int | None = Field(default=None, alias="maxAgeHours", ge=1, le=876000)
 
 
+# A sane ceiling for repair rounds: each one runs the coder over the whole app again.
+MAX_REPAIR_ROUNDS = 10
+DEFAULT_REPAIR_ROUNDS = 1
+
+
+class Repair(BaseModel):
+    """spec.repair of a Project (every run) or a Run (this run; overrides the Project's):
+    how many repair rounds may follow a failed verification (0: none)."""
+
+    model_config = _CAMEL
+    max_rounds: int | None = Field(default=None, alias="maxRounds", ge=0, le=MAX_REPAIR_ROUNDS)
+
+
 class ProjectSpec(BaseModel):
     model_config = _CAMEL
     display_name: str = Field(alias="displayName", min_length=1, max_length=200)
@@ -131,6 +144,7 @@ class ProjectSpec(BaseModel):
     archived: bool = False
     publish: Publish | None = None
     retention: Retention | None = None
+    repair: Repair | None = None
 
     @property
     def chosen_agent(self) -> ProjectAgent:
@@ -162,6 +176,14 @@ class RunSpec(BaseModel):
     parallelism: int = Field(default=3, ge=1, le=32)
     agent: RunAgent | None = None
     publish: Publish | None = None
+    repair: Repair | None = None
+    reuse: bool = True
+
+
+# A task's role: build (a task of the plan; absent means build) or repair (a repair
+# round's task, made by the operator after a failed verification).
+TaskRole = Literal["build", "repair"]
+REPAIR_ROLE: TaskRole = "repair"
 
 
 class TaskDefinition(BaseModel):
@@ -173,6 +195,7 @@ class TaskDefinition(BaseModel):
     dependencies: list[str] = []
     path_scope: list[str] = Field(alias="pathScope", min_length=1)
     expected_outputs: list[str] = Field(default=[], alias="expectedOutputs")
+    role: TaskRole | None = None
 
 
 class TaskSpec(BaseModel):
@@ -270,6 +293,11 @@ class PlannedTask(BaseModel):
     dependencies: list[str] = []
     path_scope: list[str] = Field(default=[], alias="pathScope")
     expected_outputs: list[str] = Field(default=[], alias="expectedOutputs")
+    role: TaskRole | None = None
+
+    @property
+    def is_repair(self) -> bool:
+        return self.role == REPAIR_ROLE
 
     def as_stored(self) -> dict[str, Any]:
         """The task as the planner wrote it (and the worker reads it)."""
@@ -319,6 +347,13 @@ class PublishStatus(_Status):
     message: str | None = None
 
 
+class RepairStatus(_Status):
+    """The repair rounds of a Run: how many started, out of how many allowed."""
+
+    round: int | None = Field(default=None, ge=0)
+    max_rounds: int | None = Field(default=None, alias="maxRounds", ge=0)
+
+
 class RunStatus(_Status):
     run_number: int | None = Field(default=None, alias="runNumber", ge=1)
     phase: RunPhase | None = None
@@ -334,6 +369,7 @@ class RunStatus(_Status):
     completed_at: str | None = Field(default=None, alias="completedAt")
     duration: str | None = None
     publish: PublishStatus | None = None
+    repair: RepairStatus | None = None
     conditions: list[Condition] | None = None
 
 
@@ -366,6 +402,7 @@ class TaskStatus(_Status):
     started_at: str | None = Field(default=None, alias="startedAt")
     completed_at: str | None = Field(default=None, alias="completedAt")
     duration: str | None = None
+    reused_from: str | None = Field(default=None, alias="reusedFrom")
     conditions: list[Condition] | None = None
 
 

@@ -120,6 +120,12 @@ def archived_run(settings: Settings, namespace: str, name: str) -> Obj | None:
         return archive.get_run(conn, namespace, name)
 
 
+def archived_tasks(settings: Settings, namespace: str, run: str) -> list[Obj]:
+    """A pruned Run's archived Tasks (a retry of it compares its tasks with these)."""
+    with psycopg.connect(settings.database_url, autocommit=True, connect_timeout=5) as conn:
+        return archive.get_tasks(conn, namespace, run)
+
+
 def _delete(namespace: str, plural: str, name: str) -> None:
     try:
         kube.custom_objects().delete_namespaced_custom_object(

@@ -244,6 +244,16 @@ class TaskBrief(Schema):
     slug: str | None
     status: TaskPhase
     sequence: int | None
+    role: Literal["build", "repair"] | None = Field(
+        default=None,
+        description="beyond the contract: `repair` for the task of a repair round (after a"
+        " failed verification); absent for the plan's tasks",
+    )
+    reusedFrom: str | None = Field(
+        default=None,
+        description="beyond the contract: `run_<id>/task_NNN` whose commit a retry took over"
+        " instead of running this task again; absent when the task ran",
+    )
 
 
 class RunDetail(RunSummary):
@@ -268,6 +278,9 @@ class TaskDefinition(Schema):
     dependencies: list[str]
     pathScope: list[str]
     expectedOutputs: list[str]
+    role: Literal["build", "repair"] | None = Field(
+        default=None, description="beyond the contract: `repair` for a repair round's task"
+    )
 
 
 class TaskResult(Schema):

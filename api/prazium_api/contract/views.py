@@ -292,14 +292,28 @@ def task_phase(task: Task) -> TaskPhase:
     return task.status.phase or "pending"
 
 
+def reused_from(value: str | None) -> str | None:
+    """status.reusedFrom (<run>/<task-NNN>) in API ids: run_<run>/task_NNN."""
+    run, _, task = (value or "").partition("/")
+    return f"{ids.run_id(run)}/{task_api_id(task)}" if run and task else None
+
+
 def task_brief(task: Task) -> TaskBrief:
     definition = task.spec.definition
-    return TaskBrief(
+    brief = TaskBrief(
         id=task_api_id(definition.id),
         slug=definition.slug,
         status=task_phase(task),
         sequence=task.spec.sequence,
     )
+    # Beyond the contract, set (and so serialized) only when they hold something: a
+    # repair round's task, and a retry's task taken over from the retried run.
+    if definition.role:
+        brief.role = definition.role
+    source = reused_from(task.status.reused_from)
+    if source:
+        brief.reusedFrom = source
+    return brief
 
 
 def task_detail(task: Task) -> TaskDetail:
@@ -318,6 +332,7 @@ def task_detail(task: Task) -> TaskDetail:
             dependencies=definition.dependencies,
             pathScope=definition.path_scope,
             expectedOutputs=definition.expected_outputs,
+            **({"role": definition.role} if definition.role else {}),
         ),
         branchName=status.branch_name,
         worktreePath=volume_relative(status.worktree_path),

@@ -78,14 +78,20 @@ def build(
 
 
 def from_row(
-    previous: list[Condition] | None, generation: int | None, row: PhaseRow, message: str
+    previous: list[Condition] | None,
+    generation: int | None,
+    row: PhaseRow,
+    message: str,
+    reason: str | None = None,
 ) -> list[Condition]:
+    """The phase's conditions; reason, when given, says more precisely why than the
+    phase's own (a run failed as RepairRoundsExhausted, a task Reused)."""
     return build(
         previous,
         generation,
         ready=row.ready,
         reconciling=row.reconciling,
         stalled=row.stalled,
-        reason=row.reason,
+        reason=reason or row.reason,
         message=message,
     )

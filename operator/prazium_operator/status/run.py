@@ -59,26 +59,51 @@ PHASES: dict[RunPhase, PhaseRow] = {
 assert {p for p, row in PHASES.items() if not row.reconciling} == RUN_FINAL_PHASES
 
 
+# Reasons more precise than "Failed" for a run whose verification could not be repaired.
+REPAIR_ROUNDS_EXHAUSTED = "RepairRoundsExhausted"
+REPAIR_FAILED = "RepairFailed"
+
+
 def phase_conditions(
-    previous: list[Condition] | None, generation: int | None, phase: RunPhase, message: str
+    previous: list[Condition] | None,
+    generation: int | None,
+    phase: RunPhase,
+    message: str,
+    reason: str | None = None,
 ) -> list[Condition]:
-    """Ready / Reconciling / Stalled for a Run phase."""
-    return from_row(previous, generation, PHASES[phase], message or phase)
+    """Ready / Reconciling / Stalled for a Run phase (reason: instead of the phase's)."""
+    return from_row(previous, generation, PHASES[phase], message or phase, reason)
 
 
-def set_phase(status: RunStatus, phase: RunPhase, message: str, generation: int | None) -> None:
+def set_phase(
+    status: RunStatus,
+    phase: RunPhase,
+    message: str,
+    generation: int | None,
+    reason: str | None = None,
+) -> None:
     """Phase, message, observedGeneration and conditions together (in place)."""
     status.phase = phase
     status.message = message
     status.observed_generation = generation
-    status.conditions = phase_conditions(status.conditions, generation, phase, message)
+    status.conditions = phase_conditions(status.conditions, generation, phase, message, reason)
+
+
+def reason_of(status: RunStatus) -> str | None:
+    """The reason the conditions carry now (kept when a spec change is observed)."""
+    ready = next((c for c in status.conditions or [] if c.type == "Ready"), None)
+    return ready.reason if ready is not None else None
 
 
 def observe(status: RunStatus, generation: int) -> None:
     """Acknowledge a spec change without a phase change (kstatus observedGeneration)."""
     status.observed_generation = generation
     status.conditions = phase_conditions(
-        status.conditions, generation, status.phase or "pending", status.message or ""
+        status.conditions,
+        generation,
+        status.phase or "pending",
+        status.message or "",
+        reason_of(status),
     )
 
 

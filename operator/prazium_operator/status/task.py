@@ -57,12 +57,25 @@ PHASES: dict[TaskPhase, PhaseRow] = {
 assert {p for p, row in PHASES.items() if not row.reconciling} == TASK_FINAL_PHASES
 
 
-def set_phase(status: TaskStatus, phase: TaskPhase, message: str, generation: int | None) -> None:
-    """Phase, message, observedGeneration and conditions together (in place)."""
+# A succeeded task that took over the commit of the run it retries instead of running.
+REUSED = "Reused"
+
+
+def set_phase(
+    status: TaskStatus,
+    phase: TaskPhase,
+    message: str,
+    generation: int | None,
+    reason: str | None = None,
+) -> None:
+    """Phase, message, observedGeneration and conditions together (in place); reason
+    instead of the phase's own (Reused)."""
     status.phase = phase
     status.message = message
     status.observed_generation = generation
-    status.conditions = from_row(status.conditions, generation, PHASES[phase], message or phase)
+    status.conditions = from_row(
+        status.conditions, generation, PHASES[phase], message or phase, reason
+    )
 
 
 PHASE_FIELDS = ("phase", "message", "observed_generation", "conditions")

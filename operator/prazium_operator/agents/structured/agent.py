@@ -24,6 +24,9 @@ from prazium_operator.agents.base import (
 from prazium_operator.agents.structured import prompts, schemas, validate
 
 MAX_CONTEXT_FILE_BYTES = 200_000
+# A repair task (after a failed verification) sees the app's files, up to this much in
+# all: it has no expected outputs to show, and the fix may be anywhere.
+MAX_REPAIR_CONTEXT_BYTES = 400_000
 EXECUTABLE_MODE = 0o755
 
 
@@ -101,14 +104,14 @@ class StructuredCoder(StructuredAgent):
         if not scope:
             raise self.error(f"{task_id}: the task has no pathScope")
         root = worktree.resolve()
+        if task.get("role") == "repair":
+            shown = current_files(root, app_files(root), scope, MAX_REPAIR_CONTEXT_BYTES)
+        else:
+            shown = current_files(root, task.get("expectedOutputs") or [], scope)
         answer = self._ask(
             prompts.CODE,
             "files",
-            {
-                "task": task,
-                "documents": documents,
-                "currentFiles": current_files(root, task.get("expectedOutputs") or [], scope),
-            },
+            {"task": task, "documents": documents, "currentFiles": shown},
         )
         try:
             changes = validate.files(answer, scope, root)
@@ -127,9 +130,22 @@ class StructuredCoder(StructuredAgent):
             raise self.error(f"{task_id}: expected outputs were not produced: {missing}")
 
 
-def current_files(root: pathlib.Path, outputs: list[str], scope: list[str]) -> dict[str, str]:
-    """The present content of the task's expected outputs (in scope, not via symlinks)."""
+def app_files(root: pathlib.Path) -> list[str]:
+    """The worktree's files (not .git, not through symlinks), sorted."""
+    return sorted(
+        str(path.relative_to(root))
+        for path in root.rglob("*")
+        if path.is_file() and not path.is_symlink() and path.relative_to(root).parts[0] != ".git"
+    )
+
+
+def current_files(
+    root: pathlib.Path, outputs: list[str], scope: list[str], budget: int | None = None
+) -> dict[str, str]:
+    """The present content of the task's expected outputs (in scope, not via symlinks),
+    in order until budget bytes (when given) are shown."""
     found: dict[str, str] = {}
+    shown = 0
     for path in outputs:
         if not isinstance(path, str) or not path_in_scope(path, scope):
             continue
@@ -139,5 +155,9 @@ def current_files(root: pathlib.Path, outputs: list[str], scope: list[str]) -> d
             continue
         target = root / path
         if target.is_file() and target.stat().st_size <= MAX_CONTEXT_FILE_BYTES:
+            size = target.stat().st_size
+            if budget is not None and shown + size > budget:
+                break
             found[path] = target.read_text(encoding="utf-8", errors="replace")
+            shown += size
     return found

@@ -38,7 +38,7 @@ from prazium_operator import kevents, recorder, retrying
 from prazium_operator.executor.base import Executor
 from prazium_operator.reconcilers.project import spec as project_spec
 from prazium_operator.reconcilers.project import state as project_state
-from prazium_operator.reconcilers.run.core import TaskView, summary_of
+from prazium_operator.reconcilers.run.core import EarlierRun, TaskView, summary_of
 from prazium_operator.reconcilers.run.wakeup import Key, Wakeups
 from prazium_operator.settings import Settings
 from prazium_operator.status import run as run_status
@@ -48,7 +48,12 @@ T = TypeVar("T")
 
 
 class RunFailed(Exception):
-    pass
+    """The run fails with this message; reason, when given, is its conditions' reason
+    instead of Failed (RepairRoundsExhausted, RepairFailed)."""
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class RunCancelled(Exception):
@@ -89,6 +94,7 @@ class TaskState:
             phase=self.phase,
             dependencies=tuple(self.definition.dependencies),
             message=self.status.message or "",
+            repair=self.definition.is_repair,
         )
 
 
@@ -109,6 +115,9 @@ class RunContext:
     tasks: dict[str, TaskState] = field(default_factory=dict)
     observed: int | None = None
     documents: dict[str, str] | None = None  # the spec snapshot's, once read (spec_documents)
+    # The run a retry may reuse the work of (reuse.py), once read; None: nothing to reuse.
+    earlier: EarlierRun | None = None
+    earlier_read: bool = False
 
     @property
     def key(self) -> Key:
@@ -206,8 +215,18 @@ async def _save(ctx: RunContext, *names: str) -> None:
     )
 
 
-async def set_phase(ctx: RunContext, phase: RunPhase, message: str = "") -> None:
-    run_status.set_phase(ctx.status, phase, message, generation(ctx))
+async def set_phase(
+    ctx: RunContext,
+    phase: RunPhase,
+    message: str = "",
+    reason: str | None = None,
+    **fields: Any,
+) -> None:
+    """The Run's phase (with its conditions; reason instead of the phase's own) and
+    other status fields (by their Python names), in one write."""
+    for name, value in fields.items():
+        setattr(ctx.status, name, value)
+    run_status.set_phase(ctx.status, phase, message, generation(ctx), reason)
     # The Project first: whoever sees the Run in its new phase (say, succeeded) then
     # finds the Project agreeing (latestRun, phase built). A crash in between is
     # repaired when the restarted daemon sets the phase again (or in finish.after_final).
@@ -223,7 +242,7 @@ async def set_phase(ctx: RunContext, phase: RunPhase, message: str = "") -> None
             ctx.status.spec_snapshot.version if ctx.status.spec_snapshot else None,
             ctx.archived,
         )
-    await _save(ctx, *run_status.PHASE_FIELDS)
+    await _save(ctx, *fields, *run_status.PHASE_FIELDS)
 
 
 async def observe_generation(ctx: RunContext) -> None:
@@ -242,12 +261,18 @@ async def set_task(ctx: RunContext, task: TaskState, **fields: Any) -> None:
 
 
 async def set_task_phase(
-    ctx: RunContext, task: TaskState, phase: TaskPhase, message: str, **fields: Any
+    ctx: RunContext,
+    task: TaskState,
+    phase: TaskPhase,
+    message: str,
+    reason: str | None = None,
+    **fields: Any,
 ) -> None:
-    """A Task's phase with its conditions (status/task.py) and other fields, in one write."""
+    """A Task's phase with its conditions (status/task.py; reason instead of the phase's
+    own) and other fields, in one write."""
     for name, value in fields.items():
         setattr(task.status, name, value)
-    task_status.set_phase(task.status, phase, message, task.generation)
+    task_status.set_phase(task.status, phase, message, task.generation, reason)
     await _save_task(ctx, task, *fields, *task_status.PHASE_FIELDS)
 
 

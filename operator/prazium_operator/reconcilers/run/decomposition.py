@@ -1,5 +1,9 @@
 """decomposing: the planner's plan into status.plan, then one Task CR per planned task.
 
+A retry (spec.retryOf, spec.reuse not false) takes over the retried run's plan
+instead of asking the planner (reuse.py): the same definitions are what lets its
+finished tasks be reused.
+
 The plan is stored before any Task is created, so a restarted daemon re-creates
 missing Tasks from the same plan instead of asking the planner again. Once every
 Task exists, status.plan is cut to its brief form (ids and slugs): each task's
@@ -15,6 +19,7 @@ from prazium_kit import ids, journal, kube, resources
 from prazium_kit.models import Plan, PlannedTask, TaskStatus, status_of, status_patch
 from prazium_kit.plan import PlanError, validate_plan
 from prazium_kit.types import Obj
+from prazium_operator.reconcilers.run import reuse
 from prazium_operator.reconcilers.run.context import (
     RunContext,
     RunFailed,
@@ -36,22 +41,17 @@ NEW_OBJECT_GENERATION = 1
 
 async def decompose(ctx: RunContext) -> None:
     check(ctx)
+    taken_from = None
     if not ctx.status.plan:
-        from prazium_operator.agents import AgentError, get_planner
-        from prazium_operator.agents.registry import agent_options
-
-        chosen = agent(ctx)
-        planner = get_planner(chosen.planner, **agent_options(chosen.as_spec()))
-        assert ctx.project_spec is not None and ctx.status.spec_snapshot is not None
-        display = ctx.project_spec.display_name
-        documents = await spec_documents(ctx)
-        try:
-            written = await asyncio.to_thread(planner.decompose, display, documents)
-            validate_plan(written)
-        except PlanError as exc:
-            raise RunFailed(f"the planner produced an invalid plan: {exc}") from exc
-        except AgentError as exc:
-            raise RunFailed(f"the planner failed: {exc}") from exc
+        written = await reuse.plan_to_take_over(ctx)
+        if written is not None:
+            taken_from = ctx.spec.retry_of
+            try:
+                validate_plan(written)
+            except PlanError as exc:
+                raise RunFailed(f"the plan of run {taken_from} is invalid: {exc}") from exc
+        else:
+            written = await _ask_planner(ctx)
         stored = Plan.model_validate(written)
         await set_status(
             ctx, plan=stored, tasks_summary=summary_of("pending" for _ in stored.tasks)
@@ -62,6 +62,7 @@ async def decompose(ctx: RunContext) -> None:
         ctx,
         journal.PLAN_CREATED,
         {
+            **({"takenFrom": ids.run_id(taken_from)} if taken_from else {}),
             "taskCount": len(plan.tasks),
             "mergeOrder": plan.merge_order,
             "tasks": [
@@ -80,6 +81,26 @@ async def decompose(ctx: RunContext) -> None:
     await set_phase(ctx, "executing")
 
 
+async def _ask_planner(ctx: RunContext) -> Obj:
+    """The planner's plan for the run's spec snapshot, checked (validate_plan)."""
+    from prazium_operator.agents import AgentError, get_planner
+    from prazium_operator.agents.registry import agent_options
+
+    chosen = agent(ctx)
+    planner = get_planner(chosen.planner, **agent_options(chosen.as_spec()))
+    assert ctx.project_spec is not None and ctx.status.spec_snapshot is not None
+    display = ctx.project_spec.display_name
+    documents = await spec_documents(ctx)
+    try:
+        written = await asyncio.to_thread(planner.decompose, display, documents)
+        validate_plan(written)
+    except PlanError as exc:
+        raise RunFailed(f"the planner produced an invalid plan: {exc}") from exc
+    except AgentError as exc:
+        raise RunFailed(f"the planner failed: {exc}") from exc
+    return dict(written)
+
+
 def is_brief(plan: Plan) -> bool:
     """Whether the plan is the brief one (its Tasks hold the definitions): a planned
     task always has a pathScope, a brief one never."""
@@ -95,7 +116,6 @@ def brief(plan: Plan) -> Plan:
 
 async def _create_tasks(ctx: RunContext, plan: Plan) -> None:
     for sequence, task in enumerate(plan.tasks, start=1):
-        name = ids.task_cr_name(ctx.name, task.id)
         definition = {
             "id": task.id,
             "slug": task.slug,
@@ -105,39 +125,45 @@ async def _create_tasks(ctx: RunContext, plan: Plan) -> None:
             "pathScope": list(task.path_scope),
             "expectedOutputs": list(task.expected_outputs),
         }
-        body: Obj = {
-            "apiVersion": kube.API_VERSION,
-            "kind": "Task",
-            "metadata": {
-                "name": name,
-                "namespace": ctx.ns,
-                "labels": {
-                    kube.LABEL_PROJECT: ctx.project,
-                    kube.LABEL_RUN: ctx.name,
-                    kube.LABEL_MANAGED_BY: "prazium",
-                },
-                "ownerReferences": [kube.owner_reference(ctx.run)],
+        await create_task(ctx, sequence, definition)
+
+
+async def create_task(ctx: RunContext, sequence: int, definition: Obj) -> None:
+    """The Task named by the run and the task id (idempotent), pending when new."""
+    name = ids.task_cr_name(ctx.name, str(definition["id"]))
+    body: Obj = {
+        "apiVersion": kube.API_VERSION,
+        "kind": "Task",
+        "metadata": {
+            "name": name,
+            "namespace": ctx.ns,
+            "labels": {
+                kube.LABEL_PROJECT: ctx.project,
+                kube.LABEL_RUN: ctx.name,
+                kube.LABEL_MANAGED_BY: "prazium",
             },
-            "spec": {
-                "runRef": {"name": ctx.name},
-                "projectRef": {"name": ctx.project},
-                "sequence": sequence,
-                "definition": definition,
-            },
-        }
-        created = await apiserver(ctx, resources.create, ctx.ns, kube.TASKS, body)
-        # Only the creator sets the initial status: an existing Task may be mid-flight.
-        if created:
-            status = TaskStatus(attempts=0)
-            task_status.set_phase(status, "pending", "", NEW_OBJECT_GENERATION)
-            await apiserver(
-                ctx,
-                resources.patch_status,
-                ctx.ns,
-                kube.TASKS,
-                name,
-                status_patch(status, "attempts", *task_status.PHASE_FIELDS),
-            )
+            "ownerReferences": [kube.owner_reference(ctx.run)],
+        },
+        "spec": {
+            "runRef": {"name": ctx.name},
+            "projectRef": {"name": ctx.project},
+            "sequence": sequence,
+            "definition": definition,
+        },
+    }
+    created = await apiserver(ctx, resources.create, ctx.ns, kube.TASKS, body)
+    # Only the creator sets the initial status: an existing Task may be mid-flight.
+    if created:
+        status = TaskStatus(attempts=0)
+        task_status.set_phase(status, "pending", "", NEW_OBJECT_GENERATION)
+        await apiserver(
+            ctx,
+            resources.patch_status,
+            ctx.ns,
+            kube.TASKS,
+            name,
+            status_patch(status, "attempts", *task_status.PHASE_FIELDS),
+        )
 
 
 async def load_tasks(ctx: RunContext) -> None:

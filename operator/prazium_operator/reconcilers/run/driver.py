@@ -11,7 +11,9 @@ step checks what is already done (natural keys everywhere):
                  branch whose base holds their work, up to spec.parallelism
     merging      branches merged into main in mergeOrder (compare-and-swap on main)
     verifying    the plan's verifyCommand in a clean checkout of the merged commit,
-                 then (deliver.py) the tag run-<runId> and the push to spec.publish
+                 then (deliver.py) the tag run-<runId> and the push to spec.publish;
+                 a failed verification may start a repair round (repair.py): a repair
+                 Task, then executing, merging and verifying again
 
 The final journal event is written after the final status is stored.
 
@@ -21,8 +23,11 @@ status write records the generation it acted on, and a spec change while a run
 executes is acknowledged within a scheduling round. A finished Run's later spec
 changes are acknowledged by handlers/run.py (observe_finished_run, observe_finished.py).
 
+A retry (spec.retryOf) takes over the retried run's plan and its unchanged finished
+tasks instead of running them again (reuse.py).
+
 Each phase lives in its own module of this package (admission, decomposition,
-scheduler + tasks, integrate, finish) as functions over one RunContext, asking
+scheduler + tasks + reuse, integrate + repair, finish) as functions over one RunContext, asking
 core.py's pure functions for their decisions; this module only decides which
 phases a Run still needs.
 """
@@ -108,19 +113,13 @@ class RunDriver:
             if ctx.status.phase == "decomposing":
                 await decomposition.decompose(ctx)
             await decomposition.load_tasks(ctx)
-            if ctx.status.phase == "executing":
-                await scheduler.execute(ctx)
-            if ctx.status.phase == "merging":
-                await integrate.merge(ctx)
-            if ctx.status.phase == "verifying":
-                await integrate.verify_merged(ctx)
-            outcome = core.run_outcome()
+            outcome = await _build(ctx)
             # Tag run-<runId>, push to spec.publish (a refused push is noted, not fatal).
             note = await deliver.deliver(ctx)
-            await finish.finish(ctx, outcome.phase, outcome.message + note)
+            await finish.finish(ctx, outcome.phase, outcome.message + note, outcome.reason)
         except RunFailed as exc:
             await stop_running_tasks(ctx)
-            await finish.finish(ctx, "failed", str(exc))
+            await finish.finish(ctx, "failed", str(exc), exc.reason)
         except RunCancelled:
             await finish.cancel(ctx)
         except Stopped:
@@ -132,3 +131,18 @@ class RunDriver:
                 # Also any Job the operator no longer remembers (by label); the Run's
                 # delete handler does the same, so either one is enough.
                 await ctx.executor.release_run(ctx.ns, ctx.name)
+
+
+async def _build(ctx: RunContext) -> core.Outcome:
+    """executing -> merging -> verifying, and round again after each repair round
+    (verify_merged then answers None, the run executing again)."""
+    while True:
+        if ctx.status.phase == "executing":
+            await scheduler.execute(ctx)
+        if ctx.status.phase == "merging":
+            await integrate.merge(ctx)
+        if ctx.status.phase != "verifying":
+            return core.run_outcome()  # nothing left to verify (a phase from before)
+        outcome = await integrate.verify_merged(ctx)
+        if outcome is not None:
+            return outcome

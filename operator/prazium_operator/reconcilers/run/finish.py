@@ -40,14 +40,14 @@ async def cancel(ctx: RunContext) -> None:
     await finish(ctx, "cancelled", CANCELLED_MESSAGE)
 
 
-async def finish(ctx: RunContext, phase: RunPhase, message: str) -> None:
+async def finish(ctx: RunContext, phase: RunPhase, message: str, reason: str | None = None) -> None:
     if ctx.tasks:
         await update_summary(ctx)
     # Before the final status: whoever sees the run finished sees no worktree left.
     await asyncio.to_thread(_remove_worktrees, ctx)
     now = utc_now()
     await set_status(ctx, completed_at=now, duration=timefmt.duration(ctx.status.started_at, now))
-    await set_phase(ctx, phase, message)
+    await set_phase(ctx, phase, message, reason)
     took = metrics.seconds_since(ctx.status.started_at)
     if took is not None:
         metrics.RUN_SECONDS.labels(phase).observe(took)
@@ -88,6 +88,7 @@ async def after_final(ctx: RunContext) -> None:
         {
             "status": phase,
             "message": ctx.status.message or "",
+            "reason": run_status.reason_of(ctx.status),
             "runNumber": ctx.status.run_number,
             "mergedCommit": ctx.status.merged_commit,
         },

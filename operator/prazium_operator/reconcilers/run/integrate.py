@@ -1,7 +1,11 @@
 """merging and verifying: the task branches into main, then the plan's verifyCommand.
 
 main moves only by compare-and-swap, so a spec approval landing meanwhile is merged
-over instead of overwritten.
+over instead of overwritten. A failed verification may start a repair round
+(repair.py): the run goes back to executing with a repair Task, then merges (the
+tasks merged before are in main already: only the repair's commit moves it) and
+verifies again. The journal events of a round after the first carry its number in
+their keys, so each round tells its own story once.
 """
 
 from __future__ import annotations
@@ -12,10 +16,11 @@ import time
 from prazium_kit import ids, journal, paths
 from prazium_operator import gitrepo, metrics, verify
 from prazium_operator.executor import verification
-from prazium_operator.reconcilers.run import core
+from prazium_operator.reconcilers.run import core, repair
 from prazium_operator.reconcilers.run.context import (
     RunContext,
     RunFailed,
+    agent,
     check,
     event,
     k8s_event,
@@ -32,8 +37,20 @@ async def merge(ctx: RunContext) -> None:
     plan = ctx.status.plan
     assert plan is not None
     row = run_status.PHASES["merging"]
-    await event(ctx, row.journal_type, {"mergeOrder": plan.merge_order})
-    await k8s_event(ctx.run, row.event_reason, "merging task branches into main")
+    round_ = repair.rounds_done(ctx)
+    await event(
+        ctx,
+        row.journal_type,
+        {"mergeOrder": plan.merge_order, **repair.round_field(round_)},
+        extra=round_ or None,
+    )
+    await k8s_event(
+        ctx.run,
+        row.event_reason,
+        f"merging the repair of round {round_} into main"
+        if round_
+        else "merging task branches into main",
+    )
     started = time.monotonic()
     merged = None
     for _ in range(MERGE_ATTEMPTS):
@@ -76,7 +93,12 @@ async def merge(ctx: RunContext) -> None:
         raise RunFailed("main kept moving while merging")
     metrics.MERGE_SECONDS.observe(time.monotonic() - started)
     await set_status(ctx, merged_commit=merged)
-    await event(ctx, journal.MERGE_COMPLETED, {"mergedCommit": merged})
+    await event(
+        ctx,
+        journal.MERGE_COMPLETED,
+        {"mergedCommit": merged, **repair.round_field(round_)},
+        extra=round_ or None,
+    )
     await k8s_event(
         ctx.run,
         "Merged",
@@ -85,13 +107,21 @@ async def merge(ctx: RunContext) -> None:
     await set_phase(ctx, "verifying")
 
 
-async def verify_merged(ctx: RunContext) -> None:
+async def verify_merged(ctx: RunContext) -> core.Outcome | None:
+    """The run's outcome once verified; None when a repair round started (the run is
+    executing again)."""
     check(ctx)
     command = list(ctx.status.plan.verify_command if ctx.status.plan else [])
     if not command:
         await set_status(ctx, verification_result=None)
-        return
-    await event(ctx, run_status.PHASES["verifying"].journal_type, {"command": command})
+        return core.run_outcome()
+    round_ = repair.rounds_done(ctx)
+    await event(
+        ctx,
+        run_status.PHASES["verifying"].journal_type,
+        {"command": command, **repair.round_field(round_)},
+        extra=round_ or None,
+    )
     # Untrusted code: never in the operator's process or environment (its database DSN,
     # kubeconfig and LLM keys would be the tests' to read).
     result = await verify.verify(
@@ -114,9 +144,20 @@ async def verify_merged(ctx: RunContext) -> None:
         ctx,
         journal.VERIFICATION_COMPLETED,
         {
-            key: dumped[key]
-            for key in ("exitCode", "passed", "failed", "summary", "durationSeconds", "outputTail")
+            **{
+                key: dumped[key]
+                for key in (
+                    "exitCode",
+                    "passed",
+                    "failed",
+                    "summary",
+                    "durationSeconds",
+                    "outputTail",
+                )
+            },
+            **repair.round_field(round_),
         },
+        extra=round_ or None,
     )
     await k8s_event(
         ctx.run,
@@ -124,6 +165,18 @@ async def verify_merged(ctx: RunContext) -> None:
         f"{' '.join(command)}: {result.summary}",
         warning=result.exit_code != 0,
     )
-    outcome = core.run_outcome(verification=result)
-    if outcome.phase == "failed":
-        raise RunFailed(outcome.message)
+    assert ctx.status.merged_commit is not None
+    decision = core.after_verification(
+        result,
+        rounds_done=round_,
+        max_rounds=repair.max_rounds(ctx),
+        coder=agent(ctx).coder,
+        tasks=[task.definition for task in ctx.tasks.values()],
+        merged_commit=ctx.status.merged_commit,
+    )
+    if isinstance(decision, core.RepairRound):
+        await repair.start_round(ctx, decision, result)
+        return None
+    if decision.phase == "failed":
+        raise RunFailed(decision.message, decision.reason)
+    return decision

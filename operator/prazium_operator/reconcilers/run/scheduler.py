@@ -1,14 +1,18 @@
 """executing: the DAG scheduler over a Run's Tasks.
 
 A task starts when its dependencies succeeded, up to spec.parallelism at once and
-as far as the executor has capacity. Every round starts from the Tasks' stored
-phases, so a restarted daemon carries on with the workers already running. What
-a round does is core.execution_round; this module carries it out.
+as far as the executor has capacity; in a retry, a ready task the retried run
+finished unchanged is taken over instead (reuse.py), without a worker. Every round
+starts from the Tasks' stored phases, so a restarted daemon carries on with the
+workers already running. What a round does is core.execution_round; this module
+carries it out.
 """
 
 from __future__ import annotations
 
-from prazium_operator.reconcilers.run import core
+from typing import NoReturn
+
+from prazium_operator.reconcilers.run import core, repair, reuse
 from prazium_operator.reconcilers.run.context import (
     RunContext,
     RunFailed,
@@ -45,25 +49,16 @@ async def execute(ctx: RunContext) -> None:
             await sleep(ctx, POLL_SECONDS)  # let started siblings finish cleanly
             continue
         if round_.verdict is core.Verdict.FAIL:
-            assert round_.failed is not None
-            for task_id in round_.to_cancel:
-                await cancel_task(
-                    ctx, ctx.tasks[task_id], f"not started: {round_.failed.id} failed"
-                )
-            await update_summary(ctx)
-            raise RunFailed(core.run_outcome(failed_task=round_.failed).message)
+            await _fail(ctx, round_)
         if round_.verdict is core.Verdict.SUCCEEDED:
             await update_summary(ctx)
             break
-        # Those not queued with their last dependency already (tasks.py, a restart).
-        await queue_tasks(ctx, [ctx.tasks[task_id] for task_id in round_.to_queue])
-        blocked = False
-        for task_id in round_.to_start:
-            if not ctx.executor.has_capacity():
-                blocked = True  # wait for a slot in turn (wakeup.py)
-                break
-            task = ctx.tasks[task_id]
-            await start_task(ctx, task, (task.status.attempts or 0) + 1)
+        # A retry's unchanged tasks are taken over, not started: their dependents may
+        # be ready at once, so the next round follows without waiting.
+        if await reuse.take_over_ready(ctx):
+            await update_summary(ctx)
+            continue
+        blocked = await _start_ready(ctx, round_)
         await update_summary(ctx)
         if blocked:
             ctx.wakeups.want_slot(ctx.key)
@@ -75,3 +70,25 @@ async def execute(ctx: RunContext) -> None:
             await ctx.wakeups.wait(ctx.key, IDLE_SECONDS, ctx.stopped)
     ctx.wakeups.round_done(ctx.key)
     await set_phase(ctx, "merging")
+
+
+async def _fail(ctx: RunContext, round_: core.Round) -> NoReturn:
+    """A task failed and nothing runs: cancel what never started, fail the run."""
+    assert round_.failed is not None
+    for task_id in round_.to_cancel:
+        await cancel_task(ctx, ctx.tasks[task_id], f"not started: {round_.failed.id} failed")
+    await update_summary(ctx)
+    outcome = core.run_outcome(failed_task=round_.failed, repair_rounds=repair.rounds_done(ctx))
+    raise RunFailed(outcome.message, outcome.reason)
+
+
+async def _start_ready(ctx: RunContext, round_: core.Round) -> bool:
+    """Queue and start what the round names; True when the executor had no slot left."""
+    # Those not queued with their last dependency already (tasks.py, a restart).
+    await queue_tasks(ctx, [ctx.tasks[task_id] for task_id in round_.to_queue])
+    for task_id in round_.to_start:
+        if not ctx.executor.has_capacity():
+            return True  # wait for a slot in turn (wakeup.py)
+        task = ctx.tasks[task_id]
+        await start_task(ctx, task, (task.status.attempts or 0) + 1)
+    return False

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import random
 from pathlib import Path
+from typing import Any
 
 from prazium_kit import ids, paths, timefmt
 from prazium_kit.models import ExecutorRef, TaskResult
@@ -87,7 +88,11 @@ def _ref(task: TaskState) -> ExecutorRef:
 
 
 async def _task_base(ctx: RunContext, task: TaskState) -> str:
-    """main at run start, merged with the commits of the task's dependencies."""
+    """main at run start, merged with the commits of the task's dependencies; for a
+    repair task the merged commit that failed its verification (it holds them all)."""
+    if task.definition.is_repair:
+        assert ctx.status.merged_commit is not None  # a repair round follows a merge
+        return ctx.status.merged_commit
     base = str(ctx.status.base_commit)
     for dep in task.definition.dependencies:
         result = ctx.tasks[dep].status.result
@@ -248,12 +253,35 @@ async def ingest_worker_events(
 
 
 async def _complete_task(ctx: RunContext, task: TaskState, result: WorkerResult) -> None:
-    """Record a worker's result as the Task's result, and queue the tasks it was the
-    last dependency of in the same step."""
+    """Record a worker's result as the Task's result."""
     commit = str(result.commit_sha)
     outcome = TaskResult(
         filesCreated=result.files_created, filesModified=result.files_modified, commitSha=commit
     )
+    await succeed(ctx, task, outcome, duration_seconds=result.duration_seconds)
+    k8s_event_later(
+        task.body,
+        PHASES["succeeded"].event_reason,
+        f"committed {commit[:12]} on {task.status.branch_name}: "
+        f"{len(outcome.files_created)} files created, {len(outcome.files_modified)} modified"
+        f" in {task.status.duration or '?'}",
+    )
+
+
+async def succeed(
+    ctx: RunContext,
+    task: TaskState,
+    outcome: TaskResult,
+    *,
+    duration_seconds: float | None,
+    lead: list[tuple[str, Obj, str | None]] | None = None,
+    completed_extra: Obj | None = None,
+    message: str = "",
+    reason: str | None = None,
+    **fields: Any,
+) -> None:
+    """A task succeeded with outcome: its TASK_COMPLETED (after the lead events), and
+    the tasks it was the last dependency of queued, in one step; then the statuses."""
     following = [ctx.tasks[task_id] for task_id in core.queued_with(views(ctx), task.id)]
     # The journal first, then the status (here and in the other task transitions): an
     # operator killed in between finds the task still in its old phase and does the
@@ -265,25 +293,25 @@ async def _complete_task(ctx: RunContext, task: TaskState, result: WorkerResult)
         "taskId": ids.task_id(task.id),
         "status": "succeeded",
         "slug": task.definition.slug,
-        "commitSha": commit,
+        "commitSha": outcome.commit_sha,
         "filesCreated": len(outcome.files_created),
         "filesModified": len(outcome.files_modified),
-        "durationSeconds": result.duration_seconds,
+        "durationSeconds": duration_seconds,
+        **(completed_extra or {}),
     }
     await events(
         ctx,
-        [(PHASES["succeeded"].journal_type, completed, task.id), *map(_queued_event, following)],
+        [
+            *(lead or []),
+            (PHASES["succeeded"].journal_type, completed, task.id),
+            *map(_queued_event, following),
+        ],
     )
     await asyncio.gather(
-        set_task_phase(ctx, task, "succeeded", "", result=outcome, **_ended(task)),
+        set_task_phase(
+            ctx, task, "succeeded", message, reason, result=outcome, **{**_ended(task), **fields}
+        ),
         *(set_task_phase(ctx, t, "queued", "dependencies done") for t in following),
-    )
-    k8s_event_later(
-        task.body,
-        PHASES["succeeded"].event_reason,
-        f"committed {commit[:12]} on {task.status.branch_name}: "
-        f"{len(outcome.files_created)} files created, {len(outcome.files_modified)} modified"
-        f" in {task.status.duration or '?'}",
     )
 
 

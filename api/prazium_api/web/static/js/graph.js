@@ -17,7 +17,8 @@ export class TaskGraph {
     this.nodes = new Map(); // api task id -> {group, phaseText}
   }
 
-  // tasks: [{id (api id), slug, dependencies: [api ids], status, mergePosition}]
+  // tasks: [{id (api id), slug, dependencies: [api ids], status, mergePosition,
+  //          reused (taken over from the retried run), repair (a repair round's task)}]
   render(tasks) {
     const graph = new window.dagre.graphlib.Graph();
     graph.setGraph({ rankdir: "LR", nodesep: 24, ranksep: 56, marginx: 12, marginy: 12 });
@@ -59,11 +60,11 @@ export class TaskGraph {
       const box = graph.node(task.id);
       const x = box.x - NODE_W / 2;
       const y = box.y - NODE_H / 2;
-      const phaseText = svg("text", { x: x + 10, y: y + 44, class: "node-phase" }, task.status);
+      const phaseText = svg("text", { x: x + 10, y: y + 44, class: "node-phase" }, phaseLabel(task, task.status));
       const group = svg(
         "g",
         {
-          class: `node phase-${task.status}`,
+          class: nodeClass(task, task.status),
           tabindex: 0,
           role: "button",
           "data-task-id": task.id,
@@ -90,10 +91,19 @@ export class TaskGraph {
   setPhase(taskId, phase) {
     const node = this.nodes.get(taskId);
     if (!node) return;
-    node.group.setAttribute("class", `node phase-${phase}`);
+    node.group.setAttribute("class", nodeClass(node.task, phase));
     node.group.setAttribute("data-phase", phase);
-    node.phaseText.textContent = phase;
+    node.phaseText.textContent = phaseLabel(node.task, phase);
   }
+}
+
+// A reused task says so in words beside its phase; a repair task is drawn apart.
+function phaseLabel(task, phase) {
+  return task.reused ? `${phase} · reused` : phase;
+}
+
+function nodeClass(task, phase) {
+  return `node phase-${phase}${task.reused ? " reused" : ""}${task.repair ? " repair" : ""}`;
 }
 
 function truncate(text, length) {

@@ -13,7 +13,7 @@ const TASK_PHASE_OF_EVENT = {
   TASK_FAILED: "failed",
   TASK_CANCELLED: "cancelled",
 };
-const REFETCH_ON = new Set(["PLAN_CREATED", "TASK_QUEUED", "MERGE_COMPLETED", "VERIFICATION_COMPLETED", ...FINAL_EVENTS]);
+const REFETCH_ON = new Set(["PLAN_CREATED", "TASK_QUEUED", "TASK_REUSED", "REPAIR_STARTED", "MERGE_COMPLETED", "VERIFICATION_COMPLETED", ...FINAL_EVENTS]);
 
 export async function runPage(main, [projectId, runId]) {
   const base = `/projects/${projectId}/runs/${runId}`;
@@ -120,13 +120,15 @@ class RunView {
         dependencies: (task.dependencies || []).map(definitionToApiId),
         status: this.phases.get(id) || (brief && brief.status) || "pending",
         mergePosition: position >= 0 ? position + 1 : null,
+        reused: Boolean(brief && brief.reusedFrom),
+        repair: task.role === "repair" || Boolean(brief && brief.role === "repair"),
       };
     });
   }
 
   graphShape() {
     const plan = this.run.tasksJson;
-    return JSON.stringify([plan ? plan.mergeOrder : null, this.run.tasks.map((t) => t.id)]);
+    return JSON.stringify([plan ? plan.mergeOrder : null, this.run.tasks.map((t) => [t.id, t.reusedFrom || ""])]);
   }
 
   renderGraph() {
@@ -244,7 +246,7 @@ class RunView {
       if (source.readyState === EventSource.CLOSED) this.streamState.textContent = "disconnected";
       else this.streamState.textContent = "reconnecting…";
     };
-    const types = ["RUN_STARTED", "PLAN_CREATED", "TASK_QUEUED", "TASK_STARTED", "FILE_CREATED", "FILE_MODIFIED", "TASK_COMPLETED", "TASK_FAILED", "TASK_CANCELLED", "MERGE_STARTED", "MERGE_COMPLETED", "MERGE_CONFLICT", "VERIFICATION_STARTED", "VERIFICATION_COMPLETED", "RUN_COMPLETED", "RUN_FAILED", "RUN_CANCELLED"];
+    const types = ["RUN_STARTED", "PLAN_CREATED", "TASK_QUEUED", "TASK_STARTED", "FILE_CREATED", "FILE_MODIFIED", "TASK_COMPLETED", "TASK_FAILED", "TASK_CANCELLED", "MERGE_STARTED", "MERGE_COMPLETED", "MERGE_CONFLICT", "VERIFICATION_STARTED", "VERIFICATION_COMPLETED", "REPAIR_STARTED", "TASK_REUSED", "RUN_COMPLETED", "RUN_FAILED", "RUN_CANCELLED"];
     for (const type of types) source.addEventListener(type, (event) => this.onEvent(type, event));
   }
 
@@ -337,6 +339,7 @@ class RunView {
         h("dt", {}, "Task"), h("dd", {}, task.id),
         h("dt", {}, "Branch"), h("dd", {}, h("code", {}, task.branchName || "—")),
         h("dt", {}, "Attempts"), h("dd", {}, String(task.attempts ?? "—")),
+        task.reusedFrom ? [h("dt", {}, "Reused from"), h("dd", { id: "task-reused-from" }, h("code", {}, task.reusedFrom))] : "",
         h("dt", {}, "Duration"), h("dd", {}, duration(task.startedAt, task.completedAt) || "—"),
         h("dt", {}, "Commit"), h("dd", {}, h("code", {}, result.commitSha ? result.commitSha.slice(0, 12) : "—")),
       ),

@@ -1,0 +1,192 @@
+"""Retries reuse finished work: only failed, cancelled and affected tasks call the coder.
+
+The todo example plans six tasks (task-004 and task-005 both follow task-002;
+task-006 follows 003, 004 and 005). The coder is the `openai` coder against a real
+loopback stand-in of the endpoint that counts its requests per task and refuses
+task-004's first one once task-005 has its answer: run 1 fails with 001, 002, 003
+and 005 succeeded, 004 failed and 006 cancelled. Its retry must ask the model for
+004 and 006 only; a retry with spec.reuse false for all six.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from tests.conftest import _heartbeat_seen
+from tests.support.build import (
+    create,
+    events,
+    git,
+    tasks_of,
+    wait_final_event,
+    wait_phase,
+    wait_run_done,
+)
+from tests.support.providers import OPENAI, env_for
+from tests.support.services import ServiceProcess, Stack, start_operator, wait_for
+from tests.support.task_standin import TaskCountingStandin
+
+pytestmark = pytest.mark.integration
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+KEY = "sk-test-integration-reuse-3c8e1f"
+PROJECT = "todo-answered"
+ALL = ["task-001", "task-002", "task-003", "task-004", "task-005", "task-006"]
+
+
+@pytest.fixture
+def standin() -> Iterator[TaskCountingStandin]:
+    with TaskCountingStandin(KEY, fail_task="task-004", after_task="task-005") as server:
+        yield server
+
+
+@pytest.fixture
+def llm_operator(
+    stack: Stack, namespace: str, data_dir: Path, tmp_path: Path, standin: TaskCountingStandin
+) -> Iterator[ServiceProcess]:
+    env = env_for(OPENAI, standin.base_url, KEY, "standin-1")
+    proc = start_operator(stack, data_dir, [namespace], tmp_path / "logs", **env)
+    wait_for(lambda: _heartbeat_seen(stack.database_url, proc.pid), 30, "heartbeat", proc)
+    yield proc
+    proc.stop()
+
+
+def _project(namespace: str, operator: ServiceProcess) -> dict[str, Any]:
+    """examples/project-answered.yaml with the openai coder (the template planner)."""
+    example = yaml.safe_load((EXAMPLES / "project-answered.yaml").read_text())
+    spec = {**example["spec"], "agent": {"coder": "openai", "model": "standin-1"}}
+    create(namespace, "projects", "Project", PROJECT, spec)
+    return wait_phase(namespace, "projects", PROJECT, {"approved"}, operator, timeout=120)
+
+
+def _tasks(namespace: str, run: str) -> dict[str, dict[str, Any]]:
+    return {t["spec"]["definition"]["id"]: t for t in tasks_of(namespace, run)}
+
+
+def _dependents(tasks: dict[str, dict[str, Any]], roots: set[str]) -> set[str]:
+    """roots and every task that depends on one of them, directly or not."""
+    found = set(roots)
+    while True:
+        more = {
+            task_id
+            for task_id, task in tasks.items()
+            if task_id not in found and found & set(task["spec"]["definition"]["dependencies"])
+        }
+        if not more:
+            return found
+        found |= more
+
+
+def test_a_retry_calls_the_coder_only_for_failed_cancelled_and_affected_tasks(
+    stack: Stack,
+    namespace: str,
+    llm_operator: ServiceProcess,
+    data_dir: Path,
+    standin: TaskCountingStandin,
+    http: httpx.Client,
+) -> None:
+    project = _project(namespace, llm_operator)
+    repo = data_dir / project["status"]["repoPath"]
+    create(namespace, "runs", "Run", "todo-1", {"projectRef": {"name": PROJECT}})
+    first = wait_run_done(namespace, "todo-1", llm_operator, timeout=240)
+    assert first["status"]["phase"] == "failed"
+    assert "task-004" in first["status"]["message"], first["status"]["message"]
+    earlier = _tasks(namespace, "todo-1")
+    phases = {task_id: t["status"]["phase"] for task_id, t in earlier.items()}
+    assert phases == {
+        "task-001": "succeeded",
+        "task-002": "succeeded",
+        "task-003": "succeeded",
+        "task-004": "failed",
+        "task-005": "succeeded",
+        "task-006": "cancelled",
+    }
+    assert sorted(standin.coded) == ["task-001", "task-002", "task-003", "task-004", "task-005"]
+    rerun = _dependents(earlier, {t for t, p in phases.items() if p != "succeeded"})
+    assert rerun == {"task-004", "task-006"}
+    main_before = git(repo, "rev-parse", "main").strip()
+
+    # The retry, through the API as a user would ask for it.
+    before = len(standin.coded)
+    answer = http.post(f"/projects/proj_{PROJECT}/runs/run_todo-1/retry")
+    assert answer.status_code == 201, answer.text
+    retry = answer.json()["data"]["id"].removeprefix("run_")
+    run = wait_run_done(namespace, retry, llm_operator, timeout=240)
+    assert run["status"]["phase"] == "succeeded", run["status"].get("message")
+    assert run["status"]["verificationResult"]["failed"] == 0
+    assert sorted(standin.coded[before:]) == sorted(rerun)  # one request each, no others
+    assert run["status"]["plan"]["tasks"] == first["status"]["plan"]["tasks"]
+
+    now = _tasks(namespace, retry)
+    for task_id in ALL:
+        status = now[task_id]["status"]
+        assert status["phase"] == "succeeded", (task_id, status)
+        ready = next(c for c in status["conditions"] if c["type"] == "Ready")
+        if task_id in rerun:
+            assert "reusedFrom" not in status and ready["reason"] == "Succeeded"
+            continue
+        assert status["reusedFrom"] == f"todo-1/{task_id}"
+        assert ready["reason"] == "Reused"
+        assert "reused" in status["message"] and "todo-1" in status["message"]
+        old_commit = earlier[task_id]["status"]["result"]["commitSha"]
+        assert status["result"]["commitSha"] == old_commit
+        # Its branch points at the earlier commit: the merge is the same as had it run.
+        assert git(repo, "rev-parse", status["branchName"]).strip() == old_commit
+        assert status["branchName"].startswith("feat/run-2/")
+        assert status["baseCommit"] == earlier[task_id]["status"]["baseCommit"]
+    # The re-run tasks started from the reused commits of their dependencies.
+    for task_id in rerun:
+        base = now[task_id]["status"]["baseCommit"]
+        for dep in now[task_id]["spec"]["definition"]["dependencies"]:
+            dep_commit = now[dep]["status"]["result"]["commitSha"]
+            assert git(repo, "merge-base", "--is-ancestor", dep_commit, base) == ""
+    assert git(repo, "rev-parse", "main").strip() == run["status"]["mergedCommit"] != main_before
+
+    journal = wait_final_event(stack.database_url, namespace, retry, llm_operator)
+    reused = [e for e in journal if e["type"] == "TASK_REUSED"]
+    assert sorted(e["task"] for e in reused) == sorted(set(ALL) - rerun)
+    assert {e["payload"]["reusedFrom"]["runId"] for e in reused} == {"run_todo-1"}
+    assert sorted(e["task"] for e in journal if e["type"] == "TASK_STARTED") == sorted(rerun)
+    completed = {e["task"]: e["payload"] for e in journal if e["type"] == "TASK_COMPLETED"}
+    assert sorted(completed) == ALL
+    assert {t for t, p in completed.items() if p.get("reused")} == set(ALL) - rerun
+    plan_created = next(e for e in journal if e["type"] == "PLAN_CREATED")
+    assert plan_created["payload"]["takenFrom"] == "run_todo-1"
+    # Each reused task's TASK_REUSED comes right before its TASK_COMPLETED.
+    kinds = [(e["type"], e["task"]) for e in journal]
+    for event in reused:
+        at = kinds.index(("TASK_REUSED", event["task"]))
+        assert kinds[at + 1] == ("TASK_COMPLETED", event["task"])
+
+    # The API: the task answers say where the work came from; the log too.
+    base = f"/projects/proj_{PROJECT}/runs/run_{retry}"
+    listed = {t["id"]: t for t in http.get(f"{base}/tasks").json()["data"]}
+    assert listed["task_001"]["reusedFrom"] == "run_todo-1/task_001"
+    assert "reusedFrom" not in listed["task_004"]
+    brief = {t["id"]: t for t in http.get(base).json()["data"]["tasks"]}
+    assert brief["task_002"]["reusedFrom"] == "run_todo-1/task_002"
+    log = http.get(f"{base}/tasks/task_001/logs")
+    assert log.status_code == 200, log.text
+    assert "reused" in log.text and "todo-1" in log.text and "no agent" in log.text
+
+    # spec.reuse false: everything runs again (and the plan is asked for again).
+    before = len(standin.coded)
+    create(
+        namespace,
+        "runs",
+        "Run",
+        "todo-full",
+        {"projectRef": {"name": PROJECT}, "trigger": "retry", "retryOf": "todo-1", "reuse": False},
+    )
+    full = wait_run_done(namespace, "todo-full", llm_operator, timeout=240)
+    assert full["status"]["phase"] == "succeeded", full["status"].get("message")
+    assert sorted(standin.coded[before:]) == ALL
+    assert not any(t["status"].get("reusedFrom") for t in tasks_of(namespace, "todo-full"))
+    full_journal = events(stack.database_url, namespace, "todo-full")
+    assert "TASK_REUSED" not in {e["type"] for e in full_journal}
+    assert sorted(e["task"] for e in full_journal if e["type"] == "TASK_STARTED") == ALL
