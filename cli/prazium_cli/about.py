@@ -49,7 +49,14 @@ def version(
             "server": None,
         }
         lines = [f"client  {__version__} (Python {platform.python_version()})"]
-        loaded = None if client_only else load_config(config)
+        loaded = None
+        if not client_only:
+            try:
+                loaded = load_config(config)
+            except CliError as error:  # the client's version is still worth printing
+                if not output.is_data:
+                    err_console.print(f"[yellow]server[/]: {escape(error.message)}")
+                data["serverError"] = error.envelope()["error"]
         if loaded is not None and loaded.api_url:
             try:
                 with Api(loaded, timeout=10, need_key=False) as client:

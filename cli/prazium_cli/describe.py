@@ -76,7 +76,10 @@ def document(
     run: dict[str, Any], tasks: list[dict[str, Any]], events: list[dict[str, Any]]
 ) -> dict[str, Any]:
     """What describe shows (and prints with -o json/yaml): the run as the API gives
-    it, with durations, its phases and its tasks in full."""
+    it, with durations, its phases and its tasks in full. startOffsetSeconds: when
+    a phase or task started, counted from the run's first event (the run's own
+    times are whole seconds)."""
+    origin = events[0].get("createdAt") if events else run.get("startedAt")
     precise = task_times(events)
     described = []
     for task in tasks:
@@ -84,12 +87,19 @@ def document(
             str(task.get("id")), (task.get("startedAt"), task.get("completedAt"))
         )
         described.append(
-            {**task, "durationSeconds": timing.seconds_between(started, completed or None)}
+            {
+                **task,
+                "durationSeconds": timing.seconds_between(started, completed),
+                "startOffsetSeconds": timing.seconds_between(origin, started),
+            }
         )
+    found = phases(events)
+    for phase in found:
+        phase["startOffsetSeconds"] = timing.seconds_between(origin, phase["startedAt"])
     return {
         **{k: v for k, v in run.items() if k not in _LEFT_OUT},
         "durationSeconds": timing.seconds_between(run.get("startedAt"), run.get("completedAt")),
-        "phases": phases(events),
+        "phases": found,
         "tasks": described,
     }
 
@@ -114,9 +124,9 @@ def render(data: dict[str, Any], fmt: Format) -> list[Any]:
     parts: list[Any] = ["\n".join(lines)]
     if data.get("phases"):
         parts.append("\n[bold]Phases[/]")
-        parts.append(_phases(data["phases"], started, fmt))
+        parts.append(_phases(data["phases"], fmt))
     parts.append("\n[bold]Tasks[/]")
-    parts.append(_tasks(data.get("tasks") or [], started, fmt) if data.get("tasks") else "none yet")
+    parts.append(_tasks(data["tasks"], fmt) if data.get("tasks") else "none yet")
     return parts
 
 
@@ -133,24 +143,23 @@ def _verification(result: object) -> str | None:
     )
 
 
-def _offset(run_start: object, at: object) -> str:
-    seconds = timing.seconds_between(run_start, at)
+def _offset(seconds: float | None) -> str:
     return "-" if seconds is None else f"+{timing.duration(seconds)}"
 
 
-def _phases(found: list[dict[str, Any]], run_start: object, fmt: Format) -> Listing:
+def _phases(found: list[dict[str, Any]], fmt: Format) -> Listing:
     rows = Listing(fmt, Column("PHASE"), Column("STARTED"), Column("DURATION"))
     for phase in found:
         seconds = phase.get("durationSeconds")
         rows.add_row(
             phase["phase"],
-            _offset(run_start, phase.get("startedAt")),
+            _offset(phase.get("startOffsetSeconds")),
             timing.duration(seconds) if seconds is not None else "running",
         )
     return rows
 
 
-def _tasks(tasks: list[dict[str, Any]], run_start: object, fmt: Format) -> Listing:
+def _tasks(tasks: list[dict[str, Any]], fmt: Format) -> Listing:
     rows = Listing(
         fmt,
         Column("ID", whole=True),
@@ -174,7 +183,7 @@ def _tasks(tasks: list[dict[str, Any]], run_start: object, fmt: Format) -> Listi
             task.get("slug"),
             styled(task.get("status")),
             task.get("attempts"),
-            _offset(run_start, task.get("startedAt")),
+            _offset(task.get("startOffsetSeconds")),
             timing.duration(seconds) if seconds is not None else "-",
             ", ".join(needs) or "-",
             files if result else "-",

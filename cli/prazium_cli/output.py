@@ -161,12 +161,15 @@ GAP = 2  # the space between two columns (padding 1 on each side, none at the ed
 @dataclass(frozen=True)
 class Column:
     """header; whole: never wrapped or cut (ids); wide: only with -o wide; drop: when
-    the terminal is too narrow, columns with the highest drop go first (0: never)."""
+    the terminal is too narrow, columns with the highest drop go first (0: never);
+    least: the narrowest a wrapped column is worth showing at (a description one
+    word wide is left out instead)."""
 
     header: str
     whole: bool = False
     wide: bool = False
     drop: int = 0
+    least: int = 0
 
 
 def allocate(ranges: list[tuple[int, int]], available: int) -> list[int] | None:
@@ -254,7 +257,7 @@ def _range(column: Column, cells: list[Text]) -> tuple[int, int]:
     if column.whole:
         return longest, longest
     word = max((cell_len(w) for cell in cells for w in cell.plain.split()), default=1)
-    return max(word, 1), longest
+    return max(word, 1, min(column.least, longest)), longest
 
 
 def pagination_note(pagination: dict[str, Any] | None) -> str:

@@ -56,7 +56,7 @@ def list_projects(
             Column("UPDATED", drop=3),
             Column("LATEST RUN ID", whole=True, wide=True, drop=4),
             Column("CREATED", wide=True, drop=5),
-            Column("DESCRIPTION", wide=True, drop=6),
+            Column("DESCRIPTION", wide=True, drop=6, least=30),
         )
         for project in body.get("data") or []:
             latest = project.get("latestRun") or {}

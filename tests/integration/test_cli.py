@@ -493,13 +493,16 @@ def test_run_describe(cli: Cli, built: dict[str, Any]) -> None:
     assert all(
         p["durationSeconds"] is not None and p["durationSeconds"] >= 0 for p in described["phases"]
     )
-    # The phases follow one another, within the run's time.
+    # The phases follow one another from the run's first event, within the run's time.
+    offsets = [p["startOffsetSeconds"] for p in described["phases"]]
+    assert offsets[0] == 0 and offsets == sorted(offsets)
     total = sum(p["durationSeconds"] for p in described["phases"])
     assert total <= described["durationSeconds"] + 1
     assert [t["id"] for t in described["tasks"]] == [t["id"] for t in run["tasks"]]
     for task in described["tasks"]:
         assert task["status"] == "succeeded" and task["attempts"] >= 1
         assert 0 <= task["durationSeconds"] <= described["durationSeconds"]
+        assert offsets[1] <= task["startOffsetSeconds"] <= offsets[2]  # while executing
         assert task["result"]["commitSha"]
     text = cli.ok("run", "describe", project, run["id"], COLUMNS="80").stdout
     for expected in (run["id"], project, "succeeded", run["mergedCommit"], "verifying"):

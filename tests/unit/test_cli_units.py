@@ -15,7 +15,7 @@ import yaml
 from rich.console import Console
 
 from prazium_cli import config, spec, timing
-from prazium_cli.describe import phases, task_times
+from prazium_cli.describe import document, phases, task_times
 from prazium_cli.errors import CliError
 from prazium_cli.graph import RunView, layout
 from prazium_cli.output import Column, Format, Listing, allocate, to_yaml, visible
@@ -165,6 +165,10 @@ def test_a_narrow_table_keeps_its_ids_whole() -> None:
     narrow = Listing(Format.text, Column("ID", whole=True), Column("EXTRA", wide=True))
     narrow.add_row("proj_a", "more")
     assert "EXTRA" not in _rendered(narrow, 80)
+    # A description is left out rather than squeezed into a column a word wide.
+    described = Listing(Format.wide, Column("ID", whole=True), Column("NOTE", least=30, drop=1))
+    described.add_row("proj_" + "a" * 40, "words " * 20)
+    assert "NOTE" not in _rendered(described, 60) and "NOTE" in _rendered(described, 80)
 
 
 def _rendered(rows: Listing, width: int) -> str:
@@ -220,6 +224,31 @@ def test_phases_and_task_times_come_from_the_events() -> None:
     times = task_times(events)
     assert times["task_001"] == ("2024-01-15T12:00:01.000Z", "2024-01-15T12:00:04.500Z")
     assert times["task_002"] == ("2024-01-15T12:00:05.000Z", None)
+    # describe's document: the tasks' times to the millisecond, counted from the first event.
+    run = {
+        "id": "run_a",
+        "startedAt": "2024-01-15T12:00:00Z",
+        "completedAt": "2024-01-15T12:00:09Z",
+    }
+    tasks = [
+        {
+            "id": "task_001",
+            "startedAt": "2024-01-15T12:00:03Z",
+            "completedAt": "2024-01-15T12:00:04Z",
+        },
+        {"id": "task_002", "startedAt": None, "completedAt": None},
+        {"id": "task_003", "startedAt": "2024-01-15T12:00:08Z", "completedAt": None},
+    ]
+    described = document({**run, "specSnapshot": {}, "tasks": []}, tasks, events)
+    assert "specSnapshot" not in described and described["durationSeconds"] == 9
+    assert [
+        (t["id"], t["startOffsetSeconds"], t["durationSeconds"]) for t in described["tasks"]
+    ] == [
+        ("task_001", 1.0, 3.5),  # both attempts
+        ("task_002", 5.0, None),  # still running
+        ("task_003", 8.0, None),  # no events for it: the task's own times
+    ]
+    assert [p["startOffsetSeconds"] for p in described["phases"]] == [0, 0.1, 6, 7]
 
 
 def test_spec_documents_in_reading_order_and_picked_loosely() -> None:
