@@ -14,7 +14,7 @@ import pytest
 import yaml
 from rich.console import Console
 
-from prazium_cli import config, spec, timing
+from prazium_cli import config, previews, spec, timing
 from prazium_cli.describe import document, phases, task_times
 from prazium_cli.errors import CliError
 from prazium_cli.graph import RunView, layout
@@ -288,3 +288,22 @@ def test_the_current_project_lives_with_its_key(
     assert "project" not in json.loads(path.read_text())
     assert config.update(path, apiKey=None) == {"apiUrl": "http://h:3001"}
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_a_live_preview_ends_the_wait_with_its_url(capsys: pytest.CaptureFixture[str]) -> None:
+    """The live outcome of --wait (the integration tests have no node to run a preview)."""
+    live = {
+        "id": "dep_0123456789",
+        "status": "live",
+        "provider": "kubernetes",
+        "url": "http://127.0.0.1:30080",
+        "runId": "run_a-r1",
+        "createdAt": "2024-01-15T12:00:00Z",
+    }
+    assert previews.describe(live).endswith("\nhttp://127.0.0.1:30080")
+    previews.settled(live, Format.json)
+    assert json.loads(capsys.readouterr().out) == {"data": live}
+    for status in ("failed", "stopped"):
+        with pytest.raises(CliError) as refused:
+            previews.settled({**live, "status": status, "url": None}, Format.text)
+        assert refused.value.code == "DEPLOY_FAILED" and refused.value.exit_code == 1
