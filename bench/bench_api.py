@@ -39,7 +39,7 @@ import pytest
 import sse_client
 from kubernetes import client, config
 
-from prazium_api.keys import create_key
+from prazium_api.auth.keys import create_key
 from prazium_kit import journal
 from prazium_kit.kube import API_VERSION, GROUP, VERSION
 from tests.support.services import Stack, start_api

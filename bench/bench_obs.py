@@ -24,7 +24,7 @@ from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
 
-from prazium_api import metrics
+from prazium_api.server import metrics
 
 CHILD = """
 import os, sys, time

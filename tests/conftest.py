@@ -103,7 +103,7 @@ def _heartbeat_seen(dsn: str, pid: int) -> bool:
 @pytest.fixture
 def make_key(stack: Stack) -> Callable[..., str]:
     """make_key(tenant, tier="pro", admin=False) -> a new API key (pzm_...) in PostgreSQL."""
-    from prazium_api.keys import create_key
+    from prazium_api.auth.keys import create_key
 
     def make(tenant: str, tier: str = "pro", admin: bool = False) -> str:
         with psycopg.connect(stack.database_url, autocommit=True) as conn:

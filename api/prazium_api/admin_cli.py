@@ -16,9 +16,9 @@ import sys
 import psycopg
 from kubernetes.client.exceptions import ApiException
 
-from prazium_api.keys import TIERS, KeyRecord, create_key, list_keys, revoke_key
+from prazium_api.auth.keys import TIERS, KeyRecord, create_key, list_keys, revoke_key
+from prazium_api.auth.tenant_access import ensure_namespace, grant_api
 from prazium_api.settings import get_api_settings
-from prazium_api.tenant_access import ensure_namespace, grant_api
 from prazium_kit import db, kube
 from prazium_kit.ids import DNS1123_LABEL
 from prazium_kit.timefmt import iso_z

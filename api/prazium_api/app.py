@@ -14,15 +14,14 @@ import psycopg
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from prazium_api import __version__, authn, errors, metrics, openapi, web
-from prazium_api import exports as exports_store
+from prazium_api import __version__, web
+from prazium_api.auth import authn
+from prazium_api.auth.gate import Gate
+from prazium_api.cluster.informer import informers
+from prazium_api.contract import errors, openapi
 from prazium_api.db import Database
 from prazium_api.db import unavailable as database_unavailable
-from prazium_api.follower import JournalHub
-from prazium_api.gate import Gate
-from prazium_api.informer import informers
-from prazium_api.middleware import BodyLimitMiddleware, RateLimitHeadersMiddleware
-from prazium_api.requestlog import RequestContextMiddleware
+from prazium_api.exports import records as exports_store
 from prazium_api.routers import (
     auth,
     deployments,
@@ -39,7 +38,11 @@ from prazium_api.routers import (
     tasks,
     ws,
 )
+from prazium_api.server import metrics
+from prazium_api.server.middleware import BodyLimitMiddleware, RateLimitHeadersMiddleware
+from prazium_api.server.requestlog import RequestContextMiddleware
 from prazium_api.settings import ApiSettings, get_api_settings
+from prazium_api.streams.follower import JournalHub
 from prazium_kit import db as schema
 from prazium_kit import kube, logs
 
@@ -48,7 +51,7 @@ log = logging.getLogger(__name__)
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """What routes get as dependencies (deps.py): the settings, the database pools,
+    """What routes get as dependencies (routers/deps.py): the settings, the database pools,
     the gate and the journal hub, made here and closed when the app stops."""
     settings: ApiSettings = app.state.settings
     try:
@@ -83,7 +86,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 async def _reap_exports(database: Database, stale_seconds: float, interval: float) -> None:
-    """Exports left "processing" by a replica that died: failed (see exports.py)."""
+    """Exports left "processing" by a replica that died: failed (see exports/records.py)."""
     while True:
         try:
             await anyio.to_thread.run_sync(exports_store.reap_stale, database, stale_seconds)
@@ -137,11 +140,11 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     ):
         app.include_router(protected, prefix="/v1", dependencies=[Depends(authn.authenticate)])
     # git clone / fetch: credentials as git sends them (Basic after a 401 challenge),
-    # checked and counted by the same gate (gitauth.py).
+    # checked and counted by the same gate (git/credentials.py).
     app.include_router(git.router, prefix="/v1")
     app.include_router(ws.router, prefix="/v1")
     app.include_router(system.router, include_in_schema=False)  # /health for probes
-    if settings.metrics_enabled:  # Prometheus text, public like /health (metrics.py)
+    if settings.metrics_enabled:  # Prometheus text, public like /health (server/metrics.py)
         app.add_route("/metrics", metrics.metrics_endpoint, include_in_schema=False)
     app.include_router(probes.router, include_in_schema=False)  # /livez, /readyz
     web.install(app)  # the dashboard at /, the docs at /v1/docs and /v1/redoc

@@ -21,7 +21,7 @@ import anyio
 import psycopg
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
-from prazium_api.errors import ApiError
+from prazium_api.contract.errors import ApiError
 from prazium_api.settings import ApiSettings
 
 log = logging.getLogger(__name__)

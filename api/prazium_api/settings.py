@@ -38,7 +38,7 @@ class ApiSettings(KitSettings):
     # A cached key's requests are counted in process and added to the shared
     # window in PostgreSQL every this many seconds (sooner for a key that used 1/20
     # of its limit since), off the request path. Replicas together may admit up to
-    # what each counted since its last flush over a key's budget (ratecount.py).
+    # what each counted since its last flush over a key's budget (auth/ratecount.py).
     # 0: every request is counted in PostgreSQL (exact, one round trip each).
     rate_limit_flush_seconds: float = 0.5
     # Failed credential checks (bad key on login, WebSocket auth or a REST route,
@@ -47,7 +47,7 @@ class ApiSettings(KitSettings):
     # 429 until the minute ends without being looked up. Other credentials - a
     # valid key from the same address, behind the same proxy - are not affected:
     # nobody can lock others out. Guessing many different keys is not limited by
-    # this; it is hopeless anyway (keys carry 256 random bits, keys.py).
+    # this; it is hopeless anyway (keys carry 256 random bits, auth/keys.py).
     auth_failures_per_minute: int = 10
     # Messages per minute one WebSocket connection may send (any type); more get a
     # RATE_LIMITED error message and are dropped. Authenticated messages also count
@@ -85,7 +85,7 @@ class ApiSettings(KitSettings):
     # kubeconfig): no binding is made.
     tenant_cluster_role: str = ""
     tenant_service_account: str = ""
-    # Reads of Projects, Runs and Tasks from watch-fed in-memory caches (informer.py,
+    # Reads of Projects, Runs and Tasks from watch-fed in-memory caches (cluster/informer.py,
     # one per replica): writes through this replica are seen at once, others' when
     # the watch delivers them. Off: every read goes to the apiserver.
     read_cache: bool = True
@@ -108,11 +108,11 @@ class ApiSettings(KitSettings):
     # shares the proxy's address (and nobody else's header may set it).
     forwarded_allow_ips: str = ""
     # Where clients reach this API (scheme://host[:port][/prefix], no /v1), for the
-    # cloneUrl of projects; empty: the base URL of each request (cloneurl.py).
+    # cloneUrl of projects; empty: the base URL of each request (routers/deps.py).
     external_url: str = ""
     # Kept-alive HTTPS connections to the Kubernetes API (one shared client).
     kube_pool_size: int = 32
-    # Prometheus /metrics on the API port, without credentials (prazium_api/metrics.py).
+    # Prometheus /metrics on the API port, without credentials (server/metrics.py).
     metrics_enabled: bool = True
 
 

@@ -38,6 +38,14 @@ TASK_PHASES: tuple[str, ...] = typing.get_args(TaskPhase)
 RUN_FINAL_PHASES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
 RUN_ACTIVE_PHASES: frozenset[str] = frozenset(RUN_PHASES) - RUN_FINAL_PHASES
 TASK_FINAL_PHASES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
+# Tasks waiting for a worker: planned, or with their dependencies done.
+TASK_WAITING_PHASES: frozenset[str] = frozenset({"pending", "queued"})
+# A Project has spec documents in these phases: to review, approve, build or write again.
+PROJECT_SPEC_PHASES: frozenset[str] = frozenset(
+    {"spec_review", "approved", "building", "built", "failed"}
+)
+# ... and an approved spec in these: Runs may start (a failed build may be started again).
+PROJECT_APPROVED_PHASES: frozenset[str] = PROJECT_SPEC_PHASES - {"spec_review"}
 
 _CAMEL = ConfigDict(populate_by_name=True, extra="forbid")
 
@@ -294,7 +302,9 @@ class VerificationResult(_Status):
     passed: int = 0
     failed: int = 0
     summary: str = ""
-    duration_seconds: float | None = Field(default=None, alias="durationSeconds")
+    # A number as stored: the apiserver hands an integral one back as an int, and it
+    # stays one (the API answers the result as stored).
+    duration_seconds: int | float | None = Field(default=None, alias="durationSeconds")
     output_tail: str | None = Field(default=None, alias="outputTail")
 
 

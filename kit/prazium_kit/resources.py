@@ -83,7 +83,7 @@ def is_conflict(exc: BaseException) -> bool:
 
 
 # Reads and writes the API needs beside the operator's (the API maps ApiException
-# to the contract's error codes in prazium_api.crs).
+# to the contract's error codes in prazium_api.cluster.crs).
 
 
 def create_object(namespace: str, plural: str, obj: dict[str, Any]) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from kubernetes import client
 
-from prazium_api.keys import create_key
+from prazium_api.auth.keys import create_key
 from prazium_kit import journal
 from tests.support import apistate
 from tests.support.services import Stack, start_api, wait_for

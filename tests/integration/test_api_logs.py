@@ -12,7 +12,7 @@ import httpx
 import psycopg
 import pytest
 
-from prazium_api.keys import create_key
+from prazium_api.auth.keys import create_key
 from tests.support.services import Stack, start_api
 
 pytestmark = pytest.mark.integration
@@ -94,7 +94,9 @@ def test_api_log_lines_are_json_with_request_id_tenant_and_key_id(
     assert [r["path"] for r in listing] == ["/v1/projects"]  # no query string
     # A line the app logs during a request (the gate's rate-limit notice) names it too.
     notice = [
-        r for r in records if r.get("requestId") == limited and r["logger"] == "prazium_api.authn"
+        r
+        for r in records
+        if r.get("requestId") == limited and r["logger"] == "prazium_api.auth.authn"
     ]
     assert notice and notice[0]["tenant"] == namespace and notice[0]["keyId"] == key_id
     assert key_id in notice[0]["message"]

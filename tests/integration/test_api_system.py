@@ -12,7 +12,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from prazium_api.keys import digest
+from prazium_api.auth.keys import digest
 from tests.support import apistate
 from tests.support.apistate import assert_error
 from tests.support.services import ServiceProcess, Stack, start_api

@@ -31,7 +31,7 @@ import pytest
 import yaml
 from kubernetes import client
 
-from prazium_api.keys import create_key
+from prazium_api.auth.keys import create_key
 from tests.support.services import (
     ServiceProcess,
     Stack,

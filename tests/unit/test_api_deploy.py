@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from prazium_api import deploy
-from prazium_api.errors import ApiError
+from prazium_api.contract.errors import ApiError
+from prazium_api.previews import deploy
 
 
 def _deployment(available: int = 0, conditions: list | None = None) -> dict:

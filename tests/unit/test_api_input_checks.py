@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from prazium_api import events, ratelimit, textcheck
-from prazium_api.errors import ApiError
+from prazium_api.auth import ratelimit
+from prazium_api.contract import textcheck
+from prazium_api.contract.errors import ApiError
+from prazium_api.streams import events
 
 
 @pytest.mark.parametrize(

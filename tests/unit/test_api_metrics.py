@@ -7,7 +7,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 
-from prazium_api import metrics
+from prazium_api.server import metrics
 
 
 def _count(route: str, status: str, method: str = "GET") -> float:

@@ -3,7 +3,7 @@ read as absent, unknown or missing types as no message."""
 
 from __future__ import annotations
 
-from prazium_api.wsmessages import (
+from prazium_api.streams.wsmessages import (
     AuthMessage,
     PingMessage,
     SubscribeMessage,

@@ -1,4 +1,4 @@
-"""githttp.serve runs the real `git http-backend` on a real bare repository; gitauth
+"""http_backend.serve runs the real `git http-backend` on a real bare repository; gitauth
 reads the API key from the Basic credentials git sends."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from prazium_api import gitauth, githttp
+from prazium_api.git import credentials, http_backend
 
 
 @pytest.fixture
@@ -29,15 +29,17 @@ def repo(tmp_path: Path) -> Path:
     return bare
 
 
-async def _answer(repo: Path, request: githttp.CgiRequest) -> tuple[int, dict[str, str], bytes]:
-    response = await githttp.serve(repo, request, None)
+async def _answer(
+    repo: Path, request: http_backend.CgiRequest
+) -> tuple[int, dict[str, str], bytes]:
+    response = await http_backend.serve(repo, request, None)
     body = b"".join([chunk async for chunk in response.body])
     return response.status, dict(response.headers), body
 
 
 def test_upload_pack_advertisement(repo: Path) -> None:
     status, headers, body = asyncio.run(
-        _answer(repo, githttp.CgiRequest("GET", "info/refs", "service=git-upload-pack"))
+        _answer(repo, http_backend.CgiRequest("GET", "info/refs", "service=git-upload-pack"))
     )
     assert status == 200
     assert headers["Content-Type"] == "application/x-git-upload-pack-advertisement"
@@ -47,16 +49,16 @@ def test_upload_pack_advertisement(repo: Path) -> None:
 def test_receive_pack_and_dumb_files_are_refused_by_the_backend_itself(repo: Path) -> None:
     # The router refuses these before the backend runs; the backend is read-only anyway.
     for request in (
-        githttp.CgiRequest("GET", "info/refs", "service=git-receive-pack"),
-        githttp.CgiRequest("GET", "HEAD"),
-        githttp.CgiRequest("GET", "objects/info/packs"),
+        http_backend.CgiRequest("GET", "info/refs", "service=git-receive-pack"),
+        http_backend.CgiRequest("GET", "HEAD"),
+        http_backend.CgiRequest("GET", "objects/info/packs"),
     ):
         status, _, _ = asyncio.run(_answer(repo, request))
         assert status == 403, request
 
 
 def test_the_backend_gets_none_of_the_api_environment(repo: Path) -> None:
-    env = githttp.cgi_env(repo, githttp.CgiRequest("GET", "info/refs", "service=x"))
+    env = http_backend.cgi_env(repo, http_backend.CgiRequest("GET", "info/refs", "service=x"))
     assert not [name for name in env if name.startswith("PRAZIUM_")]
     assert env["PATH_INFO"] == "/app.git/info/refs"
     assert env["GIT_PROJECT_ROOT"] == str(repo.parent)
@@ -67,9 +69,9 @@ def _basic(text: str) -> bytes:
 
 
 def test_basic_password_is_the_key() -> None:
-    assert gitauth.basic_password(_basic("anyone:pzm_abc")) == "pzm_abc"
-    assert gitauth.basic_password(_basic(":pzm_abc")) == "pzm_abc"
-    assert gitauth.basic_password(_basic("pzm_abc")) is None  # no password part
-    assert gitauth.basic_password(_basic("user:")) is None
-    assert gitauth.basic_password(b"Basic !!!not-base64") is None
-    assert gitauth.basic_password(b"Bearer pzm_abc") is None
+    assert credentials.basic_password(_basic("anyone:pzm_abc")) == "pzm_abc"
+    assert credentials.basic_password(_basic(":pzm_abc")) == "pzm_abc"
+    assert credentials.basic_password(_basic("pzm_abc")) is None  # no password part
+    assert credentials.basic_password(_basic("user:")) is None
+    assert credentials.basic_password(b"Basic !!!not-base64") is None
+    assert credentials.basic_password(b"Bearer pzm_abc") is None

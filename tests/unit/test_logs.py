@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
-from prazium_api.requestlog import request_id
+from prazium_api.server.requestlog import request_id
 from prazium_kit import logs
 
 

@@ -7,8 +7,9 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from prazium_api import authn, web
-from prazium_api.errors import ApiError
+from prazium_api import web
+from prazium_api.auth import authn
+from prazium_api.contract.errors import ApiError
 
 
 @pytest.fixture(scope="module")

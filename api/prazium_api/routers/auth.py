@@ -1,36 +1,23 @@
-"""Web UI sessions: exchange an API key for the prazium_session cookie; log out."""
+"""Web UI sessions: exchange an API key for the prazium_session cookie; log out
+(verbs/sessions.py)."""
 
 from __future__ import annotations
 
-from typing import Any
-
-import anyio
 from fastapi import Request, Response
 
-from prazium_api import keys
-from prazium_api.authn import (
+from prazium_api.auth.authn import (
     SESSION_COOKIE,
     client_ip,
     credentials,
     cross_origin,
-    csrf_token,
-    rate_limited_error,
 )
-from prazium_api.db import Database
-from prazium_api.deps import Caller, Db, GateDep, Settings, ok
-from prazium_api.errors import ApiError
-from prazium_api.models import Login
-from prazium_api.routing import ApiRouter
-from prazium_api.schemas import LoggedOut, Me, Ok, Session
-from prazium_kit.timefmt import iso_z
-from prazium_kit.types import Obj
+from prazium_api.contract.requests import Login
+from prazium_api.contract.responses import LoggedOut, Me, Ok, Session, ok
+from prazium_api.routers.deps import Caller, Db, GateDep, Settings
+from prazium_api.routers.routing import ApiRouter
+from prazium_api.verbs import sessions
 
 router = ApiRouter(tags=["Authentication"])
-
-
-def _create_session(database: Database, key_id: str, ttl_seconds: int) -> tuple[str, Any]:
-    with database.connection() as conn:
-        return keys.create_session(conn, key_id, ttl_seconds)
 
 
 @router.post(
@@ -51,25 +38,20 @@ async def login(
     settings: Settings,
     database: Db,
     gate: GateDep,
-) -> Obj:
-    if cross_origin(request.scope):  # another site logging the browser in as someone
-        raise ApiError("FORBIDDEN", "log in from the API's own origin")
-    outcome = await gate.login_attempt(body.apiKey, client_ip(request.scope))
-    verdict, principal = outcome.verdict, outcome.principal
-    if verdict is not None and not verdict.allowed:
-        what = "requests" if principal else "failed checks of this credential from this address"
-        error = rate_limited_error(verdict, what)
-        # Public route: the headers are not added by the middleware (no verdict recorded).
-        error.headers = {
-            **(error.headers or {}),
-            **{k.decode(): v.decode() for k, v in verdict.headers()},
-        }
-        raise error
-    if principal is None:
-        raise ApiError("UNAUTHORIZED", "invalid or revoked API key")
-    token, expires_at = await anyio.to_thread.run_sync(
-        _create_session, database, principal.key_id, settings.session_ttl_seconds
+) -> Ok[Session]:
+    done = await sessions.login(
+        gate,
+        database,
+        body.apiKey,
+        client_ip(request.scope),
+        settings.session_ttl_seconds,
+        cross_origin=cross_origin(request.scope),
     )
+    _set_cookie(response, done.token, settings)
+    return ok(done.answer)
+
+
+def _set_cookie(response: Response, token: str, settings: Settings) -> None:
     response.set_cookie(
         SESSION_COOKIE,
         token,
@@ -79,15 +61,6 @@ async def login(
         secure=settings.session_cookie_secure,
         path="/",
     )
-    return ok(
-        {
-            "keyId": principal.key_id,
-            "tenant": principal.tenant,
-            "tier": principal.tier,
-            "expiresAt": iso_z(expires_at),
-            "csrfToken": csrf_token(token),
-        }
-    )
 
 
 @router.post(
@@ -96,26 +69,16 @@ async def login(
     operation_id="logout",
     response_model=Ok[LoggedOut],
 )
-def logout(request: Request, response: Response, caller: Caller, database: Db) -> Obj:
+def logout(request: Request, response: Response, caller: Caller, database: Db) -> Ok[LoggedOut]:
     _, session = credentials(request.scope["headers"])
-    if session:
-        with database.connection() as conn:
-            keys.delete_session(conn, session)
+    answer = sessions.logout(database, session)
     response.delete_cookie(SESSION_COOKIE, path="/")
-    return ok({"loggedOut": True})
+    return ok(answer)
 
 
 @router.get(
     "/auth/me", summary="Who the credentials belong to", operation_id="getMe", response_model=Ok[Me]
 )
-def me(request: Request, caller: Caller) -> Obj:
+def me(request: Request, caller: Caller) -> Ok[Me]:
     bearer, session = credentials(request.scope["headers"])
-    return ok(
-        {
-            "keyId": caller.key_id,
-            "tenant": caller.tenant,
-            "tier": caller.tier,
-            "admin": caller.is_admin,
-            "csrfToken": csrf_token(session) if session and not bearer else None,
-        }
-    )
+    return ok(sessions.me(caller, bearer, session))

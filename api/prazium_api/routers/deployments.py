@@ -1,18 +1,18 @@
-"""Preview deployments: create (202), status, teardown. The records are kept by
-deployment_store, the Kubernetes objects made by deploy."""
+"""Preview deployments: create (202), status, teardown (verbs/deployments.py)."""
 
 from __future__ import annotations
 
-from prazium_api import deploy, deployment_store, lookup
-from prazium_api.deployment_store import DeploymentRecord
-from prazium_api.deps import Caller, Db, Settings, ok
-from prazium_api.errors import ApiError, invalid
-from prazium_api.models import CreateDeployment
-from prazium_api.routing import ApiRouter
-from prazium_api.schemas import Deployment, DeploymentCreated, DeploymentStopped, Ok
-from prazium_kit import ids, paths
-from prazium_kit.timefmt import iso_z
-from prazium_kit.types import Obj
+from prazium_api.contract.requests import CreateDeployment
+from prazium_api.contract.responses import (
+    Deployment,
+    DeploymentCreated,
+    DeploymentStopped,
+    Ok,
+    ok,
+)
+from prazium_api.routers.deps import Caller, Db, Settings
+from prazium_api.routers.routing import ApiRouter
+from prazium_api.verbs import deployments
 
 router = ApiRouter(tags=["Deployment"])
 
@@ -26,50 +26,10 @@ router = ApiRouter(tags=["Deployment"])
 )
 def create_deployment(
     projectId: str, body: CreateDeployment, caller: Caller, settings: Settings, database: Db
-) -> Obj:
-    if body.provider not in settings.deploy_providers:
-        configured = ", ".join(settings.deploy_providers) or "none"
-        raise invalid(
-            f"provider {body.provider!r} is not configured here; configured: {configured}",
-            "provider",
-            configured=settings.deploy_providers,
-        )
-    project, run, commit = lookup.merged_run(caller.tenant, projectId, body.runId)
-    name = project["metadata"]["name"]
-    bare = paths.repo_path(settings.data_dir, caller.tenant, name)
-    deployment_id = deploy.new_deployment_id()
-    objects = deploy.manifests(settings, caller.tenant, deployment_id, project, bare, commit)
-    deployment_store.insert(
-        database,
-        deployment_id,
-        caller.tenant,
-        name,
-        run["metadata"]["name"],
-        body.provider,
-        deploy.url(settings, caller.tenant, deploy.object_name(deployment_id)),
+) -> Ok[DeploymentCreated]:
+    return ok(
+        deployments.create(caller.tenant, projectId, body.runId, body.provider, settings, database)
     )
-    try:
-        node_port = deploy.create(caller.tenant, objects)
-    except ApiError:
-        deployment_store.mark_failed(
-            database, deployment_id, "could not create the Kubernetes objects"
-        )
-        raise
-    if deploy.url_needs_node_port(settings):
-        # The node port is chosen by the apiserver when the Service is created.
-        preview_url = deploy.url(
-            settings, caller.tenant, deploy.object_name(deployment_id), node_port
-        )
-        deployment_store.set_url(database, deployment_id, preview_url)
-    return ok({"deploymentId": deployment_id, "status": "deploying", "provider": body.provider})
-
-
-def _record(database: Db, caller: Caller, project_id: str, deployment_id: str) -> DeploymentRecord:
-    name = lookup.project(caller.tenant, project_id)["metadata"]["name"]
-    record = deployment_store.find(database, caller.tenant, name, deployment_id)
-    if record is None:
-        raise ApiError("NOT_FOUND", f"deployment {deployment_id} not found")
-    return record
 
 
 @router.get(
@@ -78,24 +38,10 @@ def _record(database: Db, caller: Caller, project_id: str, deployment_id: str) -
     operation_id="getDeployment",
     response_model=Ok[Deployment],
 )
-def get_deployment(projectId: str, deploymentId: str, caller: Caller, database: Db) -> Obj:
-    record = _record(database, caller, projectId, deploymentId)
-    status = record.status
-    if status not in ("stopped",):
-        observed = deploy.observed_status(caller.tenant, deploy.object_name(deploymentId))
-        status = observed or "failed"
-        if status != record.status:
-            deployment_store.set_status(database, deploymentId, status)
-    return ok(
-        {
-            "id": deploymentId,
-            "status": status,
-            "provider": record.provider,
-            "url": record.url if status == "live" else None,
-            "runId": ids.run_id(record.run),
-            "createdAt": iso_z(record.created_at),
-        }
-    )
+def get_deployment(
+    projectId: str, deploymentId: str, caller: Caller, database: Db
+) -> Ok[Deployment]:
+    return ok(deployments.get(caller.tenant, projectId, deploymentId, database))
 
 
 @router.delete(
@@ -104,8 +50,7 @@ def get_deployment(projectId: str, deploymentId: str, caller: Caller, database: 
     operation_id="deleteDeployment",
     response_model=Ok[DeploymentStopped],
 )
-def delete_deployment(projectId: str, deploymentId: str, caller: Caller, database: Db) -> Obj:
-    _record(database, caller, projectId, deploymentId)
-    deploy.teardown(caller.tenant, deploy.object_name(deploymentId))
-    deployment_store.set_status(database, deploymentId, "stopped")
-    return ok({"id": deploymentId, "status": "stopped"})
+def delete_deployment(
+    projectId: str, deploymentId: str, caller: Caller, database: Db
+) -> Ok[DeploymentStopped]:
+    return ok(deployments.delete(caller.tenant, projectId, deploymentId, database))

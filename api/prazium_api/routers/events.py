@@ -1,24 +1,25 @@
-"""A run's events: list from the journal, and the live SSE stream."""
+"""A run's events: list from the journal, and the live SSE stream (verbs/events.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
 from typing import Annotated
 
-import anyio
 from fastapi import Header, Query
 from fastapi.responses import StreamingResponse
 
-from prazium_api import events, lookup
-from prazium_api.deps import Caller, Db, Hub, Settings, ok
-from prazium_api.errors import invalid
-from prazium_api.routing import ApiRouter
-from prazium_api.schemas import Event, Ok
-from prazium_kit import ids, journal
-from prazium_kit.types import Obj
+from prazium_api.contract.responses import Event, Ok, ok_list
+from prazium_api.routers.deps import Caller, Db, Hub, Settings
+from prazium_api.routers.routing import ApiRouter
+from prazium_api.verbs import events
 
 router = ApiRouter(tags=["Events"])
+After = Annotated[dt.datetime | None, Query(description="Events after this time")]
+TypeFilter = Annotated[str | None, Query(description="Filter by event type")]
+TaskFilter = Annotated[str | None, Query(description="Filter by task (task_001)")]
+Limit = Annotated[int, Query(ge=1, le=1000, description="Max events to return")]
+AfterId = Annotated[str | None, Query(description="Events after this id (evt_N)")]
+LastEventId = Annotated[str | None, Header(alias="Last-Event-ID")]
 SSE_EXAMPLE = 'id: evt_7\nevent: TASK_STARTED\ndata: {"taskId":"task_001","slug":"ui-shell"}\n\n'
 
 
@@ -33,35 +34,24 @@ def list_events(
     runId: str,
     caller: Caller,
     database: Db,
-    after: Annotated[dt.datetime | None, Query(description="Events after this time")] = None,
-    type: Annotated[str | None, Query(description="Filter by event type")] = None,
-    taskId: Annotated[str | None, Query(description="Filter by task (task_001)")] = None,
-    limit: Annotated[int, Query(ge=1, le=1000, description="Max events to return")] = 100,
-    afterId: Annotated[str | None, Query(description="Events after this id (evt_N)")] = None,
-) -> Obj:
-    if type is not None and type not in journal.EVENT_TYPES:
-        raise invalid(f"unknown event type {type!r}", "type", allowed=sorted(journal.EVENT_TYPES))
-    task: str | None = None
-    if taskId is not None:
-        try:
-            task = ids.task_definition_id(taskId)
-        except ids.InvalidId as exc:
-            raise invalid(str(exc), "taskId") from exc
-    if after is not None and after.tzinfo is None:
-        after = after.replace(tzinfo=dt.UTC)
-    run = lookup.run(caller.tenant, projectId, runId, database)
-    with database.connection() as conn:
-        rows = journal.list_events(
-            conn,
-            namespace=caller.tenant,
-            run=run["metadata"]["name"],
-            after_id=events.parse_event_id(afterId, "afterId"),
-            after_time=after,
-            event_type=type,
-            task=task,
-            limit=limit,
-        )
-    return ok([events.list_item(e) for e in rows])
+    after: After = None,
+    type: TypeFilter = None,
+    taskId: TaskFilter = None,
+    limit: Limit = 100,
+    afterId: AfterId = None,
+) -> Ok[list[Event]]:
+    found = events.list_of_run(
+        caller.tenant,
+        projectId,
+        runId,
+        database,
+        after=after,
+        event_type=type,
+        task_id=taskId,
+        limit=limit,
+        after_id=afterId,
+    )
+    return ok_list(Event, found)
 
 
 @router.get(
@@ -89,24 +79,14 @@ async def stream_events(
     hub: Hub,
     settings: Settings,
     database: Db,
-    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    last_event_id: LastEventId = None,
 ) -> StreamingResponse:
-    after_id = events.parse_event_id(last_event_id, "Last-Event-ID")
-    run = await anyio.to_thread.run_sync(lookup.run, caller.tenant, projectId, runId, database)
-    key = (caller.tenant, run["metadata"]["name"])
     keepalive = settings.sse_keepalive_seconds
-
-    async def frames() -> AsyncIterator[bytes]:
-        yield b"retry: 2000\n\n"
-        # A subscriber that fell behind gets what it missed in one write, not one each.
-        async for batch in hub.follow_batches(key, after_id, keepalive):
-            if batch is None:
-                yield b": keep-alive\n\n"
-            else:
-                yield b"".join([events.frames.frame(event) for event in batch])
-
+    frames = await events.follow(
+        caller.tenant, projectId, runId, last_event_id, hub, keepalive, database
+    )
     return StreamingResponse(
-        frames(),
+        frames,
         media_type="text/event-stream",
         headers={
             "Cache-Control": "no-cache",

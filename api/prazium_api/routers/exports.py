@@ -1,19 +1,15 @@
-"""Export a run's merged tree as zip or tar.gz: create (202), status, download."""
+"""Export a run's merged tree as zip or tar.gz: create (202), status, download
+(verbs/exports.py)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi.responses import FileResponse
 
-from prazium_api import exports, lookup, naming, repo
-from prazium_api.deps import Caller, Db, Settings, ok
-from prazium_api.errors import ApiError, conflict
-from prazium_api.models import CreateExport
-from prazium_api.routing import ApiRouter
-from prazium_api.schemas import ExportCreated, ExportStatus, Ok
-from prazium_kit import paths
-from prazium_kit.types import Obj
+from prazium_api.contract.requests import CreateExport
+from prazium_api.contract.responses import ExportCreated, ExportStatus, Ok, ok
+from prazium_api.routers.deps import Caller, Db, Settings
+from prazium_api.routers.routing import ApiRouter
+from prazium_api.verbs import exports
 
 router = ApiRouter(tags=["Export"])
 _ARCHIVE = {"schema": {"type": "string", "format": "binary"}}
@@ -28,28 +24,8 @@ _ARCHIVE = {"schema": {"type": "string", "format": "binary"}}
 )
 def create_export(
     projectId: str, body: CreateExport, caller: Caller, settings: Settings, database: Db
-) -> Obj:
-    project, run, commit = lookup.merged_run(caller.tenant, projectId, body.runId)
-    name = project["metadata"]["name"]
-    bare = paths.repo_path(settings.data_dir, caller.tenant, name)
-    commit = repo.resolve(bare, commit)
-    base = (
-        f"{naming.slug(project['spec'].get('displayName', name), 60)}"
-        f"-run-{run.get('status', {}).get('runNumber') or 0}"
-    )
-    return ok(
-        exports.start(
-            database,
-            settings.data_dir,
-            caller.tenant,
-            name,
-            run["metadata"]["name"],
-            fmt=body.format,
-            commit=commit,
-            base_name=base,
-            ttl_seconds=settings.export_ttl_seconds,
-        )
-    )
+) -> Ok[ExportCreated]:
+    return ok(exports.create(caller.tenant, projectId, body.runId, body.format, settings, database))
 
 
 @router.get(
@@ -60,10 +36,8 @@ def create_export(
 )
 def get_export(
     projectId: str, exportId: str, caller: Caller, settings: Settings, database: Db
-) -> Obj:
-    name = lookup.project(caller.tenant, projectId)["metadata"]["name"]
-    record = exports.get(database, caller.tenant, name, exportId, settings.export_stale_seconds)
-    return ok(exports.view(record, projectId))
+) -> Ok[ExportStatus]:
+    return ok(exports.status(caller.tenant, projectId, exportId, settings, database))
 
 
 @router.get(
@@ -82,15 +56,5 @@ def get_export(
 def download_export(
     projectId: str, exportId: str, caller: Caller, settings: Settings, database: Db
 ) -> FileResponse:
-    name = lookup.project(caller.tenant, projectId)["metadata"]["name"]
-    record = exports.get(database, caller.tenant, name, exportId, settings.export_stale_seconds)
-    if record["status"] != "completed":
-        raise conflict(
-            f"export {exportId} is {record['status']}, not completed", {"status": record["status"]}
-        )
-    path = Path(record["file_path"])
-    if not path.is_file():
-        raise ApiError("NOT_FOUND", f"export {exportId} not found")
-    return FileResponse(
-        path, media_type=exports.MEDIA_TYPES[record["format"]], filename=record["file_name"]
-    )
+    found = exports.download(caller.tenant, projectId, exportId, settings, database)
+    return FileResponse(found.path, media_type=found.media_type, filename=found.file_name)

@@ -1,27 +1,22 @@
-"""Read-only files of a project's repository at a branch, tag or commit."""
+"""Read-only files of a project's repository at a branch, tag or commit (verbs/files.py)."""
 
 from __future__ import annotations
 
-import base64
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import Query
 
-from prazium_api import lookup, repo
-from prazium_api.deps import Caller, Settings, ok
-from prazium_api.routing import ApiRouter
-from prazium_api.schemas import Directory, FileContent, Ok
-from prazium_kit import paths
-from prazium_kit.types import Obj
+from prazium_api.contract.responses import Directory, FileContent, Ok, ok
+from prazium_api.git import repo
+from prazium_api.routers.deps import Caller, Settings
+from prazium_api.routers.routing import ApiRouter
+from prazium_api.verbs import files
 
 router = ApiRouter(tags=["Files"])
 RefParam = Annotated[str, Query(max_length=200, description="Branch, tag or commit")]
-
-
-def _repo_of(caller: Caller, project_id: str, data_dir: Path) -> Path:
-    name = lookup.project(caller.tenant, project_id)["metadata"]["name"]
-    return paths.repo_path(data_dir, caller.tenant, name)
+PathParam = Annotated[
+    str, Query(description=f"Directory path (at most {repo.MAX_PATH_CHARS} characters)")
+]
 
 
 @router.get(
@@ -35,18 +30,9 @@ def list_files(
     caller: Caller,
     settings: Settings,
     ref: RefParam = "main",
-    path: Annotated[
-        str, Query(description=f"Directory path (at most {repo.MAX_PATH_CHARS} characters)")
-    ] = "/",
-) -> Obj:
-    clean = repo.clean_path(path)
-    bare = _repo_of(caller, projectId, settings.data_dir)
-    commit = repo.resolve(bare, ref)
-    entries = [
-        {"name": e.name, "type": e.type, **({"size": e.size} if e.type == "file" else {})}
-        for e in repo.list_dir(bare, commit, clean)
-    ]
-    return ok({"ref": ref, "commit": commit, "path": "/" + clean, "entries": entries})
+    path: PathParam = "/",
+) -> Ok[Directory]:
+    return ok(files.list_dir(caller.tenant, projectId, ref, path, settings.data_dir))
 
 
 @router.get(
@@ -57,22 +43,5 @@ def list_files(
 )
 def get_file(
     projectId: str, filePath: str, caller: Caller, settings: Settings, ref: RefParam = "main"
-) -> Obj:
-    clean = repo.clean_path(filePath)
-    bare = _repo_of(caller, projectId, settings.data_dir)
-    commit = repo.resolve(bare, ref)
-    data = repo.read_file(bare, commit, clean)
-    try:
-        content, encoding = data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        content, encoding = base64.b64encode(data).decode("ascii"), "base64"
-    return ok(
-        {
-            "path": clean,
-            "ref": ref,
-            "commit": commit,
-            "content": content,
-            "encoding": encoding,
-            "size": len(data),
-        }
-    )
+) -> Ok[FileContent]:
+    return ok(files.get_file(caller.tenant, projectId, ref, filePath, settings.data_dir))

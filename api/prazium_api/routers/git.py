@@ -1,12 +1,13 @@
 """A project's repository over git's smart HTTP protocol, read-only:
 `git clone <cloneUrl>` and `git fetch`, where cloneUrl is
-<base>/v1/projects/{projectId}/git (cloneurl.py).
+<base>/v1/projects/{projectId}/git (contract/views.py, clone_url).
 
-Served by git's own http-backend (githttp.py). Only the two requests of the
-upload-pack service (clone, fetch, ls-remote) are answered; a push (the
+Served by git's own http-backend (git/http_backend.py). Only the two requests of
+the upload-pack service (clone, fetch, ls-remote) are answered; a push (the
 receive-pack service) is refused with 403 FORBIDDEN, and the dumb protocol's
-plain file requests are not served at all. Credentials: gitauth.py; the
-project is looked up in the caller's tenant, so another tenant's project is 404.
+plain file requests are not served at all. Credentials: git/credentials.py; the
+project is looked up in the caller's tenant (verbs/files.py), so another tenant's
+project is 404.
 """
 
 from __future__ import annotations
@@ -14,22 +15,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import anyio
 from fastapi import Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
-from prazium_api import authn, gitauth, githttp, lookup
-from prazium_api.deps import Settings
-from prazium_api.errors import ApiError, invalid
-from prazium_api.keys import Principal
-from prazium_api.routing import ApiRouter
-from prazium_kit import paths
+from prazium_api.auth import authn
+from prazium_api.auth.keys import Principal
+from prazium_api.contract.errors import ApiError, invalid
+from prazium_api.git import credentials, http_backend
+from prazium_api.routers.deps import Settings
+from prazium_api.routers.routing import ApiRouter
+from prazium_api.verbs import files
 
 router = ApiRouter(tags=["Files"])
-GitCaller = Annotated[Principal, Depends(gitauth.git_caller)]
-ADVERTISEMENT = f"application/x-{githttp.UPLOAD_PACK}-advertisement"
-REQUEST = f"application/x-{githttp.UPLOAD_PACK}-request"
-RESULT = f"application/x-{githttp.UPLOAD_PACK}-result"
+GitCaller = Annotated[Principal, Depends(credentials.git_caller)]
+ADVERTISEMENT = f"application/x-{http_backend.UPLOAD_PACK}-advertisement"
+REQUEST = f"application/x-{http_backend.UPLOAD_PACK}-request"
+RESULT = f"application/x-{http_backend.UPLOAD_PACK}-result"
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
 _READ_ONLY = {
     "description": "A push (service git-receive-pack): the repository is read-only (FORBIDDEN)",
@@ -42,24 +43,13 @@ def _read_only(project_id: str) -> ApiError:
         "FORBIDDEN",
         f"the repository of project {project_id} is read-only over HTTP: clone and fetch"
         " only, no push (the operator writes it; publish it with spec.publish)",
-        {"service": githttp.RECEIVE_PACK},
+        {"service": http_backend.RECEIVE_PACK},
     )
-
-
-async def _repository(caller: Principal, project_id: str, data_dir: Path) -> Path:
-    """The project's bare repository in the caller's tenant (404 otherwise)."""
-    found = await anyio.to_thread.run_sync(lookup.project, caller.tenant, project_id)
-    repo = paths.repo_path(data_dir, caller.tenant, found["metadata"]["name"])
-    if not await anyio.to_thread.run_sync(repo.is_dir):
-        raise ApiError(
-            "NOT_FOUND", f"project {project_id} has no repository yet (its spec is not approved)"
-        )
-    return repo
 
 
 async def _backend(request: Request, repo: Path, path: str, with_body: bool) -> Response:
     headers = request.headers
-    cgi = githttp.CgiRequest(
+    cgi = http_backend.CgiRequest(
         method=request.method,
         path=path,
         query=request.url.query,
@@ -69,7 +59,7 @@ async def _backend(request: Request, repo: Path, path: str, with_body: bool) -> 
         git_protocol=headers.get("git-protocol", ""),
         remote_addr=authn.client_ip(request.scope),
     )
-    answer = await githttp.serve(repo, cgi, request.stream() if with_body else None)
+    answer = await http_backend.serve(repo, cgi, request.stream() if with_body else None)
     return StreamingResponse(answer.body, status_code=answer.status, headers=dict(answer.headers))
 
 
@@ -96,10 +86,10 @@ async def info_refs(
         str | None, Query(max_length=40, description="git-upload-pack (the only one served)")
     ] = None,
 ) -> Response:
-    repo = await _repository(caller, projectId, settings.data_dir)
-    if service == githttp.RECEIVE_PACK:
+    repo = await files.repository(caller.tenant, projectId, settings.data_dir)
+    if service == http_backend.RECEIVE_PACK:
         raise _read_only(projectId)
-    if service != githttp.UPLOAD_PACK:
+    if service != http_backend.UPLOAD_PACK:
         raise invalid(
             "only git's smart HTTP protocol is served: service=git-upload-pack", "service"
         )
@@ -119,15 +109,15 @@ async def info_refs(
 async def upload_pack(
     projectId: str, request: Request, caller: GitCaller, settings: Settings
 ) -> Response:
-    repo = await _repository(caller, projectId, settings.data_dir)
+    repo = await files.repository(caller.tenant, projectId, settings.data_dir)
     if request.headers.get("content-type") != REQUEST:
         raise invalid(f"Content-Type must be {REQUEST}", "Content-Type")
-    return await _backend(request, repo, githttp.UPLOAD_PACK, with_body=True)
+    return await _backend(request, repo, http_backend.UPLOAD_PACK, with_body=True)
 
 
 @router.post(
     "/projects/{projectId}/git/git-receive-pack", include_in_schema=False, response_model=None
 )
 async def receive_pack(projectId: str, caller: GitCaller, settings: Settings) -> Response:
-    await _repository(caller, projectId, settings.data_dir)
+    await files.repository(caller.tenant, projectId, settings.data_dir)
     raise _read_only(projectId)

@@ -1,4 +1,4 @@
-"""/v1/admin/keys: list, create and revoke API keys (admin keys only).
+"""/v1/admin/keys: list, create and revoke API keys (admin keys only; verbs/keys.py).
 
 An extension of the contract. Answers never carry a key's hash, and carry the key
 itself only once, in the answer that created it. A revoked key is refused at once
@@ -10,47 +10,24 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import anyio
 from fastapi import Query
-from kubernetes.client.exceptions import ApiException
 
-from prazium_api import keys, tenant_access, tenants
-from prazium_api.db import Database
-from prazium_api.deps import Admin, Db, GateDep, Settings, ok
-from prazium_api.errors import invalid, not_found
-from prazium_api.models import CreateKey
-from prazium_api.routing import ApiRouter
-from prazium_api.schemas import ApiKey, ApiKeyCreated, ApiKeyList, Ok
+from prazium_api.contract.requests import CreateKey
+from prazium_api.contract.responses import ApiKey, ApiKeyCreated, ApiKeyList, Ok, ok
+from prazium_api.routers.deps import Admin, Db, GateDep, Settings
+from prazium_api.routers.routing import ApiRouter
+from prazium_api.verbs import keys
 from prazium_kit.ids import DNS1123_LABEL_PATTERN
-from prazium_kit.timefmt import iso_z
-from prazium_kit.types import Obj
 
 router = ApiRouter(tags=["System"])
+TenantFilter = Annotated[
+    str | None,
+    Query(max_length=63, pattern=DNS1123_LABEL_PATTERN, description="Only this tenant's"),
+]
 _REVOCATION = (
     "A revoked key answers 401 at once on the replica that revoked it and on every"
     " replica within PRAZIUM_KEY_CACHE_SECONDS (default 5 s); its web sessions end at once."
 )
-
-
-def key_view(record: keys.KeyRecord) -> Obj:
-    return {
-        "id": record.id,
-        "tenant": record.tenant,
-        "tier": record.tier,
-        "admin": record.is_admin,
-        "createdAt": iso_z(record.created_at),
-        "revokedAt": iso_z(record.revoked_at) if record.revoked_at else None,
-        "prefix": record.prefix,
-    }
-
-
-def _list(database: Database, tenant: str | None, limit: int, offset: int) -> Obj:
-    with database.connection() as conn:
-        records, total = keys.list_keys(conn, tenant, limit, offset)
-    return {
-        "keys": [key_view(r) for r in records],
-        "pagination": {"total": total, "limit": limit, "offset": offset},
-    }
 
 
 @router.get(
@@ -63,22 +40,11 @@ def _list(database: Database, tenant: str | None, limit: int, offset: int) -> Ob
 async def list_api_keys(
     admin: Admin,
     database: Db,
-    tenant: Annotated[
-        str | None,
-        Query(max_length=63, pattern=DNS1123_LABEL_PATTERN, description="Only this tenant's"),
-    ] = None,
+    tenant: TenantFilter = None,
     limit: Annotated[int, Query(ge=1, le=500, description="Keys per page")] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000, description="Keys to skip")] = 0,
-) -> Obj:
-    return ok(await anyio.to_thread.run_sync(_list, database, tenant, limit, offset))
-
-
-def _create(database: Database, body: CreateKey) -> Obj:
-    with database.connection() as conn:
-        key_id, key = keys.create_key(conn, body.tenant, body.tier, body.admin)
-        record = keys.get_key(conn, key_id)
-    assert record is not None
-    return {**key_view(record), "key": key}
+) -> Ok[ApiKeyList]:
+    return ok(await keys.list_keys(database, tenant, limit, offset))
 
 
 @router.post(
@@ -90,32 +56,10 @@ def _create(database: Database, body: CreateKey) -> Obj:
     description="The answer is the only place the key is ever shown. The tenant's"
     " namespace must exist (400 otherwise; `prazium-admin create-key` creates it).",
 )
-async def create_api_key(body: CreateKey, admin: Admin, database: Db, settings: Settings) -> Obj:
-    if await anyio.to_thread.run_sync(tenants.namespace_active, body.tenant) is False:
-        raise invalid(
-            f"tenant namespace {body.tenant!r} does not exist or is being deleted;"
-            " create the namespace first",
-            "tenant",
-        )
-    # In a cluster (the chart): the API's rights on previews in this tenant's namespace,
-    # as `prazium-admin create-key` grants them. The chart's admission policy admits the
-    # binding only in namespaces labelled prazium.io/tenant=true.
-    try:
-        await anyio.to_thread.run_sync(tenant_access.grant_api, settings, body.tenant)
-    except ApiException as exc:
-        if exc.status not in (403, 422):
-            raise
-        raise invalid(
-            f"namespace {body.tenant!r} is not a Prazium tenant namespace (label it"
-            " prazium.io/tenant=true, or create the key with `prazium-admin create-key`)",
-            "tenant",
-        ) from exc
-    return ok(await anyio.to_thread.run_sync(_create, database, body))
-
-
-def _revoke(database: Database, key_id: str) -> tuple[keys.KeyRecord, str] | None:
-    with database.connection() as conn:
-        return keys.revoke_key(conn, key_id)
+async def create_api_key(
+    body: CreateKey, admin: Admin, database: Db, settings: Settings
+) -> Ok[ApiKeyCreated]:
+    return ok(await keys.create(database, settings, body))
 
 
 @router.delete(
@@ -125,10 +69,5 @@ def _revoke(database: Database, key_id: str) -> tuple[keys.KeyRecord, str] | Non
     response_model=Ok[ApiKey],
     description="Idempotent: revoking a revoked key answers it unchanged. " + _REVOCATION,
 )
-async def revoke_api_key(keyId: str, admin: Admin, database: Db, gate: GateDep) -> Obj:
-    revoked = await anyio.to_thread.run_sync(_revoke, database, keyId)
-    if revoked is None:
-        raise not_found(f"API key {keyId}", {"keyId": keyId})
-    record, key_hash = revoked
-    gate.key_cache.drop(key_hash)
-    return ok(key_view(record))
+async def revoke_api_key(keyId: str, admin: Admin, database: Db, gate: GateDep) -> Ok[ApiKey]:
+    return ok(await keys.revoke(database, gate, keyId))

@@ -14,9 +14,9 @@ import asyncio
 
 from fastapi.responses import JSONResponse
 
-from prazium_api import health
-from prazium_api.deps import Settings
-from prazium_api.routing import ApiRouter
+from prazium_api.routers.deps import Settings
+from prazium_api.routers.routing import ApiRouter
+from prazium_api.server import health
 
 router = ApiRouter(tags=["System"])
 

@@ -1,18 +1,14 @@
 """Projects and their spec: create, list, get, update, archive; clarify, answers,
-approve, regenerate (synchronous over the operator, see sync.py)."""
+approve, regenerate (verbs/projects.py, verbs/spec.py)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import Body, Query, Request
 
-from prazium_api import cloneurl, crs, lookup, naming, views
-from prazium_api.deps import Caller, Paging, Settings, ok
-from prazium_api.errors import ApiError, conflict, invalid
-from prazium_api.models import CreateProject, Regenerate, SubmitAnswers, UpdateProject
-from prazium_api.routing import ApiRouter
-from prazium_api.schemas import (
+from prazium_api.contract.requests import CreateProject, Regenerate, SubmitAnswers, UpdateProject
+from prazium_api.contract.responses import (
     Ok,
     OkPage,
     ProjectArchived,
@@ -23,17 +19,18 @@ from prazium_api.schemas import (
     SpecApproved,
     SpecRegenerated,
     SpecWritten,
+    ok,
+    ok_page,
 )
-from prazium_api.sync import wait_for_operator
-from prazium_kit.kube import LABEL_MANAGED_BY, PROJECTS
-from prazium_kit.types import Obj
+from prazium_api.routers.deps import Caller, Paging, Settings, base_url
+from prazium_api.routers.routing import ApiRouter
+from prazium_api.verbs import projects, spec
+from prazium_kit.models import ProjectPhase
 
 router = ApiRouter(tags=["Projects"])
 spec_router = ApiRouter(tags=["Spec Generation"])
-ProjectPhase = Literal[
-    "draft", "clarifying", "spec_review", "approved", "building", "built", "failed", "archived"
-]
-SPEC_PHASES = frozenset({"spec_review", "approved", "building", "built", "failed"})
+StatusFilter = Annotated[ProjectPhase | None, Query(description="Filter by status")]
+Search = Annotated[str | None, Query(max_length=200, description="Search name/description")]
 
 
 @router.post(
@@ -45,30 +42,9 @@ SPEC_PHASES = frozenset({"spec_review", "approved", "building", "built", "failed
 )
 def create_project(
     body: CreateProject, caller: Caller, settings: Settings, request: Request
-) -> Obj:
-    name = naming.new_project_name(body.name)
-    obj = crs.create(
-        caller.tenant,
-        PROJECTS,
-        {
-            "metadata": {"name": name, "labels": {LABEL_MANAGED_BY: "prazium-api"}},
-            "spec": {"displayName": body.name, "description": body.description},
-        },
-        "project",
-    )
-    detail = views.project_summary(obj)
-    return ok(
-        {
-            "id": detail["id"],
-            "name": detail["name"],
-            "description": detail["description"],
-            "status": "draft",
-            "repoPath": views.repo_path(settings.data_dir, obj),
-            "createdAt": detail["createdAt"],
-            "updatedAt": detail["updatedAt"],
-            "cloneUrl": _clone_url(request, settings, detail["id"]),
-        }
-    )
+) -> Ok[ProjectCreated]:
+    base = base_url(request, settings)
+    return ok(projects.create(caller.tenant, body, settings.data_dir, base))
 
 
 @router.get(
@@ -82,29 +58,14 @@ def list_projects(
     paging: Paging,
     settings: Settings,
     request: Request,
-    status: Annotated[ProjectPhase | None, Query(description="Filter by status")] = None,
-    search: Annotated[
-        str | None, Query(max_length=200, description="Search name/description")
-    ] = None,
-) -> Obj:
-    items = crs.project_lists.get(caller.tenant, settings.list_cache_seconds)
-    if status is not None:
-        items = [obj for obj in items if views.project_phase(obj) == status]
-    if search:
-        needle = search.casefold()
-        items = [
-            obj
-            for obj in items
-            if needle in str(obj.get("spec", {}).get("displayName", "")).casefold()
-            or needle in str(obj.get("spec", {}).get("description", "")).casefold()
-        ]
-    # Newest first already (crs.project_lists), filters keep the order.
-    page, pagination = paging.apply(items)
-    base = cloneurl.base_url(request, settings)
-    return ok(
-        [_with_clone_url(views.project_summary(obj), base) for obj in page],
-        pagination=pagination,
+    status: StatusFilter = None,
+    search: Search = None,
+) -> OkPage[ProjectSummary]:
+    base = base_url(request, settings)
+    found, pagination = projects.page(
+        caller.tenant, paging, status, search, base, settings.list_cache_seconds
     )
+    return ok_page(ProjectSummary, found, pagination)
 
 
 @router.get(
@@ -113,14 +74,11 @@ def list_projects(
     operation_id="getProject",
     response_model=Ok[ProjectDetail],
 )
-async def get_project(projectId: str, caller: Caller, settings: Settings, request: Request) -> Obj:
-    # Async: a read from the cache needs no worker thread (the hop costs more than it).
-    obj = await lookup.project_async(caller.tenant, projectId)
-    return ok(
-        _with_clone_url(
-            views.project_detail(obj, settings.data_dir), cloneurl.base_url(request, settings)
-        )
-    )
+async def get_project(
+    projectId: str, caller: Caller, settings: Settings, request: Request
+) -> Ok[ProjectDetail]:
+    base = base_url(request, settings)
+    return ok(await projects.get(caller.tenant, projectId, settings.data_dir, base))
 
 
 @router.patch(
@@ -131,26 +89,9 @@ async def get_project(projectId: str, caller: Caller, settings: Settings, reques
 )
 def update_project(
     projectId: str, body: UpdateProject, caller: Caller, settings: Settings, request: Request
-) -> Obj:
-    obj = lookup.project(caller.tenant, projectId)
-    changes: Obj = {}
-    if body.name is not None:
-        changes["displayName"] = body.name
-    if body.description is not None:
-        changes["description"] = body.description
-    if changes:
-        obj = crs.patch(
-            caller.tenant,
-            PROJECTS,
-            obj["metadata"]["name"],
-            {"spec": changes},
-            f"project {projectId}",
-        )
-    return ok(
-        _with_clone_url(
-            views.project_detail(obj, settings.data_dir), cloneurl.base_url(request, settings)
-        )
-    )
+) -> Ok[ProjectDetail]:
+    base = base_url(request, settings)
+    return ok(projects.update(caller.tenant, projectId, body, settings.data_dir, base))
 
 
 @router.delete(
@@ -159,30 +100,8 @@ def update_project(
     operation_id="deleteProject",
     response_model=Ok[ProjectArchived],
 )
-def archive_project(projectId: str, caller: Caller) -> Obj:
-    obj = lookup.project(caller.tenant, projectId)
-    crs.patch(
-        caller.tenant,
-        PROJECTS,
-        obj["metadata"]["name"],
-        {"spec": {"archived": True}},
-        f"project {projectId}",
-    )
-    return ok({"id": projectId, "status": "archived"})
-
-
-def _clone_url(request: Request, settings: Settings, project_id: str) -> str:
-    return cloneurl.clone_url(cloneurl.base_url(request, settings), project_id)
-
-
-def _with_clone_url(project: Obj, base: str) -> Obj:
-    """A project's JSON with the URL `git clone` takes (routers/git.py)."""
-    return {**project, "cloneUrl": cloneurl.clone_url(base, project["id"])}
-
-
-def _refuse_archived(obj: Obj, project_id: str) -> None:
-    if obj.get("spec", {}).get("archived"):
-        raise conflict(f"project {project_id} is archived")
+def archive_project(projectId: str, caller: Caller) -> Ok[ProjectArchived]:
+    return ok(projects.archive(caller.tenant, projectId))
 
 
 @spec_router.post(
@@ -191,20 +110,8 @@ def _refuse_archived(obj: Obj, project_id: str) -> None:
     operation_id="getClarifyingQuestions",
     response_model=Ok[Questions],
 )
-def clarify(projectId: str, caller: Caller, settings: Settings) -> Obj:
-    obj = lookup.project(caller.tenant, projectId)
-    _refuse_archived(obj, projectId)
-    obj = wait_for_operator(
-        caller.tenant,
-        PROJECTS,
-        obj["metadata"]["name"],
-        int(obj["metadata"]["generation"]),
-        lambda o: o.get("status", {}).get("questions") is not None,
-        f"project {projectId}",
-        "write clarifying questions",
-        settings.sync_timeout_seconds,
-    )
-    return ok({"questions": obj["status"]["questions"]})
+def clarify(projectId: str, caller: Caller, settings: Settings) -> Ok[Questions]:
+    return ok(spec.clarify(caller.tenant, projectId, settings.sync_timeout_seconds))
 
 
 @spec_router.post(
@@ -213,57 +120,11 @@ def clarify(projectId: str, caller: Caller, settings: Settings) -> Obj:
     operation_id="submitAnswers",
     response_model=Ok[SpecWritten],
 )
-def submit_answers(projectId: str, body: SubmitAnswers, caller: Caller, settings: Settings) -> Obj:
-    obj = lookup.project(caller.tenant, projectId)
-    _refuse_archived(obj, projectId)
-    questions = obj.get("status", {}).get("questions")
-    if questions is None:
-        raise conflict(
-            f"project {projectId} has no clarifying questions yet:"
-            " call POST /projects/{projectId}/clarify first"
-        )
-    known = {q.get("id") for q in questions}
-    unknown = [a.questionId for a in body.answers if a.questionId not in known]
-    if unknown:
-        raise ApiError(
-            "VALIDATION_ERROR",
-            f"unknown question ids: {', '.join(unknown)}",
-            {
-                "fields": [
-                    {"field": "answers.questionId", "message": f"unknown {q}"} for q in unknown
-                ]
-            },
-        )
-    seen: set[str] = set()
-    for answer in body.answers:
-        if answer.questionId in seen:
-            raise invalid(f"question {answer.questionId} answered twice", "answers.questionId")
-        seen.add(answer.questionId)
-    name = obj["metadata"]["name"]
-    patched = crs.patch(
-        caller.tenant,
-        PROJECTS,
-        name,
-        {"spec": {"answers": [a.model_dump() for a in body.answers]}},
-        f"project {projectId}",
-    )
-    obj = wait_for_operator(
-        caller.tenant,
-        PROJECTS,
-        name,
-        int(patched["metadata"]["generation"]),
-        lambda o: views.project_phase(o) in SPEC_PHASES and views.spec_view(o) is not None,
-        f"project {projectId}",
-        "write the spec",
-        settings.sync_timeout_seconds,
-    )
-    spec = views.spec_view(obj) or {}
-    return ok(
-        {
-            "status": views.project_phase(obj),
-            "spec": {"version": spec.get("version"), "documents": spec.get("documents")},
-        }
-    )
+def submit_answers(
+    projectId: str, body: SubmitAnswers, caller: Caller, settings: Settings
+) -> Ok[SpecWritten]:
+    timeout = settings.sync_timeout_seconds
+    return ok(spec.submit_answers(caller.tenant, projectId, body.answers, timeout))
 
 
 @spec_router.post(
@@ -272,42 +133,8 @@ def submit_answers(projectId: str, body: SubmitAnswers, caller: Caller, settings
     operation_id="approveSpec",
     response_model=Ok[SpecApproved],
 )
-def approve(projectId: str, caller: Caller, settings: Settings) -> Obj:
-    obj = lookup.project(caller.tenant, projectId)
-    _refuse_archived(obj, projectId)
-    spec = views.spec_view(obj)
-    phase = views.project_phase(obj)
-    if spec is None or phase not in SPEC_PHASES:
-        raise conflict(f"project {projectId} has no spec to approve (status {phase})")
-    version = spec["version"]
-    name = obj["metadata"]["name"]
-    patched = crs.patch(
-        caller.tenant,
-        PROJECTS,
-        name,
-        {"spec": {"approval": {"specVersion": version}}},
-        f"project {projectId}",
-    )
-    obj = wait_for_operator(
-        caller.tenant,
-        PROJECTS,
-        name,
-        int(patched["metadata"]["generation"]),
-        lambda o: (
-            bool((views.spec_view(o) or {}).get("approvedAt"))
-            and views.project_phase(o) in SPEC_PHASES - {"spec_review"}
-        ),
-        f"project {projectId}",
-        "approve the spec",
-        settings.sync_timeout_seconds,
-    )
-    approved = views.spec_view(obj) or {}
-    return ok(
-        {
-            "status": views.project_phase(obj),
-            "spec": {"version": approved.get("version"), "approvedAt": approved.get("approvedAt")},
-        }
-    )
+def approve(projectId: str, caller: Caller, settings: Settings) -> Ok[SpecApproved]:
+    return ok(spec.approve(caller.tenant, projectId, settings.sync_timeout_seconds))
 
 
 @spec_router.post(
@@ -321,33 +148,7 @@ def regenerate(
     caller: Caller,
     settings: Settings,
     body: Annotated[Regenerate | None, Body()] = None,
-) -> Obj:
-    obj = lookup.project(caller.tenant, projectId)
-    _refuse_archived(obj, projectId)
-    spec = views.spec_view(obj)
-    phase = views.project_phase(obj)
-    if spec is None or phase not in SPEC_PHASES - {"building"}:
-        raise conflict(f"project {projectId} cannot regenerate its spec in status {phase}")
-    previous = obj.get("spec", {}).get("regenerate") or {}
-    request: Obj = {"revision": int(previous.get("revision") or 0) + 1}
-    if body is not None and body.feedback:
-        request["feedback"] = body.feedback
-    name = obj["metadata"]["name"]
-    patched = crs.patch(
-        caller.tenant, PROJECTS, name, {"spec": {"regenerate": request}}, f"project {projectId}"
-    )
-    old_version = int(spec["version"])
-    obj = wait_for_operator(
-        caller.tenant,
-        PROJECTS,
-        name,
-        int(patched["metadata"]["generation"]),
-        lambda o: (
-            int((views.spec_view(o) or {}).get("version") or 0) > old_version
-            and views.project_phase(o) == "spec_review"
-        ),
-        f"project {projectId}",
-        "regenerate the spec",
-        settings.sync_timeout_seconds,
-    )
-    return ok({"status": views.project_phase(obj), "spec": views.spec_view(obj)})
+) -> Ok[SpecRegenerated]:
+    feedback = None if body is None else body.feedback
+    timeout = settings.sync_timeout_seconds
+    return ok(spec.regenerate(caller.tenant, projectId, feedback, timeout))

@@ -1,26 +1,17 @@
-"""Kept logs: a task attempt's output and a run's verification output, as text.
-
-Served from the repo volume (prazium_kit.paths, prazium_kit.tasklogs), for the
-caller's own tenant only: the run and task are looked up in the caller's namespace
-first, so another tenant's ids answer 404 like ids that do not exist.
-"""
+"""Kept logs: a task attempt's output and a run's verification output, as text
+(verbs/logs.py); a followed log is a chunked stream."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-import anyio
 from fastapi import Query
 from fastapi.responses import Response, StreamingResponse
 
-from prazium_api import logstream, lookup, metrics
-from prazium_api.deps import Caller, Settings
-from prazium_api.errors import ApiError, not_found
-from prazium_api.routing import ApiRouter
-from prazium_kit import paths, tasklogs
-from prazium_kit.types import Obj
+from prazium_api.routers.deps import Caller, Settings
+from prazium_api.routers.routing import ApiRouter
+from prazium_api.streams import logstream
+from prazium_api.verbs import logs
 
 router = ApiRouter(tags=["Tasks"])
 run_router = ApiRouter(tags=["Builds"])
@@ -45,10 +36,12 @@ _TEXT = {"text/plain": {"schema": {"type": "string"}, "example": _EXAMPLE}}
 TailParam = Annotated[
     int | None, Query(ge=1, le=1_000_000, description="Only the last N lines of the log")
 ]
-
-
-def _not_started(task_id: str) -> ApiError:
-    return ApiError("NOT_FOUND", f"task {task_id} has no log yet (it has not started)")
+AttemptParam = Annotated[
+    int | None, Query(ge=1, le=1000, description="Attempt number (default: the latest)")
+]
+FollowParam = Annotated[
+    bool, Query(description="Stream the log as it grows until the attempt ends")
+]
 
 
 @router.get(
@@ -81,66 +74,24 @@ async def get_task_logs(
     taskId: str,
     caller: Caller,
     settings: Settings,
-    attempt: Annotated[
-        int | None, Query(ge=1, le=1000, description="Attempt number (default: the latest)")
-    ] = None,
+    attempt: AttemptParam = None,
     tail: TailParam = None,
-    follow: Annotated[
-        bool, Query(description="Stream the log as it grows until the attempt ends")
-    ] = False,
+    follow: FollowParam = False,
 ) -> Response:
-    tenant = caller.tenant
-    run = await anyio.to_thread.run_sync(lookup.run, tenant, projectId, runId)
-    run_name = run["metadata"]["name"]
-    task = await anyio.to_thread.run_sync(lookup.task, tenant, run_name, taskId)
-    attempts = int((task.get("status") or {}).get("attempts") or 0)
-    if attempts == 0:
-        raise _not_started(taskId)
-    chosen = attempt or attempts
-    if chosen > attempts:
-        raise not_found(
-            f"attempt {chosen} of task {taskId}", {"attempts": attempts, "attempt": chosen}
-        )
-    definition_id = str(task["spec"]["definition"]["id"])
-    path = paths.task_log_path(settings.data_dir, tenant, run_name, definition_id, chosen)
-    running = _attempt_running(task, chosen)
-    kept, offset = await anyio.to_thread.run_sync(
-        logstream.initial, path, settings.task_log_max_bytes, tail
+    log = await logs.task_log(
+        caller.tenant,
+        projectId,
+        runId,
+        taskId,
+        attempt=attempt,
+        tail=tail,
+        follow=follow,
+        settings=settings,
     )
-    if not running and not path.exists():
-        raise not_found(f"the log of attempt {chosen} of task {taskId}")
-    head = logstream.headers(kept.truncated, chosen)
-    if not follow or not running:
-        return Response(logstream.text(kept.data), media_type=logstream.MEDIA_TYPE, headers=head)
-
-    result = paths.result_path(settings.data_dir, tenant, run_name, definition_id, chosen)
-
-    def ended() -> bool:
-        if result.exists():
-            return True
-        try:
-            now = lookup.task(tenant, run_name, taskId)
-        except ApiError:
-            return True  # the Task (or its Run) is gone
-        except Exception:  # the apiserver unreachable for now: ask again at the next check
-            return False
-        return not _attempt_running(now, chosen)
-
-    async def body() -> AsyncIterator[bytes]:
-        if kept.data:
-            yield logstream.text(kept.data)
-        following = logstream.follow(path, offset, ended)
-        async for chunk in metrics.tracked(metrics.LOG_FOLLOWERS, following):
-            yield chunk
-
-    return StreamingResponse(
-        body(), media_type=logstream.MEDIA_TYPE, headers={**head, "X-Accel-Buffering": "no"}
-    )
-
-
-def _attempt_running(task: Obj, attempt: int) -> bool:
-    status: dict[str, Any] = task.get("status") or {}
-    return status.get("phase") == "running" and int(status.get("attempts") or 0) == attempt
+    if log.stream is None:
+        return Response(log.text, media_type=logstream.MEDIA_TYPE, headers=log.headers)
+    headers = {**log.headers, "X-Accel-Buffering": "no"}
+    return StreamingResponse(log.stream, media_type=logstream.MEDIA_TYPE, headers=headers)
 
 
 @run_router.get(
@@ -162,31 +113,5 @@ def _attempt_running(task: Obj, attempt: int) -> bool:
 def get_verification_logs(
     projectId: str, runId: str, caller: Caller, settings: Settings, tail: TailParam = None
 ) -> Response:
-    run = lookup.run(caller.tenant, projectId, runId)
-    path = paths.verification_log_path(settings.data_dir, caller.tenant, run["metadata"]["name"])
-    kept = _verification_output(path, run, settings.task_log_max_bytes, tail)
-    if kept is None:
-        raise ApiError("NOT_FOUND", f"run {runId} has no verification output yet")
-    return Response(
-        logstream.text(kept.data),
-        media_type=logstream.MEDIA_TYPE,
-        headers=logstream.headers(kept.truncated),
-    )
-
-
-def _verification_output(
-    path: Path, run: Obj, max_bytes: int, tail: int | None
-) -> tasklogs.LogText | None:
-    try:
-        return tasklogs.read(path, max_bytes, tail)
-    except FileNotFoundError:
-        pass
-    # Runs verified before the output was kept in a file: the tail in their status.
-    result = (run.get("status") or {}).get("verificationResult") or {}
-    output = result.get("outputTail")
-    if not isinstance(output, str):
-        return None
-    data = output.encode()
-    return tasklogs.LogText(
-        data if tail is None else tasklogs.last_lines(data, tail), tasklogs.is_truncated(data)
-    )
+    log = logs.verification_log(caller.tenant, projectId, runId, tail, settings)
+    return Response(log.text, media_type=logstream.MEDIA_TYPE, headers=log.headers)

@@ -1,12 +1,11 @@
-"""A run's tasks: list and get (definition, branch, worktree, result)."""
+"""A run's tasks: list and get (verbs/tasks.py)."""
 
 from __future__ import annotations
 
-from prazium_api import lookup, views
-from prazium_api.deps import Caller, Db, ok
-from prazium_api.routing import ApiRouter
-from prazium_api.schemas import Ok, TaskDetail
-from prazium_kit.types import Obj
+from prazium_api.contract.responses import Ok, TaskDetail, ok, ok_list
+from prazium_api.routers.deps import Caller, Db
+from prazium_api.routers.routing import ApiRouter
+from prazium_api.verbs import tasks
 
 router = ApiRouter(tags=["Tasks"])
 
@@ -17,10 +16,8 @@ router = ApiRouter(tags=["Tasks"])
     operation_id="listTasks",
     response_model=Ok[list[TaskDetail]],
 )
-def list_tasks(projectId: str, runId: str, caller: Caller, database: Db) -> Obj:
-    run = lookup.run(caller.tenant, projectId, runId, database)
-    tasks = lookup.tasks(caller.tenant, run["metadata"]["name"], database)
-    return ok([views.task_detail(t) for t in tasks])
+def list_tasks(projectId: str, runId: str, caller: Caller, database: Db) -> Ok[list[TaskDetail]]:
+    return ok_list(TaskDetail, tasks.list_of_run(caller.tenant, projectId, runId, database))
 
 
 @router.get(
@@ -29,7 +26,7 @@ def list_tasks(projectId: str, runId: str, caller: Caller, database: Db) -> Obj:
     operation_id="getTask",
     response_model=Ok[TaskDetail],
 )
-def get_task(projectId: str, runId: str, taskId: str, caller: Caller, database: Db) -> Obj:
-    run = lookup.run(caller.tenant, projectId, runId, database)
-    task = lookup.task(caller.tenant, run["metadata"]["name"], taskId, database)
-    return ok(views.task_detail(task))
+def get_task(
+    projectId: str, runId: str, taskId: str, caller: Caller, database: Db
+) -> Ok[TaskDetail]:
+    return ok(tasks.get(caller.tenant, projectId, runId, taskId, database))
