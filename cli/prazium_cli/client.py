@@ -9,10 +9,11 @@ from typing import Any
 
 import httpx
 
+from prazium_cli import __version__
 from prazium_cli.config import Config
 from prazium_cli.errors import EXIT_UNREACHABLE, CliError, not_logged_in
 
-USER_AGENT = "prazium-cli/0.1"
+USER_AGENT = f"prazium-cli/{__version__}"
 
 
 def error_from(response: httpx.Response) -> CliError:
@@ -47,6 +48,7 @@ class Api:
             raise not_logged_in("API URL")
         if need_key and not config.api_key:
             raise not_logged_in("API key")
+        self.config = config
         self.base = config.api_url
         headers = {"User-Agent": USER_AGENT}
         if config.api_key:
@@ -62,7 +64,8 @@ class Api:
     def __exit__(self, *_: object) -> None:
         self.close()
 
-    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    def send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """Any answer, error statuses included; only an API not reached raises."""
         try:
             return self.http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
@@ -70,7 +73,7 @@ class Api:
 
     def call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         """The whole success body ({"success": true, "data": ..., "pagination"?})."""
-        response = self._send(method, path, **kwargs)
+        response = self.send(method, path, **kwargs)
         if response.is_error:
             raise error_from(response)
         try:
@@ -88,7 +91,7 @@ class Api:
 
     def raw(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """A non-JSON answer (an archive, a log), read whole; errors as in call()."""
-        response = self._send(method, path, **kwargs)
+        response = self.send(method, path, **kwargs)
         if response.is_error:
             raise error_from(response)
         return response

@@ -2,7 +2,8 @@
 
 Exit codes (stable, documented in the README):
   0 success; 1 any other failure (server error, a watched run that did not
-  succeed, an export that failed); 2 wrong usage (Typer's own); 3 not logged in,
+  succeed, an export that failed, a preview not live with --wait, TIMEOUT);
+  2 wrong usage (Typer's own); 3 not logged in,
   UNAUTHORIZED or FORBIDDEN; 4 NOT_FOUND; 5 VALIDATION_ERROR; 6 CONFLICT;
   7 RATE_LIMITED; 8 the API could not be reached.
 """

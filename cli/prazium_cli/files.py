@@ -10,10 +10,19 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
+from prazium_cli import targets
 from prazium_cli.common import ConfigPath, Output, Project, api, handling
 from prazium_cli.errors import CliError
-from prazium_cli.output import Format, console, emit, err_console, styled, table, write_json
-from prazium_cli.runs import latest_run
+from prazium_cli.output import (
+    Column,
+    Format,
+    Listing,
+    console,
+    emit,
+    err_console,
+    styled,
+    write_document,
+)
 
 app = typer.Typer(help="Browse the project's repository (read-only).", no_args_is_help=True)
 Ref = Annotated[str | None, typer.Option(help="branch or tag (default: main)")]
@@ -21,39 +30,53 @@ Ref = Annotated[str | None, typer.Option(help="branch or tag (default: main)")]
 
 @app.command("list")
 def list_files(
-    project: Project,
-    path: Annotated[str, typer.Argument(help="a directory")] = "/",
+    project: Project = None,
+    path: Annotated[
+        str | None,
+        typer.Argument(metavar="PATH", help="a directory (default: /)", show_default=False),
+    ] = None,
     ref: Ref = None,
     output: Output = Format.text,
     config: ConfigPath = None,
 ) -> None:
     """List a directory of the project's repository."""
     with handling(output), api(config) as client:
-        params = {"path": path, **({"ref": ref} if ref else {})}
-        body = client.call("GET", f"/projects/{project}/files", params=params)
-        rows = table("NAME", "TYPE", "SIZE")
+        given = targets.place([project, path], ("project", "path"))
+        project_id = targets.project(client, given["project"])
+        params = {"path": given["path"] or "/", **({"ref": ref} if ref else {})}
+        body = client.call("GET", f"/projects/{project_id}/files", params=params)
+        rows = Listing(output, Column("NAME", whole=True), "TYPE", "SIZE")
         for entry in body["data"].get("entries") or []:
             name = str(entry.get("name")) + ("/" if entry.get("type") == "directory" else "")
-            rows.add_row(escape(name), entry.get("type"), str(entry.get("size", "")))
+            rows.add_row(escape(name), entry.get("type"), entry.get("size", ""))
         emit(output, body, rows)
 
 
 @app.command("cat")
 def cat_file(
-    project: Project,
-    path: Annotated[str, typer.Argument(help="a file's path, e.g. app/__main__.py")],
+    project: Project = None,
+    path: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="PATH", help="a file's path, e.g. app/__main__.py", show_default=False
+        ),
+    ] = None,
     ref: Ref = None,
     output: Output = Format.text,
     config: ConfigPath = None,
 ) -> None:
     """Print a file of the project's repository (bytes as they are)."""
     with handling(output), api(config) as client:
+        given = targets.place([project, path], ("project", "path"))
+        if not given["path"]:
+            raise CliError("VALIDATION_ERROR", "which file? give its path, e.g. README.md")
+        project_id = targets.project(client, given["project"])
         body = client.call(
             "GET",
-            f"/projects/{project}/files/{path.lstrip('/')}",
+            f"/projects/{project_id}/files/{given['path'].lstrip('/')}",
             params={"ref": ref} if ref else {},
         )
-        if output is Format.json:
+        if output.is_data:
             emit(output, body)
             return
         data = body["data"]
@@ -70,10 +93,12 @@ def _filename(disposition: str | None, fallback: str) -> str:
 
 
 def export(
-    project: Project,
+    project: Project = None,
     run: Annotated[
         str | None,
-        typer.Argument(help="run id (default: the latest succeeded run)", show_default=False),
+        typer.Argument(
+            metavar="RUN", help="run id (default: the latest succeeded run)", show_default=False
+        ),
     ] = None,
     fmt: Annotated[str, typer.Option("--format", help="zip or tar.gz")] = "zip",
     out: Annotated[
@@ -89,9 +114,11 @@ def export(
 ) -> None:
     """Export a run's code as an archive: create it, wait for it, download it."""
     with handling(output), api(config) as client:
-        run_id = run or latest_run(client, project, "succeeded")
+        given = targets.place([project, run], ("project", "run"))
+        project_id = targets.project(client, given["project"])
+        run_id = targets.run(client, project_id, given["run"], "succeeded")
         created = client.data(
-            "POST", f"/projects/{project}/export", json={"runId": run_id, "format": fmt}
+            "POST", f"/projects/{project_id}/export", json={"runId": run_id, "format": fmt}
         )
         export_id = str(created["id"])
         status: dict[str, Any] = created
@@ -105,7 +132,7 @@ def export(
                     exit_code=1,
                 )
             time.sleep(0.5)
-            status = client.data("GET", f"/projects/{project}/exports/{export_id}")
+            status = client.data("GET", f"/projects/{project_id}/exports/{export_id}")
         if status.get("status") == "failed":
             raise CliError("EXPORT_FAILED", f"export {export_id} failed", {"export": status}, 1)
         if not wait:
@@ -120,8 +147,8 @@ def export(
                 for chunk in response.iter_bytes():
                     handle.write(chunk)
         result = {**status, "file": str(target), "bytes": target.stat().st_size}
-        if output is Format.json:
-            write_json({"data": result})
+        if output.is_data:
+            write_document(output, {"data": result})
         else:
             console.print(f"wrote {escape(str(target))} ({result['bytes']} bytes)")
             err_console.print(f"[dim]export {export_id} of {run_id}[/]")

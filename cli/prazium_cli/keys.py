@@ -4,8 +4,9 @@ from typing import Annotated, Any
 
 import typer
 
+from prazium_cli import timing
 from prazium_cli.common import ConfigPath, Output, api, handling
-from prazium_cli.output import Format, emit, err_console, table
+from prazium_cli.output import Column, Format, Listing, emit, err_console
 
 app = typer.Typer(help="Manage API keys (admin keys only).", no_args_is_help=True)
 
@@ -28,7 +29,7 @@ def create(
             "POST", "/admin/keys", json={"tenant": tenant, "tier": tier, "admin": admin}
         )
         key = body["data"]
-        if output is Format.text:
+        if not output.is_data:
             err_console.print(
                 f"key {key['id']} (tenant {key['tenant']}, tier {key['tier']}"
                 f"{', admin' if key.get('admin') else ''}); shown once:"
@@ -50,7 +51,17 @@ def list_keys(
         if tenant:
             params["tenant"] = tenant
         body = client.call("GET", "/admin/keys", params=params)
-        rows = table("ID", "PREFIX", "TENANT", "TIER", "ADMIN", "CREATED", "STATE")
+        rows = Listing(
+            output,
+            Column("ID", whole=True),
+            Column("PREFIX", whole=True, drop=2),
+            Column("TENANT", whole=True),
+            Column("TIER"),
+            Column("ADMIN", drop=1),
+            Column("AGE", drop=3),
+            Column("STATE"),
+            Column("CREATED", wide=True, drop=4),
+        )
         for key in body["data"]["keys"]:
             rows.add_row(
                 key["id"],
@@ -58,8 +69,9 @@ def list_keys(
                 key["tenant"],
                 key["tier"],
                 "yes" if key.get("admin") else "",
-                key["createdAt"],
+                timing.age(key["createdAt"]),
                 _state(key),
+                key["createdAt"],
             )
         emit(output, body, rows)
 

@@ -1,4 +1,5 @@
-"""`prazium projects list|create|show|archive`, `prazium answer`, `prazium approve`."""
+"""`prazium projects list|create|show|use|archive`, `prazium answer`, `prazium approve`,
+`prazium regenerate`."""
 
 import json
 import sys
@@ -9,11 +10,24 @@ import typer
 from rich.markup import escape
 from rich.prompt import Prompt
 
-from prazium_cli.common import ConfigPath, Output, Project, api, handling
+from prazium_cli import config as configuration
+from prazium_cli import targets, timing
+from prazium_cli.common import ConfigPath, Output, Project, api, handling, load_config
 from prazium_cli.errors import CliError
-from prazium_cli.output import Format, emit, err_console, pagination_note, styled, table
+from prazium_cli.output import (
+    Column,
+    Format,
+    Listing,
+    emit,
+    err_console,
+    pagination_note,
+    styled,
+)
 
-app = typer.Typer(help="Create, list, show and archive projects.", no_args_is_help=True)
+app = typer.Typer(
+    help="Create, list, show, choose (use) and archive projects.", no_args_is_help=True
+)
+RequiredProject = Annotated[str, typer.Argument(help="project id (proj_...)", show_default=False)]
 
 
 @app.command("list")
@@ -33,18 +47,31 @@ def list_projects(
         if search:
             params["search"] = search
         body = client.call("GET", "/projects", params=params)
-        rows = table("ID", "NAME", "STATUS", "LATEST RUN", "UPDATED")
+        rows = Listing(
+            output,
+            Column("ID", whole=True),
+            Column("NAME"),
+            Column("STATUS"),
+            Column("LATEST RUN", drop=2),
+            Column("UPDATED", drop=3),
+            Column("LATEST RUN ID", whole=True, wide=True, drop=4),
+            Column("CREATED", wide=True, drop=5),
+            Column("DESCRIPTION", wide=True, drop=6, least=30),
+        )
         for project in body.get("data") or []:
             latest = project.get("latestRun") or {}
             rows.add_row(
                 project.get("id"),
                 escape(str(project.get("name"))),
                 styled(project.get("status")),
-                f"{latest.get('id')} {styled(latest.get('status'))}" if latest else "-",
-                project.get("updatedAt") or "-",
+                f"#{latest.get('runNumber')} {styled(latest.get('status'))}" if latest else "-",
+                f"{timing.age(project.get('updatedAt'))} ago",
+                latest.get("id"),
+                project.get("createdAt"),
+                escape(str(project.get("description") or "")),
             )
         emit(output, body, rows)
-        if output is Format.text and body.get("pagination"):
+        if not output.is_data and body.get("pagination"):
             err_console.print(pagination_note(body["pagination"]))
 
 
@@ -90,10 +117,12 @@ def _description(text: str | None, path: Path | None) -> str:
 
 
 @app.command("show")
-def show_project(project: Project, output: Output = Format.text, config: ConfigPath = None) -> None:
+def show_project(
+    project: Project = None, output: Output = Format.text, config: ConfigPath = None
+) -> None:
     """A project: status, questions and answers, the spec and its latest run."""
     with handling(output), api(config) as client:
-        body = client.call("GET", f"/projects/{project}")
+        body = client.call("GET", f"/projects/{targets.project(client, project)}")
         emit(output, body, _project_text(body["data"]))
 
 
@@ -108,6 +137,7 @@ def _project_text(p: dict[str, Any]) -> str:
         lines.append(
             f"spec v{spec.get('version')}: {', '.join(sorted(spec.get('documents') or {}))}"
             + (f" (approved {approved})" if approved else " (not approved)")
+            + f"; read it with `prazium spec show {p.get('id')}`"
         )
     questions = p.get("questions") or []
     if questions:
@@ -124,9 +154,50 @@ def _project_text(p: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+@app.command("use")
+def use_project(
+    project: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="PROJECT",
+            help="project id (proj_...); none: show the current one",
+            show_default=False,
+        ),
+    ] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="forget the current project")] = False,
+    output: Output = Format.text,
+    config: ConfigPath = None,
+) -> None:
+    """Choose the current project: the default PROJECT of every command.
+
+    It is checked with the API, then kept in the config file; PRAZIUM_PROJECT
+    overrides it."""
+    with handling(output):
+        loaded = load_config(config)
+        if clear or project is None:
+            if clear:
+                configuration.update(loaded.path, project=None)
+                loaded = load_config(config)
+            current = loaded.project
+            emit(
+                output,
+                {"data": {"project": current}},
+                f"current project: {current}" if current else "no current project",
+            )
+            return
+        with api(config) as client:
+            found = client.data("GET", f"/projects/{project}")
+        configuration.update(loaded.path, project=str(found["id"]))
+        emit(
+            output,
+            {"data": {"project": found["id"], "name": found.get("name")}},
+            f"current project: {found['id']} ({escape(str(found.get('name')))})",
+        )
+
+
 @app.command("archive")
 def archive_project(
-    project: Project, output: Output = Format.text, config: ConfigPath = None
+    project: RequiredProject, output: Output = Format.text, config: ConfigPath = None
 ) -> None:
     """Archive a project (DELETE /projects/{id}): it stops accepting changes and runs."""
     with handling(output), api(config) as client:
@@ -207,7 +278,7 @@ def _prompt(question: dict[str, Any]) -> object:
 
 
 def answer(
-    project: Project,
+    project: Project = None,
     answers: Annotated[
         list[str] | None,
         typer.Option("--answer", "-a", help="QUESTION_ID=ANSWER (repeatable); lists: a,b"),
@@ -229,6 +300,7 @@ def answer(
 ) -> None:
     """Answer the project's clarifying questions; the operator writes the spec."""
     with handling(output), api(config, timeout=120) as client:
+        project = targets.project(client, project)
         questions = client.data("POST", f"/projects/{project}/clarify")["questions"]
         given: dict[str, object] = _read_answers_file(file) if file else {}
         for item in answers or []:
@@ -264,19 +336,24 @@ def answer(
                 )
             chosen.append({"questionId": qid, "answer": value})
         body = client.call("POST", f"/projects/{project}/answers", json={"answers": chosen})
-        spec = body["data"].get("spec") or {}
-        emit(
-            output,
-            body,
-            f"{project} {styled(body['data'].get('status'))}: spec v{spec.get('version')}"
-            f" ({', '.join(sorted(spec.get('documents') or {}))});"
-            f" read it with `prazium projects show {project}`, then `prazium approve {project}`",
-        )
+        emit(output, body, _spec_written(project, body["data"]))
 
 
-def approve(project: Project, output: Output = Format.text, config: ConfigPath = None) -> None:
+def _spec_written(project: str, data: dict[str, Any]) -> str:
+    spec = data.get("spec") or {}
+    return (
+        f"{project} {styled(data.get('status'))}: spec v{spec.get('version')}"
+        f" ({', '.join(sorted(spec.get('documents') or {}))});"
+        f" read it with `prazium spec show {project}`, then `prazium approve {project}`"
+    )
+
+
+def approve(
+    project: Project = None, output: Output = Format.text, config: ConfigPath = None
+) -> None:
     """Approve the project's current spec, so runs can build it."""
     with handling(output), api(config, timeout=120) as client:
+        project = targets.project(client, project)
         body = client.call("POST", f"/projects/{project}/approve")
         emit(
             output,
@@ -284,3 +361,29 @@ def approve(project: Project, output: Output = Format.text, config: ConfigPath =
             f"{project} {styled(body['data'].get('status'))};"
             f" build it with `prazium run start {project} --watch`",
         )
+
+
+def regenerate(
+    project: Project = None,
+    feedback: Annotated[
+        str | None, typer.Option("--feedback", "-m", help="what to change in the spec")
+    ] = None,
+    feedback_file: Annotated[
+        Path | None,
+        typer.Option("--feedback-file", help="read the feedback from a file (- = stdin)"),
+    ] = None,
+    output: Output = Format.text,
+    config: ConfigPath = None,
+) -> None:
+    """Write the spec again (a new version), with your feedback.
+
+    The earlier answers are kept. Approve the new version before the next run."""
+    with handling(output):
+        if feedback is not None and feedback_file is not None:
+            raise CliError("VALIDATION_ERROR", "give --feedback or --feedback-file, not both")
+        text = _description(None, feedback_file) if feedback_file else feedback
+        with api(config, timeout=120) as client:
+            project = targets.project(client, project)
+            request = {"feedback": text} if text else None
+            body = client.call("POST", f"/projects/{project}/regenerate", json=request)
+        emit(output, body, _spec_written(project, body["data"]))

@@ -1,4 +1,5 @@
-"""`prazium login`, `prazium clone` and the git credential helper clones use."""
+"""`prazium login|logout|whoami`, `prazium clone` and the git credential helper
+clones use."""
 
 import os
 import shutil
@@ -11,6 +12,7 @@ import typer
 from rich.markup import escape
 
 from prazium_cli import config as configuration
+from prazium_cli import targets
 from prazium_cli.client import Api
 from prazium_cli.common import ConfigPath, Output, Project, api, handling
 from prazium_cli.errors import CliError
@@ -59,10 +61,68 @@ def login(
         )
 
 
+def logout(output: Output = Format.text, config: ConfigPath = None) -> None:
+    """Forget the saved key and the current project.
+
+    The API URL stays for the next login. The key itself stays valid: an admin
+    revokes keys (`prazium keys revoke`)."""
+    with handling(output):
+        path = config or configuration.default_path()
+        try:
+            saved = configuration.read_file(path)
+        except ValueError:  # unreadable, maybe a key in it: the file goes
+            path.unlink()
+            saved = {"apiKey": ""}
+        else:
+            if saved:
+                configuration.update(path, apiKey=None, project=None)
+        had_key = "apiKey" in saved
+        data = {"configPath": str(path), "apiUrl": saved.get("apiUrl"), "forgotKey": had_key}
+        emit(
+            output,
+            {"data": data},
+            f"logged out: no key in {escape(str(path))} any more"
+            if had_key
+            else f"not logged in: no key in {escape(str(path))}",
+        )
+        if os.environ.get("PRAZIUM_API_KEY") and not output.is_data:
+            err_console.print("[yellow]PRAZIUM_API_KEY is still set: unset it too[/]")
+
+
+def whoami(output: Output = Format.text, config: ConfigPath = None) -> None:
+    """Who the key belongs to: key id, tenant, tier, admin (GET /v1/auth/me).
+
+    Also the API's URL, the config file and the current project."""
+    with handling(output), api(config) as client:
+        me = client.data("GET", "/auth/me")
+        data = {
+            "keyId": me.get("keyId"),
+            "tenant": me.get("tenant"),
+            "tier": me.get("tier"),
+            "admin": bool(me.get("admin")),
+            "apiUrl": client.base,
+            "configPath": str(client.config.path),
+            "project": client.config.project,
+        }
+        emit(
+            output,
+            {"data": data},
+            f"key {data['keyId']} of tenant {data['tenant']} (tier {data['tier']}"
+            f"{', admin' if data['admin'] else ''})\n"
+            f"API {escape(client.base)}\n"
+            f"current project: {data['project'] or 'none (`prazium projects use`)'}",
+        )
+
+
 def clone(
-    project: Project,
+    project: Project = None,
     directory: Annotated[
-        Path | None, typer.Argument(help="where to clone (default: the project's id)")
+        str | None,
+        typer.Argument(
+            metavar="DIRECTORY",
+            help="where to clone (default: the project's id)",
+            show_default=False,
+        ),
     ] = None,
     output: Output = Format.text,
     config: ConfigPath = None,
@@ -73,9 +133,11 @@ def clone(
     clone's .git/config); the clone is set up to ask `prazium git-credential` for
     it on later fetches."""
     with handling(output), api(config) as client:
+        given = targets.place([project, directory], ("project", "directory"))
+        project = targets.project(client, given["project"])
         data = client.data("GET", f"/projects/{project}")
         url = data.get("cloneUrl") or f"{client.base}/v1/projects/{project}/git"
-        target = directory or Path(project)
+        target = Path(given["directory"] or project)
         git = shutil.which("git")
         if git is None:
             raise CliError("GIT_MISSING", "git is not installed (needed for clone)", exit_code=1)
@@ -90,7 +152,7 @@ def clone(
         done = subprocess.run(
             [git, "clone", "--quiet", url, str(target)],
             env=env,
-            stdout=subprocess.DEVNULL if output is Format.json else None,
+            stdout=subprocess.DEVNULL if output.is_data else None,
             stderr=subprocess.PIPE,
             text=True,
             check=False,

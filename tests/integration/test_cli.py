@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -20,12 +21,14 @@ import uuid
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
 import pytest
+import yaml
 from kubernetes import client
 
 from prazium_api.auth.keys import create_key
@@ -276,6 +279,245 @@ def test_export_creates_waits_and_downloads(
     assert bad["error"]["code"] == "NOT_FOUND"
 
 
+def _own_config(cli: Cli, tmp_path: Path) -> Path:
+    """A config file of the test's own (logged in with the module's key), so a current
+    project or a logout stays within the test."""
+    config = tmp_path / "own.json"
+    cli.ok("login", "--api-url", cli.api, "--api-key", cli.key, config=config)
+    return config
+
+
+def test_full_ids_at_80_columns_and_wide_columns(cli: Cli, built: dict[str, Any]) -> None:
+    project, run = built["project"], built["run"]
+    tables = {
+        ("projects", "list"): [project],
+        ("run", "list", project): [run["id"]],
+        ("run", "describe", project, run["id"]): [run["id"], run["mergedCommit"]]
+        + [t["id"] for t in run["tasks"]]
+        + [t["slug"] for t in run["tasks"]],
+        ("files", "list", project, "app"): ["__main__.py"],
+    }
+    for args, ids in tables.items():
+        narrow = cli.ok(*args, COLUMNS="80").stdout
+        assert "…" not in narrow, narrow
+        for full in ids:
+            assert full in narrow, (args, full, narrow)
+    # The narrow table leaves columns out rather than cutting an id; -o wide adds columns.
+    text = cli.ok("run", "list", project, COLUMNS="200").stdout
+    wide = cli.ok("run", "list", project, "-o", "wide", COLUMNS="200").stdout
+    header, wide_header = text.splitlines()[0].split(), wide.splitlines()[0].split()
+    assert {"ID", "STATUS", "DURATION"} <= set(header) and "TRIGGER" not in header
+    assert {"TRIGGER", "AT", "COMPLETED"} <= set(wide_header)
+    assert run["startedAt"] in wide and run["startedAt"] not in text
+    listed = cli.ok("projects", "list", "-o", "wide", COLUMNS="200").stdout
+    assert "DESCRIPTION" in listed.splitlines()[0] and run["id"] in listed
+
+
+def test_yaml_output_parses_as_the_json_does(cli: Cli, built: dict[str, Any]) -> None:
+    project, run = built["project"], built["run"]
+    for args in (
+        ("projects", "list"),
+        ("projects", "show", project),
+        ("run", "list", project),
+        ("run", "describe", project, run["id"]),
+        ("files", "list", project),
+        ("files", "cat", project, "README.md"),
+        ("spec", "show", project),
+        ("whoami",),
+    ):
+        done = cli.run(*args, "-o", "yaml")
+        assert done.returncode == 0, (args, done.stderr)
+        as_yaml = yaml.safe_load(done.stdout)
+        as_json = cli.json(*args)
+        if args[:2] == ("projects", "list"):  # times move on: compare the ids
+            assert [p["id"] for p in as_yaml["data"]] == [p["id"] for p in as_json["data"]]
+            assert as_yaml["pagination"] == as_json["pagination"]
+        elif args[0] == "projects":  # updatedAt may move with the operator's writes
+            assert as_yaml["data"]["id"] == as_json["data"]["id"] == project
+            assert as_yaml["data"]["spec"] == as_json["data"]["spec"]
+        else:
+            assert as_yaml == as_json, args
+    # Multi-line strings are literal blocks: the README reads as it is.
+    readme = cli.ok("files", "cat", project, "README.md", "-o", "yaml").stdout
+    assert "content: |" in readme
+    # Errors: the envelope in YAML, with the same exit code.
+    missing = cli.run("projects", "show", "proj_nope", "-o", "yaml")
+    assert missing.returncode == 4
+    assert yaml.safe_load(missing.stdout)["error"]["code"] == "NOT_FOUND"
+    # A stream: one YAML document per event, then the run.
+    watched = cli.run("run", "watch", project, run["id"], "-o", "yaml")
+    assert watched.returncode == 0, watched.stderr
+    documents = list(yaml.safe_load_all(watched.stdout))
+    assert documents[0]["event"]["eventType"] == "RUN_STARTED"
+    assert documents[-1]["data"]["id"] == run["id"]
+    assert documents[-1]["data"]["status"] == "succeeded"
+    # An output format that does not exist: Typer's usage error.
+    assert cli.run("projects", "list", "-o", "xml").returncode == 2
+
+
+def test_tasks_by_name_and_the_latest_run_by_default(cli: Cli, built: dict[str, Any]) -> None:
+    """Runs here: only the built one (the retry test runs later), so it is the latest."""
+    project, run = built["project"], built["run"]
+    runs = cli.json("run", "list", project)["data"]
+    assert [r["id"] for r in runs] == [run["id"]]
+    # Every way `run watch` names a task (its id in the events, its slug in the graph)
+    # and its number give the same log as the task's id.
+    watched = cli.ok("run", "watch", project, run["id"]).stdout
+    first = run["tasks"][0]
+    assert first["slug"] in watched
+    by_id = cli.ok("run", "logs", project, run["id"], first["id"]).stdout
+    assert by_id.strip()
+    number = str(int(first["id"].removeprefix("task_")))
+    for name in (
+        first["slug"],
+        first["slug"].upper(),
+        number,
+        first["id"].replace("_", "-"),
+        first["id"].removeprefix("task_"),
+    ):
+        assert cli.ok("run", "logs", project, run["id"], name).stdout == by_id, name
+    # The run left out: the latest, for logs as for watch, describe, export.
+    assert cli.ok("run", "logs", project, first["slug"]).stdout == by_id
+    tail = cli.json("run", "logs", project, first["slug"], "--tail", "1")["data"]
+    assert tail["lines"] == by_id.splitlines()[-1:]
+    verification = cli.ok("run", "logs", project, "--verification").stdout
+    assert verification == cli.ok("run", "logs", project, run["id"], "--verification").stdout
+    assert cli.json("run", "describe", project)["data"]["id"] == run["id"]
+    # Names that fit no task: NOT_FOUND, with the run's tasks named.
+    unknown = cli.json("run", "logs", project, "no-such-task", code=4)
+    assert unknown["error"]["code"] == "NOT_FOUND"
+    assert first["id"] in unknown["error"]["message"]
+    assert first["slug"] in unknown["error"]["message"]
+    assert cli.json("run", "logs", project, "99", code=4)["error"]["code"] == "NOT_FOUND"
+    both = cli.json("run", "logs", project, first["slug"], "--verification", code=5)
+    assert both["error"]["code"] == "VALIDATION_ERROR"
+    assert cli.run("run", "logs", project, run["id"], "a", "b").returncode == 2
+
+
+def test_the_current_project_is_every_commands_default(
+    cli: Cli, built: dict[str, Any], tmp_path: Path
+) -> None:
+    project, run = built["project"], built["run"]
+    config = _own_config(cli, tmp_path)
+    # None chosen: the commands say how to choose one (exit 5), nothing is guessed.
+    none = cli.json("spec", "show", code=5, config=config)
+    assert none["error"]["code"] == "VALIDATION_ERROR"
+    assert "prazium projects use" in none["error"]["message"]
+    assert cli.json("projects", "use", config=config)["data"]["project"] is None
+    # An unknown project is refused and not kept.
+    assert cli.json("projects", "use", "proj_nope", code=4, config=config)["error"]["code"] == (
+        "NOT_FOUND"
+    )
+    assert "project" not in json.loads(config.read_text())
+    chosen = cli.json("projects", "use", project, config=config)["data"]
+    assert chosen["project"] == project
+    assert json.loads(config.read_text())["project"] == project
+    assert project in cli.ok("projects", "use", config=config).stdout
+    # Now PROJECT may be left out, whatever else is given.
+    assert cli.json("projects", "show", config=config)["data"]["id"] == project
+    assert cli.json("run", "list", config=config)["data"][0]["id"] == run["id"]
+    assert cli.json("run", "describe", run["id"], config=config)["data"]["id"] == run["id"]
+    task = run["tasks"][0]
+    by_id = cli.ok("run", "logs", project, run["id"], task["id"]).stdout
+    assert cli.ok("run", "logs", task["slug"], config=config).stdout == by_id
+    assert (
+        cli.ok("files", "cat", "README.md", config=config).stdout
+        == cli.ok("files", "cat", project, "README.md").stdout
+    )
+    spec = cli.json("spec", "show", config=config)["data"]
+    assert spec["projectId"] == project
+    # PRAZIUM_PROJECT wins over the file; --clear forgets the file's.
+    other = cli.json("spec", "show", code=4, config=config, PRAZIUM_PROJECT="proj_nope")
+    assert other["error"]["code"] == "NOT_FOUND"
+    assert cli.json("projects", "use", "--clear", config=config)["data"]["project"] is None
+    assert "project" not in json.loads(config.read_text())
+    cli.json("run", "list", code=5, config=config)
+    # A login with another key forgets the current project (another tenant's, maybe).
+    cli.json("projects", "use", project, config=config)
+    cli.ok("login", "--api-url", cli.api, "--api-key", cli.key, config=config)
+    assert json.loads(config.read_text())["project"] == project  # the same key: kept
+    cli.ok("login", "--api-url", cli.api, "--api-key", cli.admin_key, config=config)
+    assert "project" not in json.loads(config.read_text())
+
+
+def test_spec_show_renders_the_documents(cli: Cli, built: dict[str, Any]) -> None:
+    project = built["project"]
+    spec = cli.json("spec", "show", project)["data"]
+    documents = spec["documents"]
+    assert list(documents)[:1] == ["SPEC.md"] and {"ACCEPTANCE.md", "DATA.md"} <= set(documents)
+    shown = cli.json("projects", "show", project)["data"]["spec"]
+    assert documents == shown["documents"] and spec["version"] == shown["version"]
+    # Rendered: headings without their "#", each document under its name.
+    rendered = cli.ok("spec", "show", project, COLUMNS="100").stdout
+    heading = next(line for line in documents["SPEC.md"].splitlines() if line.startswith("# "))
+    assert heading[2:].strip() in rendered and heading not in rendered.splitlines()
+    for name in documents:
+        assert name in rendered
+    assert f"spec v{spec['version']}" in rendered
+    # Raw: one document exactly as it is; all of them each after its name.
+    raw = cli.ok("spec", "show", project, "--raw", "--doc", "SPEC.md").stdout
+    assert raw == documents["SPEC.md"]
+    assert (
+        cli.ok("spec", "show", project, "--raw", "-d", "acceptance").stdout
+        == (documents["ACCEPTANCE.md"])
+    )
+    every = cli.ok("spec", "show", project, "--raw").stdout
+    assert every.startswith("==> SPEC.md <==\n" + documents["SPEC.md"])
+    assert all(f"==> {name} <==" in every for name in documents)
+    only = cli.json("spec", "show", project, "--doc", "data")["data"]["documents"]
+    assert list(only) == ["DATA.md"]
+    missing = cli.json("spec", "show", project, "--doc", "NOPE.md", code=4)
+    assert "SPEC.md" in missing["error"]["message"]
+    # A project without a spec yet: NOT_FOUND, saying what to do.
+    draft = cli.json(
+        "projects", "create", "Draft", "--description", "A draft with no spec written yet."
+    )["data"]
+    no_spec = cli.json("spec", "show", draft["id"], code=4)
+    assert f"prazium answer {draft['id']}" in no_spec["error"]["message"]
+    # Regenerating needs a spec: the API's CONFLICT, exit 6.
+    refused = cli.run("regenerate", draft["id"], "-m", "More fields")
+    assert refused.returncode == 6 and "CONFLICT" in refused.stderr
+    cli.json("projects", "archive", draft["id"])
+
+
+def test_run_describe(cli: Cli, built: dict[str, Any]) -> None:
+    project, run = built["project"], built["run"]
+    described = cli.json("run", "describe", project, run["id"])["data"]
+    assert described["id"] == run["id"] and described["status"] == "succeeded"
+    assert described["mergedCommit"] == run["mergedCommit"]
+    assert described["verificationResult"] == run["verificationResult"]
+    assert "specSnapshot" not in described  # the spec is `prazium spec show`'s
+    assert 0 < described["durationSeconds"] <= 600
+    phases = [p["phase"] for p in described["phases"]]
+    assert phases == ["decomposing", "executing", "merging", "verifying"]
+    assert all(
+        p["durationSeconds"] is not None and p["durationSeconds"] >= 0 for p in described["phases"]
+    )
+    # The phases follow one another from the run's first event, within the run's time.
+    offsets = [p["startOffsetSeconds"] for p in described["phases"]]
+    assert offsets[0] == 0 and offsets == sorted(offsets)
+    total = sum(p["durationSeconds"] for p in described["phases"])
+    assert total <= described["durationSeconds"] + 1
+    assert [t["id"] for t in described["tasks"]] == [t["id"] for t in run["tasks"]]
+    for task in described["tasks"]:
+        assert task["status"] == "succeeded" and task["attempts"] >= 1
+        assert 0 <= task["durationSeconds"] <= described["durationSeconds"]
+        assert offsets[1] <= task["startOffsetSeconds"] <= offsets[2]  # while executing
+        assert task["result"]["commitSha"]
+    text = cli.ok("run", "describe", project, run["id"], COLUMNS="80").stdout
+    for expected in (run["id"], project, "succeeded", run["mergedCommit"], "verifying"):
+        assert expected in text, expected
+    assert run["verificationResult"]["summary"] in text
+    wide = cli.ok("run", "describe", project, run["id"], "-o", "wide", COLUMNS="200").stdout
+    for task in described["tasks"]:
+        assert task["result"]["commitSha"] in wide
+        if task["result"]["commitSha"] != run["mergedCommit"]:  # that one is shown anyway
+            assert task["result"]["commitSha"] not in text
+    assert cli.json("run", "describe", project, "run_nope", code=4)["error"]["code"] == (
+        "NOT_FOUND"
+    )
+
+
 def test_run_retry_cancel_and_errors(cli: Cli, built: dict[str, Any]) -> None:
     project, run = built["project"], built["run"]
     retried = cli.json("run", "retry", project, run["id"])["data"]
@@ -318,6 +560,156 @@ def test_run_logs(cli: Cli, built: dict[str, Any]) -> None:
     assert verification.strip()
     missing = cli.json("run", "logs", project, run["id"], "task_999", code=4)
     assert missing["error"]["code"] == "NOT_FOUND"
+
+
+def test_deploy_and_previews(cli: Cli, built: dict[str, Any]) -> None:
+    """No node here: a preview stays `deploying` (its Pod never runs), so --wait ends
+    by its timeout, or when the preview is stopped under it."""
+    project = built["project"]
+    succeeded = cli.json("run", "list", project, "--status", "succeeded")["data"]
+    latest = max(succeeded, key=lambda r: r["runNumber"])
+    deployed = cli.json("deploy", project)["data"]  # the latest succeeded run by default
+    dep = deployed["id"]
+    assert dep.startswith("dep_") and deployed["status"] == "deploying"
+    assert deployed["runId"] == latest["id"] and deployed["provider"] == "kubernetes"
+    assert deployed["url"] is None and deployed["createdAt"]
+    text = cli.ok("deploy", project, "--run", built["run"]["id"], COLUMNS="80").stdout
+    assert "deploying" in text and built["run"]["id"] in text
+    assert f"prazium previews show {project} dep_" in text
+    shown = yaml.safe_load(cli.ok("previews", "show", project, dep, "-o", "yaml").stdout)
+    assert shown["data"] == {**deployed, "status": "deploying"}
+    assert dep in cli.ok("previews", "show", project, dep).stdout
+    # --wait: a preview that never turns live ends in TIMEOUT (exit 1)...
+    timed = cli.json("previews", "show", project, dep, "--wait", "--timeout", "2", code=1)
+    assert timed["error"]["code"] == "TIMEOUT" and dep in timed["error"]["message"]
+    waited = cli.json("deploy", project, "--wait", "--timeout", "1", code=1)
+    assert waited["error"]["details"]["deployment"]["status"] == "deploying"
+    # ... or, stopped while waited for, in DEPLOY_FAILED (exit 1).
+    waiting = subprocess.Popen(
+        [
+            str(PRAZIUM),
+            "previews",
+            "show",
+            project,
+            dep,
+            "--wait",
+            "--timeout",
+            "120",
+            "-o",
+            "json",
+            "--config",
+            str(cli.config),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cli.env,
+    )
+    time.sleep(1.5)
+    stopped = cli.json("previews", "stop", project, dep)["data"]
+    assert stopped == {"id": dep, "status": "stopped"}
+    out, err = waiting.communicate(timeout=60)
+    assert waiting.returncode == 1, (out, err)
+    failed = json.loads(out)["error"]
+    assert failed["code"] == "DEPLOY_FAILED" and failed["details"]["deployment"]["status"] == (
+        "stopped"
+    )
+    assert cli.json("previews", "show", project, dep)["data"]["status"] == "stopped"
+    assert "stopped" in cli.ok("previews", "stop", project, dep).stdout  # again: the same
+    # Errors: the API's codes and exit codes.
+    assert cli.json("previews", "show", project, "dep_nope", code=4)["error"]["code"] == (
+        "NOT_FOUND"
+    )
+    assert cli.json("deploy", project, "--run", "run_nope", code=4)["error"]["code"] == (
+        "NOT_FOUND"
+    )
+    railway = cli.json("deploy", project, "--provider", "railway", code=5)["error"]
+    assert railway["code"] == "VALIDATION_ERROR" and "kubernetes" in railway["message"]
+    no_id = cli.json("previews", "show", project, code=5)["error"]
+    assert "dep_" in no_id["message"]
+    second = re.search(r"dep_[0-9a-f]+", text)
+    assert second is not None, text
+    for other in (second.group(0), waited["error"]["details"]["deployment"]["id"]):
+        cli.json("previews", "stop", project, other)
+
+
+def test_version_whoami_and_logout(cli: Cli, tmp_path: Path) -> None:
+    with httpx.Client(base_url=f"{cli.api}/v1", timeout=30) as http:
+        health = http.get("/health").json()
+        me = http.get("/auth/me", headers={"Authorization": f"Bearer {cli.key}"}).json()["data"]
+    client_version = metadata.version("prazium")
+    versions = cli.json("version")["data"]
+    assert versions["client"]["version"] == client_version
+    assert versions["server"] == {
+        "apiUrl": cli.api,
+        "version": health["version"],
+        "status": health["status"],
+    }
+    text = cli.ok("version").stdout
+    assert f"client  {client_version}" in text and f"server  {health['version']}" in text
+    assert cli.json("version", "--client")["data"]["server"] is None
+    # The server unreachable: the client's version all the same, exit 0, said on stderr.
+    down = cli.run("version", PRAZIUM_API_URL="http://127.0.0.1:9")
+    assert down.returncode == 0 and client_version in down.stdout
+    assert "UNREACHABLE" in down.stderr
+    unreachable = cli.json("version", PRAZIUM_API_URL="http://127.0.0.1:9")["data"]
+    assert unreachable["server"] is None and unreachable["serverError"]["code"] == "UNREACHABLE"
+
+    who = cli.json("whoami")["data"]
+    assert {k: who[k] for k in ("keyId", "tenant", "tier", "admin")} == {
+        k: me[k] for k in ("keyId", "tenant", "tier", "admin")
+    }
+    assert who["apiUrl"] == cli.api and who["configPath"] == str(cli.config)
+    assert cli.key not in json.dumps(who)
+    said = cli.ok("whoami").stdout
+    assert me["keyId"] in said and cli.namespace in said and cli.api in said
+
+    config = _own_config(cli, tmp_path)
+    cli.json("projects", "use", cli.json("projects", "list")["data"][0]["id"], config=config)
+    out = cli.json("logout", config=config)["data"]
+    assert out["forgotKey"] is True and out["apiUrl"] == cli.api
+    assert json.loads(config.read_text()) == {"apiUrl": cli.api}  # key and project gone
+    assert stat.S_IMODE(config.stat().st_mode) == 0o600
+    after = cli.json("whoami", code=3, config=config)["error"]
+    assert after["code"] == "UNAUTHORIZED" and "prazium login" in after["message"]
+    again = cli.run("logout", config=config)
+    assert again.returncode == 0 and "not logged in" in again.stdout
+    # A key from the environment is not the file's to forget: logout says so.
+    env_key = cli.run("logout", config=config, PRAZIUM_API_KEY=cli.key)
+    assert env_key.returncode == 0 and "PRAZIUM_API_KEY" in env_key.stderr
+    # The next login needs no --api-url: the URL stayed.
+    relogin = cli.run("login", "--api-key", cli.key, config=config)
+    assert relogin.returncode == 0, relogin.stderr
+    assert json.loads(config.read_text()) == {"apiUrl": cli.api, "apiKey": cli.key}
+
+
+def test_regenerate_writes_a_new_spec_version(cli: Cli, tmp_path: Path) -> None:
+    created = cli.json(
+        "projects", "create", "Book Club", "--description", "A book club with members and books."
+    )["data"]
+    project = created["id"]
+    with httpx.Client(base_url=f"{cli.api}/v1", timeout=120) as http:
+        questions = http.post(
+            f"/projects/{project}/clarify", headers={"Authorization": f"Bearer {cli.key}"}
+        ).json()["data"]["questions"]
+    answers = tmp_path / "answers.json"
+    answers.write_text(json.dumps({q["id"]: _reply(q) for q in questions}))
+    answered = cli.ok("answer", project, "--file", str(answers)).stdout
+    assert f"prazium spec show {project}" in answered and "projects show" not in answered
+    first = cli.json("spec", "show", project)["data"]["version"]
+
+    again = cli.json("regenerate", project, "--feedback", "Members have an email address.")
+    assert again["data"]["status"] == "spec_review"
+    assert again["data"]["spec"]["version"] == first + 1
+    assert cli.json("spec", "show", project)["data"]["version"] == first + 1
+    feedback = tmp_path / "feedback.txt"
+    feedback.write_text("Books have a required title.\n")
+    text = cli.ok("regenerate", project, "--feedback-file", str(feedback)).stdout
+    assert f"spec v{first + 2}" in text and f"prazium spec show {project}" in text
+    both = cli.json("regenerate", project, "-m", "x", "--feedback-file", str(feedback), code=5)
+    assert both["error"]["code"] == "VALIDATION_ERROR"
+    assert cli.json("spec", "show", project)["data"]["version"] == first + 2  # nothing sent
+    cli.json("projects", "archive", project)
 
 
 def test_clone(cli: Cli, built: dict[str, Any], tmp_path: Path) -> None:
@@ -459,6 +851,20 @@ def test_shell_completion_and_help(cli: Cli) -> None:
         check=False,
     )
     assert done.returncode == 0 and done.stdout.split() == ["run"]
+    for words, expected in (("prazium pre", ["previews"]), ("prazium run des", ["describe"])):
+        completed = subprocess.run(
+            [str(PRAZIUM)],
+            capture_output=True,
+            text=True,
+            env={
+                **cli.env,
+                "_PRAZIUM_COMPLETE": "complete_bash",
+                "COMP_WORDS": words,
+                "COMP_CWORD": str(len(words.split()) - 1),
+            },
+            check=False,
+        )
+        assert completed.returncode == 0 and completed.stdout.split() == expected, words
     script = subprocess.run(
         [str(PRAZIUM), "--show-completion", "bash"],
         capture_output=True,
@@ -468,6 +874,15 @@ def test_shell_completion_and_help(cli: Cli) -> None:
     )
     assert script.returncode == 0 and "_prazium_completion" in script.stdout
     usage = subprocess.run(
-        [str(PRAZIUM), "run", "logs"], capture_output=True, text=True, env=cli.env, check=False
+        [str(PRAZIUM), "projects", "archive"],
+        capture_output=True,
+        text=True,
+        env=cli.env,
+        check=False,
     )
     assert usage.returncode == 2  # Typer's usage error
+    # Arguments checked before the API is asked (no login needed to be told).
+    neither = subprocess.run(
+        [str(PRAZIUM), "run", "logs"], capture_output=True, text=True, env=cli.env, check=False
+    )
+    assert neither.returncode == 5 and "--verification" in neither.stderr
