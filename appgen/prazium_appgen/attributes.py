@@ -106,7 +106,7 @@ def attribute_field(words: list[str], choices: tuple[str, ...] = ()) -> Field | 
     if kind == DATETIME:
         return Field(name, "string", format="datetime")
     if kind == MONEY:
-        return Field(name, "number", minimum=0)
+        return Field(name, "number", minimum=0, format="money")
     if kind == COUNT:
         return Field(name, "integer", minimum=0)
     if kind == MEASURE:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from prazium_appgen.attributes import attribute_field
 from prazium_appgen.entities import RESERVED_FIELDS, Field
@@ -414,14 +414,7 @@ class _Builder:
             for record, fields in self.reading.fields.items():
                 for index, existing in enumerate(fields):
                     if existing.name == name and _mentioned_near(self.mentions, record, offset):
-                        fields[index] = Field(
-                            existing.name,
-                            existing.type,
-                            True,
-                            existing.format,
-                            existing.choices,
-                            existing.minimum,
-                        )
+                        fields[index] = replace(existing, required=True)
 
 
 def _connector(tokens: list[Token], start: int, end: int) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prazium_appgen.capabilities import USER_INTERFACE, unbuilt_capabilities
+from prazium_appgen.capabilities import unbuilt_capabilities
 from prazium_appgen.data_md import render_data_md
 from prazium_appgen.entities import Entity, Field
 from prazium_appgen.entity_selection import select_entities
@@ -168,20 +168,26 @@ def render_spec_md(decisions: SpecDecisions) -> str:
         "",
         "- A JSON HTTP API written with the Python 3.11 standard library only",
         "  (`http.server`, `json`, `sqlite3`), so it runs and tests with nothing installed.",
+        "- A web interface at `/`, served by the app itself: a page per record type to",
+        "  list, create, edit and delete records, with forms typed from DATA.md and",
+        "  validation errors shown beside their fields. Plain HTML, CSS and JavaScript:",
+        "  no CDN, no build step; it works on a phone.",
         "- Persistence in SQLite; the database file is taken from `APP_DATABASE`",
         "  (default: in-memory). The server listens on `APP_HOST`:`APP_PORT`",
         "  (default `127.0.0.1:8000`).",
         "- Each resource lives in its own module under `app/resources/` and is discovered",
         "  at start-up, so resources can be built independently.",
         "- Every route in ROUTES.md has automated tests that start the real server.",
-        f"  Run them with `{' '.join(VERIFY_COMMAND)}`.",
+        f"  Run them with `./run.sh test` or `{' '.join(VERIFY_COMMAND)}`.",
     ]
     if decisions.with_auth:
         lines += [
             "- Accounts: passwords are stored as salted PBKDF2-SHA256 hashes; login returns",
             "  a random bearer token stored only as its SHA-256 digest.",
         ]
-    lines += ["", *render_not_built(decisions)]
+    not_built = render_not_built(decisions)
+    if not_built:
+        lines += ["", *not_built]
     if decisions.feedback:
         lines += ["", "## Revision notes", "", f"Revision {decisions.revision} feedback:", ""]
         lines += [f"> {line}" if line else ">" for line in decisions.feedback.splitlines()]
@@ -205,14 +211,14 @@ def render_not_built(decisions: SpecDecisions) -> list[str]:
                 f"- **{format_answer(decision.answer)} sign-in** (answered): needs the provider"
                 " integration; this build has email/password accounts only."
             )
-    title, needs = USER_INTERFACE
-    items.append(f"- **{title}**: needs {needs}.")
+    if not items:
+        return []
     return [
         "## Not built by the offline agent",
         "",
-        "The offline template agent builds the JSON API above: records with validation,",
-        "relations and, where asked for, email/password accounts. These parts of the",
-        "description are not built; an LLM agent or a person must add them:",
+        "The offline template agent builds the JSON API and web interface above: records",
+        "with validation, relations and, where asked for, email/password accounts. These",
+        "parts of the description are not built; an LLM agent or a person must add them:",
         "",
         *items,
     ]

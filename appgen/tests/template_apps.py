@@ -6,8 +6,9 @@
 * :func:`build_app` runs every task of the plan through the template coder into
   a directory, and :func:`run_app_tests` runs the plan's verify command there.
 * :func:`probe_app` starts the generated app as its own process and exercises
-  every route of ROUTES.md over real HTTP, plus every relation of DATA.md
-  (missing parent, filter by parent, deleting a parent).
+  every route of ROUTES.md over real HTTP (the web interface's page and assets
+  included), plus every relation of DATA.md (missing parent, filter by parent,
+  deleting a parent).
 """
 
 from __future__ import annotations
@@ -39,6 +40,13 @@ from prazium_kit.agentapi import PlanDocument
 from prazium_kit.plan import topological_order
 
 CORPUS_PATH = pathlib.Path(__file__).resolve().with_name("corpus.yaml")
+UI_TYPES = {
+    "/": "text/html",
+    "/ui/app.js": "text/javascript",
+    "/ui/app.css": "text/css",
+    "/ui/model.json": "application/json",
+}
+"""The web interface's routes and the content type each must answer with."""
 MISSING_ID = 999999
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -127,6 +135,16 @@ class _Client:
                 payload = error.read()
                 return error.code, json.loads(payload) if payload else None
 
+    def fetch(self, path: str) -> tuple[int, str, bytes]:
+        """(status, content type, body) of a GET whose answer may not be JSON."""
+        request = urllib.request.Request(self.base_url + path)
+        try:
+            with _OPENER.open(request, timeout=10) as response:
+                return response.status, response.headers.get("Content-Type", ""), response.read()
+        except urllib.error.HTTPError as error:
+            with error:
+                return error.code, error.headers.get("Content-Type", ""), error.read()
+
 
 def _free_port() -> int:
     with socket.socket() as probe:
@@ -214,6 +232,9 @@ class _Probe:
         if path.startswith("/api/auth/"):
             self.exercise_auth(method, path)
             return
+        if path in UI_TYPES:
+            self.exercise_ui(method, path)
+            return
         for entity in self.entities.values():
             if path == entity.collection_path:
                 if method == "GET":
@@ -237,6 +258,22 @@ class _Probe:
                     self.expect("GET", f"{parent.collection_path}/{MISSING_ID}/"
                                 f"{entity.url_segment}", None, 404)  # fmt: skip
                     return
+
+    def exercise_ui(self, method: str, path: str) -> None:
+        """The web interface's page and assets: their content types, and a page that
+        links every record type of DATA.md."""
+        assert method == "GET", (method, path)
+        status, content_type, body = self.client.fetch(path)
+        assert status == 200, f"GET {path} -> {status}: {body[:500]!r}"
+        assert content_type.split(";")[0] == UI_TYPES[path], (path, content_type)
+        if path == "/":
+            page = body.decode()
+            for entity in self.entities.values():
+                assert f'href="#/{entity.url_segment}"' in page, (entity.name, page[:2000])
+        if path == "/ui/model.json":
+            names = [item["name"] for item in json.loads(body)["entities"]]
+            assert names == list(self.entities), names
+        self.report.exercised.append((method, path, status))
 
     def exercise_item(self, entity: Entity, method: str, route: str) -> None:
         record = self.create(entity)

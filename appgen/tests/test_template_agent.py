@@ -311,9 +311,16 @@ def test_routes_document_lists_crud_and_health(pm_documents: dict[str, str]) -> 
     ]:
         assert expected in routes
     entities = parse_data_md(pm_documents["DATA.md"])
-    # five CRUD routes per entity, and a nested list under each parent it refers to
+    # health, the web interface's page and three assets, four account routes, five CRUD
+    # routes per entity, and a nested list under each parent it refers to
     nested = sum(len(entity.references) for entity in entities)
-    assert len(routes) == 1 + 4 + 5 * len(entities) + nested
+    assert len(routes) == 1 + 4 + 4 + 5 * len(entities) + nested
+    assert routes[1:5] == [
+        ("GET", "/"),
+        ("GET", "/ui/app.js"),
+        ("GET", "/ui/app.css"),
+        ("GET", "/ui/model.json"),
+    ]
     assert ("GET", "/api/boards/{id}/tasks") in routes
 
 
@@ -548,6 +555,7 @@ def test_every_merge_step_leaves_a_green_tree(tmp_path: pathlib.Path) -> None:
     assert [t["slug"] for t in plan["tasks"]] == [
         "app-shell",
         "data-model",
+        "web-ui",
         "api-notes",
         "api-tags",
         "smoke-tests",

@@ -96,7 +96,7 @@ def test_fields_from_phrases_are_typed() -> None:
         "paid/unpaid. Rooms have a capacity."
     )["Visit"]
     assert field_of(visit, "date") == Field("date", "string", format="date")
-    assert field_of(visit, "fee") == Field("fee", "number", minimum=0)
+    assert field_of(visit, "fee") == Field("fee", "number", minimum=0, format="money")
     assert field_of(visit, "duration_minutes") == Field("duration_minutes", "integer", minimum=0)
     assert field_of(visit, "status").choices == ("paid", "unpaid")
 
@@ -109,7 +109,7 @@ def test_money_quantities_and_texts() -> None:
     assert "Menu" in entities
     assert field_of(entities["Restaurant"], "opening_hours") == Field("opening_hours", "string")
     for name in ("tax", "tip", "total"):
-        assert field_of(entities["Order"], name) == Field(name, "number", minimum=0)
+        assert field_of(entities["Order"], name) == Field(name, "number", minimum=0, format="money")
     assert field_of(entities["Plant"], "spacing") == Field("spacing", "number", minimum=0)
 
 
@@ -262,7 +262,6 @@ def test_spec_lists_what_the_offline_agent_does_not_build() -> None:
         "Payment processing",
         "PDF documents",
         "Real-time updates",
-        "A user interface",
     ):
         assert f"**{title}**" in section
 
