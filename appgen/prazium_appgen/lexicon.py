@@ -232,3 +232,38 @@ PEOPLE_NOUNS = _words(
     """
 )
 """Roles people play: "appointments with clients" refers to clients, it does not own them."""
+
+TRANSACTION_NOUNS = _words(
+    """
+    order booking reservation appointment visit loan rental sale purchase payment invoice
+    bill receipt delivery donation distribution prescription walk ride trip move job lesson
+    session inspection review vote shift treatment vaccination checkup exam examination
+    test check reading measurement harvest subscription membership enrolment enrollment
+    registration application request claim transaction transfer expense repair service
+    log entry record report permit license licence ticket assignment rsvp attendance
+    consultation admission adoption borrowing sighting catch workout commission quote
+    """
+)
+"""Heads of records that stand for one thing happening between others (a loan of a
+book to a member, a visit of a pet): such a record refers to the records it involves."""
+
+GATHERING_NOUNS = _words(
+    """
+    class event meeting concert rehearsal screening match game conference gig talk course
+    tour party wedding show performance festival tournament race competition meetup
+    workshop seminar webinar lecture ceremony
+    """
+)
+"""Heads of records for things many people take part in: such a record is no child of
+one participant, but a booking of it may refer to it."""
+
+CONTAINER_NOUNS = _words(
+    """
+    room category group folder collection shelf department team project board list site
+    ward warehouse store shop branch location area zone region building floor house
+    household account workspace organisation organization club league library kitchen
+    garden farm field bed tank aquarium apiary hive freezer box bin drawer cabinet
+    """
+)
+"""Heads of records that hold others (a room holds items): a record of this kind the
+answers add is a parent, not a child."""

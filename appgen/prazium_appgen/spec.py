@@ -9,23 +9,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from prazium_appgen.answers import Answer, resolve_answers
 from prazium_appgen.capabilities import unbuilt_capabilities
 from prazium_appgen.data_md import render_data_md
 from prazium_appgen.entities import Entity, Field
-from prazium_appgen.entity_selection import select_entities
+from prazium_appgen.entity_selection import build_entities
 from prazium_appgen.features import (
     AUTHENTICATION,
     FEATURES_BY_KEY,
     Feature,
 )
 from prazium_appgen.naming import with_article
-from prazium_appgen.questions import (
-    ENTITIES_KEY,
-    Answer,
-    build_questions,
-    records_text,
-    resolve_answers,
-)
+from prazium_appgen.questions import Question, records_text
+from prazium_appgen.reader import read
 from prazium_appgen.routes import render_routes_md
 
 VERIFY_COMMAND = ("python", "-m", "unittest", "discover", "-s", "tests", "-t", ".", "-v")
@@ -56,6 +52,8 @@ class SpecDecisions:
     feedback: str | None
     features: tuple[FeatureDecision, ...]
     entities: tuple[Entity, ...]
+    clarifications: tuple[tuple[Question, str], ...] = ()
+    """Each question about the data with its answer in words ("(default)" if none)."""
 
     @property
     def with_auth(self) -> bool:
@@ -69,23 +67,31 @@ def decide_spec(
     feedback: str | None,
     revision: int,
 ) -> SpecDecisions:
-    questions = build_questions(display_name, description)
-    resolved = resolve_answers(questions, answers)
+    base, questions, resolved = resolve_answers(display_name, description, answers)
     feature_decisions = tuple(
         FeatureDecision(
-            FEATURES_BY_KEY[question.key], resolved[question.key], question.id in answers
+            FEATURES_BY_KEY[question.key], resolved.features[question.key], question.id in answers
         )
         for question in questions
         if question.key in FEATURES_BY_KEY
     )
-    entities_answer = resolved.get(ENTITIES_KEY, "")
-    entities = select_entities(
-        records_text(display_name, description),
-        {decision.feature.key for decision in feature_decisions},
-        entities_answer if isinstance(entities_answer, str) else "",
-        feedback,
-    )
     cleaned_feedback = feedback.strip() if feedback and feedback.strip() else None
+    # Records the answers or the feedback name are read together with the description:
+    # "vaccinations of pets" says what the added record belongs to.
+    text = "\n".join(
+        part
+        for part in (
+            records_text(display_name, description),
+            resolved.more_records_text,
+            cleaned_feedback,
+        )
+        if part
+    )
+    names = list(resolved.records)
+    if cleaned_feedback:
+        names = list(dict.fromkeys(names + read(cleaned_feedback).records))
+    added = [name for name in names if name not in base.records]
+    entities = build_entities(read(text), names, resolved.choices, added)
     return SpecDecisions(
         display_name.strip() or "App",
         description.strip(),
@@ -93,6 +99,7 @@ def decide_spec(
         cleaned_feedback,
         feature_decisions,
         tuple(entities),
+        tuple(resolved.data_answers),
     )
 
 
@@ -154,7 +161,7 @@ def render_spec_md(decisions: SpecDecisions) -> str:
             for decision in decisions.features
         ]
     else:
-        lines.append("No optional features were requested; the app is a data API.")
+        lines.append("No optional features were requested; the app manages the records below.")
     lines += ["", "## Data", ""]
     lines += [
         f"- **{entity.name}**: {', '.join(_field_summary(field) for field in entity.fields)}"
@@ -163,6 +170,7 @@ def render_spec_md(decisions: SpecDecisions) -> str:
     lines += [
         "",
         "Field types, required flags, rules and relations are defined in DATA.md.",
+        *render_clarifications(decisions),
         "",
         "## Architecture",
         "",
@@ -192,6 +200,17 @@ def render_spec_md(decisions: SpecDecisions) -> str:
         lines += ["", "## Revision notes", "", f"Revision {decisions.revision} feedback:", ""]
         lines += [f"> {line}" if line else ">" for line in decisions.feedback.splitlines()]
     return "\n".join(lines) + "\n"
+
+
+def render_clarifications(decisions: SpecDecisions) -> list[str]:
+    """The questions about the data and how they were answered."""
+    if not decisions.clarifications:
+        return []
+    rows = [
+        f"| {question.text.replace('|', '/')} | {answer.replace('|', '/')} |"
+        for question, answer in decisions.clarifications
+    ]
+    return ["", "## Clarifications", "", "| Question | Answer |", "|----------|--------|", *rows]
 
 
 def _field_summary(field: Field) -> str:

@@ -2,7 +2,8 @@
 
 * :func:`load_corpus` reads corpus.yaml (beside this module).
 * :func:`documents_with_defaults` answers every clarifying question the way a
-  hurried user would (first option, yes, free text left empty).
+  hurried user would: the form as it first shows (first option of a single
+  choice, nothing ticked, yes, free text left empty).
 * :func:`build_app` runs every task of the plan through the template coder into
   a directory, and :func:`run_app_tests` runs the plan's verify command there.
 * :func:`probe_app` starts the generated app as its own process and exercises
@@ -36,7 +37,7 @@ from prazium_appgen import (
     parse_routes_md,
 )
 from prazium_appgen.app.render import changed_value, sample_value
-from prazium_kit.agentapi import PlanDocument
+from prazium_kit.agentapi import PlanDocument, Question
 from prazium_kit.plan import topological_order
 
 CORPUS_PATH = pathlib.Path(__file__).resolve().with_name("corpus.yaml")
@@ -72,14 +73,25 @@ def load_corpus() -> list[CorpusCase]:
     ]
 
 
-def documents_with_defaults(name: str, description: str) -> dict[str, str]:
-    planner = TemplatePlanner()
+def default_answers(questions: list[Question]) -> dict[str, object]:
+    """The answers of a form submitted as it first shows (the web dashboard's): the first
+    option of a single choice, nothing ticked in a multiple choice, yes, empty text."""
     answers: dict[str, object] = {}
-    for question in planner.clarify(name, description):
-        if question["type"] in ("single_choice", "multi_choice"):
+    for question in questions:
+        if question["type"] == "single_choice":
             answers[question["id"]] = question["options"][0]
+        elif question["type"] == "multi_choice":
+            answers[question["id"]] = []
         elif question["type"] == "boolean":
             answers[question["id"]] = True
+        else:
+            answers[question["id"]] = ""
+    return answers
+
+
+def documents_with_defaults(name: str, description: str) -> dict[str, str]:
+    planner = TemplatePlanner()
+    answers = default_answers(planner.clarify(name, description))
     return planner.write_spec(name, description, answers, None, 1)
 
 

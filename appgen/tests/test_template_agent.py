@@ -39,6 +39,7 @@ from prazium_kit.plan import (
     topological_order,
     validate_plan,
 )
+from template_apps import default_answers
 
 PM_NAME = "TeamBoard"
 PM_DESCRIPTION = (
@@ -169,14 +170,13 @@ def test_there_is_always_a_general_question(planner: TemplatePlanner) -> None:
     assert "records" in questions[0]["question"]
 
 
-def test_entities_question_lists_detected_entities(planner: TemplatePlanner) -> None:
+def test_records_question_lists_detected_entities(planner: TemplatePlanner) -> None:
     questions = planner.clarify(PM_NAME, PM_DESCRIPTION)
-    last = questions[-1]
-    assert last["type"] == "text"
-    for name in ("Project", "Team", "Task", "Board", "TimeEntry", "User"):
-        assert name in last["question"]
+    records = next(q for q in questions if q["question"].startswith("Found in the description"))
+    assert records["type"] == "multi_choice"
+    assert set(records["options"]) == {"Project", "Team", "Task", "Board", "TimeEntry", "User"}
     # "notifications" names a capability: it gets its feature question, not a table.
-    assert "Notification" not in last["question"]
+    assert "Notification" not in records["options"]
     assert any("notifications" in question["question"] for question in questions)
 
 
@@ -214,7 +214,8 @@ def test_entity_names_derive_paths() -> None:
 def test_data_md_round_trip(pm_documents: dict[str, str]) -> None:
     entities = parse_data_md(pm_documents["DATA.md"])
     # Parents come before the records that refer to them (Task.board_id -> Board).
-    assert [e.name for e in entities] == ["Project", "Board", "Task", "TimeEntry", "Team", "User"]
+    # A time entry is something that happens: it refers to the records it involves.
+    assert [e.name for e in entities] == ["Project", "Board", "Task", "Team", "TimeEntry", "User"]
     task = next(e for e in entities if e.name == "Task")
     assert task.fields[:3] == (
         Field("title", "string", True),
@@ -341,7 +342,7 @@ def test_entities_answer_replaces_detected_entities(planner: TemplatePlanner) ->
         1,
     )
     names = [e.name for e in parse_data_md(documents["DATA.md"])]
-    assert names == ["Recipe", "MealPlan", "ShoppingList"]
+    assert sorted(names) == ["MealPlan", "Recipe", "ShoppingList"]
 
 
 def test_team_and_user_entities_follow_features(planner: TemplatePlanner) -> None:
@@ -510,13 +511,7 @@ def build_and_verify(root: pathlib.Path, documents: dict[str, str]) -> tuple[str
 
 def test_end_to_end_project_management_app(tmp_path: pathlib.Path) -> None:
     planner = TemplatePlanner()
-    questions = planner.clarify(PM_NAME, PM_DESCRIPTION)
-    answers: dict[str, object] = {}
-    for question in questions:
-        if question["type"] in ("single_choice", "multi_choice"):
-            answers[question["id"]] = question["options"][0]
-        elif question["type"] == "boolean":
-            answers[question["id"]] = True
+    answers = default_answers(planner.clarify(PM_NAME, PM_DESCRIPTION))
     documents = planner.write_spec(PM_NAME, PM_DESCRIPTION, answers, None, 1)
 
     output, tests_run = build_and_verify(tmp_path, documents)

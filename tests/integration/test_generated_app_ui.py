@@ -200,7 +200,8 @@ def test_a_person_manages_records_in_the_generated_apps_web_interface(
         page.get_by_label("Name").fill(f"{child_title} the Second")
         page.get_by_role("button", name="Save changes").click()
         expect(page.locator("#notice")).to_contain_text(f"“{child_title} the Second” saved")
-        expect(page.get_by_role("link", name=f"{child_title} the Second", exact=True)).to_be_visible()
+        renamed = page.get_by_role("link", name=f"{child_title} the Second", exact=True)
+        expect(renamed).to_be_visible()
 
         # The parent cannot go while the child refers to it (restrict), the child can.
         nav.get_by_role("link", name=re.compile(parent.plural_label, re.I)).click()
