@@ -27,7 +27,6 @@ from prazium_appgen.questions import (
     RECORDS_KEY,
     REQUIRED,
     VALUES,
-    Draft,
     Question,
     draft,
     questions_for,
@@ -75,8 +74,8 @@ class Resolved:
 
 def resolve_answers(
     display_name: str, description: str, answers: Mapping[str, object]
-) -> tuple[Draft, list[Question], Resolved]:
-    """The draft, the questions and what their answers decide."""
+) -> tuple[list[Question], Resolved]:
+    """The questions and what their answers decide."""
     base = draft(display_name, description)
     questions = questions_for(base)
     resolved = Resolved(records=list(base.records), currency=base.currency)
@@ -89,7 +88,7 @@ def resolve_answers(
         resolved.data_answers.append((question, words))
     resolved.records = resolved.final_records()
     resolved.added = [name for name in resolved.records if name not in base.records]
-    return base, questions, resolved
+    return questions, resolved
 
 
 def _apply(question: Question, raw: object, resolved: Resolved) -> str:

@@ -49,7 +49,7 @@ ATTRIBUTE_KINDS: dict[str, str] = {
                     DATETIME),
     **dict.fromkeys(
         _keys("price cost fee amount total tax salary wage balance deposit rent discount fine "
-              "tip payout revenue rate value budget"), MONEY),
+              "tip payout revenue rate value budget estimate quote"), MONEY),
     **dict.fromkeys(
         _keys("quantity capacity stock count mileage seat serving age year calorie page rating "
               "score grade floor point step rep odometer"), COUNT),

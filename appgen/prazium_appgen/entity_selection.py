@@ -60,13 +60,10 @@ def build_entities(
     reading: Reading,
     names: list[str],
     choices: DataChoices = NO_CHOICES,
-    added: Collection[str] = (),
 ) -> list[Entity]:
-    """Entities for ``names``, parents first; never empty. ``added`` names the records
-    the answers or the feedback added to those the description names: :mod:`links`
-    places them if nothing links them yet."""
+    """Entities for ``names``, parents first (never empty), linked by :mod:`links`."""
     names = list(dict.fromkeys(names))
-    links = record_links(reading.relations, names, choices.refused_links, added)
+    links = record_links(reading.relations, names, choices.refused_links)
     entities = [
         _apply_choices(_entity(name, reading.fields.get(name, []), links), choices)
         for name in names

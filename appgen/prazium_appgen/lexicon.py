@@ -119,7 +119,7 @@ NOUN_VERBS = _words(
     move moves count counts offer offers match matches show shows set sets treat treats
     run runs feed feeds filter filters link links sign signs print prints search searches stops
     export exports import imports update updates message messages start end finish stop
-    issue issues cover covers process processes
+    issue issues cover covers process processes place places
     """
 )
 """Words that are nouns as often as verbs: nouns unless a verb reading is clear."""
@@ -240,7 +240,7 @@ TRANSACTION_NOUNS = _words(
     session inspection review vote shift treatment vaccination checkup exam examination
     test check reading measurement harvest subscription membership enrolment enrollment
     registration application request claim transaction transfer expense repair service
-    log entry record report permit license licence ticket assignment rsvp attendance
+    log entry report permit license licence ticket assignment rsvp attendance
     consultation admission adoption borrowing sighting catch workout commission quote
     """
 )
@@ -262,8 +262,10 @@ CONTAINER_NOUNS = _words(
     room category group folder collection shelf department team project board list site
     ward warehouse store shop branch location area zone region building floor house
     household account workspace organisation organization club league library kitchen
-    garden farm field bed tank aquarium apiary hive freezer box bin drawer cabinet
+    garden farm field bed tank aquarium apiary hive freezer box bin drawer cabinet plan
+    batch experiment menu playlist album kit bundle package series season schedule roster
+    programme program portfolio catalogue catalog
     """
 )
-"""Heads of records that hold others (a room holds items): a record of this kind the
-answers add is a parent, not a child."""
+"""Heads of records that hold others (a room holds items, a meal plan recipes): a record
+of this kind that nothing links yet is placed as a parent, not a child."""

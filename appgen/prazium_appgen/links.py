@@ -13,9 +13,10 @@ model holds, is the first link between them and closes no cycle:
   member, an order to the product. The most specific record comes first and
   implies what it belongs to (a visit refers to the pet, whose owner follows);
   a person implies nothing (an inspection's driver does not say which van);
-* **placed**: a record the answers or the feedback add that is still linked to
-  nothing goes under the record most others are linked to, or above it when it
-  holds things or is a person (an added room holds the items).
+* **placed**: a record still linked to nothing (when there are others) goes
+  under the record most others are linked to (ingredients under the recipe), or
+  above it when it holds things or is a person (a room holds the items); a person
+  and something many people take part in (a rehearsal) stay apart.
 
 Each link the description leads to is a clarifying question; answering no
 refuses it in either direction, and no later rule adds it back.
@@ -26,7 +27,12 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
-from prazium_appgen.lexicon import CONTAINER_NOUNS, PEOPLE_NOUNS, TRANSACTION_NOUNS
+from prazium_appgen.lexicon import (
+    CONTAINER_NOUNS,
+    GATHERING_NOUNS,
+    PEOPLE_NOUNS,
+    TRANSACTION_NOUNS,
+)
 from prazium_appgen.naming import camel_case, words_of
 from prazium_appgen.reader import RESTRICT, Relation
 from prazium_appgen.vocabulary import KNOWN_BY_NAME
@@ -59,6 +65,10 @@ def is_transaction(name: str) -> bool:
 
 def is_person(name: str) -> bool:
     return head_word(name) in PEOPLE_NOUNS
+
+
+def is_gathering(name: str) -> bool:
+    return head_word(name) in GATHERING_NOUNS
 
 
 def is_container(name: str) -> bool:
@@ -122,7 +132,6 @@ def record_links(
     relations: Iterable[Relation],
     names: list[str],
     refused: Collection[tuple[str, str]] = (),
-    added: Collection[str] = (),
 ) -> list[Link]:
     """The links between ``names`` (stated, known, likely, placed; see the module)."""
     graph = _Graph(names, refused)
@@ -137,7 +146,7 @@ def record_links(
         if is_transaction(name):
             _add_likely(graph, name)
     for name in names:
-        if name in added and graph.degree(name) == 0:
+        if graph.degree(name) == 0:
             _place(graph, name)
     return graph.links
 
@@ -171,6 +180,8 @@ def _place(graph: _Graph, record: str) -> None:
     if not others:
         return
     hub = max(others, key=lambda name: (graph.degree(name), -others.index(name)))
+    if (is_person(record) and is_gathering(hub)) or (is_gathering(record) and is_person(hub)):
+        return  # many people take part in it: neither is one of the other's
     if is_container(record) or is_person(record):
         graph.add(Link(hub, record, RESTRICT, False, PLACED))
     else:

@@ -67,7 +67,7 @@ def decide_spec(
     feedback: str | None,
     revision: int,
 ) -> SpecDecisions:
-    base, questions, resolved = resolve_answers(display_name, description, answers)
+    questions, resolved = resolve_answers(display_name, description, answers)
     feature_decisions = tuple(
         FeatureDecision(
             FEATURES_BY_KEY[question.key], resolved.features[question.key], question.id in answers
@@ -90,8 +90,7 @@ def decide_spec(
     names = list(resolved.records)
     if cleaned_feedback:
         names = list(dict.fromkeys(names + read(cleaned_feedback).records))
-    added = [name for name in names if name not in base.records]
-    entities = build_entities(read(text), names, resolved.choices, added)
+    entities = build_entities(read(text), names, resolved.choices)
     return SpecDecisions(
         display_name.strip() or "App",
         description.strip(),

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import pathlib
 import re
+import socket
 import subprocess
 import sys
+import urllib.request
 
 import pytest
 
@@ -39,7 +41,7 @@ from prazium_kit.plan import (
     topological_order,
     validate_plan,
 )
-from template_apps import default_answers
+from template_apps import build_app, default_answers
 
 PM_NAME = "TeamBoard"
 PM_DESCRIPTION = (
@@ -214,8 +216,9 @@ def test_entity_names_derive_paths() -> None:
 def test_data_md_round_trip(pm_documents: dict[str, str]) -> None:
     entities = parse_data_md(pm_documents["DATA.md"])
     # Parents come before the records that refer to them (Task.board_id -> Board).
-    # A time entry is something that happens: it refers to the records it involves.
-    assert [e.name for e in entities] == ["Project", "Board", "Task", "Team", "TimeEntry", "User"]
+    # A time entry is something that happens: it refers to the records it involves
+    # (and to the user, who is linked to nothing else).
+    assert [e.name for e in entities] == ["Project", "Board", "Task", "Team", "User", "TimeEntry"]
     task = next(e for e in entities if e.name == "Task")
     assert task.fields[:3] == (
         Field("title", "string", True),
@@ -563,6 +566,61 @@ def test_every_merge_step_leaves_a_green_tree(tmp_path: pathlib.Path) -> None:
             command, check=False, cwd=tmp_path, capture_output=True, text=True, timeout=60
         )
         assert result.returncode == 0, (task_id, result.stderr[-3000:])
+
+
+def test_run_sh_serves_tests_and_says_its_usage(tmp_path: pathlib.Path) -> None:
+    planner = TemplatePlanner()
+    documents = planner.write_spec("Notes", "A notes app with tags", {}, None, 1)
+    build_and_verify(tmp_path, documents)
+    env = {**os.environ, "PYTHON": sys.executable}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["sh", "run.sh", *args],
+            check=False,
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    tested = run("test")
+    assert tested.returncode == 0, tested.stderr[-3000:]
+    assert re.search(r"^Ran \d+ tests? in", tested.stderr, re.M)
+    assert "serving on" not in tested.stdout
+    for wrong in ("tests", "start", "--serve"):
+        refused = run(wrong)
+        assert refused.returncode == 2, wrong
+        assert f"unknown command: {wrong}" in refused.stderr
+        assert "usage: ./run.sh [serve|test]" in refused.stderr
+    helped = run("help")
+    assert helped.returncode == 0 and "usage:" in helped.stderr
+    readme = (tmp_path / "README.md").read_text()
+    assert "./run.sh serve" in readme and "./run.sh test" in readme
+
+
+def test_run_sh_serve_serves_the_app(tmp_path: pathlib.Path) -> None:
+    documents = TemplatePlanner().write_spec("Notes", "A notes app with tags", {}, None, 1)
+    build_app(tmp_path, documents)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "PYTHON": sys.executable, "APP_PORT": str(port)}
+    server = subprocess.Popen(
+        ["sh", "run.sh", "serve"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert server.stdout is not None
+        assert server.stdout.readline().strip() == f"serving on http://127.0.0.1:{port}"
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(f"http://127.0.0.1:{port}/", timeout=10) as response:
+            assert response.headers["Content-Type"].startswith("text/html")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        if server.stdout is not None:
+            server.stdout.close()
 
 
 DETERMINISM_SCRIPT = """
