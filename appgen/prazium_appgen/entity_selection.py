@@ -92,10 +92,14 @@ def _entity(name: str, text_fields: list[Field], links: list[Link]) -> Entity:
         if not (f.type == "integer" and f.name.endswith("_id"))
     ]
     stated = {field.name for field in text_fields}
+    last: list[Field] = []
     if not known and not stated & set(IDENTITY_FIELDS):
-        event = is_transaction(name) and any(f.type != "boolean" for f in text_fields)
-        base = list(fields(*(EVENT_ENTITY_FIELDS if event else CUSTOM_ENTITY_FIELDS)))
+        if is_transaction(name) and any(f.type != "boolean" for f in text_fields):
+            base, last = [], list(fields(*EVENT_ENTITY_FIELDS))  # notes after the facts
+        else:
+            base = list(fields(*CUSTOM_ENTITY_FIELDS))
     merged = _merge(base, text_fields, identity=not known)
+    merged += [f for f in last if f.name not in {m.name for m in merged}]
     references = [_reference(link) for link in links if link.child == name]
     merged = [f for f in merged if f.name not in {r.name for r in references}]
     return Entity(name, tuple(merged + references))

@@ -101,7 +101,8 @@ def extra_records(answer: str) -> tuple[list[str], list[str]]:
 
 def value_list(answer: str) -> tuple[str, ...] | None:
     """The closed set an answer lists; ``()`` for an answer that asks for free text and
-    None for an empty one (keep the suggestion)."""
+    None for one that lists no set of two or more values ("", "keep it simple": keep
+    the suggestion)."""
     text = answer.strip().rstrip(".")
     if not text:
         return None
@@ -112,7 +113,8 @@ def value_list(answer: str) -> tuple[str, ...] | None:
         value = part.strip().strip("\"'")[:MAX_VALUE_LENGTH].strip()
         if value and value.lower() not in values:
             values[value.lower()] = value
-    return tuple(values.values())[:MAX_VALUES] or None
+    listed = tuple(values.values())[:MAX_VALUES]
+    return listed if len(listed) >= 2 else None
 
 
 def _key(name: str) -> str:

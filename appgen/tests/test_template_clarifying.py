@@ -385,3 +385,13 @@ def test_one_record_found_is_a_yes_no_question_and_others_can_replace_it() -> No
     assert sorted(entities) == ["Plant", "Room"]
     # The added room holds the plants.
     assert references(entities["Plant"]) == {"room_id": "Room"}
+
+
+@pytest.mark.parametrize("answer", ["", "Keep it simple.", "open", "  "])
+def test_an_answer_that_lists_no_values_keeps_the_suggestion(answer: str) -> None:
+    current = form("Bike Repairs")
+    (question, _), *_ = current.matching(VALUES)
+    _, entities = current.write({question["id"]: answer})
+    status = next(f for f in entity_by_label(entities, "job").fields if f.name == "status")
+    # "open" is one value, not a set of them: free text stays free text.
+    assert status.choices == ()

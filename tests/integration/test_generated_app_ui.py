@@ -4,8 +4,10 @@ The template agent builds an app from a corpus description (every task of its
 plan, questions answered with their defaults); the app starts on loopback with
 its own ``./run.sh serve``; Playwright then works the page as a person would:
 create a parent record, create a child picking that parent, see the app's
-validation error beside the field it names, edit, be refused deleting a parent
-that still has children, delete. Nothing but the app's address is reachable from
+validation error beside the field it names, edit, fill a form whose inputs
+follow the data model (dates, amounts, yes/no, a parent picker) and see the
+app's money rule beside the amount, be refused deleting a parent that still
+has children, delete. Nothing but the app's address is reachable from
 the browser, no script error happens, axe-core finds no serious or critical
 violation, and on a phone-sized screen nothing runs off the side.
 
@@ -93,6 +95,15 @@ def parent_and_child(entities: list[Entity]) -> tuple[Entity, Entity, Field]:
             if field.required and field.references in by_name:
                 return by_name[field.references], entity, field
     raise AssertionError(f"no required reference in {[e.name for e in entities]}")
+
+
+def referring_to(entities: list[Entity], parent: Entity) -> tuple[Entity, Field]:
+    """A record type that refers to ``parent``, and its reference field."""
+    for entity in entities:
+        for field in entity.references:
+            if field.references == parent.name:
+                return entity, field
+    raise AssertionError(f"nothing refers to {parent.name}")
 
 
 def label(field: Field) -> str:
@@ -202,6 +213,41 @@ def test_a_person_manages_records_in_the_generated_apps_web_interface(
         expect(page.locator("#notice")).to_contain_text(f"“{child_title} the Second” saved")
         renamed = page.get_by_role("link", name=f"{child_title} the Second", exact=True)
         expect(renamed).to_be_visible()
+
+        # A record of the child, in inputs typed from the data model; the app's money rule
+        # (whole cents) shows beside the amount.
+        visit, visit_ref = referring_to(entities, child)
+        amount = next(f for f in visit.fields if f.format == "money")
+        nav.get_by_role("link", name=re.compile(visit.plural_label, re.I)).click()
+        page.get_by_role("link", name=f"New {visit.label}").click()
+        kinds = {
+            "date": "date",
+            "datetime": "datetime-local",
+            "money": "number",
+        }
+        for field in visit.fields:
+            control = page.locator(f"#field-{field.name}")
+            if field.references:
+                expect(control).to_have_js_property("tagName", "SELECT")
+            elif field.type == "boolean":
+                expect(control).to_have_attribute("type", "checkbox")
+            elif field.format in kinds:
+                expect(control).to_have_attribute("type", kinds[field.format])
+        expect(page.locator(f"#field-{amount.name}")).to_have_attribute("step", "0.01")
+        fill(page, visit, {amount.name: "12.345"})
+        page.get_by_label(label(visit_ref)).select_option(label=f"{child_title} the Second")
+        page.get_by_role("button", name=f"Create {visit.label}").click()
+        expect(page.locator(f"#field-{amount.name}-error")).to_have_text(
+            "must be an amount with at most 2 decimal places"
+        )
+        browser.screenshot(page, "generated-app-typed-form")
+        page.locator(f"#field-{amount.name}").fill("12.5")
+        page.get_by_role("button", name=f"Create {visit.label}").click()
+        expect(page.locator("#notice")).to_contain_text("created")
+        visit_row = page.get_by_role("row").filter(has_text=f"{child_title} the Second")
+        expect(visit_row).to_contain_text("12.50")
+        visit_row.get_by_role("button", name=re.compile("^Delete")).click()
+        expect(page.locator("#notice")).to_contain_text("deleted")
 
         # The parent cannot go while the child refers to it (restrict), the child can.
         nav.get_by_role("link", name=re.compile(parent.plural_label, re.I)).click()

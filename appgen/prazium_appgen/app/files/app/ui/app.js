@@ -297,7 +297,7 @@ function inputFor(field, value, parents, id) {
 }
 
 function fieldHint(field) {
-  if (field.format === "money") return field.currency ? `Amount in ${field.currency}` : "Amount";
+  if (field.format === "money" && field.currency) return `Amount in ${field.currency}`;
   if (field.format === "time") return "HH:MM";
   return "";
 }
