@@ -14,6 +14,7 @@ from __future__ import annotations
 import html
 import json
 import pathlib
+import re
 
 from app import APP_NAME
 from app.model import ENTITIES, Entity, Field
@@ -131,10 +132,10 @@ def render_page() -> bytes:
         _, plural = entity_labels(entity)
         segment = entity.path.rsplit("/", 1)[-1]
         links.append(f'<li><a href="#/{html.escape(segment)}">{html.escape(plural)}</a></li>')
+    values = {"app_name": html.escape(APP_NAME), "record_links": "\n        ".join(links)}
     template = (UI_DIRECTORY / "index.html").read_text(encoding="utf-8")
-    page = template.replace("{{app_name}}", html.escape(APP_NAME)).replace(
-        "{{record_links}}", "\n        ".join(links)
-    )
+    # One pass, so a name that reads like a placeholder stays text.
+    page = re.sub(r"\{\{(\w+)\}\}", lambda found: values[found.group(1)], template)
     return page.encode("utf-8")
 
 

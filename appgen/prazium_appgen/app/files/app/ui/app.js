@@ -176,7 +176,8 @@ async function listView(entity, query) {
   listQuery.set("offset", String(offset));
   const answer = await api("GET", `${entity.path}?${listQuery}`);
   const heading = h("h1", {}, entity.plural);
-  const newLink = h("a", { href: `#/${entity.segment}/new${filters.size ? `?${filters}` : ""}`, class: "button" }, `New ${lowerFirst(entity.label)}`);
+  const filterQuery = filters.toString();
+  const newLink = h("a", { href: `#/${entity.segment}/new${filterQuery ? `?${filterQuery}` : ""}`, class: "button" }, `New ${lowerFirst(entity.label)}`);
   if (answer.status !== 200) {
     show(heading, alertBox(errorMessage(answer)));
     return;
@@ -229,7 +230,8 @@ async function listView(entity, query) {
   const pageLink = (to, text) => {
     const target = new URLSearchParams(filters);
     if (to) target.set("offset", String(to));
-    return h("a", { href: `#/${entity.segment}${target.size ? `?${target}` : ""}`, class: "button secondary" }, text);
+    const targetQuery = target.toString();
+    return h("a", { href: `#/${entity.segment}${targetQuery ? `?${targetQuery}` : ""}`, class: "button secondary" }, text);
   };
   if (offset > 0) pager.push(pageLink(Math.max(0, offset - PAGE_SIZE), "Previous page"));
   if (more) pager.push(pageLink(offset + PAGE_SIZE, "Next page"));
