@@ -57,6 +57,18 @@ HELD_OUT = {
         "A neighbourhood tool library: members borrow tools, each tool has a condition, and"
         " borrowings have a start date and a return date."
     ),
+    "Dance School": (
+        "A dance school runs classes for students taught by instructors; students pay a term"
+        " fee and classes have a level and a weekday."
+    ),
+    "Food Co-op": (
+        "A food co-op tracks members, the shifts they work and orders of bulk goods from"
+        " suppliers, with a delivery date and an amount."
+    ),
+    "Dentist": (
+        "A dentist keeps patients, treatments and invoices; each treatment has a tooth"
+        " number, a cost and a date."
+    ),
 }
 NAMES = list(HELD_OUT)
 LINK = re.compile(r"^Should each (?P<child>.+?) be linked to an? (?P<parent>.+?), picked")
