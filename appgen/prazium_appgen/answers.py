@@ -97,12 +97,12 @@ def _apply(question: Question, raw: object, resolved: Resolved) -> str:
     if question.key == RECORDS_KEY:
         resolved.records = kept_records(question, raw)
         return ", ".join(resolved.records) or "None"
-    if question.key == MORE_RECORDS_KEY and isinstance(raw, str):
-        more, gone = extra_records(raw)
+    if question.key == MORE_RECORDS_KEY and (text := as_text(raw)):
+        more, gone = extra_records(text)
         resolved.added += more
         resolved.dropped += gone
-        resolved.more_records_text = raw.strip()
-        return raw.strip()
+        resolved.more_records_text = text
+        return text
     if kind == LINK:
         child, _, parent = subject.partition(":")
         keep = yes(raw)
@@ -116,15 +116,15 @@ def _apply(question: Question, raw: object, resolved: Resolved) -> str:
         resolved.required[subject] = frozenset(picked)
         return ", ".join(o for o, v in zip(question.options, question.values, strict=True)
                          if v in picked)  # fmt: skip
-    if kind == VALUES and isinstance(raw, str):
-        listed = value_list(raw)
+    if kind == VALUES and (text := as_text(raw)):
+        listed = value_list(text)
         if listed is None:
             return DEFAULT
         entity, _, field_name = subject.partition(".")
         resolved.values[(entity, field_name)] = listed
         return ", ".join(listed) if listed else "any text"
     if question.key == CURRENCY_KEY:
-        resolved.currency = currency_code(str(raw)) if isinstance(raw, str) else ""
+        resolved.currency = currency_code(as_text(raw))
         return resolved.currency or PLAIN_AMOUNTS
     return DEFAULT
 
@@ -142,6 +142,16 @@ def kept_records(question: Question, raw: object) -> list[str]:
     if isinstance(raw, list):
         return records_from_choices(detected, [str(item) for item in raw])
     return detected
+
+
+def as_text(raw: object) -> str:
+    """A text answer as sent: a string, or a list of strings read as one comma list
+    (clients may send a text answer as either); '' for anything else."""
+    if isinstance(raw, str):
+        return raw.strip()
+    if isinstance(raw, list | tuple):
+        return ", ".join(str(item).strip() for item in raw if str(item).strip())
+    return ""
 
 
 def given(raw: object) -> bool:

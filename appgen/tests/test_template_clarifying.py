@@ -407,3 +407,16 @@ def test_an_answer_that_lists_no_values_keeps_the_suggestion(answer: str) -> Non
     status = next(f for f in entity_by_label(entities, "job").fields if f.name == "status")
     # "open" is one value, not a set of them: free text stays free text.
     assert status.choices == ()
+
+
+def test_text_answers_may_come_as_lists() -> None:
+    current = form("Bike Repairs")
+    (values, _), *_ = current.matching(VALUES)
+    answers: dict[str, object] = {
+        values["id"]: ["received", "done"],
+        current.more_records["id"]: ["mechanics"],
+    }
+    _, entities = current.write(answers)
+    status = next(f for f in entity_by_label(entities, "job").fields if f.name == "status")
+    assert status.choices == ("received", "done")
+    assert "Mechanic" in entities
