@@ -1,18 +1,19 @@
 """The ``template`` agent: deterministic, offline planning and coding.
 
-It asks keyword-driven clarifying questions, reads the records, fields and
-relations of the description, writes the four spec documents, and builds a
-small but real Python standard-library JSON API (SQLite storage, CRUD for every
-DATA.md entity with its rules and references, optional accounts) whose own
-tests pass.
+It asks clarifying questions about what the description left open, reads the
+records, fields and relations of the description, writes the four spec
+documents, and builds a small but real Python standard-library app whose own
+tests pass: a JSON API (SQLite storage, CRUD for every DATA.md entity with its
+rules and references, optional accounts) and a web interface at ``/``.
 
 Modules, one job each: ``tokens``, ``phrases``, ``mentions``, ``attributes``,
 ``text_patterns`` and ``reader`` (records, fields and relations from the text,
 with the word lists of ``lexicon``), ``vocabulary`` (default fields of known records),
-``features`` and ``capabilities`` (what the description asks the app to do),
-``questions``, ``entity_selection``, ``spec``, ``data_md`` and ``routes``
-(documents), ``layout`` and ``decompose`` (the plan), ``app`` (the generated app's
-sources) and ``coder``.
+``links`` (the links between records), ``features`` and ``capabilities`` (what
+the description asks the app to do), ``questions``, ``answers``,
+``record_answers`` and ``currency`` (asking and reading the answers),
+``entity_selection``, ``spec``, ``data_md`` and ``routes`` (documents), ``layout``
+and ``decompose`` (the plan), ``app`` (the generated app's sources) and ``coder``.
 """
 
 from prazium_appgen.coder import CoderError, TemplateCoder

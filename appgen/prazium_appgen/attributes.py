@@ -28,6 +28,13 @@ ENUM_DEFAULTS = {
 }
 """Closed sets whose usual values are clear even when the text does not list them."""
 ENUM_WORDS = frozenset({"status", "priority", "severity", "stage", "state"})
+CLOSED_SET_WORDS = ENUM_WORDS | frozenset(
+    {"type", "kind", "level", "category", "condition", "size", "difficulty", "genre",
+     "frequency", "period", "role", "choice", "plan", "tier", "method", "channel", "mode",
+     "gender", "colour", "color", "shift", "zone", "source"}
+)  # fmt: skip
+"""Last words of text fields that usually hold one of a few values: the clarifying
+questions ask for those values when the text does not list them."""
 
 
 def _keys(text: str) -> list[str]:
@@ -42,7 +49,7 @@ ATTRIBUTE_KINDS: dict[str, str] = {
                     DATETIME),
     **dict.fromkeys(
         _keys("price cost fee amount total tax salary wage balance deposit rent discount fine "
-              "tip payout revenue rate value budget"), MONEY),
+              "tip payout revenue rate value budget estimate quote"), MONEY),
     **dict.fromkeys(
         _keys("quantity capacity stock count mileage seat serving age year calorie page rating "
               "score grade floor point step rep odometer"), COUNT),
@@ -53,7 +60,7 @@ ATTRIBUTE_KINDS: dict[str, str] = {
     **dict.fromkeys(
         _keys("name title description note address color colour breed species brand isbn sku "
               "url website phone gender type kind genre currency reason code instruction "
-              "level number"), TEXT),
+              "level number unit"), TEXT),
     **dict.fromkeys(ENUM_WORDS, TEXT),
     "email": EMAIL,
 }
@@ -65,6 +72,12 @@ PLURAL_NAMES = frozenset(
 SIGNED_MEASURES = frozenset({"temperature"})
 OPENING_HOURS = ("opening", "hour")
 """``opening hours`` is a text like ``Mon-Fri 9-17``, not a number of hours."""
+ELAPSED_TIME_WORDS = frozenset(
+    {"prep", "preparation", "travel", "wait", "waiting", "lead", "turnaround", "response",
+     "screen", "run", "running", "flight", "drive", "driving", "transit", "processing",
+     "delivery", "cooking", "baking", "rest", "resting", "recovery", "play", "reading"}
+)  # fmt: skip
+"""``cooking time`` is how long something takes (a duration), not a point in time."""
 
 
 def attribute_head(word: str, modified: bool = False) -> str | None:
@@ -92,12 +105,11 @@ def attribute_field(words: list[str], choices: tuple[str, ...] = ()) -> Field | 
     if head is None:
         return None
     modifiers = [part for word in words[:-1] for part in words_of(word)]
+    special = _special_field(head, modifiers)
+    if special is not None:
+        return special
     kind = ATTRIBUTE_KINDS[head]
     name_head = words[-1] if head in PLURAL_NAMES else head
-    if (*modifiers[-1:], head) == OPENING_HOURS:
-        return Field(snake_case([*modifiers[:-1], "opening", "hours"]), "string")
-    if kind == DURATION:
-        return Field(snake_case([*modifiers, "duration", "minutes"]), "integer", minimum=0)
     name = snake_case([*modifiers, *words_of(name_head)])
     if choices or head in ENUM_DEFAULTS:
         return Field(name, "string", choices=choices or ENUM_DEFAULTS[head])
@@ -106,7 +118,7 @@ def attribute_field(words: list[str], choices: tuple[str, ...] = ()) -> Field | 
     if kind == DATETIME:
         return Field(name, "string", format="datetime")
     if kind == MONEY:
-        return Field(name, "number", minimum=0)
+        return Field(name, "number", minimum=0, format="money")
     if kind == COUNT:
         return Field(name, "integer", minimum=0)
     if kind == MEASURE:
@@ -114,3 +126,14 @@ def attribute_field(words: list[str], choices: tuple[str, ...] = ()) -> Field | 
     if kind == EMAIL:
         return Field(name if modifiers else "email", "string", format="email")
     return Field(name, "string")
+
+
+def _special_field(head: str, modifiers: list[str]) -> Field | None:
+    """Opening hours (a text) and lengths of time (whole minutes)."""
+    if (*modifiers[-1:], head) == OPENING_HOURS:
+        return Field(snake_case([*modifiers[:-1], "opening", "hours"]), "string")
+    if ATTRIBUTE_KINDS[head] == DURATION:
+        return Field(snake_case([*modifiers, "duration", "minutes"]), "integer", minimum=0)
+    if head == "time" and modifiers and modifiers[-1] in ELAPSED_TIME_WORDS:
+        return Field(snake_case([*modifiers, "minutes"]), "integer", minimum=0)
+    return None

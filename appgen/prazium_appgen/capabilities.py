@@ -1,9 +1,10 @@
 """Capabilities a description may ask for that the offline agent does not build.
 
-The template agent builds a JSON API: records with validation, relations and
-optional email/password accounts. Everything else the text mentions (sending
-email, PDFs, payments, real-time push...) is listed in SPEC.md under "Not built
-by the offline agent", so the user knows what an LLM agent or a person must add.
+The template agent builds a JSON API with a web interface: records with
+validation, relations and optional email/password accounts. Everything else the
+text mentions (sending email, PDFs, payments, real-time push...) is listed in
+SPEC.md under "Not built by the offline agent", so the user knows what an LLM
+agent or a person must add.
 """
 
 from __future__ import annotations
@@ -84,11 +85,6 @@ CAPABILITIES: tuple[Capability, ...] = (
                 "translated texts and locale handling"),
 )
 # fmt: on
-
-USER_INTERFACE = (
-    "A user interface",
-    "a web or mobile client; the offline agent builds the JSON API only",
-)
 
 
 def unbuilt_capabilities(text: str) -> list[tuple[str, str, str]]:

@@ -16,8 +16,9 @@ and field names are normalized (``Time entry`` -> ``TimeEntry``, ``Due Date`` ->
 rows for ``id`` are skipped (the server assigns ids), duplicate entities or
 fields keep their first definition, and an entity without usable fields gets a
 required ``name`` string. The optional Rules column holds a format (``date``,
-``date and time``, ``time``, ``email``), a closed set (``one of: a, b``), a
-minimum (``at least 0``) and references (``references Pet (on delete:
+``date and time``, ``time``, ``email``; ``money`` or ``money (EUR)`` for a number, an
+amount with at most two decimals), a closed set (``one of: a, b``), a minimum
+(``at least 0``) and references (``references Pet (on delete:
 cascade)``; ``restrict``, refusing to delete a parent with children, is the
 default); a reference to an entity the document does not declare is dropped.
 """
@@ -59,7 +60,9 @@ FORMAT_RULES = {
     "datetime": "date and time (ISO 8601)",
     "time": "time (HH:MM)",
     "email": "email address",
+    "money": "money",
 }
+MONEY_RULE = re.compile(r"\bmoney\b(?:\s*\(\s*(?P<currency>[A-Za-z]{3})\s*\))?", re.I)
 REFERENCE_RULE = re.compile(
     r"references\s+(?P<name>[A-Za-z][A-Za-z0-9 ]*?)\s*(?:\(on delete:\s*(?P<rule>\w+)\s*\)|$|;)",
     re.I,
@@ -93,7 +96,8 @@ def render_data_md(entities: list[Entity]) -> str:
 def render_rules(field: Field) -> str:
     rules = []
     if field.format:
-        rules.append(FORMAT_RULES[field.format])
+        currency = f" ({field.currency})" if field.currency else ""
+        rules.append(FORMAT_RULES[field.format] + currency)
     if field.choices:
         rules.append("one of: " + ", ".join(field.choices))
     if field.minimum is not None:
@@ -195,10 +199,14 @@ def _parse_fields(lines: list[str]) -> tuple[Field, ...]:
         if not FIELD_NAME_PATTERN.match(name) or name in RESERVED_FIELDS or name in names:
             continue
         raw_type = _cell(cells, type_col).lower()
-        field_type = TYPE_SYNONYMS.get(raw_type.split("(")[0].strip(), "string")
+        base_type = raw_type.split("(")[0].strip()
+        field_type = TYPE_SYNONYMS.get(base_type, "string")
         required = _cell(cells, required_col).lower() in TRUE_WORDS
+        rules = _cell(cells, rules_col)
+        if base_type == "money" and not MONEY_RULE.search(rules):
+            rules = f"money; {rules}"  # a hand-written "money" type means what the rule means
         names.add(name)
-        result.append(_with_rules(Field(name, field_type, required), _cell(cells, rules_col)))
+        result.append(_with_rules(Field(name, field_type, required), rules))
     return tuple(result)
 
 
@@ -224,6 +232,10 @@ def _with_rules(field: Field, rules: str) -> Field:
         choices = tuple(
             dict.fromkeys(v.strip() for v in found.group("values").split(",") if v.strip())
         )
+    currency = ""
+    if field.type == "number" and (found := MONEY_RULE.search(text)):
+        format_ = "money"
+        currency = (found.group("currency") or "").upper()
     minimum = None
     if field.type in ("integer", "number") and (found := MINIMUM_RULE.search(text)):
         minimum = float(found.group("minimum"))
@@ -242,6 +254,7 @@ def _with_rules(field: Field, rules: str) -> Field:
         minimum,
         references,
         on_delete if references else "",
+        currency,
     )
 
 

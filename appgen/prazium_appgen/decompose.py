@@ -2,8 +2,9 @@
 
 The DAG (typically 5-10 tasks)::
 
-    task-001 app-shell ──┬─► task-002 data-model ──► api-<resource> ... ─┐
-                         └─► auth (when ROUTES.md has /api/auth/ routes) ┴─► smoke-tests
+    task-001 app-shell ──┬─► task-002 data-model ──┬─► web-ui ──────────┐
+                         │                         └─► api-<resource> ... ┤
+                         └─► auth (when ROUTES.md has /api/auth/ routes) ─┴─► smoke-tests
 
 Tasks that can run in parallel own disjoint files (see :mod:`layout`), so the
 merge order, which is simply the id order (already topological), never
@@ -24,7 +25,7 @@ from prazium_kit.agentapi import PlanDocument, PlanTask
 from prazium_kit.plan import MAX_SLUG_LENGTH, topological_order, validate_plan
 
 MAX_TASKS = 10
-SHELL, MODEL, AUTH, SMOKE = "app-shell", "data-model", "auth", "smoke-tests"
+SHELL, MODEL, AUTH, UI, SMOKE = "app-shell", "data-model", "auth", "web-ui", "smoke-tests"
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ def plan_components(app: AppModel) -> list[Component]:
     fixed = [_shell(app), _model()]
     if app.with_auth:
         fixed.append(_auth())
+    fixed.append(_ui(app))
     room = MAX_TASKS - len(fixed) - 1  # the smoke-test task comes last
     groups = _group_resources(entities, room)
     resources = [
@@ -123,7 +125,8 @@ def _shell(app: AppModel) -> Component:
         instructions=(
             "Create the `app` package of a Python 3.11 standard-library JSON API: "
             "`app/routing.py` (Router with `{id}` path parameters, Request/Response, HttpError "
-            'rendered as {"error": {code, message, fields}}), `app/storage.py` (thread-safe '
+            'rendered as {"error": {code, message, fields}}; a Response may carry bytes with '
+            "their own content type and headers), `app/storage.py` (thread-safe "
             "SQLite Database; path from APP_DATABASE, default in-memory; ensure_table, insert, "
             "get, find, list, update, delete), `app/server.py` (ThreadingHTTPServer; JSON "
             "bodies, 400 invalid JSON, 404 unknown path, 405 wrong method; create_server(host, "
@@ -132,8 +135,10 @@ def _shell(app: AppModel) -> Component:
             "and calls its `register(router, database)` (so resources never edit a shared "
             "file), and `app/resources/health.py` (GET /health). Add `tests/harness.py` with "
             "a ServerTestCase that serves the app on a free loopback port in a thread and "
-            "offers request(method, path, body) over urllib, `tests/test_health.py`, README.md "
-            f"listing the routes of ROUTES.md, run.sh and .gitignore. App name: {app.name}."
+            "offers request(method, path, body) over urllib (and fetch(path) for answers that "
+            "are not JSON), `tests/test_health.py`, README.md listing the routes of ROUTES.md, "
+            "run.sh (`./run.sh serve` serves, `./run.sh test` runs the tests, anything else "
+            f"prints its usage) and .gitignore. App name: {app.name}."
         ),
         depends_on=(),
         scope=layout.SHELL_FILES,
@@ -181,6 +186,33 @@ def _auth() -> Component:
         depends_on=(SHELL,),
         scope=layout.AUTH_FILES,
         outputs=layout.AUTH_FILES,
+    )
+
+
+def _ui(app: AppModel) -> Component:
+    names = ", ".join(entity.name for entity in app.entities)
+    return Component(
+        slug=UI,
+        description="Web interface at /: a page per record type with list, create, edit, delete",
+        instructions=(
+            "Create `app/resources/ui.py` with register(router, database) serving GET / (the "
+            "page, naming the app and linking every record type), GET /ui/app.js, GET "
+            "/ui/app.css and GET /ui/model.json (every entity of app.model with labels for "
+            "people, its fields with type, required, format, choices, minimum and "
+            "references), each with its content type, nosniff and a Content-Security-Policy "
+            "allowing only the same origin. Write the page in plain HTML, CSS and JavaScript "
+            "under `app/ui/` (no CDN, no build step): for each record type "
+            f"({names}) a list with edit and delete, and a form to create or edit a record "
+            "whose inputs follow the data model (date and time pickers, money amounts, "
+            "selects for closed sets, checkboxes for yes/no, numbers, text) and pick a "
+            "referenced record from the parent's list; it sends the JSON API's own requests "
+            "and shows each field error of a 400 answer beside its field; usable on a phone. "
+            "Test the routes, content types and that the page lists every record type in "
+            "`tests/test_ui.py`."
+        ),
+        depends_on=(SHELL, MODEL),
+        scope=layout.UI_SCOPE,
+        outputs=layout.UI_FILES,
     )
 
 

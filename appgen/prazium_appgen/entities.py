@@ -25,8 +25,13 @@ RESERVED_FIELDS = frozenset({"id"})
 """Assigned by the server; a DATA.md row with one of these names is ignored."""
 
 
-FIELD_FORMATS = ("date", "datetime", "time", "email")
+STRING_FORMATS = ("date", "datetime", "time", "email")
 """String formats the generated app validates (ISO 8601 dates and times, email addresses)."""
+NUMBER_FORMATS = ("money",)
+"""Number formats: ``money`` is an amount with at most two decimals, shown with its currency."""
+FIELD_FORMATS = STRING_FORMATS + NUMBER_FORMATS
+CURRENCY_PATTERN = re.compile(r"^[A-Z]{3}$")
+"""An ISO 4217 code (``EUR``); a money field without one is shown as a plain amount."""
 ON_DELETE_RULES = ("restrict", "cascade")
 """Deleting a parent with children: ``restrict`` refuses (409), ``cascade`` deletes them too."""
 
@@ -36,7 +41,8 @@ class Field:
     """A typed field; the optional rules are enforced by the generated app.
 
     ``references`` names the parent entity of an integer id field; ``choices``
-    closes a string field to a set of values; ``minimum`` bounds a number.
+    closes a string field to a set of values; ``minimum`` bounds a number;
+    ``currency`` is the ISO code of a money field's amounts.
     """
 
     name: str
@@ -47,14 +53,23 @@ class Field:
     minimum: float | None = None
     references: str = ""
     on_delete: str = ""
+    currency: str = ""
 
     def __post_init__(self) -> None:
         if self.type not in FIELD_TYPES:
             raise ValueError(f"field {self.name!r}: unknown type {self.type!r}")
         if not FIELD_NAME_PATTERN.match(self.name) or self.name in RESERVED_FIELDS:
             raise ValueError(f"invalid field name {self.name!r}")
-        if self.format and (self.format not in FIELD_FORMATS or self.type != "string"):
+        if self.format in NUMBER_FORMATS and self.type != "number":
+            raise ValueError(f"field {self.name!r}: format {self.format!r} needs a number field")
+        if (
+            self.format
+            and self.format not in NUMBER_FORMATS
+            and (self.format not in STRING_FORMATS or self.type != "string")
+        ):
             raise ValueError(f"field {self.name!r}: format {self.format!r} needs a string field")
+        if self.currency and (self.format != "money" or not CURRENCY_PATTERN.match(self.currency)):
+            raise ValueError(f"field {self.name!r}: invalid currency {self.currency!r}")
         if self.choices and self.type != "string":
             raise ValueError(f"field {self.name!r}: choices need a string field")
         if self.minimum is not None and self.type not in ("integer", "number"):
@@ -76,6 +91,8 @@ class Field:
         if self.references:
             data["references"] = self.references
             data["on_delete"] = self.on_delete or "restrict"
+        if self.currency:
+            data["currency"] = self.currency
         return data
 
 
@@ -141,13 +158,31 @@ def entity_name(text: str) -> str:
     return camel_case(words_of(text))
 
 
+SHORTHAND_TYPES: dict[str, tuple[str, str]] = {
+    "date": ("string", "date"),
+    "datetime": ("string", "datetime"),
+    "time": ("string", "time"),
+    "email": ("string", "email"),
+    "money": ("number", "money"),
+}
+"""Declaration types that stand for a type and a format (``due:date``)."""
+
+
 def fields(*specs: str) -> tuple[Field, ...]:
-    """Compact field declarations: ``"title:string!"`` (``!`` = required), ``"done:boolean"``."""
+    """Compact field declarations: ``"title:string!"`` (``!`` = required), ``"done:boolean"``,
+    and the shorthands ``date``, ``datetime``, ``time``, ``email`` and ``money`` (a
+    non-negative amount)."""
     result = []
     for spec in specs:
         name, _, type_spec = spec.partition(":")
         required = type_spec.endswith("!")
-        result.append(Field(name, type_spec.rstrip("!"), required))
+        kind = type_spec.rstrip("!")
+        if kind in SHORTHAND_TYPES:
+            base, format_ = SHORTHAND_TYPES[kind]
+            minimum = 0 if format_ == "money" else None
+            result.append(Field(name, base, required, format_, minimum=minimum))
+        else:
+            result.append(Field(name, kind, required))
     return tuple(result)
 
 

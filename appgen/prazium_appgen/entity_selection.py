@@ -1,121 +1,74 @@
-"""Which entities a spec describes, decided from description, answers and feedback.
+"""The entities of a spec: records, their fields and links, shaped by the answers.
 
 Records come from the description's own words (:mod:`reader`); the vocabulary
-only supplies good default fields for records it knows. This runs only while
-writing the spec; afterwards DATA.md is the single source of truth (the
-decomposer and coder parse it), so a user who edits DATA.md by hand or supplies
-it through GitOps gets exactly the entities written there.
+only supplies good default fields for records it knows, and :mod:`links` the
+links between them. :class:`DataChoices` carries what the clarifying answers
+decided about the data (links refused, required fields, closed sets, the
+currency). This runs only while writing the spec; afterwards DATA.md is the
+single source of truth (the decomposer and coder parse it), so a user who edits
+DATA.md by hand or supplies it through GitOps gets exactly the entities written
+there.
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field, replace
 
-from prazium_appgen.entities import (
-    FALLBACK_ENTITY,
-    Entity,
-    Field,
-    fields,
-    parents_first,
-)
+from prazium_appgen.entities import FALLBACK_ENTITY, Entity, Field, fields, parents_first
 from prazium_appgen.features import AUTHENTICATION, TEAMS
-from prazium_appgen.lexicon import ADJECTIVES, DETERMINERS
-from prazium_appgen.mentions import record_words
-from prazium_appgen.naming import camel_case, snake_case, words_of
-from prazium_appgen.phrases import phrases
-from prazium_appgen.reader import Reading, Relation, read
-from prazium_appgen.tokens import tokenize
+from prazium_appgen.links import Link, is_transaction, record_links
+from prazium_appgen.naming import snake_case, words_of
+from prazium_appgen.reader import Reading
 from prazium_appgen.vocabulary import KNOWN_BY_NAME
 
 # Fields for an entity the vocabulary does not know: enough for a useful CRUD resource.
 CUSTOM_ENTITY_FIELDS = ("name:string!", "description:string")
+# A record of something happening (a visit, a loan) that the text gives fields is named
+# by those fields and its links, not by a name someone must make up.
+EVENT_ENTITY_FIELDS = ("notes:string",)
 IDENTITY_FIELDS = ("name", "title")
-MAX_ENTITY_WORDS = 4
-KEEP_ANSWERS = frozenset(
-    {"none", "no", "nothing", "keep", "same", "ok", "okay", "yes", "y", "fine", "good",
-     "default", "defaults", "n/a", "na", "-", "unchanged", "correct", "as is", "looks good",
-     "keep them", "keep it", "keep these", "keep those", "same as above", "no change",
-     "no changes", "that's fine", "sounds good", "all good", "as detected", "as suggested"}
-)  # fmt: skip
-"""Answers that keep the detected records."""
-ADD_PREFIX = re.compile(r"^\s*(?:also|add|plus|and|as well as|additionally)\b[:\s]*", re.I)
-REMOVE_PREFIX = re.compile(r"^\s*(?:without|remove|drop|no|not|minus|except)\b[:\s]*", re.I)
 
 
-def entities_for_description(text: str, feature_keys: set[str]) -> list[Entity]:
-    """Entities named in the text, plus Team/User implied by the chosen features."""
-    reading = read(text)
-    return build_entities(reading, reading.records, feature_keys)
+@dataclass(frozen=True)
+class DataChoices:
+    """What the answers decided about the data beyond which records there are."""
+
+    refused_links: frozenset[tuple[str, str]] = frozenset()
+    """(child, parent) pairs answered no; refused in either direction."""
+    required: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """Entity -> the names of its fields that must be filled in (the others need not)."""
+    values: Mapping[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
+    """(entity, field) -> the field's closed set of values; ``()`` leaves it free text."""
+    currency: str = ""
+    """ISO code of every money amount, or '' for plain amounts."""
 
 
-def answer_record_names(answer: str) -> list[str] | None:
-    """Record names listed in an answer; None when the answer keeps the suggestions.
-
-    Each comma/``and`` separated part that is one noun phrase names a record,
-    singular or plural (``Recipe, meal plans``); a part that is a sentence adds
-    only the records the reader finds in it, so "Keep it simple" adds none.
-    """
-    text = answer.strip().lower().rstrip(".!")
-    if text in KEEP_ANSWERS or not text:
-        return None
-    names: list[str] = []
-    for part in re.split(r"[,;/\n]|\band\b|&|\bplus\b", text):
-        names.extend(_part_records(part))
-    return list(dict.fromkeys(names)) or None
+NO_CHOICES = DataChoices()
 
 
-def _part_records(part: str) -> list[str]:
-    words = [token.text for token in tokenize(part) if token.is_word]
-    content = [word for word in words if word not in DETERMINERS and word not in ADJECTIVES]
-    found = phrases(tokenize(" ".join(content)))
-    if len(found) == 1 and list(found[0].words) == content and len(content) <= MAX_ENTITY_WORDS:
-        return [camel_case(list(record_words(content)))]
-    return read(part).records
+def feature_entities(feature_keys: Collection[str]) -> list[str]:
+    extra = []
+    if TEAMS in feature_keys:
+        extra.append("Team")
+    if AUTHENTICATION in feature_keys:
+        extra.append("User")
+    return extra
 
 
-def select_entities(
-    description_text: str,
-    feature_keys: set[str],
-    entities_answer: str,
-    feedback: str | None,
+def build_entities(
+    reading: Reading,
+    names: list[str],
+    choices: DataChoices = NO_CHOICES,
 ) -> list[Entity]:
-    """The spec's entity list; never empty.
-
-    An answer listing records replaces the detected ones (``also ...`` adds to
-    them, ``without ...`` removes some); records the regenerate feedback names
-    are added. Fields and relations the description states are kept for every
-    record that stays.
-    """
-    text = description_text + (f"\n{feedback}" if feedback else "")
-    reading = read(text)
-    names = read(description_text).records
-    if entities_answer.strip():
-        names = _apply_answer(names, entities_answer)
-    if feedback:
-        names = list(dict.fromkeys(names + read(feedback).records))
-    return build_entities(reading, names, feature_keys) or [FALLBACK_ENTITY]
-
-
-def _apply_answer(detected: list[str], answer: str) -> list[str]:
-    if REMOVE_PREFIX.match(answer):
-        removed = answer_record_names(REMOVE_PREFIX.sub("", answer, count=1)) or []
-        return [name for name in detected if name not in removed]
-    if ADD_PREFIX.match(answer):
-        added = answer_record_names(ADD_PREFIX.sub("", answer, count=1)) or []
-        return list(dict.fromkeys(detected + added))
-    listed = answer_record_names(answer)
-    return detected if listed is None else listed
-
-
-def build_entities(reading: Reading, names: list[str], feature_keys: set[str]) -> list[Entity]:
-    """Entities for ``names``: known defaults plus the text's fields, references for the
-    relations between them, Team/User for the features, parents before children."""
-    names = list(dict.fromkeys(names + _feature_entities(feature_keys)))
-    relations = [r for r in reading.relations if r.child in names and r.parent in names]
-    entities = {
-        name: _entity(name, reading.fields.get(name, []), relations, set(names)) for name in names
-    }
-    return parents_first(_unique_tables([entities[name] for name in names]))
+    """Entities for ``names``, parents first (never empty), linked by :mod:`links`."""
+    names = list(dict.fromkeys(names))
+    links = record_links(reading.relations, names, choices.refused_links)
+    entities = [
+        _apply_choices(_entity(name, reading.fields.get(name, []), links), choices)
+        for name in names
+    ]
+    return parents_first(_unique_tables(entities)) or [FALLBACK_ENTITY]
 
 
 def _unique_tables(entities: list[Entity]) -> list[Entity]:
@@ -129,62 +82,68 @@ def _unique_tables(entities: list[Entity]) -> list[Entity]:
     return result
 
 
-def _feature_entities(feature_keys: set[str]) -> list[str]:
-    extra = []
-    if TEAMS in feature_keys:
-        extra.append("Team")
-    if AUTHENTICATION in feature_keys:
-        extra.append("User")
-    return extra
-
-
-def _entity(
-    name: str, text_fields: list[Field], relations: list[Relation], names: set[str]
-) -> Entity:
+def _entity(name: str, text_fields: list[Field], links: list[Link]) -> Entity:
     known = KNOWN_BY_NAME.get(name)
-    base = list(known.fields) if known else []
+    # A known record's <parent>_id fields are links (record_links made them references
+    # where the parent is in the model); without the parent they would be bare numbers.
+    base = [
+        f
+        for f in (known.fields if known else ())
+        if not (f.type == "integer" and f.name.endswith("_id"))
+    ]
     stated = {field.name for field in text_fields}
+    last: list[Field] = []
     if not known and not stated & set(IDENTITY_FIELDS):
-        base = list(fields(*CUSTOM_ENTITY_FIELDS))
+        if is_transaction(name) and any(f.type != "boolean" for f in text_fields):
+            base, last = [], list(fields(*EVENT_ENTITY_FIELDS))  # notes after the facts
+        else:
+            base = list(fields(*CUSTOM_ENTITY_FIELDS))
     merged = _merge(base, text_fields, identity=not known)
-    merged = [_known_reference(field, names) for field in merged]
-    for relation in relations:
-        if relation.child == name:
-            merged = _merge(merged, [_reference(relation)], identity=False)
-    return Entity(name, tuple(merged))
+    merged += [f for f in last if f.name not in {m.name for m in merged}]
+    references = [_reference(link) for link in links if link.child == name]
+    merged = [f for f in merged if f.name not in {r.name for r in references}]
+    return Entity(name, tuple(merged + references))
 
 
 def _merge(base: list[Field], extra: list[Field], *, identity: bool) -> list[Field]:
     """``base`` with ``extra`` fields added; a same-named field is replaced by the extra one
-    (it carries the text's rules). The text's name/title of a new record is required."""
+    (it carries the text's rules) and stays required if either is. The text's name/title
+    of a new record is required."""
     result = list(base)
     for extra_field in extra:
-        field = extra_field
-        if identity and field.name in IDENTITY_FIELDS and field.type == "string":
-            field = Field(field.name, "string", True, field.format, field.choices)
+        new = extra_field
+        if identity and new.name in IDENTITY_FIELDS and new.type == "string":
+            new = replace(new, required=True)
         names = [existing.name for existing in result]
-        if field.name in names:
-            result[names.index(field.name)] = field
+        if new.name in names:
+            index = names.index(new.name)
+            result[index] = replace(new, required=new.required or result[index].required)
         else:
-            result.append(field)
+            result.append(new)
     return result
 
 
-def _reference(relation: Relation) -> Field:
+def _reference(link: Link) -> Field:
     return Field(
-        snake_case([*words_of(relation.parent), "id"]),
+        snake_case([*words_of(link.parent), "id"]),
         "integer",
-        relation.required,
-        references=relation.parent,
-        on_delete=relation.on_delete,
+        link.required,
+        references=link.parent,
+        on_delete=link.on_delete,
     )
 
 
-def _known_reference(field: Field, names: set[str]) -> Field:
-    """A known record's ``customer_id`` becomes a reference when Customer is in the model."""
-    if field.type != "integer" or field.references or not field.name.endswith("_id"):
-        return field
-    parent = camel_case(words_of(field.name)[:-1])
-    if parent not in names:
-        return field
-    return Field(field.name, "integer", field.required, references=parent, on_delete="restrict")
+def _apply_choices(entity: Entity, choices: DataChoices) -> Entity:
+    required = choices.required.get(entity.name)
+    result = []
+    for item in entity.fields:
+        new = item
+        if required is not None and item.type != "boolean":
+            new = replace(new, required=item.name in required)
+        values = choices.values.get((entity.name, item.name))
+        if values is not None and item.type == "string" and not item.format:
+            new = replace(new, choices=values)
+        if choices.currency and item.format == "money":
+            new = replace(new, currency=choices.currency)
+        result.append(new)
+    return Entity(entity.name, tuple(result))

@@ -39,6 +39,15 @@ MODEL_FILES = (
 # tests/records.py builds valid sample records (parents included) for every test.
 MODEL_SCOPE = ("app/model/**", "tests/records.py", "tests/test_model.py")
 AUTH_FILES = ("app/resources/auth.py", "tests/test_auth_api.py")
+UI_FILES = (
+    "app/resources/ui.py",
+    "app/ui/index.html",
+    "app/ui/app.js",
+    "app/ui/app.css",
+    "tests/test_ui.py",
+)
+# The web interface owns its asset folder outright; it may add assets to it.
+UI_SCOPE = ("app/resources/ui.py", "app/ui/**", "tests/test_ui.py")
 SMOKE_FILES = ("tests/test_smoke.py",)
 EXECUTABLE_FILES = frozenset({"run.sh"})
 

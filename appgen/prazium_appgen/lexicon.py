@@ -119,7 +119,7 @@ NOUN_VERBS = _words(
     move moves count counts offer offers match matches show shows set sets treat treats
     run runs feed feeds filter filters link links sign signs print prints search searches stops
     export exports import imports update updates message messages start end finish stop
-    issue issues cover covers process processes
+    issue issues cover covers process processes place places
     """
 )
 """Words that are nouns as often as verbs: nouns unless a verb reading is clear."""
@@ -232,3 +232,40 @@ PEOPLE_NOUNS = _words(
     """
 )
 """Roles people play: "appointments with clients" refers to clients, it does not own them."""
+
+TRANSACTION_NOUNS = _words(
+    """
+    order booking reservation appointment visit loan rental sale purchase payment invoice
+    bill receipt delivery donation distribution prescription walk ride trip move job lesson
+    session inspection review vote shift treatment vaccination checkup exam examination
+    test check reading measurement harvest subscription membership enrolment enrollment
+    registration application request claim transaction transfer expense repair service
+    log entry report permit license licence ticket assignment rsvp attendance
+    consultation admission adoption borrowing sighting catch workout commission quote
+    """
+)
+"""Heads of records that stand for one thing happening between others (a loan of a
+book to a member, a visit of a pet): such a record refers to the records it involves."""
+
+GATHERING_NOUNS = _words(
+    """
+    class event meeting concert rehearsal screening match game conference gig talk course
+    tour party wedding show performance festival tournament race competition meetup
+    workshop seminar webinar lecture ceremony
+    """
+)
+"""Heads of records for things many people take part in: such a record is no child of
+one participant, but a booking of it may refer to it."""
+
+CONTAINER_NOUNS = _words(
+    """
+    room category group folder collection shelf department team project board list site
+    ward warehouse store shop branch location area zone region building floor house
+    household account workspace organisation organization club league library kitchen
+    garden farm field bed tank aquarium apiary hive freezer box bin drawer cabinet plan
+    batch experiment menu playlist album kit bundle package series season schedule roster
+    programme program portfolio catalogue catalog
+    """
+)
+"""Heads of records that hold others (a room holds items, a meal plan recipes): a record
+of this kind that nothing links yet is placed as a parent, not a child."""

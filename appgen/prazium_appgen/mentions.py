@@ -25,6 +25,7 @@ from prazium_appgen.phrases import Phrase
 from prazium_appgen.vocabulary import KNOWN_BY_NAME, known_phrase_entity
 
 RECORD, ATTRIBUTE, CAPABILITY, ACTOR = "record", "attribute", "capability", "actor"
+UNIT_MODIFIERS = frozenset({"square", "cubic", "metric", "imperial", "us", "fluid"})
 DESCRIPTOR_HEADS = frozenset(
     {"app", "apps", "application", "tool", "system", "platform", "software", "website", "site",
      "service", "portal", "management", "tracking", "tracker", "organizer", "organiser",
@@ -104,8 +105,8 @@ def classify(phrase: Phrase, sentence: int, offset: int, known_records: set[str]
     capability = head in CAPABILITY_NOUNS or singularize(head) in CAPABILITY_NOUNS
     if capability and all(word in CAPABILITY_NOUNS | CAPABILITY_MODIFIERS for word in modifiers):
         return [mention(CAPABILITY, record_words(words), plural)]
-    if head in UNIT_NOUNS and not modifiers:
-        return []
+    if head in UNIT_NOUNS and all(word in UNIT_MODIFIERS for word in modifiers):
+        return []  # "a size in square metres" measures in a unit: no record
     if head in ACTOR_NOUNS and not modifiers:
         return [mention(ACTOR, record_words(words), plural)]
     if head in VAGUE_NOUNS and not modifiers:

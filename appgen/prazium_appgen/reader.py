@@ -6,9 +6,11 @@ words between consecutive ones:
 * ``orders with line items``, ``the owner's pets``, ``owners have pets``:
   the second is a child of the first;
 * ``visits of pets``, ``budgets per category``, ``tickets assigned to agents``,
-  ``tasks in projects``: the first is a child of the second;
+  ``tasks in projects``: the first is a child of the second (not for a thing given
+  ``to`` a person: "lends books to members" makes no book a member's);
 * ``visits with dates and fees``, ``prices of products``: attributes become
   fields of the record they are attached to (else of the nearest record before);
+  given by ``with`` or ``has`` ("products with prices") they are required;
 * a singular record after ``has a`` (``each pet has an owner``) is a parent
   when the text names it as a record elsewhere, else a text field.
 
@@ -20,11 +22,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from prazium_appgen.attributes import attribute_field
+from prazium_appgen.attributes import attribute_field, is_attribute
 from prazium_appgen.entities import RESERVED_FIELDS, Field
-from prazium_appgen.lexicon import DETERMINERS, PEOPLE_NOUNS
+from prazium_appgen.lexicon import ADJECTIVES, DETERMINERS, PEOPLE_NOUNS, TRANSACTION_NOUNS
 from prazium_appgen.mentions import (
     ACTOR,
     ATTRIBUTE,
@@ -67,6 +69,12 @@ PARTICIPLE = re.compile(r"^(?:\w+(?:ed|en)|held|run|made|sold|kept|taught|led|pa
                         r"sent|built|won|given|done|set|put|left|lent|owned|split) "
                         r"(?:by|to|for|in|at|on|under|from|with)$")  # fmt: skip
 LIST_JOINERS = frozenset({"", ",", "and", ", and", "as well as"})
+REQUIRING = frozenset(
+    {"with", "has", "have", "including", "containing", "contain", "contains", "made of",
+     "consisting of"}
+)  # fmt: skip
+"""Connectors that give a record its attributes outright: "products with prices", "each
+visit has a date" make those fields required ("can have" leaves them optional)."""
 
 
 @dataclass(frozen=True)
@@ -113,6 +121,7 @@ def _coordinated(mentions: list[Mention], token_sentences: list[list[Token]]) ->
         if (
             first.sentence == second.sentence
             and len(first.words) == 1
+            and not is_attribute(list(first.words))  # "servings and cooking time": two
             and second.kind == ATTRIBUTE
             and len(second.words) > 1
             and [t.text for t in token_sentences[first.sentence][first.end : second.start]]
@@ -154,6 +163,9 @@ class _Builder:
         # qualify: what follows ("... have dates") is about the latter.
         self.objects: dict[tuple[int, int], Mention] = {}
         self.extra_records: list[Mention] = []
+        # Whether the connector that opened the current "with ..." list makes its fields
+        # required ("products with prices": yes; "members can have badges": no).
+        self.list_required = False
 
     def build(self) -> Reading:
         self._walk_sentences()
@@ -196,6 +208,7 @@ class _Builder:
     ) -> Mention | None:
         """Relate one sentence's mentions in order; the last record seen, for the next."""
         owner: Mention | None = None  # the record a "with ..." list belongs to
+        self.list_required = False
         for position, mention in enumerate(sentence_mentions):
             previous = sentence_mentions[position - 1] if position else None
             connector = _connector(tokens, previous.end, mention.start) if previous else ""
@@ -207,6 +220,7 @@ class _Builder:
             owner = None
             if previous is not None and self._relate(previous, mention, connector, tokens):
                 if connector in CHILD_AFTER and connector not in ("and", ","):
+                    self.list_required = connector in REQUIRING
                     owner = self.objects.get((previous.sentence, previous.start), previous)
                     if owner.kind == CAPABILITY:
                         owner = self.extra_records[-1]
@@ -276,7 +290,10 @@ class _Builder:
         if second.kind == ATTRIBUTE:
             # "a booking has start and end dates": the text treats it as a record
             self.related.add(first.name)
-            self._add_field(first.name, attribute_field(list(second.words)))
+            field_ = attribute_field(list(second.words))
+            if field_ is not None and connector in REQUIRING:
+                field_ = replace(field_, required=True)
+            self._add_field(first.name, field_)
             return True
         if second.kind not in records:
             return False
@@ -300,10 +317,15 @@ class _Builder:
         if first.kind in records and second.kind in records:
             if first.describes_app:
                 return False
+            if connector == "to" and _is_person(second) and not _is_transaction(first):
+                return False  # "lends books to members": the book is lent, not the member's
             if not first.plural and first.name not in self.known:
                 return False  # "... and sit at tables": a singular word is no record here
             if not second.plural and _owned_by_writer(tokens, second.start):
                 return False  # "the yarns in my stash": the user's one stash
+            if second.start > 0 and tokens[second.start - 1].text in ("their", "its"):
+                # "jobs from customers for their bikes": the bikes are the customers'
+                return self._add_relation(second.name, first.name, RESTRICT, True)
             required = connector in ("of", "per") or connector.startswith(("for", "belong"))
             self.objects[(second.sentence, second.start)] = first
             return self._add_relation(first.name, second.name, RESTRICT, required)
@@ -315,12 +337,15 @@ class _Builder:
             return self._add_relation(owner.name, other.name, RESTRICT, True)
         name = snake_case(list(other.words))
         if name not in RESERVED_FIELDS:
-            self._add_field(owner.name, Field(name, "string"))
+            self._add_field(owner.name, Field(name, "string", required=True))
         return True
 
     def _attach(self, owner: Mention, mention: Mention, on_delete: str, connector: str) -> None:
         if mention.kind == ATTRIBUTE:
-            self._add_field(owner.name, attribute_field(list(mention.words)))
+            field_ = attribute_field(list(mention.words))
+            if field_ is not None and self.list_required:
+                field_ = replace(field_, required=True)
+            self._add_field(owner.name, field_)
         elif mention.kind in (RECORD, ACTOR) and mention.plural:
             self._add_relation(mention.name, owner.name, on_delete, True)
 
@@ -352,8 +377,8 @@ class _Builder:
         fields = self.reading.fields.setdefault(record, [])
         for index, existing in enumerate(fields):
             if existing.name == new.name:
-                if new.choices and not existing.choices:
-                    fields[index] = new
+                kept = new if new.choices and not existing.choices else existing
+                fields[index] = replace(kept, required=existing.required or new.required)
                 return
         fields.append(new)
 
@@ -414,23 +439,23 @@ class _Builder:
             for record, fields in self.reading.fields.items():
                 for index, existing in enumerate(fields):
                     if existing.name == name and _mentioned_near(self.mentions, record, offset):
-                        fields[index] = Field(
-                            existing.name,
-                            existing.type,
-                            True,
-                            existing.format,
-                            existing.choices,
-                            existing.minimum,
-                        )
+                        fields[index] = replace(existing, required=True)
 
 
 def _connector(tokens: list[Token], start: int, end: int) -> str:
     words = [token.text for token in tokens[start:end] if token.text not in FILLER]
+    # "and a monthly price": words describing the next mention are no part of the link
+    while words and (words[-1] in ADJECTIVES or (len(words[-1]) > 4 and words[-1].endswith("ly"))):
+        words.pop()
     return " ".join(words).replace(" ,", ",").strip()
 
 
 def _is_person(mention: Mention) -> bool:
     return bool(mention.words) and mention.words[-1] in PEOPLE_NOUNS
+
+
+def _is_transaction(mention: Mention) -> bool:
+    return bool(mention.words) and mention.words[-1] in TRANSACTION_NOUNS
 
 
 def _qualifies(connector: str) -> bool:

@@ -1,10 +1,11 @@
 """The HTTP routes of the generated app and the ROUTES.md document describing them.
 
 Routes are derived from the entity list (five CRUD routes each, and a nested
-list under each parent an entity refers to), plus the health check and, when
-authentication is part of the spec, the account routes. The
-decomposer reads ROUTES.md back only to learn whether authentication is in scope,
-so editing ROUTES.md to drop the ``/api/auth/`` rows removes the auth task.
+list under each parent an entity refers to), plus the health check, the web
+interface's page and assets and, when authentication is part of the spec, the
+account routes. The decomposer reads ROUTES.md back only to learn whether
+authentication is in scope, so editing ROUTES.md to drop the ``/api/auth/`` rows
+removes the auth task (the web interface is always built).
 """
 
 from __future__ import annotations
@@ -27,6 +28,13 @@ class Route:
 
 
 HEALTH_ROUTE = Route("GET", "/health", "Liveness check; lists the loaded resource modules")
+
+UI_ROUTES = (
+    Route("GET", "/", "Web interface: a page per record type to list, create, edit and delete"),
+    Route("GET", "/ui/app.js", "The web interface's script"),
+    Route("GET", "/ui/app.css", "The web interface's styles"),
+    Route("GET", "/ui/model.json", "The data model with labels, as the web interface reads it"),
+)
 
 AUTH_ROUTES = (
     Route("POST", "/api/auth/register", "Create an account from email and password"),
@@ -66,7 +74,7 @@ def nested_routes(entity: Entity, entities: list[Entity]) -> list[Route]:
 
 
 def app_routes(entities: list[Entity], with_auth: bool) -> list[Route]:
-    routes = [HEALTH_ROUTE]
+    routes = [HEALTH_ROUTE, *UI_ROUTES]
     if with_auth:
         routes.extend(AUTH_ROUTES)
     for entity in entities:
@@ -109,7 +117,8 @@ def render_routes_md(entities: list[Entity], with_auth: bool) -> str:
     ]
     parts = [
         "# Routes\n",
-        "All request and response bodies are JSON. Errors have the shape",
+        "All request and response bodies are JSON, except the web interface's page and",
+        "assets (`/` and `/ui/`). Errors have the shape",
         '`{"error": {"code": "...", "message": "...", "fields": {...}}}`; validation',
         "failures return 400, unknown records 404, unsupported methods 405, a delete",
         "refused because other records refer to the record 409.\n",

@@ -9,23 +9,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prazium_appgen.capabilities import USER_INTERFACE, unbuilt_capabilities
+from prazium_appgen.answers import Answer, resolve_answers
+from prazium_appgen.capabilities import unbuilt_capabilities
 from prazium_appgen.data_md import render_data_md
 from prazium_appgen.entities import Entity, Field
-from prazium_appgen.entity_selection import select_entities
+from prazium_appgen.entity_selection import build_entities
 from prazium_appgen.features import (
     AUTHENTICATION,
     FEATURES_BY_KEY,
     Feature,
 )
 from prazium_appgen.naming import with_article
-from prazium_appgen.questions import (
-    ENTITIES_KEY,
-    Answer,
-    build_questions,
-    records_text,
-    resolve_answers,
-)
+from prazium_appgen.questions import Question, records_text
+from prazium_appgen.reader import read
 from prazium_appgen.routes import render_routes_md
 
 VERIFY_COMMAND = ("python", "-m", "unittest", "discover", "-s", "tests", "-t", ".", "-v")
@@ -56,6 +52,8 @@ class SpecDecisions:
     feedback: str | None
     features: tuple[FeatureDecision, ...]
     entities: tuple[Entity, ...]
+    clarifications: tuple[tuple[Question, str], ...] = ()
+    """Each question about the data with its answer in words ("(default)" if none)."""
 
     @property
     def with_auth(self) -> bool:
@@ -69,23 +67,30 @@ def decide_spec(
     feedback: str | None,
     revision: int,
 ) -> SpecDecisions:
-    questions = build_questions(display_name, description)
-    resolved = resolve_answers(questions, answers)
+    questions, resolved = resolve_answers(display_name, description, answers)
     feature_decisions = tuple(
         FeatureDecision(
-            FEATURES_BY_KEY[question.key], resolved[question.key], question.id in answers
+            FEATURES_BY_KEY[question.key], resolved.features[question.key], question.id in answers
         )
         for question in questions
         if question.key in FEATURES_BY_KEY
     )
-    entities_answer = resolved.get(ENTITIES_KEY, "")
-    entities = select_entities(
-        records_text(display_name, description),
-        {decision.feature.key for decision in feature_decisions},
-        entities_answer if isinstance(entities_answer, str) else "",
-        feedback,
-    )
     cleaned_feedback = feedback.strip() if feedback and feedback.strip() else None
+    # Records the answers or the feedback name are read together with the description:
+    # "vaccinations of pets" says what the added record belongs to.
+    text = "\n".join(
+        part
+        for part in (
+            records_text(display_name, description),
+            resolved.more_records_text,
+            cleaned_feedback,
+        )
+        if part
+    )
+    names = list(resolved.records)
+    if cleaned_feedback:
+        names = list(dict.fromkeys(names + read(cleaned_feedback).records))
+    entities = build_entities(read(text), names, resolved.choices)
     return SpecDecisions(
         display_name.strip() or "App",
         description.strip(),
@@ -93,6 +98,7 @@ def decide_spec(
         cleaned_feedback,
         feature_decisions,
         tuple(entities),
+        tuple(resolved.data_answers),
     )
 
 
@@ -154,7 +160,7 @@ def render_spec_md(decisions: SpecDecisions) -> str:
             for decision in decisions.features
         ]
     else:
-        lines.append("No optional features were requested; the app is a data API.")
+        lines.append("No optional features were requested; the app manages the records below.")
     lines += ["", "## Data", ""]
     lines += [
         f"- **{entity.name}**: {', '.join(_field_summary(field) for field in entity.fields)}"
@@ -163,29 +169,47 @@ def render_spec_md(decisions: SpecDecisions) -> str:
     lines += [
         "",
         "Field types, required flags, rules and relations are defined in DATA.md.",
+        *render_clarifications(decisions),
         "",
         "## Architecture",
         "",
         "- A JSON HTTP API written with the Python 3.11 standard library only",
         "  (`http.server`, `json`, `sqlite3`), so it runs and tests with nothing installed.",
+        "- A web interface at `/`, served by the app itself: a page per record type to",
+        "  list, create, edit and delete records, with forms typed from DATA.md and",
+        "  validation errors shown beside their fields. Plain HTML, CSS and JavaScript:",
+        "  no CDN, no build step; it works on a phone.",
         "- Persistence in SQLite; the database file is taken from `APP_DATABASE`",
         "  (default: in-memory). The server listens on `APP_HOST`:`APP_PORT`",
         "  (default `127.0.0.1:8000`).",
         "- Each resource lives in its own module under `app/resources/` and is discovered",
         "  at start-up, so resources can be built independently.",
         "- Every route in ROUTES.md has automated tests that start the real server.",
-        f"  Run them with `{' '.join(VERIFY_COMMAND)}`.",
+        f"  Run them with `./run.sh test` or `{' '.join(VERIFY_COMMAND)}`.",
     ]
     if decisions.with_auth:
         lines += [
             "- Accounts: passwords are stored as salted PBKDF2-SHA256 hashes; login returns",
             "  a random bearer token stored only as its SHA-256 digest.",
         ]
-    lines += ["", *render_not_built(decisions)]
+    not_built = render_not_built(decisions)
+    if not_built:
+        lines += ["", *not_built]
     if decisions.feedback:
         lines += ["", "## Revision notes", "", f"Revision {decisions.revision} feedback:", ""]
         lines += [f"> {line}" if line else ">" for line in decisions.feedback.splitlines()]
     return "\n".join(lines) + "\n"
+
+
+def render_clarifications(decisions: SpecDecisions) -> list[str]:
+    """The questions about the data and how they were answered."""
+    if not decisions.clarifications:
+        return []
+    rows = [
+        f"| {question.text.replace('|', '/')} | {answer.replace('|', '/')} |"
+        for question, answer in decisions.clarifications
+    ]
+    return ["", "## Clarifications", "", "| Question | Answer |", "|----------|--------|", *rows]
 
 
 def _field_summary(field: Field) -> str:
@@ -205,14 +229,14 @@ def render_not_built(decisions: SpecDecisions) -> list[str]:
                 f"- **{format_answer(decision.answer)} sign-in** (answered): needs the provider"
                 " integration; this build has email/password accounts only."
             )
-    title, needs = USER_INTERFACE
-    items.append(f"- **{title}**: needs {needs}.")
+    if not items:
+        return []
     return [
         "## Not built by the offline agent",
         "",
-        "The offline template agent builds the JSON API above: records with validation,",
-        "relations and, where asked for, email/password accounts. These parts of the",
-        "description are not built; an LLM agent or a person must add them:",
+        "The offline template agent builds the JSON API and web interface above: records",
+        "with validation, relations and, where asked for, email/password accounts. These",
+        "parts of the description are not built; an LLM agent or a person must add them:",
         "",
         *items,
     ]

@@ -1,7 +1,8 @@
 """What the reader takes from the raw text with patterns rather than noun phrases.
 
 Closed sets (``paid/unpaid``, ``priority (low, medium, high)``, ``check-in/out
-dates``), yes/no facts (``marked as returned``, ``whether it is paid``), counts
+dates``), yes/no facts (``marked as returned``, ``marked paid or unpaid``,
+``whether it is paid``), counts
 (``number of guests``), required fields (``each pet must have a birthday``) and
 what deleting a parent does (``deleting a project deletes its tasks``). Each
 finding carries its offset, so the reader can give it to the record mentioned
@@ -21,7 +22,7 @@ from prazium_appgen.naming import camel_case, singularize, snake_case, words_of
 SET_PATTERN = re.compile(r"\b([a-z][a-z-]*)((?:\s*/\s*[a-z][a-z-]*)+)", re.I)
 ENUM_PATTERN = re.compile(
     r"\b(?P<name>statuse?s?|priorit(?:y|ies)|severit(?:y|ies)|stages?|states?|levels?|"
-    r"types?|kinds?)\s*(?:\(|:|such as|like|either|can be|is one of|one of|are)\s*"
+    r"types?|kinds?)\s*(?:\(|:|such as|like|either|can be|is one of|one of|are|of)\s*"
     r"(?P<values>[a-z][a-z -]*(?:\s*(?:,|/|\bor\b|\band\b)\s*[a-z][a-z -]*)+)",
     re.I,
 )
@@ -31,6 +32,8 @@ BOOLEAN_PATTERNS = (
     re.compile(r"\bwhether\s+(?:\w+\s+){0,4}?(?:is|are|was|were|has been|have been)\s+"
                r"(?P<word>[a-z]+)", re.I),
     re.compile(r"\b(?:is|are)\s+(?P<word>[a-z]+)\s+or\s+not\b", re.I),
+    re.compile(r"\b(?:mark|marks|marked|flag|flags|flagged)\s+(?P<word>[a-z]+)\s+or\s+"
+               r"(?:un|not\s+|non-?)(?P=word)\b", re.I),
 )  # fmt: skip
 COUNT_PATTERN = re.compile(r"\bnumber of (?P<word>[a-z]+)", re.I)
 REQUIRED_PATTERNS = (

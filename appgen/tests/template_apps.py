@@ -2,12 +2,14 @@
 
 * :func:`load_corpus` reads corpus.yaml (beside this module).
 * :func:`documents_with_defaults` answers every clarifying question the way a
-  hurried user would (first option, yes, free text left empty).
+  hurried user would: the form as it first shows (first option of a single
+  choice, nothing ticked, yes, free text left empty).
 * :func:`build_app` runs every task of the plan through the template coder into
   a directory, and :func:`run_app_tests` runs the plan's verify command there.
 * :func:`probe_app` starts the generated app as its own process and exercises
-  every route of ROUTES.md over real HTTP, plus every relation of DATA.md
-  (missing parent, filter by parent, deleting a parent).
+  every route of ROUTES.md over real HTTP (the web interface's page and assets
+  included), plus every relation of DATA.md (missing parent, filter by parent,
+  deleting a parent).
 """
 
 from __future__ import annotations
@@ -35,10 +37,17 @@ from prazium_appgen import (
     parse_routes_md,
 )
 from prazium_appgen.app.render import changed_value, sample_value
-from prazium_kit.agentapi import PlanDocument
+from prazium_kit.agentapi import PlanDocument, Question
 from prazium_kit.plan import topological_order
 
 CORPUS_PATH = pathlib.Path(__file__).resolve().with_name("corpus.yaml")
+UI_TYPES = {
+    "/": "text/html",
+    "/ui/app.js": "text/javascript",
+    "/ui/app.css": "text/css",
+    "/ui/model.json": "application/json",
+}
+"""The web interface's routes and the content type each must answer with."""
 MISSING_ID = 999999
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -64,14 +73,25 @@ def load_corpus() -> list[CorpusCase]:
     ]
 
 
-def documents_with_defaults(name: str, description: str) -> dict[str, str]:
-    planner = TemplatePlanner()
+def default_answers(questions: list[Question]) -> dict[str, object]:
+    """The answers of a form submitted as it first shows (the web dashboard's): the first
+    option of a single choice, nothing ticked in a multiple choice, yes, empty text."""
     answers: dict[str, object] = {}
-    for question in planner.clarify(name, description):
-        if question["type"] in ("single_choice", "multi_choice"):
+    for question in questions:
+        if question["type"] == "single_choice":
             answers[question["id"]] = question["options"][0]
+        elif question["type"] == "multi_choice":
+            answers[question["id"]] = []
         elif question["type"] == "boolean":
             answers[question["id"]] = True
+        else:
+            answers[question["id"]] = ""
+    return answers
+
+
+def documents_with_defaults(name: str, description: str) -> dict[str, str]:
+    planner = TemplatePlanner()
+    answers = default_answers(planner.clarify(name, description))
     return planner.write_spec(name, description, answers, None, 1)
 
 
@@ -126,6 +146,16 @@ class _Client:
             with error:
                 payload = error.read()
                 return error.code, json.loads(payload) if payload else None
+
+    def fetch(self, path: str) -> tuple[int, str, bytes]:
+        """(status, content type, body) of a GET whose answer may not be JSON."""
+        request = urllib.request.Request(self.base_url + path)
+        try:
+            with _OPENER.open(request, timeout=10) as response:
+                return response.status, response.headers.get("Content-Type", ""), response.read()
+        except urllib.error.HTTPError as error:
+            with error:
+                return error.code, error.headers.get("Content-Type", ""), error.read()
 
 
 def _free_port() -> int:
@@ -214,6 +244,9 @@ class _Probe:
         if path.startswith("/api/auth/"):
             self.exercise_auth(method, path)
             return
+        if path in UI_TYPES:
+            self.exercise_ui(method, path)
+            return
         for entity in self.entities.values():
             if path == entity.collection_path:
                 if method == "GET":
@@ -237,6 +270,22 @@ class _Probe:
                     self.expect("GET", f"{parent.collection_path}/{MISSING_ID}/"
                                 f"{entity.url_segment}", None, 404)  # fmt: skip
                     return
+
+    def exercise_ui(self, method: str, path: str) -> None:
+        """The web interface's page and assets: their content types, and a page that
+        links every record type of DATA.md."""
+        assert method == "GET", (method, path)
+        status, content_type, body = self.client.fetch(path)
+        assert status == 200, f"GET {path} -> {status}: {body[:500]!r}"
+        assert content_type.split(";")[0] == UI_TYPES[path], (path, content_type)
+        if path == "/":
+            page = body.decode()
+            for entity in self.entities.values():
+                assert f'href="#/{entity.url_segment}"' in page, (entity.name, page[:2000])
+        if path == "/ui/model.json":
+            names = [item["name"] for item in json.loads(body)["entities"]]
+            assert names == list(self.entities), names
+        self.report.exercised.append((method, path, status))
 
     def exercise_item(self, entity: Entity, method: str, route: str) -> None:
         record = self.create(entity)

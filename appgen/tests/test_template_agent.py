@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import pathlib
 import re
+import socket
 import subprocess
 import sys
+import urllib.request
 
 import pytest
 
@@ -39,6 +41,7 @@ from prazium_kit.plan import (
     topological_order,
     validate_plan,
 )
+from template_apps import build_app, default_answers
 
 PM_NAME = "TeamBoard"
 PM_DESCRIPTION = (
@@ -169,14 +172,13 @@ def test_there_is_always_a_general_question(planner: TemplatePlanner) -> None:
     assert "records" in questions[0]["question"]
 
 
-def test_entities_question_lists_detected_entities(planner: TemplatePlanner) -> None:
+def test_records_question_lists_detected_entities(planner: TemplatePlanner) -> None:
     questions = planner.clarify(PM_NAME, PM_DESCRIPTION)
-    last = questions[-1]
-    assert last["type"] == "text"
-    for name in ("Project", "Team", "Task", "Board", "TimeEntry", "User"):
-        assert name in last["question"]
+    records = next(q for q in questions if q["question"].startswith("Found in the description"))
+    assert records["type"] == "multi_choice"
+    assert set(records["options"]) == {"Project", "Team", "Task", "Board", "TimeEntry", "User"}
     # "notifications" names a capability: it gets its feature question, not a table.
-    assert "Notification" not in last["question"]
+    assert "Notification" not in records["options"]
     assert any("notifications" in question["question"] for question in questions)
 
 
@@ -214,7 +216,9 @@ def test_entity_names_derive_paths() -> None:
 def test_data_md_round_trip(pm_documents: dict[str, str]) -> None:
     entities = parse_data_md(pm_documents["DATA.md"])
     # Parents come before the records that refer to them (Task.board_id -> Board).
-    assert [e.name for e in entities] == ["Project", "Board", "Task", "TimeEntry", "Team", "User"]
+    # A time entry is something that happens: it refers to the records it involves
+    # (and to the user, who is linked to nothing else).
+    assert [e.name for e in entities] == ["Project", "Board", "Task", "Team", "User", "TimeEntry"]
     task = next(e for e in entities if e.name == "Task")
     assert task.fields[:3] == (
         Field("title", "string", True),
@@ -311,9 +315,16 @@ def test_routes_document_lists_crud_and_health(pm_documents: dict[str, str]) -> 
     ]:
         assert expected in routes
     entities = parse_data_md(pm_documents["DATA.md"])
-    # five CRUD routes per entity, and a nested list under each parent it refers to
+    # health, the web interface's page and three assets, four account routes, five CRUD
+    # routes per entity, and a nested list under each parent it refers to
     nested = sum(len(entity.references) for entity in entities)
-    assert len(routes) == 1 + 4 + 5 * len(entities) + nested
+    assert len(routes) == 1 + 4 + 4 + 5 * len(entities) + nested
+    assert routes[1:5] == [
+        ("GET", "/"),
+        ("GET", "/ui/app.js"),
+        ("GET", "/ui/app.css"),
+        ("GET", "/ui/model.json"),
+    ]
     assert ("GET", "/api/boards/{id}/tasks") in routes
 
 
@@ -334,7 +345,7 @@ def test_entities_answer_replaces_detected_entities(planner: TemplatePlanner) ->
         1,
     )
     names = [e.name for e in parse_data_md(documents["DATA.md"])]
-    assert names == ["Recipe", "MealPlan", "ShoppingList"]
+    assert sorted(names) == ["MealPlan", "Recipe", "ShoppingList"]
 
 
 def test_team_and_user_entities_follow_features(planner: TemplatePlanner) -> None:
@@ -503,13 +514,7 @@ def build_and_verify(root: pathlib.Path, documents: dict[str, str]) -> tuple[str
 
 def test_end_to_end_project_management_app(tmp_path: pathlib.Path) -> None:
     planner = TemplatePlanner()
-    questions = planner.clarify(PM_NAME, PM_DESCRIPTION)
-    answers: dict[str, object] = {}
-    for question in questions:
-        if question["type"] in ("single_choice", "multi_choice"):
-            answers[question["id"]] = question["options"][0]
-        elif question["type"] == "boolean":
-            answers[question["id"]] = True
+    answers = default_answers(planner.clarify(PM_NAME, PM_DESCRIPTION))
     documents = planner.write_spec(PM_NAME, PM_DESCRIPTION, answers, None, 1)
 
     output, tests_run = build_and_verify(tmp_path, documents)
@@ -548,6 +553,7 @@ def test_every_merge_step_leaves_a_green_tree(tmp_path: pathlib.Path) -> None:
     assert [t["slug"] for t in plan["tasks"]] == [
         "app-shell",
         "data-model",
+        "web-ui",
         "api-notes",
         "api-tags",
         "smoke-tests",
@@ -560,6 +566,61 @@ def test_every_merge_step_leaves_a_green_tree(tmp_path: pathlib.Path) -> None:
             command, check=False, cwd=tmp_path, capture_output=True, text=True, timeout=60
         )
         assert result.returncode == 0, (task_id, result.stderr[-3000:])
+
+
+def test_run_sh_serves_tests_and_says_its_usage(tmp_path: pathlib.Path) -> None:
+    planner = TemplatePlanner()
+    documents = planner.write_spec("Notes", "A notes app with tags", {}, None, 1)
+    build_and_verify(tmp_path, documents)
+    env = {**os.environ, "PYTHON": sys.executable}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["sh", "run.sh", *args],
+            check=False,
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    tested = run("test")
+    assert tested.returncode == 0, tested.stderr[-3000:]
+    assert re.search(r"^Ran \d+ tests? in", tested.stderr, re.M)
+    assert "serving on" not in tested.stdout
+    for wrong in ("tests", "start", "--serve"):
+        refused = run(wrong)
+        assert refused.returncode == 2, wrong
+        assert f"unknown command: {wrong}" in refused.stderr
+        assert "usage: ./run.sh [serve|test]" in refused.stderr
+    helped = run("help")
+    assert helped.returncode == 0 and "usage:" in helped.stderr
+    readme = (tmp_path / "README.md").read_text()
+    assert "./run.sh serve" in readme and "./run.sh test" in readme
+
+
+def test_run_sh_serve_serves_the_app(tmp_path: pathlib.Path) -> None:
+    documents = TemplatePlanner().write_spec("Notes", "A notes app with tags", {}, None, 1)
+    build_app(tmp_path, documents)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "PYTHON": sys.executable, "APP_PORT": str(port)}
+    server = subprocess.Popen(
+        ["sh", "run.sh", "serve"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert server.stdout is not None
+        assert server.stdout.readline().strip() == f"serving on http://127.0.0.1:{port}"
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(f"http://127.0.0.1:{port}/", timeout=10) as response:
+            assert response.headers["Content-Type"].startswith("text/html")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        if server.stdout is not None:
+            server.stdout.close()
 
 
 DETERMINISM_SCRIPT = """

@@ -95,9 +95,12 @@ def test_fields_from_phrases_are_typed() -> None:
         "Track pets and visits. Visits have a date, a fee, a duration and are marked "
         "paid/unpaid. Rooms have a capacity."
     )["Visit"]
-    assert field_of(visit, "date") == Field("date", "string", format="date")
-    assert field_of(visit, "fee") == Field("fee", "number", minimum=0)
-    assert field_of(visit, "duration_minutes") == Field("duration_minutes", "integer", minimum=0)
+    # "Visits have ...": a visit has them all, so they must be filled in.
+    assert field_of(visit, "date") == Field("date", "string", True, format="date")
+    assert field_of(visit, "fee") == Field("fee", "number", True, minimum=0, format="money")
+    assert field_of(visit, "duration_minutes") == Field(
+        "duration_minutes", "integer", True, minimum=0
+    )
     assert field_of(visit, "status").choices == ("paid", "unpaid")
 
 
@@ -107,10 +110,11 @@ def test_money_quantities_and_texts() -> None:
         "Plants have spacing and a height."
     )
     assert "Menu" in entities
-    assert field_of(entities["Restaurant"], "opening_hours") == Field("opening_hours", "string")
+    opening_hours = field_of(entities["Restaurant"], "opening_hours")
+    assert opening_hours == Field("opening_hours", "string", True)
     for name in ("tax", "tip", "total"):
-        assert field_of(entities["Order"], name) == Field(name, "number", minimum=0)
-    assert field_of(entities["Plant"], "spacing") == Field("spacing", "number", minimum=0)
+        assert field_of(entities["Order"], name) == Field(name, "number", True, "money", minimum=0)
+    assert field_of(entities["Plant"], "spacing") == Field("spacing", "number", True, minimum=0)
 
 
 def test_closed_sets_booleans_and_counts() -> None:
@@ -180,10 +184,13 @@ def test_relations_are_stated_in_data_and_routes() -> None:
     assert "## Relations" in documents["ROUTES.md"]
     assert "`GET /api/visits?pet_id=<id>`" in documents["ROUTES.md"]
     assert "`DELETE /api/pets/{id}` returns 409" in documents["ROUTES.md"]
+    # The text relates no owner to a pet: a visit (something that happens) refers to
+    # both, the owner as a likely link that need not be filled in.
     assert (
-        "| GET | /api/visits | List visits (`limit`, `offset`, `pet_id` query) |"
+        "| GET | /api/visits | List visits (`limit`, `offset`, `pet_id`, `owner_id` query) |"
         in (documents["ROUTES.md"])
     )
+    assert "Each visit may belong to an owner" in documents["DATA.md"]
     assert "| GET | /api/pets/{id}/visits | List the visits of one pet" in documents["ROUTES.md"]
     assert render_data_md(parse_data_md(documents["DATA.md"])) == documents["DATA.md"]
 
@@ -262,7 +269,6 @@ def test_spec_lists_what_the_offline_agent_does_not_build() -> None:
         "Payment processing",
         "PDF documents",
         "Real-time updates",
-        "A user interface",
     ):
         assert f"**{title}**" in section
 

@@ -36,6 +36,14 @@ COPIED = {
     "tests/test_smoke.py": "tests/test_smoke.py",
 }
 """Generated path -> file under ``files/`` (a dot file is stored without its dot)."""
+UI_COPIED = {
+    "app/resources/ui.py": "app/resources/ui.py",
+    "app/ui/index.html": "app/ui/index.html",
+    "app/ui/app.js": "app/ui/app.js",
+    "app/ui/app.css": "app/ui/app.css",
+    "tests/test_ui.py": "tests/test_ui.py",
+}
+"""The web interface: its resource module, page, assets and tests."""
 AUTH_COPIED = {
     "app/resources/auth.py": "app/resources/auth.py",
     "tests/test_auth_api.py": "tests/test_auth_api.py",

@@ -43,7 +43,10 @@ DECOMPOSE = (
     " write: '*' within a segment, '**' any depth); expectedOutputs (files it must produce,"
     " inside its pathScope). Tasks that may run in parallel must not share files."
     " mergeOrder lists every task id, each after its dependencies. verifyCommand is the"
-    " argv, run from the repository root, that runs the application's tests."
+    " argv, run from the repository root, that runs the application's tests. Include one"
+    " task for the web interface the app serves itself at / (plain HTML, CSS and"
+    " JavaScript, no CDN, no build step): a page per record type to list, create, edit"
+    " and delete records, with the API's validation errors shown beside their fields."
 )
 
 CODE = (

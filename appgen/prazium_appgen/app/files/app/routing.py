@@ -28,8 +28,13 @@ class Request:
 
 @dataclass(frozen=True)
 class Response:
+    """A JSON body (any JSON value), or ``bytes`` sent as they are with ``content_type``
+    (the web interface's page and assets); ``headers`` are added to the answer."""
+
     status: int
     body: Any = None
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 class HttpError(Exception):

@@ -1,4 +1,5 @@
-"""HTTP server: JSON in, JSON out, one handler per route.
+"""HTTP server: JSON in, JSON out, one handler per route (the web interface's page
+and assets are the only bodies that are not JSON).
 
 Run with ``python -m app``. Settings come from the environment: APP_HOST
 (default 127.0.0.1), APP_PORT (default 8000), APP_DATABASE (SQLite file, default
@@ -87,10 +88,17 @@ class RequestHandler(BaseHTTPRequestHandler):
         self.send(self.server.application.handle(self.command, self.path, headers, body))
 
     def send(self, response: Response) -> None:
-        payload = b"" if response.body is None else json.dumps(response.body).encode("utf-8")
+        if isinstance(response.body, bytes):
+            payload = response.body
+        elif response.body is None:
+            payload = b""
+        else:
+            payload = json.dumps(response.body).encode("utf-8")
         self.send_response(response.status)
         if payload:
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", response.content_type)
+        for name, value in response.headers.items():
+            self.send_header(name, value)
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         if payload:

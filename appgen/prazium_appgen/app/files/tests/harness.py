@@ -66,3 +66,16 @@ class ServerTestCase(unittest.TestCase):
         except urllib.error.HTTPError as error:
             with error:
                 return error.code, _decode(error.read())
+
+    def fetch(self, path: str) -> tuple[int, dict[str, str], bytes]:
+        """GET a path that may not answer JSON (the web interface's page and assets):
+        (status, headers with lower-case names, body bytes)."""
+        request = urllib.request.Request(self.base_url + path)
+        try:
+            with _OPENER.open(request, timeout=10) as response:
+                headers = {name.lower(): value for name, value in response.headers.items()}
+                return response.status, headers, response.read()
+        except urllib.error.HTTPError as error:
+            with error:
+                headers = {name.lower(): value for name, value in error.headers.items()}
+                return error.code, headers, error.read()

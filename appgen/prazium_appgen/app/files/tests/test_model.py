@@ -17,7 +17,9 @@ def bad_values(field: Field) -> list[Any]:
     values = [WRONG[field.type]]
     if field.choices:
         values.append("not one of the choices")
-    if field.format:
+    if field.format == "money":
+        values.append(1.005)  # an amount of more than whole cents
+    elif field.format:
         values.append("not a valid " + field.format)
     if field.minimum is not None:
         values.append(field.minimum - 1)

@@ -2,8 +2,9 @@
 
 Field types are JSON types. SQLite has no boolean, so booleans are stored as
 0/1 integers and converted back by app.model.validation.from_row. A field may
-carry rules: a ``format`` (date, datetime, time, email), a closed set of
-``choices``, a ``minimum``, or a reference to another entity (``references``)
+carry rules: a ``format`` (date, datetime, time, email for strings; money for
+numbers, with an optional ``currency`` code), a closed set of ``choices``, a
+``minimum``, or a reference to another entity (``references``)
 with what happens to children when their parent is deleted (``on_delete``:
 ``restrict`` refuses the delete, ``cascade`` deletes the children too).
 """
@@ -29,6 +30,7 @@ class Field:
     minimum: float | None = None
     references: str = ""
     on_delete: str = ""
+    currency: str = ""
 
 
 class FieldDocument(TypedDict):
@@ -42,6 +44,7 @@ class FieldDocument(TypedDict):
     minimum: NotRequired[float | None]
     references: NotRequired[str]
     on_delete: NotRequired[str]
+    currency: NotRequired[str]
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,7 @@ def _field(data: FieldDocument) -> Field:
         minimum=data.get("minimum"),
         references=data.get("references", ""),
         on_delete=data.get("on_delete", ""),
+        currency=data.get("currency", ""),
     )
 
 

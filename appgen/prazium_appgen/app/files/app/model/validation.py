@@ -59,6 +59,13 @@ def format_matches(kind: str, value: str) -> bool:
     return True
 
 
+def whole_cents(amount: float) -> bool:
+    """Whether an amount has at most two decimals (binary fractions such as 0.1 + 0.2
+    are within rounding of a whole number of cents)."""
+    cents = amount * 100
+    return abs(cents - round(cents)) < 1e-6 * max(1.0, abs(cents))
+
+
 def rule_error(field: Field, value: Any) -> str | None:
     """Why a value of the right type still breaks one of the field's rules, if it does."""
     if field.choices and value not in field.choices:
@@ -67,6 +74,8 @@ def rule_error(field: Field, value: Any) -> str | None:
         return "must be " + FORMAT_HINTS.get(field.format, field.format)
     if field.minimum is not None and isinstance(value, int | float) and value < field.minimum:
         return f"must be at least {field.minimum:g}"
+    if field.format == "money" and isinstance(value, int | float) and not whole_cents(value):
+        return "must be an amount with at most 2 decimal places"
     if field.references and isinstance(value, int) and value < 1:
         return f"must be the id of a {field.references}"
     return None
