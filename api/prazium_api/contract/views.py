@@ -11,7 +11,7 @@ keep exactly the keys the status has.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import cast
+from typing import TypeVar, cast
 
 from pydantic import BaseModel
 
@@ -43,6 +43,8 @@ from prazium_kit import ids, models, paths
 from prazium_kit.kinds import Project, Run, Task
 from prazium_kit.models import ProjectPhase, RunPhase, TaskPhase
 from prazium_kit.types import JsonObject
+
+BriefT = TypeVar("BriefT", bound=TaskBrief)
 
 CLONE_PATH = "/v1/projects/{project_id}/git"
 
@@ -300,26 +302,33 @@ def reused_from(value: str | None) -> str | None:
 
 def task_brief(task: Task) -> TaskBrief:
     definition = task.spec.definition
-    brief = TaskBrief(
-        id=task_api_id(definition.id),
-        slug=definition.slug,
-        status=task_phase(task),
-        sequence=task.spec.sequence,
+    return _with_origin(
+        TaskBrief(
+            id=task_api_id(definition.id),
+            slug=definition.slug,
+            status=task_phase(task),
+            sequence=task.spec.sequence,
+        ),
+        task,
     )
-    # Beyond the contract, set (and so serialized) only when they hold something: a
-    # repair round's task, and a retry's task taken over from the retried run.
-    if definition.role:
-        brief.role = definition.role
+
+
+def _with_origin(answer: BriefT, task: Task) -> BriefT:
+    """The answer with the fields beyond the contract set (and so serialized) only when
+    they hold something: a repair round's task, and a retry's task taken over from the
+    retried run."""
+    if task.spec.definition.role:
+        answer.role = task.spec.definition.role
     source = reused_from(task.status.reused_from)
     if source:
-        brief.reusedFrom = source
-    return brief
+        answer.reusedFrom = source
+    return answer
 
 
 def task_detail(task: Task) -> TaskDetail:
     definition, status = task.spec.definition, task.status
     result = status.result
-    return TaskDetail(
+    detail = TaskDetail(
         id=task_api_id(definition.id),
         slug=definition.slug,
         status=task_phase(task),
@@ -348,3 +357,4 @@ def task_detail(task: Task) -> TaskDetail:
         startedAt=status.started_at,
         completedAt=status.completed_at,
     )
+    return _with_origin(detail, task)
