@@ -40,6 +40,8 @@ RUN_FAILED = "RUN_FAILED"
 RUN_CANCELLED = "RUN_CANCELLED"
 PUBLISH_COMPLETED = "PUBLISH_COMPLETED"
 PUBLISH_FAILED = "PUBLISH_FAILED"
+# One model request of a coding agent's attempt and its token usage (a worker's event).
+AGENT_USAGE = "AGENT_USAGE"
 
 EVENT_TYPES = frozenset(
     {
@@ -62,6 +64,7 @@ EVENT_TYPES = frozenset(
         RUN_CANCELLED,
         PUBLISH_COMPLETED,
         PUBLISH_FAILED,
+        AGENT_USAGE,
     }
 )
 # After one of these, a run's stream has nothing more to say.

@@ -165,6 +165,7 @@ class TaskDefinition(BaseModel):
     dependencies: list[str] = []
     path_scope: list[str] = Field(alias="pathScope", min_length=1)
     expected_outputs: list[str] = Field(default=[], alias="expectedOutputs")
+    test_command: list[str] | None = Field(default=None, alias="testCommand", max_length=100)
 
 
 class TaskSpec(BaseModel):
@@ -262,6 +263,7 @@ class PlannedTask(BaseModel):
     dependencies: list[str] = []
     path_scope: list[str] = Field(default=[], alias="pathScope")
     expected_outputs: list[str] = Field(default=[], alias="expectedOutputs")
+    test_command: list[str] | None = Field(default=None, alias="testCommand")
 
     def as_stored(self) -> dict[str, Any]:
         """The task as the planner wrote it (and the worker reads it)."""

@@ -69,6 +69,9 @@ class PlanTask(TypedDict):
     dependencies: NotRequired[list[str]]
     pathScope: list[str]
     expectedOutputs: NotRequired[list[str]]
+    # The argv (from the repository root) of the task's own tests: the coding loop
+    # accepts the task as done only once they pass (agents/loop/prompts.py tests_of).
+    testCommand: NotRequired[list[str]]
 
 
 class PlanDocument(TypedDict):

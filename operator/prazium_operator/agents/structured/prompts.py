@@ -41,7 +41,10 @@ DECOMPOSE = (
     " instructions (what to write, precisely); dependencies (ids of earlier tasks it builds"
     " on; no cycles); pathScope (repository-relative glob patterns of the files it may"
     " write: '*' within a segment, '**' any depth); expectedOutputs (files it must produce,"
-    " inside its pathScope). Tasks that may run in parallel must not share files."
+    " inside its pathScope); testCommand (the argv, run from the repository root, of the"
+    " tests the task writes or owns, such as one test module: the coding agent is done"
+    " only when they pass; [] when the task has none). Tasks that may run in parallel must"
+    " not share files."
     " mergeOrder lists every task id, each after its dependencies. verifyCommand is the"
     " argv, run from the repository root, that runs the application's tests."
 )
