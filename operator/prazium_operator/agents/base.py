@@ -70,7 +70,7 @@ class PlanTask(TypedDict):
     pathScope: list[str]
     expectedOutputs: NotRequired[list[str]]
     # The argv (from the repository root) of the task's own tests: the coding loop
-    # accepts the task as done only once they pass (agents/loop/prompts.py tests_of).
+    # accepts the task as done only once they pass (agents/loop/prompts.py owned_tests).
     testCommand: NotRequired[list[str]]
 
 

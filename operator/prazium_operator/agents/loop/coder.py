@@ -46,7 +46,7 @@ class LoopCoder:
         scope = [str(p) for p in task.get("pathScope") or []]
         if not scope:
             raise self.error(f"{task_id}: the task has no pathScope")
-        tests, source = prompts.tests_of(task, attempt.verify_command)
+        tests, source = prompts.owned_tests(task, attempt.verify_command)
         workspace = Workspace(worktree, scope)
         number = os.environ.get(ATTEMPT_ENV, "1")
         box = CommandBox(

@@ -43,7 +43,9 @@ CUT_OFF = (
 )
 
 
-def tests_of(task: PlanTask, verify_command: Sequence[str] | None) -> tuple[list[str] | None, str]:
+def owned_tests(
+    task: PlanTask, verify_command: Sequence[str] | None
+) -> tuple[list[str] | None, str]:
     """The argv of the task's tests and where it comes from."""
     own = task.get("testCommand")
     if own and all(isinstance(part, str) and part for part in own):

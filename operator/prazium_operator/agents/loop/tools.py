@@ -231,8 +231,8 @@ class Workspace:
     # -- tools --------------------------------------------------------------------
 
     def files(self, pattern: str = "") -> Iterator[str]:
-        """Repository-relative paths of regular files, sorted per directory, .git and
-        symlinked directories left out."""
+        """Repository-relative paths of regular files, sorted per directory; .git and
+        symlinks left out (search reads what this lists: never through a link)."""
         for directory, dirs, names in os.walk(self.root):
             dirs[:] = sorted(d for d in dirs if d != ".git")
             base = Path(directory).relative_to(self.root)
@@ -240,7 +240,8 @@ class Workspace:
                 relative = (base / name).as_posix()
                 if pattern and not path_in_scope(relative, [pattern]):
                     continue
-                if (Path(directory) / name).is_file():
+                found = Path(directory) / name
+                if not found.is_symlink() and found.is_file():
                     yield relative
 
     def list_files(self, arguments: Mapping[str, object]) -> ToolResult:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from prazium_operator.agents.loop.contract import AgentBudget, AgentUsage, ModelPrice
 
 PER_MILLION = 1_000_000
+# Costs are sums of float products: a budget reached to within this much is reached.
+COST_TOLERANCE = 1e-9
 STOP_FILE_MAX_BYTES = 500
 
 
@@ -112,7 +114,7 @@ class UsageMeter:
         if budget is not None and budget.max_cost is not None:
             if self.price is None and budget.max_cost == 0:
                 return "the budget's maxCost is 0"
-            if self.price is not None and self.cost >= budget.max_cost:
+            if self.price is not None and self.cost >= budget.max_cost - COST_TOLERANCE:
                 return f"cost {self.cost:.4f} of {budget.max_cost:.4f} (the budget's maxCost)"
         return None
 
