@@ -66,17 +66,20 @@ def fix_session() -> list[Step]:
 
 
 def probe_command(kubeconfig: str) -> str:
+    """Each probe prints NAME-READABLE or NAME-DENIED (spelled so that the command
+    itself, which the run tool's result repeats, holds neither word)."""
+
+    def probe(name: str, test: str) -> str:
+        return f"{test} >/dev/null 2>&1 && r=READABLE || r=DENIED; echo {name}-$r"
+
     return "; ".join(
         [
             "echo uid=$(id -u) ppid=$PPID",
-            "cat /proc/$PPID/environ >/dev/null 2>&1"
-            " && echo ENVIRON-READABLE || echo ENVIRON-DENIED",
-            "cat /proc/1/environ >/dev/null 2>&1 && echo INIT-READABLE || echo INIT-DENIED",
+            probe("ENVIRON", "cat /proc/$PPID/environ"),
+            probe("INIT", "cat /proc/1/environ"),
+            probe("TOKEN", "cat /var/run/secrets/kubernetes.io/serviceaccount/token"),
+            probe("KUBECONFIG", f"cat {shlex.quote(kubeconfig)}"),
             "echo api_keys=$(env | grep -ci api_key)",
-            "test -e /var/run/secrets/kubernetes.io/serviceaccount/token"
-            " && echo TOKEN-PRESENT || echo TOKEN-ABSENT",
-            f"cat {shlex.quote(kubeconfig)} >/dev/null 2>&1"
-            " && echo KUBECONFIG-READABLE || echo KUBECONFIG-DENIED",
             "env",
         ]
     )
@@ -92,17 +95,11 @@ def probe_session(kubeconfig: str, key: str) -> list[Step]:
             contains=[
                 "ENVIRON-DENIED",
                 "INIT-DENIED",
-                "api_keys=0",
-                "TOKEN-ABSENT",
+                "TOKEN-DENIED",
                 "KUBECONFIG-DENIED",
+                "api_keys=0",
             ],
-            absent=[
-                "ENVIRON-READABLE",
-                "INIT-READABLE",
-                "KUBECONFIG-READABLE",
-                "TOKEN-PRESENT",
-                key,
-            ],
+            absent=["-READABLE", key],
         )
         assert "uid=0 " not in found.content, found.content[:300]
         return Reply([Call("write_file", item) for item in template_files(view.inputs)])
