@@ -125,9 +125,11 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[index]
 
 
-def command_seconds(log: Path) -> dict[int, float]:
-    """Seconds the commands of each transcript step ran (the kept log's JSON lines)."""
+def command_seconds(log: Path) -> tuple[dict[int, float], dict[int, str]]:
+    """Seconds the commands of each transcript step ran, and the step's tool (the kept
+    log's JSON lines)."""
     found: dict[int, float] = {}
+    tools: dict[int, str] = {}
     for line in log.read_text(errors="replace").splitlines():
         if not line.startswith("{"):
             continue
@@ -135,29 +137,33 @@ def command_seconds(log: Path) -> dict[int, float]:
         if record.get("logger") == "prazium.agent" and "commandSeconds" in record:
             step = int(record["agentStep"])
             found[step] = found.get(step, 0.0) + float(record["commandSeconds"])
-    return found
+            tools.setdefault(step, str(record["tool"]))
+    return found, tools
 
 
-def overheads(standin: OpenAIStandin, data_dir: Path, namespace: str, run: str) -> list[float]:
-    """Per tool step: reply sent -> next request, less the step's command time (s)."""
-    samples: list[float] = []
+def overheads(
+    standin: OpenAIStandin, data_dir: Path, namespace: str, run: str
+) -> list[tuple[str, float]]:
+    """Per tool step: its tool, and reply sent -> next request less the step's command
+    time (s)."""
+    samples: list[tuple[str, float]] = []
     by_task: dict[str, list[SessionView]] = {}
     for view in standin.session_views:
         by_task.setdefault(view.task_id, []).append(view)
     for task_id, views in by_task.items():
         views.sort(key=lambda v: v.step)
         log = log_path(paths.result_path(data_dir, namespace, run, task_id, 1))
-        commands = command_seconds(log)
+        commands, tools = command_seconds(log)
         for before, after in itertools.pairwise(views):
             if after.step != before.step + 1 or not before.sent:
                 continue
             # The reply to request `before` is the transcript's step before.step + 1.
             gap = after.arrived - before.sent - commands.get(before.step + 1, 0.0)
-            samples.append(gap)
+            samples.append((tools.get(before.step + 1, "?"), gap))
     return samples
 
 
-def build(stack: Stack, executor: str, rounds: int) -> list[float]:
+def build(stack: Stack, executor: str, rounds: int) -> list[tuple[str, float]]:
     config.load_kube_config(config_file=stack.kubeconfig)
     namespace = f"bench-loop-{executor[:4]}-{uuid.uuid4().hex[:6]}"
     core = client.CoreV1Api()
@@ -215,7 +221,7 @@ def build(stack: Stack, executor: str, rounds: int) -> list[float]:
     return samples
 
 
-def report(results: dict[str, list[float]]) -> str:
+def report(results: dict[str, list[tuple[str, float]]]) -> str:
     lines = [
         "coding-agent loop overhead per tool step (the model's reply and the commands' own"
         " time left out), ms:",
@@ -223,7 +229,7 @@ def report(results: dict[str, list[float]]) -> str:
     ]
     met = True
     for executor, samples in results.items():
-        ms = [s * 1000 for s in samples]
+        ms = [s * 1000 for _, s in samples]
         p50, p90, p99 = (percentile(ms, q) for q in (0.5, 0.9, 0.99))
         met = met and p50 <= GOAL_MS and p99 <= GOAL_MS
         lines.append(
@@ -231,6 +237,16 @@ def report(results: dict[str, list[float]]) -> str:
         )
     verdict = "met" if met else "NOT met"
     lines.append(f"goal: p50 and p99 <= {GOAL_MS:.0f} ms per step: {verdict}")
+    lines.append("by the step's (first) tool, p50 / max ms:")
+    for executor, samples in results.items():
+        kinds: dict[str, list[float]] = {}
+        for tool, seconds in samples:
+            kinds.setdefault(tool, []).append(seconds * 1000)
+        parts = [
+            f"{tool} {percentile(v, 0.5):.1f}/{max(v):.1f} (n={len(v)})"
+            for tool, v in sorted(kinds.items())
+        ]
+        lines.append(f"  {executor:<11} " + ", ".join(parts))
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     lines.append(f"machine: {os.cpu_count()} cores, load average {load}")
     return "\n".join(lines)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import stat
 import subprocess
 import time
 from pathlib import Path
@@ -13,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from prazium_operator import recorder
-from prazium_operator.agents.loop import credentials, limits, tools, usage
+from prazium_operator.agents.loop import credentials, limits, search, tools, usage
+from prazium_operator.agents.loop import mirror as mirror_module
 from prazium_operator.agents.loop.bounds import Bounds, StuckDetector, call_key
 from prazium_operator.agents.loop.commands import CommandBox
 from prazium_operator.agents.loop.contract import AgentBudget, AgentLimits
@@ -148,18 +151,88 @@ def test_list_and_search_leave_out_git_and_cap_their_answers(
         _call(workspace, "search", pattern="(unclosed")
     (worktree / "app" / "many.py").write_text("hit\n" * 500)
     many = _call(workspace, "search", pattern="hit", glob="app/*.py")
-    assert many.content.count("\n") == tools.SEARCH_MAX_MATCHES
-    assert many.content.endswith(f"... and {500 - tools.SEARCH_MAX_MATCHES} more")
+    assert many.content.count("\n") == search.SEARCH_MAX_MATCHES
+    assert many.content.endswith(f"... and {500 - search.SEARCH_MAX_MATCHES} more")
     # A pattern that backtracks without end is stopped, and the worker goes on.
     (worktree / "app" / "slow.py").write_text("a" * 40 + "!\n")
-    monkeypatch.setattr(tools, "SEARCH_SECONDS", 1.0)
+    monkeypatch.setattr(search, "SEARCH_SECONDS", 1.0)
     started = time.monotonic()
+    helper = workspace.searcher.pid
     with pytest.raises(tools.ToolError, match="the search took longer than 1 s"):
         _call(workspace, "search", pattern=r"^(a+)+$")
     assert time.monotonic() - started < 5
+    assert workspace.searcher.pid is None  # the helper killed, reaped
+    with pytest.raises(ChildProcessError):
+        os.waitpid(helper or -1, os.WNOHANG)
+    # The next search forks a new helper; one helper serves every search until then.
+    assert _call(workspace, "search", pattern="return").summary == "1 matches"
+    again = workspace.searcher.pid
+    assert again is not None and again != helper
+    _call(workspace, "search", pattern="hit")
+    assert workspace.searcher.pid == again
+    workspace.close()
+    assert workspace.searcher.pid is None
 
 
 # -- the run tool's sandbox ----------------------------------------------------------
+
+
+def _tree(root: Path) -> dict[str, tuple[str, bytes, bool]]:
+    found = {}
+    for path in sorted(root.rglob("*")):
+        rel = str(path.relative_to(root))
+        if rel == ".git" or rel.startswith(".git/"):
+            continue
+        if path.is_symlink():
+            found[rel] = ("link", os.readlink(path).encode(), False)
+        elif path.is_dir():
+            found[rel] = ("dir", b"", False)
+        else:
+            found[rel] = ("file", path.read_bytes(), os.access(path, os.X_OK))
+    return found
+
+
+def test_the_mirror_undoes_what_a_command_did_and_copies_only_what_changed(
+    worktree: Path, tmp_path: Path
+) -> None:
+    (worktree / "escape").unlink()
+    (worktree / "app" / "link.py").unlink()
+    (worktree / "app" / "inner").mkdir()
+    (worktree / "app" / "inner" / "x.sh").write_text("#!/bin/sh\n")
+    (worktree / "app" / "inner" / "x.sh").chmod(0o755)
+    (worktree / "app" / "rel").symlink_to("main.py")
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    mirror = mirror_module.Mirror(worktree, copy, None)
+    mirror.sync()
+    assert _tree(copy) == _tree(worktree) and not (copy / ".git").exists()
+    assert mirror.files_copied == 3
+    mirror.sync()
+    assert mirror.files_copied == 0  # nothing changed on either side
+    # What a command may do to its copy: rewrite (same size), chmod, add, delete,
+    # rename, put a link where a directory was, take the directory's permissions.
+    (copy / "README.md").write_text("# NOTES\nline two\n")
+    (copy / "app" / "main.py").chmod(0o777)
+    (copy / "new.txt").write_text("left over")
+    (copy / "app" / "cache").mkdir()
+    (copy / "app" / "inner" / "x.sh").unlink()
+    (copy / "app" / "rel").rename(copy / "app" / "moved")
+    shutil.rmtree(copy / "app" / "inner")
+    (copy / "app" / "inner").symlink_to(tmp_path / "outside")
+    copy.chmod(0o000)
+    # ...while the model changed the worktree.
+    (worktree / "app" / "main.py").write_text("def answer():\n    return 42\n")
+    (worktree / "README.md").rename(worktree / "NOTES.md")
+    mirror.sync()
+    assert _tree(copy) == _tree(worktree)
+    assert (copy / "app" / "inner").is_dir() and not (copy / "app" / "inner").is_symlink()
+    assert list((tmp_path / "outside").iterdir()) == [tmp_path / "outside" / "secret.txt"]
+    assert mirror.files_copied == 3  # main.py, NOTES.md, x.sh
+    assert stat.S_IMODE((copy / "app" / "main.py").stat().st_mode) == 0o644
+    shutil.rmtree(copy)  # even the copy's own directory
+    mirror.sync()
+    assert _tree(copy) == _tree(worktree)
+    mirror.close()
 
 
 @pytest.fixture
@@ -189,6 +262,19 @@ def test_commands_run_in_a_fresh_copy_whose_changes_stay_there(
     assert "PRAZIUM_TASK_ID=task-001" in env
     python = box.run_shell("python -c 'print(6 * 7)'", 30)
     assert python.output.strip() == "42", python.output
+
+
+def test_commands_run_as_the_sandbox_uid_without_groups_or_capabilities(box: CommandBox) -> None:
+    if os.geteuid() != 0:
+        pytest.fail("the sandbox uid needs root: run the unit tests as root")
+    assert box.box is not None and box.box.uid is not None
+    status = box.run_shell("grep -E '^(Uid|Gid|Groups|CapEff|NoNewPrivs):' /proc/self/status", 30)
+    fields = dict(line.split(":", 1) for line in status.output.strip().splitlines())
+    uid = str(box.box.uid)
+    assert fields["Uid"].split() == [uid] * 4 and fields["Gid"].split() == [uid] * 4
+    assert fields["Groups"].strip() == "" and int(fields["CapEff"], 16) == 0
+    assert fields["NoNewPrivs"].strip() == "1"
+    assert box.run_shell("umask", 30).output.strip() == "0077"
 
 
 def test_a_command_past_its_timeout_is_killed_with_its_children(box: CommandBox) -> None:

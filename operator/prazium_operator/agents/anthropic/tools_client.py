@@ -88,14 +88,22 @@ class AnthropicToolSession:
     def request(self) -> ModelTurn:
         key = self.settings.api_key
         try:
-            message = self.sdk.messages.create(
-                model=self.model,
-                max_tokens=self.settings.max_tokens,
-                system=self.system,
-                messages=self._with_breakpoint(),
-                tools=self.tools,
-                # Per request, so the SDK does not refuse a large max_tokens unstreamed.
-                timeout=self.settings.timeout,
+            # The SDK's own post (its auth, retries, timeouts and typed answer) rather
+            # than messages.create, whose walk over the whole conversation to
+            # "transform" it cost 10-20 ms a step, growing with the conversation
+            # (bench/bench_agent_loop.py); the body is plain JSON already. The timeout is
+            # given, so a large max_tokens unstreamed is not refused.
+            message: object = self.sdk.post(
+                "/v1/messages",
+                body={
+                    "model": self.model,
+                    "max_tokens": self.settings.max_tokens,
+                    "system": self.system,
+                    "messages": self._with_breakpoint(),
+                    "tools": self.tools,
+                },
+                cast_to=Message,
+                options={"timeout": self.settings.timeout},
             )
         except anthropic.AnthropicError as exc:
             raise ModelFailure(endpoint.failure(*_problem(exc), key)) from None

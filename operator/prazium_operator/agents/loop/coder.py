@@ -79,6 +79,7 @@ class LoopCoder:
             finally:
                 session.close()
         finally:
+            workspace.close()
             box.close()
         attempt.outcome = outcome
         if outcome.reason != "Finished":

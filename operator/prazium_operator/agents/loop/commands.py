@@ -5,19 +5,24 @@ the `command` coder's restrictions, without the worker's credentials.
   LANG and PRAZIUM_TASK_ID/ATTEMPT; in a worker Pod also what the Pod's environment
   holds besides PRAZIUM_* and GIT_*, minus the LLM API keys, which the loop removes
   from the worker's environment before the first command (credentials.py).
-* Where: a private copy of the worktree's files (no .git), fresh for every command,
-  in a sandbox directory of the attempt: locally under a uid of its own when the
-  worker is root (else refused unless PRAZIUM_LOCAL_UNSANDBOXED_COMMANDS=true, as for
-  the `command` coder); in a Pod, under the Pod's /tmp (the Pod is the sandbox).
+* Where: a private copy of the worktree's files (no .git), brought back to the
+  worktree's state before every command (mirror.py copies only what changed), in a
+  sandbox directory of the attempt: locally owned by a uid of its own when the worker
+  is root (else refused unless PRAZIUM_LOCAL_UNSANDBOXED_COMMANDS=true, as for the
+  `command` coder); in a Pod, under the Pod's /tmp (the Pod is the sandbox).
 * What comes back: the exit code and the output, bounded (its start and its end).
   Changes a command makes to files are NOT copied back: the model changes sources only
   through write_file and edit_file, so nothing changes behind its back, and a test run
-  leaves no caches, databases or build output in the commit. The price is one copy of
-  the worktree per command: for the apps Prazium builds (tens to hundreds of files)
-  a few milliseconds (bench/bench_agent_loop.py measures it).
+  leaves no caches, databases or build output in the commit (nor for the next
+  command). The price per command is a scan of both trees and a copy of what changed
+  (bench/bench_agent_loop.py measures it).
 * Lifetime: each command runs in a session of its own; when it ends or times out, its
   process group (and, with a uid of its own, every process of that uid) is killed. A
   worker stopped with SIGTERM kills the running command first.
+* Starting it: as the sandbox uid through util-linux's setpriv (real, effective and
+  saved uid and gid set, no supplementary groups, no_new_privs), so the worker starts
+  it with vfork; Popen's own user= would fork the whole worker, SDKs and all, which
+  costs tens of milliseconds per command. Without setpriv, Popen's user= it is.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from prazium_operator.agents.loop.mirror import Mirror
 from prazium_operator.executor import sandbox
 
 # What the model gets of one command's output: its start and its end.
@@ -111,8 +117,10 @@ class CommandBox:
         self.environ = os.environ if environ is None else environ
         self.in_pod = sandbox.truthy(self.environ.get(sandbox.IN_POD_ENV))
         self.box: sandbox.Sandbox | None = None
+        self.mirror: Mirror | None = None
         self._running: subprocess.Popen[bytes] | None = None
         self._previous_term: Any = None
+        self._setpriv = shutil.which("setpriv", path=sandbox.SANDBOX_PATH)
         self.copy_seconds = 0.0  # of the last command: the sandbox's own cost
 
     def open(self) -> None:
@@ -122,6 +130,8 @@ class CommandBox:
         python = shutil.which("python3", path=sandbox.SANDBOX_PATH)
         if python and not self.in_pod:  # "python" as in a Pod's image
             (self.box.root / "bin" / "python").symlink_to(python)
+        self.box.hand_over()
+        self.mirror = Mirror(self.worktree, self.box.work, self.box.uid)
         if threading.current_thread() is threading.main_thread():
             self._previous_term = signal.signal(signal.SIGTERM, self._on_term)
 
@@ -133,6 +143,9 @@ class CommandBox:
             self.box.end_processes(None)
             self.box.remove()
             self.box = None
+        if self.mirror is not None:
+            self.mirror.close()
+            self.mirror = None
 
     def _on_term(self, signum: int, frame: FrameType | None) -> None:
         """Stopped while a command runs: the command goes first, then the worker."""
@@ -154,36 +167,38 @@ class CommandBox:
 
     def run(self, argv: list[str], timeout: float) -> CommandOutcome:
         """argv in a fresh copy of the worktree, as the sandbox's uid, bounded."""
-        box = self.box
-        assert box is not None, "open() first"
+        box, mirror = self.box, self.mirror
+        assert box is not None and mirror is not None, "open() first"
         copying = time.monotonic()
-        shutil.rmtree(box.work, ignore_errors=True)
-        box.work.mkdir()
-        sandbox.copy_tree(self.worktree, box.work, skip=(".git",))
-        box.hand_over()
+        mirror.sync()
         self.copy_seconds = time.monotonic() - copying
-        dropped = box.uid is not None
+        uid = box.uid
+        command = sandbox.resolve_python(argv) if not self.in_pod else list(argv)
+        drop: dict[str, Any] = {}
+        if uid is not None and self._setpriv:
+            ids = [f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs"]
+            command = [self._setpriv, *ids, "--", *command]
+        elif uid is not None:
+            drop = {"user": uid, "group": uid, "extra_groups": []}
         started = time.monotonic()
         proc = subprocess.Popen(
-            sandbox.resolve_python(argv) if not self.in_pod else argv,
+            command,
             cwd=box.work,
             env=self.env(),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            user=box.uid,
-            group=box.uid,
-            extra_groups=[] if dropped else None,
-            umask=0o077 if dropped else -1,
+            umask=0o077 if uid is not None else -1,
+            **drop,
         )
         self._running = proc
         try:
             output, timed_out = self._collect(proc, timeout)
+            seconds = time.monotonic() - started  # the command's own time, not the clean-up
         finally:
             self._kill_running()
             self._running = None
-        seconds = time.monotonic() - started
         return CommandOutcome(
             exit_code=None if timed_out else proc.returncode,
             output=output.text(),

@@ -12,30 +12,22 @@ a symlink (writes) or resolves outside the worktree (reads). Every result is bou
 
 from __future__ import annotations
 
-import contextlib
 import os
 import posixpath
 import re
-import select
-import signal
 import stat
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from prazium_kit.types import JsonObject
+from prazium_operator.agents.loop.search import SEARCH_MAX_MATCHES, Searcher
 from prazium_operator.agents.structured.validate import MAX_FILE_BYTES, InvalidAnswer, check_path
 from prazium_operator.plan import path_in_scope
 
 READ_MAX_BYTES = 64 * 1024
+READ_FILE_MAX_BYTES = 8_000_000
 LIST_MAX_ENTRIES = 400
-SEARCH_MAX_MATCHES = 80
-SEARCH_LINE_CHARS = 240
-SEARCH_FILE_MAX_BYTES = 1_000_000
-# A model's regular expression may backtrack without end: it runs in a forked child
-# that is killed after this long.
-SEARCH_SECONDS = 10.0
 EXECUTABLE_MODE = 0o755
 FILE_MODE = 0o644
 
@@ -200,6 +192,10 @@ class Workspace:
     def __init__(self, root: Path, scope: list[str]) -> None:
         self.root = root.resolve()
         self.scope = scope
+        self.searcher = Searcher()
+
+    def close(self) -> None:
+        self.searcher.close()
 
     # -- paths ------------------------------------------------------------------
 
@@ -264,7 +260,7 @@ class Workspace:
             what = "is not a file" if target.exists() else "does not exist"
             raise ToolError(f"{path} {what}")
         with open(target, "rb") as handle:  # resolved above: inside the worktree
-            data = handle.read(SEARCH_FILE_MAX_BYTES * 8 + 1)
+            data = handle.read(READ_FILE_MAX_BYTES)
         if b"\x00" in data[:8192]:
             raise ToolError(f"{path} is a binary file")
         lines = data.decode("utf-8", errors="replace").splitlines(keepends=True)
@@ -299,11 +295,19 @@ class Workspace:
         expression = _text(arguments, "pattern")
         pattern = _glob(arguments)
         try:
-            compiled = re.compile(expression)
+            re.compile(expression)  # its syntax errors are the model's to read
         except re.error as exc:
             raise ToolError(f"invalid regular expression {expression!r}: {exc}") from None
         files = list(self.files(pattern))
-        matches, total = _search_in_child(self.root, files, compiled)
+        try:
+            matches, total = self.searcher.search(self.root, files, expression)
+        except TimeoutError as exc:
+            raise ToolError(
+                f"the search took longer than {exc.args[0]:.0f} s (a pattern that"
+                " backtracks too much?): simplify the regular expression or narrow the glob"
+            ) from None
+        except RuntimeError as exc:
+            raise ToolError(f"the search failed: {exc}") from None
         summary = f"{total} matches"
         if not matches:
             return ToolResult(True, "(no matches)", summary)
@@ -376,80 +380,3 @@ def _write(target: Path, data: bytes, executable: bool) -> None:
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
     os.chmod(target, EXECUTABLE_MODE if executable else FILE_MODE)
-
-
-def _search(root: Path, files: list[str], compiled: re.Pattern[str]) -> tuple[list[str], int]:
-    matches: list[str] = []
-    total = 0
-    for path in files:
-        target = root / path
-        try:
-            if target.stat().st_size > SEARCH_FILE_MAX_BYTES:
-                continue
-            data = target.read_bytes()
-        except OSError:
-            continue
-        if b"\x00" in data[:8192]:
-            continue
-        for number, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), 1):
-            if compiled.search(line):
-                total += 1
-                if len(matches) < SEARCH_MAX_MATCHES:
-                    shown = line.strip()[:SEARCH_LINE_CHARS]
-                    matches.append(f"{path}:{number}: {shown}")
-    return matches, total
-
-
-def _search_in_child(
-    root: Path, files: list[str], compiled: re.Pattern[str]
-) -> tuple[list[str], int]:
-    """_search in a forked child killed after SEARCH_SECONDS: Python's re cannot be
-    interrupted, and a pattern that backtracks without end must not hang the worker.
-    The child only matches and writes to a pipe (the pattern is compiled already)."""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: no logging, no locks, out with os._exit
-        code = 0
-        try:
-            os.close(read_end)
-            matches, total = _search(root, files, compiled)
-            payload = "\n".join([str(total), *matches]).encode("utf-8", errors="replace")
-            view = memoryview(payload)
-            while view:
-                view = view[os.write(write_end, view) :]
-        except BaseException:
-            code = 1
-        finally:
-            os._exit(code)
-    os.close(write_end)
-    chunks: list[bytes] = []
-    deadline = time.monotonic() + SEARCH_SECONDS
-    timed_out = False
-    try:
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                timed_out = True
-                break
-            ready, _, _ = select.select([read_end], [], [], left)
-            if not ready:
-                continue
-            chunk = os.read(read_end, 65536)
-            if not chunk:
-                break
-            chunks.append(chunk)
-    finally:
-        os.close(read_end)
-        if timed_out:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-    if timed_out:
-        raise ToolError(
-            f"the search took longer than {SEARCH_SECONDS:.0f} s (a pattern that backtracks"
-            " too much?): simplify the regular expression or narrow the glob"
-        )
-    lines = b"".join(chunks).decode("utf-8", errors="replace").split("\n")
-    if not lines or not lines[0].isdigit():
-        raise ToolError("the search failed")
-    return [line for line in lines[1:] if line], int(lines[0])
