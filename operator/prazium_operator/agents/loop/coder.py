@@ -64,6 +64,7 @@ class LoopCoder:
             # The SDK client holds the key now: nothing the commands can reach does.
             credentials.drop_keys()
             credentials.make_undumpable()
+            workspace.searcher.start()  # a fork per attempt, after the line above
             transcript = Transcript(task_id, attempt.limits.max_steps)
             transcript.started(session.provider, session.model, tests, source)
             try:

@@ -5,18 +5,15 @@ environment (so no command's environment is built from it), and the worker becom
 non-dumpable (prctl PR_SET_DUMPABLE 0): /proc/<worker>/environ, /proc/<worker>/mem and
 ptrace are then closed to processes of the same uid, which is what a command in a
 worker Pod is (locally it runs under a uid of its own and could not read them anyway).
-The flag is the process's own: children start dumpable again at exec.
+The flag is the process's own: children start dumpable again at exec, forks keep it
+(so the search helper, forked afterwards, is closed too: agents/loop/search.py).
 """
 
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
-import logging
 import os
 from collections.abc import Iterable, MutableMapping
-
-log = logging.getLogger("prazium.agent")
 
 PR_SET_DUMPABLE = 4
 PR_GET_DUMPABLE = 3
@@ -36,7 +33,8 @@ def drop_keys(
 
 
 def _prctl(option: int, value: int) -> int:
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    # The process's own symbols (libc's among them): find_library would start ldconfig.
+    libc = ctypes.CDLL(None, use_errno=True)
     result = int(libc.prctl(option, value, 0, 0, 0))
     if result < 0:
         raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))

@@ -111,6 +111,14 @@ class Searcher:
         self._requests = -1
         self._answers = -1
 
+    def start(self) -> None:
+        """Fork the helper now (the attempt's start) rather than at the first search.
+
+        Only once the worker is non-dumpable (credentials.py): the fork keeps the flag,
+        and its /proc environment is the worker's, key and all."""
+        if self.pid is None:
+            self._start()
+
     def _start(self) -> None:
         request_read, request_write = os.pipe()
         answer_read, answer_write = os.pipe()
