@@ -463,6 +463,16 @@ def test_refusals_cut_off_replies_and_endpoint_errors_are_model_errors(
     assert outcome.reason == "ModelError" and outcome.steps == 0
     assert "answered 400" in str(stopped) and KEYS[provider.name] not in str(stopped)
 
+    standin.tamper_next(lambda _envelope: {"id": "x", "object": "chat.completion"})
+    outcome, stopped = _play(provider, standin, worktree, [say(Call("list_files", {}))])
+    assert outcome.reason == "ModelError"
+    unusable = (
+        "the response has no choices[0].message"
+        if provider is OPENAI
+        else "the answer is not a usable reply: AttributeError"
+    )
+    assert unusable in str(stopped), str(stopped)
+
 
 def test_the_run_tool_reaches_neither_the_key_nor_the_workers_environment(
     provider: Provider,

@@ -111,7 +111,11 @@ class AnthropicToolSession:
             raise ModelFailure(endpoint.unreadable(self.settings.base_url, exc, key)) from None
         if not isinstance(message, Message):
             raise ModelFailure(endpoint.unreadable(self.settings.base_url, message, key))
-        return self._turn(message)
+        try:
+            return self._turn(message)
+        except (AttributeError, TypeError, KeyError, ValueError) as exc:  # not the shape
+            problem = endpoint.mask(f"{type(exc).__name__}: {exc}"[:300], key)
+            raise ModelFailure(f"the answer is not a usable reply: {problem}") from None
 
     def _turn(self, message: Message) -> ModelTurn:
         usage = message.usage

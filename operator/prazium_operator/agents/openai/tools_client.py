@@ -103,7 +103,11 @@ class OpenAIToolSession:
             raise ModelFailure(endpoint.unreadable(self.settings.base_url, exc, key)) from None
         if not isinstance(completion, ChatCompletion):
             raise ModelFailure(endpoint.unreadable(self.settings.base_url, completion, key))
-        return self._turn(completion)
+        try:
+            return self._turn(completion)
+        except (AttributeError, TypeError, KeyError, ValueError) as exc:  # not the shape
+            problem = endpoint.mask(f"{type(exc).__name__}: {exc}"[:300], key)
+            raise ModelFailure(f"the answer is not a usable reply: {problem}") from None
 
     def _turn(self, completion: ChatCompletion) -> ModelTurn:
         key = self.settings.api_key
