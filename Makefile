@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help setup venv up down test test-unit lint api-key bench-api bench-scale bench-build bench-agent bench-agent-loop cluster-build images helm-e2e kind-e2e
+.PHONY: help setup venv lock up down test test-unit lint api-key bench-api bench-scale bench-build bench-agent bench-agent-loop cluster-build images helm-e2e kind-e2e
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -12,6 +12,9 @@ setup: ## Install what is missing: PostgreSQL, the Python venv, the control plan
 
 venv: ## Only the Python environment (.venv: locked deps, the project installed editable)
 	@scripts/venv.sh
+
+lock: ## Rewrite both lock files (hashes included) from pyproject.toml; UPGRADE=NAME moves one package
+	@scripts/lock.sh $(if $(UPGRADE),--upgrade-package $(UPGRADE),)
 
 up: ## Start control plane, node, PostgreSQL, operator and API (http://127.0.0.1:3001); EXECUTOR=local: no node
 	@EXECUTOR=$(or $(EXECUTOR),kubernetes) scripts/stack.sh up
@@ -23,7 +26,7 @@ test: ## Start a throw-away stack, run the whole suite, tear it down
 	@scripts/test.sh $(PYTEST_ARGS)
 
 test-unit: ## Only the tests that need no services (and no Go: only .venv is set up)
-	@scripts/venv.sh && .venv/bin/python -m pytest tests/unit $(PYTEST_ARGS)
+	@scripts/venv.sh && .venv/bin/python -m pytest tests/unit appgen/tests $(PYTEST_ARGS)
 
 helm-e2e: ## Helm chart end to end on a throw-away local cluster (install, REST + kubectl builds, preview, upgrade, uninstall)
 	@scripts/helm-e2e.sh $(PYTEST_ARGS)
@@ -61,4 +64,4 @@ bench-agent-loop: ## Coding-agent loop: its own overhead per tool step, local an
 	@scripts/test.sh bench/bench_agent_loop.py -q -s -p no:cacheprovider
 
 bench-agent: ## Template agent: every corpus description built, tested and probed over HTTP (no stack)
-	@scripts/venv.sh && .venv/bin/python bench/bench_agent_corpus.py
+	@scripts/venv.sh && .venv/bin/python appgen/bench/bench_agent_corpus.py

@@ -50,7 +50,7 @@ from kubernetes import client, config  # noqa: E402
 
 from prazium_kit import paths  # noqa: E402
 from prazium_operator.executor.kubernetes import credentials_secret_name  # noqa: E402
-from prazium_operator.worker.request import log_path  # noqa: E402
+from prazium_operator.worker_contract import log_path  # noqa: E402
 from tests.support.agent_sessions import Call, Reply, SessionView, Step, template_files  # noqa: E402
 from tests.support.build import create as create_cr  # noqa: E402
 from tests.support.build import kubectl_apply, tasks_of, wait_phase, wait_run_done  # noqa: E402

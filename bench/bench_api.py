@@ -317,7 +317,7 @@ def report(results: list[dict[str, float | str]]) -> None:
     def verdict(ok: bool) -> str:
         return "met" if ok else "NOT met"
 
-    print("\ngoals (issue 15), side by side in this run:")
+    print("\ngoals, side by side in this run:")
     get = "direct apiserver get"
     if "GET /v1/projects" in by:
         list_p99 = ratio("GET /v1/projects", get, "p99_ms")

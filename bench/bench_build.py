@@ -53,7 +53,8 @@ one task's own. Per template task:
                    of the task minus the time its coder ran (goal: p50 <= 150 ms)
   queued->started  TASK_QUEUED -> TASK_STARTED as the journal has them (TASK_STARTED
                    is stamped when the operator ingests the worker's event file, so
-                   this includes the operator's poll; the figure issue 15 quoted)
+                   this includes the operator's poll; the task start latency as
+                   it was first measured, kept to compare with)
   worker CPU       the worker's own CPU seconds and those of the processes it waited
                    for (git), from getrusage at its end (cpuSeconds in its last log
                    line): a fork's start from zero (the server paid the imports once),
@@ -506,7 +507,7 @@ def overhead_report(results: dict[str, dict[str, Any]]) -> str:
     lines.append(
         f"{'tasks measured':<36}" + "".join(f"{len(results[m]['rows']):>14}{'':>14}" for m in modes)
     )
-    lines.append("\ngoals (issue 15), local executor, per template task:")
+    lines.append("\ngoals, local executor, per template task:")
     for mode in modes:
         rows = results[mode]["rows"]
         overhead = _pct([r["overhead"] for r in rows], 0.5)

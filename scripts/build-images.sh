@@ -7,7 +7,8 @@
 #                             prazium), imported into that containerd's k8s.io namespace
 # The Prazium image is two cached parts: a base (Debian bookworm root filesystem by
 # mmdebstrap from the machine's apt sources, Python 3.11, git, the locked requirements
-# installed from wheels the host downloaded) keyed by requirements.lock, and a thin
+# installed from wheels the host downloaded, each checked against the lock's sha256
+# hashes on download and again on install) keyed by requirements.lock, and a thin
 # top layer with the project installed as a package, keyed by the code. A code change
 # rebuilds only the top layer. Archives live in the user cache (shared by clones/CI).
 set -euo pipefail
@@ -41,14 +42,14 @@ build_pause() {
 }
 
 # The base's recipe is build_base below: bump BASE_RECIPE when changing it.
-BASE_RECIPE=1
+BASE_RECIPE=2
 ROOTFS_PACKAGES=python3,python3-venv,git,ca-certificates
 wheels_key() { cat "$PRAZIUM_ROOT/requirements.lock" | digest; }
 lock_key() { (cat "$PRAZIUM_ROOT/requirements.lock"; echo "$BASE_RECIPE $ROOTFS_PACKAGES") | digest; }
 base_name() { echo "localhost/prazium/base:$(lock_key)"; }
 # The code: what the wheel is made of (tracked or not, never caches or .dev).
 code_key() {
-  (cd "$PRAZIUM_ROOT" && find kit operator api cli crds pyproject.toml -type f \
+  (cd "$PRAZIUM_ROOT" && find kit operator api cli appgen/prazium_appgen crds pyproject.toml -type f \
       -not -path '*/__pycache__/*' -not -name '*.pyc' -not -path '*.egg-info*' \
     | LC_ALL=C sort | xargs sha256sum; lock_key) | digest
 }
@@ -56,13 +57,15 @@ prazium_name() { echo "localhost/prazium/prazium:$(code_key)"; }
 
 # The wheels of requirements.lock for the image's Python (3.11, glibc 2.36): the
 # host's pip downloads them (installing from registries inside the build would
-# need the host's certificate bundle baked into the image).
+# need the host's certificate bundle baked into the image), refusing any file whose
+# hash the lock does not list.
 download_wheels() {
   local dir=$IMG/wheels-$(wheels_key)
   [ -f "$dir/.complete" ] && { echo "$dir"; return 0; }
   say "downloading the image's wheels for requirements.lock"
   rm -rf "$dir"; mkdir -p "$dir"
-  PIP_ROOT_USER_ACTION=ignore python3 -m pip download -q --disable-pip-version-check --only-binary=:all: --python-version 3.11 \
+  PIP_ROOT_USER_ACTION=ignore python3 -m pip download -q --disable-pip-version-check \
+    --require-hashes --only-binary=:all: --python-version 3.11 \
     --implementation cp --abi cp311 --abi abi3 --abi none \
     --platform manylinux_2_36_x86_64 --platform manylinux_2_28_x86_64 \
     --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 --platform any \
@@ -96,9 +99,9 @@ build_base() {
   "${BUILDAH[@]}" copy "$ctr" "$wheels" /tmp/wheels >/dev/null
   "${BUILDAH[@]}" run --isolation chroot "$ctr" -- sh -euc "
     python3 -m venv /opt/prazium
-    /opt/prazium/bin/pip install -q --no-index --find-links /tmp/wheels \
-      -r /tmp/wheels/requirements.lock 2>&1 | grep -v 'new release of pip' || true
-    /opt/prazium/bin/python -c 'import kopf, fastapi, psycopg, git, uvicorn'
+    /opt/prazium/bin/pip install -q --disable-pip-version-check --no-index \
+      --find-links /tmp/wheels --require-hashes -r /tmp/wheels/requirements.lock
+    /opt/prazium/bin/python -c 'import kopf, fastapi, psycopg, uvicorn'
     rm -rf /tmp/wheels /root/.cache /var/lib/apt/lists/* /var/cache/apt/*
     echo 'prazium:x:$WORKER_UID:$WORKER_UID::/tmp:/usr/sbin/nologin' >>/etc/passwd
     echo 'prazium:x:$WORKER_UID:' >>/etc/group
@@ -121,15 +124,15 @@ build_prazium() {
   work=$(mktemp -d); trap 'rm -rf "${work:-}"' RETURN
   # The project as a wheel (no dependencies: they are in the base).
   (cd "$work" && tar -C "$PRAZIUM_ROOT" --exclude=__pycache__ --exclude='*.egg-info' \
-     -cf - kit operator api cli crds pyproject.toml | tar -xf - \
+     -cf - kit operator api cli appgen/prazium_appgen crds pyproject.toml | tar -xf - \
    && python3 -m pip wheel -q --disable-pip-version-check --no-deps -w "$work/dist" "$work" >&2) \
     || die "building the project's wheel failed"
   ctr=$("${BUILDAH[@]}" from "$(base_name)")
   "${BUILDAH[@]}" copy "$ctr" "$work/dist" /tmp/dist >/dev/null
   "${BUILDAH[@]}" copy "$ctr" "$PRAZIUM_ROOT/crds" /app/crds >/dev/null
   "${BUILDAH[@]}" run --isolation chroot --user 0:0 "$ctr" -- sh -euc '
-    /opt/prazium/bin/pip install -q --no-deps --no-index /tmp/dist/*.whl 2>&1 \
-      | grep -v "new release of pip" || true
+    /opt/prazium/bin/pip install -q --disable-pip-version-check --no-deps --no-index \
+      /tmp/dist/*.whl
     rm -rf /tmp/dist /root/.cache' >&2 || die "installing the project into the image failed"
   "${BUILDAH[@]}" commit -q --rm "$ctr" "$name" >/dev/null
   "${BUILDAH[@]}" push -q "$name" "docker-archive:$archive.tmp:$name"

@@ -165,13 +165,6 @@ def merge(repo: Path, ours: str, theirs: str, message: str, date: str) -> MergeO
     return MergeOutcome(commit, [])
 
 
-def changed_files(repo: Path, base: str, head: str) -> tuple[list[str], list[str]]:
-    """(created, modified) paths between two commits."""
-    return parse_name_status(
-        git("diff", "--name-status", "--no-renames", base, head, cwd=repo).stdout
-    )
-
-
 def parse_name_status(out: str) -> tuple[list[str], list[str]]:
     """(created, modified) paths of `git diff --name-status --no-renames` output."""
     created: list[str] = []

@@ -88,10 +88,6 @@ class RunView(Collector):
             tasks = {phase: int(summary.get(phase) or 0) for phase in TASK_PHASES}
             self._runs[uid] = (str(status.get("phase") or "pending"), tasks)
 
-    def forget_all(self) -> None:
-        with self._lock:
-            self._runs.clear()
-
     def counts(self) -> tuple[Tally[str], Tally[str]]:
         """(runs by phase, tasks by phase)."""
         runs: Tally[str] = Tally()

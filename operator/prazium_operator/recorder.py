@@ -6,8 +6,8 @@ and its authentication per event cost more than the event. Workers never
 connect: they append their events to a file on the volume that the operator checks
 and ingests (AttemptJournal, worker_events).
 
-A PostgreSQL outage is ridden out (issue 11): a write is retried with backoff and
-jitter for a bounded window (settings.db_retry_seconds). Every event that must
+A short PostgreSQL outage must not fail runs or lose events: a write is retried with
+backoff and jitter for a bounded window (settings.db_retry_seconds). Every event that must
 appear once has a natural dedup key, so a retry, or the operator's replay of the
 events a worker also kept in its result file (worker/main.py), never writes one
 twice: ``INSERT ... ON CONFLICT (dedup_key) DO NOTHING``. A pooled connection is
@@ -293,7 +293,8 @@ class AttemptJournal:
     operator ingests it into the journal while the worker runs, and once more from the
     result file), and every one kept for the result file.
 
-    The worker holds no database credentials: the file is its only channel (issue 9)."""
+    The worker holds no database credentials (it runs beside untrusted code): the file
+    is its only channel."""
 
     def __init__(self, path: Path) -> None:
         self.path = path

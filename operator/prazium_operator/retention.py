@@ -1,4 +1,7 @@
-"""Retention (issue 15): finished Runs leave the cluster, their record stays in PostgreSQL.
+"""Retention: finished Runs leave the cluster, their record stays in PostgreSQL.
+
+Every finished Run kept in etcd (with its Tasks and result files) would fill it as runs
+accumulate; the archive keeps what the API shows of them.
 
 Every Run is archived (prazium_kit.archive) when it finishes (reconcilers/run/finish.py).
 A sweep every retention_interval_seconds then prunes, per Project, the finished Runs

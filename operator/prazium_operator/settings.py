@@ -43,9 +43,10 @@ class Settings(KitSettings):
     worker_service_account: str = ""
     # Verification (the generated app's own tests) time limit.
     verify_timeout_seconds: int = 600
-    # Outages ridden out (issue 11): how long journal writes (PostgreSQL) and the run
-    # driver's apiserver calls are retried, with exponential backoff and jitter, before
-    # the error surfaces (the Run's daemon then restarts and resumes from status).
+    # Outages ridden out (a short database or apiserver outage must not fail runs): how
+    # long journal writes (PostgreSQL) and the run driver's apiserver calls are retried,
+    # with exponential backoff and jitter, before the error surfaces (the Run's daemon
+    # then restarts and resumes from status).
     db_retry_seconds: float = 180.0
     apiserver_retry_seconds: float = 180.0
     # Local executor, operator not root: run `command` agents anyway, as the operator's
@@ -68,10 +69,11 @@ class Settings(KitSettings):
     # the network in the clear): for a remote inside a trusted network, or tests.
     publish_timeout_seconds: float = 300.0
     publish_allow_http: bool = False
-    # Retention (issue 15; prazium_operator/retention.py): finished Runs beyond the newest
-    # retention_keep_last_runs of a Project (0: no limit), or completed more than
-    # retention_max_age_hours ago (0: no limit), are pruned from the cluster after being
-    # archived in PostgreSQL; a Project's spec.retention overrides either per Project.
+    # Retention (etcd must not fill with finished Runs; prazium_operator/retention.py):
+    # finished Runs beyond the newest retention_keep_last_runs of a Project (0: no
+    # limit), or completed more than retention_max_age_hours ago (0: no limit), are
+    # pruned from the cluster after being archived in PostgreSQL; a Project's
+    # spec.retention overrides either per Project.
     # The newest finished Run of a Project always stays. Swept every
     # retention_interval_seconds.
     retention_keep_last_runs: int = Field(default=20, ge=0)

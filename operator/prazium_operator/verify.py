@@ -1,7 +1,8 @@
 """Verification: the merged tree's own test command, in a clean checkout of the commit.
 
-The tests are untrusted code: they never run in the operator's process or environment
-(issue 9), but through a Runner (executor/verification.py).
+The tests are untrusted code (a planner wrote them, steered by a tenant's description):
+they never run in the operator's process or environment, which holds every tenant's
+credentials, but through a Runner (executor/verification.py).
 """
 
 from __future__ import annotations

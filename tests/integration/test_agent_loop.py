@@ -21,7 +21,7 @@ import pytest
 
 from prazium_kit import paths
 from prazium_operator import gitrepo, recorder
-from prazium_operator.worker.request import WorkerRequest, log_path, request_path
+from prazium_operator.worker_contract import WorkerRequest, log_path, request_path
 from tests.support.agent_sessions import Call, Reply, SessionView, say
 from tests.support.build import create, events, kubectl_apply, tasks_of, wait_phase, wait_run_done
 from tests.support.llm_standin import LLMStandin

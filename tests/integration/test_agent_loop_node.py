@@ -20,7 +20,7 @@ from kubernetes import client
 
 from prazium_kit import paths
 from prazium_operator.executor.kubernetes import credentials_secret_name
-from prazium_operator.worker.request import log_path
+from prazium_operator.worker_contract import log_path
 from tests.support.build import create, events, kubectl_apply, tasks_of, wait_phase, wait_run_done
 from tests.support.llm_standin import LLMStandin
 from tests.support.loop_scripts import fix_session, probe_session

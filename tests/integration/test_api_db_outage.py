@@ -1,6 +1,6 @@
-"""The API while the real PostgreSQL is stopped and started again (issue 11,
-finding 5): 503 with Retry-After, never 500, during the outage; the pools drop
-the connections the restart killed, so no request fails once it is back.
+"""The API while the real PostgreSQL is stopped and started again: 503 with
+Retry-After, never 500, during the outage; the pools drop the connections the
+restart killed (stale ones would give 500s), so no request fails once it is back.
 
 The test stack's PostgreSQL is shared by the whole session: it is started again
 (and waited for) whatever happens here."""

@@ -1,5 +1,6 @@
-"""The abuse and fault findings of issue 11 that the API answers itself, over real
-HTTP against the real apiserver and PostgreSQL: failed-credential limits per
+"""What the API answers itself to the abuse and faults a probe of a running stack
+tried, over real HTTP against the real apiserver and PostgreSQL: failed-credential
+limits per
 (address, key), forwarded headers only from configured proxies, OPERATOR_TIMEOUT
 for an unacknowledged run, keys of removed tenants, SSE resume at the final
 event and strict event ids, control characters, health details, path length."""

@@ -1,6 +1,7 @@
-"""Operator failover (issue 11): two operator processes elect a leader on a Lease
-(prazium_operator/leader.py); SIGKILL of the leader mid-run hands the run to the
-standby within 15 s, with no duplicated event, commit or task."""
+"""Operator failover, so one dead operator process does not stop the builds: two
+operator processes elect a leader on a Lease (prazium_operator/leader.py); SIGKILL
+of the leader mid-run hands the run to the standby within 15 s, with no duplicated
+event, commit or task."""
 
 from __future__ import annotations
 

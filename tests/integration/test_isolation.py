@@ -1,5 +1,6 @@
-"""Untrusted code runs without platform credentials and sees only its own project
-(issue 9), with both executors.
+"""Untrusted code runs without platform credentials and sees only its own project,
+with both executors: a description can steer a model and a `command` is whatever the
+tenant wrote, so what a worker runs is never trusted.
 
 A tenant's `command` coder builds the app (the template coder, run from the command)
 and, in every task, probes what it can reach: its environment, another tenant's

@@ -24,7 +24,7 @@ import pytest
 from kubernetes import client
 
 from prazium_kit import paths
-from prazium_operator.worker.request import log_path
+from prazium_operator.worker_contract import log_path
 from tests.support.build import (
     create,
     kubectl_apply,

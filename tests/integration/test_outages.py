@@ -1,5 +1,6 @@
-"""Runs that ride out an outage of their dependencies (issue 11): PostgreSQL stopped for
-20 s mid-run, and the control plane (etcd and kube-apiserver) stopped for 20 s mid-run.
+"""Runs that ride out an outage of their dependencies (a short one must neither fail a
+run for good nor lose its events): PostgreSQL stopped for 20 s mid-run, and the
+control plane (etcd and kube-apiserver) stopped for 20 s mid-run.
 
 The suite shares one PostgreSQL and one control plane: each test starts what it
 stopped again in a finally block and waits for it to answer before it returns."""

@@ -1,6 +1,7 @@
-"""The API's watch-fed read cache (api/prazium_api/informer.py, issue 15): reads of
-Projects, Runs and Tasks come from memory, not from an apiserver list per request,
-and stay consistent with writes made through the same replica (read-your-writes)."""
+"""The API's watch-fed read cache (api/prazium_api/informer.py): reads of Projects,
+Runs and Tasks come from memory, not from an apiserver list per request (a page of
+projects would cost a list of them all), and stay consistent with writes made
+through the same replica (read-your-writes)."""
 
 from __future__ import annotations
 
@@ -123,11 +124,13 @@ def test_a_runs_tasks_are_read_from_the_cache(cached: httpx.Client, namespace: s
 
     assert wait_for(listed, 30, "the run's tasks in the cache") == ["task_001", "task_002"]
     before = apiserver_requests("LIST", "tasks")
-    for _ in range(10):
+    reads = 25
+    for _ in range(reads):
         assert cached.get("/projects/proj_shop/runs/run_shop-r1").status_code == 200
         assert listed() == ["task_001", "task_002"]
     # The counter is the apiserver's, for every client: the controller-manager's garbage
-    # collector (or another test's leftover watcher relisting) may list Tasks meanwhile.
-    # An API without the cache would list at least once per read (20 here).
+    # collector (or another test's leftover watcher relisting) may list Tasks meanwhile,
+    # more often on a loaded machine (4 seen). An API without the cache would list at
+    # least once per read (50 here), so a bound of a fifth of that still tells them apart.
     listed_meanwhile = apiserver_requests("LIST", "tasks") - before
-    assert listed_meanwhile <= 2, listed_meanwhile
+    assert listed_meanwhile <= (2 * reads) // 5, listed_meanwhile

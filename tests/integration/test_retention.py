@@ -1,6 +1,6 @@
 """Retention end to end: the operator prunes a finished Run from the cluster after
-archiving it in PostgreSQL, and the REST API still lists and gets it, its tasks and
-its events (issue 15)."""
+archiving it in PostgreSQL (so etcd does not grow with every Run ever made), and the
+REST API still lists and gets it, its tasks and its events."""
 
 from __future__ import annotations
 

@@ -2,7 +2,8 @@
 real API and operator: sign in, create a project, answer, approve, start a run,
 watch the graph's nodes turn succeeded without a reload - through an API restart
 that drops the event stream, resumed with Last-Event-ID - open a task's log and a
-generated file, download the export, see the admin stats, sign out. Nothing but
+generated file, download the export, see the admin stats, sign out; and what a
+page asks of the shell (redraw, an error, signing out on a 401). Nothing but
 the API's address is reachable from the browser; axe-core finds no serious or
 critical violation on any page; screenshots of each page land in
 .dev/test-artifacts/web."""
@@ -166,6 +167,9 @@ def test_dashboard_end_to_end(
                     total, timeout=RUN_TIMEOUT_MS
                 )
                 expect(page.locator("#run-status")).to_have_text("succeeded", timeout=60_000)
+                # The run's last journal event is written after its final status: compare
+                # the timeline with the journal once that event is shown.
+                expect(page.locator("#timeline .ev-RUN_COMPLETED")).to_be_attached(timeout=60_000)
                 assert page.evaluate("window.__sameDocument") is True
                 project_id, run_id = page.url.split("#/projects/")[1].split("/runs/")
                 with httpx.Client(
@@ -288,6 +292,62 @@ def test_dashboard_end_to_end(
                 browser.ARTIFACTS.mkdir(parents=True, exist_ok=True)
                 (browser.ARTIFACTS / "page-errors.txt").write_text("\n".join(page_errors))
 
+    finally:
+        api.stop()
+
+
+def test_pages_redraw_report_errors_and_sign_out_through_the_shell(
+    stack: Stack,
+    namespace: str,
+    data_dir: Path,
+    tmp_path: Path,
+    operator: ServiceProcess,
+    make_key: Callable[..., str],
+) -> None:
+    """What a page asks of the shell: redraw keeping the notice (after an archive),
+    show the API's error (a refused create), and the sign-in page once the session
+    is gone (a 401 answered to a page's write)."""
+    key = make_key(namespace, "enterprise")
+    api, base = start_api(stack, data_dir, tmp_path / "logs")
+    try:
+        with httpx.Client(
+            base_url=f"{base}/v1", headers={"Authorization": f"Bearer {key}"}
+        ) as rest:
+            for name in ("Old Notes", "Kept Notes"):
+                created = rest.post("/projects", json={"name": name, "description": DESCRIPTION})
+                assert created.status_code == 201, created.text
+        with browser.chromium() as chromium, browser.context(chromium, base) as (ctx, _):
+            page = ctx.new_page()
+            page_errors: list[str] = []
+            page.on("pageerror", lambda e: page_errors.append(str(e)))
+            page.goto("/")
+            page.get_by_label("API key").fill(key)
+            page.get_by_role("button", name="Sign in").click()
+            expect(page.get_by_role("heading", name="Projects", exact=True)).to_be_visible()
+            notice = page.locator("#notice")
+
+            # Archive: the list is drawn again (no Archive button for it any more) and
+            # the notice that says so stays.
+            page.on("dialog", lambda dialog: dialog.accept())
+            page.get_by_role("button", name="Archive Old Notes").click()
+            expect(page.get_by_role("button", name="Archive Old Notes")).to_have_count(0)
+            expect(page.get_by_role("button", name="Archive Kept Notes")).to_be_visible()
+            expect(notice).to_have_text("Archived Old Notes.")
+
+            # A refused write: the API's code and message in the notice, still signed in.
+            page.get_by_label("Name").fill("Short")
+            page.get_by_label("Describe the app").fill("short")
+            page.get_by_role("button", name="Create project").click()
+            expect(notice).to_contain_text("VALIDATION_ERROR: ")
+            expect(page.locator("#nav")).to_be_visible()
+
+            # The session ends under the page: its next write gets 401 and the shell
+            # signs out.
+            ctx.clear_cookies()
+            page.get_by_role("button", name="Archive Kept Notes").click()
+            expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+            expect(page.locator("#nav")).to_be_hidden()
+            assert page_errors == [], page_errors
     finally:
         api.stop()
 

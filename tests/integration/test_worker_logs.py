@@ -1,7 +1,7 @@
 """A real worker process logs JSON lines naming its namespace, run, task and attempt.
 
 The local executor sends a worker's stdout and stderr to
-<data>/results/<namespace>/<run>/<task>-<attempt>.log (worker.request.log_path);
+<data>/results/<namespace>/<run>/<task>-<attempt>.log (worker_contract.log_path);
 here the worker runs the same way, as `python -m prazium_operator.worker`.
 """
 
@@ -17,7 +17,7 @@ import pytest
 
 from prazium_kit import paths
 from prazium_operator import gitrepo
-from prazium_operator.worker.request import WorkerRequest, log_path, request_path
+from prazium_operator.worker_contract import WorkerRequest, log_path, request_path
 from tests.support.services import ROOT, Stack
 
 pytestmark = pytest.mark.integration

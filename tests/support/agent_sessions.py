@@ -22,8 +22,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from prazium_appgen import TemplateCoder
 from prazium_operator.agents.structured.prompts import parse_inputs
-from prazium_operator.agents.template import TemplateCoder
 
 End = Literal["tool_use", "end", "length", "refusal"]
 

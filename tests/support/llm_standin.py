@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
+from prazium_appgen import TemplateCoder, TemplatePlanner
 from prazium_operator.agents.structured.schemas import DOCUMENT_KEYS
-from prazium_operator.agents.template import TemplateCoder, TemplatePlanner
 from tests.support import agent_sessions
 from tests.support.agent_sessions import Reply, SessionView, Step
 

@@ -1,7 +1,7 @@
 """A `command` coder line that runs Python with this checkout's packages importable,
 in a form the local executor's sandbox uid can execute.
 
-The sandbox (executor/sandbox.py) runs commands as a uid of their own with PATH only
+The sandbox (prazium_operator.sandbox) runs commands as a uid of their own with PATH only
 (/usr/local/bin:/usr/bin:/bin): the test runner's interpreter may live where that uid
 cannot go (a private home), so the line runs the system's python3 and adds this
 virtualenv's site-packages (world-readable, same Python version) to its path. In a

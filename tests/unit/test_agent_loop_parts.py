@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from prazium_kit.plan import PlanError, validate_plan
 from prazium_operator import recorder
 from prazium_operator.agents.loop import credentials, limits, search, tools, usage
 from prazium_operator.agents.loop import mirror as mirror_module
@@ -22,8 +23,7 @@ from prazium_operator.agents.loop.commands import CommandBox
 from prazium_operator.agents.loop.contract import AgentBudget, AgentLimits
 from prazium_operator.agents.loop.prompts import owned_tests
 from prazium_operator.agents.structured import validate
-from prazium_operator.plan import PlanError, validate_plan
-from prazium_operator.worker.request import WorkerRequest, WorkerResult, read_worker_result
+from prazium_operator.worker_contract import WorkerRequest, WorkerResult, read_worker_result
 
 SCOPE = ["app/**", "tests/test_app.py"]
 

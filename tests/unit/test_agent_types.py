@@ -1,4 +1,4 @@
-"""The shapes planners and coders exchange (agents/base.py) as the worker reads them."""
+"""The shapes planners and coders exchange (prazium_kit.agentapi) as the worker reads them."""
 
 from __future__ import annotations
 
@@ -7,10 +7,8 @@ import json
 import pytest
 from pydantic import ValidationError
 
+from prazium_kit.agentapi import plan_task
 from prazium_kit.models import PlannedTask
-from prazium_operator.agents.base import plan_document, plan_task
-from prazium_operator.agents.template.decompose import decompose_documents
-from prazium_operator.agents.template.planner import TemplatePlanner
 
 
 def test_a_stored_task_reaches_the_coder_unchanged_with_its_unknown_fields() -> None:
@@ -33,12 +31,3 @@ def test_a_stored_task_reaches_the_coder_unchanged_with_its_unknown_fields() -> 
 def test_a_task_without_path_scope_is_refused() -> None:
     with pytest.raises(ValidationError, match="pathScope"):
         plan_task({"id": "task-001", "slug": "shell"})
-
-
-def test_the_template_plan_is_a_plan_document() -> None:
-    planner = TemplatePlanner()
-    documents = planner.write_spec(
-        "Clinic", "A clinic app to manage patients and visits.", {}, None, 0
-    )
-    plan = decompose_documents(documents)
-    assert plan_document(plan) == plan

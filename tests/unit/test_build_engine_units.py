@@ -14,10 +14,11 @@ import pytest
 
 from prazium_operator import gitrepo, verify
 from prazium_operator.agents import register_coder
-from prazium_operator.executor.kubernetes import build_job, job_name, label_value
+from prazium_operator.executor.jobspec import label_value
+from prazium_operator.executor.kubernetes import build_job, job_name
 from prazium_operator.settings import Settings
 from prazium_operator.worker import main as worker
-from prazium_operator.worker.request import WorkerRequest
+from prazium_operator.worker_contract import WorkerRequest
 
 DATE = "2026-01-01T00:00:00Z"
 

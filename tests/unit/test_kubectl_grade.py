@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from prazium_kit import paths, timefmt
-from prazium_kit.models import ProjectStatus
+from prazium_kit.models import ExecutorRef, ProjectStatus
 from prazium_operator import cleanup, gitrepo
 from prazium_operator.reconcilers.run.tasks import describe_worker
 from prazium_operator.status import project as project_status
@@ -59,10 +59,10 @@ def test_durations_read_like_kubectl_ages() -> None:
 
 
 def test_workers_are_described_in_words_not_as_a_dict() -> None:
-    assert describe_worker({"kind": "local", "pid": 26937}) == "local process 26937"
-    job = {"kind": "kubernetes", "name": "pz-x-1", "pod": "pz-x-1-abcde"}
+    assert describe_worker(ExecutorRef(kind="local", pid=26937)) == "local process 26937"
+    job = ExecutorRef(kind="kubernetes", name="pz-x-1", pod="pz-x-1-abcde")
     assert describe_worker(job) == "Job pz-x-1, pod pz-x-1-abcde"
-    assert "{" not in describe_worker({"kind": "kubernetes"})
+    assert describe_worker(ExecutorRef(kind="kubernetes")) == "Job ?"
 
 
 def test_status_paths_are_relative_to_the_volume(tmp_path: Path) -> None:

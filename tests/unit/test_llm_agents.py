@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 
+from prazium_kit.plan import PlanError, path_in_scope, topological_order, validate_plan
 from prazium_operator.agents import AgentError, Coder, Planner, get_coder, get_planner, preload
 from prazium_operator.agents.anthropic.client import MAX_TOKENS_ENV
 from prazium_operator.agents.structured import prompts, schemas
 from prazium_operator.agents.structured.agent import StructuredPlanner
-from prazium_operator.plan import PlanError, path_in_scope, topological_order, validate_plan
 from tests.support.llm_standin import LLMStandin
 from tests.support.providers import ANTHROPIC, OPENAI, PROVIDERS, Provider
 

@@ -1,5 +1,6 @@
-"""Retrying through outages (issue 11): the backoff's bounds, what counts as an outage,
-and a worker's journal that keeps its events when PostgreSQL cannot be reached."""
+"""Retrying through outages (a database that is away for a while must not fail a
+build): the backoff's bounds, what counts as an outage, and a worker's journal that
+keeps its events when PostgreSQL cannot be reached."""
 
 from __future__ import annotations
 

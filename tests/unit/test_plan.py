@@ -1,4 +1,4 @@
-"""Plan validation, ordering and path-scope matching (prazium_operator.plan)."""
+"""Plan validation, ordering and path-scope matching (prazium_kit.plan)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from prazium_operator.plan import (
+from prazium_kit.plan import (
     PlanError,
     find_cycle,
     glob_to_regex,

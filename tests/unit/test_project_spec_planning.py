@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from prazium_appgen import TemplatePlanner
 from prazium_kit.models import ProjectSpec, ProjectStatus
 from prazium_operator.agents import AgentError
-from prazium_operator.agents.template import TemplatePlanner
 from prazium_operator.reconcilers.project import spec as spec_step
 
 

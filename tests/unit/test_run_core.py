@@ -209,7 +209,7 @@ def test_run_outcome_succeeds_when_nothing_failed() -> None:
 
 def test_only_a_finished_run_with_a_newer_generation_is_observed_by_the_event_handler() -> None:
     from prazium_kit.models import RunStatus
-    from prazium_operator.reconcilers.run.finished import needs_observing
+    from prazium_operator.reconcilers.run.observe_finished import needs_observing
 
     done = RunStatus(phase="succeeded", observedGeneration=1)
     assert needs_observing(done, 2)

@@ -1,5 +1,6 @@
-"""Untrusted code's channel and environment (issue 9): what a worker's files may put in
-the journal, and what the local sandbox hands to a command."""
+"""Untrusted code's channel and environment (what a worker runs may be steered by a
+description or written by a tenant, so it gets no platform credential): what a
+worker's files may put in the journal, and what the local sandbox hands to a command."""
 
 from __future__ import annotations
 
@@ -8,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from prazium_operator import recorder
-from prazium_operator.executor import sandbox
+from prazium_operator import recorder, sandbox
 
 IDENTITY = recorder.WorkerIdentity(
     namespace="t1",
@@ -60,7 +60,7 @@ def test_forged_worker_events_only_ever_speak_for_their_own_task() -> None:
 
 
 def test_event_and_result_files_are_never_read_through_a_symlink(tmp_path: Path) -> None:
-    from prazium_operator.worker.request import read_result
+    from prazium_operator.worker_contract import read_result
 
     secret = tmp_path / "secret.json"
     secret.write_text('{"error": "an operator secret"}')

@@ -1,6 +1,6 @@
--- Retention (issue 15): a finished Run and its Tasks are copied here when the Run
--- finishes, so the REST API still lists and gets them after the operator prunes
--- them from the cluster (etcd). body is the custom resource as stored, without
+-- Retention: a finished Run and its Tasks are copied here when the Run finishes,
+-- so the REST API still lists and gets them after the operator prunes them from
+-- the cluster (etcd, which would otherwise keep every Run ever made). body is the custom resource as stored, without
 -- metadata.managedFields; the API renders it with the same views as a live one.
 CREATE TABLE run_archive (
     namespace     TEXT        NOT NULL,

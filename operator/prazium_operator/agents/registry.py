@@ -55,15 +55,17 @@ def get_coder(name: str, **options: Any) -> Coder:
     return factory(**options)
 
 
+# The template agent is its own package (prazium_appgen, on top of the kit alone): a
+# description-to-app generator, registered here like any other agent.
 def _template_planner(model: str | None = None, **options: Any) -> Planner:
     # spec.agent.model names a language model; the template agent has none.
-    from prazium_operator.agents.template import TemplatePlanner
+    from prazium_appgen import TemplatePlanner
 
     return TemplatePlanner(**options)
 
 
 def _template_coder(model: str | None = None, **options: Any) -> Coder:
-    from prazium_operator.agents.template import TemplateCoder
+    from prazium_appgen import TemplateCoder
 
     return TemplateCoder(**options)
 
@@ -93,6 +95,12 @@ def _anthropic_coder(**options: Any) -> Coder:
     return AnthropicLoopCoder(**options)
 
 
+def _command_coder(**options: Any) -> Coder:
+    from prazium_operator.agents.command import CommandCoder
+
+    return CommandCoder(**options)
+
+
 def agent_options(agent: Mapping[str, object]) -> dict[str, str]:
     """The factory options spec.agent carries for planners and coders (the model, if any)."""
     model = agent.get("model")
@@ -105,3 +113,4 @@ register_planner("openai", _openai_planner)
 register_coder("openai", _openai_coder)
 register_planner("anthropic", _anthropic_planner)
 register_coder("anthropic", _anthropic_coder)
+register_coder("command", _command_coder)

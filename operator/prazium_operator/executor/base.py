@@ -6,7 +6,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from prazium_operator.worker.request import WorkerRequest
+from prazium_kit.models import ExecutorRef
+from prazium_operator.worker_contract import WorkerRequest
 
 
 class WorkerState(enum.Enum):
@@ -19,9 +20,9 @@ class WorkerState(enum.Enum):
 @dataclass(frozen=True)
 class WorkerStatus:
     state: WorkerState
-    # What the executor learnt about its worker since start (the Pod's name): merged
-    # into the Task's status.executor.
-    ref: dict[str, Any] = field(default_factory=dict)
+    # What the executor learnt about its worker since start (the Pod's name): its set
+    # fields are merged into the Task's status.executor.
+    learnt: ExecutorRef = field(default_factory=ExecutorRef)
     # Why the worker waits, was lost or failed: shown as the Task's message.
     message: str = ""
 
@@ -33,20 +34,20 @@ class Executor(Protocol):
         """True when this operator may start one more worker now."""
         ...
 
-    async def start(self, request: WorkerRequest, owner: dict[str, Any]) -> dict[str, Any]:
+    async def start(self, request: WorkerRequest, owner: dict[str, Any]) -> ExecutorRef:
         """Start the worker; return the reference stored in Task status.executor."""
         ...
 
-    async def state(self, ref: dict[str, Any], request: WorkerRequest) -> WorkerStatus:
+    async def state(self, ref: ExecutorRef, request: WorkerRequest) -> WorkerStatus:
         """Running, exited (a result file exists), lost or failed; works after an operator
         restart."""
         ...
 
-    async def stop(self, ref: dict[str, Any], request: WorkerRequest) -> None:
+    async def stop(self, ref: ExecutorRef, request: WorkerRequest) -> None:
         """Stop the worker and wait until it is gone (cancel)."""
         ...
 
-    async def release(self, ref: dict[str, Any], request: WorkerRequest) -> None:
+    async def release(self, ref: ExecutorRef, request: WorkerRequest) -> None:
         """The worker is done with (its result read, or lost): free what it left behind."""
         ...
 

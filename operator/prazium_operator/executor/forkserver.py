@@ -1,4 +1,4 @@
-"""A fork server for local workers: import the worker once, fork it per task (issue 15).
+"""A fork server for local workers: import the worker once, fork it per task.
 
 A fresh `python -m prazium_operator.worker` pays for an interpreter and its imports
 (about half a CPU-second) on every task. The fork server is one long-lived child of
@@ -43,8 +43,8 @@ MARKER_SUFFIX = ".forked"
 PRELOAD = (
     "prazium_operator.worker.main",
     "prazium_operator.agents.registry",
-    "prazium_operator.agents.template",
-    "prazium_operator.worker.command_coder",
+    "prazium_appgen",
+    "prazium_operator.agents.command",
 )
 
 

@@ -24,10 +24,10 @@ file on the volume (results/<ns>/<run>/<task>-<attempt>.log, capped, as with the
 local executor), so it outlives the Pod. The repositories on the volume belong to the
 operator's uid: the worker's git is told to trust them (safe.directory).
 
-The worker holds no platform credential (issue 9): no database URL (it reports
-through its event and result files, which the operator checks and ingests), no
-ServiceAccount token, no kubeconfig. Secrets are referenced, never copied, and the
-operator reads none. The agent's credentials, the tenant's own:
+The worker runs untrusted code (a coder's CLI, model output), so it holds no platform
+credential: no database URL (it reports through its event and result files, which the
+operator checks and ingests), no ServiceAccount token, no kubeconfig. Secrets are
+referenced, never copied, and the operator reads none. The agent's credentials, the tenant's own:
 spec.agent.credentialsSecret names a Secret in the TENANT namespace, which a Pod in
 the job namespace cannot read. The worker gets instead, as envFrom, the Secret
 "<tenant namespace>.<credentialsSecret>" in the job namespace, created there by the
@@ -40,7 +40,6 @@ would collide with "-" as the separator).
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import os
 from pathlib import Path
@@ -49,24 +48,16 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from prazium_kit import kube, paths, podsecurity
-from prazium_operator import recorder
-from prazium_operator.executor import sandbox
+from prazium_kit import paths
+from prazium_kit.models import ExecutorRef
+from prazium_operator import recorder, sandbox
+from prazium_operator.executor import jobspec
 from prazium_operator.executor.base import WorkerState, WorkerStatus
 from prazium_operator.settings import Settings
-from prazium_operator.worker.request import WorkerRequest, log_path, read_result, request_path
+from prazium_operator.worker_contract import WorkerRequest, log_path, read_result, request_path
 
 log = logging.getLogger(__name__)
 
-WORKER_UID = 10001
-# Like the local executor's stop grace: the worker is crash-only (a killed attempt is
-# retried), and bash as PID 1 of the container leaves TERM to the kubelet's KILL.
-STOP_GRACE_SECONDS = 3
-JOB_TTL_SECONDS = 3600
-LABEL_TASK_NAMESPACE = "prazium.io/task-namespace"
-LABEL_TASK = "prazium.io/task"
-# worker | verification: what the chart's NetworkPolicy selects.
-LABEL_ROLE = "prazium.io/role"
 # Parts of a bare repository that make git run commands (config: core.fsmonitor,
 # drivers; hooks) or change what it reads (info/attributes, objects/info/alternates):
 # read-only in the Pod, as the operator's own git runs in the same repository.
@@ -84,36 +75,17 @@ WORKER_SCRIPT = (
 )
 
 
-def _digest(text: str, length: int = 10) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:length]
-
-
-def label_value(value: str) -> str:
-    """value itself when it is a valid label value (<= 63 chars), else a prefix and a hash."""
-    return value if len(value) <= 63 else f"{value[:52]}-{_digest(value)}"
-
-
 def job_name(namespace: str, task_cr: str, attempt: int) -> str:
     """Natural key (tenant, task, attempt): creating the same attempt twice is a no-op
     (409). All tenants' Jobs share the job namespace: the hash of namespace/task keeps
     names apart however the readable prefix is cut."""
     readable = f"{namespace}-{task_cr}"[:40].rstrip("-")
-    return f"{readable}-{_digest(f'{namespace}/{task_cr}')}-a{attempt}"
+    return f"{readable}-{jobspec.digest(f'{namespace}/{task_cr}')}-a{attempt}"
 
 
 def credentials_secret_name(namespace: str, secret: str) -> str:
     """The Secret in the job namespace holding a tenant's agent credentials."""
     return f"{namespace}.{secret}"
-
-
-def run_selector(namespace: str, run: str) -> str:
-    """Label selector for every Job of one Run (in the job namespace)."""
-    return f"{LABEL_TASK_NAMESPACE}={namespace},{kube.LABEL_RUN}={label_value(run)}"
-
-
-def volume_subpath(settings: Settings, path: Path) -> str:
-    """path (on the repo volume) relative to the volume's root: a mount's subPath."""
-    return str(path.relative_to(settings.data_dir))
 
 
 def project_mounts(request: WorkerRequest, settings: Settings) -> list[dict[str, Any]]:
@@ -123,34 +95,21 @@ def project_mounts(request: WorkerRequest, settings: Settings) -> list[dict[str,
     repo = paths.repo_path(data, request.namespace, request.project)
     workspace = paths.project_workspace(data, request.namespace, request.project)
     results = Path(request.result_path).parent
-    mounts: list[dict[str, Any]] = [
-        {"name": "repos", "mountPath": str(repo), "subPath": volume_subpath(settings, repo)}
+    return [
+        jobspec.repo_mount(settings, repo),
+        *(
+            jobspec.repo_mount(settings, repo / part, read_only=True)
+            for part in READ_ONLY_REPO_PARTS
+        ),
+        jobspec.repo_mount(settings, workspace),
+        jobspec.repo_mount(settings, results),
     ]
-    for part in READ_ONLY_REPO_PARTS:
-        mounts.append(
-            {
-                "name": "repos",
-                "mountPath": str(repo / part),
-                "subPath": volume_subpath(settings, repo / part),
-                "readOnly": True,
-            }
-        )
-    for path in (workspace, results):
-        mounts.append(
-            {"name": "repos", "mountPath": str(path), "subPath": volume_subpath(settings, path)}
-        )
-    return mounts
 
 
-def build_job(request: WorkerRequest, owner: dict[str, Any], settings: Settings) -> dict[str, Any]:
-    """The Job manifest for one task attempt (plain dict, apply-ready), in the job
-    namespace; owner is the Task, named in labels (not an ownerReference)."""
-    task_cr = owner["metadata"]["name"]
-    name = job_name(request.namespace, task_cr, request.attempt)
-    data_dir = str(settings.data_dir)
-    result = Path(request.result_path)
-    env = [
-        {"name": "PRAZIUM_DATA_DIR", "value": data_dir},
+def worker_env(settings: Settings) -> list[dict[str, str]]:
+    """The worker's plain environment: no platform credential, no Secret's value."""
+    return [
+        {"name": "PRAZIUM_DATA_DIR", "value": str(settings.data_dir)},
         # The cap of the attempt's kept log (worker/logcapture.py), as the operator's.
         {"name": "PRAZIUM_TASK_LOG_MAX_BYTES", "value": str(settings.task_log_max_bytes)},
         # Repositories on the volume belong to the operator's uid, not the worker's.
@@ -161,94 +120,51 @@ def build_job(request: WorkerRequest, owner: dict[str, Any], settings: Settings)
         {"name": sandbox.IN_POD_ENV, "value": "true"},
         {"name": "HOME", "value": "/tmp"},
     ]
+
+
+def build_job(request: WorkerRequest, owner: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """The Job manifest for one task attempt (plain dict, apply-ready), in the job
+    namespace; owner is the Task, named in labels (not an ownerReference)."""
+    task_cr = owner["metadata"]["name"]
+    result = Path(request.result_path)
     # The agent's credentials become the worker's environment, key by key, without
     # their values ever appearing in the Job; from the admin-provisioned
     # "<tenant>.<credentialsSecret>" in the job namespace (see the module docstring).
+    secret = request.credentials_secret
     env_from = (
-        [
-            {
-                "secretRef": {
-                    "name": credentials_secret_name(request.namespace, request.credentials_secret)
-                }
-            }
-        ]
-        if request.credentials_secret
+        [{"secretRef": {"name": credentials_secret_name(request.namespace, secret)}}]
+        if secret
         else []
     )
-    labels = {
-        LABEL_TASK_NAMESPACE: request.namespace,
-        kube.LABEL_PROJECT: label_value(request.project),
-        kube.LABEL_RUN: label_value(request.run),
-        LABEL_TASK: label_value(task_cr),
-        kube.LABEL_MANAGED_BY: "prazium",
-        LABEL_ROLE: "worker",
-    }
-    pod: dict[str, Any] = {
-        "restartPolicy": "Never",
-        "terminationGracePeriodSeconds": STOP_GRACE_SECONDS,
-        "automountServiceAccountToken": False,
-        # No Service addresses in the environment (the database's, the apiserver's).
-        "enableServiceLinks": False,
-        "securityContext": podsecurity.pod_security_context(WORKER_UID, fs_group=True),
-        "containers": [
-            {
-                "name": "worker",
-                "image": settings.worker_image,
-                "imagePullPolicy": settings.worker_image_pull_policy,
-                "command": [
-                    "bash",
-                    "-c",
-                    WORKER_SCRIPT,
-                    "worker",
-                    str(request_path(result)),
-                    str(log_path(result)),
-                ],
-                "env": env,
-                "envFrom": env_from,
-                "resources": {
-                    "requests": {
-                        "cpu": settings.worker_cpu_request,
-                        "memory": settings.worker_memory_request,
-                    },
-                    "limits": {
-                        "cpu": settings.worker_cpu_limit,
-                        "memory": settings.worker_memory_limit,
-                    },
-                },
-                "securityContext": podsecurity.container_security_context(),
-                "volumeMounts": [
-                    *project_mounts(request, settings),
-                    {"name": "tmp", "mountPath": "/tmp"},
-                ],
-            }
-        ],
-        "volumes": [
-            {"name": "repos", "persistentVolumeClaim": {"claimName": settings.repo_volume_claim}},
-            {"name": "tmp", "emptyDir": {}},
-        ],
-    }
-    if settings.worker_service_account:
-        pod["serviceAccountName"] = settings.worker_service_account
-    return {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": {
-            "name": name,
-            "namespace": settings.job_namespace,
-            "labels": labels,
-            "annotations": {
-                "prazium.io/attempt": str(request.attempt),
-                "prazium.io/task-name": task_cr,
-                "prazium.io/run-name": request.run,
-            },
+    command = [
+        "bash",
+        "-c",
+        WORKER_SCRIPT,
+        "worker",
+        str(request_path(result)),
+        str(log_path(result)),
+    ]
+    return jobspec.sandbox_job(
+        settings,
+        name=job_name(request.namespace, task_cr, request.attempt),
+        labels=jobspec.run_labels(
+            request.namespace, request.project, request.run, "worker", task_cr=task_cr
+        ),
+        annotations={
+            "prazium.io/attempt": str(request.attempt),
+            "prazium.io/task-name": task_cr,
+            "prazium.io/run-name": request.run,
         },
-        "spec": {
-            "backoffLimit": 0,
-            "activeDeadlineSeconds": settings.task_deadline_seconds,
-            "ttlSecondsAfterFinished": JOB_TTL_SECONDS,
-            "template": {"metadata": {"labels": labels}, "spec": pod},
-        },
-    }
+        deadline_seconds=settings.task_deadline_seconds,
+        container=jobspec.sandbox_container(
+            settings,
+            "worker",
+            command,
+            worker_env(settings),
+            project_mounts(request, settings),
+            env_from=env_from,
+        ),
+    )
 
 
 def _write_request(request: WorkerRequest, settings: Settings) -> None:
@@ -287,7 +203,7 @@ class KubernetesExecutor:
     def has_capacity(self) -> bool:
         return self.active < self.max_workers
 
-    async def start(self, request: WorkerRequest, owner: dict[str, Any]) -> dict[str, Any]:
+    async def start(self, request: WorkerRequest, owner: dict[str, Any]) -> ExecutorRef:
         await asyncio.to_thread(_write_request, request, self.settings)
         job = build_job(request, owner, self.settings)
         try:
@@ -306,13 +222,13 @@ class KubernetesExecutor:
         # Pod (null here: a retry's new Job has no Pod yet). The namespace is always
         # the configured job namespace (changing it orphans running Jobs to their TTL;
         # their tasks are retried as lost).
-        return {"kind": self.kind, "name": job["metadata"]["name"], "pod": None}
+        return ExecutorRef(kind="kubernetes", name=job["metadata"]["name"], pod=None)
 
-    async def state(self, ref: dict[str, Any], request: WorkerRequest) -> WorkerStatus:
+    async def state(self, ref: ExecutorRef, request: WorkerRequest) -> WorkerStatus:
         if read_result(Path(request.result_path)) is not None:
-            self._running.pop(str(ref.get("name")), None)
+            self._running.pop(str(ref.name), None)
             return WorkerStatus(WorkerState.EXITED)
-        name = ref.get("name")
+        name = ref.name
         if not name:
             return WorkerStatus(WorkerState.LOST, message="no Job was recorded")
         try:
@@ -354,12 +270,12 @@ class KubernetesExecutor:
         pod = max(live, key=lambda p: p.metadata.creation_timestamp)
         return WorkerStatus(
             WorkerState.RUNNING,
-            ref={"pod": pod.metadata.name},
+            learnt=ExecutorRef(pod=pod.metadata.name),
             message=_pod_progress(pod, request.attempt),
         )
 
-    async def _delete(self, ref: dict[str, Any], policy: str) -> None:
-        name = ref.get("name")
+    async def _delete(self, ref: ExecutorRef, policy: str) -> None:
+        name = ref.name
         if not name:
             return
         try:
@@ -374,16 +290,16 @@ class KubernetesExecutor:
                 raise
         self._running.pop(name, None)
 
-    async def stop(self, ref: dict[str, Any], request: WorkerRequest) -> None:
+    async def stop(self, ref: ExecutorRef, request: WorkerRequest) -> None:
         log.info(
             "deleting Job %s of %s",
-            ref.get("name"),
+            ref.name,
             request.task_id,
-            extra={**request.log_fields(), "job": ref.get("name")},
+            extra={**request.log_fields(), "job": ref.name},
         )
         await self._delete(ref, "Foreground")
 
-    async def release(self, ref: dict[str, Any], request: WorkerRequest) -> None:
+    async def release(self, ref: ExecutorRef, request: WorkerRequest) -> None:
         # The result is read (or the worker is lost): the Job has nothing more to say.
         await self._delete(ref, "Background")
 
@@ -393,7 +309,7 @@ class KubernetesExecutor:
             await asyncio.to_thread(
                 client.BatchV1Api().delete_collection_namespaced_job,
                 self.namespace,
-                label_selector=run_selector(namespace, run),
+                label_selector=jobspec.run_selector(namespace, run),
                 propagation_policy="Background",
                 grace_period_seconds=0,
             )

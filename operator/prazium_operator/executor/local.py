@@ -16,10 +16,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from prazium_operator.executor import forkserver, sandbox
+from prazium_kit.models import ExecutorRef
+from prazium_operator import sandbox
+from prazium_operator.executor import forkserver
 from prazium_operator.executor.base import WorkerState, WorkerStatus
 from prazium_operator.settings import Settings
-from prazium_operator.worker.request import (
+from prazium_operator.worker_contract import (
     WorkerRequest,
     log_path,
     pid_path,
@@ -62,7 +64,7 @@ class LocalExecutor:
     def has_capacity(self) -> bool:
         return self.active < self.max_workers
 
-    async def start(self, request: WorkerRequest, owner: dict[str, Any]) -> dict[str, Any]:
+    async def start(self, request: WorkerRequest, owner: dict[str, Any]) -> ExecutorRef:
         result = Path(request.result_path)
         result.parent.mkdir(parents=True, exist_ok=True)
         for stale in (result, pid_path(result)):
@@ -86,7 +88,7 @@ class LocalExecutor:
                     request.task_id,
                     extra={**request.log_fields(), "pid": pid},
                 )
-                return {"kind": self.kind, "pid": pid}
+                return ExecutorRef(kind="local", pid=pid)
         try:
             with log_path(result).open("ab") as output:
                 proc = await asyncio.create_subprocess_exec(
@@ -110,14 +112,14 @@ class LocalExecutor:
             request.task_id,
             extra={**request.log_fields(), "pid": proc.pid},
         )
-        return {"kind": self.kind, "pid": proc.pid}
+        return ExecutorRef(kind="local", pid=proc.pid)
 
-    async def state(self, ref: dict[str, Any], request: WorkerRequest) -> WorkerStatus:
+    async def state(self, ref: ExecutorRef, request: WorkerRequest) -> WorkerStatus:
         return WorkerStatus(self._state(ref, request))
 
-    def _state(self, ref: dict[str, Any], request: WorkerRequest) -> WorkerState:
+    def _state(self, ref: ExecutorRef, request: WorkerRequest) -> WorkerState:
         result = Path(request.result_path)
-        pid = ref.get("pid") or _pid_from_file(result)
+        pid = ref.pid or _pid_from_file(result)
         child = self._children.get(pid) if pid else None
         if child is not None:
             if child.returncode is None:
@@ -130,8 +132,8 @@ class LocalExecutor:
             self._adopted.discard(pid)
         return WorkerState.EXITED if read_result(result) is not None else WorkerState.LOST
 
-    async def stop(self, ref: dict[str, Any], request: WorkerRequest) -> None:
-        pid = ref.get("pid") or _pid_from_file(Path(request.result_path))
+    async def stop(self, ref: ExecutorRef, request: WorkerRequest) -> None:
+        pid = ref.pid or _pid_from_file(Path(request.result_path))
         if not pid:
             return
         child = self._children.get(pid)
@@ -169,7 +171,7 @@ class LocalExecutor:
             for waiter in waiters:
                 waiter.cancel()
 
-    async def release(self, ref: dict[str, Any], request: WorkerRequest) -> None:
+    async def release(self, ref: ExecutorRef, request: WorkerRequest) -> None:
         """Nothing to free: an exited child leaves no object behind."""
 
     async def release_run(self, namespace: str, run: str) -> None:
@@ -249,5 +251,6 @@ def _pid_from_file(result: Path) -> int | None:
 
 def _worker_env() -> dict[str, str]:
     # The worker runs under the operator's interpreter, where the packages are installed,
-    # with none of the platform's credentials (issue 9; sandbox.py).
+    # with none of the platform's credentials (the coder it runs may be untrusted;
+    # prazium_operator.sandbox).
     return sandbox.worker_env(os.environ)

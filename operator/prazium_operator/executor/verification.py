@@ -1,6 +1,7 @@
-"""Where the generated app's tests run (verify.Runner), per executor (issue 9).
+"""Where the generated app's tests run (verify.Runner), per executor: untrusted code,
+so never in the operator's process, and never with a platform credential.
 
-local: a sandboxed child (executor/sandbox.py): a private copy of the tree, scrubbed
+local: a sandboxed child (prazium_operator.sandbox): a private copy of the tree, scrubbed
 environment, a uid of its own when the operator is root.
 
 kubernetes: a Job of its own in the job namespace, like a worker's: the worker image,
@@ -26,8 +27,9 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from prazium_kit import kube, paths, podsecurity
-from prazium_operator.executor import sandbox
+from prazium_kit import paths
+from prazium_operator import sandbox
+from prazium_operator.executor import jobspec
 from prazium_operator.settings import Settings
 from prazium_operator.verify import Outcome, Runner
 
@@ -99,19 +101,7 @@ class JobRunner:
         return Outcome(exit_code=code, output=text, timed_out=timed_out)
 
     def labels(self) -> dict[str, str]:
-        from prazium_operator.executor.kubernetes import (
-            LABEL_ROLE,
-            LABEL_TASK_NAMESPACE,
-            label_value,
-        )
-
-        return {
-            LABEL_TASK_NAMESPACE: self.namespace,
-            kube.LABEL_PROJECT: label_value(self.project),
-            kube.LABEL_RUN: label_value(self.run_name),
-            kube.LABEL_MANAGED_BY: "prazium",
-            LABEL_ROLE: "verification",
-        }
+        return jobspec.run_labels(self.namespace, self.project, self.run_name, "verification")
 
     async def _wait(self, name: str, limit: float) -> tuple[int, bool]:
         """(exit code, timed out) once the Job ended."""
@@ -139,9 +129,8 @@ class JobRunner:
         return -1, True
 
     async def _delete_all(self) -> None:
-        from prazium_operator.executor.kubernetes import LABEL_ROLE, run_selector
-
-        selector = f"{run_selector(self.namespace, self.run_name)},{LABEL_ROLE}=verification"
+        run = jobspec.run_selector(self.namespace, self.run_name)
+        selector = f"{run},{jobspec.LABEL_ROLE}=verification"
         with contextlib.suppress(ApiException):
             await asyncio.to_thread(
                 client.BatchV1Api().delete_collection_namespaced_job,
@@ -155,74 +144,20 @@ class JobRunner:
 def build_verification_job(
     settings: Settings, job_runner: JobRunner, command: list[str], timeout: int
 ) -> dict[str, Any]:
-    from prazium_operator.executor.kubernetes import WORKER_UID, volume_subpath
-
+    """The Job running command in this run's verification tree: no Secret, no credential,
+    only the verification directory of the repo volume mounted."""
     work = job_runner.dir
-    labels = job_runner.labels()
-    name = f"verify-{uuid.uuid4().hex[:12]}"
-    pod: dict[str, Any] = {
-        "restartPolicy": "Never",
-        "terminationGracePeriodSeconds": 3,
-        "automountServiceAccountToken": False,
-        "enableServiceLinks": False,
-        "securityContext": podsecurity.pod_security_context(WORKER_UID, fs_group=True),
-        "containers": [
-            {
-                "name": "verify",
-                "image": settings.worker_image,
-                "imagePullPolicy": settings.worker_image_pull_policy,
-                "command": [
-                    "bash",
-                    "-c",
-                    VERIFY_SCRIPT,
-                    "verify",
-                    str(work / "output.log"),
-                    str(work / "tree"),
-                    *command,
-                ],
-                "env": [
-                    {"name": "HOME", "value": "/tmp"},
-                    {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},
-                ],
-                "resources": {
-                    "requests": {
-                        "cpu": settings.worker_cpu_request,
-                        "memory": settings.worker_memory_request,
-                    },
-                    "limits": {
-                        "cpu": settings.worker_cpu_limit,
-                        "memory": settings.worker_memory_limit,
-                    },
-                },
-                "securityContext": podsecurity.container_security_context(),
-                "volumeMounts": [
-                    {
-                        "name": "repos",
-                        "mountPath": str(work),
-                        "subPath": volume_subpath(settings, work),
-                    },
-                    {"name": "tmp", "mountPath": "/tmp"},
-                ],
-            }
-        ],
-        "volumes": [
-            {"name": "repos", "persistentVolumeClaim": {"claimName": settings.repo_volume_claim}},
-            {"name": "tmp", "emptyDir": {}},
-        ],
-    }
-    if settings.worker_service_account:
-        pod["serviceAccountName"] = settings.worker_service_account
-    return {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": {"name": name, "namespace": settings.job_namespace, "labels": labels},
-        "spec": {
-            "backoffLimit": 0,
-            "activeDeadlineSeconds": max(timeout, 1),
-            "ttlSecondsAfterFinished": 3600,
-            "template": {"metadata": {"labels": labels}, "spec": pod},
-        },
-    }
+    script = ["bash", "-c", VERIFY_SCRIPT, "verify", str(work / "output.log"), str(work / "tree")]
+    env = [{"name": "HOME", "value": "/tmp"}, {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"}]
+    return jobspec.sandbox_job(
+        settings,
+        name=f"verify-{uuid.uuid4().hex[:12]}",
+        labels=job_runner.labels(),
+        deadline_seconds=max(timeout, 1),
+        container=jobspec.sandbox_container(
+            settings, "verify", [*script, *command], env, [jobspec.repo_mount(settings, work)]
+        ),
+    )
 
 
 def _read_tail(path: Path) -> str:

@@ -57,7 +57,8 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     prazium = get_settings()
     kube.load_config(prazium.kubeconfig)
     kube.share_client(prazium.max_workers + 8)  # workers' threads plus handlers
-    # Started during a PostgreSQL outage, the operator waits for it (issue 11).
+    # Started during a PostgreSQL outage, the operator waits for it rather than crash
+    # (and be restarted into the same outage, over and over).
     await asyncio.to_thread(
         retrying.call,
         functools.partial(db.migrate, prazium.database_url),

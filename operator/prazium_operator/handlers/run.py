@@ -16,7 +16,7 @@ import kopf
 from prazium_kit.kube import GROUP, RUNS, VERSION
 from prazium_kit.models import RunStatus, status_of
 from prazium_operator import cleanup, metrics
-from prazium_operator.reconcilers.run import finished
+from prazium_operator.reconcilers.run import observe_finished
 from prazium_operator.reconcilers.run.driver import RunDriver
 from prazium_operator.reconcilers.run.wakeup import Wakeups
 from prazium_operator.settings import get_settings
@@ -85,7 +85,7 @@ async def observe_finished_run(
         type == "DELETED"
         or namespace is None
         or generation is None
-        or not finished.needs_observing(status, int(generation))
+        or not observe_finished.needs_observing(status, int(generation))
     ):
         return
-    await finished.observe(namespace, name, status, int(generation))
+    await observe_finished.observe(namespace, name, status, int(generation))

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from prazium_kit import ids, journal
 from prazium_operator import recorder
-from prazium_operator.worker.request import (
+from prazium_operator.worker_contract import (
     AgentBudget,
     AgentLimits,
     WorkerRequest,

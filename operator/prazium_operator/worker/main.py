@@ -1,6 +1,6 @@
 """`python -m prazium_operator.worker --request FILE`: carry out one task attempt.
 
-Contract (see request.py): reads a WorkerRequest, appends TASK_STARTED and one
+Contract (see prazium_operator.worker_contract): reads a WorkerRequest, appends TASK_STARTED and one
 FILE_CREATED / FILE_MODIFIED per path to its event file (the operator ingests
 them into the journal: the worker has no database credentials), commits the task's work on
 its branch, writes the result JSON (status, filesCreated, filesModified,
@@ -22,13 +22,13 @@ import os
 import resource
 import time
 from pathlib import Path
-from typing import Any
 
 from prazium_kit import ids, journal, logs
+from prazium_kit.plan import path_in_scope
 from prazium_kit.timefmt import utc_now
 from prazium_kit.types import Obj
 from prazium_operator import recorder
-from prazium_operator.agents.base import plan_task
+from prazium_operator.agents import get_coder, plan_task
 from prazium_operator.gitrepo import (
     GitError,
     git,
@@ -36,10 +36,9 @@ from prazium_operator.gitrepo import (
     parse_name_status,
     remove_worktree,
 )
-from prazium_operator.plan import path_in_scope
 from prazium_operator.settings import get_settings
 from prazium_operator.worker import agent_attempt, logcapture
-from prazium_operator.worker.request import (
+from prazium_operator.worker_contract import (
     EXIT_BAD_REQUEST,
     EXIT_SUCCEEDED,
     EXIT_TASK_FAILED,
@@ -85,8 +84,8 @@ def run(request: WorkerRequest) -> int:
     started = time.monotonic()
     started_at = utc_now()
     task_key = request.task_id
-    # The worker holds no database credentials: its events go to a file beside its
-    # result, which the operator checks and ingests into the journal (issue 9).
+    # The worker holds no database credentials (it runs beside untrusted code): its events
+    # go to a file beside its result, which the operator checks and ingests.
     events = recorder.AttemptJournal(recorder.events_path(result_path))
     # Every line of this attempt names it (prazium_kit.logs).
     logs.bind(**request.log_fields())
@@ -156,7 +155,7 @@ def execute(
     worktree = Path(request.worktree)
     tip = prepare_worktree(repo, worktree, request.branch, request.base_commit)
 
-    coder = _coder(request)
+    coder = get_coder(request.coder, **request.coder_options)
     if agent is not None:
         agent.bind(coder)
     coding = time.monotonic()
@@ -209,7 +208,7 @@ def prepare_worktree(repo: Path, worktree: Path, branch: str, base: str) -> str:
         worktree.parent.mkdir(parents=True, exist_ok=True)
         # A first attempt (the usual case): a new branch at base in a new directory,
         # checked out just now, so there is nothing to discard and base is its tip. One
-        # git command instead of eight (issue 15: git processes are most of a task's cost).
+        # git command instead of eight: git processes are most of a task's own cost.
         if (
             git(
                 "worktree", "add", "-b", branch, str(worktree), base, cwd=repo, check=False
@@ -268,14 +267,6 @@ def _cpu_seconds() -> float:
     own = resource.getrusage(resource.RUSAGE_SELF)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-
-
-def _coder(request: WorkerRequest) -> Any:
-    from prazium_operator.agents import get_coder
-    from prazium_operator.worker.command_coder import ensure_registered
-
-    ensure_registered()
-    return get_coder(request.coder, **request.coder_options)
 
 
 def _file_events(request: WorkerRequest, created: list[str], modified: list[str]) -> list[Obj]:

@@ -9,5 +9,5 @@ sandbox), ``credentials`` (the key out of reach of commands), ``bounds`` (steps,
 output, stuck loops), ``usage`` (tokens, cost, budget, stop file), ``limits`` (settings,
 PRAZIUM_AGENT_*), ``attempt`` (what the worker hands in and gets back), ``prompts``
 (and which tests a task owns), ``transcript`` (the log lines), ``contract`` (the worker
-contract's shapes, from prazium_operator.worker.request).
+contract's shapes, from prazium_operator.worker_contract).
 """

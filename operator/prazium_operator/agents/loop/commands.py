@@ -1,7 +1,7 @@
 """The run tool's sandbox: the model's commands (and the task's tests) run with exactly
 the `command` coder's restrictions, without the worker's credentials.
 
-* Environment: the `command` coder's (executor/sandbox.py command_env): PATH, HOME,
+* Environment: the `command` coder's (prazium_operator/sandbox.py command_env): PATH, HOME,
   LANG and PRAZIUM_TASK_ID/ATTEMPT; in a worker Pod also what the Pod's environment
   holds besides PRAZIUM_* and GIT_*, minus the LLM API keys, which the loop removes
   from the worker's environment before the first command (credentials.py).
@@ -41,8 +41,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from prazium_operator import sandbox
 from prazium_operator.agents.loop.mirror import Mirror
-from prazium_operator.executor import sandbox
 
 # What the model gets of one command's output: its start and its end.
 RUN_OUTPUT_MAX_BYTES = 16 * 1024

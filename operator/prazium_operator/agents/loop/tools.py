@@ -20,10 +20,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from prazium_kit.plan import path_in_scope
 from prazium_kit.types import JsonObject
 from prazium_operator.agents.loop.search import SEARCH_MAX_MATCHES, Searcher
 from prazium_operator.agents.structured.validate import MAX_FILE_BYTES, InvalidAnswer, check_path
-from prazium_operator.plan import path_in_scope
 
 READ_MAX_BYTES = 64 * 1024
 READ_FILE_MAX_BYTES = 8_000_000

@@ -11,6 +11,7 @@ import pathlib
 from collections.abc import Mapping
 from typing import ClassVar, Protocol
 
+from prazium_kit.plan import path_in_scope
 from prazium_kit.types import JsonObject
 from prazium_operator.agents.base import (
     AgentError,
@@ -21,7 +22,6 @@ from prazium_operator.agents.base import (
     SpecDocuments,
 )
 from prazium_operator.agents.structured import prompts, schemas, validate
-from prazium_operator.plan import path_in_scope
 
 MAX_CONTEXT_FILE_BYTES = 200_000
 EXECUTABLE_MODE = 0o755

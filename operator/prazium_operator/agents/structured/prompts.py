@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
+from prazium_kit.plan import MAX_SLUG_LENGTH
 from prazium_kit.types import JsonObject
 from prazium_operator.agents.base import QUESTION_TYPES
-from prazium_operator.plan import MAX_SLUG_LENGTH
 
 SYSTEM = (
     "You are Prazium's planning and coding agent. You turn a short application"

@@ -6,6 +6,7 @@ import pathlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from prazium_kit.plan import PlanError, path_in_scope, validate_plan
 from prazium_operator.agents.base import (
     QUESTION_TYPES,
     SPEC_DOCUMENTS,
@@ -17,7 +18,6 @@ from prazium_operator.agents.base import (
     plan_document,
 )
 from prazium_operator.agents.structured.schemas import DOCUMENT_KEYS
-from prazium_operator.plan import PlanError, path_in_scope, validate_plan
 
 CHOICE_TYPES = ("single_choice", "multi_choice")
 MAX_FILE_BYTES = 1_000_000

@@ -13,8 +13,8 @@ import asyncio
 
 from prazium_kit import ids, journal, kube, resources
 from prazium_kit.models import Plan, PlannedTask, TaskStatus, status_of, status_patch
+from prazium_kit.plan import PlanError, validate_plan
 from prazium_kit.types import Obj
-from prazium_operator.plan import PlanError, validate_plan
 from prazium_operator.reconcilers.run.context import (
     RunContext,
     RunFailed,

@@ -19,7 +19,7 @@ status.observedGeneration follows metadata.generation (kstatus): the driver
 reads the live spec (spec.cancel, spec.parallelism) on every step, so each
 status write records the generation it acted on, and a spec change while a run
 executes is acknowledged within a scheduling round. A finished Run's later spec
-changes are acknowledged by handlers/run.py (observe_finished_run).
+changes are acknowledged by handlers/run.py (observe_finished_run, observe_finished.py).
 
 Each phase lives in its own module of this package (admission, decomposition,
 scheduler + tasks, integrate, finish) as functions over one RunContext, asking

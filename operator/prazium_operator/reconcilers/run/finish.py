@@ -3,7 +3,8 @@
 The tail (latest run, build slot, worktrees, final journal event) also runs for a
 Run found already finished, because the daemon may have died between the final
 status and the final event; the event's dedup key keeps it to one. Which reason
-and which events a final phase has is status/run.py's table.
+and which events a final phase has is status/run.py's table. What a finished Run does
+with a later spec change is observe_finished.py's.
 """
 
 from __future__ import annotations

@@ -92,7 +92,8 @@ async def verify_merged(ctx: RunContext) -> None:
         await set_status(ctx, verification_result=None)
         return
     await event(ctx, run_status.PHASES["verifying"].journal_type, {"command": command})
-    # Untrusted code: never in the operator's process or environment (issue 9).
+    # Untrusted code: never in the operator's process or environment (its database DSN,
+    # kubeconfig and LLM keys would be the tests' to read).
     result = await verify.verify(
         ctx.repo,
         str(ctx.status.merged_commit),

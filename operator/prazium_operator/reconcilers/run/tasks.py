@@ -38,7 +38,7 @@ from prazium_operator.reconcilers.run.context import (
     views,
 )
 from prazium_operator.status import task as task_status
-from prazium_operator.worker.request import (
+from prazium_operator.worker_contract import (
     WorkerRequest,
     WorkerResult,
     read_result,
@@ -86,10 +86,9 @@ async def _recorded_request(ctx: RunContext, task: TaskState) -> WorkerRequest:
     return await _request(ctx, task, task.status.attempts or 1, str(task.status.base_commit))
 
 
-def _ref(task: TaskState) -> Obj:
-    """status.executor as the executors read it."""
-    ref = task.status.executor
-    return ref.model_dump(by_alias=True, exclude_none=True) if ref else {}
+def _ref(task: TaskState) -> ExecutorRef:
+    """status.executor, for the executors to find the worker by."""
+    return task.status.executor or ExecutorRef()
 
 
 async def _task_base(ctx: RunContext, task: TaskState) -> str:
@@ -132,7 +131,7 @@ async def start_task(ctx: RunContext, task: TaskState, attempt: int) -> None:
         executor=ExecutorRef.model_validate({"kind": ctx.executor.kind}),
     )
     ref = await ctx.executor.start(request, task.body)
-    await set_task(ctx, task, executor=ExecutorRef.model_validate(ref))
+    await set_task(ctx, task, executor=ref)
     k8s_event_later(
         task.body,
         PHASES["running"].event_reason,
@@ -148,7 +147,7 @@ async def poll(ctx: RunContext, task: TaskState) -> None:
     if status.state is WorkerState.RUNNING:
         # The worker's live events (TASK_STARTED first): its file is its only channel.
         await ingest_worker_events(ctx, request)
-        await _note_progress(ctx, task, ref, status.ref, status.message or f"attempt {attempt}")
+        await _note_progress(ctx, task, ref, status.learnt, status.message or f"attempt {attempt}")
         return
     result = (
         read_worker_result(Path(request.result_path))
@@ -193,13 +192,13 @@ async def poll(ctx: RunContext, task: TaskState) -> None:
 
 
 async def _note_progress(
-    ctx: RunContext, task: TaskState, ref: Obj, learnt: Obj, message: str
+    ctx: RunContext, task: TaskState, ref: ExecutorRef, learnt: ExecutorRef, message: str
 ) -> None:
     """Record what changed about a running worker (its Pod, why it waits), once."""
     fields: dict[str, object] = {}
-    merged = {**ref, **learnt}
+    merged = ref.model_copy(update=learnt.model_dump(exclude_none=True))
     if merged != ref:
-        fields["executor"] = ExecutorRef.model_validate(merged)
+        fields["executor"] = merged
     if message != task.status.message:
         fields["message"] = message
     if fields:
@@ -316,14 +315,14 @@ def _ended(task: TaskState) -> dict[str, str | None]:
     return {"completed_at": now, "duration": timefmt.duration(task.status.started_at, now)}
 
 
-def describe_worker(ref: Obj) -> str:
+def describe_worker(ref: ExecutorRef) -> str:
     """Where a worker runs, in words for a Kubernetes Event (not the raw reference)."""
-    if ref.get("kind") == "kubernetes":
-        pod = f", pod {ref['pod']}" if ref.get("pod") else ""
-        return f"Job {ref.get('name', '?')}{pod}"
-    if ref.get("pid"):
-        return f"local process {ref['pid']}"
-    return str(ref.get("kind") or "worker")
+    if ref.kind == "kubernetes":
+        pod = f", pod {ref.pod}" if ref.pod else ""
+        return f"Job {ref.name or '?'}{pod}"
+    if ref.pid:
+        return f"local process {ref.pid}"
+    return str(ref.kind or "worker")
 
 
 async def _fail_task(ctx: RunContext, task: TaskState, message: str) -> None:

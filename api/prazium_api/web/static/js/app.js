@@ -1,6 +1,8 @@
 // The dashboard's shell: who is signed in, the hash router, sign in and out.
+// Pages reach it only through nav.js's events (they cannot import it back).
 import { ApiError, get, post, setCsrf } from "./api.js";
 import { append, clear, clearNotice, h, notify } from "./dom.js";
+import { go, ROUTE_EVENT, showError, SIGNED_OUT_EVENT } from "./nav.js";
 import { projectPage } from "./project.js";
 import { projectsPage } from "./projects.js";
 import { runPage } from "./run.js";
@@ -8,31 +10,20 @@ import { filesPage } from "./files.js";
 import { statsPage } from "./stats.js";
 
 const main = document.getElementById("main");
-export const session = { me: null };
+const session = { me: null };
 let leave = null; // what the current page stops when another one opens (streams)
 
 const routes = [
-  [/^#\/projects$/, () => projectsPage],
-  [/^#\/projects\/([^/]+)$/, () => projectPage],
-  [/^#\/projects\/([^/]+)\/runs\/([^/]+)$/, () => runPage],
-  [/^#\/projects\/([^/]+)\/files$/, () => filesPage],
-  [/^#\/admin\/stats$/, () => statsPage],
+  [/^#\/projects$/, projectsPage],
+  [/^#\/projects\/([^/]+)$/, projectPage],
+  [/^#\/projects\/([^/]+)\/runs\/([^/]+)$/, runPage],
+  [/^#\/projects\/([^/]+)\/files$/, filesPage],
+  [/^#\/admin\/stats$/, statsPage],
 ];
 
 function parseHash() {
   const [path, search] = (location.hash || "#/projects").split("?");
   return { path, params: new URLSearchParams(search || "") };
-}
-
-export function go(hash) {
-  if (location.hash === hash) route();
-  else location.hash = hash;
-}
-
-// Draw the current page again from the API, keeping the notice shown (after a
-// failed action the page shows the state the API has now).
-export function rerender() {
-  route(true);
 }
 
 async function route(keepNotice = false) {
@@ -51,7 +42,7 @@ async function route(keepNotice = false) {
     if (match) {
       clear(main);
       try {
-        leave = (await page()(main, match.slice(1).map(decodeURIComponent), params)) || null;
+        leave = (await page(main, match.slice(1).map(decodeURIComponent), params)) || null;
       } catch (error) {
         showError(error);
       }
@@ -65,14 +56,6 @@ async function route(keepNotice = false) {
     }
   }
   go("#/projects");
-}
-
-export function showError(error) {
-  if (error instanceof ApiError && error.status === 401) {
-    signedOut();
-    return;
-  }
-  notify(`${error.code ? error.code + ": " : ""}${error.message}`, "error");
 }
 
 function signedIn(me) {
@@ -143,6 +126,8 @@ document.getElementById("signout").addEventListener("click", async () => {
 });
 
 window.addEventListener("hashchange", () => route());
+window.addEventListener(ROUTE_EVENT, (event) => route(event.detail.keepNotice));
+window.addEventListener(SIGNED_OUT_EVENT, () => signedOut());
 
 async function start() {
   try {

@@ -1,8 +1,8 @@
 // The project's repository at a ref (a run's commit, a branch): a directory tree
 // and a syntax-highlighted viewer (highlight.js escapes the text it marks up).
 import { get, query } from "./api.js";
-import { go } from "./app.js";
 import { append, clear, h } from "./dom.js";
+import { go } from "./nav.js";
 
 const LANGUAGES = {
   py: "python", js: "javascript", mjs: "javascript", ts: "typescript", tsx: "typescript", jsx: "javascript",

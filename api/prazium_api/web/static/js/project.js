@@ -1,8 +1,8 @@
 // One project: the spec flow (questions, the four documents, approve, regenerate)
 // and its runs (start, cancel, retry).
 import { del, get, post } from "./api.js";
-import { go, rerender, showError } from "./app.js";
 import { append, badge, clear, h, notify, when } from "./dom.js";
+import { go, rerender, showError } from "./nav.js";
 
 const DOCUMENTS = ["SPEC.md", "ACCEPTANCE.md", "ROUTES.md", "DATA.md"];
 const ACTIVE_RUN = new Set(["pending", "decomposing", "executing", "merging", "verifying"]);

@@ -1,7 +1,7 @@
 // Projects: search, status filter, pagination; create; archive.
 import { del, get, post, query } from "./api.js";
-import { go, rerender, showError } from "./app.js";
 import { append, badge, clear, h, notify, when } from "./dom.js";
+import { go, rerender, showError } from "./nav.js";
 
 const STATUSES = ["draft", "clarifying", "spec_review", "approved", "building", "built", "failed", "archived"];
 const PAGE_SIZE = 10;

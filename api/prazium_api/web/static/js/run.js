@@ -1,9 +1,9 @@
 // A run: the live task graph (SSE, resuming with Last-Event-ID), the event
 // timeline, a task panel with its log, verification, export and preview.
 import { ApiError, get, post, streamText } from "./api.js";
-import { go, showError } from "./app.js";
 import { append, badge, clear, duration, h, notify, when } from "./dom.js";
 import { definitionToApiId, TaskGraph } from "./graph.js";
+import { go, showError } from "./nav.js";
 
 const FINAL_EVENTS = new Set(["RUN_COMPLETED", "RUN_FAILED", "RUN_CANCELLED"]);
 const ACTIVE_RUN = new Set(["pending", "decomposing", "executing", "merging", "verifying"]);

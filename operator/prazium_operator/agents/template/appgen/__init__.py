@@ -1,5 +1,0 @@
-"""Source code of the app the template agent generates, rendered from the spec documents."""
-
-from prazium_operator.agents.template.appgen.render import AppModel, app_model, render_app
-
-__all__ = ["AppModel", "app_model", "render_app"]

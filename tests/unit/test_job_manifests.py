@@ -1,0 +1,230 @@
+"""The two Jobs the kubernetes executor submits, rendered whole: a task attempt's worker
+Job and a run's verification Job.
+
+Both are held field by field against the full manifest (labels, annotations, restricted
+Pod and container, volumes and subPaths, env, deadlines, TTL, ServiceAccount), so a
+change to either builder shows here as the exact field it moved."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from prazium_operator.executor import verification
+from prazium_operator.executor.kubernetes import build_job
+from prazium_operator.settings import Settings
+from prazium_operator.worker_contract import WorkerRequest
+
+LABELS = {
+    "prazium.io/task-namespace": "t1",
+    "prazium.io/project": "shop",
+    "prazium.io/run": "shop-1",
+}
+POD_SECURITY = {
+    "runAsNonRoot": True,
+    "runAsUser": 10001,
+    "runAsGroup": 10001,
+    "fsGroup": 10001,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+CONTAINER_SECURITY = {
+    "allowPrivilegeEscalation": False,
+    "readOnlyRootFilesystem": True,
+    "capabilities": {"drop": ["ALL"]},
+}
+RESOURCES = {
+    "requests": {"cpu": "250m", "memory": "256Mi"},
+    "limits": {"cpu": "2", "memory": "1Gi"},
+}
+VOLUMES = [
+    {"name": "repos", "persistentVolumeClaim": {"claimName": "repos-claim"}},
+    {"name": "tmp", "emptyDir": {}},
+]
+
+
+def _settings(service_account: str = "") -> Settings:
+    return Settings(
+        data_dir=Path("/data"),
+        worker_image="prazium/worker:test",
+        worker_cpu_limit="2",
+        repo_volume_claim="repos-claim",
+        task_deadline_seconds=900,
+        job_namespace="prazium",
+        worker_service_account=service_account,
+    )
+
+
+def _request(credentials_secret: str | None) -> WorkerRequest:
+    return WorkerRequest(
+        namespace="t1",
+        project="shop",
+        run="shop-1",
+        task={"id": "task-001", "slug": "shell", "pathScope": ["app/**"]},
+        documents={},
+        repo_path="/data/repos/t1/shop.git",
+        worktree="/data/workspaces/t1/shop/shop-1/task-001",
+        branch="feat/run-1/task-001-shell",
+        base_commit="abc",
+        attempt=2,
+        result_path="/data/results/t1/shop-1/task-001-2.json",
+        credentials_secret=credentials_secret,
+    )
+
+
+def _repo_mount(path: str, read_only: bool = False) -> dict[str, Any]:
+    mount: dict[str, Any] = {"name": "repos", "mountPath": f"/data/{path}", "subPath": path}
+    return {**mount, "readOnly": True} if read_only else mount
+
+
+@pytest.mark.parametrize(
+    ("service_account", "secret"), [("prazium-worker", "shop-agent-keys"), ("", None)]
+)
+def test_the_worker_job_manifest_whole(service_account: str, secret: str | None) -> None:
+    owner = {"metadata": {"name": "shop-1-task-001", "uid": "u-1"}}
+    job = build_job(_request(secret), owner, _settings(service_account))
+    labels = {
+        **LABELS,
+        "prazium.io/task": "shop-1-task-001",
+        "app.kubernetes.io/managed-by": "prazium",
+        "prazium.io/role": "worker",
+    }
+    pod: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "terminationGracePeriodSeconds": 3,
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "securityContext": POD_SECURITY,
+        "containers": [
+            {
+                "name": "worker",
+                "image": "prazium/worker:test",
+                "imagePullPolicy": "IfNotPresent",
+                "command": [
+                    "bash",
+                    "-c",
+                    'set -o pipefail; echo "worker pod $HOSTNAME: $(id); root filesystem:'
+                    ' $(touch /.probe 2>/dev/null && echo writable || echo read-only)"'
+                    ' | tee -a "$2"; exec python -m prazium_operator.worker --request "$1"',
+                    "worker",
+                    "/data/results/t1/shop-1/task-001-2.request.json",
+                    "/data/results/t1/shop-1/task-001-2.log",
+                ],
+                "env": [
+                    {"name": "PRAZIUM_DATA_DIR", "value": "/data"},
+                    {"name": "PRAZIUM_TASK_LOG_MAX_BYTES", "value": "1048576"},
+                    {"name": "GIT_CONFIG_COUNT", "value": "1"},
+                    {"name": "GIT_CONFIG_KEY_0", "value": "safe.directory"},
+                    {"name": "GIT_CONFIG_VALUE_0", "value": "*"},
+                    {"name": "PRAZIUM_WORKER_IN_POD", "value": "true"},
+                    {"name": "HOME", "value": "/tmp"},
+                ],
+                "envFrom": [{"secretRef": {"name": f"t1.{secret}"}}] if secret else [],
+                "resources": RESOURCES,
+                "securityContext": CONTAINER_SECURITY,
+                "volumeMounts": [
+                    _repo_mount("repos/t1/shop.git"),
+                    _repo_mount("repos/t1/shop.git/config", read_only=True),
+                    _repo_mount("repos/t1/shop.git/hooks", read_only=True),
+                    _repo_mount("repos/t1/shop.git/info", read_only=True),
+                    _repo_mount("repos/t1/shop.git/objects/info", read_only=True),
+                    _repo_mount("workspaces/t1/shop"),
+                    _repo_mount("results/t1/shop-1"),
+                    {"name": "tmp", "mountPath": "/tmp"},
+                ],
+            }
+        ],
+        "volumes": VOLUMES,
+    }
+    if service_account:
+        pod["serviceAccountName"] = service_account
+    assert job == {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": "t1-shop-1-task-001-b1fe2c7cb5-a2",
+            "namespace": "prazium",
+            "labels": labels,
+            "annotations": {
+                "prazium.io/attempt": "2",
+                "prazium.io/task-name": "shop-1-task-001",
+                "prazium.io/run-name": "shop-1",
+            },
+        },
+        "spec": {
+            "backoffLimit": 0,
+            "activeDeadlineSeconds": 900,
+            "ttlSecondsAfterFinished": 3600,
+            "template": {"metadata": {"labels": labels}, "spec": pod},
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ("service_account", "timeout", "deadline"), [("v-sa", 300, 300), ("", 0, 1)]
+)
+def test_the_verification_job_manifest_whole(
+    service_account: str, timeout: int, deadline: int
+) -> None:
+    settings = _settings(service_account)
+    runner = verification.JobRunner(settings, "t1", "shop", "shop-1")
+    job = verification.build_verification_job(
+        settings, runner, ["python", "-m", "unittest"], timeout
+    )
+    name = job["metadata"].pop("name")
+    assert re.fullmatch(r"verify-[0-9a-f]{12}", name), name
+    work = "workspaces/t1/shop/shop-1/verify"
+    labels = {
+        **LABELS,
+        "app.kubernetes.io/managed-by": "prazium",
+        "prazium.io/role": "verification",
+    }
+    pod: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "terminationGracePeriodSeconds": 3,
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "securityContext": POD_SECURITY,
+        "containers": [
+            {
+                "name": "verify",
+                "image": "prazium/worker:test",
+                "imagePullPolicy": "IfNotPresent",
+                "command": [
+                    "bash",
+                    "-c",
+                    'out=$1; cd "$2" || exit 125; shift 2; "$@" >"$out" 2>&1',
+                    "verify",
+                    f"/data/{work}/output.log",
+                    f"/data/{work}/tree",
+                    "python",
+                    "-m",
+                    "unittest",
+                ],
+                # No platform credential and no tenant Secret: the tests are untrusted.
+                "env": [
+                    {"name": "HOME", "value": "/tmp"},
+                    {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},
+                ],
+                "resources": RESOURCES,
+                "securityContext": CONTAINER_SECURITY,
+                "volumeMounts": [_repo_mount(work), {"name": "tmp", "mountPath": "/tmp"}],
+            }
+        ],
+        "volumes": VOLUMES,
+    }
+    if service_account:
+        pod["serviceAccountName"] = service_account
+    assert job == {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"namespace": "prazium", "labels": labels},
+        "spec": {
+            "backoffLimit": 0,
+            "activeDeadlineSeconds": deadline,
+            "ttlSecondsAfterFinished": 3600,
+            "template": {"metadata": {"labels": labels}, "spec": pod},
+        },
+    }
