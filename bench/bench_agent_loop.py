@@ -7,7 +7,7 @@ Chat Completions endpoint (a real HTTP server; the only stand-in: the paid model
 Every task's session is scripted as a model at work would be: list the files, read
 a spec document, search the code, write the task's files, run its tests, read a file,
 edit one, run the tests again, finish (finish runs the tests once more), with the
-read/search/edit/run steps repeated PRAZIUM_BENCH_ROUNDS times (default 2).
+read/search/edit/run steps repeated PRAZIUM_BENCH_ROUNDS times (default 6).
 
 Measured per tool step, as the stand-in sees it: from the moment it finished sending
 a reply to the moment the loop's next request arrived, minus the time the step's
@@ -268,7 +268,7 @@ def test_bench_agent_loop() -> None:
     """Entry point when run through scripts/test.sh (pytest starts nothing else)."""
     started = time.monotonic()
     stack = stack_from_env()
-    rounds = int(os.environ.get("PRAZIUM_BENCH_ROUNDS", "2"))
+    rounds = int(os.environ.get("PRAZIUM_BENCH_ROUNDS", "6"))
     executors = ["local"]
     if os.environ.get("PRAZIUM_NODE", "1") != "0":
         executors.append("kubernetes")
