@@ -68,7 +68,7 @@ MARKER = "# bench: edited by the loop"
 
 def session(rounds: int) -> list[Step]:
     """A task's session: look around, write, test, then rounds of read/search/edit/run."""
-    state: dict[str, Any] = {}
+    states: dict[str, dict[str, Any]] = {}  # per task: its sessions may interleave
 
     def look(view: SessionView) -> Reply:
         return Reply([Call("list_files", {})])
@@ -82,6 +82,7 @@ def session(rounds: int) -> list[Step]:
     def write(view: SessionView) -> Reply:
         files = template_files(view.inputs)
         python = [f for f in files if f["path"].endswith(".py") and f["content"].strip()]
+        state = states.setdefault(view.task_id, {})
         state["target"] = python[0]["path"]
         python[0]["content"] += f"\n{MARKER} 0\n"
         return Reply([Call("write_file", item) for item in files])
@@ -91,10 +92,12 @@ def session(rounds: int) -> list[Step]:
         return Reply([Call("run", {"command": shlex.join(tests)})])
 
     def read_back(view: SessionView) -> Reply:
-        return Reply([Call("read_file", {"path": state["target"], "start_line": 1})])
+        target = states[view.task_id]["target"]
+        return Reply([Call("read_file", {"path": target, "start_line": 1})])
 
     def edit(view: SessionView) -> Reply:
         number = view.step
+        state = states[view.task_id]
         old = f"{MARKER} {state.get('edits', 0)}"
         state["edits"] = number
         return Reply(
@@ -215,6 +218,9 @@ def build(stack: Stack, executor: str, rounds: int) -> list[tuple[str, float]]:
         phase = run["status"]["phase"]
         assert phase == "succeeded", (run["status"].get("message"), standin.session_failures)
         assert standin.session_failures == [], standin.session_failures
+        # Every tool call did its work (a measured step is a real one, not an error).
+        errors = [r.content[:200] for v in standin.session_views for r in v.results if r.is_error]
+        assert errors == [], errors
         assert {t["status"]["phase"] for t in tasks_of(namespace, "bench")} == {"succeeded"}
         samples = overheads(standin, data_dir, namespace, "bench")
     core.delete_namespace(namespace, propagation_policy="Background")
