@@ -262,6 +262,19 @@ def test_commands_run_in_a_fresh_copy_whose_changes_stay_there(
     assert "PRAZIUM_TASK_ID=task-001" in env
     python = box.run_shell("python -c 'print(6 * 7)'", 30)
     assert python.output.strip() == "42", python.output
+    # Nothing a command leaves outside its copy changes the next one (or the tests that
+    # finish runs): HOME starts empty, and the sandbox's python cannot be swapped.
+    site = "$HOME/.local/lib/python3.11/site-packages"
+    rigged = box.run_shell(
+        f"mkdir -p {site} && echo 'raise SystemExit(0)' > {site}/usercustomize.py;"
+        " echo '#!/bin/sh' > ../bin/python; mv ../bin ../old-bin; touch ~/left",
+        30,
+    )
+    if os.geteuid() == 0:  # as a uid of its own, bin/ is out of its reach
+        assert "cannot create ../bin/python: Permission denied" in rigged.output
+        assert "cannot move '../bin' to '../old-bin': Permission denied" in rigged.output
+    after = box.run_shell("ls -A ~; python -c 'print(6 * 7)'", 30)
+    assert after.output.strip() == "42", after.output
 
 
 def test_commands_run_as_the_sandbox_uid_without_groups_or_capabilities(box: CommandBox) -> None:

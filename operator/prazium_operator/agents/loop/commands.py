@@ -11,7 +11,8 @@ the `command` coder's restrictions, without the worker's credentials.
   is root (else refused unless PRAZIUM_LOCAL_UNSANDBOXED_COMMANDS=true, as for the
   `command` coder); in a Pod, under the Pod's /tmp (the Pod is the sandbox).
 * What comes back: the exit code and the output, bounded (its start and its end).
-  Changes a command makes to files are NOT copied back: the model changes sources only
+  HOME is emptied before every command. Changes a command makes to files are NOT
+  copied back: the model changes sources only
   through write_file and edit_file, so nothing changes behind its back, and a test run
   leaves no caches, databases or build output in the commit (nor for the next
   command). The price per command is a scan of both trees and a copy of what changed
@@ -131,6 +132,15 @@ class CommandBox:
         if python and not self.in_pod:  # "python" as in a Pod's image
             (self.box.root / "bin" / "python").symlink_to(python)
         self.box.hand_over()
+        if self.box.uid is not None:
+            # Only work/ and home/ are the sandbox's: it may not swap bin/ (its python)
+            # or rename what the mirror keeps. The root stays closed to every other uid
+            # (the sandbox enters it through its group).
+            for path in (self.box.root / "bin", self.box.root / "bin" / "python"):
+                if path.is_symlink() or path.exists():
+                    os.lchown(path, 0, 0)
+            os.chown(self.box.root, 0, self.box.uid)
+            os.chmod(self.box.root, 0o750)
         self.mirror = Mirror(self.worktree, self.box.work, self.box.uid)
         if threading.current_thread() is threading.main_thread():
             self._previous_term = signal.signal(signal.SIGTERM, self._on_term)
@@ -162,6 +172,18 @@ class CommandBox:
         env["PYTHONDONTWRITEBYTECODE"] = "1"
         return env
 
+    @staticmethod
+    def _fresh_home(box: sandbox.Sandbox) -> None:
+        """An empty HOME for every command: nothing an earlier one left there (a
+        user site-packages, a shell profile) may change what the next one, or the
+        task's tests at finish, do."""
+        shutil.rmtree(box.home, ignore_errors=True)
+        if box.home.is_symlink() or box.home.exists():
+            box.home.unlink()
+        box.home.mkdir(mode=0o700)
+        if box.uid is not None:
+            os.lchown(box.home, box.uid, box.uid)
+
     def run_shell(self, command: str, timeout: float) -> CommandOutcome:
         return self.run(["/bin/sh", "-c", command], timeout)
 
@@ -171,6 +193,7 @@ class CommandBox:
         assert box is not None and mirror is not None, "open() first"
         copying = time.monotonic()
         mirror.sync()
+        self._fresh_home(box)
         self.copy_seconds = time.monotonic() - copying
         uid = box.uid
         command = sandbox.resolve_python(argv) if not self.in_pod else list(argv)
