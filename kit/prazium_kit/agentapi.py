@@ -70,6 +70,9 @@ class PlanTask(TypedDict):
     dependencies: NotRequired[list[str]]
     pathScope: list[str]
     expectedOutputs: NotRequired[list[str]]
+    # The argv (from the repository root) of the task's own tests: the coding loop
+    # accepts the task as done only once they pass (operator agents/loop/prompts.py).
+    testCommand: NotRequired[list[str]]
 
 
 class PlanDocument(TypedDict):

@@ -42,6 +42,8 @@ PUBLISH_COMPLETED = "PUBLISH_COMPLETED"
 PUBLISH_FAILED = "PUBLISH_FAILED"
 REPAIR_STARTED = "REPAIR_STARTED"
 TASK_REUSED = "TASK_REUSED"
+# One model request of a coding agent's attempt and its token usage (a worker's event).
+AGENT_USAGE = "AGENT_USAGE"
 
 EVENT_TYPES = frozenset(
     {
@@ -66,6 +68,7 @@ EVENT_TYPES = frozenset(
         PUBLISH_FAILED,
         REPAIR_STARTED,
         TASK_REUSED,
+        AGENT_USAGE,
     }
 )
 # After one of these, a run's stream has nothing more to say.

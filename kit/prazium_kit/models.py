@@ -196,6 +196,7 @@ class TaskDefinition(BaseModel):
     path_scope: list[str] = Field(alias="pathScope", min_length=1)
     expected_outputs: list[str] = Field(default=[], alias="expectedOutputs")
     role: TaskRole | None = None
+    test_command: list[str] | None = Field(default=None, alias="testCommand", max_length=100)
 
 
 class TaskSpec(BaseModel):
@@ -294,6 +295,7 @@ class PlannedTask(BaseModel):
     path_scope: list[str] = Field(default=[], alias="pathScope")
     expected_outputs: list[str] = Field(default=[], alias="expectedOutputs")
     role: TaskRole | None = None
+    test_command: list[str] | None = Field(default=None, alias="testCommand")
 
     @property
     def is_repair(self) -> bool:

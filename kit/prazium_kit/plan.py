@@ -130,10 +130,21 @@ def _task_field_problems(task_id: str, task: Mapping[str, Any]) -> list[str]:
         if outside:
             problems.append(f"{task_id}: expectedOutputs outside its pathScope: {outside}")
 
+    problems.extend(_test_command_problems(task_id, task))
     for text_field in ("description", "instructions"):
         if text_field in task and not isinstance(task[text_field], str):
             problems.append(f"{task_id}: {text_field} must be a string")
     return problems
+
+
+def _test_command_problems(task_id: str, task: Mapping[str, Any]) -> list[str]:
+    """An optional argv: the task's own tests (the coding loop runs them before finishing)."""
+    if "testCommand" not in task:
+        return []
+    command = task["testCommand"]
+    if not _is_string_list(command) or not command or not all(command):
+        return [f"{task_id}: testCommand must be a non-empty list of non-empty strings"]
+    return []
 
 
 def _reference_problems(tasks: list[Mapping[str, Any]]) -> list[str]:

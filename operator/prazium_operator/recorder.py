@@ -224,6 +224,11 @@ def worker_events(items: Sequence[Obj], expected: WorkerIdentity) -> list[Obj]:
                 "path": path,
                 "size": size if isinstance(size, int) and size >= 0 else 0,
             }
+        elif event_type == journal.AGENT_USAGE:
+            usage = usage_payload(payload, expected)
+            if usage is None:
+                continue
+            clean, extra = usage, f"{expected.attempt}/{usage['request']}"
         else:
             continue
         accepted.append(
@@ -238,6 +243,36 @@ def worker_events(items: Sequence[Obj], expected: WorkerIdentity) -> list[Obj]:
             )
         )
     return accepted
+
+
+# What an AGENT_USAGE payload may carry (worker/agent_attempt.py writes them): counts
+# only, bounded, so a forged line can at most misstate its own attempt's usage.
+USAGE_COUNTS = ("inputTokens", "outputTokens", "cachedInputTokens", "cacheWriteInputTokens")
+MAX_USAGE_COUNT = 10**12
+MAX_USAGE_NAME_CHARS = 200
+
+
+def usage_payload(payload: Obj, expected: WorkerIdentity) -> Obj | None:
+    """An AGENT_USAGE payload rebuilt from checked fields; None when it is unusable."""
+    number = payload.get("request")
+    if not (isinstance(number, int) and _count(number) and number >= 1):
+        return None
+    clean: Obj = {
+        "taskId": ids.task_id(expected.task),
+        "attempt": expected.attempt,
+        "request": number,
+    }
+    for name in ("provider", "model"):
+        value = payload.get(name)
+        clean[name] = value[:MAX_USAGE_NAME_CHARS] if isinstance(value, str) else ""
+    for name in USAGE_COUNTS:
+        value = payload.get(name)
+        clean[name] = value if _count(value) else 0
+    return clean
+
+
+def _count(value: object) -> bool:
+    return type(value) is int and 0 <= value <= MAX_USAGE_COUNT
 
 
 @dataclass(frozen=True)

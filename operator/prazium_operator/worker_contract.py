@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Literal
 
@@ -44,6 +44,20 @@ class WorkerRequest:
     # the run, else the project). The kubernetes executor gives the worker its keys as
     # environment (envFrom); only the name travels here, never a value.
     credentials_secret: str | None = None
+    # The coding-agent loop (agents/loop; the `openai` and `anthropic` coders), all
+    # optional so an older operator's requests still work; other coders ignore them.
+    # agent_limits: an AgentLimits as JSON, overriding the worker's PRAZIUM_AGENT_*
+    # settings field by field (the operator sends its own settings, later a Project's
+    # or Run's). budget: an AgentBudget as JSON, what this attempt may still spend.
+    # stop_file: a path the loop checks before every model request; once it exists the
+    # attempt stops (BudgetExceeded) with the file's first line as the reason, so the
+    # operator can stop a running attempt when a Run's budget is spent elsewhere.
+    # verify_command: the plan's verifyCommand, the tests a task without a testCommand
+    # runs before it may finish.
+    agent_limits: Obj | None = None
+    budget: Obj | None = None
+    stop_file: str | None = None
+    verify_command: list[str] | None = None
 
     @property
     def task_id(self) -> str:
@@ -64,7 +78,10 @@ class WorkerRequest:
 
     @classmethod
     def from_json(cls, text: str) -> WorkerRequest:
-        return cls(**json.loads(text))
+        data = json.loads(text)
+        # Fields a newer operator added are left out, so the request can grow.
+        known = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in data.items() if key in known})
 
 
 def request_path(result_path: Path) -> Path:
@@ -87,8 +104,97 @@ def write_json_atomically(path: Path, data: Obj) -> None:
     os.replace(tmp, path)
 
 
+StopReason = Literal[
+    "Finished",
+    "TestsFailing",
+    "StepLimit",
+    "TimeLimit",
+    "OutputLimit",
+    "StuckLoop",
+    "BudgetExceeded",
+    "ModelError",
+]
+"""Why a coding-agent loop's attempt stopped (WorkerResult.reason):
+
+* Finished: the model called finish and the task's tests passed (or it owns none);
+* TestsFailing: the model stopped working (no more tool calls) with the tests failing;
+* StepLimit, TimeLimit, OutputLimit: a bound of AgentLimits was reached (the task's
+  message then carries the last failing test output, if the tests were failing);
+* StuckLoop: the same tool call returned the same result stuckRepeats times in a row;
+* BudgetExceeded: the tokens or cost of AgentBudget or AgentLimits.maxTokens were
+  reached, or the stop file appeared;
+* ModelError: the provider failed (after the SDK's retries), refused, or answered
+  something unusable.
+"""
+
+_CAMEL_MODEL = ConfigDict(populate_by_name=True, extra="ignore")
+
+
+class AgentLimits(BaseModel):
+    """Bounds of one coding-agent attempt (WorkerRequest.agent_limits); a field left out
+    is the worker's own setting (PRAZIUM_AGENT_<FIELD>, agents/loop/limits.py)."""
+
+    model_config = _CAMEL_MODEL
+    max_steps: int | None = Field(default=None, ge=1, alias="maxSteps")
+    max_seconds: float | None = Field(default=None, gt=0, alias="maxSeconds")
+    max_output_bytes: int | None = Field(default=None, ge=1, alias="maxOutputBytes")
+    command_timeout_seconds: float | None = Field(default=None, gt=0, alias="commandTimeoutSeconds")
+    stuck_repeats: int | None = Field(default=None, ge=2, alias="stuckRepeats")
+    # Tokens (input + output) one attempt may spend; 0: no limit.
+    max_tokens: int | None = Field(default=None, ge=0, alias="maxTokens")
+
+
+class ModelPrice(BaseModel):
+    """Prices per million tokens of one model (any one currency, the operator's)."""
+
+    model_config = _CAMEL_MODEL
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+    # Input tokens read from the provider's prompt cache; default: the input price.
+    cached_input: float | None = Field(default=None, ge=0, alias="cachedInput")
+    # Input tokens written to the cache (Anthropic prices them apart); default: input.
+    cache_write_input: float | None = Field(default=None, ge=0, alias="cacheWriteInput")
+
+
+class AgentBudget(BaseModel):
+    """What this attempt may still spend (WorkerRequest.budget): the loop stops with
+    BudgetExceeded before a model request once the attempt's usage has reached maxTokens
+    (input + output tokens) or its cost has reached maxCost. The cost is counted only
+    for models that prices names (keyed by the model name the request used)."""
+
+    model_config = _CAMEL_MODEL
+    max_tokens: int | None = Field(default=None, ge=0, alias="maxTokens")
+    max_cost: float | None = Field(default=None, ge=0, alias="maxCost")
+    prices: dict[str, ModelPrice] = {}
+
+
+class AgentUsage(BaseModel):
+    """The model requests of one attempt, summed (WorkerResult.usage).
+
+    inputTokens counts every input token the provider processed, cachedInputTokens
+    (OpenAI's prompt_tokens_details.cached_tokens, Anthropic's cache_read_input_tokens)
+    and cacheWriteInputTokens (Anthropic's cache_creation_input_tokens) included;
+    cost is present when the request's budget priced the model."""
+
+    model_config = _CAMEL_MODEL
+    provider: str
+    model: str
+    requests: int = Field(default=0, ge=0)
+    input_tokens: int = Field(default=0, ge=0, alias="inputTokens")
+    output_tokens: int = Field(default=0, ge=0, alias="outputTokens")
+    cached_input_tokens: int = Field(default=0, ge=0, alias="cachedInputTokens")
+    cache_write_input_tokens: int = Field(default=0, ge=0, alias="cacheWriteInputTokens")
+    cost: float | None = Field(default=None, ge=0)
+
+
 class WorkerResult(BaseModel):
-    """What a worker attempt came to: the result file, written once at the attempt's end."""
+    """What a worker attempt came to: the result file, written once at the attempt's end.
+
+    A coding-agent loop's attempt (succeeded or failed) also carries usage (its model
+    requests summed), reason (the StopReason) and steps (model requests made); the same
+    usage arrives while it runs, one AGENT_USAGE event per request in the event file
+    (payload: taskId, attempt, request (1, 2, ...), provider, model, inputTokens,
+    outputTokens, cachedInputTokens, cacheWriteInputTokens; recorder.usage_payload)."""
 
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
     attempt: int | None = None
@@ -100,6 +206,9 @@ class WorkerResult(BaseModel):
     started_at: str | None = Field(default=None, alias="startedAt")
     completed_at: str | None = Field(default=None, alias="completedAt")
     duration_seconds: float | None = Field(default=None, alias="durationSeconds")
+    usage: AgentUsage | None = None
+    reason: StopReason | None = None
+    steps: int | None = Field(default=None, ge=0)
 
     def to_file(self) -> Obj:
         return self.model_dump(by_alias=True, exclude_unset=True)

@@ -100,9 +100,17 @@ def test_a_project_built_with_the_agent_verifies(
     finally:
         operator.stop()
 
-    kinds = [provider.asked(r["body"])[0] for r in standin.requests]
-    assert kinds[:3] == ["questions", "spec_documents", "plan"], kinds
-    assert kinds.count("files") == len(run["status"]["plan"]["tasks"])
+    # The planner asks for structured answers; each task is a coding-agent session.
+    structured = [r for r in standin.requests if not standin.is_session(r["body"])]
+    kinds = [provider.asked(r["body"])[0] for r in structured]
+    assert kinds == ["questions", "spec_documents", "plan"], kinds
+    assert standin.session_failures == []
+    task_ids = {t["id"] for t in run["status"]["plan"]["tasks"]}
+    assert {v.task_id for v in standin.session_views} == task_ids
+    # Each task owned the tests the planner named for it, and finished with them passing.
+    assert all(
+        v.inputs["testCommand"][:3] == ["python", "-m", "unittest"] for v in standin.session_views
+    )
     assert {r["body"]["model"] for r in standin.requests} == {"standin-1"}
     assert all(r["headers"].items() >= provider.auth(key).items() for r in standin.requests)
 

@@ -77,9 +77,10 @@ def _openai_planner(**options: Any) -> Planner:
 
 
 def _openai_coder(**options: Any) -> Coder:
-    from prazium_operator.agents.openai import OpenAICoder
+    # The coding-agent loop (agents/loop) over the provider's tool calling.
+    from prazium_operator.agents.openai.tools_client import OpenAILoopCoder
 
-    return OpenAICoder(**options)
+    return OpenAILoopCoder(**options)
 
 
 def _anthropic_planner(**options: Any) -> Planner:
@@ -89,9 +90,9 @@ def _anthropic_planner(**options: Any) -> Planner:
 
 
 def _anthropic_coder(**options: Any) -> Coder:
-    from prazium_operator.agents.anthropic import AnthropicCoder
+    from prazium_operator.agents.anthropic.tools_client import AnthropicLoopCoder
 
-    return AnthropicCoder(**options)
+    return AnthropicLoopCoder(**options)
 
 
 def _command_coder(**options: Any) -> Coder:

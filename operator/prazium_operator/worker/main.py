@@ -37,7 +37,7 @@ from prazium_operator.gitrepo import (
     remove_worktree,
 )
 from prazium_operator.settings import get_settings
-from prazium_operator.worker import logcapture
+from prazium_operator.worker import agent_attempt, logcapture
 from prazium_operator.worker_contract import (
     EXIT_BAD_REQUEST,
     EXIT_SUCCEEDED,
@@ -110,17 +110,21 @@ def run(request: WorkerRequest) -> int:
     )
     result = WorkerResult(attempt=request.attempt, startedAt=started_at)
     timings: dict[str, float] = {}
+    agent = agent_attempt.AgentAttempt(request, events)
     try:
-        commit, created, modified = execute(request, timings)
+        commit, created, modified = execute(request, timings, agent)
     except TaskFailure as exc:
         result.status, result.error = "failed", str(exc)
     except Exception as exc:  # an agent or git crash is a task failure, reported as such
-        log.exception("task %s failed", task_key)
-        result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"
+        stopped = agent_attempt.stopped_message(exc)
+        if stopped is None:
+            log.exception("task %s failed", task_key)
+        result.status, result.error = "failed", stopped or f"{type(exc).__name__}: {exc}"
     else:
         events.add(_file_events(request, created, modified))
         result.status, result.commit_sha = "succeeded", commit
         result.files_created, result.files_modified = created, modified
+    agent.report(result)  # a coding-agent loop's usage, stop reason and steps
     result.completed_at = utc_now()
     result.duration_seconds = round(time.monotonic() - started, 3)
     log.log(
@@ -143,13 +147,17 @@ def run(request: WorkerRequest) -> int:
 
 
 def execute(
-    request: WorkerRequest, timings: dict[str, float] | None = None
+    request: WorkerRequest,
+    timings: dict[str, float] | None = None,
+    agent: agent_attempt.AgentAttempt | None = None,
 ) -> tuple[str, list[str], list[str]]:
     repo = Path(request.repo_path)
     worktree = Path(request.worktree)
     tip = prepare_worktree(repo, worktree, request.branch, request.base_commit)
 
     coder = get_coder(request.coder, **request.coder_options)
+    if agent is not None:
+        agent.bind(coder)
     coding = time.monotonic()
     coder.code(plan_task(request.task), dict(request.documents), worktree)
     if timings is not None:

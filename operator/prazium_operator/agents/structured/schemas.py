@@ -58,6 +58,8 @@ PLAN = _object(
                     "dependencies": _STRINGS,
                     "pathScope": _STRINGS,
                     "expectedOutputs": _STRINGS,
+                    # Strict mode wants every property: [] when the task has no tests.
+                    "testCommand": _STRINGS,
                 }
             ),
         },

@@ -125,6 +125,8 @@ async def _create_tasks(ctx: RunContext, plan: Plan) -> None:
             "pathScope": list(task.path_scope),
             "expectedOutputs": list(task.expected_outputs),
         }
+        if task.test_command:  # the tests a coding agent must pass (agents/loop)
+            definition["testCommand"] = list(task.test_command)
         await create_task(ctx, sequence, definition)
 
 

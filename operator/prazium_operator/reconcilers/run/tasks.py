@@ -17,6 +17,7 @@ from prazium_kit.models import ExecutorRef, TaskResult
 from prazium_kit.timefmt import utc_now
 from prazium_kit.types import Obj
 from prazium_operator import gitrepo, metrics, recorder
+from prazium_operator.agents.loop import limits as loop_limits
 from prazium_operator.agents.registry import agent_options
 from prazium_operator.executor.base import WorkerState
 from prazium_operator.reconcilers.run import core
@@ -74,6 +75,10 @@ async def _request(ctx: RunContext, task: TaskState, attempt: int, base: str) ->
         coder=coder,
         coder_options=options,
         credentials_secret=chosen.credentials_secret or None,
+        # The coding-agent loop's bounds (PRAZIUM_AGENT_*, this operator's) and the tests
+        # of a task that names none of its own (agents/loop).
+        agent_limits=loop_limits.from_settings().as_request(),
+        verify_command=list(ctx.status.plan.verify_command) if ctx.status.plan else None,
     )
 
 
