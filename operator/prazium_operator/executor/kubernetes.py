@@ -51,7 +51,7 @@ from kubernetes.client.exceptions import ApiException
 
 from prazium_kit import kube, paths, podsecurity
 from prazium_operator import recorder
-from prazium_operator.executor import sandbox
+from prazium_operator.executor import sandbox, sandboxing
 from prazium_operator.executor.base import WorkerState, WorkerStatus
 from prazium_operator.settings import Settings
 from prazium_operator.worker.request import WorkerRequest, log_path, read_result, request_path
@@ -229,7 +229,7 @@ def build_job(request: WorkerRequest, owner: dict[str, Any], settings: Settings)
     }
     if settings.worker_service_account:
         pod["serviceAccountName"] = settings.worker_service_account
-    return {
+    job = {
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": {
@@ -249,6 +249,7 @@ def build_job(request: WorkerRequest, owner: dict[str, Any], settings: Settings)
             "template": {"metadata": {"labels": labels}, "spec": pod},
         },
     }
+    return sandboxing.worker_job(job, settings, request)
 
 
 def _write_request(request: WorkerRequest, settings: Settings) -> None:

@@ -27,7 +27,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from prazium_kit import kube, paths, podsecurity
-from prazium_operator.executor import sandbox
+from prazium_operator.executor import sandbox, sandboxing
 from prazium_operator.settings import Settings
 from prazium_operator.verify import Outcome, Runner
 
@@ -212,7 +212,7 @@ def build_verification_job(
     }
     if settings.worker_service_account:
         pod["serviceAccountName"] = settings.worker_service_account
-    return {
+    job = {
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": {"name": name, "namespace": settings.job_namespace, "labels": labels},
@@ -223,6 +223,7 @@ def build_verification_job(
             "template": {"metadata": {"labels": labels}, "spec": pod},
         },
     }
+    return sandboxing.verification_job(job, settings)
 
 
 def _read_tail(path: Path) -> str:

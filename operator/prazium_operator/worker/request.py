@@ -40,6 +40,9 @@ class WorkerRequest:
     # the run, else the project). The kubernetes executor gives the worker its keys as
     # environment (envFrom); only the name travels here, never a value.
     credentials_secret: str | None = None
+    # The Project's spec.network.egress at task start: what the egress proxy lets this
+    # attempt's worker reach besides the LLM endpoints (kubernetes executor).
+    egress: tuple[str, ...] = ()
 
     @property
     def task_id(self) -> str:
@@ -60,7 +63,9 @@ class WorkerRequest:
 
     @classmethod
     def from_json(cls, text: str) -> WorkerRequest:
-        return cls(**json.loads(text))
+        data = json.loads(text)
+        data["egress"] = tuple(data.get("egress") or ())
+        return cls(**data)
 
 
 def request_path(result_path: Path) -> Path:

@@ -73,7 +73,13 @@ async def _request(ctx: RunContext, task: TaskState, attempt: int, base: str) ->
         coder=coder,
         coder_options=options,
         credentials_secret=chosen.credentials_secret or None,
+        egress=_egress(ctx),
     )
+
+
+def _egress(ctx: RunContext) -> tuple[str, ...]:
+    network = ctx.project_spec.network if ctx.project_spec else None
+    return tuple(network.egress) if network else ()
 
 
 async def _recorded_request(ctx: RunContext, task: TaskState) -> WorkerRequest:
