@@ -13,8 +13,8 @@ setup: ## Install what is missing: PostgreSQL, the Python venv, the control plan
 venv: ## Only the Python environment (.venv: locked deps, the project installed editable)
 	@scripts/venv.sh
 
-up: ## Start control plane, node, PostgreSQL, operator and API (http://127.0.0.1:3001); EXECUTOR=local: no node
-	@EXECUTOR=$(or $(EXECUTOR),kubernetes) scripts/stack.sh up
+up: ## Start control plane, node, PostgreSQL, operator and API (http://127.0.0.1:3001); RUNTIME=runc: workers without gVisor; EXECUTOR=local: no node
+	@EXECUTOR=$(or $(EXECUTOR),kubernetes) PRAZIUM_RUNTIME=$(or $(RUNTIME),gvisor) scripts/stack.sh up
 
 down: ## Stop everything `make up` started; safe to run twice
 	@scripts/stack.sh down
