@@ -54,7 +54,7 @@ SCALE_LEVELS := 1,25,100
 bench-scale: ## N runs at once on one operator: task gaps, runs/min, RSS/CPU, apiserver requests, etcd per run (own stack; N=1,25,100 or N=500)
 	@BENCH_SCALE_N=$(or $(N),$(SCALE_LEVELS)) PRAZIUM_NODE=0 scripts/test.sh bench/bench_scale.py -q -s -p no:cacheprovider
 
-bench-build: ## Build engine: run wall time, overhead vs worker time, parallelism 1 vs 3 (own stack)
+bench-build: ## Build engine: run wall time, overhead vs worker time, parallelism 1 vs 3, runc vs gVisor (own stack)
 	@scripts/test.sh bench/bench_build.py -q -s -p no:cacheprovider
 
 bench-agent: ## Template agent: every corpus description built, tested and probed over HTTP (no stack)
