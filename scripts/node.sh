@@ -10,7 +10,7 @@
 #   node.sh status   exit 0 when the Node is Ready
 #   node.sh env      print the settings the stack gives the operator (image, runtime,
 #                    egress proxy)
-# What Pods reach of this machine: the host firewall (chain PRAZIUM-IN-<stack id>) lets
+# What Pods reach of this machine: the host firewall (nftables table prazium-<stack id>) lets
 # every Pod reach only the operator's egress proxy (on the bridge address) and the
 # apiserver through its `kubernetes` Service (a DNAT rule to 127.0.0.1, route_localnet
 # on the bridge), and refuses the rest: PostgreSQL, the kubelet, the operator's and the
@@ -41,7 +41,7 @@ KUBERNETES_SERVICE_IP=10.0.0.1
 PROXY_LOCK=/run/prazium-kube-proxy.owner
 # kube-router's NetworkPolicy chains and ipsets are machine-wide too: one owner.
 ROUTER_LOCK=/run/prazium-kube-router.owner
-FIREWALL=PRAZIUM-IN-$STACK_ID
+FIREWALL=prazium-$STACK_ID
 # gvisor (the default): worker and verification Pods under runsc; runc: the fallback
 # (both runtimes are registered either way; this picks the operator's RuntimeClass).
 : "${PRAZIUM_RUNTIME:=gvisor}"
@@ -54,7 +54,7 @@ need_root() {
   run as root, or use the node-less fallback: make up EXECUTOR=local"
   local tool
   for tool in containerd containerd-shim-runc-v2 containerd-shim-runsc-v1 runsc kube-router \
-    runc ctr iptables ipset setfacl; do
+    runc ctr iptables ipset nft setfacl; do
     command -v "$tool" >/dev/null || die "$tool is missing: run make setup"
   done
   [ "$(command -v containerd)" = "$DEV_DIR/bin/node/containerd" ] \
@@ -239,27 +239,35 @@ host_rules() {
 # Pods -> this machine (whatever address they aim at: the bridge's, another interface's,
 # 127.0.0.1 through a DNAT): only the egress proxy and the apiserver's Service, and
 # replies to what the machine itself opened (the kubelet's probes, say); everything
-# else is refused at once. RETURN rather than ACCEPT: the machine's own INPUT rules
-# and kube-router's NetworkPolicy chain still judge what passes here.
+# else is refused at once. A table of its own in nftables, hooked into input before
+# iptables' filter table: kube-router's chains there ACCEPT a Pod's traffic its
+# policies allow (a Pod without policies: everything), which would end any iptables
+# rule of ours placed after them, and kube-router keeps its jump first. A reject here
+# is final; what passes goes on to the machine's own rules and kube-router's.
 host_firewall() {
-  iptables -N "$FIREWALL" 2>/dev/null || iptables -F "$FIREWALL"
-  iptables -A "$FIREWALL" -m conntrack --ctstate ESTABLISHED,RELATED -j RETURN
-  iptables -A "$FIREWALL" -p tcp -d "$GATEWAY" --dport "$PRAZIUM_EGRESS_PORT" -j RETURN
-  iptables -A "$FIREWALL" -p tcp -d 127.0.0.1 --dport "$PRAZIUM_APISERVER_PORT" \
-    -m conntrack --ctorigdst "$KUBERNETES_SERVICE_IP" -j RETURN
-  iptables -A "$FIREWALL" -p tcp -j REJECT --reject-with tcp-reset
-  iptables -A "$FIREWALL" -j REJECT --reject-with icmp-port-unreachable
-  iptables -C INPUT -i "$BRIDGE" -j "$FIREWALL" 2>/dev/null \
-    || iptables -I INPUT -i "$BRIDGE" -j "$FIREWALL"
+  nft delete table inet "$FIREWALL" 2>/dev/null || true
+  nft -f - <<NFT
+table inet $FIREWALL {
+  chain input {
+    type filter hook input priority -10; policy accept;
+    iifname "$BRIDGE" ip saddr $POD_CIDR jump from-pods
+  }
+  chain from-pods {
+    ct state established,related return
+    ip daddr $GATEWAY tcp dport $PRAZIUM_EGRESS_PORT return
+    ct original ip daddr $KUBERNETES_SERVICE_IP tcp dport $PRAZIUM_APISERVER_PORT ct status dnat return
+    meta l4proto tcp reject with tcp reset
+    reject with icmpx type port-unreachable
+  }
+}
+NFT
 }
 
 remove_host_rules() {
   iptables -t nat -D PREROUTING -j "$CHAIN" 2>/dev/null || true
   iptables -t nat -F "$CHAIN" 2>/dev/null || true
   iptables -t nat -X "$CHAIN" 2>/dev/null || true
-  while iptables -D INPUT -i "$BRIDGE" -j "$FIREWALL" 2>/dev/null; do :; done
-  iptables -F "$FIREWALL" 2>/dev/null || true
-  iptables -X "$FIREWALL" 2>/dev/null || true
+  nft delete table inet "$FIREWALL" 2>/dev/null || true
   ip link del "$BRIDGE" 2>/dev/null || true
 }
 
@@ -336,8 +344,8 @@ start() {
     start_bg kube-proxy "$NODE/logs/kube-proxy.log" "$NODE/kube-proxy.pid" "$BIN" kube-proxy \
       --config "$NODE/kube-proxy.yaml" --v=1
   fi
-  start_kube_router
   wait_until "the node" 120 "$NODE/kubelet.pid" "$NODE/logs/kubelet.log" node_ready
+  start_kube_router  # it reads its Node (addresses) at start
   # make down cordons it before deleting its Pods; the Node object outlives that.
   kubectl --kubeconfig "$DEV_DIR/kubeconfig" uncordon "$NODE_NAME" >/dev/null
   # Both runtimes on the same containerd: Pods without a RuntimeClass run under runc.
@@ -471,11 +479,11 @@ stop_all() {
   stop_pidfile containerd "$NODE/containerd.pid"
   # Shims outlive containerd by design: end those of this stack's containerd.
   local pid
-  for pid in $(pgrep -f "containerd-shim-run[cs][c-]v[12] .*-address $SOCK" 2>/dev/null || true); do
+  for pid in $(pgrep -f "containerd-shim-run(c-v2|sc-v1) .*-address $SOCK" 2>/dev/null || true); do
     kill -KILL "$pid" 2>/dev/null || true
   done
   # gVisor sandboxes and gofers of this stack that outlived their shim.
-  for pid in $(pgrep -f "runsc .*--root=$NODE/runsc" 2>/dev/null || true); do
+  for pid in $(pgrep -f -- "--root=$NODE/runsc" 2>/dev/null || true); do
     kill -KILL "$pid" 2>/dev/null || true
   done
   unmount_under "$NODE/kubelet"

@@ -27,9 +27,10 @@ from typing import Any
 
 import psycopg
 import pytest
+import yaml
 
 from prazium_kit import paths
-from tests.support.build import create, git, kubectl_apply, tasks_of, wait_phase, wait_run_done
+from tests.support.build import create, git, tasks_of, wait_phase, wait_run_done
 from tests.support.node import job_namespace, operator_env, stack_port
 from tests.support.openai_standin import OpenAIStandin
 from tests.support.sandbox_python import python_line
@@ -187,26 +188,11 @@ def test_a_worker_reaches_its_allowed_host_and_the_llm_and_nothing_else(
             **operator_env(jobs_ns, PRAZIUM_OPENAI_BASE_URL=llm.base_url),
         )
         try:
-            kubectl_apply(stack, namespace, EXAMPLES / "project-gitops.yaml")
-            project = wait_phase(namespace, "projects", "notes-gitops", {"approved"}, proc)
             # The tenant's allowlist: the first outside address only.
-            subprocess.run(
-                [
-                    stack.kubectl,
-                    "--kubeconfig",
-                    stack.kubeconfig,
-                    "-n",
-                    namespace,
-                    "patch",
-                    "project",
-                    "notes-gitops",
-                    "--type=merge",
-                    "-p",
-                    json.dumps({"spec": {"network": {"egress": [allowed]}}}),
-                ],
-                check=True,
-                capture_output=True,
-            )
+            manifest = yaml.safe_load((EXAMPLES / "project-gitops.yaml").read_text())
+            spec = {**manifest["spec"], "network": {"egress": [allowed]}}
+            create(namespace, "projects", "Project", "notes-gitops", spec)
+            project = wait_phase(namespace, "projects", "notes-gitops", {"approved"}, proc)
             repo = str(data_dir / project["status"]["repoPath"])
             started = time.time()
             create(
