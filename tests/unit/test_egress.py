@@ -364,3 +364,29 @@ def test_the_proxy_tunnels_forwards_and_refuses_over_real_sockets() -> None:
             assert stranger.startswith(b"HTTP/1.1 403") and len(recorder.seen) == 2
 
     asyncio.run(scenario())
+
+
+def test_one_lookup_per_address_and_strangers_are_remembered() -> None:
+    """Connections from one address share one search; an address that is no worker is
+    answered from the cache afterwards (no apiserver request per connection)."""
+    from prazium_operator.egress.workers import Directory
+
+    searches: list[str] = []
+
+    class Counting(Directory):
+        async def _search(self, address: str) -> Worker | None:
+            searches.append(address)
+            await asyncio.sleep(0.05)
+            return _worker() if address == "10.0.0.5" else None
+
+    async def scenario() -> None:
+        directory = Counting("jobs")
+        found = await asyncio.gather(*(directory.lookup("10.0.0.5") for _ in range(20)))
+        assert all(w == _worker() for w in found)
+        strangers = await asyncio.gather(*(directory.lookup("10.0.0.9") for _ in range(20)))
+        assert strangers == [None] * 20
+        assert await directory.lookup("10.0.0.9") is None
+        assert await directory.lookup("10.0.0.5") == _worker()
+
+    asyncio.run(scenario())
+    assert searches == ["10.0.0.5", "10.0.0.9"]

@@ -36,6 +36,7 @@ CONNECT_SECONDS = 10.0
 RESOLVE_SECONDS = 10.0
 CHUNK = 64 * 1024
 MAX_CONNECTIONS_PER_WORKER = 64
+MAX_CONNECTIONS = 1024
 HOP_BY_HOP = {"proxy-connection", "proxy-authorization", "connection", "keep-alive"}
 
 Lookup = Callable[[str], Awaitable[Worker | None]]
@@ -131,17 +132,23 @@ class EgressProxy:
         self.admin = admin
         self.denied = denied
         self._open: dict[str, int] = {}
+        self._connections = 0
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
         client = str(peer[0]) if peer else "?"
+        self._connections += 1
         try:
+            if self._connections > MAX_CONNECTIONS:
+                writer.write(response("503 Service Unavailable", "too many connections"))
+                return
             await self._serve(client, reader, writer)
         except (TimeoutError, ConnectionError, asyncio.IncompleteReadError):
             pass
         except Exception:
             log.exception("egress proxy: request from %s failed", client)
         finally:
+            self._connections -= 1
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()

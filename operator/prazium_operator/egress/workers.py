@@ -78,25 +78,48 @@ def worker_of(pod: Any) -> Worker | None:
 
 
 class Directory:
-    """Pod address -> Worker, from the apiserver (pods in the job namespace)."""
+    """Pod address -> Worker, from the apiserver (pods in the job namespace).
+
+    Any Pod on the node may open a connection to the proxy (the host firewall lets every
+    Pod reach its port): connections from one address share one lookup, and an address
+    that turned out to be no worker is answered from the cache for a while, so no Pod
+    can turn connections into apiserver requests."""
 
     def __init__(self, namespace: str) -> None:
         self.namespace = namespace
-        self._cache: dict[str, tuple[float, Worker]] = {}
+        self._cache: dict[str, tuple[float, Worker | None]] = {}
+        self._pending: dict[str, asyncio.Future[Worker | None]] = {}
 
     async def lookup(self, address: str) -> Worker | None:
-        now = time.monotonic()
         cached = self._cache.get(address)
-        if cached and cached[0] > now:
+        if cached and cached[0] > time.monotonic():
             return cached[1]
-        deadline = now + LOOKUP_SECONDS
+        pending = self._pending.get(address)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[Worker | None] = asyncio.get_running_loop().create_future()
+        self._pending[address] = future
+        try:
+            worker = await self._search(address)
+            self._cache[address] = (time.monotonic() + CACHE_SECONDS, worker)
+            future.set_result(worker)
+            return worker
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except Exception as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: no "never retrieved" warning when nobody waits
+            raise
+        finally:
+            del self._pending[address]
+
+    async def _search(self, address: str) -> Worker | None:
+        deadline = time.monotonic() + LOOKUP_SECONDS
         while True:
             worker = await asyncio.to_thread(self._find, address)
-            if worker is not None:
-                self._cache[address] = (time.monotonic() + CACHE_SECONDS, worker)
+            if worker is not None or time.monotonic() >= deadline:
                 return worker
-            if time.monotonic() >= deadline:
-                return None
             await asyncio.sleep(LOOKUP_INTERVAL)
 
     def _find(self, address: str) -> Worker | None:
