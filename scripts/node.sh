@@ -386,12 +386,12 @@ remove_kube_router_rules() {
   for table in filter nat mangle; do
     # The jumps from the built-in chains first, then every chain of its emptied, then gone
     # (its chains jump to each other).
-    iptables -t "$table" -S 2>/dev/null \
-      | grep -E "^-A (INPUT|FORWARD|OUTPUT|PREROUTING|POSTROUTING) .*-j ($ours)" \
+    { iptables -t "$table" -S 2>/dev/null \
+      | grep -E "^-A (INPUT|FORWARD|OUTPUT|PREROUTING|POSTROUTING) .*-j ($ours)" || true; } \
       | sed 's/^-A /-D /' | while read -r rule; do
         eval "iptables -t $table $rule" 2>/dev/null || true
       done
-    chains=$(iptables -t "$table" -S 2>/dev/null | sed -nE "s/^-N (($ours)[A-Za-z0-9_-]*)$/\1/p")
+    chains=$(iptables -t "$table" -S 2>/dev/null | sed -nE "s/^-N (($ours)[A-Za-z0-9_-]*)$/\1/p" || true)
     for chain in $chains; do iptables -t "$table" -F "$chain" 2>/dev/null || true; done
     for chain in $chains; do iptables -t "$table" -X "$chain" 2>/dev/null || true; done
   done
