@@ -293,10 +293,16 @@ node_ready() {
 
 # The data dir is written by the operator (root, on the host) and by workers (uid
 # 10001, in Pods): a default ACL gives the worker uid rwx on everything created there.
+# gVisor judges access by the mode bits alone (it does not read ACLs), so the tree also
+# belongs to group 10001, the workers' group (fsGroup), with setgid directories: what
+# the operator creates there keeps that group, and its group bits (the ACL mask) give
+# the group what the ACL gives the worker uid.
 share_data_dir() {
   local data=$1
   mkdir -p "$data"
   setfacl -R -m u:10001:rwX -m d:u:10001:rwX "$data"
+  chgrp -R 10001 "$data"
+  find "$data" -type d -exec chmod g+s {} +
   # Every parent must be traversable by the worker uid (hostPath keeps the full path).
   local dir
   dir=$(dirname "$data")
@@ -488,7 +494,8 @@ stop_all() {
   done
   unmount_under "$NODE/kubelet"
   unmount_under "$NODE/containerd"
-  rm -rf "$NODE/kubelet/pods" "$NODE/containerd/state" "$NODE/cni/ipam"
+  unmount_under "$NODE/runsc"  # runsc bind-mounts a network namespace (null-netns) there
+  rm -rf "$NODE/kubelet/pods" "$NODE/containerd/state" "$NODE/cni/ipam" "$NODE/runsc"
   remove_host_rules
   remove_kubelet_chains
   # The kubelet's cgroups of this stack (empty once the containers are gone).

@@ -13,6 +13,7 @@ rest are not, and the proxy's refusals are in the Task's status.egress and its l
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -20,6 +21,7 @@ import sys
 import time
 import urllib.request
 import uuid
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -155,11 +157,13 @@ def outside_network() -> Iterator[tuple[str, str, int]]:
 
 
 def _command(allowed: str, other: str, port: int, llm: str) -> str:
+    """The coder, compressed: a Run's agent.command holds at most 2000 bytes."""
     targets = (
         f"ALLOWED = {allowed!r}\nOTHER = {other!r}\nPORT = {port}\nLLM = {llm!r}\n"
         f"PG_PORT = {stack_port('PG')}\nMARK = {MARK!r}\n"
     )
-    return python_line(targets + PROBE + CODER)
+    packed = base64.b85encode(zlib.compress((targets + PROBE + CODER).encode(), 9)).decode()
+    return python_line(f"import base64, zlib\nexec(zlib.decompress(base64.b85decode({packed!r})))")
 
 
 def _probe_result(repo: str) -> dict[str, Any]:
