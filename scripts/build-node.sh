@@ -71,9 +71,11 @@ build_gvisor() {
 }
 
 build_kube_router() {
-  local tmp=$1
-  (cd "$PRAZIUM_ROOT/tests/node/kube-router" && CGO_ENABLED=0 go build -trimpath \
-    -ldflags "-s -w" -o "$tmp/" github.com/cloudnativelabs/kube-router/v2/cmd/kube-router)
+  local tmp=$1 src=$PRAZIUM_ROOT/tests/node/kube-router version
+  version=$(version_of "$src" github.com/cloudnativelabs/kube-router/v2)
+  (cd "$src" && CGO_ENABLED=0 go build -trimpath \
+    -ldflags "-s -w -X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=$version" \
+    -o "$tmp/" github.com/cloudnativelabs/kube-router/v2/cmd/kube-router)
 }
 
 # build TOOL: the tool's binaries in the cache (built when missing), linked into .dev/bin/node.
