@@ -10,15 +10,15 @@
 #   node.sh status   exit 0 when the Node is Ready
 #   node.sh env      print the settings the stack gives the operator (image, runtime,
 #                    egress proxy)
-# What Pods reach of this machine: the host firewall (nftables table prazium-<stack id>) lets
-# every Pod reach only the operator's egress proxy (on the bridge address) and the
-# apiserver through its `kubernetes` Service (a DNAT rule to 127.0.0.1, route_localnet
-# on the bridge), and refuses the rest: PostgreSQL, the kubelet, the operator's and the
-# API's ports, anything listening on any address. The NetworkPolicies of a job
-# namespace (workload) narrow worker Pods to the egress proxy and verification Pods to
-# nothing, enforced by kube-router. The bridge address is also the Node's InternalIP (a
-# node IP cannot be loopback): the kubelet listens there, and the apiserver reaches it
-# there for logs and exec.
+# What Pods reach of this machine: the host firewall (nftables table prazium-<stack
+# id>) lets every Pod reach only the operator's egress proxy (on the bridge address)
+# and the apiserver through its `kubernetes` Service (a DNAT rule to 127.0.0.1,
+# route_localnet on the bridge), and refuses the rest: PostgreSQL, the kubelet, the
+# operator's and the API's ports, anything listening on any address. The
+# NetworkPolicies of a job namespace (workload) narrow worker Pods to the egress proxy
+# and verification Pods to nothing, enforced by kube-router. The bridge address is
+# also the Node's InternalIP (a node IP cannot be loopback): the kubelet listens
+# there, and the apiserver reaches it there for logs and exec.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
