@@ -13,11 +13,11 @@ setup: ## Install what is missing: PostgreSQL, the Python venv, the control plan
 venv: ## Only the Python environment (.venv: locked deps, the project installed editable)
 	@scripts/venv.sh
 
+up: ## Start control plane, node, PostgreSQL, operator and API (http://127.0.0.1:3001); RUNTIME=runc: workers without gVisor; EXECUTOR=local: no node
+	@EXECUTOR=$(or $(EXECUTOR),kubernetes) PRAZIUM_RUNTIME=$(or $(RUNTIME),gvisor) scripts/stack.sh up
+
 lock: ## Rewrite both lock files (hashes included) from pyproject.toml; UPGRADE=NAME moves one package
 	@scripts/lock.sh $(if $(UPGRADE),--upgrade-package $(UPGRADE),)
-
-up: ## Start control plane, node, PostgreSQL, operator and API (http://127.0.0.1:3001); EXECUTOR=local: no node
-	@EXECUTOR=$(or $(EXECUTOR),kubernetes) scripts/stack.sh up
 
 down: ## Stop everything `make up` started; safe to run twice
 	@scripts/stack.sh down
@@ -57,7 +57,7 @@ SCALE_LEVELS := 1,25,100
 bench-scale: ## N runs at once on one operator: task gaps, runs/min, RSS/CPU, apiserver requests, etcd per run (own stack; N=1,25,100 or N=500)
 	@BENCH_SCALE_N=$(or $(N),$(SCALE_LEVELS)) PRAZIUM_NODE=0 scripts/test.sh bench/bench_scale.py -q -s -p no:cacheprovider
 
-bench-build: ## Build engine: run wall time, overhead vs worker time, parallelism 1 vs 3 (own stack)
+bench-build: ## Build engine: run wall time, overhead vs worker time, parallelism 1 vs 3, runc vs gVisor (own stack)
 	@scripts/test.sh bench/bench_build.py -q -s -p no:cacheprovider
 
 bench-repair-reuse: ## Extra wall time of a repair round; model requests a retry saves on a 6-task run (own stack, no node)

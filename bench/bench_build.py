@@ -31,6 +31,17 @@ Then the same build once per executor, local (child processes) beside kubernetes
   wall                    RUN_STARTED -> final event
 (skipped when PRAZIUM_NODE=0: no node in the stack).
 
+Then the kubernetes executor under each runtime of the node, runc beside gVisor
+(RuntimeClass gvisor, the default for worker and verification Pods), one operator
+each, in one run: one warm-up build, then PRAZIUM_BENCH_RUNTIME_BUILDS (default 2)
+builds of the six tasks at parallelism 3:
+  start latency p50/p90   TASK_QUEUED -> TASK_STARTED over every task of the builds
+                          (Job -> Pod -> sandbox + container start + the worker's imports)
+  task end to end p50/p90 TASK_QUEUED -> TASK_COMPLETED of one task
+  wall                    the 6-task run's RUN_STARTED -> final event (median of builds),
+                          verification's own Pod included
+and the ratio gVisor / runc of each (skipped when PRAZIUM_NODE=0).
+
 Per-task overhead, local executor with the fork server (PRAZIUM_FORK_SERVER=true,
 executor/forkserver.py: workers forked from a process that imported them once) beside
 spawned workers (false: a fresh interpreter per task), one operator each, in one run:
@@ -69,7 +80,7 @@ How to run (starts a throw-away control plane, node + PostgreSQL, like `make tes
     PRAZIUM_TEST_DEV_DIR=/tmp/pz-bench make bench-build    # or:
     PRAZIUM_TEST_DEV_DIR=/tmp/pz-bench scripts/test.sh bench/bench_build.py -q -s
 
-PRAZIUM_BENCH_PARTS picks parts (default all: parallelism,overhead,executors);
+PRAZIUM_BENCH_PARTS picks parts (default all: parallelism,overhead,executors,runtimes);
 PRAZIUM_NODE=0 leaves the node out (and the kubernetes column with it), e.g.
 
     PRAZIUM_NODE=0 PRAZIUM_BENCH_PARTS=overhead scripts/test.sh bench/bench_build.py -q -s
@@ -316,9 +327,78 @@ def executor_build(stack: Stack, executor: str, parallelism: int = 3) -> dict[st
             core.delete_namespace(namespace, propagation_policy="Background")
 
 
-def executor_report(results: dict[str, dict[str, float]]) -> str:
+RUNTIMES = {"runc": "", "gvisor": "gvisor"}
+
+
+def runtime_builds(stack: Stack, runtime_class: str, builds: int) -> dict[str, float]:
+    """The kubernetes executor with worker Pods under one runtime: a warm-up build,
+    then builds measured builds (parallelism 3); latencies over all their tasks."""
+    config.load_kube_config(config_file=stack.kubeconfig)
+    namespace = f"bench-rt-{uuid.uuid4().hex[:6]}"
+    core = client.CoreV1Api()
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
+    with tempfile.TemporaryDirectory(prefix="prazium-bench-") as tmp, ExitStack() as cleanup:
+        data_dir = Path(tmp) / "data"
+        data_dir.mkdir()
+        env = operator_env(
+            cleanup.enter_context(job_namespace(data_dir)),
+            PRAZIUM_WORKER_RUNTIME_CLASS=runtime_class,
+        )
+        operator = start_operator(stack, data_dir, [namespace], Path(tmp) / "logs", **env)
+        try:
+            wait_for(lambda: _heartbeat(stack, operator.pid), 30, "operator heartbeat", operator)
+            build_once(stack, namespace, "warm", 3, operator)
+            walls: list[float] = []
+            latencies: list[float] = []
+            ends: list[float] = []
+            for index in range(builds):
+                name = f"rt-{index}"
+                walls.append(build_once(stack, namespace, name, 3, operator)["wall"])
+                journal = events(stack.database_url, namespace, f"{name}-run")
+                first: dict[tuple[str, str | None], dt.datetime] = {}
+                for event in journal:
+                    first.setdefault((event["type"], event["task"]), event["at"])
+                tasks = sorted({e["task"] for e in journal if e["task"]})
+                latencies += [
+                    _seconds(first[("TASK_QUEUED", t)], first[("TASK_STARTED", t)]) for t in tasks
+                ]
+                ends += per_task_end_to_end(journal)
+            return {
+                "tasks": float(len(latencies)),
+                "wall": statistics.median(walls),
+                "start_latency_p50": _pct(latencies, 0.5),
+                "start_latency_p90": _pct(latencies, 0.9),
+                "end_to_end_p50": _pct(ends, 0.5),
+                "end_to_end_p90": _pct(ends, 0.9),
+            }
+        finally:
+            operator.stop()
+            core.delete_namespace(namespace, propagation_policy="Background")
+
+
+def runtime_report(results: dict[str, dict[str, float]]) -> str:
+    lines = [executor_report(results, "metric (s), parallelism 3")]
+    if "runc" in results and "gvisor" in results:
+        runc, gvisor = results["runc"], results["gvisor"]
+        lines.append("")
+        for key in EXECUTOR_ROWS[1:]:
+            ratio = gvisor[key] / runc[key] if runc[key] else float("nan")
+            lines.append(f"gvisor / runc {key:<22}{ratio:>8.2f}x")
+    return "\n".join(lines)
+
+
+def run_runtimes(stack: Stack) -> str:
+    builds = int(os.environ.get("PRAZIUM_BENCH_RUNTIME_BUILDS", "2"))
+    return runtime_report(
+        {name: runtime_builds(stack, runtime, builds) for name, runtime in RUNTIMES.items()}
+    )
+
+
+def executor_report(
+    results: dict[str, dict[str, float]], title: str = "metric (s), parallelism 3"
+) -> str:
     names = list(results)
-    lines = [f"{'metric (s), parallelism 3':<28}" + "".join(f"{n:>16}" for n in names)]
+    lines = [f"{title:<28}" + "".join(f"{n:>16}" for n in names)]
     for key in EXECUTOR_ROWS:
         lines.append(f"{key:<28}" + "".join(f"{results[n][key]:>16.3f}" for n in names))
     return "\n".join(lines)
@@ -555,11 +635,13 @@ def stack_from_env() -> Stack:
 
 
 def parts() -> list[str]:
-    chosen = os.environ.get("PRAZIUM_BENCH_PARTS", "parallelism,overhead,executors")
+    chosen = os.environ.get("PRAZIUM_BENCH_PARTS", "parallelism,overhead,executors,runtimes")
     wanted = [part.strip() for part in chosen.split(",") if part.strip()]
-    if os.environ.get("PRAZIUM_NODE", "1") == "0" and "executors" in wanted:
-        wanted.remove("executors")
-        print("\n(PRAZIUM_NODE=0: no node, so no local vs kubernetes comparison)")
+    if os.environ.get("PRAZIUM_NODE", "1") == "0":
+        for part in ("executors", "runtimes"):
+            if part in wanted:
+                wanted.remove(part)
+                print(f"\n(PRAZIUM_NODE=0: no node, so no {part} comparison)")
     return wanted
 
 
@@ -581,12 +663,19 @@ def test_bench_build() -> None:
         print("\nper-task overhead, local executor: fork server vs spawned workers:")
         print(run_overhead(stack))
     if "executors" in wanted:
-        print(f"\nlocal executor (workers {workers}) vs a Job per task on the node (warm):")
+        runtime = os.environ.get("PRAZIUM_TEST_WORKER_RUNTIME_CLASS") or "runc"
+        print(
+            f"\nlocal executor (workers {workers}) vs a Job per task on the node"
+            f" (Pods under {runtime}, warm):"
+        )
         print(
             executor_report(
                 {executor: executor_build(stack, executor) for executor in ("local", "kubernetes")}
             )
         )
+    if "runtimes" in wanted:
+        print("\nkubernetes executor, worker and verification Pods under runc vs gVisor (warm):")
+        print(run_runtimes(stack))
     print(f"bench took {time.monotonic() - started:.1f} s")
 
 

@@ -38,8 +38,9 @@ RELEASE=prazium
 FULL=$RELEASE-prazium
 # The bundled PostgreSQL's Service address: the node has no cluster DNS, so the
 # chart's DSN names this fixed ClusterIP (cluster.sh's service range 10.0.0.0/24,
-# in its band for static addresses).
+# in its band for static addresses); likewise the egress proxy's, which workers get.
 DB_CLUSTER_IP=10.0.0.10
+EGRESS_CLUSTER_IP=10.0.0.11
 KUBECONFIG_FILE=$DEV_DIR/kubeconfig
 VOLUMES=$DEV_DIR/helm-e2e-volumes
 kubectl() { "$DEV_DIR/bin/kubectl" --kubeconfig "$KUBECONFIG_FILE" "$@"; }
@@ -140,6 +141,9 @@ database:
     image: {repository: ${postgres_image%:*}, tag: "${postgres_image##*:}", pullPolicy: Never}
     storageSize: 2Gi
     service: {clusterIP: $DB_CLUSTER_IP}
+worker:
+  runtimeClassName: gvisor
+  egress: {serviceClusterIP: $EGRESS_CLUSTER_IP}
 YAML
 say "local cluster ready for the chart in $((SECONDS - t0)) s"
 

@@ -99,8 +99,18 @@ wait_until() {
 : "${PRAZIUM_KUBELET_HEALTHZ_PORT:=10248}"
 : "${PRAZIUM_PROXY_HEALTHZ_PORT:=10256}"
 : "${PRAZIUM_PROXY_METRICS_PORT:=10249}"
+# The operator's egress proxy, on the node's bridge address (worker Pods' one way out).
+: "${PRAZIUM_EGRESS_PORT:=3128}"
 export PRAZIUM_APISERVER_PORT PRAZIUM_ETCD_PORT PRAZIUM_ETCD_PEER_PORT PRAZIUM_CM_PORT PRAZIUM_PG_PORT PRAZIUM_API_PORT
 export PRAZIUM_SCHEDULER_PORT PRAZIUM_KUBELET_PORT PRAZIUM_KUBELET_HEALTHZ_PORT PRAZIUM_PROXY_HEALTHZ_PORT PRAZIUM_PROXY_METRICS_PORT
+export PRAZIUM_EGRESS_PORT
+
+# The node's containerd 2, runsc and kube-router (scripts/build-node.sh links them
+# here) come before the machine's own (Debian's containerd 1.6, say).
+if [ -d "$DEV_DIR/bin/node" ]; then
+  PATH=$DEV_DIR/bin/node:$PATH
+  export PATH
+fi
 
 # The Python environment: the checkout's own .venv (scripts/venv.sh makes it) with
 # the locked dependencies and this project installed in editable mode, so its

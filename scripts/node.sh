@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
-# The local node: containerd (own config, root, state and socket under .dev), kubelet
-# and kube-proxy (iptables mode), with bridge + host-local CNI on a pod CIDR of this
-# stack. Needs root (it creates a bridge, network namespaces, cgroups, iptables rules).
-#   node.sh start    start all three, import the images, wait until the Node is Ready
+# The local node: containerd 2 with runc and gVisor's runsc (own config, root, state and
+# socket under .dev), kubelet and kube-proxy (iptables mode), kube-router's
+# NetworkPolicy firewall, with bridge + host-local CNI on a pod CIDR of this stack.
+# Needs root (it creates a bridge, network namespaces, cgroups, iptables rules).
+#   node.sh start    start them all, import the images, wait until the Node is Ready
 #   node.sh stop     stop them and remove what they leave (pods' containers, mounts under
-#                    the kubelet's root, network namespaces, the bridge, iptables rules)
+#                    the kubelet's root, network namespaces, the bridge, iptables rules
+#                    and ipsets)
 #   node.sh status   exit 0 when the Node is Ready
-#   node.sh env      print the settings the stack gives the operator (image, addresses)
-# Pods reach PostgreSQL and the apiserver, which listen on 127.0.0.1 only, through the
-# bridge's own address: a DNAT rule per port to 127.0.0.1 (route_localnet on the
-# bridge), so nothing listens on any other address. The bridge address is also the
-# Node's InternalIP (a node IP cannot be loopback): the kubelet listens there, and the
-# apiserver reaches it there for logs and exec.
+#   node.sh env      print the settings the stack gives the operator (image, runtime,
+#                    egress proxy)
+# What Pods reach of this machine: the host firewall (nftables table prazium-<stack
+# id>) lets every Pod reach only the operator's egress proxy (on the bridge address)
+# and the apiserver through its `kubernetes` Service (a DNAT rule to 127.0.0.1,
+# route_localnet on the bridge), and refuses the rest: PostgreSQL, the kubelet, the
+# operator's and the API's ports, anything listening on any address. The
+# NetworkPolicies of a job namespace (workload) narrow worker Pods to the egress proxy
+# and verification Pods to nothing, enforced by kube-router. The bridge address is
+# also the Node's InternalIP (a node IP cannot be loopback): the kubelet listens
+# there, and the apiserver reaches it there for logs and exec.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -32,6 +39,13 @@ GATEWAY=${POD_CIDR%.*/*}.1
 # --service-cluster-ip-range), and kube-proxy's single owner.
 KUBERNETES_SERVICE_IP=10.0.0.1
 PROXY_LOCK=/run/prazium-kube-proxy.owner
+# kube-router's NetworkPolicy chains and ipsets are machine-wide too: one owner.
+ROUTER_LOCK=/run/prazium-kube-router.owner
+FIREWALL=prazium-$STACK_ID
+# gvisor (the default): worker and verification Pods under runsc; runc: the fallback
+# (both runtimes are registered either way; this picks the operator's RuntimeClass).
+: "${PRAZIUM_RUNTIME:=gvisor}"
+case $PRAZIUM_RUNTIME in gvisor|runc) ;; *) die "PRAZIUM_RUNTIME (RUNTIME) must be gvisor or runc" ;; esac
 
 kubectl() { "$DEV_DIR/bin/kubectl" "$@"; }
 
@@ -39,9 +53,12 @@ need_root() {
   [ "$(id -u)" = 0 ] || die "the node needs root (bridge, network namespaces, cgroups, iptables);
   run as root, or use the node-less fallback: make up EXECUTOR=local"
   local tool
-  for tool in containerd containerd-shim-runc-v2 runc ctr iptables setfacl; do
+  for tool in containerd containerd-shim-runc-v2 containerd-shim-runsc-v1 runsc kube-router \
+    runc ctr iptables ipset nft setfacl; do
     command -v "$tool" >/dev/null || die "$tool is missing: run make setup"
   done
+  [ "$(command -v containerd)" = "$DEV_DIR/bin/node/containerd" ] \
+    || die "containerd 2 is not linked in ${DEV_DIR}/bin/node: run make setup (scripts/build-node.sh)"
   [ -x /usr/lib/cni/bridge ] || die "the CNI plugins are missing: run make setup"
 }
 
@@ -114,9 +131,24 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         SystemdCgroup = false
+    # gVisor (RuntimeClass gvisor): containerd finds containerd-shim-runsc-v1 on PATH.
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runsc]
+      runtime_type = "io.containerd.runsc.v1"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runsc.options]
+        TypeUrl = "io.containerd.runsc.v1.options"
+        ConfigPath = "$NODE/containerd/runsc.toml"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "$NODE/cni/net.d"
+TOML
+  # The shim's options: which runsc, its state, and runsc's own flags. systrap: the
+  # platform that needs neither KVM nor ptrace rights (kvm fails on these machines).
+  mkdir -p "$NODE/runsc"
+  cat >"$NODE/containerd/runsc.toml" <<TOML
+binary_name = "$(readlink -f "$(command -v runsc)")"
+root = "$NODE/runsc"
+[runsc_config]
+  platform = "systrap"
 TOML
   # No ipMasq: pods talk only to this machine's own addresses.
   cat >"$NODE/cni/net.d/10-prazium.conflist" <<JSON
@@ -194,23 +226,48 @@ host_rules() {
   ip link set "$BRIDGE" up
   sysctl -qw "net.ipv4.conf.$BRIDGE.route_localnet=1"
   iptables -t nat -N "$CHAIN" 2>/dev/null || iptables -t nat -F "$CHAIN"
-  local port
-  for port in "$PRAZIUM_PG_PORT" "$PRAZIUM_APISERVER_PORT"; do
-    iptables -t nat -A "$CHAIN" -i "$BRIDGE" -s "$POD_CIDR" -d "$GATEWAY" -p tcp \
-      --dport "$port" -j DNAT --to-destination "127.0.0.1:$port"
-  done
   # The apiserver's `kubernetes` Service has no endpoints (a loopback address is not
-  # published): Pods' in-cluster clients reach it here instead. kube-proxy's nat
-  # rules have nothing for it, so this rule, later in PREROUTING, takes it.
+  # published): Pods' in-cluster clients (the chart's operator and API) reach it here
+  # instead. kube-proxy's nat rules have nothing for it, so this rule, later in
+  # PREROUTING, takes it. PostgreSQL has no such rule: no Pod reaches this machine's.
   iptables -t nat -A "$CHAIN" -i "$BRIDGE" -s "$POD_CIDR" -d "$KUBERNETES_SERVICE_IP" -p tcp \
     --dport 443 -j DNAT --to-destination "127.0.0.1:$PRAZIUM_APISERVER_PORT"
   iptables -t nat -C PREROUTING -j "$CHAIN" 2>/dev/null || iptables -t nat -I PREROUTING -j "$CHAIN"
+  host_firewall
+}
+
+# Pods -> this machine (whatever address they aim at: the bridge's, another interface's,
+# 127.0.0.1 through a DNAT): only the egress proxy and the apiserver's Service, and
+# replies to what the machine itself opened (the kubelet's probes, say); everything
+# else is refused at once. A table of its own in nftables, hooked into input before
+# iptables' filter table: kube-router's chains there ACCEPT a Pod's traffic its
+# policies allow (a Pod without policies: everything), which would end any iptables
+# rule of ours placed after them, and kube-router keeps its jump first. A reject here
+# is final; what passes goes on to the machine's own rules and kube-router's.
+host_firewall() {
+  nft delete table inet "$FIREWALL" 2>/dev/null || true
+  nft -f - <<NFT
+table inet $FIREWALL {
+  chain input {
+    type filter hook input priority -10; policy accept;
+    iifname "$BRIDGE" ip saddr $POD_CIDR jump from-pods
+  }
+  chain from-pods {
+    ct state established,related return
+    ip daddr $GATEWAY tcp dport $PRAZIUM_EGRESS_PORT return
+    ct original ip daddr $KUBERNETES_SERVICE_IP tcp dport $PRAZIUM_APISERVER_PORT ct status dnat return
+    meta l4proto tcp reject with tcp reset
+    reject with icmpx type port-unreachable
+  }
+}
+NFT
 }
 
 remove_host_rules() {
   iptables -t nat -D PREROUTING -j "$CHAIN" 2>/dev/null || true
   iptables -t nat -F "$CHAIN" 2>/dev/null || true
   iptables -t nat -X "$CHAIN" 2>/dev/null || true
+  nft delete table inet "$FIREWALL" 2>/dev/null || true
   ip link del "$BRIDGE" 2>/dev/null || true
 }
 
@@ -236,10 +293,16 @@ node_ready() {
 
 # The data dir is written by the operator (root, on the host) and by workers (uid
 # 10001, in Pods): a default ACL gives the worker uid rwx on everything created there.
+# gVisor judges access by the mode bits alone (it does not read ACLs), so the tree also
+# belongs to group 10001, the workers' group (fsGroup), with setgid directories: what
+# the operator creates there keeps that group, and its group bits (the ACL mask) give
+# the group what the ACL gives the worker uid.
 share_data_dir() {
   local data=$1
   mkdir -p "$data"
   setfacl -R -m u:10001:rwX -m d:u:10001:rwX "$data"
+  chgrp -R 10001 "$data"
+  find "$data" -type d -exec chmod g+s {} +
   # Every parent must be traversable by the worker uid (hostPath keeps the full path).
   local dir
   dir=$(dirname "$data")
@@ -288,9 +351,68 @@ start() {
       --config "$NODE/kube-proxy.yaml" --v=1
   fi
   wait_until "the node" 120 "$NODE/kubelet.pid" "$NODE/logs/kubelet.log" node_ready
+  start_kube_router  # it reads its Node (addresses) at start
   # make down cordons it before deleting its Pods; the Node object outlives that.
   kubectl --kubeconfig "$DEV_DIR/kubeconfig" uncordon "$NODE_NAME" >/dev/null
-  say "node $NODE_NAME ready in $((SECONDS - t0)) s (pods on $POD_CIDR, host at $GATEWAY)"
+  # Both runtimes on the same containerd: Pods without a RuntimeClass run under runc.
+  kubectl --kubeconfig "$DEV_DIR/kubeconfig" apply -f - >/dev/null <<YAML
+apiVersion: node.k8s.io/v1
+kind: RuntimeClass
+metadata: {name: gvisor, labels: {app.kubernetes.io/managed-by: prazium}}
+handler: runsc
+YAML
+  say "node $NODE_NAME ready in $((SECONDS - t0)) s (pods on $POD_CIDR, host at $GATEWAY, workers under $PRAZIUM_RUNTIME)"
+}
+
+# kube-router as the NetworkPolicy firewall only (no routing, no service proxy: the
+# bridge CNI and kube-proxy do those). Its chains and ipsets are machine-wide, so one
+# stack's runs at a time; a second stack says it runs without one.
+start_kube_router() {
+  local owner=""
+  [ -f "$ROUTER_LOCK" ] && owner=$(cat "$ROUTER_LOCK")
+  if [ -n "$owner" ] && [ "$owner" != "$DEV_DIR" ] && pid_alive "$owner/node/kube-router.pid"; then
+    say "kube-router of the stack in ${owner} owns this machine's NetworkPolicy rules: this stack enforces none"
+    return 0
+  fi
+  echo "$DEV_DIR" >"$ROUTER_LOCK"
+  remove_kube_router_rules  # a crashed run's leftovers
+  start_bg kube-router "$NODE/logs/kube-router.log" "$NODE/kube-router.pid" kube-router \
+    --kubeconfig "$DEV_DIR/kubeconfig" --hostname-override "$NODE_NAME" \
+    --run-firewall=true --run-router=false --run-service-proxy=false --enable-cni=false \
+    --service-cluster-ip-range 10.0.0.0/24 --health-port 0 --metrics-port 0 \
+    --iptables-sync-period 1m
+  wait_until kube-router 60 "$NODE/kube-router.pid" "$NODE/logs/kube-router.log" \
+    iptables -n -L KUBE-ROUTER-FORWARD
+}
+
+# kube-router's chains (filter: KUBE-ROUTER-*, KUBE-NWPLCY-*, KUBE-POD-FW-*) and its
+# ipsets, removed by hand: its own --cleanup-config panics in this release.
+remove_kube_router_rules() {
+  local table chains rule chain set ours='KUBE-ROUTER-|KUBE-NWPLCY-|KUBE-POD-FW-'
+  for table in filter nat mangle; do
+    # The jumps from the built-in chains first, then every chain of its emptied, then gone
+    # (its chains jump to each other).
+    { iptables -t "$table" -S 2>/dev/null \
+      | grep -E "^-A (INPUT|FORWARD|OUTPUT|PREROUTING|POSTROUTING) .*-j ($ours)" || true; } \
+      | sed 's/^-A /-D /' | while read -r rule; do
+        eval "iptables -t $table $rule" 2>/dev/null || true
+      done
+    chains=$(iptables -t "$table" -S 2>/dev/null | sed -nE "s/^-N (($ours)[A-Za-z0-9_-]*)$/\1/p" || true)
+    for chain in $chains; do iptables -t "$table" -F "$chain" 2>/dev/null || true; done
+    for chain in $chains; do iptables -t "$table" -X "$chain" 2>/dev/null || true; done
+  done
+  command -v ipset >/dev/null || return 0
+  for set in $(ipset list -n 2>/dev/null | grep -E '^(inet6:)?(KUBE-SRC-|KUBE-DST-|TMP-)' || true); do
+    ipset destroy "$set" 2>/dev/null || true
+  done
+}
+
+stop_kube_router() {
+  stop_pidfile kube-router "$NODE/kube-router.pid"
+  if [ -f "$ROUTER_LOCK" ] && [ "$(cat "$ROUTER_LOCK")" = "$DEV_DIR" ]; then
+    remove_kube_router_rules
+    rm -f "$ROUTER_LOCK"
+  fi
 }
 
 # Containers, sandboxes, their network namespaces and mounts, whatever the kubelet
@@ -351,6 +473,7 @@ stop_all() {
     kubectl --kubeconfig "$DEV_DIR/kubeconfig" delete pods --all -A --grace-period=1 \
       --wait --timeout=30s >/dev/null 2>&1 || true
   fi
+  stop_kube_router
   stop_pidfile kube-proxy "$NODE/kube-proxy.pid"
   if [ -f "$PROXY_LOCK" ] && [ "$(cat "$PROXY_LOCK")" = "$DEV_DIR" ]; then
     # kube-proxy's own cleanup of its chains (iptables; nftables leftovers too).
@@ -362,12 +485,17 @@ stop_all() {
   stop_pidfile containerd "$NODE/containerd.pid"
   # Shims outlive containerd by design: end those of this stack's containerd.
   local pid
-  for pid in $(pgrep -f "containerd-shim-runc-v2 .*-address $SOCK" 2>/dev/null || true); do
+  for pid in $(pgrep -f "containerd-shim-run(c-v2|sc-v1) .*-address $SOCK" 2>/dev/null || true); do
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+  # gVisor sandboxes and gofers of this stack that outlived their shim.
+  for pid in $(pgrep -f -- "--root=$NODE/runsc" 2>/dev/null || true); do
     kill -KILL "$pid" 2>/dev/null || true
   done
   unmount_under "$NODE/kubelet"
   unmount_under "$NODE/containerd"
-  rm -rf "$NODE/kubelet/pods" "$NODE/containerd/state" "$NODE/cni/ipam"
+  unmount_under "$NODE/runsc"  # runsc bind-mounts a network namespace (null-netns) there
+  rm -rf "$NODE/kubelet/pods" "$NODE/containerd/state" "$NODE/cni/ipam" "$NODE/runsc"
   remove_host_rules
   remove_kubelet_chains
   # The kubelet's cgroups of this stack (empty once the containers are gone).
@@ -380,14 +508,14 @@ stop_all() {
 
 # workload NAMESPACE DATA_DIR: what worker Jobs in NAMESPACE need on this node: the
 # repo volume (a hostPath PersistentVolume on DATA_DIR bound to the claim
-# prazium-repos), the database Secret (the DSN by the bridge address), the worker
-# ServiceAccount without a token, and the data dir writable by the worker uid.
+# prazium-repos), the worker ServiceAccount without a token, the data dir writable by
+# the worker uid, and the NetworkPolicies of the chart's templates/networkpolicy.yaml
+# for this node: worker Pods reach the operator's egress proxy on the bridge address
+# and nothing else, verification Pods nothing; neither takes any connection.
 workload() {
-  local ns=$1 data=$2 dsn pv
+  local ns=$1 data=$2 pv
   data=$(mkdir -p "$data" && cd "$data" && pwd)
   share_data_dir "$data"
-  "$PRAZIUM_ROOT/scripts/postgres.sh" allow "$POD_CIDR"
-  dsn=$("$PRAZIUM_ROOT/scripts/postgres.sh" pod-dsn "$GATEWAY")
   pv=prazium-repos-$(echo "$ns:$data" | sha256sum | cut -c1-10)
   kubectl --kubeconfig "$DEV_DIR/kubeconfig" apply -f - >/dev/null <<YAML
 apiVersion: v1
@@ -418,11 +546,27 @@ spec:
   storageClassName: ""
   volumeName: $pv
   resources: {requests: {storage: 10Gi}}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: prazium-worker, namespace: $ns}
+spec:
+  podSelector: {matchLabels: {prazium.io/role: worker}}
+  policyTypes: [Ingress, Egress]
+  ingress: []
+  egress:
+    - to: [{ipBlock: {cidr: $GATEWAY/32}}]
+      ports: [{protocol: TCP, port: $PRAZIUM_EGRESS_PORT}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: prazium-verification, namespace: $ns}
+spec:
+  podSelector: {matchLabels: {prazium.io/role: verification}}
+  policyTypes: [Ingress, Egress]
+  ingress: []
+  egress: []
 YAML
-  # The DSN holds the password: from stdin, never on a command line.
-  printf '%s' "$dsn" | kubectl --kubeconfig "$DEV_DIR/kubeconfig" -n "$ns" \
-    create secret generic prazium-database --from-file=DATABASE_URL=/dev/stdin \
-    --dry-run=client -o yaml | kubectl --kubeconfig "$DEV_DIR/kubeconfig" apply -f - >/dev/null
 }
 
 case "${1:-}" in
@@ -433,6 +577,9 @@ case "${1:-}" in
   env)
     echo "PRAZIUM_WORKER_IMAGE=$("$PRAZIUM_ROOT/scripts/build-images.sh" prazium-name)"
     echo "PRAZIUM_NODE_HOST_ADDRESS=$GATEWAY"
+    echo "PRAZIUM_WORKER_RUNTIME_CLASS=$([ "$PRAZIUM_RUNTIME" = gvisor ] && echo gvisor)"
+    echo "PRAZIUM_EGRESS_PROXY_LISTEN=$GATEWAY:$PRAZIUM_EGRESS_PORT"
+    echo "PRAZIUM_EGRESS_PROXY_URL=http://$GATEWAY:$PRAZIUM_EGRESS_PORT"
     ;;
   *) echo "usage: $0 start|stop|status|env|workload NAMESPACE DATA_DIR" >&2; exit 2 ;;
 esac

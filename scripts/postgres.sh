@@ -77,6 +77,7 @@ start() {
     say "PostgreSQL already running on 127.0.0.1:$(cat "$PG/port")"
   else
     init_cluster
+    close_to_pods
     require_port "$PRAZIUM_PG_PORT" PostgreSQL
     echo "$PRAZIUM_PG_PORT" >"$PG/port"
     local log
@@ -100,23 +101,23 @@ stop() {
   fi
 }
 
-# allow CIDR: password logins from the node's Pods too (they arrive on 127.0.0.1 from
-# their own addresses, through node.sh's DNAT rule); nothing listens elsewhere.
-allow() {
-  local cidr=$1 hba
+# Only this machine's own processes log in (TCP on 127.0.0.1): drop the host lines an
+# earlier version added for the node's Pod network (they now reach no PostgreSQL
+# port at all; the chart runs its own PostgreSQL in a Pod).
+close_to_pods() {
+  local hba
   hba="$(real_data)/pg_hba.conf"
-  as_pg grep -qF "host all all $cidr scram-sha-256" "$hba" && return 0
-  echo "host all all $cidr scram-sha-256" | as_pg tee -a "$hba" >/dev/null
-  as_pg "$BIN/pg_ctl" -D "$(real_data)" reload >/dev/null
+  as_pg grep -qE '^host all all 10\.[0-9.]+/[0-9]+ scram-sha-256$' "$hba" || return 0
+  as_pg sed -i -E '/^host all all 10\.[0-9.]+\/[0-9]+ scram-sha-256$/d' "$hba"
+  [ -f "$DATA/postmaster.pid" ] && as_pg "$BIN/pg_ctl" -D "$(real_data)" reload >/dev/null
+  return 0
 }
 
 case "${1:-}" in
   start) start ;;
-  allow) allow "${2:?CIDR}" ;;
   stop) stop ;;
   status) running && echo "postgres: running on 127.0.0.1:$(cat "$PG/port")" || { echo "postgres: not running"; exit 1; } ;;
   dsn) dsn ;;
-  pod-dsn) dsn | sed "s/@127.0.0.1:/@${2:?host address}:/" ;;
   purge) stop; purge ;;
   *) echo "usage: $0 start|stop|status|dsn" >&2; exit 2 ;;
 esac

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Install what Prazium needs on this machine: Debian packages (PostgreSQL,
 # openssl, curl, git; npm and chromium for the web dashboard's assets and browser
-# tests; for the node: containerd, runc, the CNI plugins, iptables,
-# acl, buildah, mmdebstrap and gcc for the images) when missing, the Python
-# environment (the checkout's .venv, scripts/venv.sh), the dashboard's vendored
-# assets (scripts/web-assets.sh), the local cluster binary (control plane
-# and node) and the node's images. Idempotent.
+# tests; for the node: runc, the CNI plugins, iptables, ipset (kube-router's firewall),
+# nftables (the host firewall), acl, patch, buildah, mmdebstrap and gcc for the
+# images) when missing, the Python environment (the checkout's .venv,
+# scripts/venv.sh), the dashboard's vendored assets (scripts/web-assets.sh), the
+# local cluster binary (control plane and node), the node's containerd 2, gVisor and
+# kube-router (scripts/build-node.sh) and the node's images. Idempotent.
 # PRAZIUM_NODE=0 skips the node's part (machines without root: make up EXECUTOR=local).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -21,8 +22,10 @@ command -v npm >/dev/null || missing+=(npm)
 command -v chromium >/dev/null || missing+=(chromium)
 NODE=${PRAZIUM_NODE:-1}
 if [ "$NODE" = 1 ]; then
-  command -v containerd >/dev/null || missing+=(containerd)
   command -v runc >/dev/null || missing+=(runc)
+  command -v ipset >/dev/null || missing+=(ipset)
+  command -v nft >/dev/null || missing+=(nftables)
+  command -v patch >/dev/null || missing+=(patch)
   [ -x /usr/lib/cni/bridge ] || missing+=(containernetworking-plugins)
   command -v iptables >/dev/null || missing+=(iptables)
   command -v setfacl >/dev/null || missing+=(acl)
@@ -45,6 +48,7 @@ command -v go >/dev/null || die "Go is required to build the local control plane
 "$PRAZIUM_ROOT/scripts/build-cluster.sh"
 "$PRAZIUM_ROOT/scripts/build-helm.sh"
 if [ "$NODE" = 1 ]; then
+  "$PRAZIUM_ROOT/scripts/build-node.sh"
   "$PRAZIUM_ROOT/scripts/build-images.sh" pause >/dev/null
   "$PRAZIUM_ROOT/scripts/build-images.sh" prazium >/dev/null
 fi

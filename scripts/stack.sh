@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # `make up` / `make down`: the whole local stack - control plane, PostgreSQL, the
 # node (containerd, kubelet, kube-proxy), the operator and the API on 127.0.0.1:3001.
-# The operator runs every task as a Job on the node (PRAZIUM_EXECUTOR=kubernetes);
-# EXECUTOR=local runs them as its child processes instead (no node: for machines
-# without root or containerd).
+# The operator runs every task as a Job on the node (PRAZIUM_EXECUTOR=kubernetes), its
+# worker and verification Pods under gVisor (RUNTIME=runc: under runc), reaching the
+# network only through the operator's egress proxy; EXECUTOR=local runs them as its
+# child processes instead (no node: for machines without root or containerd).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -23,8 +24,13 @@ service_env() {
   if [ "$EXECUTOR" = kubernetes ]; then
     export PRAZIUM_JOB_NAMESPACE=$JOB_NAMESPACE PRAZIUM_WORKER_SERVICE_ACCOUNT=prazium-worker
     export PRAZIUM_WORKER_IMAGE_PULL_POLICY=Never
-    PRAZIUM_WORKER_IMAGE=$("$PRAZIUM_ROOT/scripts/build-images.sh" prazium-name)
-    export PRAZIUM_WORKER_IMAGE
+    # The worker image, its RuntimeClass and the egress proxy's addresses, as the node has them.
+    local line
+    while IFS= read -r line; do
+      case $line in
+        PRAZIUM_WORKER_IMAGE=*|PRAZIUM_WORKER_RUNTIME_CLASS=*|PRAZIUM_EGRESS_PROXY_*=*) export "${line?}" ;;
+      esac
+    done < <("$PRAZIUM_ROOT/scripts/node.sh" env)
     # Previews on the node: the local image (it has Python; no registry to pull
     # python:3.11-slim from), reached from the host on a NodePort through kube-proxy.
     export PRAZIUM_DEPLOY_IMAGE=$PRAZIUM_WORKER_IMAGE PRAZIUM_DEPLOY_SERVICE_TYPE=NodePort
@@ -54,7 +60,7 @@ up() {
   service_env
   mkdir -p "$PRAZIUM_DATA_DIR" "$RUN"
   # An operator started with the other executor or an older worker image: restart it.
-  local flavour="$EXECUTOR ${PRAZIUM_WORKER_IMAGE:-}"
+  local flavour="$EXECUTOR ${PRAZIUM_WORKER_IMAGE:-} ${PRAZIUM_WORKER_RUNTIME_CLASS:-runc}"
   if pid_alive "$RUN/operator.pid" && [ "$(cat "$RUN/executor" 2>/dev/null)" != "$flavour" ]; then
     stop_pidfile operator "$RUN/operator.pid"
   fi
@@ -71,7 +77,7 @@ up() {
   pid_alive "$RUN/operator.pid" || { tail -n 30 "$RUN/operator.log" >&2; die "the operator exited"; }
   cat <<MSG
 
-Prazium is up in $((SECONDS - t0)) s (executor: $EXECUTOR).
+Prazium is up in $((SECONDS - t0)) s (executor: $EXECUTOR$([ "$EXECUTOR" = kubernetes ] && echo ", workers under ${PRAZIUM_WORKER_RUNTIME_CLASS:-runc}")).
   API          $API_URL   (try: curl -s $API_URL/v1/health)
   kubeconfig   ${KUBECONFIG_FILE#"$PRAZIUM_ROOT"/}   (try: .dev/bin/kubectl --kubeconfig .dev/kubeconfig get prazium -A)
   logs         ${RUN#"$PRAZIUM_ROOT"/}/{operator,api}.log, .dev/cluster/logs/, .dev/node/logs/, .dev/postgres/postgres.log

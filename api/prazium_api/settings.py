@@ -85,6 +85,11 @@ class ApiSettings(KitSettings):
     # kubeconfig): no binding is made.
     tenant_cluster_role: str = ""
     tenant_service_account: str = ""
+    # The same for the operator: the ClusterRole (get secrets: publish credentials) bound
+    # to its ServiceAccount ("<namespace>/<name>") in each tenant namespace, so it reads
+    # Secrets there and nowhere else. Empty: no binding is made.
+    operator_tenant_cluster_role: str = ""
+    operator_service_account: str = ""
     # Reads of Projects, Runs and Tasks from watch-fed in-memory caches (cluster/informer.py,
     # one per replica): writes through this replica are seen at once, others' when
     # the watch delivers them. Off: every read goes to the apiserver.

@@ -132,6 +132,25 @@ class Repair(BaseModel):
     max_rounds: int | None = Field(default=None, alias="maxRounds", ge=0, le=MAX_REPAIR_ROUNDS)
 
 
+# spec.network.egress: host names (*.domain for subdomains), addresses and CIDRs. The
+# egress proxy (prazium_operator.egress.rules) parses each entry again, strictly.
+EGRESS_ENTRY_PATTERN = (
+    r"^((\*\.)?[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*"
+    r"|[0-9]{1,3}(\.[0-9]{1,3}){3}(/[0-9]{1,2})?"
+    r"|[0-9a-fA-F:]*:[0-9a-fA-F:.]*(/[0-9]{1,3})?)$"
+)
+
+
+class Network(BaseModel):
+    """spec.network of a Project: what its coders may reach through the egress proxy
+    besides the configured LLM endpoints (nothing, by default)."""
+
+    model_config = _CAMEL
+    egress: list[
+        typing.Annotated[str, Field(min_length=1, max_length=253, pattern=EGRESS_ENTRY_PATTERN)]
+    ] = Field(default_factory=list, max_length=100)
+
+
 class ProjectSpec(BaseModel):
     model_config = _CAMEL
     display_name: str = Field(alias="displayName", min_length=1, max_length=200)
@@ -145,6 +164,7 @@ class ProjectSpec(BaseModel):
     publish: Publish | None = None
     retention: Retention | None = None
     repair: Repair | None = None
+    network: Network | None = None
 
     @property
     def chosen_agent(self) -> ProjectAgent:
@@ -391,6 +411,22 @@ class TaskResult(_Status):
     commit_sha: str | None = Field(default=None, alias="commitSha")
 
 
+class BlockedConnection(_Status):
+    """A destination the egress proxy refused a task's worker (status.egress.blocked[])."""
+
+    host: str
+    port: int
+    time: str
+    count: int = 1
+    attempt: int | None = None
+    reason: str | None = None
+
+
+class EgressStatus(_Status):
+    blocked: list[BlockedConnection] = Field(default_factory=list)
+    blocked_total: int = Field(default=0, alias="blockedTotal")
+
+
 class TaskStatus(_Status):
     phase: TaskPhase | None = None
     observed_generation: int | None = Field(default=None, alias="observedGeneration")
@@ -400,6 +436,7 @@ class TaskStatus(_Status):
     base_commit: str | None = Field(default=None, alias="baseCommit")
     executor: ExecutorRef | None = None
     attempts: int | None = Field(default=None, ge=0)
+    egress: EgressStatus | None = None
     result: TaskResult | None = None
     started_at: str | None = Field(default=None, alias="startedAt")
     completed_at: str | None = Field(default=None, alias="completedAt")

@@ -9,6 +9,7 @@ import kopf
 from prazium_kit import kube, logs
 from prazium_operator import leader, metrics
 from prazium_operator.agents.preload import preload_configured_agents
+from prazium_operator.egress import service as egress
 from prazium_operator.settings import get_settings
 
 
@@ -28,6 +29,8 @@ def main() -> None:
     namespaces = settings.namespaces
     # Before the election: a standby answers /metrics too.
     metrics.serve(settings.operator_metrics_port, settings.operator_metrics_host)
+    # Also before it: worker Pods may reach any replica's proxy (egress/service.py).
+    egress.serve(settings)
     if settings.leader_election:
         kube.load_config(settings.kubeconfig)
         election = leader.LeaderElection(settings)

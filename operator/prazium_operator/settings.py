@@ -88,6 +88,21 @@ class Settings(KitSettings):
     # Taken by another process: logged, and the operator runs on without it.
     operator_metrics_port: int = Field(default=9464, ge=0, le=65535)
     operator_metrics_host: str = "0.0.0.0"
+    # The RuntimeClass of worker and verification Pods (kubernetes executor): gvisor on
+    # the local node (a kernel of its own for untrusted code), "" for the cluster's
+    # default runtime. Read here only, applied by executor/sandboxing.py.
+    worker_runtime_class: str = ""
+    # The egress proxy (prazium_operator/egress/): worker Pods reach the network only
+    # through it. listen: host:port in this process ("": no proxy, and worker Pods
+    # reach nothing); url: what worker Pods are given as HTTP(S)_PROXY.
+    egress_proxy_listen: str = ""
+    egress_proxy_url: str = ""
+    # Allowed for every Project besides its spec.network.egress and the LLM endpoints
+    # (host names, *.domain, addresses, CIDRs; the admin's, so private ranges too).
+    egress_allow: list[str] = Field(default_factory=list)
+    # Closed for every Project on top of loopback, link-local and private ranges
+    # (addresses and CIDRs; the cluster's Service and Pod ranges, say).
+    egress_deny: list[str] = Field(default_factory=list)
 
 
 @lru_cache(maxsize=1)

@@ -58,6 +58,9 @@ class WorkerRequest:
     budget: Obj | None = None
     stop_file: str | None = None
     verify_command: list[str] | None = None
+    # The Project's spec.network.egress at task start: what the egress proxy lets this
+    # attempt's worker reach besides the LLM endpoints (kubernetes executor).
+    egress: tuple[str, ...] = ()
 
     @property
     def task_id(self) -> str:
@@ -81,6 +84,7 @@ class WorkerRequest:
         data = json.loads(text)
         # Fields a newer operator added are left out, so the request can grow.
         known = {f.name for f in fields(cls)}
+        data["egress"] = tuple(data.get("egress") or ())
         return cls(**{key: value for key, value in data.items() if key in known})
 
 

@@ -7,6 +7,7 @@ import subprocess
 
 import pytest
 import yaml
+from kubernetes import client
 
 from tests.support.services import ROOT, Stack
 
@@ -32,6 +33,10 @@ VARIANTS = {
         "operator.extraEnv[0].name=PRAZIUM_OPENAI_BASE_URL",
         "--set",
         "operator.extraEnv[0].value=http://vllm:8000/v1",
+        "--set",
+        "worker.runtimeClassName=gvisor",
+        "--set",
+        "worker.egress.serviceClusterIP=10.0.0.11",
     ],
 }
 
@@ -61,25 +66,41 @@ def test_rendered_chart_is_accepted_by_the_apiserver(
     docs = [d for d in yaml.safe_load_all(rendered.stdout) if d]
     kinds = sorted({d["kind"] for d in docs})
     assert {"CustomResourceDefinition", "Deployment", "ClusterRole", "Service"} <= set(kinds)
-    applied = subprocess.run(
-        [
-            stack.kubectl,
-            "--kubeconfig",
-            stack.kubeconfig,
-            "-n",
-            namespace,
-            "apply",
-            "--dry-run=server",
-            "-f",
-            "-",
-        ],
-        input=rendered.stdout,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert applied.returncode == 0, applied.stderr
-    assert applied.stdout.count("(server dry run)") == len(docs)
+    # operator.namespaces renders Roles in those namespaces: they must exist, and
+    # kubectl applies each namespace's objects on their own.
+    groups: dict[str, list[dict]] = {}
+    for doc in docs:
+        groups.setdefault(doc["metadata"].get("namespace") or namespace, []).append(doc)
+    core = client.CoreV1Api()
+    others = sorted(set(groups) - {namespace})
+    for other in others:
+        core.create_namespace({"metadata": {"name": other}})
+    try:
+        outputs = []
+        for where, group in groups.items():
+            applied = subprocess.run(
+                [
+                    stack.kubectl,
+                    "--kubeconfig",
+                    stack.kubeconfig,
+                    "-n",
+                    where,
+                    "apply",
+                    "--dry-run=server",
+                    "-f",
+                    "-",
+                ],
+                input=yaml.safe_dump_all(group),
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            assert applied.returncode == 0, applied.stderr
+            outputs.append(applied.stdout)
+    finally:
+        for other in others:
+            core.delete_namespace(other)
+    assert "".join(outputs).count("(server dry run)") == len(docs)
 
 
 def test_workloads_run_as_non_root_with_a_restricted_security_context(namespace: str) -> None:
@@ -208,6 +229,8 @@ def _docs(*args: str) -> list[dict]:
             "at '/database/bundled/service/clusterIP'",
         ),
         (["operator.namespaces={Team_A}"], "at '/operator/namespaces/0'"),
+        (["worker.runtimeClassName=Not_A_Class"], "at '/worker/runtimeClassName'"),
+        (["worker.egress.port=80"], "at '/worker/egress/port'"),
         (["unknownTopLevel=1"], "additional properties 'unknownTopLevel' not allowed"),
         (
             ["operator.replicas=2", "operator.leaderElection.enabled=false"],
@@ -407,3 +430,113 @@ def test_disruption_budgets_and_operator_replicas() -> None:
     assert "livenessProbe" not in deployment["spec"]["template"]["spec"]["containers"][0]
     config = next(d for d in several if d["kind"] == "ConfigMap")["data"]
     assert config["PRAZIUM_LEADER_ELECTION"] == "true"
+
+
+def _docs(*args: str) -> list[dict]:
+    rendered = _render("--namespace", "pz", *args)
+    assert rendered.returncode == 0, rendered.stderr
+    return [d for d in yaml.safe_load_all(rendered.stdout) if d]
+
+
+def test_worker_runtime_and_egress_proxy_reach_the_operator_and_the_policy() -> None:
+    """worker.runtimeClassName and worker.egress become the operator's settings; the
+    proxy is a port of the operator's Pods behind a Service, and the workers' policy
+    lets them reach that port of those Pods and DNS, nothing else."""
+    docs = _docs(
+        "--set",
+        "worker.runtimeClassName=gvisor",
+        "--set",
+        "worker.egress.allow={pypi.org}",
+        "--set",
+        "worker.egress.deny={10.96.0.0/12}",
+    )
+    config = next(d for d in docs if d["kind"] == "ConfigMap")["data"]
+    assert config["PRAZIUM_WORKER_RUNTIME_CLASS"] == "gvisor"
+    assert config["PRAZIUM_EGRESS_PROXY_LISTEN"] == "0.0.0.0:3128"
+    assert config["PRAZIUM_EGRESS_PROXY_URL"] == "http://prz-prazium-egress.pz.svc:3128"
+    assert config["PRAZIUM_EGRESS_ALLOW"] == '["pypi.org"]'
+    assert config["PRAZIUM_EGRESS_DENY"] == '["10.96.0.0/12"]'
+    service = next(
+        d for d in docs if d["kind"] == "Service" and d["metadata"]["name"] == "prz-prazium-egress"
+    )
+    assert service["spec"]["selector"]["app.kubernetes.io/component"] == "operator"
+    assert service["spec"]["ports"] == [{"name": "egress", "port": 3128, "targetPort": "egress"}]
+    operator = next(
+        d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"].endswith("-operator")
+    )
+    ports = operator["spec"]["template"]["spec"]["containers"][0]["ports"]
+    assert {"name": "egress", "containerPort": 3128} in ports
+    policy = next(
+        d for d in docs if d["kind"] == "NetworkPolicy" and d["metadata"]["name"].endswith("worker")
+    )
+    rules = policy["spec"]["egress"]
+    assert len(rules) == 2  # DNS, the proxy
+    proxy_rule = rules[1]
+    assert proxy_rule["ports"] == [{"protocol": "TCP", "port": 3128}]
+    assert proxy_rule["to"] == [
+        {
+            "podSelector": {
+                "matchLabels": {
+                    "app.kubernetes.io/instance": "prz",
+                    "app.kubernetes.io/component": "operator",
+                }
+            }
+        }
+    ]
+    verification = next(
+        d
+        for d in docs
+        if d["kind"] == "NetworkPolicy" and d["metadata"]["name"].endswith("verification")
+    )
+    assert verification["spec"]["egress"] == [] and verification["spec"]["ingress"] == []
+
+    fixed = _docs("--set", "worker.egress.serviceClusterIP=10.0.0.11")
+    config = next(d for d in fixed if d["kind"] == "ConfigMap")["data"]
+    assert config["PRAZIUM_EGRESS_PROXY_URL"] == "http://10.0.0.11:3128"
+    off = _docs("--set", "worker.egress.enabled=false")
+    config = next(d for d in off if d["kind"] == "ConfigMap")["data"]
+    assert "PRAZIUM_EGRESS_PROXY_LISTEN" not in config
+    assert not any(d["metadata"]["name"] == "prz-prazium-egress" for d in off)
+    [policy] = [
+        d for d in off if d["kind"] == "NetworkPolicy" and d["metadata"]["name"].endswith("worker")
+    ]
+    assert len(policy["spec"]["egress"]) == 1  # DNS only
+
+
+def test_no_cluster_role_grants_secrets_and_namespaces_render_roles() -> None:
+    """Secrets: only the operator's tenant ClusterRole (bound per tenant namespace by
+    create-key) grants them; with operator.namespaces its rights on tenants' objects
+    are Roles in those namespaces, and its ClusterRole keeps what kopf needs only."""
+    docs = _docs()
+    bound = {d["roleRef"]["name"] for d in docs if d["kind"] == "ClusterRoleBinding"}
+    for role in [d for d in docs if d["kind"] == "ClusterRole"]:
+        resources = {r for rule in role["rules"] for r in rule["resources"]}
+        if "secrets" in resources:
+            assert role["metadata"]["name"] == "prz-prazium-operator-tenant"
+            assert role["metadata"]["name"] not in bound
+    watched = _docs("--set", "operator.namespaces={team-a,team-b}")
+    [operator_role] = [
+        d
+        for d in watched
+        if d["kind"] == "ClusterRole" and d["metadata"]["name"] == "prz-prazium-operator"
+    ]
+    assert {r for rule in operator_role["rules"] for r in rule["resources"]} == {
+        "customresourcedefinitions",
+        "namespaces",
+    }
+    roles = {
+        d["metadata"]["namespace"]: d
+        for d in watched
+        if d["kind"] == "Role" and d["metadata"]["name"] == "prz-prazium-operator-watched"
+    }
+    assert set(roles) == {"team-a", "team-b"}
+    for role in roles.values():
+        resources = {r for rule in role["rules"] for r in rule["resources"]}
+        assert {"projects", "runs", "tasks", "secrets", "events"} <= resources
+    bindings = [
+        d
+        for d in watched
+        if d["kind"] == "RoleBinding" and d["metadata"]["name"] == "prz-prazium-operator-watched"
+    ]
+    assert {b["metadata"]["namespace"] for b in bindings} == {"team-a", "team-b"}
+    assert all(b["subjects"][0]["namespace"] == "pz" for b in bindings)

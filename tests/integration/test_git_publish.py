@@ -16,8 +16,11 @@ import pytest
 import yaml
 from kubernetes import client
 
+from prazium_api import tenant_access
+from prazium_api.settings import ApiSettings
 from tests.support.build import create, wait_final_event, wait_phase, wait_run_done
 from tests.support.gitserver import GitServer
+from tests.support.rbac import chart_file_rules, delete_cluster_role, service_account_kubeconfig
 from tests.support.services import (
     ROOT,
     ServiceProcess,
@@ -38,9 +41,32 @@ WRONG = "wrong-s3cret-5a7b9c0d"
 def publishing_operator(
     stack: Stack, namespace: str, data_dir: Path, tmp_path: Path
 ) -> Iterator[ServiceProcess]:
-    """The operator, allowed to push over plain http (the loopback remote has no TLS)."""
+    """The operator, allowed to push over plain http (the loopback remote has no TLS),
+    with the chart's rights only: none on Secrets cluster-wide, get on them in the
+    tenant's namespace through the RoleBinding tenant set-up makes
+    (prazium_api.tenant_access, as create-key runs it)."""
+    kubeconfig, role = service_account_kubeconfig(
+        stack.kubeconfig, namespace, "operator", tmp_path / "kubeconfig"
+    )
+    tenant_role = f"{role}-tenant"
+    rbac = client.RbacAuthorizationV1Api()
+    rbac.create_cluster_role(
+        {"metadata": {"name": tenant_role}, "rules": chart_file_rules("operator-tenant")}
+    )
+    tenant_access.grant_api(
+        ApiSettings(
+            operator_tenant_cluster_role=tenant_role,
+            operator_service_account=f"{namespace}/{role}",
+        ),
+        namespace,
+    )
     proc = start_operator(
-        stack, data_dir, [namespace], tmp_path / "logs", PRAZIUM_PUBLISH_ALLOW_HTTP="true"
+        stack,
+        data_dir,
+        [namespace],
+        tmp_path / "logs",
+        PRAZIUM_PUBLISH_ALLOW_HTTP="true",
+        PRAZIUM_KUBECONFIG=str(kubeconfig),
     )
 
     def heartbeat() -> bool:
@@ -54,6 +80,8 @@ def publishing_operator(
     yield proc
     proc.stop()
     kill_workers(data_dir)
+    delete_cluster_role(role)
+    rbac.delete_cluster_role(tenant_role)
 
 
 @pytest.fixture

@@ -11,6 +11,12 @@ the generated app's tests, so verification runs it too and prints it. Every prob
 must come back denied, nothing of the platform's secrets (the database password, the
 kubeconfig's key material, the operator's LLM key) may appear in any branch, file on
 the volume, log, journal event or Kubernetes Event, and the build still succeeds.
+
+In worker and verification Pods the probe also reads the kernel it runs on (gVisor's
+own under the node's default runtime) and opens connections to the node's
+PostgreSQL, apiserver (through its Service, the way Pods reach it), kubelet, the
+operator's metrics port and the API's port (both listening on every address): all
+are refused or time out (the host firewall and the Pods' NetworkPolicies).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import socket
 import subprocess
 import uuid
 import zlib
@@ -41,9 +48,16 @@ from tests.support.build import (
     wait_phase,
     wait_run_done,
 )
-from tests.support.node import PodRecorder, job_namespace, node, operator_env
+from tests.support.node import PodRecorder, job_namespace, node, operator_env, stack_port
 from tests.support.sandbox_python import python_line
-from tests.support.services import ServiceProcess, Stack, start_operator, wait_for
+from tests.support.services import (
+    ServiceProcess,
+    Stack,
+    free_port,
+    start_api,
+    start_operator,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -51,6 +65,8 @@ RUN = "notes-probe"
 OPERATOR_LLM_KEY = f"sk-operator-canary-{uuid.uuid4().hex}"
 VICTIM_CANARY = f"victim-canary-{uuid.uuid4().hex}"
 PROBE_MARK = "PRAZIUM-PROBE "
+# The apiserver's `kubernetes` Service (scripts/cluster.sh's service range).
+KUBERNETES_SERVICE_IP = "10.0.0.1"
 
 # What the probe does (the same source in the coder and in the generated test); the
 # targets are filled in per test. Standard library only: the verification sandbox has
@@ -83,9 +99,19 @@ def _pg_login(host, port):
     return "refused:" + repr(head[:1])
 
 
+def _connect(host, port):
+    try:
+        _socket.create_connection((host, port), timeout=5).close()
+    except Exception as exc:
+        return "closed:" + type(exc).__name__
+    return "open"
+
+
 def probe():
     env = dict(_os.environ)
     return {
+        "kernel": _read("/proc/version"),
+        "ports": {name: _connect(*where) for name, where in PORTS.items()},
         "uid": _os.getuid(),
         "env": env,
         "victimRepo": _read(VICTIM + "/HEAD"),
@@ -123,9 +149,16 @@ AT_EXIT = "_ae.register(lambda: print(PROBE_MARK + _json.dumps(probe(), sort_key
 
 
 def _targets(
-    data_dir: Path, victim: Path, kubeconfig: str, pg_host: str, pg_port: int, operator_pid: int
+    data_dir: Path,
+    victim: Path,
+    kubeconfig: str,
+    pg_host: str,
+    pg_port: int,
+    operator_pid: int,
+    ports: dict[str, tuple[str, int]] | None = None,
 ) -> str:
     return (
+        f"PORTS = {ports or {}!r}\n"
         f"VICTIM = {str(victim)!r}\n"
         f"VICTIM_FILE = {str(data_dir / 'victim-secret.txt')!r}\n"
         f"DATA_DIR = {str(data_dir)!r}\n"
@@ -141,8 +174,8 @@ def _command(targets: str) -> str:
     """The coder, compressed: a Run's agent.command holds at most 2000 bytes."""
     src = targets + PROBE
     code = f"SRC = {src!r}\nAT_EXIT = {AT_EXIT!r}\nexec(SRC)\n" + CODER
-    packed = base64.b64encode(zlib.compress(code.encode(), 9)).decode()
-    return python_line(f"import base64, zlib\nexec(zlib.decompress(base64.b64decode({packed!r})))")
+    packed = base64.b85encode(zlib.compress(code.encode(), 9)).decode()
+    return python_line(f"import base64, zlib\nexec(zlib.decompress(base64.b85decode({packed!r})))")
 
 
 def _victim_repository(data_dir: Path) -> Path:
@@ -185,6 +218,8 @@ def _platform_secrets(stack: Stack) -> dict[str, str]:
 
 def _assert_denied(found: dict[str, Any], where: str, victim: Path, own_namespace: str) -> None:
     """One probe's findings: nothing of the platform or another tenant was reachable."""
+    for name, result in found["ports"].items():
+        assert result.startswith("closed:"), (where, name, result)
     env = found["env"]
     assert found["uid"] != 0, (where, found["uid"])
     for name in ("PRAZIUM_DATABASE_URL", "DATABASE_URL", "KUBECONFIG", "PRAZIUM_KUBECONFIG"):
@@ -257,6 +292,7 @@ def _build_and_check(
     targets: str,
     *,
     local: bool,
+    kernel: str = "",
 ) -> dict[str, Any]:
     kubectl_apply(stack, namespace, EXAMPLES / "project-gitops.yaml")
     project = wait_phase(namespace, "projects", "notes-gitops", {"approved"}, operator)
@@ -293,6 +329,10 @@ def _build_and_check(
         _assert_denied(found, where, victim, namespace)
         if local:
             _local_env_is_the_contract(found, where)
+        if kernel:  # the Pods' runtime, seen from inside (gVisor: a kernel of its own)
+            assert kernel in found["kernel"].lower(), (where, found["kernel"])
+    if not local:
+        assert all(found["ports"] for found in probes.values()), "no connection was tried"
 
     # Nothing of the platform's secrets anywhere the tenant's code or the platform wrote.
     journal = wait_final_event(stack.database_url, namespace, RUN, operator)
@@ -344,27 +384,56 @@ def test_kubernetes_executor_keeps_untrusted_code_from_credentials_and_other_ten
 ) -> None:
     victim = _victim_repository(data_dir)
     logs = tmp_path / "logs"
+    metrics_port = free_port()
+    # The operator's metrics and the API on every address, as in a cluster: a Pod could
+    # reach them at the node's address if nothing stopped it.
     proc = start_operator(
         stack,
         data_dir,
         [namespace],
         logs,
-        **operator_env(jobs_ns, OPENAI_API_KEY=OPERATOR_LLM_KEY),
+        **operator_env(
+            jobs_ns,
+            OPENAI_API_KEY=OPERATOR_LLM_KEY,
+            PRAZIUM_OPERATOR_METRICS_PORT=str(metrics_port),
+            PRAZIUM_OPERATOR_METRICS_HOST="0.0.0.0",
+        ),
     )
+    api, api_url = start_api(stack, data_dir, logs, PRAZIUM_HOST="0.0.0.0")
     try:
         wait_for(lambda: _heartbeat(stack.database_url, proc.pid), 30, "operator heartbeat", proc)
         pg = urlsplit(stack.database_url)
-        # Pods reach the host's PostgreSQL through the node's bridge address.
+        gateway = node().host_address
+        api_port = int(urlsplit(api_url).port or 0)
+        for port in (metrics_port, api_port):  # open from the node itself
+            socket.create_connection((gateway, port), timeout=5).close()
         targets = _targets(
             data_dir,
             victim,
             stack.kubeconfig,
-            node().host_address,
+            gateway,
             int(pg.port or 5432),
             proc.pid,
+            {  # short names: the command, compressed, has 2000 bytes in all
+                "pg": (gateway, int(pg.port or 5432)),
+                "apiserver": (KUBERNETES_SERVICE_IP, 443),
+                "kubelet": (gateway, stack_port("KUBELET")),
+                "metrics": (gateway, metrics_port),
+                "api": (gateway, api_port),
+            },
         )
         with PodRecorder(jobs_ns) as pods:
-            _build_and_check(stack, namespace, proc, data_dir, logs, victim, targets, local=False)
+            _build_and_check(
+                stack,
+                namespace,
+                proc,
+                data_dir,
+                logs,
+                victim,
+                targets,
+                local=False,
+                kernel="gvisor" if node().runtime_class == "gvisor" else "",
+            )
         roles = {p["metadata"]["labels"].get("prazium.io/role") for p in pods.seen.values()}
         assert roles == {"worker", "verification"}, roles
         for seen in pods.seen.values():
@@ -380,7 +449,13 @@ def test_kubernetes_executor_keeps_untrusted_code_from_credentials_and_other_ten
                 )
                 for m in mounts
             ), mounts
+        if node().runtime_class:
+            assert all(
+                seen["spec"].get("runtimeClassName") == node().runtime_class
+                for seen in pods.seen.values()
+            )
     finally:
+        api.stop()
         proc.stop()
 
 

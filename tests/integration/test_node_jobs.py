@@ -27,6 +27,7 @@ from prazium_kit import paths
 from prazium_operator.worker_contract import log_path
 from tests.support.build import (
     create,
+    events,
     kubectl_apply,
     patch_spec,
     tasks_of,
@@ -239,6 +240,17 @@ def test_a_worker_pod_deleted_mid_task_runs_the_task_again_as_attempt_2(
         lambda: first_log.is_file() and "worker pod" in first_log.read_text(),
         30,
         "attempt 1's worker to log",
+        pod_operator,
+    )
+    # Mid-task: the worker has started its task (recorded), its coder sleeps. Under
+    # gVisor the interpreter takes seconds to start after the Pod's first line.
+    wait_for(
+        lambda: any(
+            e["type"] == "TASK_STARTED" and e["task"] == "task-001"
+            for e in events(stack.database_url, namespace, "notes-lost")
+        ),
+        60,
+        "attempt 1's TASK_STARTED",
         pod_operator,
     )
     # Someone deletes the Pod mid-task (not the operator).

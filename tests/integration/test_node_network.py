@@ -1,15 +1,25 @@
 """The node's network: Pods on the bridge reach a ClusterIP Service (kube-proxy's
 iptables rules) and the apiserver through the `kubernetes` Service, both on this
-machine only. The Pods use the Prazium image the node imported (no registry)."""
+machine only; and what they cannot reach: this machine's ports behind the host
+firewall (every Pod), anything but the egress proxy for worker Pods and anything at
+all for verification Pods (NetworkPolicies, enforced by kube-router). Worker and
+verification Pods run under gVisor beside runc Pods on the same containerd. The Pods
+use the Prazium image the node imported (no registry)."""
 
 from __future__ import annotations
 
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
 from kubernetes import client
 
-from tests.support.node import node, pod
+from tests.support.node import job_namespace, node, pod, stack_port
 from tests.support.services import Stack, wait_for
 
 pytestmark = pytest.mark.integration
@@ -37,8 +47,13 @@ print("both answered")
 """
 
 
-def _pod(name: str, command: list[str], labels: dict[str, str] | None = None) -> dict[str, Any]:
-    return {
+def _pod(
+    name: str,
+    command: list[str],
+    labels: dict[str, str] | None = None,
+    runtime_class: str = "",
+) -> dict[str, Any]:
+    manifest: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {"name": name, "labels": labels or {}},
@@ -68,6 +83,9 @@ def _pod(name: str, command: list[str], labels: dict[str, str] | None = None) ->
             "volumes": [{"name": "tmp", "emptyDir": {}}],
         },
     }
+    if runtime_class:
+        manifest["spec"]["runtimeClassName"] = runtime_class
+    return manifest
 
 
 def test_pods_reach_a_cluster_ip_service_and_the_apiserver_through_kube_proxy(
@@ -121,3 +139,125 @@ def test_pods_reach_a_cluster_ip_service_and_the_apiserver_through_kube_proxy(
     output = core.read_namespaced_pod_log("client", namespace)
     assert phase == "Succeeded", output
     assert "both answered" in output
+
+
+# Opens a TCP connection to each name=host:port given, then prints what happened and
+# the kernel the Pod sees (gVisor's own under runsc).
+CONNECT = """
+import json, socket, sys, time
+found = {}
+for spec in sys.argv[1:]:
+    name, target = spec.split("=", 1)
+    host, port = target.rsplit(":", 1)
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+        found[name] = "open"
+    except OSError as exc:
+        found[name] = "closed:" + type(exc).__name__
+print("FOUND " + json.dumps(found, sort_keys=True))
+print("KERNEL " + open("/proc/version").read().strip())
+"""
+
+
+@contextmanager
+def _listening(host: str, port: int = 0) -> Iterator[int]:
+    """A TCP listener on this machine (accepts and closes): something a Pod could reach
+    if nothing stopped it. Yields its port."""
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind((host, port))
+    server.listen(16)
+    server.settimeout(0.5)
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+                conn.close()
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield server.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(2)
+        server.close()
+
+
+def _finished(namespace: str, name: str) -> str | None:
+    phase = ((pod(namespace, name) or {}).get("status") or {}).get("phase")
+    return phase if phase in ("Succeeded", "Failed") else None
+
+
+def _report(namespace: str, name: str) -> tuple[dict[str, str], str]:
+    wait_for(lambda: _finished(namespace, name), 120, f"Pod {name} to finish")
+    output = client.CoreV1Api().read_namespaced_pod_log(name, namespace)
+    found = next(line for line in output.splitlines() if line.startswith("FOUND "))
+    kernel = next(line for line in output.splitlines() if line.startswith("KERNEL "))
+    return json.loads(found[len("FOUND ") :]), kernel[len("KERNEL ") :]
+
+
+def test_pods_reach_only_what_the_host_firewall_and_their_network_policy_allow(
+    stack: Stack, tmp_path: Path
+) -> None:
+    """From a worker, a verification and a plain Pod in a job namespace: this machine's
+    PostgreSQL, apiserver, kubelet and a service listening on all addresses (as the
+    operator's metrics and the API may) are closed to all three; the apiserver's
+    Service is open to the plain Pod only (the chart's operator and API need it), the
+    egress proxy port to the worker and the plain Pod, nothing at all to verification.
+    Worker and verification Pods run under the node's worker runtime, the plain one
+    under runc, on the same containerd."""
+    gateway = node().host_address
+    core = client.CoreV1Api()
+    host_kernel = Path("/proc/version").read_text().strip()
+    kubernetes_ip = core.read_namespaced_service("kubernetes", "default").spec.cluster_ip
+    with (
+        job_namespace(tmp_path / "data") as ns,
+        _listening("0.0.0.0") as anywhere,
+        _listening(gateway, node().egress_port),
+    ):
+        # Each closed port is open from this machine itself: what stops the Pods is
+        # the firewall and the policies, not an absent listener.
+        for port in (stack_port("PG"), stack_port("APISERVER"), anywhere):
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()
+        socket.create_connection((gateway, stack_port("KUBELET")), timeout=5).close()
+        targets = [
+            f"postgres={gateway}:{stack_port('PG')}",
+            f"apiserver={gateway}:{stack_port('APISERVER')}",
+            f"apiserverService={kubernetes_ip}:443",
+            f"kubelet={gateway}:{stack_port('KUBELET')}",
+            f"listening={gateway}:{anywhere}",
+            f"egressProxy={gateway}:{node().egress_port}",
+        ]
+        command = ["python", "-c", CONNECT, *targets]
+        runtime = node().runtime_class
+        for name, labels, runtime_class in (
+            ("worker", {"prazium.io/role": "worker"}, runtime),
+            ("verification", {"prazium.io/role": "verification"}, runtime),
+            ("plain", {}, ""),
+        ):
+            core.create_namespaced_pod(ns, _pod(name, command, labels, runtime_class))
+        reports = {name: _report(ns, name) for name in ("worker", "verification", "plain")}
+
+    always_closed = ("postgres", "apiserver", "kubelet", "listening")
+    for name, (found, _) in reports.items():
+        for target in always_closed:
+            assert found[target].startswith("closed:"), (name, target, found)
+    worker, verification, plain = (reports[n][0] for n in ("worker", "verification", "plain"))
+    assert worker["egressProxy"] == "open", worker
+    assert worker["apiserverService"].startswith("closed:"), worker
+    assert all(v.startswith("closed:") for v in verification.values()), verification
+    assert plain["apiserverService"] == "open", plain
+    assert plain["egressProxy"] == "open", plain
+
+    assert reports["plain"][1] == host_kernel
+    if runtime == "gvisor":
+        for name in ("worker", "verification"):
+            kernel = reports[name][1]
+            assert kernel != host_kernel and "gvisor" in kernel.lower(), (name, kernel)
+    else:
+        assert reports["worker"][1] == host_kernel

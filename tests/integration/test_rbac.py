@@ -41,10 +41,10 @@ def test_chart_rules_grant_no_secret_listing_and_no_cluster_admin(
     )
     try:
         assert _can_i(stack, kubeconfig, "create", "runs.prazium.io", "-n", namespace)
-        # The operator reads a Secret by name for spec.publish; neither lists any.
-        assert _can_i(stack, kubeconfig, "get", "secrets", "-n", namespace) is (
-            component == "operator"
-        )
+        # Neither reads a Secret anywhere with its cluster-wide rights: the operator reads
+        # publish credentials only where a tenant's RoleBinding lets it (below).
+        for where in (namespace, "kube-system", "default"):
+            assert not _can_i(stack, kubeconfig, "get", "secrets", "-n", where), where
         assert not _can_i(stack, kubeconfig, "list", "secrets", "-A")
         assert not _can_i(stack, kubeconfig, "watch", "secrets", "-n", namespace)
         assert not _can_i(stack, kubeconfig, "delete", "namespaces")
@@ -122,12 +122,12 @@ def _kubectl(
     )
 
 
-def _chart_rbac(namespace: str, release: str) -> str:
+def _chart_rbac(namespace: str, release: str, *values: str) -> str:
     helm = os.environ.get("PRAZIUM_TEST_HELM")
     if not helm:
         pytest.fail("PRAZIUM_TEST_HELM is not set: run `make test`")
     rendered = subprocess.run(
-        [helm, "template", release, str(ROOT / "charts" / "prazium"), "-n", namespace],
+        [helm, "template", release, str(ROOT / "charts" / "prazium"), "-n", namespace, *values],
         capture_output=True,
         text=True,
         check=True,
@@ -181,7 +181,15 @@ def test_api_workload_rights_exist_only_in_tenant_namespaces_it_set_up(
             "PRAZIUM_DATABASE_URL": stack.database_url,
             "PRAZIUM_TENANT_CLUSTER_ROLE": f"{full}-tenant",
             "PRAZIUM_TENANT_SERVICE_ACCOUNT": f"{namespace}/{full}-api",
+            "PRAZIUM_OPERATOR_TENANT_CLUSTER_ROLE": f"{full}-operator-tenant",
+            "PRAZIUM_OPERATOR_SERVICE_ACCOUNT": f"{namespace}/{full}-operator",
         }
+        operator_user = f"system:serviceaccount:{namespace}:{full}-operator"
+        # Before the tenant exists the operator reads no Secret anywhere.
+        for where in ("kube-system", "default", namespace):
+            assert not _can_i(
+                stack, Path(stack.kubeconfig), "--as", operator_user, "get", "secrets", "-n", where
+            ), where
         created = subprocess.run(
             [sys.executable, "-m", "prazium_api.admin_cli", "create-key", "--tenant", tenant],
             capture_output=True,
@@ -222,6 +230,13 @@ def test_api_workload_rights_exist_only_in_tenant_namespaces_it_set_up(
         assert not _can_i(
             stack, Path(stack.kubeconfig), "--as", api_user, "get", "secrets", "-n", tenant
         )
+        # The operator reads Secrets (publish credentials) in the tenant's namespace, by
+        # name only, and still nowhere else.
+        admin = Path(stack.kubeconfig)
+        assert _can_i(stack, admin, "--as", operator_user, "get", "secrets", "-n", tenant)
+        assert not _can_i(stack, admin, "--as", operator_user, "list", "secrets", "-n", tenant)
+        for other in ("kube-system", "default", namespace):
+            assert not _can_i(stack, admin, "--as", operator_user, "get", "secrets", "-n", other)
         assert not _can_i(stack, Path(stack.kubeconfig), "--as", api_user, "delete", "namespaces")
         # RBAC alone would let it bind the tenant role in kube-system; the policy says no.
         escalate = subprocess.run(
@@ -262,7 +277,27 @@ def test_api_workload_rights_exist_only_in_tenant_namespaces_it_set_up(
             check=False,
         )
         assert other_role.returncode != 0
-        assert "only to itself" in other_role.stderr, other_role.stderr
+        assert "tenant ClusterRole to itself" in other_role.stderr, other_role.stderr
+        # Nor the operator's tenant role to itself (it would read the tenant's Secrets).
+        secrets_to_api = subprocess.run(
+            [
+                stack.kubectl,
+                "--kubeconfig",
+                str(kubeconfig),
+                "-n",
+                tenant,
+                "create",
+                "rolebinding",
+                "secrets",
+                f"--clusterrole={full}-operator-tenant",
+                f"--serviceaccount={namespace}:{full}-api",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert secrets_to_api.returncode != 0
+        assert "tenant ClusterRole to the operator" in secrets_to_api.stderr, secrets_to_api.stderr
         # A second key for the tenant finds the binding in place.
         again = subprocess.run(
             [sys.executable, "-m", "prazium_api.admin_cli", "create-key", "--tenant", tenant],
@@ -275,3 +310,50 @@ def test_api_workload_rights_exist_only_in_tenant_namespaces_it_set_up(
     finally:
         _kubectl(stack, "delete", "--ignore-not-found", "-f", "-", stdin=manifests)
         _kubectl(stack, "delete", "namespace", tenant, "--ignore-not-found", "--wait=false")
+
+
+def test_operator_namespaces_give_the_operator_roles_there_and_no_cluster_wide_rights(
+    stack: Stack, namespace: str
+) -> None:
+    """operator.namespaces: the chart's RBAC applied for real grants the operator its
+    rights on Prazium objects and publish Secrets in those namespaces, by Roles, and
+    none of them anywhere else."""
+    release = f"r{uuid.uuid4().hex[:6]}"
+    full = f"{release}-prazium"
+    watched = f"watched-{uuid.uuid4().hex[:6]}"
+    client.CoreV1Api().create_namespace({"metadata": {"name": watched}})
+    manifests = _chart_rbac(namespace, release, "--set", f"operator.namespaces={{{watched}}}")
+    docs = list(yaml.safe_load_all(manifests))
+    cluster_rules = [
+        rule
+        for doc in docs
+        if doc["kind"] == "ClusterRole" and doc["metadata"]["name"] == f"{full}-operator"
+        for rule in doc["rules"]
+    ]
+    assert {r for rule in cluster_rules for r in rule["resources"]} == {
+        "customresourcedefinitions",
+        "namespaces",
+    }
+    applied = _kubectl(stack, "apply", "-f", "-", stdin=manifests)
+    assert applied.returncode == 0, applied.stderr
+    admin = Path(stack.kubeconfig)
+    user = f"system:serviceaccount:{namespace}:{full}-operator"
+    try:
+        for verb, resource in (
+            ("create", "runs.prazium.io"),
+            ("patch", "tasks.prazium.io/status"),
+            ("create", "events"),
+            ("get", "secrets"),
+        ):
+            assert _can_i(stack, admin, "--as", user, verb, resource, "-n", watched), resource
+            for other in ("default", "kube-system"):
+                assert not _can_i(stack, admin, "--as", user, verb, resource, "-n", other), (
+                    resource,
+                    other,
+                )
+        assert not _can_i(stack, admin, "--as", user, "list", "runs.prazium.io", "-A")
+        assert not _can_i(stack, admin, "--as", user, "list", "secrets", "-n", watched)
+        assert _can_i(stack, admin, "--as", user, "list", "customresourcedefinitions")
+    finally:
+        _kubectl(stack, "delete", "--ignore-not-found", "-f", "-", stdin=manifests)
+        _kubectl(stack, "delete", "namespace", watched, "--ignore-not-found", "--wait=false")

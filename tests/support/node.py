@@ -31,6 +31,21 @@ class Node:
     worker_image: str
     host_address: str
 
+    @property
+    def runtime_class(self) -> str:
+        """The worker RuntimeClass of this stack (gvisor; "" under PRAZIUM_RUNTIME=runc)."""
+        return os.environ.get("PRAZIUM_TEST_WORKER_RUNTIME_CLASS", "")
+
+    @property
+    def egress_port(self) -> int:
+        """Where worker Pods reach the operator's egress proxy (on host_address)."""
+        return int(os.environ["PRAZIUM_EGRESS_PORT"])
+
+
+def stack_port(name: str) -> int:
+    """A port of this test stack (scripts/test.sh exports them): PG, APISERVER, KUBELET."""
+    return int(os.environ[f"PRAZIUM_{name}_PORT"])
+
 
 def node() -> Node:
     script = os.environ.get("PRAZIUM_TEST_NODE_SCRIPT")
@@ -47,7 +62,7 @@ def node() -> Node:
 @contextmanager
 def job_namespace(data_dir: Path) -> Iterator[str]:
     """A namespace for worker Jobs with the repo volume on data_dir bound to the claim
-    prazium-repos, the database Secret and the worker ServiceAccount (node.sh workload);
+    prazium-repos, the worker ServiceAccount and the NetworkPolicies (node.sh workload);
     deleted with its PersistentVolume afterwards."""
     name = f"pzj-{uuid.uuid4().hex[:10]}"
     proc = subprocess.run(
@@ -69,13 +84,18 @@ def job_namespace(data_dir: Path) -> Iterator[str]:
 
 
 def operator_env(job_ns: str, **extra: str) -> dict[str, str]:
-    """The operator's settings for running its tasks as Jobs on the node."""
+    """The operator's settings for running its tasks as Jobs on the node: under the
+    node's worker runtime (gVisor unless PRAZIUM_RUNTIME=runc), with its egress proxy on
+    the node's bridge address (the job namespace's NetworkPolicy lets workers reach it)."""
     return {
         "PRAZIUM_EXECUTOR": "kubernetes",
         "PRAZIUM_JOB_NAMESPACE": job_ns,
         "PRAZIUM_WORKER_IMAGE": node().worker_image,
         "PRAZIUM_WORKER_IMAGE_PULL_POLICY": "Never",
         "PRAZIUM_WORKER_SERVICE_ACCOUNT": WORKER_SA,
+        "PRAZIUM_WORKER_RUNTIME_CLASS": os.environ.get("PRAZIUM_TEST_WORKER_RUNTIME_CLASS", ""),
+        "PRAZIUM_EGRESS_PROXY_LISTEN": os.environ.get("PRAZIUM_TEST_EGRESS_PROXY_LISTEN", ""),
+        "PRAZIUM_EGRESS_PROXY_URL": os.environ.get("PRAZIUM_TEST_EGRESS_PROXY_URL", ""),
         **extra,
     }
 

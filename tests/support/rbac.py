@@ -14,8 +14,40 @@ CHART_FILES = ROOT / "charts" / "prazium" / "files"
 
 
 def chart_rules(component: str) -> list[dict]:
-    """The rules the Helm chart grants a component (files/<component>-rules.yaml)."""
-    return yaml.safe_load((CHART_FILES / f"{component}-rules.yaml").read_text())
+    """The rules the Helm chart grants a component cluster-wide (with every namespace
+    watched): files/<component>-rules.yaml and <component>-cluster-rules.yaml."""
+    rules: list[dict] = yaml.safe_load((CHART_FILES / f"{component}-rules.yaml").read_text())
+    cluster = CHART_FILES / f"{component}-cluster-rules.yaml"
+    if cluster.is_file():
+        rules += yaml.safe_load(cluster.read_text())
+    return rules
+
+
+def chart_file_rules(name: str) -> list[dict]:
+    """The rules of one of the chart's files/<name>-rules.yaml as they are."""
+    return yaml.safe_load((CHART_FILES / f"{name}-rules.yaml").read_text())
+
+
+def bind_in_namespace(
+    namespace: str, service_account: str, sa_namespace: str, rules: list[dict]
+) -> str:
+    """A Role with rules in namespace, bound to a ServiceAccount: what create-key's
+    RoleBinding of a tenant ClusterRole grants there. Returns its name (deleted with the
+    namespace)."""
+    name = f"prazium-tenant-{uuid.uuid4().hex[:6]}"
+    rbac = client.RbacAuthorizationV1Api()
+    rbac.create_namespaced_role(namespace, {"metadata": {"name": name}, "rules": rules})
+    rbac.create_namespaced_role_binding(
+        namespace,
+        {
+            "metadata": {"name": name},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+            "subjects": [
+                {"kind": "ServiceAccount", "name": service_account, "namespace": sa_namespace}
+            ],
+        },
+    )
+    return name
 
 
 def has_namespace_rules(component: str) -> bool:

@@ -157,7 +157,20 @@ def test_the_worker_job_manifest_whole(service_account: str, secret: str | None)
             "backoffLimit": 0,
             "activeDeadlineSeconds": 900,
             "ttlSecondsAfterFinished": 3600,
-            "template": {"metadata": {"labels": labels}, "spec": pod},
+            # What the egress proxy reads to know the Pod (executor/sandboxing.py).
+            "template": {
+                "metadata": {
+                    "labels": labels,
+                    "annotations": {
+                        "prazium.io/task-name": "shop-1-task-001",
+                        "prazium.io/run-name": "shop-1",
+                        "prazium.io/task-id": "task-001",
+                        "prazium.io/attempt": "2",
+                        "prazium.io/egress": "[]",
+                    },
+                },
+                "spec": pod,
+            },
         },
     }
 

@@ -1,11 +1,12 @@
-"""A tenant namespace and the API's rights in it.
+"""A tenant namespace and the platform's rights in it.
 
-In a cluster (the Helm chart) the API's ServiceAccount holds no cluster-wide rights
-on workloads: create-key binds the tenant ClusterRole (preview Deployments,
-Services, ConfigMaps) to it by a RoleBinding in the tenant's namespace, so those
-rights exist in tenant namespaces only. The namespace is labelled
-prazium.io/tenant=true: the chart's admission policy lets the API create RoleBindings
-only in namespaces so labelled, and only this one.
+In a cluster (the Helm chart) neither the API's nor the operator's ServiceAccount holds
+cluster-wide rights on a tenant's workloads or Secrets: create-key binds the tenant
+ClusterRole (preview Deployments, Services, ConfigMaps) to the API and the operator's
+tenant ClusterRole (get secrets: publish credentials) to the operator, each by a
+RoleBinding in the tenant's namespace, so those rights exist in tenant namespaces
+only. The namespace is labelled prazium.io/tenant=true: the chart's admission policy
+lets the API create RoleBindings only in namespaces so labelled, and only these two.
 """
 
 from __future__ import annotations
@@ -34,33 +35,44 @@ def ensure_namespace(name: str) -> bool:
     return True
 
 
-def binding_name(settings: ApiSettings) -> str:
-    return settings.tenant_cluster_role
-
-
 def grant_api(settings: ApiSettings, namespace: str) -> bool:
-    """Bind the tenant ClusterRole to the API in `namespace`; True when a binding was
-    made, False when one exists or none is configured (a local run)."""
-    if not settings.tenant_cluster_role or not settings.tenant_service_account:
+    """Bind the tenant ClusterRole to the API in `namespace`, and the operator's tenant
+    ClusterRole to the operator; True when the API's binding was made, False when it
+    exists or none is configured (a local run)."""
+    _bind(
+        namespace,
+        settings.operator_tenant_cluster_role,
+        settings.operator_service_account,
+        "PRAZIUM_OPERATOR_SERVICE_ACCOUNT",
+    )
+    return _bind(
+        namespace,
+        settings.tenant_cluster_role,
+        settings.tenant_service_account,
+        "PRAZIUM_TENANT_SERVICE_ACCOUNT",
+    )
+
+
+def _bind(namespace: str, cluster_role: str, service_account: str, setting: str) -> bool:
+    """A RoleBinding named after cluster_role in namespace, to service_account
+    ("<namespace>/<name>"); True when made, False when it exists or either is unset."""
+    if not cluster_role or not service_account:
         return False
-    sa_namespace, _, sa_name = settings.tenant_service_account.partition("/")
+    sa_namespace, _, sa_name = service_account.partition("/")
     if not sa_namespace or not sa_name:
-        raise ValueError(
-            "PRAZIUM_TENANT_SERVICE_ACCOUNT must be <namespace>/<name>,"
-            f" not {settings.tenant_service_account!r}"
-        )
+        raise ValueError(f"{setting} must be <namespace>/<name>, not {service_account!r}")
     binding = {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "RoleBinding",
         "metadata": {
-            "name": binding_name(settings),
+            "name": cluster_role,
             "namespace": namespace,
             "labels": {"app.kubernetes.io/part-of": "prazium"},
         },
         "roleRef": {
             "apiGroup": "rbac.authorization.k8s.io",
             "kind": "ClusterRole",
-            "name": settings.tenant_cluster_role,
+            "name": cluster_role,
         },
         "subjects": [{"kind": "ServiceAccount", "name": sa_name, "namespace": sa_namespace}],
     }

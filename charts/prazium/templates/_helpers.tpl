@@ -48,6 +48,12 @@ labels:
 {{ include "prazium.fullname" . }}-tenant
 {{- end -}}
 
+{{/* The operator's rights in a tenant namespace (reading its publish Secrets), bound there
+by create-key: never cluster-wide. */}}
+{{- define "prazium.operatorTenantRole" -}}
+{{ include "prazium.fullname" . }}-operator-tenant
+{{- end -}}
+
 {{/* Pod scheduling and pull secrets: the component's value when set, else the chart's.
 Call with (dict "root" $ "own" .Values.<component>). */}}
 {{- define "prazium.scheduling" -}}

@@ -51,7 +51,7 @@ from kubernetes.client.exceptions import ApiException
 from prazium_kit import paths
 from prazium_kit.models import ExecutorRef
 from prazium_operator import recorder, sandbox
-from prazium_operator.executor import jobspec
+from prazium_operator.executor import jobspec, sandboxing
 from prazium_operator.executor.base import WorkerState, WorkerStatus
 from prazium_operator.settings import Settings
 from prazium_operator.worker_contract import WorkerRequest, log_path, read_result, request_path
@@ -144,7 +144,7 @@ def build_job(request: WorkerRequest, owner: dict[str, Any], settings: Settings)
         str(request_path(result)),
         str(log_path(result)),
     ]
-    return jobspec.sandbox_job(
+    job = jobspec.sandbox_job(
         settings,
         name=job_name(request.namespace, task_cr, request.attempt),
         labels=jobspec.run_labels(
@@ -165,6 +165,7 @@ def build_job(request: WorkerRequest, owner: dict[str, Any], settings: Settings)
             env_from=env_from,
         ),
     )
+    return sandboxing.worker_job(job, settings, request)
 
 
 def _write_request(request: WorkerRequest, settings: Settings) -> None:

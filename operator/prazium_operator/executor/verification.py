@@ -29,7 +29,7 @@ from kubernetes.client.exceptions import ApiException
 
 from prazium_kit import paths
 from prazium_operator import sandbox
-from prazium_operator.executor import jobspec
+from prazium_operator.executor import jobspec, sandboxing
 from prazium_operator.settings import Settings
 from prazium_operator.verify import Outcome, Runner
 
@@ -149,7 +149,7 @@ def build_verification_job(
     work = job_runner.dir
     script = ["bash", "-c", VERIFY_SCRIPT, "verify", str(work / "output.log"), str(work / "tree")]
     env = [{"name": "HOME", "value": "/tmp"}, {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"}]
-    return jobspec.sandbox_job(
+    job = jobspec.sandbox_job(
         settings,
         name=f"verify-{uuid.uuid4().hex[:12]}",
         labels=job_runner.labels(),
@@ -158,6 +158,7 @@ def build_verification_job(
             settings, "verify", [*script, *command], env, [jobspec.repo_mount(settings, work)]
         ),
     )
+    return sandboxing.verification_job(job, settings)
 
 
 def _read_tail(path: Path) -> str:

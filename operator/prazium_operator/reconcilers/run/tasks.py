@@ -79,7 +79,13 @@ async def _request(ctx: RunContext, task: TaskState, attempt: int, base: str) ->
         # of a task that names none of its own (agents/loop).
         agent_limits=loop_limits.from_settings().as_request(),
         verify_command=list(ctx.status.plan.verify_command) if ctx.status.plan else None,
+        egress=_egress(ctx),
     )
+
+
+def _egress(ctx: RunContext) -> tuple[str, ...]:
+    network = ctx.project_spec.network if ctx.project_spec else None
+    return tuple(network.egress) if network else ()
 
 
 async def _recorded_request(ctx: RunContext, task: TaskState) -> WorkerRequest:
