@@ -43,10 +43,14 @@ def stack() -> Stack:
 
 @pytest.fixture
 def namespace(stack: Stack) -> Iterator[str]:
-    """A fresh namespace (a tenant) for one test, deleted afterwards."""
+    """A fresh namespace (a tenant, labelled as prazium-admin labels one) for one test,
+    deleted afterwards."""
     name = f"t-{uuid.uuid4().hex[:10]}"
     core = client.CoreV1Api()
-    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    labels = {"prazium.io/tenant": "true"}
+    core.create_namespace(
+        client.V1Namespace(metadata=client.V1ObjectMeta(name=name, labels=labels))
+    )
     yield name
     try:
         core.delete_namespace(name, propagation_policy="Background")

@@ -2,7 +2,8 @@
 `revoke-key KEY_ID`: API keys straight in PostgreSQL (no API key needed).
 
 create-key prints a new API key (shown once; only its hash is stored), creates the
-tenant namespace when it does not exist yet and, in a cluster
+tenant namespace when it does not exist yet (an existing namespace must be a tenant
+already: labelled prazium.io/tenant=true) and, in a cluster
 (PRAZIUM_TENANT_CLUSTER_ROLE), binds the API's tenant ClusterRole there
 (prazium_api.tenant_access). The same operations over HTTP: /v1/admin/keys
 (routers/keys.py) and `prazium keys ...`.
@@ -17,7 +18,7 @@ import psycopg
 from kubernetes.client.exceptions import ApiException
 
 from prazium_api.auth.keys import TIERS, KeyRecord, create_key, list_keys, revoke_key
-from prazium_api.auth.tenant_access import ensure_namespace, grant_api
+from prazium_api.auth.tenant_access import NotATenant, ensure_namespace, grant_api
 from prazium_api.settings import get_api_settings
 from prazium_kit import db, kube
 from prazium_kit.ids import DNS1123_LABEL
@@ -41,13 +42,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "revoke-key":
         return _revoke_key(args.key_id)
 
-    if not DNS1123_LABEL.match(args.tenant) or len(args.tenant) > 63:
+    if not DNS1123_LABEL.fullmatch(args.tenant) or len(args.tenant) > 63:
         parser.error(f"--tenant {args.tenant!r} is not a valid namespace name")
     settings = get_api_settings()
     kube.load_config(settings.kubeconfig)
     try:
         created = ensure_namespace(args.tenant)
         granted = grant_api(settings, args.tenant)
+    except NotATenant as exc:
+        print(f"cannot create a key for tenant {args.tenant}: {exc}", file=sys.stderr)
+        return 1
     except ApiException as exc:
         # Forbidden by RBAC or the chart's admission policy: say which and why.
         reason = (exc.body or exc.reason or "").strip()

@@ -57,7 +57,10 @@ class ApiSettings(KitSettings):
     concurrent_builds_free: int = 1
     concurrent_builds_pro: int = 5
     concurrent_builds_enterprise: int = 0
-    # Web UI session lifetime and cookie flags (set secure behind TLS).
+    # Web UI session lifetime. The cookie is Secure whenever the request came over
+    # https (directly, or through a proxy in forwarded_allow_ips that says so in
+    # X-Forwarded-Proto, such as the chart's Ingress); session_cookie_secure makes it
+    # Secure always (TLS ended by a proxy whose headers are not believed).
     session_ttl_seconds: int = 7 * 24 * 3600
     session_cookie_secure: bool = False
     # Export archives are kept this long, then answer 404.

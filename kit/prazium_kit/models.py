@@ -11,7 +11,7 @@ import typing
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_serializer
 
 from prazium_kit import ids
 
@@ -50,10 +50,42 @@ PROJECT_APPROVED_PHASES: frozenset[str] = PROJECT_SPEC_PHASES - {"spec_review"}
 _CAMEL = ConfigDict(populate_by_name=True, extra="forbid")
 
 
+# What an answer holds, by question type: text (text, single_choice), a list of
+# options (multi_choice) or yes/no (boolean).
+AnswerValue = str | bool | list[str]
+
+
 class Answer(BaseModel):
+    """One answer, in the field of its type: the apiserver sees an untyped field's
+    value in no CEL rule and can type a field only one way, so each type has its own.
+
+    `answer` was untyped before: Projects stored then may still hold a boolean, a
+    list or any JSON there (the apiserver keeps it while the answers stay unchanged),
+    so it is read as JSON; `value` reads either form, and `of` writes the typed one.
+    """
+
     model_config = _CAMEL
     question_id: str = Field(alias="questionId", pattern=r"^q[0-9]+$")
-    answer: Any
+    answer: JsonValue = None
+    choices: list[str] | None = None
+    boolean: bool | None = None
+
+    @classmethod
+    def of(cls, question_id: str, value: AnswerValue) -> Answer:
+        if isinstance(value, bool):
+            return cls(questionId=question_id, boolean=value)
+        if isinstance(value, list):
+            return cls(questionId=question_id, choices=value)
+        return cls(questionId=question_id, answer=value)
+
+    @property
+    def value(self) -> AnswerValue | JsonValue:
+        """The answer, whichever field holds it."""
+        if self.boolean is not None:
+            return self.boolean
+        if self.choices is not None:
+            return self.choices
+        return self.answer
 
 
 class Regenerate(BaseModel):
@@ -242,13 +274,14 @@ ConditionStatus = Literal["True", "False", "Unknown"]
 
 
 class Condition(_Status):
-    """A kstatus condition (Ready / Reconciling / Stalled)."""
+    """A kstatus condition (Ready / Reconciling / Stalled, a Run's Published): the
+    fields of metav1.Condition, required as there (the CRDs check their forms)."""
 
     type: str
     status: ConditionStatus
-    reason: str | None = None
-    message: str | None = None
-    last_transition_time: str | None = Field(default=None, alias="lastTransitionTime")
+    reason: str
+    message: str
+    last_transition_time: str = Field(alias="lastTransitionTime")
     observed_generation: int | None = Field(default=None, alias="observedGeneration")
 
 

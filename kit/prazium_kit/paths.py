@@ -19,7 +19,7 @@ from prazium_kit.ids import DNS1123_LABEL
 
 def _safe(*parts: str) -> tuple[str, ...]:
     for part in parts:
-        if not DNS1123_LABEL.match(part):
+        if not DNS1123_LABEL.fullmatch(part):
             raise ValueError(f"{part!r} is not a DNS-1123 name; refusing to build a path from it")
     return parts
 

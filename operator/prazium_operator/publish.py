@@ -17,6 +17,20 @@ keep the credential where it belongs:
   the operator is configured to allow it, and git's environment is built from
   scratch (no operator secrets such as the database URL reach it).
 
+The operator pushes from its own network position, which the tenant does not
+share, so neither where it may connect nor what the network answered reaches the
+tenant:
+
+* A remote whose host is (or resolves to) a loopback, link-local or unspecified
+  address is refused unless PRAZIUM_PUBLISH_ALLOW_PRIVATE_TARGETS allows it;
+  git is then pinned to the addresses checked (http.curloptResolve), so a second
+  DNS answer cannot swap in another.
+* Every failure of the push itself (refused, unreachable, TLS, credentials, a
+  moved branch, a timeout, a refused address) tells the tenant the same
+  PUSH_FAILED; git's own words, which differ by port state (closed, open plain,
+  open TLS) and would make publishing a port scanner, are PublishError.detail,
+  for the operator's log only.
+
 The push is a fast-forward (never forced): a remote branch that moved on its own
 refuses it (non-fast-forward), and the run records that as PublishFailed.
 """
@@ -25,12 +39,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import os
 import re
+import socket
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
@@ -51,8 +68,29 @@ _PROXY_VARIABLES = (
 _USERINFO = re.compile(r"(?i)\b(https?://)[^/@\s]+@")
 
 
+# What the tenant reads of any failed push (status, Event, journal).
+PUSH_FAILED = (
+    "the push did not go through: the remote refused it or could not be reached (check"
+    " spec.publish's url and branch and the credentials Secret); the operator's log has"
+    " the details"
+)
+# Never a publish target without an admin's leave: this host, and link-local ranges
+# (169.254.169.254 is the metadata service of most clouds).
+_REFUSED_NETWORKS = {
+    "loopback": ("127.0.0.0/8", "::1/128"),
+    "link-local": ("169.254.0.0/16", "fe80::/10"),
+    "unspecified (this host)": ("0.0.0.0/8", "::/128"),
+}
+
+
 class PublishError(Exception):
-    """The push did not happen; str() is safe to show (no credential in it)."""
+    """The push did not happen. str() is what the tenant is told (never a credential;
+    for the push itself never the network's answer either); detail is what the
+    operator logs (git's own words, the credential scrubbed)."""
+
+    def __init__(self, message: str, detail: str | None = None) -> None:
+        super().__init__(message)
+        self.detail = detail or message
 
 
 @dataclass(frozen=True)
@@ -129,7 +167,61 @@ def check_target(target: Publish, allow_http: bool) -> None:
         )
 
 
-def _environment(home: Path, credentials: Credentials | None, allow_http: bool) -> dict[str, str]:
+def refused_network(address: str) -> str | None:
+    """Which refused kind of address this is (loopback, link-local, ...), or None."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])  # fe80::1%eth0: no zone
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+    for kind, networks in _REFUSED_NETWORKS.items():
+        if any(ip in ipaddress.ip_network(network) for network in networks):
+            return kind
+    return None
+
+
+def resolve_target(url: str) -> tuple[str, int, list[str]]:
+    """(host, port, the addresses it resolves to, each an allowed one); PublishError
+    (PUSH_FAILED, the reason in detail) for a name that does not resolve or any
+    address in a refused network."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        raise PublishError(PUSH_FAILED, f"cannot resolve {host}: {exc}") from None
+    addresses = sorted({str(info[4][0]) for info in found})
+    for address in addresses:
+        kind = refused_network(address)
+        if kind is not None:
+            raise PublishError(
+                PUSH_FAILED,
+                f"refused to push to {host} ({address}): a {kind} address; an admin"
+                " allows such remotes with PRAZIUM_PUBLISH_ALLOW_PRIVATE_TARGETS=true",
+            )
+    return host, port, addresses
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _pinned(host: str, port: int, addresses: list[str]) -> str:
+    """http.curloptResolve's HOST:PORT:ADDRESS[,ADDRESS...]: curl connects to the
+    addresses checked, never to what a second lookup of the name might answer."""
+    listed = ",".join(f"[{a}]" if ":" in a else a for a in addresses)
+    return f"{host}:{port}:{listed}"
+
+
+def _environment(
+    home: Path,
+    credentials: Credentials | None,
+    allow_http: bool,
+    resolve: str | None = None,
+) -> dict[str, str]:
     env = {
         "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
         "HOME": str(home),
@@ -147,6 +239,8 @@ def _environment(home: Path, credentials: Credentials | None, allow_http: bool) 
     ]
     if credentials is not None:
         config.append(("http.extraHeader", credentials.header()))
+    if resolve is not None:
+        config.append(("http.curloptResolve", resolve))
     env["GIT_CONFIG_COUNT"] = str(len(config))
     for index, (key, value) in enumerate(config):
         env[f"GIT_CONFIG_KEY_{index}"] = key
@@ -162,14 +256,21 @@ def push(
     *,
     allow_http: bool,
     timeout: float,
+    allow_private_targets: bool = False,
 ) -> None:
-    """Push commit to target.branch of target.url (fast-forward only); PublishError,
-    with a scrubbed message, when the remote or the transport refuses."""
+    """Push commit to target.branch of target.url (fast-forward only); PublishError
+    (PUSH_FAILED, git's scrubbed words in detail) when the remote or the transport
+    refuses, or the remote's address is one refused without allow_private_targets."""
     check_target(target, allow_http)
+    resolve = None
+    if not allow_private_targets:
+        host, port, addresses = resolve_target(target.url)
+        if not _is_address(host):  # an address itself: nothing to pin
+            resolve = _pinned(host, port, addresses)
     with tempfile.TemporaryDirectory(prefix="prazium-publish-") as tmp:
         home = Path(tmp)
         bare = home / "push.git"
-        env = _environment(home, credentials, allow_http)
+        env = _environment(home, credentials, allow_http, resolve)
         _run(["git", "init", "--quiet", "--bare", str(bare)], env, timeout, credentials)
         (bare / "objects" / "info" / "alternates").write_text(f"{repo / 'objects'}\n")
         _run(
@@ -205,7 +306,7 @@ def _run(
             stdin=subprocess.DEVNULL,
         )
     except subprocess.TimeoutExpired:
-        raise PublishError(f"the push did not finish within {timeout:g} s") from None
+        raise PublishError(PUSH_FAILED, f"the push did not finish within {timeout:g} s") from None
     if proc.returncode != 0:
         said = "\n".join(
             line.strip()
@@ -219,5 +320,5 @@ def _run(
                 if credentials is not None
                 else "the remote wants credentials: set spec.publish.credentialsSecret"
             ) + f" (HTTP 401; git: {said})"
-        raise PublishError(said)
+        raise PublishError(PUSH_FAILED, said)
     return proc.stdout

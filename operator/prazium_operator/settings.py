@@ -69,6 +69,10 @@ class Settings(KitSettings):
     # the network in the clear): for a remote inside a trusted network, or tests.
     publish_timeout_seconds: float = 300.0
     publish_allow_http: bool = False
+    # Remotes on loopback or link-local addresses (the operator's own host, a
+    # cloud's metadata service) are refused unless an admin allows them: a tenant
+    # must not make the operator knock on its own ports. Tests' loopback git servers.
+    publish_allow_private_targets: bool = False
     # Retention (etcd must not fill with finished Runs; prazium_operator/retention.py):
     # finished Runs beyond the newest retention_keep_last_runs of a Project (0: no
     # limit), or completed more than retention_max_age_hours ago (0: no limit), are

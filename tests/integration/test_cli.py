@@ -93,7 +93,8 @@ def cli(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]
     key, and the CLI logged in (config file) with the pro key."""
     namespace = f"t-cli-{uuid.uuid4().hex[:8]}"
     core = client.CoreV1Api()
-    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
+    tenant = client.V1ObjectMeta(name=namespace, labels={"prazium.io/tenant": "true"})
+    core.create_namespace(client.V1Namespace(metadata=tenant))
     tmp = tmp_path_factory.mktemp("cli")
     data_dir = tmp / "data"
     data_dir.mkdir()

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from kubernetes import client
 
-from prazium_api import tenant_access
+from prazium_api.auth import tenant_access
 from prazium_api.settings import ApiSettings
 from tests.support.build import create, wait_final_event, wait_phase, wait_run_done
 from tests.support.gitserver import GitServer
@@ -35,16 +35,20 @@ pytestmark = pytest.mark.integration
 USERNAME = "robot"
 PASSWORD = "publish-s3cret-8d1f4c2e"
 WRONG = "wrong-s3cret-5a7b9c0d"
+# What the tenant reads of any failed push (operator/prazium_operator/publish.py).
+GENERIC = (
+    "the push did not go through: the remote refused it or could not be reached (check"
+    " spec.publish's url and branch and the credentials Secret); the operator's log has"
+    " the details"
+)
 
 
-@pytest.fixture
-def publishing_operator(
-    stack: Stack, namespace: str, data_dir: Path, tmp_path: Path
+def _operator(
+    stack: Stack, namespace: str, data_dir: Path, tmp_path: Path, **env: str
 ) -> Iterator[ServiceProcess]:
-    """The operator, allowed to push over plain http (the loopback remote has no TLS),
-    with the chart's rights only: none on Secrets cluster-wide, get on them in the
-    tenant's namespace through the RoleBinding tenant set-up makes
-    (prazium_api.tenant_access, as create-key runs it)."""
+    """The operator with the settings in env and the chart's rights only: none on
+    Secrets cluster-wide, get on them in the tenant's namespace through the RoleBinding
+    tenant set-up makes (prazium_api.auth.tenant_access, as create-key runs it)."""
     kubeconfig, role = service_account_kubeconfig(
         stack.kubeconfig, namespace, "operator", tmp_path / "kubeconfig"
     )
@@ -65,8 +69,8 @@ def publishing_operator(
         data_dir,
         [namespace],
         tmp_path / "logs",
-        PRAZIUM_PUBLISH_ALLOW_HTTP="true",
         PRAZIUM_KUBECONFIG=str(kubeconfig),
+        **env,
     )
 
     def heartbeat() -> bool:
@@ -82,6 +86,30 @@ def publishing_operator(
     kill_workers(data_dir)
     delete_cluster_role(role)
     rbac.delete_cluster_role(tenant_role)
+
+
+@pytest.fixture
+def publishing_operator(
+    stack: Stack, namespace: str, data_dir: Path, tmp_path: Path
+) -> Iterator[ServiceProcess]:
+    """The operator, allowed to push over plain http to a loopback remote (the test's
+    git server has no TLS and listens on 127.0.0.1): both off by default."""
+    yield from _operator(
+        stack,
+        namespace,
+        data_dir,
+        tmp_path,
+        PRAZIUM_PUBLISH_ALLOW_HTTP="true",
+        PRAZIUM_PUBLISH_ALLOW_PRIVATE_TARGETS="true",
+    )
+
+
+@pytest.fixture
+def guarded_operator(
+    stack: Stack, namespace: str, data_dir: Path, tmp_path: Path
+) -> Iterator[ServiceProcess]:
+    """The operator with the default for loopback and link-local remotes: refused."""
+    yield from _operator(stack, namespace, data_dir, tmp_path, PRAZIUM_PUBLISH_ALLOW_HTTP="true")
 
 
 @pytest.fixture
@@ -185,7 +213,9 @@ def test_publish_pushes_the_merged_commit_and_a_refused_push_fails_clearly(
     assert status["phase"] == "succeeded", status.get("message")
     failed = status["publish"]
     assert failed["phase"] == "failed" and "commit" not in failed
-    assert "refused the credentials" in failed["message"], failed
+    # The tenant is told that it failed, not how: git's words would tell a closed
+    # port from an open one (the operator's log below has them).
+    assert failed["message"] == GENERIC, failed
     assert "publishing to" in status["message"] and "failed" in status["message"]
     condition = next(c for c in status["conditions"] if c["type"] == "Published")
     assert (condition["status"], condition["reason"]) == ("False", "PublishFailed")
@@ -210,6 +240,8 @@ def test_publish_pushes_the_merged_commit_and_a_refused_push_fails_clearly(
     ]
     log = operator.log_path.read_text(errors="replace")
     assert "refused the credentials" in log  # the failure was logged, scrubbed
+    assert "refused the credentials" not in json.dumps(runs) + json.dumps(events)
+    assert "refused the credentials" not in _journal_text(stack.database_url, namespace)
     for where, text in (
         ("status", json.dumps(runs)),
         ("events", json.dumps(events)),
@@ -223,3 +255,32 @@ def test_publish_pushes_the_merged_commit_and_a_refused_push_fails_clearly(
 def _forms(password: str) -> list[str]:
     """The password, and the Basic header value it travels in."""
     return [password, base64.b64encode(f"{USERNAME}:{password}".encode()).decode()]
+
+
+def test_a_loopback_remote_is_refused_unless_allowed_with_the_generic_message(
+    stack: Stack, namespace: str, guarded_operator: ServiceProcess, remote: GitServer
+) -> None:
+    """A remote on the operator's own loopback (or link-local, such as a cloud's
+    metadata address) is not pushed to by default: the tenant reads the same
+    message as for any failed push, the operator's log says why."""
+    url = remote.create_repo("notes")
+    _secret(namespace, "remote-creds", PASSWORD)
+    _project_with_publish(
+        namespace, {"url": url, "branch": "release", "credentialsSecret": "remote-creds"}
+    )
+    wait_phase(namespace, "projects", "notes-gitops", {"approved"}, guarded_operator)
+    create(namespace, "runs", "Run", "notes-one", {"projectRef": {"name": "notes-gitops"}})
+    status = wait_run_done(namespace, "notes-one", guarded_operator)["status"]
+    assert status["phase"] == "succeeded", status.get("message")
+    assert status["publish"]["phase"] == "failed", status["publish"]
+    assert status["publish"]["message"] == GENERIC, status["publish"]
+    condition = next(c for c in status["conditions"] if c["type"] == "Published")
+    assert (condition["status"], condition["reason"]) == ("False", "PublishFailed")
+    assert GENERIC in condition["message"] and "loopback" not in condition["message"]
+    journal = wait_final_event(stack.database_url, namespace, "notes-one", guarded_operator)
+    failed = next(e for e in journal if e["type"] == "PUBLISH_FAILED")
+    assert failed["payload"]["message"] == GENERIC
+    assert remote.statuses() == []  # not even a connection
+    assert remote.head("notes", "release") is None
+    log = guarded_operator.log_path.read_text(errors="replace")
+    assert "loopback" in log and "PRAZIUM_PUBLISH_ALLOW_PRIVATE_TARGETS" in log, log[-2000:]

@@ -108,9 +108,9 @@ def test_a_project_shows_its_questions_as_asked() -> None:
 def test_spec_changes_are_checked_against_the_spec_model() -> None:
     regenerate = models.Regenerate(revision=2, feedback=None)
     assert spec_changes(PROJECT, regenerate=regenerate) == {"regenerate": {"revision": 2}}
-    answers = [models.Answer(questionId="q1", answer=["a", "b"])]
+    answers = [models.Answer.of("q1", ["a", "b"])]
     assert spec_changes(PROJECT, answers=answers, archived=False) == {
-        "answers": [{"questionId": "q1", "answer": ["a", "b"]}],
+        "answers": [{"questionId": "q1", "choices": ["a", "b"]}],
         "archived": False,
     }
     with pytest.raises(ValidationError):

@@ -34,6 +34,7 @@ SCHEMA_KEYS = {
     "format",
     "nullable",
     "additionalProperties",
+    "anyOf",
     "x-kubernetes-preserve-unknown-fields",
     "x-kubernetes-validations",
     "x-kubernetes-list-type",

@@ -5,7 +5,11 @@ push (and its credential) elsewhere."""
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import ssl
 import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -61,6 +65,7 @@ def server(tmp_path: Path) -> Iterator[GitServer]:
 
 
 def _push(repo: Path, commit: str, url: str, credentials: Credentials | None) -> None:
+    """To the loopback git server: plain http and a loopback remote both allowed."""
     publish.push(
         repo,
         commit,
@@ -68,6 +73,7 @@ def _push(repo: Path, commit: str, url: str, credentials: Credentials | None) ->
         credentials,
         allow_http=True,
         timeout=60,
+        allow_private_targets=True,
     )
 
 
@@ -93,13 +99,15 @@ def test_bad_or_missing_credentials_fail_without_leaking(
     wrong = Credentials("robot", "wrong-" + PASSWORD)
     with pytest.raises(PublishError) as refused:
         _push(project_repo, commit, url, wrong)
-    message = str(refused.value)
-    assert "refused the credentials" in message and "HTTP 401" in message
+    assert str(refused.value) == publish.PUSH_FAILED  # the tenant's
+    detail = refused.value.detail  # the operator's log's
+    assert "refused the credentials" in detail and "HTTP 401" in detail
     for secret in wrong.secrets():
-        assert secret not in message
+        assert secret not in detail
     assert PASSWORD not in repr(wrong)
-    with pytest.raises(PublishError, match="wants credentials"):
+    with pytest.raises(PublishError) as anonymous:
         _push(project_repo, commit, url, None)
+    assert "wants credentials" in anonymous.value.detail
     assert server.head("app", "release") is None
     assert 401 in server.statuses()
 
@@ -115,7 +123,7 @@ def test_a_remote_branch_that_moved_is_never_overwritten(
     ours = _commit(project_repo, base, "ours, diverged")
     with pytest.raises(PublishError) as refused:
         _push(project_repo, ours, url, Credentials("robot", PASSWORD))
-    assert "rejected" in str(refused.value) or "fetch first" in str(refused.value)
+    assert "rejected" in refused.value.detail or "fetch first" in refused.value.detail
     assert server.head("app", "release") == theirs
 
 
@@ -136,6 +144,45 @@ def test_the_project_repository_config_and_hooks_are_not_used(
     assert server.head("app", "release") == commit
     assert server.head("evil", "release") is None
     assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    ("url", "kind"),
+    [
+        ("https://127.0.0.1/a.git", "loopback"),
+        ("https://127.9.8.7:8443/a.git", "loopback"),
+        ("https://localhost/a.git", "loopback"),
+        ("https://[::1]/a.git", "loopback"),
+        ("https://[::ffff:127.0.0.1]/a.git", "loopback"),
+        ("https://169.254.169.254/latest/meta-data", "link-local"),
+        ("https://[fe80::1]/a.git", "link-local"),
+        ("https://0.0.0.0/a.git", "unspecified"),
+    ],
+)
+def test_loopback_and_link_local_remotes_are_refused_unless_allowed(
+    project_repo: Path, url: str, kind: str
+) -> None:
+    with pytest.raises(PublishError) as refused:
+        publish.push(project_repo, "0" * 40, Publish(url=url), None, allow_http=False, timeout=5)
+    assert str(refused.value) == publish.PUSH_FAILED
+    assert kind in refused.value.detail
+    assert "PRAZIUM_PUBLISH_ALLOW_PRIVATE_TARGETS" in refused.value.detail
+
+
+def test_private_networks_stay_allowed_and_unknown_names_fail_alike() -> None:
+    """Only loopback, link-local and unspecified addresses are refused: a git host in
+    the company's own network (10/8, 172.16/12, 192.168/16) is a normal remote."""
+    for address in ("10.1.2.3", "192.168.0.9", "172.16.0.1", "8.8.8.8", "2001:db8::1"):
+        assert publish.refused_network(address) is None, address
+    # git connects to the addresses checked (curl's resolve list), not to a second answer.
+    assert (
+        publish._pinned("git.example.com", 443, ["10.0.0.1", "2001:db8::1"])
+        == "git.example.com:443:10.0.0.1,[2001:db8::1]"
+    )
+    with pytest.raises(PublishError) as unknown:
+        publish.resolve_target("https://no-such-host.invalid/x.git")
+    assert str(unknown.value) == publish.PUSH_FAILED
+    assert "cannot resolve no-such-host.invalid" in unknown.value.detail
 
 
 def test_plain_http_is_refused_unless_allowed(project_repo: Path) -> None:
@@ -159,3 +206,85 @@ def test_scrub_removes_every_form_of_the_secret_and_url_userinfo() -> None:
     cleaned = publish.scrub(text, creds)
     assert PASSWORD not in cleaned and creds.basic not in cleaned
     assert "https://***@host/x.git/" in cleaned
+
+
+# --- What the tenant learns of the network ------------------------------------------------
+
+
+@pytest.fixture
+def port_states(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """https URLs on loopback ports in three states a port scan tells apart: nothing
+    listening, a plain TCP service that does not speak TLS, and a TLS server."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    closed_port = closed.getsockname()[1]
+    closed.close()
+    plain = socket.create_server(("127.0.0.1", 0))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    tls = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve(listener: socket.socket, wrap: bool) -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with contextlib.suppress(OSError):
+                if wrap:
+                    conn = context.wrap_socket(conn, server_side=True)
+                    conn.recv(4096)
+                    conn.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+                else:
+                    conn.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
+                conn.close()
+
+    threads = [
+        threading.Thread(target=serve, args=(plain, False), daemon=True),
+        threading.Thread(target=serve, args=(tls, True), daemon=True),
+    ]
+    for thread in threads:
+        thread.start()
+    yield {
+        "closed": f"https://127.0.0.1:{closed_port}/app.git",
+        "plain": f"https://127.0.0.1:{plain.getsockname()[1]}/app.git",
+        "tls": f"https://127.0.0.1:{tls.getsockname()[1]}/app.git",
+    }
+    stop.set()
+    for thread in threads:
+        thread.join()
+    plain.close()
+    tls.close()
+
+
+def test_a_failed_push_tells_the_tenant_nothing_about_the_port(
+    project_repo: Path, port_states: dict[str, str]
+) -> None:
+    """Closed, open without TLS, open with TLS: one message for the tenant; git's own
+    words (which differ, and would make publish a port scanner) only in detail."""
+    commit = _commit(project_repo, None, "one")
+    told, logged = set(), set()
+    for url in port_states.values():
+        with pytest.raises(PublishError) as failed:
+            publish.push(
+                project_repo,
+                commit,
+                Publish(url=url),
+                None,
+                allow_http=False,
+                timeout=20,
+                allow_private_targets=True,  # the ports are on loopback here
+            )
+        told.add(str(failed.value))
+        logged.add(failed.value.detail)
+    assert told == {publish.PUSH_FAILED}, told
+    assert len(logged) == 3, logged

@@ -11,7 +11,13 @@ from prazium_operator.status import run as run_status
 def test_published_condition_is_kept_through_the_final_phase() -> None:
     status = RunStatus()
     run_status.set_phase(status, "verifying", "", 1)
-    published = Condition(type="Published", status="False", reason="PublishFailed", message="x")
+    published = Condition(
+        type="Published",
+        status="False",
+        reason="PublishFailed",
+        message="x",
+        lastTransitionTime="2024-01-15T11:00:00Z",
+    )
     status.conditions = [*(status.conditions or []), published]
     run_status.set_phase(status, "succeeded", "succeeded; publishing failed", 1)
     by_type = {c.type: c for c in status.conditions or []}

@@ -134,6 +134,42 @@ class Gate:
         count, window_start, now = await ratelimit.count_row(conn, principal.key_id)
         return self.counts.synced(principal.key_id, limit, count, window_start, now)
 
+    async def verify(
+        self, bearer: str | None, session: str | None, use_cache: bool = True
+    ) -> keys.Principal | None:
+        """Whether credentials that authenticated before still do (an open WebSocket
+        asks about its own): their principal, or None once the key is revoked or the
+        session has ended. Nothing is counted. A key verified less than
+        key_cache_seconds ago is trusted unless use_cache is False. Raises as check()
+        does while the database is down (not a verdict) or the tenant was removed."""
+        if bearer:
+            kind, secret = "key", keys.digest(bearer)
+        elif session:
+            kind, secret = "session", keys.digest(session)
+        else:
+            return None
+        ttl = self.settings.key_cache_seconds
+        principal = self.key_cache.get(secret, ttl) if kind == "key" and use_cache else None
+        if principal is None:
+            checked_at = time.monotonic()
+            try:
+                async with self.database.aconnection() as conn:
+                    cur = await conn.execute(ratelimit.who_sql(kind), {"secret": secret})
+                    row = await cur.fetchone()
+            except psycopg.OperationalError as exc:
+                raise self.database.unavailable(exc) from exc
+            except psycopg.Error as exc:
+                log.error("gate: database error %s", exc.__class__.__name__)
+                raise ApiError("INTERNAL_ERROR", "database error") from exc
+            if row is None:
+                self.key_cache.drop(secret)
+                return None
+            principal = keys.Principal(*row)
+            if kind == "key":
+                self.key_cache.put(secret, principal, checked_at, ttl)
+        await self.tenants.require_active(principal.tenant)
+        return principal
+
     async def count_key(self, principal: keys.Principal) -> ratelimit.Verdict:
         """Count one more request (e.g. a WebSocket message) against the key's budget."""
         counted = self.counts.count(

@@ -47,6 +47,12 @@ _WHO = {
 }
 
 
+def who_sql(kind: str) -> str:
+    """Who these credentials ("key" or "session", by %(secret)s, their hash) belong
+    to, if anyone, counting nothing. Row: id, tenant, tier, is_admin."""
+    return _WHO[kind]
+
+
 def lookup_and_count_sql(kind: str) -> str:
     """One round trip: are these credentials from this address over their failure
     budget (then nothing is looked up), who they belong to, and count the request.

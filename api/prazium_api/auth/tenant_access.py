@@ -19,15 +19,33 @@ from prazium_api.settings import ApiSettings
 TENANT_LABEL = "prazium.io/tenant"
 
 
+class NotATenant(ValueError):
+    """A namespace that exists but is not one of Prazium's tenants."""
+
+
+def is_tenant(namespace: client.V1Namespace) -> bool:
+    """Whether Prazium made the namespace a tenant (or an admin labelled it one):
+    kube-system, default or another team's namespace never is."""
+    labels = (namespace.metadata.labels if namespace.metadata else None) or {}
+    return labels.get(TENANT_LABEL) == "true"
+
+
 def ensure_namespace(name: str) -> bool:
-    """Create the tenant namespace if missing; True when it was created."""
+    """Create the tenant namespace if missing; True when it was created. An existing
+    namespace must be a tenant already (NotATenant otherwise)."""
     core = client.CoreV1Api()
     try:
-        core.read_namespace(name)
-        return False
+        existing = core.read_namespace(name)
     except ApiException as exc:
         if exc.status != 404:
             raise
+    else:
+        if not is_tenant(existing):
+            raise NotATenant(
+                f"namespace {name} exists but is not a Prazium tenant; make it one with"
+                f" `kubectl label namespace {name} {TENANT_LABEL}=true` if it should be"
+            )
+        return False
     labels = {"app.kubernetes.io/part-of": "prazium", TENANT_LABEL: "true"}
     core.create_namespace(
         client.V1Namespace(metadata=client.V1ObjectMeta(name=name, labels=labels))

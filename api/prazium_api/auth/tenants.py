@@ -17,30 +17,57 @@ import asyncio
 import logging
 import threading
 import time
+from typing import Literal
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from prazium_api.auth import tenant_access
 from prazium_api.contract.errors import ApiError
 
 log = logging.getLogger(__name__)
+
+
+def _read(name: str) -> client.V1Namespace | Literal["missing"] | None:
+    """The namespace; "missing" when there is none; None when the apiserver could not say."""
+    try:
+        return client.CoreV1Api().read_namespace(name, _request_timeout=5)
+    except ApiException as exc:
+        return "missing" if exc.status == 404 else None
+    except Exception as exc:  # unreachable apiserver, timeouts
+        log.warning("cannot read namespace %s: %s", name, exc.__class__.__name__)
+        return None
+
+
+def _terminating(namespace: client.V1Namespace) -> bool:
+    return (
+        namespace.metadata is not None and namespace.metadata.deletion_timestamp is not None
+    ) or (namespace.status is not None and namespace.status.phase == "Terminating")
 
 
 def namespace_active(name: str) -> bool | None:
     """True: the namespace exists and is not terminating; False: it is gone or
     terminating; None: the apiserver could not say (the route then meets the
     outage itself)."""
-    try:
-        namespace = client.CoreV1Api().read_namespace(name, _request_timeout=5)
-    except ApiException as exc:
-        return False if exc.status == 404 else None
-    except Exception as exc:  # unreachable apiserver, timeouts
-        log.warning("cannot read namespace %s: %s", name, exc.__class__.__name__)
+    namespace = _read(name)
+    if namespace is None or namespace == "missing":
+        return None if namespace is None else False
+    return not _terminating(namespace)
+
+
+TenantState = Literal["tenant", "missing", "foreign"]
+
+
+def tenant_state(name: str) -> TenantState | None:
+    """Whether a key may be made for this namespace: "tenant" (Prazium made it, or an
+    admin labelled it one: tenant_access.is_tenant), "missing" (gone or terminating),
+    "foreign" (kube-system, default, anybody else's); None: the apiserver could not say."""
+    namespace = _read(name)
+    if namespace is None:
         return None
-    terminating = (
-        namespace.metadata is not None and namespace.metadata.deletion_timestamp is not None
-    ) or (namespace.status is not None and namespace.status.phase == "Terminating")
-    return not terminating
+    if namespace == "missing" or _terminating(namespace):
+        return "missing"
+    return "tenant" if tenant_access.is_tenant(namespace) else "foreign"
 
 
 def removed(tenant: str) -> ApiError:

@@ -82,7 +82,9 @@ DESCRIPTION = (
     "Prazium /v1 REST API. Every error answers the envelope {success: false, error: {code,"
     " message, details}}. Every authenticated response carries X-RateLimit-Limit,"
     " X-RateLimit-Remaining and X-RateLimit-Reset. Live run events are also served over"
-    " the WebSocket /v1/ws (messages auth, subscribe, unsubscribe, ping)."
+    " the WebSocket /v1/ws (messages auth, subscribe, unsubscribe, ping). An id in a path"
+    " is letters, digits, '_' and '-', at most 128 characters; any other answers 400"
+    " VALIDATION_ERROR."
 )
 
 

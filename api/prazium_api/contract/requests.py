@@ -9,6 +9,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     StringConstraints,
     field_validator,
 )
@@ -94,4 +95,5 @@ class Login(Strict):
 class CreateKey(Strict):
     tenant: Annotated[str, StringConstraints(max_length=63), Field(pattern=DNS1123_LABEL_PATTERN)]
     tier: Literal["free", "pro", "enterprise"] = "free"
-    admin: bool = False
+    # A JSON boolean only: "yes", "true" or 1 is refused, not read as true.
+    admin: StrictBool = False

@@ -131,7 +131,7 @@ def project_detail(project: Project, data_dir: Path, clone_base: str) -> Project
         questions=_questions(project),
         answers=None
         if project.spec.answers is None
-        else [AnswerRecord.model_validate(as_stored(a)) for a in project.spec.answers],
+        else [AnswerRecord(questionId=a.question_id, answer=a.value) for a in project.spec.answers],
         repoPath=repo_path(data_dir, project),
         message=status.message,
     )

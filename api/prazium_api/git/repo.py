@@ -56,7 +56,7 @@ def resolve(repo: Path, ref: str) -> str:
     """The commit a branch, tag or commit id names; 404 when it does not exist."""
     if not repo.is_dir():
         raise ApiError("NOT_FOUND", "the project has no repository yet (no build has run)")
-    if not _REF.match(ref):
+    if not _REF.fullmatch(ref):
         raise invalid(f"invalid ref {ref!r}", "ref")
     result = _git(repo, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
     if result.returncode != 0:

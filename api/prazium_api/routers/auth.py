@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import Request, Response
 
 from prazium_api.auth.authn import (
@@ -47,20 +49,22 @@ async def login(
         settings.session_ttl_seconds,
         cross_origin=cross_origin(request.scope),
     )
-    _set_cookie(response, done.token, settings)
+    response.set_cookie(
+        SESSION_COOKIE,
+        done.token,
+        max_age=settings.session_ttl_seconds,
+        **_cookie_flags(request, settings),
+    )
     return ok(done.answer)
 
 
-def _set_cookie(response: Response, token: str, settings: Settings) -> None:
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        max_age=settings.session_ttl_seconds,
-        httponly=True,
-        samesite="lax",
-        secure=settings.session_cookie_secure,
-        path="/",
-    )
+def _cookie_flags(request: Request, settings: Settings) -> dict[str, Any]:
+    """Secure whenever the client reached the API over https: TLS here, or at a proxy
+    whose X-Forwarded-Proto uvicorn believes (PRAZIUM_FORWARDED_ALLOW_IPS, the
+    chart's Ingress), so the browser never sends the session over plain http; always
+    with PRAZIUM_SESSION_COOKIE_SECURE (TLS ended by a proxy that is not trusted)."""
+    secure = settings.session_cookie_secure or request.url.scheme == "https"
+    return {"httponly": True, "samesite": "lax", "secure": secure, "path": "/"}
 
 
 @router.post(
@@ -69,10 +73,12 @@ def _set_cookie(response: Response, token: str, settings: Settings) -> None:
     operation_id="logout",
     response_model=Ok[LoggedOut],
 )
-def logout(request: Request, response: Response, caller: Caller, database: Db) -> Ok[LoggedOut]:
+def logout(
+    request: Request, response: Response, caller: Caller, database: Db, settings: Settings
+) -> Ok[LoggedOut]:
     _, session = credentials(request.scope["headers"])
     answer = sessions.logout(database, session)
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(SESSION_COOKIE, **_cookie_flags(request, settings))
     return ok(answer)
 
 

@@ -53,8 +53,9 @@ async def list_api_keys(
     summary="Create an API key (admin keys only)",
     operation_id="createApiKey",
     response_model=Ok[ApiKeyCreated],
-    description="The answer is the only place the key is ever shown. The tenant's"
-    " namespace must exist (400 otherwise; `prazium-admin create-key` creates it).",
+    description="The answer is the only place the key is ever shown. The tenant must be"
+    " a Prazium tenant namespace, labelled prazium.io/tenant=true (400 otherwise:"
+    " `prazium-admin create-key` creates and labels one); admin is a JSON boolean.",
 )
 async def create_api_key(
     body: CreateKey, admin: Admin, database: Db, settings: Settings

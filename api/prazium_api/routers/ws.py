@@ -23,4 +23,8 @@ async def websocket_endpoint(socket: WebSocket) -> None:
         session = None  # another site's page: the browser's cookie is not its credential
     if bearer or session:
         await conn.authenticate(bearer, session)
-    await websocket.converse(conn, settings.ws_messages_per_minute)
+    await websocket.converse(
+        conn,
+        settings.ws_messages_per_minute,
+        websocket.recheck_seconds(settings.key_cache_seconds),
+    )

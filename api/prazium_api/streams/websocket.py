@@ -22,6 +22,14 @@ that token from the client address; past it, auth answers RATE_LIMITED and the s
 UNAUTHORIZED (details.reason TENANT_REMOVED) and 4401; while the database is
 down, auth answers INTERNAL_ERROR (reason DATABASE_UNAVAILABLE) and closes with
 1013 (try again later).
+
+Credentials end while a socket is open too: a key is revoked, a session logs out or
+expires, a tenant is removed. Each subscribe checks them again (as a REST request
+would: a key verified less than PRAZIUM_KEY_CACHE_SECONDS ago is trusted), and an
+authenticated socket has them checked in PostgreSQL at least every key cache
+interval even when it sends nothing; once they are gone it gets UNAUTHORIZED and is
+closed with 4401, its subscriptions with it. A check the database cannot answer is
+no verdict: the socket stays open until the next one.
 """
 
 from __future__ import annotations
@@ -59,6 +67,17 @@ from prazium_kit.types import JsonObject
 AUTH_CLOSE_CODE = 4401
 RATE_LIMIT_CLOSE_CODE = 4429
 UNAVAILABLE_CLOSE_CODE = 1013  # RFC 6455 "Try Again Later"
+# Open sockets re-check their credentials at least this often even with the key
+# cache off (PRAZIUM_KEY_CACHE_SECONDS=0), so a quiet socket costs a query a second
+# at most.
+MIN_RECHECK_SECONDS = 1.0
+
+
+def recheck_seconds(key_cache_seconds: float) -> float:
+    """How often an authenticated socket's credentials are checked in PostgreSQL: as
+    often as a replica re-checks a cached key, so a revocation reaches an open socket
+    no later than it reaches REST requests."""
+    return max(key_cache_seconds, MIN_RECHECK_SECONDS)
 
 
 class MessageWindow:
@@ -87,7 +106,10 @@ class Connection:
         self.gate = gate
         self.database = database
         self.principal: Principal | None = None
+        # What authenticated it (bearer key, session token), checked again later.
+        self.credentials: tuple[str | None, str | None] = (None, None)
         self.subscriptions: dict[str, asyncio.Task[None]] = {}
+        self.ended = False  # closed by us because its credentials are gone
         self._send_lock = asyncio.Lock()
 
     async def send(self, message: JsonObject) -> None:
@@ -131,11 +153,43 @@ class Connection:
         if principal is None:
             return False
         self.principal = principal
+        self.credentials = (token, session)
         logs.context().update(tenant=principal.tenant, keyId=principal.key_id)
         await self.send(
             {"type": "authenticated", "keyId": principal.key_id, "tenant": principal.tenant}
         )
         return True
+
+    async def still_valid(self, use_cache: bool) -> bool:
+        """Whether the credentials this socket authenticated with still hold. When
+        they do not (revoked key, ended session, removed tenant), the client is told
+        UNAUTHORIZED and the socket is closed with 4401 (False). A database that
+        cannot answer is no verdict (True: checked again later)."""
+        if self.principal is None:
+            return False
+        bearer, session = self.credentials
+        try:
+            principal = await self.gate.verify(bearer, session, use_cache)
+        except ApiError as exc:
+            if exc.code == "INTERNAL_ERROR":
+                return True
+            await self._end(exc.code, exc.message, **exc.details)
+            return False
+        if principal is None:
+            what = "API key was revoked" if bearer else "session has ended (logged out or expired)"
+            await self._end("UNAUTHORIZED", f"the {what}; authenticate again")
+            return False
+        return True
+
+    async def _end(self, code: str, message: str, **details: Any) -> None:
+        """Tell the client why, then close the socket with 4401; its subscriptions
+        stop with it (the receive loop's close_all)."""
+        if self.ended:
+            return
+        self.principal, self.ended = None, True
+        with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+            await self.error(code, message, **details)
+            await self.socket.close(AUTH_CLOSE_CODE)
 
     async def subscribe(self, channel: str, last_event_id: str | None) -> None:
         assert self.principal is not None
@@ -190,14 +244,28 @@ class Connection:
                 await task
 
 
-async def converse(conn: Connection, messages_per_minute: int) -> None:
+async def watch_credentials(conn: Connection, interval: float) -> None:
+    """Check an authenticated socket's credentials in PostgreSQL every interval
+    seconds, whether or not it sends anything; return once they are gone (the
+    socket is closed then)."""
+    while True:
+        await asyncio.sleep(interval)
+        if conn.principal is not None and not await conn.still_valid(use_cache=False):
+            return
+
+
+async def converse(conn: Connection, messages_per_minute: int, recheck_every: float) -> None:
     """Answer the client's messages until it goes (or is closed): each message counted
-    against the connection's window and, once authenticated, the key's budget."""
+    against the connection's window and, once authenticated, the key's budget; the
+    credentials re-checked on every subscribe and every recheck_every seconds."""
     socket = conn.socket
     window = MessageWindow(messages_per_minute)
+    watcher = asyncio.get_running_loop().create_task(watch_credentials(conn, recheck_every))
     try:
         while True:
             text = await socket.receive_text()
+            if conn.ended:  # a message that crossed our close: nobody to answer
+                return
             retry_after = window.admit()
             if retry_after is not None:
                 await conn.rate_limited(window.limit, retry_after, "messages on a connection")
@@ -225,6 +293,9 @@ async def converse(conn: Connection, messages_per_minute: int) -> None:
     except WebSocketDisconnect:
         pass
     finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
         await conn.close_all()
 
 
@@ -247,6 +318,8 @@ async def _handle(conn: Connection, message: ClientMessage) -> bool:
         case SubscribeMessage(channel=None) | UnsubscribeMessage(channel=None):
             await conn.error("VALIDATION_ERROR", "channel is required", field="channel")
         case SubscribeMessage(channel=str(channel), lastEventId=last):
+            if not await conn.still_valid(use_cache=True):
+                return False
             await conn.subscribe(channel, last)
         case UnsubscribeMessage(channel=str(channel)):
             await conn.unsubscribe(channel)

@@ -10,7 +10,7 @@ from kubernetes.client.exceptions import ApiException
 
 from prazium_api.auth import keys, tenant_access, tenants
 from prazium_api.auth.gate import Gate
-from prazium_api.contract.errors import invalid, not_found
+from prazium_api.contract.errors import ApiError, invalid, not_found
 from prazium_api.contract.requests import CreateKey
 from prazium_api.contract.responses import ApiKey, ApiKeyCreated, ApiKeyList, OffsetPagination
 from prazium_api.db import Database
@@ -45,10 +45,24 @@ async def list_keys(database: Database, tenant: str | None, limit: int, offset: 
 
 
 async def create(database: Database, settings: ApiSettings, body: CreateKey) -> ApiKeyCreated:
-    if await anyio.to_thread.run_sync(tenants.namespace_active, body.tenant) is False:
+    """Only for tenant namespaces: a key bound to kube-system or another team's
+    namespace would hand out the API's rights there."""
+    state = await anyio.to_thread.run_sync(tenants.tenant_state, body.tenant)
+    if state is None:
+        raise ApiError(
+            "INTERNAL_ERROR", f"cannot read namespace {body.tenant} from the Kubernetes API"
+        )
+    if state == "missing":
         raise invalid(
             f"tenant namespace {body.tenant!r} does not exist or is being deleted;"
-            " create the namespace first",
+            " `prazium-admin create-key` creates tenant namespaces",
+            "tenant",
+        )
+    if state == "foreign":
+        raise invalid(
+            f"namespace {body.tenant!r} is not a Prazium tenant: keys are made for"
+            f" namespaces labelled {tenant_access.TENANT_LABEL}=true only"
+            " (`prazium-admin create-key` creates and labels one)",
             "tenant",
         )
     # In a cluster (the chart): the API's rights on previews in this tenant's namespace,

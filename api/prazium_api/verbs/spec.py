@@ -66,9 +66,7 @@ def submit_answers(
 
     def answered(project: Project) -> dict[str, object]:
         _check_answers(project, project_id, answers)
-        return {
-            "answers": [models.Answer(questionId=a.questionId, answer=a.answer) for a in answers]
-        }
+        return {"answers": [models.Answer.of(a.questionId, a.answer) for a in answers]}
 
     project = change(tenant, project_id, timeout, "write the spec", answered, _written)
     return views.spec_written(project)

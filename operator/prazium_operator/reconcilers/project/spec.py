@@ -43,7 +43,10 @@ STEP_FIELDS = ("repo_path", "message", "phase", "conditions", "observed_generati
 
 
 def answers_digest(answers: list[Answer]) -> str:
-    dumped = [a.model_dump(by_alias=True) for a in answers]
+    # Of the values, in the form answers were stored before they were typed
+    # ({questionId, answer}): the same answers digest the same whichever field holds
+    # them, so documents written before are not taken for stale.
+    dumped = [{"questionId": a.question_id, "answer": a.value} for a in answers]
     canonical = json.dumps(
         sorted(dumped, key=lambda a: str(a.get("questionId"))),
         sort_keys=True,
@@ -189,7 +192,7 @@ def _next_spec(
     feedback = (
         spec.regenerate.feedback if spec.regenerate and revision > (current.revision or 0) else None
     )
-    answer_map = {a.question_id: a.answer for a in answers}
+    answer_map = {a.question_id: a.value for a in answers}
     documents = calls.call(
         planner.write_spec, spec.display_name, spec.description, answer_map, feedback, revision
     )

@@ -7,8 +7,10 @@ A refused push does not fail the run: its code is built, verified, on main and
 tagged (clonable), only the copy elsewhere is missing. The run ends succeeded
 with the condition Published=False (reason PublishFailed), status.publish
 {phase: failed, message}, a Warning Event PublishFailed, the journal event
-PUBLISH_FAILED and the reason at the end of its message; fixing the remote or
-the Secret and starting a new run publishes again (the push carries all history).
+PUBLISH_FAILED and the reason at the end of its message - for a failed push
+itself one generic reason, with git's own words in the operator's log only;
+fixing the remote or the Secret and starting a new run publishes again (the
+push carries all history).
 A push that went through: status.publish {phase: succeeded, url, branch, commit,
 pushedAt}, Published=True, Event Published, PUBLISH_COMPLETED.
 
@@ -88,10 +90,13 @@ async def deliver(ctx: RunContext) -> str:
             credentials,
             allow_http=ctx.settings.publish_allow_http,
             timeout=ctx.settings.publish_timeout_seconds,
+            allow_private_targets=ctx.settings.publish_allow_private_targets,
         )
     except publish.PublishError as exc:
+        # The tenant reads str(exc); what the network answered (exc.detail) stays in
+        # this log: it would tell closed, open and TLS ports apart (publish.py).
         reason = str(exc)
-        log.warning("run %s/%s: publishing to %s failed: %s", ctx.ns, ctx.name, where, reason)
+        log.warning("run %s/%s: publishing to %s failed: %s", ctx.ns, ctx.name, where, exc.detail)
         await _record(
             ctx,
             PublishStatus(phase="failed", url=target.url, branch=target.branch, message=reason),
