@@ -270,7 +270,8 @@ def test_previews_expire_each_swept_by_one_of_two_replicas(
             text = proc.log_path.read_text()
             for line in re.findall(r"stopped \d+ expired preview\(s\): ([^\"\n]+)", text):
                 swept += [part.strip() for part in line.split(",")]
-        assert sorted(swept) == sorted(made), swept
+        # (Previews of earlier tests in this database may expire meanwhile too.)
+        assert sorted(i for i in swept if i in made) == sorted(made), swept
     finally:
         for http in clients:
             http.close()
