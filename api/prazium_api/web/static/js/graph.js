@@ -17,7 +17,7 @@ export class TaskGraph {
     this.nodes = new Map(); // api task id -> {group, phaseText}
   }
 
-  // tasks: [{id (api id), slug, dependencies: [api ids], status, mergePosition}]
+  // tasks: [{id (api id), slug, dependencies: [api ids], status, mergePosition, duration}]
   render(tasks) {
     const graph = new window.dagre.graphlib.Graph();
     graph.setGraph({ rankdir: "LR", nodesep: 24, ranksep: 56, marginx: 12, marginy: 12 });
@@ -59,7 +59,7 @@ export class TaskGraph {
       const box = graph.node(task.id);
       const x = box.x - NODE_W / 2;
       const y = box.y - NODE_H / 2;
-      const phaseText = svg("text", { x: x + 10, y: y + 44, class: "node-phase" }, task.status);
+      const phaseText = svg("text", { x: x + 10, y: y + 44, class: "node-phase" }, phaseLine(task.status, task.duration));
       const group = svg(
         "g",
         {
@@ -68,6 +68,7 @@ export class TaskGraph {
           role: "button",
           "data-task-id": task.id,
           "data-phase": task.status,
+          "data-duration": task.duration || "",
           onclick: () => this.onSelect(task.id),
           onkeydown: (event) => {
             if (event.key === "Enter" || event.key === " ") {
@@ -81,7 +82,7 @@ export class TaskGraph {
         svg("text", { x: x + NODE_W - 10, y: y + 22, class: "node-merge", "text-anchor": "end" }, task.mergePosition ? `#${task.mergePosition}` : ""),
         phaseText,
       );
-      this.nodes.set(task.id, { group, phaseText, task });
+      this.nodes.set(task.id, { group, phaseText, task: { ...task } });
       root.append(group);
     }
     this.container.replaceChildren(root);
@@ -90,10 +91,24 @@ export class TaskGraph {
   setPhase(taskId, phase) {
     const node = this.nodes.get(taskId);
     if (!node) return;
+    node.task.status = phase;
     node.group.setAttribute("class", `node phase-${phase}`);
     node.group.setAttribute("data-phase", phase);
-    node.phaseText.textContent = phase;
+    node.phaseText.textContent = phaseLine(phase, node.task.duration);
   }
+
+  // How long the task took (or has been running), e.g. "0.17 s"; "" for none.
+  setDuration(taskId, text) {
+    const node = this.nodes.get(taskId);
+    if (!node) return;
+    node.task.duration = text;
+    node.group.setAttribute("data-duration", text || "");
+    node.phaseText.textContent = phaseLine(node.task.status, text);
+  }
+}
+
+function phaseLine(phase, duration) {
+  return duration ? `${phase} · ${duration}` : phase;
 }
 
 function truncate(text, length) {
