@@ -136,6 +136,7 @@ api:
     image: $prazium_image
     serviceType: NodePort
     urlTemplate: "http://127.0.0.1:{nodePort}"
+    data: {mode: none}   # no provisioner for a preview's claim on this node
 database:
   bundled:
     image: {repository: ${postgres_image%:*}, tag: "${postgres_image##*:}", pullPolicy: Never}

@@ -32,9 +32,10 @@ service_env() {
       esac
     done < <("$PRAZIUM_ROOT/scripts/node.sh" env)
     # Previews on the node: the local image (it has Python; no registry to pull
-    # python:3.11-slim from), reached from the host on a NodePort through kube-proxy.
+    # python:3.11-slim from), reached from the host on a NodePort through kube-proxy,
+    # their data in a directory each under the data dir (no provisioner here).
     export PRAZIUM_DEPLOY_IMAGE=$PRAZIUM_WORKER_IMAGE PRAZIUM_DEPLOY_SERVICE_TYPE=NodePort
-    export PRAZIUM_DEPLOY_URL_TEMPLATE='http://127.0.0.1:{nodePort}'
+    export PRAZIUM_DEPLOY_URL_TEMPLATE='http://127.0.0.1:{nodePort}' PRAZIUM_DEPLOY_DATA=host
   fi
 }
 

@@ -22,6 +22,7 @@ from prazium_api.contract import errors, openapi
 from prazium_api.db import Database
 from prazium_api.db import unavailable as database_unavailable
 from prazium_api.exports import records as exports_store
+from prazium_api.previews import expiry as preview_expiry
 from prazium_api.routers import (
     auth,
     deployments,
@@ -70,15 +71,20 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if settings.read_cache:
         # Reads fall back to the apiserver until (and whenever) an informer is not synced.
         await anyio.to_thread.run_sync(informers.start)
-    reaper = asyncio.get_running_loop().create_task(
-        _reap_exports(
-            database, settings.export_stale_seconds, settings.export_reap_interval_seconds
-        )
-    )
+    loop = asyncio.get_running_loop()
+    chores = [
+        loop.create_task(
+            _reap_exports(
+                database, settings.export_stale_seconds, settings.export_reap_interval_seconds
+            )
+        ),
+        loop.create_task(_sweep_previews(settings, database)),
+    ]
     yield
-    reaper.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await reaper
+    for chore in chores:
+        chore.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await chore
     informers.stop()
     await gate.stop()  # what it counted in process reaches PostgreSQL
     await hub.stop()
@@ -93,6 +99,16 @@ async def _reap_exports(database: Database, stale_seconds: float, interval: floa
         except Exception as exc:  # the database may be down; try again later
             log.warning("export reaper: %s", exc.__class__.__name__)
         await asyncio.sleep(interval)
+
+
+async def _sweep_previews(settings: ApiSettings, database: Database) -> None:
+    """Expired previews stopped, stops cut short finished (previews/expiry.py)."""
+    while True:
+        try:
+            await anyio.to_thread.run_sync(preview_expiry.sweep, settings, database)
+        except Exception as exc:  # the database or the apiserver may be down
+            log.warning("preview sweep: %s", exc.__class__.__name__)
+        await asyncio.sleep(settings.deploy_sweep_interval_seconds)
 
 
 def create_app(settings: ApiSettings | None = None) -> FastAPI:

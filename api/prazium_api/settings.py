@@ -82,6 +82,24 @@ class ApiSettings(KitSettings):
     # The preview's Service type: ClusterIP, or NodePort to reach it on the nodes'
     # addresses (the local node: http://127.0.0.1:{nodePort}).
     deploy_service_type: Literal["ClusterIP", "NodePort"] = "ClusterIP"
+    # A preview is stopped (its Kubernetes objects and data removed) this long after
+    # it was made; DELETE .../deployments/{id} stops it sooner.
+    deploy_ttl_seconds: int = Field(default=24 * 3600, ge=1)
+    # How often each replica looks for expired previews (previews/expiry.py: replicas
+    # share the work through row locks, so running it on every replica is safe).
+    deploy_sweep_interval_seconds: float = Field(default=60.0, gt=0)
+    # Where a preview keeps the app's data (APP_DATABASE, a SQLite file under /data in
+    # the Pod) so that it outlives a restart of the Pod; removed when the preview stops.
+    #   claim: a PersistentVolumeClaim per preview, of deploy_data_storage_class (empty:
+    #          the cluster's default StorageClass), deploy_data_size large;
+    #   host:  a directory per preview under deploy_data_host_dir (empty: <data_dir>/previews)
+    #          behind a hostPath PersistentVolume bound to the preview's claim - for a
+    #          single node whose filesystem the API shares (make up, the test stack);
+    #   none:  an emptyDir, gone with the Pod.
+    deploy_data: Literal["claim", "host", "none"] = "claim"
+    deploy_data_size: str = "256Mi"
+    deploy_data_storage_class: str = ""
+    deploy_data_host_dir: str = ""
     # In a cluster (the Helm chart): the ClusterRole that create-key binds to the API's
     # ServiceAccount ("<namespace>/<name>") in each tenant namespace, so the API's rights
     # on workloads hold in tenant namespaces only. Empty (a local run with an admin

@@ -210,6 +210,37 @@ def test_sse_resumes_after_last_event_id_across_an_api_restart(
     assert seen == [f"evt_{i}" for i in appended], (seen, appended)
 
 
+def test_sse_gives_each_events_time_when_asked(
+    http: httpx.Client, api: str, api_key: str, namespace: str, run: str, db: psycopg.Connection
+) -> None:
+    """?timestamps=true (the dashboard's timeline): each frame's data also carries the
+    event's createdAt, the same as the list's; without it the data is the contract's."""
+    _append(db, namespace, "TASK_STARTED", "task-001", slug="ui-shell")
+    _append(db, namespace, "RUN_COMPLETED")
+    listed = http.get(f"{RUN_URL}/events").json()["data"]
+    headers = {"Authorization": f"Bearer {api_key}"}
+    received = {}
+    for timestamps in (True, False):
+        with httpx.stream(
+            "GET",
+            f"{api}/v1{RUN_URL}/events/stream",
+            params={"timestamps": "true"} if timestamps else {},
+            headers=headers,
+            timeout=20,
+        ) as response:
+            received[timestamps] = list(frames(response))
+    assert [f.data for f in received[True]] == [
+        {"taskId": "task_001", "slug": "ui-shell", "createdAt": listed[0]["createdAt"]},
+        {"createdAt": listed[1]["createdAt"]},
+    ]
+    assert [f.data for f in received[False]] == [{"taskId": "task_001", "slug": "ui-shell"}, {}]
+    assert_error(
+        http.get(f"{RUN_URL}/events/stream", params={"timestamps": "maybe"}),
+        400,
+        "VALIDATION_ERROR",
+    )
+
+
 def test_sse_for_unknown_run_is_404_and_needs_auth(http: httpx.Client, api: str, run: str) -> None:
     assert_error(http.get("/projects/proj_shop/runs/run_nope/events/stream"), 404, "NOT_FOUND")
     assert_error(httpx.get(f"{api}/v1{RUN_URL}/events/stream"), 401, "UNAUTHORIZED")

@@ -56,6 +56,7 @@ WAITS_FOR_OPERATOR = {
     ("POST", "/v1/projects/{projectId}/regenerate"),
     ("POST", "/v1/projects/{projectId}/runs"),
     ("POST", "/v1/projects/{projectId}/runs/{runId}/retry"),
+    ("POST", "/v1/projects/{projectId}/unarchive"),
 }
 
 

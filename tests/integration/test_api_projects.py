@@ -10,6 +10,7 @@ import pytest
 from prazium_kit.kube import GROUP, VERSION
 from tests.support import apistate
 from tests.support.apistate import assert_error
+from tests.support.services import ServiceProcess
 
 pytestmark = pytest.mark.integration
 
@@ -76,8 +77,17 @@ def test_list_paginates_filters_and_searches(http: httpx.Client, namespace: str)
     assert [p["id"] for p in archived["data"]] == [ids[0]]
     assert archived["pagination"]["total"] == 1
 
+    # The contract's list has archived projects in it; archived=false leaves them out.
+    assert ids[0] in {p["id"] for p in everything}
+    active = http.get("/projects", params={"archived": "false", "pageSize": 100}).json()
+    assert ids[0] not in {p["id"] for p in active["data"]}
+    assert active["pagination"]["total"] == 5
+    only = http.get("/projects", params={"archived": "true"}).json()["data"]
+    assert [p["id"] for p in only] == [ids[0]]
+
     assert_error(http.get("/projects", params={"pageSize": 101}), 400, "VALIDATION_ERROR")
     assert_error(http.get("/projects", params={"page": 0}), 400, "VALIDATION_ERROR")
+    assert_error(http.get("/projects", params={"archived": "maybe"}), 400, "VALIDATION_ERROR")
     assert_error(http.get("/projects", params={"status": "nope"}), 400, "VALIDATION_ERROR")
 
 
@@ -274,3 +284,30 @@ def test_session_cookie_login_and_logout(api: str, api_key: str) -> None:
             401,
             "UNAUTHORIZED",
         )
+
+
+def test_unarchive_gives_the_project_its_phase_back(
+    http: httpx.Client, operator: ServiceProcess
+) -> None:
+    project = _create(http)
+    base = f"/projects/{project['id']}"
+    questions = http.post(f"{base}/clarify")
+    assert questions.status_code == 200, questions.text
+    # Not archived: answered as it is.
+    same = http.post(f"{base}/unarchive")
+    assert same.status_code == 200, same.text
+    assert same.json()["data"] == {"id": project["id"], "status": "clarifying"}
+
+    http.delete(base)
+    assert http.get(base).json()["data"]["status"] == "archived"
+    assert_error(http.post(f"{base}/clarify"), 409, "CONFLICT")
+    back = http.post(f"{base}/unarchive")
+    assert back.status_code == 200, back.text
+    assert back.json()["data"] == {"id": project["id"], "status": "clarifying"}
+    assert http.get(base).json()["data"]["status"] == "clarifying"
+    assert http.post(f"{base}/clarify").status_code == 200  # writable again
+    listed = http.get("/projects", params={"archived": "false"}).json()["data"]
+    assert project["id"] in {p["id"] for p in listed}
+
+    assert_error(http.post("/projects/proj_nope-abcdef/unarchive"), 404, "NOT_FOUND")
+    assert_error(http.post("/projects/not-an-id/unarchive"), 404, "NOT_FOUND")

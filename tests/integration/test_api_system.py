@@ -1,4 +1,5 @@
-"""Deployments, admin stats, rate limits and the OpenAPI document over real HTTP."""
+"""Admin stats, rate limits and the OpenAPI document over real HTTP (previews:
+test_api_previews.py)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,6 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
-from kubernetes import client
-from kubernetes.client.exceptions import ApiException
 
 from prazium_api.auth.keys import digest
 from tests.support import apistate
@@ -36,69 +35,6 @@ def built(namespace: str, data_dir: Path, tmp_path: Path) -> str:
         namespace, "notes", "notes-r1", {"runNumber": 1, "phase": "succeeded", "mergedCommit": sha}
     )
     return sha
-
-
-def test_kubernetes_preview_deploy_status_and_teardown(
-    http: httpx.Client, namespace: str, built: str
-) -> None:
-    refused = assert_error(
-        http.post(
-            "/projects/proj_notes/deploy", json={"runId": "run_notes-r1", "provider": "railway"}
-        ),
-        400,
-        "VALIDATION_ERROR",
-    )
-    assert "kubernetes" in refused["message"]
-    assert refused["details"]["configured"] == ["kubernetes"]
-
-    created = http.post(
-        "/projects/proj_notes/deploy", json={"runId": "run_notes-r1", "provider": "kubernetes"}
-    )
-    assert created.status_code == 202, created.text
-    data = created.json()["data"]
-    assert data["status"] == "deploying" and data["provider"] == "kubernetes"
-    dep_id = data["deploymentId"]
-    name = "pzd-" + dep_id.removeprefix("dep_")
-
-    apps, core = client.AppsV1Api(), client.CoreV1Api()
-    deployment = apps.read_namespaced_deployment(name, namespace)
-    pod = deployment.spec.template.spec
-    assert pod.security_context.run_as_non_root is True
-    assert pod.security_context.seccomp_profile.type == "RuntimeDefault"
-    container = pod.containers[0]
-    assert container.command == ["python", "-m", "app"]
-    assert container.security_context.allow_privilege_escalation is False
-    assert container.security_context.read_only_root_filesystem is True
-    assert container.security_context.capabilities.drop == ["ALL"]
-    assert deployment.metadata.owner_references[0].name == "notes"
-    config_map = core.read_namespaced_config_map(name, namespace)
-    assert APP_FILES["app/server.py"].decode() in config_map.data.values()
-    assert len(config_map.binary_data) == 1
-    assert {i.path for i in pod.volumes[0].config_map.items} == set(APP_FILES)
-    service = core.read_namespaced_service(name, namespace)
-    assert service.spec.ports[0].port == 80
-
-    status = http.get(f"/projects/proj_notes/deployments/{dep_id}").json()["data"]
-    assert status["status"] == "deploying" and status["url"] is None  # no kubelet here
-
-    # The local control plane has no kubelet: the pod never runs, so the preview
-    # stays "deploying" (the deployment controller owns .status; mapping of
-    # availability to live/failed is covered in tests/unit/test_api_deploy.py).
-    assert deployment.spec.template.spec.containers[0].image == "python:3.11-slim"
-
-    gone = http.delete(f"/projects/proj_notes/deployments/{dep_id}")
-    assert gone.json()["data"] == {"id": dep_id, "status": "stopped"}
-    for read in (
-        lambda: core.read_namespaced_config_map(name, namespace),
-        lambda: core.read_namespaced_service(name, namespace),
-    ):
-        with pytest.raises(ApiException) as raised:
-            read()
-        assert raised.value.status == 404
-    assert (
-        http.get(f"/projects/proj_notes/deployments/{dep_id}").json()["data"]["status"] == "stopped"
-    )
-    assert_error(http.get("/projects/proj_notes/deployments/dep_nope"), 404, "NOT_FOUND")
 
 
 def test_admin_stats_count_real_objects_and_need_an_admin_key(

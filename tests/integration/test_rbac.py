@@ -217,11 +217,27 @@ def test_api_workload_rights_exist_only_in_tenant_namespaces_it_set_up(
         assert _can_i(
             stack, Path(stack.kubeconfig), "--as", api_user, "delete", "services", "-n", tenant
         )
+        # A preview's data claim, in the tenant's namespace; never a PersistentVolume.
+        for verb in ("create", "delete"):
+            assert _can_i(
+                stack,
+                Path(stack.kubeconfig),
+                "--as",
+                api_user,
+                verb,
+                "persistentvolumeclaims",
+                "-n",
+                tenant,
+            )
+        assert not _can_i(
+            stack, Path(stack.kubeconfig), "--as", api_user, "create", "persistentvolumes"
+        )
         for other in ("kube-system", "default", namespace):
             for verb, resource in (
                 ("delete", "configmaps"),
                 ("create", "deployments.apps"),
                 ("delete", "services"),
+                ("create", "persistentvolumeclaims"),
                 ("get", "secrets"),
             ):
                 assert not _can_i(

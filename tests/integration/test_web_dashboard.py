@@ -1,12 +1,15 @@
 """The web dashboard in a real browser (Debian's Chromium, headless) against the
 real API and operator: sign in, create a project, answer, approve, start a run,
 watch the graph's nodes turn succeeded without a reload - through an API restart
-that drops the event stream, resumed with Last-Event-ID - open a task's log and a
-generated file, download the export, see the admin stats, sign out; and what a
-page asks of the shell (redraw, an error, signing out on a 401). Nothing but
-the API's address is reachable from the browser; axe-core finds no serious or
-critical violation on any page; screenshots of each page land in
-.dev/test-artifacts/web."""
+that drops the event stream, resumed with Last-Event-ID - with each event's time
+and each task's duration; open a task's panel at its own URL, its log as lines
+(raw JSON behind a toggle), a generated file in the tree of the run's commit;
+download the export, find it and the preview again after a reload; a phone's
+width; the archived filter and unarchive; previews listed, stopped and expired;
+see the admin stats, sign out; and what a page asks of the shell (redraw, an
+error, signing out on a 401). Nothing but the API's address is reachable from the
+browser; axe-core finds no serious or critical violation on any page; screenshots
+of each page land in .dev/test-artifacts/web."""
 
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 from websockets.sync.client import connect as ws_connect
 
-from tests.support import browser
+from tests.support import apistate, browser
 from tests.support.services import ServiceProcess, Stack, start_api
 
 pytestmark = pytest.mark.integration
@@ -58,6 +61,13 @@ def _until_shown(page: Page, button: str, shown: Locator, tries: int = 4) -> Non
 def _shot(page: Page, name: str) -> None:
     _accessible(page, name)
     browser.screenshot(page, name)
+
+
+def _seconds(text: str) -> float:
+    """A duration as the dashboard writes it ("0.17 s", "4.2 s", "38 s") in seconds."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?) s", text.strip())
+    assert match, f"not a duration in seconds: {text!r}"
+    return float(match.group(1))
 
 
 # One browser session through the whole flow, a template build included: longer than
@@ -114,10 +124,15 @@ def test_dashboard_end_to_end(
                     expect(form.locator(f".question[data-type={kind}]").first).to_be_visible()
                 form.locator(".question[data-type=multi_choice] input[type=checkbox]").first.check()
                 form.locator(".question[data-type=text] textarea").first.fill("Slack")
+                count = form.locator(".question").count()
+                expect(page.locator("#questions-count")).to_have_text(
+                    f"{count} {'question' if count == 1 else 'questions'} before the spec is"
+                    " written."
+                )
                 _shot(page, "02-questions")
                 # The four documents as Markdown, with the version; regenerate; approve.
                 _until_shown(page, "Submit answers", page.locator("#spec-version"))
-                expect(page.locator("#spec-version")).to_have_text("Version 1")
+                expect(page.locator("#spec-version")).to_have_text("Spec version 1")
                 tabs = page.get_by_role("tab")
                 expect(tabs).to_have_count(4)
                 expect(page.locator("#doc-view h1").first).to_be_visible()
@@ -140,7 +155,7 @@ def test_dashboard_end_to_end(
                 _until_shown(
                     page,
                     "Regenerate spec",
-                    page.locator("#spec-version:not(:text-is('Version 1'))"),
+                    page.locator("#spec-version:not(:text-is('Spec version 1'))"),
                 )
                 page.get_by_role("button", name="Approve spec").click()
                 expect(page.get_by_role("button", name="Start a run")).to_be_visible()
@@ -187,21 +202,92 @@ def test_dashboard_end_to_end(
                 )
                 # Resumed after the drop: every event once, in order, none lost.
                 assert shown == [e["id"] for e in journal]
+                # Each event with its time, the journal's.
+                times = page.locator("#timeline li time").evaluate_all(
+                    "items => items.map(t => t.getAttribute('datetime'))"
+                )
+                assert times == [e["createdAt"] for e in journal]
                 expect(page.locator("#verification")).to_contain_text("passed")
+                # Each node says how long its task took: the attempt as its worker
+                # measured it (TASK_COMPLETED's durationSeconds).
+                measured = {
+                    e["taskId"]: e["payload"]["durationSeconds"]
+                    for e in journal
+                    if e["eventType"] == "TASK_COMPLETED"
+                }
+                assert len(measured) == total
+                for task_id, worker_seconds in measured.items():
+                    node = page.locator(f'#graph g.node[data-task-id="{task_id}"]')
+                    shown_duration = node.get_attribute("data-duration") or ""
+                    # Shown to 0.01 s below 1 s, 0.1 s below 10 s, whole seconds above.
+                    tolerance = 0.51 if worker_seconds >= 9.95 else 0.051
+                    assert abs(_seconds(shown_duration) - worker_seconds) <= tolerance, (
+                        task_id,
+                        shown_duration,
+                        worker_seconds,
+                    )
+                    expect(node.locator(".node-phase")).to_have_text(
+                        f"succeeded · {shown_duration}"
+                    )
+                expect(page.locator("#run-spec-version")).to_have_text("spec version 2")
                 _shot(page, "04-run")
 
-                # A task's panel by keyboard, with its log and its files.
+                # A task's panel by keyboard, at its own URL, with its log and its files.
+                first_task = nodes.first.get_attribute("data-task-id")
+                node_duration = nodes.first.get_attribute("data-duration")
                 nodes.first.focus()
                 page.keyboard.press("Enter")
                 panel = page.locator("#task-panel")
                 expect(panel).to_be_visible()
+                expect(page).to_have_url(
+                    re.compile(f"#/projects/{project_id}/runs/{run_id}/tasks/{first_task}$")
+                )
                 expect(panel.locator("#task-status")).to_have_text("succeeded")
                 expect(panel).to_contain_text("feat/")
+                # One source for the duration: the node's, and the log's last line.
+                expect(panel.locator("#task-duration")).to_have_text(node_duration or "")
+                commit = panel.locator("#task-commit")
+                assert len(commit.inner_text()) == 12
+                assert len(commit.get_attribute("title") or "") == 40
                 if has_logs:
-                    expect(panel.locator("#task-log")).not_to_be_empty(timeout=30_000)
+                    log = panel.locator("#task-log")
+                    expect(log.locator("li").first).to_be_visible(timeout=30_000)
+                    # time · level · message, the raw JSON behind the toggle.
+                    expect(log.locator("li").first).to_have_text(
+                        re.compile(r"^\d\d:\d\d:\d\d\.\d{3} · INFO · task ")
+                    )
+                    expect(log).to_contain_text(f"succeeded · took {node_duration}")
+                    raw = panel.locator("#task-log-raw")
+                    expect(raw).to_be_hidden()
+                    panel.get_by_role("button", name="Show raw JSON").click()
+                    expect(raw).to_be_visible()
+                    expect(log).to_be_hidden()
+                    first_line = raw.inner_text().splitlines()[0]
+                    assert json.loads(first_line)["level"] == "INFO"
+                    _shot(page, "05b-task-log-raw")
+                    panel.get_by_role("button", name="Show as lines").click()
+                    expect(log).to_be_visible()
                 else:  # the task logs route is another stream's; the panel says so
                     expect(panel.locator("#task-log-state")).to_contain_text("No log")
                 _shot(page, "05-task-panel")
+                # The panel's URL opens it: after a reload, and closed with the URL.
+                page.reload()
+                expect(panel).to_be_visible()
+                expect(page.locator("#task-title")).to_be_visible()
+                expect(panel.locator("#task-status")).to_have_text("succeeded")
+                panel.get_by_role("link", name="Close the task panel").click()
+                expect(panel).to_be_hidden()
+                expect(page).to_have_url(re.compile(f"/runs/{run_id}$"))
+                page.go_back()
+                expect(panel).to_be_visible()
+
+                # A file from the panel: the whole tree at the run's merged commit,
+                # the run kept in the breadcrumb.
+                with httpx.Client(
+                    base_url=f"{base}/v1", headers={"Authorization": f"Bearer {key}"}
+                ) as http:
+                    run_detail = http.get(f"/projects/{project_id}/runs/{run_id}").json()["data"]
+                merged = run_detail["mergedCommit"]
                 first_file = panel.locator(
                     "#files-created a", has_text=re.compile(r"[a-z]\.py$")
                 ).first
@@ -212,10 +298,24 @@ def test_dashboard_end_to_end(
                 expect(page.locator("#viewer-title")).to_have_text(file_name)
                 assert viewer.inner_text().strip()
                 expect(viewer.locator("span[class^=hljs-]").first).to_be_attached()
+                expect(page.locator("#files-crumbs")).to_contain_text("Run #1")
+                files_commit = page.locator("#files-commit")
+                expect(files_commit).to_have_text(merged[:12])
+                expect(files_commit).to_have_attribute("title", merged)
+                # The root of the merged tree: every task's files, not the first's only.
+                page.locator(".tree-path a", has_text="/").first.click()
+                expect(page.locator("#tree")).to_contain_text("README.md")
+                expect(page.locator("#tree")).to_contain_text("tests/")
+                expect(page.locator("#viewer-title")).to_have_text(file_name)  # still open
+                page.locator("#tree").get_by_role("link", name="tests/").click()
+                expect(page.locator("#tree")).to_contain_text("test_smoke.py")
+                expect(page.locator("#viewer-title")).to_have_text(file_name)  # still open
+                expect(page.locator("#files-crumbs")).to_contain_text("Run #1")
                 _shot(page, "06-file")
-                page.go_back()
+                page.get_by_role("link", name="Run #1").click()
 
-                # Export and download.
+                # Export and download; deploy a preview (no kubelet here: it stays
+                # "deploying"); after a reload both are still shown.
                 expect(page.get_by_role("button", name="Export")).to_be_visible()
                 page.get_by_role("button", name="Export").click()
                 download_link = page.locator("#download")
@@ -228,12 +328,29 @@ def test_dashboard_end_to_end(
                 archive.save_as(saved)
                 with zipfile.ZipFile(io.BytesIO(saved.read_bytes())) as unpacked:
                     assert "team-todo-run-1/README.md" in unpacked.namelist()
+                page.get_by_role("button", name="Deploy a preview").click()
+                previews = page.locator("#previews-table tbody tr")
+                expect(previews).to_have_count(1)
+                expect(previews.first).to_have_attribute("data-status", "deploying")
+                page.reload()
+                expect(page.locator("#export-list li a.download")).to_have_count(1)
+                expect(page.locator("#export-list")).to_contain_text("Download zip")
+                expect(previews).to_have_count(1)
+                expect(previews.first).to_contain_text("deploying")
 
                 # The files tree at the run's commit.
                 page.get_by_role("link", name="Browse files at this run's commit").click()
                 expect(page.locator("#tree")).to_contain_text("README.md")
                 page.locator("#tree").get_by_role("link", name="README.md").click()
                 expect(page.locator("#file-content")).to_contain_text("python -m app")
+
+                # The project page: each run's duration, the previews with their run.
+                page.goto(f"/#/projects/{project_id}")
+                run_row = page.locator(f'#runs-table tr[data-run-id="{run_id}"]')
+                expect(run_row.locator(".run-duration")).to_have_text(re.compile(r"^\d"))
+                expect(page.locator("#previews-table tbody tr")).to_have_count(1)
+                expect(page.locator("#previews-table")).to_contain_text("Run #1")
+                expect(page.locator("#spec-version")).to_have_text("Spec version 2")
 
                 # The projects list: search, filter, archive.
                 page.goto("/#/projects")
@@ -243,9 +360,11 @@ def test_dashboard_end_to_end(
                 page.get_by_label("Search").fill("Team")
                 page.get_by_role("button", name="Filter").click()
                 expect(page.locator("#project-list tbody tr")).to_have_count(1)
+                expect(page.locator("#project-count")).to_have_text("Page 1 of 1 (1 project)")
                 _shot(page, "07-projects")
 
-                # On a phone: the run page and the projects list fit the width.
+                # On a phone: the run page and the projects list fit the width, the
+                # projects' actions and the task panel stay on screen.
                 phone = chromium.new_context(
                     base_url=base, viewport=browser.PHONE, storage_state=ctx.storage_state()
                 )
@@ -256,6 +375,20 @@ def test_dashboard_end_to_end(
                 expect(small.locator('#graph g.node[data-phase="succeeded"]')).to_have_count(total)
                 assert browser.no_horizontal_overflow(small)
                 _shot(small, "08-run-phone")
+                small.locator("#graph g.node").last.click()
+                small_panel = small.locator("#task-panel")
+                expect(small_panel.locator("#task-status")).to_have_text("succeeded")
+                assert browser.in_view(small_panel), small_panel.bounding_box()
+                assert browser.in_view(small.get_by_role("link", name="Close the task panel"))
+                assert browser.no_horizontal_overflow(small)
+                _shot(small, "08b-task-panel-phone")
+                small.goto("/#/projects")
+                archive_button = small.get_by_role("button", name="Archive Team Todo")
+                expect(archive_button).to_be_visible()
+                archive_button.scroll_into_view_if_needed()
+                assert browser.in_view(archive_button), archive_button.bounding_box()
+                assert browser.no_horizontal_overflow(small)
+                _shot(small, "08c-projects-phone")
                 phone.close()
 
                 # Sign out: the session is gone.
@@ -333,6 +466,24 @@ def test_pages_redraw_report_errors_and_sign_out_through_the_shell(
             expect(page.get_by_role("button", name="Archive Old Notes")).to_have_count(0)
             expect(page.get_by_role("button", name="Archive Kept Notes")).to_be_visible()
             expect(notice).to_have_text("Archived Old Notes.")
+            # The default list leaves archived projects out; "archived projects" shows
+            # them, with Unarchive, which gives the project its phase back.
+            expect(page.locator("#project-list")).not_to_contain_text("Old Notes")
+            page.get_by_label("Show").select_option("archived")
+            expect(page).to_have_url(re.compile(r"show=archived"))
+            expect(page.locator("#project-list tbody tr")).to_have_count(1)
+            expect(page.locator("#project-list")).to_contain_text("Old Notes")
+            _shot(page, "10-archived")
+            page.get_by_role("button", name="Unarchive Old Notes").click()
+            # (The operator may have written its questions meanwhile: draft or clarifying.)
+            expect(notice).to_have_text(
+                re.compile(r"^Unarchived Old Notes \((draft|clarifying)\)\.$")
+            )
+            expect(page.locator("#project-list")).to_contain_text("No archived projects match")
+            page.get_by_label("Show").select_option("active")
+            expect(page.get_by_role("button", name="Archive Old Notes")).to_be_visible()
+            page.get_by_label("Show").select_option("all")
+            expect(page.locator("#project-list tbody tr")).to_have_count(2)
 
             # A refused write: the API's code and message in the notice, still signed in.
             page.get_by_label("Name").fill("Short")
@@ -384,5 +535,100 @@ def test_cookie_writes_need_the_csrf_token(
                 reply = json.loads(ws.recv(timeout=10))
                 refused = reply.get("error", {}).get("code") == "UNAUTHORIZED"
                 assert refused is not authenticated, (origin, reply)
+    finally:
+        api.stop()
+
+
+def test_previews_are_listed_stopped_and_expire_on_the_run_and_project_pages(
+    stack: Stack,
+    namespace: str,
+    data_dir: Path,
+    tmp_path: Path,
+    make_key: Callable[..., str],
+) -> None:
+    """A built run's preview from the run page: deployed once however often the
+    button is pressed, listed with its age and expiry, stopped, deployed afresh, and
+    seen to expire (the pages poll) on the run page and the project page. No kubelet
+    here: previews stay "deploying" (test_previews_node.py runs them for real)."""
+    key = make_key(namespace, "enterprise")
+    apistate.create_project(namespace, "notes", "Notes")
+    files = {"README.md": b"# Notes\n", "app/__main__.py": b"print('notes')\n"}
+    _, sha = apistate.make_repo(data_dir, namespace, "notes", files, tmp_path)
+    for number in (1, 2):
+        apistate.create_run(
+            namespace,
+            "notes",
+            f"notes-r{number}",
+            {"runNumber": number, "phase": "succeeded", "mergedCommit": sha},
+        )
+    api, base = start_api(
+        stack,
+        data_dir,
+        tmp_path / "logs",
+        PRAZIUM_DEPLOY_TTL_SECONDS="45",
+        PRAZIUM_DEPLOY_SWEEP_INTERVAL_SECONDS="1",
+    )
+    try:
+        with browser.chromium() as chromium, browser.context(chromium, base) as (ctx, _):
+            page = ctx.new_page()
+            page_errors: list[str] = []
+            page.on("pageerror", lambda e: page_errors.append(str(e)))
+            page.on("dialog", lambda dialog: dialog.accept())
+            page.goto("/")
+            page.get_by_label("API key").fill(key)
+            page.get_by_role("button", name="Sign in").click()
+            expect(page.get_by_role("heading", name="Projects", exact=True)).to_be_visible()
+
+            page.goto("/#/projects/proj_notes/runs/run_notes-r1")
+            expect(page.locator("#previews")).to_contain_text("This run has no preview.")
+            deploy = page.get_by_role("button", name="Deploy a preview")
+            deploy.click()
+            rows = page.locator("#previews-table tbody tr")
+            expect(rows).to_have_count(1)
+            first = rows.first.get_attribute("data-deployment-id")
+            expect(rows.first).to_contain_text("deploying")
+            expect(rows.first.locator("td[data-label=Age] time")).to_be_visible()
+            expect(rows.first.locator("td[data-label=Expires]")).to_contain_text("in ")
+            # Again: the same preview, not a second one.
+            deploy.click()
+            expect(page.locator("#deploy-result")).to_have_text(
+                f"This run's preview is {first} (deploying)."
+            )
+            expect(rows).to_have_count(1)
+            _shot(page, "11-previews")
+
+            # Stop it; a new one replaces it on the next deploy.
+            page.get_by_role("button", name=f"Stop preview {first}").click()
+            stopped = page.locator(f'tr[data-deployment-id="{first}"]')
+            expect(stopped).to_have_attribute("data-status", "stopped")
+            expect(stopped).to_contain_text("stopped by request")
+            expect(page.get_by_role("button", name=f"Stop preview {first}")).to_have_count(0)
+            deploy.click()
+            expect(rows).to_have_count(2)
+            second = rows.first.get_attribute("data-deployment-id")
+            assert second != first
+            # The other run's preview, for the project page's list.
+            with httpx.Client(
+                base_url=f"{base}/v1", headers={"Authorization": f"Bearer {key}"}
+            ) as http:
+                other = http.post(
+                    "/projects/proj_notes/deploy",
+                    json={"runId": "run_notes-r2", "provider": "kubernetes"},
+                )
+                assert other.status_code == 202, other.text
+
+            page.goto("/#/projects/proj_notes")
+            listed = page.locator("#previews-table tbody tr")
+            expect(listed).to_have_count(3)
+            expect(page.locator("#previews-table")).to_contain_text("Run #2")
+            expect(page.locator("#previews-table")).to_contain_text("Run #1")
+            _shot(page, "12-project-previews")
+
+            # Expiry: the page polls and shows it, without a reload.
+            page.goto("/#/projects/proj_notes/runs/run_notes-r1")
+            expired = page.locator(f'tr[data-deployment-id="{second}"]')
+            expect(expired).to_have_attribute("data-status", "stopped", timeout=120_000)
+            expect(expired).to_contain_text("expired after 45 s")
+            assert page_errors == [], page_errors
     finally:
         api.stop()

@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from playwright.sync_api import Browser, BrowserContext, Page, Route, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, Route, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[2]
 AXE = ROOT / ".dev" / "web-test" / "axe.min.js"  # scripts/web-assets.sh puts it there
 ARTIFACTS = Path(os.environ.get("PRAZIUM_TEST_ARTIFACTS", ROOT / ".dev" / "test-artifacts")) / "web"
 LAPTOP = {"width": 1366, "height": 900}
-PHONE = {"width": 390, "height": 844}
+PHONE = {"width": 375, "height": 812}  # a small phone (iPhone SE/mini widths)
 
 
 def chromium_path() -> str:
@@ -92,3 +92,15 @@ def serious_violations(page: Page) -> list[dict[str, Any]]:
 
 def no_horizontal_overflow(page: Page) -> bool:
     return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"))
+
+
+def in_view(locator: Locator) -> bool:
+    """Whether the element's box lies wholly inside the viewport as it is scrolled now:
+    on screen, nothing of it cut off to any side."""
+    return bool(
+        locator.evaluate(
+            "e => { const r = e.getBoundingClientRect();"
+            " return r.width > 0 && r.height > 0 && r.left >= -1 && r.top >= -1"
+            " && r.right <= window.innerWidth + 1 && r.bottom <= window.innerHeight + 1; }"
+        )
+    )

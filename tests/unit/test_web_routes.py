@@ -3,6 +3,9 @@ file outside static/), the docs pages on local assets, the CSRF and origin check
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -77,3 +80,19 @@ def test_cookie_writes_need_the_sessions_token() -> None:
         with pytest.raises(ApiError) as refused:
             authn.check_csrf(_scope("DELETE", headers), session)
         assert refused.value.code == "FORBIDDEN"
+
+
+def test_every_module_a_page_imports_is_served(client: TestClient) -> None:
+    """The dashboard has no build step: each relative import of each module must be a
+    file /static serves (a missing one would blank the page in the browser)."""
+    js = Path(web.__file__).parent / "static" / "js"
+    imported = {
+        target
+        for module in js.glob("*.js")
+        for target in re.findall(r'from "\./([\w-]+\.js)"', module.read_text())
+    }
+    assert {"previews.js", "logview.js", "nav.js"} <= imported
+    for name in sorted(imported):
+        answer = client.get(f"/static/js/{name}")
+        assert answer.status_code == 200, name
+        assert answer.headers["content-type"].startswith("text/javascript"), name

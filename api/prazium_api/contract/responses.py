@@ -168,6 +168,11 @@ class ProjectArchived(Schema):
     status: Literal["archived"]
 
 
+class ProjectUnarchived(Schema):
+    id: str
+    status: ProjectPhase = Field(description="the phase the project is back in")
+
+
 class Questions(Schema):
     questions: list[Question]
 
@@ -336,6 +341,11 @@ class ExportStatus(Schema):
     error: str | None = Field(default=None, description="once failed")
 
 
+class ExportListItem(ExportStatus):
+    runId: str = Field(description="the run whose merged code the archive holds")
+    createdAt: Timestamp
+
+
 DeploymentState = Literal["deploying", "live", "failed", "stopped"]
 
 
@@ -350,8 +360,17 @@ class Deployment(Schema):
     status: DeploymentState
     provider: str
     url: str | None = Field(description="set while the preview is live")
-    runId: str
+    runId: str = Field(description="the run whose merged commit the preview runs")
     createdAt: Timestamp
+    expiresAt: Timestamp = Field(
+        description="when the preview stops by itself (PRAZIUM_DEPLOY_TTL_SECONDS after createdAt)"
+    )
+    stoppedAt: Timestamp | None = Field(
+        default=None, description="when its objects and data were removed, once stopped"
+    )
+    message: str | None = Field(
+        default=None, description="why it failed or stopped (expired, stopped by a request)"
+    )
 
 
 class DeploymentStopped(Schema):

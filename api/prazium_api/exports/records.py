@@ -17,7 +17,7 @@ import logging
 from pathlib import Path
 
 from prazium_api.contract.errors import ApiError
-from prazium_api.contract.responses import ExportFormat, ExportState
+from prazium_api.contract.responses import ExportFormat, ExportState, Page, Pagination
 from prazium_api.db import Database
 from prazium_kit.timefmt import iso_z
 
@@ -153,3 +153,37 @@ def get(
             {"reason": "EXPIRED"},
         )
     return record
+
+
+def page(
+    database: Database,
+    namespace: str,
+    project: str,
+    paging: Page,
+    stale_seconds: float,
+    run: str | None = None,
+) -> tuple[list[ExportRecord], Pagination]:
+    """A project's exports that have not expired, newest first, optionally one run's
+    (a "processing" one past stale_seconds shows as recorded until the reaper or a
+    status read fails it)."""
+    where = "namespace = %s AND project = %s AND expires_at > now()"
+    params: list[object] = [namespace, project]
+    if run is not None:
+        where += " AND run = %s"
+        params.append(run)
+    offset = (paging.page - 1) * paging.page_size
+    with database.connection() as conn:
+        counted = conn.execute(f"SELECT count(*) FROM exports WHERE {where}", params).fetchone()
+        total = int(counted[0]) if counted else 0
+        rows = conn.execute(
+            f"SELECT {_COLUMNS} FROM exports WHERE {where}"
+            " ORDER BY created_at DESC, id DESC LIMIT %s OFFSET %s",
+            [stale_seconds, *params, paging.page_size, offset],
+        ).fetchall()
+    pagination = Pagination(
+        page=paging.page,
+        pageSize=paging.page_size,
+        total=total,
+        totalPages=-(-total // paging.page_size),
+    )
+    return [ExportRecord(*row) for row in rows], pagination

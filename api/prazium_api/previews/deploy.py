@@ -3,16 +3,25 @@
 The generated app uses only the Python standard library, so no image is built:
 its files at the run's merged commit go into a ConfigMap mounted read-only into
 a stock Python image, run as an unprivileged user with the restricted Pod
-Security profile. A Deployment + ClusterIP Service in the tenant's namespace,
-all owned by the Project (archiving and deleting it cleans them up).
+Security profile. A Deployment + Service in the tenant's namespace, owned by the
+Project (deleting the Project's object removes them).
+
+The app keeps its records in a SQLite file (APP_DATABASE): the preview points it
+at /data, a volume that outlives the Pod (settings.deploy_data: a claim of the
+cluster's storage, or a directory on a single node behind a hostPath
+PersistentVolume; "none" keeps the old emptyDir). teardown() removes the volume
+with the rest, so a stopped preview leaves no data behind.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import secrets
+import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 from kubernetes import client
@@ -32,6 +41,9 @@ APP_PORT = 8000
 SERVICE_PORT = 80
 NOBODY_UID = 65534  # the stock image's unprivileged user
 LABEL_DEPLOYMENT = "prazium.io/deployment"
+PREVIEW_APP_LABEL = "prazium-preview"  # app.kubernetes.io/name of every preview object
+DATA_MOUNT = "/data"
+DATA_FILE = f"{DATA_MOUNT}/app.sqlite3"  # the generated app's APP_DATABASE
 _PYTHON_MODULE = re.compile(r"python3? -m ([A-Za-z_][\w.]*)")
 
 
@@ -59,6 +71,25 @@ def entry_command(files: dict[str, int], readme: str) -> list[str]:
     )
 
 
+@dataclass(frozen=True)
+class PreviewObjects:
+    """What a preview consists of: the app's files, its Deployment and Service, and
+    where its data lives (a claim, and for host data the volume and directory)."""
+
+    config_map: Obj
+    deployment: Obj
+    service: Obj
+    claim: Obj | None = None
+    volume: Obj | None = None  # a PersistentVolume (host data only)
+    host_dir: Path | None = None
+
+
+def host_data_dir(settings: ApiSettings, namespace: str, name: str) -> Path:
+    """A preview's directory with settings.deploy_data "host"."""
+    base = Path(settings.deploy_data_host_dir or settings.data_dir / "previews")
+    return base / namespace / name
+
+
 def manifests(
     settings: ApiSettings,
     namespace: str,
@@ -66,9 +97,10 @@ def manifests(
     project: Project,
     bare: Path,
     commit: str,
-) -> tuple[Obj, Obj, Obj]:
-    """The preview's ConfigMap (the app's files at commit), Deployment and Service,
-    owned by the project; 409 when the app is too large or has no entry point."""
+) -> PreviewObjects:
+    """The preview's objects (the app's files at commit, its Deployment, Service and
+    data volume), owned by the project; 409 when the app is too large or has no
+    entry point."""
     files = dict(repo.tree_files(bare, commit))
     total = sum(files.values())
     if total > settings.deploy_max_bytes:
@@ -82,7 +114,7 @@ def manifests(
     command = entry_command(files, readme)
     name = object_name(deployment_id)
     labels = {
-        "app.kubernetes.io/name": "prazium-preview",
+        "app.kubernetes.io/name": PREVIEW_APP_LABEL,
         "app.kubernetes.io/instance": name,
         "app.kubernetes.io/managed-by": "prazium-api",
         kube.LABEL_PROJECT: project.name,
@@ -91,14 +123,23 @@ def manifests(
     owner = [kube.owner_reference(project.obj, controller=False)]
     meta = {"name": name, "namespace": namespace, "labels": labels, "ownerReferences": owner}
     config_map, items = _config_map(meta, bare, commit, sorted(files))
+    claim, volume, host_dir = _data(settings, meta)
     selector = {"app.kubernetes.io/instance": name}
-    pod = _pod_spec(settings.deploy_image, command, name, items)
+    data_volume: Obj = (
+        {"persistentVolumeClaim": {"claimName": name}}
+        if claim is not None
+        else {"emptyDir": {"sizeLimit": settings.deploy_data_size}}
+    )
+    pod = _pod_spec(settings.deploy_image, command, name, items, data_volume)
     deployment = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": meta,
         "spec": {
             "replicas": 1,
+            # One Pod at a time: a new one starts after the old one let go of the
+            # data volume (a ReadWriteOnce claim, one SQLite writer).
+            "strategy": {"type": "Recreate"},
             "selector": {"matchLabels": selector},
             "progressDeadlineSeconds": 300,
             "template": {"metadata": {"labels": labels}, "spec": pod},
@@ -114,7 +155,44 @@ def manifests(
             "ports": [{"name": "http", "port": SERVICE_PORT, "targetPort": "http"}],
         },
     }
-    return config_map, deployment, service
+    return PreviewObjects(config_map, deployment, service, claim, volume, host_dir)
+
+
+def _data(settings: ApiSettings, meta: Obj) -> tuple[Obj | None, Obj | None, Path | None]:
+    """The preview's data claim, and with host data the PersistentVolume it binds to
+    and that volume's directory; (None, None, None) with deploy_data "none"."""
+    if settings.deploy_data == "none":
+        return None, None, None
+    name, namespace = meta["name"], meta["namespace"]
+    spec: Obj = {
+        "accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": settings.deploy_data_size}},
+    }
+    if settings.deploy_data == "claim":
+        if settings.deploy_data_storage_class:
+            spec["storageClassName"] = settings.deploy_data_storage_class
+        claim = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": meta}
+        return {**claim, "spec": spec}, None, None
+    host_dir = host_data_dir(settings, namespace, name)
+    # Bound to each other by name: no provisioner and no other claim can take it.
+    spec.update(storageClassName="", volumeName=name)
+    claim = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": meta, "spec": spec}
+    volume = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolume",
+        # Cluster-scoped: no owner in a namespace; teardown() deletes it. The name is
+        # unique across namespaces (deployment ids are the table's primary key).
+        "metadata": {"name": name, "labels": meta["labels"]},
+        "spec": {
+            "capacity": {"storage": settings.deploy_data_size},
+            "accessModes": ["ReadWriteOnce"],
+            "persistentVolumeReclaimPolicy": "Retain",
+            "storageClassName": "",
+            "hostPath": {"path": str(host_dir), "type": "Directory"},
+            "claimRef": {"namespace": namespace, "name": name},
+        },
+    }
+    return claim, volume, host_dir
 
 
 def _config_map(meta: Obj, bare: Path, commit: str, paths: list[str]) -> tuple[Obj, list[Obj]]:
@@ -141,13 +219,14 @@ def _config_map(meta: Obj, bare: Path, commit: str, paths: list[str]) -> tuple[O
     return config_map, items
 
 
-def _pod_spec(image: str, command: list[str], config_map: str, items: list[Obj]) -> Obj:
+def _pod_spec(image: str, command: list[str], config_map: str, items: list[Obj], data: Obj) -> Obj:
     """A stock Python image running the app from the read-only ConfigMap, unprivileged
-    (the restricted Pod Security profile), no service account token, small limits."""
+    (the restricted Pod Security profile), no service account token, small limits;
+    its data on the data volume (fsGroup makes a provisioned volume writable)."""
     return {
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
-        "securityContext": pod_security_context(NOBODY_UID),
+        "securityContext": pod_security_context(NOBODY_UID, fs_group=True),
         "containers": [
             {
                 "name": "app",
@@ -159,6 +238,7 @@ def _pod_spec(image: str, command: list[str], config_map: str, items: list[Obj])
                     {"name": "APP_PORT", "value": str(APP_PORT)},
                     {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},
                     {"name": "HOME", "value": "/tmp"},
+                    {"name": "APP_DATABASE", "value": DATA_FILE},
                 ],
                 "ports": [{"name": "http", "containerPort": APP_PORT}],
                 "readinessProbe": {"tcpSocket": {"port": "http"}, "periodSeconds": 5},
@@ -170,30 +250,50 @@ def _pod_spec(image: str, command: list[str], config_map: str, items: list[Obj])
                 "volumeMounts": [
                     {"name": "app", "mountPath": "/app", "readOnly": True},
                     {"name": "tmp", "mountPath": "/tmp"},
+                    {"name": "data", "mountPath": DATA_MOUNT},
                 ],
             }
         ],
         "volumes": [
             {"name": "app", "configMap": {"name": config_map, "items": items}},
             {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
+            {"name": "data", **data},
         ],
     }
 
 
-def create(namespace: str, objects: tuple[Obj, ...]) -> int | None:
+def create(namespace: str, objects: PreviewObjects) -> int | None:
     """Create the preview's objects; the Service's node port (NodePort type), else None."""
     core, apps = client.CoreV1Api(), client.AppsV1Api()
-    config_map, deployment, service = objects
+    name = objects.config_map["metadata"]["name"]
     try:
+        if objects.host_dir is not None:
+            _make_host_dir(objects.host_dir)
         # Plain manifests (dicts) are accepted and serialised as they are.
-        core.create_namespaced_config_map(namespace, config_map)  # type: ignore[arg-type]
-        apps.create_namespaced_deployment(namespace, deployment)  # type: ignore[arg-type]
-        created = core.create_namespaced_service(namespace, service)  # type: ignore[arg-type]
-    except ApiException as exc:
-        teardown(namespace, config_map["metadata"]["name"])
-        raise ApiError("INTERNAL_ERROR", f"could not create the preview ({exc.status})") from exc
+        if objects.volume is not None:
+            core.create_persistent_volume(objects.volume)  # type: ignore[arg-type]
+        if objects.claim is not None:
+            core.create_namespaced_persistent_volume_claim(namespace, objects.claim)  # type: ignore[arg-type]
+        core.create_namespaced_config_map(namespace, objects.config_map)  # type: ignore[arg-type]
+        apps.create_namespaced_deployment(namespace, objects.deployment)  # type: ignore[arg-type]
+        created = core.create_namespaced_service(namespace, objects.service)  # type: ignore[arg-type]
+    except (ApiException, OSError) as exc:
+        teardown(namespace, name, objects.volume is not None, objects.host_dir)
+        why = exc.status if isinstance(exc, ApiException) else type(exc).__name__
+        raise ApiError("INTERNAL_ERROR", f"could not create the preview ({why})") from exc
     ports = (created.spec.ports if created.spec else None) or []
     return ports[0].node_port if ports else None
+
+
+def _make_host_dir(path: Path) -> None:
+    """The preview's own data directory, writable by the app's user only. Its parents
+    must let that user through (README: previews on one node)."""
+    path.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+    path.mkdir(mode=0o700)
+    if os.geteuid() == 0:
+        os.chown(path, NOBODY_UID, NOBODY_UID)
+    else:  # a single-user stack: the Pod's user differs from the API's
+        path.chmod(0o777)
 
 
 def url(settings: ApiSettings, namespace: str, name: str, node_port: int | None = None) -> str:
@@ -235,6 +335,20 @@ def observed_status(namespace: str, name: str) -> DeploymentState | None:
     return status_of(json.loads(response.data))  # type: ignore[attr-defined]  # raw response
 
 
+def observed_statuses(namespace: str, project: str) -> dict[str, DeploymentState]:
+    """The state of each of a project's preview Deployments, by object name: one
+    list call for a page of previews (a name missing: its Deployment is gone)."""
+    selector = f"app.kubernetes.io/name={PREVIEW_APP_LABEL},{kube.LABEL_PROJECT}={project}"
+    try:
+        response = client.AppsV1Api().list_namespaced_deployment(
+            namespace, label_selector=selector, _preload_content=False
+        )
+    except ApiException as exc:
+        raise ApiError("INTERNAL_ERROR", "could not list the preview Deployments") from exc
+    found = json.loads(response.data)  # type: ignore[attr-defined]  # raw response
+    return {item["metadata"]["name"]: status_of(item) for item in found.get("items") or []}
+
+
 def status_of(found: Obj) -> DeploymentState:
     """live once a replica is available; failed when the rollout stalled; else deploying."""
     rollout = _Deployment.model_validate(found).status or _Rollout()
@@ -249,15 +363,35 @@ def status_of(found: Obj) -> DeploymentState:
     return "deploying"
 
 
-def teardown(namespace: str, name: str) -> None:
+def teardown(
+    namespace: str, name: str, host_volume: bool = False, host_dir: Path | None = None
+) -> None:
+    """Delete the preview's objects and its data (each one that exists: safe to
+    repeat); host_volume and host_dir with host data (its PersistentVolume and
+    directory). A claim's provisioned volume goes as its StorageClass says (Delete
+    for dynamic provisioners)."""
     core, apps = client.CoreV1Api(), client.AppsV1Api()
-    for delete in (
+    deletes = [
         lambda: core.delete_namespaced_service(name, namespace),
         lambda: apps.delete_namespaced_deployment(name, namespace, propagation_policy="Background"),
         lambda: core.delete_namespaced_config_map(name, namespace),
-    ):
+        lambda: core.delete_namespaced_persistent_volume_claim(name, namespace),
+    ]
+    if host_volume:
+        deletes.append(lambda: core.delete_persistent_volume(name))
+    for delete in deletes:
         try:
             delete()
         except ApiException as exc:
             if exc.status != 404:
                 raise ApiError("INTERNAL_ERROR", "could not delete the preview") from exc
+    if host_dir is not None:
+        # The Pod may still be stopping: its open files go with it, the directory now.
+        shutil.rmtree(host_dir, ignore_errors=True)
+
+
+def remove(settings: ApiSettings, namespace: str, deployment_id: str) -> None:
+    """teardown() of a preview made with these settings."""
+    name = object_name(deployment_id)
+    host = settings.deploy_data == "host"
+    teardown(namespace, name, host, host_data_dir(settings, namespace, name) if host else None)

@@ -20,6 +20,13 @@ TaskFilter = Annotated[str | None, Query(description="Filter by task (task_001)"
 Limit = Annotated[int, Query(ge=1, le=1000, description="Max events to return")]
 AfterId = Annotated[str | None, Query(description="Events after this id (evt_N)")]
 LastEventId = Annotated[str | None, Header(alias="Last-Event-ID")]
+Timestamps = Annotated[
+    bool,
+    Query(
+        description="Extension (not in the contract): also put each event's createdAt"
+        " in its data, as the list gives it (default: the contract's data, unchanged)"
+    ),
+]
 SSE_EXAMPLE = 'id: evt_7\nevent: TASK_STARTED\ndata: {"taskId":"task_001","slug":"ui-shell"}\n\n'
 
 
@@ -80,10 +87,11 @@ async def stream_events(
     settings: Settings,
     database: Db,
     last_event_id: LastEventId = None,
+    timestamps: Timestamps = False,
 ) -> StreamingResponse:
     keepalive = settings.sse_keepalive_seconds
     frames = await events.follow(
-        caller.tenant, projectId, runId, last_event_id, hub, keepalive, database
+        caller.tenant, projectId, runId, last_event_id, hub, keepalive, database, timestamps
     )
     return StreamingResponse(
         frames,

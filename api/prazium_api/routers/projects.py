@@ -15,6 +15,7 @@ from prazium_api.contract.responses import (
     ProjectCreated,
     ProjectDetail,
     ProjectSummary,
+    ProjectUnarchived,
     Questions,
     SpecApproved,
     SpecRegenerated,
@@ -31,6 +32,13 @@ router = ApiRouter(tags=["Projects"])
 spec_router = ApiRouter(tags=["Spec Generation"])
 StatusFilter = Annotated[ProjectPhase | None, Query(description="Filter by status")]
 Search = Annotated[str | None, Query(max_length=200, description="Search name/description")]
+ArchivedFilter = Annotated[
+    bool | None,
+    Query(
+        description="Extension (not in the contract): false leaves archived projects out,"
+        " true lists only them; absent: both, as the contract lists them"
+    ),
+]
 
 
 @router.post(
@@ -60,10 +68,11 @@ def list_projects(
     request: Request,
     status: StatusFilter = None,
     search: Search = None,
+    archived: ArchivedFilter = None,
 ) -> OkPage[ProjectSummary]:
     base = base_url(request, settings)
     found, pagination = projects.page(
-        caller.tenant, paging, status, search, base, settings.list_cache_seconds
+        caller.tenant, paging, status, search, base, settings.list_cache_seconds, archived
     )
     return ok_page(ProjectSummary, found, pagination)
 
@@ -102,6 +111,21 @@ def update_project(
 )
 def archive_project(projectId: str, caller: Caller) -> Ok[ProjectArchived]:
     return ok(projects.archive(caller.tenant, projectId))
+
+
+@router.post(
+    "/projects/{projectId}/unarchive",
+    summary="Unarchive a project",
+    description="Extension (not in the contract): undoes DELETE /projects/{projectId}."
+    " The project takes the phase its spec and runs give it again (the answer waits for"
+    " the operator, like the spec routes); a project that is not archived answers as it"
+    " is. 404 for an unknown project, 500 (reason OPERATOR_TIMEOUT) when the operator"
+    " does not answer in time (the change stays).",
+    operation_id="unarchiveProject",
+    response_model=Ok[ProjectUnarchived],
+)
+def unarchive_project(projectId: str, caller: Caller, settings: Settings) -> Ok[ProjectUnarchived]:
+    return ok(projects.unarchive(caller.tenant, projectId, settings.sync_timeout_seconds))
 
 
 @spec_router.post(

@@ -51,27 +51,32 @@ def list_item(event: Event) -> responses.Event:
 class FrameCache:
     """The SSE frame of recent events, rendered and encoded once for all
     subscribers of a run (1,000 subscribers on one run: one json.dumps and one
-    encode per event, not 1,000)."""
+    encode per event, not 1,000); frames with and without the event's time apart."""
 
     def __init__(self, size: int = 2048) -> None:
         self.size = size
-        self._frames: OrderedDict[int, bytes] = OrderedDict()
+        self._frames: OrderedDict[tuple[int, bool], bytes] = OrderedDict()
 
-    def frame(self, event: Event) -> bytes:
-        cached = self._frames.get(event.id)
+    def frame(self, event: Event, timestamps: bool = False) -> bytes:
+        key = (event.id, timestamps)
+        cached = self._frames.get(key)
         if cached is None:
-            cached = self._frames[event.id] = sse_frame(event).encode()
+            cached = self._frames[key] = sse_frame(event, timestamps).encode()
             if len(self._frames) > self.size:
                 self._frames.popitem(last=False)
         return cached
 
 
-def sse_frame(event: Event) -> str:
+def sse_frame(event: Event, timestamps: bool = False) -> str:
+    """The contract's frame: the payload with the taskId; with timestamps (an opt-in
+    extension) also the event's createdAt, as the list and the WebSocket give it."""
     data: JsonObject = {}
     task = views.task_api_id(event.task)
     if task is not None:
         data["taskId"] = task
     data.update(event.payload)
+    if timestamps:
+        data.setdefault("createdAt", iso_z(event.created_at))
     return (
         f"id: {event_id(event)}\nevent: {event.event_type}\n"
         f"data: {json.dumps(data, separators=(',', ':'))}\n\n"
@@ -79,7 +84,7 @@ def sse_frame(event: Event) -> str:
 
 
 async def sse_stream(
-    hub: JournalHub, key: RunKey, after_id: int, keepalive: float
+    hub: JournalHub, key: RunKey, after_id: int, keepalive: float, timestamps: bool = False
 ) -> AsyncIterator[bytes]:
     """The SSE body for a run's events after after_id: a retry hint, then frames as
     the journal gets them (a subscriber that fell behind gets what it missed in one
@@ -90,7 +95,7 @@ async def sse_stream(
         if batch is None:
             yield b": keep-alive\n\n"
         else:
-            yield b"".join([frames.frame(event) for event in batch])
+            yield b"".join([frames.frame(event, timestamps) for event in batch])
 
 
 def ws_message(channel: str, event: Event) -> JsonObject:

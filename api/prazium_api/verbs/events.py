@@ -65,9 +65,11 @@ async def follow(
     hub: JournalHub,
     keepalive: float,
     database: Database,
+    timestamps: bool = False,
 ) -> AsyncIterator[bytes]:
-    """The SSE body of the run's events after last_event_id (live or archived run);
-    the id and the run are checked before the stream starts."""
+    """The SSE body of the run's events after last_event_id (live or archived run),
+    with each event's createdAt in its data when timestamps; the id and the run are
+    checked before the stream starts."""
     after_id = journal_events.parse_event_id(last_event_id, "Last-Event-ID")
     run = await anyio.to_thread.run_sync(lookup.run, tenant, project_id, run_id, database)
-    return journal_events.sse_stream(hub, (tenant, run.name), after_id, keepalive)
+    return journal_events.sse_stream(hub, (tenant, run.name), after_id, keepalive, timestamps)

@@ -8,13 +8,20 @@ from pathlib import Path
 
 from prazium_api.cluster import lookup, naming
 from prazium_api.contract.errors import ApiError, conflict
-from prazium_api.contract.responses import ExportCreated, ExportFormat, ExportStatus
+from prazium_api.contract.responses import (
+    ExportCreated,
+    ExportFormat,
+    ExportListItem,
+    ExportStatus,
+    Page,
+    Pagination,
+)
 from prazium_api.db import Database
 from prazium_api.exports import builder, records
 from prazium_api.exports.records import ExportRecord
 from prazium_api.git import repo
 from prazium_api.settings import ApiSettings
-from prazium_kit import paths
+from prazium_kit import ids, paths
 from prazium_kit.timefmt import iso_z
 
 
@@ -56,6 +63,35 @@ def status(
     tenant: str, project_id: str, export_id: str, settings: ApiSettings, database: Database
 ) -> ExportStatus:
     record = _record(tenant, project_id, export_id, settings, database)
+    return _view(project_id, record)
+
+
+def page(
+    tenant: str,
+    project_id: str,
+    paging: Page,
+    run_id: str | None,
+    settings: ApiSettings,
+    database: Database,
+) -> tuple[list[ExportListItem], Pagination]:
+    """A project's exports that have not expired, newest first (optionally one run's),
+    each as its status answers it plus the run and when it was made."""
+    project = lookup.project(tenant, project_id)
+    run = None if run_id is None else lookup.run(tenant, project_id, run_id, database).name
+    stale = settings.export_stale_seconds
+    found, pagination = records.page(database, tenant, project.name, paging, stale, run)
+    items = [
+        ExportListItem(
+            **_view(project_id, record).model_dump(exclude_unset=True),
+            runId=ids.run_id(record.run),
+            createdAt=iso_z(record.created_at),
+        )
+        for record in found
+    ]
+    return items, pagination
+
+
+def _view(project_id: str, record: ExportRecord) -> ExportStatus:
     if record.status == "completed":
         return ExportStatus(
             id=record.id,

@@ -1,10 +1,11 @@
-"""Projects: create, list (filter, search, page), get, update name/description, archive."""
+"""Projects: create, list (filter, search, page), get, update name/description,
+archive, unarchive."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from prazium_api.cluster import crs, lookup, naming
+from prazium_api.cluster import crs, lookup, naming, sync
 from prazium_api.contract import views
 from prazium_api.contract.requests import CreateProject, UpdateProject
 from prazium_api.contract.responses import (
@@ -14,6 +15,7 @@ from prazium_api.contract.responses import (
     ProjectCreated,
     ProjectDetail,
     ProjectSummary,
+    ProjectUnarchived,
 )
 from prazium_kit.kinds import PROJECT
 from prazium_kit.kube import LABEL_MANAGED_BY
@@ -38,12 +40,16 @@ def page(
     search: str | None,
     base_url: str,
     list_cache_seconds: float,
+    archived: bool | None = None,
 ) -> tuple[list[ProjectSummary], Pagination]:
-    """The tenant's projects newest first (crs.project_lists), filtered by status and
-    by a search of name and description (the filters keep the order), one page."""
+    """The tenant's projects newest first (crs.project_lists), filtered by status, by
+    whether they are archived (None: either) and by a search of name and description
+    (the filters keep the order), one page."""
     items = crs.project_lists.get(tenant, list_cache_seconds)
     if status is not None:
         items = [p for p in items if views.project_phase(p) == status]
+    if archived is not None:
+        items = [p for p in items if p.spec.archived == archived]
     if search:
         needle = search.casefold()
         items = [
@@ -79,3 +85,22 @@ def archive(tenant: str, project_id: str) -> ProjectArchived:
     project = lookup.project(tenant, project_id)
     crs.patch_spec(tenant, PROJECT, project.name, f"project {project_id}", archived=True)
     return ProjectArchived(id=project_id, status="archived")
+
+
+def unarchive(tenant: str, project_id: str, timeout: float) -> ProjectUnarchived:
+    """Undo archive(): spec.archived cleared, then wait (bounded) for the operator to
+    give the project its phase back. A project that is not archived answers as it is."""
+    project = lookup.project(tenant, project_id)
+    what = f"project {project_id}"
+    if project.spec.archived:
+        written = crs.patch_spec(tenant, PROJECT, project.name, what, archived=False)
+        project = sync.wait_for_operator(
+            tenant,
+            written.name,
+            written.generation,
+            lambda now: now.status.phase not in (None, "archived"),
+            what,
+            "unarchive the project",
+            timeout,
+        )
+    return ProjectUnarchived(id=project_id, status=views.project_phase(project))

@@ -11,14 +11,18 @@ import { statsPage } from "./stats.js";
 
 const main = document.getElementById("main");
 const session = { me: null };
-let leave = null; // what the current page stops when another one opens (streams)
+// The page shown: what it stops when another one opens (streams, timers) and, for a
+// page that follows its own URL (a run and its open task), how it takes a new one.
+let current = null; // {page, key, leave, update}
 
+// [pattern, page, how many leading arguments name the page's object]: a new URL
+// with the same page and those arguments goes to the page's update(), not a redraw.
 const routes = [
-  [/^#\/projects$/, projectsPage],
-  [/^#\/projects\/([^/]+)$/, projectPage],
-  [/^#\/projects\/([^/]+)\/runs\/([^/]+)$/, runPage],
-  [/^#\/projects\/([^/]+)\/files$/, filesPage],
-  [/^#\/admin\/stats$/, statsPage],
+  [/^#\/projects$/, projectsPage, 0],
+  [/^#\/projects\/([^/]+)$/, projectPage, 1],
+  [/^#\/projects\/([^/]+)\/runs\/([^/]+)(?:\/tasks\/([^/]+))?$/, runPage, 2],
+  [/^#\/projects\/([^/]+)\/files$/, filesPage, 1],
+  [/^#\/admin\/stats$/, statsPage, 0],
 ];
 
 function parseHash() {
@@ -26,23 +30,35 @@ function parseHash() {
   return { path, params: new URLSearchParams(search || "") };
 }
 
-async function route(keepNotice = false) {
-  if (leave) {
-    leave();
-    leave = null;
-  }
-  if (keepNotice !== true) clearNotice();
+function stopPage() {
+  if (current && current.leave) current.leave();
+  current = null;
+}
+
+async function route(keepNotice = false, redraw = false) {
   if (!session.me) {
+    stopPage();
+    if (keepNotice !== true) clearNotice();
     loginPage();
     return;
   }
   const { path, params } = parseHash();
-  for (const [pattern, page] of routes) {
+  for (const [pattern, page, keyArgs] of routes) {
     const match = path.match(pattern);
     if (match) {
+      const args = match.slice(1).map((a) => (a === undefined ? undefined : decodeURIComponent(a)));
+      const key = JSON.stringify(args.slice(0, keyArgs));
+      if (!redraw && current && current.update && current.page === page && current.key === key) {
+        current.update(args, params); // the same run: open or close its task panel
+        return;
+      }
+      stopPage();
+      if (keepNotice !== true) clearNotice();
       clear(main);
       try {
-        leave = (await page(main, match.slice(1).map(decodeURIComponent), params)) || null;
+        const shown = (await page(main, args, params)) || null;
+        const handle = typeof shown === "function" ? { leave: shown } : shown || {};
+        current = { page, key, leave: handle.leave, update: handle.update };
       } catch (error) {
         showError(error);
       }
@@ -126,7 +142,8 @@ document.getElementById("signout").addEventListener("click", async () => {
 });
 
 window.addEventListener("hashchange", () => route());
-window.addEventListener(ROUTE_EVENT, (event) => route(event.detail.keepNotice));
+// go() to the URL shown and rerender() draw the page again from the API.
+window.addEventListener(ROUTE_EVENT, (event) => route(event.detail.keepNotice, true));
 window.addEventListener(SIGNED_OUT_EVENT, () => signedOut());
 
 async function start() {

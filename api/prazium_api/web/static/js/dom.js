@@ -59,13 +59,73 @@ export function when(iso) {
   return h("time", { datetime: iso, title: iso }, date.toLocaleString());
 }
 
+// "1 project", "2 projects"; many defaults to one + "s".
+export function plural(count, one, many = `${one}s`) {
+  return `${count} ${count === 1 ? one : many}`;
+}
+
+// A length of time in seconds as people read it: 0.17 s, 4.2 s, 38 s, 2 min 5 s, 1 h 4 min.
+export function seconds(value) {
+  if (value === null || value === undefined || Number.isNaN(value)) return "";
+  const s = Math.max(0, value);
+  if (s < 10) return Number.isInteger(s) ? `${s} s` : `${s < 1 ? s.toFixed(2) : s.toFixed(1)} s`;
+  const whole = Math.round(s);
+  if (whole < 60) return `${whole} s`;
+  const minutes = Math.floor(whole / 60);
+  if (minutes < 60) return `${minutes} min ${whole % 60} s`;
+  return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+}
+
 export function duration(startIso, endIso) {
   if (!startIso) return "";
   const end = endIso ? new Date(endIso) : new Date();
-  let seconds = Math.max(0, Math.round((end - new Date(startIso)) / 1000));
-  const minutes = Math.floor(seconds / 60);
-  seconds %= 60;
-  return minutes ? `${minutes} min ${seconds} s` : `${seconds} s`;
+  return seconds(Math.round((end - new Date(startIso)) / 1000));
+}
+
+// A moment relative to now ("3 min ago", "in 23 h"), the exact time on hover.
+export function ago(iso) {
+  if (!iso) return "";
+  const delta = (Date.now() - new Date(iso)) / 1000;
+  const size = seconds(Math.round(Math.abs(delta))) || "0 s";
+  const text = Math.abs(delta) < 5 ? "just now" : delta > 0 ? `${size} ago` : `in ${size}`;
+  return h("time", { datetime: iso, title: new Date(iso).toLocaleString() }, text);
+}
+
+// The time of day of an event (to the second), the whole timestamp on hover.
+export function clock(iso) {
+  if (!iso) return "";
+  const date = new Date(iso);
+  return h("time", { datetime: iso, title: iso, class: "clock" }, date.toLocaleTimeString([], { hour12: false }));
+}
+
+// A commit as its first 12 characters; the whole hash on hover and a button that
+// copies it (the copy falls back to selecting the text where the clipboard is refused).
+export function commitHash(sha, id) {
+  if (!sha) return "—";
+  const code = h("code", { title: sha, id, dataset: { sha } }, sha.slice(0, 12));
+  const copy = h(
+    "button",
+    {
+      type: "button",
+      class: "link copy",
+      "aria-label": `Copy the full commit hash ${sha}`,
+      onclick: async () => {
+        try {
+          await navigator.clipboard.writeText(sha);
+          copy.textContent = "copied";
+        } catch {
+          const range = document.createRange();
+          code.textContent = sha;
+          range.selectNodeContents(code);
+          window.getSelection().removeAllRanges();
+          window.getSelection().addRange(range);
+          copy.textContent = "selected";
+        }
+      },
+    },
+    "copy",
+  );
+  return h("span", { class: "hash" }, code, " ", copy);
 }
 
 // A live region the pages announce outcomes in (screen readers hear them).

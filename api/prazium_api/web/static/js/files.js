@@ -1,7 +1,10 @@
-// The project's repository at a ref (a run's commit, a branch): a directory tree
-// and a syntax-highlighted viewer (highlight.js escapes the text it marks up).
+// The project's repository at a ref: a directory tree and a syntax-highlighted
+// viewer (highlight.js escapes the text it marks up). Opened for a run (?run=R) it
+// shows the whole tree at the run's merged commit and keeps the run in the
+// breadcrumb; ?ref= shows a branch, tag or commit instead. Opening a folder keeps
+// the open file open.
 import { get, query } from "./api.js";
-import { append, clear, h } from "./dom.js";
+import { append, clear, commitHash, h } from "./dom.js";
 import { go } from "./nav.js";
 
 const LANGUAGES = {
@@ -11,55 +14,86 @@ const LANGUAGES = {
 };
 
 export async function filesPage(main, [projectId], params) {
-  let ref = params.get("ref") || "";
   const runId = params.get("run");
-  if (runId && !ref) {
-    const run = await get(`/projects/${projectId}/runs/${runId}`);
-    ref = run.mergedCommit || "main";
-  }
-  ref = ref || "main";
+  const run = runId ? await get(`/projects/${projectId}/runs/${runId}`) : null;
+  // A run's files are its merged commit's; ?ref= (a run not merged yet: a task's
+  // commit) wins when given.
+  const ref = params.get("ref") || (run && run.mergedCommit) || "main";
   const dir = params.get("path") || "/";
   const file = params.get("file");
   const project = await get(`/projects/${projectId}`);
-  const link = (extra) => `#/projects/${projectId}/files${query({ ref, ...extra })}`;
+  // Every link keeps the run (or the ref) and the open file unless it changes them.
+  const state = { run: runId || undefined, ref: params.get("ref") || undefined, path: dir === "/" ? undefined : dir, file: file || undefined };
+  const link = (changes) => `#/projects/${projectId}/files${query({ ...state, ...changes })}`;
 
-  const refInput = h("input", { id: "ref", name: "ref", value: ref, maxlength: 200 });
-  const refForm = h("form", { class: "inline-form" }, h("label", { for: "ref" }, "Ref (branch, tag or commit)"), refInput, h("button", { type: "submit", class: "secondary" }, "Show"));
+  const refInput = h("input", { id: "ref", name: "ref", maxlength: 200, placeholder: "main, a tag or a commit" });
+  const refForm = h(
+    "form",
+    { class: "inline-form" },
+    h("label", { for: "ref" }, "Show another ref"),
+    refInput,
+    h("button", { type: "submit", class: "secondary" }, "Show"),
+  );
   refForm.addEventListener("submit", (event) => {
     event.preventDefault();
     go(`#/projects/${projectId}/files${query({ ref: refInput.value.trim() || "main" })}`);
   });
   const tree = h("nav", { class: "card tree", "aria-label": "Files" });
   const viewer = h("section", { class: "card viewer", id: "viewer", "aria-labelledby": "viewer-title" });
+  const at = h("p", { class: "muted", id: "files-at" });
   append(main,
     h(
       "div",
       { class: "page-head" },
-      h("p", { class: "crumbs" }, h("a", { href: "#/projects" }, "Projects"), " / ", h("a", { href: `#/projects/${projectId}` }, project.name), " /"),
-      h("h1", {}, "Files"),
+      h(
+        "p",
+        { class: "crumbs", id: "files-crumbs" },
+        h("a", { href: "#/projects" }, "Projects"),
+        " / ",
+        h("a", { href: `#/projects/${projectId}` }, project.name),
+        " / ",
+        run ? [h("a", { href: `#/projects/${projectId}/runs/${runId}` }, `Run #${run.runNumber}`), " / "] : "",
+      ),
+      h("h1", {}, run ? `Files of run #${run.runNumber}` : "Files"),
+      at,
       refForm,
     ),
     h("div", { class: "files-grid" }, tree, viewer),
   );
 
   const listing = await get(`/projects/${projectId}/files${query({ ref, path: dir })}`);
+  const commit = listing.commit || ref;
+  append(at,
+    run && !params.get("ref") ? "The run's merged commit " : ref !== commit ? [h("code", {}, ref), " at commit "] : "Commit ",
+    commitHash(commit, "files-commit"),
+  );
   const parent = dir.replace(/\/[^/]*\/?$/, "") || "/";
   const crumbs = dir === "/" ? [] : dir.split("/").filter(Boolean);
   append(tree,
-    h("h2", {}, `${dir}`),
-    h("p", { class: "muted" }, "at ", h("code", {}, (listing.commit || ref).slice(0, 12))),
+    h(
+      "h2",
+      { class: "tree-path" },
+      h("a", { href: link({ path: undefined }) }, "/"),
+      crumbs.map((part, index) => [h("a", { href: link({ path: `/${crumbs.slice(0, index + 1).join("/")}` }) }, part), index < crumbs.length - 1 ? "/" : ""]),
+    ),
     h(
       "ul",
       { class: "tree-list", id: "tree" },
-      crumbs.length ? h("li", {}, h("a", { href: link({ path: parent }) }, "⬑ ..")) : "",
+      crumbs.length ? h("li", {}, h("a", { href: link({ path: parent === "/" ? undefined : parent }) }, "⬑ ..")) : "",
       listing.entries.map((entry) => {
         const path = `${dir.replace(/\/$/, "")}/${entry.name}`;
+        const open = file === path.replace(/^\//, "");
         return h(
           "li",
           { class: entry.type },
           entry.type === "directory"
             ? h("a", { href: link({ path }) }, `${entry.name}/`)
-            : h("a", { href: link({ path: dir, file: path.replace(/^\//, "") }) }, entry.name, h("span", { class: "muted" }, ` ${entry.size ?? ""} B`)),
+            : h(
+                "a",
+                { href: link({ file: path.replace(/^\//, "") }), "aria-current": open ? "page" : undefined },
+                entry.name,
+                h("span", { class: "muted" }, ` ${entry.size ?? ""} B`),
+              ),
         );
       }),
     ),
@@ -68,7 +102,7 @@ export async function filesPage(main, [projectId], params) {
     append(viewer, h("h2", { id: "viewer-title" }, "No file open"), h("p", { class: "muted" }, "Choose a file in the tree."));
     return;
   }
-  const content = await get(`/projects/${projectId}/files/${file.split("/").map(encodeURIComponent).join("/")}${query({ ref })}`);
+  const content = await get(`/projects/${projectId}/files/${file.split("/").map(encodeURIComponent).join("/")}${query({ ref: commit })}`);
   append(clear(viewer), h("h2", { id: "viewer-title" }, content.path), h("p", { class: "muted" }, `${content.size} bytes · ${content.encoding}`));
   if (content.encoding !== "utf-8") {
     append(viewer, h("p", {}, "Binary file: not shown."));

@@ -17,7 +17,7 @@ export class TaskGraph {
     this.nodes = new Map(); // api task id -> {group, phaseText}
   }
 
-  // tasks: [{id (api id), slug, dependencies: [api ids], status, mergePosition,
+  // tasks: [{id (api id), slug, dependencies: [api ids], status, mergePosition, duration,
   //          reused (taken over from the retried run), repair (a repair round's task)}]
   render(tasks) {
     const graph = new window.dagre.graphlib.Graph();
@@ -69,6 +69,7 @@ export class TaskGraph {
           role: "button",
           "data-task-id": task.id,
           "data-phase": task.status,
+          "data-duration": task.duration || "",
           onclick: () => this.onSelect(task.id),
           onkeydown: (event) => {
             if (event.key === "Enter" || event.key === " ") {
@@ -82,7 +83,7 @@ export class TaskGraph {
         svg("text", { x: x + NODE_W - 10, y: y + 22, class: "node-merge", "text-anchor": "end" }, task.mergePosition ? `#${task.mergePosition}` : ""),
         phaseText,
       );
-      this.nodes.set(task.id, { group, phaseText, task });
+      this.nodes.set(task.id, { group, phaseText, task: { ...task } });
       root.append(group);
     }
     this.container.replaceChildren(root);
@@ -91,15 +92,29 @@ export class TaskGraph {
   setPhase(taskId, phase) {
     const node = this.nodes.get(taskId);
     if (!node) return;
+    node.task.status = phase;
     node.group.setAttribute("class", nodeClass(node.task, phase));
     node.group.setAttribute("data-phase", phase);
     node.phaseText.textContent = phaseLabel(node.task, phase);
   }
+
+  // How long the task took (or has been running), e.g. "0.17 s"; "" for none.
+  setDuration(taskId, text) {
+    const node = this.nodes.get(taskId);
+    if (!node) return;
+    node.task.duration = text;
+    node.group.setAttribute("data-duration", text || "");
+    node.phaseText.textContent = phaseLabel(node.task, node.task.status);
+  }
+}
+
+function phaseLine(phase, duration) {
+  return duration ? `${phase} · ${duration}` : phase;
 }
 
 // A reused task says so in words beside its phase; a repair task is drawn apart.
 function phaseLabel(task, phase) {
-  return task.reused ? `${phase} · reused` : phase;
+  return phaseLine(task.reused ? `${phase} · reused` : phase, task.duration);
 }
 
 function nodeClass(task, phase) {

@@ -1,8 +1,9 @@
-// One project: the spec flow (questions, the four documents, approve, regenerate)
-// and its runs (start, cancel, retry).
+// One project: the spec flow (questions, the four documents, approve, regenerate),
+// its runs (start, cancel, retry) and its previews; archive and unarchive.
 import { del, get, post } from "./api.js";
-import { append, badge, clear, h, notify, when } from "./dom.js";
+import { append, badge, clear, duration, h, notify, plural, when } from "./dom.js";
 import { go, rerender, showError } from "./nav.js";
+import { PreviewsView } from "./previews.js";
 
 const DOCUMENTS = ["SPEC.md", "ACCEPTANCE.md", "ROUTES.md", "DATA.md"];
 const ACTIVE_RUN = new Set(["pending", "decomposing", "executing", "merging", "verifying"]);
@@ -25,7 +26,24 @@ export async function projectPage(main, [projectId]) {
         { class: "actions" },
         h("a", { class: "button secondary", href: `#/projects/${projectId}/files` }, "Browse files"),
         archived
-          ? ""
+          ? h(
+              "button",
+              {
+                type: "button",
+                id: "unarchive",
+                onclick: async (event) => {
+                  event.target.disabled = true;
+                  try {
+                    const back = await post(`/projects/${projectId}/unarchive`);
+                    notify(`Unarchived ${project.name} (${back.status}).`);
+                  } catch (error) {
+                    showError(error);
+                  }
+                  rerender();
+                },
+              },
+              "Unarchive project",
+            )
           : h(
               "button",
               {
@@ -48,7 +66,12 @@ export async function projectPage(main, [projectId]) {
     ),
   );
   if (!archived) append(main, specSection(project, refresh));
-  append(main, await runsSection(project, refresh));
+  const runs = await get(`/projects/${projectId}/runs?pageSize=20`);
+  append(main, runsSection(project, runs, refresh));
+  const previews = new PreviewsView(projectId, { runNumbers: new Map(runs.map((r) => [r.id, r.runNumber])) });
+  append(main, h("section", { class: "card", "aria-labelledby": "previews-title" }, h("h2", { id: "previews-title" }, "Previews"), previews.node));
+  await previews.load();
+  return () => previews.close();
 }
 
 function specSection(project, refresh) {
@@ -93,6 +116,7 @@ function questionsForm(project, refresh) {
     "form",
     { id: "questions", "aria-labelledby": "questions-title" },
     h("h3", { id: "questions-title" }, "Clarifying questions"),
+    h("p", { class: "muted", id: "questions-count" }, `${plural(fields.length, "question")} before the spec is written.`),
     fields.map((f) => f.node),
     h("button", { type: "submit" }, "Submit answers"),
   );
@@ -236,7 +260,7 @@ function specDocuments(project, refresh) {
     h(
       "p",
       {},
-      h("strong", { id: "spec-version" }, `Version ${spec.version}`),
+      h("strong", { id: "spec-version" }, `Spec version ${spec.version}`),
       spec.approvedAt ? [" · approved ", when(spec.approvedAt)] : " · awaiting review",
     ),
     h("div", { role: "tablist", class: "tabs", "aria-label": "Spec documents" }, buttons),
@@ -268,9 +292,8 @@ function specDocuments(project, refresh) {
   );
 }
 
-async function runsSection(project, refresh) {
+function runsSection(project, runs, refresh) {
   const base = `/projects/${project.id}`;
-  const runs = await get(`${base}/runs?pageSize=20`);
   const canStart = ["approved", "built", "failed"].includes(project.status);
   const section = h(
     "section",
@@ -315,21 +338,30 @@ async function runsSection(project, refresh) {
       },
       label,
     );
+  const cell = (label, ...content) => h("td", { dataset: { label } }, ...content);
   const rows = runs.map((run) =>
     h(
       "tr",
-      {},
-      h("td", {}, h("a", { href: `#/projects/${project.id}/runs/${run.id}` }, `Run #${run.runNumber}`)),
-      h("td", {}, badge(run.status)),
-      h("td", {}, `${run.tasksSummary.succeeded}/${run.tasksSummary.total} tasks`),
-      h("td", {}, when(run.startedAt || run.createdAt)),
+      { dataset: { runId: run.id } },
+      cell("Run", h("a", { href: `#/projects/${project.id}/runs/${run.id}` }, `Run #${run.runNumber}`)),
+      cell("Status", badge(run.status)),
+      cell("Tasks", `${run.tasksSummary.succeeded} of ${plural(run.tasksSummary.total, "task")} succeeded`),
+      cell("Started", when(run.startedAt || run.createdAt)),
+      cell(
+        "Duration",
+        h(
+          "span",
+          { class: "run-duration" },
+          run.startedAt ? (run.completedAt ? duration(run.startedAt, run.completedAt) : `${duration(run.startedAt)} so far`) : "—",
+        ),
+      ),
       h(
         "td",
-        { class: "actions" },
+        { class: "actions", dataset: { label: "Actions" } },
         ACTIVE_RUN.has(run.status)
           ? action("Cancel", `${base}/runs/${run.id}/cancel`, () => refresh())
           : action("Retry", `${base}/runs/${run.id}/retry`, (r) => go(`#/projects/${project.id}/runs/${r.id}`)),
-        run.status === "succeeded" ? h("a", { href: `#/projects/${project.id}/files?run=${run.id}` }, "Files") : "",
+        run.status === "succeeded" ? h("a", { href: `#/projects/${project.id}/files?run=${run.id}`, "aria-label": `Files of run #${run.runNumber}` }, "Files") : "",
       ),
     ),
   );
@@ -339,9 +371,9 @@ async function runsSection(project, refresh) {
       { class: "table-wrap", tabindex: 0, role: "region", "aria-label": "Table (scrolls sideways)" },
       h(
         "table",
-        {},
+        { class: "stack", id: "runs-table" },
         h("caption", { class: "visually-hidden" }, "Runs"),
-        h("thead", {}, h("tr", {}, ["Run", "Status", "Tasks", "Started", "Actions"].map((t) => h("th", { scope: "col" }, t)))),
+        h("thead", {}, h("tr", {}, ["Run", "Status", "Tasks", "Started", "Duration", "Actions"].map((t) => h("th", { scope: "col" }, t)))),
         h("tbody", {}, rows),
       ),
     ),

@@ -1,15 +1,24 @@
-// Projects: search, status filter, pagination; create; archive.
+// Projects: search, status and archived filters, pagination; create; archive and
+// unarchive. The list leaves archived projects out unless asked (the API's list has
+// them, as the contract says; ?archived= is its extension that filters them).
 import { del, get, post, query } from "./api.js";
-import { append, badge, clear, h, notify, when } from "./dom.js";
+import { append, badge, clear, h, notify, plural, when } from "./dom.js";
 import { go, rerender, showError } from "./nav.js";
 
-const STATUSES = ["draft", "clarifying", "spec_review", "approved", "building", "built", "failed", "archived"];
+const STATUSES = ["draft", "clarifying", "spec_review", "approved", "building", "built", "failed"];
+// The "Show" filter: which projects, as the API's archived parameter.
+const SHOW = [
+  ["active", "active projects", "false"],
+  ["archived", "archived projects", "true"],
+  ["all", "all projects", ""],
+];
 const PAGE_SIZE = 10;
 
 export async function projectsPage(main, _args, params) {
   const state = {
     search: params.get("search") || "",
     status: params.get("status") || "",
+    show: SHOW.some(([key]) => key === params.get("show")) ? params.get("show") : "active",
     page: Number(params.get("page") || 1),
   };
   const listing = h("div", { id: "project-list" });
@@ -20,20 +29,26 @@ export async function projectsPage(main, _args, params) {
     h("option", { value: "" }, "any status"),
     STATUSES.map((s) => h("option", { value: s, selected: s === state.status }, s)),
   );
+  const show = h(
+    "select",
+    { id: "show-filter", name: "show" },
+    SHOW.map(([key, label]) => h("option", { value: key, selected: key === state.show }, label)),
+  );
   const filters = h(
     "form",
     { class: "filters", role: "search", "aria-label": "Find projects" },
-    h("label", { for: "search" }, "Search"),
-    search,
-    h("label", { for: "status-filter" }, "Status"),
-    status,
+    h("div", {}, h("label", { for: "search" }, "Search"), search),
+    h("div", {}, h("label", { for: "status-filter" }, "Status"), status),
+    h("div", {}, h("label", { for: "show-filter" }, "Show"), show),
     h("button", { type: "submit" }, "Filter"),
   );
   filters.addEventListener("submit", (event) => {
     event.preventDefault();
-    go(`#/projects${query({ search: search.value.trim(), status: status.value, page: 1 })}`);
+    const chosen = show.value === "active" ? undefined : show.value;
+    go(`#/projects${query({ search: search.value.trim(), status: status.value, show: chosen, page: 1 })}`);
   });
   status.addEventListener("change", () => filters.requestSubmit());
+  show.addEventListener("change", () => filters.requestSubmit());
 
   append(main,
     h("div", { class: "page-head" }, h("h1", {}, "Projects")),
@@ -44,40 +59,42 @@ export async function projectsPage(main, _args, params) {
 }
 
 async function renderList(listing, state) {
+  const archived = SHOW.find(([key]) => key === state.show)[2];
   const result = await get(
-    `/projects${query({ page: state.page, pageSize: PAGE_SIZE, search: state.search, status: state.status })}`,
+    `/projects${query({ page: state.page, pageSize: PAGE_SIZE, search: state.search, status: state.status, archived })}`,
     { whole: true },
   );
   clear(listing);
   const projects = result.data;
   if (!projects.length) {
-    append(listing, h("p", { class: "empty" }, "No projects match."));
+    append(listing, h("p", { class: "empty" }, state.show === "archived" ? "No archived projects match." : "No projects match."));
     return;
   }
+  const cell = (label, ...content) => h("td", { dataset: { label } }, ...content);
   const rows = projects.map((p) =>
     h(
       "tr",
       { dataset: { projectId: p.id } },
-      h("td", {}, h("a", { href: `#/projects/${p.id}` }, p.name)),
-      h("td", {}, badge(p.status)),
-      h("td", {}, p.latestRun ? h("a", { href: `#/projects/${p.id}/runs/${p.latestRun.id}` }, `#${p.latestRun.runNumber} `, badge(p.latestRun.status)) : "—"),
-      h("td", {}, when(p.updatedAt)),
-      h(
-        "td",
-        {},
+      cell("Name", h("a", { href: `#/projects/${p.id}` }, p.name)),
+      cell("Status", badge(p.status)),
+      cell("Latest run", p.latestRun ? h("a", { href: `#/projects/${p.id}/runs/${p.latestRun.id}` }, `#${p.latestRun.runNumber} `, badge(p.latestRun.status)) : "—"),
+      cell("Updated", when(p.updatedAt)),
+      cell(
+        "Actions",
         p.status === "archived"
-          ? ""
-          : h("button", { type: "button", class: "secondary", onclick: () => archive(p) , "aria-label": `Archive ${p.name}`}, "Archive"),
+          ? h("button", { type: "button", class: "secondary", onclick: () => unarchive(p), "aria-label": `Unarchive ${p.name}` }, "Unarchive")
+          : h("button", { type: "button", class: "secondary", onclick: () => archive(p), "aria-label": `Archive ${p.name}` }, "Archive"),
       ),
     ),
   );
   const { page, totalPages, total } = result.pagination;
+  const linkState = { ...state, show: state.show === "active" ? undefined : state.show };
   const pager = h(
     "nav",
     { class: "pager", "aria-label": "Pages" },
-    page > 1 ? h("a", { href: `#/projects${query({ ...state, page: page - 1 })}`, rel: "prev" }, "← Previous") : "",
-    h("span", {}, `Page ${page} of ${Math.max(1, totalPages)} (${total} projects)`),
-    page < totalPages ? h("a", { href: `#/projects${query({ ...state, page: page + 1 })}`, rel: "next" }, "Next →") : "",
+    page > 1 ? h("a", { href: `#/projects${query({ ...linkState, page: page - 1 })}`, rel: "prev" }, "← Previous") : "",
+    h("span", { id: "project-count" }, `Page ${page} of ${Math.max(1, totalPages)} (${plural(total, "project")})`),
+    page < totalPages ? h("a", { href: `#/projects${query({ ...linkState, page: page + 1 })}`, rel: "next" }, "Next →") : "",
   );
   append(listing,
     h(
@@ -85,7 +102,7 @@ async function renderList(listing, state) {
       { class: "table-wrap", tabindex: 0, role: "region", "aria-label": "Table (scrolls sideways)" },
       h(
         "table",
-        {},
+        { class: "stack" },
         h("caption", { class: "visually-hidden" }, "Projects"),
         h("thead", {}, h("tr", {}, ["Name", "Status", "Latest run", "Updated", "Actions"].map((t) => h("th", { scope: "col" }, t)))),
         h("tbody", {}, rows),
@@ -93,6 +110,16 @@ async function renderList(listing, state) {
     ),
     pager,
   );
+}
+
+async function unarchive(project) {
+  try {
+    const back = await post(`/projects/${project.id}/unarchive`);
+    notify(`Unarchived ${project.name} (${back.status}).`);
+  } catch (error) {
+    showError(error);
+  }
+  rerender();
 }
 
 async function archive(project) {

@@ -1,9 +1,18 @@
 // A run: the live task graph (SSE, resuming with Last-Event-ID), the event
-// timeline, a task panel with its log, verification, export and preview.
-import { ApiError, get, post, streamText } from "./api.js";
-import { append, badge, clear, duration, h, notify, when } from "./dom.js";
+// timeline, a task panel with its log (its own URL: #/projects/P/runs/R/tasks/T),
+// verification, and the run's exports and preview.
+//
+// Task durations come from one source, the journal: a task's TASK_COMPLETED carries
+// the attempt's duration as its worker measured it (the figure its log's last line
+// gives too); a failed or cancelled task's is the time between its TASK_STARTED and
+// its end event. The tasks' startedAt/completedAt are whole seconds, too coarse for
+// tasks that take less than one.
+import { ApiError, get, post, query, streamText } from "./api.js";
+import { ago, append, badge, clear, clock, commitHash, duration, h, notify, seconds, when } from "./dom.js";
 import { definitionToApiId, TaskGraph } from "./graph.js";
+import { LogView } from "./logview.js";
 import { go, showError } from "./nav.js";
+import { PreviewsView } from "./previews.js";
 
 const FINAL_EVENTS = new Set(["RUN_COMPLETED", "RUN_FAILED", "RUN_CANCELLED"]);
 const ACTIVE_RUN = new Set(["pending", "decomposing", "executing", "merging", "verifying"]);
@@ -13,14 +22,21 @@ const TASK_PHASE_OF_EVENT = {
   TASK_FAILED: "failed",
   TASK_CANCELLED: "cancelled",
 };
+const TASK_END_EVENTS = new Set(["TASK_COMPLETED", "TASK_FAILED", "TASK_CANCELLED"]);
 const REFETCH_ON = new Set(["PLAN_CREATED", "TASK_QUEUED", "TASK_REUSED", "REPAIR_STARTED", "MERGE_COMPLETED", "VERIFICATION_COMPLETED", ...FINAL_EVENTS]);
+const EVENT_TYPES = ["RUN_STARTED", "PLAN_CREATED", "TASK_QUEUED", "TASK_STARTED", "FILE_CREATED", "FILE_MODIFIED", "TASK_COMPLETED", "TASK_FAILED", "TASK_CANCELLED", "MERGE_STARTED", "MERGE_COMPLETED", "MERGE_CONFLICT", "VERIFICATION_STARTED", "VERIFICATION_COMPLETED", "REPAIR_STARTED", "TASK_REUSED", "RUN_COMPLETED", "RUN_FAILED", "RUN_CANCELLED"];
 
-export async function runPage(main, [projectId, runId]) {
+export async function runPage(main, [projectId, runId, taskId]) {
   const base = `/projects/${projectId}/runs/${runId}`;
   const page = new RunView(main, projectId, runId, base);
   await page.load();
   page.follow();
-  return () => page.close();
+  if (taskId) page.openPanel(taskId, { fromUrl: true });
+  return {
+    leave: () => page.close(),
+    // The same run at another URL: its task panel opened, switched or closed.
+    update: ([, , nextTask]) => (nextTask ? page.openPanel(nextTask, { fromUrl: true }) : page.closePanel({ fromUrl: true })),
+  };
 }
 
 class RunView {
@@ -32,6 +48,8 @@ class RunView {
     this.logAbort = null;
     this.openTask = null;
     this.liveFiles = new Map(); // task id -> {created:Set, modified:Set} from events
+    this.timing = new Map(); // task id -> {startedAt, endedAt, seconds} from the journal
+    this.ticker = null;
   }
 
   async load() {
@@ -43,9 +61,17 @@ class RunView {
     this.graph = new TaskGraph(this.graphBox, (id) => this.openPanel(id));
     this.mergeList = h("ol", { id: "merge-order", class: "merge-order" });
     this.timeline = h("ol", { id: "timeline", class: "timeline", tabindex: 0, "aria-label": "Event timeline" });
-    this.panel = h("aside", { id: "task-panel", class: "card task-panel", "aria-labelledby": "task-title", hidden: true });
+    this.panel = h("aside", {
+      id: "task-panel",
+      class: "card task-panel",
+      "aria-labelledby": "task-title",
+      hidden: true,
+      onkeydown: (event) => {
+        if (event.key === "Escape") this.closePanel();
+      },
+    });
     this.verification = h("div", { id: "verification" });
-    this.tools = h("div", { class: "tools" });
+    this.tools = h("div", { class: "tools", id: "outputs" });
     this.streamState = h("span", { id: "stream-state", class: "muted" }, "connecting…");
     this.projectName = project.name;
     append(this.main,
@@ -71,6 +97,14 @@ class RunView {
     this.renderAll();
   }
 
+  taskUrl(taskId) {
+    return `#/projects/${this.projectId}/runs/${this.runId}/tasks/${taskId}`;
+  }
+
+  runUrl() {
+    return `#/projects/${this.projectId}/runs/${this.runId}`;
+  }
+
   renderAll() {
     this.renderHeader();
     this.renderGraph();
@@ -81,6 +115,7 @@ class RunView {
   renderHeader() {
     const run = this.run;
     const active = ACTIVE_RUN.has(run.status);
+    const version = run.specSnapshot && run.specSnapshot.version;
     append(clear(this.header),
       h("p", { class: "crumbs" }, h("a", { href: "#/projects" }, "Projects"), " / ", h("a", { href: `#/projects/${this.projectId}` }, this.projectName), " /"),
       h("h1", {}, `Run #${run.runNumber}`),
@@ -90,7 +125,8 @@ class RunView {
         h("span", { id: "run-status" }, badge(run.status)),
         ` ${run.trigger} · started `,
         when(run.startedAt || run.createdAt),
-        run.completedAt ? [" · took ", duration(run.startedAt, run.completedAt)] : "",
+        run.completedAt ? [" · took ", h("span", { id: "run-duration" }, duration(run.startedAt, run.completedAt))] : "",
+        version ? [" · ", h("span", { id: "run-spec-version" }, `spec version ${version}`)] : "",
       ),
       run.message ? h("p", { class: "muted" }, run.message) : "",
       h(
@@ -100,7 +136,7 @@ class RunView {
           ? h("button", { type: "button", class: "danger", id: "cancel-run", onclick: () => this.cancel() }, "Cancel run")
           : h("button", { type: "button", class: "secondary", id: "retry-run", onclick: () => this.retry() }, "Retry run"),
         run.mergedCommit
-          ? h("a", { class: "button secondary", id: "browse-files", href: `#/projects/${this.projectId}/files?ref=${run.mergedCommit}` }, "Browse files at this run's commit")
+          ? h("a", { class: "button secondary", id: "browse-files", href: `#/projects/${this.projectId}/files?run=${this.runId}` }, "Browse files at this run's commit")
           : "",
       ),
     );
@@ -122,6 +158,7 @@ class RunView {
         mergePosition: position >= 0 ? position + 1 : null,
         reused: Boolean(brief && brief.reusedFrom),
         repair: task.role === "repair" || Boolean(brief && brief.role === "repair"),
+        duration: this.durationText(id),
       };
     });
   }
@@ -144,8 +181,59 @@ class RunView {
       [...tasks]
         .filter((t) => t.mergePosition)
         .sort((a, b) => a.mergePosition - b.mergePosition)
-        .map((t) => h("li", {}, h("button", { type: "button", class: "link", onclick: () => this.openPanel(t.id) }, t.slug), " ", h("span", { class: "muted" }, t.id))),
+        .map((t) => h("li", {}, h("a", { href: this.taskUrl(t.id) }, t.slug), " ", h("span", { class: "muted" }, t.id))),
     );
+  }
+
+  // A task's duration as the journal tells it (see the top of this file); while it
+  // runs, the time since it started. "" when the journal has nothing on it yet.
+  durationSeconds(taskId) {
+    const t = this.timing.get(taskId);
+    if (!t || !t.startedAt) return null;
+    if (t.seconds !== null) return t.seconds;
+    if (t.endedAt) return (new Date(t.endedAt) - new Date(t.startedAt)) / 1000;
+    return this.phases.get(taskId) === "running" ? Math.max(0, Math.round((Date.now() - new Date(t.startedAt)) / 1000)) : null;
+  }
+
+  durationText(taskId) {
+    const value = this.durationSeconds(taskId);
+    return value === null ? "" : seconds(value);
+  }
+
+  noteTiming(type, taskId, data) {
+    const at = data.createdAt;
+    if (type === "TASK_STARTED") {
+      // A retry starts again: its attempt is the one the panel and the log show.
+      this.timing.set(taskId, { startedAt: at, endedAt: null, seconds: null });
+    } else if (TASK_END_EVENTS.has(type)) {
+      const t = this.timing.get(taskId) || { startedAt: null, endedAt: null, seconds: null };
+      t.endedAt = at;
+      if (typeof data.durationSeconds === "number") t.seconds = data.durationSeconds;
+      this.timing.set(taskId, t);
+    } else {
+      return;
+    }
+    this.graph.setDuration(taskId, this.durationText(taskId));
+    this.tick();
+  }
+
+  // While a task runs, its node (and open panel) count the seconds.
+  tick() {
+    const running = [...this.phases].some(([id, phase]) => phase === "running" && this.timing.has(id));
+    if (running && !this.ticker && !this.closed) {
+      this.ticker = setInterval(() => {
+        for (const [id, phase] of this.phases) if (phase === "running") this.graph.setDuration(id, this.durationText(id));
+        if (this.openTask) this.renderPanelDuration(this.openTask);
+        if (![...this.phases.values()].includes("running")) this.stopTicker();
+      }, 1000);
+    } else if (!running) {
+      this.stopTicker();
+    }
+  }
+
+  stopTicker() {
+    clearInterval(this.ticker);
+    this.ticker = null;
   }
 
   renderVerification() {
@@ -161,7 +249,13 @@ class RunView {
     }
     const passed = result.exitCode === 0;
     append(this.verification,
-      h("p", {}, h("span", { class: `badge phase-${passed ? "succeeded" : "failed"}` }, passed ? "passed" : "failed"), ` exit code ${result.exitCode}`),
+      h(
+        "p",
+        {},
+        h("span", { class: `badge phase-${passed ? "succeeded" : "failed"}` }, passed ? "passed" : "failed"),
+        ` exit code ${result.exitCode}`,
+        typeof result.durationSeconds === "number" ? ` · took ${seconds(result.durationSeconds)}` : "",
+      ),
     );
     const output = result.output || result.stdout || result.log;
     if (output) append(this.verification, h("pre", { class: "log", tabindex: 0, role: "region", "aria-label": "Verification output" }, output));
@@ -179,6 +273,8 @@ class RunView {
     if (run.status === this.toolsStatus) return;
     this.toolsStatus = run.status;
     clear(this.tools);
+    if (this.previews) this.previews.close();
+    this.previews = null;
     if (run.status !== "succeeded") {
       append(this.tools, h("p", { class: "muted" }, "Export and preview are available once the run succeeds."));
       return;
@@ -186,6 +282,8 @@ class RunView {
     const format = h("select", { id: "export-format" }, h("option", { value: "zip" }, "zip"), h("option", { value: "tar.gz" }, "tar.gz"));
     const exportOut = h("p", { id: "export-result", role: "status" });
     const deployOut = h("p", { id: "deploy-result", role: "status" });
+    this.exportList = h("div", { id: "exports" });
+    this.previews = new PreviewsView(this.projectId, { runId: this.runId });
     append(this.tools,
       h(
         "div",
@@ -195,8 +293,48 @@ class RunView {
         h("button", { type: "button", id: "export", onclick: () => this.exportRun(format.value, exportOut) }, "Export"),
       ),
       exportOut,
+      h("h3", {}, "Exports"),
+      this.exportList,
+      h("h3", {}, "Preview"),
+      h("p", { class: "muted" }, "One preview per run: deploying again opens the one it has. Its data lasts until it is stopped or expires."),
       h("button", { type: "button", class: "secondary", id: "deploy", onclick: () => this.deploy(deployOut) }, "Deploy a preview"),
       deployOut,
+      this.previews.node,
+    );
+    this.loadExports();
+    this.previews.load();
+  }
+
+  async loadExports() {
+    let exports;
+    try {
+      exports = await get(`/projects/${this.projectId}/exports${query({ runId: this.runId, pageSize: 10 })}`);
+    } catch (error) {
+      showError(error);
+      return;
+    }
+    clear(this.exportList);
+    if (!exports.length) {
+      append(this.exportList, h("p", { class: "empty" }, "No exports of this run yet."));
+      return;
+    }
+    append(this.exportList,
+      h(
+        "ul",
+        { class: "plain", id: "export-list" },
+        exports.map((e) =>
+          h(
+            "li",
+            { dataset: { exportId: e.id, status: e.status } },
+            e.status === "completed"
+              ? h("a", { href: `/v1${e.downloadUrl}`, download: "", class: "download" }, `Download ${e.format} (${Math.round(e.sizeBytes / 1024)} KiB)`)
+              : [badge(e.status), ` ${e.format}`, e.error ? h("span", { class: "muted" }, ` ${e.error}`) : ""],
+            " · made ",
+            ago(e.createdAt),
+            e.expiresAt ? [" · kept until ", when(e.expiresAt)] : "",
+          ),
+        ),
+      ),
     );
   }
 
@@ -212,6 +350,7 @@ class RunView {
       } else {
         append(out, `Export failed: ${status.error || status.status}`);
       }
+      this.loadExports();
     } catch (error) {
       clear(out);
       showError(error);
@@ -219,16 +358,12 @@ class RunView {
   }
 
   async deploy(out) {
-    const projectBase = `/projects/${this.projectId}`;
     try {
       append(clear(out), "Deploying…");
-      const created = await post(`${projectBase}/deploy`, { runId: this.runId, provider: "kubernetes" });
-      const render = (d) => {
-        append(clear(out), "Preview: ", badge(d.status), d.url ? [" ", h("a", { href: d.url, target: "_blank", rel: "noopener noreferrer" }, d.url)] : "");
-      };
-      render({ status: created.status });
-      const final = await waitFor(() => get(`${projectBase}/deployments/${created.deploymentId}`), (d) => (render(d), d.status !== "deploying"), 2000, 150);
-      render(final);
+      const created = await post(`/projects/${this.projectId}/deploy`, { runId: this.runId, provider: "kubernetes" });
+      const known = this.previews.node.querySelector(`tr[data-deployment-id="${created.deploymentId}"]`);
+      append(clear(out), known ? `This run's preview is ${created.deploymentId} (${created.status}).` : `Preview ${created.deploymentId} is ${created.status}.`);
+      await this.previews.load();
     } catch (error) {
       clear(out);
       showError(error);
@@ -238,16 +373,16 @@ class RunView {
   follow() {
     if (this.closed) return;
     // EventSource sends Last-Event-ID itself when it reconnects after a drop (the
-    // server's frames carry ids), so the stream resumes where it stopped.
-    const source = new EventSource(`/v1${this.base}/events/stream`);
+    // server's frames carry ids), so the stream resumes where it stopped. With
+    // timestamps each event's data carries its createdAt (an API extension).
+    const source = new EventSource(`/v1${this.base}/events/stream?timestamps=true`);
     this.source = source;
     source.onopen = () => (this.streamState.textContent = "live");
     source.onerror = () => {
       if (source.readyState === EventSource.CLOSED) this.streamState.textContent = "disconnected";
       else this.streamState.textContent = "reconnecting…";
     };
-    const types = ["RUN_STARTED", "PLAN_CREATED", "TASK_QUEUED", "TASK_STARTED", "FILE_CREATED", "FILE_MODIFIED", "TASK_COMPLETED", "TASK_FAILED", "TASK_CANCELLED", "MERGE_STARTED", "MERGE_COMPLETED", "MERGE_CONFLICT", "VERIFICATION_STARTED", "VERIFICATION_COMPLETED", "REPAIR_STARTED", "TASK_REUSED", "RUN_COMPLETED", "RUN_FAILED", "RUN_CANCELLED"];
-    for (const type of types) source.addEventListener(type, (event) => this.onEvent(type, event));
+    for (const type of EVENT_TYPES) source.addEventListener(type, (event) => this.onEvent(type, event));
   }
 
   onEvent(type, event) {
@@ -267,8 +402,9 @@ class RunView {
       if (phase) {
         this.phases.set(taskId, phase);
         this.graph.setPhase(taskId, phase);
-        if (this.openTask === taskId) this.refreshPanel(taskId, phase);
       }
+      this.noteTiming(type, taskId, data);
+      if (phase && this.openTask === taskId) this.refreshPanel(taskId);
       if (type === "FILE_CREATED" || type === "FILE_MODIFIED") {
         const files = this.liveFiles.get(taskId) || { created: new Set(), modified: new Set() };
         (type === "FILE_CREATED" ? files.created : files.modified).add(data.path);
@@ -299,59 +435,103 @@ class RunView {
   }
 
   addTimeline(type, data, id) {
-    const detail = [data.taskId, data.slug, data.path, data.status, data.message || data.reason].filter(Boolean).join(" · ");
-    append(this.timeline, h("li", { class: `event ev-${type}`, dataset: { eventId: id || "" } }, h("code", {}, type), detail ? ` ${detail}` : ""));
+    const detail = [data.taskId, data.slug, data.path, data.status, data.message || data.reason || data.error].filter(Boolean).join(" · ");
+    append(this.timeline,
+      h("li", { class: `event ev-${type}`, dataset: { eventId: id || "" } }, clock(data.createdAt), data.createdAt ? " " : "", h("code", {}, type), detail ? ` ${detail}` : ""),
+    );
     this.timeline.scrollTop = this.timeline.scrollHeight;
   }
 
-  async openPanel(taskId) {
+  // Open a task's panel. Called with the task's URL (fromUrl); a click on a node
+  // changes the URL instead, which calls this back.
+  async openPanel(taskId, { fromUrl = false } = {}) {
+    if (!fromUrl && location.hash !== this.taskUrl(taskId)) {
+      location.hash = this.taskUrl(taskId); // the shell calls back with fromUrl
+      return;
+    }
     this.openTask = taskId;
     this.panel.hidden = false;
+    this.panel.classList.add("open");
     await this.refreshPanel(taskId);
     const title = this.panel.querySelector("h2");
-    if (title) {
+    if (title && this.openTask === taskId) {
       title.tabIndex = -1;
       title.focus();
     }
   }
 
-  async refreshPanel(taskId, phase) {
+  // Draw the open task's panel. Events replayed on load (or arriving fast) each ask
+  // for it: only the latest request draws, with the phase the events say now.
+  async refreshPanel(taskId) {
     if (this.logAbort) this.logAbort.abort();
+    const request = (this.panelRequest = (this.panelRequest || 0) + 1);
     let task;
     try {
       task = await get(`${this.base}/tasks/${taskId}`);
     } catch (error) {
+      if (request !== this.panelRequest) return;
       showError(error);
+      if (error instanceof ApiError && error.status === 404) this.closePanel();
       return;
     }
-    if (this.openTask !== taskId) return;
-    const status = phase || task.status;
+    if (this.openTask !== taskId || request !== this.panelRequest) return;
+    const status = this.phases.get(taskId) || task.status;
     const result = task.result || {};
     this.filesBox = h("div", { id: "task-files" });
-    const log = h("pre", { class: "log", id: "task-log", tabindex: 0, role: "region", "aria-label": "Task log" });
+    this.durationBox = h("dd", { id: "task-duration" });
+    const logs = new LogView();
     const logState = h("p", { class: "muted", id: "task-log-state" });
     append(clear(this.panel),
-      h("div", { class: "panel-head" }, h("h2", { id: "task-title" }, task.slug), h("button", { type: "button", class: "link", onclick: () => this.closePanel(), "aria-label": "Close the task panel" }, "Close")),
+      h(
+        "div",
+        { class: "panel-head" },
+        h("h2", { id: "task-title" }, task.slug),
+        h("a", { href: this.runUrl(), class: "close", id: "close-panel", "aria-label": "Close the task panel" }, "Close"),
+      ),
+      h("p", { class: "muted panel-link" }, "Link to this task: ", h("a", { href: this.taskUrl(task.id) }, task.id)),
       h(
         "dl",
         { class: "facts" },
         h("dt", {}, "Status"), h("dd", { id: "task-status" }, badge(status)),
-        h("dt", {}, "Task"), h("dd", {}, task.id),
         h("dt", {}, "Branch"), h("dd", {}, h("code", {}, task.branchName || "—")),
         h("dt", {}, "Attempts"), h("dd", {}, String(task.attempts ?? "—")),
         task.reusedFrom ? [h("dt", {}, "Reused from"), h("dd", { id: "task-reused-from" }, h("code", {}, task.reusedFrom))] : "",
-        h("dt", {}, "Duration"), h("dd", {}, duration(task.startedAt, task.completedAt) || "—"),
-        h("dt", {}, "Commit"), h("dd", {}, h("code", {}, result.commitSha ? result.commitSha.slice(0, 12) : "—")),
+        h("dt", {}, "Duration"), this.durationBox,
+        h("dt", {}, "Started"), h("dd", {}, task.startedAt ? when(task.startedAt) : "—"),
+        h("dt", {}, "Commit"), h("dd", {}, commitHash(result.commitSha, "task-commit")),
       ),
       task.definition && task.definition.description ? h("p", {}, task.definition.description) : "",
       task.message ? h("p", { class: "muted" }, task.message) : "",
       this.filesBox,
       h("h3", {}, "Log"),
       logState,
-      log,
+      logs.node,
     );
+    this.renderPanelDuration(taskId, task);
     this.renderFiles(task);
-    this.followLog(task, status, log, logState);
+    this.followLog(task, status, logs, logState);
+  }
+
+  // The same figure as the task's node (and its log's last line), else what the
+  // task's own whole-second timestamps give.
+  renderPanelDuration(taskId, task) {
+    if (!this.durationBox) return;
+    const value = this.durationSeconds(taskId);
+    const t = this.timing.get(taskId);
+    if (value !== null) {
+      const measured = t && t.seconds !== null;
+      this.durationBox.textContent = seconds(value);
+      this.durationBox.title = measured ? "the attempt, as its worker measured it" : t && t.endedAt ? "from the task's start to its end event" : "so far";
+    } else if (task) {
+      this.durationBox.textContent = duration(task.startedAt, task.completedAt) || "—";
+    }
+  }
+
+  fileLink(path, commitSha) {
+    // The whole tree at the run's merged commit, the run kept in the breadcrumb; a
+    // run not merged yet shows the task's own commit.
+    const ref = this.run.mergedCommit ? undefined : commitSha;
+    return `#/projects/${this.projectId}/files${query({ run: this.runId, ref, file: path })}`;
   }
 
   renderFiles(task) {
@@ -361,7 +541,7 @@ class RunView {
       this.renderLiveFiles(task.id);
       return;
     }
-    const link = (path) => h("li", {}, h("a", { href: `#/projects/${this.projectId}/files?ref=${result.commitSha}&file=${encodeURIComponent(path)}` }, path));
+    const link = (path) => h("li", {}, h("a", { href: this.fileLink(path, result.commitSha) }, path));
     append(this.filesBox,
       h("h3", {}, `Files created (${result.filesCreated.length})`),
       h("ul", { class: "files", id: "files-created" }, result.filesCreated.map(link)),
@@ -381,22 +561,18 @@ class RunView {
     );
   }
 
-  followLog(task, status, log, logState) {
+  followLog(task, status, logs, logState) {
     const running = status === "running" || status === "queued";
     const abort = new AbortController();
     this.logAbort = abort;
     logState.textContent = running ? "following…" : "";
     const path = `${this.base}/tasks/${task.id}/logs${running ? "?follow=true" : ""}`;
-    streamText(path, (text) => {
-      const atEnd = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
-      append(log, text);
-      if (atEnd) log.scrollTop = log.scrollHeight;
-    }, abort.signal)
+    streamText(path, (text) => logs.add(text), abort.signal)
       .then((headers) => {
+        logs.end();
         const attempt = headers.get("X-Prazium-Attempt");
         const truncated = headers.get("X-Prazium-Log-Truncated") === "true";
         logState.textContent = `${attempt ? `attempt ${attempt}` : ""}${truncated ? " · truncated" : ""}${running ? " · ended" : ""}`;
-        if (!log.textContent) log.textContent = "(empty log)";
       })
       .catch((error) => {
         if (abort.signal.aborted) return;
@@ -404,11 +580,20 @@ class RunView {
       });
   }
 
-  closePanel() {
+  // Close the panel. Called with the run's URL (fromUrl); otherwise the URL is
+  // changed, which calls this back.
+  closePanel({ fromUrl = false } = {}) {
+    if (!fromUrl && location.hash !== this.runUrl()) {
+      location.hash = this.runUrl(); // the shell calls back with fromUrl
+      return;
+    }
     if (this.logAbort) this.logAbort.abort();
+    const wasOpen = this.openTask;
     this.openTask = null;
+    this.durationBox = null;
     this.panel.hidden = true;
-    const node = this.graphBox.querySelector("g.node");
+    this.panel.classList.remove("open");
+    const node = (wasOpen && this.graphBox.querySelector(`g.node[data-task-id="${wasOpen}"]`)) || this.graphBox.querySelector("g.node");
     if (node) node.focus();
   }
 
@@ -433,8 +618,10 @@ class RunView {
 
   close() {
     this.closed = true;
+    this.stopTicker();
     if (this.source) this.source.close();
     if (this.logAbort) this.logAbort.abort();
+    if (this.previews) this.previews.close();
   }
 }
 

@@ -1,0 +1,214 @@
+"""Previews as real Pods on the test stack's node: the generated app (rendered by the
+template agent) turns live behind a NodePort, keeps a record it was given across the
+deletion of its Pod (its SQLite file on the preview's own volume), and leaves nothing
+behind when stopped - or when it expires."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from prazium_appgen import TemplatePlanner
+from prazium_appgen.app import app_model, render_app
+from prazium_appgen.entities import Entity, Field
+from tests.support import apistate
+from tests.support.node import node
+from tests.support.services import ServiceProcess, Stack, start_api, wait_for
+
+pytestmark = pytest.mark.integration
+
+DESCRIPTION = "A small bakery: products with prices, customers and their orders."
+PROJECT = "/projects/proj_bakery"
+SAMPLES: dict[str, Any] = {"string": "text", "integer": 2, "number": 1.5, "boolean": True}
+FORMATS = {"date": "2024-05-17", "datetime": "2024-05-17T09:30:00", "time": "09:30"}
+
+
+def _sample(field: Field) -> Any:
+    if field.choices:
+        return field.choices[0]
+    if field.format == "email":
+        return "someone@example.com"
+    if field.format in FORMATS:
+        return FORMATS[field.format]
+    value = SAMPLES[field.type]
+    if field.minimum is not None and value < field.minimum:
+        value = field.minimum
+    return value
+
+
+@pytest.fixture
+def bakery(namespace: str, data_dir: Path, tmp_path: Path) -> Entity:
+    """The template agent's app for DESCRIPTION at a succeeded run's merged commit;
+    an entity of it without references (a record can be made on its own)."""
+    planner = TemplatePlanner()
+    documents = planner.write_spec("Bakery", DESCRIPTION, {}, None, 0)
+    app = app_model(documents)
+    files = {path: text.encode() for path, text in render_app(app).items()}
+    apistate.create_project(namespace, "bakery", "Bakery", DESCRIPTION)
+    _, sha = apistate.make_repo(data_dir, namespace, "bakery", files, tmp_path)
+    for number in (1, 2):
+        apistate.create_run(
+            namespace,
+            "bakery",
+            f"bakery-r{number}",
+            {"runNumber": number, "phase": "succeeded", "mergedCommit": sha},
+        )
+    return next(e for e in app.entities if not any(f.references for f in e.fields))
+
+
+NodeApi = Callable[[int], tuple[ServiceProcess, httpx.Client]]
+
+
+@pytest.fixture
+def node_api(stack: Stack, data_dir: Path, tmp_path: Path, api_key: str) -> Iterator[NodeApi]:
+    """node_api(ttl_seconds): the API as `make up` runs it on the node - previews on the
+    node's own image, reached on a NodePort from this host, their data in a directory
+    each - whose previews expire after ttl_seconds, swept every second."""
+    started: list[tuple[ServiceProcess, httpx.Client]] = []
+
+    def start(ttl_seconds: int) -> tuple[ServiceProcess, httpx.Client]:
+        proc, base = start_api(
+            stack,
+            data_dir,
+            tmp_path / "logs",
+            PRAZIUM_DEPLOY_IMAGE=node().worker_image,
+            PRAZIUM_DEPLOY_SERVICE_TYPE="NodePort",
+            PRAZIUM_DEPLOY_URL_TEMPLATE="http://127.0.0.1:{nodePort}",
+            PRAZIUM_DEPLOY_DATA="host",
+            PRAZIUM_DEPLOY_TTL_SECONDS=str(ttl_seconds),
+            PRAZIUM_DEPLOY_SWEEP_INTERVAL_SECONDS="1",
+        )
+        http = httpx.Client(
+            base_url=f"{base}/v1", headers={"Authorization": f"Bearer {api_key}"}, timeout=60
+        )
+        started.append((proc, http))
+        return proc, http
+
+    yield start
+    for proc, http in started:
+        http.close()
+        proc.stop()
+
+
+def _deploy(http: httpx.Client, run_id: str) -> dict:
+    created = http.post(f"{PROJECT}/deploy", json={"runId": run_id, "provider": "kubernetes"})
+    assert created.status_code == 202, created.text
+    return dict(created.json()["data"])
+
+
+def _live(http: httpx.Client, dep_id: str, proc: ServiceProcess) -> dict:
+    def answer() -> dict | None:
+        found = http.get(f"{PROJECT}/deployments/{dep_id}").json()["data"]
+        assert found["status"] != "failed", found
+        return dict(found) if found["status"] == "live" else None
+
+    return dict(wait_for(answer, 240, f"preview {dep_id} live", proc, interval=1))
+
+
+def _answers(url: str) -> httpx.Response | None:
+    try:
+        return httpx.get(url, timeout=5)
+    except httpx.HTTPError:
+        return None  # kube-proxy's rules for a new endpoint take a moment
+
+
+def _gone(read: Any) -> bool:
+    try:
+        read()
+    except ApiException as exc:
+        return exc.status == 404
+    return False
+
+
+@pytest.mark.timeout(900)
+def test_a_preview_keeps_its_data_across_a_pod_restart_and_stops_clean(
+    node_api: NodeApi, bakery: Entity, namespace: str, data_dir: Path
+) -> None:
+    proc, http = node_api(3600)
+    dep_id = _deploy(http, "run_bakery-r1")["deploymentId"]
+    name = "pzd-" + dep_id.removeprefix("dep_")
+    preview = _live(http, dep_id, proc)
+    url = preview["url"]
+    assert url.startswith("http://127.0.0.1:")
+    health = wait_for(lambda: _answers(f"{url}/health"), 60, "the app's /health")
+    assert health.status_code == 200, health.text
+
+    # A record, written to the app's SQLite file on the preview's volume.
+    record = {field.name: _sample(field) for field in bakery.fields}
+    made = httpx.post(f"{url}{bakery.collection_path}", json=record, timeout=10)
+    assert made.status_code == 201, made.text
+    record_id = made.json()["id"]
+    host_dir = data_dir / "previews" / namespace / name
+    assert (host_dir / "app.sqlite3").is_file()
+
+    # Deploying the run again is the same preview (no second, empty app).
+    again = _deploy(http, "run_bakery-r1")
+    assert again == {"deploymentId": dep_id, "status": "live", "provider": "kubernetes"}
+
+    # The Pod goes (a node drain, a crash): its successor finds the record.
+    core = client.CoreV1Api()
+    selector = f"app.kubernetes.io/instance={name}"
+    (first_pod,) = core.list_namespaced_pod(namespace, label_selector=selector).items
+    core.delete_namespaced_pod(first_pod.metadata.name, namespace, grace_period_seconds=0)
+
+    def new_pod_serves() -> httpx.Response | None:
+        pods = core.list_namespaced_pod(namespace, label_selector=selector).items
+        if [p.metadata.name for p in pods] in ([], [first_pod.metadata.name]):
+            return None
+        answer = _answers(f"{url}{bakery.collection_path}/{record_id}")
+        return answer if answer is not None and answer.status_code == 200 else None
+
+    kept = wait_for(new_pod_serves, 240, "the new Pod to serve the record", proc, interval=1)
+    assert kept.json() == made.json()
+
+    # The preview is listed with the run it came from; stopping removes it all.
+    (listed,) = http.get(f"{PROJECT}/deployments").json()["data"]
+    assert listed["id"] == dep_id and listed["runId"] == "run_bakery-r1"
+    assert listed["status"] == "live" and listed["url"] == url
+    stopped = http.delete(f"{PROJECT}/deployments/{dep_id}")
+    assert stopped.json()["data"] == {"id": dep_id, "status": "stopped"}
+    assert not host_dir.exists()
+    for read in (
+        lambda: client.AppsV1Api().read_namespaced_deployment(name, namespace),
+        lambda: core.read_namespaced_service(name, namespace),
+        lambda: core.read_persistent_volume(name),
+    ):
+        wait_for(lambda r=read: _gone(r), 120, f"{name} removed", proc)
+    wait_for(
+        lambda: not core.list_namespaced_pod(namespace, label_selector=selector).items,
+        120,
+        "the preview's Pods to go",
+        proc,
+    )
+    assert wait_for(lambda: _answers(url) is None, 60, "the preview's port to close")
+
+
+@pytest.mark.timeout(900)
+def test_a_live_preview_expires(
+    node_api: NodeApi, bakery: Entity, namespace: str, data_dir: Path
+) -> None:
+    proc, http = node_api(120)
+    dep_id = _deploy(http, "run_bakery-r2")["deploymentId"]
+    name = "pzd-" + dep_id.removeprefix("dep_")
+    live = _live(http, dep_id, proc)
+    assert wait_for(lambda: _answers(f"{live['url']}/health"), 60, "the app's /health")
+
+    def expired() -> dict | None:
+        found = http.get(f"{PROJECT}/deployments/{dep_id}").json()["data"]
+        return dict(found) if found["stoppedAt"] else None
+
+    gone = wait_for(expired, 300, "the preview to expire", proc, interval=2)
+    assert gone["status"] == "stopped" and gone["message"] == "expired after 2 min"
+    expires = dt.datetime.fromisoformat(gone["expiresAt"].replace("Z", "+00:00"))
+    stopped = dt.datetime.fromisoformat(gone["stoppedAt"].replace("Z", "+00:00"))
+    assert dt.timedelta(0) <= stopped - expires < dt.timedelta(seconds=60)
+    assert not (data_dir / "previews" / namespace / name).exists()
+    assert _gone(lambda: client.AppsV1Api().read_namespaced_deployment(name, namespace))
+    assert _gone(lambda: client.CoreV1Api().read_persistent_volume(name))
