@@ -28,22 +28,25 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from prazium_kit import paths
-from prazium_operator import sandbox
-from prazium_operator.executor import jobspec
+from prazium_operator import go_signal, sandbox
+from prazium_operator.executor import jobspec, prestart
 from prazium_operator.settings import Settings
 from prazium_operator.verify import Outcome, Runner
 
 log = logging.getLogger(__name__)
 MAX_OUTPUT_BYTES = 1024 * 1024
-POLL_SECONDS = 1.0
+# The Job's end is polled this often (a verification of a small app takes a second).
+POLL_SECONDS = 0.2
 # Past the Job's own deadline: how long to wait for the kubelet to report it.
 DEADLINE_SLACK_SECONDS = 60.0
 VERIFY_SCRIPT = 'out=$1; cd "$2" || exit 125; shift 2; "$@" >"$out" 2>&1'
 
 
-def runner(settings: Settings, namespace: str, project: str, run: str) -> Runner:
+def runner(
+    settings: Settings, namespace: str, project: str, run: str, room: prestart.Room | None = None
+) -> Runner:
     if settings.executor == "kubernetes":
-        return JobRunner(settings, namespace, project, run)
+        return JobRunner(settings, namespace, project, run, room)
     return LocalRunner(settings, namespace, project, run)
 
 
@@ -71,27 +74,102 @@ class LocalRunner:
 
 
 class JobRunner:
-    def __init__(self, settings: Settings, namespace: str, project: str, run: str) -> None:
+    """A verification Job; prestart() creates it ahead (while the run's last tasks run
+    and merge), its Pod waiting for the go signal that run() gives once the merged
+    tree is exported into the directory it mounts."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        namespace: str,
+        project: str,
+        run: str,
+        room: prestart.Room | None = None,
+    ) -> None:
         self.settings = settings
         self.namespace, self.project, self.run_name = namespace, project, run
         self.dir = paths.task_worktree(settings.data_dir, namespace, project, run, "verify")
+        self.room = room
+
+    @property
+    def go(self) -> Path:
+        return go_signal.verification_go(self.dir)
+
+    def job_prefix(self) -> str:
+        """The run's verification Jobs' names start so (one at a time, each new name)."""
+        return f"verify-{jobspec.digest(f'{self.namespace}/{self.run_name}')}-"
+
+    def new_job_name(self) -> str:
+        return f"{self.job_prefix()}{uuid.uuid4().hex[:6]}"
+
+    def _waiting_name(self) -> str | None:
+        """The Job created ahead for this run, if the room holds one."""
+        if self.room is None:
+            return None
+        prefix = self.job_prefix()
+        names = self.room.of_run(self.namespace, self.run_name)
+        return next((name for name in names if name.startswith(prefix)), None)
+
+    async def prestart(self, command: list[str], timeout: float) -> bool:
+        """Create the verification Job now, waiting for its go signal; False when the
+        room for waiting Pods is full. Idempotent while it waits."""
+        if self.room is None or self._waiting_name() is not None:
+            return self.room is not None
+        if not self.room.free():
+            return False
+        name = self.new_job_name()
+        self.room.take(name, self.namespace, self.run_name)
+        try:
+            await self._delete_all()  # a finished one of an earlier round
+            await asyncio.to_thread(self._fresh_dir)
+            job = build_verification_job(
+                self.settings, self, name, command, int(timeout), waiting=True
+            )
+            await asyncio.to_thread(
+                client.BatchV1Api().create_namespaced_job,
+                self.settings.job_namespace,
+                job,  # type: ignore[arg-type]
+            )
+        except BaseException:
+            self.room.release(name)
+            raise
+        log.info("created verification Job %s ahead of the merge", name)
+        return True
+
+    async def discard(self) -> None:
+        """The run will not verify after all (cancelled, failed): remove a waiting Job."""
+        name = self._waiting_name()
+        if name is not None and self.room is not None:
+            self.room.release(name)
+        await self._delete_all()
+
+    def _fresh_dir(self) -> None:
+        shutil.rmtree(self.dir, True)
+        (self.dir / "tree").mkdir(parents=True)
 
     async def run(
         self, export: Callable[[Path], None], command: list[str], timeout: float
     ) -> Outcome:
-        await self._delete_all()  # an earlier try's Job (operator restart): start afresh
         tree, output = self.dir / "tree", self.dir / "output.log"
-        await asyncio.to_thread(shutil.rmtree, self.dir, True)
-        await asyncio.to_thread(tree.mkdir, parents=True)
-        await asyncio.to_thread(export, tree)
-        job = build_verification_job(self.settings, self, command, int(timeout))
-        batch = client.BatchV1Api()
-        await asyncio.to_thread(
-            batch.create_namespaced_job,
-            self.settings.job_namespace,
-            job,  # type: ignore[arg-type]
-        )
-        name = job["metadata"]["name"]
+        name = self._waiting_name()
+        waited = self.room.release(name) if self.room is not None and name else None
+        if name is None or waited is None or not await self._waiting(name, command):
+            name = self.new_job_name()
+            await self._delete_all()  # an earlier try's Job (operator restart): start afresh
+            await asyncio.to_thread(self._fresh_dir)
+            await asyncio.to_thread(export, tree)
+            await asyncio.to_thread(go_signal.write, self.go)
+            job = build_verification_job(self.settings, self, name, command, int(timeout))
+            await asyncio.to_thread(
+                client.BatchV1Api().create_namespaced_job,
+                self.settings.job_namespace,
+                job,  # type: ignore[arg-type]
+            )
+        else:
+            # Its Pod mounts this directory already: the tree goes into it, then go.
+            await asyncio.to_thread(export, tree)
+            await asyncio.to_thread(go_signal.write, self.go)
+            await self._extend_deadline(name, waited.created, timeout)
         try:
             code, timed_out = await self._wait(name, timeout + DEADLINE_SLACK_SECONDS)
             text = await asyncio.to_thread(_read_tail, output)
@@ -99,6 +177,36 @@ class JobRunner:
             await self._delete_all()
             await asyncio.to_thread(shutil.rmtree, self.dir, True)
         return Outcome(exit_code=code, output=text, timed_out=timed_out)
+
+    async def _waiting(self, name: str, command: list[str]) -> bool:
+        """Whether the Job created ahead still waits for this command (the plan's
+        verifyCommand cannot change within a run, but a Job that ended is no use)."""
+        try:
+            job: Any = await asyncio.to_thread(
+                client.BatchV1Api().read_namespaced_job, name, self.settings.job_namespace
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise
+        ended = any(
+            c.type in ("Complete", "Failed") and c.status == "True"
+            for c in (job.status.conditions if job.status else None) or []
+        )
+        args = job.spec.template.spec.containers[0].command or []
+        return not ended and args[-len(command) :] == command
+
+    async def _extend_deadline(self, name: str, created: float, timeout: float) -> None:
+        deadline = prestart.extended_deadline(max(int(timeout), 1), created)
+        try:
+            await asyncio.to_thread(
+                client.BatchV1Api().patch_namespaced_job,
+                name,
+                self.settings.job_namespace,
+                {"spec": {"activeDeadlineSeconds": deadline}},
+            )
+        except ApiException as exc:
+            log.warning("could not extend the deadline of Job %s: %s", name, exc.reason)
 
     def labels(self) -> dict[str, str]:
         return jobspec.run_labels(self.namespace, self.project, self.run_name, "verification")
@@ -142,22 +250,40 @@ class JobRunner:
 
 
 def build_verification_job(
-    settings: Settings, job_runner: JobRunner, command: list[str], timeout: int
+    settings: Settings,
+    job_runner: JobRunner,
+    name: str,
+    command: list[str],
+    timeout: int,
+    *,
+    waiting: bool = False,
 ) -> dict[str, Any]:
     """The Job running command in this run's verification tree: no Secret, no credential,
-    only the verification directory of the repo volume mounted."""
+    only the verification directory of the repo volume mounted. The command starts on
+    the go signal (worker/waiting.py): at once when the Job is created with the tree in
+    place; waiting: created ahead, the tree exported later."""
     work = job_runner.dir
     script = ["bash", "-c", VERIFY_SCRIPT, "verify", str(work / "output.log"), str(work / "tree")]
+    gate = ["python", "-m", "prazium_operator.worker.waiting", "--go", str(job_runner.go), "--"]
     env = [{"name": "HOME", "value": "/tmp"}, {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"}]
-    return jobspec.sandbox_job(
+    labels = job_runner.labels()
+    job = jobspec.sandbox_job(
         settings,
-        name=f"verify-{uuid.uuid4().hex[:12]}",
-        labels=job_runner.labels(),
+        name=name,
+        labels=labels,
         deadline_seconds=max(timeout, 1),
         container=jobspec.sandbox_container(
-            settings, "verify", [*script, *command], env, [jobspec.repo_mount(settings, work)]
+            settings,
+            "verify",
+            [*gate, *script, *command],
+            env,
+            [jobspec.repo_mount(settings, work)],
         ),
     )
+    if waiting:
+        # On the Job only (its Pod's labels are the NetworkPolicy's to select).
+        job["metadata"]["labels"] = {**labels, prestart.LABEL_START: prestart.PRESTARTED}
+    return job
 
 
 def _read_tail(path: Path) -> str:
