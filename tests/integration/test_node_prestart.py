@@ -35,6 +35,7 @@ from tests.support.build import (
 )
 from tests.support.node import PodRecorder, job_namespace, operator_env
 from tests.support.services import ServiceProcess, Stack, start_operator, wait_for
+from tests.support.taskwatch import TaskMessages
 
 pytestmark = pytest.mark.integration
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -231,17 +232,14 @@ def test_a_pod_created_ahead_is_removed_once_its_task_will_not_start(
 
 
 @dataclass
-class _Sampler:
-    """The most Pods alive at once in a namespace, and every message a run's Tasks had."""
+class _PodCount:
+    """The most Pods alive at once in a namespace (Pending or Running, not deleted)."""
 
     jobs_ns: str
-    namespace: str
-    run: str
-    most_pods: int = 0
-    messages: set[str] = field(default_factory=set)
+    most: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
 
-    def __enter__(self) -> _Sampler:
+    def __enter__(self) -> _PodCount:
         self._thread = threading.Thread(target=self._loop, daemon=True)
         self._thread.start()
         return self
@@ -252,15 +250,13 @@ class _Sampler:
 
     def _loop(self) -> None:
         core = client.CoreV1Api()
-        while not self._stop.wait(0.2):
+        while not self._stop.wait(0.1):
             alive = [
                 p
                 for p in core.list_namespaced_pod(self.jobs_ns).items
                 if p.status.phase in ("Pending", "Running") and not p.metadata.deletion_timestamp
             ]
-            self.most_pods = max(self.most_pods, len(alive))
-            for task in tasks_of(self.namespace, self.run):
-                self.messages.add((task.get("status") or {}).get("message") or "")
+            self.most = max(self.most, len(alive))
 
 
 def test_tasks_beyond_the_worker_slots_wait_in_the_queue_not_as_pods(
@@ -276,7 +272,7 @@ def test_tasks_beyond_the_worker_slots_wait_in_the_queue_not_as_pods(
         PRAZIUM_MAX_PRESTARTED="1",
     )
     try:
-        with _Sampler(jobs_ns, namespace, "todo-slots") as sampler:
+        with _PodCount(jobs_ns) as pods, TaskMessages(namespace) as messages:
             _start_run(stack, namespace, operator, "todo-slots", "true")
             run = wait_run_done(namespace, "todo-slots", operator, timeout=400)
         assert run["status"]["phase"] == "succeeded", run["status"].get("message")
@@ -284,7 +280,5 @@ def test_tasks_beyond_the_worker_slots_wait_in_the_queue_not_as_pods(
     finally:
         operator.stop()
     # One running and one waiting at most (parallelism 3 would have allowed more).
-    assert 1 <= sampler.most_pods <= 2, sampler.most_pods
-    assert (
-        "waiting in the operator's queue for a worker slot (all 1 are in use)" in sampler.messages
-    )
+    assert 1 <= pods.most <= 2, pods.most
+    assert "waiting in the operator's queue for a worker slot (all 1 are in use)" in messages.seen
