@@ -43,6 +43,7 @@ import asyncio
 import functools
 import logging
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,10 @@ log = logging.getLogger(__name__)
 # drivers; hooks) or change what it reads (info/attributes, objects/info/alternates):
 # read-only in the Pod, as the operator's own git runs in the same repository.
 READ_ONLY_REPO_PARTS = ("config", "hooks", "info", "objects/info")
+# A running worker's result file is looked for on every poll (reconcilers/run: 0.2 s),
+# its Job and Pod read only this often: with many runs, two apiserver reads per running
+# task five times a second were most of the operator's requests.
+JOB_CHECK_SECONDS = 1.0
 # The Job controller names a Job's Pods with this label.
 LABEL_JOB_NAME = "batch.kubernetes.io/job-name"
 # The first line says, from inside, which uid the worker runs as and whether it could
@@ -218,6 +223,8 @@ class KubernetesExecutor:
         self.max_workers = settings.max_workers
         # Job name -> (tenant namespace, run): what release_run must forget.
         self._running: dict[str, tuple[str, str]] = {}
+        # Job name -> when its Job and Pod were last read, and what they said.
+        self._checked: dict[str, tuple[float, WorkerStatus]] = {}
         # Jobs created ahead of their task, their Pods waiting for the go signal; the
         # verification runner (verification.py) keeps its own in the same room.
         self.room = prestart.Room(
@@ -344,10 +351,22 @@ class KubernetesExecutor:
     async def state(self, ref: ExecutorRef, request: WorkerRequest) -> WorkerStatus:
         if read_result(Path(request.result_path)) is not None:
             self._running.pop(str(ref.name), None)
+            self._checked.pop(str(ref.name), None)
             return WorkerStatus(WorkerState.EXITED)
         name = ref.name
         if not name:
             return WorkerStatus(WorkerState.LOST, message="no Job was recorded")
+        last = self._checked.get(name)
+        if last is not None and time.monotonic() - last[0] < JOB_CHECK_SECONDS:
+            return last[1]
+        status = await self._job_state(name, request)
+        if status.state is WorkerState.RUNNING:
+            self._checked[name] = (time.monotonic(), status)
+        else:
+            self._checked.pop(name, None)
+        return status
+
+    async def _job_state(self, name: str, request: WorkerRequest) -> WorkerStatus:
         try:
             # get on jobs (not jobs/status): the object carries its status.
             job: Any = await asyncio.to_thread(
@@ -406,6 +425,7 @@ class KubernetesExecutor:
             if exc.status != 404:
                 raise
         self._running.pop(name, None)
+        self._checked.pop(name, None)
 
     async def stop(self, ref: ExecutorRef, request: WorkerRequest) -> None:
         log.info(
@@ -443,6 +463,7 @@ class KubernetesExecutor:
 
     async def shutdown(self) -> None:
         self._running.clear()
+        self._checked.clear()
         self.room.clear()
 
 

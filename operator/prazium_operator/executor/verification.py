@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 MAX_OUTPUT_BYTES = 1024 * 1024
 # The Job's end is polled this often (a verification of a small app takes a second).
 POLL_SECONDS = 0.2
+# Exit codes from here on are a signal's (128 + its number).
+SIGNALLED = 128
 # Past the Job's own deadline: how long to wait for the kubelet to report it.
 DEADLINE_SLACK_SECONDS = 60.0
 VERIFY_SCRIPT = 'out=$1; cd "$2" || exit 125; shift 2; "$@" >"$out" 2>&1'
@@ -212,27 +214,32 @@ class JobRunner:
         return jobspec.run_labels(self.namespace, self.project, self.run_name, "verification")
 
     async def _wait(self, name: str, limit: float) -> tuple[int, bool]:
-        """(exit code, timed out) once the Job ended."""
+        """(exit code, timed out) once the Job's container ended. The exit code is the
+        kubelet's (the Pod's terminated state; the tests could write any file), read as
+        soon as the kubelet reports it rather than after the Job controller's next
+        status sync, which batches Pod updates by a second."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + limit
         batch, core = client.BatchV1Api(), client.CoreV1Api()
         ns = self.settings.job_namespace
         while loop.time() < deadline:
+            pods: Any = await asyncio.to_thread(
+                core.list_namespaced_pod, ns, label_selector=f"job-name={name}"
+            )
+            code = _exit_code(pods.items)
+            # Killed (by a signal, or its Pod deleted): perhaps by the Job's deadline,
+            # which only the Job's conditions tell.
+            if code is not None and code < SIGNALLED:
+                return code, False
             job: Any = await asyncio.to_thread(batch.read_namespaced_job, name, ns)
             for cond in (job.status.conditions if job.status else None) or []:
-                if cond.type not in ("Complete", "Failed") or cond.status != "True":
+                if cond.status != "True":
                     continue
                 if cond.reason == "DeadlineExceeded":
                     return -1, True
-                pods: Any = await asyncio.to_thread(
-                    core.list_namespaced_pod, ns, label_selector=f"job-name={name}"
-                )
-                for pod in pods.items:
-                    for status in (pod.status.container_statuses if pod.status else None) or []:
-                        ended = status.state.terminated if status.state else None
-                        if ended is not None:
-                            return int(ended.exit_code), False
-                return (0 if cond.type == "Complete" else -1), False
+                if cond.type in ("Complete", "Failed"):
+                    fallback = 0 if cond.type == "Complete" else -1
+                    return (code if code is not None else fallback), False
             await asyncio.sleep(POLL_SECONDS)
         return -1, True
 
@@ -247,6 +254,18 @@ class JobRunner:
                 propagation_policy="Background",
                 grace_period_seconds=0,
             )
+
+
+def _exit_code(pods: list[Any]) -> int | None:
+    """The exit code of the verification's container, once it ended (any of its Pods:
+    one, backoffLimit 0); a Pod being deleted counts as killed."""
+    for pod in pods:
+        for status in (pod.status.container_statuses if pod.status else None) or []:
+            ended = status.state.terminated if status.state else None
+            if ended is not None:
+                code = int(ended.exit_code)
+                return max(code, SIGNALLED) if pod.metadata.deletion_timestamp else code
+    return None
 
 
 def build_verification_job(
