@@ -53,7 +53,7 @@ from kubernetes.client.exceptions import ApiException
 from prazium_kit import paths
 from prazium_kit.models import ExecutorRef
 from prazium_operator import go_signal, recorder, sandbox
-from prazium_operator.executor import jobspec, prestart
+from prazium_operator.executor import filewatch, jobspec, prestart
 from prazium_operator.executor.base import WorkerState, WorkerStatus
 from prazium_operator.settings import Settings
 from prazium_operator.worker_contract import WorkerRequest, log_path, read_result, request_path
@@ -223,6 +223,7 @@ class KubernetesExecutor:
         self.max_workers = settings.max_workers
         # Job name -> (tenant namespace, run): what release_run must forget.
         self._running: dict[str, tuple[str, str]] = {}
+        self.files = filewatch.ResultWatch(settings.data_dir / "results")
         # Job name -> when its Job and Pod were last read, and what they said.
         self._checked: dict[str, tuple[float, WorkerStatus]] = {}
         # Jobs created ahead of their task, their Pods waiting for the go signal; the
@@ -459,9 +460,12 @@ class KubernetesExecutor:
         self.room.forget_run(namespace, run)
 
     async def wait_for_exit(self, timeout: float) -> None:
-        await asyncio.sleep(timeout)  # Job status is polled
+        # A worker's event or result file appearing ends the wait (filewatch.py); Job
+        # status is polled.
+        await self.files.wait(timeout)
 
     async def shutdown(self) -> None:
+        await self.files.stop()
         self._running.clear()
         self._checked.clear()
         self.room.clear()
