@@ -418,7 +418,7 @@ def executor_report(results: dict[str, dict[str, Any]]) -> str:
 
 PROFILE_STEPS = [
     ("ready_go", "ready -> operator's go (Job created, or go signal)"),
-    ("go_added", "  go -> Pod created (Job controller)"),
+    ("go_added", "  Job created -> Pod created (Job controller)"),
     ("added_bound", "  Pod created -> bound (scheduler)"),
     ("bound_process", "  bound -> process started (kubelet, runtime)"),
     ("imports", "  interpreter + imports (in the Pod)"),
@@ -438,12 +438,12 @@ def profile_report(name: str, rows: list[dict[str, Any]]) -> str:
         "created when ready": [r for r in rows if not r["ahead"]],
     }
     header = f"{'a Job start, ' + name + ' (median s)':<54}"
-    lines = [header + "".join(f"{g + f' ({len(v)})':>22}" for g, v in groups.items())]
+    lines = [header + "".join(f"{g + f' ({len(v)})':>24}" for g, v in groups.items())]
     for key, label in PROFILE_STEPS:
         cells = ""
         for group in groups.values():
             values = [r[key] for r in group if r[key] is not None]
-            cells += f"{statistics.median(values):>22.3f}" if values else f"{'-':>22}"
+            cells += f"{statistics.median(values):>24.3f}" if values else f"{'-':>24}"
         lines.append(f"{label:<54}{cells}")
     return "\n".join(lines)
 

@@ -6,7 +6,8 @@ Per task of one run, from what each party records:
                TASK_COMPLETED: the moment the task may start)
   go           the operator's "submitted Job" (a Job created now) or "started Job" (a
                Job created ahead: its request and go signal written) log line
-  pod added    the Job controller created the Pod (seen on a watch of the job namespace)
+  pod added    the Job controller created the Pod (seen on a watch of the job namespace),
+               timed from the Job's creation ("submitted", or "created Job ... ahead")
   pod bound    the scheduler bound it to the node (spec.nodeName, same watch)
   process      the waiting process started in the container: its "waiting for the go
                signal" line minus the importSeconds it reports (kubelet: sandbox,
@@ -109,9 +110,10 @@ class PodWatch:
         self.most_alive = max(self.most_alive, sum(not t.ended for t in self.pods.values()))
 
 
-def operator_lines(operator_log: Path, run: str) -> dict[str, tuple[str, dt.datetime]]:
-    """task id -> (submitted | started, when) from the operator's JSON log."""
-    found: dict[str, tuple[str, dt.datetime]] = {}
+def operator_lines(operator_log: Path, run: str) -> dict[str, dict[str, dt.datetime]]:
+    """task id -> {submitted | started | created: when} from the operator's JSON log
+    (created: its Job created ahead)."""
+    found: dict[str, dict[str, dt.datetime]] = {}
     for line in operator_log.read_text(encoding="utf-8", errors="replace").splitlines():
         if "Job" not in line or not line.startswith("{"):
             continue
@@ -122,9 +124,11 @@ def operator_lines(operator_log: Path, run: str) -> dict[str, tuple[str, dt.date
         message = str(record.get("message", ""))
         if record.get("run") != run or record.get("attempt") != 1:
             continue
-        for kind in ("submitted", "started"):
+        for kind in ("submitted", "started", "created"):
             if message.startswith(f"{kind} Job "):
-                found.setdefault(str(record.get("task")), (kind, when(record["timestamp"])))
+                found.setdefault(str(record.get("task")), {}).setdefault(
+                    kind, when(record["timestamp"])
+                )
     return found
 
 
@@ -181,7 +185,9 @@ def profile(
     rows = []
     for task in sorted({e["task"] for e in journal if e["task"]}):
         ready = first.get(("TASK_QUEUED", task))
-        kind, go_at = go.get(task, ("?", None))
+        lines = go.get(task, {})
+        go_at = lines.get("started") or lines.get("submitted")
+        created = lines.get("created") or lines.get("submitted")
         kept = kept_log(results_dir / f"{task}-1.json")
         times = by_task.get(task_names.get(task, ""), PodTimes())
         process = (
@@ -192,11 +198,11 @@ def profile(
         rows.append(
             {
                 "task": task,
-                "ahead": kind == "started",
+                "ahead": "started" in lines,
                 "dependent": task in dependent_ids,
                 "ready_first": _s(ready, kept.get("first")),
                 "ready_go": _s(ready, go_at),
-                "go_added": _s(go_at, times.added),
+                "go_added": _s(created, times.added),
                 "added_bound": _s(times.added, times.bound),
                 "bound_process": _s(times.bound, process),
                 "imports": kept.get("import_s"),
