@@ -97,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     importlib.import_module("prazium_operator.worker.main")
     if args.coder in CODER_MODULES:
         importlib.import_module(CODER_MODULES[args.coder])
+    from prazium_operator.settings import get_settings
+
+    get_settings()  # read once from the environment (cached): the worker's first step
     imported = time.monotonic() - started
     _note(args.log, WAITING_LINE, importSeconds=round(imported, 3))
     waited = go_signal.wait(args.go, args.request)
