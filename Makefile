@@ -54,10 +54,10 @@ bench-api: ## API latency/throughput vs direct apiserver reads, SSE fan-out (own
 	@PRAZIUM_NODE=0 scripts/test.sh bench/bench_api.py -q -s -p no:cacheprovider
 
 SCALE_LEVELS := 1,25,100
-bench-scale: ## N runs at once on one operator: task gaps, runs/min, RSS/CPU, apiserver requests, etcd per run (own stack; N=1,25,100 or N=500)
-	@BENCH_SCALE_N=$(or $(N),$(SCALE_LEVELS)) PRAZIUM_NODE=0 scripts/test.sh bench/bench_scale.py -q -s -p no:cacheprovider
+bench-scale: ## N runs at once, Job path beside local: gaps, runs/min, Pods/s, RSS, etcd per run, leftovers (own stack with the node; N=1,25,100 or N=500; RUNTIME=runc|gvisor)
+	@BENCH_SCALE_N=$(or $(N),$(SCALE_LEVELS)) scripts/test.sh bench/bench_scale.py -q -s -p no:cacheprovider
 
-bench-build: ## Build engine: run wall time, overhead vs worker time, parallelism 1 vs 3, runc vs gVisor (own stack)
+bench-build: ## Build engine: run wall time, overhead vs worker time, parallelism 1 vs 3, local vs Job path, a Job start's profile, runc vs gVisor (own stack; RUNTIME=runc|gvisor)
 	@scripts/test.sh bench/bench_build.py -q -s -p no:cacheprovider
 
 bench-repair-reuse: ## Extra wall time of a repair round; model requests a retry saves on a 6-task run (own stack, no node)

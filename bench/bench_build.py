@@ -96,6 +96,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 import os
 import statistics
 import sys
@@ -111,6 +112,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "kit"), str(ROOT / "operator")]
 
 import procstat  # noqa: E402
 import pytest  # noqa: E402
+import startprofile  # noqa: E402
 import yaml  # noqa: E402
 from kubernetes import client, config  # noqa: E402
 
@@ -282,9 +284,20 @@ EXECUTOR_ROWS = [
     "wall",
     "start_latency_p50",
     "start_latency_p90",
+    "ready_first_p50",
+    "ready_first_dependents_p50",
     "end_to_end_p50",
     "end_to_end_p90",
+    "verify",
 ]
+EXECUTOR_LABELS = {
+    "start_latency_p50": "QUEUED -> STARTED p50",
+    "start_latency_p90": "QUEUED -> STARTED p90",
+    "ready_first_p50": "ready -> worker line p50",
+    "ready_first_dependents_p50": "  tasks with deps p50",
+}
+# The Job path's columns: Jobs created ahead (the default) and without.
+KUBERNETES_MODES = {"kubernetes": "true", "k8s, none ahead": "false"}
 
 
 def per_task_end_to_end(journal: list[dict[str, Any]]) -> list[float]:
@@ -297,8 +310,30 @@ def per_task_end_to_end(journal: list[dict[str, Any]]) -> list[float]:
     ]
 
 
-def executor_build(stack: Stack, executor: str, parallelism: int = 3) -> dict[str, float]:
-    """One warm-up build, then the measured one, with the operator on this executor."""
+def _ready_to_first_line(
+    journal: list[dict[str, Any]], results: Path, dependent_ids: set[str]
+) -> tuple[list[float], list[float]]:
+    """(every task, tasks with dependencies): TASK_QUEUED -> the worker's first line."""
+    first: dict[tuple[str, str | None], dt.datetime] = {}
+    for event in journal:
+        first.setdefault((event["type"], event["task"]), event["at"])
+    every, dependents = [], []
+    for task in sorted({e["task"] for e in journal if e["task"]}):
+        line = startprofile.kept_log(results / f"{task}-1.json").get("first")
+        if line is None:
+            continue
+        value = _seconds(first[("TASK_QUEUED", task)], line)
+        every.append(value)
+        if task in dependent_ids:
+            dependents.append(value)
+    return every, dependents
+
+
+def executor_build(
+    stack: Stack, executor: str, parallelism: int = 3, prestart: str = "true"
+) -> dict[str, Any]:
+    """One warm-up build, then the measured one, with the operator on this executor;
+    on the Job path also the profile of each task's start (startprofile.py)."""
     config.load_kube_config(config_file=stack.kubeconfig)
     namespace = f"bench-{executor[:4]}-{uuid.uuid4().hex[:6]}"
     core = client.CoreV1Api()
@@ -306,21 +341,59 @@ def executor_build(stack: Stack, executor: str, parallelism: int = 3) -> dict[st
     with tempfile.TemporaryDirectory(prefix="prazium-bench-") as tmp, ExitStack() as cleanup:
         data_dir = Path(tmp) / "data"
         data_dir.mkdir()
+        jobs_ns = cleanup.enter_context(job_namespace(data_dir)) if executor != "local" else ""
         env = (
-            operator_env(cleanup.enter_context(job_namespace(data_dir)))
-            if executor == "kubernetes"
+            operator_env(
+                jobs_ns,
+                PRAZIUM_PRESTART=prestart,
+                PRAZIUM_LOG_FORMAT="json",
+                **startprofile.runtime_env(),
+            )
+            if jobs_ns
             else {}
         )
-        operator = start_operator(stack, data_dir, [namespace], Path(tmp) / "logs", **env)
+        logs = Path(tmp) / "logs"
+        operator = start_operator(stack, data_dir, [namespace], logs, **env)
         try:
             wait_for(lambda: _heartbeat(stack, operator.pid), 30, "operator heartbeat", operator)
             build_once(stack, namespace, f"warm-{executor[:4]}", parallelism, operator)
             name = f"measured-{executor[:4]}"
-            measured = build_once(stack, namespace, name, parallelism, operator)
-            journal = events(stack.database_url, namespace, f"{name}-run")
+            run = f"{name}-run"
+            with ExitStack() as watching:
+                pods = watching.enter_context(startprofile.PodWatch(jobs_ns)) if jobs_ns else None
+                measured: dict[str, Any] = dict(
+                    build_once(stack, namespace, name, parallelism, operator)
+                )
+            journal = events(stack.database_url, namespace, run)
             ends = per_task_end_to_end(journal)
             measured["end_to_end_p50"] = _pct(ends, 0.5)
             measured["end_to_end_p90"] = _pct(ends, 0.9)
+            results = run_results(data_dir, namespace, run)
+            tasks = client.CustomObjectsApi().list_namespaced_custom_object(
+                "prazium.io", "v1alpha1", namespace, "tasks"
+            )["items"]
+            mine = [t["spec"] for t in tasks if t["spec"]["runRef"]["name"] == run]
+            dependent_ids = {
+                t["definition"]["id"] for t in mine if t["definition"].get("dependencies")
+            }
+            every, dependents = _ready_to_first_line(journal, results, dependent_ids)
+            measured["ready_first_p50"] = _pct(every, 0.5)
+            measured["ready_first_dependents_p50"] = _pct(dependents, 0.5)
+            if pods is not None:
+                names = {
+                    t["metadata"]["name"]: t["spec"]["definition"]["id"]
+                    for t in tasks
+                    if t["spec"]["runRef"]["name"] == run
+                }
+                measured["profile"] = startprofile.profile(
+                    journal,
+                    results,
+                    logs / "operator.log",
+                    run,
+                    pods.pods,
+                    {task_id: name for name, task_id in names.items()},
+                    dependent_ids,
+                )
             return measured
         finally:
             operator.stop()
@@ -395,12 +468,66 @@ def run_runtimes(stack: Stack) -> str:
 
 
 def executor_report(
-    results: dict[str, dict[str, float]], title: str = "metric (s), parallelism 3"
+    results: dict[str, dict[str, Any]], title: str = "metric (s), parallelism 3"
 ) -> str:
     names = list(results)
-    lines = [f"{title:<28}" + "".join(f"{n:>16}" for n in names)]
+    lines = [f"{title:<28}" + "".join(f"{n:>17}" for n in names)]
     for key in EXECUTOR_ROWS:
-        lines.append(f"{key:<28}" + "".join(f"{results[n][key]:>16.3f}" for n in names))
+        label = EXECUTOR_LABELS.get(key, key)
+        lines.append(
+            f"{label:<28}" + "".join(f"{results[n].get(key, math.nan):>17.3f}" for n in names)
+        )
+    local, job = results.get("local"), results.get("kubernetes")
+    if local and job:
+        ratio = job["wall"] / local["wall"]
+        latency = job["ready_first_dependents_p50"]
+        lines.append(f"\ngoals (RUNTIME={startprofile.runtime_name()}):")
+        lines.append(
+            f"  Job path start latency p50, a task whose dependencies just merged (ready ->"
+            f" worker's first line): {latency:.3f} s  goal <= 0.5  "
+            f"{'met' if latency <= 0.5 else 'NOT met'}"
+        )
+        lines.append(
+            f"  6-task wall, Job path / local: {job['wall']:.2f} / {local['wall']:.2f} s ="
+            f" {ratio:.2f}x  goal <= 1.5x  {'met' if ratio <= 1.5 else 'NOT met'}"
+        )
+    for name in names:
+        rows = results[name].get("profile")
+        if rows:
+            lines.append("")
+            lines.append(profile_report(name, rows))
+    return "\n".join(lines)
+
+
+PROFILE_STEPS = [
+    ("ready_go", "ready -> operator's go (Job created, or go signal)"),
+    ("go_added", "  Job created -> Pod created (Job controller)"),
+    ("added_bound", "  Pod created -> bound (scheduler)"),
+    ("bound_process", "  bound -> process started (kubelet, runtime)"),
+    ("imports", "  interpreter + imports (in the Pod)"),
+    ("imported_first", "  imports done -> worker's first line"),
+    ("go_first", "go -> worker's first line"),
+    ("ready_first", "ready -> worker's first line"),
+    ("first_started", "worker's first line -> TASK_STARTED (poll)"),
+    ("waited", "time the Pod waited for its go signal"),
+]
+
+
+def profile_report(name: str, rows: list[dict[str, Any]]) -> str:
+    """Medians of a Job start's steps: Jobs created ahead (tasks with dependencies) and
+    Jobs created when the task was ready; a step before the task was ready is negative."""
+    groups = {
+        "created ahead": [r for r in rows if r["ahead"]],
+        "created when ready": [r for r in rows if not r["ahead"]],
+    }
+    header = f"{'a Job start, ' + name + ' (median s)':<54}"
+    lines = [header + "".join(f"{g + f' ({len(v)})':>24}" for g, v in groups.items())]
+    for key, label in PROFILE_STEPS:
+        cells = ""
+        for group in groups.values():
+            values = [r[key] for r in group if r[key] is not None]
+            cells += f"{statistics.median(values):>24.3f}" if values else f"{'-':>24}"
+        lines.append(f"{label:<54}{cells}")
     return "\n".join(lines)
 
 
@@ -663,16 +790,15 @@ def test_bench_build() -> None:
         print("\nper-task overhead, local executor: fork server vs spawned workers:")
         print(run_overhead(stack))
     if "executors" in wanted:
-        runtime = os.environ.get("PRAZIUM_TEST_WORKER_RUNTIME_CLASS") or "runc"
         print(
-            f"\nlocal executor (workers {workers}) vs a Job per task on the node"
-            f" (Pods under {runtime}, warm):"
+            f"\nlocal executor (workers {workers}) vs a Job per task on the node (warm),"
+            f" RUNTIME={startprofile.runtime_name()}, load {os.getloadavg()[0]:.1f}:"
         )
-        print(
-            executor_report(
-                {executor: executor_build(stack, executor) for executor in ("local", "kubernetes")}
-            )
-        )
+        side_by_side = {"local": executor_build(stack, "local")}
+        for column, prestart in KUBERNETES_MODES.items():
+            side_by_side[column] = executor_build(stack, "kubernetes", prestart=prestart)
+        print(executor_report(side_by_side))
+        print(f"load at the end: {os.getloadavg()[0]:.1f}")
     if "runtimes" in wanted:
         print("\nkubernetes executor, worker and verification Pods under runc vs gVisor (warm):")
         print(run_runtimes(stack))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -39,7 +40,7 @@ from prazium_api.routers import (
     tasks,
     ws,
 )
-from prazium_api.server import metrics
+from prazium_api.server import gcpolicy, metrics
 from prazium_api.server.middleware import BodyLimitMiddleware, RateLimitHeadersMiddleware
 from prazium_api.server.requestlog import RequestContextMiddleware
 from prazium_api.settings import ApiSettings, get_api_settings
@@ -68,9 +69,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     gate.start()
     app.state.gate = gate
     app.state.journal_hub = hub
+    collecting = gcpolicy.configure(settings.gc_full_seconds)
     if settings.read_cache:
+        # Each (re)list's objects live until the next: frozen out of full collections.
+        informers.on_listed = functools.partial(gcpolicy.freeze_long_lived, "read cache listed")
         # Reads fall back to the apiserver until (and whenever) an informer is not synced.
         await anyio.to_thread.run_sync(informers.start)
+    # The app and what it loaded live as long as the process: no full collection
+    # should scan them again (server/gcpolicy.py).
+    gcpolicy.freeze_long_lived("started")
     loop = asyncio.get_running_loop()
     chores = [
         loop.create_task(
@@ -80,6 +87,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ),
         loop.create_task(_sweep_previews(settings, database)),
     ]
+    if collecting:
+        chores.append(
+            loop.create_task(
+                gcpolicy.full_collections(settings.gc_full_seconds, lambda: hub.last_fanout)
+            )
+        )
     yield
     for chore in chores:
         chore.cancel()

@@ -26,6 +26,10 @@ class ApiSettings(KitSettings):
     # A follower re-reads the journal this often even without a notification, so a
     # notification lost while the LISTEN connection reconnects delays, never drops.
     stream_poll_seconds: float = 5.0
+    # Full garbage collections at most this often, at a quiet moment, instead of when
+    # CPython would start one (server/gcpolicy.py: a full pause while an event fans
+    # out to 1,000 streams delays every frame); 0: CPython's own policy.
+    gc_full_seconds: float = Field(default=60.0, ge=0)
     # Requests per minute by tier (fixed one-minute windows shared by replicas).
     rate_limit_free: int = 60
     rate_limit_pro: int = 300

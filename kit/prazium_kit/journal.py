@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
-
-import psycopg
-from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
+from typing import TYPE_CHECKING, Any
 
 from prazium_kit import metrics
+
+if TYPE_CHECKING:  # imported where used: a worker reads this module's names, never writes
+    import psycopg
 
 NOTIFY_CHANNEL = "prazium_events"
 
@@ -112,7 +111,7 @@ def append(
             "INSERT INTO events (namespace, project, run, task, event_type, payload, dedup_key)"
             " VALUES (%s, %s, %s, %s, %s, %s, %s)"
             " ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
-            (namespace, project, run, task, event_type, Jsonb(payload or {}), dedup_key),
+            (namespace, project, run, task, event_type, _jsonb(payload or {}), dedup_key),
         ).fetchone()
     return int(row[0]) if row else None
 
@@ -145,6 +144,14 @@ def list_events(
         "SELECT id, namespace, project, run, task, event_type, payload, created_at"
         f" FROM events WHERE {' AND '.join(clauses)} ORDER BY id LIMIT %s"
     )
+    from psycopg.rows import dict_row
+
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(sql, params).fetchall()  # type: ignore[arg-type]
     return [Event(**row) for row in rows]
+
+
+def _jsonb(value: Any) -> Any:
+    from psycopg.types.json import Jsonb
+
+    return Jsonb(value)

@@ -25,14 +25,15 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import psycopg
-from psycopg_pool import ConnectionPool
+from typing import TYPE_CHECKING, Any
 
 from prazium_kit import ids, journal
 from prazium_kit.types import Obj
 from prazium_operator import retrying
+
+if TYPE_CHECKING:  # imported where used: a worker writes files, it never connects
+    import psycopg
+    from psycopg_pool import ConnectionPool
 
 log = logging.getLogger("prazium.recorder")
 # The key a worker's events travel under in its result file (beside WorkerResult's own).
@@ -115,6 +116,8 @@ def write(
 
 
 def _pool(dsn: str) -> ConnectionPool[Any]:
+    from psycopg_pool import ConnectionPool
+
     with _pools_lock:
         pool = _pools.get(dsn)
         if pool is None:

@@ -15,9 +15,6 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
-import psycopg
-import urllib3.exceptions
-
 log = logging.getLogger("prazium.retrying")
 T = TypeVar("T")
 
@@ -48,6 +45,8 @@ def delays(
 
 def database_outage(exc: BaseException) -> bool:
     """A connection-level failure (refused, reset, server shut down), not a bad query."""
+    import psycopg  # here, not at import: a worker imports this module and never connects
+
     return isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)
 
 
@@ -59,6 +58,8 @@ def apiserver_outage(exc: BaseException) -> bool:
 
     if isinstance(exc, ApiException):
         return exc.status in TRANSIENT_API_STATUSES
+    import urllib3.exceptions
+
     return isinstance(exc, urllib3.exceptions.HTTPError | ConnectionError | TimeoutError)
 
 

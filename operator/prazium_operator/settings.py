@@ -19,6 +19,12 @@ class Settings(KitSettings):
     executor: Literal["local", "kubernetes"] = "local"
     # Upper bound on workers running at once in this operator (local executor).
     max_workers: int = 4
+    # Kubernetes executor: create a task's Job (and a run's verification Job) while the
+    # work before it still runs, its Pod waiting for a go signal (executor/prestart.py),
+    # so the Pod start is paid meanwhile; at most max_prestarted such Pods wait at once
+    # (default: max_workers). The node's maxPods must hold both kinds.
+    prestart: bool = True
+    max_prestarted: int | None = Field(default=None, ge=0)
     # Local executor: fork each worker from a server that imported the worker once
     # (executor/forkserver.py) instead of starting a fresh interpreter per task.
     fork_server: bool = True

@@ -97,14 +97,16 @@ def _job(namespace: str, name: str) -> dict[str, Any] | None:
     return dict(client.ApiClient().sanitize_for_serialization(job))
 
 
-def _run_jobs(job_namespace: str, namespace: str, run: str) -> list[Any]:
+def _run_jobs(
+    job_namespace: str, namespace: str, run: str, ahead: bool | None = False
+) -> list[Any]:
+    """The run's Jobs: those created when their task started (ahead False), those
+    created ahead of their task (True, executor/prestart.py), or all (None)."""
+    selector = f"prazium.io/task-namespace={namespace},prazium.io/run={run}"
+    if ahead is not None:
+        selector += ",prazium.io/start" if ahead else ",!prazium.io/start"
     return list(
-        client.BatchV1Api()
-        .list_namespaced_job(
-            job_namespace,
-            label_selector=f"prazium.io/task-namespace={namespace},prazium.io/run={run}",
-        )
-        .items
+        client.BatchV1Api().list_namespaced_job(job_namespace, label_selector=selector).items
     )
 
 
@@ -166,6 +168,15 @@ def test_kubernetes_executor_submits_a_restricted_job_in_its_own_namespace_and_c
     assert [j.metadata.name for j in _run_jobs(job_namespace, namespace, "notes-k8s")] == [
         ref["name"]
     ]
+    # Its dependents' Jobs may be created ahead (their Pods would wait for the go signal):
+    # only of tasks that have not started.
+    not_started = {
+        t["metadata"]["name"]
+        for t in tasks_of(namespace, "notes-k8s")
+        if (t.get("status") or {}).get("phase") in (None, "pending", "queued")
+    }
+    for ahead in _run_jobs(job_namespace, namespace, "notes-k8s", ahead=True):
+        assert ahead.metadata.labels["prazium.io/task"] in not_started
     spec = job["spec"]
     assert spec["backoffLimit"] == 0
     assert spec["activeDeadlineSeconds"] == 600
@@ -198,7 +209,7 @@ def test_kubernetes_executor_submits_a_restricted_job_in_its_own_namespace_and_c
     # The worker's request is on the shared volume, at the path the container is given,
     # and its output goes to the attempt's log file beside it (it outlives the Pod).
     assert container["imagePullPolicy"] == "Never"
-    request, worker_log = Path(container["command"][-2]), Path(container["command"][-1])
+    request, worker_log = Path(container["command"][-4]), Path(container["command"][-3])
     assert worker_log == request.with_suffix("").with_suffix(".log")
     assert request.is_file() and request.is_relative_to(data_dir)
     assert json.loads(request.read_text())["credentials_secret"] == "notes-agent-keys"
@@ -218,7 +229,7 @@ def test_kubernetes_executor_submits_a_restricted_job_in_its_own_namespace_and_c
         k8s_operator,
         interval=0.1,
     )
-    assert _run_jobs(job_namespace, namespace, "notes-k8s") == []
+    assert _run_jobs(job_namespace, namespace, "notes-k8s", ahead=None) == []
 
 
 @pytest.mark.parametrize("operator_up", [True, False], ids=["operator-up", "operator-down"])
@@ -269,7 +280,7 @@ def test_deleting_a_run_deletes_its_jobs_in_the_job_namespace(
             interval=0.1,
         )
         wait_for(
-            lambda: _run_jobs(job_namespace, namespace, "notes-del") == [],
+            lambda: _run_jobs(job_namespace, namespace, "notes-del", ahead=None) == [],
             20,
             "the deleted Run's Jobs to be gone",
             operator,

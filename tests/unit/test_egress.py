@@ -285,7 +285,7 @@ def test_verification_jobs_get_the_runtime_and_no_proxy() -> None:
         data_dir=Path("/data"), worker_runtime_class="gvisor", egress_proxy_url="http://p:3128"
     )
     runner = JobRunner(settings, "t1", "shop", "shop-1")
-    job = build_verification_job(settings, runner, ["python", "-m", "unittest"], 60)
+    job = build_verification_job(settings, runner, "verify-abc", ["python", "-m", "unittest"], 60)
     pod = job["spec"]["template"]["spec"]
     assert pod["runtimeClassName"] == "gvisor"
     assert job["spec"]["template"]["metadata"]["labels"]["prazium.io/role"] == "verification"

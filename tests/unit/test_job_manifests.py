@@ -107,10 +107,14 @@ def test_the_worker_job_manifest_whole(service_account: str, secret: str | None)
                     "-c",
                     'set -o pipefail; echo "worker pod $HOSTNAME: $(id); root filesystem:'
                     ' $(touch /.probe 2>/dev/null && echo writable || echo read-only)"'
-                    ' | tee -a "$2"; exec python -m prazium_operator.worker --request "$1"',
+                    ' | tee -a "$2"; exec python -m prazium_operator.worker.waiting'
+                    ' --request "$1" --log "$2" --go "$3" --coder "$4"',
                     "worker",
                     "/data/results/t1/shop-1/task-001-2.request.json",
                     "/data/results/t1/shop-1/task-001-2.log",
+                    # The worker starts on its go signal (a Job may be created ahead).
+                    "/data/results/t1/shop-1/task-001-2.go",
+                    "template",
                 ],
                 "env": [
                     {"name": "PRAZIUM_DATA_DIR", "value": "/data"},
@@ -184,10 +188,12 @@ def test_the_verification_job_manifest_whole(
     settings = _settings(service_account)
     runner = verification.JobRunner(settings, "t1", "shop", "shop-1")
     job = verification.build_verification_job(
-        settings, runner, ["python", "-m", "unittest"], timeout
+        settings, runner, runner.new_job_name(), ["python", "-m", "unittest"], timeout
     )
     name = job["metadata"].pop("name")
-    assert re.fullmatch(r"verify-[0-9a-f]{12}", name), name
+    # One prefix per run (a Job created ahead is found by it), a new suffix each time.
+    assert re.fullmatch(r"verify-[0-9a-f]{10}-[0-9a-f]{6}", name), name
+    assert name.startswith(runner.job_prefix())
     work = "workspaces/t1/shop/shop-1/verify"
     labels = {
         **LABELS,
@@ -206,6 +212,13 @@ def test_the_verification_job_manifest_whole(
                 "image": "prazium/worker:test",
                 "imagePullPolicy": "IfNotPresent",
                 "command": [
+                    # The tests start on the go signal, once the merged tree is there.
+                    "python",
+                    "-m",
+                    "prazium_operator.worker.waiting",
+                    "--go",
+                    f"/data/{work}/start.go",
+                    "--",
                     "bash",
                     "-c",
                     'out=$1; cd "$2" || exit 125; shift 2; "$@" >"$out" 2>&1',

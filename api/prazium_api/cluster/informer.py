@@ -29,6 +29,7 @@ import logging
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from kubernetes import watch
@@ -64,6 +65,8 @@ class Informer(Generic[S, T]):
     def __init__(self, kind: Kind[S, T], index_label: str | None = None) -> None:
         self.kind, self.index_label = kind, index_label
         self.plural = kind.plural
+        # Called after each (re)list (the app freezes what it holds: server/gcpolicy.py).
+        self.on_listed: Callable[[], None] | None = None
         self._lock = threading.Lock()
         self._objects: dict[str, dict[str, Resource[S, T]]] = defaultdict(dict)
         self._grouped: dict[tuple[str, str], set[str]] = defaultdict(set)
@@ -187,6 +190,8 @@ class Informer(Generic[S, T]):
             kube.GROUP, kube.VERSION, self.plural
         )
         self._replace_all([self.kind.of(obj) for obj in found.get("items", [])])
+        if self.on_listed is not None:
+            self.on_listed()
         return str(found["metadata"]["resourceVersion"])
 
     def _watch(self, version: str) -> None:
@@ -221,6 +226,8 @@ class Informers:
     """The three kinds the facade reads; `start` at app start-up, `stop` at shutdown."""
 
     def __init__(self) -> None:
+        # Called after any kind's (re)list (set by the app before start).
+        self.on_listed: Callable[[], None] | None = None
         self._fresh()
         self.enabled = False
 
@@ -231,6 +238,8 @@ class Informers:
         self.by_plural: dict[str, Informer[Any, Any]] = {
             informer.plural: informer for informer in (self.projects, self.runs, self.tasks)
         }
+        for informer in self.by_plural.values():
+            informer.on_listed = self.on_listed
 
     def start(self, sync_timeout: float = 5.0) -> None:
         """Start watching (an app started again in one process starts afresh) and wait,

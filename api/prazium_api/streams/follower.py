@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
@@ -106,6 +107,8 @@ class RunFeed:
                 self._again = False
                 while True:
                     rows = await self.hub.read(self.key, self.last_id, _PAGE)
+                    if rows:
+                        self.hub.last_fanout = time.monotonic()
                     for event in rows:
                         for inbox in self.queues:
                             inbox.put(event)
@@ -121,6 +124,9 @@ class JournalHub:
         self.poll_seconds = poll_seconds
         self.pool: AsyncConnectionPool[Any] | None = None
         self.feeds: dict[RunKey, RunFeed] = {}
+        # When events were last handed to followers (time.monotonic()): the app runs
+        # its full garbage collections away from it (server/gcpolicy.py).
+        self.last_fanout = 0.0
         self._feed_lock = asyncio.Lock()
         self._listener: asyncio.Task[None] | None = None
         # The event loop keeps only weak references to tasks: a fetch nobody holds

@@ -40,8 +40,10 @@ would collide with "-" as the separator).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -50,8 +52,8 @@ from kubernetes.client.exceptions import ApiException
 
 from prazium_kit import paths
 from prazium_kit.models import ExecutorRef
-from prazium_operator import recorder, sandbox
-from prazium_operator.executor import jobspec, sandboxing
+from prazium_operator import go_signal, recorder, sandbox
+from prazium_operator.executor import filewatch, jobspec, prestart, sandboxing
 from prazium_operator.executor.base import WorkerState, WorkerStatus
 from prazium_operator.settings import Settings
 from prazium_operator.worker_contract import WorkerRequest, log_path, read_result, request_path
@@ -62,16 +64,23 @@ log = logging.getLogger(__name__)
 # drivers; hooks) or change what it reads (info/attributes, objects/info/alternates):
 # read-only in the Pod, as the operator's own git runs in the same repository.
 READ_ONLY_REPO_PARTS = ("config", "hooks", "info", "objects/info")
+# A running worker's result file is looked for on every poll (reconcilers/run: 0.2 s),
+# its Job and Pod read only this often: with many runs, two apiserver reads per running
+# task five times a second were most of the operator's requests.
+JOB_CHECK_SECONDS = 1.0
 # The Job controller names a Job's Pods with this label.
 LABEL_JOB_NAME = "batch.kubernetes.io/job-name"
 # The first line says, from inside, which uid the worker runs as and whether it could
 # write its root filesystem (it must not); it goes to the Pod's log and the attempt's
 # kept log. The worker then writes its output to both itself (worker/logcapture.py:
 # the kept log capped, the Pod's log as it comes); exec keeps its exit status.
+# Then the worker waits for its go signal (worker/waiting.py: a Job may be created
+# before its task's dependencies are done, go_signal.py) and runs in the same process.
 WORKER_SCRIPT = (
     'set -o pipefail; echo "worker pod $HOSTNAME: $(id); root filesystem:'
     ' $(touch /.probe 2>/dev/null && echo writable || echo read-only)" | tee -a "$2";'
-    ' exec python -m prazium_operator.worker --request "$1"'
+    ' exec python -m prazium_operator.worker.waiting --request "$1" --log "$2" --go "$3"'
+    ' --coder "$4"'
 )
 
 
@@ -143,6 +152,8 @@ def build_job(request: WorkerRequest, owner: dict[str, Any], settings: Settings)
         "worker",
         str(request_path(result)),
         str(log_path(result)),
+        str(go_signal.task_go(result)),
+        request.coder,
     ]
     job = jobspec.sandbox_job(
         settings,
@@ -168,9 +179,8 @@ def build_job(request: WorkerRequest, owner: dict[str, Any], settings: Settings)
     return sandboxing.worker_job(job, settings, request)
 
 
-def _write_request(request: WorkerRequest, settings: Settings) -> None:
-    """The request file the worker reads, beside a cleared result (on the shared volume),
-    and the directories its Pod mounts.
+def _prepare(request: WorkerRequest, settings: Settings) -> None:
+    """The directories the attempt's Pod mounts, and none of the attempt's files left.
 
     Earlier attempts' Pods could write the results directory: what they may have put at
     these names (a symlink, say) is removed, never written through."""
@@ -179,11 +189,29 @@ def _write_request(request: WorkerRequest, settings: Settings) -> None:
     paths.project_workspace(settings.data_dir, request.namespace, request.project).mkdir(
         parents=True, exist_ok=True
     )
-    for stale in (result, recorder.events_path(result), request_path(result)):
+    for stale in (
+        result,
+        recorder.events_path(result),
+        request_path(result),
+        go_signal.task_go(result),
+    ):
         stale.unlink(missing_ok=True)
+
+
+def _write_request(request: WorkerRequest, settings: Settings, *, prepared: bool) -> None:
+    """The request file the worker reads, beside a cleared result (on the shared volume),
+    then its go signal. prepared: _prepare ran when its Job was created ahead (the
+    waiting Pod mounts those directories: they are not made again)."""
+    result = Path(request.result_path)
+    if prepared:
+        for stale in (result, recorder.events_path(result), request_path(result)):
+            stale.unlink(missing_ok=True)
+    else:
+        _prepare(request, settings)
     fd = os.open(request_path(result), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(request.to_json())
+    go_signal.write(go_signal.task_go(result), request_path(result))
 
 
 class KubernetesExecutor:
@@ -196,42 +224,151 @@ class KubernetesExecutor:
         self.max_workers = settings.max_workers
         # Job name -> (tenant namespace, run): what release_run must forget.
         self._running: dict[str, tuple[str, str]] = {}
+        self.files = filewatch.ResultWatch(settings.data_dir / "results")
+        # Job name -> when its Job and Pod were last read, and what they said.
+        self._checked: dict[str, tuple[float, WorkerStatus]] = {}
+        # Jobs created ahead of their task, their Pods waiting for the go signal; the
+        # verification runner (verification.py) keeps its own in the same room.
+        self.room = prestart.Room(
+            settings.max_workers if settings.max_prestarted is None else settings.max_prestarted
+        )
 
     @property
     def active(self) -> int:
         return len(self._running)
 
+    def _create(self, job: dict[str, Any]) -> None:
+        client.BatchV1Api().create_namespaced_job(self.namespace, job)  # type: ignore[arg-type]
+
     def has_capacity(self) -> bool:
         return self.active < self.max_workers
 
-    async def start(self, request: WorkerRequest, owner: dict[str, Any]) -> ExecutorRef:
-        await asyncio.to_thread(_write_request, request, self.settings)
+    async def prestart(self, request: WorkerRequest, owner: dict[str, Any]) -> bool:
+        """Create the attempt's Job now, its Pod to wait for the go signal that start()
+        gives; False when the room for waiting Pods is full (or prestart is off)."""
         job = build_job(request, owner, self.settings)
+        name = job["metadata"]["name"]
+        if self.room.holds(name) or name in self._running:
+            return True
+        if not self.room.free():
+            return False
+        job["metadata"]["labels"][prestart.LABEL_START] = prestart.PRESTARTED
+        self.room.take(name, request.namespace, request.run)
         try:
-            await asyncio.to_thread(client.BatchV1Api().create_namespaced_job, self.namespace, job)  # type: ignore[arg-type]
+            await asyncio.to_thread(_prepare, request, self.settings)
+            await asyncio.to_thread(self._create, job)
         except ApiException as exc:
-            if exc.status != 409:  # the same attempt already submitted: adopt it
+            if exc.status != 409:
+                self.room.release(name)
                 raise
-        self._running[job["metadata"]["name"]] = (request.namespace, request.run)
+        except BaseException:
+            self.room.release(name)
+            raise
         log.info(
-            "submitted Job %s for %s",
-            job["metadata"]["name"],
+            "created Job %s ahead of %s",
+            name,
             request.task_id,
-            extra={**request.log_fields(), "job": job["metadata"]["name"]},
+            extra={**request.log_fields(), "job": name},
         )
+        return True
+
+    async def discard(self, request: WorkerRequest, owner: dict[str, Any]) -> None:
+        """The task will not start after all (cancelled, failed, taken over): remove the
+        Job created ahead of it, with its waiting Pod."""
+        name = job_name(request.namespace, owner["metadata"]["name"], request.attempt)
+        self.room.release(name)
+        await self._delete(ExecutorRef(kind="kubernetes", name=name), "Background")
+
+    async def adopt_prestarted(self, namespace: str, run: str) -> dict[str, str]:
+        """After a restart: the run's Jobs created ahead (Task name -> Job name), back in
+        the room; the caller discards those its tasks no longer need."""
+        selector = (
+            f"{jobspec.run_selector(namespace, run)},{jobspec.LABEL_ROLE}=worker,"
+            f"{prestart.LABEL_START}={prestart.PRESTARTED}"
+        )
+        jobs: Any = await asyncio.to_thread(
+            client.BatchV1Api().list_namespaced_job, self.namespace, label_selector=selector
+        )
+        found: dict[str, str] = {}
+        for job in jobs.items:
+            name = job.metadata.name
+            task = (job.metadata.annotations or {}).get("prazium.io/task-name")
+            if not task or name in self._running:
+                continue
+            created = job.metadata.creation_timestamp
+            self.room.take(name, namespace, run, created.timestamp() if created else None)
+            found[task] = name
+        return found
+
+    async def start(self, request: WorkerRequest, owner: dict[str, Any]) -> ExecutorRef:
+        job = build_job(request, owner, self.settings)
+        name = job["metadata"]["name"]
+        waited = self.room.release(name)
+        await asyncio.to_thread(
+            functools.partial(_write_request, request, self.settings, prepared=waited is not None)
+        )
+        created = waited.created if waited is not None else None
+        if waited is None:
+            try:
+                await asyncio.to_thread(self._create, job)
+            except ApiException as exc:
+                if exc.status != 409:  # the same attempt already submitted: adopt it
+                    raise
+                created = 0.0  # its creation time is read with it below
+        self._running[name] = (request.namespace, request.run)
+        log.info(
+            "%s Job %s for %s",
+            "started" if waited is not None else "submitted",
+            name,
+            request.task_id,
+            extra={**request.log_fields(), "job": name},
+        )
+        if created is not None:
+            # It may have waited long for its go signal: its deadline counts from now.
+            await self._extend_deadline(name, created)
         # The Task's status.executor holds kind, name and, once state() has seen it, the
         # Pod (null here: a retry's new Job has no Pod yet). The namespace is always
         # the configured job namespace (changing it orphans running Jobs to their TTL;
         # their tasks are retried as lost).
-        return ExecutorRef(kind="kubernetes", name=job["metadata"]["name"], pod=None)
+        return ExecutorRef(kind="kubernetes", name=name, pod=None)
+
+    async def _extend_deadline(self, name: str, created: float) -> None:
+        batch = client.BatchV1Api()
+        try:
+            if not created:
+                job: Any = await asyncio.to_thread(batch.read_namespaced_job, name, self.namespace)
+                created = job.metadata.creation_timestamp.timestamp()
+            deadline = prestart.extended_deadline(self.settings.task_deadline_seconds, created)
+            await asyncio.to_thread(
+                batch.patch_namespaced_job,
+                name,
+                self.namespace,
+                {"spec": {"activeDeadlineSeconds": deadline}},
+            )
+        except ApiException as exc:
+            # The Job is gone (state() reports the attempt lost) or the apiserver
+            # refused: the deadline it was created with stands.
+            log.warning("could not extend the deadline of Job %s: %s", name, exc.reason)
 
     async def state(self, ref: ExecutorRef, request: WorkerRequest) -> WorkerStatus:
         if read_result(Path(request.result_path)) is not None:
             self._running.pop(str(ref.name), None)
+            self._checked.pop(str(ref.name), None)
             return WorkerStatus(WorkerState.EXITED)
         name = ref.name
         if not name:
             return WorkerStatus(WorkerState.LOST, message="no Job was recorded")
+        last = self._checked.get(name)
+        if last is not None and time.monotonic() - last[0] < JOB_CHECK_SECONDS:
+            return last[1]
+        status = await self._job_state(name, request)
+        if status.state is WorkerState.RUNNING:
+            self._checked[name] = (time.monotonic(), status)
+        else:
+            self._checked.pop(name, None)
+        return status
+
+    async def _job_state(self, name: str, request: WorkerRequest) -> WorkerStatus:
         try:
             # get on jobs (not jobs/status): the object carries its status.
             job: Any = await asyncio.to_thread(
@@ -290,6 +427,7 @@ class KubernetesExecutor:
             if exc.status != 404:
                 raise
         self._running.pop(name, None)
+        self._checked.pop(name, None)
 
     async def stop(self, ref: ExecutorRef, request: WorkerRequest) -> None:
         log.info(
@@ -320,12 +458,18 @@ class KubernetesExecutor:
         for name, owner in list(self._running.items()):
             if owner == (namespace, run):
                 del self._running[name]
+        self.room.forget_run(namespace, run)
 
     async def wait_for_exit(self, timeout: float) -> None:
-        await asyncio.sleep(timeout)  # Job status is polled
+        # A worker's event or result file appearing ends the wait (filewatch.py); Job
+        # status is polled.
+        await self.files.wait(timeout)
 
     async def shutdown(self) -> None:
+        await self.files.stop()
         self._running.clear()
+        self._checked.clear()
+        self.room.clear()
 
 
 def _job_ended(job: Any) -> tuple[str, str] | None:

@@ -28,22 +28,27 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from prazium_kit import paths
-from prazium_operator import sandbox
-from prazium_operator.executor import jobspec, sandboxing
+from prazium_operator import go_signal, sandbox
+from prazium_operator.executor import jobspec, prestart, sandboxing
 from prazium_operator.settings import Settings
 from prazium_operator.verify import Outcome, Runner
 
 log = logging.getLogger(__name__)
 MAX_OUTPUT_BYTES = 1024 * 1024
-POLL_SECONDS = 1.0
+# The Job's end is polled this often (a verification of a small app takes a second).
+POLL_SECONDS = 0.2
+# Exit codes from here on are a signal's (128 + its number).
+SIGNALLED = 128
 # Past the Job's own deadline: how long to wait for the kubelet to report it.
 DEADLINE_SLACK_SECONDS = 60.0
 VERIFY_SCRIPT = 'out=$1; cd "$2" || exit 125; shift 2; "$@" >"$out" 2>&1'
 
 
-def runner(settings: Settings, namespace: str, project: str, run: str) -> Runner:
+def runner(
+    settings: Settings, namespace: str, project: str, run: str, room: prestart.Room | None = None
+) -> Runner:
     if settings.executor == "kubernetes":
-        return JobRunner(settings, namespace, project, run)
+        return JobRunner(settings, namespace, project, run, room)
     return LocalRunner(settings, namespace, project, run)
 
 
@@ -71,27 +76,102 @@ class LocalRunner:
 
 
 class JobRunner:
-    def __init__(self, settings: Settings, namespace: str, project: str, run: str) -> None:
+    """A verification Job; prestart() creates it ahead (while the run's last tasks run
+    and merge), its Pod waiting for the go signal that run() gives once the merged
+    tree is exported into the directory it mounts."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        namespace: str,
+        project: str,
+        run: str,
+        room: prestart.Room | None = None,
+    ) -> None:
         self.settings = settings
         self.namespace, self.project, self.run_name = namespace, project, run
         self.dir = paths.task_worktree(settings.data_dir, namespace, project, run, "verify")
+        self.room = room
+
+    @property
+    def go(self) -> Path:
+        return go_signal.verification_go(self.dir)
+
+    def job_prefix(self) -> str:
+        """The run's verification Jobs' names start so (one at a time, each new name)."""
+        return f"verify-{jobspec.digest(f'{self.namespace}/{self.run_name}')}-"
+
+    def new_job_name(self) -> str:
+        return f"{self.job_prefix()}{uuid.uuid4().hex[:6]}"
+
+    def _waiting_name(self) -> str | None:
+        """The Job created ahead for this run, if the room holds one."""
+        if self.room is None:
+            return None
+        prefix = self.job_prefix()
+        names = self.room.of_run(self.namespace, self.run_name)
+        return next((name for name in names if name.startswith(prefix)), None)
+
+    async def prestart(self, command: list[str], timeout: float) -> bool:
+        """Create the verification Job now, waiting for its go signal; False when the
+        room for waiting Pods is full. Idempotent while it waits."""
+        if self.room is None or self._waiting_name() is not None:
+            return self.room is not None
+        if not self.room.free():
+            return False
+        name = self.new_job_name()
+        self.room.take(name, self.namespace, self.run_name)
+        try:
+            await self._delete_all()  # a finished one of an earlier round
+            await asyncio.to_thread(self._fresh_dir)
+            job = build_verification_job(
+                self.settings, self, name, command, int(timeout), waiting=True
+            )
+            await asyncio.to_thread(
+                client.BatchV1Api().create_namespaced_job,
+                self.settings.job_namespace,
+                job,  # type: ignore[arg-type]
+            )
+        except BaseException:
+            self.room.release(name)
+            raise
+        log.info("created verification Job %s ahead of the merge", name)
+        return True
+
+    async def discard(self) -> None:
+        """The run will not verify after all (cancelled, failed): remove a waiting Job."""
+        name = self._waiting_name()
+        if name is not None and self.room is not None:
+            self.room.release(name)
+        await self._delete_all()
+
+    def _fresh_dir(self) -> None:
+        shutil.rmtree(self.dir, True)
+        (self.dir / "tree").mkdir(parents=True)
 
     async def run(
         self, export: Callable[[Path], None], command: list[str], timeout: float
     ) -> Outcome:
-        await self._delete_all()  # an earlier try's Job (operator restart): start afresh
         tree, output = self.dir / "tree", self.dir / "output.log"
-        await asyncio.to_thread(shutil.rmtree, self.dir, True)
-        await asyncio.to_thread(tree.mkdir, parents=True)
-        await asyncio.to_thread(export, tree)
-        job = build_verification_job(self.settings, self, command, int(timeout))
-        batch = client.BatchV1Api()
-        await asyncio.to_thread(
-            batch.create_namespaced_job,
-            self.settings.job_namespace,
-            job,  # type: ignore[arg-type]
-        )
-        name = job["metadata"]["name"]
+        name = self._waiting_name()
+        waited = self.room.release(name) if self.room is not None and name else None
+        if name is None or waited is None or not await self._waiting(name, command):
+            name = self.new_job_name()
+            await self._delete_all()  # an earlier try's Job (operator restart): start afresh
+            await asyncio.to_thread(self._fresh_dir)
+            await asyncio.to_thread(export, tree)
+            await asyncio.to_thread(go_signal.write, self.go)
+            job = build_verification_job(self.settings, self, name, command, int(timeout))
+            await asyncio.to_thread(
+                client.BatchV1Api().create_namespaced_job,
+                self.settings.job_namespace,
+                job,  # type: ignore[arg-type]
+            )
+        else:
+            # Its Pod mounts this directory already: the tree goes into it, then go.
+            await asyncio.to_thread(export, tree)
+            await asyncio.to_thread(go_signal.write, self.go)
+            await self._extend_deadline(name, waited.created, timeout)
         try:
             code, timed_out = await self._wait(name, timeout + DEADLINE_SLACK_SECONDS)
             text = await asyncio.to_thread(_read_tail, output)
@@ -100,31 +180,66 @@ class JobRunner:
             await asyncio.to_thread(shutil.rmtree, self.dir, True)
         return Outcome(exit_code=code, output=text, timed_out=timed_out)
 
+    async def _waiting(self, name: str, command: list[str]) -> bool:
+        """Whether the Job created ahead still waits for this command (the plan's
+        verifyCommand cannot change within a run, but a Job that ended is no use)."""
+        try:
+            job: Any = await asyncio.to_thread(
+                client.BatchV1Api().read_namespaced_job, name, self.settings.job_namespace
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise
+        ended = any(
+            c.type in ("Complete", "Failed") and c.status == "True"
+            for c in (job.status.conditions if job.status else None) or []
+        )
+        args = job.spec.template.spec.containers[0].command or []
+        return not ended and args[-len(command) :] == command
+
+    async def _extend_deadline(self, name: str, created: float, timeout: float) -> None:
+        deadline = prestart.extended_deadline(max(int(timeout), 1), created)
+        try:
+            await asyncio.to_thread(
+                client.BatchV1Api().patch_namespaced_job,
+                name,
+                self.settings.job_namespace,
+                {"spec": {"activeDeadlineSeconds": deadline}},
+            )
+        except ApiException as exc:
+            log.warning("could not extend the deadline of Job %s: %s", name, exc.reason)
+
     def labels(self) -> dict[str, str]:
         return jobspec.run_labels(self.namespace, self.project, self.run_name, "verification")
 
     async def _wait(self, name: str, limit: float) -> tuple[int, bool]:
-        """(exit code, timed out) once the Job ended."""
+        """(exit code, timed out) once the Job's container ended. The exit code is the
+        kubelet's (the Pod's terminated state; the tests could write any file), read as
+        soon as the kubelet reports it rather than after the Job controller's next
+        status sync, which batches Pod updates by a second."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + limit
         batch, core = client.BatchV1Api(), client.CoreV1Api()
         ns = self.settings.job_namespace
         while loop.time() < deadline:
+            pods: Any = await asyncio.to_thread(
+                core.list_namespaced_pod, ns, label_selector=f"job-name={name}"
+            )
+            code = _exit_code(pods.items)
+            # Killed (by a signal, or its Pod deleted): perhaps by the Job's deadline,
+            # which only the Job's conditions tell.
+            if code is not None and code < SIGNALLED:
+                return code, False
             job: Any = await asyncio.to_thread(batch.read_namespaced_job, name, ns)
             for cond in (job.status.conditions if job.status else None) or []:
-                if cond.type not in ("Complete", "Failed") or cond.status != "True":
+                if cond.status != "True":
                     continue
                 if cond.reason == "DeadlineExceeded":
                     return -1, True
-                pods: Any = await asyncio.to_thread(
-                    core.list_namespaced_pod, ns, label_selector=f"job-name={name}"
-                )
-                for pod in pods.items:
-                    for status in (pod.status.container_statuses if pod.status else None) or []:
-                        ended = status.state.terminated if status.state else None
-                        if ended is not None:
-                            return int(ended.exit_code), False
-                return (0 if cond.type == "Complete" else -1), False
+                if cond.type in ("Complete", "Failed"):
+                    fallback = 0 if cond.type == "Complete" else -1
+                    return (code if code is not None else fallback), False
             await asyncio.sleep(POLL_SECONDS)
         return -1, True
 
@@ -141,23 +256,52 @@ class JobRunner:
             )
 
 
+def _exit_code(pods: list[Any]) -> int | None:
+    """The exit code of the verification's container, once it ended (any of its Pods:
+    one, backoffLimit 0); a Pod being deleted counts as killed."""
+    for pod in pods:
+        for status in (pod.status.container_statuses if pod.status else None) or []:
+            ended = status.state.terminated if status.state else None
+            if ended is not None:
+                code = int(ended.exit_code)
+                return max(code, SIGNALLED) if pod.metadata.deletion_timestamp else code
+    return None
+
+
 def build_verification_job(
-    settings: Settings, job_runner: JobRunner, command: list[str], timeout: int
+    settings: Settings,
+    job_runner: JobRunner,
+    name: str,
+    command: list[str],
+    timeout: int,
+    *,
+    waiting: bool = False,
 ) -> dict[str, Any]:
     """The Job running command in this run's verification tree: no Secret, no credential,
-    only the verification directory of the repo volume mounted."""
+    only the verification directory of the repo volume mounted. The command starts on
+    the go signal (worker/waiting.py): at once when the Job is created with the tree in
+    place; waiting: created ahead, the tree exported later."""
     work = job_runner.dir
     script = ["bash", "-c", VERIFY_SCRIPT, "verify", str(work / "output.log"), str(work / "tree")]
+    gate = ["python", "-m", "prazium_operator.worker.waiting", "--go", str(job_runner.go), "--"]
     env = [{"name": "HOME", "value": "/tmp"}, {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"}]
+    labels = job_runner.labels()
     job = jobspec.sandbox_job(
         settings,
-        name=f"verify-{uuid.uuid4().hex[:12]}",
-        labels=job_runner.labels(),
+        name=name,
+        labels=labels,
         deadline_seconds=max(timeout, 1),
         container=jobspec.sandbox_container(
-            settings, "verify", [*script, *command], env, [jobspec.repo_mount(settings, work)]
+            settings,
+            "verify",
+            [*gate, *script, *command],
+            env,
+            [jobspec.repo_mount(settings, work)],
         ),
     )
+    if waiting:
+        # On the Job only (its Pod's labels are the NetworkPolicy's to select).
+        job["metadata"]["labels"] = {**labels, prestart.LABEL_START: prestart.PRESTARTED}
     return sandboxing.verification_job(job, settings)
 
 

@@ -118,6 +118,11 @@ class RunContext:
     # The run a retry may reuse the work of (reuse.py), once read; None: nothing to reuse.
     earlier: EarlierRun | None = None
     earlier_read: bool = False
+    # Tasks whose Job was created ahead, its Pod waiting for the go signal (prestart.py);
+    # found again after a restart once (prestart_adopted); the verification's too.
+    prestarted: set[str] = field(default_factory=set)
+    prestart_adopted: bool = False
+    verification_prestarted: bool = False
 
     @property
     def key(self) -> Key:

@@ -169,6 +169,70 @@ def queued_with(tasks: Sequence[TaskView], succeeded: str) -> list[str]:
     return round_.to_queue if round_.verdict is Verdict.CONTINUE else []
 
 
+# ------------------------------------------------------------------------- prestart
+#
+# The kubernetes executor can create a task's Job before the task may start, its Pod
+# waiting for a go signal (executor/prestart.py), so the Pod's start is paid while
+# the work before it runs. Which tasks, and when a Job so created is no longer needed,
+# is decided here.
+
+_NOT_STARTED: tuple[TaskPhase, ...] = ("pending", "queued")
+_UNDER_WAY: tuple[TaskPhase, ...] = ("running", "succeeded")
+
+
+@dataclass(frozen=True)
+class Prestart:
+    create: list[str] = field(default_factory=list)  # in plan order, as room allows
+    discard: list[str] = field(default_factory=list)  # created ahead, no longer needed
+    verification: bool = False  # create the verification Job ahead
+
+
+def prestart_round(
+    tasks: Sequence[TaskView],
+    parallelism: int,
+    prestarted: Iterable[str],
+    *,
+    verify: bool,
+    verification_prestarted: bool,
+) -> Prestart:
+    """Which Jobs to create ahead and which of those created to remove.
+
+    A task not started whose every dependency runs or succeeded will start once they
+    are done (or once a worker slot is free): its Pod may wait for it. Only such tasks,
+    so a waiting Pod waits for work that is under way, never for another waiting Pod,
+    and at most `parallelism` of a run wait at once (more could not start together).
+    The verification's Pod may wait once every task runs or succeeded. Nothing is
+    created once a task failed (the run drains, then fails), and every Job created
+    ahead of a task that will not start is removed: the task failed, was cancelled or
+    taken over, or a sibling failed."""
+    phases = {t.id: t.phase for t in tasks}
+    ahead = set(prestarted)
+    failed = any(t.phase == "failed" for t in tasks)
+    discard = [
+        task_id
+        for task_id in sorted(ahead)
+        if failed or phases.get(task_id) not in (*_NOT_STARTED, "running")
+    ]
+    if failed:
+        return Prestart(discard=discard)
+    waiting = sum(1 for task_id in ahead if phases.get(task_id) in _NOT_STARTED)
+    room = max(parallelism - waiting, 0)
+    create = [
+        t.id
+        for t in tasks
+        if t.phase in _NOT_STARTED
+        and t.id not in ahead
+        and all(phases.get(dep) in _UNDER_WAY for dep in t.dependencies)
+    ][:room]
+    verification = (
+        verify
+        and not verification_prestarted
+        and bool(tasks)
+        and all(t.phase in _UNDER_WAY for t in tasks)
+    )
+    return Prestart(create=create, discard=discard, verification=verification)
+
+
 def summary_of(phases: Iterable[TaskPhase]) -> TasksSummary:
     counts = dict.fromkeys(TASK_PHASES, 0)
     total = 0

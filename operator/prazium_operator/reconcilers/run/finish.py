@@ -16,7 +16,7 @@ from prazium_kit.models import ProjectSpec, RunPhase, spec_of
 from prazium_kit.timefmt import utc_now
 from prazium_operator import gitrepo, metrics, recorder, retention
 from prazium_operator.reconcilers.project import state as project_state
-from prazium_operator.reconcilers.run import deliver
+from prazium_operator.reconcilers.run import deliver, prestart
 from prazium_operator.reconcilers.run.context import (
     RunContext,
     apiserver,
@@ -43,6 +43,9 @@ async def cancel(ctx: RunContext) -> None:
 async def finish(ctx: RunContext, phase: RunPhase, message: str, reason: str | None = None) -> None:
     if ctx.tasks:
         await update_summary(ctx)
+    # Jobs created ahead and never started, and whatever finished Job is left: gone
+    # before the run is seen finished.
+    await prestart.release(ctx)
     # Before the final status: whoever sees the run finished sees no worktree left.
     await asyncio.to_thread(_remove_worktrees, ctx)
     now = utc_now()

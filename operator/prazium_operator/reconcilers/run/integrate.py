@@ -16,7 +16,7 @@ import time
 from prazium_kit import ids, journal, paths
 from prazium_operator import gitrepo, metrics, verify
 from prazium_operator.executor import verification
-from prazium_operator.reconcilers.run import core, repair
+from prazium_operator.reconcilers.run import core, prestart, repair
 from prazium_operator.reconcilers.run.context import (
     RunContext,
     RunFailed,
@@ -34,6 +34,9 @@ MERGE_ATTEMPTS = 10
 
 async def merge(ctx: RunContext) -> None:
     check(ctx)
+    # The verification's Pod starts while the merge runs (if it was not created ahead
+    # while the last tasks ran).
+    await prestart.prestart_verification(ctx)
     plan = ctx.status.plan
     assert plan is not None
     row = run_status.PHASES["merging"]
@@ -129,10 +132,12 @@ async def verify_merged(ctx: RunContext) -> core.Outcome | None:
         str(ctx.status.merged_commit),
         command,
         ctx.settings.verify_timeout_seconds,
-        verification.runner(ctx.settings, ctx.ns, ctx.project, ctx.name),
+        prestart.verification_runner(ctx)
+        or verification.runner(ctx.settings, ctx.ns, ctx.project, ctx.name),
         log_file=paths.verification_log_path(ctx.settings.data_dir, ctx.ns, ctx.name),
         log_max_bytes=ctx.settings.task_log_max_bytes,
     )
+    prestart.verified(ctx)
     metrics.VERIFICATION_SECONDS.labels("passed" if result.exit_code == 0 else "failed").observe(
         result.duration_seconds or 0.0
     )

@@ -12,15 +12,17 @@ from __future__ import annotations
 
 from typing import NoReturn
 
-from prazium_operator.reconcilers.run import core, repair, reuse
+from prazium_operator.reconcilers.run import core, prestart, repair, reuse
 from prazium_operator.reconcilers.run.context import (
     RunContext,
     RunFailed,
+    TaskState,
     check,
     in_phase,
     live_spec,
     observe_generation,
     set_phase,
+    set_task,
     sleep,
     update_summary,
     views,
@@ -59,6 +61,7 @@ async def execute(ctx: RunContext) -> None:
             await update_summary(ctx)
             continue
         blocked = await _start_ready(ctx, round_)
+        await prestart.prestart_round(ctx)
         await update_summary(ctx)
         if blocked:
             ctx.wakeups.want_slot(ctx.key)
@@ -86,9 +89,25 @@ async def _start_ready(ctx: RunContext, round_: core.Round) -> bool:
     """Queue and start what the round names; True when the executor had no slot left."""
     # Those not queued with their last dependency already (tasks.py, a restart).
     await queue_tasks(ctx, [ctx.tasks[task_id] for task_id in round_.to_queue])
-    for task_id in round_.to_start:
+    for number, task_id in enumerate(round_.to_start):
         if not ctx.executor.has_capacity():
-            return True  # wait for a slot in turn (wakeup.py)
+            # Wait for a slot in turn (wakeup.py), in the operator's queue rather than
+            # as a Pending Pod on the node; the task says so.
+            for waiting in round_.to_start[number:]:
+                await _note_waiting(ctx, ctx.tasks[waiting])
+            return True
         task = ctx.tasks[task_id]
         await start_task(ctx, task, (task.status.attempts or 0) + 1)
     return False
+
+
+def slot_message(ctx: RunContext) -> str:
+    limit = getattr(ctx.executor, "max_workers", None)
+    full = f"all {limit} are in use" if isinstance(limit, int) else "none is free"
+    return f"waiting in the operator's queue for a worker slot ({full})"
+
+
+async def _note_waiting(ctx: RunContext, task: TaskState) -> None:
+    message = slot_message(ctx)
+    if task.status.message != message:
+        await set_task(ctx, task, message=message)

@@ -88,6 +88,12 @@ def _egress(ctx: RunContext) -> tuple[str, ...]:
     return tuple(network.egress) if network else ()
 
 
+async def prestart_request(ctx: RunContext, task: TaskState) -> WorkerRequest:
+    """The request of the task's next attempt as far as it is known before its
+    dependencies are done (no base commit yet): what its Job is built from."""
+    return await _request(ctx, task, (task.status.attempts or 0) + 1, "")
+
+
 async def _recorded_request(ctx: RunContext, task: TaskState) -> WorkerRequest:
     """The request of the attempt the Task's status says is running."""
     return await _request(ctx, task, task.status.attempts or 1, str(task.status.base_commit))
@@ -142,6 +148,7 @@ async def start_task(ctx: RunContext, task: TaskState, attempt: int) -> None:
         executor=ExecutorRef.model_validate({"kind": ctx.executor.kind}),
     )
     ref = await ctx.executor.start(request, task.body)
+    ctx.prestarted.discard(task.id)  # its Job created ahead, if any, is its worker's now
     await set_task(ctx, task, executor=ref)
     k8s_event_later(
         task.body,
