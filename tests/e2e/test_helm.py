@@ -85,6 +85,8 @@ def test_install_runs_postgres_operator_and_api_as_pods(cluster: Cluster) -> Non
         *_values_args(),
         "--set",
         f"tests.build.apiKeySecret={TEST_KEY_SECRET}",
+        "--set",
+        f"tests.build.timeoutSeconds={int(BUILD_TIMEOUT)}",  # three builds at once, loaded
         "--wait",
         "--timeout",
         "10m",
