@@ -152,7 +152,7 @@ build() {
 # A fresh clone of HEAD (what a clean checkout holds: nothing git-ignored, no
 # static/vendor/), built by its own scripts/image.sh with this cache.
 build_clone() {
-  local tmp archive
+  local tmp archive out
   need_tools
   if [ -n "$(git -C "$PRAZIUM_ROOT" status --porcelain -- "${IMAGE_INPUTS[@]}" 2>/dev/null)" ]; then
     say "note: uncommitted changes to the image's inputs are not in the clone (it builds HEAD)"
@@ -162,10 +162,13 @@ build_clone() {
   git clone -q --no-hardlinks "$PRAZIUM_ROOT" "$tmp/prazium" || die "git clone failed"
   archive=$(PRAZIUM_ROOT="$tmp/prazium" PRAZIUM_DEV_DIR="$tmp/dev" PRAZIUM_CACHE_DIR="$CACHE_DIR" \
     IMAGE_TAG="$IMAGE_TAG" IMAGE_BASES="$IMAGE_BASES" "$tmp/prazium/scripts/image.sh" build)
-  # The clone goes; its archive is kept beside this checkout's.
+  # The clone goes; its archive is kept beside this checkout's (a link to the cached
+  # archive, like make image's: removed first, as it may be the very same file).
+  out=$PRAZIUM_ROOT/dist/prazium-image-$IMAGE_TAG-clone.oci.tar
   mkdir -p "$PRAZIUM_ROOT/dist"
-  mv -f "$archive" "$PRAZIUM_ROOT/dist/prazium-image-$IMAGE_TAG-clone.oci.tar"
-  echo "$PRAZIUM_ROOT/dist/prazium-image-$IMAGE_TAG-clone.oci.tar"
+  rm -f "$out"
+  mv "$archive" "$out"
+  echo "$out"
 }
 
 push() {
