@@ -144,8 +144,19 @@ ctr --address "$DEV_DIR/node/containerd/containerd.sock" -n k8s.io images import
 ctr --address "$DEV_DIR/node/containerd/containerd.sock" -n k8s.io images check \
   "name==$release_image" | grep -q complete \
   || die "containerd does not hold $release_image after importing $release_archive"
+# Its manifest's and its configuration's digests: the kubelet reports an imported image
+# by the latter (a pulled one by <repository>@<manifest digest>).
 release_digest=$(ctr --address "$DEV_DIR/node/containerd/containerd.sock" -n k8s.io images ls \
   "name==$release_image" | awk 'NR==2 {print $3}')
+release_config=$(python3 - "$release_archive" <<'PY'
+import json, sys, tarfile
+with tarfile.open(sys.argv[1]) as archive:
+    def blob(digest):
+        return json.load(archive.extractfile("blobs/" + digest.replace(":", "/")))
+    [manifest] = json.load(archive.extractfile("index.json"))["manifests"]
+    print(blob(manifest["digest"])["config"]["digest"])
+PY
+)
 
 # Volumes: the node has no provisioner, so hostPath PersistentVolumes are made for
 # the chart's two claims, each reserved for its claim (claimRef).
@@ -224,6 +235,7 @@ export PRAZIUM_E2E_KUBECONFIG=$KUBECONFIG_FILE PRAZIUM_E2E_KUBECTL=$DEV_DIR/bin/
   PRAZIUM_E2E_RELEASE=$RELEASE PRAZIUM_E2E_VALUES=$VOLUMES/values-local.yaml \
   PRAZIUM_E2E_NODE_ADDRESS=127.0.0.1 \
   PRAZIUM_E2E_IMAGE=$release_image PRAZIUM_E2E_IMAGE_DIGEST=$release_digest \
+  PRAZIUM_E2E_IMAGE_CONFIG=$release_config \
   PRAZIUM_E2E_UPGRADE_IMAGE=$prazium_image PRAZIUM_E2E_REGISTRY=$REGISTRY \
   PRAZIUM_E2E_SHARED_NAMESPACE=$SHARED_NAMESPACE PRAZIUM_E2E_SHARED_RELEASE=$SHARED_RELEASE \
   PRAZIUM_E2E_SHARED_FULLNAME=$SHARED_FULL PRAZIUM_E2E_SHARED_DB_IP=$SHARED_DB_CLUSTER_IP
