@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help setup venv lock up down test test-unit lint api-key bench-api bench-scale bench-build bench-repair-reuse bench-agent bench-agent-loop cluster-build images helm-e2e kind-e2e
+.PHONY: help setup venv lock up down test test-unit lint api-key bench-api bench-scale bench-build bench-repair-reuse bench-agent bench-agent-loop cluster-build images image image-push helm-e2e kind-e2e
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -42,6 +42,13 @@ cluster-build: ## Build (or reuse) the local cluster binary (control plane and n
 
 images: ## Build (or reuse) the pause, Prazium and chart PostgreSQL images (no registry, no Docker)
 	@scripts/build-images.sh pause >/dev/null && scripts/build-images.sh prazium && scripts/build-images.sh postgres
+
+image: ## The Prazium image from images/Dockerfile (buildah, no Docker) as an OCI archive in dist/; TAG=, BASES=debian|public
+	@IMAGE_TAG=$(TAG) IMAGE_BASES=$(BASES) scripts/image.sh build
+
+image-push: ## Push that image: make image-push REGISTRY=registry.example.com/team [TAG=] [TLS_VERIFY=false]
+	@test -n "$(REGISTRY)" || { echo "usage: make image-push REGISTRY=registry.example.com/team [TAG=...] [TLS_VERIFY=false]" >&2; exit 2; }
+	@IMAGE_TAG=$(TAG) IMAGE_BASES=$(BASES) TLS_VERIFY=$(or $(TLS_VERIFY),true) scripts/image.sh push "$(REGISTRY)"
 
 api-key: ## Print a new API key: make api-key TENANT=<namespace> TIER=<free|pro|enterprise> [ADMIN=1]
 	@test -n "$(TENANT)" || { echo "usage: make api-key TENANT=<namespace> TIER=<free|pro|enterprise> [ADMIN=1]" >&2; exit 2; }

@@ -48,7 +48,9 @@ class Cluster:
 
     @property
     def fullname(self) -> str:
-        return f"{self.release}-prazium"
+        """The chart's prefix of object names for this release (no fullnameOverride):
+        the release's name when it holds the chart's, else <release>-prazium."""
+        return self.release if "prazium" in self.release else f"{self.release}-prazium"
 
     def kubectl(
         self, *args: str, check: bool = True, input: str | None = None, timeout: float = 300

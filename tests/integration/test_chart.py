@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
+import time
+from collections.abc import Callable
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
 from kubernetes import client
 
-from tests.support.services import ROOT, Stack
+from tests.support.services import ROOT, ServiceProcess, Stack
 
 pytestmark = pytest.mark.integration
 
 CHART = ROOT / "charts" / "prazium"
+# The oldest Kubernetes the chart takes (Chart.yaml kubeVersion: the tenant admission
+# policy's API); `helm template` otherwise assumes v1.20.
+KUBE_VERSION = "1.30.0"
 VARIANTS = {
     "defaults": [],
     "external-db-ingress-local": [
@@ -38,6 +45,32 @@ VARIANTS = {
         "--set",
         "worker.egress.serviceClusterIP=10.0.0.11",
     ],
+    # A shared cluster's install: own names, the CRDs as templates, identities,
+    # priorities and spreads, a build test.
+    "shared-cluster": [
+        "--set",
+        "fullnameOverride=pz-shared",
+        "--set",
+        "crds.install=true",
+        "--set",
+        "priorityClassName=system-cluster-critical",
+        "--set",
+        "topologySpreadConstraints[0].maxSkew=1",
+        "--set",
+        "topologySpreadConstraints[0].topologyKey=kubernetes.io/hostname",
+        "--set",
+        "topologySpreadConstraints[0].whenUnsatisfiable=ScheduleAnyway",
+        "--set",
+        "operator.serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn=arn:aws:iam::1:role/p",
+        "--set",
+        "api.serviceAccount.annotations.iam\\.gke\\.io/gcp-service-account=p@x.iam.gserviceaccount.com",
+        "--set",
+        "api.extraEnv[0].name=PRAZIUM_LIST_CACHE_SECONDS",
+        "--set-string",
+        "api.extraEnv[0].value=5",
+        "--set",
+        "tests.build.apiKeySecret=prazium-test-key",
+    ],
 }
 
 
@@ -49,8 +82,9 @@ def _helm() -> str:
 
 
 def _render(*args: str) -> subprocess.CompletedProcess[str]:
+    command = [_helm(), "template", "prz", str(CHART), "--include-crds"]
     return subprocess.run(
-        [_helm(), "template", "prz", str(CHART), "--include-crds", *args],
+        [*command, "--kube-version", KUBE_VERSION, *args],
         capture_output=True,
         text=True,
         check=False,
@@ -306,6 +340,7 @@ def test_every_namespaced_object_names_the_release_namespace(stack: Stack) -> No
         "PodDisruptionBudget",
         "Ingress",
         "NetworkPolicy",
+        "Pod",  # the helm test hooks
     }
     assert "deployments.apps" in resources
     seen = set()
@@ -432,7 +467,241 @@ def test_disruption_budgets_and_operator_replicas() -> None:
     assert config["PRAZIUM_LEADER_ELECTION"] == "true"
 
 
-def _docs(*args: str) -> list[dict]:
+# --- names --------------------------------------------------------------------------------
+
+
+def _names(docs: list[dict], kind: str) -> set[str]:
+    return {d["metadata"]["name"] for d in docs if d["kind"] == kind}
+
+
+def _referenced_names(docs: list[dict]) -> dict[str, set[str]]:
+    """What the Pods and the ConfigMap refer to by name: ServiceAccounts, ConfigMaps,
+    Secrets, claims, the tenant ClusterRole."""
+    refs: dict[str, set[str]] = {k: set() for k in ("sa", "cm", "secret", "pvc", "clusterrole")}
+    config = next(d for d in docs if d["kind"] == "ConfigMap")["data"]
+    refs["clusterrole"].add(config["PRAZIUM_TENANT_CLUSTER_ROLE"])
+    refs["sa"].add(config["PRAZIUM_WORKER_SERVICE_ACCOUNT"])
+    refs["sa"].add(config["PRAZIUM_TENANT_SERVICE_ACCOUNT"].split("/")[1])
+    refs["pvc"].add(config["PRAZIUM_REPO_VOLUME_CLAIM"])
+    for template in _pod_templates(docs).values():
+        spec = template["spec"]
+        if "serviceAccountName" in spec:
+            refs["sa"].add(spec["serviceAccountName"])
+        for volume in spec.get("volumes", []):
+            if "persistentVolumeClaim" in volume:
+                refs["pvc"].add(volume["persistentVolumeClaim"]["claimName"])
+        for container in spec["containers"]:
+            for source in container.get("envFrom", []):
+                if "configMapRef" in source:
+                    refs["cm"].add(source["configMapRef"]["name"])
+            for env in container.get("env", []):
+                ref = env.get("valueFrom", {}).get("secretKeyRef")
+                if ref:
+                    refs["secret"].add(ref["name"])
+    return refs
+
+
+@pytest.mark.parametrize(
+    ("release", "values", "prefix", "app_name"),
+    [
+        # The release's name holds the chart's: not doubled (0.1.0 said prazium-prazium-api).
+        ("prazium", [], "prazium", "prazium"),
+        ("prazium-staging", [], "prazium-staging", "prazium"),
+        ("prz", [], "prz-prazium", "prazium"),
+        ("prz", ["--set", "nameOverride=builds"], "prz-builds", "builds"),
+        ("prz", ["--set", "fullnameOverride=team-builds"], "team-builds", "prazium"),
+    ],
+)
+def test_names_are_not_doubled_and_follow_the_overrides(
+    release: str, values: list[str], prefix: str, app_name: str
+) -> None:
+    rendered = subprocess.run(
+        [_helm(), "template", release, str(CHART), "--kube-version", KUBE_VERSION, *values],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert rendered.returncode == 0, rendered.stderr
+    docs = [d for d in yaml.safe_load_all(rendered.stdout) if d]
+    assert _names(docs, "Deployment") == {f"{prefix}-api", f"{prefix}-operator"}
+    assert _names(docs, "StatefulSet") == {f"{prefix}-db"}
+    for doc in docs:
+        assert doc["metadata"]["name"].startswith(prefix + "-"), doc["metadata"]["name"]
+        assert "prazium-prazium" not in doc["metadata"]["name"]
+        assert doc["metadata"]["labels"]["app.kubernetes.io/name"] == app_name
+    # Everything referred to by name is rendered under that name.
+    refs = _referenced_names(docs)
+    assert refs["sa"] <= _names(docs, "ServiceAccount"), refs["sa"]
+    assert refs["cm"] <= _names(docs, "ConfigMap"), refs["cm"]
+    assert refs["secret"] <= _names(docs, "Secret"), refs["secret"]
+    assert refs["pvc"] <= _names(docs, "PersistentVolumeClaim"), refs["pvc"]
+    assert refs["clusterrole"] <= _names(docs, "ClusterRole"), refs["clusterrole"]
+
+
+def test_kubernetes_older_than_1_30_is_refused() -> None:
+    rendered = subprocess.run(
+        [_helm(), "template", "prz", str(CHART), "--kube-version", "1.29.9"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert rendered.returncode != 0
+    assert "chart requires kubeVersion: >=1.30.0-0" in rendered.stderr, rendered.stderr
+
+
+# --- shared-cluster values ---------------------------------------------------------------------
+
+
+def _containers(docs: list[dict]) -> dict[str, dict]:
+    """Every container of the chart: the workloads' and the helm test Pods'."""
+    found = {
+        f"{name}/{c['name']}": c
+        for name, template in _pod_templates(docs).items()
+        for c in template["spec"]["containers"]
+    }
+    for pod in [d for d in docs if d["kind"] == "Pod"]:
+        for c in pod["spec"]["containers"]:
+            found[f"{pod['metadata']['name']}/{c['name']}"] = c
+    return found
+
+
+def test_service_account_annotations_extra_env_and_resources_for_every_container() -> None:
+    docs = _docs(*VARIANTS["shared-cluster"])
+    accounts = {d["metadata"]["name"]: d for d in docs if d["kind"] == "ServiceAccount"}
+    assert accounts["pz-shared-operator"]["metadata"]["annotations"] == {
+        "eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/p"
+    }
+    assert accounts["pz-shared-api"]["metadata"]["annotations"] == {
+        "iam.gke.io/gcp-service-account": "p@x.iam.gserviceaccount.com"
+    }
+    # Workers run untrusted code: no cloud identity is ever hung on their account.
+    assert "annotations" not in accounts["pz-shared-worker"]["metadata"]
+    api = _pod_templates(docs)["pz-shared-api"]["spec"]["containers"][0]
+    env = {e["name"]: e.get("value") for e in api["env"]}
+    assert env["PRAZIUM_LIST_CACHE_SECONDS"] == "5"
+    containers = _containers(docs)
+    assert set(containers) == {
+        "pz-shared-api/api",
+        "pz-shared-operator/operator",
+        "pz-shared-db/postgres",
+        "pz-shared-test-health/health",
+        "pz-shared-test-build/build",
+    }
+    for name, container in containers.items():
+        resources = container["resources"]
+        assert resources["requests"]["cpu"] and resources["requests"]["memory"], name
+        assert resources["limits"]["cpu"] and resources["limits"]["memory"], name
+    # And the workers' (their Jobs are the operator's: the ConfigMap carries them).
+    config = next(d for d in docs if d["kind"] == "ConfigMap")["data"]
+    assert config["PRAZIUM_WORKER_MEMORY_LIMIT"] == "1Gi"
+
+
+def test_priority_and_topology_spread_reach_every_pod_with_its_own_selector() -> None:
+    docs = _docs(
+        *VARIANTS["shared-cluster"],
+        "--set",
+        "api.priorityClassName=api-critical",
+        "--set",
+        "api.topologySpreadConstraints[0].maxSkew=2",
+        "--set",
+        "api.topologySpreadConstraints[0].topologyKey=topology.kubernetes.io/zone",
+        "--set",
+        "api.topologySpreadConstraints[0].whenUnsatisfiable=DoNotSchedule",
+        "--set",
+        "api.topologySpreadConstraints[0].labelSelector.matchLabels.team=a",
+    )
+    pods = {name: t["spec"] for name, t in _pod_templates(docs).items()}
+    pods.update({d["metadata"]["name"]: d["spec"] for d in docs if d["kind"] == "Pod"})
+    for name, spec in pods.items():
+        expected = "api-critical" if name == "pz-shared-api" else "system-cluster-critical"
+        assert spec["priorityClassName"] == expected, name
+    component = {
+        "pz-shared-operator": "operator",
+        "pz-shared-db": "database",
+        "pz-shared-test-health": "test",
+    }
+    for name, part in component.items():
+        [constraint] = pods[name]["topologySpreadConstraints"]
+        assert constraint["topologyKey"] == "kubernetes.io/hostname"
+        # The component's own Pods are counted, not the whole release's.
+        assert constraint["labelSelector"] == {
+            "matchLabels": {
+                "app.kubernetes.io/instance": "prz",
+                "app.kubernetes.io/component": part,
+            }
+        }
+    [api] = pods["pz-shared-api"]["topologySpreadConstraints"]
+    assert api["maxSkew"] == 2 and api["whenUnsatisfiable"] == "DoNotSchedule"
+    assert api["labelSelector"] == {"matchLabels": {"team": "a"}}  # given: kept as it is
+
+
+# --- PostgreSQL's NetworkPolicy -----------------------------------------------------------------
+
+
+def _selects(selector: dict, labels: dict[str, str]) -> bool:
+    """Kubernetes' label selector semantics (matchLabels and matchExpressions In/NotIn)."""
+    if any(labels.get(k) != v for k, v in selector.get("matchLabels", {}).items()):
+        return False
+    for expression in selector.get("matchExpressions", []):
+        value, operator = labels.get(expression["key"]), expression["operator"]
+        if operator == "In" and value not in expression["values"]:
+            return False
+        if operator == "NotIn" and value in expression["values"]:
+            return False
+    return True
+
+
+def test_only_the_operator_and_the_api_may_reach_the_bundled_postgresql() -> None:
+    docs = _docs(*VARIANTS["shared-cluster"])
+    [policy] = [
+        d for d in docs if d["kind"] == "NetworkPolicy" and d["metadata"]["name"] == "pz-shared-db"
+    ]
+    spec = policy["spec"]
+    assert spec["policyTypes"] == ["Ingress"]
+    [rule] = spec["ingress"]
+    assert rule["ports"] == [{"protocol": "TCP", "port": 5432}]
+    [peer] = rule["from"]
+    assert set(peer) == {"podSelector"}  # the release namespace only
+    labels = {name: t["metadata"]["labels"] for name, t in _pod_templates(docs).items()}
+    labels.update(
+        {d["metadata"]["name"]: d["metadata"]["labels"] for d in docs if d["kind"] == "Pod"}
+    )
+    assert _selects(spec["podSelector"], labels["pz-shared-db"])
+    allowed = {name for name, pod in labels.items() if _selects(peer["podSelector"], pod)}
+    assert allowed == {"pz-shared-api", "pz-shared-operator"}
+    # The operator's worker Pods carry these labels (executor/kubernetes.py): not allowed.
+    worker = {"app.kubernetes.io/managed-by": "prazium", "prazium.io/role": "worker"}
+    assert not _selects(peer["podSelector"], worker)
+    # Off by value, and absent with an external database.
+    off = _docs("--set", "database.bundled.networkPolicy.enabled=false")
+    assert not [
+        d for d in off if d["kind"] == "NetworkPolicy" and d["metadata"]["name"].endswith("-db")
+    ]
+    external = _docs("--set", "database.mode=external", "--set", "database.existingSecret=db")
+    assert not [
+        d
+        for d in external
+        if d["kind"] == "NetworkPolicy" and d["metadata"]["name"].endswith("-db")
+    ]
+
+
+# --- CRDs as templates ------------------------------------------------------------------------
+
+
+def _template_only(*args: str) -> list[dict]:
+    """The chart's templates without crds/ (what Helm applies as the release)."""
+    rendered = subprocess.run(
+        [_helm(), "template", "prz", str(CHART), "--kube-version", KUBE_VERSION, *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert rendered.returncode == 0, rendered.stderr
+    return [d for d in yaml.safe_load_all(rendered.stdout) if d]
+
+
+def _docs_in_pz(*args: str) -> list[dict]:
+    """The chart rendered into namespace pz (the proxy's Service name holds it)."""
     rendered = _render("--namespace", "pz", *args)
     assert rendered.returncode == 0, rendered.stderr
     return [d for d in yaml.safe_load_all(rendered.stdout) if d]
@@ -442,7 +711,7 @@ def test_worker_runtime_and_egress_proxy_reach_the_operator_and_the_policy() -> 
     """worker.runtimeClassName and worker.egress become the operator's settings; the
     proxy is a port of the operator's Pods behind a Service, and the workers' policy
     lets them reach that port of those Pods and DNS, nothing else."""
-    docs = _docs(
+    docs = _docs_in_pz(
         "--set",
         "worker.runtimeClassName=gvisor",
         "--set",
@@ -490,10 +759,10 @@ def test_worker_runtime_and_egress_proxy_reach_the_operator_and_the_policy() -> 
     )
     assert verification["spec"]["egress"] == [] and verification["spec"]["ingress"] == []
 
-    fixed = _docs("--set", "worker.egress.serviceClusterIP=10.0.0.11")
+    fixed = _docs_in_pz("--set", "worker.egress.serviceClusterIP=10.0.0.11")
     config = next(d for d in fixed if d["kind"] == "ConfigMap")["data"]
     assert config["PRAZIUM_EGRESS_PROXY_URL"] == "http://10.0.0.11:3128"
-    off = _docs("--set", "worker.egress.enabled=false")
+    off = _docs_in_pz("--set", "worker.egress.enabled=false")
     config = next(d for d in off if d["kind"] == "ConfigMap")["data"]
     assert "PRAZIUM_EGRESS_PROXY_LISTEN" not in config
     assert not any(d["metadata"]["name"] == "prz-prazium-egress" for d in off)
@@ -507,14 +776,14 @@ def test_no_cluster_role_grants_secrets_and_namespaces_render_roles() -> None:
     """Secrets: only the operator's tenant ClusterRole (bound per tenant namespace by
     create-key) grants them; with operator.namespaces its rights on tenants' objects
     are Roles in those namespaces, and its ClusterRole keeps what kopf needs only."""
-    docs = _docs()
+    docs = _docs_in_pz()
     bound = {d["roleRef"]["name"] for d in docs if d["kind"] == "ClusterRoleBinding"}
     for role in [d for d in docs if d["kind"] == "ClusterRole"]:
         resources = {r for rule in role["rules"] for r in rule["resources"]}
         if "secrets" in resources:
             assert role["metadata"]["name"] == "prz-prazium-operator-tenant"
             assert role["metadata"]["name"] not in bound
-    watched = _docs("--set", "operator.namespaces={team-a,team-b}")
+    watched = _docs_in_pz("--set", "operator.namespaces={team-a,team-b}")
     [operator_role] = [
         d
         for d in watched
@@ -540,3 +809,194 @@ def test_no_cluster_role_grants_secrets_and_namespaces_render_roles() -> None:
     ]
     assert {b["metadata"]["namespace"] for b in bindings} == {"team-a", "team-b"}
     assert all(b["subjects"][0]["namespace"] == "pz" for b in bindings)
+
+
+def test_crds_install_renders_the_crds_as_kept_templates() -> None:
+    assert not [d for d in _template_only() if d["kind"] == "CustomResourceDefinition"]
+    docs = _template_only("--set", "crds.install=true", "--set", "crds.annotations.team=platform")
+    crds = {d["metadata"]["name"]: d for d in docs if d["kind"] == "CustomResourceDefinition"}
+    assert set(crds) == {"projects.prazium.io", "runs.prazium.io", "tasks.prazium.io"}
+    for name, crd in crds.items():
+        source = yaml.safe_load((CHART / "crds" / f"{name.split('s.')[0]}.yaml").read_text())
+        assert crd["spec"] == source["spec"], name  # the very same schema as crds/
+        assert crd["metadata"]["annotations"] == {
+            "helm.sh/resource-policy": "keep",
+            "team": "platform",
+        }
+        assert crd["metadata"]["labels"]["app.kubernetes.io/instance"] == "prz"
+        assert crd["metadata"]["labels"]["app.kubernetes.io/part-of"] == "prazium"
+    unkept = _template_only("--set", "crds.install=true", "--set", "crds.keep=false")
+    for crd in [d for d in unkept if d["kind"] == "CustomResourceDefinition"]:
+        assert "annotations" not in crd["metadata"]
+
+
+# --- aggregated roles -----------------------------------------------------------------------
+
+
+def test_aggregate_roles_label_prazium_kinds_into_view_edit_and_admin() -> None:
+    docs = _docs()
+    roles = {d["metadata"]["name"]: d for d in docs if d["kind"] == "ClusterRole"}
+    view, edit = roles["prz-prazium-aggregate-view"], roles["prz-prazium-aggregate-edit"]
+    assert view["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-view"] == "true"
+    assert edit["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-edit"] == "true"
+    assert edit["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-admin"] == "true"
+    assert view["rules"] == yaml.safe_load(
+        (CHART / "files" / "aggregate-view-rules.yaml").read_text()
+    )
+    assert edit["rules"] == yaml.safe_load(
+        (CHART / "files" / "aggregate-edit-rules.yaml").read_text()
+    )
+    none = _docs("--set", "createAggregateRoles=false")
+    assert not [d for d in none if "aggregate" in d["metadata"]["name"]]
+
+
+def test_aggregated_roles_give_namespace_viewers_and_editors_the_prazium_kinds(
+    stack: Stack, namespace: str
+) -> None:
+    """Applied to the real apiserver: the controller manager aggregates them into the
+    default roles, and RoleBindings to view and edit grant what the files say."""
+    fullname = f"agg-{namespace}"
+    docs = _docs("--set", f"fullnameOverride={fullname}")
+    roles = [d for d in docs if d["kind"] == "ClusterRole" and "aggregate" in d["metadata"]["name"]]
+    assert len(roles) == 2
+    kubectl = [stack.kubectl, "--kubeconfig", stack.kubeconfig]
+    subprocess.run(
+        [*kubectl, "apply", "-f", "-"],
+        input=yaml.safe_dump_all(roles),
+        text=True,
+        check=True,
+        capture_output=True,
+    )
+    try:
+        for user, role in (("alice", "view"), ("bob", "edit"), ("carol", "admin")):
+            subprocess.run(
+                [
+                    *kubectl,
+                    "-n",
+                    namespace,
+                    "create",
+                    "rolebinding",
+                    user,
+                    f"--clusterrole={role}",
+                    f"--user={user}",
+                ],
+                check=True,
+                capture_output=True,
+            )
+
+        def can(user: str, verb: str, resource: str, *extra: str, where: str = namespace) -> bool:
+            answer = subprocess.run(
+                [
+                    *kubectl,
+                    "auth",
+                    "can-i",
+                    verb,
+                    f"{resource}.prazium.io",
+                    "-n",
+                    where,
+                    "--as",
+                    user,
+                    *extra,
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            return answer.stdout.strip() == "yes"
+
+        deadline = time.monotonic() + 60
+        while not (can("alice", "list", "runs") and can("bob", "create", "runs")):
+            assert time.monotonic() < deadline, "the default roles did not aggregate the rules"
+            time.sleep(1)
+        for resource in ("projects", "runs", "tasks"):
+            for user in ("alice", "bob", "carol"):
+                assert can(user, "get", resource) and can(user, "watch", resource), (user, resource)
+            assert not can("alice", "create", resource), resource
+            assert not can("alice", "delete", resource), resource
+        for user in ("bob", "carol"):
+            for resource in ("projects", "runs"):
+                assert can(user, "create", resource) and can(user, "delete", resource)
+            # Tasks and every status are the operator's.
+            assert not can(user, "create", "tasks") and not can(user, "delete", "tasks")
+            assert not can(user, "patch", "runs", "--subresource=status")
+        # Nowhere else: the roles count only where they are bound.
+        assert not can("alice", "list", "runs", where="default")
+    finally:
+        subprocess.run(
+            [*kubectl, "delete", "clusterrole", *(r["metadata"]["name"] for r in roles)],
+            check=False,
+            capture_output=True,
+        )
+
+
+# --- helm test ----------------------------------------------------------------------------------
+
+
+def test_helm_test_pods_ask_the_api_only_with_the_chart_image_and_a_key_secret() -> None:
+    plain = _docs()
+    assert _names(plain, "Pod") == {"prz-prazium-test-health"}  # no key: no build test
+    docs = _docs(*VARIANTS["shared-cluster"], "--set", "image.tag=9.9.9")
+    pods = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Pod"}
+    assert set(pods) == {"pz-shared-test-health", "pz-shared-test-build"}
+    script = (CHART / "files" / "helm-test.py").read_text()
+    for name, pod in pods.items():
+        annotations = pod["metadata"]["annotations"]
+        assert annotations["helm.sh/hook"] == "test"
+        assert annotations["helm.sh/hook-delete-policy"] == "before-hook-creation"
+        spec = pod["spec"]
+        assert spec["automountServiceAccountToken"] is False  # no Kubernetes API
+        assert "serviceAccountName" not in spec
+        assert spec["securityContext"]["runAsNonRoot"] is True
+        [container] = spec["containers"]
+        assert container["image"] == "localhost/prazium/prazium:9.9.9"  # the chart's own
+        assert container["command"][:3] == ["python", "-c", script]
+        assert container["command"][3] == name.rsplit("-", 1)[1]
+        env = {e["name"]: e for e in container["env"]}
+        assert env["PRAZIUM_TEST_SERVICE"]["value"] == "pz-shared-api"
+        secrets = {
+            e["valueFrom"]["secretKeyRef"]["name"]
+            for e in env.values()
+            if "secretKeyRef" in e.get("valueFrom", {})
+        }
+        # The build's key, and never the database's Secret.
+        assert secrets == ({"prazium-test-key"} if name.endswith("build") else set())
+    assert pods["pz-shared-test-build"]["metadata"]["annotations"]["helm.sh/hook-weight"] == "1"
+    assert not [d for d in _docs("--set", "tests.enabled=false") if d["kind"] == "Pod"]
+
+
+def _run_helm_test_script(check: str, api_url: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """files/helm-test.py as the test Pod runs it, the API Service's variables pointing at
+    this test's API."""
+    address = urlsplit(api_url)
+    return subprocess.run(
+        [sys.executable, "-c", (CHART / "files" / "helm-test.py").read_text(), check],
+        env={
+            **os.environ,
+            "PRAZIUM_TEST_SERVICE": "prz-api",
+            "PRZ_API_SERVICE_HOST": str(address.hostname),
+            "PRZ_API_SERVICE_PORT": str(address.port),
+            "POD_NAMESPACE": "prz",
+            "PRAZIUM_TEST_TIMEOUT_SECONDS": "600",
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+
+
+def test_the_helm_test_script_checks_health_and_builds_through_the_real_api(
+    operator: ServiceProcess, api: str, namespace: str, make_key: Callable[..., str]
+) -> None:
+    health = _run_helm_test_script("health", api)
+    assert health.returncode == 0, health.stdout + health.stderr
+    assert "GET /static/vendor/dagre.min.js: 200" in health.stdout
+    key = make_key(namespace)
+    built = _run_helm_test_script("build", api, PRAZIUM_API_KEY=key)
+    assert built.returncode == 0, built.stdout + built.stderr
+    assert "succeeded" in built.stdout and "archived project" in built.stdout
+    # It fails, and says why, when the API refuses it.
+    refused = _run_helm_test_script("build", api, PRAZIUM_API_KEY="pzm_not-a-key")
+    assert refused.returncode != 0
+    assert "FAIL: POST /projects answered 401" in refused.stderr, refused.stderr

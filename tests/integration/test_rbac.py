@@ -127,7 +127,18 @@ def _chart_rbac(namespace: str, release: str, *values: str) -> str:
     if not helm:
         pytest.fail("PRAZIUM_TEST_HELM is not set: run `make test`")
     rendered = subprocess.run(
-        [helm, "template", release, str(ROOT / "charts" / "prazium"), "-n", namespace, *values],
+        # --kube-version: the chart's minimum (Chart.yaml); helm template assumes 1.20.
+        [
+            helm,
+            "template",
+            release,
+            str(ROOT / "charts" / "prazium"),
+            "-n",
+            namespace,
+            "--kube-version",
+            "1.30.0",
+            *values,
+        ],
         capture_output=True,
         text=True,
         check=True,

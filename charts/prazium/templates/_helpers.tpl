@@ -1,9 +1,26 @@
+{{/* The chart's name (nameOverride) and the prefix of every object's name: fullnameOverride,
+else the release name alone when it already holds the chart's name (release "prazium":
+prazium-api, not prazium-prazium-api), else <release>-<name>. 63 characters at most
+(labels' and DNS names' limit); the longest suffix added to it is 15 (-api-tenants). */}}
+{{- define "prazium.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
 {{- define "prazium.fullname" -}}
-{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := include "prazium.name" . -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
 
 {{- define "prazium.labels" -}}
-app.kubernetes.io/name: prazium
+app.kubernetes.io/name: {{ include "prazium.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
@@ -20,6 +37,9 @@ labels:
   {{- with .component }}
   app.kubernetes.io/component: {{ . }}
   {{- end }}
+{{- with .annotations }}
+annotations: {{- toYaml . | nindent 2 }}
+{{- end }}
 {{- end -}}
 
 {{- define "prazium.image" -}}
@@ -54,8 +74,8 @@ by create-key: never cluster-wide. */}}
 {{ include "prazium.fullname" . }}-operator-tenant
 {{- end -}}
 
-{{/* Pod scheduling and pull secrets: the component's value when set, else the chart's.
-Call with (dict "root" $ "own" .Values.<component>). */}}
+{{/* Pod scheduling, priority and pull secrets: the component's value when set, else the
+chart's. Call with (dict "root" $ "own" .Values.<component> "component" "<name>"). */}}
 {{- define "prazium.scheduling" -}}
 {{- $root := .root -}}
 {{- with $root.Values.imagePullSecrets }}
@@ -69,6 +89,20 @@ tolerations: {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- with (.own.affinity | default $root.Values.affinity) }}
 affinity: {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with (.own.priorityClassName | default $root.Values.priorityClassName) }}
+priorityClassName: {{ . }}
+{{- end }}
+{{- with (.own.topologySpreadConstraints | default $root.Values.topologySpreadConstraints) }}
+{{- /* A constraint without a labelSelector counts this component's own Pods. */}}
+topologySpreadConstraints:
+{{- range . }}
+{{- $constraint := deepCopy . }}
+{{- if and $.component (not (hasKey $constraint "labelSelector")) }}
+{{- $_ := set $constraint "labelSelector" (dict "matchLabels" (dict "app.kubernetes.io/instance" $root.Release.Name "app.kubernetes.io/component" $.component)) }}
+{{- end }}
+  - {{- toYaml $constraint | nindent 4 }}
+{{- end }}
 {{- end }}
 {{- end -}}
 
