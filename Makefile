@@ -13,8 +13,8 @@ setup: ## Install what is missing: PostgreSQL, the Python venv, the control plan
 venv: ## Only the Python environment (.venv: locked deps, the project installed editable)
 	@scripts/venv.sh
 
-up: ## Start control plane, node, PostgreSQL, operator and API (http://127.0.0.1:3001); RUNTIME=runc: workers without gVisor; EXECUTOR=local: no node
-	@EXECUTOR=$(or $(EXECUTOR),kubernetes) PRAZIUM_RUNTIME=$(or $(RUNTIME),gvisor) scripts/stack.sh up
+up: ## Start control plane, node, PostgreSQL, operator and API (http://127.0.0.1:3001); NODES=2: a second node; RUNTIME=runc: workers without gVisor; EXECUTOR=local: no node
+	@EXECUTOR=$(or $(EXECUTOR),kubernetes) PRAZIUM_RUNTIME=$(or $(RUNTIME),gvisor) PRAZIUM_NODES=$(or $(NODES),1) scripts/stack.sh up
 
 lock: ## Rewrite both lock files (hashes included) from pyproject.toml; UPGRADE=NAME moves one package
 	@scripts/lock.sh $(if $(UPGRADE),--upgrade-package $(UPGRADE),)
