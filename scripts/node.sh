@@ -382,7 +382,7 @@ start() {
     "$PRAZIUM_ROOT/scripts/build-images.sh" import "$SOCK"  # the code may have changed
   else
     use_node 2
-    stop_all quiet
+    [ -d "$NODE" ] && stop_all quiet  # a second node left by an earlier stack
     use_node 1
     stop_all quiet
     start_node
