@@ -610,7 +610,7 @@ stop_all() {
     # the scheduler and the tests see one node again.
     kubectl --kubeconfig "$DEV_DIR/kubeconfig" delete node "$NODE_NAME" --ignore-not-found \
       --request-timeout=10s >/dev/null 2>&1 || true
-    rm -rf "$NODE"
+    rm -rf --one-file-system "$NODE"
   fi
   [ -n "$quiet" ] || say "node $NODE_NAME stopped and cleaned"
 }
