@@ -214,7 +214,18 @@ def test_a_crashed_node_s_tasks_run_again_on_the_other_node(
     started = _assert_journal_whole(journal, set(tasks))
     for tid in victim_ids:
         assert started[tid][0] == 1 and len(started[tid]) >= 2, (tid, started[tid])
-    # The goal with the default settings; the figure is printed above.
+    # The operator judged the node itself, from its silent Lease (Kubernetes marks it
+    # not ready only after about 50 s), and said so on the Task.
+    retrying = [
+        e.message
+        for e in client.CoreV1Api().list_namespaced_event(namespace).items
+        if e.reason == "Retrying" and e.involved_object.kind == "Task"
+    ]
+    assert any(
+        f"on a lost node: node {two_nodes} has not renewed its lease" in m for m in retrying
+    ), retrying
+    # A loose bound on a shared machine (the figure printed above is the measurement;
+    # the goal is 60 s): Kubernetes' own eviction would take 80 s and more.
     assert rerun_seconds <= 90, rerun_seconds
 
 
