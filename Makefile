@@ -60,7 +60,7 @@ bench-scale: ## N runs at once on one operator: task gaps, runs/min, RSS/CPU, ap
 bench-build: ## Build engine: run wall time, overhead vs worker time, parallelism 1 vs 3 (own stack)
 	@scripts/test.sh bench/bench_build.py -q -s -p no:cacheprovider
 
-bench-repair-reuse: ## Extra wall time of a repair round; model requests a retry saves on a 6-task run (own stack, no node)
+bench-repair-reuse: ## Extra wall time of a repair round; model requests a retry saves on the todo example (own stack, no node)
 	@PRAZIUM_NODE=0 scripts/test.sh bench/bench_repair_reuse.py -q -s -p no:cacheprovider
 
 bench-agent: ## Template agent: every corpus description built, tested and probed over HTTP (no stack)

@@ -3,8 +3,8 @@ without slowing each one down or losing anything.
 
 For each N (default 1, 25, 100; `--n 500` or BENCH_SCALE_N=1,25,100,500 for more)
 it starts a fresh operator (local executor), approves N Projects (the answered todo
-app of examples/project-answered.yaml: the template planner makes 6 tasks, a DAG
-with parallel branches; the template coder is the fast, offline coder) and creates
+app of examples/project-answered.yaml: the template planner's tasks, a DAG with
+parallel branches; the template coder is the fast, offline coder) and creates
 their N Runs at once, then reports:
 
   gap p50/p99         task-to-next-task: a task's dependencies' last TASK_COMPLETED ->
@@ -73,7 +73,7 @@ GROUP, VERSION = "prazium.io", "v1alpha1"
 FINAL = ("RUN_COMPLETED", "RUN_FAILED", "RUN_CANCELLED")
 MAX_WORKERS = int(os.environ.get("BENCH_SCALE_WORKERS", "4"))
 # Stop each level after this many seconds of runs (0: wait until all N finished), to
-# measure the operator carrying N runs (RSS, CPU) without waiting for all N*6 tasks.
+# measure the operator carrying N runs (RSS, CPU) without waiting for all their tasks.
 CAP_SECONDS = float(os.environ.get("BENCH_SCALE_CAP_SECONDS", "0"))
 
 
