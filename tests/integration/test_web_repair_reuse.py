@@ -95,9 +95,7 @@ def test_the_run_page_shows_the_repair_task_and_the_reused_tasks(
                     re.compile(r"^succeeded · reused( · .+)?$")
                 )
             rerun = page.locator(f'#graph g.node[data-task-id="{ids.task_id(smoke)}"]')
-            expect(rerun.locator(".node-phase")).to_have_text(
-                re.compile(r"^succeeded( · .+)?$")
-            )
+            expect(rerun.locator(".node-phase")).to_have_text(re.compile(r"^succeeded( · .+)?$"))
             expect(page.locator("#timeline .ev-TASK_REUSED")).to_have_count(len(reused_ids))
             shown = reused_ids[1]
             page.locator(f'#graph g.node[data-task-id="{shown}"]').click()
