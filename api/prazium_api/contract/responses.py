@@ -490,6 +490,11 @@ class ApiKey(Schema):
         description="The key's first characters (pzm_ + 8), to tell keys apart;"
         " null for keys made before prefixes were kept"
     )
+    lastUsedAt: Timestamp | None = Field(
+        default=None,
+        description="The start of the minute of the key's latest request (its web"
+        " sessions' included); null if it was never used",
+    )
 
 
 class ApiKeyCreated(ApiKey):
