@@ -309,4 +309,5 @@ def test_openapi_document_is_served_and_uses_the_envelope(api: str) -> None:
     assert "201" in create and "422" not in create
     assert create["400"]["content"]["application/json"]["schema"]["$ref"].endswith("ErrorEnvelope")
     params = {p["name"] for p in paths["/v1/projects"]["get"]["parameters"]}
-    assert params == {"page", "pageSize", "status", "search"}
+    # archived: beyond the contract (archived projects on request).
+    assert params == {"page", "pageSize", "status", "search", "archived"}
