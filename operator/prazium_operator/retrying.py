@@ -1,10 +1,10 @@
 """Retrying a dependency's outage (PostgreSQL, the kube-apiserver) within a bounded window.
 
 Exponential backoff with equal jitter (each wait drawn between half its ceiling and the
-ceiling): every caller that met the same outage retries at a different moment, so a restarted database or apiserver is not hit by all of them at
-once. The window is bounded: past it the last error is raised, and the caller's own
-recovery (a kopf daemon's restart, the operator's replay of a worker's events) takes
-over.
+ceiling): every caller that met the same outage retries at a different moment, so a
+restarted database or apiserver is not hit by all of them at once. The window is
+bounded: past it the last error is raised, and the caller's own recovery (a kopf
+daemon's restart, the operator's replay of a worker's events) takes over.
 """
 
 from __future__ import annotations
