@@ -71,7 +71,7 @@ bench-scale: ## N runs at once, Job path beside local: gaps, runs/min, Pods/s, R
 bench-build: ## Build engine: run wall time, overhead vs worker time, parallelism 1 vs 3, local vs Job path, a Job start's profile, runc vs gVisor (own stack; RUNTIME=runc|gvisor)
 	@scripts/test.sh bench/bench_build.py -q -s -p no:cacheprovider
 
-bench-repair-reuse: ## Extra wall time of a repair round; model requests a retry saves on a 6-task run (own stack, no node)
+bench-repair-reuse: ## Extra wall time of a repair round; model requests a retry saves on the todo example (own stack, no node)
 	@PRAZIUM_NODE=0 scripts/test.sh bench/bench_repair_reuse.py -q -s -p no:cacheprovider
 bench-agent-loop: ## Coding-agent loop: its own overhead per tool step, local and in worker Pods (own stack; p50/p99, goal <= 50 ms)
 	@scripts/test.sh bench/bench_agent_loop.py -q -s -p no:cacheprovider
