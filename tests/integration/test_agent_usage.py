@@ -178,7 +178,8 @@ def test_a_run_budget_reached_stops_the_attempts_and_fails_the_run(
 ) -> None:
     def slow_look(view: SessionView) -> Reply:
         time.sleep(0.5)  # gives the operator a round to see the run's spend between steps
-        return Reply([Call("list_files", {})], usage=(1000, 100, 0))
+        # A new pattern each step: the same call repeated would stop it as a stuck loop.
+        return Reply([Call("list_files", {"glob": f"**/*{view.step}*"})], usage=(1000, 100, 0))
 
     # task-001 (the app shell) finishes within the budget; the tasks after it look
     # around forever, 1100 tokens a step, until the budget stops them.
@@ -222,7 +223,9 @@ def test_a_run_budget_reached_stops_the_attempts_and_fails_the_run(
     # Nothing started after the budget was reached.
     never = [t for t in tasks.values() if t["status"]["phase"] == "cancelled"]
     assert all("budget" in t["status"]["message"] for t in never)
-    # The stop file the running attempts read, and the Run's Warning Event.
+    # The tasks after task-001 run one by one here: each attempt was given what the run
+    # had left and stopped itself there (the next test stops one through the stop
+    # file). The stop file is written all the same, and the Run's Warning Event posted.
     stop = paths.run_results(data_dir, namespace, "notes-budget") / "stop"
     assert stop.read_text().startswith("the run's budget is spent: ")
     events = k8s.CoreV1Api().list_namespaced_event(
@@ -236,3 +239,44 @@ def test_a_run_budget_reached_stops_the_attempts_and_fails_the_run(
     ).json()["data"]
     assert detail["status"] == "failed" and detail["message"] == message
     assert detail["usage"]["inputTokens"] + detail["usage"]["outputTokens"] == spent
+
+
+def test_a_budget_lowered_under_the_spend_stops_the_running_attempt_by_the_stop_file(
+    stack: Stack, namespace: str, data_dir: Path, tmp_path: Path, standin: LLMStandin
+) -> None:
+    def slow_look(view: SessionView) -> Reply:
+        time.sleep(0.5)
+        return Reply([Call("list_files", {"glob": f"**/*{view.step}*"})], usage=(1000, 100, 0))
+
+    standin.script("*", [slow_look] * 60)
+    operator = _operator(stack, namespace, data_dir, tmp_path / "logs", _env(standin))
+    task_name = ids.task_cr_name("notes-lowered", "task-001")
+    try:
+        _project(stack, namespace, operator)
+        _run(namespace, "notes-lowered", budget={"maxTokens": 10**9})
+
+        def requests_made() -> int:
+            task = resources.get(namespace, kube.TASKS, task_name) or {}
+            usage = (task.get("status") or {}).get("usage") or {}
+            return int(usage.get("requests") or 0)
+
+        # The running attempt's usage is in its Task's status as it goes (its events).
+        wait_for(lambda: requests_made() >= 2, 120, "task-001's live usage", operator)
+        # Its attempt was given a budget of 10**9: only the operator, seeing the run's
+        # spend over the lowered budget, can stop it, through the stop file.
+        resources.merge_patch(
+            namespace, kube.RUNS, "notes-lowered", {"spec": {"budget": {"maxTokens": 2000}}}
+        )
+        run = wait_run_done(namespace, "notes-lowered", operator, timeout=300)
+    finally:
+        operator.stop()
+    status = run["status"]
+    assert status["phase"] == "failed"
+    assert status["message"].startswith("the run's budget is spent: ")
+    assert "of maxTokens 2000; stopped: task-001 (app-shell)" in status["message"]
+    task = resources.get(namespace, kube.TASKS, task_name)
+    assert task is not None
+    assert "stopped by the operator: the run's budget is spent" in task["status"]["message"]
+    assert task["status"]["usage"]["attempts"][0]["reason"] == "BudgetExceeded"
+    # Stopped at its next step: far fewer requests than its script had.
+    assert len(standin.session_requests("task-001")) < 20
