@@ -23,6 +23,7 @@ from kubernetes import client
 
 from prazium_kit import ids
 from tests.conftest import _heartbeat_seen
+from tests.support.agent_sessions import Call, Reply, SessionView, Step, template_files
 from tests.support.build import (
     create,
     events,
@@ -34,11 +35,10 @@ from tests.support.build import (
     wait_phase,
     wait_run_done,
 )
-from tests.support.llm_standin import template_answer
 from tests.support.openai_standin import OpenAIStandin
 from tests.support.plans import SMOKE_TESTS, PlanGraph, template_plan
 from tests.support.providers import OPENAI, env_for
-from tests.support.repair_coder import BROKEN_MARKER, BROKEN_TEST, Mode, coder
+from tests.support.repair_coder import BROKEN_MARKER, Mode, coder
 from tests.support.services import ServiceProcess, Stack, start_operator, wait_for
 
 pytestmark = pytest.mark.integration
@@ -294,46 +294,66 @@ def test_an_operator_killed_as_the_repair_round_starts_resumes_it_once(
 
 SMOKE = "tests/test_smoke.py"
 KEY = "sk-test-integration-repair-9d2a7c"
+# The smoke-tests task's model adds a test that holds only where the coding agent runs
+# its commands (their environment names the task), so the task's own test run passes
+# (finish is accepted) and the verification of the merged app fails.
+SANDBOX_ONLY_TEST = (
+    f"\n\n{BROKEN_MARKER} (a repair round removes it)\n"
+    "import os as _os\n"
+    "import unittest as _unittest\n\n\n"
+    "class DeliberatelyBroken(_unittest.TestCase):\n"
+    "    def test_deliberately_broken(self) -> None:\n"
+    '        self.assertIn("PRAZIUM_TASK_ID", _os.environ)\n'
+)
 
 
-class BreakThenRepairStandin(OpenAIStandin):
-    """The OpenAI stand-in answering the smoke-tests task with a failing test added, and
-    a repair request with that file as the request itself shows it, minus the failing
-    test (a coder that showed the repair no files gets no fix)."""
+def _break_smoke_tests() -> list[Step]:
+    """The smoke-tests task: the template's files with the sandbox-only test appended."""
 
-    def __init__(self, api_key: str) -> None:
-        super().__init__(api_key)
-        self.repairs: list[dict[str, Any]] = []
+    def write(view: SessionView) -> Reply:
+        files = template_files(view.inputs)
+        [smoke] = [f for f in files if f["path"] == SMOKE]
+        smoke["content"] += SANDBOX_ONLY_TEST
+        return Reply([Call("write_file", f) for f in files])
 
-    def respond(self, headers: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:
-        schema, inputs = self.schema_and_inputs(body)
-        task = inputs.get("task") or {}
-        if schema != "files" or (task.get("slug") != SMOKE_TESTS and task.get("role") != "repair"):
-            return super().respond(headers, body)
-        with self._lock:
-            self.requests.append({"headers": headers, "body": body})
-        refused = self.refusal(headers, body)
-        if refused is not None:
-            return refused
-        if task.get("role") == "repair":
-            self.repairs.append(inputs)
-            shown = inputs["currentFiles"].get(SMOKE, "")
-            if BROKEN_MARKER in shown:
-                fix = {"path": SMOKE, "content": shown.split(BROKEN_MARKER)[0].rstrip() + "\n"}
-            else:
-                fix = {"path": "repair-notes.txt", "content": "nothing to go on\n"}
-            return 200, self.envelope({"files": [{**fix, "executable": False}]}, body)
-        answer = template_answer(schema, inputs)
-        for file in answer["files"]:
-            if file["path"] == SMOKE:
-                file["content"] += BROKEN_TEST
-        return 200, self.envelope(answer, body)
+    def finish(view: SessionView) -> Reply:
+        bad = [r.content for r in view.results if r.is_error]
+        assert view.results and not bad, bad
+        return Reply([Call("finish", {"summary": "wrote the smoke tests"})])
+
+    return [write, finish]
+
+
+def _repair(seen: list[SessionView]) -> list[Step]:
+    """The repair task: look at the app's files, then rewrite the smoke tests as
+    read_file showed them, minus the failing test (a file not shown gets no fix)."""
+
+    def look(view: SessionView) -> Reply:
+        seen.append(view)
+        return Reply([Call("list_files"), Call("read_file", {"path": SMOKE})])
+
+    def fix(view: SessionView) -> Reply:
+        seen.append(view)
+        shown = view.expect("read_file", error=False).content
+        body = shown.split("\n", 1)[1] if shown.startswith(f"{SMOKE}: lines ") else ""
+        if BROKEN_MARKER in body:
+            fixed = {"path": SMOKE, "content": body.split(BROKEN_MARKER)[0].rstrip() + "\n"}
+        else:
+            fixed = {"path": "repair-notes.txt", "content": "nothing to go on\n"}
+        return Reply([Call("write_file", {**fixed, "executable": False})])
+
+    def finish(view: SessionView) -> Reply:
+        view.expect("write_file", error=False)
+        return Reply([Call("finish", {"summary": "removed the failing smoke test"})])
+
+    return [look, fix, finish]
 
 
 def test_the_openai_coder_repairs_from_the_test_output_and_the_app_files(
     stack: Stack, namespace: str, data_dir: Path, tmp_path: Path
 ) -> None:
-    with BreakThenRepairStandin(KEY) as standin:
+    repair_views: list[SessionView] = []
+    with OpenAIStandin(KEY) as standin:
         env = env_for(OPENAI, standin.base_url, KEY, "standin-1")
         operator = start_operator(stack, data_dir, [namespace], tmp_path / "logs", **env)
         try:
@@ -345,27 +365,33 @@ def test_the_openai_coder_repairs_from_the_test_output_and_the_app_files(
             create(namespace, "projects", "Project", PROJECT, spec)
             project = wait_phase(namespace, "projects", PROJECT, {"approved"}, operator)
             plan = template_plan(data_dir / project["status"]["repoPath"], project)
+            [repair_id] = plan.next_ids()
+            standin.script(plan.by_slug(SMOKE_TESTS), _break_smoke_tests())
+            standin.script(repair_id, _repair(repair_views))
             create(namespace, "runs", "Run", "notes-llm", {"projectRef": {"name": PROJECT}})
             run = wait_run_done(namespace, "notes-llm", operator, timeout=180)
         finally:
             operator.stop()
+    assert not standin.session_failures, standin.session_failures
     status = run["status"]
     assert status["phase"] == "succeeded", status.get("message")
     assert status["message"] == "built and verified after 1 repair round"
-    assert len(standin.repairs) == 1
-    asked = standin.repairs[0]
-    assert asked["task"]["role"] == "repair" and asked["task"]["pathScope"] == ["**"]
-    assert "test_deliberately_broken" in asked["task"]["instructions"]
-    # The one-shot coder shows a repair the app's files (it has no expected outputs).
-    assert BROKEN_MARKER in asked["currentFiles"][SMOKE]
-    assert {"app/server.py", "run.sh"} <= set(asked["currentFiles"])
-    assert not any(path.startswith(".git/") for path in asked["currentFiles"])
-    # Each planned task asked once, none before the tasks it depends on; the repair last.
-    [repair_id] = plan.next_ids()
-    requested = [standin.schema_and_inputs(r["body"]) for r in standin.requests]
-    coded = [inputs["task"]["id"] for kind, inputs in requested if kind == "files"]
-    assert sorted(coded) == sorted([*plan.order, repair_id])
-    assert coded[-1] == repair_id and plan.in_dependency_order(coded)
+    # One repair session: its task carries the verification's output, and the app's
+    # files are there for its tools to read (the failing test among them).
+    first, read = repair_views[:2]
+    assert [v.step for v in repair_views] == [0, 1]
+    task = first.inputs["task"]
+    assert task["role"] == "repair" and task["pathScope"] == ["**"]
+    assert "test_deliberately_broken" in task["instructions"]
+    listed = read.expect("list_files", error=False).content.splitlines()
+    assert {"app/server.py", "run.sh", SMOKE} <= set(listed)
+    assert not any(path.startswith(".git/") for path in listed)
+    assert BROKEN_MARKER in read.expect("read_file", error=False).content
+    # Each planned task in one session, none before the tasks it depends on; the repair
+    # last.
+    opened = [v.task_id for v in standin.session_views if v.step == 0]
+    assert sorted(opened) == sorted([*plan.order, repair_id])
+    assert opened[-1] == repair_id and plan.in_dependency_order(opened)
 
 
 def test_the_apiserver_refuses_repair_rounds_out_of_range(namespace: str) -> None:

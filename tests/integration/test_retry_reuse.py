@@ -2,7 +2,7 @@
 
 The todo example's plan (the template planner's, read before the run starts) is a
 graph with parallel branches. The coder is the `openai` coder against a real
-loopback stand-in of the endpoint that counts its requests per task and refuses the
+loopback stand-in of the endpoint that counts its sessions per task and refuses the
 first request of one task with dependents and a sibling started beside it (the last
 such task in plan order), once every task that does not need it has its answer: run
 1 fails with that task failed, its dependents cancelled and every other task
@@ -110,7 +110,7 @@ def test_a_retry_calls_the_coder_only_for_failed_cancelled_and_affected_tasks(
     run = wait_run_done(namespace, retry, llm_operator, timeout=240)
     assert run["status"]["phase"] == "succeeded", run["status"].get("message")
     assert run["status"]["verificationResult"]["failed"] == 0
-    assert sorted(standin.coded[before:]) == sorted(rerun)  # one request each, no others
+    assert sorted(standin.coded[before:]) == sorted(rerun)  # one session each, no others
     assert run["status"]["plan"]["tasks"] == first["status"]["plan"]["tasks"]
 
     now = _tasks(namespace, retry)
