@@ -354,7 +354,10 @@ class KubernetesExecutor:
         if read_result(Path(request.result_path)) is not None:
             self._running.pop(str(ref.name), None)
             self._checked.pop(str(ref.name), None)
-            return WorkerStatus(WorkerState.EXITED)
+            # A worker can finish before the first look at its Pod (a Pod created ahead
+            # starts at once): the Task still names the Pod that ran it.
+            learnt = ExecutorRef() if ref.pod or not ref.name else await self._pod_of(ref.name)
+            return WorkerStatus(WorkerState.EXITED, learnt=learnt)
         name = ref.name
         if not name:
             return WorkerStatus(WorkerState.LOST, message="no Job was recorded")
@@ -367,6 +370,22 @@ class KubernetesExecutor:
         else:
             self._checked.pop(name, None)
         return status
+
+    async def _pod_of(self, name: str) -> ExecutorRef:
+        """The newest Pod of Job name, if the apiserver still has one."""
+        try:
+            pods: Any = await asyncio.to_thread(
+                client.CoreV1Api().list_namespaced_pod,
+                self.namespace,
+                label_selector=f"{LABEL_JOB_NAME}={name}",
+            )
+        except ApiException:
+            return ExecutorRef()
+        if not pods.items:
+            return ExecutorRef()
+        return ExecutorRef(
+            pod=max(pods.items, key=lambda p: p.metadata.creation_timestamp).metadata.name
+        )
 
     async def _job_state(self, name: str, request: WorkerRequest) -> WorkerStatus:
         try:

@@ -192,6 +192,9 @@ async def poll(ctx: RunContext, task: TaskState) -> None:
         # Before the task's own outcome event: the worker's events (TASK_STARTED, files)
         # from its event file and its result file. Keyed: those written are skipped.
         await ingest_worker_events(ctx, request, final=True)
+    learnt = ref.model_copy(update=status.learnt.model_dump(exclude_none=True))
+    if learnt != ref:  # the Pod of a worker that finished before it was first seen
+        await set_task(ctx, task, executor=learnt)
     # The result is on the shared volume now (or there is none): the worker's Job,
     # if any, has nothing more to tell. A retry is a new Job (attempt + 1).
     await ctx.executor.release(ref, request)
