@@ -372,20 +372,22 @@ class KubernetesExecutor:
         return status
 
     async def _pod_of(self, name: str) -> ExecutorRef:
-        """The newest Pod of Job name, if the apiserver still has one."""
+        """The Pod of Job name, if the apiserver still has one."""
         try:
-            pods: Any = await asyncio.to_thread(
-                client.CoreV1Api().list_namespaced_pod,
-                self.namespace,
-                label_selector=f"{LABEL_JOB_NAME}={name}",
-            )
+            pod = await self._newest_pod(name)
         except ApiException:
             return ExecutorRef()
-        if not pods.items:
-            return ExecutorRef()
-        return ExecutorRef(
-            pod=max(pods.items, key=lambda p: p.metadata.creation_timestamp).metadata.name
+        return ExecutorRef() if pod is None else ExecutorRef(pod=pod.metadata.name)
+
+    async def _newest_pod(self, name: str) -> Any:
+        """Job name's newest Pod not being deleted (else its newest), or None."""
+        pods: Any = await asyncio.to_thread(
+            client.CoreV1Api().list_namespaced_pod,
+            self.namespace,
+            label_selector=f"{LABEL_JOB_NAME}={name}",
         )
+        live = [p for p in pods.items if not p.metadata.deletion_timestamp] or pods.items
+        return max(live, key=lambda p: p.metadata.creation_timestamp) if live else None
 
     async def _job_state(self, name: str, request: WorkerRequest) -> WorkerStatus:
         try:
@@ -416,15 +418,9 @@ class KubernetesExecutor:
                 )
             # Finished without a result file: the Pod died (deleted, OOM, evicted).
             return WorkerStatus(WorkerState.LOST, message=f"Job {name}: {reason}: {message}")
-        pods: Any = await asyncio.to_thread(
-            client.CoreV1Api().list_namespaced_pod,
-            self.namespace,
-            label_selector=f"{LABEL_JOB_NAME}={name}",
-        )
-        live = [p for p in pods.items if not p.metadata.deletion_timestamp] or pods.items
-        if not live:
+        pod = await self._newest_pod(name)
+        if pod is None:
             return WorkerStatus(WorkerState.RUNNING, message=f"Job {name}: waiting for its Pod")
-        pod = max(live, key=lambda p: p.metadata.creation_timestamp)
         return WorkerStatus(
             WorkerState.RUNNING,
             learnt=ExecutorRef(pod=pod.metadata.name),
