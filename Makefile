@@ -1,8 +1,8 @@
-# Prazium - the commands a developer and CI use. See README.md.
+# Prazium - the commands a developer and CI use. See README.md and docs/.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help setup venv lock up down test test-unit lint api-key bench-api bench-scale bench-build bench-repair-reuse bench-agent bench-agent-loop cluster-build images image image-push helm-e2e kind-e2e
+.PHONY: help setup venv lock up down test test-unit lint docs api-key bench-api bench-scale bench-build bench-repair-reuse bench-agent bench-agent-loop cluster-build images image image-push helm-e2e kind-e2e
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -33,6 +33,10 @@ helm-e2e: ## Helm chart end to end on a throw-away local cluster (install, REST 
 
 kind-e2e: ## The same end-to-end suite on a kind cluster (needs Docker, kind, kubectl, helm)
 	@scripts/kind-e2e.sh $(PYTEST_ARGS)
+
+docs: ## The documentation site in .dev/site (docs/, mkdocs.yml): reference pages regenerated, then built strictly
+	@scripts/venv.sh && .venv/bin/python scripts/docs_reference.py \
+	  && NO_MKDOCS_2_WARNING=1 .venv/bin/python -m mkdocs build --strict
 
 lint: ## ruff check, ruff format --check and mypy (make test runs it first)
 	@scripts/lint.sh
@@ -67,7 +71,7 @@ bench-scale: ## N runs at once, Job path beside local: gaps, runs/min, Pods/s, R
 bench-build: ## Build engine: run wall time, overhead vs worker time, parallelism 1 vs 3, local vs Job path, a Job start's profile, runc vs gVisor (own stack; RUNTIME=runc|gvisor)
 	@scripts/test.sh bench/bench_build.py -q -s -p no:cacheprovider
 
-bench-repair-reuse: ## Extra wall time of a repair round; model requests a retry saves on a 6-task run (own stack, no node)
+bench-repair-reuse: ## Extra wall time of a repair round; model requests a retry saves on the todo example (own stack, no node)
 	@PRAZIUM_NODE=0 scripts/test.sh bench/bench_repair_reuse.py -q -s -p no:cacheprovider
 bench-agent-loop: ## Coding-agent loop: its own overhead per tool step, local and in worker Pods (own stack; p50/p99, goal <= 50 ms)
 	@scripts/test.sh bench/bench_agent_loop.py -q -s -p no:cacheprovider

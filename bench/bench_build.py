@@ -2,11 +2,11 @@
 
 What it does: starts the real operator (local executor) against the real control
 plane and PostgreSQL, applies two identical Projects (the answered todo app of
-examples/project-answered.yaml: 6 tasks, a DAG with parallel branches) and
-builds one with parallelism 1 and the other with parallelism 3, one after the
-other, ``--repeat`` times. All timings come from the journal's timestamps
-(PostgreSQL ``now()`` at append), so they measure what a client watching the
-event stream sees.
+examples/project-answered.yaml: the template planner's tasks, a DAG with parallel
+branches; the `tasks` row says how many) and builds one with parallelism 1 and the
+other with parallelism 3, one after the other, ``--repeat`` times. All timings come
+from the journal's timestamps (PostgreSQL ``now()`` at append), so they measure what
+a client watching the event stream sees.
 
 Reported per parallelism:
   wall        RUN_STARTED -> final event
@@ -46,7 +46,7 @@ Per-task overhead, local executor with the fork server (PRAZIUM_FORK_SERVER=true
 executor/forkserver.py: workers forked from a process that imported them once) beside
 spawned workers (false: a fresh interpreter per task), one operator each, in one run:
 one warm-up build, then PRAZIUM_BENCH_OVERHEAD_BUILDS (default 2) builds of the same
-six tasks at parallelism 1, so no two workers share the two cores and every figure is
+tasks at parallelism 1, so no two workers share the two cores and every figure is
 one task's own. Per template task:
   ready            the moment the task could start: its TASK_QUEUED, or the previous
                    task's TASK_COMPLETED when it was queued while that one ran

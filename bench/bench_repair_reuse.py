@@ -3,12 +3,13 @@
 What it does: starts the real operator (local executor) against the real control
 plane and PostgreSQL (a throw-away stack, like `make test`), then:
 
-Repair round. The notes example (4 tasks in a chain) built side by side, one run
-after the other, ``PRAZIUM_BENCH_REPAIR_REPEAT`` (default 3) times each, with the
-`command` coder of tests/support/repair_coder.py: mode pass (the template coder on
-each task, the app passes its tests at once) and mode break-and-fix (task-004 also
-adds a failing test; the repair task removes it, so the run succeeds after one
-repair round). Same app, same coder, same machine. From the journal's timestamps:
+Repair round. The notes example (the template planner's plan for it; the output
+names its size) built side by side, one run after the other,
+``PRAZIUM_BENCH_REPAIR_REPEAT`` (default 3) times each, with the `command` coder of
+tests/support/repair_coder.py: mode pass (the template coder on each task, the app
+passes its tests at once) and mode break-and-fix (the smoke-tests task also adds a
+failing test; the repair task removes it, so the run succeeds after one repair
+round). Same app, same coder, same machine. From the journal's timestamps:
   wall         RUN_STARTED -> final event, p50 per mode; extra = repaired - passing
   round        the first VERIFICATION_COMPLETED -> the round's VERIFICATION_COMPLETED of
                a repaired run: the repair round itself (the run's end, tag and final
@@ -21,12 +22,15 @@ repair round). Same app, same coder, same machine. From the journal's timestamps
     verify     VERIFICATION_STARTED -> VERIFICATION_COMPLETED of the round
 The platform's share is extra minus the repair coder's own time.
 
-Retry. The answered todo example (6 tasks: 004 and 005 follow 002; 006 follows 003,
-004 and 005) built with the `openai` coder against the loopback stand-in of the
+Retry. The answered todo example (the template planner's plan for it; the output
+names its size) built with the `openai` coder against the loopback stand-in of the
 endpoint (tests/support/task_standin.py), which counts model requests per task and
-refuses task-004's first request once task-005 has its answer: run 1 fails at its
-4th task. Then its retry (spec.reuse true, the default) and a retry with spec.reuse
-false, one after the other: model requests and wall time of each.
+refuses the first request of the task the retry test fails too (tests/support/
+plans.py: the last task with dependents and a sibling started beside it) once every
+task that does not need it has its answer: run 1 fails with that task failed and its
+dependents cancelled. Then its retry (spec.reuse true, the default) and a retry with
+spec.reuse false, one after the other: model requests and wall time of each, and
+which tasks were asked for.
 
 How to run:
 
@@ -54,7 +58,14 @@ import pytest  # noqa: E402
 import yaml  # noqa: E402
 from kubernetes import client, config  # noqa: E402
 
-from tests.support.build import create, wait_final_event, wait_phase, wait_run_done  # noqa: E402
+from tests.support.build import (  # noqa: E402
+    create,
+    tasks_of,
+    wait_final_event,
+    wait_phase,
+    wait_run_done,
+)
+from tests.support.plans import template_plan  # noqa: E402
 from tests.support.providers import OPENAI, env_for  # noqa: E402
 from tests.support.repair_coder import Mode, coder  # noqa: E402
 from tests.support.services import Stack, start_operator, wait_for  # noqa: E402
@@ -95,10 +106,12 @@ def operator_in_namespace(stack: Stack, work: Path, **env: str) -> Iterator[tupl
         core.delete_namespace(namespace, propagation_policy="Background")
 
 
-def _approved(namespace: str, name: str, example: str, operator: Any, **spec: Any) -> None:
+def _approved(
+    namespace: str, name: str, example: str, operator: Any, **spec: Any
+) -> dict[str, Any]:
     manifest = yaml.safe_load((EXAMPLES / example).read_text())
     create(namespace, "projects", "Project", name, {**manifest["spec"], **spec})
-    wait_phase(namespace, "projects", name, {"approved"}, operator, timeout=120)
+    return wait_phase(namespace, "projects", name, {"approved"}, operator, timeout=120)
 
 
 def _journal(
@@ -161,11 +174,13 @@ def bench_repair(stack: Stack, work: Path, repeat: int) -> str:
                     },
                 )
                 results[mode].append(repair_figures(_journal(stack, namespace, run, operator)))
+        planned = len(tasks_of(namespace, f"notes-pass-{repeat - 1}"))  # the plan's size
     passing = statistics.median(r["wall"] for r in results["pass"])
     repaired = statistics.median(r["wall"] for r in results["break-and-fix"])
     rounds = results["break-and-fix"]
     lines = [
-        f"  runs: {repeat} per mode, notes example (4 tasks), command coder, local executor",
+        f"  runs: {repeat} per mode, notes example ({planned} tasks, +1 repair task when"
+        " repaired), command coder, local executor",
         f"  wall p50   passing at once {passing:6.2f} s   repaired in one round {repaired:6.2f} s",
         f"  extra      {repaired - passing:6.2f} s  ({(repaired / passing - 1) * 100:.0f} %)",
         f"  walls      passing {[round(r['wall'], 2) for r in results['pass']]}",
@@ -183,16 +198,20 @@ def bench_repair(stack: Stack, work: Path, repeat: int) -> str:
 
 
 def bench_retry(stack: Stack, work: Path) -> str:
-    with TaskCountingStandin(KEY, fail_task="task-004", after_task="task-005") as standin:
+    with TaskCountingStandin(KEY) as standin:
         env = env_for(OPENAI, standin.base_url, KEY, "standin-1")
         with operator_in_namespace(stack, work, **env) as (namespace, operator):
-            _approved(
+            project = _approved(
                 namespace,
                 "todo",
                 "project-answered.yaml",
                 operator,
                 agent={"coder": "openai", "model": "standin-1"},
             )
+            plan = template_plan(work / namespace / project["status"]["repoPath"], project)
+            failing = plan.failing_beside_a_sibling()
+            expected = plan.phases_after_failure(failing)
+            standin.refuse_once(failing, [t for t, p in expected.items() if p == "succeeded"])
             create(namespace, "runs", "Run", "todo-first", {"projectRef": {"name": "todo"}})
             first = _journal(stack, namespace, "todo-first", operator, "failed")
             failed = sorted({e["task"] for e in first if e["type"] == "TASK_FAILED"})
@@ -220,7 +239,7 @@ def bench_retry(stack: Stack, work: Path) -> str:
                 walls[label] = _seconds(journal[0]["at"], journal[-1]["at"])
     with_reuse, without = counts["retry, reuse"], counts["retry, reuse: false"]
     lines = [
-        "  todo example (6 tasks), openai coder against the loopback stand-in;"
+        f"  todo example ({len(plan)} tasks), openai coder against the loopback stand-in;"
         f" run 1 failed at {', '.join(failed)}",
     ]
     for label, count in counts.items():

@@ -7,7 +7,7 @@ executor (BENCH_SCALE_EXECUTORS, default kubernetes,local; kubernetes needs the 
 it starts a fresh operator with BENCH_SCALE_WORKERS worker slots (default 4; the Job
 path also lets as many Pods wait for their go signal, PRAZIUM_MAX_PRESTARTED), approves
 N Projects (the answered todo app of examples/project-answered.yaml: the template
-planner makes 6 tasks, a DAG with parallel branches; the template coder is the fast,
+planner's tasks, a DAG with parallel branches; the template coder is the fast,
 offline coder) and creates their N Runs at once, then reports:
 
   gap p50/p99         task-to-next-task: a task's dependencies' last TASK_COMPLETED ->
@@ -97,7 +97,7 @@ EXECUTORS = [
 # How long a run may take at most, per run of the level (Pods start slower than forks).
 PER_RUN_SECONDS = {"local": 30, "kubernetes": 120}
 # Stop each level after this many seconds of runs (0: wait until all N finished), to
-# measure the operator carrying N runs (RSS, CPU) without waiting for all N*6 tasks.
+# measure the operator carrying N runs (RSS, CPU) without waiting for all their tasks.
 CAP_SECONDS = float(os.environ.get("BENCH_SCALE_CAP_SECONDS", "0"))
 
 

@@ -5,7 +5,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 "$PRAZIUM_ROOT/scripts/venv.sh"
 cd "$PRAZIUM_ROOT"
-folders=(kit operator api cli appgen tests bench charts)
+folders=(kit operator api cli appgen tests bench charts scripts)
 say "lint: ruff check, ruff format --check, mypy"
 .venv/bin/python -m ruff check "${folders[@]}"
 .venv/bin/python -m ruff format --check "${folders[@]}" >/dev/null \

@@ -12,6 +12,7 @@ from rich.markup import escape
 from prazium_cli import timing
 from prazium_cli.client import Api
 from prazium_cli.output import Column, Format, Listing, styled
+from prazium_cli.usage import tokens_cell, usage_text
 
 EVENTS_PAGE = 1000  # the API's largest page of events
 # The event that starts each phase of a run; a phase lasts until the next one starts
@@ -118,6 +119,7 @@ def render(data: dict[str, Any], fmt: Format) -> list[Any]:
         ("Duration", timing.took(started, completed)),
         ("Merged commit", data.get("mergedCommit")),
         ("Verification", _verification(data.get("verificationResult"))),
+        ("Usage", usage_text(data.get("usage"))),
     ]
     width = max(len(name) for name, _ in fields) + 2
     lines = [f"[bold]{name + ':':<{width}}[/]{value or '-'}" for name, value in fields]
@@ -169,6 +171,7 @@ def _tasks(tasks: list[dict[str, Any]], fmt: Format) -> Listing:
         Column("STARTED", drop=3),
         Column("DURATION"),
         Column("NEEDS", drop=1),
+        Column("TOKENS", drop=6),
         Column("FILES", wide=True, drop=4),
         Column("COMMIT", whole=True, wide=True, drop=5),
     )
@@ -186,6 +189,7 @@ def _tasks(tasks: list[dict[str, Any]], fmt: Format) -> Listing:
             _offset(task.get("startOffsetSeconds")),
             timing.duration(seconds) if seconds is not None else "-",
             ", ".join(needs) or "-",
+            tokens_cell(task.get("usage")),
             files if result else "-",
             result.get("commitSha"),
         )

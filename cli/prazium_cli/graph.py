@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from prazium_cli.output import styled
+from prazium_cli.usage import tokens_cell
 
 RUN_FINAL = frozenset({"succeeded", "failed", "cancelled"})
 TASK_DONE = frozenset({"succeeded", "failed", "cancelled"})
@@ -75,11 +76,13 @@ class RunView:
     files: Counter[str] = field(default_factory=Counter)
     recent: deque[str] = field(default_factory=lambda: deque(maxlen=6))
     events: int = 0
+    usage: dict[str, Any] | None = None
 
     def update_run(self, run: dict[str, Any]) -> None:
         self.status = str(run.get("status") or self.status)
         self.run_number = run.get("runNumber") or self.run_number
         self.message = run.get("message")
+        self.usage = run.get("usage") if isinstance(run.get("usage"), dict) else self.usage
         plan = (run.get("tasksJson") or {}).get("tasks") or []
         if plan and len(plan) != len(self.tasks):
             self.tasks = layout(plan)
@@ -114,6 +117,7 @@ class RunView:
             f"run [bold]{self.run_id}[/]"
             + (f" (#{self.run_number})" if self.run_number else "")
             + f"  {styled(self.status)}  {done}/{total} tasks done"
+            + (f"  {tokens_cell(self.usage)} tokens" if self.usage else "")
         )
         graph = Table("task", "status", "needs", "files", box=None, pad_edge=False)
         for task in self.tasks:

@@ -1,4 +1,6 @@
-"""`prazium keys create|list|revoke`: API keys, for admin keys (/v1/admin/keys)."""
+"""`prazium keys create|list|revoke`: API keys. create and revoke need an admin key
+(/v1/admin/keys); list shows what the key may see (/v1/keys): an admin key every
+tenant's keys, any other key its own tenant's."""
 
 from typing import Annotated, Any
 
@@ -8,7 +10,9 @@ from prazium_cli import timing
 from prazium_cli.common import ConfigPath, Output, api, handling
 from prazium_cli.output import Column, Format, Listing, emit, err_console
 
-app = typer.Typer(help="Manage API keys (admin keys only).", no_args_is_help=True)
+app = typer.Typer(
+    help="List API keys; create and revoke them (admin keys only).", no_args_is_help=True
+)
 
 
 def _state(key: dict[str, Any]) -> str:
@@ -39,18 +43,21 @@ def create(
 
 @app.command("list")
 def list_keys(
-    tenant: Annotated[str | None, typer.Option(help="only this tenant's keys")] = None,
+    tenant: Annotated[
+        str | None, typer.Option(help="only this tenant's keys (another tenant's: admin keys)")
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=500)] = 100,
     offset: Annotated[int, typer.Option(min=0)] = 0,
     output: Output = Format.text,
     config: ConfigPath = None,
 ) -> None:
-    """List keys, newest first (never the keys themselves)."""
+    """List keys, newest first, never the keys themselves: with an admin key every
+    tenant's, with any other key your own tenant's (-o wide: exact times)."""
     with handling(output), api(config) as client:
         params: dict[str, Any] = {"limit": limit, "offset": offset}
         if tenant:
             params["tenant"] = tenant
-        body = client.call("GET", "/admin/keys", params=params)
+        body = client.call("GET", "/keys", params=params)
         rows = Listing(
             output,
             Column("ID", whole=True),
@@ -59,10 +66,13 @@ def list_keys(
             Column("TIER"),
             Column("ADMIN", drop=1),
             Column("AGE", drop=3),
+            Column("LAST USED", drop=4),
             Column("STATE"),
-            Column("CREATED", wide=True, drop=4),
+            Column("CREATED", wide=True, drop=6),
+            Column("LAST USED AT", wide=True, drop=5),
         )
         for key in body["data"]["keys"]:
+            last_used = key.get("lastUsedAt")
             rows.add_row(
                 key["id"],
                 key.get("prefix") or "-",
@@ -70,10 +80,18 @@ def list_keys(
                 key["tier"],
                 "yes" if key.get("admin") else "",
                 timing.age(key["createdAt"]),
+                f"{timing.age(last_used)} ago" if last_used else "never",
                 _state(key),
                 key["createdAt"],
+                last_used,
             )
         emit(output, body, rows)
+        pagination = body["data"].get("pagination") or {}
+        if not output.is_data and pagination.get("total", 0) > offset + len(body["data"]["keys"]):
+            err_console.print(
+                f"[dim]{len(body['data']['keys'])} of {pagination['total']} shown"
+                f" (--offset {offset + len(body['data']['keys'])} for more)[/]"
+            )
 
 
 @app.command("revoke")

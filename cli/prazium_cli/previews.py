@@ -1,8 +1,6 @@
-"""`prazium deploy` and `prazium previews show|stop`: a run's code served as a
-preview (POST /projects/{id}/deploy, GET and DELETE /deployments/{id}).
-
-Listing a project's previews needs a route the API does not have yet, so there is
-no `previews list`."""
+"""`prazium deploy` and `prazium previews list|show|stop`: a run's code served as a
+preview (POST /projects/{id}/deploy, GET /projects/{id}/deployments, GET and DELETE
+/deployments/{id})."""
 
 from __future__ import annotations
 
@@ -15,9 +13,17 @@ from prazium_cli import targets, timing
 from prazium_cli.client import Api
 from prazium_cli.common import ConfigPath, Output, Project, api, handling
 from prazium_cli.errors import CliError
-from prazium_cli.output import Format, emit, err_console, styled
+from prazium_cli.output import (
+    Column,
+    Format,
+    Listing,
+    emit,
+    err_console,
+    pagination_note,
+    styled,
+)
 
-app = typer.Typer(help="Show and stop preview deployments.", no_args_is_help=True)
+app = typer.Typer(help="List, show and stop preview deployments.", no_args_is_help=True)
 SETTLED = frozenset({"live", "failed", "stopped"})  # statuses a preview does not leave alone
 Deployment = Annotated[
     str | None,
@@ -112,6 +118,74 @@ def deploy(
                 else ""
             ),
         )
+
+
+@app.command("list")
+def list_previews(
+    project: Project = None,
+    run: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="RUN",
+            help="only this run's previews (run_...); default: every run's",
+            show_default=False,
+        ),
+    ] = None,
+    status: Annotated[
+        str | None,
+        typer.Option(help="only previews in this status (deploying, live, failed, stopped)"),
+    ] = None,
+    page: Annotated[int, typer.Option(min=1)] = 1,
+    page_size: Annotated[int, typer.Option("--page-size", min=1, max=100)] = 20,
+    output: Output = Format.text,
+    config: ConfigPath = None,
+) -> None:
+    """The project's previews, newest first, stopped ones included: status, URL, run,
+    age and time left (-o wide: provider, exact times and why one failed or stopped)."""
+    with handling(output), api(config) as client:
+        given = targets.place([project, run], ("project", "run"))
+        project_id = targets.project(client, given["project"])
+        params: dict[str, Any] = {"page": page, "pageSize": page_size}
+        if given["run"]:
+            params["runId"] = given["run"]
+        if status:
+            params["status"] = status
+        body = client.call("GET", f"/projects/{project_id}/deployments", params=params)
+        rows = Listing(
+            output,
+            Column("ID", whole=True),
+            Column("STATUS"),
+            Column("URL", whole=True, drop=1),
+            Column("RUN", whole=True, drop=2),
+            Column("AGE", drop=3),
+            Column("EXPIRES IN", drop=4),
+            Column("PROVIDER", wide=True, drop=9),
+            Column("CREATED", wide=True, drop=7),
+            Column("EXPIRES AT", wide=True, drop=8),
+            Column("STOPPED AT", wide=True, drop=6),
+            Column("MESSAGE", wide=True, drop=5, least=12),
+        )
+        for found in body.get("data") or []:
+            stopped = found.get("status") == "stopped"
+            rows.add_row(
+                found.get("id"),
+                styled(found.get("status")),
+                found.get("url"),
+                found.get("runId"),
+                timing.age(found.get("createdAt")),
+                "-" if stopped else timing.until(found.get("expiresAt")),
+                found.get("provider"),
+                found.get("createdAt"),
+                found.get("expiresAt"),
+                found.get("stoppedAt"),
+                found.get("message"),
+            )
+        if not body.get("data") and not output.is_data:
+            whose = f"run {given['run']}" if given["run"] else f"project {project_id}"
+            err_console.print(f"no previews of {whose} (`prazium deploy` starts one)")
+        emit(output, body, rows)
+        if not output.is_data and body.get("pagination"):
+            err_console.print(pagination_note(body["pagination"]))
 
 
 @app.command("show")

@@ -23,6 +23,7 @@ from prazium_cli.output import (
     write_document,
     write_record,
 )
+from prazium_cli.usage import tokens_cell
 
 app = typer.Typer(
     help="Start, follow, describe, cancel and retry builds (runs).", no_args_is_help=True
@@ -97,6 +98,7 @@ def list_runs(
             Column("TASKS", drop=2),
             Column("STARTED", drop=4),
             Column("DURATION", drop=3),
+            Column("TOKENS", drop=8),
             Column("TRIGGER", wide=True, drop=5),
             Column("STARTED AT", wide=True, drop=7),
             Column("COMPLETED AT", wide=True, drop=6),
@@ -111,6 +113,7 @@ def list_runs(
                 f"{summary.get('succeeded', 0)}/{summary.get('total', 0)}",
                 f"{timing.age(started)} ago" if started else "-",
                 timing.took(started, completed),
+                tokens_cell(run.get("usage")),
                 run.get("trigger"),
                 started,
                 completed,

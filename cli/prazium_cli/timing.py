@@ -50,8 +50,20 @@ def age(value: object, now: dt.datetime | None = None) -> str:
     if when is None:
         return "-"
     seconds = int(((now or dt.datetime.now(dt.UTC)) - when).total_seconds())
-    if seconds < 0:
-        return "0s"
+    return _whole_units(max(seconds, 0))
+
+
+def until(value: object, now: dt.datetime | None = None) -> str:
+    """How long from now to a time to come: 23h, 5m (whole units, as `age`);
+    "past" once it has come, "-" if absent."""
+    when = parse(value)
+    if when is None:
+        return "-"
+    seconds = int((when - (now or dt.datetime.now(dt.UTC))).total_seconds())
+    return _whole_units(seconds) if seconds > 0 else "past"
+
+
+def _whole_units(seconds: int) -> str:
     for size, unit in ((86400, "d"), (3600, "h"), (60, "m")):
         if seconds >= size:
             return f"{seconds // size}{unit}"

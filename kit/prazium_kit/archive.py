@@ -67,6 +67,17 @@ def archive_run(conn: psycopg.Connection[Any], run: Obj, tasks: Iterable[Obj]) -
             )
 
 
+def project_usage(conn: psycopg.Connection[Any], namespace: str, project: str) -> list[Obj]:
+    """status.usage of each archived Run of a project that has one (every finished Run
+    is archived, pruned ones included)."""
+    rows = conn.execute(
+        "SELECT body->'status'->'usage' FROM run_archive WHERE namespace = %s"
+        " AND project = %s AND body->'status'->'usage' IS NOT NULL",
+        (namespace, project),
+    ).fetchall()
+    return [dict(row[0]) for row in rows if isinstance(row[0], dict)]
+
+
 def mark_pruned(conn: psycopg.Connection[Any], namespace: str, run: str) -> None:
     conn.execute(
         "UPDATE run_archive SET pruned_at = now() WHERE namespace = %s AND run = %s",

@@ -164,6 +164,19 @@ class Repair(BaseModel):
     max_rounds: int | None = Field(default=None, alias="maxRounds", ge=0, le=MAX_REPAIR_ROUNDS)
 
 
+class Budget(BaseModel):
+    """spec.budget of a Project (each of its runs) or a Run (this run; each field it sets
+    overrides the Project's): what one run's coding agents may spend on model requests.
+    maxTokens counts input + output tokens (cached input among the input); maxCost is a
+    number in the currency of the operator's price table (PRAZIUM_PRICES) and can only
+    be judged for models that table prices. Reached: running attempts stop at their next
+    step, no further task starts, and the run fails with reason BudgetExceeded."""
+
+    model_config = _CAMEL
+    max_tokens: int | None = Field(default=None, alias="maxTokens", ge=0)
+    max_cost: float | None = Field(default=None, alias="maxCost", ge=0)
+
+
 # spec.network.egress: host names (*.domain for subdomains), addresses and CIDRs. The
 # egress proxy (prazium_operator.egress.rules) parses each entry again, strictly.
 EGRESS_ENTRY_PATTERN = (
@@ -197,6 +210,7 @@ class ProjectSpec(BaseModel):
     retention: Retention | None = None
     repair: Repair | None = None
     network: Network | None = None
+    budget: Budget | None = None
 
     @property
     def chosen_agent(self) -> ProjectAgent:
@@ -230,6 +244,7 @@ class RunSpec(BaseModel):
     publish: Publish | None = None
     repair: Repair | None = None
     reuse: bool = True
+    budget: Budget | None = None
 
 
 # A task's role: build (a task of the plan; absent means build) or repair (a repair
@@ -305,6 +320,43 @@ class SpecState(_Status):
     commit_sha: str | None = Field(default=None, alias="commitSha")
 
 
+class Usage(_Status):
+    """Model requests and their tokens, summed (a Task's attempts, a Run's Tasks, a
+    Project's finished Runs). inputTokens counts every input token, the cached ones
+    (cachedInputTokens) and those written to a prompt cache (cacheWriteInputTokens)
+    among them. cost: at the operator's price table (PRAZIUM_PRICES); absent when a
+    part of the sum used a model the table does not price (unknown, never 0)."""
+
+    requests: int = Field(default=0, ge=0)
+    input_tokens: int = Field(default=0, alias="inputTokens", ge=0)
+    output_tokens: int = Field(default=0, alias="outputTokens", ge=0)
+    cached_input_tokens: int = Field(default=0, alias="cachedInputTokens", ge=0)
+    cache_write_input_tokens: int = Field(default=0, alias="cacheWriteInputTokens", ge=0)
+    cost: float | None = Field(default=None, ge=0)
+
+    @property
+    def tokens(self) -> int:
+        """What a budget's maxTokens counts: input + output."""
+        return self.input_tokens + self.output_tokens
+
+
+class AttemptUsage(Usage):
+    """One worker attempt's model requests: live from its AGENT_USAGE events while it
+    runs, from its result once it ended."""
+
+    attempt: int = Field(ge=1)
+    provider: str | None = None
+    model: str | None = None
+    # The coding-agent loop's stop reason (Finished, BudgetExceeded, ...), once ended.
+    reason: str | None = None
+
+
+class TaskUsage(Usage):
+    """A Task's attempts, summed, and each of them."""
+
+    attempts: list[AttemptUsage] = Field(default_factory=list)
+
+
 class LatestRun(_Status):
     name: str | None = None
     run_number: int | None = Field(default=None, alias="runNumber")
@@ -322,6 +374,7 @@ class ProjectStatus(_Status):
     run_counter: int | None = Field(default=None, alias="runCounter", ge=0)
     latest_run: LatestRun | None = Field(default=None, alias="latestRun")
     active_run: str | None = Field(default=None, alias="activeRun")
+    usage: Usage | None = None
     conditions: list[Condition] | None = None
 
 
@@ -425,6 +478,7 @@ class RunStatus(_Status):
     duration: str | None = None
     publish: PublishStatus | None = None
     repair: RepairStatus | None = None
+    usage: Usage | None = None
     conditions: list[Condition] | None = None
 
 
@@ -475,6 +529,7 @@ class TaskStatus(_Status):
     completed_at: str | None = Field(default=None, alias="completedAt")
     duration: str | None = None
     reused_from: str | None = Field(default=None, alias="reusedFrom")
+    usage: TaskUsage | None = None
     conditions: list[Condition] | None = None
 
 

@@ -3,7 +3,8 @@ size-capped with a visible marker.
 
 A capped log keeps its start as it is written (so it can be followed live) up to
 three quarters of the cap; past that it keeps only the latest quarter in memory and,
-when closed, appends one marker line and that tail:
+when closed, appends that tail, after one marker line when anything was left out (a
+log that fits its cap is kept whole, without a marker):
 
     ...the first lines...
     [prazium: log truncated, 73102 bytes omitted]
@@ -95,14 +96,18 @@ class CappedLog:
             self._closed = True
             if self._overflow:
                 tail = bytes(self._tail)
-                if len(tail) < self._overflow:
+                if len(tail) == self._overflow:
+                    # All that went past the head fits the tail's budget: nothing was
+                    # left out, so the log is whole and carries no marker.
+                    self._file.write(tail)
+                else:
                     # The kept tail starts on a line of its own (when it has a line end).
                     start = tail.find(b"\n") + 1
                     if 0 < start < len(tail):
                         tail = tail[start:]
-                omitted = self._overflow - len(tail)
-                lead = b"" if self._ends_with_newline() else b"\n"
-                self._file.write(lead + marker(omitted) + tail)
+                    omitted = self._overflow - len(tail)
+                    lead = b"" if self._ends_with_newline() else b"\n"
+                    self._file.write(lead + marker(omitted) + tail)
             self._file.close()
 
     def _ends_with_newline(self) -> bool:

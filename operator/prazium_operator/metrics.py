@@ -25,7 +25,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from prazium_kit import metrics as kit_metrics
-from prazium_kit.models import RUN_PHASES, TASK_PHASES
+from prazium_kit.models import RUN_PHASES, TASK_PHASES, AttemptUsage
 
 log = logging.getLogger(__name__)
 
@@ -63,12 +63,42 @@ RECONCILE_ERRORS = Counter(
 )
 for _kind in ("run", "project"):
     RECONCILE_ERRORS.labels(_kind)  # shown as 0 before the first error
+AGENT_TOKENS = Counter(
+    "prazium_agent_tokens_total",
+    "Tokens of the coding agents' model requests, by provider, model and kind (input: every"
+    " input token, cached_input and cache_write_input among them; output), counted as each"
+    " attempt ends",
+    ["provider", "model", "kind"],
+)
+AGENT_REQUESTS = Counter(
+    "prazium_agent_requests_total",
+    "The coding agents' model requests, by provider and model, counted as each attempt ends",
+    ["provider", "model"],
+)
+TOKEN_KINDS = (
+    ("input", "input_tokens"),
+    ("output", "output_tokens"),
+    ("cached_input", "cached_input_tokens"),
+    ("cache_write_input", "cache_write_input_tokens"),
+)
 RUNNING_WORKERS = Gauge(
     "prazium_running_workers", "Workers (processes or Jobs) this operator is running"
 )
 WORKER_CAPACITY = Gauge(
     "prazium_worker_capacity", "Workers this operator may run at once (PRAZIUM_MAX_WORKERS)"
 )
+
+
+def count_tokens(usage: AttemptUsage, provider: str, models: Iterable[str | None]) -> None:
+    """An ended attempt's tokens (its result's usage), once per attempt and process.
+
+    provider: the coder the operator chose; the model as the result names it only when
+    it is one of models (the one asked for, those priced), else "other": the result is
+    written where untrusted code runs, and must not grow the label set."""
+    model = usage.model if usage.model and usage.model in set(models) else "other"
+    AGENT_REQUESTS.labels(provider, model).inc(usage.requests)
+    for kind, name in TOKEN_KINDS:
+        AGENT_TOKENS.labels(provider, model, kind).inc(getattr(usage, name))
 
 
 class RunView(Collector):

@@ -114,6 +114,21 @@ def archive_now(settings: Settings, run: Obj) -> None:
     )
 
 
+def archived_usage(settings: Settings, namespace: str, project: str) -> list[Obj]:
+    """status.usage of the project's finished Runs (retried through a DB outage)."""
+
+    def read() -> list[Obj]:
+        with psycopg.connect(settings.database_url, autocommit=True, connect_timeout=5) as conn:
+            return archive.project_usage(conn, namespace, project)
+
+    return retrying.call(
+        read,
+        window=settings.db_retry_seconds,
+        transient=retrying.database_outage,
+        what=f"reading the usage of project {namespace}/{project}",
+    )
+
+
 def archived_run(settings: Settings, namespace: str, name: str) -> Obj | None:
     """A pruned Run's archived record (a retry of it reads its spec snapshot here)."""
     with psycopg.connect(settings.database_url, autocommit=True, connect_timeout=5) as conn:

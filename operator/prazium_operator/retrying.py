@@ -1,10 +1,10 @@
 """Retrying a dependency's outage (PostgreSQL, the kube-apiserver) within a bounded window.
 
-Exponential backoff with full jitter: every caller that met the same outage retries at
-a different moment, so a restarted database or apiserver is not hit by all of them at
-once. The window is bounded: past it the last error is raised, and the caller's own
-recovery (a kopf daemon's restart, the operator's replay of a worker's events) takes
-over.
+Exponential backoff with equal jitter (each wait drawn between half its ceiling and the
+ceiling): every caller that met the same outage retries at a different moment, so a
+restarted database or apiserver is not hit by all of them at once. The window is
+bounded: past it the last error is raised, and the caller's own recovery (a kopf
+daemon's restart, the operator's replay of a worker's events) takes over.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ def delays(
     cap: float = MAX_DELAY_SECONDS,
     rng: random.Random | None = None,
 ) -> Iterator[float]:
-    """The waits between attempts: full jitter over first * 2^n (at most cap), until
-    their sum would pass window."""
+    """The waits between attempts: equal jitter, uniform in [c/2, c] for the ceiling
+    c = first * 2^n (at most cap), until their sum would pass window."""
     pick = rng or random
     spent, ceiling = 0.0, first
     while True:

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field
 
 from prazium_kit.settings import KitSettings
+from prazium_operator.worker_contract import ModelPrice
 
 
 class Settings(KitSettings):
@@ -121,6 +122,13 @@ class Settings(KitSettings):
     # Closed for every Project on top of loopback, link-local and private ranges
     # (addresses and CIDRs; the cluster's Service and Pod ranges, say).
     egress_deny: list[str] = Field(default_factory=list)
+    # The price table of the coding agents' models, per million tokens by the model name
+    # a request names, in any one currency (PRAZIUM_PRICES, JSON: {"<model>": {"input":
+    # 2, "output": 8, "cachedInput": 0.5, "cacheWriteInput": 2.5}}; cachedInput and
+    # cacheWriteInput default to input). What usage costs in Task, Run and Project status
+    # and what a budget's maxCost is judged by. Empty by default: no price is built in,
+    # and a cost the table cannot tell is absent (unknown), never 0.
+    prices: dict[str, ModelPrice] = Field(default_factory=dict)
 
 
 @lru_cache(maxsize=1)

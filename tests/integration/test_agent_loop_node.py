@@ -1,8 +1,9 @@
 """The coding-agent loop in worker Pods on the test stack's node, for both providers.
 
-The stand-in listens on the node's bridge address, which Pods reach directly; the
-worker gets its key, base URL included, from the admin-provisioned credentials
-Secret "<tenant>.<name>" in the job namespace (envFrom), as a real install would.
+The stand-in listens on the node's bridge address, which Pods reach only through the
+operator's egress proxy (the stand-in is the installation's LLM endpoint); the worker
+gets its key, base URL included, from the admin-provisioned credentials Secret
+"<tenant>.<name>" in the job namespace (envFrom), as a real install would.
 task-001's session fixes a failing test it ran in the Pod; task-002's command looks
 for the key and the platform's secrets from inside the Pod, where it shares the
 worker's uid: the worker's /proc environment is closed to it (PR_SET_DUMPABLE 0), its
@@ -77,7 +78,15 @@ def test_the_loop_runs_in_worker_pods_and_its_commands_reach_no_secret(
     standin.script("task-001", fix_session())
     standin.script("task-002", probe_session(stack.kubeconfig, key))
     logs = tmp_path / "logs"
-    operator = start_operator(stack, data_dir, [namespace], logs, **operator_env(jobs_ns))
+    # The installation's LLM endpoint is the stand-in: the egress proxy lets worker Pods
+    # reach it (and nothing else of the node's network), as an admin's setting would.
+    operator = start_operator(
+        stack,
+        data_dir,
+        [namespace],
+        logs,
+        **operator_env(jobs_ns, **{provider.base_url_env: standin.base_url}),
+    )
     try:
         wait_for(
             lambda: _heartbeat_seen(stack.database_url, operator.pid),

@@ -1,17 +1,19 @@
-"""Admin stats, rate limits and the OpenAPI document over real HTTP (previews:
-test_api_previews.py)."""
+"""Admin stats, the keys a key may list, rate limits and the OpenAPI document over
+real HTTP (previews: test_api_previews.py)."""
 
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import psycopg
 import pytest
+from kubernetes import client
 
-from prazium_api.auth.keys import digest
+from prazium_api.auth.keys import create_key, digest
 from tests.support import apistate
 from tests.support.apistate import assert_error
 from tests.support.services import ServiceProcess, Stack, start_api
@@ -54,6 +56,78 @@ def test_admin_stats_count_real_objects_and_need_an_admin_key(
     assert stats["runs"]["succeeded"] >= 1 and stats["runs"]["total"] >= 1
     assert set(stats["queue"]) == {"pending", "processing"}
     assert stats["workers"]["total"] >= 1 and stats["workers"]["operators"] >= 1
+
+
+KEY_FIELDS = {"id", "tenant", "tier", "admin", "createdAt", "revokedAt", "prefix", "lastUsedAt"}
+
+
+def _listed(response: httpx.Response) -> dict[str, dict[str, object]]:
+    assert response.status_code == 200, response.text
+    keys = response.json()["data"]["keys"]
+    for key in keys:
+        assert set(key) == KEY_FIELDS, key  # never the key, never its hash
+    return {str(key["id"]): key for key in keys}
+
+
+def test_a_tenant_key_lists_its_own_tenants_keys_only(
+    stack: Stack, api: str, namespace: str, client_for: Callable[[str], httpx.Client]
+) -> None:
+    other_ns = f"t-other-{uuid.uuid4().hex[:8]}"
+    core = client.CoreV1Api()
+    labels = {"prazium.io/tenant": "true"}
+    core.create_namespace(
+        client.V1Namespace(metadata=client.V1ObjectMeta(name=other_ns, labels=labels))
+    )
+    try:
+        with psycopg.connect(stack.database_url, autocommit=True) as conn:
+            own_id, own = create_key(conn, namespace, "pro")
+            spare_id, _ = create_key(conn, namespace, "free")
+            admin_id, admin_key = create_key(conn, namespace, "pro", True)
+            other_id, other = create_key(conn, other_ns, "pro")
+        mine, theirs, admin = client_for(own), client_for(other), client_for(admin_key)
+
+        # Its own tenant's keys; the same tenant's admin key and other tenants' left out.
+        response = mine.get("/keys")
+        listed = _listed(response)
+        assert set(listed) == {own_id, spare_id}
+        assert response.json()["data"]["pagination"] == {"total": 2, "limit": 100, "offset": 0}
+        assert all(k["tenant"] == namespace and k["admin"] is False for k in listed.values())
+        assert listed[own_id]["lastUsedAt"] and listed[spare_id]["lastUsedAt"] is None
+        assert listed[spare_id]["tier"] == "free"
+        assert set(_listed(mine.get("/keys", params={"tenant": namespace}))) == {own_id, spare_id}
+        paged = mine.get("/keys", params={"limit": 1, "offset": 1})
+        assert set(_listed(paged)) == {own_id}  # the older of the two
+        assert paged.json()["data"]["pagination"]["total"] == 2
+        assert set(_listed(theirs.get("/keys"))) == {other_id}
+
+        # Another tenant's keys, whether it exists or not: 403, nothing of theirs.
+        for tenant in (other_ns, "t-no-such-tenant"):
+            refused = mine.get("/keys", params={"tenant": tenant})
+            error = assert_error(refused, 403, "FORBIDDEN")
+            assert error["details"] == {"tenant": tenant} and other_id not in refused.text
+        error = assert_error(
+            mine.get("/keys", params={"tenant": "Not_A_Name"}), 400, "VALIDATION_ERROR"
+        )
+        assert error["details"]["fields"][0]["field"] == "tenant"
+        assert_error(mine.get("/keys", params={"limit": 0}), 400, "VALIDATION_ERROR")
+        # The admin routes stay the admins'.
+        assert_error(mine.get("/admin/keys"), 403, "FORBIDDEN")
+
+        # An admin key: every tenant's keys, as GET /admin/keys answers them.
+        assert set(_listed(admin.get("/keys", params={"tenant": namespace}))) == {
+            own_id,
+            spare_id,
+            admin_id,
+        }
+        assert set(_listed(admin.get("/keys", params={"tenant": other_ns}))) == {other_id}
+        everyone = admin.get("/keys", params={"limit": 3}).json()["data"]
+        as_admin = admin.get("/admin/keys", params={"limit": 3}).json()["data"]
+        assert [k["id"] for k in everyone["keys"]] == [k["id"] for k in as_admin["keys"]]
+        assert [k["id"] for k in everyone["keys"]] == [other_id, admin_id, spare_id]
+        assert everyone["pagination"] == as_admin["pagination"]
+        assert everyone["pagination"]["total"] >= 4
+    finally:
+        core.delete_namespace(other_ns)
 
 
 @pytest.fixture
@@ -235,4 +309,5 @@ def test_openapi_document_is_served_and_uses_the_envelope(api: str) -> None:
     assert "201" in create and "422" not in create
     assert create["400"]["content"]["application/json"]["schema"]["$ref"].endswith("ErrorEnvelope")
     params = {p["name"] for p in paths["/v1/projects"]["get"]["parameters"]}
-    assert params == {"page", "pageSize", "status", "search"}
+    # archived: beyond the contract (archived projects on request).
+    assert params == {"page", "pageSize", "status", "search", "archived"}

@@ -563,6 +563,21 @@ def test_run_logs(cli: Cli, built: dict[str, Any]) -> None:
     assert missing["error"]["code"] == "NOT_FOUND"
 
 
+def test_previews_list_of_a_project_without_previews(cli: Cli) -> None:
+    project = cli.json(
+        "projects", "create", "No Previews", "--description", "A guest book with a list of visits."
+    )["data"]["id"]
+    empty = cli.json("previews", "list", project)
+    assert empty["data"] == [] and empty["pagination"]["total"] == 0
+    text = cli.ok("previews", "list", project)
+    assert "no previews" in text.stderr and "prazium deploy" in text.stderr
+    assert "ID" in text.stdout and "dep_" not in text.stdout
+    assert yaml.safe_load(cli.ok("previews", "list", project, "-o", "yaml").stdout)["data"] == []
+    missing = cli.json("previews", "list", "proj_nope", code=4)
+    assert missing["error"]["code"] == "NOT_FOUND"
+    cli.json("projects", "archive", project)
+
+
 def test_deploy_and_previews(cli: Cli, built: dict[str, Any]) -> None:
     """No node here: a preview stays `deploying` (its Pod never runs), so --wait ends
     by its timeout, or when the preview is stopped under it."""
@@ -580,6 +595,25 @@ def test_deploy_and_previews(cli: Cli, built: dict[str, Any]) -> None:
     shown = yaml.safe_load(cli.ok("previews", "show", project, dep, "-o", "yaml").stdout)
     assert shown["data"] == {**deployed, "status": "deploying"}
     assert dep in cli.ok("previews", "show", project, dep).stdout
+    # previews list: newest first, whole ids, the time left before it expires.
+    listed = cli.json("previews", "list", project)
+    found = {d["id"]: d for d in listed["data"]}
+    assert found[dep] == shown["data"] and listed["pagination"]["total"] == len(found)
+    narrow = cli.ok("previews", "list", COLUMNS="80", PRAZIUM_PROJECT=project).stdout
+    assert dep in narrow and "deploying" in narrow
+    text = cli.ok("previews", "list", project, COLUMNS="200").stdout
+    row = rf"{dep}\s+deploying\s+-\s+{latest['id']}\s+\d+[smhd]\s+2[34]h\b"
+    assert re.search(row, text), text  # no URL before it is live; expires in 24 h
+    wide = cli.ok("previews", "list", project, "-o", "wide", COLUMNS="250").stdout
+    assert "EXPIRES AT" in wide and deployed["expiresAt"] in wide and "kubernetes" in wide
+    of_run = yaml.safe_load(cli.ok("previews", "list", project, latest["id"], "-o", "yaml").stdout)
+    assert dep in {d["id"] for d in of_run["data"]}
+    assert {d["runId"] for d in of_run["data"]} == {latest["id"]}
+    assert cli.json("previews", "list", project, "run_nope", code=4)["error"]["code"] == (
+        "NOT_FOUND"
+    )
+    sleeping = cli.json("previews", "list", project, "--status", "sleeping", code=5)
+    assert sleeping["error"]["code"] == "VALIDATION_ERROR"
     # --wait: a preview that never turns live ends in TIMEOUT (exit 1)...
     timed = cli.json("previews", "show", project, dep, "--wait", "--timeout", "2", code=1)
     assert timed["error"]["code"] == "TIMEOUT" and dep in timed["error"]["message"]
@@ -616,6 +650,10 @@ def test_deploy_and_previews(cli: Cli, built: dict[str, Any]) -> None:
         "stopped"
     )
     assert cli.json("previews", "show", project, dep)["data"]["status"] == "stopped"
+    stopped_list = cli.json("previews", "list", project, "--status", "stopped")["data"]
+    assert dep in {d["id"] for d in stopped_list}
+    assert all(d["status"] == "stopped" and d["stoppedAt"] for d in stopped_list)
+    assert re.search(rf"{dep}\s+stopped\s", cli.ok("previews", "list", project).stdout)
     assert "stopped" in cli.ok("previews", "stop", project, dep).stdout  # again: the same
     # Errors: the API's codes and exit codes.
     assert cli.json("previews", "show", project, "dep_nope", code=4)["error"]["code"] == (
@@ -769,6 +807,47 @@ def test_archive_and_create_errors(cli: Cli, tmp_path: Path) -> None:
     assert text_error.returncode == 4 and "NOT_FOUND" in text_error.stderr
 
 
+def test_keys_list_shows_a_tenant_its_own_keys_and_an_admin_everyones(
+    cli: Cli, tmp_path: Path
+) -> None:
+    other_tenant = f"t-cli-other-{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(cli.database_url, autocommit=True) as conn:
+        unused_id, _ = create_key(conn, cli.namespace, "free")
+        other_id, _ = create_key(conn, other_tenant, "pro")
+    me = cli.json("whoami")["data"]
+    own = cli.json("keys", "list")
+    keys = {k["id"]: k for k in own["data"]["keys"]}
+    assert {me["keyId"], unused_id} <= set(keys) and other_id not in keys
+    assert all(k["tenant"] == cli.namespace and k["admin"] is False for k in keys.values())
+    assert all("key" not in k for k in keys.values())  # never the secret
+    assert own["data"]["pagination"]["total"] == len(keys)
+    assert keys[me["keyId"]]["lastUsedAt"] and keys[unused_id]["lastUsedAt"] is None
+    # Text: whole ids at 80 columns, when each was last used when there is room;
+    # -o yaml: the same document.
+    narrow = cli.ok("keys", "list", COLUMNS="80").stdout
+    assert me["keyId"] in narrow and unused_id in narrow and other_id not in narrow
+    text = cli.ok("keys", "list", COLUMNS="160").stdout
+    assert re.search(rf"{unused_id}\b.*\bnever\b", text), text
+    assert re.search(rf"{me['keyId']}\b.*\b\d+[smhd] ago\b", text), text
+    wide = cli.ok("keys", "list", "-o", "wide", COLUMNS="200").stdout
+    assert "LAST USED AT" in wide and keys[me["keyId"]]["lastUsedAt"] in wide
+    listed = yaml.safe_load(cli.ok("keys", "list", "-o", "yaml").stdout)
+    assert {k["id"] for k in listed["data"]["keys"]} == set(keys)
+    # Another tenant's keys: FORBIDDEN (exit 3), nothing of theirs printed.
+    refused = cli.run("keys", "list", "--tenant", other_tenant, "-o", "json")
+    assert refused.returncode == 3 and other_id not in refused.stdout + refused.stderr
+    assert json.loads(refused.stdout)["error"]["code"] == "FORBIDDEN"
+    # An admin key: every tenant's, or one tenant's with --tenant.
+    admin = tmp_path / "admin.json"
+    cli.ok("login", "--api-url", cli.api, "--api-key", cli.admin_key, config=admin)
+    theirs = cli.json("keys", "list", "--tenant", other_tenant, config=admin)["data"]["keys"]
+    assert [k["id"] for k in theirs] == [other_id]
+    ours = cli.json("keys", "list", "--tenant", cli.namespace, config=admin)["data"]["keys"]
+    assert set(keys) < {k["id"] for k in ours} and any(k["admin"] for k in ours)
+    everyone = cli.json("keys", "list", "--limit", "500", config=admin)["data"]
+    assert everyone["pagination"]["total"] >= len(ours) + 1
+
+
 def test_keys_create_list_revoke_and_the_cache_time(cli: Cli, tmp_path: Path) -> None:
     admin = tmp_path / "admin.json"
     cli.ok("login", "--api-url", cli.api, "--api-key", cli.admin_key, config=admin)
@@ -787,7 +866,7 @@ def test_keys_create_list_revoke_and_the_cache_time(cli: Cli, tmp_path: Path) ->
     assert text.stdout.strip().startswith("pzm_") and len(text.stdout.split()) == 1
 
     # Not an admin: 403 FORBIDDEN, exit 3. Unknown tenant, unknown key: 400 and 404.
-    forbidden = cli.json("keys", "list", code=3)
+    forbidden = cli.json("keys", "create", "--tenant", cli.namespace, code=3)
     assert forbidden["error"]["code"] == "FORBIDDEN"
     gone = cli.json("keys", "create", "--tenant", "t-no-such-ns", config=admin, code=5)
     assert gone["error"]["code"] == "VALIDATION_ERROR"
@@ -803,6 +882,7 @@ def test_keys_create_list_revoke_and_the_cache_time(cli: Cli, tmp_path: Path) ->
     assert status_with(key["key"]) == 200
     revoked = cli.json("keys", "revoke", key["id"], config=admin)["data"]
     assert revoked["id"] == key["id"] and revoked["revokedAt"]
+    assert revoked["lastUsedAt"]  # its request above
     assert status_with(key["key"]) == 401
     again = cli.json("keys", "revoke", key["id"], config=admin)["data"]
     assert again["revokedAt"] == revoked["revokedAt"]  # idempotent

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -193,6 +194,48 @@ def _finished(namespace: str, name: str) -> str | None:
     return phase if phase in ("Succeeded", "Failed") else None
 
 
+# A probe Pod waits for this file before it connects: the test writes it once the
+# Pod's own firewall chain is in place (see _firewalled).
+GATED = 'while [ ! -e /tmp/go ]; do sleep 0.2; done; exec "$@"'
+
+
+def _firewalled(namespace: str, name: str) -> bool:
+    """kube-router has written this Pod's firewall chain: it programs a new Pod's
+    rules a moment after the Pod has its address (one iptables-restore per sync, the
+    REJECT rule last), so code that ran earlier would meet no policy yet."""
+    rules = subprocess.run(
+        ["iptables-save", "-t", "filter"], capture_output=True, text=True, check=True
+    ).stdout
+    return f"destined for POD name:{name} namespace: {namespace}" in rules
+
+
+def _release(stack: Stack, namespace: str, name: str) -> None:
+    """Let a gated probe Pod connect, once it runs."""
+
+    def running() -> bool:
+        found = (pod(namespace, name) or {}).get("status") or {}
+        return found.get("phase") == "Running"
+
+    wait_for(running, 120, f"Pod {name} to run")
+    subprocess.run(
+        [
+            stack.kubectl,
+            "--kubeconfig",
+            stack.kubeconfig,
+            "exec",
+            "-n",
+            namespace,
+            name,
+            "--",
+            "touch",
+            "/tmp/go",
+        ],
+        capture_output=True,
+        check=True,
+        timeout=60,
+    )
+
+
 def _report(namespace: str, name: str) -> tuple[dict[str, str], str]:
     wait_for(lambda: _finished(namespace, name), 120, f"Pod {name} to finish")
     output = client.CoreV1Api().read_namespaced_pod_log(name, namespace)
@@ -233,7 +276,7 @@ def test_pods_reach_only_what_the_host_firewall_and_their_network_policy_allow(
             f"listening={gateway}:{anywhere}",
             f"egressProxy={gateway}:{node().egress_port}",
         ]
-        command = ["python", "-c", CONNECT, *targets]
+        command = ["sh", "-c", GATED, "probe", "python", "-c", CONNECT, *targets]
         runtime = node().runtime_class
         for name, labels, runtime_class in (
             ("worker", {"prazium.io/role": "worker"}, runtime),
@@ -241,6 +284,10 @@ def test_pods_reach_only_what_the_host_firewall_and_their_network_policy_allow(
             ("plain", {}, ""),
         ):
             core.create_namespaced_pod(ns, _pod(name, command, labels, runtime_class))
+        for name in ("worker", "verification"):  # the Pods their policies select
+            wait_for(lambda n=name: _firewalled(ns, n), 60, f"kube-router's chain for {name}")
+        for name in ("worker", "verification", "plain"):
+            _release(stack, ns, name)
         reports = {name: _report(ns, name) for name in ("worker", "verification", "plain")}
 
     always_closed = ("postgres", "apiserver", "kubelet", "listening")

@@ -1,10 +1,11 @@
 """A repair round and a retry's reuse with every task as a Job on the test stack's node
 (the kubernetes executor; like test_node_jobs.py, this needs the node).
 
-The notes example (4 tasks in a chain) three times: repaired in one round by the
-`command` coder of tests/support/repair_coder.py (its repair task a Job of its own),
-then a run whose task-004 fails, then that run's retry with the template coder,
-which takes over task-001 to task-003 without a Job and runs task-004 in a Pod.
+The notes example three times: repaired in one round by the `command` coder of
+tests/support/repair_coder.py (its repair task a Job of its own), then a run whose
+smoke-tests task (the plan's last, after every other) fails, then that run's retry
+with the template coder, which takes over every other task without a Job and runs
+the smoke tests in a Pod. Task ids come from the run's plan (tests/support/plans.py).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from tests.support.build import (
     wait_run_done,
 )
 from tests.support.node import job_namespace, operator_env
-from tests.support.repair_coder import coder
+from tests.support.plans import SMOKE_TESTS, PlanGraph
+from tests.support.repair_coder import coder, failing_on
 from tests.support.services import ServiceProcess, Stack, start_operator, wait_for
 
 pytestmark = pytest.mark.integration
@@ -74,7 +76,10 @@ def test_a_repair_round_and_a_retrys_reuse_with_worker_pods(
     assert repaired["status"]["phase"] == "succeeded", repaired["status"].get("message")
     assert repaired["status"]["message"] == "built and verified after 1 repair round"
     tasks = {t["spec"]["definition"]["id"]: t for t in tasks_of(namespace, "notes-repaired")}
-    repair = tasks["task-005"]
+    plan = PlanGraph.of_run(tasks.values())
+    [repair_id] = plan.next_ids()
+    assert sorted(tasks) == sorted([*plan.order, repair_id])
+    repair = tasks[repair_id]
     assert repair["spec"]["definition"]["role"] == "repair"
     assert repair["status"]["executor"]["kind"] == "kubernetes"
     assert repair["status"]["executor"]["name"]  # its own Job
@@ -82,23 +87,25 @@ def test_a_repair_round_and_a_retrys_reuse_with_worker_pods(
     verdicts = [e["payload"]["exitCode"] for e in journal if e["type"] == "VERIFICATION_COMPLETED"]
     assert [code != 0 for code in verdicts] == [True, False]
 
-    failing = {
-        "coder": "command",
-        "command": f'[ "$PRAZIUM_TASK_ID" = task-004 ] && exit 3; {coder("pass")}',
-    }
+    smoke = plan.by_slug(SMOKE_TESTS)
+    assert plan.sinks() == [smoke]  # so its failure cancels nothing: the rest is reused
+    failing = {"coder": "command", "command": failing_on(SMOKE_TESTS)}
     failed = _build(namespace, "notes-failed", pod_operator, agent=failing)
     assert failed["status"]["phase"] == "failed"
-    assert "task-004" in failed["status"]["message"]
+    assert smoke in failed["status"]["message"]
 
     retried = _build(
         namespace, "notes-retried", pod_operator, trigger="retry", retryOf="notes-failed"
     )
     assert retried["status"]["phase"] == "succeeded", retried["status"].get("message")
     now = {t["spec"]["definition"]["id"]: t["status"] for t in tasks_of(namespace, "notes-retried")}
-    for task_id in ("task-001", "task-002", "task-003"):
+    assert sorted(now) == sorted(plan.order)
+    for task_id in plan.order:
+        if task_id == smoke:
+            continue
         assert now[task_id]["reusedFrom"] == f"notes-failed/{task_id}"
         assert not (now[task_id].get("executor") or {}).get("name")  # no Job for it
-    assert "reusedFrom" not in now["task-004"]
-    assert now["task-004"]["executor"]["kind"] == "kubernetes"
+    assert "reusedFrom" not in now[smoke]
+    assert now[smoke]["executor"]["kind"] == "kubernetes"
     journal = wait_final_event(stack.database_url, namespace, "notes-retried", pod_operator)
-    assert [e["task"] for e in journal if e["type"] == "TASK_STARTED"] == ["task-004"]
+    assert [e["task"] for e in journal if e["type"] == "TASK_STARTED"] == [smoke]

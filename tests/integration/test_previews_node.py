@@ -169,9 +169,15 @@ def test_a_preview_keeps_its_data_across_a_pod_restart_and_stops_clean(
     assert kept.json() == made.json()
 
     # The preview is listed with the run it came from; stopping removes it all.
-    (listed,) = http.get(f"{PROJECT}/deployments").json()["data"]
+    # The status is the Deployment's: live again once the controller counts the new Pod
+    # available, which may lag a moment behind the Pod's first answer.
+    def listed_live() -> dict | None:
+        (found,) = http.get(f"{PROJECT}/deployments").json()["data"]
+        return dict(found) if found["status"] == "live" else None
+
+    listed = wait_for(listed_live, 120, "the preview listed live again", proc, interval=1)
     assert listed["id"] == dep_id and listed["runId"] == "run_bakery-r1"
-    assert listed["status"] == "live" and listed["url"] == url
+    assert listed["url"] == url
     stopped = http.delete(f"{PROJECT}/deployments/{dep_id}")
     assert stopped.json()["data"] == {"id": dep_id, "status": "stopped"}
     assert not host_dir.exists()
@@ -210,5 +216,10 @@ def test_a_live_preview_expires(
     stopped = dt.datetime.fromisoformat(gone["stoppedAt"].replace("Z", "+00:00"))
     assert dt.timedelta(0) <= stopped - expires < dt.timedelta(seconds=60)
     assert not (data_dir / "previews" / namespace / name).exists()
-    assert _gone(lambda: client.AppsV1Api().read_namespaced_deployment(name, namespace))
-    assert _gone(lambda: client.CoreV1Api().read_persistent_volume(name))
+    # Deleted at expiry; the PersistentVolume goes once its claim and Pod have (its
+    # protection finalizer), which takes a while under gVisor.
+    for read in (
+        lambda: client.AppsV1Api().read_namespaced_deployment(name, namespace),
+        lambda: client.CoreV1Api().read_persistent_volume(name),
+    ):
+        wait_for(lambda r=read: _gone(r), 120, f"{name} removed", proc)

@@ -1,11 +1,13 @@
 """Retries reuse finished work: only failed, cancelled and affected tasks call the coder.
 
-The todo example plans six tasks (task-004 and task-005 both follow task-002;
-task-006 follows 003, 004 and 005). The coder is the `openai` coder against a real
-loopback stand-in of the endpoint that counts its requests per task and refuses
-task-004's first one once task-005 has its answer: run 1 fails with 001, 002, 003
-and 005 succeeded, 004 failed and 006 cancelled. Its retry must ask the model for
-004 and 006 only; a retry with spec.reuse false for all six.
+The todo example's plan (the template planner's, read before the run starts) is a
+graph with parallel branches. The coder is the `openai` coder against a real
+loopback stand-in of the endpoint that counts its sessions per task and refuses the
+first request of one task with dependents and a sibling started beside it (the last
+such task in plan order), once every task that does not need it has its answer: run
+1 fails with that task failed, its dependents cancelled and every other task
+succeeded. Its retry must ask the model for the failed task and its dependents only;
+a retry with spec.reuse false for every task.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import httpx
 import pytest
 import yaml
 
+from prazium_kit import ids
 from tests.conftest import _heartbeat_seen
 from tests.support.build import (
     create,
@@ -28,6 +31,7 @@ from tests.support.build import (
     wait_phase,
     wait_run_done,
 )
+from tests.support.plans import PlanGraph, template_plan
 from tests.support.providers import OPENAI, env_for
 from tests.support.services import ServiceProcess, Stack, start_operator, wait_for
 from tests.support.task_standin import TaskCountingStandin
@@ -36,12 +40,11 @@ pytestmark = pytest.mark.integration
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 KEY = "sk-test-integration-reuse-3c8e1f"
 PROJECT = "todo-answered"
-ALL = ["task-001", "task-002", "task-003", "task-004", "task-005", "task-006"]
 
 
 @pytest.fixture
 def standin() -> Iterator[TaskCountingStandin]:
-    with TaskCountingStandin(KEY, fail_task="task-004", after_task="task-005") as server:
+    with TaskCountingStandin(KEY) as server:
         yield server
 
 
@@ -68,20 +71,6 @@ def _tasks(namespace: str, run: str) -> dict[str, dict[str, Any]]:
     return {t["spec"]["definition"]["id"]: t for t in tasks_of(namespace, run)}
 
 
-def _dependents(tasks: dict[str, dict[str, Any]], roots: set[str]) -> set[str]:
-    """roots and every task that depends on one of them, directly or not."""
-    found = set(roots)
-    while True:
-        more = {
-            task_id
-            for task_id, task in tasks.items()
-            if task_id not in found and found & set(task["spec"]["definition"]["dependencies"])
-        }
-        if not more:
-            return found
-        found |= more
-
-
 def test_a_retry_calls_the_coder_only_for_failed_cancelled_and_affected_tasks(
     stack: Stack,
     namespace: str,
@@ -92,23 +81,25 @@ def test_a_retry_calls_the_coder_only_for_failed_cancelled_and_affected_tasks(
 ) -> None:
     project = _project(namespace, llm_operator)
     repo = data_dir / project["status"]["repoPath"]
+    plan = template_plan(repo, project)
+    every = sorted(plan.order)
+    failing = plan.failing_beside_a_sibling()
+    expected = plan.phases_after_failure(failing)
+    assert "cancelled" in expected.values() and len(plan.siblings(failing)) >= 1
+    standin.refuse_once(failing, after=[t for t, p in expected.items() if p == "succeeded"])
     create(namespace, "runs", "Run", "todo-1", {"projectRef": {"name": PROJECT}})
     first = wait_run_done(namespace, "todo-1", llm_operator, timeout=240)
     assert first["status"]["phase"] == "failed"
-    assert "task-004" in first["status"]["message"], first["status"]["message"]
+    assert failing in first["status"]["message"], first["status"]["message"]
     earlier = _tasks(namespace, "todo-1")
+    assert PlanGraph.of_run(earlier.values()) == plan  # the plan read ahead is the run's
     phases = {task_id: t["status"]["phase"] for task_id, t in earlier.items()}
-    assert phases == {
-        "task-001": "succeeded",
-        "task-002": "succeeded",
-        "task-003": "succeeded",
-        "task-004": "failed",
-        "task-005": "succeeded",
-        "task-006": "cancelled",
-    }
-    assert sorted(standin.coded) == ["task-001", "task-002", "task-003", "task-004", "task-005"]
-    rerun = _dependents(earlier, {t for t, p in phases.items() if p != "succeeded"})
-    assert rerun == {"task-004", "task-006"}
+    assert phases == expected
+    # The model was asked for every task but the cancelled ones, once each.
+    assert sorted(standin.coded) == sorted(t for t, p in expected.items() if p != "cancelled")
+    rerun = plan.dependents({t for t, p in phases.items() if p != "succeeded"})
+    assert rerun == {t for t, p in expected.items() if p != "succeeded"}
+    assert len(rerun) >= 2 and len(set(every) - rerun) >= 2  # both kinds, to tell them apart
     main_before = git(repo, "rev-parse", "main").strip()
 
     # The retry, through the API as a user would ask for it.
@@ -119,11 +110,11 @@ def test_a_retry_calls_the_coder_only_for_failed_cancelled_and_affected_tasks(
     run = wait_run_done(namespace, retry, llm_operator, timeout=240)
     assert run["status"]["phase"] == "succeeded", run["status"].get("message")
     assert run["status"]["verificationResult"]["failed"] == 0
-    assert sorted(standin.coded[before:]) == sorted(rerun)  # one request each, no others
+    assert sorted(standin.coded[before:]) == sorted(rerun)  # one session each, no others
     assert run["status"]["plan"]["tasks"] == first["status"]["plan"]["tasks"]
 
     now = _tasks(namespace, retry)
-    for task_id in ALL:
+    for task_id in every:
         status = now[task_id]["status"]
         assert status["phase"] == "succeeded", (task_id, status)
         ready = next(c for c in status["conditions"] if c["type"] == "Ready")
@@ -149,12 +140,12 @@ def test_a_retry_calls_the_coder_only_for_failed_cancelled_and_affected_tasks(
 
     journal = wait_final_event(stack.database_url, namespace, retry, llm_operator)
     reused = [e for e in journal if e["type"] == "TASK_REUSED"]
-    assert sorted(e["task"] for e in reused) == sorted(set(ALL) - rerun)
+    assert sorted(e["task"] for e in reused) == sorted(set(every) - rerun)
     assert {e["payload"]["reusedFrom"]["runId"] for e in reused} == {"run_todo-1"}
     assert sorted(e["task"] for e in journal if e["type"] == "TASK_STARTED") == sorted(rerun)
     completed = {e["task"]: e["payload"] for e in journal if e["type"] == "TASK_COMPLETED"}
-    assert sorted(completed) == ALL
-    assert {t for t, p in completed.items() if p.get("reused")} == set(ALL) - rerun
+    assert sorted(completed) == every
+    assert {t for t, p in completed.items() if p.get("reused")} == set(every) - rerun
     plan_created = next(e for e in journal if e["type"] == "PLAN_CREATED")
     assert plan_created["payload"]["takenFrom"] == "run_todo-1"
     # Each reused task's TASK_REUSED comes right before its TASK_COMPLETED.
@@ -166,11 +157,17 @@ def test_a_retry_calls_the_coder_only_for_failed_cancelled_and_affected_tasks(
     # The API: the task answers say where the work came from; the log too.
     base = f"/projects/proj_{PROJECT}/runs/run_{retry}"
     listed = {t["id"]: t for t in http.get(f"{base}/tasks").json()["data"]}
-    assert listed["task_001"]["reusedFrom"] == "run_todo-1/task_001"
-    assert "reusedFrom" not in listed["task_004"]
     brief = {t["id"]: t for t in http.get(base).json()["data"]["tasks"]}
-    assert brief["task_002"]["reusedFrom"] == "run_todo-1/task_002"
-    log = http.get(f"{base}/tasks/task_001/logs")
+    assert sorted(listed) == sorted(brief) == sorted(ids.task_id(t) for t in every)
+    for task_id in every:
+        api_id = ids.task_id(task_id)
+        if task_id in rerun:
+            assert "reusedFrom" not in listed[api_id] and "reusedFrom" not in brief[api_id]
+        else:
+            assert listed[api_id]["reusedFrom"] == f"run_todo-1/{api_id}"
+            assert brief[api_id]["reusedFrom"] == f"run_todo-1/{api_id}"
+    assert plan.order[0] not in rerun
+    log = http.get(f"{base}/tasks/{ids.task_id(plan.order[0])}/logs")
     assert log.status_code == 200, log.text
     assert "reused" in log.text and "todo-1" in log.text and "no agent" in log.text
 
@@ -185,8 +182,8 @@ def test_a_retry_calls_the_coder_only_for_failed_cancelled_and_affected_tasks(
     )
     full = wait_run_done(namespace, "todo-full", llm_operator, timeout=240)
     assert full["status"]["phase"] == "succeeded", full["status"].get("message")
-    assert sorted(standin.coded[before:]) == ALL
+    assert sorted(standin.coded[before:]) == every
     assert not any(t["status"].get("reusedFrom") for t in tasks_of(namespace, "todo-full"))
     full_journal = events(stack.database_url, namespace, "todo-full")
     assert "TASK_REUSED" not in {e["type"] for e in full_journal}
-    assert sorted(e["task"] for e in full_journal if e["type"] == "TASK_STARTED") == ALL
+    assert sorted(e["task"] for e in full_journal if e["type"] == "TASK_STARTED") == every

@@ -89,8 +89,9 @@ def test_up_is_healthy_and_down_leaves_no_process(tmp_path: Path) -> None:
         health = httpx.get(f"{api}/v1/health", timeout=10)
         assert health.status_code == 200
         assert set(health.json()["components"].values()) == {"healthy"}
-        # The default: tasks run as Jobs on this stack's own node.
-        assert "(executor: kubernetes)" in up.stdout
+        # The default: tasks run as Jobs on this stack's own node (workers under the
+        # node's runtime: gVisor unless PRAZIUM_RUNTIME=runc).
+        assert "(executor: kubernetes, workers under " in up.stdout
         assert "node prazium-node ready" in up.stderr
         assert _node_leftovers(dev), "the node's bridge, chain and mounts exist while up"
 

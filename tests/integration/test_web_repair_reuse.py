@@ -1,21 +1,25 @@
 """The dashboard shows a repair round's task and a retry's reused tasks, in Debian's
 headless Chromium against the real API and operator.
 
-Three runs of the notes example (4 tasks in a chain): one repaired in a round
-(tests/support/repair_coder.py), one whose task-004 fails, and that one's retry
-with the template coder, which takes over task-001 to task-003."""
+Three runs of the notes example: one repaired in a round (tests/support/repair_coder.py),
+one whose smoke-tests task (the plan's last, after every other) fails, and that one's
+retry with the template coder, which takes over every other task. Task ids and counts
+come from the runs' own plans (tests/support/plans.py)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
+from prazium_kit import ids
 from tests.support import browser
-from tests.support.build import create, kubectl_apply, wait_phase, wait_run_done
-from tests.support.repair_coder import coder
+from tests.support.build import create, kubectl_apply, tasks_of, wait_phase, wait_run_done
+from tests.support.plans import SMOKE_TESTS, PlanGraph
+from tests.support.repair_coder import coder, failing_on
 from tests.support.services import ServiceProcess, Stack, start_api
 
 pytestmark = pytest.mark.integration
@@ -46,13 +50,15 @@ def test_the_run_page_shows_the_repair_task_and_the_reused_tasks(
     wait_phase(namespace, "projects", PROJECT, {"approved"}, operator)
     repaired = {"coder": "command", "command": coder("break-and-fix")}
     assert _build(namespace, "notes-repaired", operator, agent=repaired) == "succeeded"
-    failing = {
-        "coder": "command",
-        "command": f'[ "$PRAZIUM_TASK_ID" = task-004 ] && exit 3; {coder("pass")}',
-    }
+    plan = PlanGraph.of_run(tasks_of(namespace, "notes-repaired"))
+    [repair_id] = plan.next_ids()
+    smoke = plan.by_slug(SMOKE_TESTS)
+    assert plan.sinks() == [smoke]  # so its failure cancels nothing: the rest is reused
+    failing = {"coder": "command", "command": failing_on(SMOKE_TESTS)}
     assert _build(namespace, "notes-failed", operator, agent=failing) == "failed"
     retried = {"trigger": "retry", "retryOf": "notes-failed"}
     assert _build(namespace, "notes-retried", operator, **retried) == "succeeded"
+    reused_ids = [ids.task_id(t) for t in plan.order if t != smoke]
 
     key = make_key(namespace, "enterprise")
     api, base = start_api(stack, data_dir, tmp_path / "logs")
@@ -67,30 +73,34 @@ def test_the_run_page_shows_the_repair_task_and_the_reused_tasks(
             # The repaired run: the repair task is a node of its own, merged last.
             page.goto(f"/#/projects/proj_{PROJECT}/runs/run_notes-repaired")
             nodes = page.locator("#graph g.node")
-            expect(nodes).to_have_count(5)
-            repair = page.locator('#graph g.node[data-task-id="task_005"]')
+            expect(nodes).to_have_count(len(plan) + 1)
+            repair = page.locator(f'#graph g.node[data-task-id="{ids.task_id(repair_id)}"]')
             expect(repair).to_have_class("node phase-succeeded repair")
             expect(repair).to_contain_text("repair-1")
-            expect(page.locator("#merge-order li")).to_have_count(5)
+            expect(page.locator("#merge-order li")).to_have_count(len(plan) + 1)
             expect(page.locator("#merge-order li").last).to_contain_text("repair-1")
             expect(page.locator("#timeline .ev-REPAIR_STARTED")).to_have_count(1)
             _accessible(page, "repaired run")
             browser.screenshot(page, "repair-run")
 
-            # The retry: three nodes say reused, the re-run one does not.
+            # The retry: every node but the smoke tests' says reused, that one does not.
             page.goto(f"/#/projects/proj_{PROJECT}/runs/run_notes-retried")
-            expect(page.locator("#graph g.node")).to_have_count(4)
+            expect(page.locator("#graph g.node")).to_have_count(len(plan))
             reused = page.locator("#graph g.node.reused")
-            expect(reused).to_have_count(3)
-            for task_id in ("task_001", "task_002", "task_003"):
+            expect(reused).to_have_count(len(reused_ids))
+            for task_id in reused_ids:
                 node = page.locator(f'#graph g.node[data-task-id="{task_id}"]')
-                expect(node.locator(".node-phase")).to_have_text("succeeded · reused")
-            rerun = page.locator('#graph g.node[data-task-id="task_004"]')
-            expect(rerun.locator(".node-phase")).to_have_text("succeeded")
-            expect(page.locator("#timeline .ev-TASK_REUSED")).to_have_count(3)
-            page.locator('#graph g.node[data-task-id="task_002"]').click()
+                # The phase, then the duration the journal gives (if any).
+                expect(node.locator(".node-phase")).to_have_text(
+                    re.compile(r"^succeeded · reused( · .+)?$")
+                )
+            rerun = page.locator(f'#graph g.node[data-task-id="{ids.task_id(smoke)}"]')
+            expect(rerun.locator(".node-phase")).to_have_text(re.compile(r"^succeeded( · .+)?$"))
+            expect(page.locator("#timeline .ev-TASK_REUSED")).to_have_count(len(reused_ids))
+            shown = reused_ids[1]
+            page.locator(f'#graph g.node[data-task-id="{shown}"]').click()
             panel = page.locator("#task-panel")
-            expect(panel.locator("#task-reused-from")).to_have_text("run_notes-failed/task_002")
+            expect(panel.locator("#task-reused-from")).to_have_text(f"run_notes-failed/{shown}")
             expect(panel).to_contain_text("no agent was called")
             expect(panel.locator("#task-log")).to_contain_text("reused", timeout=30_000)
             _accessible(page, "retried run with its task panel")

@@ -1,6 +1,8 @@
 """Debian's headless Chromium driven by Playwright (never a browser Playwright
 downloads), with everything but the API's loopback address refused, axe-core
-loaded into every page, and screenshots kept under .dev/test-artifacts/web."""
+loaded into every page, and screenshots kept under .dev/test-artifacts/web; those
+the documentation shows are written to docs/images as well, and no screenshot is
+taken of a page that shows an error."""
 
 from __future__ import annotations
 
@@ -18,6 +20,14 @@ from playwright.sync_api import Browser, BrowserContext, Locator, Page, Route, s
 ROOT = Path(__file__).resolve().parents[2]
 AXE = ROOT / ".dev" / "web-test" / "axe.min.js"  # scripts/web-assets.sh puts it there
 ARTIFACTS = Path(os.environ.get("PRAZIUM_TEST_ARTIFACTS", ROOT / ".dev" / "test-artifacts")) / "web"
+# The documentation's screenshots (README.md and docs/ show them): taken by the browser
+# tests, so they show the dashboard as it is now.
+DOCS_IMAGES = ROOT / "docs" / "images"
+# Where the dashboard reports an error: the page-wide notice in its error style
+# (dom.js notify(..., "error")), and a task panel whose log could not be read (run.js).
+ERROR_NOTICE = "#notice.error"
+LOG_STATE = "#task-log-state"
+LOG_ERRORS = ("No log", "Log unavailable")
 LAPTOP = {"width": 1366, "height": 900}
 PHONE = {"width": 375, "height": 812}  # a small phone (iPhone SE/mini widths)
 
@@ -73,10 +83,36 @@ def context(
         ctx.close()
 
 
-def screenshot(page: Page, name: str) -> Path:
+def error_banners(page: Page) -> list[str]:
+    """The errors the page shows now (empty for a healthy page)."""
+    shown = [
+        text.strip()
+        for text in page.locator(ERROR_NOTICE).all_inner_texts()
+        if page.locator(ERROR_NOTICE).is_visible()
+    ]
+    log_state = page.locator(LOG_STATE)
+    if log_state.count() and log_state.first.is_visible():
+        state = log_state.first.inner_text().strip()
+        if state.startswith(LOG_ERRORS):
+            shown.append(state)
+    return shown
+
+
+def screenshot(
+    page: Page, name: str, docs_name: str | None = None, allow_errors: bool = False
+) -> Path:
+    """A full-page screenshot in ARTIFACTS, and in DOCS_IMAGES as docs_name.png when the
+    documentation shows it. A page that shows an error is not photographed as if it
+    were healthy: the test fails (allow_errors: a failure's own screenshot)."""
+    if not allow_errors:
+        errors = error_banners(page)
+        assert errors == [], f"{name}: the page shows an error: {errors}"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
+    if docs_name:
+        DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, DOCS_IMAGES / f"{docs_name}.png")
     return path
 
 

@@ -140,6 +140,8 @@ def test_write_and_edit_change_files_in_scope_exactly(worktree: Path) -> None:
 def test_list_and_search_leave_out_git_and_cap_their_answers(
     worktree: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # A git worktree's .git is a file naming the repository: never listed either.
+    (worktree / "app" / ".git").write_text("gitdir: /elsewhere\n")
     workspace = tools.Workspace(worktree, SCOPE)
     listed = _call(workspace, "list_files").content.splitlines()
     assert listed == ["README.md", "app/main.py"]  # no .git, no symlinks followed out

@@ -192,6 +192,12 @@ def test_durations_and_ages_read_as_kubectl_shows_them() -> None:
     assert timing.age("2024-01-15T11:55:00.5Z", now) == "4m"
     assert timing.age("2024-01-13T12:00:00+00:00", now) == "2d"
     assert timing.age(None, now) == "-" and timing.age("not a time", now) == "-"
+    assert timing.age("2024-01-15T12:00:30Z", now) == "0s"  # a clock a little ahead
+    assert timing.until("2024-01-16T11:00:00Z", now) == "23h"
+    assert timing.until("2024-01-15T12:04:59Z", now) == "4m"
+    assert timing.until("2024-01-15T12:00:00Z", now) == "past"
+    assert timing.until("2024-01-14T12:00:00Z", now) == "past"
+    assert timing.until(None, now) == "-"
     assert timing.took("2024-01-15T11:59:00Z", "2024-01-15T11:59:20Z") == "20s"
     assert timing.took("2024-01-15T11:59:00Z", None, now) == "1m00s+"  # still going
 

@@ -32,6 +32,23 @@ def test_a_log_under_its_cap_is_kept_whole(tmp_path: Path) -> None:
     assert kept.data == data and not kept.truncated and kept.size == len(data)
 
 
+@pytest.mark.parametrize("chunk", [100, 10_000])  # written piecemeal, or at once
+def test_a_log_past_its_head_but_within_its_cap_is_kept_whole(tmp_path: Path, chunk: int) -> None:
+    # Past three quarters of the cap the rest waits in memory for the tail; when all of
+    # it fits, nothing was left out: no marker, and the log does not say truncated.
+    path = tmp_path / "verification.log"
+    log = tasklogs.CappedLog(path, 4096)
+    data = _lines(70)
+    head, tail = tasklogs.budgets(4096)
+    assert head < len(data) <= head + tail
+    for start in range(0, len(data), chunk):
+        log.write(data[start : start + chunk])
+    log.close()
+    assert path.read_bytes() == data
+    kept = tasklogs.read(path, 4096)
+    assert kept.data == data and not kept.truncated
+
+
 def test_past_its_cap_the_start_and_the_end_are_kept_around_the_marker(tmp_path: Path) -> None:
     path = tmp_path / "task-001-1.log"
     path.write_bytes(b"worker pod p: uid=10001\n")  # the Pod's shell wrote the first line

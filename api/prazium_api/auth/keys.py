@@ -99,7 +99,7 @@ def create_key(
 
 @dataclass(frozen=True)
 class KeyRecord:
-    """A stored key as admins see it: never the key, never its hash."""
+    """A stored key as listed: never the key, never its hash."""
 
     id: str
     tenant: str
@@ -108,16 +108,36 @@ class KeyRecord:
     created_at: dt.datetime
     revoked_at: dt.datetime | None
     prefix: str | None
+    last_used_at: dt.datetime | None
 
 
-_RECORD_COLUMNS = "id, tenant, tier, is_admin, created_at, revoked_at, key_prefix"
+# Last used: the start of the minute of the key's latest request. Every request a key
+# (or one of its sessions) makes is counted in its rate-limit window of that minute,
+# and a key's older windows are dropped, so its latest window is when it was last
+# used, at no cost to the requests themselves (the primary key is the index).
+_RECORD_COLUMNS = (
+    "id, tenant, tier, is_admin, created_at, revoked_at, key_prefix,"
+    " (SELECT max(w.window_start) FROM rate_limit_windows w WHERE w.key_id = api_keys.id)"
+)
 
 
 def list_keys(
-    conn: psycopg.Connection[Any], tenant: str | None, limit: int, offset: int
+    conn: psycopg.Connection[Any],
+    tenant: str | None,
+    limit: int,
+    offset: int,
+    admin_keys: bool = True,
 ) -> tuple[list[KeyRecord], int]:
-    """One page of keys (newest first; of one tenant when given) and the total."""
-    where, params = ("WHERE tenant = %s", [tenant]) if tenant else ("", [])
+    """One page of keys (newest first; of one tenant when given; without admin keys
+    unless admin_keys) and the total."""
+    conditions: list[str] = []
+    params: list[object] = []
+    if tenant:
+        conditions.append("tenant = %s")
+        params.append(tenant)
+    if not admin_keys:
+        conditions.append("NOT is_admin")
+    where = ("WHERE " + " AND ".join(conditions)) if conditions else ""
     total_row = conn.execute(f"SELECT count(*) FROM api_keys {where}", params).fetchone()
     rows = conn.execute(
         f"SELECT {_RECORD_COLUMNS} FROM api_keys {where}"

@@ -224,6 +224,38 @@ class TasksSummary(Schema):
     cancelled: int
 
 
+USAGE_DOC = (
+    "beyond the contract: the coding agents' model requests, summed; inputTokens counts"
+    " every input token, cachedInputTokens (read from the provider's prompt cache) and"
+    " cacheWriteInputTokens (written to it) among them; cost at the operator's price"
+    " table (PRAZIUM_PRICES, per million tokens by model), null when a model in the sum"
+    " has no price there (unknown, not 0). Absent while no model request was made"
+)
+
+
+class Usage(Schema):
+    requests: int
+    inputTokens: int
+    outputTokens: int
+    cachedInputTokens: int
+    cacheWriteInputTokens: int
+    cost: float | None = Field(description="null: unknown (a model without a price)")
+
+
+class AttemptUsage(Usage):
+    attempt: int
+    provider: str | None
+    model: str | None
+    reason: str | None = Field(
+        description="why the coding-agent loop stopped (Finished, BudgetExceeded, StepLimit,"
+        " ...); null while the attempt runs"
+    )
+
+
+class TaskUsage(Usage):
+    attempts: list[AttemptUsage] = Field(description="each worker attempt's, live while it runs")
+
+
 class RunSummary(Schema):
     id: str
     projectId: str
@@ -234,6 +266,9 @@ class RunSummary(Schema):
     startedAt: Timestamp | None
     completedAt: Timestamp | None
     createdAt: Timestamp | None
+    usage: Usage | None = Field(
+        default=None, description=f"{USAGE_DOC} (the run's tasks, running attempts included)"
+    )
 
 
 class Plan(Schema):
@@ -258,6 +293,9 @@ class TaskBrief(Schema):
         default=None,
         description="beyond the contract: `run_<id>/task_NNN` whose commit a retry took over"
         " instead of running this task again; absent when the task ran",
+    )
+    usage: TaskUsage | None = Field(
+        default=None, description=f"{USAGE_DOC} (the task's attempts, and each attempt's)"
     )
 
 
@@ -489,6 +527,11 @@ class ApiKey(Schema):
     prefix: str | None = Field(
         description="The key's first characters (pzm_ + 8), to tell keys apart;"
         " null for keys made before prefixes were kept"
+    )
+    lastUsedAt: Timestamp | None = Field(
+        default=None,
+        description="The start of the minute of the key's latest request (its web"
+        " sessions' included); null if it was never used",
     )
 
 

@@ -38,6 +38,8 @@ from prazium_api.contract.responses import (
     TaskDetail,
     TaskResult,
     TasksSummary,
+    TaskUsage,
+    Usage,
 )
 from prazium_kit import ids, models, paths
 from prazium_kit.kinds import Project, Run, Task
@@ -45,6 +47,7 @@ from prazium_kit.models import ProjectPhase, RunPhase, TaskPhase
 from prazium_kit.types import JsonObject
 
 BriefT = TypeVar("BriefT", bound=TaskBrief)
+RunT = TypeVar("RunT", bound=RunSummary)
 
 CLONE_PATH = "/v1/projects/{project_id}/git"
 
@@ -208,18 +211,33 @@ def tasks_summary(run: Run) -> TasksSummary:
     return TasksSummary.model_validate(counted.model_dump())
 
 
+def _usage(usage: models.Usage | None) -> Usage | None:
+    return None if usage is None else Usage.model_validate(usage.model_dump(by_alias=True))
+
+
+def _with_usage(answer: RunT, run: Run) -> RunT:
+    """The answer with usage set (and so serialized) once the run made a model request."""
+    usage = _usage(run.status.usage)
+    if usage is not None:
+        answer.usage = usage
+    return answer
+
+
 def run_summary(run: Run) -> RunSummary:
     status = run.status
-    return RunSummary(
-        id=ids.run_id(run.name),
-        projectId=ids.project_id(run.spec.project_ref.name),
-        runNumber=status.run_number,
-        status=run_phase(run),
-        trigger=run.spec.trigger,
-        tasksSummary=tasks_summary(run),
-        startedAt=status.started_at,
-        completedAt=status.completed_at,
-        createdAt=run.created_at,
+    return _with_usage(
+        RunSummary(
+            id=ids.run_id(run.name),
+            projectId=ids.project_id(run.spec.project_ref.name),
+            runNumber=status.run_number,
+            status=run_phase(run),
+            trigger=run.spec.trigger,
+            tasksSummary=tasks_summary(run),
+            startedAt=status.started_at,
+            completedAt=status.completed_at,
+            createdAt=run.created_at,
+        ),
+        run,
     )
 
 
@@ -242,24 +260,27 @@ def run_detail(run: Run, tasks: list[Task], snapshot: models.SpecSnapshot | None
     brief and the outcome. snapshot: status.specSnapshot, with its documents read
     from the repository."""
     status = run.status
-    return RunDetail(
-        id=ids.run_id(run.name),
-        projectId=ids.project_id(run.spec.project_ref.name),
-        runNumber=status.run_number,
-        status=run_phase(run),
-        trigger=run.spec.trigger,
-        tasksSummary=tasks_summary(run),
-        startedAt=status.started_at,
-        completedAt=status.completed_at,
-        createdAt=run.created_at,
-        specSnapshot=None if snapshot is None else as_stored(snapshot),
-        tasksJson=_plan(status.plan, tasks),
-        tasks=[task_brief(task) for task in tasks],
-        verificationResult=None
-        if status.verification_result is None
-        else as_stored(status.verification_result),
-        mergedCommit=status.merged_commit,
-        message=status.message,
+    return _with_usage(
+        RunDetail(
+            id=ids.run_id(run.name),
+            projectId=ids.project_id(run.spec.project_ref.name),
+            runNumber=status.run_number,
+            status=run_phase(run),
+            trigger=run.spec.trigger,
+            tasksSummary=tasks_summary(run),
+            startedAt=status.started_at,
+            completedAt=status.completed_at,
+            createdAt=run.created_at,
+            specSnapshot=None if snapshot is None else as_stored(snapshot),
+            tasksJson=_plan(status.plan, tasks),
+            tasks=[task_brief(task) for task in tasks],
+            verificationResult=None
+            if status.verification_result is None
+            else as_stored(status.verification_result),
+            mergedCommit=status.merged_commit,
+            message=status.message,
+        ),
+        run,
     )
 
 
@@ -322,6 +343,8 @@ def _with_origin(answer: BriefT, task: Task) -> BriefT:
     source = reused_from(task.status.reused_from)
     if source:
         answer.reusedFrom = source
+    if task.status.usage is not None:
+        answer.usage = TaskUsage.model_validate(task.status.usage.model_dump(by_alias=True))
     return answer
 
 

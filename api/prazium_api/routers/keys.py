@@ -1,6 +1,7 @@
-"""/v1/admin/keys: list, create and revoke API keys (admin keys only; verbs/keys.py).
+"""/v1/admin/keys: list, create and revoke API keys (admin keys only; verbs/keys.py);
+/v1/keys: the keys the caller may see (a tenant's key: its own tenant's).
 
-An extension of the contract. Answers never carry a key's hash, and carry the key
+Extensions of the contract. Answers never carry a key's hash, and carry the key
 itself only once, in the answer that created it. A revoked key is refused at once
 by the replica that revoked it and by every other replica within
 PRAZIUM_KEY_CACHE_SECONDS (their cache of verified keys); its sessions end at once.
@@ -14,7 +15,7 @@ from fastapi import Query
 
 from prazium_api.contract.requests import CreateKey
 from prazium_api.contract.responses import ApiKey, ApiKeyCreated, ApiKeyList, Ok, ok
-from prazium_api.routers.deps import Admin, Db, GateDep, Settings
+from prazium_api.routers.deps import Admin, Caller, Db, GateDep, Settings
 from prazium_api.routers.routing import ApiRouter
 from prazium_api.verbs import keys
 from prazium_kit.ids import DNS1123_LABEL_PATTERN
@@ -24,6 +25,8 @@ TenantFilter = Annotated[
     str | None,
     Query(max_length=63, pattern=DNS1123_LABEL_PATTERN, description="Only this tenant's"),
 ]
+Limit = Annotated[int, Query(ge=1, le=500, description="Keys per page")]
+Offset = Annotated[int, Query(ge=0, le=1_000_000, description="Keys to skip")]
 _REVOCATION = (
     "A revoked key answers 401 at once on the replica that revoked it and on every"
     " replica within PRAZIUM_KEY_CACHE_SECONDS (default 5 s); its web sessions end at once."
@@ -41,10 +44,30 @@ async def list_api_keys(
     admin: Admin,
     database: Db,
     tenant: TenantFilter = None,
-    limit: Annotated[int, Query(ge=1, le=500, description="Keys per page")] = 100,
-    offset: Annotated[int, Query(ge=0, le=1_000_000, description="Keys to skip")] = 0,
+    limit: Limit = 100,
+    offset: Offset = 0,
 ) -> Ok[ApiKeyList]:
     return ok(await keys.list_keys(database, tenant, limit, offset))
+
+
+@router.get(
+    "/keys",
+    summary="List the API keys the caller may see",
+    operation_id="listVisibleApiKeys",
+    response_model=Ok[ApiKeyList],
+    description="Extension (not in the contract). A tenant's key: its own tenant's keys"
+    " (admin keys left out), and 403 FORBIDDEN when `tenant` names another tenant; an"
+    " admin key: every tenant's keys, as GET /admin/keys. Newest first; never a key or"
+    " its hash. Revoked keys are listed with revokedAt.",
+)
+async def list_visible_api_keys(
+    caller: Caller,
+    database: Db,
+    tenant: TenantFilter = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Ok[ApiKeyList]:
+    return ok(await keys.list_visible(database, caller, tenant, limit, offset))
 
 
 @router.post(

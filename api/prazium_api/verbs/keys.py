@@ -10,6 +10,7 @@ from kubernetes.client.exceptions import ApiException
 
 from prazium_api.auth import keys, tenant_access, tenants
 from prazium_api.auth.gate import Gate
+from prazium_api.auth.keys import Principal
 from prazium_api.contract.errors import ApiError, invalid, not_found
 from prazium_api.contract.requests import CreateKey
 from prazium_api.contract.responses import ApiKey, ApiKeyCreated, ApiKeyList, OffsetPagination
@@ -27,21 +28,42 @@ def key_view(record: keys.KeyRecord) -> ApiKey:
         createdAt=iso_z(record.created_at),
         revokedAt=iso_z(record.revoked_at) if record.revoked_at else None,
         prefix=record.prefix,
+        lastUsedAt=iso_z(record.last_used_at) if record.last_used_at else None,
     )
 
 
-async def list_keys(database: Database, tenant: str | None, limit: int, offset: int) -> ApiKeyList:
-    """Newest first; of one tenant when given."""
+async def list_keys(
+    database: Database, tenant: str | None, limit: int, offset: int, admin_keys: bool = True
+) -> ApiKeyList:
+    """Newest first; of one tenant when given; admin keys left out unless admin_keys."""
 
     def listed() -> tuple[list[keys.KeyRecord], int]:
         with database.connection() as conn:
-            return keys.list_keys(conn, tenant, limit, offset)
+            return keys.list_keys(conn, tenant, limit, offset, admin_keys)
 
     records, total = await anyio.to_thread.run_sync(listed)
     return ApiKeyList(
         keys=[key_view(r) for r in records],
         pagination=OffsetPagination(total=total, limit=limit, offset=offset),
     )
+
+
+async def list_visible(
+    database: Database, caller: Principal, tenant: str | None, limit: int, offset: int
+) -> ApiKeyList:
+    """The keys the caller may see: an admin key every tenant's (of one tenant when
+    given); any other key its own tenant's keys that are not admin keys, and
+    FORBIDDEN for another tenant's, whether that tenant exists or not."""
+    if caller.is_admin:
+        return await list_keys(database, tenant, limit, offset)
+    if tenant is not None and tenant != caller.tenant:
+        raise ApiError(
+            "FORBIDDEN",
+            "a tenant's key lists its own tenant's keys only; other tenants' keys need"
+            " an admin key",
+            {"tenant": tenant},
+        )
+    return await list_keys(database, caller.tenant, limit, offset, admin_keys=False)
 
 
 async def create(database: Database, settings: ApiSettings, body: CreateKey) -> ApiKeyCreated:

@@ -129,8 +129,11 @@ def cancel(
         )
         if finished is None:
             raise operator_timeout("cancel the run", timeout)
-        run = finished
-    return RunCancelled(id=run_id, status=views.run_phase(run))
+        phase = views.run_phase(finished)
+        if phase in ("succeeded", "failed"):
+            # It ended on its own before the operator read spec.cancel: as finished.
+            raise conflict(f"run {run_id} already {phase}", {"status": phase})
+    return RunCancelled(id=run_id, status="cancelled")
 
 
 def spec_snapshot(data_dir: Path, namespace: str, run: Run) -> SpecSnapshot | None:

@@ -18,6 +18,9 @@ from pathlib import Path
 import watchfiles
 
 log = logging.getLogger(__name__)
+# watchfiles says "N changes detected" at INFO on every worker write: noise in the
+# operator's log at hundreds of tasks, and nothing an operator acts on.
+logging.getLogger("watchfiles").setLevel(logging.WARNING)
 # Changes are handed over this soon after the first (and at most after DEBOUNCE_MS).
 STEP_MS = 5
 DEBOUNCE_MS = 50

@@ -366,7 +366,10 @@ class KubernetesExecutor:
         if read_result(Path(request.result_path)) is not None:
             self._running.pop(str(ref.name), None)
             self._checked.pop(str(ref.name), None)
-            return WorkerStatus(WorkerState.EXITED)
+            # A worker can finish before the first look at its Pod (a Pod created ahead
+            # starts at once): the Task still names the Pod that ran it.
+            learnt = ExecutorRef() if ref.pod or not ref.name else await self._pod_of(ref.name)
+            return WorkerStatus(WorkerState.EXITED, learnt=learnt)
         name = ref.name
         if not name:
             return WorkerStatus(WorkerState.LOST, message="no Job was recorded")
@@ -379,6 +382,24 @@ class KubernetesExecutor:
         else:
             self._checked.pop(name, None)
         return status
+
+    async def _pod_of(self, name: str) -> ExecutorRef:
+        """The Pod of Job name, if the apiserver still has one."""
+        try:
+            pod = await self._newest_pod(name)
+        except ApiException:
+            return ExecutorRef()
+        return ExecutorRef() if pod is None else ExecutorRef(pod=pod.metadata.name)
+
+    async def _newest_pod(self, name: str) -> Any:
+        """Job name's newest Pod not being deleted (else its newest), or None."""
+        pods: Any = await asyncio.to_thread(
+            client.CoreV1Api().list_namespaced_pod,
+            self.namespace,
+            label_selector=f"{LABEL_JOB_NAME}={name}",
+        )
+        live = [p for p in pods.items if not p.metadata.deletion_timestamp] or pods.items
+        return max(live, key=lambda p: p.metadata.creation_timestamp) if live else None
 
     async def _job_state(self, name: str, request: WorkerRequest) -> WorkerStatus:
         try:
@@ -409,15 +430,9 @@ class KubernetesExecutor:
                 )
             # Finished without a result file: the Pod died (deleted, OOM, evicted).
             return WorkerStatus(WorkerState.LOST, message=f"Job {name}: {reason}: {message}")
-        pods: Any = await asyncio.to_thread(
-            client.CoreV1Api().list_namespaced_pod,
-            self.namespace,
-            label_selector=f"{LABEL_JOB_NAME}={name}",
-        )
-        live = [p for p in pods.items if not p.metadata.deletion_timestamp] or pods.items
-        if not live:
+        pod = await self._newest_pod(name)
+        if pod is None:
             return WorkerStatus(WorkerState.RUNNING, message=f"Job {name}: waiting for its Pod")
-        pod = max(live, key=lambda p: p.metadata.creation_timestamp)
         node = (pod.spec.node_name if pod.spec else None) or ""
         why = await asyncio.to_thread(self.nodes.why_lost, node)
         if why is not None:

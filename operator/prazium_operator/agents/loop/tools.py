@@ -228,11 +228,12 @@ class Workspace:
 
     def files(self, pattern: str = "") -> Iterator[str]:
         """Repository-relative paths of regular files, sorted per directory; .git and
-        symlinks left out (search reads what this lists: never through a link)."""
+        symlinks left out (search reads what this lists: never through a link). A
+        worktree's .git is a file pointing at the repository: left out too."""
         for directory, dirs, names in os.walk(self.root):
             dirs[:] = sorted(d for d in dirs if d != ".git")
             base = Path(directory).relative_to(self.root)
-            for name in sorted(names):
+            for name in sorted(n for n in names if n != ".git"):
                 relative = (base / name).as_posix()
                 if pattern and not path_in_scope(relative, [pattern]):
                     continue

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from prazium_kit import kube, resources
-from prazium_kit.models import LatestRun, ProjectStatus, RunPhase, status_patch
+from prazium_kit.models import LatestRun, ProjectStatus, RunPhase, Usage, status_patch
 from prazium_operator.reconcilers.project import core
 from prazium_operator.status import project as project_status
 
@@ -96,6 +96,20 @@ def try_acquire_slot(
 
     _update(namespace, project, take)
     return holder_seen[-1] if holder_seen else None
+
+
+def record_usage(namespace: str, project: str, usage: Usage) -> None:
+    """status.usage: the project's finished runs', as summed from their records (a
+    total recomputed, never an addition, so a run ending twice counts once)."""
+
+    def put(status: ProjectStatus) -> bool | _Unchanged:
+        if status.usage == usage:
+            return UNCHANGED
+        status.usage = usage
+        return True
+
+    with contextlib.suppress(ProjectGone):
+        _update(namespace, project, put)
 
 
 def release_slot(namespace: str, project: str, run: str) -> None:

@@ -39,6 +39,7 @@ from prazium_operator.executor.base import Executor
 from prazium_operator.reconcilers.project import spec as project_spec
 from prazium_operator.reconcilers.project import state as project_state
 from prazium_operator.reconcilers.run.core import EarlierRun, TaskView, summary_of
+from prazium_operator.reconcilers.run.usage import run_total
 from prazium_operator.reconcilers.run.wakeup import Key, Wakeups
 from prazium_operator.settings import Settings
 from prazium_operator.status import run as run_status
@@ -293,9 +294,17 @@ async def _save_task(ctx: RunContext, task: TaskState, *names: str) -> None:
 
 
 async def update_summary(ctx: RunContext) -> None:
+    """status.tasksSummary and status.usage, recomputed from the Tasks (so never counted
+    twice), written when either changed."""
+    fields: dict[str, Any] = {}
     summary = summary_of(t.phase for t in ctx.tasks.values())
     if summary != ctx.status.tasks_summary:
-        await set_status(ctx, tasks_summary=summary)
+        fields["tasks_summary"] = summary
+    usage = run_total([t.status.usage for t in ctx.tasks.values()])
+    if usage is not None and usage != ctx.status.usage:
+        fields["usage"] = usage
+    if fields:
+        await set_status(ctx, **fields)
 
 
 async def event(

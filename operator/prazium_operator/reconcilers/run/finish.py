@@ -12,11 +12,11 @@ from __future__ import annotations
 import asyncio
 
 from prazium_kit import kube, paths, resources, timefmt
-from prazium_kit.models import ProjectSpec, RunPhase, spec_of
+from prazium_kit.models import ProjectSpec, RunPhase, Usage, spec_of
 from prazium_kit.timefmt import utc_now
 from prazium_operator import gitrepo, metrics, recorder, retention
 from prazium_operator.reconcilers.project import state as project_state
-from prazium_operator.reconcilers.run import deliver, prestart
+from prazium_operator.reconcilers.run import deliver, prestart, usage
 from prazium_operator.reconcilers.run.context import (
     RunContext,
     apiserver,
@@ -85,6 +85,7 @@ async def after_final(ctx: RunContext) -> None:
     final = await apiserver(ctx, resources.get, ctx.ns, kube.RUNS, ctx.name)
     if final is not None:
         await asyncio.to_thread(retention.archive_now, ctx.settings, final)
+    await _record_project_usage(ctx)
     await event(
         ctx,
         run_status.PHASES[phase].journal_type,
@@ -97,6 +98,15 @@ async def after_final(ctx: RunContext) -> None:
         },
         key=recorder.dedup_key(ctx.ns, ctx.name, None, "RUN_FINAL"),
     )
+
+
+async def _record_project_usage(ctx: RunContext) -> None:
+    """The Project's usage: its finished runs' (each archived as it ends), summed again."""
+    stored = await asyncio.to_thread(retention.archived_usage, ctx.settings, ctx.ns, ctx.project)
+    runs = [Usage.model_validate(item) for item in stored]
+    if not runs:
+        return
+    await apiserver(ctx, project_state.record_usage, ctx.ns, ctx.project, usage.total(runs))
 
 
 def _remove_worktrees(ctx: RunContext) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import NoReturn
 
-from prazium_operator.reconcilers.run import core, prestart, repair, reuse
+from prazium_operator.reconcilers.run import budget, core, prestart, repair, reuse
 from prazium_operator.reconcilers.run.context import (
     RunContext,
     RunFailed,
@@ -45,6 +45,14 @@ async def execute(ctx: RunContext) -> None:
         for task in in_phase(ctx, "running"):
             await poll(ctx, task)
         round_ = core.execution_round(views(ctx), parallelism)
+        # A budget reached stops what runs (the stop file) and starts nothing more.
+        spent = await budget.enforce(ctx)
+        if spent is not None and round_.verdict is not core.Verdict.SUCCEEDED:
+            if in_phase(ctx, "running"):
+                await update_summary(ctx)
+                await ctx.executor.wait_for_exit(POLL_SECONDS)
+                continue
+            await _fail_on_budget(ctx, spent)
         if round_.verdict is core.Verdict.DRAIN:
             await update_summary(ctx)
             ctx.wakeups.round_done(ctx.key)
@@ -82,7 +90,31 @@ async def _fail(ctx: RunContext, round_: core.Round) -> NoReturn:
         await cancel_task(ctx, ctx.tasks[task_id], f"not started: {round_.failed.id} failed")
     await update_summary(ctx)
     outcome = core.run_outcome(failed_task=round_.failed, repair_rounds=repair.rounds_done(ctx))
-    raise RunFailed(outcome.message, outcome.reason)
+    # A task its attempt's own token limit stopped: the run fails for the same reason.
+    stopped = _stop_reason(ctx.tasks[round_.failed.id])
+    reason = budget.BUDGET_EXCEEDED if stopped == budget.BUDGET_EXCEEDED else outcome.reason
+    raise RunFailed(outcome.message, reason)
+
+
+async def _fail_on_budget(ctx: RunContext, spent: str) -> NoReturn:
+    """The run's budget is reached and nothing runs: cancel what never started, fail the
+    run saying which budget and how much was spent, and which tasks it stopped."""
+    for task in in_phase(ctx, "pending", "queued"):
+        await cancel_task(ctx, task, "not started: the run's budget is spent")
+    await update_summary(ctx)
+    stopped = [
+        f"{task.id} ({task.definition.slug})"
+        for task in ctx.tasks.values()
+        if task.phase == "failed" and _stop_reason(task) == budget.BUDGET_EXCEEDED
+    ]
+    told = f"; stopped: {', '.join(stopped)}" if stopped else ""
+    raise RunFailed(f"{spent}{told}", budget.BUDGET_EXCEEDED)
+
+
+def _stop_reason(task: TaskState) -> str | None:
+    """Why the coding-agent loop stopped the task's last attempt (its usage records it)."""
+    usage = task.status.usage
+    return usage.attempts[-1].reason if usage and usage.attempts else None
 
 
 async def _start_ready(ctx: RunContext, round_: core.Round) -> bool:

@@ -12,15 +12,16 @@ import random
 from pathlib import Path
 from typing import Any
 
-from prazium_kit import ids, paths, timefmt
-from prazium_kit.models import ExecutorRef, TaskResult
+from prazium_kit import ids, journal, paths, timefmt
+from prazium_kit.models import AttemptUsage, ExecutorRef, TaskResult, TaskUsage
 from prazium_kit.timefmt import utc_now
 from prazium_kit.types import Obj
 from prazium_operator import gitrepo, metrics, recorder
 from prazium_operator.agents.loop import limits as loop_limits
 from prazium_operator.agents.registry import agent_options
 from prazium_operator.executor.base import WorkerState
-from prazium_operator.reconcilers.run import core
+from prazium_operator.reconcilers.run import budget, core
+from prazium_operator.reconcilers.run import usage as run_usage
 from prazium_operator.reconcilers.run.context import (
     RunContext,
     RunFailed,
@@ -78,6 +79,11 @@ async def _request(ctx: RunContext, task: TaskState, attempt: int, base: str) ->
         # The coding-agent loop's bounds (PRAZIUM_AGENT_*, this operator's) and the tests
         # of a task that names none of its own (agents/loop).
         agent_limits=loop_limits.from_settings().as_request(),
+        # What the run may still spend (its budget less every task's usage so far) and
+        # the file that stops the attempt once the run's spend reaches the budget
+        # elsewhere (budget.py).
+        budget=budget.attempt_budget(ctx),
+        stop_file=str(budget.stop_path(ctx)),
         verify_command=list(ctx.status.plan.verify_command) if ctx.status.plan else None,
         egress=_egress(ctx),
     )
@@ -164,8 +170,16 @@ async def poll(ctx: RunContext, task: TaskState) -> None:
     status = await ctx.executor.state(ref, request)
     if status.state is WorkerState.RUNNING:
         # The worker's live events (TASK_STARTED first): its file is its only channel.
-        await ingest_worker_events(ctx, request)
-        await _note_progress(ctx, task, ref, status.learnt, status.message or f"attempt {attempt}")
+        usage_events = await ingest_worker_events(ctx, request)
+        live = run_usage.from_events(attempt, usage_events, ctx.settings.prices)
+        await _note_progress(
+            ctx,
+            task,
+            ref,
+            status.learnt,
+            status.message or f"attempt {attempt}",
+            _usage_with(task, live),
+        )
         return
     result = (
         read_worker_result(Path(request.result_path))
@@ -178,11 +192,24 @@ async def poll(ctx: RunContext, task: TaskState) -> None:
         # Before the task's own outcome event: the worker's events (TASK_STARTED, files)
         # from its event file and its result file. Keyed: those written are skipped.
         await ingest_worker_events(ctx, request, final=True)
+    learnt = ref.model_copy(update=status.learnt.model_dump(exclude_none=True))
+    if learnt != ref:  # the Pod of a worker that finished before it was first seen
+        await set_task(ctx, task, executor=learnt)
     # The result is on the shared volume now (or there is none): the worker's Job,
     # if any, has nothing more to tell. A retry is a new Job (attempt + 1).
     await ctx.executor.release(ref, request)
+    # The attempt's usage: from its result (the loop's own sum), else what its events
+    # reported before it was lost (they are in the journal too).
+    ended = (
+        run_usage.from_result(attempt, result, ctx.settings.prices)
+        if result is not None
+        else run_usage.from_events(attempt, await _usage_events(request), ctx.settings.prices)
+    )
+    if ended is not None and result is not None:
+        metrics.count_tokens(ended, request.coder, [agent(ctx).model, *ctx.settings.prices])
+    usage = _usage_with(task, ended)
     if status.state is WorkerState.FAILED:
-        await _fail_task(ctx, task, status.message or "the worker failed")
+        await _fail_task(ctx, task, status.message or "the worker failed", usage=usage)
         return
     if result is None:
         why = f" ({status.message})" if status.message else ""
@@ -197,28 +224,75 @@ async def poll(ctx: RunContext, task: TaskState) -> None:
                 extra=request.log_fields(),
             )
             await k8s_event(task.body, "Retrying", f"attempt {attempt} lost{why}", warning=True)
+            if usage is not None:
+                await set_task(ctx, task, usage=usage)
             await sleep(ctx, delay)
             check(ctx)
             await start_task(ctx, task, attempt + 1)
         else:
-            await _fail_task(ctx, task, f"the worker exited without a result {attempt} times{why}")
+            await _fail_task(
+                ctx, task, f"the worker exited without a result {attempt} times{why}", usage=usage
+            )
         return
     if result.status == "succeeded" and result.commit_sha:
-        await _complete_task(ctx, task, result)
+        await _complete_task(ctx, task, result, usage)
     else:
-        await _fail_task(ctx, task, result.error or "the worker failed")
+        # The loop's stop reason (BudgetExceeded, StepLimit, ...) is the failed
+        # condition's reason, more precise than Failed.
+        stop = result.reason if result.reason and result.reason != "Finished" else None
+        await _fail_task(ctx, task, result.error or "the worker failed", stop, usage=usage)
+
+
+def _usage_with(task: TaskState, attempt: AttemptUsage | None) -> TaskUsage | None:
+    """The Task's usage with this attempt's entry (None: unchanged)."""
+    if attempt is None:
+        return task.status.usage
+    return run_usage.with_attempt(task.status.usage, attempt)
+
+
+async def _usage_events(request: WorkerRequest) -> list[Obj]:
+    """The checked AGENT_USAGE events of the attempt's event file."""
+    items = await asyncio.to_thread(
+        recorder.read_event_file, recorder.events_path(Path(request.result_path))
+    )
+    return _checked_usage(items, request)
+
+
+def _checked_usage(items: list[Obj], request: WorkerRequest) -> list[Obj]:
+    usage = [item for item in items if item.get("type") == journal.AGENT_USAGE]
+    return recorder.worker_events(usage, _identity(request)) if usage else []
+
+
+def _identity(request: WorkerRequest) -> recorder.WorkerIdentity:
+    return recorder.WorkerIdentity(
+        namespace=request.namespace,
+        project=request.project,
+        run=request.run,
+        task=request.task_id,
+        attempt=request.attempt,
+        slug=request.task.get("slug"),
+        branch=request.branch,
+    )
 
 
 async def _note_progress(
-    ctx: RunContext, task: TaskState, ref: ExecutorRef, learnt: ExecutorRef, message: str
+    ctx: RunContext,
+    task: TaskState,
+    ref: ExecutorRef,
+    learnt: ExecutorRef,
+    message: str,
+    usage: TaskUsage | None = None,
 ) -> None:
-    """Record what changed about a running worker (its Pod, why it waits), once."""
+    """Record what changed about a running worker (its Pod, why it waits, the usage its
+    requests reported), once."""
     fields: dict[str, object] = {}
     merged = ref.model_copy(update=learnt.model_dump(exclude_none=True))
     if merged != ref:
         fields["executor"] = merged
     if message != task.status.message:
         fields["message"] = message
+    if usage != task.status.usage:
+        fields["usage"] = usage
     if fields:
         await set_task(ctx, task, **fields)
 
@@ -238,9 +312,10 @@ _ingested: dict[str, int] = {}
 
 async def ingest_worker_events(
     ctx: RunContext, request: WorkerRequest, final: bool = False
-) -> None:
+) -> list[Obj]:
     """Write the worker's new events to the journal, checked (recorder.worker_events):
-    from its event file while it runs; at the end also those its result file kept."""
+    from its event file while it runs; at the end also those its result file kept.
+    Returns the file's AGENT_USAGE events so far, checked (the attempt's live usage)."""
     result_path = Path(request.result_path)
     file = recorder.events_path(result_path)
     items = await asyncio.to_thread(recorder.read_event_file, file)
@@ -249,16 +324,7 @@ async def ingest_worker_events(
     if final:
         fresh = fresh + recorder.result_events(read_result(result_path))
         _ingested.pop(str(file), None)
-    identity = recorder.WorkerIdentity(
-        namespace=request.namespace,
-        project=request.project,
-        run=request.run,
-        task=request.task_id,
-        attempt=request.attempt,
-        slug=request.task.get("slug"),
-        branch=request.branch,
-    )
-    accepted = recorder.worker_events(fresh, identity)
+    accepted = recorder.worker_events(fresh, _identity(request))
     if accepted:
         await asyncio.to_thread(
             recorder.write,
@@ -268,15 +334,18 @@ async def ingest_worker_events(
         )
     if not final:
         _ingested[str(file)] = len(items)
+    return _checked_usage(items, request)
 
 
-async def _complete_task(ctx: RunContext, task: TaskState, result: WorkerResult) -> None:
+async def _complete_task(
+    ctx: RunContext, task: TaskState, result: WorkerResult, usage: TaskUsage | None
+) -> None:
     """Record a worker's result as the Task's result."""
     commit = str(result.commit_sha)
     outcome = TaskResult(
         filesCreated=result.files_created, filesModified=result.files_modified, commitSha=commit
     )
-    await succeed(ctx, task, outcome, duration_seconds=result.duration_seconds)
+    await succeed(ctx, task, outcome, duration_seconds=result.duration_seconds, usage=usage)
     k8s_event_later(
         task.body,
         PHASES["succeeded"].event_reason,
@@ -366,14 +435,19 @@ def describe_worker(ref: ExecutorRef) -> str:
     return str(ref.kind or "worker")
 
 
-async def _fail_task(ctx: RunContext, task: TaskState, message: str) -> None:
-    await event(
-        ctx,
-        PHASES["failed"].journal_type,
-        {"taskId": ids.task_id(task.id), "status": "failed", "error": message},
-        task=task.id,
-    )
-    await set_task_phase(ctx, task, "failed", message, **_ended(task))
+async def _fail_task(
+    ctx: RunContext,
+    task: TaskState,
+    message: str,
+    reason: str | None = None,
+    *,
+    usage: TaskUsage | None = None,
+) -> None:
+    payload: Obj = {"taskId": ids.task_id(task.id), "status": "failed", "error": message}
+    if reason:
+        payload["reason"] = reason
+    await event(ctx, PHASES["failed"].journal_type, payload, task=task.id)
+    await set_task_phase(ctx, task, "failed", message, reason, usage=usage, **_ended(task))
     k8s_event_later(
         task.body, PHASES["failed"].event_reason, message, warning=PHASES["failed"].warning
     )

@@ -142,3 +142,12 @@ export function clearNotice() {
   clear(region);
   region.hidden = true;
 }
+
+// A run's or a task's model usage (the API's `usage`): tokens, requests and the cost at
+// the operator's price table, "cost unknown" when a model in it has no price there.
+export function usageText(usage) {
+  const count = (value) => Number(value || 0).toLocaleString("en");
+  const tokens = Number(usage.inputTokens || 0) + Number(usage.outputTokens || 0);
+  const cost = typeof usage.cost === "number" ? `cost ${usage.cost.toFixed(4)}` : "cost unknown";
+  return `${count(tokens)} tokens (${count(usage.inputTokens)} in, ${count(usage.cachedInputTokens)} cached; ${count(usage.outputTokens)} out) · ${plural(usage.requests || 0, "request")} · ${cost}`;
+}

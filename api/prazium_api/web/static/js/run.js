@@ -8,7 +8,7 @@
 // its end event. The tasks' startedAt/completedAt are whole seconds, too coarse for
 // tasks that take less than one.
 import { ApiError, get, post, query, streamText } from "./api.js";
-import { ago, append, badge, clear, clock, commitHash, duration, h, notify, seconds, when } from "./dom.js";
+import { ago, append, badge, clear, clock, commitHash, duration, h, notify, seconds, usageText, when } from "./dom.js";
 import { definitionToApiId, TaskGraph } from "./graph.js";
 import { LogView } from "./logview.js";
 import { go, showError } from "./nav.js";
@@ -127,6 +127,7 @@ class RunView {
         when(run.startedAt || run.createdAt),
         run.completedAt ? [" · took ", h("span", { id: "run-duration" }, duration(run.startedAt, run.completedAt))] : "",
         version ? [" · ", h("span", { id: "run-spec-version" }, `spec version ${version}`)] : "",
+        run.usage ? [" · ", h("span", { id: "run-usage" }, usageText(run.usage))] : "",
       ),
       run.message ? h("p", { class: "muted" }, run.message) : "",
       h(
@@ -497,6 +498,7 @@ class RunView {
         h("dt", {}, "Attempts"), h("dd", {}, String(task.attempts ?? "—")),
         task.reusedFrom ? [h("dt", {}, "Reused from"), h("dd", { id: "task-reused-from" }, h("code", {}, task.reusedFrom))] : "",
         h("dt", {}, "Duration"), this.durationBox,
+        task.usage ? [h("dt", {}, "Model usage"), h("dd", { id: "task-usage" }, usageText(task.usage), attemptsUsage(task.usage))] : "",
         h("dt", {}, "Started"), h("dd", {}, task.startedAt ? when(task.startedAt) : "—"),
         h("dt", {}, "Commit"), h("dd", {}, commitHash(result.commitSha, "task-commit")),
       ),
@@ -633,4 +635,16 @@ async function waitFor(fetchOnce, done, intervalMs, tries) {
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
   return last;
+}
+
+// Each attempt's model and why its loop stopped, when there was more than one attempt
+// or the loop stopped early (BudgetExceeded, StepLimit, ...).
+function attemptsUsage(usage) {
+  const attempts = usage.attempts || [];
+  if (attempts.length < 2 && !attempts.some((a) => a.reason && a.reason !== "Finished")) return "";
+  return h(
+    "ul",
+    { class: "muted", id: "task-usage-attempts" },
+    attempts.map((a) => h("li", {}, `attempt ${a.attempt}: ${a.model || "?"} · ${usageText(a)}${a.reason ? ` · ${a.reason}` : " · running"}`)),
+  );
 }
