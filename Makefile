@@ -28,7 +28,7 @@ test: ## Start a throw-away stack, run the whole suite, tear it down
 test-unit: ## Only the tests that need no services (and no Go: only .venv is set up)
 	@scripts/venv.sh && .venv/bin/python -m pytest tests/unit appgen/tests $(PYTEST_ARGS)
 
-helm-e2e: ## Helm chart end to end on a throw-away local cluster (install, REST + kubectl builds, preview, upgrade, uninstall)
+helm-e2e: ## Helm chart end to end on a throw-away local cluster (install, REST + kubectl builds, preview, upgrade, uninstall), then the two-node tests
 	@scripts/helm-e2e.sh $(PYTEST_ARGS)
 
 kind-e2e: ## The same end-to-end suite on a kind cluster (needs Docker, kind, kubectl, helm)

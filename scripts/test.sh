@@ -3,8 +3,9 @@
 # in .dev/test, apart from a running `make up`; its own bridge, pod CIDR and
 # cgroup root), the whole pytest suite, then teardown. Extra arguments go to pytest.
 # PRAZIUM_NODE=0: no node (tests that run worker Pods then fail, saying so).
-# PRAZIUM_NODES=2: a second node from the start (the two-node tests otherwise add it
-# themselves for their duration: node.sh add/remove).
+# PRAZIUM_NODES=2: a second node from the start; the two-node tests
+# (tests/integration/test_two_nodes.py, which make helm-e2e runs) need it and skip
+# without it.
 # PRAZIUM_RUNTIME=runc: worker and verification Pods under runc instead of gVisor.
 set -euo pipefail
 export PRAZIUM_DEV_DIR=${PRAZIUM_TEST_DEV_DIR:-$(cd "$(dirname "$0")/.." && pwd)/.dev/test}

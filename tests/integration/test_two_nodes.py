@@ -6,8 +6,9 @@ run again as their next attempt on the first, the run succeeding with a journal 
 neither doubles nor drops a task; a drain of the second node waits for a
 PodDisruptionBudget that forbids it, then moves its tasks the same way.
 
-The second node is added for each test and removed after it (node.sh add/remove), or is
-the stack's own under PRAZIUM_NODES=2.
+They need a stack with two nodes (PRAZIUM_NODES=2), which `make helm-e2e` starts for
+them after the chart's suite (about 9 minutes of tests): `make test` skips them, saying
+so, to stay within its time.
 """
 
 from __future__ import annotations
@@ -35,16 +36,21 @@ from tests.support.build import (
 )
 from tests.support.node import (
     NODE_NAME,
+    TWO_NODES_SKIP,
     PodRecorder,
+    SecondNode,
     job_namespace,
-    node_script,
     operator_env,
     pod,
     second_node,
+    stack_has_two_nodes,
 )
 from tests.support.services import ServiceProcess, Stack, start_operator, wait_for
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(not stack_has_two_nodes(), reason=TWO_NODES_SKIP),
+]
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 RUN_TIMEOUT = 420
 
@@ -74,9 +80,9 @@ def jobs_ns(stack: Stack, data_dir: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def two_nodes(stack: Stack) -> Iterator[str]:
-    with second_node() as name:
-        yield name
+def second(stack: Stack) -> Iterator[SecondNode]:
+    with second_node() as node:
+        yield node
 
 
 def _heartbeat(dsn: str, pid: int) -> bool:
@@ -154,7 +160,7 @@ def _assert_journal_whole(journal: list[dict[str, Any]], task_ids: set[str]) -> 
 
 
 def test_a_runs_tasks_spread_over_both_nodes(
-    stack: Stack, namespace: str, jobs_ns: str, two_nodes: str, pod_operator: ServiceProcess
+    stack: Stack, namespace: str, jobs_ns: str, second: SecondNode, pod_operator: ServiceProcess
 ) -> None:
     with PodRecorder(jobs_ns) as recorder:
         _start_run(stack, namespace, pod_operator, "todo-spread", sleep=6)
@@ -166,24 +172,24 @@ def test_a_runs_tasks_spread_over_both_nodes(
         if p["metadata"]["labels"].get("prazium.io/role") == "worker"
     ]
     nodes = Counter(p["spec"].get("nodeName") for p in workers)
-    assert set(nodes) == {NODE_NAME, two_nodes}, nodes
+    assert set(nodes) == {NODE_NAME, second.name}, nodes
     tasks = tasks_of(namespace, "todo-spread")
     assert {t["status"]["attempts"] for t in tasks} == {1}
 
 
 def test_a_crashed_node_s_tasks_run_again_on_the_other_node(
-    stack: Stack, namespace: str, jobs_ns: str, two_nodes: str, pod_operator: ServiceProcess
+    stack: Stack, namespace: str, jobs_ns: str, second: SecondNode, pod_operator: ServiceProcess
 ) -> None:
     _start_run(stack, namespace, pod_operator, "todo-crash", sleep=45)
     victims = wait_for(
-        lambda: _running_on(namespace, "todo-crash", jobs_ns, two_nodes, stack.database_url),
+        lambda: _running_on(namespace, "todo-crash", jobs_ns, second.name, stack.database_url),
         240,
-        f"a task mid-way on {two_nodes}",
+        f"a task mid-way on {second.name}",
         pod_operator,
         interval=0.3,
     )
     victim_ids = {t["spec"]["definition"]["id"] for t in victims}
-    node_script("crash")
+    second.crash()
     killed = time.monotonic()
 
     def rerun_started() -> bool:
@@ -222,7 +228,7 @@ def test_a_crashed_node_s_tasks_run_again_on_the_other_node(
         if e.reason == "Retrying" and e.involved_object.kind == "Task"
     ]
     assert any(
-        f"on a lost node: node {two_nodes} has not renewed its lease" in m for m in retrying
+        f"on a lost node: node {second.name} has not renewed its lease" in m for m in retrying
     ), retrying
     # A loose bound on a shared machine (the figure printed above is the measurement;
     # the goal is 60 s): Kubernetes' own eviction would take 80 s and more.
@@ -240,7 +246,7 @@ def _kubectl(stack: Stack, *args: str, timeout: float = 180) -> subprocess.Compl
 
 
 def test_a_drain_respects_the_disruption_budget_and_moves_the_tasks(
-    stack: Stack, namespace: str, jobs_ns: str, two_nodes: str, pod_operator: ServiceProcess
+    stack: Stack, namespace: str, jobs_ns: str, second: SecondNode, pod_operator: ServiceProcess
 ) -> None:
     # Job Pods have no scale subresource: a budget for them takes an absolute
     # minAvailable. 100: no worker Pod may be evicted while it stands.
@@ -257,14 +263,14 @@ def test_a_drain_respects_the_disruption_budget_and_moves_the_tasks(
     )
     _start_run(stack, namespace, pod_operator, "todo-drain", sleep=45)
     victims = wait_for(
-        lambda: _running_on(namespace, "todo-drain", jobs_ns, two_nodes, stack.database_url),
+        lambda: _running_on(namespace, "todo-drain", jobs_ns, second.name, stack.database_url),
         240,
-        f"a task mid-way on {two_nodes}",
+        f"a task mid-way on {second.name}",
         pod_operator,
         interval=0.3,
     )
     victim_ids = {t["spec"]["definition"]["id"] for t in victims}
-    drain = ["drain", two_nodes, "--ignore-daemonsets", "--delete-emptydir-data"]
+    drain = ["drain", second.name, "--ignore-daemonsets", "--delete-emptydir-data"]
     refused = _kubectl(stack, *drain, "--timeout=12s")
     assert refused.returncode != 0, refused.stdout
     assert "disruption budget" in refused.stderr, refused.stderr

@@ -1,6 +1,6 @@
 """The test stack's node (scripts/test.sh starts containerd, kubelet and kube-proxy):
 job namespaces whose worker Jobs really run, and reads of their Pods; the second node
-(node.sh add, or the stack's own under PRAZIUM_NODES=2) for the two-node tests.
+of a stack started with PRAZIUM_NODES=2 for the two-node tests.
 
 Tests that need the node fail (never skip) without it, saying how to run them.
 """
@@ -152,21 +152,49 @@ def node_ready(name: str) -> bool:
     return any(c.type == "Ready" and c.status == "True" for c in conditions)
 
 
+TWO_NODES_SKIP = (
+    "runs in make helm-e2e (needs two nodes), not in make test; by itself: "
+    "PRAZIUM_NODES=2 scripts/test.sh tests/integration/test_two_nodes.py"
+)
+
+
+def stack_has_two_nodes() -> bool:
+    """Whether the test stack was started with a second node (PRAZIUM_NODES=2)."""
+    return os.environ.get("PRAZIUM_TEST_NODES") == "2"
+
+
+@dataclass
+class SecondNode:
+    """The stack's second node, for one test; crash() kills it as a crashed machine dies."""
+
+    name: str = SECOND_NODE
+    crashed: bool = False
+
+    def crash(self) -> None:
+        node_script("crash")
+        self.crashed = True
+
+
 @contextmanager
-def second_node() -> Iterator[str]:
-    """The second node, Ready, for the duration: the stack's own (PRAZIUM_NODES=2), or
-    added now and removed afterwards. Whatever a test did to it (crashed it, drained
-    it), the stack is left as it was: a stack with two nodes gets a fresh second one."""
+def second_node() -> Iterator[SecondNode]:
+    """The stack's second node (PRAZIUM_NODES=2), Ready, for the duration. Whatever a
+    test did to it, the next test finds it as it was: a crashed one is removed and added
+    afresh (its Node object with it, so its Pods are collected), a drained one
+    uncordoned."""
     node()
-    stack_has_two = os.environ.get("PRAZIUM_TEST_NODES") == "2"
-    if not (stack_has_two and node_ready(SECOND_NODE)):
+    if not stack_has_two_nodes():
+        pytest.fail(f"this test needs the stack's second node: {TWO_NODES_SKIP}")
+    if not node_ready(SECOND_NODE):
         node_script("add")
+    second = SecondNode()
     try:
-        yield SECOND_NODE
+        yield second
     finally:
-        node_script("remove")
-        if stack_has_two:
+        if second.crashed or not node_ready(SECOND_NODE):
+            node_script("remove")
             node_script("add")
+        else:
+            client.CoreV1Api().patch_node(SECOND_NODE, {"spec": {"unschedulable": False}})
 
 
 @dataclass
