@@ -63,12 +63,16 @@ _TEMPLATE_FROM_WORKTREE = (
 )
 
 
+# The plan's first task, which the others wait for: it does not sleep.
+FIRST_TASK = "task-001"
+
+
 def _coder(first_attempt_sleep: int) -> str:
-    """The template coder through the `command` coder; every task but the first (which
-    the others wait for) sleeps first on its first attempt, so tasks overlap and are
-    reliably mid-task when their node goes."""
+    """The template coder through the `command` coder; every task but the first sleeps
+    first on its first attempt, so tasks overlap and are reliably mid-task when their
+    node goes."""
     return (
-        f'if [ "$PRAZIUM_TASK_ATTEMPT" = 1 ] && [ "$PRAZIUM_TASK_ID" != task-001 ]; then '
+        f'if [ "$PRAZIUM_TASK_ATTEMPT" = 1 ] && [ "$PRAZIUM_TASK_ID" != {FIRST_TASK} ]; then '
         f"sleep {first_attempt_sleep}; fi; exec python -c {shlex.quote(_TEMPLATE_FROM_WORKTREE)}"
     )
 
@@ -125,7 +129,9 @@ def _start_run(
 def _running_on(
     namespace: str, run: str, jobs_ns: str, node_name: str, dsn: str
 ) -> list[dict[str, Any]]:
-    """Tasks whose attempt 1 runs, mid-task (TASK_STARTED journalled), in a Pod on node_name."""
+    """Tasks whose attempt 1 runs, mid-task (TASK_STARTED journalled, now in its sleep),
+    in a Pod on node_name. Never the first task: it ends within seconds, and a finished
+    Pod is neither lost with its node nor held by a disruption budget."""
     started = {
         e["task"]
         for e in events(dsn, namespace, run)
@@ -138,8 +144,10 @@ def _running_on(
         name = (status.get("executor") or {}).get("pod")
         if status.get("phase") != "running" or status.get("attempts") != 1 or not name:
             continue
+        if tid == FIRST_TASK or tid not in started:
+            continue
         obj = pod(jobs_ns, name)
-        if obj and obj["spec"].get("nodeName") == node_name and tid in started:
+        if obj and obj["spec"].get("nodeName") == node_name:
             found.append(task)
     return found
 
