@@ -265,7 +265,7 @@ fi
 # The second phase: the two-node tests (tests/integration/test_two_nodes.py: tasks
 # spread over both nodes, a node crashed mid-task, a drain held by a
 # PodDisruptionBudget) on make test's kind of stack started with a second node. They
-# take about 9 minutes, too long for make test, which skips them. The chart's cluster
+# take 6 minutes and more, too long for make test, which skips them. The chart's cluster
 # goes first: one stack's node at a time owns this machine's kube-proxy rules.
 # PRAZIUM_E2E_TWO_NODES=0 leaves this phase out.
 trap - EXIT

@@ -7,8 +7,9 @@ neither doubles nor drops a task; a drain of the second node waits for a
 PodDisruptionBudget that forbids it, then moves its tasks the same way.
 
 They need a stack with two nodes (PRAZIUM_NODES=2), which `make helm-e2e` starts for
-them after the chart's suite (about 9 minutes of tests): `make test` skips them, saying
-so, to stay within its time.
+them after the chart's suite (6 minutes of tests, 8 with the stack's start and
+teardown, on a quiet machine): `make test` skips them, saying so, to stay within its
+time.
 """
 
 from __future__ import annotations
