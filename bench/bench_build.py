@@ -329,6 +329,15 @@ def _ready_to_first_line(
     return every, dependents
 
 
+def _run_tasks(namespace: str, run: str) -> tuple[list[dict[str, Any]], set[str]]:
+    """The namespace's Task objects, and the plan ids of the run's tasks with dependencies."""
+    tasks = client.CustomObjectsApi().list_namespaced_custom_object(
+        "prazium.io", "v1alpha1", namespace, "tasks"
+    )["items"]
+    mine = [t["spec"] for t in tasks if t["spec"]["runRef"]["name"] == run]
+    return tasks, {t["definition"]["id"] for t in mine if t["definition"].get("dependencies")}
+
+
 def executor_build(
     stack: Stack, executor: str, parallelism: int = 3, prestart: str = "true"
 ) -> dict[str, Any]:
@@ -369,13 +378,7 @@ def executor_build(
             measured["end_to_end_p50"] = _pct(ends, 0.5)
             measured["end_to_end_p90"] = _pct(ends, 0.9)
             results = run_results(data_dir, namespace, run)
-            tasks = client.CustomObjectsApi().list_namespaced_custom_object(
-                "prazium.io", "v1alpha1", namespace, "tasks"
-            )["items"]
-            mine = [t["spec"] for t in tasks if t["spec"]["runRef"]["name"] == run]
-            dependent_ids = {
-                t["definition"]["id"] for t in mine if t["definition"].get("dependencies")
-            }
+            tasks, dependent_ids = _run_tasks(namespace, run)
             every, dependents = _ready_to_first_line(journal, results, dependent_ids)
             measured["ready_first_p50"] = _pct(every, 0.5)
             measured["ready_first_dependents_p50"] = _pct(dependents, 0.5)
@@ -424,10 +427,18 @@ def runtime_builds(stack: Stack, runtime_class: str, builds: int) -> dict[str, f
             walls: list[float] = []
             latencies: list[float] = []
             ends: list[float] = []
+            ready_first: list[float] = []
+            ready_first_dependents: list[float] = []
             for index in range(builds):
                 name = f"rt-{index}"
                 walls.append(build_once(stack, namespace, name, 3, operator)["wall"])
                 journal = events(stack.database_url, namespace, f"{name}-run")
+                _, dependent_ids = _run_tasks(namespace, f"{name}-run")
+                every, dependents = _ready_to_first_line(
+                    journal, run_results(data_dir, namespace, f"{name}-run"), dependent_ids
+                )
+                ready_first += every
+                ready_first_dependents += dependents
                 first: dict[tuple[str, str | None], dt.datetime] = {}
                 for event in journal:
                     first.setdefault((event["type"], event["task"]), event["at"])
@@ -441,6 +452,8 @@ def runtime_builds(stack: Stack, runtime_class: str, builds: int) -> dict[str, f
                 "wall": statistics.median(walls),
                 "start_latency_p50": _pct(latencies, 0.5),
                 "start_latency_p90": _pct(latencies, 0.9),
+                "ready_first_p50": _pct(ready_first, 0.5),
+                "ready_first_dependents_p50": _pct(ready_first_dependents, 0.5),
                 "end_to_end_p50": _pct(ends, 0.5),
                 "end_to_end_p90": _pct(ends, 0.9),
             }
@@ -454,7 +467,7 @@ def runtime_report(results: dict[str, dict[str, float]]) -> str:
     if "runc" in results and "gvisor" in results:
         runc, gvisor = results["runc"], results["gvisor"]
         lines.append("")
-        for key in EXECUTOR_ROWS[1:]:
+        for key in (k for k in EXECUTOR_ROWS[1:] if k in runc and k in gvisor):
             ratio = gvisor[key] / runc[key] if runc[key] else float("nan")
             lines.append(f"gvisor / runc {key:<22}{ratio:>8.2f}x")
     return "\n".join(lines)

@@ -27,11 +27,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from prazium_appgen import Entity, Field, TemplateCoder, TemplatePlanner, parse_data_md
 from prazium_kit.plan import topological_order
-from tests.support import browser
+from tests.support import appui, browser
 from tests.support.services import ROOT, ServiceProcess, free_port, wait_for
 
 CORPUS = ROOT / "appgen" / "tests" / "corpus.yaml"
@@ -106,41 +106,6 @@ def referring_to(entities: list[Entity], parent: Entity) -> tuple[Entity, Field]
     raise AssertionError(f"nothing refers to {parent.name}")
 
 
-def label(field: Field) -> str:
-    """The form's label for a field, as the app's ui.field_label writes it."""
-    words = field.name.split("_")
-    if field.references:
-        words = words[:-1]
-    text = " ".join(words)
-    return text[:1].upper() + text[1:]
-
-
-def fill(page: Page, entity: Entity, values: dict[str, str], skip: tuple[str, ...] = ()) -> None:
-    """Fill every field of the open form: ``values`` by field name, the others with a
-    value of their type (references are picked by the caller)."""
-    for field in entity.fields:
-        if field.name in skip or field.references:
-            continue
-        control = page.locator(f"#field-{field.name}")
-        value = values.get(field.name)
-        if field.choices:
-            control.select_option(value or field.choices[0])
-        elif field.type == "boolean":
-            control.check()
-        elif field.format == "date":
-            control.fill(value or "2024-05-17")
-        elif field.format == "datetime":
-            control.fill(value or "2024-05-17T09:30")
-        elif field.format == "time":
-            control.fill(value or "09:30")
-        elif field.format == "email":
-            control.fill(value or "someone@example.com")
-        elif field.type in ("integer", "number"):
-            control.fill(value or "12")
-        else:
-            control.fill(value or f"Some {field.name.replace('_', ' ')}")
-
-
 @pytest.mark.timeout(300)
 def test_a_person_manages_records_in_the_generated_apps_web_interface(
     app: tuple[str, list[Entity]],
@@ -151,23 +116,12 @@ def test_a_person_manages_records_in_the_generated_apps_web_interface(
     child_title = "Rex"
     with browser.chromium() as chromium, browser.context(chromium, base) as (ctx, offline):
         page = ctx.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        # A refused request (400, 409) is logged by the browser itself; anything else is not
-        # expected on the console.
-        page.on(
-            "console",
-            lambda m: (
-                errors.append(m.text)
-                if m.type == "error" and not m.text.startswith("Failed to load resource")
-                else None
-            ),
-        )
+        errors = appui.script_errors(page)
         page.on("dialog", lambda dialog: dialog.accept())
 
         # The home page names the app and links every record type.
         page.goto("/")
-        nav = page.get_by_role("navigation", name="Record types")
+        nav = appui.record_types(page)
         for entity in entities:
             expect(nav.get_by_role("link", name=entity.plural_label, exact=False)).to_be_visible()
         expect(page.get_by_role("heading", level=1)).to_have_text(CASE)
@@ -175,20 +129,16 @@ def test_a_person_manages_records_in_the_generated_apps_web_interface(
         browser.screenshot(page, "generated-app-home")
 
         # A parent record.
-        nav.get_by_role("link", name=re.compile(parent.plural_label, re.I)).click()
+        appui.open_list(page, parent)
         expect(page.get_by_text(f"No {parent.plural_label} yet.")).to_be_visible()
-        page.get_by_role("link", name=f"New {parent.label}").click()
-        fill(page, parent, {"name": parent_title})
-        page.get_by_role("button", name=f"Create {parent.label}").click()
-        expect(page.locator("#notice")).to_contain_text(f"“{parent_title}” created")
-        expect(page.get_by_role("link", name=parent_title, exact=True)).to_be_visible()
+        appui.create_record(page, parent, parent_title)
 
         # A child record: the app's own validation error shows beside the field it names.
-        nav.get_by_role("link", name=re.compile(child.plural_label, re.I)).click()
+        appui.open_list(page, child)
         page.get_by_role("link", name=f"New {child.label}").click()
-        picker = page.get_by_label(label(reference))
+        picker = page.get_by_label(appui.label(reference))
         expect(picker.locator("option", has_text=parent_title)).to_have_count(1)
-        fill(page, child, {}, skip=("name",))
+        appui.fill(page, child, {}, skip=("name",))
         page.get_by_role("button", name=f"Create {child.label}").click()
         name_error = page.locator("#field-name-error")
         expect(name_error).to_have_text("required")
@@ -218,7 +168,7 @@ def test_a_person_manages_records_in_the_generated_apps_web_interface(
         # (whole cents) shows beside the amount.
         visit, visit_ref = referring_to(entities, child)
         amount = next(f for f in visit.fields if f.format == "money")
-        nav.get_by_role("link", name=re.compile(visit.plural_label, re.I)).click()
+        appui.open_list(page, visit)
         page.get_by_role("link", name=f"New {visit.label}").click()
         kinds = {
             "date": "date",
@@ -234,8 +184,8 @@ def test_a_person_manages_records_in_the_generated_apps_web_interface(
             elif field.format in kinds:
                 expect(control).to_have_attribute("type", kinds[field.format])
         expect(page.locator(f"#field-{amount.name}")).to_have_attribute("step", "0.01")
-        fill(page, visit, {amount.name: "12.345"})
-        page.get_by_label(label(visit_ref)).select_option(label=f"{child_title} the Second")
+        appui.fill(page, visit, {amount.name: "12.345"})
+        page.get_by_label(appui.label(visit_ref)).select_option(label=f"{child_title} the Second")
         page.get_by_role("button", name=f"Create {visit.label}").click()
         expect(page.locator(f"#field-{amount.name}-error")).to_have_text(
             "must be an amount with at most 2 decimal places"
@@ -250,18 +200,18 @@ def test_a_person_manages_records_in_the_generated_apps_web_interface(
         expect(page.locator("#notice")).to_contain_text("deleted")
 
         # The parent cannot go while the child refers to it (restrict), the child can.
-        nav.get_by_role("link", name=re.compile(parent.plural_label, re.I)).click()
+        appui.open_list(page, parent)
         page.get_by_role("button", name=f"Delete {parent_title}").click()
         expect(page.get_by_role("alert")).to_contain_text("delete them first")
         expect(page.get_by_role("link", name=parent_title, exact=True)).to_be_visible()
-        nav.get_by_role("link", name=re.compile(child.plural_label, re.I)).click()
+        appui.open_list(page, child)
         page.get_by_role("button", name=f"Delete {child_title} the Second").click()
         expect(page.locator("#notice")).to_contain_text("deleted")
         expect(page.get_by_text(f"No {child.plural_label} yet.")).to_be_visible()
 
         # On a phone: the list and the form stay within the screen.
         page.set_viewport_size(browser.PHONE)
-        nav.get_by_role("link", name=re.compile(parent.plural_label, re.I)).click()
+        appui.open_list(page, parent)
         expect(page.get_by_role("link", name=parent_title, exact=True)).to_be_visible()
         assert browser.no_horizontal_overflow(page)
         browser.screenshot(page, "generated-app-phone-list")

@@ -1,7 +1,9 @@
 """Previews as real Pods on the test stack's node: the generated app (rendered by the
-template agent) turns live behind a NodePort, keeps a record it was given across the
-deletion of its Pod (its SQLite file on the preview's own volume), and leaves nothing
-behind when stopped - or when it expires."""
+template agent) turns live behind a NodePort; a person opens the preview's URL, as the
+API gives it, in a browser (Debian's Chromium, headless) and adds a record through the
+app's form; the record outlives the deletion of its Pod (its SQLite file on the
+preview's own volume), still listed on the page after a reload; and the preview leaves
+nothing behind when stopped - or when it expires."""
 
 from __future__ import annotations
 
@@ -14,11 +16,12 @@ import httpx
 import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
+from playwright.sync_api import expect
 
 from prazium_appgen import TemplatePlanner
 from prazium_appgen.app import app_model, render_app
-from prazium_appgen.entities import Entity, Field
-from tests.support import apistate
+from prazium_appgen.entities import Entity
+from tests.support import apistate, appui, browser
 from tests.support.node import node
 from tests.support.services import ServiceProcess, Stack, start_api, wait_for
 
@@ -26,21 +29,8 @@ pytestmark = pytest.mark.integration
 
 DESCRIPTION = "A small bakery: products with prices, customers and their orders."
 PROJECT = "/projects/proj_bakery"
-SAMPLES: dict[str, Any] = {"string": "text", "integer": 2, "number": 1.5, "boolean": True}
-FORMATS = {"date": "2024-05-17", "datetime": "2024-05-17T09:30:00", "time": "09:30"}
-
-
-def _sample(field: Field) -> Any:
-    if field.choices:
-        return field.choices[0]
-    if field.format == "email":
-        return "someone@example.com"
-    if field.format in FORMATS:
-        return FORMATS[field.format]
-    value = SAMPLES[field.type]
-    if field.minimum is not None and value < field.minimum:
-        value = field.minimum
-    return value
+RECORD_TITLE = "Sourdough loaf"
+expect.set_options(timeout=20_000)  # a page of a Pod on a loaded machine
 
 
 @pytest.fixture
@@ -140,33 +130,46 @@ def test_a_preview_keeps_its_data_across_a_pod_restart_and_stops_clean(
     health = wait_for(lambda: _answers(f"{url}/health"), 60, "the app's /health")
     assert health.status_code == 200, health.text
 
-    # A record, written to the app's SQLite file on the preview's volume.
-    record = {field.name: _sample(field) for field in bakery.fields}
-    made = httpx.post(f"{url}{bakery.collection_path}", json=record, timeout=10)
-    assert made.status_code == 201, made.text
-    record_id = made.json()["id"]
-    host_dir = data_dir / "previews" / namespace / name
-    assert (host_dir / "app.sqlite3").is_file()
+    with browser.chromium() as chromium, browser.context(chromium, url) as (ctx, offline):
+        # The preview's address opens to the app's page; a record made through its form
+        # is written to the app's SQLite file on the preview's volume.
+        page = ctx.new_page()
+        errors = appui.script_errors(page)
+        page.goto("/")
+        expect(page.get_by_role("heading", level=1)).to_have_text("Bakery")
+        appui.open_list(page, bakery)
+        appui.create_record(page, bakery, RECORD_TITLE)
+        listed = httpx.get(f"{url}{bakery.collection_path}", timeout=10)
+        (made,) = listed.json()["items"]
+        assert made["name"] == RECORD_TITLE
+        host_dir = data_dir / "previews" / namespace / name
+        assert (host_dir / "app.sqlite3").is_file()
 
-    # Deploying the run again is the same preview (no second, empty app).
-    again = _deploy(http, "run_bakery-r1")
-    assert again == {"deploymentId": dep_id, "status": "live", "provider": "kubernetes"}
+        # Deploying the run again is the same preview (no second, empty app).
+        again = _deploy(http, "run_bakery-r1")
+        assert again == {"deploymentId": dep_id, "status": "live", "provider": "kubernetes"}
 
-    # The Pod goes (a node drain, a crash): its successor finds the record.
-    core = client.CoreV1Api()
-    selector = f"app.kubernetes.io/instance={name}"
-    (first_pod,) = core.list_namespaced_pod(namespace, label_selector=selector).items
-    core.delete_namespaced_pod(first_pod.metadata.name, namespace, grace_period_seconds=0)
+        # The Pod goes (a node drain, a crash): its successor finds the record.
+        core = client.CoreV1Api()
+        selector = f"app.kubernetes.io/instance={name}"
+        (first_pod,) = core.list_namespaced_pod(namespace, label_selector=selector).items
+        core.delete_namespaced_pod(first_pod.metadata.name, namespace, grace_period_seconds=0)
 
-    def new_pod_serves() -> httpx.Response | None:
-        pods = core.list_namespaced_pod(namespace, label_selector=selector).items
-        if [p.metadata.name for p in pods] in ([], [first_pod.metadata.name]):
-            return None
-        answer = _answers(f"{url}{bakery.collection_path}/{record_id}")
-        return answer if answer is not None and answer.status_code == 200 else None
+        def new_pod_serves() -> httpx.Response | None:
+            pods = core.list_namespaced_pod(namespace, label_selector=selector).items
+            if [p.metadata.name for p in pods] in ([], [first_pod.metadata.name]):
+                return None
+            answer = _answers(f"{url}{bakery.collection_path}/{made['id']}")
+            return answer if answer is not None and answer.status_code == 200 else None
 
-    kept = wait_for(new_pod_serves, 240, "the new Pod to serve the record", proc, interval=1)
-    assert kept.json() == made.json()
+        kept = wait_for(new_pod_serves, 240, "the new Pod to serve the record", proc, interval=1)
+        assert kept.json() == made
+        # The person reloads the page: the record is listed by the new Pod.
+        page.reload()
+        expect(page.get_by_role("link", name=RECORD_TITLE, exact=True)).to_be_visible()
+        browser.screenshot(page, "preview-app-after-restart")
+        assert errors == [], errors
+        assert offline.refused == [], offline.refused
 
     # The preview is listed with the run it came from; stopping removes it all.
     # The status is the Deployment's: live again once the controller counts the new Pod
