@@ -13,8 +13,8 @@ setup: ## Install what is missing: PostgreSQL, the Python venv, the control plan
 venv: ## Only the Python environment (.venv: locked deps, the project installed editable)
 	@scripts/venv.sh
 
-up: ## Start control plane, node, PostgreSQL, operator and API (http://127.0.0.1:3001); RUNTIME=runc: workers without gVisor; EXECUTOR=local: no node
-	@EXECUTOR=$(or $(EXECUTOR),kubernetes) PRAZIUM_RUNTIME=$(or $(RUNTIME),gvisor) scripts/stack.sh up
+up: ## Start control plane, node, PostgreSQL, operator and API (http://127.0.0.1:3001); NODES=2: a second node; RUNTIME=runc: workers without gVisor; EXECUTOR=local: no node
+	@EXECUTOR=$(or $(EXECUTOR),kubernetes) PRAZIUM_RUNTIME=$(or $(RUNTIME),gvisor) PRAZIUM_NODES=$(or $(NODES),1) scripts/stack.sh up
 
 lock: ## Rewrite both lock files (hashes included) from pyproject.toml; UPGRADE=NAME moves one package
 	@scripts/lock.sh $(if $(UPGRADE),--upgrade-package $(UPGRADE),)
@@ -28,7 +28,7 @@ test: ## Start a throw-away stack, run the whole suite, tear it down
 test-unit: ## Only the tests that need no services (and no Go: only .venv is set up)
 	@scripts/venv.sh && .venv/bin/python -m pytest tests/unit appgen/tests $(PYTEST_ARGS)
 
-helm-e2e: ## Helm chart end to end on a throw-away local cluster (install, REST + kubectl builds, preview, upgrade, uninstall)
+helm-e2e: ## Helm chart end to end on a throw-away local cluster (install, REST + kubectl builds, preview, upgrade, uninstall), then the two-node tests
 	@scripts/helm-e2e.sh $(PYTEST_ARGS)
 
 kind-e2e: ## The same end-to-end suite on a kind cluster (needs Docker, kind, kubectl, helm)

@@ -2,11 +2,18 @@
 # The local node: containerd 2 with runc and gVisor's runsc (own config, root, state and
 # socket under .dev), kubelet and kube-proxy (iptables mode), kube-router's
 # NetworkPolicy firewall, with bridge + host-local CNI on a pod CIDR of this stack.
+# PRAZIUM_NODES=2: a second node on the same machine beside it (see "The second node").
 # Needs root (it creates a bridge, network namespaces, cgroups, iptables rules).
 #   node.sh start    start them all, import the images, wait until the Node is Ready
+#                    (and the second node with PRAZIUM_NODES=2)
 #   node.sh stop     stop them and remove what they leave (pods' containers, mounts under
 #                    the kubelet's root, network namespaces, the bridge, iptables rules
-#                    and ipsets)
+#                    and ipsets); the second node too, if it runs
+#   node.sh add      start the second node only (the first must run)
+#   node.sh remove   stop the second node, clean up, delete its Node object
+#   node.sh crash    kill the second node as a crashed machine would die: its kubelet,
+#                    containerd, shims and every process of its Pods, at once (SIGKILL),
+#                    nothing cleaned up and nothing told to the apiserver
 #   node.sh status   exit 0 when the Node is Ready
 #   node.sh env      print the settings the stack gives the operator (image, runtime,
 #                    egress proxy)
@@ -19,29 +26,76 @@
 # and verification Pods to nothing, enforced by kube-router. The bridge address is
 # also the Node's InternalIP (a node IP cannot be loopback): the kubelet listens
 # there, and the apiserver reaches it there for logs and exec.
+#
+# The second node (prazium-node-2), on the same machine, is a node of its own where
+# Kubernetes looks: its own containerd (config, root, state, socket under .dev/node2),
+# kubelet (name, root dir, ports, certificates, cgroup root), bridge, pod CIDR
+# (PRAZIUM_POD_CIDR_2; the bridge's connected route is the route to it) and host
+# firewall table. What is machine-wide stays single: kube-proxy writes the machine's
+# KUBE-* chains, which serve Pods on both bridges alike (a second one would fight
+# over the same chains), and kube-router's firewall is one per machine for the same
+# reason. So the second node's InternalIP is the first one's bridge address (its
+# kubelet listens there, on its own port): kube-router enforces NetworkPolicies for
+# the Pods whose hostIP is its node's, which are then the Pods of both nodes. The
+# repo volume is a hostPath both kubelets mount: on one machine it stands in for the
+# ReadWriteMany volume a real cluster's nodes share.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-NODE=$DEV_DIR/node
 PKI=$DEV_DIR/cluster/pki
 BIN=$DEV_DIR/bin/prazium-cluster
-SOCK=$NODE/containerd/containerd.sock
-NODE_NAME=prazium-node
 # One id per stack (make up, make test): names of host-wide things it creates.
 STACK_ID=$(echo "$DEV_DIR" | sha256sum | cut -c1-6)
-BRIDGE=pz$STACK_ID
-CHAIN=PRAZIUM-$STACK_ID
-CGROUP_ROOT=/prazium-$STACK_ID
 : "${PRAZIUM_POD_CIDR:=10.244.0.0/24}"
-POD_CIDR=$PRAZIUM_POD_CIDR
-GATEWAY=${POD_CIDR%.*/*}.1
+: "${PRAZIUM_NODES:=1}"
+case $PRAZIUM_NODES in 1|2) ;; *) die "PRAZIUM_NODES (NODES) must be 1 or 2" ;; esac
+# The first node's bridge address: both nodes' InternalIP, where the egress proxy listens.
+HOST_ADDRESS=${PRAZIUM_POD_CIDR%.*/*}.1
+# The second node's pod CIDR: by default the first one's with the second octet + 2
+# (make up: 10.246.0.0/24; a test stack's 10.245.N.0/24: 10.247.N.0/24).
+second_cidr() {
+  local a b rest
+  IFS=. read -r a b rest <<<"$PRAZIUM_POD_CIDR"
+  echo "$a.$((b + 2)).$rest"
+}
+: "${PRAZIUM_POD_CIDR_2:=$(second_cidr)}"
+
+# use_node 1|2: the settings of one node (the first one's are those of a single node).
+use_node() {
+  NODE_INDEX=$1
+  if [ "$1" = 1 ]; then
+    NODE=$DEV_DIR/node
+    NODE_NAME=prazium-node
+    BRIDGE=pz$STACK_ID
+    CHAIN=PRAZIUM-$STACK_ID
+    CGROUP_ROOT=/prazium-$STACK_ID
+    POD_CIDR=$PRAZIUM_POD_CIDR
+    FIREWALL=prazium-$STACK_ID
+    KUBELET_PORT=$PRAZIUM_KUBELET_PORT
+    KUBELET_HEALTHZ_PORT=$PRAZIUM_KUBELET_HEALTHZ_PORT
+    KUBELET_CERT=kubelet
+  else
+    NODE=$DEV_DIR/node2
+    NODE_NAME=prazium-node-2
+    BRIDGE=pz${STACK_ID}n2
+    CHAIN=PRAZIUM-$STACK_ID-N2
+    CGROUP_ROOT=/prazium-$STACK_ID-n2
+    POD_CIDR=$PRAZIUM_POD_CIDR_2
+    FIREWALL=prazium-$STACK_ID-n2
+    KUBELET_PORT=$PRAZIUM_KUBELET_2_PORT
+    KUBELET_HEALTHZ_PORT=$PRAZIUM_KUBELET_2_HEALTHZ_PORT
+    KUBELET_CERT=kubelet-2
+  fi
+  SOCK=$NODE/containerd/containerd.sock
+  GATEWAY=${POD_CIDR%.*/*}.1
+}
+use_node 1
 # The apiserver's own Service, `kubernetes` (the first address of cluster.sh's
 # --service-cluster-ip-range), and kube-proxy's single owner.
 KUBERNETES_SERVICE_IP=10.0.0.1
 PROXY_LOCK=/run/prazium-kube-proxy.owner
 # kube-router's NetworkPolicy chains and ipsets are machine-wide too: one owner.
 ROUTER_LOCK=/run/prazium-kube-router.owner
-FIREWALL=prazium-$STACK_ID
 # gvisor (the default): worker and verification Pods under runsc; runc: the fallback
 # (both runtimes are registered either way; this picks the operator's RuntimeClass).
 : "${PRAZIUM_RUNTIME:=gvisor}"
@@ -63,7 +117,9 @@ need_root() {
 }
 
 gen_node_pki() {
-  [ -f "$PKI/.node-complete-$GATEWAY" ] && return 0
+  local marker=.node-complete-$GATEWAY
+  [ "$NODE_INDEX" = 1 ] || marker=.node$NODE_INDEX-complete-$HOST_ADDRESS
+  [ -f "$PKI/$marker" ] && return 0
   say "generating the node's certificates"
   (
     cd "$PKI"
@@ -78,10 +134,10 @@ gen_node_pki() {
     }
     # The kubelet: a client (the Node authorizer knows it by this name) and a server
     # the apiserver verifies when it proxies logs/exec.
-    sign kubelet "/O=system:nodes/CN=system:node:$NODE_NAME" clientAuth
-    sign kubelet-serving "/CN=$NODE_NAME" serverAuth "IP:$GATEWAY,IP:127.0.0.1,DNS:$NODE_NAME"
-    sign kube-proxy "/CN=system:kube-proxy" clientAuth
-    touch ".node-complete-$GATEWAY"
+    sign "$KUBELET_CERT" "/O=system:nodes/CN=system:node:$NODE_NAME" clientAuth
+    sign "$KUBELET_CERT-serving" "/CN=$NODE_NAME" serverAuth "IP:$HOST_ADDRESS,IP:127.0.0.1,DNS:$NODE_NAME"
+    [ "$NODE_INDEX" = 1 ] && sign kube-proxy "/CN=system:kube-proxy" clientAuth
+    touch "$marker"
   )
 }
 
@@ -141,6 +197,10 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
     bin_dir = "/usr/lib/cni"
     conf_dir = "$NODE/cni/net.d"
 TOML
+  # NRI listens on one machine-wide socket (/var/run/nri/nri.sock): the first node's.
+  if [ "$NODE_INDEX" != 1 ]; then
+    printf '[plugins."io.containerd.nri.v1.nri"]\n  disable = true\n' >>"$NODE/containerd/config.toml"
+  fi
   # The shim's options: which runsc, its state, and runsc's own flags. systrap: the
   # platform that needs neither KVM nor ptrace rights (kvm fails on these machines).
   mkdir -p "$NODE/runsc"
@@ -161,8 +221,8 @@ TOML
   {"type": "portmap", "capabilities": {"portMappings": true}}
 ]}
 JSON
-  kubeconfig_for "$NODE/kubelet.kubeconfig" kubelet
-  kubeconfig_for "$NODE/kube-proxy.kubeconfig" kube-proxy
+  kubeconfig_for "$NODE/kubelet.kubeconfig" "$KUBELET_CERT"
+  [ "$NODE_INDEX" = 1 ] && kubeconfig_for "$NODE/kube-proxy.kubeconfig" kube-proxy
   cat >"$NODE/kubelet.yaml" <<YAML
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
@@ -172,13 +232,13 @@ cgroupDriver: cgroupfs
 cgroupRoot: $CGROUP_ROOT
 failSwapOn: false
 containerRuntimeEndpoint: unix://$SOCK
-address: $GATEWAY
-port: $PRAZIUM_KUBELET_PORT
+address: $HOST_ADDRESS
+port: $KUBELET_PORT
 readOnlyPort: 0
 healthzBindAddress: 127.0.0.1
-healthzPort: $PRAZIUM_KUBELET_HEALTHZ_PORT
-tlsCertFile: $PKI/kubelet-serving.crt
-tlsPrivateKeyFile: $PKI/kubelet-serving.key
+healthzPort: $KUBELET_HEALTHZ_PORT
+tlsCertFile: $PKI/$KUBELET_CERT-serving.crt
+tlsPrivateKeyFile: $PKI/$KUBELET_CERT-serving.key
 authentication:
   anonymous: {enabled: false}
   webhook: {enabled: true}
@@ -199,6 +259,7 @@ syncFrequency: 10s
 serializeImagePulls: false
 maxPods: 50
 YAML
+  [ "$NODE_INDEX" = 1 ] || return 0  # one kube-proxy per machine: the first node's
   cat >"$NODE/kube-proxy.yaml" <<YAML
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
@@ -254,7 +315,7 @@ table inet $FIREWALL {
   }
   chain from-pods {
     ct state established,related return
-    ip daddr $GATEWAY tcp dport $PRAZIUM_EGRESS_PORT return
+    ip daddr $HOST_ADDRESS tcp dport $PRAZIUM_EGRESS_PORT return
     ct original ip daddr $KUBERNETES_SERVICE_IP tcp dport $PRAZIUM_APISERVER_PORT ct status dnat return
     meta l4proto tcp reject with tcp reset
     reject with icmpx type port-unreachable
@@ -315,17 +376,52 @@ share_data_dir() {
 
 start() {
   need_root
+  use_node 1
   if pid_alive "$NODE/kubelet.pid" && node_ready; then
     say "node already running"
     "$PRAZIUM_ROOT/scripts/build-images.sh" import "$SOCK"  # the code may have changed
+  else
+    use_node 2
+    [ -d "$NODE" ] && stop_all quiet  # a second node left by an earlier stack
+    use_node 1
+    stop_all quiet
+    start_node
+  fi
+  use_node 2
+  if [ "$PRAZIUM_NODES" = 2 ]; then
+    if pid_alive "$NODE/kubelet.pid" && node_ready; then
+      "$PRAZIUM_ROOT/scripts/build-images.sh" import "$SOCK"
+    else
+      stop_all quiet
+      start_node
+    fi
+  elif pid_alive "$NODE/kubelet.pid" || [ -d "$NODE" ]; then
+    stop_all  # PRAZIUM_NODES=1 after a stack with two
+  fi
+  use_node 1
+}
+
+# add: the second node beside a running first one (tests add and remove it).
+add() {
+  need_root
+  use_node 1
+  node_ready || die "the first node is not running: start it first (node.sh start)"
+  use_node 2
+  if pid_alive "$NODE/kubelet.pid" && node_ready; then
+    say "node $NODE_NAME already running"
     return 0
   fi
   stop_all quiet
+  start_node
+}
+
+# start_node: the node of use_node, from nothing (its leftovers already removed).
+start_node() {
   gen_node_pki
   local t0=$SECONDS pause
   pause=$("$PRAZIUM_ROOT/scripts/build-images.sh" pause)
   write_configs "$pause"
-  require_port "$PRAZIUM_KUBELET_HEALTHZ_PORT" "kubelet healthz"
+  require_port "$KUBELET_HEALTHZ_PORT" "kubelet healthz"
   host_rules
   make_cgroup_root
   # The node has no registry and pulls nothing from elsewhere: an image it lacks (a
@@ -339,19 +435,21 @@ start() {
   start_bg kubelet "$NODE/logs/kubelet.log" "$NODE/kubelet.pid" "$BIN" kubelet \
     --config "$NODE/kubelet.yaml" --kubeconfig "$NODE/kubelet.kubeconfig" \
     --root-dir "$NODE/kubelet" --cert-dir "$NODE/kubelet/pki" \
-    --hostname-override "$NODE_NAME" --node-ip "$GATEWAY" --v=1
-  # kube-proxy rewrites the machine's KUBE-* chains: one instance per machine.
-  local owner=""
-  [ -f "$PROXY_LOCK" ] && owner=$(cat "$PROXY_LOCK")
-  if [ -n "$owner" ] && [ "$owner" != "$DEV_DIR" ] && pid_alive "$owner/node/kube-proxy.pid"; then
-    say "kube-proxy of the stack in ${owner} owns this machine's Service rules: this stack runs none (ClusterIP Services unavailable here)"
-  else
-    echo "$DEV_DIR" >"$PROXY_LOCK"
-    start_bg kube-proxy "$NODE/logs/kube-proxy.log" "$NODE/kube-proxy.pid" "$BIN" kube-proxy \
-      --config "$NODE/kube-proxy.yaml" --v=1
+    --hostname-override "$NODE_NAME" --node-ip "$HOST_ADDRESS" --v=1
+  if [ "$NODE_INDEX" = 1 ]; then
+    # kube-proxy rewrites the machine's KUBE-* chains: one instance per machine.
+    local owner=""
+    [ -f "$PROXY_LOCK" ] && owner=$(cat "$PROXY_LOCK")
+    if [ -n "$owner" ] && [ "$owner" != "$DEV_DIR" ] && pid_alive "$owner/node/kube-proxy.pid"; then
+      say "kube-proxy of the stack in ${owner} owns this machine's Service rules: this stack runs none (ClusterIP Services unavailable here)"
+    else
+      echo "$DEV_DIR" >"$PROXY_LOCK"
+      start_bg kube-proxy "$NODE/logs/kube-proxy.log" "$NODE/kube-proxy.pid" "$BIN" kube-proxy \
+        --config "$NODE/kube-proxy.yaml" --v=1
+    fi
   fi
   wait_until "the node" 120 "$NODE/kubelet.pid" "$NODE/logs/kubelet.log" node_ready
-  start_kube_router  # it reads its Node (addresses) at start
+  [ "$NODE_INDEX" = 1 ] && start_kube_router  # it reads its Node (addresses) at start
   # make down cordons it before deleting its Pods; the Node object outlives that.
   kubectl --kubeconfig "$DEV_DIR/kubeconfig" uncordon "$NODE_NAME" >/dev/null
   # Both runtimes on the same containerd: Pods without a RuntimeClass run under runc.
@@ -361,7 +459,7 @@ kind: RuntimeClass
 metadata: {name: gvisor, labels: {app.kubernetes.io/managed-by: prazium}}
 handler: runsc
 YAML
-  say "node $NODE_NAME ready in $((SECONDS - t0)) s (pods on $POD_CIDR, host at $GATEWAY, workers under $PRAZIUM_RUNTIME)"
+  say "node $NODE_NAME ready in $((SECONDS - t0)) s (pods on $POD_CIDR, host at $HOST_ADDRESS, workers under $PRAZIUM_RUNTIME)"
 }
 
 # kube-router as the NetworkPolicy firewall only (no routing, no service proxy: the
@@ -471,14 +569,16 @@ stop_all() {
   if pid_alive "$NODE/kubelet.pid" && node_ready; then
     kubectl --kubeconfig "$DEV_DIR/kubeconfig" cordon "$NODE_NAME" >/dev/null 2>&1 || true
     kubectl --kubeconfig "$DEV_DIR/kubeconfig" delete pods --all -A --grace-period=1 \
-      --wait --timeout=30s >/dev/null 2>&1 || true
+      --field-selector "spec.nodeName=$NODE_NAME" --wait --timeout=30s >/dev/null 2>&1 || true
   fi
-  stop_kube_router
-  stop_pidfile kube-proxy "$NODE/kube-proxy.pid"
-  if [ -f "$PROXY_LOCK" ] && [ "$(cat "$PROXY_LOCK")" = "$DEV_DIR" ]; then
-    # kube-proxy's own cleanup of its chains (iptables; nftables leftovers too).
-    [ -x "$BIN" ] && "$BIN" kube-proxy --cleanup >/dev/null 2>&1 || true
-    rm -f "$PROXY_LOCK"
+  if [ "$NODE_INDEX" = 1 ]; then
+    stop_kube_router
+    stop_pidfile kube-proxy "$NODE/kube-proxy.pid"
+    if [ -f "$PROXY_LOCK" ] && [ "$(cat "$PROXY_LOCK")" = "$DEV_DIR" ]; then
+      # kube-proxy's own cleanup of its chains (iptables; nftables leftovers too).
+      [ -x "$BIN" ] && "$BIN" kube-proxy --cleanup >/dev/null 2>&1 || true
+      rm -f "$PROXY_LOCK"
+    fi
   fi
   stop_pidfile kubelet "$NODE/kubelet.pid"
   remove_containers
@@ -492,6 +592,8 @@ stop_all() {
   for pid in $(pgrep -f -- "--root=$NODE/runsc" 2>/dev/null || true); do
     kill -KILL "$pid" 2>/dev/null || true
   done
+  # What a crash (node.sh crash) left of its Pods' processes.
+  [ "$NODE_INDEX" = 1 ] || kill_cgroup_procs
   unmount_under "$NODE/kubelet"
   unmount_under "$NODE/containerd"
   unmount_under "$NODE/runsc"  # runsc bind-mounts a network namespace (null-netns) there
@@ -503,7 +605,51 @@ stop_all() {
   for sub in /sys/fs/cgroup/*/; do
     [ -d "$sub${CGROUP_ROOT#/}" ] && find "$sub${CGROUP_ROOT#/}" -depth -type d -exec rmdir {} + 2>/dev/null || true
   done
-  [ -n "$quiet" ] || say "node stopped and cleaned"
+  if [ "$NODE_INDEX" != 1 ]; then
+    # The second node is gone for good: its Node object too (its Pods' with it), so
+    # the scheduler and the tests see one node again.
+    kubectl --kubeconfig "$DEV_DIR/kubeconfig" delete node "$NODE_NAME" --ignore-not-found \
+      --request-timeout=10s >/dev/null 2>&1 || true
+    rm -rf --one-file-system "$NODE"
+  fi
+  [ -n "$quiet" ] || say "node $NODE_NAME stopped and cleaned"
+}
+
+# SIGKILL to every process in the node's cgroups (its Pods' containers, gVisor's
+# sandboxes), whatever the hierarchy.
+kill_cgroup_procs() {
+  local sub pid
+  for sub in /sys/fs/cgroup/*/; do
+    [ -d "$sub${CGROUP_ROOT#/}" ] || continue
+    for pid in $(find "$sub${CGROUP_ROOT#/}" -name cgroup.procs -exec cat {} + 2>/dev/null); do
+      kill -KILL "$pid" 2>/dev/null || true
+    done
+  done
+}
+
+# crash: the second node dies as a machine would: everything of it at once, nothing
+# cleaned up, nothing said to the apiserver (its Node stays Ready until the node
+# lifecycle controller misses its heartbeats). node.sh remove cleans up afterwards.
+crash() {
+  need_root
+  use_node 2
+  pid_alive "$NODE/kubelet.pid" || die "node $NODE_NAME is not running"
+  local pid
+  for pid in $(cat "$NODE/kubelet.pid" "$NODE/containerd.pid" 2>/dev/null) \
+    $(pgrep -f "containerd-shim-run(c-v2|sc-v1) .*-address $SOCK" 2>/dev/null || true) \
+    $(pgrep -f -- "--root=$NODE/runsc" 2>/dev/null || true); do
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+  kill_cgroup_procs
+  say "node $NODE_NAME crashed (kubelet, containerd, shims and Pods killed)"
+}
+
+stop() {
+  [ "$(id -u)" = 0 ] || return 0
+  use_node 2
+  if pid_alive "$NODE/kubelet.pid" || [ -d "$NODE" ]; then stop_all; fi
+  use_node 1
+  stop_all
 }
 
 # workload NAMESPACE DATA_DIR: what worker Jobs in NAMESPACE need on this node: the
@@ -555,7 +701,7 @@ spec:
   policyTypes: [Ingress, Egress]
   ingress: []
   egress:
-    - to: [{ipBlock: {cidr: $GATEWAY/32}}]
+    - to: [{ipBlock: {cidr: $HOST_ADDRESS/32}}]
       ports: [{protocol: TCP, port: $PRAZIUM_EGRESS_PORT}]
 ---
 apiVersion: networking.k8s.io/v1
@@ -571,15 +717,26 @@ YAML
 
 case "${1:-}" in
   start) start ;;
+  add) add ;;
+  remove) if [ "$(id -u)" = 0 ]; then use_node 2; stop_all; fi ;;
+  crash) crash ;;
   workload) workload "${2:?namespace}" "${3:?data dir}" ;;
-  stop) if [ "$(id -u)" = 0 ]; then stop_all; fi ;;
-  status) node_ready && echo "node: ready" || { echo "node: not ready"; exit 1; } ;;
+  stop) stop ;;
+  status)
+    node_ready || { echo "node: not ready"; exit 1; }
+    use_node 2
+    if [ "$PRAZIUM_NODES" = 2 ]; then
+      node_ready || { echo "node $NODE_NAME: not ready"; exit 1; }
+    fi
+    echo "node: ready"
+    ;;
   env)
     echo "PRAZIUM_WORKER_IMAGE=$("$PRAZIUM_ROOT/scripts/build-images.sh" prazium-name)"
-    echo "PRAZIUM_NODE_HOST_ADDRESS=$GATEWAY"
+    echo "PRAZIUM_NODE_HOST_ADDRESS=$HOST_ADDRESS"
     echo "PRAZIUM_WORKER_RUNTIME_CLASS=$([ "$PRAZIUM_RUNTIME" = gvisor ] && echo gvisor)"
-    echo "PRAZIUM_EGRESS_PROXY_LISTEN=$GATEWAY:$PRAZIUM_EGRESS_PORT"
-    echo "PRAZIUM_EGRESS_PROXY_URL=http://$GATEWAY:$PRAZIUM_EGRESS_PORT"
+    echo "PRAZIUM_EGRESS_PROXY_LISTEN=$HOST_ADDRESS:$PRAZIUM_EGRESS_PORT"
+    echo "PRAZIUM_EGRESS_PROXY_URL=http://$HOST_ADDRESS:$PRAZIUM_EGRESS_PORT"
+    echo "PRAZIUM_NODES=$PRAZIUM_NODES"
     ;;
-  *) echo "usage: $0 start|stop|status|env|workload NAMESPACE DATA_DIR" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|add|remove|crash|status|env|workload NAMESPACE DATA_DIR" >&2; exit 2 ;;
 esac

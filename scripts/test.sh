@@ -3,6 +3,9 @@
 # in .dev/test, apart from a running `make up`; its own bridge, pod CIDR and
 # cgroup root), the whole pytest suite, then teardown. Extra arguments go to pytest.
 # PRAZIUM_NODE=0: no node (tests that run worker Pods then fail, saying so).
+# PRAZIUM_NODES=2: a second node from the start; the two-node tests
+# (tests/integration/test_two_nodes.py, which make helm-e2e runs) need it and skip
+# without it.
 # PRAZIUM_RUNTIME=runc: worker and verification Pods under runc instead of gVisor.
 set -euo pipefail
 export PRAZIUM_DEV_DIR=${PRAZIUM_TEST_DEV_DIR:-$(cd "$(dirname "$0")/.." && pwd)/.dev/test}
@@ -12,6 +15,7 @@ export PRAZIUM_APISERVER_PORT=$(free_port) PRAZIUM_ETCD_PORT=$(free_port) \
 export PRAZIUM_SCHEDULER_PORT=$(free_port) PRAZIUM_KUBELET_PORT=$(free_port) \
   PRAZIUM_KUBELET_HEALTHZ_PORT=$(free_port) PRAZIUM_PROXY_HEALTHZ_PORT=$(free_port) \
   PRAZIUM_PROXY_METRICS_PORT=$(free_port) PRAZIUM_EGRESS_PORT=$(free_port)
+export PRAZIUM_KUBELET_2_PORT=$(free_port) PRAZIUM_KUBELET_2_HEALTHZ_PORT=$(free_port)
 # A pod CIDR of its own (make up uses 10.244.0.0/24), one per checkout.
 export PRAZIUM_POD_CIDR=${PRAZIUM_TEST_POD_CIDR:-10.245.$(( 0x$(echo "$PRAZIUM_DEV_DIR" | sha256sum | cut -c1-2) )).0/24}
 NODE=${PRAZIUM_NODE:-1}

@@ -62,6 +62,14 @@ class Settings(KitSettings):
     local_unsandboxed_commands: bool = False
     # A lost worker's re-run waits this long, doubled for each further attempt (+ jitter).
     lost_worker_backoff_seconds: float = 2.0
+    # A node that stopped answering (kubernetes executor, executor/nodes.py): its
+    # sandbox Pods tolerate its not-ready/unreachable taints this long before Kubernetes
+    # evicts them (Kubernetes' default: 300 s) ...
+    node_toleration_seconds: int = Field(default=30, ge=0)
+    # ... and the operator itself judges it lost sooner: when its kubelet has not renewed
+    # its Lease for this long (or its Ready condition is not True, or it is gone), the
+    # attempts on it are lost and run again elsewhere. 0: left to Kubernetes alone.
+    node_lost_seconds: float = Field(default=30.0, ge=0)
     # Leader election (prazium_operator/leader.py) on a coordination.k8s.io Lease, so
     # two or more operator processes can run: one leads, the others wait. A standby
     # takes over leader_lease_seconds after the leader stopped renewing. Off: one

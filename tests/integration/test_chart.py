@@ -106,7 +106,8 @@ def test_rendered_chart_is_accepted_by_the_apiserver(
     for doc in docs:
         groups.setdefault(doc["metadata"].get("namespace") or namespace, []).append(doc)
     core = client.CoreV1Api()
-    others = sorted(set(groups) - {namespace})
+    # kube-node-lease (the operator reads the kubelets' Leases there) is the cluster's.
+    others = sorted(set(groups) - {namespace, "kube-node-lease"})
     for other in others:
         core.create_namespace({"metadata": {"name": other}})
     try:
@@ -207,13 +208,21 @@ def test_worker_jobs_run_in_the_release_namespace_with_a_namespaced_role(namespa
     for role in [d for d in docs if d["kind"] == "ClusterRole"]:
         resources = {r for rule in role["rules"] for r in rule["resources"]}
         assert not resources & {"jobs", "pods"}, role["metadata"]["name"]
-    [role] = [d for d in docs if d["kind"] == "Role"]
-    assert role["rules"] == yaml.safe_load(
+    roles = {d["metadata"]["namespace"]: d for d in docs if d["kind"] == "Role"}
+    # Besides the release namespace's: the kubelets' Leases, read to tell a lost node.
+    assert set(roles) == {namespace, "kube-node-lease"}
+    assert roles[namespace]["rules"] == yaml.safe_load(
         (CHART / "files" / "operator-namespace-rules.yaml").read_text()
     )
-    [binding] = [d for d in docs if d["kind"] == "RoleBinding"]
-    assert binding["roleRef"]["name"] == role["metadata"]["name"]
-    assert binding["subjects"][0]["name"].endswith("-operator")
+    assert roles["kube-node-lease"]["rules"] == [
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get", "list"]}
+    ]
+    bindings = {d["metadata"]["namespace"]: d for d in docs if d["kind"] == "RoleBinding"}
+    assert set(bindings) == set(roles)
+    for ns, binding in bindings.items():
+        assert binding["roleRef"]["name"] == roles[ns]["metadata"]["name"]
+        assert binding["subjects"][0]["name"].endswith("-operator")
+        assert binding["subjects"][0]["namespace"] == namespace
 
 
 def _api_env(*args: str) -> dict[str, str]:
@@ -346,7 +355,12 @@ def test_every_namespaced_object_names_the_release_namespace(stack: Stack) -> No
     seen = set()
     for doc in docs:
         if doc["kind"] in namespaced_kinds:
-            assert doc["metadata"].get("namespace") == "prz-elsewhere", doc["metadata"]
+            # But the operator's reading of the kubelets' Leases, a Role where they are.
+            lease_reader = doc["kind"] in ("Role", "RoleBinding") and doc["metadata"][
+                "name"
+            ].endswith("-node-leases")
+            expected = "kube-node-lease" if lease_reader else "prz-elsewhere"
+            assert doc["metadata"].get("namespace") == expected, doc["metadata"]
             seen.add(doc["kind"])
         elif doc["kind"] != "CustomResourceDefinition":
             assert "namespace" not in doc["metadata"], doc["metadata"]
@@ -792,6 +806,7 @@ def test_no_cluster_role_grants_secrets_and_namespaces_render_roles() -> None:
     assert {r for rule in operator_role["rules"] for r in rule["resources"]} == {
         "customresourcedefinitions",
         "namespaces",
+        "nodes",  # read only (get, list): which nodes are lost
     }
     roles = {
         d["metadata"]["namespace"]: d

@@ -1,5 +1,6 @@
 """The test stack's node (scripts/test.sh starts containerd, kubelet and kube-proxy):
-job namespaces whose worker Jobs really run, and reads of their Pods.
+job namespaces whose worker Jobs really run, and reads of their Pods; the second node
+of a stack started with PRAZIUM_NODES=2 for the two-node tests.
 
 Tests that need the node fail (never skip) without it, saying how to run them.
 """
@@ -21,6 +22,8 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 NODE_NAME = "prazium-node"
+SECOND_NODE = "prazium-node-2"
+NODE_NAMES = (NODE_NAME, SECOND_NODE)
 WORKER_UID = 10001
 WORKER_SA = "prazium-worker"
 
@@ -122,7 +125,76 @@ def started_events(namespace: str, pod_name: str) -> list[Any]:
 
 
 def set_unschedulable(value: bool) -> None:
-    client.CoreV1Api().patch_node(NODE_NAME, {"spec": {"unschedulable": value}})
+    """Cordon (or uncordon) every node of the stack."""
+    core = client.CoreV1Api()
+    for item in core.list_node().items:
+        if item.metadata.name in NODE_NAMES:
+            core.patch_node(item.metadata.name, {"spec": {"unschedulable": value}})
+
+
+def node_script(*args: str, timeout: float = 300) -> str:
+    """node.sh with args (add, remove, crash); its output, failing the test if it fails."""
+    proc = subprocess.run(
+        [node().script, *args], capture_output=True, text=True, check=False, timeout=timeout
+    )
+    assert proc.returncode == 0, f"node.sh {' '.join(args)}: {proc.stderr[-3000:]}"
+    return proc.stderr
+
+
+def node_ready(name: str) -> bool:
+    try:
+        obj = client.CoreV1Api().read_node(name)
+    except ApiException as exc:
+        if exc.status == 404:
+            return False
+        raise
+    conditions = (obj.status.conditions if obj.status else None) or []
+    return any(c.type == "Ready" and c.status == "True" for c in conditions)
+
+
+TWO_NODES_SKIP = (
+    "runs in make helm-e2e (needs two nodes), not in make test; by itself: "
+    "PRAZIUM_NODES=2 scripts/test.sh tests/integration/test_two_nodes.py"
+)
+
+
+def stack_has_two_nodes() -> bool:
+    """Whether the test stack was started with a second node (PRAZIUM_NODES=2)."""
+    return os.environ.get("PRAZIUM_TEST_NODES") == "2"
+
+
+@dataclass
+class SecondNode:
+    """The stack's second node, for one test; crash() kills it as a crashed machine dies."""
+
+    name: str = SECOND_NODE
+    crashed: bool = False
+
+    def crash(self) -> None:
+        node_script("crash")
+        self.crashed = True
+
+
+@contextmanager
+def second_node() -> Iterator[SecondNode]:
+    """The stack's second node (PRAZIUM_NODES=2), Ready, for the duration. Whatever a
+    test did to it, the next test finds it as it was: a crashed one is removed and added
+    afresh (its Node object with it, so its Pods are collected), a drained one
+    uncordoned."""
+    node()
+    if not stack_has_two_nodes():
+        pytest.fail(f"this test needs the stack's second node: {TWO_NODES_SKIP}")
+    if not node_ready(SECOND_NODE):
+        node_script("add")
+    second = SecondNode()
+    try:
+        yield second
+    finally:
+        if second.crashed or not node_ready(SECOND_NODE):
+            node_script("remove")
+            node_script("add")
+        else:
+            client.CoreV1Api().patch_node(SECOND_NODE, {"spec": {"unschedulable": False}})
 
 
 @dataclass
@@ -157,7 +229,7 @@ class PodRecorder:
 def assert_restricted(pod_obj: dict[str, Any]) -> None:
     """The Pod runs as the worker uid, read-only root, no capabilities, no token."""
     spec = pod_obj["spec"]
-    assert spec["nodeName"] == NODE_NAME
+    assert spec["nodeName"] in NODE_NAMES
     assert spec["securityContext"]["runAsNonRoot"] is True
     assert spec["securityContext"]["runAsUser"] == WORKER_UID
     assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}

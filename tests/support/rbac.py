@@ -91,6 +91,12 @@ def service_account_kubeconfig(
                 "subjects": subjects,
             },
         )
+    lease_rules = CHART_FILES / f"{component}-node-lease-rules.yaml"
+    if lease_rules.is_file():
+        # The chart's Role in kube-node-lease (the kubelets' Leases).
+        bind_in_namespace(
+            "kube-node-lease", name, namespace, chart_file_rules(f"{component}-node-lease")
+        )
     token_kubeconfig(admin_kubeconfig, namespace, name, out)
     return out, name
 

@@ -2,8 +2,9 @@
 Job and a run's verification Job.
 
 Both are held field by field against the full manifest (labels, annotations, restricted
-Pod and container, volumes and subPaths, env, deadlines, TTL, ServiceAccount), so a
-change to either builder shows here as the exact field it moved."""
+Pod and container, volumes and subPaths, env, deadlines, TTL, ServiceAccount,
+tolerations, the lost nodes kept off), so a change to either builder shows here as the
+exact field it moved."""
 
 from __future__ import annotations
 
@@ -42,6 +43,17 @@ RESOURCES = {
 VOLUMES = [
     {"name": "repos", "persistentVolumeClaim": {"claimName": "repos-claim"}},
     {"name": "tmp", "emptyDir": {}},
+]
+# Evicted 30 s (node_toleration_seconds) after the node is marked not ready or
+# unreachable, not Kubernetes' 300 s.
+TOLERATIONS = [
+    {
+        "key": f"node.kubernetes.io/{taint}",
+        "operator": "Exists",
+        "effect": "NoExecute",
+        "tolerationSeconds": 30,
+    }
+    for taint in ("not-ready", "unreachable")
 ]
 
 
@@ -141,6 +153,7 @@ def test_the_worker_job_manifest_whole(service_account: str, secret: str | None)
             }
         ],
         "volumes": VOLUMES,
+        "tolerations": TOLERATIONS,
     }
     if service_account:
         pod["serviceAccountName"] = service_account
@@ -240,6 +253,7 @@ def test_the_verification_job_manifest_whole(
             }
         ],
         "volumes": VOLUMES,
+        "tolerations": TOLERATIONS,
     }
     if service_account:
         pod["serviceAccountName"] = service_account
@@ -254,3 +268,34 @@ def test_the_verification_job_manifest_whole(
             "template": {"metadata": {"labels": labels}, "spec": pod},
         },
     }
+
+
+def test_both_jobs_keep_off_the_nodes_they_are_told_to_avoid() -> None:
+    settings = Settings(data_dir=Path("/data"), node_toleration_seconds=7)
+    owner = {"metadata": {"name": "shop-1-task-001", "uid": "u-1"}}
+    runner = verification.JobRunner(settings, "t1", "shop", "shop-1")
+    avoid = ["node-b", "node-c"]
+    affinity = {
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [
+                    {
+                        "matchFields": [
+                            {"key": "metadata.name", "operator": "NotIn", "values": avoid}
+                        ]
+                    }
+                ]
+            }
+        }
+    }
+    for job in (
+        build_job(_request(None), owner, settings, avoid),
+        verification.build_verification_job(
+            settings, runner, "verify-x", ["true"], 5, avoid_nodes=avoid
+        ),
+    ):
+        pod = job["spec"]["template"]["spec"]
+        assert pod["affinity"] == affinity
+        assert {t["tolerationSeconds"] for t in pod["tolerations"]} == {7}
+    # Nothing to avoid: no affinity at all (the scheduler's choice is free).
+    assert "affinity" not in build_job(_request(None), owner, settings)["spec"]["template"]["spec"]

@@ -5,13 +5,16 @@ What they share is what makes them sandboxes, so it is written once: the job nam
 the worker image and its resources, the restricted Pod (its own uid, no ServiceAccount
 token, no Service links, prazium_kit.podsecurity), only some subPaths of the repo volume
 plus a private /tmp, no retry of the Job's own (backoffLimit 0: retries are the
-operator's), a deadline and a TTL. What differs (the command, the environment, the
+operator's), a deadline and a TTL, and how long the Pod stays on a node that stopped
+answering (tolerations; executor/nodes.py is the operator's own, sooner judgement) and
+which lost nodes it keeps off. What differs (the command, the environment, the
 mounted directories, the labels) is each caller's.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +30,8 @@ LABEL_TASK_NAMESPACE = "prazium.io/task-namespace"
 LABEL_TASK = "prazium.io/task"
 # worker | verification: what the chart's NetworkPolicy selects.
 LABEL_ROLE = "prazium.io/role"
+# The taints the node lifecycle controller puts on a node that stopped answering.
+NODE_LOST_TAINTS = ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable")
 
 
 def digest(text: str, length: int = 10) -> str:
@@ -77,6 +82,31 @@ def repo_mount(settings: Settings, path: Path, *, read_only: bool = False) -> di
     return mount
 
 
+def node_tolerations(settings: Settings) -> list[dict[str, Any]]:
+    """Evicted node_toleration_seconds after its node is marked not ready or unreachable
+    (Kubernetes' default is 300 s): an attempt on a lost node is crash-only work that
+    its next attempt redoes elsewhere, so waiting for the node is no use."""
+    return [
+        {
+            "key": key,
+            "operator": "Exists",
+            "effect": "NoExecute",
+            "tolerationSeconds": settings.node_toleration_seconds,
+        }
+        for key in NODE_LOST_TAINTS
+    ]
+
+
+def avoid_nodes_affinity(nodes: Sequence[str]) -> dict[str, Any]:
+    """Keep off these nodes (lost ones the scheduler still takes for Ready)."""
+    term = {"matchFields": [{"key": "metadata.name", "operator": "NotIn", "values": list(nodes)}]}
+    return {
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [term]}
+        }
+    }
+
+
 def sandbox_job(
     settings: Settings,
     *,
@@ -85,9 +115,11 @@ def sandbox_job(
     deadline_seconds: int,
     container: dict[str, Any],
     annotations: dict[str, str] | None = None,
+    avoid_nodes: Sequence[str] = (),
 ) -> dict[str, Any]:
     """A Job (plain dict, apply-ready) in the job namespace: container (sandbox_container)
-    as the one container of a restricted Pod, the repo volume and a private /tmp."""
+    as the one container of a restricted Pod, the repo volume and a private /tmp;
+    avoid_nodes: nodes its Pod must not run on (executor/nodes.py's lost ones)."""
     pod: dict[str, Any] = {
         "restartPolicy": "Never",
         "terminationGracePeriodSeconds": STOP_GRACE_SECONDS,
@@ -100,7 +132,10 @@ def sandbox_job(
             {"name": "repos", "persistentVolumeClaim": {"claimName": settings.repo_volume_claim}},
             {"name": "tmp", "emptyDir": {}},
         ],
+        "tolerations": node_tolerations(settings),
     }
+    if avoid_nodes:
+        pod["affinity"] = avoid_nodes_affinity(avoid_nodes)
     if settings.worker_service_account:
         pod["serviceAccountName"] = settings.worker_service_account
     metadata: dict[str, Any] = {"name": name, "namespace": settings.job_namespace, "labels": labels}

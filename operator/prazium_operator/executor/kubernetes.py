@@ -44,6 +44,7 @@ import functools
 import logging
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,7 @@ from kubernetes.client.exceptions import ApiException
 from prazium_kit import paths
 from prazium_kit.models import ExecutorRef
 from prazium_operator import go_signal, recorder, sandbox
-from prazium_operator.executor import filewatch, jobspec, prestart, sandboxing
+from prazium_operator.executor import filewatch, jobspec, nodes, prestart, sandboxing
 from prazium_operator.executor.base import WorkerState, WorkerStatus
 from prazium_operator.settings import Settings
 from prazium_operator.worker_contract import WorkerRequest, log_path, read_result, request_path
@@ -131,9 +132,15 @@ def worker_env(settings: Settings) -> list[dict[str, str]]:
     ]
 
 
-def build_job(request: WorkerRequest, owner: dict[str, Any], settings: Settings) -> dict[str, Any]:
+def build_job(
+    request: WorkerRequest,
+    owner: dict[str, Any],
+    settings: Settings,
+    avoid_nodes: Sequence[str] = (),
+) -> dict[str, Any]:
     """The Job manifest for one task attempt (plain dict, apply-ready), in the job
-    namespace; owner is the Task, named in labels (not an ownerReference)."""
+    namespace; owner is the Task, named in labels (not an ownerReference); its Pod keeps
+    off avoid_nodes (lost ones)."""
     task_cr = owner["metadata"]["name"]
     result = Path(request.result_path)
     # The agent's credentials become the worker's environment, key by key, without
@@ -167,6 +174,7 @@ def build_job(request: WorkerRequest, owner: dict[str, Any], settings: Settings)
             "prazium.io/run-name": request.run,
         },
         deadline_seconds=settings.task_deadline_seconds,
+        avoid_nodes=avoid_nodes,
         container=jobspec.sandbox_container(
             settings,
             "worker",
@@ -232,6 +240,8 @@ class KubernetesExecutor:
         self.room = prestart.Room(
             settings.max_workers if settings.max_prestarted is None else settings.max_prestarted
         )
+        # Lost nodes (executor/nodes.py): their attempts are lost, new Pods keep off them.
+        self.nodes = nodes.health(settings.node_lost_seconds)
 
     @property
     def active(self) -> int:
@@ -246,7 +256,8 @@ class KubernetesExecutor:
     async def prestart(self, request: WorkerRequest, owner: dict[str, Any]) -> bool:
         """Create the attempt's Job now, its Pod to wait for the go signal that start()
         gives; False when the room for waiting Pods is full (or prestart is off)."""
-        job = build_job(request, owner, self.settings)
+        avoid = await asyncio.to_thread(self.nodes.to_avoid)
+        job = build_job(request, owner, self.settings, avoid)
         name = job["metadata"]["name"]
         if self.room.holds(name) or name in self._running:
             return True
@@ -301,7 +312,8 @@ class KubernetesExecutor:
         return found
 
     async def start(self, request: WorkerRequest, owner: dict[str, Any]) -> ExecutorRef:
-        job = build_job(request, owner, self.settings)
+        avoid = await asyncio.to_thread(self.nodes.to_avoid)
+        job = build_job(request, owner, self.settings, avoid)
         name = job["metadata"]["name"]
         waited = self.room.release(name)
         await asyncio.to_thread(
@@ -421,6 +433,17 @@ class KubernetesExecutor:
         pod = await self._newest_pod(name)
         if pod is None:
             return WorkerStatus(WorkerState.RUNNING, message=f"Job {name}: waiting for its Pod")
+        node = (pod.spec.node_name if pod.spec else None) or ""
+        why = await asyncio.to_thread(self.nodes.why_lost, node)
+        if why is not None:
+            # Its kubelet cannot stop it or say how it ended: the attempt is lost, its
+            # next one runs on another node (release deletes this Job).
+            self._running.pop(name, None)
+            return WorkerStatus(
+                WorkerState.LOST,
+                learnt=ExecutorRef(pod=pod.metadata.name),
+                message=f"Job {name}: its Pod {pod.metadata.name} was on a lost node: {why}",
+            )
         return WorkerStatus(
             WorkerState.RUNNING,
             learnt=ExecutorRef(pod=pod.metadata.name),

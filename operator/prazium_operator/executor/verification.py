@@ -8,7 +8,9 @@ kubernetes: a Job of its own in the job namespace, like a worker's: the worker i
 restricted Pod, no ServiceAccount token, no Secret at all, and only this run's
 verification directory of the repo volume mounted (subPath). The exit code comes from
 the kubelet (the container's terminated state), the output from a file in that
-directory (read bounded: the tests may write anything there).
+directory (read bounded: the tests may write anything there). A verification whose
+Pod was on a lost node (executor/nodes.py) runs again in a new Job off that node, up to
+NODE_LOST_TRIES times in all.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import logging
 import os
 import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +31,7 @@ from kubernetes.client.exceptions import ApiException
 
 from prazium_kit import paths
 from prazium_operator import go_signal, sandbox
-from prazium_operator.executor import jobspec, prestart, sandboxing
+from prazium_operator.executor import jobspec, nodes, prestart, sandboxing
 from prazium_operator.settings import Settings
 from prazium_operator.verify import Outcome, Runner
 
@@ -42,6 +44,12 @@ SIGNALLED = 128
 # Past the Job's own deadline: how long to wait for the kubelet to report it.
 DEADLINE_SLACK_SECONDS = 60.0
 VERIFY_SCRIPT = 'out=$1; cd "$2" || exit 125; shift 2; "$@" >"$out" 2>&1'
+# How many Jobs one verification may take when the nodes under them are lost.
+NODE_LOST_TRIES = 3
+
+
+class NodeLost(Exception):
+    """The verification's Pod is on a lost node: its outcome will never be known."""
 
 
 def runner(
@@ -92,6 +100,7 @@ class JobRunner:
         self.namespace, self.project, self.run_name = namespace, project, run
         self.dir = paths.task_worktree(settings.data_dir, namespace, project, run, "verify")
         self.room = room
+        self.nodes = nodes.health(settings.node_lost_seconds)
 
     @property
     def go(self) -> Path:
@@ -124,8 +133,9 @@ class JobRunner:
         try:
             await self._delete_all()  # a finished one of an earlier round
             await asyncio.to_thread(self._fresh_dir)
+            avoid = await asyncio.to_thread(self.nodes.to_avoid)
             job = build_verification_job(
-                self.settings, self, name, command, int(timeout), waiting=True
+                self.settings, self, name, command, int(timeout), waiting=True, avoid_nodes=avoid
             )
             await asyncio.to_thread(
                 client.BatchV1Api().create_namespaced_job,
@@ -152,7 +162,32 @@ class JobRunner:
     async def run(
         self, export: Callable[[Path], None], command: list[str], timeout: float
     ) -> Outcome:
-        tree, output = self.dir / "tree", self.dir / "output.log"
+        output = self.dir / "output.log"
+        tries = 0
+        try:
+            while True:
+                tries += 1
+                name = await self._begin(export, command, timeout)
+                try:
+                    code, timed_out = await self._wait(name, timeout + DEADLINE_SLACK_SECONDS)
+                except NodeLost as lost:
+                    if tries >= NODE_LOST_TRIES:
+                        raise RuntimeError(f"verification Job {name}: {lost}") from lost
+                    log.warning("verification Job %s: %s; running it again", name, lost)
+                    await self._delete_all()
+                    continue
+                text = await asyncio.to_thread(_read_tail, output)
+                return Outcome(exit_code=code, output=text, timed_out=timed_out)
+        finally:
+            await self._delete_all()
+            await asyncio.to_thread(shutil.rmtree, self.dir, True)
+
+    async def _begin(
+        self, export: Callable[[Path], None], command: list[str], timeout: float
+    ) -> str:
+        """The verification's Job, given its go signal once the tree is in place: the
+        one created ahead if it still waits, else a new one; its name."""
+        tree = self.dir / "tree"
         name = self._waiting_name()
         waited = self.room.release(name) if self.room is not None and name else None
         if name is None or waited is None or not await self._waiting(name, command):
@@ -161,7 +196,10 @@ class JobRunner:
             await asyncio.to_thread(self._fresh_dir)
             await asyncio.to_thread(export, tree)
             await asyncio.to_thread(go_signal.write, self.go)
-            job = build_verification_job(self.settings, self, name, command, int(timeout))
+            avoid = await asyncio.to_thread(self.nodes.to_avoid)
+            job = build_verification_job(
+                self.settings, self, name, command, int(timeout), avoid_nodes=avoid
+            )
             await asyncio.to_thread(
                 client.BatchV1Api().create_namespaced_job,
                 self.settings.job_namespace,
@@ -172,13 +210,7 @@ class JobRunner:
             await asyncio.to_thread(export, tree)
             await asyncio.to_thread(go_signal.write, self.go)
             await self._extend_deadline(name, waited.created, timeout)
-        try:
-            code, timed_out = await self._wait(name, timeout + DEADLINE_SLACK_SECONDS)
-            text = await asyncio.to_thread(_read_tail, output)
-        finally:
-            await self._delete_all()
-            await asyncio.to_thread(shutil.rmtree, self.dir, True)
-        return Outcome(exit_code=code, output=text, timed_out=timed_out)
+        return name
 
     async def _waiting(self, name: str, command: list[str]) -> bool:
         """Whether the Job created ahead still waits for this command (the plan's
@@ -227,6 +259,8 @@ class JobRunner:
                 core.list_namespaced_pod, ns, label_selector=f"job-name={name}"
             )
             code = _exit_code(pods.items)
+            if code is None:
+                await self._check_nodes(pods.items)
             # Killed (by a signal, or its Pod deleted): perhaps by the Job's deadline,
             # which only the Job's conditions tell.
             if code is not None and code < SIGNALLED:
@@ -242,6 +276,13 @@ class JobRunner:
                     return (code if code is not None else fallback), False
             await asyncio.sleep(POLL_SECONDS)
         return -1, True
+
+    async def _check_nodes(self, pods: list[Any]) -> None:
+        for pod in pods:
+            node = (pod.spec.node_name if pod.spec else None) or ""
+            why = await asyncio.to_thread(self.nodes.why_lost, node)
+            if why is not None:
+                raise NodeLost(f"its Pod {pod.metadata.name} was on a lost node: {why}")
 
     async def _delete_all(self) -> None:
         run = jobspec.run_selector(self.namespace, self.run_name)
@@ -276,6 +317,7 @@ def build_verification_job(
     timeout: int,
     *,
     waiting: bool = False,
+    avoid_nodes: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The Job running command in this run's verification tree: no Secret, no credential,
     only the verification directory of the repo volume mounted. The command starts on
@@ -291,6 +333,7 @@ def build_verification_job(
         name=name,
         labels=labels,
         deadline_seconds=max(timeout, 1),
+        avoid_nodes=avoid_nodes,
         container=jobspec.sandbox_container(
             settings,
             "verify",
