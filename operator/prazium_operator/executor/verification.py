@@ -8,7 +8,10 @@ kubernetes: a Job of its own in the job namespace, like a worker's: the worker i
 restricted Pod, no ServiceAccount token, no Secret at all, and only this run's
 verification directory of the repo volume mounted (subPath). The exit code comes from
 the kubelet (the container's terminated state), the output from a file in that
-directory (read bounded: the tests may write anything there).
+directory (read bounded: the tests may write anything there). The tests start only once
+the Pod's NetworkPolicy is in force (policy_gate.py); a Pod whose policy was not in
+force in time ran nothing, and the verification runs again in a new Pod, up to
+GATE_TRIES Pods in all.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from prazium_kit import paths
-from prazium_operator import go_signal, sandbox
+from prazium_operator import go_signal, policy_gate, sandbox
 from prazium_operator.executor import jobspec, prestart, sandboxing
 from prazium_operator.settings import Settings
 from prazium_operator.verify import Outcome, Runner
@@ -42,6 +45,9 @@ SIGNALLED = 128
 # Past the Job's own deadline: how long to wait for the kubelet to report it.
 DEADLINE_SLACK_SECONDS = 60.0
 VERIFY_SCRIPT = 'out=$1; cd "$2" || exit 125; shift 2; "$@" >"$out" 2>&1'
+# Pods tried when the policy gate stops the first (as a task's attempts): past that the
+# run fails saying so, rather than verify outside its policy.
+GATE_TRIES = 3
 
 
 def runner(
@@ -152,33 +158,58 @@ class JobRunner:
     async def run(
         self, export: Callable[[Path], None], command: list[str], timeout: float
     ) -> Outcome:
-        tree, output = self.dir / "tree", self.dir / "output.log"
+        """The tests' outcome; policy_gate.NotEnforced when GATE_TRIES Pods in a row had
+        no network policy in force in time (the tests never ran)."""
+        output = self.dir / "output.log"
         name = self._waiting_name()
         waited = self.room.release(name) if self.room is not None and name else None
-        if name is None or waited is None or not await self._waiting(name, command):
-            name = self.new_job_name()
-            await self._delete_all()  # an earlier try's Job (operator restart): start afresh
-            await asyncio.to_thread(self._fresh_dir)
-            await asyncio.to_thread(export, tree)
-            await asyncio.to_thread(go_signal.write, self.go)
-            job = build_verification_job(self.settings, self, name, command, int(timeout))
-            await asyncio.to_thread(
-                client.BatchV1Api().create_namespaced_job,
-                self.settings.job_namespace,
-                job,  # type: ignore[arg-type]
-            )
-        else:
-            # Its Pod mounts this directory already: the tree goes into it, then go.
-            await asyncio.to_thread(export, tree)
-            await asyncio.to_thread(go_signal.write, self.go)
-            await self._extend_deadline(name, waited.created, timeout)
         try:
-            code, timed_out = await self._wait(name, timeout + DEADLINE_SLACK_SECONDS)
-            text = await asyncio.to_thread(_read_tail, output)
+            for _ in range(GATE_TRIES):
+                if name is not None and waited is not None and await self._waiting(name, command):
+                    # Its Pod mounts this directory already: the tree goes into it, then go.
+                    await asyncio.to_thread(export, self.dir / "tree")
+                    await asyncio.to_thread(go_signal.write, self.go)
+                    await self._extend_deadline(name, waited.created, timeout)
+                else:
+                    name = await self._create(export, command, timeout)
+                waited = None  # a second try is a new Job
+                try:
+                    code, timed_out = await self._wait(name, timeout + DEADLINE_SLACK_SECONDS)
+                    stopped = _stopped_by_policy_gate(code, output)
+                    text = "" if stopped else await asyncio.to_thread(_read_tail, output)
+                finally:
+                    await self._delete_all()
+                if not stopped:
+                    return Outcome(exit_code=code, output=text, timed_out=timed_out)
+                log.warning(
+                    "verification Job %s: %s",
+                    name,
+                    policy_gate.not_enforced_message(self.settings.worker_policy_gate_seconds),
+                )
+            raise policy_gate.NotEnforced(
+                policy_gate.not_enforced_message(self.settings.worker_policy_gate_seconds)
+                + f" ({GATE_TRIES} Pods)"
+            )
         finally:
-            await self._delete_all()
             await asyncio.to_thread(shutil.rmtree, self.dir, True)
-        return Outcome(exit_code=code, output=text, timed_out=timed_out)
+
+    async def _create(
+        self, export: Callable[[Path], None], command: list[str], timeout: float
+    ) -> str:
+        """A new verification Job, the tree exported and the go signal given first (its
+        Pod starts the tests at once); its name."""
+        name = self.new_job_name()
+        await self._delete_all()  # an earlier try's Job (operator restart): start afresh
+        await asyncio.to_thread(self._fresh_dir)
+        await asyncio.to_thread(export, self.dir / "tree")
+        await asyncio.to_thread(go_signal.write, self.go)
+        job = build_verification_job(self.settings, self, name, command, int(timeout))
+        await asyncio.to_thread(
+            client.BatchV1Api().create_namespaced_job,
+            self.settings.job_namespace,
+            job,  # type: ignore[arg-type]
+        )
+        return name
 
     async def _waiting(self, name: str, command: list[str]) -> bool:
         """Whether the Job created ahead still waits for this command (the plan's
@@ -256,6 +287,12 @@ class JobRunner:
             )
 
 
+def _stopped_by_policy_gate(code: int, output: Path) -> bool:
+    """The Pod's process exited as the policy gate does, and the test command never
+    started (its output file, which the script's redirection makes first, is absent)."""
+    return code == policy_gate.EXIT_NOT_ENFORCED and not os.path.lexists(output)
+
+
 def _exit_code(pods: list[Any]) -> int | None:
     """The exit code of the verification's container, once it ended (any of its Pods:
     one, backoffLimit 0); a Pod being deleted counts as killed."""
@@ -280,10 +317,20 @@ def build_verification_job(
     """The Job running command in this run's verification tree: no Secret, no credential,
     only the verification directory of the repo volume mounted. The command starts on
     the go signal (worker/waiting.py): at once when the Job is created with the tree in
-    place; waiting: created ahead, the tree exported later."""
+    place; waiting: created ahead, the tree exported later; and, with the policy gate
+    on, not before the Pod's network policy is in force."""
     work = job_runner.dir
     script = ["bash", "-c", VERIFY_SCRIPT, "verify", str(work / "output.log"), str(work / "tree")]
-    gate = ["python", "-m", "prazium_operator.worker.waiting", "--go", str(job_runner.go), "--"]
+    gate = [
+        "python",
+        "-m",
+        "prazium_operator.worker.waiting",
+        "--go",
+        str(job_runner.go),
+        "--policy-gate",
+        sandboxing.policy_gate_seconds(settings),
+        "--",
+    ]
     env = [{"name": "HOME", "value": "/tmp"}, {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"}]
     labels = job_runner.labels()
     job = jobspec.sandbox_job(
