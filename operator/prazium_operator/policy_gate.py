@@ -101,10 +101,12 @@ def check(
     probe: Callable[[Target, float], bool] = reachable,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    on_open: Callable[[], None] | None = None,
 ) -> Verdict:
     """Probe targets until none is reachable (enforced) or limit seconds have passed
-    (not enforced); at least one round. No target at all is not enforced: there is
-    nothing to tell a policy in force from none."""
+    (not enforced); at least one round; on_open is called once, when a round first finds
+    a target reachable. No target at all is not enforced: there is nothing to tell a
+    policy in force from none."""
     started = clock()
     if not targets:
         return Verdict(False, 0.0, 0, 0, "no address to probe (KUBERNETES_SERVICE_HOST unset)")
@@ -116,6 +118,8 @@ def check(
         if not still_open:
             return Verdict(True, elapsed, probes, opened)
         opened += 1
+        if opened == 1 and on_open is not None:
+            on_open()
         if elapsed + interval > limit:
             reason = f"{', '.join(still_open)} still reachable after {probes} probes"
             return Verdict(False, elapsed, probes, opened, reason)
@@ -125,19 +129,25 @@ def check(
 class Gate:
     """check() in a thread of its own, started now; result() waits for its verdict."""
 
-    def __init__(self, limit: float, targets: Sequence[Target] | None = None) -> None:
+    def __init__(
+        self,
+        limit: float,
+        targets: Sequence[Target] | None = None,
+        on_open: Callable[[], None] | None = None,
+    ) -> None:
         if targets is None:
             found = service_target()
             targets = [found] if found is not None else []
         self.limit = limit
         self._targets = list(targets)
+        self._on_open = on_open
         self._verdict: Verdict | None = None
         self._thread = threading.Thread(target=self._run, name="policy-gate", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         try:
-            self._verdict = check(self._targets, self.limit)
+            self._verdict = check(self._targets, self.limit, on_open=self._on_open)
         except Exception as exc:  # never a pass by accident
             self._verdict = Verdict(False, 0.0, 0, 0, f"the check failed: {exc!r}")
 

@@ -77,8 +77,12 @@ def test_a_reachable_destination_is_probed_until_the_limit_and_not_enforced() ->
     with _listening() as target:
         assert policy_gate.reachable(target, 0.5) is True
         started = time.monotonic()
-        verdict = policy_gate.check([target], limit=0.4, **FAST)
+        said: list[str] = []
+        verdict = policy_gate.check(
+            [target], limit=0.4, on_open=lambda: said.append("open"), **FAST
+        )
     took = time.monotonic() - started
+    assert said == ["open"]  # once, at the first open probe
     assert not verdict.enforced
     assert verdict.probes == verdict.open_probes > 3, verdict
     assert 0.3 <= took < 2.0, took
@@ -203,6 +207,7 @@ def test_the_waiting_process_runs_its_command_once_the_policy_is_in_force(
     assert (tmp_path / "out").read_text() == "ran\n"
     [go] = [line for line in _lines(proc.stderr) if line["message"] == waiting.GO_LINE]
     assert go["policyProbes"] == 1 and go["policyOpenProbes"] == 0, go
+    assert waiting.POLICY_WAIT_LINE not in proc.stderr
 
 
 def test_the_waiting_process_runs_nothing_while_the_apiserver_is_reachable(
@@ -212,6 +217,8 @@ def test_the_waiting_process_runs_nothing_while_the_apiserver_is_reachable(
         proc = _waiting(tmp_path, target, "0.5")
     assert proc.returncode == policy_gate.EXIT_NOT_ENFORCED == 75, proc.stderr
     assert not (tmp_path / "out").exists()
+    messages = [x["message"] for x in _lines(proc.stderr)]
+    assert messages == [waiting.POLICY_WAIT_LINE, waiting.NOT_ENFORCED_LINE], messages
     [line] = [x for x in _lines(proc.stderr) if x["message"] == waiting.NOT_ENFORCED_LINE]
     assert line["level"] == "WARNING"
     assert line["error"] == policy_gate.not_enforced_message(0.5)
@@ -265,8 +272,12 @@ def test_a_worker_stopped_by_the_gate_leaves_no_result_and_says_why(tmp_path: Pa
     assert proc.returncode == policy_gate.EXIT_NOT_ENFORCED, proc.stderr
     assert not result.exists() and not (tmp_path / "work").exists()
     kept = _lines(log.read_text())
-    assert [x["message"] for x in kept] == [waiting.WAITING_LINE, waiting.NOT_ENFORCED_LINE]
-    assert kept[1]["error"] == policy_gate.not_enforced_message(0.3)
+    # The gate's first line comes from its own thread, before or after the imports'.
+    assert sorted(str(x["message"]) for x in kept[:2]) == sorted(
+        [waiting.WAITING_LINE, waiting.POLICY_WAIT_LINE]
+    )
+    assert [x["message"] for x in kept[2:]] == [waiting.NOT_ENFORCED_LINE]
+    assert kept[2]["error"] == policy_gate.not_enforced_message(0.3)
 
 
 # --- the executors' side -----------------------------------------------------------------

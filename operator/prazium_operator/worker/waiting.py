@@ -10,8 +10,9 @@
 With --policy-gate (the kubernetes executor's Pods; the local executor never comes
 here), neither runs before the Pod's network policy is in force
 (prazium_operator.policy_gate): the check starts first, in a thread, beside the imports
-and the wait, and is waited for after the go signal; past SECONDS without it the
-process exits 75 having run nothing, and the operator tries again.
+and the wait, and is waited for after the go signal; it says once when it found the
+policy not in force yet; past SECONDS without it the process exits 75 having run
+nothing, and the operator tries again.
 
 A Pod created ahead of its work (executor/kubernetes.py, executor/verification.py)
 waits here, costing a stat of the go file every 25 ms; one created when the work may
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import importlib
 import json
 import os
@@ -51,6 +53,7 @@ CODER_MODULES = {
 }
 WAITING_LINE = "waiting for the go signal"
 GO_LINE = "go signal received"
+POLICY_WAIT_LINE = "waiting for the network policy to be in force"
 NOT_ENFORCED_LINE = "network policy not in force"
 EXIT_TERMINATED = 143
 
@@ -137,7 +140,13 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminated)
     args = parse(sys.argv[1:] if argv is None else argv)
     # First, so its probes overlap the imports and the wait for the go signal.
-    gate = policy_gate.Gate(args.policy_gate) if args.policy_gate > 0 else None
+    gate = (
+        policy_gate.Gate(
+            args.policy_gate, on_open=functools.partial(_note, args.log, POLICY_WAIT_LINE)
+        )
+        if args.policy_gate > 0
+        else None
+    )
     if args.command:
         waited = go_signal.wait(args.go)
         figures = _through_gate(gate, None)
