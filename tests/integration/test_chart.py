@@ -781,7 +781,8 @@ def test_the_policy_gate_follows_the_network_policy_values() -> None:
         return config["PRAZIUM_WORKER_POLICY_GATE"], config["PRAZIUM_WORKER_POLICY_GATE_SECONDS"]
 
     assert gate() == ("true", "20")
-    assert gate("--set", "networkPolicy.gate.timeoutSeconds=7.5") == ("true", "7.5")
+    assert gate("--set", "networkPolicy.gate.timeoutSeconds=7") == ("true", "7")
+    assert gate("--set-json", "networkPolicy.gate.timeoutSeconds=7.5") == ("true", "7.5")
     assert gate("--set", "networkPolicy.enabled=false") == ("false", "20")
     assert gate("--set", "networkPolicy.gate.enabled=false") == ("false", "20")
     refused = _render("--set", "networkPolicy.gate.timeoutSeconds=0")
