@@ -22,6 +22,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from kubernetes import client
 
 from prazium_kit import paths
 from prazium_operator import policy_gate
+from prazium_operator.executor import verification
 from prazium_operator.executor.base import WorkerState
 from prazium_operator.executor.kubernetes import KubernetesExecutor
 from prazium_operator.settings import Settings
@@ -303,21 +305,23 @@ def test_pods_reach_only_what_the_host_firewall_and_their_network_policy_allow(
 
 
 WORKER_ROLE = {"prazium.io/role": "worker"}
+VERIFICATION_ROLE = {"prazium.io/role": "verification"}
 
 
-def _worker_policy(namespace: str) -> dict[str, Any]:
-    """The job namespace's worker NetworkPolicy (node.sh workload), as a body to create."""
-    policies = client.NetworkingV1Api().list_namespaced_network_policy(namespace).items
-    [found] = [p for p in policies if p.spec.pod_selector.match_labels == WORKER_ROLE]
+def _take_policy(namespace: str, role: dict[str, str]) -> dict[str, Any]:
+    """Delete the job namespace's NetworkPolicy for role (node.sh workload); its body,
+    to create it again."""
+    networking = client.NetworkingV1Api()
+    policies = networking.list_namespaced_network_policy(namespace).items
+    [found] = [p for p in policies if p.spec.pod_selector.match_labels == role]
     body = client.ApiClient().sanitize_for_serialization(found)
+    networking.delete_namespaced_network_policy(found.metadata.name, namespace)
     return {"metadata": {"name": body["metadata"]["name"]}, "spec": body["spec"]}
 
 
-def _gate_stopped_job(namespace: str, data: Path) -> tuple[str, list[dict[str, Any]]]:
-    """A task attempt's Job from the kubernetes executor with a 2 s gate, in a namespace
-    whose worker policy is away: the executor's verdict once its Pod ended, and the
-    attempt's kept log."""
-    settings = Settings(
+def _executor_settings(namespace: str, data: Path) -> Settings:
+    """The kubernetes executor's settings for the job namespace, with a 2 s gate."""
+    return Settings(
         executor="kubernetes",
         data_dir=data,
         job_namespace=namespace,
@@ -327,6 +331,12 @@ def _gate_stopped_job(namespace: str, data: Path) -> tuple[str, list[dict[str, A
         worker_runtime_class=node().runtime_class,
         worker_policy_gate_seconds=2,
     )
+
+
+def _gate_stopped_job(settings: Settings) -> tuple[str, list[dict[str, Any]]]:
+    """A task attempt's Job from the kubernetes executor, its worker policy away: the
+    executor's verdict once its Pod ended, and the attempt's kept log."""
+    data = settings.data_dir
     repo = paths.repo_path(data, "t1", "shop")
     repo.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(["git", "init", "--quiet", "--bare", str(repo)], check=True)
@@ -364,26 +374,47 @@ def _gate_stopped_job(namespace: str, data: Path) -> tuple[str, list[dict[str, A
     return message, [json.loads(x) for x in kept.splitlines() if x.startswith("{")]
 
 
+def _verification_without_policy(settings: Settings) -> str:
+    """A run's verification through the kubernetes executor's runner, its policy away:
+    what it raised. Had its test command started in any of its Pods, the runner would
+    have returned that Pod's outcome instead."""
+    runner = verification.JobRunner(settings, "t1", "shop", "shop-1")
+
+    def export(tree: Path) -> None:
+        (tree / "tests.sh").write_text("exit 0\n")
+
+    try:
+        asyncio.run(runner.run(export, ["sh", "tests.sh"], 60))
+    except policy_gate.NotEnforced as exc:
+        return str(exc)
+    raise AssertionError("the verification ran without its network policy")
+
+
 def test_a_pods_work_waits_for_its_network_policy_and_never_runs_without_it(
     stack: Stack, tmp_path: Path
 ) -> None:
-    """The worker policy of a job namespace is taken away. A worker Job of the
-    kubernetes executor (gate 2 s) runs nothing: its process exits 75, the attempt's
-    log says the policy was not in force, and the executor reports the attempt lost
-    (so it is run again) with that reason. A worker Pod started meanwhile (gate 20 s)
-    finds the apiserver's Service open, says it waits, and holds its first command
-    until the policy is back and enforced: that command then finds the Service closed."""
-    core, networking = client.CoreV1Api(), client.NetworkingV1Api()
+    """The worker and verification policies of a job namespace are taken away. A worker
+    Job of the kubernetes executor (gate 2 s) runs nothing: its process exits 75, the
+    attempt's log says the policy was not in force, and the executor reports the
+    attempt lost (so it is run again) with that reason. A verification tries 3 Pods,
+    none runs the tests, and the runner says why. A worker Pod started meanwhile (gate
+    20 s) finds the apiserver's Service open, says it waits, and holds its first
+    command until the policy is back and enforced: that command then finds the Service
+    closed."""
+    core = client.CoreV1Api()
     kubernetes_ip = core.read_namespaced_service("kubernetes", "default").spec.cluster_ip
-    with job_namespace(tmp_path / "data") as ns:
-        policy = _worker_policy(ns)
-        networking.delete_namespaced_network_policy(policy["metadata"]["name"], ns)
+    data = tmp_path / "data"
+    with job_namespace(data) as ns, ThreadPoolExecutor(1) as pool:
+        policy = _take_policy(ns, WORKER_ROLE)
+        _take_policy(ns, VERIFICATION_ROLE)
+        settings = _executor_settings(ns, data)
+        verifying = pool.submit(_verification_without_policy, settings)
         probe = ["python", "-c", CONNECT, f"apiserverService={kubernetes_ip}:443"]
         manifest = _pod("late", _gated(probe), WORKER_ROLE, node().runtime_class)
         manifest["spec"]["enableServiceLinks"] = False  # as the executors' Pods
         core.create_namespaced_pod(ns, manifest)
 
-        message, kept = _gate_stopped_job(ns, tmp_path / "data")
+        message, kept = _gate_stopped_job(settings)
         assert message == policy_gate.not_enforced_message(2), message
         messages = [x["message"] for x in kept]
         assert POLICY_WAIT_LINE in messages and NOT_ENFORCED_LINE in messages, messages
@@ -397,10 +428,12 @@ def test_a_pods_work_waits_for_its_network_policy_and_never_runs_without_it(
 
         wait_for(waits, 60, "the late Pod to find its policy not in force")
         assert not _finished(ns, "late")
-        networking.create_namespaced_network_policy(ns, policy)
+        client.NetworkingV1Api().create_namespaced_network_policy(ns, policy)
         found, _ = _report(ns, "late")
         lines = _log_lines(ns, "late")
+        refused = verifying.result(timeout=180)
 
     assert found["apiserverService"].startswith("closed:"), found
     go = next(x for x in lines if x["message"] == GO_LINE)
     assert go["policyOpenProbes"] >= 1 and go["policyProbes"] > go["policyOpenProbes"], go
+    assert refused == policy_gate.not_enforced_message(2) + " (3 Pods)", refused
