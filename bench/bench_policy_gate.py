@@ -9,7 +9,10 @@ it imports the worker and goes on at once. Half of them run with the gate
 (--policy-gate 20), half without (--policy-gate 0), interleaved, PRAZIUM_BENCH_GATE_PODS
 (default 12) each, PRAZIUM_BENCH_GATE_BATCH (default 3) at a time. The request each is
 given is not JSON, so the worker stops right after its go line (exit 2): nothing but
-the start is measured.
+the start is measured. Then as many verification Pods (prazium.io/role=verification)
+started as a verification Job created when the tests may begin: the waiting process in
+command mode, go given, gate on, `true` as the tests; nothing to import, so the gate's
+check is the start's own wait.
 
 From each Pod's own go line (JSON, the Pod's log):
   imports            process start -> the worker and its coder imported (gate thread
@@ -22,6 +25,7 @@ From each Pod's own go line (JSON, the Pod's log):
   open at first      share of Pods whose first probe found the Service reachable (their
                      policy not yet in force when their code would have started)
   check, in force    the check's own cost when its first probe is refused already
+  verification wait  the same gate wait in a verification Pod (no imports to hide it)
 Reported as p50 / p90 / max in milliseconds, with the load average.
 
 How to run (a throw-away control plane, node and PostgreSQL, like `make test`; the node
@@ -55,9 +59,14 @@ START = (
     " > /tmp/go && exec python -m prazium_operator.worker.waiting --go /tmp/go"
     ' --request /tmp/request --log /tmp/log --coder template --policy-gate "$0"'
 )
+# A verification's: the go file empty (nothing to start from), then the tests.
+START_VERIFICATION = (
+    "touch /tmp/go && exec python -m prazium_operator.worker.waiting --go /tmp/go"
+    ' --policy-gate "$0" -- true'
+)
 
 
-def pod_manifest(name: str, gate: str) -> dict[str, Any]:
+def pod_manifest(name: str, gate: str, role: str = "worker") -> dict[str, Any]:
     spec: dict[str, Any] = {
         "restartPolicy": "Never",
         "automountServiceAccountToken": False,
@@ -73,7 +82,7 @@ def pod_manifest(name: str, gate: str) -> dict[str, Any]:
                 "name": "worker",
                 "image": node().worker_image,
                 "imagePullPolicy": "Never",
-                "command": ["sh", "-c", START, gate],
+                "command": ["sh", "-c", START if role == "worker" else START_VERIFICATION, gate],
                 "securityContext": {
                     "allowPrivilegeEscalation": False,
                     "readOnlyRootFilesystem": True,
@@ -89,7 +98,7 @@ def pod_manifest(name: str, gate: str) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {"name": name, "labels": {"prazium.io/role": "worker"}},
+        "metadata": {"name": name, "labels": {"prazium.io/role": role}},
         "spec": spec,
     }
 
@@ -112,18 +121,20 @@ def finished(namespace: str, name: str) -> bool:
 def run_pods(namespace: str, count: int, batch: int) -> dict[str, list[dict[str, Any]]]:
     """count Pods per mode (gate on, off), batch at a time, interleaved: their go lines."""
     core = client.CoreV1Api()
-    order = [("on", "20"), ("off", "0")] * count
-    results: dict[str, list[dict[str, Any]]] = {"on": [], "off": []}
+    order = [("on", "20"), ("off", "0")] * count + [("verification", "20")] * count
+    results: dict[str, list[dict[str, Any]]] = {"on": [], "off": [], "verification": []}
     for start in range(0, len(order), batch):
         names = []
         for index, (mode, gate) in enumerate(order[start : start + batch], start):
             name = f"gate-{mode}-{index}"
-            core.create_namespaced_pod(namespace, pod_manifest(name, gate))
+            role = "verification" if mode == "verification" else "worker"
+            core.create_namespaced_pod(namespace, pod_manifest(name, gate, role))
             names.append((mode, name))
         for mode, name in names:
             wait_for(lambda n=name: finished(namespace, n), 180, f"Pod {name} to finish")
             lines = lines_of(namespace, name)
-            assert GO_LINE in lines and WAITING_LINE in lines, (name, lines)
+            assert GO_LINE in lines, (name, lines)
+            assert mode == "verification" or WAITING_LINE in lines, (name, lines)
             results[mode].append(lines[GO_LINE])
             core.delete_namespaced_pod(name, namespace, grace_period_seconds=0)
     return results
@@ -150,10 +161,20 @@ def report(results: dict[str, list[dict[str, Any]]]) -> str:
         ("gate check", percentiles([r["policyGateSeconds"] for r in on])),
         ("gate wait (added)", percentiles([r["policyGateWaitSeconds"] for r in on])),
         ("check, in force", percentiles([r["policyGateSeconds"] for r in in_force])),
+        (
+            "verification wait",
+            percentiles([r["policyGateWaitSeconds"] for r in results["verification"]]),
+        ),
     ]
-    lines = [f"policy gate, {len(on)} + {len(off)} worker Pods (p50 / p90 / max):"]
+    verifying = len(results["verification"])
+    lines = [
+        f"policy gate, {len(on)} + {len(off)} worker Pods, {verifying} verification Pods"
+        " (p50 / p90 / max):"
+    ]
     lines += [f"  {label:<20} {value}" for label, value in rows]
-    lines.append(f"  open at first        {len(opened)} of {len(on)} Pods")
+    lines.append(f"  open at first        {len(opened)} of {len(on)} worker Pods")
+    seen = sum(r.get("policyOpenProbes", 0) > 0 for r in results["verification"])
+    lines.append(f"  open at first        {seen} of {verifying} verification Pods")
     runtime = node().runtime_class or "runc"
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     lines.append(f"runtime {runtime}; machine: {os.cpu_count()} cores, load average {load}")
