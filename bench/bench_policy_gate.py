@@ -47,7 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "kit"), str(ROOT / "operator")]
 
 import pytest  # noqa: E402
-from kubernetes import client  # noqa: E402
+from kubernetes import client, config  # noqa: E402
 
 from prazium_operator.worker.waiting import GO_LINE, WAITING_LINE  # noqa: E402
 from tests.support.node import job_namespace, node  # noqa: E402
@@ -189,6 +189,7 @@ def test_bench_policy_gate(tmp_path: Path) -> None:
     batch = int(os.environ.get("PRAZIUM_BENCH_GATE_BATCH", "3"))
     if os.environ.get("PRAZIUM_TEST_WORKER_POLICY_GATE") != "true":
         pytest.fail("this stack's node enforces no NetworkPolicy (kube-router is another's)")
+    config.load_kube_config(config_file=os.environ["PRAZIUM_TEST_KUBECONFIG"])
     with job_namespace(tmp_path / "data") as namespace:
         results = run_pods(namespace, count, batch)
     print("\n" + report(results))
