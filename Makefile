@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help setup venv lock up down test test-unit lint docs api-key bench-api bench-scale bench-build bench-repair-reuse bench-agent bench-agent-loop cluster-build images image image-push helm-e2e kind-e2e
+.PHONY: help setup venv lock up down test test-unit lint docs api-key bench-api bench-scale bench-build bench-repair-reuse bench-agent bench-agent-loop bench-policy-gate cluster-build images image image-push helm-e2e kind-e2e
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -75,6 +75,8 @@ bench-repair-reuse: ## Extra wall time of a repair round; model requests a retry
 	@PRAZIUM_NODE=0 scripts/test.sh bench/bench_repair_reuse.py -q -s -p no:cacheprovider
 bench-agent-loop: ## Coding-agent loop: its own overhead per tool step, local and in worker Pods (own stack; p50/p99, goal <= 50 ms)
 	@scripts/test.sh bench/bench_agent_loop.py -q -s -p no:cacheprovider
+bench-policy-gate: ## Network policy gate: what it adds to a worker Pod's start, gate on vs off (own stack with the node)
+	@scripts/test.sh bench/bench_policy_gate.py -q -s -p no:cacheprovider
 
 bench-agent: ## Template agent: every corpus description built, tested and probed over HTTP (no stack)
 	@scripts/venv.sh && .venv/bin/python appgen/bench/bench_agent_corpus.py

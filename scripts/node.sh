@@ -16,7 +16,7 @@
 #                    nothing cleaned up and nothing told to the apiserver
 #   node.sh status   exit 0 when the Node is Ready
 #   node.sh env      print the settings the stack gives the operator (image, runtime,
-#                    egress proxy)
+#                    egress proxy, the network policy gate)
 # What Pods reach of this machine: the host firewall (nftables table prazium-<stack
 # id>) lets every Pod reach only the operator's egress proxy (on the bridge address)
 # and the apiserver through its `kubernetes` Service (a DNAT rule to 127.0.0.1,
@@ -737,6 +737,9 @@ case "${1:-}" in
     echo "PRAZIUM_EGRESS_PROXY_LISTEN=$HOST_ADDRESS:$PRAZIUM_EGRESS_PORT"
     echo "PRAZIUM_EGRESS_PROXY_URL=http://$HOST_ADDRESS:$PRAZIUM_EGRESS_PORT"
     echo "PRAZIUM_NODES=$PRAZIUM_NODES"
+    # Worker and verification Pods wait for their NetworkPolicy to be in force: only
+    # when this stack's kube-router enforces policies (another stack may own it).
+    echo "PRAZIUM_WORKER_POLICY_GATE=$(pid_alive "$NODE/kube-router.pid" && echo true || echo false)"
     ;;
   *) echo "usage: $0 start|stop|add|remove|crash|status|env|workload NAMESPACE DATA_DIR" >&2; exit 2 ;;
 esac

@@ -24,11 +24,12 @@ service_env() {
   if [ "$EXECUTOR" = kubernetes ]; then
     export PRAZIUM_JOB_NAMESPACE=$JOB_NAMESPACE PRAZIUM_WORKER_SERVICE_ACCOUNT=prazium-worker
     export PRAZIUM_WORKER_IMAGE_PULL_POLICY=Never
-    # The worker image, its RuntimeClass and the egress proxy's addresses, as the node has them.
+    # The worker image, its RuntimeClass, the egress proxy's addresses and whether Pods
+    # wait for their NetworkPolicy (kube-router of this stack enforcing it), as the node has them.
     local line
     while IFS= read -r line; do
       case $line in
-        PRAZIUM_WORKER_IMAGE=*|PRAZIUM_WORKER_RUNTIME_CLASS=*|PRAZIUM_EGRESS_PROXY_*=*) export "${line?}" ;;
+        PRAZIUM_WORKER_IMAGE=*|PRAZIUM_WORKER_RUNTIME_CLASS=*|PRAZIUM_EGRESS_PROXY_*=*|PRAZIUM_WORKER_POLICY_GATE=*) export "${line?}" ;;
       esac
     done < <("$PRAZIUM_ROOT/scripts/node.sh" env)
     # Previews on the node: the local image (it has Python; no registry to pull

@@ -111,6 +111,14 @@ class Settings(KitSettings):
     # the local node (a kernel of its own for untrusted code), "" for the cluster's
     # default runtime. Read here only, applied by executor/sandboxing.py.
     worker_runtime_class: str = ""
+    # The network policy gate of worker and verification Pods (policy_gate.py): their
+    # untrusted code waits until, probed from inside the Pod, the apiserver's Service is
+    # refused (the Pod's NetworkPolicy is in force), for at most
+    # worker_policy_gate_seconds; past that the attempt is retried. Off only where
+    # nothing enforces NetworkPolicy (the apiserver would stay reachable: every attempt
+    # would fail), which leaves that window open.
+    worker_policy_gate: bool = True
+    worker_policy_gate_seconds: float = Field(default=20.0, gt=0)
     # The egress proxy (prazium_operator/egress/): worker Pods reach the network only
     # through it. listen: host:port in this process ("": no proxy, and worker Pods
     # reach nothing); url: what worker Pods are given as HTTP(S)_PROXY.

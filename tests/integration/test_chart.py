@@ -786,6 +786,23 @@ def test_worker_runtime_and_egress_proxy_reach_the_operator_and_the_policy() -> 
     assert len(policy["spec"]["egress"]) == 1  # DNS only
 
 
+def test_the_policy_gate_follows_the_network_policy_values() -> None:
+    """Worker and verification Pods wait for their NetworkPolicy by default; not when
+    the chart renders no policy, nor when the gate is turned off; its limit is a value."""
+
+    def gate(*args: str) -> tuple[str, str]:
+        config = next(d for d in _docs_in_pz(*args) if d["kind"] == "ConfigMap")["data"]
+        return config["PRAZIUM_WORKER_POLICY_GATE"], config["PRAZIUM_WORKER_POLICY_GATE_SECONDS"]
+
+    assert gate() == ("true", "20")
+    assert gate("--set", "networkPolicy.gate.timeoutSeconds=7") == ("true", "7")
+    assert gate("--set-json", "networkPolicy.gate.timeoutSeconds=7.5") == ("true", "7.5")
+    assert gate("--set", "networkPolicy.enabled=false") == ("false", "20")
+    assert gate("--set", "networkPolicy.gate.enabled=false") == ("false", "20")
+    refused = _render("--set", "networkPolicy.gate.timeoutSeconds=0")
+    assert refused.returncode != 0 and "timeoutSeconds" in refused.stderr, refused.stderr
+
+
 def test_no_cluster_role_grants_secrets_and_namespaces_render_roles() -> None:
     """Secrets: only the operator's tenant ClusterRole (bound per tenant namespace by
     create-key) grants them; with operator.namespaces its rights on tenants' objects

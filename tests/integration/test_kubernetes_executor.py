@@ -209,7 +209,8 @@ def test_kubernetes_executor_submits_a_restricted_job_in_its_own_namespace_and_c
     # The worker's request is on the shared volume, at the path the container is given,
     # and its output goes to the attempt's log file beside it (it outlives the Pod).
     assert container["imagePullPolicy"] == "Never"
-    request, worker_log = Path(container["command"][-4]), Path(container["command"][-3])
+    # bash -c SCRIPT worker REQUEST LOG GO CODER GATE
+    request, worker_log = Path(container["command"][4]), Path(container["command"][5])
     assert worker_log == request.with_suffix("").with_suffix(".log")
     assert request.is_file() and request.is_relative_to(data_dir)
     assert json.loads(request.read_text())["credentials_secret"] == "notes-agent-keys"

@@ -89,7 +89,9 @@ def job_namespace(data_dir: Path) -> Iterator[str]:
 def operator_env(job_ns: str, **extra: str) -> dict[str, str]:
     """The operator's settings for running its tasks as Jobs on the node: under the
     node's worker runtime (gVisor unless PRAZIUM_RUNTIME=runc), with its egress proxy on
-    the node's bridge address (the job namespace's NetworkPolicy lets workers reach it)."""
+    the node's bridge address (the job namespace's NetworkPolicy lets workers reach it),
+    its Pods waiting for that policy to be in force (policy_gate.py) when the node
+    enforces it."""
     return {
         "PRAZIUM_EXECUTOR": "kubernetes",
         "PRAZIUM_JOB_NAMESPACE": job_ns,
@@ -99,6 +101,8 @@ def operator_env(job_ns: str, **extra: str) -> dict[str, str]:
         "PRAZIUM_WORKER_RUNTIME_CLASS": os.environ.get("PRAZIUM_TEST_WORKER_RUNTIME_CLASS", ""),
         "PRAZIUM_EGRESS_PROXY_LISTEN": os.environ.get("PRAZIUM_TEST_EGRESS_PROXY_LISTEN", ""),
         "PRAZIUM_EGRESS_PROXY_URL": os.environ.get("PRAZIUM_TEST_EGRESS_PROXY_URL", ""),
+        # Pods wait for their NetworkPolicy when this stack's kube-router enforces it.
+        "PRAZIUM_WORKER_POLICY_GATE": os.environ.get("PRAZIUM_TEST_WORKER_POLICY_GATE", "false"),
         **extra,
     }
 

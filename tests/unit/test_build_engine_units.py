@@ -121,11 +121,12 @@ def test_job_spec_is_restricted_in_the_job_namespace_labelled_and_retry_free() -
     assert "set -o pipefail" in container["command"][2]
     # The worker waits for its go signal (its Job may be created ahead), then runs.
     assert "exec python -m prazium_operator.worker.waiting" in container["command"][2]
-    assert container["command"][-4:] == [
+    assert container["command"][-5:] == [
         "/data/tmp/results/task-001-1.request.json",
         "/data/tmp/results/task-001-1.log",
         "/data/tmp/results/task-001-1.go",
         "unit-writer",  # its coder, whose modules it imports while it waits
+        "20",  # the policy gate's limit: nothing runs before its NetworkPolicy is in force
     ]
     assert pod["terminationGracePeriodSeconds"] == 3
     repos = next(v for v in pod["volumes"] if v["name"] == "repos")

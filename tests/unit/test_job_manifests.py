@@ -120,13 +120,15 @@ def test_the_worker_job_manifest_whole(service_account: str, secret: str | None)
                     'set -o pipefail; echo "worker pod $HOSTNAME: $(id); root filesystem:'
                     ' $(touch /.probe 2>/dev/null && echo writable || echo read-only)"'
                     ' | tee -a "$2"; exec python -m prazium_operator.worker.waiting'
-                    ' --request "$1" --log "$2" --go "$3" --coder "$4"',
+                    ' --request "$1" --log "$2" --go "$3" --coder "$4" --policy-gate "$5"',
                     "worker",
                     "/data/results/t1/shop-1/task-001-2.request.json",
                     "/data/results/t1/shop-1/task-001-2.log",
                     # The worker starts on its go signal (a Job may be created ahead).
                     "/data/results/t1/shop-1/task-001-2.go",
                     "template",
+                    # ... and once its NetworkPolicy is in force, waiting 20 s at most.
+                    "20",
                 ],
                 "env": [
                     {"name": "PRAZIUM_DATA_DIR", "value": "/data"},
@@ -231,6 +233,9 @@ def test_the_verification_job_manifest_whole(
                     "prazium_operator.worker.waiting",
                     "--go",
                     f"/data/{work}/start.go",
+                    # ... and once the Pod's NetworkPolicy is in force.
+                    "--policy-gate",
+                    "20",
                     "--",
                     "bash",
                     "-c",

@@ -53,7 +53,7 @@ from kubernetes.client.exceptions import ApiException
 
 from prazium_kit import paths
 from prazium_kit.models import ExecutorRef
-from prazium_operator import go_signal, recorder, sandbox
+from prazium_operator import go_signal, policy_gate, recorder, sandbox
 from prazium_operator.executor import filewatch, jobspec, nodes, prestart, sandboxing
 from prazium_operator.executor.base import WorkerState, WorkerStatus
 from prazium_operator.settings import Settings
@@ -76,12 +76,13 @@ LABEL_JOB_NAME = "batch.kubernetes.io/job-name"
 # kept log. The worker then writes its output to both itself (worker/logcapture.py:
 # the kept log capped, the Pod's log as it comes); exec keeps its exit status.
 # Then the worker waits for its go signal (worker/waiting.py: a Job may be created
-# before its task's dependencies are done, go_signal.py) and runs in the same process.
+# before its task's dependencies are done, go_signal.py) and for its NetworkPolicy to be
+# in force (policy_gate.py), and runs in the same process.
 WORKER_SCRIPT = (
     'set -o pipefail; echo "worker pod $HOSTNAME: $(id); root filesystem:'
     ' $(touch /.probe 2>/dev/null && echo writable || echo read-only)" | tee -a "$2";'
     ' exec python -m prazium_operator.worker.waiting --request "$1" --log "$2" --go "$3"'
-    ' --coder "$4"'
+    ' --coder "$4" --policy-gate "$5"'
 )
 
 
@@ -161,6 +162,7 @@ def build_job(
         str(log_path(result)),
         str(go_signal.task_go(result)),
         request.coder,
+        sandboxing.policy_gate_seconds(settings),
     ]
     job = jobspec.sandbox_job(
         settings,
@@ -420,6 +422,16 @@ class KubernetesExecutor:
             if read_result(Path(request.result_path)) is not None:
                 return WorkerStatus(WorkerState.EXITED)
             reason, message = ended
+            if reason != "DeadlineExceeded" and _stopped_by_policy_gate(
+                await self._newest_pod(name)
+            ):
+                # Its code never ran: lost, so the attempt is tried again in a new Pod.
+                return WorkerStatus(
+                    WorkerState.LOST,
+                    message=policy_gate.not_enforced_message(
+                        self.settings.worker_policy_gate_seconds
+                    ),
+                )
             if reason == "DeadlineExceeded":
                 return WorkerStatus(
                     WorkerState.FAILED,
@@ -517,6 +529,17 @@ def _job_ended(job: Any) -> tuple[str, str] | None:
         if cond.type in ("Failed", "Complete") and cond.status == "True":
             return str(cond.reason or cond.type), str(cond.message or "")
     return None
+
+
+def _stopped_by_policy_gate(pod: Any) -> bool:
+    """Whether the worker's container exited as the policy gate does when the Pod's
+    network policy was not in force (worker/waiting.py: before anything ran)."""
+    statuses = (pod.status.container_statuses if pod is not None and pod.status else None) or []
+    for status in statuses:
+        ended = status.state.terminated if status.state else None
+        if ended is not None and ended.exit_code == policy_gate.EXIT_NOT_ENFORCED:
+            return True
+    return False
 
 
 def _pod_progress(pod: Any, attempt: int) -> str:

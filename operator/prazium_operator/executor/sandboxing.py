@@ -11,6 +11,10 @@ the runtime and the way out.
   lets them reach the proxy and nothing else; verification Pods get no proxy and
   reach nothing.
 
+* The network policy gate (prazium_operator/policy_gate.py): the Pod's process runs no
+  untrusted code before its NetworkPolicy is in force; policy_gate_seconds() is what
+  both Job builders pass it (0: off).
+
 Both Job builders (kubernetes.py, verification.py) call one function here on the Job
 they built, so neither has to know the details.
 """
@@ -33,6 +37,11 @@ NO_PROXY_VARIABLES = ("NO_PROXY", "no_proxy")
 def _runtime(job: dict[str, Any], settings: Settings) -> None:
     if settings.worker_runtime_class:
         job["spec"]["template"]["spec"]["runtimeClassName"] = settings.worker_runtime_class
+
+
+def policy_gate_seconds(settings: Settings) -> str:
+    """The waiting process's --policy-gate: the gate's limit, "0" when it is off."""
+    return f"{settings.worker_policy_gate_seconds:g}" if settings.worker_policy_gate else "0"
 
 
 def proxy_env(settings: Settings) -> list[dict[str, str]]:

@@ -8,9 +8,11 @@ kubernetes: a Job of its own in the job namespace, like a worker's: the worker i
 restricted Pod, no ServiceAccount token, no Secret at all, and only this run's
 verification directory of the repo volume mounted (subPath). The exit code comes from
 the kubelet (the container's terminated state), the output from a file in that
-directory (read bounded: the tests may write anything there). A verification whose
-Pod was on a lost node (executor/nodes.py) runs again in a new Job off that node, up to
-NODE_LOST_TRIES times in all.
+directory (read bounded: the tests may write anything there). The tests start only once
+the Pod's NetworkPolicy is in force (policy_gate.py); a Pod whose policy was not in
+force in time ran nothing, and the verification runs again in a new Pod, up to
+GATE_TRIES Pods in all. A verification whose Pod was on a lost node (executor/nodes.py)
+runs again in a new Job off that node, up to NODE_LOST_TRIES times in all.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from prazium_kit import paths
-from prazium_operator import go_signal, sandbox
+from prazium_operator import go_signal, policy_gate, sandbox
 from prazium_operator.executor import jobspec, nodes, prestart, sandboxing
 from prazium_operator.settings import Settings
 from prazium_operator.verify import Outcome, Runner
@@ -46,6 +48,9 @@ DEADLINE_SLACK_SECONDS = 60.0
 VERIFY_SCRIPT = 'out=$1; cd "$2" || exit 125; shift 2; "$@" >"$out" 2>&1'
 # How many Jobs one verification may take when the nodes under them are lost.
 NODE_LOST_TRIES = 3
+# Pods tried when the policy gate stops the first (as a task's attempts): past that the
+# run fails saying so, rather than verify outside its policy.
+GATE_TRIES = 3
 
 
 class NodeLost(Exception):
@@ -162,22 +167,32 @@ class JobRunner:
     async def run(
         self, export: Callable[[Path], None], command: list[str], timeout: float
     ) -> Outcome:
+        """The tests' outcome. A Pod on a lost node runs again in a new Job (NodeLost, up
+        to NODE_LOST_TRIES Jobs); policy_gate.NotEnforced when GATE_TRIES Pods had no
+        network policy in force in time (the tests never ran)."""
         output = self.dir / "output.log"
-        tries = 0
+        lost_tries = gate_tries = 0
         try:
             while True:
-                tries += 1
                 name = await self._begin(export, command, timeout)
                 try:
                     code, timed_out = await self._wait(name, timeout + DEADLINE_SLACK_SECONDS)
                 except NodeLost as lost:
-                    if tries >= NODE_LOST_TRIES:
+                    lost_tries += 1
+                    if lost_tries >= NODE_LOST_TRIES:
                         raise RuntimeError(f"verification Job {name}: {lost}") from lost
                     log.warning("verification Job %s: %s; running it again", name, lost)
                     await self._delete_all()
                     continue
-                text = await asyncio.to_thread(_read_tail, output)
-                return Outcome(exit_code=code, output=text, timed_out=timed_out)
+                if not _stopped_by_policy_gate(code, output):
+                    text = await asyncio.to_thread(_read_tail, output)
+                    return Outcome(exit_code=code, output=text, timed_out=timed_out)
+                gate_tries += 1
+                message = policy_gate.not_enforced_message(self.settings.worker_policy_gate_seconds)
+                log.warning("verification Job %s: %s", name, message)
+                await self._delete_all()
+                if gate_tries >= GATE_TRIES:
+                    raise policy_gate.NotEnforced(f"{message} ({GATE_TRIES} Pods)")
         finally:
             await self._delete_all()
             await asyncio.to_thread(shutil.rmtree, self.dir, True)
@@ -297,6 +312,12 @@ class JobRunner:
             )
 
 
+def _stopped_by_policy_gate(code: int, output: Path) -> bool:
+    """The Pod's process exited as the policy gate does, and the test command never
+    started (its output file, which the script's redirection makes first, is absent)."""
+    return code == policy_gate.EXIT_NOT_ENFORCED and not os.path.lexists(output)
+
+
 def _exit_code(pods: list[Any]) -> int | None:
     """The exit code of the verification's container, once it ended (any of its Pods:
     one, backoffLimit 0); a Pod being deleted counts as killed."""
@@ -322,10 +343,20 @@ def build_verification_job(
     """The Job running command in this run's verification tree: no Secret, no credential,
     only the verification directory of the repo volume mounted. The command starts on
     the go signal (worker/waiting.py): at once when the Job is created with the tree in
-    place; waiting: created ahead, the tree exported later."""
+    place; waiting: created ahead, the tree exported later; and, with the policy gate
+    on, not before the Pod's network policy is in force."""
     work = job_runner.dir
     script = ["bash", "-c", VERIFY_SCRIPT, "verify", str(work / "output.log"), str(work / "tree")]
-    gate = ["python", "-m", "prazium_operator.worker.waiting", "--go", str(job_runner.go), "--"]
+    gate = [
+        "python",
+        "-m",
+        "prazium_operator.worker.waiting",
+        "--go",
+        str(job_runner.go),
+        "--policy-gate",
+        sandboxing.policy_gate_seconds(settings),
+        "--",
+    ]
     env = [{"name": "HOME", "value": "/tmp"}, {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"}]
     labels = job_runner.labels()
     job = jobspec.sandbox_job(

@@ -14,7 +14,7 @@ import asyncio
 import time
 
 from prazium_kit import ids, journal, paths
-from prazium_operator import gitrepo, metrics, verify
+from prazium_operator import gitrepo, metrics, policy_gate, verify
 from prazium_operator.executor import verification
 from prazium_operator.reconcilers.run import core, prestart, repair
 from prazium_operator.reconcilers.run.context import (
@@ -127,16 +127,20 @@ async def verify_merged(ctx: RunContext) -> core.Outcome | None:
     )
     # Untrusted code: never in the operator's process or environment (its database DSN,
     # kubeconfig and LLM keys would be the tests' to read).
-    result = await verify.verify(
-        ctx.repo,
-        str(ctx.status.merged_commit),
-        command,
-        ctx.settings.verify_timeout_seconds,
-        prestart.verification_runner(ctx)
-        or verification.runner(ctx.settings, ctx.ns, ctx.project, ctx.name),
-        log_file=paths.verification_log_path(ctx.settings.data_dir, ctx.ns, ctx.name),
-        log_max_bytes=ctx.settings.task_log_max_bytes,
-    )
+    try:
+        result = await verify.verify(
+            ctx.repo,
+            str(ctx.status.merged_commit),
+            command,
+            ctx.settings.verify_timeout_seconds,
+            prestart.verification_runner(ctx)
+            or verification.runner(ctx.settings, ctx.ns, ctx.project, ctx.name),
+            log_file=paths.verification_log_path(ctx.settings.data_dir, ctx.ns, ctx.name),
+            log_max_bytes=ctx.settings.task_log_max_bytes,
+        )
+    except policy_gate.NotEnforced as exc:
+        # The tests never ran (so there is nothing for a repair round to fix).
+        raise RunFailed(f"verification did not run: {exc}") from exc
     prestart.verified(ctx)
     metrics.VERIFICATION_SECONDS.labels("passed" if result.exit_code == 0 else "failed").observe(
         result.duration_seconds or 0.0
