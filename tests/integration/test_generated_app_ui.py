@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from playwright.sync_api import expect
+from playwright.sync_api import Route, expect
 
 from prazium_appgen import Entity, Field, TemplateCoder, TemplatePlanner, parse_data_md
 from prazium_kit.plan import topological_order
@@ -221,5 +221,50 @@ def test_a_person_manages_records_in_the_generated_apps_web_interface(
         assert browser.serious_violations(page) == []
         browser.screenshot(page, "generated-app-phone-form")
 
+        assert errors == [], errors
+        assert offline.refused == [], offline.refused
+
+
+@pytest.mark.timeout(180)
+def test_a_view_that_answers_late_does_not_replace_the_one_asked_for_after_it(
+    app: tuple[str, list[Entity]],
+) -> None:
+    """A person clicks a record type, then (before its list has loaded) a "New …"
+    link still on the page: the form stays when the list's answer comes in late."""
+    base, entities = app
+    parent, _, _ = parent_and_child(entities)
+    held: list[Route] = []
+    with browser.chromium() as chromium, browser.context(chromium, base) as (ctx, offline):
+        page = ctx.new_page()
+        errors = appui.script_errors(page)
+        page.goto("/")
+        expect(page.get_by_role("heading", level=1)).to_have_text(CASE)
+
+        # The list's read is held back, as on a slow network (the form reads nothing
+        # for a record type without references).
+        def hold(route: Route) -> None:  # Playwright calls Python functions only
+            held.append(route)
+
+        page.route(lambda url: "limit=" in url, hold)
+        appui.record_types(page).get_by_role(
+            "link", name=re.compile(parent.plural_label, re.I)
+        ).click()
+        for _ in range(200):
+            if held:
+                break
+            page.wait_for_timeout(50)
+        assert held, "the list's read was not made"
+        page.get_by_role("link", name=f"New {parent.label}").click()
+        create = page.get_by_role("button", name=f"Create {parent.label}")
+        expect(create).to_be_visible()
+
+        with page.expect_response(lambda response: "limit=" in response.url) as late:
+            held[0].continue_()
+        assert late.value.status == 200
+        page.wait_for_timeout(500)  # the late answer has been read and dropped
+        expect(create).to_be_visible()
+        expect(page.get_by_role("heading", level=1)).to_have_text(
+            re.compile(f"New {parent.label}", re.I)
+        )
         assert errors == [], errors
         assert offline.refused == [], offline.refused

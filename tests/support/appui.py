@@ -35,8 +35,11 @@ def record_types(page: Page) -> Locator:
 
 
 def open_list(page: Page, entity: Entity) -> None:
-    """The list page of ``entity``'s records, through the navigation."""
+    """The list page of ``entity``'s records, through the navigation, once it shows
+    (until then the page before it, with its own links, is still there)."""
     record_types(page).get_by_role("link", name=re.compile(entity.plural_label, re.I)).click()
+    heading = page.get_by_role("heading", level=1)
+    expect(heading).to_have_text(re.compile(f"^{re.escape(entity.plural_label)}$", re.I))
 
 
 def label(field: Field) -> str:

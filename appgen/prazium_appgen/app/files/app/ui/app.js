@@ -10,7 +10,7 @@
 
 const PAGE_SIZE = 50;
 const PICKER_LIMIT = 1000;
-const state = { model: null, notice: "" };
+const state = { model: null, notice: "", renders: 0 };
 
 // ------------------------------------------------------------------ helpers
 
@@ -154,7 +154,7 @@ async function homeView() {
       ),
     );
   }
-  show(h("h1", {}, state.model.app), h("p", {}, "Choose the kind of record to work with."), h("ul", { class: "cards" }, items));
+  return [h("h1", {}, state.model.app), h("p", {}, "Choose the kind of record to work with."), h("ul", { class: "cards" }, items)];
 }
 
 async function listView(entity, query) {
@@ -179,8 +179,7 @@ async function listView(entity, query) {
   const filterQuery = filters.toString();
   const newLink = h("a", { href: `#/${entity.segment}/new${filterQuery ? `?${filterQuery}` : ""}`, class: "button" }, `New ${lowerFirst(entity.label)}`);
   if (answer.status !== 200) {
-    show(heading, alertBox(errorMessage(answer)));
-    return;
+    return [heading, alertBox(errorMessage(answer))];
   }
   const records = answer.data.items.slice(0, PAGE_SIZE);
   const more = answer.data.items.length > PAGE_SIZE;
@@ -235,13 +234,13 @@ async function listView(entity, query) {
   };
   if (offset > 0) pager.push(pageLink(Math.max(0, offset - PAGE_SIZE), "Previous page"));
   if (more) pager.push(pageLink(offset + PAGE_SIZE, "Next page"));
-  show(
+  return [
     heading,
     filterText ? h("p", { class: "filter" }, `Showing ${entity.plural.toLowerCase()} of ${filterText}. `, h("a", { href: `#/${entity.segment}` }, "Show all")) : null,
     h("div", { class: "toolbar" }, newLink),
     h("div", { class: "table-wrap" }, table),
     pager.length ? h("div", { class: "toolbar" }, pager) : null,
-  );
+  ];
 }
 
 async function removeRecord(entity, record, afterwards) {
@@ -434,23 +433,33 @@ async function formView(entity, record, query) {
       ),
     );
   }
-  show(h("p", { class: "crumbs" }, h("a", { href: `#/${entity.segment}` }, entity.plural)), h("h1", {}, title), form, extra);
+  return [h("p", { class: "crumbs" }, h("a", { href: `#/${entity.segment}` }, entity.plural)), h("h1", {}, title), form, extra];
+}
+
+/** The nodes of the view the hash names (each view reads what it shows first). */
+async function viewFor(parts, query) {
+  if (parts.length === 0) return homeView();
+  const entity = entityBySegment(parts[0]);
+  if (!entity) return [h("h1", {}, "Not found"), h("p", {}, "There is no such kind of record. "), h("a", { href: "#/" }, "Home")];
+  if (parts.length === 1) return listView(entity, query);
+  if (parts[1] === "new") return formView(entity, null, query);
+  const answer = await api("GET", `${entity.path}/${encodeURIComponent(parts[1])}`);
+  if (answer.status !== 200) return [h("h1", {}, entity.plural), alertBox(errorMessage(answer)), h("a", { href: `#/${entity.segment}` }, `All ${entity.plural.toLowerCase()}`)];
+  return formView(entity, answer.data, query);
 }
 
 async function render() {
+  const serial = ++state.renders;
   const { parts, query } = parseHash();
+  let nodes;
   try {
-    if (parts.length === 0) return await homeView();
-    const entity = entityBySegment(parts[0]);
-    if (!entity) return show(h("h1", {}, "Not found"), h("p", {}, "There is no such kind of record. "), h("a", { href: "#/" }, "Home"));
-    if (parts.length === 1) return await listView(entity, query);
-    if (parts[1] === "new") return await formView(entity, null, query);
-    const answer = await api("GET", `${entity.path}/${encodeURIComponent(parts[1])}`);
-    if (answer.status !== 200) return show(h("h1", {}, entity.plural), alertBox(errorMessage(answer)), h("a", { href: `#/${entity.segment}` }, `All ${entity.plural.toLowerCase()}`));
-    return await formView(entity, answer.data, query);
+    nodes = await viewFor(parts, query);
   } catch (error) {
-    show(h("h1", {}, "Something went wrong"), alertBox(`The app could not be reached: ${error.message}`));
+    nodes = [h("h1", {}, "Something went wrong"), alertBox(`The app could not be reached: ${error.message}`)];
   }
+  // A view whose reads answered late, after the person moved on (a quick second click),
+  // must not replace the view they asked for last.
+  if (serial === state.renders) show(...nodes);
 }
 
 async function start() {
