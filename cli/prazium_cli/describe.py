@@ -73,6 +73,18 @@ def task_times(events: list[dict[str, Any]]) -> dict[str, tuple[str, str | None]
     return times
 
 
+def run_seconds(run: dict[str, Any], events: list[dict[str, Any]]) -> float | None:
+    """How long the run took: from its first event to the event that ended it, to
+    the millisecond like its phases (which then always fit in it); the run's own
+    whole-second times when its events do not show its end."""
+    ended = next(
+        (e.get("createdAt") for e in reversed(events) if e.get("eventType") in RUN_ENDS), None
+    )
+    if events and ended:
+        return timing.seconds_between(events[0].get("createdAt"), ended)
+    return timing.seconds_between(run.get("startedAt"), run.get("completedAt"))
+
+
 def document(
     run: dict[str, Any], tasks: list[dict[str, Any]], events: list[dict[str, Any]]
 ) -> dict[str, Any]:
@@ -99,7 +111,7 @@ def document(
         phase["startOffsetSeconds"] = timing.seconds_between(origin, phase["startedAt"])
     return {
         **{k: v for k, v in run.items() if k not in _LEFT_OUT},
-        "durationSeconds": timing.seconds_between(run.get("startedAt"), run.get("completedAt")),
+        "durationSeconds": run_seconds(run, events),
         "phases": found,
         "tasks": described,
     }

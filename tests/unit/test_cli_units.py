@@ -247,6 +247,11 @@ def test_phases_and_task_times_come_from_the_events() -> None:
     ]
     described = document({**run, "specSnapshot": {}, "tasks": []}, tasks, events)
     assert "specSnapshot" not in described and described["durationSeconds"] == 9
+    # The run's own times are whole seconds; its events, which the phases come from,
+    # are to the millisecond, and its duration is taken from them when they show its end.
+    late = [*events[:-1], event("RUN_COMPLETED", 9.75)]
+    assert document({**run}, tasks, late)["durationSeconds"] == 9.75
+    assert document({**run}, tasks, events[:4])["durationSeconds"] == 9  # no end event
     assert [
         (t["id"], t["startOffsetSeconds"], t["durationSeconds"]) for t in described["tasks"]
     ] == [
