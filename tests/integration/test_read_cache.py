@@ -88,13 +88,15 @@ def test_list_pages_come_from_memory_and_others_writes_arrive_by_the_watch(
     got = cached.get("/projects/proj_outside")
     assert got.status_code == 200 and got.json()["data"]["name"] == "Outside"
 
+    pages = 40
     before = apiserver_requests("LIST", "projects")
-    for _ in range(15):
+    for _ in range(pages):
         assert cached.get("/projects", params={"pageSize": 20}).status_code == 200
     # The counter is the apiserver's, for every client (the garbage collector, another
-    # test's leftover watcher relisting); without the cache every page lists (15 here).
+    # test's leftover watcher relisting, a watch that expired and relists): a few lists
+    # by others may fall in the window. Without the cache every page lists (40 here).
     listed_meanwhile = apiserver_requests("LIST", "projects") - before
-    assert listed_meanwhile <= 2, listed_meanwhile
+    assert listed_meanwhile <= pages // 8, listed_meanwhile
 
     # A write that did not go through this replica (here straight to the apiserver,
     # as the operator's do) reaches the cache through the watch.
