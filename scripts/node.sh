@@ -283,6 +283,13 @@ host_rules() {
   if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
     ip link add "$BRIDGE" type bridge
   fi
+  # A bridge whose address was never set takes the lowest of its ports' as they come
+  # and go, so a new Pod's veth can change it under the Pods already running. Their
+  # ARP caches keep the old address; their frames to the host (the egress proxy, the
+  # apiserver) are then flooded to the other Pods instead, and a connection waits out
+  # SYN retries until the entry expires (a worker's first model request stalled 30 to
+  # 120 s under gVisor). Setting it, even to the address it has, pins it.
+  ip link set "$BRIDGE" address "$(cat "/sys/class/net/$BRIDGE/address")"
   ip addr replace "$GATEWAY/${POD_CIDR#*/}" dev "$BRIDGE"
   ip link set "$BRIDGE" up
   sysctl -qw "net.ipv4.conf.$BRIDGE.route_localnet=1"

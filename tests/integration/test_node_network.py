@@ -437,3 +437,24 @@ def test_a_pods_work_waits_for_its_network_policy_and_never_runs_without_it(
     go = next(x for x in lines if x["message"] == GO_LINE)
     assert go["policyOpenProbes"] >= 1 and go["policyProbes"] > go["policyOpenProbes"], go
     assert refused == policy_gate.not_enforced_message(2) + " (3 Pods)", refused
+
+
+def test_the_bridge_keeps_its_address_as_pods_come_and_go() -> None:
+    """A Linux bridge whose address was never set takes the lowest of its ports' as
+    veths come and go; Pods already running keep the old one in their ARP caches and
+    their frames to the host (the egress proxy, the apiserver) are flooded to the other
+    Pods instead, until the entry expires. The node sets the bridge's address, which
+    pins it (the kernel's NET_ADDR_SET, 3)."""
+    found = json.loads(
+        subprocess.run(
+            ["ip", "-j", "-4", "addr", "show"], check=True, capture_output=True, text=True
+        ).stdout
+    )
+    bridges = [
+        link["ifname"]
+        for link in found
+        if any(a.get("local") == node().host_address for a in link.get("addr_info", []))
+    ]
+    assert len(bridges) == 1, bridges
+    assign_type = Path(f"/sys/class/net/{bridges[0]}/addr_assign_type").read_text().strip()
+    assert assign_type == "3", f"{bridges[0]}: addr_assign_type {assign_type}, not set"
