@@ -733,15 +733,22 @@ def model_report(results: dict[str, dict[str, float]], reply_seconds: float) -> 
 
 
 def run_model(stack: Stack, with_node: bool) -> str:
+    """The report; a column that fails is named after the others' figures, then the
+    bench fails (the figures of the columns that ran are kept in its output)."""
     reply = model_reply_seconds()
     columns = MODEL_MODES if with_node else {"local": MODEL_MODES["local"]}
-    return model_report(
-        {
-            column: model_build(stack, executor, prestart, reply)
-            for column, (executor, prestart) in columns.items()
-        },
-        reply,
-    )
+    results: dict[str, dict[str, float]] = {}
+    failed: dict[str, str] = {}
+    for column, (executor, prestart) in columns.items():
+        try:
+            results[column] = model_build(stack, executor, prestart, reply)
+        except Exception as exc:  # the next column still runs
+            failed[column] = f"{type(exc).__name__}: {exc}"
+    text = model_report(results, reply) if results else ""
+    if failed:
+        print(text)
+        raise RuntimeError(f"model part, columns that failed: {failed}")
+    return text
 
 
 # -- per-task overhead: fork server vs spawn ------------------------------------
