@@ -68,7 +68,7 @@ SCALE_LEVELS := 1,25,100
 bench-scale: ## N runs at once, Job path beside local: gaps, runs/min, Pods/s, RSS, etcd per run, leftovers (own stack with the node; N=1,25,100 or N=500; RUNTIME=runc|gvisor)
 	@BENCH_SCALE_N=$(or $(N),$(SCALE_LEVELS)) scripts/test.sh bench/bench_scale.py -q -s -p no:cacheprovider
 
-bench-build: ## Build engine: run wall time, overhead vs worker time, parallelism 1 vs 3, local vs Job path, a Job start's profile, runc vs gVisor (own stack; RUNTIME=runc|gvisor)
+bench-build: ## Build engine: run wall time, overhead vs worker time, parallelism 1 vs 3, local vs Job path (template tasks, and tasks waiting on a model stand-in), a Job start's profile, runc vs gVisor (own stack; RUNTIME=runc|gvisor)
 	@scripts/test.sh bench/bench_build.py -q -s -p no:cacheprovider
 
 bench-repair-reuse: ## Extra wall time of a repair round; model requests a retry saves on the todo example (own stack, no node)

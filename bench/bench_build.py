@@ -42,6 +42,29 @@ builds of the six tasks at parallelism 3:
                           verification's own Pod included
 and the ratio gVisor / runc of each (skipped when PRAZIUM_NODE=0).
 
+Then the same three columns (local, Job path with Jobs created ahead, none ahead)
+with a model behind each task (part `model`): the coding-agent loop (the openai
+coder) does every task against the stand-in of the Chat Completions endpoint (a real
+HTTP server; the only stand-in: the paid model), whose session per task is the
+template one (write the task's files, then finish: 2 model requests). Every model
+request is answered after PRAZIUM_BENCH_MODEL_REPLY_SECONDS (default 2 s): a chosen
+figure, not a real model's. One warm-up build with the stand-in answering at once,
+then the measured build (parallelism 3):
+  wall                    RUN_STARTED -> final event
+  QUEUED -> STARTED p50   as above
+  task end to end p50/p90 TASK_QUEUED -> TASK_COMPLETED of one task
+  verify                  VERIFICATION_STARTED -> VERIFICATION_COMPLETED
+  model time a task       model requests x reply time / tasks
+  task less its model     a task's end to end minus its requests x reply time: what
+                          the executor and the loop add to the model's time (p50/p90)
+  model requests          requests the stand-in answered in the measured build, beside
+                          the journal's AGENT_USAGE events (one per request): the same in
+                          every column, or the columns did not do the same work
+and the ratios Job path / local of the wall and of the per-task p50/p90. The
+`executors` part is the worst case for the Job path (tasks of 0.1-0.4 s, so a Pod's
+start is most of a task); this one is what a person building with a model sees.
+With PRAZIUM_NODE=0 only its local column runs.
+
 Per-task overhead, local executor with the fork server (PRAZIUM_FORK_SERVER=true,
 executor/forkserver.py: workers forked from a process that imported them once) beside
 spawned workers (false: a fresh interpreter per task), one operator each, in one run:
@@ -80,7 +103,8 @@ How to run (starts a throw-away control plane, node + PostgreSQL, like `make tes
     PRAZIUM_TEST_DEV_DIR=/tmp/pz-bench make bench-build    # or:
     PRAZIUM_TEST_DEV_DIR=/tmp/pz-bench scripts/test.sh bench/bench_build.py -q -s
 
-PRAZIUM_BENCH_PARTS picks parts (default all: parallelism,overhead,executors,runtimes);
+PRAZIUM_BENCH_PARTS picks parts (default all:
+parallelism,overhead,executors,runtimes,model);
 PRAZIUM_NODE=0 leaves the node out (and the kubernetes column with it), e.g.
 
     PRAZIUM_NODE=0 PRAZIUM_BENCH_PARTS=overhead scripts/test.sh bench/bench_build.py -q -s
@@ -117,6 +141,7 @@ import yaml  # noqa: E402
 from kubernetes import client, config  # noqa: E402
 
 from prazium_kit.paths import run_results  # noqa: E402
+from prazium_operator.executor.kubernetes import credentials_secret_name  # noqa: E402
 from tests.support.build import (  # noqa: E402
     create,
     events,
@@ -124,7 +149,9 @@ from tests.support.build import (  # noqa: E402
     wait_phase,
     wait_run_done,
 )
-from tests.support.node import job_namespace, operator_env  # noqa: E402
+from tests.support.node import job_namespace, node, operator_env  # noqa: E402
+from tests.support.openai_standin import OpenAIStandin  # noqa: E402
+from tests.support.providers import OPENAI, env_for  # noqa: E402
 from tests.support.services import Stack, start_operator, wait_for  # noqa: E402
 
 EXAMPLE = ROOT / "examples" / "project-answered.yaml"
@@ -187,21 +214,25 @@ def measure(journal: list[dict[str, Any]], created_at: dt.datetime) -> dict[str,
 
 
 def build_once(
-    stack: Stack, namespace: str, name: str, parallelism: int, operator: Any
+    stack: Stack,
+    namespace: str,
+    name: str,
+    parallelism: int,
+    operator: Any,
+    agent: dict[str, str] | None = None,
+    timeout: float = 300,
 ) -> dict[str, float]:
+    """Build the example once (agent: the Run's spec.agent; default the template's)."""
     manifest = yaml.safe_load(EXAMPLE.read_text())
     create(namespace, "projects", "Project", name, manifest["spec"])
     wait_phase(namespace, "projects", name, {"approved"}, operator, timeout=60)
     run_name = f"{name}-run"
-    run = create(
-        namespace,
-        "runs",
-        "Run",
-        run_name,
-        {"projectRef": {"name": name}, "parallelism": parallelism},
-    )
+    spec: dict[str, Any] = {"projectRef": {"name": name}, "parallelism": parallelism}
+    if agent:
+        spec["agent"] = agent
+    run = create(namespace, "runs", "Run", run_name, spec)
     created_at = dt.datetime.fromisoformat(run["metadata"]["creationTimestamp"])
-    done = wait_run_done(namespace, run_name, operator, timeout=300)
+    done = wait_run_done(namespace, run_name, operator, timeout=timeout)
     if done["status"]["phase"] != "succeeded":
         raise RuntimeError(f"{run_name} {done['status']['phase']}: {done['status'].get('message')}")
     journal = wait_final_event(stack.database_url, namespace, run_name, operator)
@@ -301,13 +332,18 @@ KUBERNETES_MODES = {"kubernetes": "true", "k8s, none ahead": "false"}
 
 
 def per_task_end_to_end(journal: list[dict[str, Any]]) -> list[float]:
+    return list(end_to_end_by_task(journal).values())
+
+
+def end_to_end_by_task(journal: list[dict[str, Any]]) -> dict[str, float]:
+    """Per task id: TASK_QUEUED -> TASK_COMPLETED (s)."""
     first: dict[tuple[str, str | None], dt.datetime] = {}
     for event in journal:
         first.setdefault((event["type"], event["task"]), event["at"])
-    return [
-        _seconds(first[("TASK_QUEUED", t)], first[("TASK_COMPLETED", t)])
+    return {
+        t: _seconds(first[("TASK_QUEUED", t)], first[("TASK_COMPLETED", t)])
         for t in sorted({e["task"] for e in journal if e["task"]})
-    ]
+    }
 
 
 def _ready_to_first_line(
@@ -544,6 +580,177 @@ def profile_report(name: str, rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+# -- local vs the Job path with a model behind each task -------------------------
+
+MODEL_KEY = "sk-bench-build-model-00000000000"
+MODEL_SECRET = "agent-keys"
+MODEL_REPLY_SECONDS = 2.0
+# Columns: (executor, Jobs created ahead of their work on the Job path).
+MODEL_MODES = {
+    "local": ("local", ""),
+    "kubernetes": ("kubernetes", "true"),
+    "k8s, none ahead": ("kubernetes", "false"),
+}
+MODEL_ROWS = [
+    "tasks",
+    "wall",
+    "start_latency_p50",
+    "end_to_end_p50",
+    "end_to_end_p90",
+    "model_seconds",
+    "rest_p50",
+    "rest_p90",
+    "verify",
+    "model_requests",
+    "usage_events",
+]
+MODEL_LABELS = {
+    "start_latency_p50": "QUEUED -> STARTED p50",
+    "end_to_end_p50": "task end to end p50",
+    "end_to_end_p90": "task end to end p90",
+    "model_seconds": "model time a task",
+    "rest_p50": "  task less its model p50",
+    "rest_p90": "  task less its model p90",
+    "model_requests": "model requests",
+    "usage_events": "AGENT_USAGE events",
+}
+
+
+def model_reply_seconds() -> float:
+    return float(os.environ.get("PRAZIUM_BENCH_MODEL_REPLY_SECONDS", str(MODEL_REPLY_SECONDS)))
+
+
+def worker_runtime() -> str:
+    """The worker Pods' runtime on this stack's node (operator_env passes it on)."""
+    return os.environ.get("PRAZIUM_TEST_WORKER_RUNTIME_CLASS") or "runc"
+
+
+def model_build(
+    stack: Stack, executor: str, prestart: str, reply_seconds: float, parallelism: int = 3
+) -> dict[str, float]:
+    """The example built by the coding-agent loop (the openai coder) against the stand-in
+    of the Chat Completions endpoint: one warm-up build with the stand-in answering at
+    once, then the measured one with every model request answered after reply_seconds."""
+    config.load_kube_config(config_file=stack.kubeconfig)
+    namespace = f"bench-mdl-{executor[:4]}-{uuid.uuid4().hex[:6]}"
+    core = client.CoreV1Api()
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
+    # Worker Pods reach the stand-in on the node's bridge address, through the egress
+    # proxy; local workers on loopback.
+    host = node().host_address if executor == "kubernetes" else "127.0.0.1"
+    with tempfile.TemporaryDirectory(prefix="prazium-bench-") as tmp, ExitStack() as cleanup:
+        standin = cleanup.enter_context(OpenAIStandin(MODEL_KEY, host=host))
+        data_dir = Path(tmp) / "data"
+        data_dir.mkdir()
+        agent = {"coder": OPENAI.name, "model": "standin-1"}
+        if executor == "kubernetes":
+            jobs_ns = cleanup.enter_context(job_namespace(data_dir))
+            # The key (and base URL) reach worker Pods from the credentials Secret, as
+            # an admin provisions it; the operator's setting opens the egress proxy.
+            core.create_namespaced_secret(
+                jobs_ns,
+                {
+                    "metadata": {"name": credentials_secret_name(namespace, MODEL_SECRET)},
+                    "stringData": {
+                        OPENAI.key_env: MODEL_KEY,
+                        OPENAI.base_url_env: standin.base_url,
+                    },
+                },
+            )
+            agent["credentialsSecret"] = MODEL_SECRET
+            env = operator_env(
+                jobs_ns, PRAZIUM_PRESTART=prestart, **{OPENAI.base_url_env: standin.base_url}
+            )
+        else:
+            env = env_for(OPENAI, standin.base_url, MODEL_KEY, "")
+            if os.geteuid() != 0:  # the commands' sandbox needs root
+                env["PRAZIUM_LOCAL_UNSANDBOXED_COMMANDS"] = "true"
+        operator = start_operator(stack, data_dir, [namespace], Path(tmp) / "logs", **env)
+        try:
+            wait_for(lambda: _heartbeat(stack, operator.pid), 60, "operator heartbeat", operator)
+            build_once(stack, namespace, "warm-mdl", parallelism, operator, agent)
+            standin.reply_seconds = reply_seconds
+            before, views_before = len(standin.requests), len(standin.session_views)
+            name = "measured-mdl"
+            timeout = 300 + 20 * reply_seconds
+            measured = dict(
+                build_once(stack, namespace, name, parallelism, operator, agent, timeout)
+            )
+            if standin.session_failures:
+                raise RuntimeError(f"the stand-in's checks failed: {standin.session_failures}")
+            journal = events(stack.database_url, namespace, f"{name}-run")
+            ends = end_to_end_by_task(journal)
+            asked: dict[str, int] = {}
+            for view in standin.session_views[views_before:]:
+                asked[view.task_id] = asked.get(view.task_id, 0) + 1
+            # A task's time outside its model replies: its share of the executor's cost.
+            rest = [ends[task] - asked.get(task, 0) * reply_seconds for task in ends]
+            requests = len(standin.requests) - before
+            measured["end_to_end_p50"] = _pct(list(ends.values()), 0.5)
+            measured["end_to_end_p90"] = _pct(list(ends.values()), 0.9)
+            measured["rest_p50"] = _pct(rest, 0.5)
+            measured["rest_p90"] = _pct(rest, 0.9)
+            measured["model_requests"] = float(requests)
+            measured["model_seconds"] = requests * reply_seconds / max(1, len(ends))
+            measured["usage_events"] = float(sum(e["type"] == "AGENT_USAGE" for e in journal))
+            return measured
+        finally:
+            operator.stop()
+            core.delete_namespace(namespace, propagation_policy="Background")
+
+
+def model_report(results: dict[str, dict[str, float]], reply_seconds: float) -> str:
+    names = list(results)
+    title = f"metric (s), reply {reply_seconds:g} s"
+    lines = [f"{title:<28}" + "".join(f"{n:>17}" for n in names)]
+    for key in MODEL_ROWS:
+        label = MODEL_LABELS.get(key, key)
+        lines.append(
+            f"{label:<28}" + "".join(f"{results[n].get(key, math.nan):>17.3f}" for n in names)
+        )
+    local = results.get("local")
+    if local and len(names) > 1:
+        lines.append("\nJob path / local:")
+        for name in names[1:]:
+            job = results[name]
+            cells = ", ".join(
+                f"{label} {job[key] / local[key]:.2f}x"
+                for key, label in (
+                    ("wall", "wall"),
+                    ("end_to_end_p50", "task end to end p50"),
+                    ("end_to_end_p90", "p90"),
+                    ("rest_p50", "task less its model p50"),
+                )
+            )
+            lines.append(f"  {name:<17}{cells}")
+    if len(names) > 1:
+        counts = {results[n]["model_requests"] for n in names}
+        lines.append(
+            "model requests the same in every column: "
+            + ("yes" if len(counts) == 1 else f"NO ({sorted(counts)})")
+        )
+    return "\n".join(lines)
+
+
+def run_model(stack: Stack, with_node: bool) -> str:
+    """The report; a column that fails is named after the others' figures, then the
+    bench fails (the figures of the columns that ran are kept in its output)."""
+    reply = model_reply_seconds()
+    columns = MODEL_MODES if with_node else {"local": MODEL_MODES["local"]}
+    results: dict[str, dict[str, float]] = {}
+    failed: dict[str, str] = {}
+    for column, (executor, prestart) in columns.items():
+        try:
+            results[column] = model_build(stack, executor, prestart, reply)
+        except Exception as exc:  # the next column still runs
+            failed[column] = f"{type(exc).__name__}: {exc}"
+    text = model_report(results, reply) if results else ""
+    if failed:
+        print(text)
+        raise RuntimeError(f"model part, columns that failed: {failed}")
+    return text
+
+
 # -- per-task overhead: fork server vs spawn ------------------------------------
 
 OVERHEAD_GOAL_SECONDS = 0.150
@@ -749,6 +956,10 @@ def run_overhead(stack: Stack) -> str:
     return overhead_report({mode: overhead_mode(stack, mode, builds) for mode in FORK_SERVER_MODES})
 
 
+def _loads() -> str:
+    return " ".join(f"{load:.2f}" for load in os.getloadavg())
+
+
 def _heartbeat(stack: Stack, pid: int) -> bool:
     import psycopg
 
@@ -775,14 +986,20 @@ def stack_from_env() -> Stack:
 
 
 def parts() -> list[str]:
-    chosen = os.environ.get("PRAZIUM_BENCH_PARTS", "parallelism,overhead,executors,runtimes")
+    chosen = os.environ.get("PRAZIUM_BENCH_PARTS", "parallelism,overhead,executors,runtimes,model")
     wanted = [part.strip() for part in chosen.split(",") if part.strip()]
-    if os.environ.get("PRAZIUM_NODE", "1") == "0":
+    if not with_node():
         for part in ("executors", "runtimes"):
             if part in wanted:
                 wanted.remove(part)
                 print(f"\n(PRAZIUM_NODE=0: no node, so no {part} comparison)")
+        if "model" in wanted:
+            print("\n(PRAZIUM_NODE=0: no node, so the model part has its local column only)")
     return wanted
+
+
+def with_node() -> bool:
+    return os.environ.get("PRAZIUM_NODE", "1") != "0"
 
 
 @pytest.mark.timeout(3600)
@@ -815,6 +1032,15 @@ def test_bench_build() -> None:
     if "runtimes" in wanted:
         print("\nkubernetes executor, worker and verification Pods under runc vs gVisor (warm):")
         print(run_runtimes(stack))
+    if "model" in wanted:
+        pods = f" vs a Job per task on the node (warm, under {worker_runtime()})"
+        print(
+            f"\nlocal executor (workers {workers}){pods if with_node() else ''}, every task"
+            f" done by the coding-agent loop against a model stand-in answering each request"
+            f" after {model_reply_seconds():g} s; load average {_loads()}:"
+        )
+        print(run_model(stack, with_node()))
+        print(f"load average at the end: {_loads()}")
     print(f"bench took {time.monotonic() - started:.1f} s")
 
 

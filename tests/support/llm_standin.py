@@ -5,8 +5,9 @@ shape, and answers deterministically by running the template agent on the
 inputs the prompt carries, so its answers are valid and the resulting
 application's own tests pass. Tests script the next requests: an HTTP status
 (``fail_next``), a rewritten answer (``tamper_next``), a body that is not the
-protocol's JSON (``raw_next``) or a slow answer (``delay_next``). Subclasses
-speak one provider's wire protocol.
+protocol's JSON (``raw_next``) or a slow answer (``delay_next``); benchmarks give
+every answer a model's reply time (``reply_seconds``). Subclasses speak one
+provider's wire protocol.
 
 Requests that offer tools without forcing one are a coding agent's session
 (agents/loop): those are answered from the session's script (``script``; see
@@ -106,6 +107,9 @@ class LLMStandin:
         self.requests: list[dict[str, Any]] = []
         self.faults: deque[Fault] = deque()
         self.delays: deque[float] = deque()
+        # Every request waits this long before its answer, as a model takes time to
+        # reply (0: at once); a delay_next delay replaces it for its request.
+        self.reply_seconds = 0.0
         # Coding-agent sessions: scripts by task id ("*": any task without its own),
         # every view the stand-in answered, and every check that failed.
         self.scripts: dict[str, list[Step]] = {}
@@ -242,7 +246,7 @@ class LLMStandin:
         with self._lock:
             self.requests.append({"headers": headers, "body": body})
             fault = self.faults.popleft() if self.faults else None
-            delay = self.delays.popleft() if self.delays else 0.0
+            delay = self.delays.popleft() if self.delays else self.reply_seconds
         if delay:
             time.sleep(delay)
         refused = self.auth_refusal(headers, body)

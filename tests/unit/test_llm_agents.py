@@ -12,6 +12,7 @@ import os
 import pathlib
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -343,6 +344,28 @@ def test_429_5xx_and_529_are_retried_with_backoff(
     with pytest.raises(provider.error, match="answered 400"):
         planner.clarify(NAME, DESCRIPTION)
     assert len(standin.requests) == 1  # a client error is not retried
+
+
+def test_the_standins_reply_time_holds_every_answer_and_delay_next_replaces_it(
+    provider: Provider, key: str
+) -> None:
+    # A stand-in of its own: the module's shared one keeps answering at once.
+    with provider.standin(key) as server:
+        planner = provider.planner(
+            settings=settings(provider, server.base_url, key, timeout=10.0, max_attempts=1)
+        )
+        server.reply_seconds = 0.3
+        for _ in range(2):
+            started = time.monotonic()
+            assert planner.clarify(NAME, DESCRIPTION)
+            assert time.monotonic() - started >= 0.3
+        # A scripted delay replaces the reply time for its request: one far longer
+        # than the client's timeout would fail the call, a delay of 0 answers at once.
+        server.reply_seconds = 60.0
+        server.delay_next(0.0)
+        assert planner.clarify(NAME, DESCRIPTION)
+        assert len(server.requests) == 3
+        server.reply_seconds = 0.0
 
 
 def test_a_missing_key_or_model_is_a_clear_agent_error(
