@@ -66,17 +66,17 @@ bench-api: ## API latency/throughput vs direct apiserver reads, SSE fan-out (own
 
 SCALE_LEVELS := 1,25,100
 bench-scale: ## N runs at once, Job path beside local: gaps, runs/min, Pods/s, RSS, etcd per run, leftovers (own stack with the node; N=1,25,100 or N=500; RUNTIME=runc|gvisor)
-	@BENCH_SCALE_N=$(or $(N),$(SCALE_LEVELS)) scripts/test.sh bench/bench_scale.py -q -s -p no:cacheprovider
+	@BENCH_SCALE_N=$(or $(N),$(SCALE_LEVELS)) PRAZIUM_RUNTIME=$(or $(RUNTIME),gvisor) scripts/test.sh bench/bench_scale.py -q -s -p no:cacheprovider
 
 bench-build: ## Build engine: run wall time, overhead vs worker time, parallelism 1 vs 3, local vs Job path (template tasks, and tasks waiting on a model stand-in), a Job start's profile, runc vs gVisor (own stack; RUNTIME=runc|gvisor)
-	@scripts/test.sh bench/bench_build.py -q -s -p no:cacheprovider
+	@PRAZIUM_RUNTIME=$(or $(RUNTIME),gvisor) scripts/test.sh bench/bench_build.py -q -s -p no:cacheprovider
 
 bench-repair-reuse: ## Extra wall time of a repair round; model requests a retry saves on the todo example (own stack, no node)
 	@PRAZIUM_NODE=0 scripts/test.sh bench/bench_repair_reuse.py -q -s -p no:cacheprovider
 bench-agent-loop: ## Coding-agent loop: its own overhead per tool step, local and in worker Pods (own stack; p50/p99, goal <= 50 ms)
-	@scripts/test.sh bench/bench_agent_loop.py -q -s -p no:cacheprovider
+	@PRAZIUM_RUNTIME=$(or $(RUNTIME),gvisor) scripts/test.sh bench/bench_agent_loop.py -q -s -p no:cacheprovider
 bench-policy-gate: ## Network policy gate: what it adds to a worker Pod's start, gate on vs off (own stack with the node)
-	@scripts/test.sh bench/bench_policy_gate.py -q -s -p no:cacheprovider
+	@PRAZIUM_RUNTIME=$(or $(RUNTIME),gvisor) scripts/test.sh bench/bench_policy_gate.py -q -s -p no:cacheprovider
 
 bench-agent: ## Template agent: every corpus description built, tested and probed over HTTP (no stack)
 	@scripts/venv.sh && .venv/bin/python appgen/bench/bench_agent_corpus.py

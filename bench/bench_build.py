@@ -622,7 +622,7 @@ def model_reply_seconds() -> float:
 
 def worker_runtime() -> str:
     """The worker Pods' runtime on this stack's node (operator_env passes it on)."""
-    return os.environ.get("PRAZIUM_TEST_WORKER_RUNTIME_CLASS") or "runc"
+    return startprofile.runtime_name()
 
 
 def model_build(

@@ -231,6 +231,8 @@ def runtime_env() -> dict[str, str]:
 
 
 def runtime_name() -> str:
+    """The runtime this stack's node runs worker Pods under (scripts/test.sh exports
+    the node's class), not the RUNTIME asked for, so a figure is never mislabelled."""
     import os
 
-    return os.environ.get("RUNTIME", "runc")
+    return os.environ.get("PRAZIUM_TEST_WORKER_RUNTIME_CLASS") or "runc"
