@@ -233,9 +233,15 @@ def test_a_pod_created_ahead_is_removed_once_its_task_will_not_start(
 
 @dataclass
 class _PodCount:
-    """The most Pods alive at once in a namespace (Pending or Running, not deleted)."""
+    """The most worker Pods alive at once for one run (Pending or Running, not deleted)
+    whose worker has not finished. A worker that wrote its result has given its slot
+    back; its Pod is reported Running until the kubelet notices the exit (a second or
+    two under gVisor), so it is not counted. Verification Pods hold no worker slot."""
 
     jobs_ns: str
+    namespace: str
+    run: str
+    data_dir: Path
     most: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
 
@@ -248,13 +254,26 @@ class _PodCount:
         self._stop.set()
         self._thread.join(10)
 
+    def _finished(self, task_cr: str, task_ids: dict[str, str]) -> bool:
+        task_id = task_ids.get(task_cr)
+        results = paths.run_results(self.data_dir, self.namespace, self.run)
+        return task_id is not None and any(results.glob(f"{task_id}-[0-9]*.json"))
+
     def _loop(self) -> None:
         core = client.CoreV1Api()
         while not self._stop.wait(0.1):
+            task_ids = {
+                t["metadata"]["name"]: t["spec"]["definition"]["id"]
+                for t in tasks_of(self.namespace, self.run)
+            }
             alive = [
                 p
-                for p in core.list_namespaced_pod(self.jobs_ns).items
-                if p.status.phase in ("Pending", "Running") and not p.metadata.deletion_timestamp
+                for p in core.list_namespaced_pod(
+                    self.jobs_ns, label_selector="prazium.io/role=worker"
+                ).items
+                if p.status.phase in ("Pending", "Running")
+                and not p.metadata.deletion_timestamp
+                and not self._finished(p.metadata.labels.get("prazium.io/task", ""), task_ids)
             ]
             self.most = max(self.most, len(alive))
 
@@ -272,7 +291,10 @@ def test_tasks_beyond_the_worker_slots_wait_in_the_queue_not_as_pods(
         PRAZIUM_MAX_PRESTARTED="1",
     )
     try:
-        with _PodCount(jobs_ns) as pods, TaskMessages(namespace) as messages:
+        with (
+            _PodCount(jobs_ns, namespace, "todo-slots", data_dir) as pods,
+            TaskMessages(namespace) as messages,
+        ):
             _start_run(stack, namespace, operator, "todo-slots", "true")
             run = wait_run_done(namespace, "todo-slots", operator, timeout=400)
         assert run["status"]["phase"] == "succeeded", run["status"].get("message")
