@@ -620,11 +620,6 @@ def model_reply_seconds() -> float:
     return float(os.environ.get("PRAZIUM_BENCH_MODEL_REPLY_SECONDS", str(MODEL_REPLY_SECONDS)))
 
 
-def worker_runtime() -> str:
-    """The worker Pods' runtime on this stack's node (operator_env passes it on)."""
-    return startprofile.runtime_name()
-
-
 def model_build(
     stack: Stack, executor: str, prestart: str, reply_seconds: float, parallelism: int = 3
 ) -> dict[str, float]:
@@ -1033,7 +1028,7 @@ def test_bench_build() -> None:
         print("\nkubernetes executor, worker and verification Pods under runc vs gVisor (warm):")
         print(run_runtimes(stack))
     if "model" in wanted:
-        pods = f" vs a Job per task on the node (warm, under {worker_runtime()})"
+        pods = f" vs a Job per task on the node (warm, under {startprofile.runtime_name()})"
         print(
             f"\nlocal executor (workers {workers}){pods if with_node() else ''}, every task"
             f" done by the coding-agent loop against a model stand-in answering each request"
