@@ -23,7 +23,8 @@ class Settings(KitSettings):
     # Kubernetes executor: create a task's Job (and a run's verification Job) while the
     # work before it still runs, its Pod waiting for a go signal (executor/prestart.py),
     # so the Pod start is paid meanwhile; at most max_prestarted such Pods wait at once
-    # (default: max_workers). The node's maxPods must hold both kinds.
+    # (default: max_workers), and only in room on the nodes that the free worker slots
+    # will not need (executor/noderoom.py).
     prestart: bool = True
     max_prestarted: int | None = Field(default=None, ge=0)
     # Local executor: fork each worker from a server that imported the worker once

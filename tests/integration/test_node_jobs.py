@@ -320,16 +320,17 @@ def test_tasks_wait_with_a_clear_message_while_the_node_is_cordoned(
             tasks = tasks_of(namespace, "notes-wait")
             status = tasks[0].get("status", {}) if tasks else {}
             message = str(status.get("message") or "")
-            # The first wait may name the volume claim still binding; the cordon comes next.
-            return (
-                message if "waiting for a node" in message and "unschedulable" in message else None
-            )
+            return message if "room on the nodes" in message else None
 
         message = wait_for(waiting_message, 60, "task-001 to wait for a node", pod_operator)
-        assert "unschedulable" in message, message
-        # Still waiting a while later: not failed, not retried.
+        # In the operator's queue, not as a Pod no node takes: no Job, no attempt.
+        assert message.startswith("waiting in the operator's queue for room on the nodes")
+        assert "unschedulable (cordoned)" in message, message
         [task] = tasks_of(namespace, "notes-wait")[:1]
-        assert task["status"]["phase"] == "running" and task["status"]["attempts"] == 1
+        assert task["status"]["phase"] in ("pending", "queued") and not task["status"].get(
+            "attempts"
+        )
+        assert not client.BatchV1Api().list_namespaced_job(jobs_ns).items
     finally:
         set_unschedulable(False)
     run = wait_run_done(namespace, "notes-wait", pod_operator, timeout=240)

@@ -54,7 +54,7 @@ from kubernetes.client.exceptions import ApiException
 from prazium_kit import paths
 from prazium_kit.models import ExecutorRef
 from prazium_operator import go_signal, policy_gate, recorder, sandbox
-from prazium_operator.executor import filewatch, jobspec, nodes, prestart, sandboxing
+from prazium_operator.executor import filewatch, jobspec, noderoom, nodes, prestart, sandboxing
 from prazium_operator.executor.base import WorkerState, WorkerStatus
 from prazium_operator.settings import Settings
 from prazium_operator.worker_contract import WorkerRequest, log_path, read_result, request_path
@@ -244,6 +244,13 @@ class KubernetesExecutor:
         )
         # Lost nodes (executor/nodes.py): their attempts are lost, new Pods keep off them.
         self.nodes = nodes.health(settings.node_lost_seconds)
+        # The nodes' room for sandbox Pods (executor/noderoom.py): a Pod is created only
+        # where it fits; Jobs ahead only in room the free worker slots will not need.
+        self.node_room = noderoom.NodeRoom(
+            settings,
+            avoid=self.nodes.to_avoid,
+            slots_free=lambda: max(self.max_workers - self.active, 0),
+        )
 
     @property
     def active(self) -> int:
@@ -265,6 +272,11 @@ class KubernetesExecutor:
             return True
         if not self.room.free():
             return False
+        await asyncio.to_thread(self.node_room.refresh)
+        refused = self.node_room.claim(name, ahead=True)
+        if refused is not None:
+            log.debug("no Job ahead of %s: %s", request.task_id, refused)
+            return False
         job["metadata"]["labels"][prestart.LABEL_START] = prestart.PRESTARTED
         self.room.take(name, request.namespace, request.run)
         try:
@@ -273,9 +285,11 @@ class KubernetesExecutor:
         except ApiException as exc:
             if exc.status != 409:
                 self.room.release(name)
+                self.node_room.drop(name)
                 raise
         except BaseException:
             self.room.release(name)
+            self.node_room.drop(name)
             raise
         log.info(
             "created Job %s ahead of %s",
@@ -284,6 +298,19 @@ class KubernetesExecutor:
             extra={**request.log_fields(), "job": name},
         )
         return True
+
+    async def room_to_start(self, namespace: str, task_cr: str, attempt: int) -> str | None:
+        """None when the attempt's worker may start now: its Job waits already, or a
+        place on the nodes is taken for its Pod (or the room cannot be read); else what
+        room is missing, and the newest Job created ahead is given up for it."""
+        name = job_name(namespace, task_cr, attempt)
+        if self.room.holds(name) or name in self._running:
+            return None
+        await asyncio.to_thread(self.node_room.refresh)
+        missing = self.node_room.claim(name)
+        if missing is not None:
+            await prestart.discard_for_room(self.room, self.node_room, self.namespace)
+        return missing
 
     async def discard(self, request: WorkerRequest, owner: dict[str, Any]) -> None:
         """The task will not start after all (cancelled, failed, taken over): remove the
@@ -323,10 +350,12 @@ class KubernetesExecutor:
         )
         created = waited.created if waited is not None else None
         if waited is None:
+            self.node_room.record(name)
             try:
                 await asyncio.to_thread(self._create, job)
             except ApiException as exc:
                 if exc.status != 409:  # the same attempt already submitted: adopt it
+                    self.node_room.drop(name)
                     raise
                 created = 0.0  # its creation time is read with it below
         self._running[name] = (request.namespace, request.run)
@@ -478,6 +507,7 @@ class KubernetesExecutor:
                 raise
         self._running.pop(name, None)
         self._checked.pop(name, None)
+        self.node_room.drop(name)
 
     async def stop(self, ref: ExecutorRef, request: WorkerRequest) -> None:
         log.info(

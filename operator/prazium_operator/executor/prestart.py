@@ -5,18 +5,28 @@ run's last tasks run and merge; their Pods start, import what they need and wait
 their go signal (prazium_operator.go_signal). Waiting Pods use no CPU but a Pod slot
 of the node and some memory, so they are bounded: at most max_prestarted wait at once
 in one operator (PRAZIUM_MAX_PRESTARTED, default max_workers), beside the max_workers
-that run. The node's maxPods must leave room for both (scripts/node.sh). A prestarted
+that run. They wait only in room on the nodes that the free worker slots will not
+need, and a task ready to start that finds no room takes it from the newest waiting
+Pod (noderoom.py, discard_for_room). A prestarted
 Job carries the label prazium.io/start=prestarted, so an operator that restarts finds
 its Jobs again (adopt) and the run's end removes those never used.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from prazium_operator.executor.noderoom import NodeRoom
 from prazium_operator.worker_contract import WorkerRequest
+
+log = logging.getLogger(__name__)
 
 LABEL_START = "prazium.io/start"
 PRESTARTED = "prestarted"
@@ -53,6 +63,13 @@ class Room:
         """The Pod got its go signal or was removed: its place is free."""
         return self._waiting.pop(name, None)
 
+    def newest(self) -> str | None:
+        """The Job that waits the shortest time: the first given up when a task ready
+        to start finds no room on the nodes (noderoom.py)."""
+        if not self._waiting:
+            return None
+        return max(self._waiting, key=lambda name: self._waiting[name].created)
+
     def of_run(self, namespace: str, run: str) -> list[str]:
         return [n for n, w in self._waiting.items() if (w.namespace, w.run) == (namespace, run)]
 
@@ -62,6 +79,29 @@ class Room:
 
     def clear(self) -> None:
         self._waiting.clear()
+
+
+async def discard_for_room(room: Room, nodes: NodeRoom, job_namespace: str) -> str | None:
+    """Delete the newest waiting Job, its Pod's room for work that is ready now,
+    unless one deleted so is still going (its room is coming); the Job deleted, if any.
+    Its task starts the usual way later (a new Job), a verification likewise."""
+    name = room.newest()
+    if name is None or nodes.freeing:
+        return None
+    room.release(name)
+    nodes.discarding(name)
+    try:
+        await asyncio.to_thread(
+            client.BatchV1Api().delete_namespaced_job,
+            name,
+            job_namespace,
+            body=client.V1DeleteOptions(propagation_policy="Background", grace_period_seconds=0),
+        )
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
+    log.info("deleted Job %s created ahead: its room is for a task ready to start", name)
+    return name
 
 
 def extended_deadline(deadline_seconds: int, created: float, now: float | None = None) -> int:
@@ -76,6 +116,7 @@ class Prestarter(Protocol):
     """An executor that can create a task's Job ahead (executor/kubernetes.py)."""
 
     room: Room
+    node_room: NodeRoom
 
     async def prestart(self, request: WorkerRequest, owner: dict[str, Any]) -> bool: ...
 

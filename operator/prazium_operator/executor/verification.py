@@ -33,7 +33,7 @@ from kubernetes.client.exceptions import ApiException
 
 from prazium_kit import paths
 from prazium_operator import go_signal, policy_gate, sandbox
-from prazium_operator.executor import jobspec, nodes, prestart, sandboxing
+from prazium_operator.executor import jobspec, noderoom, nodes, prestart, sandboxing
 from prazium_operator.settings import Settings
 from prazium_operator.verify import Outcome, Runner
 
@@ -51,6 +51,8 @@ NODE_LOST_TRIES = 3
 # Pods tried when the policy gate stops the first (as a task's attempts): past that the
 # run fails saying so, rather than verify outside its policy.
 GATE_TRIES = 3
+# How often a verification that found no room on the nodes looks again.
+ROOM_POLL_SECONDS = 1.0
 
 
 class NodeLost(Exception):
@@ -58,10 +60,15 @@ class NodeLost(Exception):
 
 
 def runner(
-    settings: Settings, namespace: str, project: str, run: str, room: prestart.Room | None = None
+    settings: Settings,
+    namespace: str,
+    project: str,
+    run: str,
+    room: prestart.Room | None = None,
+    node_room: noderoom.NodeRoom | None = None,
 ) -> Runner:
     if settings.executor == "kubernetes":
-        return JobRunner(settings, namespace, project, run, room)
+        return JobRunner(settings, namespace, project, run, room, node_room)
     return LocalRunner(settings, namespace, project, run)
 
 
@@ -100,11 +107,14 @@ class JobRunner:
         project: str,
         run: str,
         room: prestart.Room | None = None,
+        node_room: noderoom.NodeRoom | None = None,
     ) -> None:
         self.settings = settings
         self.namespace, self.project, self.run_name = namespace, project, run
         self.dir = paths.task_worktree(settings.data_dir, namespace, project, run, "verify")
         self.room = room
+        # The nodes' room (noderoom.py): the Job is created where its Pod fits.
+        self.node_room = node_room
         self.nodes = nodes.health(settings.node_lost_seconds)
 
     @property
@@ -134,6 +144,12 @@ class JobRunner:
         if not self.room.free():
             return False
         name = self.new_job_name()
+        if self.node_room is not None:
+            await asyncio.to_thread(self.node_room.refresh)
+            refused = self.node_room.claim(name, ahead=True)
+            if refused is not None:
+                log.debug("no verification Job ahead: %s", refused)
+                return False
         self.room.take(name, self.namespace, self.run_name)
         try:
             await self._delete_all()  # a finished one of an earlier round
@@ -149,6 +165,8 @@ class JobRunner:
             )
         except BaseException:
             self.room.release(name)
+            if self.node_room is not None:
+                self.node_room.drop(name)
             raise
         log.info("created verification Job %s ahead of the merge", name)
         return True
@@ -207,6 +225,7 @@ class JobRunner:
         waited = self.room.release(name) if self.room is not None and name else None
         if name is None or waited is None or not await self._waiting(name, command):
             name = self.new_job_name()
+            await self._wait_for_room(name, timeout)
             await self._delete_all()  # an earlier try's Job (operator restart): start afresh
             await asyncio.to_thread(self._fresh_dir)
             await asyncio.to_thread(export, tree)
@@ -226,6 +245,37 @@ class JobRunner:
             await asyncio.to_thread(go_signal.write, self.go)
             await self._extend_deadline(name, waited.created, timeout)
         return name
+
+    async def _wait_for_room(self, name: str, limit: float) -> None:
+        """Until a place on the nodes is taken for name's Pod (the newest Job created
+        ahead given up for it), the room cannot be read, or limit seconds passed (then
+        its Pod waits for a node as it would have)."""
+        if self.node_room is None:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit
+        told = False
+        while True:
+            await asyncio.to_thread(self.node_room.refresh)
+            missing = self.node_room.claim(name)
+            if missing is None:
+                return
+            if loop.time() >= deadline:
+                self.node_room.record(name)
+                return
+            if self.room is not None:
+                await prestart.discard_for_room(
+                    self.room, self.node_room, self.settings.job_namespace
+                )
+            if not told:
+                told = True
+                log.info(
+                    "the verification of run %s/%s waits for room on the nodes: %s",
+                    self.namespace,
+                    self.run_name,
+                    missing,
+                )
+            await asyncio.sleep(ROOM_POLL_SECONDS)
 
     async def _waiting(self, name: str, command: list[str]) -> bool:
         """Whether the Job created ahead still waits for this command (the plan's

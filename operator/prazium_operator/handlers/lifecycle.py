@@ -10,6 +10,7 @@ import functools
 import logging
 import os
 import socket
+from collections.abc import Callable
 from typing import Any
 
 import kopf
@@ -17,7 +18,8 @@ import psycopg
 
 from prazium_kit import db, kube
 from prazium_operator import metrics, recorder, retention, retrying
-from prazium_operator.executor import make_executor
+from prazium_operator.executor import make_executor, noderoom
+from prazium_operator.executor.prestart import prestarter
 from prazium_operator.reconcilers.run.wakeup import Wakeups
 from prazium_operator.settings import get_settings
 
@@ -84,6 +86,11 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     )
     memo.executor = make_executor(prazium)
     memo.wakeups = Wakeups(functools.partial(free_slots, memo.executor))
+    keeper = noderoom.keeper(memo.executor)
+    if keeper is not None:
+        # A read of the nodes may show room that tasks wait for: offer it (in the loop).
+        loop = asyncio.get_running_loop()
+        keeper.node_room.on_refresh(lambda: _in_loop(loop, memo.wakeups.offer))
     metrics.watch_workers(lambda: int(getattr(memo.executor, "active", 0)), prazium.max_workers)
     memo.instance = f"{socket.gethostname()}-{os.getpid()}"
     memo.active_workers = 0
@@ -108,15 +115,28 @@ async def stop_heartbeat(memo: kopf.Memo, **_: Any) -> None:
     await asyncio.to_thread(recorder.close_pools)
 
 
+def _in_loop(loop: asyncio.AbstractEventLoop, call: Callable[[], None]) -> None:
+    loop.call_soon_threadsafe(call)
+
+
 def free_slots(executor: Any) -> int:
     """How many more workers the executor may start now (1 while it has capacity, if it
-    does not say how many)."""
+    does not say how many), as far as the nodes have room for their Pods (when known).
+    With no room but Pods created ahead, one: the run woken starts the task its Pod
+    waits for or gives that Pod up for room (noderoom.py), so the two never wait for
+    one another."""
     if not executor.has_capacity():
         return 0
     limit, active = getattr(executor, "max_workers", None), getattr(executor, "active", None)
-    if isinstance(limit, int) and isinstance(active, int):
-        return max(1, limit - active)
-    return 1
+    free = max(1, limit - active) if isinstance(limit, int) and isinstance(active, int) else 1
+    keeper = noderoom.keeper(executor)
+    places = keeper.node_room.places_now() if keeper is not None else None
+    if keeper is None or places is None or places >= free:
+        return free
+    ahead = prestarter(executor)
+    if places == 0 and ahead is not None and ahead.room.waiting and not keeper.node_room.freeing:
+        return 1
+    return places
 
 
 async def heartbeat(memo: kopf.Memo, stop: asyncio.Event) -> None:

@@ -45,7 +45,9 @@ def verification_runner(ctx: RunContext) -> verification.JobRunner | None:
         return None
     return cast(
         verification.JobRunner,
-        verification.runner(ctx.settings, ctx.ns, ctx.project, ctx.name, executor.room),
+        verification.runner(
+            ctx.settings, ctx.ns, ctx.project, ctx.name, executor.room, executor.node_room
+        ),
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import NoReturn
 
+from prazium_operator.executor import noderoom
 from prazium_operator.reconcilers.run import budget, core, prestart, repair, reuse
 from prazium_operator.reconcilers.run.context import (
     RunContext,
@@ -118,19 +119,31 @@ def _stop_reason(task: TaskState) -> str | None:
 
 
 async def _start_ready(ctx: RunContext, round_: core.Round) -> bool:
-    """Queue and start what the round names; True when the executor had no slot left."""
+    """Queue and start what the round names; True when some ready task must wait for a
+    worker slot or for room on the nodes."""
     # Those not queued with their last dependency already (tasks.py, a restart).
     await queue_tasks(ctx, [ctx.tasks[task_id] for task_id in round_.to_queue])
-    for number, task_id in enumerate(round_.to_start):
+    # Tasks whose Job waits already first: they need no new room on the nodes.
+    order = sorted(round_.to_start, key=lambda task_id: task_id not in ctx.prestarted)
+    keeper = noderoom.keeper(ctx.executor)
+    blocked = False
+    for number, task_id in enumerate(order):
         if not ctx.executor.has_capacity():
             # Wait for a slot in turn (wakeup.py), in the operator's queue rather than
             # as a Pending Pod on the node; the task says so.
-            for waiting in round_.to_start[number:]:
-                await _note_waiting(ctx, ctx.tasks[waiting])
+            for waiting in order[number:]:
+                await _note_waiting(ctx, ctx.tasks[waiting], slot_message(ctx))
             return True
         task = ctx.tasks[task_id]
-        await start_task(ctx, task, (task.status.attempts or 0) + 1)
-    return False
+        attempt = (task.status.attempts or 0) + 1
+        missing = None if keeper is None else await keeper.room_to_start(ctx.ns, task.name, attempt)
+        if missing is not None:
+            # Likewise for room on the nodes: woken when a read shows room again.
+            await _note_waiting(ctx, task, room_message(missing))
+            blocked = True
+            continue
+        await start_task(ctx, task, attempt)
+    return blocked
 
 
 def slot_message(ctx: RunContext) -> str:
@@ -139,7 +152,10 @@ def slot_message(ctx: RunContext) -> str:
     return f"waiting in the operator's queue for a worker slot ({full})"
 
 
-async def _note_waiting(ctx: RunContext, task: TaskState) -> None:
-    message = slot_message(ctx)
+def room_message(missing: str) -> str:
+    return f"waiting in the operator's queue for room on the nodes: {missing}"
+
+
+async def _note_waiting(ctx: RunContext, task: TaskState, message: str) -> None:
     if task.status.message != message:
         await set_task(ctx, task, message=message)
