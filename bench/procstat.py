@@ -31,3 +31,13 @@ def fork_servers(parent: int) -> list[int]:
         if ppid == parent and b"executor.forkserver" in cmdline:
             found.append(int(entry.name))
     return found
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine has spent busy since boot (every core; /proc/stat's
+    first line less idle and iowait): the difference over a span is what everything on
+    it cost, the node's daemons and Pods included, which no single process shows."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    ticks = [int(f) for f in fields[:8]]  # user nice system idle iowait irq softirq steal
+    busy = sum(ticks) - ticks[3] - ticks[4]
+    return busy / os.sysconf("SC_CLK_TCK")

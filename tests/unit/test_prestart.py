@@ -22,13 +22,20 @@ def _t(task_id: str, phase: str, *deps: str) -> TaskView:
     return TaskView(id=task_id, slug=task_id, phase=phase, dependencies=deps)  # type: ignore[arg-type]
 
 
-def _decide(tasks: list[TaskView], parallelism: int = 3, ahead: set[str] | None = None, **kw: bool):  # type: ignore[no-untyped-def]
+def _decide(  # type: ignore[no-untyped-def]
+    tasks: list[TaskView],
+    parallelism: int = 3,
+    ahead: set[str] | None = None,
+    depth: int = 1,
+    **kw: bool,
+):
     return prestart_round(
         tasks,
         parallelism,
         ahead or set(),
         verify=kw.get("verify", True),
         verification_prestarted=kw.get("verification_prestarted", False),
+        depth=depth,
     )
 
 
@@ -196,3 +203,47 @@ def _env() -> dict[str, str]:
     root = Path(__file__).resolve().parents[2]
     paths = [str(root / "operator"), str(root / "kit"), os.environ.get("PYTHONPATH", "")]
     return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
+
+
+def test_depth_two_creates_a_job_for_a_task_whose_dependency_waits() -> None:
+    tasks = [
+        _t("a", "running"),
+        _t("b", "pending", "a"),
+        _t("c", "pending", "b"),
+        _t("d", "pending", "c"),
+    ]
+    # b is level 1 (a runs), c level 2 (its dependency b waits), d level 3.
+    assert _decide(tasks, depth=2).create == ["b", "c"]
+    assert _decide(tasks, depth=3).create == ["b", "c", "d"]
+    assert _decide(tasks, depth=1).create == ["b"]
+    # b's Pod waits already: c may follow it, the room counting b.
+    assert _decide(tasks, parallelism=2, ahead={"b"}, depth=2).create == ["c"]
+
+
+def test_nearer_levels_come_first_when_the_room_is_short() -> None:
+    tasks = [
+        _t("a", "running"),
+        _t("far", "pending", "near1"),
+        _t("near1", "pending", "a"),
+        _t("near2", "pending", "a"),
+    ]
+    assert _decide(tasks, parallelism=2, depth=2).create == ["near1", "near2"]
+
+
+def test_a_task_behind_a_task_that_cannot_start_gets_no_job_at_any_depth() -> None:
+    tasks = [
+        _t("a", "running"),
+        _t("b", "cancelled"),
+        _t("c", "pending", "b"),
+        _t("d", "pending", "c", "a"),
+        _t("e", "pending", "ghost"),
+    ]
+    assert _decide(tasks, depth=10).create == []
+
+
+def test_the_verification_waits_one_level_behind_the_last_tasks() -> None:
+    tasks = [_t("a", "running"), _t("b", "pending", "a")]
+    assert _decide(tasks, depth=1).verification is False
+    assert _decide(tasks, depth=2).verification is True
+    deeper = [*tasks, _t("c", "pending", "b")]
+    assert _decide(deeper, depth=2).verification is False

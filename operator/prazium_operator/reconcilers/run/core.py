@@ -194,17 +194,22 @@ def prestart_round(
     *,
     verify: bool,
     verification_prestarted: bool,
+    depth: int = 1,
 ) -> Prestart:
     """Which Jobs to create ahead and which of those created to remove.
 
     A task not started whose every dependency runs or succeeded will start once they
-    are done (or once a worker slot is free): its Pod may wait for it. Only such tasks,
-    so a waiting Pod waits for work that is under way, never for another waiting Pod,
-    and at most `parallelism` of a run wait at once (more could not start together).
-    The verification's Pod may wait once every task runs or succeeded. Nothing is
-    created once a task failed (the run drains, then fails), and every Job created
-    ahead of a task that will not start is removed: the task failed, was cancelled or
-    taken over, or a sibling failed."""
+    are done (or once a worker slot is free): its Pod may wait for it (level 1). With
+    `depth` above 1, so may a task whose dependencies not started are themselves at a
+    level below `depth` (level 2 waits for a task whose own Pod waits, and so on): a
+    task that takes less time than a Pod's start leaves the next Pod no time to start
+    otherwise. Every waiting Pod's chain thus ends in work under way, and at most
+    `parallelism` of a run wait at once (more could not start together), the nearest
+    levels first. The verification's Pod may wait once every task is under way, or
+    (depth above 1) at a level below `depth` itself. Nothing is created once a task
+    failed (the run drains, then fails), and every Job created ahead of a task that
+    will not start is removed: the task failed, was cancelled or taken over, or a
+    sibling failed."""
     phases = {t.id: t.phase for t in tasks}
     ahead = set(prestarted)
     failed = any(t.phase == "failed" for t in tasks)
@@ -217,20 +222,49 @@ def prestart_round(
         return Prestart(discard=discard)
     waiting = sum(1 for task_id in ahead if phases.get(task_id) in _NOT_STARTED)
     room = max(parallelism - waiting, 0)
-    create = [
-        t.id
-        for t in tasks
-        if t.phase in _NOT_STARTED
-        and t.id not in ahead
-        and all(phases.get(dep) in _UNDER_WAY for dep in t.dependencies)
-    ][:room]
+    levels = _ahead_levels(tasks, phases)
+    eligible = [
+        t for t in tasks if t.phase in _NOT_STARTED and t.id not in ahead and levels[t.id] <= depth
+    ]
+    # sorted() is stable: plan order within a level.
+    create = [t.id for t in sorted(eligible, key=lambda t: levels[t.id])][:room]
+    last_level = max((levels[t.id] for t in tasks if t.phase in _NOT_STARTED), default=0)
     verification = (
         verify
         and not verification_prestarted
         and bool(tasks)
-        and all(t.phase in _UNDER_WAY for t in tasks)
+        and all(t.phase in (*_UNDER_WAY, *_NOT_STARTED) for t in tasks)
+        and last_level + 1 <= depth
     )
     return Prestart(create=create, discard=discard, verification=verification)
+
+
+def _ahead_levels(tasks: Sequence[TaskView], phases: dict[str, TaskPhase]) -> dict[str, int]:
+    """Each task's level for prestart_round: 0 under way; 1 + the highest level of its
+    dependencies otherwise (1: they are all under way); a task that cannot start (a
+    dependency failed, cancelled or unknown) gets a level past any depth."""
+    never = len(tasks) + 1_000_000
+    levels: dict[str, int] = {}
+    by_id = {t.id: t for t in tasks}
+
+    def level(task_id: str, seen: frozenset[str]) -> int:
+        if task_id in levels:
+            return levels[task_id]
+        task = by_id.get(task_id)
+        phase = phases.get(task_id)
+        if phase in _UNDER_WAY:
+            found = 0
+        elif task is None or phase not in _NOT_STARTED or task_id in seen:
+            found = never
+        else:
+            inner = seen | {task_id}
+            found = min(1 + max((level(d, inner) for d in task.dependencies), default=0), never)
+        levels[task_id] = found
+        return found
+
+    for t in tasks:
+        level(t.id, frozenset())
+    return levels
 
 
 def summary_of(phases: Iterable[TaskPhase]) -> TasksSummary:

@@ -69,6 +69,7 @@ async def prestart_round(ctx: RunContext) -> None:
             ctx.prestarted,
             verify=bool(plan and plan.verify_command),
             verification_prestarted=ctx.verification_prestarted,
+            depth=ctx.settings.prestart_depth,
         )
         for task_id in decision.discard:
             await _discard(ctx, executor, ctx.tasks[task_id])
