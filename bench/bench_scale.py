@@ -34,7 +34,10 @@ offline coder) and creates their N Runs at once, then reports:
                       and the operator together; with the share of the cores busy, it
                       tells a path bound by CPU (near 1) from one bound by waiting, and
                       cores / CPU per task is the most tasks a minute the machine could
-                      carry at that cost
+                      carry at that cost; split into the operator (with its workers),
+                      the control plane (etcd, apiserver, controller manager,
+                      scheduler), the node's daemons, the Pods (the kubelet's cgroup,
+                      cgroup v1) and the rest (PostgreSQL, the bench)
   apiserver req/run   apiserver_request_total (every verb and resource, from the
                       apiserver's /metrics) during the N runs, minus the bench's own
                       requests, divided by N
@@ -172,6 +175,42 @@ def node_pids() -> dict[str, int]:
         except (OSError, ValueError):
             continue
     return found
+
+
+def _pid_files(folder: Path, names: tuple[str, ...]) -> list[int]:
+    found = []
+    for name in names:
+        try:
+            found.append(int((folder / f"{name}.pid").read_text().strip()))
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def cpu_split(operator: int) -> procstat.CpuSplit:
+    """The operator (with its workers), the control plane, the node's daemons and its
+    Pods (the kubelet's cgroup root), each apart; the rest is PostgreSQL, the bench
+    itself and whatever else ran."""
+    dev = Path(os.environ.get("PRAZIUM_DEV_DIR", ROOT / ".dev" / "test"))
+    cgroups = {}
+    try:
+        kubelet = yaml.safe_load((dev / "node" / "kubelet.yaml").read_text())
+        cgroups["pods"] = str(kubelet["cgroupRoot"])
+    except (OSError, KeyError, TypeError, yaml.YAMLError):
+        pass  # no node: no Pods
+    return procstat.CpuSplit(
+        {
+            "operator": [operator, *procstat.fork_servers(operator)],
+            "control_plane": _pid_files(
+                dev / "cluster", ("etcd", "apiserver", "controller-manager", "scheduler")
+            ),
+            "node_daemons": _pid_files(
+                dev / "node", ("kubelet", "containerd", "kube-proxy", "kube-router")
+            ),
+        },
+        cgroups,
+        with_children=frozenset({"operator"}),
+    )
 
 
 class ProcessSampler:
@@ -352,6 +391,8 @@ def scale_once(stack: Stack, n: int, executor: str) -> dict[str, float]:
             with ProcessSampler(operator.pid, **node) as sampler:
                 cpu_before = sampler.cpu()
                 busy_before = procstat.machine_busy_seconds()
+                split = cpu_split(operator.pid)
+                split.start()
                 started = time.monotonic()
                 t0 = dt.datetime.now(dt.UTC)
                 for name in names:
@@ -360,6 +401,7 @@ def scale_once(stack: Stack, n: int, executor: str) -> dict[str, float]:
                 elapsed = time.monotonic() - started
                 cpu_after = sampler.cpu()
                 busy = procstat.machine_busy_seconds() - busy_before
+                spent = split.split()
             requests = apiserver_requests() - requests_before - n - 2  # creates, metrics reads
             etcd_after = etcd_db_bytes()
             # What the ended runs left: Jobs and Pods go with each task's result and at
@@ -420,6 +462,10 @@ def scale_once(stack: Stack, n: int, executor: str) -> dict[str, float]:
                 "worker_cpu_s_per_task": (cpu_after[1] - cpu_before[1]) / max(1, task_count),
                 "machine_cpu_s_per_task": busy / max(1, tasks_done),
                 "machine_busy_share": busy / (elapsed * (os.cpu_count() or 1)),
+                **{
+                    f"cpu_{part}_per_task": spent.get(part, 0.0) / max(1, tasks_done)
+                    for part in CPU_PARTS
+                },
                 "machine_tasks_per_min_ceiling": (os.cpu_count() or 1)
                 * 60
                 / max(busy / max(1, tasks_done), 1e-9),
@@ -495,6 +541,8 @@ def _per_run_kb(before: float | None, after: float | None, n: int) -> float:
     return (after - before) / n / 1000
 
 
+CPU_PARTS = ("operator", "control_plane", "node_daemons", "pods", "rest")
+
 ROWS = [
     ("gap_queued_p50", "gap: deps done -> queued p50 (s)"),
     ("gap_queued_p99", "gap: deps done -> queued p99 (s)"),
@@ -514,6 +562,11 @@ ROWS = [
     ("operator_cpu_s", "operator CPU (s)"),
     ("worker_cpu_s_per_task", "worker CPU per task (s, local)"),
     ("machine_cpu_s_per_task", "machine CPU per task done (s, all)"),
+    ("cpu_operator_per_task", "  of which the operator, workers (s)"),
+    ("cpu_control_plane_per_task", "  the control plane (s)"),
+    ("cpu_node_daemons_per_task", "  kubelet, containerd, proxy, router"),
+    ("cpu_pods_per_task", "  the Pods (s)"),
+    ("cpu_rest_per_task", "  the rest: PostgreSQL, the bench (s)"),
     ("machine_busy_share", "machine CPU busy (share of cores)"),
     ("machine_tasks_per_min_ceiling", "tasks/min the cores allow at that CPU"),
     ("apiserver_req_per_run", "apiserver requests per run"),
