@@ -188,9 +188,10 @@ def _pid_files(folder: Path, names: tuple[str, ...]) -> list[int]:
 
 
 def cpu_split(operator: int) -> procstat.CpuSplit:
-    """The operator (with its workers), the control plane, the node's daemons and its
-    Pods (the kubelet's cgroup root), each apart; the rest is PostgreSQL, the bench
-    itself and whatever else ran."""
+    """The operator (with its workers), the control plane, the node's daemons (with the
+    CNI plugins and mounts they ran) and its Pods (the kubelet's cgroup root), each
+    apart; the rest is PostgreSQL, the bench itself, the runtime's shims and the
+    processes they run outside a Pod's cgroup, and whatever else ran."""
     dev = Path(os.environ.get("PRAZIUM_DEV_DIR", ROOT / ".dev" / "test"))
     cgroups = {}
     try:
@@ -209,7 +210,8 @@ def cpu_split(operator: int) -> procstat.CpuSplit:
             ),
         },
         cgroups,
-        with_children=frozenset({"operator"}),
+        # Reaped children: the operator's workers; the node's CNI plugins and mounts.
+        with_children=frozenset({"operator", "node_daemons"}),
     )
 
 
