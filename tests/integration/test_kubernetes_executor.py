@@ -21,8 +21,10 @@ from typing import Any
 
 import pytest
 from kubernetes import client
+from kubernetes import config as kube_config
 from kubernetes.client.exceptions import ApiException
 
+from prazium_operator.executor import noderoom
 from tests.support.build import (
     api,
     create,
@@ -291,3 +293,49 @@ def test_deleting_a_run_deletes_its_jobs_in_the_job_namespace(
     finally:
         if operator is not k8s_operator:
             operator.stop()
+
+
+def test_the_room_on_the_nodes_counts_the_job_namespaces_pods_with_the_charts_rights(
+    stack: Stack, job_namespace: str, operator_env: dict[str, str]
+) -> None:
+    """The chart grants Pods in the job namespace only: the room's reader falls back to
+    those (and says so once) instead of failing; with the right to list every
+    namespace's Pods (as `make up`'s operator has), it counts them all."""
+    elsewhere = f"pz-{uuid.uuid4().hex[:10]}"
+    core = client.CoreV1Api()
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=elsewhere)))
+    try:
+        for namespace in (job_namespace, elsewhere):
+            core.create_namespaced_pod(
+                namespace,
+                {
+                    "metadata": {"name": "holds-room"},
+                    "spec": {
+                        "containers": [
+                            {
+                                "name": "c",
+                                "image": SETTINGS["PRAZIUM_WORKER_IMAGE"],
+                                "imagePullPolicy": "Never",
+                            }
+                        ]
+                    },
+                },
+            )
+        as_chart = client.CoreV1Api(
+            kube_config.new_client_from_config(operator_env["PRAZIUM_KUBECONFIG"])
+        )
+        reader = noderoom.ClusterReader(job_namespace, as_chart)
+        for _ in range(2):  # the second read goes straight to the job namespace
+            _, pods = reader()
+            assert not reader.every_namespace
+            assert {(p.metadata.namespace, p.metadata.name) for p in pods} == {
+                (job_namespace, "holds-room")
+            }
+        admin = noderoom.ClusterReader(job_namespace)
+        _, every = admin()
+        assert admin.every_namespace
+        assert {(job_namespace, "holds-room"), (elsewhere, "holds-room")} <= {
+            (p.metadata.namespace, p.metadata.name) for p in every
+        }
+    finally:
+        core.delete_namespace(elsewhere, propagation_policy="Background")

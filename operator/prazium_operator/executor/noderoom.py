@@ -16,11 +16,13 @@ those the apiserver lists unbound, and the Jobs created since the last read, who
 Pods it did not list yet (else two decisions between two reads would both take the
 same place).
 
-Nodes and non-terminal Pods are read at most every CACHE_SECONDS, in one list each,
-whatever the number of runs and tasks; while some work waits for room the reads go on
-in the background, and each tells the listener (the operator's wake-ups) that room may
-have come. When they cannot be read (no right, the apiserver failing, no node at all)
-the room is unknown and the worker slots alone bound the Pods, said once in the log.
+Nodes and non-terminal Pods (of every namespace, or of the job namespace where the
+operator may not list more: ClusterReader) are read at most every CACHE_SECONDS, in
+one list each, whatever the number of runs and tasks; while some work waits for room
+the reads go on in the background, and each tells the listener (the operator's
+wake-ups) that room may have come. When they cannot be read (the apiserver failing,
+no node at all) the room is unknown and the worker slots alone bound the Pods, said
+once in the log.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
 from kubernetes import client
+from kubernetes.client.exceptions import ApiException
 from kubernetes.utils import parse_quantity
 
 from prazium_operator.executor import jobspec
@@ -251,7 +254,7 @@ class NodeRoom:
         self.tolerations = jobspec.node_tolerations(settings)
         self._avoid = avoid
         self._slots_free = slots_free
-        self._reader = reader or _read_cluster
+        self._reader = reader or ClusterReader(self.namespace)
         self._clock = clock
         self._lock = threading.Lock()  # the state below
         self._reading = threading.Lock()  # one read at a time
@@ -414,14 +417,42 @@ class NodeRoom:
             time.sleep(CACHE_SECONDS)
 
 
-def _read_cluster() -> tuple[list[Any], list[Any]]:
-    """Every Node, and every Pod not ended (from the apiserver's watch cache)."""
-    core = client.CoreV1Api()
-    nodes: Any = core.list_node(resource_version="0")
-    pods: Any = core.list_pod_for_all_namespaces(
-        field_selector="status.phase!=Succeeded,status.phase!=Failed", resource_version="0"
-    )
-    return list(nodes.items), list(pods.items)
+class ClusterReader:
+    """Every Node, and every Pod not ended (from the apiserver's watch cache). Without
+    the right to list Pods in every namespace (the Helm chart grants Pods in the job
+    namespace only: a Pod's spec is no business of the operator elsewhere), the job
+    namespace's: the sandbox Pods, which take most of the nodes' room here; the room
+    that other workloads take is then left to the scheduler. Said once in the log."""
+
+    def __init__(self, namespace: str, core: client.CoreV1Api | None = None) -> None:
+        self.namespace = namespace
+        self.every_namespace = True
+        self._core = core
+
+    def __call__(self) -> tuple[list[Any], list[Any]]:
+        core = self._core or client.CoreV1Api()
+        nodes: Any = core.list_node(resource_version="0")
+        return list(nodes.items), list(self._pods(core).items)
+
+    def _pods(self, core: client.CoreV1Api) -> Any:
+        selector = "status.phase!=Succeeded,status.phase!=Failed"
+        if self.every_namespace:
+            try:
+                return core.list_pod_for_all_namespaces(
+                    field_selector=selector, resource_version="0"
+                )
+            except ApiException as exc:
+                if exc.status != 403:
+                    raise
+                self.every_namespace = False
+                log.info(
+                    "no right to list Pods in every namespace: the room on the nodes counts"
+                    " the Pods of namespace %s only",
+                    self.namespace,
+                )
+        return core.list_namespaced_pod(
+            self.namespace, field_selector=selector, resource_version="0"
+        )
 
 
 @runtime_checkable
