@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -62,6 +63,9 @@ def node() -> Node:
     return Node(script=script, worker_image=image, host_address=host)
 
 
+REPO_CLAIM = "prazium-repos"  # the claim node.sh workload binds to the data dir
+
+
 @contextmanager
 def job_namespace(data_dir: Path) -> Iterator[str]:
     """A namespace for worker Jobs with the repo volume on data_dir bound to the claim
@@ -75,10 +79,16 @@ def job_namespace(data_dir: Path) -> Iterator[str]:
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
+    core = client.CoreV1Api()
+    # The PersistentVolume controller binds the claim a moment later; a Pod created
+    # before then is reported unschedulable ("unbound immediate PersistentVolumeClaims").
+    deadline = time.monotonic() + 60
+    while core.read_namespaced_persistent_volume_claim(REPO_CLAIM, name).status.phase != "Bound":
+        assert time.monotonic() < deadline, f"the claim {REPO_CLAIM} in {name} is not bound"
+        time.sleep(0.2)
     try:
         yield name
     finally:
-        core = client.CoreV1Api()
         core.delete_namespace(name, propagation_policy="Background")
         for pv in core.list_persistent_volume().items:
             claim = pv.spec.claim_ref
