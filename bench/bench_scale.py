@@ -165,26 +165,24 @@ def etcd_in_use_after_compaction() -> float | None:
     return etcd_metric("etcd_mvcc_db_total_size_in_use_in_bytes")
 
 
-def node_pids() -> dict[str, int]:
-    """The stack's kubelet and containerd (their pid files under the dev dir)."""
-    node = Path(os.environ.get("PRAZIUM_DEV_DIR", ROOT / ".dev" / "test")) / "node"
+def _dev_dir() -> Path:
+    return Path(os.environ.get("PRAZIUM_DEV_DIR", ROOT / ".dev" / "test"))
+
+
+def _pid_files(folder: Path, names: tuple[str, ...]) -> dict[str, int]:
+    """name -> pid, from the stack's pid files (folder/<name>.pid) that are there."""
     found = {}
-    for name in ("kubelet", "containerd"):
-        try:
-            found[name] = int((node / f"{name}.pid").read_text().strip())
-        except (OSError, ValueError):
-            continue
-    return found
-
-
-def _pid_files(folder: Path, names: tuple[str, ...]) -> list[int]:
-    found = []
     for name in names:
         try:
-            found.append(int((folder / f"{name}.pid").read_text().strip()))
+            found[name] = int((folder / f"{name}.pid").read_text().strip())
         except (OSError, ValueError):
             continue
     return found
+
+
+def node_pids() -> dict[str, int]:
+    """The stack's kubelet and containerd (their pid files under the dev dir)."""
+    return _pid_files(_dev_dir() / "node", ("kubelet", "containerd"))
 
 
 def cpu_split(operator: int) -> procstat.CpuSplit:
@@ -192,7 +190,7 @@ def cpu_split(operator: int) -> procstat.CpuSplit:
     CNI plugins and mounts they ran) and its Pods (the kubelet's cgroup root), each
     apart; the rest is PostgreSQL, the bench itself, the runtime's shims and the
     processes they run outside a Pod's cgroup, and whatever else ran."""
-    dev = Path(os.environ.get("PRAZIUM_DEV_DIR", ROOT / ".dev" / "test"))
+    dev = _dev_dir()
     cgroups = {}
     try:
         kubelet = yaml.safe_load((dev / "node" / "kubelet.yaml").read_text())
@@ -202,11 +200,15 @@ def cpu_split(operator: int) -> procstat.CpuSplit:
     return procstat.CpuSplit(
         {
             "operator": [operator, *procstat.fork_servers(operator)],
-            "control_plane": _pid_files(
-                dev / "cluster", ("etcd", "apiserver", "controller-manager", "scheduler")
+            "control_plane": list(
+                _pid_files(
+                    dev / "cluster", ("etcd", "apiserver", "controller-manager", "scheduler")
+                ).values()
             ),
-            "node_daemons": _pid_files(
-                dev / "node", ("kubelet", "containerd", "kube-proxy", "kube-router")
+            "node_daemons": list(
+                _pid_files(
+                    dev / "node", ("kubelet", "containerd", "kube-proxy", "kube-router")
+                ).values()
             ),
         },
         cgroups,
