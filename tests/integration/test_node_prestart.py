@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import json
 import shlex
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +34,7 @@ from tests.support.build import (
 )
 from tests.support.node import PodRecorder, job_namespace, operator_env
 from tests.support.services import ServiceProcess, Stack, start_operator, wait_for
-from tests.support.taskwatch import TaskMessages
+from tests.support.taskwatch import TaskMessages, Watching
 
 pytestmark = pytest.mark.integration
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -232,7 +231,7 @@ def test_a_pod_created_ahead_is_removed_once_its_task_will_not_start(
 
 
 @dataclass
-class _PodCount:
+class _PodCount(Watching):
     """The most worker Pods alive at once for one run (Pending or Running, not deleted)
     whose worker has not finished. A worker that wrote its result has given its slot
     back; its Pod is reported Running until the kubelet notices the exit (a second or
@@ -243,16 +242,6 @@ class _PodCount:
     run: str
     data_dir: Path
     most: int = 0
-    _stop: threading.Event = field(default_factory=threading.Event)
-
-    def __enter__(self) -> _PodCount:
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join(10)
 
     def _finished(self, task_cr: str, task_ids: dict[str, str]) -> bool:
         task_id = task_ids.get(task_cr)

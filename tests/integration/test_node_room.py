@@ -5,7 +5,6 @@ scheduler finds no node for, and the runs still succeed."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,7 @@ from prazium_operator.executor import noderoom
 from tests.support.build import create, kubectl_apply, wait_phase, wait_run_done
 from tests.support.node import NODE_NAME, job_namespace, operator_env
 from tests.support.services import Stack, start_operator
-from tests.support.taskwatch import TaskMessages
+from tests.support.taskwatch import TaskMessages, Watching
 
 pytestmark = pytest.mark.integration
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -46,7 +45,7 @@ def _cpu_for_two() -> str:
 
 
 @dataclass
-class _SandboxPods:
+class _SandboxPods(Watching):
     """Every sandbox Pod of the job namespace, from a watch over the whole test: the
     most alive at once (Pending or Running, not being deleted), and those the
     scheduler ever reported it had no node for."""
@@ -55,16 +54,6 @@ class _SandboxPods:
     most: int = 0
     unschedulable: set[str] = field(default_factory=set)
     _alive: set[str] = field(default_factory=set)
-    _stop: threading.Event = field(default_factory=threading.Event)
-
-    def __enter__(self) -> _SandboxPods:
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join(10)
 
     def _see(self, kind: str, pod: client.V1Pod) -> None:
         name = pod.metadata.name

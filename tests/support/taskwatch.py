@@ -1,23 +1,24 @@
 """Every status message a namespace's Tasks had while a test ran, from a watch (a poll
-could miss a message that lasted less than its interval)."""
+could miss a message that lasted less than its interval); and the thread such
+watchers run in, for the node tests' Pod watchers too."""
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from typing import Self
 
 from kubernetes import client, watch
 
 GROUP, VERSION = "prazium.io", "v1alpha1"
 
 
-@dataclass
-class TaskMessages:
-    namespace: str
-    seen: set[str] = field(default_factory=set)
-    _stop: threading.Event = field(default_factory=threading.Event)
+class Watching:
+    """A watcher whose _loop runs in a thread for the length of a `with` block, until
+    self._stop is set."""
 
-    def __enter__(self) -> TaskMessages:
+    def __enter__(self) -> Self:
+        self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
         self._thread.start()
         return self
@@ -25,6 +26,15 @@ class TaskMessages:
     def __exit__(self, *_: object) -> None:
         self._stop.set()
         self._thread.join(10)
+
+    def _loop(self) -> None:
+        raise NotImplementedError
+
+
+@dataclass
+class TaskMessages(Watching):
+    namespace: str
+    seen: set[str] = field(default_factory=set)
 
     def _loop(self) -> None:
         api = client.CustomObjectsApi()
