@@ -54,7 +54,15 @@ from kubernetes.client.exceptions import ApiException
 from prazium_kit import paths
 from prazium_kit.models import ExecutorRef
 from prazium_operator import go_signal, policy_gate, recorder, sandbox
-from prazium_operator.executor import filewatch, jobspec, noderoom, nodes, prestart, sandboxing
+from prazium_operator.executor import (
+    cachedreads,
+    filewatch,
+    jobspec,
+    noderoom,
+    nodes,
+    prestart,
+    sandboxing,
+)
 from prazium_operator.executor.base import WorkerState, WorkerStatus
 from prazium_operator.settings import Settings
 from prazium_operator.worker_contract import WorkerRequest, log_path, read_result, request_path
@@ -425,19 +433,15 @@ class KubernetesExecutor:
     async def _newest_pod(self, name: str) -> Any:
         """Job name's newest Pod not being deleted (else its newest), or None."""
         pods: Any = await asyncio.to_thread(
-            client.CoreV1Api().list_namespaced_pod,
-            self.namespace,
-            label_selector=f"{LABEL_JOB_NAME}={name}",
+            cachedreads.list_pods, self.namespace, f"{LABEL_JOB_NAME}={name}"
         )
         live = [p for p in pods.items if not p.metadata.deletion_timestamp] or pods.items
         return max(live, key=lambda p: p.metadata.creation_timestamp) if live else None
 
     async def _job_state(self, name: str, request: WorkerRequest) -> WorkerStatus:
         try:
-            # get on jobs (not jobs/status): the object carries its status.
-            job: Any = await asyncio.to_thread(
-                client.BatchV1Api().read_namespaced_job, name, self.namespace
-            )
+            # The Job object carries its status; read from the watch cache.
+            job: Any = await asyncio.to_thread(cachedreads.read_job, self.namespace, name)
         except ApiException as exc:
             if exc.status == 404:
                 self._running.pop(name, None)

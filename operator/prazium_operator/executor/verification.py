@@ -33,7 +33,7 @@ from kubernetes.client.exceptions import ApiException
 
 from prazium_kit import paths
 from prazium_operator import go_signal, policy_gate, sandbox
-from prazium_operator.executor import jobspec, noderoom, nodes, prestart, sandboxing
+from prazium_operator.executor import cachedreads, jobspec, noderoom, nodes, prestart, sandboxing
 from prazium_operator.settings import Settings
 from prazium_operator.verify import Outcome, Runner
 
@@ -317,12 +317,9 @@ class JobRunner:
         status sync, which batches Pod updates by a second."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + limit
-        batch, core = client.BatchV1Api(), client.CoreV1Api()
         ns = self.settings.job_namespace
         while loop.time() < deadline:
-            pods: Any = await asyncio.to_thread(
-                core.list_namespaced_pod, ns, label_selector=f"job-name={name}"
-            )
+            pods: Any = await asyncio.to_thread(cachedreads.list_pods, ns, f"job-name={name}")
             code = _exit_code(pods.items)
             if code is None:
                 await self._check_nodes(pods.items)
@@ -330,7 +327,7 @@ class JobRunner:
             # which only the Job's conditions tell.
             if code is not None and code < SIGNALLED:
                 return code, False
-            job: Any = await asyncio.to_thread(batch.read_namespaced_job, name, ns)
+            job: Any = await asyncio.to_thread(cachedreads.read_job, ns, name)
             for cond in (job.status.conditions if job.status else None) or []:
                 if cond.status != "True":
                     continue
