@@ -78,3 +78,19 @@ def test_free_slots_are_offered_to_waiting_runs_in_turn_first_come_first_served(
         assert hub.waiting == 1
 
     asyncio.run(scenario())
+
+
+def test_a_run_knows_whether_other_runs_wait_for_a_slot_not_counting_itself() -> None:
+    # reconcilers/run/prestart.py creates no Job ahead while others' ready tasks wait.
+    hub = Wakeups(Slots(0).count)
+    mine, other = ("ns", "a"), ("ns", "b")
+    for key in (mine, other):
+        hub.register(key)
+    assert not hub.others_waiting(mine)
+    hub.want_slot(mine)
+    assert not hub.others_waiting(mine)  # only itself waits
+    assert hub.others_waiting(other)
+    hub.want_slot(other)
+    assert hub.others_waiting(mine)
+    hub.unregister(other)
+    assert not hub.others_waiting(mine)

@@ -89,6 +89,10 @@ class Wakeups:
     def waiting(self) -> int:
         return len(self._queue)
 
+    def others_waiting(self, key: Key) -> bool:
+        """Whether some other run has ready tasks queued for a worker slot."""
+        return any(queued != key for queued in self._queue)
+
     async def wait(self, key: Key, timeout: float, stopped: kopf.DaemonStopped) -> None:
         """Until woken, stopped, or timeout."""
         event = self._events.get(key)
