@@ -40,7 +40,8 @@ offline coder) and creates their N Runs at once, then reports:
                       cgroup v1) and the rest (PostgreSQL, the bench)
   apiserver req/run   apiserver_request_total (every verb and resource, from the
                       apiserver's /metrics) during the N runs, minus the bench's own
-                      requests, divided by N
+                      requests, divided by N; and the 12 most made, by verb and
+                      resource, to tell which grow with N
   etcd per run        the growth of etcd's database during the runs
                       (etcd_mvcc_db_total_size_in_bytes: every revision written, until
                       the apiserver compacts them), and what stays after the runs end:
@@ -73,6 +74,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import tempfile
 import threading
 import time
@@ -117,18 +119,23 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def apiserver_requests() -> float:
+def apiserver_requests() -> Counter[str]:
+    """apiserver_request_total by "VERB resource[/subresource]", summed over codes."""
     api = client.ApiClient()
     method, url, headers, body, _ = api.param_serialize(
         "GET", "/metrics", auth_settings=["BearerToken"]
     )
     response = api.call_api(method, url, header_params=headers, body=body)
     response.read()
-    total = 0.0
+    by_kind: Counter[str] = Counter()
     for line in response.data.decode().splitlines():
         if line.startswith("apiserver_request_total{"):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
+            labels = dict(re.findall(r'(\w+)="([^"]*)"', line.split("}", 1)[0]))
+            kind = labels.get("resource", "") or "-"
+            if labels.get("subresource"):
+                kind += "/" + labels["subresource"]
+            by_kind[f"{labels.get('verb', '?')} {kind}"] += float(line.rsplit(" ", 1)[1])
+    return by_kind
 
 
 def _etcd(path: str, body: dict[str, Any] | None = None) -> str | None:
@@ -406,7 +413,11 @@ def scale_once(stack: Stack, n: int, executor: str) -> dict[str, float]:
                 cpu_after = sampler.cpu()
                 busy = procstat.machine_busy_seconds() - busy_before
                 spent = split.split()
-            requests = apiserver_requests() - requests_before - n - 2  # creates, metrics reads
+            by_kind = apiserver_requests()
+            by_kind.subtract(requests_before)
+            by_kind["POST runs"] -= n  # the bench's own creates and metrics reads
+            by_kind["GET -"] -= 2
+            requests = sum(by_kind.values())
             etcd_after = etcd_db_bytes()
             # What the ended runs left: Jobs and Pods go with each task's result and at
             # each run's end (a moment after the final event: the deletes propagate).
@@ -474,6 +485,11 @@ def scale_once(stack: Stack, n: int, executor: str) -> dict[str, float]:
                 * 60
                 / max(busy / max(1, tasks_done), 1e-9),
                 "apiserver_req_per_run": requests / n,
+                "apiserver_req_by_kind_per_run": {
+                    kind: round(count / n, 1)
+                    for kind, count in by_kind.most_common(12)
+                    if count > 0
+                },
                 "etcd_growth_kb_per_run": _per_run_kb(etcd_before, etcd_after, n),
                 "etcd_kept_kb_per_run": _per_run_kb(in_use_before, in_use_after, n),
                 "stored_kb_per_run": stored / 1000,
@@ -616,6 +632,9 @@ def report(results: list[dict[str, Any]]) -> str:
                     f"  operator RSS at N={n} ({executor}): {rss:.0f} MB  goal <= 400  "
                     f"{'met' if rss <= 400 else 'NOT met'}"
                 )
+    for r in results:
+        kinds = ", ".join(f"{k} {v:g}" for k, v in r["apiserver_req_by_kind_per_run"].items())
+        lines.append(f"  apiserver requests per run, N={int(r['n'])} {r['executor']}: {kinds}")
     ok = all(r["succeeded"] == r["finished"] and r["events_wrong"] == 0 for r in results)
     clean = all(
         r["left_jobs"] == 0 and r["left_pods"] == 0 for r in results if r["finished"] == r["n"]
