@@ -14,7 +14,7 @@ import pytest
 
 from prazium_operator import go_signal
 from prazium_operator.executor import prestart
-from prazium_operator.reconcilers.run.core import TaskView, prestart_round
+from prazium_operator.reconcilers.run.core import TaskView, hold_ahead, prestart_round
 from prazium_operator.worker import waiting
 
 
@@ -247,3 +247,14 @@ def test_the_verification_waits_one_level_behind_the_last_tasks() -> None:
     assert _decide(tasks, depth=2).verification is True
     deeper = [*tasks, _t("c", "pending", "b")]
     assert _decide(deeper, depth=2).verification is False
+
+
+def test_jobs_ahead_are_held_back_only_while_others_queue_and_the_nodes_are_short() -> None:
+    # Other runs queue for a slot, and the nodes have room for fewer Pods than the 4
+    # slots: a Pod created ahead would be deleted for them.
+    assert hold_ahead(True, 0, 4)
+    assert hold_ahead(True, 3, 4)
+    # Room to spare, nobody else queued, or the room unknown: created ahead as usual.
+    assert not hold_ahead(True, 4, 4)
+    assert not hold_ahead(False, 0, 4)
+    assert not hold_ahead(True, None, 4)

@@ -117,6 +117,7 @@ class Prestarter(Protocol):
 
     room: Room
     node_room: NodeRoom
+    max_workers: int
 
     async def prestart(self, request: WorkerRequest, owner: dict[str, Any]) -> bool: ...
 

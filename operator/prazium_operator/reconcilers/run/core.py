@@ -239,6 +239,16 @@ def prestart_round(
     return Prestart(create=create, discard=discard, verification=verification)
 
 
+def hold_ahead(others_queued: bool, places: int | None, slots: int) -> bool:
+    """Whether to create no Job ahead now: other runs' ready tasks wait for a worker
+    slot (they take the freed slots first) and the nodes have room for fewer Pods than
+    one set of worker slots (`places`; None: unknown, the slots alone bound the Pods).
+    A Pod created ahead then holds room that those tasks need, and is deleted for them
+    (executor/prestart.discard_for_room), its start paid for nothing; with room to
+    spare it waits for its own task, its start hidden as usual."""
+    return others_queued and places is not None and places < slots
+
+
 def _ahead_levels(tasks: Sequence[TaskView], phases: dict[str, TaskPhase]) -> dict[str, int]:
     """Each task's level for prestart_round: 0 under way; 1 + the highest level of its
     dependencies otherwise (1: they are all under way); a task that cannot start (a

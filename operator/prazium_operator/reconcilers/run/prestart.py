@@ -73,10 +73,11 @@ async def prestart_round(ctx: RunContext) -> None:
         )
         for task_id in decision.discard:
             await _discard(ctx, executor, ctx.tasks[task_id])
-        if ctx.wakeups.others_waiting(ctx.key):
-            # Other runs' ready tasks wait for a worker slot and take the freed slots
-            # first: a Pod created now would hold room on the nodes that they need, and
-            # be deleted for them (discard_for_room), its start paid for nothing.
+        if core.hold_ahead(
+            ctx.wakeups.others_waiting(ctx.key),
+            executor.node_room.places_now(),
+            executor.max_workers,
+        ):
             return
         for task_id in decision.create if tasks_ahead else []:
             task = ctx.tasks[task_id]
