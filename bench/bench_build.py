@@ -134,6 +134,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "kit"), str(ROOT / "operator")]
 
+import modelpart  # noqa: E402
 import procstat  # noqa: E402
 import pytest  # noqa: E402
 import startprofile  # noqa: E402
@@ -141,7 +142,6 @@ import yaml  # noqa: E402
 from kubernetes import client, config  # noqa: E402
 
 from prazium_kit.paths import run_results  # noqa: E402
-from prazium_operator.executor.kubernetes import credentials_secret_name  # noqa: E402
 from tests.support.build import (  # noqa: E402
     create,
     events,
@@ -149,9 +149,7 @@ from tests.support.build import (  # noqa: E402
     wait_phase,
     wait_run_done,
 )
-from tests.support.node import job_namespace, node, operator_env  # noqa: E402
-from tests.support.openai_standin import OpenAIStandin  # noqa: E402
-from tests.support.providers import OPENAI, env_for  # noqa: E402
+from tests.support.node import job_namespace, operator_env  # noqa: E402
 from tests.support.services import Stack, start_operator, wait_for  # noqa: E402
 
 EXAMPLE = ROOT / "examples" / "project-answered.yaml"
@@ -582,8 +580,6 @@ def profile_report(name: str, rows: list[dict[str, Any]]) -> str:
 
 # -- local vs the Job path with a model behind each task -------------------------
 
-MODEL_KEY = "sk-bench-build-model-00000000000"
-MODEL_SECRET = "agent-keys"
 MODEL_REPLY_SECONDS = 2.0
 # Columns: (executor, Jobs created ahead of their work on the Job path).
 MODEL_MODES = {
@@ -630,36 +626,16 @@ def model_build(
     namespace = f"bench-mdl-{executor[:4]}-{uuid.uuid4().hex[:6]}"
     core = client.CoreV1Api()
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
-    # Worker Pods reach the stand-in on the node's bridge address, through the egress
-    # proxy; local workers on loopback.
-    host = node().host_address if executor == "kubernetes" else "127.0.0.1"
     with tempfile.TemporaryDirectory(prefix="prazium-bench-") as tmp, ExitStack() as cleanup:
-        standin = cleanup.enter_context(OpenAIStandin(MODEL_KEY, host=host))
+        standin = cleanup.enter_context(modelpart.standin_for(executor))
         data_dir = Path(tmp) / "data"
         data_dir.mkdir()
-        agent = {"coder": OPENAI.name, "model": "standin-1"}
-        if executor == "kubernetes":
-            jobs_ns = cleanup.enter_context(job_namespace(data_dir))
-            # The key (and base URL) reach worker Pods from the credentials Secret, as
-            # an admin provisions it; the operator's setting opens the egress proxy.
-            core.create_namespaced_secret(
-                jobs_ns,
-                {
-                    "metadata": {"name": credentials_secret_name(namespace, MODEL_SECRET)},
-                    "stringData": {
-                        OPENAI.key_env: MODEL_KEY,
-                        OPENAI.base_url_env: standin.base_url,
-                    },
-                },
-            )
-            agent["credentialsSecret"] = MODEL_SECRET
-            env = operator_env(
-                jobs_ns, PRAZIUM_PRESTART=prestart, **{OPENAI.base_url_env: standin.base_url}
-            )
-        else:
-            env = env_for(OPENAI, standin.base_url, MODEL_KEY, "")
-            if os.geteuid() != 0:  # the commands' sandbox needs root
-                env["PRAZIUM_LOCAL_UNSANDBOXED_COMMANDS"] = "true"
+        jobs_ns = (
+            cleanup.enter_context(job_namespace(data_dir)) if executor == "kubernetes" else None
+        )
+        agent, env = modelpart.wire(executor, namespace, jobs_ns, standin)
+        if jobs_ns is not None:
+            env = operator_env(jobs_ns, PRAZIUM_PRESTART=prestart, **env)
         operator = start_operator(stack, data_dir, [namespace], Path(tmp) / "logs", **env)
         try:
             wait_for(lambda: _heartbeat(stack, operator.pid), 60, "operator heartbeat", operator)

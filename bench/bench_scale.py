@@ -8,7 +8,10 @@ it starts a fresh operator with BENCH_SCALE_WORKERS worker slots (default 4; the
 path also lets as many Pods wait for their go signal, PRAZIUM_MAX_PRESTARTED), approves
 N Projects (the answered todo app of examples/project-answered.yaml: the template
 planner's tasks, a DAG with parallel branches; the template coder is the fast,
-offline coder) and creates their N Runs at once, then reports:
+offline coder; with BENCH_SCALE_MODEL_SECONDS the coding-agent loop does every task
+against a stand-in model whose every reply takes that long, bench/modelpart.py, so
+a task's time is mostly a model's as in real use) and creates their N Runs at once,
+then reports:
 
   gap p50/p99         task-to-next-task: a task's dependencies' last TASK_COMPLETED ->
                       its TASK_QUEUED (the operator noticing and queueing it), and ->
@@ -66,6 +69,7 @@ count is the operator's (and the Pod watch's one request).
     make bench-scale N=500                # or any list, e.g. N=1,10
     BENCH_SCALE_EXECUTORS=kubernetes make bench-scale N=500
     BENCH_SCALE_N=500 BENCH_SCALE_CAP_SECONDS=300 make bench-scale  # carry 500 runs 5 min
+    BENCH_SCALE_MODEL_SECONDS=2 make bench-scale N=25  # tasks waiting on a model
     RUNTIME=gvisor make bench-scale       # worker Pods in the gvisor RuntimeClass
 """
 
@@ -85,6 +89,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+import modelpart
 import procstat
 import psycopg
 import pytest
@@ -107,6 +112,9 @@ EXECUTORS = [
 ]
 # How long a run may take at most, per run of the level (Pods start slower than forks).
 PER_RUN_SECONDS = {"local": 30, "kubernetes": 120}
+# Each model request answered after this many seconds by the stand-in of the Chat
+# Completions endpoint, the openai coder doing every task (0: the template coder).
+MODEL_SECONDS = float(os.environ.get("BENCH_SCALE_MODEL_SECONDS", "0"))
 # Stop each level after this many seconds of runs (0: wait until all N finished), to
 # measure the operator carrying N runs (RSS, CPU) without waiting for all their tasks.
 CAP_SECONDS = float(os.environ.get("BENCH_SCALE_CAP_SECONDS", "0"))
@@ -379,6 +387,13 @@ def scale_once(stack: Stack, n: int, executor: str) -> dict[str, float]:
         if executor == "kubernetes":
             jobs_ns = cleanup.enter_context(job_namespace(data_dir))
             env = operator_env(jobs_ns, **startprofile.runtime_env())
+        run_spec: dict[str, Any] = {}
+        if MODEL_SECONDS:
+            standin = cleanup.enter_context(modelpart.standin_for(executor))
+            standin.reply_seconds = MODEL_SECONDS
+            agent, model_env = modelpart.wire(executor, namespace, jobs_ns, standin)
+            env = {**env, **model_env}
+            run_spec["agent"] = agent
         operator = start_operator(
             stack,
             data_dir,
@@ -407,7 +422,13 @@ def scale_once(stack: Stack, n: int, executor: str) -> dict[str, float]:
                 started = time.monotonic()
                 t0 = dt.datetime.now(dt.UTC)
                 for name in names:
-                    create(namespace, "runs", "Run", f"{name}-r", {"projectRef": {"name": name}})
+                    create(
+                        namespace,
+                        "runs",
+                        "Run",
+                        f"{name}-r",
+                        {"projectRef": {"name": name}, **run_spec},
+                    )
                 _wait_runs(stack, namespace, n, executor, operator)
                 elapsed = time.monotonic() - started
                 cpu_after = sampler.cpu()
@@ -431,6 +452,8 @@ def scale_once(stack: Stack, n: int, executor: str) -> dict[str, float]:
             in_use_after = etcd_in_use_after_compaction()
             runs = crd.list_namespaced_custom_object(GROUP, VERSION, namespace, "runs")["items"]
             tasks = crd.list_namespaced_custom_object(GROUP, VERSION, namespace, "tasks")["items"]
+            if MODEL_SECONDS and standin.session_failures:
+                raise RuntimeError(f"the stand-in's checks failed: {standin.session_failures[:3]}")
             journal = journal_of(stack.database_url, namespace)
             to_queued, to_started, finished, missing = _per_run(runs, tasks, journal)
             slot_handoffs = handoffs(journal)
@@ -511,7 +534,7 @@ def _wait_runs(
     if not CAP_SECONDS:
         wait_for(
             lambda: finished_runs(stack.database_url, namespace) >= n,
-            60 + PER_RUN_SECONDS[executor] * n,
+            60 + (PER_RUN_SECONDS[executor] + 20 * MODEL_SECONDS) * n,
             f"{n} runs finished",
             operator,
             interval=1.0,
@@ -609,7 +632,8 @@ def report(results: list[dict[str, Any]]) -> str:
     for key, label in ROWS:
         lines.append(f"{label:<38}" + "".join(f"{r[key]:>12.3f}" for r in results))
     by = {(int(r["n"]), str(r["executor"])): r for r in results}
-    lines.append(f"\ngoals (RUNTIME={startprofile.runtime_name()}):")
+    model = f", model replies {MODEL_SECONDS:g} s" if MODEL_SECONDS else ""
+    lines.append(f"\ngoals (RUNTIME={startprofile.runtime_name()}{model}):")
     if (100, "kubernetes") in by:
         job = by[(100, "kubernetes")]
         if (100, "local") in by:
@@ -663,7 +687,11 @@ def levels() -> list[int]:
 
 # The suite's per-test timeout is for tests; a level of N runs takes minutes.
 @pytest.mark.timeout(
-    sum(300 + PER_RUN_SECONDS[e] * n + CAP_SECONDS for n in levels() for e in EXECUTORS)
+    sum(
+        300 + (PER_RUN_SECONDS[e] + 20 * MODEL_SECONDS) * n + CAP_SECONDS
+        for n in levels()
+        for e in EXECUTORS
+    )
 )
 def test_bench_scale() -> None:
     """Entry point through scripts/test.sh (`make bench-scale`)."""
