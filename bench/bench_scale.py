@@ -437,7 +437,7 @@ def scale_once(stack: Stack, n: int, executor: str) -> dict[str, float]:
             by_kind = apiserver_requests()
             by_kind.subtract(requests_before)
             by_kind["POST runs"] -= n  # the bench's own creates and metrics reads
-            by_kind["GET -"] -= 2
+            by_kind["GET -/metrics"] -= 2  # (non-resource paths are in subresource)
             requests = sum(by_kind.values())
             etcd_after = etcd_db_bytes()
             # What the ended runs left: Jobs and Pods go with each task's result and at
