@@ -43,3 +43,10 @@ def test_a_projects_spec_overrides_the_installation_field_by_field() -> None:
     assert policy_for(off, {"spec": {**project["spec"], "retention": {"maxAgeHours": 2}}}) == (
         Policy(0, dt.timedelta(hours=2))
     )
+
+
+def test_a_project_with_one_finished_run_has_nothing_to_prune_under_any_policy() -> None:
+    # The sweep reads no Project with fewer than two finished Runs: this is why.
+    runs = [_run(1, days_ago=400), _run(2, finished=False, days_ago=300)]
+    for policy in (Policy(1, None), Policy(0, dt.timedelta(hours=1)), Policy(1, dt.timedelta(0))):
+        assert prunable(runs, policy, NOW) == []
