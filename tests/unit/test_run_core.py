@@ -5,6 +5,7 @@ from __future__ import annotations
 from prazium_kit.models import ProjectStatus, SpecSnapshot, TaskPhase, VerificationResult
 from prazium_operator.reconcilers.project.core import Slot, slot_decision
 from prazium_operator.reconcilers.run.core import (
+    WAITING_REWRITE_SECONDS,
     Admitted,
     MergeConflict,
     Refused,
@@ -14,6 +15,7 @@ from prazium_operator.reconcilers.run.core import (
     execution_round,
     next_tasks_to_start,
     queued_with,
+    rewrite_waiting,
     run_outcome,
     summary_of,
 )
@@ -215,3 +217,19 @@ def test_only_a_finished_run_with_a_newer_generation_is_observed_by_the_event_ha
     assert needs_observing(done, 2)
     assert not needs_observing(done, 1)
     assert not needs_observing(RunStatus(phase="executing", observedGeneration=1), 2)
+
+
+def test_a_queued_task_says_at_once_that_it_waits_then_changes_why_at_most_so_often() -> None:
+    slot = "waiting in the operator's queue for a worker slot (all 4 are in use)"
+    room = "waiting in the operator's queue for room on the nodes: the node lacks CPU"
+    # Not yet waiting (no message, or its attempt's): written at once.
+    assert rewrite_waiting(None, slot, 0.0)
+    assert rewrite_waiting("attempt 1", room, 0.0)
+    # The same message is never written twice.
+    assert not rewrite_waiting(slot, slot, float("inf"))
+    # Already waiting: the reason changes only once the shown one has stood a while,
+    # so hand-offs among many runs do not write every waiting task each time.
+    assert not rewrite_waiting(slot, room, WAITING_REWRITE_SECONDS - 0.1)
+    assert rewrite_waiting(slot, room, WAITING_REWRITE_SECONDS)
+    # Shown by an earlier operator (unknown for how long): rewritten.
+    assert rewrite_waiting(room, slot, float("inf"))

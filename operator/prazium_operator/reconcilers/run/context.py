@@ -123,6 +123,9 @@ class RunContext:
     # found again after a restart once (prestart_adopted); the verification's too.
     prestarted: set[str] = field(default_factory=set)
     prestart_adopted: bool = False
+    # Task id -> when this operator last wrote its "waiting in the operator's queue"
+    # message (scheduler._note_waiting rewrites it at most so often).
+    waiting_noted: dict[str, float] = field(default_factory=dict)
     verification_prestarted: bool = False
 
     @property

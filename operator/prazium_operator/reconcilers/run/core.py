@@ -249,6 +249,25 @@ def hold_ahead(others_queued: bool, places: int | None, slots: int) -> bool:
     return others_queued and places is not None and places < slots
 
 
+WAITING_PREFIX = "waiting in the operator's queue"
+# A waiting Task's message is rewritten (say, from a worker slot to room on the nodes)
+# at most this often: with many runs sharing the slots, what a queued task waits for
+# changes at every hand-off, and each change would be a status write per waiting task.
+WAITING_REWRITE_SECONDS = 15.0
+
+
+def rewrite_waiting(shown: str | None, wanted: str, shown_for: float) -> bool:
+    """Whether a queued Task's message should become wanted (why it waits now), given
+    the message it shows and for how long this operator has shown it (inf: unknown).
+    A task not yet saying it waits says so at once; one already waiting changes its
+    reason or details only once it has shown them WAITING_REWRITE_SECONDS."""
+    if shown == wanted:
+        return False
+    if not (shown or "").startswith(WAITING_PREFIX):
+        return True
+    return shown_for >= WAITING_REWRITE_SECONDS
+
+
 def _ahead_levels(tasks: Sequence[TaskView], phases: dict[str, TaskPhase]) -> dict[str, int]:
     """Each task's level for prestart_round: 0 under way; 1 + the highest level of its
     dependencies otherwise (1: they are all under way); a task that cannot start (a

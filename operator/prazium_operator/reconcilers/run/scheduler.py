@@ -10,6 +10,8 @@ carries it out.
 
 from __future__ import annotations
 
+import math
+import time
 from typing import NoReturn
 
 from prazium_operator.executor import noderoom
@@ -149,13 +151,16 @@ async def _start_ready(ctx: RunContext, round_: core.Round) -> bool:
 def slot_message(ctx: RunContext) -> str:
     limit = getattr(ctx.executor, "max_workers", None)
     full = f"all {limit} are in use" if isinstance(limit, int) else "none is free"
-    return f"waiting in the operator's queue for a worker slot ({full})"
+    return f"{core.WAITING_PREFIX} for a worker slot ({full})"
 
 
 def room_message(missing: str) -> str:
-    return f"waiting in the operator's queue for room on the nodes: {missing}"
+    return f"{core.WAITING_PREFIX} for room on the nodes: {missing}"
 
 
 async def _note_waiting(ctx: RunContext, task: TaskState, message: str) -> None:
-    if task.status.message != message:
+    now = time.monotonic()
+    shown_for = now - ctx.waiting_noted.get(task.id, -math.inf)
+    if core.rewrite_waiting(task.status.message, message, shown_for):
         await set_task(ctx, task, message=message)
+        ctx.waiting_noted[task.id] = now
