@@ -7,7 +7,7 @@ import logging
 import kopf
 
 from prazium_kit import kube, logs
-from prazium_operator import leader, metrics
+from prazium_operator import heap, leader, metrics
 from prazium_operator.agents.preload import preload_configured_agents
 from prazium_operator.egress import service as egress
 from prazium_operator.settings import get_settings
@@ -15,6 +15,8 @@ from prazium_operator.settings import get_settings
 
 def main() -> None:
     settings = get_settings()
+    # First, before any thread allocates: each would take an arena of its own.
+    heap.cap_malloc_arenas(settings.malloc_arena_max)
     kopf.configure(verbose=settings.log_level.upper() == "DEBUG")
     # The kit's formatter instead of kopf's, so the operator's lines have the API's and
     # the worker's shape (the severity under "level", not kopf's "severity"); kopf's

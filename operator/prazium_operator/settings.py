@@ -107,6 +107,10 @@ class Settings(KitSettings):
     # Journal retention: events (and the archived records of pruned Runs) older than this
     # many days are deleted; 0 keeps them forever.
     journal_retention_days: int = Field(default=0, ge=0)
+    # glibc's malloc arenas for the operator's threads (prazium_operator/heap.py): a few
+    # shared arenas instead of one per thread keep its memory flat at hundreds of runs.
+    # 0 leaves glibc's default (eight per core); MALLOC_ARENA_MAX, if set, wins.
+    malloc_arena_max: int = Field(default=2, ge=0)
     # e.g. http://0.0.0.0:8080/healthz for a Pod's liveness probe; empty: off.
     liveness_endpoint: str = ""
     # Prometheus /metrics of the operator (prazium_operator/metrics.py); port 0: off.
