@@ -18,12 +18,10 @@ from __future__ import annotations
 import pathlib
 import typing
 from collections.abc import Mapping
-from typing import NotRequired, Protocol, runtime_checkable
+from typing import Literal, NotRequired, Protocol, runtime_checkable
 
 from pydantic import ConfigDict, TypeAdapter, with_config
 from typing_extensions import TypedDict  # pydantic validates only this TypedDict on 3.11
-
-from prazium_kit.models import QuestionType
 
 
 class AgentError(RuntimeError):
@@ -31,6 +29,10 @@ class AgentError(RuntimeError):
     unusable. The message is safe to show (no credentials) and names the cause; the
     operator reports it in status instead of retrying blindly."""
 
+
+QuestionType = Literal["single_choice", "multi_choice", "boolean", "text"]
+"""A clarifying question's kind (also the Project status's; prazium_kit.models takes it
+from here, so a worker importing the agents' shapes does not import every model)."""
 
 QUESTION_TYPES: tuple[QuestionType, ...] = typing.get_args(QuestionType)
 """Allowed ``type`` values of a clarifying question; only the choice types carry ``options``."""

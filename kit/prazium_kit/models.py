@@ -15,6 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_serializer
 
 from prazium_kit import ids
 
+# Defined with the agents' shapes: the worker's import of those stays clear of this module.
+from prazium_kit.agentapi import QuestionType
+
 AgentName = Literal["template", "openai", "anthropic", "command"]
 ProjectPhase = Literal[
     "draft", "clarifying", "spec_review", "approved", "building", "built", "failed", "archived"
@@ -30,7 +33,6 @@ RunPhase = Literal[
     "cancelled",
 ]
 TaskPhase = Literal["pending", "queued", "running", "succeeded", "failed", "cancelled"]
-QuestionType = Literal["single_choice", "multi_choice", "boolean", "text"]
 
 PROJECT_PHASES: tuple[str, ...] = typing.get_args(ProjectPhase)
 RUN_PHASES: tuple[str, ...] = typing.get_args(RunPhase)
