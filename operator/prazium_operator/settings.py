@@ -108,7 +108,7 @@ class Settings(KitSettings):
     # many days are deleted; 0 keeps them forever.
     journal_retention_days: int = Field(default=0, ge=0)
     # glibc's malloc arenas for the operator's threads (prazium_operator/heap.py): a few
-    # shared arenas instead of one per thread keep its memory flat at hundreds of runs.
+    # shared arenas instead of one per thread keep its memory lower at hundreds of runs.
     # 0 leaves glibc's default (eight per core); MALLOC_ARENA_MAX, if set, wins.
     malloc_arena_max: int = Field(default=2, ge=0)
     # e.g. http://0.0.0.0:8080/healthz for a Pod's liveness probe; empty: off.
