@@ -4,9 +4,10 @@ glibc gives each new thread that allocates its own malloc arena, up to eight per
 each reserving 64 MB of address space and keeping freed memory for its thread. The
 operator runs tens of threads (asyncio.to_thread carries every Kubernetes client call),
 so at hundreds of runs a share of its resident memory sat in arenas of threads that
-had since gone idle (capping them took 7% off its peak at 100 runs: docs/benchmarks.md). Capping the arenas at startup (mallopt M_ARENA_MAX, what the
-MALLOC_ARENA_MAX environment variable does) shares a few arenas among the threads; the
-Python heap's own small objects (pymalloc) are not affected.
+had since gone idle (capping them took 7% off its peak at 100 runs: docs/benchmarks.md).
+Capping the arenas at startup (mallopt M_ARENA_MAX, what the MALLOC_ARENA_MAX
+environment variable does) shares a few arenas among the threads; the Python heap's
+own small objects (pymalloc) are not affected.
 """
 
 from __future__ import annotations
