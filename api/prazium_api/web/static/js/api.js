@@ -13,6 +13,13 @@ export class ApiError extends Error {
   }
 }
 
+// The request never got an answer: the API restarting, the connection dropped. A
+// background refresh tries again after such a failure rather than show it as an
+// error the person must act on; an answer with an error status is an ApiError.
+export function unreachable(error) {
+  return !(error instanceof ApiError) && error.name !== "AbortError";
+}
+
 export function setCsrf(token) {
   csrfToken = token || null;
 }

@@ -2,11 +2,14 @@
 // age, when it expires, the run it came from, and Stop. Shown on the run page and the
 // project page; polled while a preview is deploying or live, so a preview turning
 // live, failing or expiring shows without a reload.
-import { del, get, query } from "./api.js";
+import { del, get, query, unreachable } from "./api.js";
 import { ago, append, badge, clear, h, notify, plural } from "./dom.js";
 import { showError } from "./nav.js";
 
 const POLL_MS = 4000;
+// Polls that may miss in a row while the API is unreachable (a restart) before the
+// failure is shown: about half a minute.
+const POLL_MISSES = 8;
 
 export class PreviewsView {
   // runId: only that run's previews (the run page); runNumbers: run id -> number, for
@@ -15,6 +18,7 @@ export class PreviewsView {
     Object.assign(this, { projectId, runId, runNumbers });
     this.node = h("div", { class: "previews", id: "previews" });
     this.timer = null;
+    this.misses = 0;
     this.closed = false;
   }
 
@@ -23,9 +27,15 @@ export class PreviewsView {
     try {
       result = await get(`/projects/${this.projectId}/deployments${query({ runId: this.runId, pageSize: 20 })}`, { whole: true });
     } catch (error) {
+      if (unreachable(error) && this.timer !== null && this.misses < POLL_MISSES) {
+        this.misses += 1;
+        this.schedule(true);
+        return;
+      }
       showError(error);
       return;
     }
+    this.misses = 0;
     if (this.closed) return;
     this.render(result.data, result.pagination);
     this.schedule(result.data.some((d) => d.status === "deploying" || d.status === "live"));

@@ -7,7 +7,7 @@
 // gives too); a failed or cancelled task's is the time between its TASK_STARTED and
 // its end event. The tasks' startedAt/completedAt are whole seconds, too coarse for
 // tasks that take less than one.
-import { ApiError, get, post, query, streamText } from "./api.js";
+import { ApiError, get, post, query, streamText, unreachable } from "./api.js";
 import { ago, append, badge, clear, clock, commitHash, duration, h, notify, seconds, usageText, when } from "./dom.js";
 import { definitionToApiId, TaskGraph } from "./graph.js";
 import { LogView } from "./logview.js";
@@ -23,6 +23,8 @@ const TASK_PHASE_OF_EVENT = {
   TASK_CANCELLED: "cancelled",
 };
 const TASK_END_EVENTS = new Set(["TASK_COMPLETED", "TASK_FAILED", "TASK_CANCELLED"]);
+// Up to about half a minute (1+2+4+8+8+8 s) before a failed refetch is an error.
+const REFETCH_RETRIES = 6;
 const REFETCH_ON = new Set(["PLAN_CREATED", "TASK_QUEUED", "TASK_REUSED", "REPAIR_STARTED", "MERGE_COMPLETED", "VERIFICATION_COMPLETED", ...FINAL_EVENTS]);
 const EVENT_TYPES = ["RUN_STARTED", "PLAN_CREATED", "TASK_QUEUED", "TASK_STARTED", "FILE_CREATED", "FILE_MODIFIED", "TASK_COMPLETED", "TASK_FAILED", "TASK_CANCELLED", "MERGE_STARTED", "MERGE_COMPLETED", "MERGE_CONFLICT", "VERIFICATION_STARTED", "VERIFICATION_COMPLETED", "REPAIR_STARTED", "TASK_REUSED", "RUN_COMPLETED", "RUN_FAILED", "RUN_CANCELLED"];
 
@@ -420,7 +422,10 @@ class RunView {
     if (REFETCH_ON.has(type)) this.refetch(type);
   }
 
-  async refetch(type) {
+  // Called on events; tried again with a growing pause while the API is unreachable
+  // (a restart drops the stream as well, and the events that land around it must
+  // still redraw the run), shown as an error only when it stays unreachable.
+  async refetch(type, attempt = 0) {
     try {
       this.run = await get(this.base);
       for (const task of this.run.tasks) if (!this.phases.has(task.id) || FINAL_EVENTS.has(type)) this.phases.set(task.id, task.status);
@@ -431,6 +436,10 @@ class RunView {
       this.renderVerification();
       this.renderTools();
     } catch (error) {
+      if (unreachable(error) && !this.closed && attempt < REFETCH_RETRIES) {
+        setTimeout(() => this.refetch(type, attempt + 1), Math.min(1000 * 2 ** attempt, 8000));
+        return;
+      }
       showError(error);
     }
   }
