@@ -1,12 +1,12 @@
 """Reads of a Job and its Pods served from the apiserver's watch cache.
 
-The operator looks at every running worker's Job and Pod each second, and at a
-verification's every 0.2 s. Read without a resourceVersion, each of those is a quorum
-read in etcd, and a Pod list by label scans every Pod of the job namespace there. With
-resourceVersion=0 the apiserver answers from its watch cache, which lags etcd by
-milliseconds: fine for noticing that a Pod started or ended a moment later. Only an
-absence is confirmed with a quorum read, since a Job created a moment ago may not be
-in the cache yet and an absent Job means a lost worker.
+The operator's looks at running workers are served by its own watches (jobwatch.py);
+these reads are for what they do not hold yet: before a watch has listed, after it
+broke, a Job created a moment ago. Read without a resourceVersion, each would be a
+quorum read in etcd, and a Pod list by label scans every Pod of the job namespace there.
+With resourceVersion=0 the apiserver answers from its watch cache, which lags etcd by
+milliseconds. Only an absence is confirmed with a quorum read, since a Job created a
+moment ago may not be in the cache yet and an absent Job means a lost worker.
 """
 
 from __future__ import annotations

@@ -58,6 +58,7 @@ from prazium_operator.executor import (
     cachedreads,
     filewatch,
     jobspec,
+    jobwatch,
     noderoom,
     nodes,
     prestart,
@@ -74,11 +75,9 @@ log = logging.getLogger(__name__)
 # read-only in the Pod, as the operator's own git runs in the same repository.
 READ_ONLY_REPO_PARTS = ("config", "hooks", "info", "objects/info")
 # A running worker's result file is looked for on every poll (reconcilers/run: 0.2 s),
-# its Job and Pod read only this often: with many runs, two apiserver reads per running
-# task five times a second were most of the operator's requests.
+# its Job and Pod (as watched, jobwatch.py) only this often: each look also asks
+# whether the Pod's node is lost.
 JOB_CHECK_SECONDS = 1.0
-# The Job controller names a Job's Pods with this label.
-LABEL_JOB_NAME = "batch.kubernetes.io/job-name"
 # The first line says, from inside, which uid the worker runs as and whether it could
 # write its root filesystem (it must not); it goes to the Pod's log and the attempt's
 # kept log. The worker then writes its output to both itself (worker/logcapture.py:
@@ -430,23 +429,30 @@ class KubernetesExecutor:
             return ExecutorRef()
         return ExecutorRef() if pod is None else ExecutorRef(pod=pod.metadata.name)
 
-    async def _newest_pod(self, name: str) -> Any:
-        """Job name's newest Pod not being deleted (else its newest), or None."""
-        pods: Any = await asyncio.to_thread(
-            cachedreads.list_pods, self.namespace, f"{LABEL_JOB_NAME}={name}"
-        )
-        live = [p for p in pods.items if not p.metadata.deletion_timestamp] or pods.items
+    async def _newest_pod(self, name: str, *, fresh: bool = False) -> Any:
+        """Job name's newest Pod not being deleted (else its newest), or None: as
+        watched, or read from the apiserver when fresh or not watched yet."""
+        pods = None if fresh else jobwatch.of(self.namespace).pods_of(name)
+        if pods is None:
+            listed: Any = await asyncio.to_thread(
+                cachedreads.list_pods, self.namespace, f"{jobwatch.LABEL_JOB_NAME}={name}"
+            )
+            pods = listed.items
+        live = [p for p in pods if not p.metadata.deletion_timestamp] or pods
         return max(live, key=lambda p: p.metadata.creation_timestamp) if live else None
 
     async def _job_state(self, name: str, request: WorkerRequest) -> WorkerStatus:
-        try:
-            # The Job object carries its status; read from the watch cache.
-            job: Any = await asyncio.to_thread(cachedreads.read_job, self.namespace, name)
-        except ApiException as exc:
-            if exc.status == 404:
-                self._running.pop(name, None)
-                return WorkerStatus(WorkerState.LOST, message=f"Job {name} is gone")
-            raise
+        # The Job object carries its status: as watched, else read (a Job created a
+        # moment ago, or one that is gone).
+        job: Any = jobwatch.of(self.namespace).job(name)
+        if job is None:
+            try:
+                job = await asyncio.to_thread(cachedreads.read_job, self.namespace, name)
+            except ApiException as exc:
+                if exc.status == 404:
+                    self._running.pop(name, None)
+                    return WorkerStatus(WorkerState.LOST, message=f"Job {name} is gone")
+                raise
         self._running[name] = (request.namespace, request.run)
         ended = _job_ended(job)
         if ended is not None:
@@ -455,8 +461,9 @@ class KubernetesExecutor:
             if read_result(Path(request.result_path)) is not None:
                 return WorkerStatus(WorkerState.EXITED)
             reason, message = ended
+            # The Pod read fresh: its watch may not have delivered its exit yet.
             if reason != "DeadlineExceeded" and _stopped_by_policy_gate(
-                await self._newest_pod(name)
+                await self._newest_pod(name, fresh=True)
             ):
                 # Its code never ran: lost, so the attempt is tried again in a new Pod.
                 return WorkerStatus(
@@ -551,6 +558,7 @@ class KubernetesExecutor:
 
     async def shutdown(self) -> None:
         await self.files.stop()
+        jobwatch.stop_all()
         self._running.clear()
         self._checked.clear()
         self.room.clear()

@@ -33,7 +33,15 @@ from kubernetes.client.exceptions import ApiException
 
 from prazium_kit import paths
 from prazium_operator import go_signal, policy_gate, sandbox
-from prazium_operator.executor import cachedreads, jobspec, noderoom, nodes, prestart, sandboxing
+from prazium_operator.executor import (
+    cachedreads,
+    jobspec,
+    jobwatch,
+    noderoom,
+    nodes,
+    prestart,
+    sandboxing,
+)
 from prazium_operator.settings import Settings
 from prazium_operator.verify import Outcome, Runner
 
@@ -319,15 +327,22 @@ class JobRunner:
         deadline = loop.time() + limit
         ns = self.settings.job_namespace
         while loop.time() < deadline:
-            pods: Any = await asyncio.to_thread(cachedreads.list_pods, ns, f"job-name={name}")
-            code = _exit_code(pods.items)
+            # Served from the job namespace's watches (jobwatch.py) once they have listed.
+            watched = jobwatch.of(ns)
+            pods = watched.pods_of(name)
+            if pods is None:
+                listed: Any = await asyncio.to_thread(
+                    cachedreads.list_pods, ns, f"{jobwatch.LABEL_JOB_NAME}={name}"
+                )
+                pods = listed.items
+            code = _exit_code(pods)
             if code is None:
-                await self._check_nodes(pods.items)
+                await self._check_nodes(pods)
             # Killed (by a signal, or its Pod deleted): perhaps by the Job's deadline,
             # which only the Job's conditions tell.
             if code is not None and code < SIGNALLED:
                 return code, False
-            job: Any = await asyncio.to_thread(cachedreads.read_job, ns, name)
+            job: Any = watched.job(name) or await asyncio.to_thread(cachedreads.read_job, ns, name)
             for cond in (job.status.conditions if job.status else None) or []:
                 if cond.status != "True":
                     continue
