@@ -13,6 +13,7 @@ Job created a moment ago). The caller then reads the apiserver (cachedreads.py).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 
 from prazium_kit import kube
+from prazium_operator.executor import cachedreads
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +160,18 @@ def of(namespace: str) -> JobWatch:
             found = _watches[namespace] = JobWatch(namespace)
             found.start()
         return found
+
+
+async def pods_of(namespace: str, job_name: str, *, fresh: bool = False) -> list[Any]:
+    """Job job_name's Pods: as watched, or read from the apiserver when fresh or not
+    watched yet."""
+    pods = None if fresh else of(namespace).pods_of(job_name)
+    if pods is None:
+        listed: Any = await asyncio.to_thread(
+            cachedreads.list_pods, namespace, f"{LABEL_JOB_NAME}={job_name}"
+        )
+        pods = listed.items
+    return pods
 
 
 def stop_all() -> None:

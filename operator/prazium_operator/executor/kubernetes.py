@@ -432,12 +432,7 @@ class KubernetesExecutor:
     async def _newest_pod(self, name: str, *, fresh: bool = False) -> Any:
         """Job name's newest Pod not being deleted (else its newest), or None: as
         watched, or read from the apiserver when fresh or not watched yet."""
-        pods = None if fresh else jobwatch.of(self.namespace).pods_of(name)
-        if pods is None:
-            listed: Any = await asyncio.to_thread(
-                cachedreads.list_pods, self.namespace, f"{jobwatch.LABEL_JOB_NAME}={name}"
-            )
-            pods = listed.items
+        pods = await jobwatch.pods_of(self.namespace, name, fresh=fresh)
         live = [p for p in pods if not p.metadata.deletion_timestamp] or pods
         return max(live, key=lambda p: p.metadata.creation_timestamp) if live else None
 

@@ -328,13 +328,7 @@ class JobRunner:
         ns = self.settings.job_namespace
         while loop.time() < deadline:
             # Served from the job namespace's watches (jobwatch.py) once they have listed.
-            watched = jobwatch.of(ns)
-            pods = watched.pods_of(name)
-            if pods is None:
-                listed: Any = await asyncio.to_thread(
-                    cachedreads.list_pods, ns, f"{jobwatch.LABEL_JOB_NAME}={name}"
-                )
-                pods = listed.items
+            pods = await jobwatch.pods_of(ns, name)
             code = _exit_code(pods)
             if code is None:
                 await self._check_nodes(pods)
@@ -342,7 +336,9 @@ class JobRunner:
             # which only the Job's conditions tell.
             if code is not None and code < SIGNALLED:
                 return code, False
-            job: Any = watched.job(name) or await asyncio.to_thread(cachedreads.read_job, ns, name)
+            job: Any = jobwatch.of(ns).job(name) or await asyncio.to_thread(
+                cachedreads.read_job, ns, name
+            )
             for cond in (job.status.conditions if job.status else None) or []:
                 if cond.status != "True":
                     continue
