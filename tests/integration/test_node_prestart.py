@@ -80,7 +80,12 @@ def _heartbeat(dsn: str, pid: int) -> bool:
 
 
 def _start_run(
-    stack: Stack, namespace: str, operator: ServiceProcess, run: str, first_task: str
+    stack: Stack,
+    namespace: str,
+    operator: ServiceProcess,
+    run: str,
+    first_task: str,
+    coder: str | None = None,
 ) -> None:
     kubectl_apply(stack, namespace, EXAMPLES / "project-answered.yaml")
     wait_phase(namespace, "projects", "todo-answered", {"approved"}, operator)
@@ -92,7 +97,7 @@ def _start_run(
         {
             "projectRef": {"name": "todo-answered"},
             "parallelism": 3,
-            "agent": {"coder": "command", "command": _coder(first_task)},
+            "agent": {"coder": "command", "command": coder or _coder(first_task)},
         },
     )
 
@@ -177,6 +182,46 @@ def test_a_job_created_ahead_waits_and_starts_its_task_on_the_go_signal(
         assert go["waitedSeconds"] > 3, go
         started = messages.index(GO_LINE)
         assert any("attempt 1 succeeded" in str(m) for m in messages[started:]), messages
+
+
+def test_a_pod_waiting_past_its_jobs_deadline_still_runs_its_task(
+    stack: Stack, namespace: str, jobs_ns: str, data_dir: Path, tmp_path: Path
+) -> None:
+    """A Job's deadline counts from its creation. A task whose Job was created ahead can
+    wait for its go signal longer than that (many runs sharing the worker slots): the
+    operator extends the deadline of a waiting Job before it passes. Here task-001 and
+    task-002 take 14 s each, under the 23 s task deadline; task-004's Job is created
+    ahead while task-001 runs (it depends on task-002, a level below) and waits for both."""
+    deadline = 23
+    coder = (
+        'case "$PRAZIUM_TASK_ID" in task-001|task-002) sleep 14;; esac; '
+        f"exec python -c {shlex.quote(_TEMPLATE_FROM_WORKTREE)}"
+    )
+    operator = _operator(
+        stack,
+        namespace,
+        jobs_ns,
+        data_dir,
+        tmp_path / "logs",
+        PRAZIUM_TASK_DEADLINE_SECONDS=str(deadline),
+    )
+    try:
+        _start_run(stack, namespace, operator, "todo-long-wait", "", coder=coder)
+        run = wait_run_done(namespace, "todo-long-wait", operator, timeout=300)
+    finally:
+        operator.stop()
+    assert run["status"]["phase"] == "succeeded", run["status"].get("message")
+    waited: dict[str, float] = {}
+    for task_id, task in _by_id(namespace, "todo-long-wait").items():
+        assert task["status"]["phase"] == "succeeded", task["status"]
+        assert task["status"]["attempts"] == 1, task["status"]
+        kept = log_path(paths.result_path(data_dir, namespace, "todo-long-wait", task_id, 1))
+        lines = [json.loads(x) for x in kept.read_text().splitlines() if x.startswith("{")]
+        go = next((line for line in lines if line.get("message") == GO_LINE), None)
+        if go is not None:
+            waited[task_id] = go["waitedSeconds"]
+    # A Pod waited past the deadline its Job was created with, and its task ran in it.
+    assert max(waited.values(), default=0) > deadline, waited
 
 
 def test_cancel_removes_the_pods_waiting_for_their_go_signal(

@@ -119,6 +119,30 @@ def test_the_room_bounds_waiting_pods_and_forgets_a_run() -> None:
     assert prestart.Room(-1).free() == 0
 
 
+def test_a_waiting_jobs_deadline_is_kept_ahead_of_its_wait() -> None:
+    room = prestart.Room(4)
+    # A 100 s deadline, created at t=1000: once less than half of it is left (t=1050),
+    # it is due, and the work gets its whole 100 s from then on (plus the wait).
+    room.take("j1", "t1", "r1", created=1000.0, deadline_seconds=100)
+    assert room.due(1049.9) == {}
+    assert room.due(1050.0) == {"j1": 151}
+    # Until it is extended, it stays due (a failed patch is tried again).
+    assert room.due(1060.0) == {"j1": 161}
+    room.extended("j1", 161)
+    assert room.due(1110.9) == {}
+    assert room.due(1111.0) == {"j1": 212}
+    # Found again after a restart with the deadline it has: due sooner.
+    room.take("j2", "t1", "r1", created=1000.0, deadline_seconds=100, active_seconds=60)
+    assert room.due(1010.0) == {"j2": 111}
+    # No deadline of its own, nothing to keep; a released Job is no longer kept.
+    room.take("j3", "t1", "r1", created=0.0)
+    room.release("j1")
+    room.release("j2")
+    assert room.due(1e9) == {}
+    room.extended("j1", 500)
+    assert not room.holds("j1")
+
+
 def test_a_deadline_counts_from_the_go_signal() -> None:
     # Created 100.4 s ago: the deadline is the work's own plus the wait, rounded up.
     assert prestart.extended_deadline(900, created=1000.0, now=1100.4) == 1001

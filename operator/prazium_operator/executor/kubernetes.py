@@ -285,7 +285,12 @@ class KubernetesExecutor:
             log.debug("no Job ahead of %s: %s", request.task_id, refused)
             return False
         job["metadata"]["labels"][prestart.LABEL_START] = prestart.PRESTARTED
-        self.room.take(name, request.namespace, request.run)
+        self.room.take(
+            name,
+            request.namespace,
+            request.run,
+            deadline_seconds=self.settings.task_deadline_seconds,
+        )
         try:
             await asyncio.to_thread(_prepare, request, self.settings)
             await asyncio.to_thread(self._create, job)
@@ -343,7 +348,14 @@ class KubernetesExecutor:
             if not task or name in self._running:
                 continue
             created = job.metadata.creation_timestamp
-            self.room.take(name, namespace, run, created.timestamp() if created else None)
+            self.room.take(
+                name,
+                namespace,
+                run,
+                created.timestamp() if created else None,
+                deadline_seconds=self.settings.task_deadline_seconds,
+                active_seconds=job.spec.active_deadline_seconds,
+            )
             found[task] = name
         return found
 

@@ -10,11 +10,18 @@ need, and a task ready to start that finds no room takes it from the newest wait
 Pod (noderoom.py, discard_for_room). A prestarted
 Job carries the label prazium.io/start=prestarted, so an operator that restarts finds
 its Jobs again (adopt) and the run's end removes those never used.
+
+A Job's activeDeadlineSeconds counts from its start, so a Pod created ahead spends its
+deadline while it waits: its go extends the deadline by the wait, and a Pod that has
+waited half its deadline has it extended before then (keep_alive), however long its
+task waits for a worker slot: with hundreds of runs sharing the slots in turn, a
+waiting Pod would otherwise be stopped before its work began.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass
@@ -37,6 +44,14 @@ class Waiting:
     namespace: str  # the tenant's
     run: str
     created: float  # time.time() at creation: the deadline is extended by the wait
+    work_seconds: int = 0  # the work's own deadline (0: none to keep)
+    active_seconds: int = 0  # the Job's activeDeadlineSeconds as it stands
+
+    def due(self, now: float) -> bool:
+        """Whether the Job's deadline leaves less than half the work's own deadline."""
+        if self.work_seconds <= 0:
+            return False
+        return now >= self.created + self.active_seconds - self.work_seconds / 2
 
 
 class Room:
@@ -56,12 +71,45 @@ class Room:
     def holds(self, name: str) -> bool:
         return name in self._waiting
 
-    def take(self, name: str, namespace: str, run: str, created: float | None = None) -> None:
-        self._waiting[name] = Waiting(namespace, run, time.time() if created is None else created)
+    def take(
+        self,
+        name: str,
+        namespace: str,
+        run: str,
+        created: float | None = None,
+        *,
+        deadline_seconds: int = 0,
+        active_seconds: int | None = None,
+    ) -> None:
+        """name waits, created with activeDeadlineSeconds active_seconds (default:
+        deadline_seconds, the work's own deadline, which keep_alive keeps ahead)."""
+        self._waiting[name] = Waiting(
+            namespace,
+            run,
+            time.time() if created is None else created,
+            deadline_seconds,
+            deadline_seconds if active_seconds is None else active_seconds,
+        )
 
     def release(self, name: str) -> Waiting | None:
         """The Pod got its go signal or was removed: its place is free."""
         return self._waiting.pop(name, None)
+
+    def due(self, now: float) -> dict[str, int]:
+        """Job name -> the activeDeadlineSeconds to give it now, for each waiting Job
+        past half its deadline (Waiting.due): the work keeps its whole deadline from
+        now."""
+        return {
+            name: extended_deadline(waiting.work_seconds, waiting.created, now)
+            for name, waiting in self._waiting.items()
+            if waiting.due(now)
+        }
+
+    def extended(self, name: str, active_seconds: int) -> None:
+        """name's Job was given activeDeadlineSeconds active_seconds (if it still waits)."""
+        waiting = self._waiting.get(name)
+        if waiting is not None:
+            self._waiting[name] = dataclasses.replace(waiting, active_seconds=active_seconds)
 
     def newest(self) -> str | None:
         """The Job that waits the shortest time: the first given up when a task ready
@@ -102,6 +150,26 @@ async def discard_for_room(room: Room, nodes: NodeRoom, job_namespace: str) -> s
             raise
     log.info("deleted Job %s created ahead: its room is for a task ready to start", name)
     return name
+
+
+async def keep_alive(room: Room, job_namespace: str) -> None:
+    """Extend the deadline of each waiting Job past half of it (Room.due). A Job that is
+    gone is left to those that look at it (its task's start finds it lost)."""
+    batch = client.BatchV1Api()
+    for name, active in room.due(time.time()).items():
+        try:
+            await asyncio.to_thread(
+                batch.patch_namespaced_job,
+                name,
+                job_namespace,
+                {"spec": {"activeDeadlineSeconds": active}},
+            )
+        except ApiException as exc:
+            # Tried again on the next call, while half its deadline is still left.
+            log.warning("could not extend the deadline of waiting Job %s: %s", name, exc.reason)
+            continue
+        room.extended(name, active)
+        log.info("Job %s still waits for its go signal: its deadline is now %d s", name, active)
 
 
 def extended_deadline(deadline_seconds: int, created: float, now: float | None = None) -> int:

@@ -158,7 +158,7 @@ class JobRunner:
             if refused is not None:
                 log.debug("no verification Job ahead: %s", refused)
                 return False
-        self.room.take(name, self.namespace, self.run_name)
+        self.room.take(name, self.namespace, self.run_name, deadline_seconds=max(int(timeout), 1))
         try:
             await self._delete_all()  # a finished one of an earlier round
             await asyncio.to_thread(self._fresh_dir)

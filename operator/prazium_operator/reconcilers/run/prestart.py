@@ -8,7 +8,9 @@ the verification Job (every task runs or succeeded: its Pod waits while the last
 tasks run and merge). The executor bounds how many Pods wait at once
 (executor/prestart.py); a task whose Job could not be created ahead is started the
 usual way. A run that ends removes every Job of it that is left (release_run). After
-an operator restart the run's Jobs created ahead are found again by their label.
+an operator restart the run's Jobs created ahead are found again by their label. Each
+round also keeps every waiting Pod's deadline ahead of its wait (prestart.keep_alive):
+a task may wait long for a worker slot after its Job was created.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import cast
 
 from kubernetes.client.exceptions import ApiException
 
+from prazium_operator.executor import prestart as executor_prestart
 from prazium_operator.executor import verification
 from prazium_operator.executor.prestart import Prestarter, prestarter
 from prazium_operator.reconcilers.run import core
@@ -59,6 +62,7 @@ async def prestart_round(ctx: RunContext) -> None:
         return
     try:
         await _adopt(ctx, executor)
+        await executor_prestart.keep_alive(executor.room, ctx.settings.job_namespace)
         plan = ctx.status.plan
         # A retry takes unchanged tasks over instead of starting them (reuse.py): their
         # Pods would wait for nothing.
