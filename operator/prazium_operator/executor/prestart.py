@@ -155,11 +155,12 @@ async def discard_for_room(room: Room, nodes: NodeRoom, job_namespace: str) -> s
 async def keep_alive(room: Room, job_namespace: str) -> None:
     """Extend the deadline of each waiting Job past half of it (Room.due). A Job that is
     gone is left to those that look at it (its task's start finds it lost)."""
-    batch = client.BatchV1Api()
+    # Every scheduling round of every executing run calls this: an API client only
+    # when a Job is due.
     for name, active in room.due(time.time()).items():
         try:
             await asyncio.to_thread(
-                batch.patch_namespaced_job,
+                client.BatchV1Api().patch_namespaced_job,
                 name,
                 job_namespace,
                 {"spec": {"activeDeadlineSeconds": active}},
